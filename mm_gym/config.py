@@ -1,0 +1,525 @@
+"""Typed, validated, frozen configuration for the market and the environments.
+
+Every dataclass here is frozen and validates itself in ``__post_init__``; a bad value raises
+:class:`ConfigError` naming the field, the value and the allowed range. Configs nest:
+:class:`MarketConfig` holds a :class:`ProcessConfig`, a :class:`FlowConfig`, a
+:class:`MakersConfig`, a :class:`RivalConfig` and an :class:`IntensityConfig`.
+
+Units: prices in integer ticks (``tick_size`` currency per tick), sizes in integer lots
+(``lot_size`` units of the asset per lot), time in integer steps. Rates are per step.
+Cash and PnL are in currency: one tick on one lot is ``tick_size * lot_size`` (1.0 by default).
+
+Use :func:`preset` for the named presets and :func:`load_config` / :func:`save_config` for YAML
+or JSON files (unknown keys are an error).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "REGIMES",
+    "ConfigError",
+    "FlowConfig",
+    "IntensityConfig",
+    "MakersConfig",
+    "MarketConfig",
+    "ProcessConfig",
+    "RivalConfig",
+    "load_config",
+    "preset",
+    "preset_names",
+    "save_config",
+    "with_overrides",
+]
+
+REGIMES: tuple[str, ...] = ("mean_reverting", "trending", "volatile")
+"""The regimes of the fundamental, in the order of their integer codes (0, 1, 2)."""
+
+REGIME_CHOICES: tuple[str, ...] = (*REGIMES, "switching")
+FILL_MODES: tuple[str, ...] = ("book", "intensity")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field, the value and the range."""
+
+
+def _check_range(
+    name: str,
+    value: Any,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    integer: bool = False,
+) -> None:
+    """Raise ConfigError unless ``value`` is a finite number in the given interval."""
+    lo_s = "-inf" if lo is None else repr(lo)
+    hi_s = "inf" if hi is None else repr(hi)
+    interval = f"{'(' if lo_open or lo is None else '['}{lo_s}, {hi_s}{')' if hi_open or hi is None else ']'}"
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name}={value!r} must be {kind} in {interval}")
+    if integer and not float(value).is_integer():
+        raise ConfigError(f"{name}={value!r} must be {kind} in {interval}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}={value!r} must be {kind} in {interval}")
+    if lo is not None and (value < lo or (lo_open and value == lo)):
+        raise ConfigError(f"{name}={value!r} is out of range: must be {kind} in {interval}")
+    if hi is not None and (value > hi or (hi_open and value == hi)):
+        raise ConfigError(f"{name}={value!r} is out of range: must be {kind} in {interval}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not valid: choose one of {list(choices)}")
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    """Exogenous processes: the fundamental price per regime, the regime chain, sentiment, news.
+
+    Attributes:
+        sigma_ticks: Standard deviation of the fundamental's per-step innovation, in ticks
+            (0.6 ticks/step at 1 s steps and 1-cent ticks on a 100.00 price is about 1 %/day).
+        ou_kappa: Per-step pull of the fundamental to its anchor in ``mean_reverting``
+            (discrete OU: ``F += kappa * (anchor - F) + sigma * eps``; AR(1) coefficient 1-kappa).
+        trend_drift_ticks: Drift per step in ``trending``, multiplied by the latent sentiment
+            (so its sign follows sentiment), in ticks.
+        volatile_sigma_mult: Multiplier of ``sigma_ticks`` in ``volatile``.
+        volatile_flow_mult: Multiplier of the noise and informed arrival rates in ``volatile``.
+        switch_prob: Per-step probability that the ``switching`` chain leaves its regime; the
+            next regime is drawn uniformly among the other two (mean dwell ``1/switch_prob``).
+        sentiment_kappa: Per-step mean reversion of the latent sentiment driver ``x``
+            (sentiment ``s = tanh(x)`` lies in [-1, 1]).
+        sentiment_sigma: Per-step standard deviation of the latent driver's innovation.
+        news_rate: Poisson rate of news items per step; each reads ``s + noise``.
+        news_noise: Standard deviation of a news item's reading error.
+        alpha_smooth: EMA weight of a news item in the observed sentiment.
+    """
+
+    sigma_ticks: float = 0.6
+    ou_kappa: float = 0.01
+    trend_drift_ticks: float = 0.08
+    volatile_sigma_mult: float = 2.5
+    volatile_flow_mult: float = 1.5
+    switch_prob: float = 0.002
+    sentiment_kappa: float = 0.005
+    sentiment_sigma: float = 0.05
+    news_rate: float = 0.05
+    news_noise: float = 0.3
+    alpha_smooth: float = 0.3
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        _check_range("process.sigma_ticks", self.sigma_ticks, 0.0, 50.0)
+        _check_range("process.ou_kappa", self.ou_kappa, 0.0, 1.0)
+        _check_range("process.trend_drift_ticks", self.trend_drift_ticks, 0.0, 10.0)
+        _check_range("process.volatile_sigma_mult", self.volatile_sigma_mult, 1.0, 20.0)
+        _check_range("process.volatile_flow_mult", self.volatile_flow_mult, 1.0, 20.0)
+        _check_range("process.switch_prob", self.switch_prob, 0.0, 1.0)
+        _check_range("process.sentiment_kappa", self.sentiment_kappa, 0.0, 1.0)
+        _check_range("process.sentiment_sigma", self.sentiment_sigma, 0.0, 5.0)
+        _check_range("process.news_rate", self.news_rate, 0.0, 10.0)
+        _check_range("process.news_noise", self.news_noise, 0.0, 10.0)
+        _check_range("process.alpha_smooth", self.alpha_smooth, 0.0, 1.0, lo_open=True)
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Order flow: background liquidity, noise and informed market orders, Hawkes, shocks, impact.
+
+    Attributes:
+        lo_rate: Poisson rate per side per step of background limit orders.
+        lo_mean_distance_ticks: Mean distance (geometric) of a background limit order from the
+            fundamental; arrival rate decays with distance. A limit order that would cross the
+            book executes as a marketable order up to its price (stale quotes get picked off).
+        lo_mean_size_lots: Mean (geometric, >= 1) size of a background limit order.
+        cancel_rate: Per-lot per-step probability that a background lot is cancelled.
+        noise_rate: Poisson rate per step of noise market orders (side 50/50).
+        noise_size_alpha: Pareto tail index of noise order sizes (heavy-tailed, ``size =
+            ceil(U ** (-1/alpha))``), capped at ``max_order_lots``.
+        informed_rate: Poisson rate per step of informed market orders.
+        informed_scale_ticks: Informed traders buy with probability
+            ``sigmoid((F - mid) / scale + informed_sentiment_weight * s)``.
+        informed_sentiment_weight: Weight of the latent sentiment in the informed side.
+        informed_mean_size_lots: Mean (geometric, >= 1) size of an informed order.
+        max_order_lots: Cap of any single market order.
+        hawkes: Whether noise arrivals self-excite: ``lambda = mu + sum alpha e^{-beta dt}``.
+        hawkes_alpha: Jump of the intensity per event (per step units).
+        hawkes_beta: Decay rate per step; ``alpha / beta < 1`` keeps the process stationary.
+            The discrete kernel is scaled so that its total mass is exactly ``alpha / beta``,
+            hence the mean rate is ``noise_rate / (1 - alpha / beta)``.
+        shock_rate: Per-step probability that a liquidity shock starts.
+        shock_duration_steps: How many steps a shock lasts.
+        shock_size_lots: Size of the market order a shock sends each step.
+        p_adversarial: Probability that a shock's side goes against mm1's inventory (a long mm1
+            gets sells); otherwise, or when mm1 is flat, the side is random.
+        permanent_impact_ticks: Permanent impact on the fundamental per lot of signed market
+            volume (0 disables it; book depletion is the transient part either way).
+    """
+
+    lo_rate: float = 2.0
+    lo_mean_distance_ticks: float = 3.0
+    lo_mean_size_lots: float = 3.0
+    cancel_rate: float = 0.05
+    noise_rate: float = 0.5
+    noise_size_alpha: float = 2.0
+    informed_rate: float = 0.1
+    informed_scale_ticks: float = 1.0
+    informed_sentiment_weight: float = 1.0
+    informed_mean_size_lots: float = 2.0
+    max_order_lots: int = 50
+    hawkes: bool = False
+    hawkes_alpha: float = 0.5
+    hawkes_beta: float = 1.0
+    shock_rate: float = 0.001
+    shock_duration_steps: int = 5
+    shock_size_lots: int = 8
+    p_adversarial: float = 0.8
+    permanent_impact_ticks: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        _check_range("flow.lo_rate", self.lo_rate, 0.0, 100.0, lo_open=True)
+        _check_range("flow.lo_mean_distance_ticks", self.lo_mean_distance_ticks, 0.0, 50.0)
+        _check_range("flow.lo_mean_size_lots", self.lo_mean_size_lots, 1.0, 100.0)
+        _check_range("flow.cancel_rate", self.cancel_rate, 0.0, 1.0)
+        _check_range("flow.noise_rate", self.noise_rate, 0.0, 100.0)
+        _check_range("flow.noise_size_alpha", self.noise_size_alpha, 0.5, 10.0)
+        _check_range("flow.informed_rate", self.informed_rate, 0.0, 100.0)
+        _check_range("flow.informed_scale_ticks", self.informed_scale_ticks, 0.0, 100.0, lo_open=True)
+        _check_range("flow.informed_sentiment_weight", self.informed_sentiment_weight, -10.0, 10.0)
+        _check_range("flow.informed_mean_size_lots", self.informed_mean_size_lots, 1.0, 100.0)
+        _check_range("flow.max_order_lots", self.max_order_lots, 1, 10_000, integer=True)
+        if not isinstance(self.hawkes, bool):
+            raise ConfigError(f"flow.hawkes={self.hawkes!r} must be true or false")
+        _check_range("flow.hawkes_alpha", self.hawkes_alpha, 0.0, 100.0)
+        _check_range("flow.hawkes_beta", self.hawkes_beta, 0.0, 100.0, lo_open=True)
+        if self.hawkes_alpha / self.hawkes_beta >= 1.0:
+            raise ConfigError(
+                f"flow.hawkes_alpha/flow.hawkes_beta={self.hawkes_alpha / self.hawkes_beta!r} "
+                "must be < 1 (branching ratio; a stationary Hawkes process needs alpha < beta)"
+            )
+        _check_range("flow.shock_rate", self.shock_rate, 0.0, 1.0)
+        _check_range("flow.shock_duration_steps", self.shock_duration_steps, 1, 10_000, integer=True)
+        _check_range("flow.shock_size_lots", self.shock_size_lots, 1, 10_000, integer=True)
+        _check_range("flow.p_adversarial", self.p_adversarial, 0.0, 1.0)
+        _check_range("flow.permanent_impact_ticks", self.permanent_impact_ticks, 0.0, 10.0)
+
+
+@dataclass(frozen=True)
+class MakersConfig:
+    """The two makers' accounts: inventory limits and fees.
+
+    Attributes:
+        mm1_limit: mm1's inventory limit in lots; at ``+limit`` it may not bid, at ``-limit``
+            it may not ask (only the side that adds exposure is blocked).
+        mm2_limit: mm2's inventory limit in lots.
+        maker_rebate: Rebate paid to a maker per lot filled, in currency.
+        taker_fee: Fee paid by an aggressor per lot, in currency (the makers never take:
+            their quotes are post-only).
+    """
+
+    mm1_limit: int = 20
+    mm2_limit: int = 20
+    maker_rebate: float = 0.2
+    taker_fee: float = 0.3
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        _check_range("makers.mm1_limit", self.mm1_limit, 1, 1_000_000, integer=True)
+        _check_range("makers.mm2_limit", self.mm2_limit, 1, 1_000_000, integer=True)
+        _check_range("makers.maker_rebate", self.maker_rebate, 0.0, 1_000.0)
+        _check_range("makers.taker_fee", self.taker_fee, 0.0, 1_000.0)
+
+
+@dataclass(frozen=True)
+class RivalConfig:
+    """The market's built-in scripted rival (mm2's fast path).
+
+    Its half-spread is ``half_spread_ticks``; its centre is the mid shifted by
+    ``-inventory_skew_ticks * q / limit + flow_skew_ticks * flow_signal`` where ``flow_signal`` is
+    the EMA of signed market-order volume divided by its EMA of absolute volume (in [-1, 1]).
+
+    Attributes:
+        half_spread_ticks: Distance of each quote from its centre, in ticks (>= 0.5).
+        inventory_skew_ticks: Shift of the centre at a full inventory limit, in ticks.
+        flow_skew_ticks: Shift of the centre at fully one-sided recent flow, in ticks.
+        size_lots: Size of each quote in lots.
+    """
+
+    half_spread_ticks: float = 2.0
+    inventory_skew_ticks: float = 2.0
+    flow_skew_ticks: float = 1.0
+    size_lots: int = 1
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        _check_range("rival.half_spread_ticks", self.half_spread_ticks, 0.5, 100.0)
+        _check_range("rival.inventory_skew_ticks", self.inventory_skew_ticks, 0.0, 100.0)
+        _check_range("rival.flow_skew_ticks", self.flow_skew_ticks, 0.0, 100.0)
+        _check_range("rival.size_lots", self.size_lots, 1, 10_000, integer=True)
+
+
+@dataclass(frozen=True)
+class IntensityConfig:
+    """The intensity (no-book) fill model of Avellaneda & Stoikov (2008).
+
+    The mid is an arithmetic random walk that moves ``+- sigma * sqrt(dt)`` with equal
+    probability each step; a quote at distance ``delta`` is filled with probability
+    ``A * exp(-k * delta) * dt`` per step, one unit. Prices here are in currency, not ticks.
+
+    Attributes:
+        s0: Initial mid.
+        horizon: Terminal time T.
+        sigma: Volatility of the mid (currency per sqrt time).
+        dt: Time step (``horizon / dt`` is the number of steps).
+        k: Decay of the fill intensity with distance.
+        A: Fill intensity at distance zero.
+        q0: Initial inventory.
+    """
+
+    s0: float = 100.0
+    horizon: float = 1.0
+    sigma: float = 2.0
+    dt: float = 0.005
+    k: float = 1.5
+    A: float = 140.0
+    q0: int = 0
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        _check_range("intensity.s0", self.s0, 0.0, 1e9, lo_open=True)
+        _check_range("intensity.horizon", self.horizon, 0.0, 1e6, lo_open=True)
+        _check_range("intensity.sigma", self.sigma, 0.0, 1e6)
+        _check_range("intensity.dt", self.dt, 0.0, self.horizon, lo_open=True)
+        _check_range("intensity.k", self.k, 0.0, 1e6, lo_open=True)
+        _check_range("intensity.A", self.A, 0.0, 1e9)
+        _check_range("intensity.q0", self.q0, -1_000_000, 1_000_000, integer=True)
+        if self.A * self.dt > 1.0:
+            raise ConfigError(
+                f"intensity.A*intensity.dt={self.A * self.dt!r} must be <= 1 "
+                "(it is a per-step fill probability at distance zero)"
+            )
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps ``round(horizon / dt)``."""
+        return round(self.horizon / self.dt)
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    """Everything the market simulator needs.
+
+    Attributes:
+        fills: ``"book"`` (the limit order book) or ``"intensity"`` (the AS 2008 model).
+        regime: ``"mean_reverting"``, ``"trending"``, ``"volatile"`` or ``"switching"`` (a
+            Markov chain over the three; it starts in a uniformly drawn regime).
+        tick_size: Currency per tick.
+        lot_size: Units of the asset per lot.
+        price0_ticks: Initial fundamental and the mean-reversion anchor, in ticks.
+        horizon_steps: Steps in an episode.
+        n_levels: Width of each market's price window in ticks; the window re-centres on the
+            fundamental when it drifts a quarter-width from the centre.
+        warmup_steps: Steps of background flow (no makers) run at reset to build the book.
+        process: Exogenous processes.
+        flow: Order flow.
+        makers: Makers' accounts.
+        rival: Built-in rival.
+        intensity: The intensity model (used when ``fills == "intensity"``).
+    """
+
+    fills: str = "book"
+    regime: str = "mean_reverting"
+    tick_size: float = 0.01
+    lot_size: float = 100.0
+    price0_ticks: int = 10_000
+    horizon_steps: int = 1_000
+    n_levels: int = 256
+    warmup_steps: int = 100
+    process: ProcessConfig = field(default_factory=ProcessConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    makers: MakersConfig = field(default_factory=MakersConfig)
+    rival: RivalConfig = field(default_factory=RivalConfig)
+    intensity: IntensityConfig = field(default_factory=IntensityConfig)
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        _check_choice("fills", self.fills, FILL_MODES)
+        _check_choice("regime", self.regime, REGIME_CHOICES)
+        _check_range("tick_size", self.tick_size, 0.0, 1e6, lo_open=True)
+        _check_range("lot_size", self.lot_size, 0.0, 1e9, lo_open=True)
+        _check_range("price0_ticks", self.price0_ticks, 1_000, 1_000_000_000, integer=True)
+        _check_range("horizon_steps", self.horizon_steps, 1, 100_000_000, integer=True)
+        _check_range("n_levels", self.n_levels, 64, 4_096, integer=True)
+        _check_range("warmup_steps", self.warmup_steps, 0, 100_000, integer=True)
+        for name, cls in (
+            ("process", ProcessConfig),
+            ("flow", FlowConfig),
+            ("makers", MakersConfig),
+            ("rival", RivalConfig),
+            ("intensity", IntensityConfig),
+        ):
+            if not isinstance(getattr(self, name), cls):
+                raise ConfigError(f"{name}={getattr(self, name)!r} must be a {cls.__name__}")
+
+    @property
+    def value_per_tick_lot(self) -> float:
+        """Currency value of one tick on one lot."""
+        return self.tick_size * self.lot_size
+
+
+# --------------------------------------------------------------------------- presets
+
+def _presets() -> dict[str, MarketConfig]:
+    base = MarketConfig()
+    return {
+        "default": base,
+        "mean_reverting": replace(base, regime="mean_reverting"),
+        "trending": replace(base, regime="trending"),
+        "volatile": replace(base, regime="volatile"),
+        "switching": replace(base, regime="switching"),
+        "shock_heavy": replace(
+            base,
+            regime="switching",
+            flow=replace(base.flow, shock_rate=0.01, shock_size_lots=12, p_adversarial=0.9),
+        ),
+        "hawkes": replace(base, flow=replace(base.flow, hawkes=True)),
+        # Avellaneda & Stoikov (2008), section 4: s0=100, T=1, sigma=2, dt=0.005, k=1.5, A=140.
+        "as2008": replace(base, fills="intensity", horizon_steps=200, intensity=IntensityConfig()),
+    }
+
+
+def preset_names() -> list[str]:
+    """Names accepted by :func:`preset`."""
+    return list(_presets())
+
+
+def preset(name: str) -> MarketConfig:
+    """Return the named preset config.
+
+    Args:
+        name: One of :func:`preset_names`.
+
+    Raises:
+        ConfigError: If the name is unknown (the message lists the valid names).
+    """
+    presets = _presets()
+    if name not in presets:
+        raise ConfigError(f"preset={name!r} is not valid: choose one of {list(presets)}")
+    return presets[name]
+
+
+# --------------------------------------------------------------------------- overrides & files
+
+def with_overrides(config: MarketConfig, overrides: Mapping[str, Any]) -> MarketConfig:
+    """Return ``config`` with (possibly nested, possibly dotted) fields replaced.
+
+    Args:
+        config: The base config.
+        overrides: ``{"regime": "trending", "flow": {"shock_rate": 0.01}}`` or
+            ``{"flow.shock_rate": 0.01}``.
+
+    Raises:
+        ConfigError: On an unknown key (listing the valid ones) or an invalid value.
+    """
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        parts = key.split(".")
+        cur = nested
+        for p in parts[:-1]:
+            cur = cur.setdefault(p, {})
+        cur[parts[-1]] = value
+    return _merge(config, nested, "")
+
+
+def _merge(obj: Any, changes: Mapping[str, Any], path: str) -> Any:
+    known = {f.name for f in fields(obj)}
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"unknown key(s) {unknown}{where}: valid keys are {sorted(known)}")
+    kwargs: dict[str, Any] = {}
+    for key, value in changes.items():
+        current = getattr(obj, key)
+        if is_dataclass(current) and isinstance(value, Mapping):
+            value = _merge(current, value, f"{path}.{key}" if path else key)
+        kwargs[key] = value
+    return replace(obj, **kwargs)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Return a plain nested dict of a config dataclass (for YAML/JSON)."""
+    return dataclasses.asdict(config)
+
+
+def save_config(config: MarketConfig, path: str | os.PathLike[str]) -> None:
+    """Write ``config`` to a ``.yaml``/``.yml`` or ``.json`` file, atomically."""
+    path = Path(path)
+    data = config_to_dict(config)
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        text = yaml.safe_dump(data, sort_keys=False)
+    elif path.suffix == ".json":
+        text = json.dumps(data, indent=2)
+    else:
+        raise ConfigError(f"path={str(path)!r} must end in .yaml, .yml or .json")
+    atomic_write_text(path, text)
+
+
+def load_config(path: str | os.PathLike[str], base: MarketConfig | None = None) -> MarketConfig:
+    """Load a config file (YAML or JSON), applied as overrides on ``base`` (default preset).
+
+    Unknown keys are an error. A top-level ``preset: name`` key selects the base preset.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        data = yaml.safe_load(text) or {}
+    elif path.suffix == ".json":
+        data = json.loads(text)
+    else:
+        raise ConfigError(f"path={str(path)!r} must end in .yaml, .yml or .json")
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
+    if "preset" in data:
+        base = preset(data.pop("preset"))
+    return with_overrides(base or MarketConfig(), data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write text to ``path`` atomically (temporary file in the same folder, then rename)."""
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write bytes to ``path`` atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
