@@ -1,0 +1,37 @@
+"""Action spaces and their mapping to quotes.
+
+Three action kinds (``action_type``):
+
+- ``"continuous"`` (default): ``Box(-1, 1, (2,))``; column 0 the bid offset, column 1 the ask
+  offset, each mapped linearly from [-1, 1] to [0, ``max_offset_ticks``] ticks from the mid.
+- ``"continuous_sizes"``: ``Box(-1, 1, (4,))``; offsets as above, then bid and ask sizes mapped
+  from [-1, 1] to [0, ``max_size_lots``] lots (rounded; 0 means no quote on that side).
+- ``"discrete"``: ``Discrete(n_spreads * n_skews)``; action ``i`` picks half-spread
+  ``spreads[i // n_skews]`` and skew ``skews[i % n_skews]`` (ticks, positive skew shifts both
+  quotes down, i.e. leans to selling).
+
+Quote prices: ``bid = floor(mid - bid_offset)``, ``ask = ceil(mid + ask_offset)`` in ticks, so
+a maker never quotes inside its own offsets; quotes are post-only (see the simulator).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["actions_to_offsets", "offsets_to_actions"]
+
+
+def actions_to_offsets(actions: np.ndarray, max_offset_ticks: float) -> np.ndarray:
+    """Map continuous actions in [-1, 1] to offsets in [0, max_offset_ticks] (clipped)."""
+    a = np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0)
+    return (a + 1.0) * (0.5 * max_offset_ticks)
+
+
+def offsets_to_actions(offsets_ticks: np.ndarray, max_offset_ticks: float) -> np.ndarray:
+    """Inverse of :func:`actions_to_offsets`: offsets in ticks to float32 actions in [-1, 1].
+
+    Offsets outside [0, max_offset_ticks] are clipped (a negative offset, a quote through the
+    mid, is quoted at the mid).
+    """
+    o = np.clip(np.asarray(offsets_ticks, dtype=np.float64), 0.0, max_offset_ticks)
+    return (o / (0.5 * max_offset_ticks) - 1.0).astype(np.float32)
