@@ -1,0 +1,5 @@
+"""The batched market simulator: state as arrays with a leading ``n_markets`` dimension."""
+
+from mm_gym.market.simulator import MarketSimulator, StepResult
+
+__all__ = ["MarketSimulator", "StepResult"]

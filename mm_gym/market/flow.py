@@ -1,0 +1,288 @@
+"""Order flow: background liquidity and cancels, noise / informed market orders, Hawkes, shocks.
+
+Per step, in this order (each from its own random stream):
+1. Background limit orders (``STREAM_LIQUIDITY``): per side ``Poisson(lo_rate)`` orders at
+   distance ``d ~ Geometric(mean lo_mean_distance_ticks)`` from the fundamental (bids at
+   ``ceil(F) - 1 - d``, asks at ``floor(F) + 1 + d``), size ``1 + Geometric``. An order that would
+   cross executes first up to its price (kind ``background``), the rest rests behind the queue.
+2. Background cancels (``STREAM_CANCEL``): per side ``Poisson(cancel_rate * resting lots)``
+   lots, each drawn uniformly from the side's background lots.
+3. Noise market orders (``STREAM_NOISE``): ``Poisson(noise_rate * m_r + h)`` orders, side 50/50,
+   size ``min(max_order_lots, ceil(U ** (-1 / noise_size_alpha)))`` (Pareto tail); ``m_r`` is
+   ``volatile_flow_mult`` in the volatile regime, else 1; ``h`` the Hawkes excitation.
+4. Informed market orders (``STREAM_INFORMED``): ``Poisson(informed_rate * m_r)`` orders that
+   buy with probability ``sigmoid((F - mid) / informed_scale + w * s)``: adverse selection.
+5. Liquidity shocks (``STREAM_SHOCK``): with probability ``shock_rate`` a shock starts (if none
+   is running); for ``shock_duration_steps`` steps it sends a market order of
+   ``shock_size_lots``. Its side is against mm1's inventory with probability ``p_adversarial``
+   (long mm1: sells), otherwise (or when mm1 is flat) random.
+
+Each market order is matched at once (:func:`mm_gym.market.book.execute`); its pre- and
+post-trade mids are recorded, and with ``permanent_impact_ticks > 0`` the fundamental moves by
+that much per lot of signed executed volume.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from mm_gym.market.book import (
+    NONE_HIGH,
+    NONE_LOW,
+    best_tick,
+    cancel_background_lot,
+    execute,
+    rest_background,
+)
+from mm_gym.market.params import (
+    P_CANCEL,
+    P_HK_ALPHA,
+    P_HK_BETA,
+    P_IMPACT,
+    P_INF_RATE,
+    P_INF_SCALE,
+    P_INF_SIZE,
+    P_INF_WEIGHT,
+    P_LO_DIST,
+    P_LO_RATE,
+    P_LO_SIZE,
+    P_NOISE_ALPHA,
+    P_NOISE_RATE,
+    P_P_ADV,
+    P_SHOCK_RATE,
+    P_VOL_FLOW_MULT,
+    Q_HAWKES,
+    Q_MAX_LOTS,
+    Q_SHOCK_DUR,
+    Q_SHOCK_SIZE,
+)
+from mm_gym.market.rng import (
+    STREAM_CANCEL,
+    STREAM_INFORMED,
+    STREAM_LIQUIDITY,
+    STREAM_NOISE,
+    STREAM_SHOCK,
+    geometric,
+    poisson,
+    uniform,
+    uniform_pos,
+)
+from mm_gym.market.state import (
+    A_INV,
+    F_FUND,
+    F_HAWKES,
+    F_MID,
+    F_SENT_X,
+    I_BG_ARRIVED,
+    I_ONE_SIDED,
+    I_REGIME,
+    I_SHOCK_LEFT,
+    I_SHOCK_SIDE,
+    I_SHOCK_STEP,
+    I_SHOCKS,
+    I_UNFILLED,
+    KIND_BACKGROUND,
+    KIND_INFORMED,
+    KIND_NOISE,
+    KIND_SHOCK,
+    M_KIND,
+    M_POST_MID,
+    M_PRE_MID,
+    M_SIDE,
+    M_SIZE,
+    MO_CAP,
+)
+
+REGIME_VOLATILE = 2
+
+
+@nb.njit(cache=True)
+def update_mid(m: int, fs: np.ndarray, is_: np.ndarray, orders: np.ndarray, n_levels: int) -> None:
+    """Set the mid from the best prices (makers included); keep the last mid if a side is empty."""
+    b = best_tick(m, 0, is_, orders, n_levels, -1)
+    a = best_tick(m, 1, is_, orders, n_levels, -1)
+    if b == NONE_LOW or a == NONE_HIGH:
+        is_[m, I_ONE_SIDED] = 1
+    else:
+        fs[m, F_MID] = 0.5 * (a + b)
+
+
+@nb.njit(cache=True)
+def market_order(
+    m: int,
+    side: int,
+    size: int,
+    limit_tick: int,
+    kind: int,
+    P: np.ndarray,
+    fs: np.ndarray,
+    is_: np.ndarray,
+    bid_vol: np.ndarray,
+    ask_vol: np.ndarray,
+    orders: np.ndarray,
+    acct: np.ndarray,
+    others: np.ndarray,
+    fills: np.ndarray,
+    n_fills: np.ndarray,
+    mos: np.ndarray,
+    n_mos: np.ndarray,
+    record: bool,
+) -> int:
+    """Execute one aggressive order, record its impact, apply permanent impact; return lots filled."""
+    n = bid_vol.shape[1]
+    pre = fs[m, F_MID]
+    filled = execute(m, side, size, limit_tick, kind, P, fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, record)
+    if kind != KIND_BACKGROUND:
+        is_[m, I_UNFILLED] += size - filled
+    update_mid(m, fs, is_, orders, n)
+    if filled > 0 and P[P_IMPACT] > 0.0:
+        fs[m, F_FUND] += P[P_IMPACT] * side * filled
+    if record and filled > 0:
+        j = n_mos[m]
+        if j < MO_CAP:
+            r = mos[m, j]
+            r[M_SIZE] = filled
+            r[M_SIDE] = side
+            r[M_PRE_MID] = pre
+            r[M_POST_MID] = fs[m, F_MID]
+            r[M_KIND] = kind
+        n_mos[m] = j + 1
+    return filled
+
+
+@nb.njit(cache=True)
+def background_liquidity(
+    m: int,
+    P: np.ndarray,
+    fs: np.ndarray,
+    is_: np.ndarray,
+    rng: np.ndarray,
+    bid_vol: np.ndarray,
+    ask_vol: np.ndarray,
+    orders: np.ndarray,
+    acct: np.ndarray,
+    others: np.ndarray,
+    fills: np.ndarray,
+    n_fills: np.ndarray,
+    mos: np.ndarray,
+    n_mos: np.ndarray,
+    record: bool,
+) -> None:
+    """Background limit-order arrivals (marketable ones execute first), then cancels."""
+    n = bid_vol.shape[1]
+    f = fs[m, F_FUND]
+    top_bid = int(math.ceil(f)) - 1
+    top_ask = int(math.floor(f)) + 1
+    for side in range(2):
+        k = poisson(rng, m, STREAM_LIQUIDITY, P[P_LO_RATE])
+        for _ in range(k):
+            d = geometric(rng, m, STREAM_LIQUIDITY, P[P_LO_DIST])
+            size = 1 + geometric(rng, m, STREAM_LIQUIDITY, P[P_LO_SIZE] - 1.0)
+            if side == 0:
+                tick = top_bid - d
+                if tick >= best_tick(m, 1, is_, orders, n, -1):
+                    size -= market_order(m, 1, size, tick, KIND_BACKGROUND, P, fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, record)
+                if size > 0 and rest_background(m, 0, tick, size, is_, bid_vol):
+                    is_[m, I_BG_ARRIVED] += size
+            else:
+                tick = top_ask + d
+                if tick <= best_tick(m, 0, is_, orders, n, -1):
+                    size -= market_order(m, -1, size, tick, KIND_BACKGROUND, P, fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, record)
+                if size > 0 and rest_background(m, 1, tick, size, is_, ask_vol):
+                    is_[m, I_BG_ARRIVED] += size
+    # cancels: each resting background lot independently with probability ~ cancel_rate
+    for side in range(2):
+        vol = bid_vol if side == 0 else ask_vol
+        total = 0
+        for i in range(n):
+            total += vol[m, i]
+        k = poisson(rng, m, STREAM_CANCEL, P[P_CANCEL] * total)
+        for _ in range(min(k, total)):
+            u = int(uniform(rng, m, STREAM_CANCEL) * total)
+            cancel_background_lot(m, side, u, is_, vol, orders)
+            total -= 1
+    update_mid(m, fs, is_, orders, n)
+
+
+@nb.njit(cache=True)
+def market_orders(
+    m: int,
+    P: np.ndarray,
+    Q: np.ndarray,
+    fs: np.ndarray,
+    is_: np.ndarray,
+    rng: np.ndarray,
+    bid_vol: np.ndarray,
+    ask_vol: np.ndarray,
+    orders: np.ndarray,
+    acct: np.ndarray,
+    others: np.ndarray,
+    fills: np.ndarray,
+    n_fills: np.ndarray,
+    mos: np.ndarray,
+    n_mos: np.ndarray,
+    record: bool,
+) -> tuple[float, float]:
+    """Noise, informed and shock market orders of one step.
+
+    Returns:
+        ``(signed, absolute)`` executed lots (buys positive).
+    """
+    mult = P[P_VOL_FLOW_MULT] if is_[m, I_REGIME] == REGIME_VOLATILE else 1.0
+    max_lots = Q[Q_MAX_LOTS]
+    signed = 0.0
+    absolute = 0.0
+    no_limit_buy = NONE_HIGH - 1
+    no_limit_sell = NONE_LOW + 1
+    # noise traders (Hawkes-excited when enabled)
+    lam = P[P_NOISE_RATE] * mult
+    if Q[Q_HAWKES] == 1:
+        lam += fs[m, F_HAWKES]
+    k = poisson(rng, m, STREAM_NOISE, lam)
+    for _ in range(k):
+        side = 1 if uniform(rng, m, STREAM_NOISE) < 0.5 else -1
+        size = min(max_lots, int(math.ceil(uniform_pos(rng, m, STREAM_NOISE) ** (-1.0 / P[P_NOISE_ALPHA]))))
+        lim = no_limit_buy if side > 0 else no_limit_sell
+        x = market_order(m, side, size, lim, KIND_NOISE, P, fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, record)
+        signed += side * x
+        absolute += x
+    if Q[Q_HAWKES] == 1:
+        # Discrete kernel scaled so its total mass is alpha / beta: mean rate mu / (1 - alpha/beta).
+        decay = math.exp(-P[P_HK_BETA])
+        fs[m, F_HAWKES] = decay * fs[m, F_HAWKES] + (P[P_HK_ALPHA] / P[P_HK_BETA]) * (1.0 - decay) * k
+    # informed traders: adverse selection
+    k = poisson(rng, m, STREAM_INFORMED, P[P_INF_RATE] * mult)
+    for _ in range(k):
+        u = uniform(rng, m, STREAM_INFORMED)
+        size = 1 + geometric(rng, m, STREAM_INFORMED, P[P_INF_SIZE] - 1.0)
+        z = (fs[m, F_FUND] - fs[m, F_MID]) / P[P_INF_SCALE] + P[P_INF_WEIGHT] * math.tanh(fs[m, F_SENT_X])
+        p_buy = 1.0 / (1.0 + math.exp(-z))
+        side = 1 if u < p_buy else -1
+        lim = no_limit_buy if side > 0 else no_limit_sell
+        x = market_order(m, side, size, lim, KIND_INFORMED, P, fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, record)
+        signed += side * x
+        absolute += x
+    # liquidity shocks: three uniforms every step keep the stream aligned
+    u_start = uniform(rng, m, STREAM_SHOCK)
+    u_adv = uniform(rng, m, STREAM_SHOCK)
+    u_side = uniform(rng, m, STREAM_SHOCK)
+    if is_[m, I_SHOCK_LEFT] == 0 and u_start < P[P_SHOCK_RATE]:
+        is_[m, I_SHOCK_LEFT] = Q[Q_SHOCK_DUR]
+        is_[m, I_SHOCKS] += 1
+        inv = acct[m, 0, A_INV]
+        if inv != 0.0 and u_adv < P[P_P_ADV]:
+            is_[m, I_SHOCK_SIDE] = -1 if inv > 0.0 else 1
+        else:
+            is_[m, I_SHOCK_SIDE] = 1 if u_side < 0.5 else -1
+    if is_[m, I_SHOCK_LEFT] > 0:
+        side = is_[m, I_SHOCK_SIDE]
+        lim = no_limit_buy if side > 0 else no_limit_sell
+        x = market_order(m, side, Q[Q_SHOCK_SIZE], lim, KIND_SHOCK, P, fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, record)
+        signed += side * x
+        absolute += x
+        is_[m, I_SHOCK_LEFT] -= 1
+        is_[m, I_SHOCK_STEP] = 1
+    return signed, absolute

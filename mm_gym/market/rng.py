@@ -1,0 +1,101 @@
+"""Per-market, per-component random streams kept in an array (splitmix64).
+
+Each market owns :data:`N_STREAMS` independent 64-bit generator states, one per component, seeded
+from the market's episode seed. A market's draws therefore never depend on the batch it runs in,
+on thread scheduling, or on what another component drew: the exogenous path (fundamental, regime,
+sentiment, news, noise flow, background arrivals) consumes its own streams in a fixed pattern, so a
+maker's quotes cannot shift it (common random numbers across policies).
+
+splitmix64 (Steele, Lea & Flood 2014, "Fast splittable pseudorandom number generators") passes
+BigCrush and needs one 64-bit word of state, which keeps the state array small.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+STREAM_EXO = 0  # regime chain, sentiment, news, fundamental
+STREAM_NOISE = 1  # noise market orders (and their Hawkes excitation)
+STREAM_LIQUIDITY = 2  # background limit-order arrivals
+STREAM_CANCEL = 3  # background cancellations (their count depends on resting volume)
+STREAM_INFORMED = 4  # informed market orders
+STREAM_SHOCK = 5  # liquidity shocks (the side depends on mm1's inventory)
+STREAM_RIVAL = 6  # reserved for randomized rivals
+N_STREAMS = 7
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_STREAM_SALT = np.uint64(0xD1B54A32D192ED03)
+_INV53 = 1.0 / 9007199254740992.0  # 2**-53
+
+
+@nb.njit(cache=True, inline="always")
+def _mix(z: np.uint64) -> np.uint64:
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+@nb.njit(cache=True, inline="always")
+def uniform(rng: np.ndarray, m: int, s: int) -> float:
+    """A uniform draw in [0, 1) from stream ``s`` of market ``m`` (advances the state)."""
+    st = rng[m, s] + _GOLDEN
+    rng[m, s] = st
+    return float(_mix(st) >> np.uint64(11)) * _INV53
+
+
+@nb.njit(cache=True, inline="always")
+def uniform_pos(rng: np.ndarray, m: int, s: int) -> float:
+    """A uniform draw in (0, 1) (safe for logarithms)."""
+    return uniform(rng, m, s) * (1.0 - 2.0 * _INV53) + _INV53
+
+
+@nb.njit(cache=True)
+def normal(rng: np.ndarray, m: int, s: int) -> float:
+    """A standard normal draw (Box-Muller, two uniforms)."""
+    u1 = uniform_pos(rng, m, s)
+    u2 = uniform(rng, m, s)
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
+@nb.njit(cache=True)
+def poisson(rng: np.ndarray, m: int, s: int, lam: float) -> int:
+    """A Poisson(lam) draw by inversion (one uniform per 200 of rate)."""
+    if lam <= 0.0:
+        uniform(rng, m, s)  # keep the stream's consumption fixed
+        return 0
+    total = 0
+    while lam > 0.0:
+        chunk = min(lam, 200.0)  # keeps exp(-chunk) far from underflow
+        lam -= chunk
+        u = uniform(rng, m, s)
+        p = math.exp(-chunk)
+        cdf = p
+        k = 0
+        while u > cdf and k < 10_000:
+            k += 1
+            p *= chunk / k
+            cdf += p
+        total += k
+    return total
+
+
+@nb.njit(cache=True)
+def geometric(rng: np.ndarray, m: int, s: int, mean: float) -> int:
+    """A geometric draw on {0, 1, ...} with the given mean (one uniform)."""
+    if mean <= 0.0:
+        uniform(rng, m, s)
+        return 0
+    q = mean / (1.0 + mean)  # P(X >= k+1 | X >= k)
+    return int(math.log(uniform_pos(rng, m, s)) / math.log(q))
+
+
+@nb.njit(cache=True)
+def seed_streams(rng: np.ndarray, m: int, seed: np.uint64) -> None:
+    """Seed all streams of market ``m`` from one 64-bit seed."""
+    for s in range(rng.shape[1]):
+        rng[m, s] = _mix(seed + np.uint64(s + 1) * _STREAM_SALT)

@@ -1,0 +1,137 @@
+"""The market state as arrays with a leading dimension ``n_markets``, and its allocation.
+
+Scalars per market live in two tables, ``fs`` (float64) and ``is_`` (int64), addressed by the
+column constants below; the books, the makers' orders and accounts are arrays of their own. The
+compiled step (:mod:`mm_gym.market.kernels`) reads and writes them in place; numba treats the
+module-level integer constants as compile-time constants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mm_gym.market.rng import N_STREAMS
+from mm_gym.observations import N_FEATURES_ALL, N_RETURNS
+
+# --- float scalars per market (fs[m, F_*]); prices in ticks (float), money in currency
+F_FUND = 0  # fundamental price (hidden from agents)
+F_MID = 1  # mid of the book (makers included); the last valid mid if a side is empty
+F_PREV_MID = 2  # mid at the start of the step
+F_SENT_X = 3  # latent sentiment driver; sentiment s = tanh(x)
+F_SENT_OBS = 4  # observed sentiment (EMA of news readings)
+F_HAWKES = 5  # Hawkes excitation of the noise arrival rate (orders per step)
+F_FLOW_SIGNED = 6  # EMA of signed market-order lots per step (buys > 0)
+F_FLOW_ABS = 7  # EMA of absolute market-order lots per step
+F_VAR = 8  # EWMA of squared mid changes (ticks^2 per step)
+N_FS = 9
+
+# --- int scalars per market (is_[m, I_*])
+I_T = 0  # steps since the episode started
+I_REGIME = 1  # current regime code (0 mean_reverting, 1 trending, 2 volatile)
+I_BASE = 2  # tick of window index 0
+I_SHOCK_LEFT = 3  # steps left in the current shock (0: none)
+I_SHOCK_SIDE = 4  # side of the current shock's market orders (+1 buy, -1 sell)
+I_SEQ = 5  # join-sequence counter for the makers' orders (time priority)
+I_ONE_SIDED = 6  # 1 if a side of the book was empty at the end of the step
+I_SHOCK_STEP = 7  # 1 if a shock sent an order this step
+I_BEST_BID = 8  # window index of the best background bid (-1 if none)
+I_BEST_ASK = 9  # window index of the best background ask (n_levels if none)
+I_NEWS = 10  # news items that arrived this step
+I_BG_ARRIVED = 11  # background lots that ever arrived (conservation bookkeeping)
+I_BG_CANCELLED = 12  # background lots cancelled (including those dropped off the window)
+I_BG_EXECUTED = 13  # background lots executed against
+I_SHOCKS = 14  # shocks started in this episode
+I_UNFILLED = 15  # market-order lots that found no liquidity (book side empty)
+N_IS = 16
+
+# --- makers' orders: orders[m, maker, side, O_*]; side 0 bid, 1 ask
+O_TICK = 0
+O_SIZE = 1  # remaining lots (0: no order)
+O_AHEAD = 2  # background lots ahead of this order at its price (queue position)
+O_SEQ = 3  # join sequence (earlier joins first among makers at one price)
+N_O = 4
+
+# --- makers' accounts: acct[m, maker, A_*]
+A_CASH = 0  # currency
+A_INV = 1  # lots (integer-valued)
+A_AVG = 2  # average cost of the open position, ticks (0 when flat)
+A_REALIZED = 3  # realized PnL by average cost, currency, fees excluded
+A_FEES = 4  # rebates received minus fees paid, currency
+A_VOLUME = 5  # lots traded in the episode
+A_N_FILLS = 6  # fills in the episode
+A_STEP_BOUGHT = 7  # lots bought this step
+A_STEP_SOLD = 8  # lots sold this step
+A_STEP_EDGE = 9  # this step's spread capture: sum of size * |price - mid at fill|, currency
+A_STEP_FILLS = 10  # fills this step
+N_A = 11
+
+# --- all other participants together: others[m, X_*]
+X_CASH = 0  # traders' and background liquidity's cash
+X_INV = 1  # their inventory (lots)
+X_EXCHANGE = 2  # the exchange's fee income net of rebates
+N_X = 3
+
+# --- per-step records (when record=True)
+FILL_CAP = 64  # fills recorded per market per step
+R_STEP, R_MAKER, R_SIDE, R_TICK, R_SIZE, R_KIND = range(6)
+N_R = 6
+MO_CAP = 64  # market orders recorded per market per step
+M_SIZE, M_SIDE, M_PRE_MID, M_POST_MID, M_KIND = range(5)
+N_M = 5
+
+# aggressor kinds
+KIND_NOISE = 0
+KIND_INFORMED = 1
+KIND_SHOCK = 2
+KIND_BACKGROUND = 3  # a marketable background limit order
+KIND_NAMES = ("noise", "informed", "shock", "background")
+
+NO_ORDER_TICK = -1
+
+
+@dataclass
+class MarketState:
+    """All arrays of ``n_markets`` markets. See the column constants of this module."""
+
+    fs: np.ndarray  # (n, N_FS) float64
+    is_: np.ndarray  # (n, N_IS) int64
+    rng: np.ndarray  # (n, N_STREAMS) uint64
+    bid_vol: np.ndarray  # (n, n_levels) int64 background lots per tick
+    ask_vol: np.ndarray  # (n, n_levels) int64
+    orders: np.ndarray  # (n, 2, 2, N_O) int64
+    acct: np.ndarray  # (n, 2, N_A) float64
+    others: np.ndarray  # (n, N_X) float64
+    rets: np.ndarray  # (n, N_RETURNS) float64, newest first
+    features: np.ndarray  # (n, 2, N_FEATURES_ALL) float32, from each maker's point of view
+    fills: np.ndarray  # (n, FILL_CAP, N_R) int64, this step's maker fills
+    n_fills: np.ndarray  # (n,) int64
+    mos: np.ndarray  # (n, MO_CAP, N_M) float64, this step's market orders
+    n_mos: np.ndarray  # (n,) int64
+
+    @property
+    def n_markets(self) -> int:
+        """Number of markets."""
+        return int(self.fs.shape[0])
+
+
+def allocate(n_markets: int, n_levels: int) -> MarketState:
+    """Allocate zeroed state arrays for ``n_markets`` markets with ``n_levels`` price levels."""
+    n = n_markets
+    return MarketState(
+        fs=np.zeros((n, N_FS), np.float64),
+        is_=np.zeros((n, N_IS), np.int64),
+        rng=np.zeros((n, N_STREAMS), np.uint64),
+        bid_vol=np.zeros((n, n_levels), np.int64),
+        ask_vol=np.zeros((n, n_levels), np.int64),
+        orders=np.zeros((n, 2, 2, N_O), np.int64),
+        acct=np.zeros((n, 2, N_A), np.float64),
+        others=np.zeros((n, N_X), np.float64),
+        rets=np.zeros((n, N_RETURNS), np.float64),
+        features=np.zeros((n, 2, N_FEATURES_ALL), np.float32),
+        fills=np.zeros((n, FILL_CAP, N_R), np.int64),
+        n_fills=np.zeros(n, np.int64),
+        mos=np.zeros((n, MO_CAP, N_M), np.float64),
+        n_mos=np.zeros(n, np.int64),
+    )
