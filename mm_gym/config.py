@@ -168,10 +168,10 @@ class FlowConfig:
             volume (0 disables it; book depletion is the transient part either way).
     """
 
-    lo_rate: float = 2.0
+    lo_rate: float = 3.0
     lo_mean_distance_ticks: float = 3.0
     lo_mean_size_lots: float = 3.0
-    cancel_rate: float = 0.05
+    cancel_rate: float = 0.03
     noise_rate: float = 0.5
     noise_size_alpha: float = 2.0
     informed_rate: float = 0.1

@@ -140,7 +140,7 @@ def market_order(
     update_mid(m, fs, is_, orders, n)
     if filled > 0 and P[P_IMPACT] > 0.0:
         fs[m, F_FUND] += P[P_IMPACT] * side * filled
-    if record and filled > 0:
+    if record and (filled > 0 or kind != KIND_BACKGROUND):
         j = n_mos[m]
         if j < MO_CAP:
             r = mos[m, j]

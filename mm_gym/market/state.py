@@ -77,7 +77,7 @@ N_X = 3
 FILL_CAP = 64  # fills recorded per market per step
 R_STEP, R_MAKER, R_SIDE, R_TICK, R_SIZE, R_KIND = range(6)
 N_R = 6
-MO_CAP = 64  # market orders recorded per market per step
+MO_CAP = 64  # market orders recorded per market per step (M_SIZE: lots filled, may be 0)
 M_SIZE, M_SIDE, M_PRE_MID, M_POST_MID, M_KIND = range(5)
 N_M = 5
 

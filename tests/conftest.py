@@ -1,0 +1,21 @@
+"""Shared fixtures: small simulators (the first use compiles the numba kernels, then cached)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mm_gym.config import MarketConfig
+from mm_gym.market import MarketSimulator
+
+
+@pytest.fixture
+def make_sim():
+    """Factory for a reset simulator: ``make_sim(n, config=None, seed=0, **kw)``."""
+
+    def _make(n: int = 1, config: MarketConfig | None = None, seed: int = 0, **kw) -> MarketSimulator:
+        sim = MarketSimulator(config or MarketConfig(), n, **kw)
+        sim.reset(seed + np.arange(n, dtype=np.uint64))
+        return sim
+
+    return _make
