@@ -1,0 +1,26 @@
+"""Scripted quoting policies and the closed-form strategies they are built from.
+
+Book-environment policies (:class:`mm_gym.policy.QuotingPolicy`, ticks and steps):
+:class:`FixedSpread`, :class:`OrderFlowSkew`, :class:`AvellanedaStoikov`, :class:`GLFT`,
+:class:`RandomQuoter`. Intensity-model strategies (currency and time, for
+:func:`mm_gym.market.intensity.simulate`): :class:`InventoryQuotes`, :class:`SymmetricQuotes`,
+:class:`GLFTQuotes`. The formulas themselves are in :mod:`baselines.formulas`; the fill-curve
+estimator is :func:`calibrate_k`; ``python -m baselines.as2008`` reproduces Avellaneda & Stoikov
+(2008), section 3.3.
+"""
+
+from baselines.calibration import calibrate_k
+from baselines.intensity_quotes import GLFTQuotes, InventoryQuotes, SymmetricQuotes
+from baselines.policies import GLFT, AvellanedaStoikov, FixedSpread, OrderFlowSkew, RandomQuoter
+
+__all__ = [
+    "GLFT",
+    "AvellanedaStoikov",
+    "FixedSpread",
+    "GLFTQuotes",
+    "InventoryQuotes",
+    "OrderFlowSkew",
+    "RandomQuoter",
+    "SymmetricQuotes",
+    "calibrate_k",
+]
