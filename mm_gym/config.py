@@ -168,13 +168,13 @@ class FlowConfig:
             volume (0 disables it; book depletion is the transient part either way).
     """
 
-    lo_rate: float = 3.0
+    lo_rate: float = 5.0
     lo_mean_distance_ticks: float = 3.0
-    lo_mean_size_lots: float = 3.0
-    cancel_rate: float = 0.03
-    noise_rate: float = 0.5
+    lo_mean_size_lots: float = 2.0
+    cancel_rate: float = 0.05
+    noise_rate: float = 1.0
     noise_size_alpha: float = 2.0
-    informed_rate: float = 0.1
+    informed_rate: float = 0.25
     informed_scale_ticks: float = 1.0
     informed_sentiment_weight: float = 1.0
     informed_mean_size_lots: float = 2.0
@@ -258,7 +258,7 @@ class RivalConfig:
         size_lots: Size of each quote in lots.
     """
 
-    half_spread_ticks: float = 2.0
+    half_spread_ticks: float = 1.0
     inventory_skew_ticks: float = 2.0
     flow_skew_ticks: float = 1.0
     size_lots: int = 1

@@ -13,9 +13,11 @@ from mm_gym.market.params import pack_params
 from mm_gym.market.state import (
     A_CASH,
     A_INV,
+    I_ASK_LOTS,
     I_BASE,
     I_BEST_ASK,
     I_BEST_BID,
+    I_BID_LOTS,
     O_AHEAD,
     O_SIZE,
     O_TICK,
@@ -233,6 +235,8 @@ class BookMachine(RuleBasedStateMachine):
         nz_a = np.nonzero(s.ask_vol[0])[0]
         assert s.is_[0, I_BEST_BID] == (nz_b.max() if nz_b.size else -1)
         assert s.is_[0, I_BEST_ASK] == (nz_a.min() if nz_a.size else L)
+        assert s.is_[0, I_BID_LOTS] == s.bid_vol[0].sum()
+        assert s.is_[0, I_ASK_LOTS] == s.ask_vol[0].sum()
 
     @invariant()
     def cash_and_inventory_sum_to_zero(self) -> None:

@@ -30,7 +30,9 @@ from mm_gym.market.state import (
     I_BEST_ASK,
     I_BEST_BID,
     I_BG_CANCELLED,
+    I_ASK_LOTS,
     I_BG_EXECUTED,
+    I_BID_LOTS,
     I_SEQ,
     O_AHEAD,
     O_SEQ,
@@ -63,7 +65,9 @@ def rescan_ask(m: int, is_: np.ndarray, ask_vol: np.ndarray) -> None:
 
 @nb.njit(cache=True)
 def full_rescan(m: int, is_: np.ndarray, bid_vol: np.ndarray, ask_vol: np.ndarray) -> None:
-    """Recompute both cached best indices from scratch."""
+    """Recompute both cached best indices and side totals from scratch."""
+    is_[m, I_BID_LOTS] = bid_vol[m].sum()
+    is_[m, I_ASK_LOTS] = ask_vol[m].sum()
     is_[m, I_BEST_BID] = bid_vol.shape[1] - 1
     rescan_bid(m, is_, bid_vol)
     is_[m, I_BEST_ASK] = 0
@@ -114,6 +118,7 @@ def rest_background(m: int, side: int, tick: int, size: int, is_: np.ndarray, vo
     if i < 0 or i >= n:
         return False
     vol[m, i] += size
+    is_[m, I_BID_LOTS if side == 0 else I_ASK_LOTS] += size
     if side == 0:
         if i > is_[m, I_BEST_BID]:
             is_[m, I_BEST_BID] = i
@@ -148,6 +153,7 @@ def cancel_background_lot(
                         orders[m, k, side, O_AHEAD] -= 1
             vol[m, i] = v - 1
             is_[m, I_BG_CANCELLED] += 1
+            is_[m, I_BID_LOTS if side == 0 else I_ASK_LOTS] -= 1
             if v == 1 and i == (is_[m, I_BEST_BID] if side == 0 else is_[m, I_BEST_ASK]):
                 if side == 0:
                     rescan_bid(m, is_, vol)
@@ -229,6 +235,7 @@ def _consume_level(
     if taken_bg > 0:
         vol[m, i] = v - taken_bg
         is_[m, I_BG_EXECUTED] += taken_bg
+        is_[m, I_BID_LOTS if side_rest == 0 else I_ASK_LOTS] -= taken_bg
         background_fill(m, taken_bg, P, others)
         for k in range(2):
             if orders[m, k, side_rest, O_SIZE] > 0 and orders[m, k, side_rest, O_TICK] == tick:

@@ -76,7 +76,9 @@ from mm_gym.market.state import (
     F_HAWKES,
     F_MID,
     F_SENT_X,
+    I_ASK_LOTS,
     I_BG_ARRIVED,
+    I_BID_LOTS,
     I_ONE_SIDED,
     I_REGIME,
     I_SHOCK_LEFT,
@@ -196,9 +198,7 @@ def background_liquidity(
     # cancels: each resting background lot independently with probability ~ cancel_rate
     for side in range(2):
         vol = bid_vol if side == 0 else ask_vol
-        total = 0
-        for i in range(n):
-            total += vol[m, i]
+        total = is_[m, I_BID_LOTS if side == 0 else I_ASK_LOTS]
         k = poisson(rng, m, STREAM_CANCEL, P[P_CANCEL] * total)
         for _ in range(min(k, total)):
             u = int(uniform(rng, m, STREAM_CANCEL) * total)

@@ -46,18 +46,15 @@ PARALLEL_MIN_MARKETS = 64  # below this the thread launch costs more than it sav
 
 @dataclass(frozen=True)
 class StepResult:
-    """Views of the per-market outcome of the last step (arrays of shape ``(n_markets,)`` or
-    ``(n_markets, 2)`` for the two makers; they are overwritten by the next step).
+    """Live views of the markets' state after a step (overwritten in place by the next step).
 
     Attributes:
-        mid: Mid in ticks.
-        total: Each maker's total PnL, currency (cash + inventory x mid value).
-        inventory: Each maker's inventory, lots.
+        mid: ``(n,)`` mid in ticks.
+        inventory: ``(n, 2)`` each maker's inventory, lots.
         features: ``(n, 2, N_FEATURES_ALL)`` float32 observation features per maker.
     """
 
     mid: np.ndarray
-    total: np.ndarray
     inventory: np.ndarray
     features: np.ndarray
 
@@ -108,6 +105,8 @@ class MarketSimulator:
         self._reset = kernels.reset_markets if use_parallel else kernels.reset_markets_serial
         self._value = config.tick_size * config.lot_size
         self._reset_done = False
+        st = self.state
+        self._result = StepResult(st.fs[:, F_MID], st.acct[:, :, A_INV], st.features)
 
     # ------------------------------------------------------------------ driving
     def quotes_buffer(self) -> np.ndarray:
@@ -159,7 +158,7 @@ class MarketSimulator:
             self.record, st.fs, st.is_, st.rng, st.bid_vol, st.ask_vol, st.orders, st.acct,
             st.others, st.rets, st.features, st.fills, st.n_fills, st.mos, st.n_mos,
         )  # fmt: skip
-        return StepResult(self.mid, self.total_pnl, self.inventory, st.features)
+        return self._result
 
     # ------------------------------------------------------------------ views
     @property

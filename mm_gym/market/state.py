@@ -44,7 +44,9 @@ I_BG_CANCELLED = 12  # background lots cancelled (including those dropped off th
 I_BG_EXECUTED = 13  # background lots executed against
 I_SHOCKS = 14  # shocks started in this episode
 I_UNFILLED = 15  # market-order lots that found no liquidity (book side empty)
-N_IS = 16
+I_BID_LOTS = 16  # background lots resting on the bid side (kept in step with bid_vol)
+I_ASK_LOTS = 17  # background lots resting on the ask side
+N_IS = 18
 
 # --- makers' orders: orders[m, maker, side, O_*]; side 0 bid, 1 ask
 O_TICK = 0

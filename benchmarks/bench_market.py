@@ -1,0 +1,66 @@
+"""Market-simulator throughput: market-steps/s per batch size, median of 5 runs.
+
+Run: ``python benchmarks/bench_market.py`` (or ``make bench``). Prints a markdown table and the
+first-call compile time (numba, cache=True: later processes load the cached machine code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from mm_gym.config import preset
+
+
+def _rate(sim, steps: int) -> float:
+    q = sim.quotes_buffer()
+    q[:, 0] = [1.0, 1.0, 1, 1]
+    sim.step(q)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        sim.step(q)
+    return sim.n_markets * steps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1, 64, 1024, 4096])
+    args = ap.parse_args()
+
+    from mm_gym.market import MarketSimulator
+
+    t0 = time.perf_counter()
+    warm = MarketSimulator(preset("default"), 1)
+    warm.reset(0)
+    warm.step(warm.quotes_buffer())
+    warm64 = MarketSimulator(preset("default"), 64)
+    warm64.reset(0)
+    warm64.step(warm64.quotes_buffer())
+    print(f"first call (compile or cache load): {time.perf_counter() - t0:.2f} s\n")
+
+    print("| preset | n_markets | market-steps/s (median of %d) |" % args.repeats)
+    print("| --- | ---: | ---: |")
+    for name in ("default",):
+        for n in args.sizes:
+            rates = []
+            for r in range(args.repeats):
+                sim = MarketSimulator(preset(name), n)
+                sim.reset(np.arange(n, dtype=np.uint64) + r * n)
+                rates.append(_rate(sim, max(100, 200_000 // n)))
+            print(f"| {name} | {n:,} | {statistics.median(rates):,.0f} |")
+    try:
+        from mm_gym.market.intensity import IntensityMarket  # noqa: F401
+    except ImportError:
+        return
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "benchmarks/bench_as2008.py"], check=False)
+
+
+if __name__ == "__main__":
+    main()
