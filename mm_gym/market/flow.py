@@ -44,11 +44,11 @@ from mm_gym.market.params import (
     P_IMPACT,
     P_INF_RATE,
     P_INF_SCALE,
-    P_INF_SIZE,
+    P_INF_SIZE_LOGQ,
     P_INF_WEIGHT,
-    P_LO_DIST,
+    P_LO_DIST_LOGQ,
     P_LO_RATE,
-    P_LO_SIZE,
+    P_LO_SIZE_LOGQ,
     P_NOISE_ALPHA,
     P_NOISE_RATE,
     P_P_ADV,
@@ -65,7 +65,7 @@ from mm_gym.market.rng import (
     STREAM_LIQUIDITY,
     STREAM_NOISE,
     STREAM_SHOCK,
-    geometric,
+    geometric_log_q,
     poisson,
     uniform,
     uniform_pos,
@@ -181,8 +181,8 @@ def background_liquidity(
     for side in range(2):
         k = poisson(rng, m, STREAM_LIQUIDITY, P[P_LO_RATE])
         for _ in range(k):
-            d = geometric(rng, m, STREAM_LIQUIDITY, P[P_LO_DIST])
-            size = 1 + geometric(rng, m, STREAM_LIQUIDITY, P[P_LO_SIZE] - 1.0)
+            d = geometric_log_q(rng, m, STREAM_LIQUIDITY, P[P_LO_DIST_LOGQ])
+            size = 1 + geometric_log_q(rng, m, STREAM_LIQUIDITY, P[P_LO_SIZE_LOGQ])
             if side == 0:
                 tick = top_bid - d
                 if tick >= best_tick(m, 1, is_, orders, n, -1):
@@ -257,7 +257,7 @@ def market_orders(
     k = poisson(rng, m, STREAM_INFORMED, P[P_INF_RATE] * mult)
     for _ in range(k):
         u = uniform(rng, m, STREAM_INFORMED)
-        size = 1 + geometric(rng, m, STREAM_INFORMED, P[P_INF_SIZE] - 1.0)
+        size = 1 + geometric_log_q(rng, m, STREAM_INFORMED, P[P_INF_SIZE_LOGQ])
         z = (fs[m, F_FUND] - fs[m, F_MID]) / P[P_INF_SCALE] + P[P_INF_WEIGHT] * math.tanh(fs[m, F_SENT_X])
         p_buy = 1.0 / (1.0 + math.exp(-z))
         side = 1 if u < p_buy else -1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mm_gym.config import REGIMES, MarketConfig
+from mm_gym.market.rng import geometric_log_q_of_mean
 
 (
     P_SIGMA,
@@ -40,8 +41,11 @@ from mm_gym.config import REGIMES, MarketConfig
     P_RIV_INV,
     P_RIV_FLOW,
     P_ANCHOR,
-) = range(33)
-N_P = 33
+    P_LO_DIST_LOGQ,
+    P_LO_SIZE_LOGQ,
+    P_INF_SIZE_LOGQ,
+) = range(36)
+N_P = 36
 
 (
     Q_MAX_LOTS,
@@ -96,6 +100,10 @@ def pack_params(config: MarketConfig) -> tuple[np.ndarray, np.ndarray]:
     P[P_RIV_INV] = rv.inventory_skew_ticks
     P[P_RIV_FLOW] = rv.flow_skew_ticks
     P[P_ANCHOR] = float(config.price0_ticks)
+    # geometric draws take log(q) precomputed (one logarithm per draw instead of two)
+    P[P_LO_DIST_LOGQ] = geometric_log_q_of_mean(fl.lo_mean_distance_ticks)
+    P[P_LO_SIZE_LOGQ] = geometric_log_q_of_mean(fl.lo_mean_size_lots - 1.0)
+    P[P_INF_SIZE_LOGQ] = geometric_log_q_of_mean(fl.informed_mean_size_lots - 1.0)
     Q = np.zeros(N_Q, np.int64)
     Q[Q_MAX_LOTS] = fl.max_order_lots
     Q[Q_HAWKES] = int(fl.hawkes)

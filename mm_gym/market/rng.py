@@ -85,6 +85,23 @@ def poisson(rng: np.ndarray, m: int, s: int, lam: float) -> int:
 
 
 @nb.njit(cache=True)
+def geometric_log_q(rng: np.ndarray, m: int, s: int, log_q: float) -> int:
+    """A geometric draw on {0, 1, ...} with ``log_q = log(mean / (1 + mean))`` precomputed.
+
+    ``log_q == 0`` stands for mean 0 (always 0). One uniform either way.
+    """
+    u = uniform_pos(rng, m, s)
+    if log_q == 0.0:
+        return 0
+    return int(math.log(u) / log_q)
+
+
+def geometric_log_q_of_mean(mean: float) -> float:
+    """The ``log_q`` argument of :func:`geometric_log_q` for a given mean (0.0 for mean 0)."""
+    return 0.0 if mean <= 0.0 else math.log(mean / (1.0 + mean))
+
+
+@nb.njit(cache=True)
 def geometric(rng: np.ndarray, m: int, s: int, mean: float) -> int:
     """A geometric draw on {0, 1, ...} with the given mean (one uniform)."""
     if mean <= 0.0:
