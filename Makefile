@@ -32,6 +32,7 @@ check: lint type test
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_market.py
+	$(PY) benchmarks/bench_as2008.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

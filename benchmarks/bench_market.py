@@ -52,14 +52,6 @@ def main() -> None:
                 sim.reset(np.arange(n, dtype=np.uint64) + r * n)
                 rates.append(_rate(sim, max(100, 200_000 // n)))
             print(f"| {name} | {n:,} | {statistics.median(rates):,.0f} |")
-    try:
-        from mm_gym.market.intensity import IntensityMarket  # noqa: F401
-    except ImportError:
-        return
-    import subprocess
-    import sys
-
-    subprocess.run([sys.executable, "benchmarks/bench_as2008.py"], check=False)
 
 
 if __name__ == "__main__":
