@@ -1,0 +1,127 @@
+"""mm_gym: Gymnasium and PettingZoo environments for market making on a simulated limit order book.
+
+Importing the package registers the environment ids with Gymnasium and nothing else: the market
+simulator (numba) is loaded when an environment is first made, and torch is never imported.
+
+Example:
+    >>> import gymnasium as gym
+    >>> import mm_gym
+    >>> env = gym.make("mm_gym/MarketMaking-v0", regime="trending", inventory_penalty=0.01)
+    >>> obs, info = env.reset(seed=0)
+    >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    >>> envs = gym.make_vec("mm_gym/MarketMaking-v0", num_envs=1024)  # the native batched env
+    >>> par = mm_gym.parallel_env()  # PettingZoo: agents "mm1" and "mm2" both learn
+
+Registered ids (each versioned; the version bumps when dynamics, reward or observation change):
+
+| id | market preset |
+| --- | --- |
+| ``mm_gym/MarketMaking-v0`` | ``default`` (mean-reverting fundamental) |
+| ``mm_gym/MeanReverting-v0`` | ``mean_reverting`` |
+| ``mm_gym/Trending-v0`` | ``trending`` (drift follows news sentiment) |
+| ``mm_gym/Volatile-v0`` | ``volatile`` |
+| ``mm_gym/Switching-v0`` | ``switching`` (Markov chain over the three regimes) |
+| ``mm_gym/ShockHeavy-v0`` | ``shock_heavy`` (frequent adverse liquidity shocks) |
+| ``mm_gym/Hawkes-v0`` | ``hawkes`` (self-exciting noise flow) |
+| ``mm_gym/AS2008-v0`` | ``as2008`` (Avellaneda & Stoikov 2008 intensity model, no book) |
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+
+from mm_gym.config import ConfigError, MarketConfig, preset, preset_names, with_overrides
+from mm_gym.envs.config import EnvConfig
+from mm_gym.policy import PolicyContext, QuotingPolicy
+
+if TYPE_CHECKING:
+    from mm_gym.envs.intensity import IntensityMarketMakingEnv
+    from mm_gym.envs.parallel import MarketMakingParallelEnv
+    from mm_gym.envs.single import MarketMakingEnv
+    from mm_gym.envs.vector import MarketMakingVectorEnv
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BOOK_ENV_IDS",
+    "ENV_IDS",
+    "ConfigError",
+    "EnvConfig",
+    "IntensityMarketMakingEnv",
+    "MarketConfig",
+    "MarketMakingEnv",
+    "MarketMakingParallelEnv",
+    "MarketMakingVectorEnv",
+    "PolicyContext",
+    "QuotingPolicy",
+    "__version__",
+    "parallel_env",
+    "preset",
+    "preset_names",
+    "with_overrides",
+]
+
+_BOOK_IDS: dict[str, str] = {
+    "mm_gym/MarketMaking-v0": "default",
+    "mm_gym/MeanReverting-v0": "mean_reverting",
+    "mm_gym/Trending-v0": "trending",
+    "mm_gym/Volatile-v0": "volatile",
+    "mm_gym/Switching-v0": "switching",
+    "mm_gym/ShockHeavy-v0": "shock_heavy",
+    "mm_gym/Hawkes-v0": "hawkes",
+}
+
+BOOK_ENV_IDS: tuple[str, ...] = tuple(_BOOK_IDS)
+"""The registered limit-order-book environment ids."""
+
+ENV_IDS: tuple[str, ...] = (*BOOK_ENV_IDS, "mm_gym/AS2008-v0")
+"""Every registered environment id."""
+
+
+def _register() -> None:
+    for env_id, preset_name in _BOOK_IDS.items():
+        if env_id not in gym.registry:
+            gym.register(
+                id=env_id,
+                entry_point="mm_gym.envs.single:MarketMakingEnv",
+                vector_entry_point="mm_gym.envs.vector:MarketMakingVectorEnv",
+                kwargs={"preset": preset_name},
+            )
+    if "mm_gym/AS2008-v0" not in gym.registry:
+        gym.register(
+            id="mm_gym/AS2008-v0",
+            entry_point="mm_gym.envs.intensity:IntensityMarketMakingEnv",
+            kwargs={"preset": "as2008"},
+        )
+
+
+_register()
+
+_LAZY = {
+    "IntensityMarketMakingEnv": "mm_gym.envs.intensity",
+    "MarketMakingEnv": "mm_gym.envs.single",
+    "MarketMakingParallelEnv": "mm_gym.envs.parallel",
+    "MarketMakingVectorEnv": "mm_gym.envs.vector",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the environment classes on first access (keeps ``import mm_gym`` cheap)."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mm_gym' has no attribute {name!r}")
+
+
+def parallel_env(**kwargs: Any) -> MarketMakingParallelEnv:
+    """Make the two-learner PettingZoo ``ParallelEnv`` (agents ``"mm1"`` and ``"mm2"``).
+
+    Args:
+        **kwargs: As :class:`~mm_gym.envs.parallel.MarketMakingParallelEnv` (``preset``,
+            ``config``, ``env_config``, ``render_mode`` and any config override).
+    """
+    from mm_gym.envs.parallel import MarketMakingParallelEnv
+
+    return MarketMakingParallelEnv(**kwargs)

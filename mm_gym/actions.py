@@ -18,7 +18,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["actions_to_offsets", "offsets_to_actions"]
+__all__ = [
+    "ACTION_TYPES",
+    "actions_to_offsets",
+    "actions_to_sizes",
+    "discrete_offsets_table",
+    "offsets_to_actions",
+]
+
+ACTION_TYPES: tuple[str, ...] = ("continuous", "continuous_sizes", "discrete")
+"""The accepted ``action_type`` values."""
 
 
 def actions_to_offsets(actions: np.ndarray, max_offset_ticks: float) -> np.ndarray:
@@ -35,3 +44,29 @@ def offsets_to_actions(offsets_ticks: np.ndarray, max_offset_ticks: float) -> np
     """
     o = np.clip(np.asarray(offsets_ticks, dtype=np.float64), 0.0, max_offset_ticks)
     return (o / (0.5 * max_offset_ticks) - 1.0).astype(np.float32)
+
+
+def actions_to_sizes(actions: np.ndarray, max_size_lots: int) -> np.ndarray:
+    """Map continuous size actions in [-1, 1] to lots in {0, ..., max_size_lots} (float64).
+
+    ``lots = rint((a + 1) / 2 * max_size_lots)`` after clipping ``a`` to [-1, 1] (round half to
+    even, as Python's ``round``); 0 lots means no quote on that side.
+    """
+    a = np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0)
+    return np.rint((a + 1.0) * (0.5 * max_size_lots))
+
+
+def discrete_offsets_table(
+    half_spreads_ticks: tuple[float, ...], skews_ticks: tuple[float, ...]
+) -> np.ndarray:
+    """The ``(n_spreads * n_skews, 2)`` float64 table of (bid, ask) offsets of the discrete grid.
+
+    Action ``i`` has half-spread ``h = half_spreads_ticks[i // n_skews]`` and skew
+    ``s = skews_ticks[i % n_skews]``: bid offset ``max(h + s, 0)``, ask offset ``max(h - s, 0)``
+    (a positive skew moves both quotes down, leaning to selling; offsets never cross the mid).
+    """
+    h = np.asarray(half_spreads_ticks, dtype=np.float64)[:, None]
+    k = np.asarray(skews_ticks, dtype=np.float64)[None, :]
+    bid = np.maximum(h + k, 0.0).reshape(-1)
+    ask = np.maximum(h - k, 0.0).reshape(-1)
+    return np.stack([bid, ask], axis=1)

@@ -1,0 +1,458 @@
+"""The batched core shared by the single, vector and parallel environments.
+
+:class:`MarketCore` owns one :class:`~mm_gym.market.MarketSimulator` of ``n`` markets and
+everything the environments add around it: the seeding rule, the action-to-quote mapping, the
+reward bookkeeping (previous PnL, inventory, mid, peak PnL) and the per-step read-out. The
+vector environment uses it with ``n = num_envs``, the single and the parallel environments with
+``n = 1``; the single environment replaces the batched read-out by a scalar twin for speed,
+performing the same floating-point operations in the same order, so both agree bit for bit.
+
+Seeding rule (the same for every environment):
+
+- ``reset(seed=s)`` gives market ``i`` the *root seed* ``s + i`` (mod 2**64); ``reset()``
+  without a seed before any seeded reset draws the root from the environment's ``np_random``.
+- Episode ``k`` (0 for the episode started by a seeded reset, then 1, 2, ... for each further
+  reset or autoreset of that market) runs on the market seed
+  :func:`episode_seeds` ``(root, k)``, a splitmix64 hash of the pair.
+
+Hence episode ``k`` of vector sub-environment ``i`` seeded with ``s`` is episode ``k`` of a single
+environment seeded with ``s + i``, whatever the batch size, and a market's whole episode (its
+exogenous path in particular) is a function of its seed alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from mm_gym.actions import discrete_offsets_table
+from mm_gym.config import ConfigError, MarketConfig
+from mm_gym.envs.config import EnvConfig
+from mm_gym.market import MarketSimulator
+from mm_gym.market.state import (
+    A_AVG,
+    A_CASH,
+    A_FEES,
+    A_INV,
+    A_REALIZED,
+    A_STEP_FILLS,
+    F_MID,
+    I_REGIME,
+    I_SHOCK_STEP,
+    I_T,
+    O_SIZE,
+    O_TICK,
+)
+from mm_gym.observations import FEATURE_NAMES, FEATURE_NAMES_ALL, N_FEATURES, feature_bounds
+from mm_gym.policy import PolicyContext, QuotingPolicy
+from mm_gym.rewards import COMPONENT_NAMES, RewardParams, step_reward
+
+__all__ = [
+    "INFO_KEYS",
+    "MarketCore",
+    "check_rival",
+    "episode_seeds",
+    "make_action_space",
+    "make_observation_space",
+]
+
+INFO_KEYS: tuple[str, ...] = (
+    "pnl",
+    "realized",
+    "unrealized",
+    "fees",
+    "cash",
+    "inventory",
+    "mid",
+    "fills",
+    "regime",
+    "shock",
+    "step",
+    "rival_pnl",
+    "rival_inventory",
+)
+"""The flat scalar keys of ``info`` (plus ``"reward_components"``), see the env docstring."""
+
+_MASK64 = (1 << 64) - 1
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_RIVAL_SALT = 0x52495641  # "RIVA": keeps the rival's generator apart from the market seed
+
+
+def episode_seeds(roots: np.ndarray, episodes: np.ndarray) -> np.ndarray:
+    """The market seed of episode ``episodes[i]`` of the market with root seed ``roots[i]``.
+
+    splitmix64 (Steele, Lea & Flood 2014) of ``root + (episode + 1) * golden``: consecutive
+    episodes of one root, and the same episode of consecutive roots, get unrelated seeds.
+
+    Args:
+        roots: ``(n,)`` uint64 root seeds.
+        episodes: ``(n,)`` non-negative integer episode indices.
+
+    Returns:
+        ``(n,)`` uint64 seeds.
+    """
+    r = np.asarray(roots, dtype=np.uint64)
+    k = np.asarray(episodes).astype(np.uint64)
+    # uint64 array arithmetic wraps modulo 2**64, which is what splitmix64 wants.
+    z = r + (k + np.uint64(1)) * _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def rival_generator(root: int, episode: int) -> np.random.Generator:
+    """The generator handed to a policy rival's ``reset`` for one episode of one market."""
+    return np.random.default_rng([int(root), int(episode), _RIVAL_SALT])
+
+
+def check_rival(rival: Any) -> QuotingPolicy | None:
+    """Validate the ``rival`` argument; return the policy, or None for the built-in rival.
+
+    Raises:
+        ConfigError: If ``rival`` is neither ``"builtin"`` nor a :class:`QuotingPolicy`.
+    """
+    if isinstance(rival, str):
+        if rival == "builtin":
+            return None
+        raise ConfigError(f"rival={rival!r} is not valid: use 'builtin' or a QuotingPolicy object")
+    if isinstance(rival, QuotingPolicy) and callable(rival.act) and callable(rival.reset):
+        return rival
+    raise ConfigError(
+        f"rival={rival!r} is not valid: use 'builtin' or a QuotingPolicy object (with a name, "
+        "reset(rng, context) and act(obs) -> actions (n, 2) in [-1, 1])"
+    )
+
+
+def make_action_space(env_config: EnvConfig) -> spaces.Space[Any]:
+    """The action space of one maker for ``env_config.action_type``."""
+    if env_config.action_type == "continuous":
+        return spaces.Box(-1.0, 1.0, (2,), np.float32)
+    if env_config.action_type == "continuous_sizes":
+        return spaces.Box(-1.0, 1.0, (4,), np.float32)
+    n = len(env_config.discrete_half_spreads_ticks) * len(env_config.discrete_skews_ticks)
+    return spaces.Discrete(n)
+
+
+def observed_features(env_config: EnvConfig) -> tuple[str, ...]:
+    """Names of the observed features (the regime one-hot only with ``observe_regime``)."""
+    return FEATURE_NAMES_ALL if env_config.observe_regime else FEATURE_NAMES
+
+
+def make_observation_space(feature_names: tuple[str, ...]) -> spaces.Box:
+    """The float32 ``Box`` of the named features, with their finite bounds."""
+    low, high = feature_bounds(feature_names)
+    return spaces.Box(low, high, dtype=np.float32)
+
+
+class MarketCore:
+    """``n`` markets with two makers each, plus the environment bookkeeping around them.
+
+    Args:
+        market_config: The market config (``fills="book"``).
+        env_config: The environment options.
+        n: Number of markets.
+        builtin_rival: Whether mm2 is the simulator's built-in rival (``quotes[:, 1]`` ignored).
+        history: Steps of mid and quotes kept per market for ``rgb_array`` rendering (0: none).
+
+    Attributes:
+        sim: The simulator.
+        quotes: ``(n, 2, 4)`` float64 quotes handed to the simulator each step.
+        feature_names: The observed feature names.
+        obs_dim: Number of observed features.
+        roots: ``(n,)`` uint64 root seeds (see the module docstring).
+        episodes: ``(n,)`` int64 index of the current episode of each market.
+    """
+
+    def __init__(
+        self,
+        market_config: MarketConfig,
+        env_config: EnvConfig,
+        n: int,
+        *,
+        builtin_rival: bool,
+        history: int = 0,
+    ) -> None:
+        """Allocate the simulator and the bookkeeping arrays."""
+        self.market_config = market_config
+        self.env_config = env_config
+        self.n = int(n)
+        self.sim = MarketSimulator(market_config, self.n, builtin_rival=builtin_rival)
+        self.builtin_rival = bool(builtin_rival)
+        self.feature_names = observed_features(env_config)
+        self.obs_dim = len(self.feature_names)
+        assert self.obs_dim in (N_FEATURES, len(FEATURE_NAMES_ALL))
+        self.value = float(market_config.value_per_tick_lot)
+        self.tick_size = float(market_config.tick_size)
+        self.horizon = int(market_config.horizon_steps)
+        self.limits = (int(market_config.makers.mm1_limit), int(market_config.makers.mm2_limit))
+        self.reward_params = RewardParams.from_env_config(env_config)
+        self.max_drawdown = env_config.max_drawdown
+        self.max_offset = float(env_config.max_offset_ticks)
+        self.half_offset = 0.5 * self.max_offset
+        self.quote_size = float(env_config.quote_size_lots)
+        self.max_size = int(env_config.max_size_lots)
+        self.half_size = 0.5 * self.max_size
+        self.offsets_table = discrete_offsets_table(
+            env_config.discrete_half_spreads_ticks, env_config.discrete_skews_ticks
+        )
+        self.offsets_rows = [tuple(r) for r in self.offsets_table.tolist()]
+        st = self.sim.state
+        self.state = st
+        self.acct = st.acct
+        self.fs = st.fs
+        self.is_ = st.is_
+        self.orders = st.orders
+        self.features = st.features
+        self.quotes = self.sim.quotes_buffer()
+        self.quotes[:, :, 2:] = self.quote_size
+        self.active = np.ones(self.n, np.bool_)
+        # The simulator's compiled step, called directly: MarketSimulator.step builds a
+        # StepResult and PnL views we do not need, which costs as much as the step of one market.
+        self._kernel = self.sim._step
+        self._args_head = (self.sim.P, self.sim.Q, self.quotes)
+        self._args_tail = (
+            self.builtin_rival, False, st.fs, st.is_, st.rng, st.bid_vol, st.ask_vol,
+            st.orders, st.acct, st.others, st.rets, st.features, st.fills, st.n_fills, st.mos,
+            st.n_mos,
+        )  # fmt: skip
+        self.roots = np.zeros(self.n, np.uint64)
+        self.episodes = np.full(self.n, -1, np.int64)
+        self.seeded = False
+        self.prev_total = np.zeros((self.n, 2))
+        self.prev_inv = np.zeros((self.n, 2))
+        self.prev_mid = np.zeros(self.n)
+        self.peak = np.zeros((self.n, 2))
+        self.history_len = int(history)
+        self.hist = np.full((max(self.history_len, 1), self.n, 5), np.nan)
+        self.hist_count = np.zeros(self.n, np.int64)
+
+    # ------------------------------------------------------------------ seeding and resets
+    def set_roots(
+        self, seed: int | Sequence[int | None] | None, np_random: np.random.Generator
+    ) -> bool:
+        """Set the root seeds from a reset's ``seed`` argument.
+
+        Args:
+            seed: None (keep the roots; draw them from ``np_random`` if never set), an int ``s``
+                (market ``i`` gets ``s + i``) or a sequence of ``n`` ints or Nones.
+            np_random: The environment's generator, for roots not given.
+
+        Returns:
+            Whether new roots were set (the episode counters then restart at 0).
+        """
+        if seed is None:
+            if self.seeded:
+                return False
+            base = int(np_random.integers(0, 2**63))
+            self.roots[:] = (base + np.arange(self.n, dtype=np.uint64)) & np.uint64(_MASK64)
+        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            if seed < 0:
+                raise ValueError(f"seed={seed!r} must be a non-negative integer")
+            base = np.uint64(int(seed) & _MASK64)
+            self.roots[:] = base + np.arange(self.n, dtype=np.uint64)
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.n:
+                raise ValueError(f"seed has {len(seeds)} entries; expected {self.n} (one per env)")
+            for i, s in enumerate(seeds):
+                if s is None:
+                    self.roots[i] = np.uint64(int(np_random.integers(0, 2**63)))
+                elif isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0:
+                    self.roots[i] = np.uint64(int(s) & _MASK64)
+                else:
+                    raise ValueError(f"seed[{i}]={s!r} must be None or a non-negative integer")
+        self.episodes[:] = -1
+        self.seeded = True
+        return True
+
+    def reset(self, mask: np.ndarray | None = None) -> None:
+        """Start the next episode of the markets in ``mask`` (default all)."""
+        if mask is None:
+            self.episodes += 1
+            self.sim.reset(episode_seeds(self.roots, self.episodes))
+            m = slice(None)
+        else:
+            self.episodes[mask] += 1
+            self.sim.reset(episode_seeds(self.roots, self.episodes), mask)
+            m = mask
+        self.prev_total[m] = 0.0
+        self.prev_inv[m] = 0.0
+        self.peak[m] = 0.0
+        self.prev_mid[m] = self.fs[m, F_MID]
+        if self.history_len:
+            self.hist[:, m] = np.nan
+            self.hist_count[m] = 0
+            self.record_history(mask)
+
+    def rival_context(self) -> PolicyContext:
+        """The static context a policy quoting as mm2 receives."""
+        return self.context(1)
+
+    def context(self, maker: int) -> PolicyContext:
+        """The :class:`PolicyContext` of ``maker`` (0 mm1, 1 mm2)."""
+        return PolicyContext(
+            feature_names=self.feature_names,
+            max_offset_ticks=self.max_offset,
+            horizon_steps=self.horizon,
+            inventory_limit=self.limits[maker],
+            tick_size=self.tick_size,
+            quote_size_lots=int(self.quote_size),
+        )
+
+    # ------------------------------------------------------------------ stepping
+    def advance(self, active: np.ndarray | None = None) -> None:
+        """Step the markets (those with ``active[m]``, default all) with :attr:`quotes`."""
+        self._kernel(*self._args_head, self.active if active is None else active, *self._args_tail)
+        if self.history_len:
+            self.record_history(active)
+
+    def write_actions(self, actions: Any, maker: int, *, who: str = "actions") -> None:
+        """Validate a batch of actions of ``maker`` and write them into :attr:`quotes`.
+
+        Args:
+            actions: ``(n, 2)`` / ``(n, 4)`` floats for the continuous kinds, ``(n,)`` integers
+                for ``"discrete"``.
+            maker: 0 (mm1) or 1 (mm2).
+            who: Name used in error messages.
+
+        Raises:
+            ValueError: On a wrong shape, a NaN or infinite value, or a discrete index out of range.
+        """
+        kind = self.env_config.action_type
+        q = self.quotes[:, maker]
+        if kind == "discrete":
+            a = np.asarray(actions)
+            if a.shape != (self.n,) or a.dtype.kind not in "iu":
+                raise ValueError(
+                    f"{who} must be integers of shape ({self.n},) for action_type='discrete'; "
+                    f"got {a.dtype} {a.shape}"
+                )
+            n_actions = len(self.offsets_rows)
+            if a.size and (a.min() < 0 or a.max() >= n_actions):
+                raise ValueError(f"{who} {a!r} out of range: must lie in [0, {n_actions - 1}]")
+            q[:, :2] = self.offsets_table[a]
+            return
+        width = 2 if kind == "continuous" else 4
+        a = np.asarray(actions, dtype=np.float64)
+        if a.shape != (self.n, width):
+            raise ValueError(
+                f"{who} has shape {a.shape}; expected ({self.n}, {width}) for action_type={kind!r}"
+            )
+        if not np.isfinite(a).all():
+            raise ValueError(f"{who} contain NaN or infinite values: {a[~np.isfinite(a).all(1)]!r}")
+        a = np.clip(a, -1.0, 1.0)
+        q[:, :2] = (a[:, :2] + 1.0) * self.half_offset
+        if width == 4:
+            q[:, 2:] = np.rint((a[:, 2:] + 1.0) * self.half_size)
+
+    def write_rival_actions(self, actions: Any) -> None:
+        """Write a policy rival's ``(n, 2)`` continuous actions into mm2's quotes."""
+        a = np.asarray(actions, dtype=np.float64)
+        if a.shape != (self.n, 2):
+            raise ValueError(
+                f"the rival policy's actions have shape {a.shape}; expected ({self.n}, 2)"
+            )
+        if not np.isfinite(a).all():
+            raise ValueError("the rival policy's actions contain NaN or infinite values")
+        a = np.clip(a, -1.0, 1.0)
+        q = self.quotes[:, 1]
+        q[:, :2] = (a + 1.0) * self.half_offset
+        q[:, 2:] = self.quote_size
+
+    # ------------------------------------------------------------------ read-out
+    def observations(self, maker: int) -> np.ndarray:
+        """A copy of the ``(n, obs_dim)`` float32 observations of ``maker``."""
+        return self.features[:, maker, : self.obs_dim].copy()
+
+    def settle(
+        self, any_maker_breach: bool
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """Rewards of both makers for the step just taken, then roll the bookkeeping forward.
+
+        Args:
+            any_maker_breach: Whether a drawdown breach of either maker ends the episode
+                (parallel env) or only mm1's (single and vector env).
+
+        Returns:
+            ``(reward (n, 2), components {name: (n, 2)}, terminated (n,))``.
+        """
+        a = self.acct
+        inv = a[:, :, A_INV]
+        mid = self.fs[:, F_MID]
+        mid_b = mid[:, None]
+        total = a[:, :, A_CASH] + inv * mid_b * self.value
+        pnl = total - self.prev_total
+        inventory_pnl = self.prev_inv * (mid_b - self.prev_mid[:, None]) * self.value
+        terminated = self.is_[:, I_T] >= self.horizon
+        if self.max_drawdown is not None:
+            np.maximum(self.peak, total, out=self.peak)
+            breach = (self.peak - total) >= self.max_drawdown
+            terminated = terminated | (breach.any(axis=1) if any_maker_breach else breach[:, 0])
+        reward, comps = step_reward(
+            pnl, inventory_pnl, inv, terminated[:, None], total, self.reward_params
+        )
+        self.prev_total = total
+        self.prev_inv = inv.copy()
+        self.prev_mid = mid.copy()
+        return reward, comps, terminated
+
+    def infos(self, maker: int, components: dict[str, np.ndarray] | None) -> dict[str, Any]:
+        """The batched info dict of ``maker`` (arrays ``(n,)``), without the ``_key`` masks."""
+        a = self.acct
+        k, r = maker, 1 - maker
+        mid = self.fs[:, F_MID]
+        inv = a[:, k, A_INV]
+        info: dict[str, Any] = {
+            "pnl": a[:, k, A_CASH] + inv * mid * self.value,
+            "realized": a[:, k, A_REALIZED].copy(),
+            "unrealized": inv * (mid - a[:, k, A_AVG]) * self.value,
+            "fees": a[:, k, A_FEES].copy(),
+            "cash": a[:, k, A_CASH].copy(),
+            "inventory": inv.astype(np.int64),
+            "mid": mid * self.tick_size,
+            "fills": a[:, k, A_STEP_FILLS].astype(np.int64),
+            "regime": self.is_[:, I_REGIME].copy(),
+            "shock": self.is_[:, I_SHOCK_STEP] != 0,
+            "step": self.is_[:, I_T].copy(),
+            "rival_pnl": a[:, r, A_CASH] + a[:, r, A_INV] * mid * self.value,
+            "rival_inventory": a[:, r, A_INV].astype(np.int64),
+        }
+        if components is None:
+            zeros = np.zeros(self.n)
+            info["reward_components"] = {name: zeros.copy() for name in COMPONENT_NAMES}
+        else:
+            info["reward_components"] = components
+        return info
+
+    # ------------------------------------------------------------------ rendering support
+    def record_history(self, mask: np.ndarray | None = None) -> None:
+        """Append the current mid and both makers' quotes (ticks; NaN if none) to the history.
+
+        Args:
+            mask: The markets to record (default all).
+        """
+        idx = np.arange(self.n) if mask is None else np.flatnonzero(mask)
+        pos = self.hist_count[idx] % self.history_len
+        o = self.orders[idx]
+        ticks = o[:, :, :, O_TICK].reshape(len(idx), 4).astype(np.float64)
+        ticks[o[:, :, :, O_SIZE].reshape(len(idx), 4) <= 0] = np.nan
+        self.hist[pos, idx, 0] = self.fs[idx, F_MID]
+        self.hist[pos, idx, 1:] = ticks
+        self.hist_count[idx] += 1
+
+    def history(self, m: int) -> np.ndarray:
+        """The ``(steps, 5)`` history of market ``m``, oldest first.
+
+        Columns: mid, mm1 bid, mm1 ask, mm2 bid, mm2 ask, in ticks.
+        """
+        count = int(self.hist_count[m])
+        w = self.history_len
+        if count <= w:
+            return self.hist[:count, m].copy()
+        start = count % w
+        return np.concatenate([self.hist[start:, m], self.hist[:start, m]])

@@ -1,0 +1,201 @@
+"""``MarketMakingParallelEnv``: both makers learn (PettingZoo Parallel API)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from pettingzoo import ParallelEnv
+
+from mm_gym.config import ConfigError, MarketConfig
+from mm_gym.envs.config import EnvConfig, resolve_configs
+from mm_gym.envs.core import MarketCore, make_action_space, make_observation_space
+from mm_gym.rewards import COMPONENT_NAMES
+
+__all__ = ["AGENTS", "MarketMakingParallelEnv", "parallel_env"]
+
+AGENTS: tuple[str, str] = ("mm1", "mm2")
+"""The agent ids; ``"mm1"`` is maker 0 (the target of adverse liquidity shocks), ``"mm2"``
+maker 1."""
+
+_PARALLEL_KWARGS = ("preset", "config", "env_config", "render_mode")
+
+
+class MarketMakingParallelEnv(ParallelEnv):  # type: ignore[misc]
+    """Two learning market makers, ``"mm1"`` and ``"mm2"``, quoting in one book.
+
+    The market, actions, observations, rewards and info are those of
+    :class:`~mm_gym.envs.single.MarketMakingEnv` (see its docstring), for each maker from its own
+    point of view: ``inventory`` and ``own_*`` features are the agent's, ``rival_*`` the other
+    maker's, and the reward is computed from the agent's own PnL and inventory (with
+    ``mm1_limit`` / ``mm2_limit`` scaling the respective ``inventory`` features). Both agents act
+    through the same action space. There is no built-in rival: mm2's quotes are its actions.
+
+    Liquidity shocks target mm1's inventory (the market's definition), so the two seats are not
+    symmetric under shocks; swap seats between training runs if that matters.
+
+    Episode end: both agents terminate together after ``horizon_steps``, or when either maker
+    breaches ``max_drawdown`` (the market session ends for both). ``agents`` is then empty.
+
+    Seeding: as the single environment (``reset(seed=s)`` -> root seed ``s``), so mm1's view of
+    the market with mm2 quoting ``a2`` is the single environment with a policy rival quoting
+    ``a2``.
+
+    Args:
+        preset: Market preset.
+        config: A full market config (replaces the preset).
+        env_config: A full environment config.
+        render_mode: None, ``"ansi"`` or ``"rgb_array"``.
+        **overrides: Any :class:`~mm_gym.envs.config.EnvConfig` or market config field (nested
+            market fields as dotted keys), as for the single environment.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "mm_gym_market_making_v0",
+        "render_modes": ["ansi", "rgb_array"],
+        "render_fps": 20,
+        "is_parallelizable": True,
+    }
+
+    def __init__(
+        self,
+        preset: str = "default",
+        *,
+        config: MarketConfig | None = None,
+        env_config: EnvConfig | None = None,
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        """Build the market; see the class docstring for the arguments."""
+        market, envc = resolve_configs(
+            preset, config, env_config, overrides, extra_keys=_PARALLEL_KWARGS
+        )
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError(
+                f"render_mode={render_mode!r} is not valid: choose None or one of "
+                f"{self.metadata['render_modes']}"
+            )
+        from mm_gym.envs.render import HISTORY_STEPS
+
+        self.render_mode = render_mode
+        self.market_config = market
+        self.env_config = envc
+        self._core = MarketCore(
+            market,
+            envc,
+            1,
+            builtin_rival=False,
+            history=HISTORY_STEPS if render_mode == "rgb_array" else 0,
+        )
+        self.feature_names: tuple[str, ...] = self._core.feature_names
+        self.possible_agents = list(AGENTS)
+        self.agents: list[str] = []
+        self._obs_spaces = {a: make_observation_space(self.feature_names) for a in AGENTS}
+        self._act_spaces = {a: make_action_space(envc) for a in AGENTS}
+        self._np_random: np.random.Generator | None = None
+        self._discrete = envc.action_type == "discrete"
+        self._width = {"continuous": 2, "continuous_sizes": 4, "discrete": 0}[envc.action_type]
+
+    def observation_space(self, agent: str) -> spaces.Box:
+        """The observation space of ``agent`` (the same object on every call)."""
+        return self._obs_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space[Any]:
+        """The action space of ``agent`` (the same object on every call)."""
+        return self._act_spaces[agent]
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+        """Start a new episode (``options`` is unused); returns ``(observations, infos)``."""
+        if seed is not None or self._np_random is None:
+            self._np_random, _ = seeding.np_random(seed)
+        c = self._core
+        c.set_roots(seed, self._np_random)
+        c.reset()
+        self.agents = list(AGENTS)
+        zeros = np.zeros((1, 2))
+        comps = {name: zeros for name in COMPONENT_NAMES}
+        return self._observations(), self._infos(comps)
+
+    def step(
+        self, actions: dict[str, Any]
+    ) -> tuple[
+        dict[str, np.ndarray],
+        dict[str, float],
+        dict[str, bool],
+        dict[str, bool],
+        dict[str, dict[str, Any]],
+    ]:
+        """Quote both agents' actions for one step."""
+        if not self.agents:
+            raise RuntimeError("step() called with no live agents; call reset() first")
+        c = self._core
+        for k, agent in enumerate(AGENTS):
+            if agent not in actions:
+                raise ValueError(f"actions has no entry for agent {agent!r}: got {list(actions)}")
+            c.write_actions(self._batch(actions[agent], agent), k, who=f"action of {agent}")
+        c.advance()
+        reward, comps, terminated = c.settle(any_maker_breach=True)
+        done = bool(terminated[0])
+        rewards = {a: float(reward[0, k]) for k, a in enumerate(AGENTS)}
+        terms = dict.fromkeys(AGENTS, done)
+        truncs = dict.fromkeys(AGENTS, False)
+        obs = self._observations()
+        infos = self._infos(comps)
+        if done:
+            self.agents = []
+        return obs, rewards, terms, truncs, infos
+
+    def _batch(self, action: Any, agent: str) -> np.ndarray:
+        a = np.asarray(action)
+        expected: tuple[int, ...] = () if self._discrete else (self._width,)
+        if a.shape != expected:
+            raise ValueError(
+                f"action of {agent} has shape {a.shape}; expected {expected} "
+                f"(action_space={self._act_spaces[agent]})"
+            )
+        return a[None]
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        f = self._core.features
+        d = self._core.obs_dim
+        return {a: f[0, k, :d].copy() for k, a in enumerate(AGENTS)}
+
+    def _infos(self, comps: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+        out = {}
+        for k, agent in enumerate(AGENTS):
+            info = self._core.infos(k, {n: v[:, k] for n, v in comps.items()})
+            flat = {key: v.item() for key, v in info.items() if key != "reward_components"}
+            flat["reward_components"] = {n: v.item() for n, v in info["reward_components"].items()}
+            out[agent] = flat
+        return out
+
+    def render(self) -> str | np.ndarray | None:
+        """Render the book (``render_mode`` "ansi": text; "rgb_array": frame)."""
+        if self.render_mode is None:
+            return None
+        from mm_gym.envs.render import render_ansi, render_rgb
+
+        if self.render_mode == "ansi":
+            return render_ansi(self._core, 0)
+        return render_rgb(self._core, 0)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    @property
+    def simulator(self) -> Any:
+        """The underlying :class:`~mm_gym.market.MarketSimulator` (one market)."""
+        return self._core.sim
+
+
+def parallel_env(**kwargs: Any) -> MarketMakingParallelEnv:
+    """Make the two-learner PettingZoo environment.
+
+    Args:
+        **kwargs: As :class:`MarketMakingParallelEnv`.
+    """
+    return MarketMakingParallelEnv(**kwargs)

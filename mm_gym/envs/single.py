@@ -1,0 +1,411 @@
+"""``MarketMakingEnv``: the single-agent Gymnasium environment (the learner is mm1)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from mm_gym.config import REGIMES, ConfigError, MarketConfig
+from mm_gym.envs.config import EnvConfig, resolve_configs
+from mm_gym.envs.core import MarketCore, check_rival, make_action_space, make_observation_space
+from mm_gym.envs.core import rival_generator as _rival_generator
+from mm_gym.market.state import (
+    A_AVG,
+    A_CASH,
+    A_FEES,
+    A_INV,
+    A_REALIZED,
+    A_STEP_FILLS,
+    F_MID,
+    I_REGIME,
+    I_SHOCK_STEP,
+    I_T,
+)
+from mm_gym.rewards import COMPONENT_NAMES, step_reward
+
+__all__ = ["ENV_KWARGS", "MarketMakingEnv"]
+
+ENV_KWARGS: tuple[str, ...] = ("preset", "config", "env_config", "rival", "render_mode")
+"""Constructor keywords besides the config overrides."""
+
+_INF = float("inf")
+_ZERO_COMPONENTS = dict.fromkeys(COMPONENT_NAMES, 0.0)
+
+
+class MarketMakingEnv(gym.Env[np.ndarray, Any]):
+    """Market making on a simulated limit order book against a competing maker.
+
+    ## Description
+
+    The agent is market maker **mm1** in a limit order book with price-time priority, queue
+    positions and integer ticks and lots. Each step (1 s of trading by default) it sets a bid and
+    an ask around the mid; background limit orders arrive and cancel, noise and informed traders
+    send market orders (the informed ones cause adverse selection), rare liquidity shocks send
+    bursts of large orders, mostly against mm1's inventory, and a second maker, **mm2** (the
+    rival), competes for the same flow. The fundamental price follows a regime (mean-reverting,
+    trending with a drift that follows news sentiment, volatile, or a Markov switching mix of the
+    three). The agent earns the spread and rebates, and bears inventory risk and adverse
+    selection. See DESIGN.md, "The market", for the fixed order of events within a step.
+
+    ## Action Space
+
+    ``action_type="continuous"`` (default): ``Box(-1, 1, (2,), float32)``.
+
+    | index | action | maps to |
+    | --- | --- | --- |
+    | 0 | bid offset | ``(a + 1) / 2 * max_offset_ticks`` ticks below the mid |
+    | 1 | ask offset | ``(a + 1) / 2 * max_offset_ticks`` ticks above the mid |
+
+    Both quotes have ``quote_size_lots`` lots. ``"continuous_sizes"``: ``Box(-1, 1, (4,))``,
+    indices 2 and 3 the bid and ask sizes, ``rint((a + 1) / 2 * max_size_lots)`` lots (0: no
+    quote). ``"discrete"``: ``Discrete(len(half_spreads) * len(skews))``; action ``i`` quotes
+    half-spread ``h = half_spreads[i // len(skews)]`` and skew ``s = skews[i % len(skews)]``:
+    bid offset ``max(h + s, 0)``, ask offset ``max(h - s, 0)``. Values outside [-1, 1] are
+    clipped; NaN, infinite or wrongly shaped actions raise ``ValueError``. Quote prices are
+    ``floor(mid - bid_offset)`` and ``ceil(mid + ask_offset)``; quotes are post-only; an
+    unchanged price keeps its queue position; at ``+mm1_limit`` inventory mm1 cannot bid, at
+    ``-mm1_limit`` it cannot ask.
+
+    ## Observation Space
+
+    ``Box(low, high, (17,), float32)`` (20 with ``observe_regime=True``), from mm1's point of view
+    (names in ``env.unwrapped.feature_names``):
+
+    | index | feature | min | max | meaning |
+    | --- | --- | --- | --- | --- |
+    | 0 | inventory | -1 | 1 | inventory / mm1_limit |
+    | 1 | time_left | 0 | 1 | (horizon_steps - t) / horizon_steps |
+    | 2-6 | ret_1 .. ret_5 | -50 | 50 | last five mid changes, ticks (ret_1 newest) |
+    | 7 | spread_ticks | 0 | 100 | best ask - best bid, ticks |
+    | 8 | imbalance_l1 | -1 | 1 | (bid - ask) / (bid + ask) lots at the best prices |
+    | 9 | imbalance_l5 | -1 | 1 | the same over the five best levels |
+    | 10 | flow | -1 | 1 | EMA of signed market-order lots / EMA of absolute lots |
+    | 11 | sentiment | -1 | 1 | observed news sentiment (EMA of noisy news readings) |
+    | 12 | volatility_ticks | 0 | 100 | EWMA realized volatility of the mid, ticks per step |
+    | 13 | own_bid_offset | 0 | 100 | mid - own resting bid, ticks (100: none) |
+    | 14 | own_ask_offset | 0 | 100 | own resting ask - mid, ticks (100: none) |
+    | 15 | rival_bid_offset | 0 | 100 | mid - rival's resting bid, ticks (100: none) |
+    | 16 | rival_ask_offset | 0 | 100 | rival's resting ask - mid, ticks (100: none) |
+    | 17-19 | regime_* | 0 | 1 | one-hot of the regime (only with ``observe_regime``) |
+
+    The fundamental price, latent sentiment and (by default) the regime are hidden.
+
+    ## Rewards
+
+    Per step, in currency (one tick on one lot is ``tick_size * lot_size``, 1.0 by default), with
+    ``W`` mm1's mark-to-market PnL (cash + inventory x mid) and ``q`` its inventory in lots:
+    ``reward_scale * (dW - dampening * max(0, q_t * dmid) - inventory_penalty * q**2
+    - [end] terminal_penalty * q**2)``. ``dampening`` is the asymmetric dampening of Spooner et al.
+    (2018) (0, off, by default); with ``utility="cara"`` the PnL term is replaced by the CARA
+    utility ``(1 - exp(-cara_gamma * W_T)) / cara_gamma`` paid at the end. The unscaled terms
+    are in ``info["reward_components"]``; see :mod:`mm_gym.rewards`.
+
+    ## Starting State
+
+    Each episode starts from a book built by ``warmup_steps`` steps of background flow without
+    makers, the fundamental at ``price0_ticks``, flat accounts for both makers, and the regime of
+    the preset (drawn uniformly for ``switching``). Everything is drawn from the episode's seed.
+
+    ## Episode End
+
+    ``terminated=True`` after ``horizon_steps`` steps (time left is observed, so this is a true
+    terminal state), or, with ``max_drawdown`` set, when mm1's PnL falls ``max_drawdown`` below
+    its peak in the episode. ``truncated`` is always False (an outer ``TimeLimit`` may set it).
+    Stepping a finished episode raises ``RuntimeError``.
+
+    ## Arguments
+
+    ``gym.make("mm_gym/MarketMaking-v0", **kwargs)`` with:
+
+    - ``preset``: market preset (:func:`mm_gym.config.preset`); the registered ids fix it.
+    - ``config``: a full :class:`~mm_gym.config.MarketConfig` (replaces the preset).
+    - ``env_config``: a full :class:`~mm_gym.envs.config.EnvConfig`.
+    - ``rival``: ``"builtin"`` or a :class:`~mm_gym.policy.QuotingPolicy` (see Rival).
+    - ``render_mode``: None, ``"ansi"`` (text ladder) or ``"rgb_array"`` (360x640 frame).
+    - Any :class:`EnvConfig` field: ``action_type``, ``max_offset_ticks``, ``quote_size_lots``,
+      ``max_size_lots``, ``discrete_half_spreads_ticks``, ``discrete_skews_ticks``,
+      ``observe_regime``, ``reward_scale``, ``inventory_penalty``, ``terminal_penalty``,
+      ``dampening``, ``utility``, ``cara_gamma``, ``max_drawdown``.
+    - Any :class:`~mm_gym.config.MarketConfig` field (``regime``, ``horizon_steps``, ...), nested
+      ones as mappings or dotted keys (``**{"flow.shock_rate": 0.01}``), and the aliases
+      ``mm1_limit`` / ``mm2_limit``.
+
+    Unknown keys and invalid values raise :class:`~mm_gym.config.ConfigError`.
+
+    ## Rival
+
+    By default mm2 is the simulator's built-in scripted maker (``rival.*`` config: fixed
+    half-spread, centre skewed by its inventory and by recent order flow), run inside the
+    compiled step. ``rival=`` any :class:`~mm_gym.policy.QuotingPolicy` makes it quote mm2
+    instead: each step it gets mm2's observation (same features, from mm2's point of view) as a
+    ``(1, d)`` batch and returns ``(1, 2)`` continuous actions (sizes ``quote_size_lots``); at
+    each reset it gets ``reset(rng, context)`` with a generator derived from the episode seed.
+
+    ## Info
+
+    Flat scalars after every ``reset`` and ``step``: ``pnl`` (mark-to-market, currency),
+    ``realized`` (average-cost, fees excluded), ``unrealized``, ``fees`` (rebates - fees; ``pnl =
+    realized + unrealized + fees``), ``cash``, ``inventory`` (lots), ``mid`` (price units),
+    ``fills`` (mm1's fills this step), ``regime`` (0 mean_reverting, 1 trending, 2 volatile),
+    ``shock`` (a liquidity shock traded this step), ``step``, ``rival_pnl``,
+    ``rival_inventory``, and ``reward_components`` (a dict of floats).
+
+    ## Seeding
+
+    ``reset(seed=s)`` makes the whole episode, and each following episode of ``reset()``
+    calls, a function of ``s`` (see :mod:`mm_gym.envs.core`); the exogenous path (fundamental,
+    regime, sentiment, news, noise flow) does not depend on the agent's actions.
+
+    ## Version History
+
+    - v0: Initial release.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 20}
+
+    def __init__(
+        self,
+        preset: str = "default",
+        *,
+        config: MarketConfig | None = None,
+        env_config: EnvConfig | None = None,
+        rival: Any = "builtin",
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        """Build the market; see the class docstring for the arguments."""
+        policy = check_rival(rival)
+        market, envc = resolve_configs(preset, config, env_config, overrides, extra_keys=ENV_KWARGS)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError(
+                f"render_mode={render_mode!r} is not valid: choose None or one of "
+                f"{self.metadata['render_modes']}"
+            )
+        self.render_mode = render_mode
+        self.market_config = market
+        self.env_config = envc
+        from mm_gym.envs.render import HISTORY_STEPS
+
+        core = MarketCore(
+            market,
+            envc,
+            1,
+            builtin_rival=policy is None,
+            history=HISTORY_STEPS if render_mode == "rgb_array" else 0,
+        )
+        self._core = core
+        self._rival = policy
+        self._rival_context = core.context(1) if policy is not None else None
+        self.feature_names: tuple[str, ...] = core.feature_names
+        self.action_space = make_action_space(envc)
+        self.observation_space = make_observation_space(core.feature_names)
+        self._bind()
+        self._done = True
+        self._started = False
+
+    # ------------------------------------------------------------------ fast-path plumbing
+    def _bind(self) -> None:
+        """Cache the views and constants the per-step code reads (rebuilt after unpickling)."""
+        c = self._core
+        d = c.obs_dim
+        self._args = (*c._args_head, c.active, *c._args_tail)
+        self._kernel = c._kernel
+        self._acct0 = c.acct[0]
+        self._fs0 = c.fs[0]
+        self._is0 = c.is_[0]
+        self._obs_view = c.features[0, 0, :d]
+        self._rival_obs = c.features[:, 1, :d]
+        self._q0 = c.quotes[0, 0]
+        self._value = c.value
+        self._tick = c.tick_size
+        self._horizon = c.horizon
+        self._params = c.reward_params
+        self._max_dd = c.max_drawdown
+        self._half_offset = c.half_offset
+        self._half_size = c.half_size
+        self._offsets_rows = c.offsets_rows
+        self._record = c.history_len > 0
+        kind = self.env_config.action_type
+        if kind == "continuous":
+            self._write = self._write_continuous
+        elif kind == "continuous_sizes":
+            self._write = self._write_sizes
+        else:
+            self._write = self._write_discrete
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the cached views and bound methods (rebuilt by ``__setstate__``)."""
+        state = self.__dict__.copy()
+        for key in (
+            "_args",
+            "_kernel",
+            "_acct0",
+            "_fs0",
+            "_is0",
+            "_obs_view",
+            "_rival_obs",
+            "_q0",
+            "_write",
+        ):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore and rebuild the cached views onto the restored arrays."""
+        self.__dict__.update(state)
+        self._bind()
+
+    def _bad_action(self, action: Any, why: str) -> ValueError:
+        return ValueError(f"invalid action {action!r}: {why} (action_space={self.action_space})")
+
+    def _floats(self, action: Any, width: int) -> list[float]:
+        if type(action) is np.ndarray and action.dtype.kind == "f" and action.shape == (width,):
+            values: list[float] = action.tolist()
+        else:
+            try:
+                arr = np.asarray(action, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise self._bad_action(action, f"expected {width} numbers") from None
+            if arr.shape != (width,):
+                raise self._bad_action(action, f"shape {arr.shape}, expected ({width},)")
+            values = arr.tolist()
+        for x in values:
+            if not -_INF < x < _INF:
+                raise self._bad_action(action, "NaN or infinite value")
+        return values
+
+    def _write_continuous(self, action: Any) -> None:
+        x0, x1 = self._floats(action, 2)
+        q = self._q0
+        h = self._half_offset
+        # Same operations as MarketCore.write_actions (clip, +1, *half) so vector == single.
+        q[0] = (min(max(x0, -1.0), 1.0) + 1.0) * h
+        q[1] = (min(max(x1, -1.0), 1.0) + 1.0) * h
+
+    def _write_sizes(self, action: Any) -> None:
+        x0, x1, x2, x3 = self._floats(action, 4)
+        q = self._q0
+        h = self._half_offset
+        s = self._half_size
+        q[0] = (min(max(x0, -1.0), 1.0) + 1.0) * h
+        q[1] = (min(max(x1, -1.0), 1.0) + 1.0) * h
+        # Python's round() is round-half-even, like np.rint in the vector env.
+        q[2] = round((min(max(x2, -1.0), 1.0) + 1.0) * s)
+        q[3] = round((min(max(x3, -1.0), 1.0) + 1.0) * s)
+
+    def _write_discrete(self, action: Any) -> None:
+        if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
+            i = int(action)
+        elif isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
+            i = int(action)
+        else:
+            raise self._bad_action(action, "expected an integer")
+        rows = self._offsets_rows
+        if not 0 <= i < len(rows):
+            raise self._bad_action(action, f"out of range [0, {len(rows) - 1}]")
+        self._q0[0], self._q0[1] = rows[i]
+
+    # ------------------------------------------------------------------ Gymnasium API
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start a new episode (``options`` is unused); see "Seeding" in the class docstring."""
+        super().reset(seed=seed)
+        c = self._core
+        c.set_roots(seed, self.np_random)
+        c.reset()
+        self._prev_total = 0.0
+        self._prev_inv = 0.0
+        self._prev_mid = self._fs0.item(F_MID)
+        self._peak = 0.0
+        if self._rival is not None:
+            self._rival.reset(
+                _rival_generator(int(c.roots[0]), int(c.episodes[0])), self._rival_context
+            )
+        self._done = False
+        self._started = True
+        return self._obs_view.copy(), self._info(dict(_ZERO_COMPONENTS))
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Quote ``action`` for one step; returns ``(obs, reward, terminated, truncated, info)``."""
+        if self._done:
+            raise RuntimeError(
+                "step() called on a finished episode; call reset() first"
+                if self._started
+                else "step() called before reset()"
+            )
+        self._write(action)
+        if self._rival is not None:
+            self._core.write_rival_actions(self._rival.act(self._rival_obs.copy()))
+        self._kernel(*self._args)
+        if self._record:
+            self._core.record_history()
+        # Scalar twin of MarketCore.settle (same operations, same order).
+        a = self._acct0.tolist()[0]
+        mid = self._fs0.item(F_MID)
+        value = self._value
+        inv = a[A_INV]
+        total = a[A_CASH] + inv * mid * value
+        pnl = total - self._prev_total
+        inventory_pnl = self._prev_inv * (mid - self._prev_mid) * value
+        terminated = self._is0.item(I_T) >= self._horizon
+        if self._max_dd is not None:
+            self._peak = peak = max(self._peak, total)
+            if peak - total >= self._max_dd:
+                terminated = True
+        reward, components = step_reward(pnl, inventory_pnl, inv, terminated, total, self._params)
+        self._prev_total = total
+        self._prev_inv = inv
+        self._prev_mid = mid
+        self._done = terminated
+        return self._obs_view.copy(), reward, terminated, False, self._info(components)
+
+    def _info(self, components: dict[str, float]) -> dict[str, Any]:
+        both = self._acct0.tolist()
+        a, r = both
+        iv = self._is0.tolist()
+        mid = self._fs0.item(F_MID)
+        value = self._value
+        inv = a[A_INV]
+        return {
+            "pnl": a[A_CASH] + inv * mid * value,
+            "realized": a[A_REALIZED],
+            "unrealized": inv * (mid - a[A_AVG]) * value,
+            "fees": a[A_FEES],
+            "cash": a[A_CASH],
+            "inventory": int(inv),
+            "mid": mid * self._tick,
+            "fills": int(a[A_STEP_FILLS]),
+            "regime": iv[I_REGIME],
+            "shock": iv[I_SHOCK_STEP] != 0,
+            "step": iv[I_T],
+            "rival_pnl": r[A_CASH] + r[A_INV] * mid * value,
+            "rival_inventory": int(r[A_INV]),
+            "reward_components": components,
+        }
+
+    def render(self) -> str | np.ndarray | None:  # type: ignore[override]
+        """Render the current state (``render_mode`` "ansi": text; "rgb_array": frame)."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode= to make()")
+            return None
+        if not self._started:
+            raise RuntimeError("render() called before reset()")
+        from mm_gym.envs.render import render_ansi, render_rgb
+
+        if self.render_mode == "ansi":
+            return render_ansi(self._core, 0)
+        return render_rgb(self._core, 0)
+
+    # ------------------------------------------------------------------ extras
+    @property
+    def simulator(self) -> Any:
+        """The underlying :class:`~mm_gym.market.MarketSimulator` (one market), read-only use."""
+        return self._core.sim
+
+    @property
+    def regime_name(self) -> str:
+        """Name of the current regime (hidden from the agent unless ``observe_regime``)."""
+        return REGIMES[int(self._is0.item(I_REGIME))]

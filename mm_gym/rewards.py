@@ -1,0 +1,159 @@
+"""Reward functions returning ``(reward, components)``.
+
+Every function here works on numpy arrays (a batch of markets, or markets x makers) and on plain
+Python floats alike, and performs the same IEEE operations in the same order on both, so the
+single environment (floats, for speed) and the vector environment (arrays) produce bit-identical
+rewards. All money is in currency (one tick on one lot is ``tick_size * lot_size``); inventories
+are in lots.
+
+The reward of one step for one maker (:func:`step_reward`), with ``W`` its mark-to-market PnL
+(cash + inventory x mid value), ``q`` its inventory and ``m`` the mid:
+
+- ``pnl = W_{t+1} - W_t``: the change of mark-to-market PnL. It splits exactly into the
+  inventory PnL ``q_t * (m_{t+1} - m_t) * value`` (gain or loss from holding inventory while the
+  mid moves) and the rest: spread capture plus rebates on the step's fills.
+- ``dampening = eta * max(0, inventory_pnl)``: the asymmetric dampening of Spooner, Fearnley,
+  Savani & Koukorinis (2018), "Market making via reinforcement learning" (AAMAS): speculative
+  gains from inventory count less, losses in full, which discourages directional bets.
+- ``inventory_penalty = phi * q_{t+1}**2``: a running quadratic inventory penalty (a
+  mean-variance proxy: holding ``q`` lots over a step of mid variance ``sigma**2`` risks
+  ``q**2 * sigma**2``, see Cartea, Jaimungal & Penalva 2015, ch. 10).
+- ``terminal_penalty = psi * q_T**2`` at the end of the episode (a liquidation-cost proxy).
+- ``utility``: with ``utility="cara"``, 0 before the end and the CARA utility of the episode's
+  PnL at the end, ``(1 - exp(-gamma * W_T)) / gamma`` (:func:`cara_utility`), the objective of
+  Avellaneda & Stoikov (2008) (exponential utility of terminal wealth), shifted and scaled
+  so that it tends to ``W_T`` as ``gamma -> 0`` and is measured in currency.
+
+``reward = scale * (pnl - dampening - inventory_penalty - terminal_penalty)`` for
+``utility="pnl"`` and ``reward = scale * (utility - inventory_penalty - terminal_penalty)`` for
+``utility="cara"``. The components are reported unscaled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+
+__all__ = [
+    "COMPONENT_NAMES",
+    "RewardParams",
+    "cara_utility",
+    "positive_part",
+    "step_reward",
+]
+
+COMPONENT_NAMES: tuple[str, ...] = (
+    "pnl",
+    "inventory_pnl",
+    "dampening",
+    "inventory_penalty",
+    "terminal_penalty",
+    "utility",
+)
+"""Keys of the components dict (``info["reward_components"]``), in this order."""
+
+CARA_MAX_EXPONENT = 50.0
+"""Cap of ``-gamma * W`` in :func:`cara_utility`, so a huge loss gives a large finite penalty
+(``(1 - e**50) / gamma``) instead of an overflow."""
+
+Num = TypeVar("Num", float, np.ndarray)
+
+
+@dataclass(frozen=True, slots=True)
+class RewardParams:
+    """Parameters of :func:`step_reward` (see the module docstring for the formula).
+
+    Attributes:
+        scale: Multiplies the reward.
+        inventory_penalty: ``phi``, currency per lot squared per step.
+        terminal_penalty: ``psi``, currency per lot squared.
+        dampening: ``eta`` in [0, 1].
+        cara: Whether the objective is the CARA terminal utility instead of the running PnL.
+        cara_gamma: ``gamma``, per currency unit.
+    """
+
+    scale: float = 1.0
+    inventory_penalty: float = 0.0
+    terminal_penalty: float = 0.0
+    dampening: float = 0.0
+    cara: bool = False
+    cara_gamma: float = 0.01
+
+    @classmethod
+    def from_env_config(cls, env_config: Any) -> RewardParams:
+        """Take the reward fields of an :class:`mm_gym.envs.config.EnvConfig`."""
+        return cls(
+            scale=float(env_config.reward_scale),
+            inventory_penalty=float(env_config.inventory_penalty),
+            terminal_penalty=float(env_config.terminal_penalty),
+            dampening=float(env_config.dampening),
+            cara=env_config.utility == "cara",
+            cara_gamma=float(env_config.cara_gamma),
+        )
+
+
+def positive_part(x: Num) -> Num:
+    """``max(x, 0)`` elementwise, for a float or an array."""
+    if isinstance(x, np.ndarray):
+        return np.maximum(x, 0.0)
+    return max(x, 0.0)
+
+
+def cara_utility(wealth: Num, gamma: float) -> Num:
+    """CARA utility ``(1 - exp(-gamma * W)) / gamma`` of a PnL ``W`` (currency).
+
+    The exponent is capped at :data:`CARA_MAX_EXPONENT` so the result stays finite. Accepts a
+    float or an array; both go through ``np.exp`` so they agree bit for bit.
+    """
+    z = np.minimum(-gamma * np.asarray(wealth, dtype=np.float64), CARA_MAX_EXPONENT)
+    u = (1.0 - np.exp(z)) / gamma
+    if isinstance(wealth, np.ndarray):
+        return u
+    return float(u)
+
+
+def step_reward(
+    pnl: Num,
+    inventory_pnl: Num,
+    inventory: Num,
+    terminal: Any,
+    wealth: Num,
+    params: RewardParams,
+) -> tuple[Num, dict[str, Num]]:
+    """The reward of one step and its components (see the module docstring).
+
+    Args:
+        pnl: Change of mark-to-market PnL over the step, currency.
+        inventory_pnl: ``q_t * (mid_{t+1} - mid_t) * value``, currency.
+        inventory: Inventory after the step, lots.
+        terminal: Whether the episode ends with this step (bool, or a boolean array).
+        wealth: Mark-to-market PnL after the step, currency (read by ``utility="cara"``).
+        params: The reward parameters.
+
+    Returns:
+        ``(reward, components)``; the components (keys :data:`COMPONENT_NAMES`) are unscaled.
+    """
+    q2 = inventory * inventory
+    running = params.inventory_penalty * q2
+    terminal_pen = params.terminal_penalty * q2 * terminal
+    damp = params.dampening * positive_part(inventory_pnl)
+    if params.cara:
+        if isinstance(terminal, np.ndarray):
+            utility = np.where(terminal, cara_utility(wealth, params.cara_gamma), 0.0)
+        else:
+            utility = cara_utility(wealth, params.cara_gamma) if terminal else 0.0
+        reward = params.scale * (utility - running - terminal_pen)
+    else:
+        utility = 0.0 * pnl
+        reward = params.scale * (pnl - damp - running - terminal_pen)
+    components = {
+        "pnl": pnl,
+        "inventory_pnl": inventory_pnl,
+        "dampening": damp,
+        "inventory_penalty": running,
+        "terminal_penalty": terminal_pen,
+        "utility": utility,
+    }
+    return reward, components
