@@ -210,16 +210,6 @@ class MarketCore:
         self.features = st.features
         self.quotes = self.sim.quotes_buffer()
         self.quotes[:, :, 2:] = self.quote_size
-        self.active = np.ones(self.n, np.bool_)
-        # The simulator's compiled step, called directly: MarketSimulator.step builds a
-        # StepResult and PnL views we do not need, which costs as much as the step of one market.
-        self._kernel = self.sim._step
-        self._args_head = (self.sim.P, self.sim.Q, self.quotes)
-        self._args_tail = (
-            self.builtin_rival, False, st.fs, st.is_, st.rng, st.bid_vol, st.ask_vol,
-            st.orders, st.acct, st.others, st.rets, st.features, st.fills, st.n_fills, st.mos,
-            st.n_mos,
-        )  # fmt: skip
         self.roots = np.zeros(self.n, np.uint64)
         self.episodes = np.full(self.n, -1, np.int64)
         self.seeded = False
@@ -307,7 +297,7 @@ class MarketCore:
     # ------------------------------------------------------------------ stepping
     def advance(self, active: np.ndarray | None = None) -> None:
         """Step the markets (those with ``active[m]``, default all) with :attr:`quotes`."""
-        self._kernel(*self._args_head, self.active if active is None else active, *self._args_tail)
+        self.sim.step(self.quotes, active)
         if self.history_len:
             self.record_history(active)
 

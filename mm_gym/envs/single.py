@@ -210,8 +210,8 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         """Cache the views and constants the per-step code reads (rebuilt after unpickling)."""
         c = self._core
         d = c.obs_dim
-        self._args = (*c._args_head, c.active, *c._args_tail)
-        self._kernel = c._kernel
+        self._sim_step = c.sim.step
+        self._quotes = c.quotes
         self._acct0 = c.acct[0]
         self._fs0 = c.fs[0]
         self._is0 = c.is_[0]
@@ -239,8 +239,8 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         """Pickle without the cached views and bound methods (rebuilt by ``__setstate__``)."""
         state = self.__dict__.copy()
         for key in (
-            "_args",
-            "_kernel",
+            "_sim_step",
+            "_quotes",
             "_acct0",
             "_fs0",
             "_is0",
@@ -339,7 +339,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         self._write(action)
         if self._rival is not None:
             self._core.write_rival_actions(self._rival.act(self._rival_obs.copy()))
-        self._kernel(*self._args)
+        self._sim_step(self._quotes)
         if self._record:
             self._core.record_history()
         # Scalar twin of MarketCore.settle (same operations, same order).

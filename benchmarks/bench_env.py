@@ -1,0 +1,174 @@
+"""Throughput of the environments (not a test): single, vector and parallel, random actions.
+
+Run: ``python benchmarks/bench_env.py`` (``--repeats 5`` by default; ``--quick`` for a short run).
+Prints a markdown table of the median of the repeats. Actions are drawn up front from a seeded
+generator so the figure is the environment's speed, not the sampler's (the ``sample()`` row shows
+the cost of ``env.action_space.sample()`` per step on top). Episodes are reset when they end,
+so resets (about 0.2 ms each, one per 1,000 steps by default) are included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import gymnasium as gym
+import numpy as np
+
+import mm_gym
+
+ENV_ID = "mm_gym/MarketMaking-v0"
+
+
+def _median_rate(fn, repeats: int) -> float:
+    return statistics.median(fn() for _ in range(repeats))
+
+
+def bench_single(steps: int, repeats: int, *, sample: bool = False) -> float:
+    env = gym.make(ENV_ID)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-1.0, 1.0, (steps, 2)).astype(np.float32)
+    step, reset, space = env.step, env.reset, env.action_space
+    space.seed(0)
+    for k in range(min(steps, 2_000)):  # warm up
+        if step(actions[k])[2]:
+            reset()
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        if sample:
+            for _ in range(steps):
+                if step(space.sample())[2]:
+                    reset()
+        else:
+            for k in range(steps):
+                if step(actions[k])[2]:
+                    reset()
+        return steps / (time.perf_counter() - t0)
+
+    return _median_rate(run, repeats)
+
+
+def bench_vector(num_envs: int, env_steps: int, repeats: int) -> float:
+    envs = gym.make_vec(ENV_ID, num_envs=num_envs)
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    batches = rng.uniform(-1.0, 1.0, (8, num_envs, 2)).astype(np.float32)
+    steps = max(20, env_steps // num_envs)
+    for k in range(5):
+        envs.step(batches[k % 8])
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        for k in range(steps):
+            envs.step(batches[k % 8])
+        return steps * num_envs / (time.perf_counter() - t0)
+
+    return _median_rate(run, repeats)
+
+
+def bench_simulator(num_markets: int, market_steps: int, repeats: int) -> float:
+    """The raw simulator (fixed quotes), the ceiling any environment on it can reach."""
+    from mm_gym.config import MarketConfig
+    from mm_gym.market import MarketSimulator
+
+    sim = MarketSimulator(MarketConfig(), num_markets)
+    sim.reset(0)
+    quotes = sim.quotes_buffer()
+    quotes[:, 0] = [2.0, 2.0, 1.0, 1.0]
+    steps = max(20, market_steps // num_markets)
+    for _ in range(5):
+        sim.step(quotes)
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            sim.step(quotes)
+        return steps * num_markets / (time.perf_counter() - t0)
+
+    return _median_rate(run, repeats)
+
+
+def bench_parallel(steps: int, repeats: int) -> float:
+    env = mm_gym.parallel_env()
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    a1 = rng.uniform(-1.0, 1.0, (steps, 2)).astype(np.float32)
+    a2 = rng.uniform(-1.0, 1.0, (steps, 2)).astype(np.float32)
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        for k in range(steps):
+            if not env.agents:
+                env.reset()
+            env.step({"mm1": a1[k], "mm2": a2[k]})
+        return steps / (time.perf_counter() - t0)
+
+    return _median_rate(run, repeats)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per row (median)")
+    parser.add_argument("--quick", action="store_true", help="fewer steps per run")
+    args = parser.parse_args()
+    scale = 0.2 if args.quick else 1.0
+    single_steps = int(100_000 * scale)
+    vec_steps = int(1_000_000 * scale)
+
+    t0 = time.perf_counter()
+    gym.make(ENV_ID).reset(seed=0)
+    first_make = time.perf_counter() - t0
+
+    rows: list[tuple[str, str, float, str]] = []
+    rows.append(("single env, `gym.make`", "1", bench_single(single_steps, args.repeats), "50,000"))
+    rows.append(
+        (
+            "single env, `gym.make`, `action_space.sample()`",
+            "1",
+            bench_single(single_steps // 2, args.repeats, sample=True),
+            "",
+        )
+    )
+    for n in (1, 64, 1_024, 4_096):
+        target = "10,000,000" if n == 4_096 else ""
+        rows.append(
+            (
+                "vector env, `gym.make_vec`",
+                f"{n:,}",
+                bench_vector(n, vec_steps, args.repeats),
+                target,
+            )
+        )
+    rows.append(
+        (
+            "parallel env (PettingZoo), 2 agents",
+            "1",
+            bench_parallel(single_steps // 2, args.repeats),
+            "",
+        )
+    )
+    for n in (1, 4_096):
+        rows.append(
+            ("raw simulator (ceiling)", f"{n:,}", bench_simulator(n, vec_steps, args.repeats), "")
+        )
+
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"python {platform.python_version()}, numba threads "
+        f"{os.environ.get('NUMBA_NUM_THREADS', 'default')}; first make+reset {first_make:.2f} s; "
+        f"median of {args.repeats}"
+    )
+    print()
+    print("| what | envs | env-steps/s | target |")
+    print("| --- | ---: | ---: | ---: |")
+    for what, n, rate, target in rows:
+        print(f"| {what} | {n} | {rate:,.0f} | {target} |")
+
+
+if __name__ == "__main__":
+    main()
