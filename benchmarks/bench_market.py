@@ -42,7 +42,7 @@ def main() -> None:
     warm64.step(warm64.quotes_buffer())
     print(f"first call (compile or cache load): {time.perf_counter() - t0:.2f} s\n")
 
-    print("| preset | n_markets | market-steps/s (median of %d) |" % args.repeats)
+    print(f"| preset | n_markets | market-steps/s (median of {args.repeats}) |")
     print("| --- | ---: | ---: |")
     for name in ("default",):
         for n in args.sizes:

@@ -65,7 +65,9 @@ def _check_range(
     """Raise ConfigError unless ``value`` is a finite number in the given interval."""
     lo_s = "-inf" if lo is None else repr(lo)
     hi_s = "inf" if hi is None else repr(hi)
-    interval = f"{'(' if lo_open or lo is None else '['}{lo_s}, {hi_s}{')' if hi_open or hi is None else ']'}"
+    left = "(" if lo_open or lo is None else "["
+    right = ")" if hi_open or hi is None else "]"
+    interval = f"{left}{lo_s}, {hi_s}{right}"
     kind = "an integer" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{name}={value!r} must be {kind} in {interval}")
@@ -197,7 +199,9 @@ class FlowConfig:
         _check_range("flow.noise_rate", self.noise_rate, 0.0, 100.0)
         _check_range("flow.noise_size_alpha", self.noise_size_alpha, 0.5, 10.0)
         _check_range("flow.informed_rate", self.informed_rate, 0.0, 100.0)
-        _check_range("flow.informed_scale_ticks", self.informed_scale_ticks, 0.0, 100.0, lo_open=True)
+        _check_range(
+            "flow.informed_scale_ticks", self.informed_scale_ticks, 0.0, 100.0, lo_open=True
+        )
         _check_range("flow.informed_sentiment_weight", self.informed_sentiment_weight, -10.0, 10.0)
         _check_range("flow.informed_mean_size_lots", self.informed_mean_size_lots, 1.0, 100.0)
         _check_range("flow.max_order_lots", self.max_order_lots, 1, 10_000, integer=True)
@@ -211,7 +215,9 @@ class FlowConfig:
                 "must be < 1 (branching ratio; a stationary Hawkes process needs alpha < beta)"
             )
         _check_range("flow.shock_rate", self.shock_rate, 0.0, 1.0)
-        _check_range("flow.shock_duration_steps", self.shock_duration_steps, 1, 10_000, integer=True)
+        _check_range(
+            "flow.shock_duration_steps", self.shock_duration_steps, 1, 10_000, integer=True
+        )
         _check_range("flow.shock_size_lots", self.shock_size_lots, 1, 10_000, integer=True)
         _check_range("flow.p_adversarial", self.p_adversarial, 0.0, 1.0)
         _check_range("flow.permanent_impact_ticks", self.permanent_impact_ticks, 0.0, 10.0)
@@ -382,6 +388,7 @@ class MarketConfig:
 
 # --------------------------------------------------------------------------- presets
 
+
 def _presets() -> dict[str, MarketConfig]:
     base = MarketConfig()
     return {
@@ -422,6 +429,7 @@ def preset(name: str) -> MarketConfig:
 
 
 # --------------------------------------------------------------------------- overrides & files
+
 
 def with_overrides(config: MarketConfig, overrides: Mapping[str, Any]) -> MarketConfig:
     """Return ``config`` with (possibly nested, possibly dotted) fields replaced.

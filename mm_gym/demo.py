@@ -18,7 +18,9 @@ from mm_gym.config import preset, preset_names
 def main(argv: list[str] | None = None) -> None:
     """Run the demo (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--preset", default="default", choices=[p for p in preset_names() if p != "as2008"])
+    ap.add_argument(
+        "--preset", default="default", choices=[p for p in preset_names() if p != "as2008"]
+    )
     ap.add_argument("--markets", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -40,14 +42,23 @@ def main(argv: list[str] | None = None) -> None:
     dt = time.perf_counter() - t1
     pnl = sim.total_pnl
     fills = sim.state.acct[:, :, A_N_FILLS]
-    print(f"mm_gym demo: preset={args.preset!r}, {args.markets} markets x {cfg.horizon_steps} steps")
-    print(f"  first step (compile or cache load) {t_compile:.1f} s; "
-          f"{args.markets * (cfg.horizon_steps - 1) / dt:,.0f} market-steps/s")
+    print(
+        f"mm_gym demo: preset={args.preset!r}, {args.markets} markets x {cfg.horizon_steps} steps"
+    )
+    print(
+        f"  first step (compile or cache load) {t_compile:.1f} s; "
+        f"{args.markets * (cfg.horizon_steps - 1) / dt:,.0f} market-steps/s"
+    )
     for k, name in enumerate(("mm1 (fixed 2-tick spread)", "mm2 (built-in rival)")):
-        print(f"  {name:28s} PnL mean {pnl[:, k].mean():8.1f} +- {pnl[:, k].std():6.1f}  "
-              f"|inventory| {np.abs(sim.inventory[:, k]).mean():5.1f} lots  fills {fills[:, k].mean():6.1f}")
-    print(f"  mid range {sim.mid.min() * cfg.tick_size:.2f} .. {sim.mid.max() * cfg.tick_size:.2f}; "
-          f"shocks per episode {sim.state.is_[:, I_SHOCKS].mean():.2f}")
+        print(
+            f"  {name:28s} PnL mean {pnl[:, k].mean():8.1f} +- {pnl[:, k].std():6.1f}  "
+            f"|inventory| {np.abs(sim.inventory[:, k]).mean():5.1f} lots  "
+            f"fills {fills[:, k].mean():6.1f}"
+        )
+    print(
+        f"  mid range {sim.mid.min() * cfg.tick_size:.2f} .. {sim.mid.max() * cfg.tick_size:.2f}; "
+        f"shocks per episode {sim.state.is_[:, I_SHOCKS].mean():.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,9 @@ class PolicyContext:
         try:
             return self.feature_names.index(name)
         except ValueError:
-            raise KeyError(f"feature {name!r} not observed; features are {self.feature_names}") from None
+            raise KeyError(
+                f"feature {name!r} not observed; features are {self.feature_names}"
+            ) from None
 
 
 @runtime_checkable

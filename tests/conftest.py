@@ -13,7 +13,9 @@ from mm_gym.market import MarketSimulator
 def make_sim():
     """Factory for a reset simulator: ``make_sim(n, config=None, seed=0, **kw)``."""
 
-    def _make(n: int = 1, config: MarketConfig | None = None, seed: int = 0, **kw) -> MarketSimulator:
+    def _make(
+        n: int = 1, config: MarketConfig | None = None, seed: int = 0, **kw
+    ) -> MarketSimulator:
         sim = MarketSimulator(config or MarketConfig(), n, **kw)
         sim.reset(seed + np.arange(n, dtype=np.uint64))
         return sim

@@ -8,7 +8,18 @@ from mm_gym.config import MarketConfig, with_overrides
 from mm_gym.market import book
 from mm_gym.market.makers import position_update
 from mm_gym.market.params import pack_params
-from mm_gym.market.state import A_CASH, A_FEES, A_INV, I_BASE, I_BEST_ASK, I_BEST_BID, X_CASH, X_EXCHANGE, X_INV, allocate
+from mm_gym.market.state import (
+    A_CASH,
+    A_FEES,
+    A_INV,
+    I_BASE,
+    I_BEST_ASK,
+    I_BEST_BID,
+    X_CASH,
+    X_EXCHANGE,
+    X_INV,
+    allocate,
+)
 
 
 def _quotes(sim, off=1.0, size=1):
@@ -35,7 +46,9 @@ def test_total_equals_realized_plus_unrealized_plus_fees(make_sim):
     q = _quotes(sim, off=0.5)
     for _ in range(500):
         sim.step(q)
-        np.testing.assert_allclose(sim.total_pnl, sim.realized + sim.unrealized + sim.fees, atol=1e-6)
+        np.testing.assert_allclose(
+            sim.total_pnl, sim.realized + sim.unrealized + sim.fees, atol=1e-6
+        )
     assert np.abs(sim.realized).sum() > 0
 
 
@@ -47,7 +60,19 @@ def test_buy_at_bid_then_sell_at_ask_earns_the_spread():
     s.is_[0, I_BEST_ASK] = L
     cfg = MarketConfig()
     P, _ = pack_params(cfg)
-    args = (P, s.fs, s.is_, s.bid_vol, s.ask_vol, s.orders, s.acct, s.others, s.fills, s.n_fills, False)
+    args = (
+        P,
+        s.fs,
+        s.is_,
+        s.bid_vol,
+        s.ask_vol,
+        s.orders,
+        s.acct,
+        s.others,
+        s.fills,
+        s.n_fills,
+        False,
+    )
     book.join(0, 0, 0, base + 10, 1, s.is_, s.bid_vol, s.orders)
     book.join(0, 0, 1, base + 13, 1, s.is_, s.ask_vol, s.orders)
     assert book.execute(0, -1, 1, book.NONE_LOW + 1, 0, *args) == 1

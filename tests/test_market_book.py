@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from mm_gym.config import MarketConfig
 from mm_gym.market import book
@@ -34,7 +34,7 @@ def empty_book():
     st_.is_[0, I_BEST_BID] = -1
     st_.is_[0, I_BEST_ASK] = L
     st_.fs[0, 1] = BASE + L / 2  # mid
-    P, Q = pack_params(MarketConfig())
+    P, _ = pack_params(MarketConfig())
     return st_, P
 
 
@@ -165,7 +165,12 @@ class BookMachine(RuleBasedStateMachine):
             book.cancel_background_lot(0, side, int(frac * total), self.s.is_, vol, self.s.orders)
             self.cancelled += 1
 
-    @rule(maker=st.integers(0, 1), side=st.integers(0, 1), dist=st.integers(0, 5), size=st.integers(1, 3))
+    @rule(
+        maker=st.integers(0, 1),
+        side=st.integers(0, 1),
+        dist=st.integers(0, 5),
+        size=st.integers(1, 3),
+    )
     def maker_join(self, maker: int, side: int, dist: int, size: int) -> None:
         s = self.s
         # cancel/replace: the old order leaves first, the new one is post-only against the rest
@@ -185,7 +190,9 @@ class BookMachine(RuleBasedStateMachine):
                 tick = max(tick, own_bid[O_TICK] + 1)
         if not BASE <= tick < BASE + L:
             return
-        book.join(0, maker, side, tick, size, s.is_, s.bid_vol if side == 0 else s.ask_vol, s.orders)
+        book.join(
+            0, maker, side, tick, size, s.is_, s.bid_vol if side == 0 else s.ask_vol, s.orders
+        )
         self.maker_lots_joined += size
 
     @rule(side=st.sampled_from([-1, 1]), size=st.integers(1, 12))
@@ -213,7 +220,9 @@ class BookMachine(RuleBasedStateMachine):
     @invariant()
     def quantities_conserved(self) -> None:
         s = self.s
-        assert int(s.bid_vol.sum() + s.ask_vol.sum()) == self.arrived - self.cancelled - self.executed
+        assert (
+            int(s.bid_vol.sum() + s.ask_vol.sum()) == self.arrived - self.cancelled - self.executed
+        )
         assert int(s.orders[0, :, :, O_SIZE].sum()) == self.maker_lots_joined
 
     @invariant()

@@ -16,7 +16,11 @@ def _rollout(n, seeds, steps=300, parallel=None, cfg=None, off=None):
     out = []
     for _ in range(steps):
         sim.step(q)
-        out.append(np.concatenate([sim.mid, sim.fundamental, sim.total_pnl.ravel(), sim.state.features.ravel()]))
+        out.append(
+            np.concatenate(
+                [sim.mid, sim.fundamental, sim.total_pnl.ravel(), sim.state.features.ravel()]
+            )
+        )
     return np.array(out), sim
 
 

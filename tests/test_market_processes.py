@@ -43,7 +43,9 @@ def test_trending_drift_follows_sentiment(make_sim):
 
 def test_volatile_regime_volatility_ratio(make_sim):
     base = MarketConfig()
-    _, f_mr, _, _ = _run(make_sim, with_overrides(base, {"regime": "mean_reverting", "process.ou_kappa": 0.0}))
+    _, f_mr, _, _ = _run(
+        make_sim, with_overrides(base, {"regime": "mean_reverting", "process.ou_kappa": 0.0})
+    )
     _, f_v, _, _ = _run(make_sim, with_overrides(base, {"regime": "volatile"}))
     ratio = np.diff(f_v, axis=0).std() / np.diff(f_mr, axis=0).std()
     assert abs(ratio - base.process.volatile_sigma_mult) < 0.1
@@ -60,7 +62,13 @@ def test_switching_chain_occupancy_is_uniform(make_sim):
 
 def test_hawkes_mean_rate(make_sim):
     cfg = with_overrides(
-        MarketConfig(), {"flow.hawkes": True, "flow.hawkes_alpha": 0.4, "flow.hawkes_beta": 0.8, "flow.noise_rate": 0.3}
+        MarketConfig(),
+        {
+            "flow.hawkes": True,
+            "flow.hawkes_alpha": 0.4,
+            "flow.hawkes_beta": 0.8,
+            "flow.noise_rate": 0.3,
+        },
     )
     sim = make_sim(32, config=cfg, record=True)
     q = sim.quotes_buffer()
@@ -78,7 +86,8 @@ def test_hawkes_mean_rate(make_sim):
 
 def _shock_sides(make_sim, p_adv, steps=3000):
     cfg = with_overrides(
-        MarketConfig(), {"flow.shock_rate": 0.05, "flow.shock_duration_steps": 1, "flow.p_adversarial": p_adv}
+        MarketConfig(),
+        {"flow.shock_rate": 0.05, "flow.shock_duration_steps": 1, "flow.p_adversarial": p_adv},
     )
     sim = make_sim(16, config=cfg, record=True)
     q = sim.quotes_buffer()

@@ -2,10 +2,10 @@
 
 from mm_gym.market._cache import ensure_consistent_cache
 
-ensure_consistent_cache()
+ensure_consistent_cache()  # before any compiled kernel is imported and loaded
 
 # isort: split
 
-from mm_gym.market.simulator import MarketSimulator, StepResult
+from mm_gym.market.simulator import MarketSimulator, StepResult  # noqa: E402
 
 __all__ = ["MarketSimulator", "StepResult"]

@@ -26,11 +26,11 @@ import numpy as np
 
 from mm_gym.market.makers import background_fill, maker_fill
 from mm_gym.market.state import (
+    I_ASK_LOTS,
     I_BASE,
     I_BEST_ASK,
     I_BEST_BID,
     I_BG_CANCELLED,
-    I_ASK_LOTS,
     I_BG_EXECUTED,
     I_BID_LOTS,
     I_SEQ,
@@ -75,7 +75,9 @@ def full_rescan(m: int, is_: np.ndarray, bid_vol: np.ndarray, ask_vol: np.ndarra
 
 
 @nb.njit(cache=True)
-def best_tick(m: int, side: int, is_: np.ndarray, orders: np.ndarray, n_levels: int, exclude: int) -> int:
+def best_tick(
+    m: int, side: int, is_: np.ndarray, orders: np.ndarray, n_levels: int, exclude: int
+) -> int:
     """Best price on ``side`` (0 bids, 1 asks) including the makers' orders but ``exclude``'s.
 
     ``exclude`` is a maker index whose orders are ignored, or -1. Returns :data:`NONE_LOW` /
@@ -98,7 +100,9 @@ def best_tick(m: int, side: int, is_: np.ndarray, orders: np.ndarray, n_levels: 
 
 
 @nb.njit(cache=True)
-def level_lots(m: int, side: int, tick: int, is_: np.ndarray, vol: np.ndarray, orders: np.ndarray) -> int:
+def level_lots(
+    m: int, side: int, tick: int, is_: np.ndarray, vol: np.ndarray, orders: np.ndarray
+) -> int:
     """All lots resting at ``tick`` on ``side``: background plus makers."""
     i = tick - is_[m, I_BASE]
     total = 0
@@ -111,7 +115,9 @@ def level_lots(m: int, side: int, tick: int, is_: np.ndarray, vol: np.ndarray, o
 
 
 @nb.njit(cache=True)
-def rest_background(m: int, side: int, tick: int, size: int, is_: np.ndarray, vol: np.ndarray) -> bool:
+def rest_background(
+    m: int, side: int, tick: int, size: int, is_: np.ndarray, vol: np.ndarray
+) -> bool:
     """Rest ``size`` background lots at ``tick`` behind the queue; False if outside the window."""
     i = tick - is_[m, I_BASE]
     n = vol.shape[1]
@@ -165,7 +171,16 @@ def cancel_background_lot(
 
 
 @nb.njit(cache=True)
-def join(m: int, maker: int, side: int, tick: int, size: int, is_: np.ndarray, vol: np.ndarray, orders: np.ndarray) -> None:
+def join(
+    m: int,
+    maker: int,
+    side: int,
+    tick: int,
+    size: int,
+    is_: np.ndarray,
+    vol: np.ndarray,
+    orders: np.ndarray,
+) -> None:
     """Place a maker order at the back of the queue at ``tick`` (replacing any previous one)."""
     o = orders[m, maker, side]
     o[O_TICK] = tick
@@ -210,7 +225,9 @@ def _consume_level(
     if q1 >= 0:
         a0 = orders[m, q0, side_rest, O_AHEAD]
         a1 = orders[m, q1, side_rest, O_AHEAD]
-        if a1 < a0 or (a1 == a0 and orders[m, q1, side_rest, O_SEQ] < orders[m, q0, side_rest, O_SEQ]):
+        if a1 < a0 or (
+            a1 == a0 and orders[m, q1, side_rest, O_SEQ] < orders[m, q0, side_rest, O_SEQ]
+        ):
             q0, q1 = q1, q0
     remaining = size
     taken_bg = 0
@@ -239,7 +256,9 @@ def _consume_level(
         background_fill(m, taken_bg, P, others)
         for k in range(2):
             if orders[m, k, side_rest, O_SIZE] > 0 and orders[m, k, side_rest, O_TICK] == tick:
-                orders[m, k, side_rest, O_AHEAD] = max(0, orders[m, k, side_rest, O_AHEAD] - taken_bg)
+                orders[m, k, side_rest, O_AHEAD] = max(
+                    0, orders[m, k, side_rest, O_AHEAD] - taken_bg
+                )
         if vol[m, i] == 0:
             if side_rest == 0:
                 rescan_bid(m, is_, vol)
@@ -280,20 +299,55 @@ def execute(
             if tick == NONE_HIGH or tick > limit_tick:
                 break
             remaining -= _consume_level(
-                m, 1, tick, remaining, kind, P, fs, is_, ask_vol, orders, acct, others, fills, n_fills, record
+                m,
+                1,
+                tick,
+                remaining,
+                kind,
+                P,
+                fs,
+                is_,
+                ask_vol,
+                orders,
+                acct,
+                others,
+                fills,
+                n_fills,
+                record,
             )
         else:
             tick = best_tick(m, 0, is_, orders, n, -1)
             if tick == NONE_LOW or tick < limit_tick:
                 break
             remaining -= _consume_level(
-                m, 0, tick, remaining, kind, P, fs, is_, bid_vol, orders, acct, others, fills, n_fills, record
+                m,
+                0,
+                tick,
+                remaining,
+                kind,
+                P,
+                fs,
+                is_,
+                bid_vol,
+                orders,
+                acct,
+                others,
+                fills,
+                n_fills,
+                record,
             )
     return size - remaining
 
 
 @nb.njit(cache=True)
-def shift_window(m: int, shift: int, is_: np.ndarray, bid_vol: np.ndarray, ask_vol: np.ndarray, orders: np.ndarray) -> None:
+def shift_window(
+    m: int,
+    shift: int,
+    is_: np.ndarray,
+    bid_vol: np.ndarray,
+    ask_vol: np.ndarray,
+    orders: np.ndarray,
+) -> None:
     """Move the price window up by ``shift`` ticks (down if negative).
 
     Background lots that fall off the window's far end are counted as cancelled; a maker order

@@ -133,10 +133,31 @@ def market_order(
     n_mos: np.ndarray,
     record: bool,
 ) -> int:
-    """Execute one aggressive order, record its impact, apply permanent impact; return lots filled."""
+    """Execute one aggressive order, record its impact, apply permanent impact.
+
+    Returns:
+        Lots filled.
+    """
     n = bid_vol.shape[1]
     pre = fs[m, F_MID]
-    filled = execute(m, side, size, limit_tick, kind, P, fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, record)
+    filled = execute(
+        m,
+        side,
+        size,
+        limit_tick,
+        kind,
+        P,
+        fs,
+        is_,
+        bid_vol,
+        ask_vol,
+        orders,
+        acct,
+        others,
+        fills,
+        n_fills,
+        record,
+    )
     if kind != KIND_BACKGROUND:
         is_[m, I_UNFILLED] += size - filled
     update_mid(m, fs, is_, orders, n)
@@ -186,13 +207,51 @@ def background_liquidity(
             if side == 0:
                 tick = top_bid - d
                 if tick >= best_tick(m, 1, is_, orders, n, -1):
-                    size -= market_order(m, 1, size, tick, KIND_BACKGROUND, P, fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, record)
+                    size -= market_order(
+                        m,
+                        1,
+                        size,
+                        tick,
+                        KIND_BACKGROUND,
+                        P,
+                        fs,
+                        is_,
+                        bid_vol,
+                        ask_vol,
+                        orders,
+                        acct,
+                        others,
+                        fills,
+                        n_fills,
+                        mos,
+                        n_mos,
+                        record,
+                    )
                 if size > 0 and rest_background(m, 0, tick, size, is_, bid_vol):
                     is_[m, I_BG_ARRIVED] += size
             else:
                 tick = top_ask + d
                 if tick <= best_tick(m, 0, is_, orders, n, -1):
-                    size -= market_order(m, -1, size, tick, KIND_BACKGROUND, P, fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, record)
+                    size -= market_order(
+                        m,
+                        -1,
+                        size,
+                        tick,
+                        KIND_BACKGROUND,
+                        P,
+                        fs,
+                        is_,
+                        bid_vol,
+                        ask_vol,
+                        orders,
+                        acct,
+                        others,
+                        fills,
+                        n_fills,
+                        mos,
+                        n_mos,
+                        record,
+                    )
                 if size > 0 and rest_background(m, 1, tick, size, is_, ask_vol):
                     is_[m, I_BG_ARRIVED] += size
     # cancels: each resting background lot independently with probability ~ cancel_rate
@@ -244,25 +303,69 @@ def market_orders(
     k = poisson(rng, m, STREAM_NOISE, lam)
     for _ in range(k):
         side = 1 if uniform(rng, m, STREAM_NOISE) < 0.5 else -1
-        size = min(max_lots, int(math.ceil(uniform_pos(rng, m, STREAM_NOISE) ** (-1.0 / P[P_NOISE_ALPHA]))))
+        size = min(
+            max_lots, int(math.ceil(uniform_pos(rng, m, STREAM_NOISE) ** (-1.0 / P[P_NOISE_ALPHA])))
+        )
         lim = no_limit_buy if side > 0 else no_limit_sell
-        x = market_order(m, side, size, lim, KIND_NOISE, P, fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, record)
+        x = market_order(
+            m,
+            side,
+            size,
+            lim,
+            KIND_NOISE,
+            P,
+            fs,
+            is_,
+            bid_vol,
+            ask_vol,
+            orders,
+            acct,
+            others,
+            fills,
+            n_fills,
+            mos,
+            n_mos,
+            record,
+        )
         signed += side * x
         absolute += x
     if Q[Q_HAWKES] == 1:
         # Discrete kernel scaled so its total mass is alpha / beta: mean rate mu / (1 - alpha/beta).
         decay = math.exp(-P[P_HK_BETA])
-        fs[m, F_HAWKES] = decay * fs[m, F_HAWKES] + (P[P_HK_ALPHA] / P[P_HK_BETA]) * (1.0 - decay) * k
+        fs[m, F_HAWKES] = (
+            decay * fs[m, F_HAWKES] + (P[P_HK_ALPHA] / P[P_HK_BETA]) * (1.0 - decay) * k
+        )
     # informed traders: adverse selection
     k = poisson(rng, m, STREAM_INFORMED, P[P_INF_RATE] * mult)
     for _ in range(k):
         u = uniform(rng, m, STREAM_INFORMED)
         size = 1 + geometric_log_q(rng, m, STREAM_INFORMED, P[P_INF_SIZE_LOGQ])
-        z = (fs[m, F_FUND] - fs[m, F_MID]) / P[P_INF_SCALE] + P[P_INF_WEIGHT] * math.tanh(fs[m, F_SENT_X])
+        z = (fs[m, F_FUND] - fs[m, F_MID]) / P[P_INF_SCALE] + P[P_INF_WEIGHT] * math.tanh(
+            fs[m, F_SENT_X]
+        )
         p_buy = 1.0 / (1.0 + math.exp(-z))
         side = 1 if u < p_buy else -1
         lim = no_limit_buy if side > 0 else no_limit_sell
-        x = market_order(m, side, size, lim, KIND_INFORMED, P, fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, record)
+        x = market_order(
+            m,
+            side,
+            size,
+            lim,
+            KIND_INFORMED,
+            P,
+            fs,
+            is_,
+            bid_vol,
+            ask_vol,
+            orders,
+            acct,
+            others,
+            fills,
+            n_fills,
+            mos,
+            n_mos,
+            record,
+        )
         signed += side * x
         absolute += x
     # liquidity shocks: three uniforms every step keep the stream aligned
@@ -280,7 +383,26 @@ def market_orders(
     if is_[m, I_SHOCK_LEFT] > 0:
         side = is_[m, I_SHOCK_SIDE]
         lim = no_limit_buy if side > 0 else no_limit_sell
-        x = market_order(m, side, Q[Q_SHOCK_SIZE], lim, KIND_SHOCK, P, fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, record)
+        x = market_order(
+            m,
+            side,
+            Q[Q_SHOCK_SIZE],
+            lim,
+            KIND_SHOCK,
+            P,
+            fs,
+            is_,
+            bid_vol,
+            ask_vol,
+            orders,
+            acct,
+            others,
+            fills,
+            n_fills,
+            mos,
+            n_mos,
+            record,
+        )
         signed += side * x
         absolute += x
         is_[m, I_SHOCK_LEFT] -= 1

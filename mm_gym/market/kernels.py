@@ -17,7 +17,15 @@ import math
 import numba as nb
 import numpy as np
 
-from mm_gym.market.book import NONE_HIGH, NONE_LOW, best_tick, full_rescan, join, level_lots, shift_window
+from mm_gym.market.book import (
+    NONE_HIGH,
+    NONE_LOW,
+    best_tick,
+    full_rescan,
+    join,
+    level_lots,
+    shift_window,
+)
 from mm_gym.market.flow import background_liquidity, market_orders, update_mid
 from mm_gym.market.params import (
     P_ANCHOR,
@@ -131,7 +139,15 @@ def place_quotes(
 
 @nb.njit(cache=True)
 def _builtin_rival(
-    m: int, P: np.ndarray, Q: np.ndarray, fs: np.ndarray, is_: np.ndarray, bid_vol: np.ndarray, ask_vol: np.ndarray, orders: np.ndarray, acct: np.ndarray
+    m: int,
+    P: np.ndarray,
+    Q: np.ndarray,
+    fs: np.ndarray,
+    is_: np.ndarray,
+    bid_vol: np.ndarray,
+    ask_vol: np.ndarray,
+    orders: np.ndarray,
+    acct: np.ndarray,
 ) -> None:
     """The built-in rival (mm2): fixed half-spread around a centre skewed by inventory and flow."""
     limit = Q[Q_LIMIT2]
@@ -141,11 +157,24 @@ def _builtin_rival(
     shift = -P[P_RIV_INV] * q + P[P_RIV_FLOW] * flow  # centre - mid, ticks
     half = P[P_RIV_HALF]
     size = Q[Q_RIV_SIZE]
-    place_quotes(m, 1, half - shift, half + shift, size, size, limit, fs, is_, bid_vol, ask_vol, orders, acct)
+    place_quotes(
+        m, 1, half - shift, half + shift, size, size, limit, fs, is_, bid_vol, ask_vol, orders, acct
+    )
 
 
 @nb.njit(cache=True)
-def write_features(m: int, Q: np.ndarray, fs: np.ndarray, is_: np.ndarray, bid_vol: np.ndarray, ask_vol: np.ndarray, orders: np.ndarray, acct: np.ndarray, rets: np.ndarray, features: np.ndarray) -> None:
+def write_features(
+    m: int,
+    Q: np.ndarray,
+    fs: np.ndarray,
+    is_: np.ndarray,
+    bid_vol: np.ndarray,
+    ask_vol: np.ndarray,
+    orders: np.ndarray,
+    acct: np.ndarray,
+    rets: np.ndarray,
+    features: np.ndarray,
+) -> None:
     """Write both makers' observation vectors (see :mod:`mm_gym.observations` for the table)."""
     n = bid_vol.shape[1]
     mid = fs[m, F_MID]
@@ -187,8 +216,12 @@ def write_features(m: int, Q: np.ndarray, fs: np.ndarray, is_: np.ndarray, bid_v
             j = k if who == 0 else 1 - k
             ob = orders[m, j, 0]
             oa = orders[m, j, 1]
-            f[c + 6 + 2 * who] = _clip(mid - ob[O_TICK], 0.0, NO_QUOTE_OFFSET) if ob[O_SIZE] > 0 else NO_QUOTE_OFFSET
-            f[c + 7 + 2 * who] = _clip(oa[O_TICK] - mid, 0.0, NO_QUOTE_OFFSET) if oa[O_SIZE] > 0 else NO_QUOTE_OFFSET
+            f[c + 6 + 2 * who] = (
+                _clip(mid - ob[O_TICK], 0.0, NO_QUOTE_OFFSET) if ob[O_SIZE] > 0 else NO_QUOTE_OFFSET
+            )
+            f[c + 7 + 2 * who] = (
+                _clip(oa[O_TICK] - mid, 0.0, NO_QUOTE_OFFSET) if oa[O_SIZE] > 0 else NO_QUOTE_OFFSET
+            )
         for r in range(3):
             f[c + 10 + r] = 1.0 if regime == r else 0.0
 
@@ -232,12 +265,40 @@ def step_market(
     # 1. quotes
     if makers_active:
         q = quotes[m, 0]
-        place_quotes(m, 0, q[0], q[1], int(q[2]), int(q[3]), Q[Q_LIMIT1], fs, is_, bid_vol, ask_vol, orders, acct)
+        place_quotes(
+            m,
+            0,
+            q[0],
+            q[1],
+            int(q[2]),
+            int(q[3]),
+            Q[Q_LIMIT1],
+            fs,
+            is_,
+            bid_vol,
+            ask_vol,
+            orders,
+            acct,
+        )
         if builtin_rival:
             _builtin_rival(m, P, Q, fs, is_, bid_vol, ask_vol, orders, acct)
         else:
             q = quotes[m, 1]
-            place_quotes(m, 1, q[0], q[1], int(q[2]), int(q[3]), Q[Q_LIMIT2], fs, is_, bid_vol, ask_vol, orders, acct)
+            place_quotes(
+                m,
+                1,
+                q[0],
+                q[1],
+                int(q[2]),
+                int(q[3]),
+                Q[Q_LIMIT2],
+                fs,
+                is_,
+                bid_vol,
+                ask_vol,
+                orders,
+                acct,
+            )
     # 2. exogenous state; keep the price window centred on the fundamental
     step_exogenous(m, P, Q, fs, is_, rng)
     centre = is_[m, I_BASE] + n // 2
@@ -245,9 +306,42 @@ def step_market(
     if abs(f - centre) > n // 4:
         shift_window(m, int(round(f)) - centre, is_, bid_vol, ask_vol, orders)
     # 3. background liquidity
-    background_liquidity(m, P, fs, is_, rng, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, record)
+    background_liquidity(
+        m,
+        P,
+        fs,
+        is_,
+        rng,
+        bid_vol,
+        ask_vol,
+        orders,
+        acct,
+        others,
+        fills,
+        n_fills,
+        mos,
+        n_mos,
+        record,
+    )
     # 4.-7. market orders, matching, impact, accounting
-    signed, absolute = market_orders(m, P, Q, fs, is_, rng, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, record)
+    signed, absolute = market_orders(
+        m,
+        P,
+        Q,
+        fs,
+        is_,
+        rng,
+        bid_vol,
+        ask_vol,
+        orders,
+        acct,
+        others,
+        fills,
+        n_fills,
+        mos,
+        n_mos,
+        record,
+    )
     update_mid(m, fs, is_, orders, n)
     # statistics behind the features
     r = fs[m, F_MID] - fs[m, F_PREV_MID]
@@ -307,7 +401,29 @@ def reset_market(
     else:
         is_[m, I_REGIME] = Q[Q_REGIME_MODE]
     for _ in range(warmup_steps):
-        step_market(m, P, Q, quotes, False, False, False, fs, is_, rng, bid_vol, ask_vol, orders, acct, others, rets, features, fills, n_fills, mos, n_mos)
+        step_market(
+            m,
+            P,
+            Q,
+            quotes,
+            False,
+            False,
+            False,
+            fs,
+            is_,
+            rng,
+            bid_vol,
+            ask_vol,
+            orders,
+            acct,
+            others,
+            rets,
+            features,
+            fills,
+            n_fills,
+            mos,
+            n_mos,
+        )
     full_rescan(m, is_, bid_vol, ask_vol)
     update_mid(m, fs, is_, orders, n)
     fs[m, F_PREV_MID] = fs[m, F_MID]
@@ -320,32 +436,202 @@ def reset_market(
 
 
 @nb.njit(cache=True)
-def step_serial(P, Q, quotes, active, builtin_rival, record, fs, is_, rng, bid_vol, ask_vol, orders, acct, others, rets, features, fills, n_fills, mos, n_mos) -> None:  # type: ignore[no-untyped-def]
+def step_serial(
+    P,
+    Q,
+    quotes,
+    active,
+    builtin_rival,
+    record,
+    fs,
+    is_,
+    rng,
+    bid_vol,
+    ask_vol,
+    orders,
+    acct,
+    others,
+    rets,
+    features,
+    fills,
+    n_fills,
+    mos,
+    n_mos,
+) -> None:
     """Step the markets with ``active[m]`` in a plain loop (small batches, no thread overhead)."""
     for m in range(fs.shape[0]):
         if active[m]:
-            step_market(m, P, Q, quotes, True, builtin_rival, record, fs, is_, rng, bid_vol, ask_vol, orders, acct, others, rets, features, fills, n_fills, mos, n_mos)
+            step_market(
+                m,
+                P,
+                Q,
+                quotes,
+                True,
+                builtin_rival,
+                record,
+                fs,
+                is_,
+                rng,
+                bid_vol,
+                ask_vol,
+                orders,
+                acct,
+                others,
+                rets,
+                features,
+                fills,
+                n_fills,
+                mos,
+                n_mos,
+            )
 
 
 @nb.njit(cache=True, parallel=True)
-def step_parallel(P, Q, quotes, active, builtin_rival, record, fs, is_, rng, bid_vol, ask_vol, orders, acct, others, rets, features, fills, n_fills, mos, n_mos) -> None:  # type: ignore[no-untyped-def]
+def step_parallel(
+    P,
+    Q,
+    quotes,
+    active,
+    builtin_rival,
+    record,
+    fs,
+    is_,
+    rng,
+    bid_vol,
+    ask_vol,
+    orders,
+    acct,
+    others,
+    rets,
+    features,
+    fills,
+    n_fills,
+    mos,
+    n_mos,
+) -> None:
     """Step the markets with ``active[m]``, ``prange`` over markets (large batches)."""
     for m in nb.prange(fs.shape[0]):
         if active[m]:
-            step_market(m, P, Q, quotes, True, builtin_rival, record, fs, is_, rng, bid_vol, ask_vol, orders, acct, others, rets, features, fills, n_fills, mos, n_mos)
+            step_market(
+                m,
+                P,
+                Q,
+                quotes,
+                True,
+                builtin_rival,
+                record,
+                fs,
+                is_,
+                rng,
+                bid_vol,
+                ask_vol,
+                orders,
+                acct,
+                others,
+                rets,
+                features,
+                fills,
+                n_fills,
+                mos,
+                n_mos,
+            )
 
 
 @nb.njit(cache=True, parallel=True)
-def reset_markets(seeds, mask, warmup_steps, P, Q, quotes, fs, is_, rng, bid_vol, ask_vol, orders, acct, others, rets, features, fills, n_fills, mos, n_mos) -> None:  # type: ignore[no-untyped-def]
+def reset_markets(
+    seeds,
+    mask,
+    warmup_steps,
+    P,
+    Q,
+    quotes,
+    fs,
+    is_,
+    rng,
+    bid_vol,
+    ask_vol,
+    orders,
+    acct,
+    others,
+    rets,
+    features,
+    fills,
+    n_fills,
+    mos,
+    n_mos,
+) -> None:
     """Reset the markets with ``mask[m]`` from ``seeds[m]`` (warm-up runs in parallel)."""
     for m in nb.prange(fs.shape[0]):
         if mask[m]:
-            reset_market(m, seeds[m], warmup_steps, P, Q, quotes, fs, is_, rng, bid_vol, ask_vol, orders, acct, others, rets, features, fills, n_fills, mos, n_mos)
+            reset_market(
+                m,
+                seeds[m],
+                warmup_steps,
+                P,
+                Q,
+                quotes,
+                fs,
+                is_,
+                rng,
+                bid_vol,
+                ask_vol,
+                orders,
+                acct,
+                others,
+                rets,
+                features,
+                fills,
+                n_fills,
+                mos,
+                n_mos,
+            )
 
 
 @nb.njit(cache=True)
-def reset_markets_serial(seeds, mask, warmup_steps, P, Q, quotes, fs, is_, rng, bid_vol, ask_vol, orders, acct, others, rets, features, fills, n_fills, mos, n_mos) -> None:  # type: ignore[no-untyped-def]
+def reset_markets_serial(
+    seeds,
+    mask,
+    warmup_steps,
+    P,
+    Q,
+    quotes,
+    fs,
+    is_,
+    rng,
+    bid_vol,
+    ask_vol,
+    orders,
+    acct,
+    others,
+    rets,
+    features,
+    fills,
+    n_fills,
+    mos,
+    n_mos,
+) -> None:
     """Serial twin of :func:`reset_markets` for small batches."""
     for m in range(fs.shape[0]):
         if mask[m]:
-            reset_market(m, seeds[m], warmup_steps, P, Q, quotes, fs, is_, rng, bid_vol, ask_vol, orders, acct, others, rets, features, fills, n_fills, mos, n_mos)
+            reset_market(
+                m,
+                seeds[m],
+                warmup_steps,
+                P,
+                Q,
+                quotes,
+                fs,
+                is_,
+                rng,
+                bid_vol,
+                ask_vol,
+                orders,
+                acct,
+                others,
+                rets,
+                features,
+                fills,
+                n_fills,
+                mos,
+                n_mos,
+            )

@@ -42,7 +42,9 @@ from mm_gym.market.state import (
 
 
 @nb.njit(cache=True)
-def position_update(inv: float, avg: float, signed_size: float, price: float) -> tuple[float, float, float]:
+def position_update(
+    inv: float, avg: float, signed_size: float, price: float
+) -> tuple[float, float, float]:
     """Average-cost position update.
 
     Args:

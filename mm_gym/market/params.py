@@ -112,7 +112,9 @@ def pack_params(config: MarketConfig) -> tuple[np.ndarray, np.ndarray]:
     Q[Q_LIMIT1] = mk.mm1_limit
     Q[Q_LIMIT2] = mk.mm2_limit
     Q[Q_RIV_SIZE] = rv.size_lots
-    Q[Q_REGIME_MODE] = REGIME_SWITCHING if config.regime == "switching" else REGIMES.index(config.regime)
+    Q[Q_REGIME_MODE] = (
+        REGIME_SWITCHING if config.regime == "switching" else REGIMES.index(config.regime)
+    )
     Q[Q_HORIZON] = config.horizon_steps
     Q[Q_PRICE0] = config.price0_ticks
     return P, Q

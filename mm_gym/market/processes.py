@@ -47,7 +47,9 @@ REGIME_VOLATILE = 2
 
 
 @nb.njit(cache=True)
-def step_exogenous(m: int, P: np.ndarray, Q: np.ndarray, fs: np.ndarray, is_: np.ndarray, rng: np.ndarray) -> None:
+def step_exogenous(
+    m: int, P: np.ndarray, Q: np.ndarray, fs: np.ndarray, is_: np.ndarray, rng: np.ndarray
+) -> None:
     """Advance regime, sentiment, news and the fundamental of market ``m`` by one step."""
     s = STREAM_EXO
     # 1. regime chain (two uniforms every step in switching mode)

@@ -83,6 +83,7 @@ class MarketSimulator:
         record: bool = False,
         parallel: bool | None = None,
     ) -> None:
+        """Allocate the state arrays and pick the kernels (see the class docstring)."""
         if not isinstance(config, MarketConfig):
             raise ConfigError(f"config={config!r} must be a MarketConfig")
         if config.fills != "book":
@@ -90,7 +91,11 @@ class MarketSimulator:
                 f"fills={config.fills!r}: MarketSimulator runs the book; use "
                 "mm_gym.market.intensity for fills='intensity'"
             )
-        if isinstance(n_markets, bool) or not isinstance(n_markets, (int, np.integer)) or n_markets < 1:
+        if (
+            isinstance(n_markets, bool)
+            or not isinstance(n_markets, (int, np.integer))
+            or n_markets < 1
+        ):
             raise ConfigError(f"n_markets={n_markets!r} must be an integer >= 1")
         self.config = config
         self.n_markets = int(n_markets)
@@ -110,8 +115,11 @@ class MarketSimulator:
 
     # ------------------------------------------------------------------ driving
     def quotes_buffer(self) -> np.ndarray:
-        """A zeroed ``(n_markets, 2, 4)`` float64 quotes array: per maker bid offset, ask offset
-        (ticks from the mid) and bid size, ask size (lots; 0 = no quote)."""
+        """A zeroed ``(n_markets, 2, 4)`` float64 quotes array.
+
+        Per maker: bid offset, ask offset (ticks from the mid), bid size, ask size (lots; 0 means
+        no quote).
+        """
         return np.zeros((self.n_markets, 2, 4), np.float64)
 
     def reset(self, seeds: np.ndarray | int, mask: np.ndarray | None = None) -> None:
@@ -124,7 +132,7 @@ class MarketSimulator:
         """
         n = self.n_markets
         if np.isscalar(seeds):
-            seeds = int(seeds) + np.arange(n, dtype=np.uint64)  # type: ignore[call-overload]
+            seeds = np.uint64(int(seeds)) + np.arange(n, dtype=np.uint64)  # type: ignore[arg-type]
         s = np.asarray(seeds)
         if s.shape != (n,):
             raise ValueError(f"seeds has shape {s.shape}; expected ({n},)")
@@ -228,9 +236,15 @@ class MarketSimulator:
         """``(n, 2)`` rebates received minus fees paid, currency."""
         return self.state.acct[:, :, A_FEES]
 
-    def book_levels(self, m: int, depth: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Background depth around the mid of market ``m``: ``(bid_ticks, bid_lots, ask_ticks, ask_lots)``
-        for the ``depth`` ticks below and above the mid (makers' orders not included)."""
+    def book_levels(
+        self, m: int, depth: int = 10
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Background depth around the mid of market ``m``.
+
+        Returns:
+            ``(bid_ticks, bid_lots, ask_ticks, ask_lots)`` for the ``depth`` ticks below and above
+            the mid (makers' orders not included).
+        """
         st = self.state
         base = int(st.is_[m, I_BASE])
         mid = float(st.fs[m, F_MID])
