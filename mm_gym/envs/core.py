@@ -124,7 +124,8 @@ def check_rival(rival: Any) -> QuotingPolicy | None:
         return rival
     raise ConfigError(
         f"rival={rival!r} is not valid: use 'builtin' or a QuotingPolicy object (with a name, "
-        "reset(rng, context) and act(obs) -> actions (n, 2) in [-1, 1])"
+        "reset(rng, context) and act(obs) -> actions (n, 2) in [-1, 1]); tune the built-in "
+        "rival with dotted keys, e.g. **{'rival.half_spread_ticks': 3.0}"
     )
 
 

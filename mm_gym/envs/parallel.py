@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -69,6 +70,11 @@ class MarketMakingParallelEnv(ParallelEnv):  # type: ignore[misc]
         **overrides: Any,
     ) -> None:
         """Build the market; see the class docstring for the arguments."""
+        if "rival" in overrides and not isinstance(overrides["rival"], Mapping):
+            raise ConfigError(
+                f"rival={overrides['rival']!r}: the parallel env has no rival policy, mm2 is an "
+                "agent (use mm_gym.MarketMakingEnv(rival=...) for a scripted mm2)"
+            )
         market, envc = resolve_configs(
             preset, config, env_config, overrides, extra_keys=_PARALLEL_KWARGS
         )
