@@ -45,10 +45,12 @@ __all__ = [
     "equity_curve",
     "fill_rate",
     "inventory_stats",
+    "market_impact_from_sums",
     "market_impact_stats",
     "max_drawdown",
     "paired_diff_ci",
     "pnl_attribution",
+    "pnl_attribution_from_steps",
     "quoted_spread",
     "sharpe",
     "unrealized_pnl",
@@ -399,6 +401,88 @@ def pnl_attribution(
         fees=fees,
         inventory_carry=carry,
     )
+
+
+def pnl_attribution_from_steps(
+    mid: ArrayLike,
+    inventory: ArrayLike,
+    trade_cash: ArrayLike,
+    edge: ArrayLike,
+    fees: ArrayLike,
+    *,
+    initial_inventory: ArrayLike = 0.0,
+    lot_size: float = 1.0,
+) -> dict[str, FloatOrArray]:
+    """:func:`pnl_attribution` from per-step aggregates of the fills, for a batch of episodes.
+
+    A simulator that accounts fills as they happen can sum them per step instead of keeping
+    every fill. For each step ``t`` (fills ``i`` in that step, ``L = lot_size``, ``d_i`` the
+    signed size, ``p_i`` the price, ``f_i`` the mid at the fill):
+
+    - ``trade_cash[t] = -L x sum_i d_i x p_i``: cash paid (< 0) or received for the step's fills,
+      fees excluded;
+    - ``edge[t] = L x sum_i d_i x (f_i - p_i)``: the step's spread capture against the fill mids;
+    - ``fees[t] = sum_i fee_i``: rebates received minus fees paid.
+
+    Then, with ``m = mid``, ``q = inventory`` and ``dq_t = q_t - q_{t-1}`` (``q_{-1} =
+    initial_inventory``), exactly as :func:`pnl_attribution`::
+
+        spread_capture  = sum_t edge[t]
+        inventory_carry = L x sum_t q_{t-1} x (m[t+1] - m[t])
+        inventory_pnl   = inventory_carry + sum_t (L x dq_t x m[t+1] + trade_cash[t] - edge[t])
+                          (the second sum is L x sum_i d_i x (c_i - f_i), c_i the step's close)
+        fees            = sum_t fees[t]
+        total           = sum_t trade_cash[t] + fees + L x (q_{T-1} x m[T] - q_{-1} x m[0])
+
+    ``total`` comes from the cash flows alone, so ``total = spread_capture + inventory_pnl +
+    fees`` holds to rounding only if the inputs are consistent (a check on the simulator).
+
+    Args:
+        mid: Mid before the first step and after each step, ``(T + 1,)`` or ``(n, T + 1)``,
+            currency.
+        inventory: Inventory after each step, ``(T,)`` or ``(n, T)``, lots.
+        trade_cash: Cash of each step's fills, fees excluded, same shape as ``inventory``.
+        edge: Spread capture of each step's fills, same shape, currency.
+        fees: Fees/rebates of each step, same shape, currency (positive = received).
+        initial_inventory: Inventory before the first step, lots: a scalar or ``(n,)``.
+        lot_size: Units of the asset per lot, > 0.
+
+    Returns:
+        ``total_pnl``, ``spread_capture``, ``inventory_pnl``, ``fees``, ``inventory_carry``:
+        floats for 1-D inputs, arrays ``(n,)`` for 2-D inputs.
+
+    Raises:
+        ValueError: On NaN/inf or inconsistent shapes.
+    """
+    m = _float_array(mid, "mid", ndims=(1, 2), min_len=2)
+    q = _float_array(inventory, "inventory", ndims=(1, 2))
+    shape = (*m.shape[:-1], m.shape[-1] - 1)
+    arrays = {"inventory": q}
+    for name, value in (("trade_cash", trade_cash), ("edge", edge), ("fees", fees)):
+        arrays[name] = _float_array(value, name, ndims=(1, 2))
+    for name, arr in arrays.items():
+        if arr.shape != shape:
+            raise ValueError(f"{name} must have shape {shape} (mid has {m.shape}), got {arr.shape}")
+    lots = _scalar(lot_size, "lot_size", low=0.0, low_open=True)
+    q0 = _float_array(initial_inventory, "initial_inventory", ndims=(0, 1), min_len=0)
+    if q0.ndim == 1 and q0.shape != shape[:-1]:
+        raise ValueError(f"initial_inventory must be a scalar or of shape {shape[:-1]}")
+    q0c = q0[..., None] if q0.ndim == 1 else q0
+    q_prev = np.concatenate([np.broadcast_to(q0c, (*shape[:-1], 1)), q[..., :-1]], axis=-1)
+    dm = np.diff(m, axis=-1)
+    carry = lots * np.sum(q_prev * dm, axis=-1)
+    cash, e, fee = arrays["trade_cash"], arrays["edge"], arrays["fees"]
+    intrastep = np.sum(lots * (q - q_prev) * m[..., 1:] + cash - e, axis=-1)
+    fees_total = fee.sum(axis=-1)
+    total = cash.sum(axis=-1) + fees_total + lots * (q[..., -1] * m[..., -1] - q0 * m[..., 0])
+    batched = m.ndim == 2
+    return {
+        "total_pnl": _out(total, batched),
+        "spread_capture": _out(e.sum(axis=-1), batched),
+        "inventory_pnl": _out(carry + intrastep, batched),
+        "fees": _out(fees_total, batched),
+        "inventory_carry": _out(carry, batched),
+    }
 
 
 def equity_curve(
@@ -817,6 +901,76 @@ def market_impact_stats(
         "impact_intercept": intercept,
         "n_orders": float(n),
     }
+
+
+def market_impact_from_sums(
+    n_orders: ArrayLike,
+    sum_size: ArrayLike,
+    sum_size_sq: ArrayLike,
+    sum_impact: ArrayLike,
+    sum_size_impact: ArrayLike,
+) -> dict[str, FloatOrArray]:
+    """:func:`market_impact_stats` from running sums, for many episodes at once.
+
+    With ``n`` orders, sizes ``s_i`` and signed impacts ``I_i = side_i x (post_mid_i -
+    pre_mid_i)`` accumulated as ``S_s = sum s``, ``S_ss = sum s^2``, ``S_I = sum I`` and
+    ``S_sI = sum s x I``::
+
+        mean_impact      = S_I / n
+        impact_per_lot   = S_I / S_s
+        impact_slope     = (S_sI - S_s S_I / n) / (S_ss - S_s^2 / n)      (OLS of I on s)
+        impact_intercept = S_I / n - impact_slope x S_s / n
+
+    A streaming caller adds each step's orders to the sums instead of keeping the orders. The
+    slope is NaN when the sizes do not vary (``S_ss - S_s^2 / n <= 1e-9 x S_ss``), everything
+    is NaN with no orders.
+
+    Args:
+        n_orders: Number of orders, ``()`` or ``(n_episodes,)``.
+        sum_size: ``S_s``, lots; same shape.
+        sum_size_sq: ``S_ss``, lots^2.
+        sum_impact: ``S_I``, currency.
+        sum_size_impact: ``S_sI``, lots x currency.
+
+    Returns:
+        ``mean_impact``, ``impact_per_lot``, ``impact_slope``, ``impact_intercept``,
+        ``n_orders``: floats for scalar inputs, arrays otherwise.
+
+    Raises:
+        ValueError: On NaN/inf, negative counts or mismatched shapes.
+    """
+    arrs = [
+        _float_array(x, name, ndims=(0, 1), min_len=0)
+        for x, name in (
+            (n_orders, "n_orders"),
+            (sum_size, "sum_size"),
+            (sum_size_sq, "sum_size_sq"),
+            (sum_impact, "sum_impact"),
+            (sum_size_impact, "sum_size_impact"),
+        )
+    ]
+    if len({a.shape for a in arrs}) != 1:
+        raise ValueError(f"the sums must have the same shape, got {[a.shape for a in arrs]}")
+    n, s, ss, si_, ssi = arrs
+    if np.any(n < 0):
+        raise ValueError("n_orders must be >= 0")
+    has = n > 0
+    n1 = np.where(has, n, 1.0)
+    mean = np.where(has, si_ / n1, np.nan)
+    per_lot = np.where(has & (s > 0), si_ / np.where(s > 0, s, 1.0), np.nan)
+    sxx = ss - s * s / n1
+    ok = has & (sxx > 1e-9 * np.maximum(ss, 1e-300))
+    slope = np.where(ok, (ssi - s * si_ / n1) / np.where(ok, sxx, 1.0), np.nan)
+    intercept = np.where(ok, si_ / n1 - slope * s / n1, np.nan)
+    scalar = n.ndim == 0
+    out = {
+        "mean_impact": mean,
+        "impact_per_lot": per_lot,
+        "impact_slope": slope,
+        "impact_intercept": intercept,
+        "n_orders": n,
+    }
+    return {k: float(v) if scalar else np.asarray(v, dtype=np.float64) for k, v in out.items()}
 
 
 # --------------------------------------------------------------------------- per-episode summary
