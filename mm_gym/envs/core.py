@@ -76,6 +76,7 @@ INFO_KEYS: tuple[str, ...] = (
 )
 """The flat scalar keys of ``info`` (plus ``"reward_components"``), see the env docstring."""
 
+_INFO_FLAGS = [I_REGIME, I_SHOCK_STEP, I_T]  # is_ columns copied into infos
 _MASK64 = (1 << 64) - 1
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -271,6 +272,7 @@ class MarketCore:
             self.episodes[mask] += 1
             self.sim.reset(episode_seeds(self.roots, self.episodes), mask)
             m = mask
+        self.prev_total = self.prev_total.copy()  # settle() handed the old one out in infos
         self.prev_total[m] = 0.0
         self.prev_inv[m] = 0.0
         self.peak[m] = 0.0
@@ -336,7 +338,7 @@ class MarketCore:
             )
         if not np.isfinite(a).all():
             raise ValueError(f"{who} contain NaN or infinite values: {a[~np.isfinite(a).all(1)]!r}")
-        a = np.clip(a, -1.0, 1.0)
+        a = np.minimum(np.maximum(a, -1.0), 1.0)
         q[:, :2] = (a[:, :2] + 1.0) * self.half_offset
         if width == 4:
             q[:, 2:] = np.rint((a[:, 2:] + 1.0) * self.half_size)
@@ -350,7 +352,7 @@ class MarketCore:
             )
         if not np.isfinite(a).all():
             raise ValueError("the rival policy's actions contain NaN or infinite values")
-        a = np.clip(a, -1.0, 1.0)
+        a = np.minimum(np.maximum(a, -1.0), 1.0)
         q = self.quotes[:, 1]
         q[:, :2] = (a + 1.0) * self.half_offset
         q[:, 2:] = self.quote_size
@@ -362,7 +364,7 @@ class MarketCore:
 
     def settle(
         self, any_maker_breach: bool
-    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
         """Rewards of both makers for the step just taken, then roll the bookkeeping forward.
 
         Args:
@@ -370,7 +372,8 @@ class MarketCore:
                 (parallel env) or only mm1's (single and vector env).
 
         Returns:
-            ``(reward (n, 2), components {name: (n, 2)}, terminated (n,))``.
+            ``(reward (n, 2), components {name: (n, 2)}, terminated (n,), pnl (n, 2))``, the
+            last being each maker's mark-to-market PnL (for :meth:`infos`).
         """
         a = self.acct
         inv = a[:, :, A_INV]
@@ -383,39 +386,53 @@ class MarketCore:
         if self.max_drawdown is not None:
             np.maximum(self.peak, total, out=self.peak)
             breach = (self.peak - total) >= self.max_drawdown
-            terminated = terminated | (breach.any(axis=1) if any_maker_breach else breach[:, 0])
+            terminated |= breach.any(axis=1) if any_maker_breach else breach[:, 0]
         reward, comps = step_reward(
             pnl, inventory_pnl, inv, terminated[:, None], total, self.reward_params
         )
+        # Never modified in place (reset() replaces it), so ``total`` may be handed out in infos.
         self.prev_total = total
         self.prev_inv = inv.copy()
         self.prev_mid = mid.copy()
-        return reward, comps, terminated
+        return reward, comps, terminated, total
 
-    def infos(self, maker: int, components: dict[str, np.ndarray] | None) -> dict[str, Any]:
-        """The batched info dict of ``maker`` (arrays ``(n,)``), without the ``_key`` masks."""
-        a = self.acct
+    def infos(
+        self,
+        maker: int,
+        components: dict[str, np.ndarray] | None,
+        total: np.ndarray | None = None,
+    ) -> dict[str, Any]:
+        """The batched info dict of ``maker`` (arrays ``(n,)``), without the ``_key`` masks.
+
+        Args:
+            maker: 0 (mm1) or 1 (mm2).
+            components: The maker's reward components (None: zeros, after a reset).
+            total: Both makers' PnL ``(n, 2)`` from :meth:`settle` (computed if None).
+        """
         k, r = maker, 1 - maker
         mid = self.fs[:, F_MID]
-        inv = a[:, k, A_INV]
+        if total is None:
+            total = self.acct[:, :, A_CASH] + self.acct[:, :, A_INV] * mid[:, None] * self.value
+        own = self.acct[:, k].copy()  # one copy; the entries below are views of it
+        flags = self.is_[:, _INFO_FLAGS]
         info: dict[str, Any] = {
-            "pnl": a[:, k, A_CASH] + inv * mid * self.value,
-            "realized": a[:, k, A_REALIZED].copy(),
-            "unrealized": inv * (mid - a[:, k, A_AVG]) * self.value,
-            "fees": a[:, k, A_FEES].copy(),
-            "cash": a[:, k, A_CASH].copy(),
-            "inventory": inv.astype(np.int64),
+            "pnl": total[:, k],
+            "realized": own[:, A_REALIZED],
+            "unrealized": own[:, A_INV] * (mid - own[:, A_AVG]) * self.value,
+            "fees": own[:, A_FEES],
+            "cash": own[:, A_CASH],
+            "inventory": own[:, A_INV].astype(np.int64),
             "mid": mid * self.tick_size,
-            "fills": a[:, k, A_STEP_FILLS].astype(np.int64),
-            "regime": self.is_[:, I_REGIME].copy(),
-            "shock": self.is_[:, I_SHOCK_STEP] != 0,
-            "step": self.is_[:, I_T].copy(),
-            "rival_pnl": a[:, r, A_CASH] + a[:, r, A_INV] * mid * self.value,
-            "rival_inventory": a[:, r, A_INV].astype(np.int64),
+            "fills": own[:, A_STEP_FILLS].astype(np.int64),
+            "regime": flags[:, 0],
+            "shock": flags[:, 1] != 0,
+            "step": flags[:, 2],
+            "rival_pnl": total[:, r],
+            "rival_inventory": self.acct[:, r, A_INV].astype(np.int64),
         }
         if components is None:
             zeros = np.zeros(self.n)
-            info["reward_components"] = {name: zeros.copy() for name in COMPONENT_NAMES}
+            info["reward_components"] = dict.fromkeys(COMPONENT_NAMES, zeros)
         else:
             info["reward_components"] = components
         return info

@@ -144,13 +144,13 @@ class MarketMakingParallelEnv(ParallelEnv):  # type: ignore[misc]
                 raise ValueError(f"actions has no entry for agent {agent!r}: got {list(actions)}")
             c.write_actions(self._batch(actions[agent], agent), k, who=f"action of {agent}")
         c.advance()
-        reward, comps, terminated = c.settle(any_maker_breach=True)
+        reward, comps, terminated, total = c.settle(any_maker_breach=True)
         done = bool(terminated[0])
         rewards = {a: float(reward[0, k]) for k, a in enumerate(AGENTS)}
         terms = dict.fromkeys(AGENTS, done)
         truncs = dict.fromkeys(AGENTS, False)
         obs = self._observations()
-        infos = self._infos(comps)
+        infos = self._infos(comps, total)
         if done:
             self.agents = []
         return obs, rewards, terms, truncs, infos
@@ -170,10 +170,12 @@ class MarketMakingParallelEnv(ParallelEnv):  # type: ignore[misc]
         d = self._core.obs_dim
         return {a: f[0, k, :d].copy() for k, a in enumerate(AGENTS)}
 
-    def _infos(self, comps: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    def _infos(
+        self, comps: dict[str, np.ndarray], total: np.ndarray | None = None
+    ) -> dict[str, dict[str, Any]]:
         out = {}
         for k, agent in enumerate(AGENTS):
-            info = self._core.infos(k, {n: v[:, k] for n, v in comps.items()})
+            info = self._core.infos(k, {n: v[:, k] for n, v in comps.items()}, total)
             flat = {key: v.item() for key, v in info.items() if key != "reward_components"}
             flat["reward_components"] = {n: v.item() for n, v in info["reward_components"].items()}
             out[agent] = flat

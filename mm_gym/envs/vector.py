@@ -141,7 +141,7 @@ class MarketMakingVectorEnv(VectorEnv):  # type: ignore[type-arg]
             c.reset(auto)
         else:
             c.advance()
-        reward, components, terminated = c.settle(any_maker_breach=False)
+        reward, components, terminated, total = c.settle(any_maker_breach=False)
         mm1 = {name: value[:, 0] for name, value in components.items()}
         self._autoreset = terminated.copy()
         truncated = np.zeros(self.num_envs, np.bool_)
@@ -150,7 +150,7 @@ class MarketMakingVectorEnv(VectorEnv):  # type: ignore[type-arg]
             reward[:, 0],
             terminated,
             truncated,
-            self._masked(c.infos(0, mm1)),
+            self._masked(c.infos(0, mm1, total)),
         )
 
     def _masked(self, info: dict[str, Any]) -> dict[str, Any]:
