@@ -32,7 +32,7 @@ The reward of one step for one maker (:func:`step_reward`), with ``W`` its mark-
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, overload
 
 import numpy as np
 
@@ -58,7 +58,8 @@ CARA_MAX_EXPONENT = 50.0
 """Cap of ``-gamma * W`` in :func:`cara_utility`, so a huge loss gives a large finite penalty
 (``(1 - e**50) / gamma``) instead of an overflow."""
 
-Num = TypeVar("Num", float, np.ndarray)
+FloatOrArray = float | np.ndarray
+"""A Python float (one market) or a float64 array (a batch)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +95,22 @@ class RewardParams:
         )
 
 
-def positive_part(x: Num) -> Num:
+@overload
+def positive_part(x: float) -> float: ...
+@overload
+def positive_part(x: np.ndarray) -> np.ndarray: ...
+def positive_part(x: FloatOrArray) -> FloatOrArray:
     """``max(x, 0)`` elementwise, for a float or an array."""
     if isinstance(x, np.ndarray):
         return np.maximum(x, 0.0)
     return max(x, 0.0)
 
 
-def cara_utility(wealth: Num, gamma: float) -> Num:
+@overload
+def cara_utility(wealth: float, gamma: float) -> float: ...
+@overload
+def cara_utility(wealth: np.ndarray, gamma: float) -> np.ndarray: ...
+def cara_utility(wealth: FloatOrArray, gamma: float) -> FloatOrArray:
     """CARA utility ``(1 - exp(-gamma * W)) / gamma`` of a PnL ``W`` (currency).
 
     The exponent is capped at :data:`CARA_MAX_EXPONENT` so the result stays finite. Accepts a
@@ -115,13 +124,13 @@ def cara_utility(wealth: Num, gamma: float) -> Num:
 
 
 def step_reward(
-    pnl: Num,
-    inventory_pnl: Num,
-    inventory: Num,
+    pnl: Any,
+    inventory_pnl: Any,
+    inventory: Any,
     terminal: Any,
-    wealth: Num,
+    wealth: Any,
     params: RewardParams,
-) -> tuple[Num, dict[str, Num]]:
+) -> tuple[Any, dict[str, Any]]:
     """The reward of one step and its components (see the module docstring).
 
     Args:
@@ -139,6 +148,7 @@ def step_reward(
     running = params.inventory_penalty * q2
     terminal_pen = params.terminal_penalty * q2 * terminal
     damp = params.dampening * positive_part(inventory_pnl)
+    utility: Any
     if params.cara:
         if isinstance(terminal, np.ndarray):
             utility = np.where(terminal, cara_utility(wealth, params.cara_gamma), 0.0)

@@ -46,7 +46,8 @@ def _number(name: str, value: Any, lo: float, hi: float, *, lo_open: bool = Fals
     interval = f"{'(' if lo_open else '['}{lo!r}, {hi!r}]"
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise _fail(name, value, f"must be a number in {interval}")
-    if value < lo or value > hi or (lo_open and value == lo):
+    v = float(value)
+    if v < lo or v > hi or (lo_open and v == lo):
         raise _fail(name, value, f"is out of range: must be a number in {interval}")
 
 
@@ -54,7 +55,7 @@ def _integer(name: str, value: Any, lo: int, hi: int) -> None:
     """Raise ConfigError unless ``value`` is an integer in ``[lo, hi]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise _fail(name, value, f"must be an integer in [{lo}, {hi}]")
-    if value < lo or value > hi:
+    if int(value) < lo or int(value) > hi:
         raise _fail(name, value, f"is out of range: must be an integer in [{lo}, {hi}]")
 
 

@@ -23,7 +23,7 @@ exogenous path in particular) is a function of its seed alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from gymnasium import spaces
@@ -248,7 +248,7 @@ class MarketCore:
             base = np.uint64(int(seed) & _MASK64)
             self.roots[:] = base + np.arange(self.n, dtype=np.uint64)
         else:
-            seeds = list(seed)
+            seeds = list(cast("Sequence[int | None]", seed))
             if len(seeds) != self.n:
                 raise ValueError(f"seed has {len(seeds)} entries; expected {self.n} (one per env)")
             for i, s in enumerate(seeds):
@@ -264,6 +264,7 @@ class MarketCore:
 
     def reset(self, mask: np.ndarray | None = None) -> None:
         """Start the next episode of the markets in ``mask`` (default all)."""
+        m: slice | np.ndarray
         if mask is None:
             self.episodes += 1
             self.sim.reset(episode_seeds(self.roots, self.episodes))

@@ -5,7 +5,7 @@ Registered as ``mm_gym/AS2008-v0``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -91,7 +91,8 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
     - v0: Initial release.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 20}
+    # Gymnasium declares metadata as an instance attribute, hence no ClassVar.
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 20}  # noqa: RUF012
 
     def __init__(
         self,
@@ -255,7 +256,7 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         self._done = terminated
         return self._obs(), float(reward), terminated, False, self._info(fills, comps)
 
-    def render(self) -> str | None:  # type: ignore[override]
+    def render(self) -> str | None:
         """A one-line text summary (``render_mode="ansi"``)."""
         if self.render_mode is None:
             return None

@@ -24,7 +24,7 @@ maker 1."""
 _PARALLEL_KWARGS = ("preset", "config", "env_config", "render_mode")
 
 
-class MarketMakingParallelEnv(ParallelEnv):  # type: ignore[misc]
+class MarketMakingParallelEnv(ParallelEnv):
     """Two learning market makers, ``"mm1"`` and ``"mm2"``, quoting in one book.
 
     The market, actions, observations, rewards and info are those of

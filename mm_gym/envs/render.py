@@ -122,9 +122,9 @@ def render_rgb(core: MarketCore, m: int = 0) -> np.ndarray:
         for t, n in zip(ticks.tolist(), lots.tolist(), strict=True):
             if n <= 0:
                 continue
-            y = int(row(np.array(t - mid)))
+            yc = int(row(np.array(t - mid)))
             length = max(1, int((w - _PANEL_W - 8) * n / biggest))
-            y0, y1 = max(_TOP, y - bar_h // 2), min(h, y - bar_h // 2 + bar_h)
+            y0, y1 = max(_TOP, yc - bar_h // 2), min(h, yc - bar_h // 2 + bar_h)
             img[y0:y1, _PANEL_W + 4 : _PANEL_W + 4 + length] = color
     img[:, _PANEL_W] = _MID_LINE
     # inventory gauge: mm1's inventory / limit, centred

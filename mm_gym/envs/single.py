@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -163,7 +163,8 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     - v0: Initial release.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 20}
+    # Gymnasium declares metadata as an instance attribute, hence no ClassVar.
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 20}  # noqa: RUF012
 
     def __init__(
         self,
@@ -321,6 +322,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         self._prev_mid = self._fs0.item(F_MID)
         self._peak = 0.0
         if self._rival is not None:
+            assert self._rival_context is not None
             self._rival.reset(
                 _rival_generator(int(c.roots[0]), int(c.episodes[0])), self._rival_context
             )
@@ -386,7 +388,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
             "reward_components": components,
         }
 
-    def render(self) -> str | np.ndarray | None:  # type: ignore[override]
+    def render(self) -> str | np.ndarray | None:
         """Render the current state (``render_mode`` "ansi": text; "rgb_array": frame)."""
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode= to make()")

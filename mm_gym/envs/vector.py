@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -23,7 +23,7 @@ from mm_gym.envs.single import ENV_KWARGS
 __all__ = ["MarketMakingVectorEnv"]
 
 
-class MarketMakingVectorEnv(VectorEnv):  # type: ignore[type-arg]
+class MarketMakingVectorEnv(VectorEnv):
     """``num_envs`` copies of :class:`~mm_gym.envs.single.MarketMakingEnv` on one batched core.
 
     Made by ``gym.make_vec(id, num_envs=N)`` (the registered ``vector_entry_point``) or
@@ -49,7 +49,8 @@ class MarketMakingVectorEnv(VectorEnv):  # type: ignore[type-arg]
     one-element tuple.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {
+    # Gymnasium declares metadata as an instance attribute, hence no ClassVar.
+    metadata: dict[str, Any] = {  # noqa: RUF012
         "render_modes": ["ansi", "rgb_array"],
         "render_fps": 20,
         "autoreset_mode": AutoresetMode.NEXT_STEP,
