@@ -1,0 +1,399 @@
+"""Altair charts of the dashboard, built from plain DataFrames (no Streamlit here).
+
+Prices are in currency per unit of the asset, PnL in currency, inventory in lots, time in steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import pandas as pd
+
+__all__ = [
+    "attribution_chart",
+    "distribution_chart",
+    "impact_chart",
+    "inventory_chart",
+    "ladder_chart",
+    "leaderboard_chart",
+    "learning_curve_chart",
+    "paths_chart",
+    "pnl_chart",
+    "price_chart",
+    "sentiment_chart",
+    "var_chart",
+]
+
+_HEIGHT = 260
+_SERIES_COLORS = {
+    "mid": "#9aa0a6",
+    "fundamental": "#f2c14e",
+    "mm1 bid": "#2e7d32",
+    "mm1 ask": "#c62828",
+    "mm2 bid": "#81c784",
+    "mm2 ask": "#ef9a9a",
+}
+_EVENT_COLORS = {"shock": "#d32f2f", "regime": "#7e57c2"}
+_REGIME_COLORS = {"mean_reverting": "#90caf9", "trending": "#ffcc80", "volatile": "#ef9a9a"}
+
+
+def _scale(mapping: dict[str, str], domain: Sequence[str] | None = None) -> alt.Scale:
+    keys = list(mapping) if domain is None else [k for k in mapping if k in domain]
+    return alt.Scale(domain=keys, range=[mapping[k] for k in keys])
+
+
+def _event_rules(events: pd.DataFrame | None) -> alt.Chart | None:
+    """Vertical rules at the ``step`` of each row of ``events`` (columns ``step``, ``event``)."""
+    if events is None or events.empty:
+        return None
+    ev = events.assign(kind=events["event"].map(lambda e: "shock" if "shock" in e else "regime"))
+    return (
+        alt.Chart(ev)
+        .mark_rule(strokeDash=[4, 3], opacity=0.55)
+        .encode(
+            x="step:Q",
+            color=alt.Color("kind:N", scale=_scale(_EVENT_COLORS), title="event"),
+            tooltip=["step:Q", "event:N"],
+        )
+    )
+
+
+def _with_events(chart: alt.Chart, events: pd.DataFrame | None) -> alt.Chart | alt.LayerChart:
+    rules = _event_rules(events)
+    if rules is None:
+        return chart
+    return alt.layer(chart, rules).resolve_scale(color="independent")
+
+
+def price_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> alt.TopLevelMixin:
+    """Mid, fundamental and both makers' quotes per step, with events as dashed rules."""
+    cols = {
+        "mid": "mid",
+        "fundamental": "fundamental",
+        "mm1_bid": "mm1 bid",
+        "mm1_ask": "mm1 ask",
+        "mm2_bid": "mm2 bid",
+        "mm2_ask": "mm2 ask",
+    }
+    long = history[["step", *cols]].rename(columns=cols).melt("step", var_name="series")
+    long = long.dropna()
+    lines = (
+        alt.Chart(long, title="Price: mid, fundamental and quotes")
+        .mark_line(interpolate="step-after", strokeWidth=1.5)
+        .encode(
+            x=alt.X("step:Q", title="step"),
+            y=alt.Y("value:Q", title="price", scale=alt.Scale(zero=False)),
+            color=alt.Color("series:N", scale=_scale(_SERIES_COLORS), title=None),
+            strokeDash=alt.condition(
+                alt.datum.series == "fundamental", alt.value([5, 3]), alt.value([1, 0])
+            ),
+            tooltip=["step:Q", "series:N", alt.Tooltip("value:Q", format=".4f")],
+        )
+        .properties(height=_HEIGHT + 40)
+    )
+    if events is not None and not events.empty:
+        events = events[events["step"].between(history["step"].min(), history["step"].max())]
+    return _with_events(lines, events)
+
+
+def ladder_chart(levels: pd.DataFrame, quotes: pd.DataFrame, mid: float) -> alt.TopLevelMixin:
+    """The depth ladder: background lots per price (bids green, asks red), makers' quotes marked.
+
+    Args:
+        levels: Columns ``price``, ``lots``, ``side`` (:meth:`LiveMarket.book`).
+        quotes: Columns ``price``, ``maker``.
+        mid: The mid, drawn as a rule.
+    """
+    dec = 4
+    levels = levels.assign(label=levels["price"].map(lambda p: f"{p:.{dec}f}"))
+    order = sorted(levels["label"].unique(), key=float, reverse=True)
+    y = alt.Y("label:O", sort=order, title="price")
+    bars = (
+        alt.Chart(levels, title=f"Book depth around the mid ({mid:.{dec}f})")
+        .mark_bar()
+        .encode(
+            x=alt.X("lots:Q", title="background lots"),
+            y=y,
+            color=alt.Color(
+                "side:N", scale=alt.Scale(domain=["bid", "ask"], range=["#43a047", "#e53935"])
+            ),
+            tooltip=["label:O", "side:N", "lots:Q"],
+        )
+        .properties(height=_HEIGHT + 40)
+    )
+    if quotes.empty:
+        return bars
+    q = quotes.assign(label=quotes["price"].map(lambda p: f"{p:.{dec}f}"))
+    q = q[q["label"].isin(order)]
+    q = q.groupby("label", as_index=False)["maker"].agg(", ".join)
+    marks = (
+        alt.Chart(q)
+        .mark_text(align="left", dx=4, fontWeight="bold")
+        .encode(y=y, x=alt.value(4), text="maker:N", tooltip=["label:O", "maker:N"])
+    )
+    return alt.layer(bars, marks)
+
+
+def inventory_chart(
+    history: pd.DataFrame, limits: tuple[int, int], events: pd.DataFrame | None = None
+) -> alt.TopLevelMixin:
+    """Both makers' inventories (lots) per step, with mm1's +-limit as rules."""
+    long = history[["step", "mm1_inventory", "mm2_inventory"]].rename(
+        columns={"mm1_inventory": "mm1", "mm2_inventory": "mm2"}
+    )
+    long = long.melt("step", var_name="maker", value_name="lots")
+    lines = (
+        alt.Chart(long, title="Inventory (lots)")
+        .mark_line(interpolate="step-after")
+        .encode(
+            x="step:Q",
+            y=alt.Y("lots:Q", title="lots"),
+            color=alt.Color("maker:N", scale=alt.Scale(range=["#1e88e5", "#fb8c00"])),
+            tooltip=["step:Q", "maker:N", "lots:Q"],
+        )
+        .properties(height=_HEIGHT)
+    )
+    lim = pd.DataFrame({"lots": [limits[0], -limits[0]], "what": ["+limit", "-limit"]})
+    rules = alt.Chart(lim).mark_rule(color="#9e9e9e", strokeDash=[2, 2]).encode(y="lots:Q")
+    return _with_events(alt.layer(lines, rules), events)
+
+
+def pnl_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> alt.TopLevelMixin:
+    """mm1's realized, unrealized and total PnL, and mm2's total, per step (currency)."""
+    cols = {
+        "mm1_realized": "mm1 realized",
+        "mm1_unrealized": "mm1 unrealized",
+        "mm1_total": "mm1 total",
+        "mm2_total": "mm2 total",
+    }
+    long = history[["step", *cols]].rename(columns=cols).melt("step", var_name="series")
+    lines = (
+        alt.Chart(long, title="PnL (currency)")
+        .mark_line()
+        .encode(
+            x="step:Q",
+            y=alt.Y("value:Q", title="PnL"),
+            color=alt.Color(
+                "series:N",
+                scale=alt.Scale(
+                    domain=list(cols.values()), range=["#43a047", "#8e24aa", "#1e88e5", "#fb8c00"]
+                ),
+                title=None,
+            ),
+            tooltip=["step:Q", "series:N", alt.Tooltip("value:Q", format=".2f")],
+        )
+        .properties(height=_HEIGHT)
+    )
+    return _with_events(lines, events)
+
+
+def _regime_spans(history: pd.DataFrame) -> pd.DataFrame:
+    h = history[["step", "regime"]]
+    start = h["regime"].ne(h["regime"].shift())
+    spans = h[start].copy()
+    spans["end"] = spans["step"].shift(-1).fillna(h["step"].iloc[-1] + 1)
+    return spans.rename(columns={"step": "start"})
+
+
+def sentiment_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> alt.TopLevelMixin:
+    """Observed sentiment per step over coloured bands of the (hidden) regime."""
+    spans = _regime_spans(history)
+    bands = (
+        alt.Chart(spans)
+        .mark_rect(opacity=0.25)
+        .encode(
+            x="start:Q",
+            x2="end:Q",
+            color=alt.Color("regime:N", scale=_scale(_REGIME_COLORS), title="regime"),
+            tooltip=["regime:N", "start:Q", "end:Q"],
+        )
+    )
+    line = (
+        alt.Chart(history[["step", "sentiment"]], title="Sentiment (observed) and regime")
+        .mark_line(color="#37474f")
+        .encode(
+            x="step:Q",
+            y=alt.Y("sentiment:Q", scale=alt.Scale(domain=[-1, 1])),
+            tooltip=["step:Q", alt.Tooltip("sentiment:Q", format=".3f")],
+        )
+        .properties(height=_HEIGHT)
+    )
+    return _with_events(alt.layer(bands, line), events)
+
+
+def var_chart(path: pd.DataFrame, level: float) -> alt.TopLevelMixin:
+    """mm1's one-step inventory VaR per step against the VaR at its inventory limit."""
+    long = path.melt("step", var_name="series")
+    return (
+        alt.Chart(long, title=f"One-step {level:.0%} VaR of mm1's inventory vs its limit")
+        .mark_line()
+        .encode(
+            x="step:Q",
+            y=alt.Y("value:Q", title="VaR (currency)"),
+            color=alt.Color(
+                "series:N",
+                scale=alt.Scale(domain=["VaR", "VaR at limit"], range=["#e53935", "#9e9e9e"]),
+                title=None,
+            ),
+            strokeDash=alt.condition(
+                alt.datum.series == "VaR at limit", alt.value([4, 3]), alt.value([1, 0])
+            ),
+            tooltip=["step:Q", "series:N", alt.Tooltip("value:Q", format=".2f")],
+        )
+        .properties(height=_HEIGHT - 40)
+    )
+
+
+# --------------------------------------------------------------------------- results
+
+
+def leaderboard_chart(board: pd.DataFrame, metric: str) -> alt.TopLevelMixin:
+    """Mean of ``metric`` per contestant with its confidence interval, one row per group."""
+    order = board.groupby("contestant")["mean"].mean().sort_values(ascending=False).index.tolist()
+    base = alt.Chart(board).encode(
+        y=alt.Y("contestant:N", sort=order, title=None),
+        color=alt.Color("group:N", title="regime"),
+        yOffset="group:N",
+        tooltip=[
+            "contestant:N",
+            "group:N",
+            alt.Tooltip("mean:Q", format=".3f"),
+            alt.Tooltip("ci_low:Q", format=".3f"),
+            alt.Tooltip("ci_high:Q", format=".3f"),
+            "n:Q",
+        ],
+    )
+    points = base.mark_point(filled=True, size=70).encode(x=alt.X("mean:Q", title=metric))
+    bars = base.mark_rule(strokeWidth=2).encode(x="ci_low:Q", x2="ci_high:Q")
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#bdbdbd").encode(x="x:Q")
+    n_rows = max(1, len(order)) * max(1, board["group"].nunique())
+    return alt.layer(zero, bars, points).properties(
+        title=f"Mean {metric} with confidence interval", height=min(600, 40 + 22 * n_rows)
+    )
+
+
+def attribution_chart(parts: pd.DataFrame) -> alt.TopLevelMixin:
+    """Stacked mean PnL parts per contestant (currency), with the total as a black tick."""
+    totals = parts.groupby("contestant", as_index=False)["value"].sum()
+    bars = (
+        alt.Chart(parts, title="PnL attribution (mean per episode)")
+        .mark_bar()
+        .encode(
+            x=alt.X("contestant:N", title=None, sort="-y"),
+            y=alt.Y("sum(value):Q", title="currency"),
+            color=alt.Color("part:N", title=None),
+            tooltip=["contestant:N", "part:N", alt.Tooltip("value:Q", format=".2f")],
+        )
+    )
+    ticks = (
+        alt.Chart(totals)
+        .mark_tick(color="black", thickness=3, size=30)
+        .encode(
+            x="contestant:N",
+            y="value:Q",
+            tooltip=["contestant:N", alt.Tooltip("value:Q", format=".2f", title="total")],
+        )
+    )
+    return alt.layer(bars, ticks).properties(height=_HEIGHT + 40)
+
+
+def paths_chart(paths: pd.DataFrame, title: str, y_title: str) -> alt.TopLevelMixin:
+    """Per-step lines of each contestant (:func:`~mm_gym_dashboard.exports.step_paths`)."""
+    lines = (
+        alt.Chart(paths, title=title)
+        .mark_line()
+        .encode(
+            x="step:Q",
+            y=alt.Y("value:Q", title=y_title),
+            color=alt.Color("contestant:N", title=None),
+            tooltip=["contestant:N", "step:Q", alt.Tooltip("value:Q", format=".3f")],
+        )
+        .properties(height=_HEIGHT + 40)
+    )
+    if "event" not in paths.columns:
+        return lines
+    ev = paths.loc[paths["event"].astype(str).str.len() > 0, ["step", "event"]]
+    ev = ev.drop_duplicates()
+    return _with_events(lines, ev if not ev.empty else None)
+
+
+def impact_chart(points: pd.DataFrame) -> alt.TopLevelMixin:
+    """Market-order size against the mid's move (impact), by contestant and side."""
+    enc = {
+        "x": alt.X("size:Q", title="market order size (lots)"),
+        "y": alt.Y("impact:Q", title="impact (post - pre mid)"),
+        "color": alt.Color("contestant:N", title=None),
+        "tooltip": [
+            c
+            for c in ("contestant", "size", "side", "pre_mid", "post_mid", "impact")
+            if c in points.columns
+        ],
+    }
+    if "side" in points.columns:
+        enc["shape"] = alt.Shape("side:N")
+    return (
+        alt.Chart(points, title="Market impact")
+        .mark_point(opacity=0.5, filled=True, size=30)
+        .encode(**enc)
+        .properties(height=_HEIGHT + 60)
+    )
+
+
+def distribution_chart(dist: pd.DataFrame, column: str) -> alt.TopLevelMixin:
+    """Histogram of per-episode PnL per contestant (overlaid) and a box plot beside it."""
+    hist = (
+        alt.Chart(dist, title=f"Distribution of {column} per episode")
+        .mark_bar(opacity=0.45, binSpacing=0)
+        .encode(
+            x=alt.X("pnl:Q", bin=alt.Bin(maxbins=40), title=column),
+            y=alt.Y("count():Q", stack=None, title="episodes"),
+            color=alt.Color("contestant:N", title=None),
+            tooltip=["contestant:N", "count():Q"],
+        )
+        .properties(height=_HEIGHT)
+    )
+    box = (
+        alt.Chart(dist)
+        .mark_boxplot(extent="min-max")
+        .encode(
+            x=alt.X("pnl:Q", title=column),
+            y=alt.Y("contestant:N", title=None),
+            color=alt.Color("contestant:N", legend=None),
+        )
+        .properties(height=max(80, 26 * dist["contestant"].nunique()))
+    )
+    return alt.vconcat(hist, box)
+
+
+# --------------------------------------------------------------------------- training
+
+
+def learning_curve_chart(curves: pd.DataFrame, tag: str, x: str = "step") -> alt.TopLevelMixin:
+    """One tag's curves per run: the raw values faint, the smoothed values bold.
+
+    Args:
+        curves: Columns ``run``, ``step``, ``wall_time``, ``value``, ``smoothed``.
+        tag: The tag (title).
+        x: ``"step"`` or ``"wall_time"`` (then plotted as relative hours).
+    """
+    data = curves.copy()
+    if x == "wall_time":
+        data["hours"] = (
+            data["wall_time"] - data.groupby("run")["wall_time"].transform("min")
+        ) / 3600
+        x_enc = alt.X("hours:Q", title="hours since the run's first log")
+    else:
+        x_enc = alt.X("step:Q", title="environment steps")
+    base = alt.Chart(data, title=tag).encode(x=x_enc, color=alt.Color("run:N", title="run"))
+    raw = base.mark_line(opacity=0.25).encode(y=alt.Y("value:Q", title=tag))
+    smooth = base.mark_line(strokeWidth=2).encode(
+        y="smoothed:Q",
+        tooltip=[
+            "run:N",
+            "step:Q",
+            alt.Tooltip("value:Q", format=".4g"),
+            alt.Tooltip("smoothed:Q", format=".4g"),
+        ],
+    )
+    return alt.layer(raw, smooth).properties(height=_HEIGHT)

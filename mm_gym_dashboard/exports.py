@@ -1,0 +1,625 @@
+"""Reading the export folders that ``evaluate.py`` writes.
+
+An export folder (``exports/<timestamp>/``) holds:
+
+| file | content |
+| --- | --- |
+| ``summary.csv`` | a row per contestant (and regime): aggregate metrics, maybe CIs |
+| ``episodes.csv`` | a row per contestant and episode: total PnL, its attribution, ... |
+| ``<contestant>/MM1_metrics.csv`` | mm1's path per step (columns below) |
+| ``<contestant>/MM2_metrics.csv`` | the same for mm2 |
+| ``<contestant>/MM1_market_impact.csv`` | a row per market order (columns below) |
+| ``<contestant>/MM2_market_impact.csv`` | the same, in mm2's episodes |
+| ``*.png``, ``report.pdf`` | plots and the report |
+
+Metrics columns: step, mid, bid, ask, inventory, cash, realized, unrealized, total, regime,
+sentiment, event (and optionally episode). Market-impact columns: size, side, pre_mid,
+post_mid, impact.
+
+``exports/latest`` is a link to (or a text file naming) the newest export.
+
+The readers are tolerant because the format is young: columns are matched by name, with
+aliases; a missing file is skipped; a file that cannot be read is reported in
+:attr:`ExportData.problems` with its path, and everything else is still shown. Nothing here
+imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mm_gym_dashboard.paths import DashboardError
+
+__all__ = [
+    "ATTRIBUTION_PARTS",
+    "MAKERS",
+    "ContestantData",
+    "DataFileError",
+    "ExportData",
+    "attribution",
+    "find_column",
+    "impact_points",
+    "leaderboard",
+    "list_exports",
+    "load_export",
+    "metric_choices",
+    "pnl_distribution",
+    "read_csv",
+    "resolve_export",
+    "resolve_latest",
+    "step_paths",
+]
+
+MAKERS: tuple[str, ...] = ("MM1", "MM2")
+"""The makers whose per-step files an export holds (``MM1_metrics.csv``, ...)."""
+
+NAME_COLUMNS: tuple[str, ...] = ("contestant", "policy", "name", "agent", "strategy", "mm1")
+"""Column names that name the contestant, in order of preference."""
+
+GROUP_COLUMNS: tuple[str, ...] = ("regime", "preset", "scenario", "env")
+"""Column names that split contestants' results further (e.g. by regime)."""
+
+ID_COLUMNS: tuple[str, ...] = ("episode", "seed", "step", "index", "run", "rank", "n", "count")
+"""Numeric columns that identify rows rather than measure anything."""
+
+PNL_COLUMNS: tuple[str, ...] = ("total_pnl", "pnl", "final_pnl", "total", "pnl_total")
+"""Column names of an episode's total PnL, in order of preference."""
+
+ATTRIBUTION_PARTS: tuple[str, ...] = ("spread_capture", "inventory_pnl", "fees")
+"""The parts of :func:`mm_gym.metrics.pnl_attribution` that add up to the total PnL."""
+
+_CI_LOW = (
+    "{m}_ci_low",
+    "{m}_ci_lo",
+    "{m}_low",
+    "{m}_lo",
+    "{m}_lower",
+    "ci_low_{m}",
+    "{m}_ci95_low",
+)
+_CI_HIGH = (
+    "{m}_ci_high",
+    "{m}_ci_hi",
+    "{m}_high",
+    "{m}_hi",
+    "{m}_upper",
+    "ci_high_{m}",
+    "{m}_ci95_high",
+)
+_MEAN = ("{m}", "{m}_mean", "mean_{m}")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
+
+
+class DataFileError(DashboardError):
+    """A file exists but cannot be used; the message starts with its path.
+
+    Attributes:
+        path: The file.
+    """
+
+    def __init__(self, path: Path, reason: str) -> None:
+        """Name the file and the reason."""
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+
+
+@dataclass
+class ContestantData:
+    """The per-contestant subfolder of an export.
+
+    Attributes:
+        name: The contestant (the subfolder's name).
+        folder: The subfolder.
+        metrics: Per-step paths by maker (``"MM1"``, ``"MM2"``), from ``<maker>_metrics.csv``.
+        impact: Market-order impact records by maker, from ``<maker>_market_impact.csv``.
+        images: PNG (or other image) plots in the subfolder.
+    """
+
+    name: str
+    folder: Path
+    metrics: dict[str, pd.DataFrame] = field(default_factory=dict)
+    impact: dict[str, pd.DataFrame] = field(default_factory=dict)
+    images: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class ExportData:
+    """Everything readable in one export folder.
+
+    Attributes:
+        folder: The export folder.
+        summary: ``summary.csv``, or None if missing or unreadable.
+        episodes: ``episodes.csv``, or None if missing or unreadable.
+        contestants: The per-contestant subfolders, by name.
+        images: Plots at the top of the folder.
+        report: ``report.pdf`` if present.
+        problems: One message per file that could not be read, each naming the file.
+    """
+
+    folder: Path
+    summary: pd.DataFrame | None = None
+    episodes: pd.DataFrame | None = None
+    contestants: dict[str, ContestantData] = field(default_factory=dict)
+    images: list[Path] = field(default_factory=list)
+    report: Path | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def find_column(columns: Iterable[str], candidates: Sequence[str]) -> str | None:
+    """The first of ``candidates`` among ``columns`` (case-insensitive), or None.
+
+    A column ``mm1_<candidate>`` also matches (an export may prefix mm1's figures), after the
+    exact names.
+    """
+    cols = list(columns)
+    lower = {str(c).lower(): c for c in cols}
+    for cand in candidates:
+        if cand.lower() in lower:
+            return lower[cand.lower()]
+    for cand in candidates:
+        for prefix in ("mm1_", "mm1."):
+            if prefix + cand.lower() in lower:
+                return lower[prefix + cand.lower()]
+    return None
+
+
+def read_csv(
+    path: Path,
+    required: Sequence[str] = (),
+    numeric: Sequence[str] = (),
+    *,
+    allow_empty: bool = False,
+) -> pd.DataFrame:
+    """Read a CSV file, checking its columns.
+
+    Args:
+        path: The file.
+        required: Columns that must be present.
+        numeric: Columns converted to numbers when present; a required one with no number at
+            all is an error.
+        allow_empty: Whether a file with a header and no rows is acceptable.
+
+    Returns:
+        The table, column names stripped of surrounding spaces.
+
+    Raises:
+        DataFileError: If the file cannot be parsed, lacks a required column or has no rows.
+    """
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataFileError(path, "is empty (no header, no rows)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataFileError(path, f"cannot be read as CSV ({reason})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        shown = list(df.columns)[:12]
+        raise DataFileError(path, f"lacks column(s) {missing}; its columns are {shown}")
+    if df.empty and not allow_empty:
+        raise DataFileError(path, "has a header but no rows")
+    for col in numeric:
+        if col in df.columns:
+            values = pd.to_numeric(df[col], errors="coerce")
+            if col in required and len(df) and values.isna().all():
+                raise DataFileError(path, f"column {col!r} holds no numbers")
+            df[col] = values
+    return df
+
+
+def _read_named_table(path: Path) -> pd.DataFrame:
+    """Read ``summary.csv`` / ``episodes.csv``: a contestant column and numeric measures."""
+    df = read_csv(path)
+    name = find_column(df.columns, NAME_COLUMNS)
+    if name is None:
+        raise DataFileError(
+            path,
+            f"has no contestant column (one of {list(NAME_COLUMNS)}); its columns are "
+            f"{list(df.columns)[:12]}",
+        )
+    df[name] = df[name].astype(str)
+    for col in df.columns:
+        if col != name and df[col].dtype == object:
+            converted = pd.to_numeric(df[col], errors="coerce")
+            if converted.notna().sum() == df[col].notna().sum() and df[col].notna().any():
+                df[col] = converted
+    return df
+
+
+def _read_metrics(path: Path) -> pd.DataFrame:
+    numeric = ("step", "mid", "bid", "ask", "inventory", "cash", "realized", "unrealized")
+    df = read_csv(path, required=("step",), numeric=(*numeric, "total", "sentiment", "episode"))
+    return df.sort_values([c for c in ("episode", "step") if c in df.columns], kind="stable")
+
+
+def _read_impact(path: Path) -> pd.DataFrame:
+    numeric = ("size", "pre_mid", "post_mid", "impact")
+    return read_csv(path, required=("size", "impact"), numeric=numeric, allow_empty=True)
+
+
+def list_exports(root: Path) -> list[Path]:
+    """The export folders in ``root``, newest first (timestamps sort by name); [] if none."""
+    if not root.is_dir():
+        return []
+    folders = [
+        p
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and p.name != "latest"
+    ]
+    return sorted(folders, key=lambda p: (p.name, p.stat().st_mtime), reverse=True)
+
+
+def resolve_latest(root: Path) -> tuple[Path | None, str | None]:
+    """The export that ``root/latest`` points to, else the newest export.
+
+    Returns:
+        ``(folder or None, note)``: the note (or None) says why ``latest`` was not used.
+    """
+    latest = root / "latest"
+    note = None
+    if latest.is_dir():
+        return latest.resolve(), None
+    if latest.is_symlink():
+        note = f"{latest} is a broken link (to {os.readlink(latest)})"
+    elif latest.is_file():
+        try:
+            name = latest.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            name = ""
+            note = f"{latest} cannot be read ({exc})"
+        if name:
+            target = Path(name) if Path(name).is_absolute() else root / name
+            if target.is_dir():
+                return target, None
+            note = f"{latest} names {name!r}, which is not a folder"
+        elif note is None:
+            note = f"{latest} is empty"
+    exports = list_exports(root)
+    if exports and note is not None:
+        note += f"; showing the newest export, {exports[0].name}"
+    return (exports[0] if exports else None), note
+
+
+def resolve_export(root: Path, choice: str | None) -> tuple[Path | None, str | None]:
+    """The folder for a user's ``choice``: ``"latest"``/empty, a name in ``root`` or a path."""
+    if not choice or choice == "latest":
+        return resolve_latest(root)
+    path = Path(choice).expanduser()
+    if not path.is_absolute() and not path.exists():
+        path = root / choice
+    return path, None
+
+
+def load_export(folder: Path) -> ExportData:
+    """Read every file of an export folder that can be read.
+
+    Raises:
+        DashboardError: If ``folder`` is missing, not a folder, or holds no export file at all.
+    """
+    if not folder.exists():
+        raise DashboardError(f"export folder {folder} does not exist")
+    if not folder.is_dir():
+        raise DashboardError(f"{folder} is not a folder")
+    data = ExportData(folder=folder)
+    for attr in ("summary", "episodes"):
+        path = folder / f"{attr}.csv"
+        if path.is_file():
+            try:
+                setattr(data, attr, _read_named_table(path))
+            except DataFileError as exc:
+                data.problems.append(str(exc))
+    for child in sorted(folder.iterdir()):
+        if child.is_dir() and not child.name.startswith("."):
+            contestant = _load_contestant(child, data.problems)
+            if contestant is not None:
+                data.contestants[contestant.name] = contestant
+        elif child.suffix.lower() in _IMAGE_SUFFIXES:
+            data.images.append(child)
+        elif child.name.lower() == "report.pdf":
+            data.report = child
+    if (
+        data.summary is None
+        and data.episodes is None
+        and not data.contestants
+        and not data.problems
+    ):
+        raise DashboardError(
+            f"{folder} holds no summary.csv, episodes.csv or contestant folder with "
+            "MM1_metrics.csv: is it an evaluate.py export?"
+        )
+    return data
+
+
+def _load_contestant(folder: Path, problems: list[str]) -> ContestantData | None:
+    found = False
+    c = ContestantData(name=folder.name, folder=folder)
+    for maker in MAKERS:
+        for kind, reader, store in (
+            ("metrics", _read_metrics, c.metrics),
+            ("market_impact", _read_impact, c.impact),
+        ):
+            path = folder / f"{maker}_{kind}.csv"
+            if path.is_file():
+                found = True
+                try:
+                    store[maker] = reader(path)
+                except DataFileError as exc:
+                    problems.append(str(exc))
+    c.images = sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+    return c if found else None
+
+
+# --------------------------------------------------------------------------- views
+
+
+def name_column(df: pd.DataFrame) -> str:
+    """The contestant column of a summary or episodes table."""
+    col = find_column(df.columns, NAME_COLUMNS)
+    assert col is not None  # _read_named_table guarantees it
+    return col
+
+
+def group_column(df: pd.DataFrame) -> str | None:
+    """The regime (or other split) column of a summary or episodes table, if any."""
+    return find_column(df.columns, GROUP_COLUMNS)
+
+
+def _is_ci_column(name: str) -> bool:
+    n = name.lower()
+    return any(t in n for t in ("ci_", "_ci", "_low", "_high", "_lo", "_hi", "_lower", "_upper"))
+
+
+def metric_choices(data: ExportData) -> list[str]:
+    """Measures a leaderboard can rank by: the PnL first, then the other numeric columns."""
+    for table in (data.episodes, data.summary):
+        if table is None:
+            continue
+        skip = {name_column(table), group_column(table)}
+        cols = [
+            c
+            for c in table.columns
+            if c not in skip
+            and pd.api.types.is_numeric_dtype(table[c])
+            and c.lower() not in ID_COLUMNS
+            and not (table is data.summary and _is_ci_column(c))
+        ]
+        pnl = find_column(cols, PNL_COLUMNS) or find_column(
+            cols, [f"{p}_mean" for p in PNL_COLUMNS]
+        )
+        if pnl is not None:
+            cols.remove(pnl)
+            cols.insert(0, pnl)
+        if cols:
+            return cols
+    return []
+
+
+def leaderboard(
+    data: ExportData, metric: str, *, level: float = 0.95, n_boot: int = 2000
+) -> pd.DataFrame:
+    """Mean of ``metric`` per contestant (and regime) with a confidence interval, best first.
+
+    From ``episodes.csv`` when it has the metric (percentile bootstrap CI of the mean, seed 0,
+    :func:`mm_gym.metrics.bootstrap_ci`), else from ``summary.csv`` with its own CI columns
+    (``<metric>_ci_low`` / ``<metric>_ci_high`` and similar names) if it has them.
+
+    Returns:
+        Columns ``contestant``, ``group`` (the regime, or ``"all"``), ``mean``, ``ci_low``,
+        ``ci_high``, ``n`` (episodes; NaN if unknown), ``source`` (the file).
+
+    Raises:
+        DashboardError: If neither table has ``metric``.
+    """
+    ep = data.episodes
+    if ep is not None and metric in ep.columns:
+        return _leaderboard_from_episodes(ep, metric, level, n_boot, data.folder / "episodes.csv")
+    sm = data.summary
+    if sm is not None:
+        mean = find_column(sm.columns, [p.format(m=metric) for p in _MEAN])
+        if mean is not None:
+            return _leaderboard_from_summary(sm, metric, mean, data.folder / "summary.csv")
+    raise DashboardError(f"no column {metric!r} in episodes.csv or summary.csv of {data.folder}")
+
+
+def _leaderboard_from_episodes(
+    ep: pd.DataFrame, metric: str, level: float, n_boot: int, source: Path
+) -> pd.DataFrame:
+    from mm_gym.metrics import bootstrap_ci
+
+    name, group = name_column(ep), group_column(ep)
+    rows = []
+    keys = [name] if group is None else [name, group]
+    for key, frame in ep.groupby(keys, sort=False):
+        values = frame[metric].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        k = key if isinstance(key, tuple) else (key,)
+        row = {"contestant": str(k[0]), "group": str(k[1]) if group else "all", "n": values.size}
+        if values.size >= 2:
+            ci = bootstrap_ci(values, n_boot=n_boot, level=level, rng=0)
+            row.update(mean=ci.estimate, ci_low=ci.low, ci_high=ci.high)
+        else:
+            row.update(mean=float(values.mean()) if values.size else math.nan)
+            row.update(ci_low=math.nan, ci_high=math.nan)
+        rows.append(row)
+    return _rank(pd.DataFrame(rows), str(source))
+
+
+def _leaderboard_from_summary(
+    sm: pd.DataFrame, metric: str, mean: str, source: Path
+) -> pd.DataFrame:
+    name, group = name_column(sm), group_column(sm)
+    low = find_column(sm.columns, [p.format(m=metric) for p in _CI_LOW])
+    high = find_column(sm.columns, [p.format(m=metric) for p in _CI_HIGH])
+    n = find_column(sm.columns, ("n_episodes", "episodes", "n"))
+    out = pd.DataFrame(
+        {
+            "contestant": sm[name].astype(str),
+            "group": sm[group].astype(str) if group else "all",
+            "mean": pd.to_numeric(sm[mean], errors="coerce"),
+            "ci_low": pd.to_numeric(sm[low], errors="coerce") if low else math.nan,
+            "ci_high": pd.to_numeric(sm[high], errors="coerce") if high else math.nan,
+            "n": pd.to_numeric(sm[n], errors="coerce") if n else math.nan,
+        }
+    )
+    return _rank(out, str(source))
+
+
+def _rank(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    df = df.sort_values(["group", "mean"], ascending=[True, False], kind="stable")
+    df.insert(0, "rank", df.groupby("group").cumcount() + 1)
+    df["source"] = source
+    return df.reset_index(drop=True)
+
+
+def attribution(data: ExportData) -> tuple[pd.DataFrame, str] | None:
+    """Mean PnL per contestant split into its parts, long format, and where it came from.
+
+    From the attribution columns of ``episodes.csv`` (spread capture, inventory PnL, fees;
+    :func:`mm_gym.metrics.pnl_attribution`), else of ``summary.csv``, else from the last step
+    of each ``MM1_metrics.csv`` (realized, unrealized, and the rest of the total as fees).
+
+    Returns:
+        ``(table, source)`` with columns ``contestant``, ``part``, ``value``; None if nothing
+        to attribute.
+    """
+    for table, file in ((data.episodes, "episodes.csv"), (data.summary, "summary.csv")):
+        if table is None:
+            continue
+        parts = {
+            p: find_column(table.columns, (p, f"{p}_mean", f"mean_{p}")) for p in ATTRIBUTION_PARTS
+        }
+        present = {p: c for p, c in parts.items() if c is not None}
+        if len(present) >= 2:
+            name = name_column(table)
+            means = table.groupby(name, sort=False)[list(present.values())].mean()
+            means.columns = list(present)
+            long = means.reset_index(names="contestant").melt(
+                id_vars="contestant", var_name="part", value_name="value"
+            )
+            return long, str(data.folder / file)
+    rows = []
+    for c in data.contestants.values():
+        m = c.metrics.get("MM1")
+        if m is None or not {"realized", "unrealized"} <= set(m.columns):
+            continue
+        last = m.groupby("episode").tail(1) if "episode" in m.columns else m.tail(1)
+        realized = float(last["realized"].mean())
+        unrealized = float(last["unrealized"].mean())
+        rows += [(c.name, "realized", realized), (c.name, "unrealized", unrealized)]
+        if "total" in m.columns:
+            rows.append(
+                (c.name, "fees and rest", float(last["total"].mean()) - realized - unrealized)
+            )
+    if not rows:
+        return None
+    return pd.DataFrame(
+        rows, columns=["contestant", "part", "value"]
+    ), "MM1_metrics.csv (last step)"
+
+
+def pnl_distribution(data: ExportData) -> tuple[pd.DataFrame, str] | None:
+    """Per-episode total PnL, columns ``contestant``, ``group``, ``pnl``; None if unknown."""
+    ep = data.episodes
+    if ep is None:
+        return None
+    col = find_column(ep.columns, PNL_COLUMNS)
+    if col is None:
+        return None
+    group = group_column(ep)
+    out = pd.DataFrame(
+        {
+            "contestant": ep[name_column(ep)].astype(str),
+            "group": ep[group].astype(str) if group else "all",
+            "pnl": pd.to_numeric(ep[col], errors="coerce"),
+        }
+    ).dropna()
+    return out, col
+
+
+def step_paths(
+    data: ExportData, column: str, maker: str = "MM1", episode: object | None = None
+) -> pd.DataFrame:
+    """One per-step column of every contestant's ``<maker>_metrics.csv``, long format.
+
+    Args:
+        data: The export.
+        column: The column (``"inventory"``, ``"total"``, ...).
+        maker: ``"MM1"`` or ``"MM2"``.
+        episode: Which episode when a file holds several (an ``episode`` column); default the
+            first of each file.
+
+    Returns:
+        Columns ``contestant``, ``step``, ``value``, ``event`` (empty string if none); files
+        without the column are left out.
+    """
+    frames = []
+    for c in data.contestants.values():
+        m = c.metrics.get(maker)
+        if m is None or column not in m.columns:
+            continue
+        if "episode" in m.columns and len(m):
+            ep = m["episode"].iloc[0] if episode is None else episode
+            m = m[m["episode"] == ep]
+        event = m["event"].fillna("").astype(str) if "event" in m.columns else ""
+        frames.append(
+            pd.DataFrame(
+                {
+                    "contestant": c.name,
+                    "step": m["step"].to_numpy(),
+                    "value": pd.to_numeric(m[column], errors="coerce").to_numpy(),
+                    "event": event if isinstance(event, str) else event.to_numpy(),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=["contestant", "step", "value", "event"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def impact_points(data: ExportData, maker: str = "MM1", max_points: int = 5000) -> pd.DataFrame:
+    """Every contestant's market-impact records of ``maker``, with a ``contestant`` column.
+
+    At most ``max_points`` rows per contestant (an even subsample) so that plots stay light.
+    """
+    frames = []
+    for c in data.contestants.values():
+        m = c.impact.get(maker)
+        if m is None or m.empty:
+            continue
+        if len(m) > max_points:
+            m = m.iloc[np.linspace(0, len(m) - 1, max_points).astype(int)]
+        m = m.copy()
+        m.insert(0, "contestant", c.name)
+        if "side" in m.columns:
+            m["side"] = m["side"].map(_side_name)
+        frames.append(m)
+    if not frames:
+        return pd.DataFrame(columns=["contestant", "size", "side", "impact"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _side_name(side: object) -> str:
+    """``"buy"`` / ``"sell"`` from the side encodings an export may use (+1/-1, "B"/"S", ...)."""
+    if isinstance(side, str):
+        s = side.strip().lower()
+        if s in ("1", "+1", "b", "buy", "bid"):
+            return "buy"
+        if s in ("-1", "s", "sell", "ask"):
+            return "sell"
+        return s
+    try:
+        x = float(side)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(side)
+    return "buy" if x > 0 else "sell" if x < 0 else "none"

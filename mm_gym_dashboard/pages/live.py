@@ -1,0 +1,208 @@
+"""The "Live market" page: step or play one market and watch both makers quote in it.
+
+The :class:`~mm_gym_dashboard.live.LiveMarket` lives in ``st.session_state["live_market"]`` and
+is rebuilt (a new episode) whenever a setting in the sidebar changes. Playing reruns only the
+view (an ``st.fragment`` with ``run_every``), advancing ``speed x interval`` steps per refresh.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import streamlit as st
+
+from mm_gym_dashboard import charts
+from mm_gym_dashboard.live import (
+    BASELINES,
+    REGIME_CHOICES,
+    LiveMarket,
+    LiveSettings,
+    book_presets,
+    policy_choices,
+)
+from mm_gym_dashboard.paths import DashboardError
+
+__all__ = ["SPEEDS", "render"]
+
+SPEEDS: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500)
+"""Playing speeds offered, steps per second."""
+
+_MIN_INTERVAL_S = 0.25  # refresh at most 4 times a second; faster speeds take more steps each
+
+
+def _params_help(choice: str) -> str:
+    defaults = BASELINES.get(choice)
+    if defaults is None:
+        return "Keyword arguments of a baseline, as a JSON object (unused for this choice)."
+    return f"Keyword arguments as a JSON object; defaults: {json.dumps(defaults) or '{}'}"
+
+
+def _settings(runs_root: Path) -> tuple[LiveSettings, int, int, float]:
+    """Sidebar controls; returns the settings, speed (steps/s), window (steps) and VaR level."""
+    with st.sidebar:
+        st.markdown("### Market")
+        presets = book_presets()
+        preset = st.selectbox("Preset", presets, index=presets.index("default"), key="live_preset")
+        regime = st.selectbox(
+            "Regime",
+            REGIME_CHOICES,
+            format_func=lambda r: "as the preset" if r == "preset" else r,
+            key="live_regime",
+        )
+        seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, step=1, key="live_seed"))
+        st.markdown("### Makers")
+        mm1 = st.selectbox("mm1 policy", policy_choices(runs_root), key="live_mm1")
+        mm1_params = st.text_input("mm1 parameters", "", help=_params_help(mm1), key="live_mm1_p")
+        rival = st.selectbox("Rival (mm2)", policy_choices(runs_root, rival=True), key="live_rival")
+        rival_params = st.text_input(
+            "Rival parameters", "", help=_params_help(rival), key="live_rival_p"
+        )
+        st.markdown("### View")
+        speed = int(st.select_slider("Speed (steps/s)", SPEEDS, value=20, key="live_speed"))
+        window = int(st.slider("Price window (steps)", 50, 1000, 300, 50, key="live_window"))
+        level = float(st.selectbox("VaR level", (0.95, 0.99), key="live_var_level"))
+    settings = LiveSettings(
+        preset=preset,
+        regime=regime,
+        mm1=mm1,
+        mm1_params=mm1_params,
+        rival=rival,
+        rival_params=rival_params,
+        seed=seed,
+    )
+    return settings, speed, window, level
+
+
+def _market(settings: LiveSettings, runs_root: Path) -> LiveMarket:
+    """The session's market, rebuilt when the settings change (raises DashboardError)."""
+    state = st.session_state
+    market = state.get("live_market")
+    if market is None or market.settings != settings:
+        state["live_playing"] = False
+        state["live_market"] = None
+        state["live_market"] = LiveMarket(settings, runs_root)
+    return state["live_market"]
+
+
+def _controls(market: LiveMarket, runs_root: Path) -> None:
+    """The step / play / run-to-end / restart buttons (acting on the session state)."""
+    state = st.session_state
+    playing = bool(state.get("live_playing")) and not market.done
+    c1, c2, c3, c4, c5 = st.columns([1, 1, 1.2, 1.2, 3])
+    if c1.button("Step", key="live_step", disabled=market.done or playing):
+        market.step(1)
+    if c2.button("Pause" if playing else "Play", key="live_play", disabled=market.done):
+        state["live_playing"] = not playing
+    if c3.button("Run to end", key="live_end", disabled=market.done):
+        state["live_playing"] = False
+        market.step(market.horizon)
+    if c4.button(
+        "Restart", key="live_reset", help="the same episode again (change the seed for another)"
+    ):
+        state["live_playing"] = False
+        state["live_market"] = LiveMarket(market.settings, runs_root)
+    status = "finished" if market.done else ("playing" if state.get("live_playing") else "paused")
+    c5.markdown(f"**mm1** {market.mm1_name} vs **mm2** {market.rival_name} · episode {status}")
+
+
+def _fmt(x: float, spec: str = ".2f") -> str:
+    return "n/a" if not math.isfinite(x) else format(x, spec)
+
+
+def _draw(market: LiveMarket, window: int, level: float) -> None:
+    """Metrics and charts of the market's current state and history."""
+    h = market.history
+    last = market.last
+    events = market.events()
+    prev = h.iloc[-2] if len(h) > 1 else h.iloc[-1]
+    m = st.columns(7)
+    m[0].metric("Step", f"{market.step_count} / {market.horizon}")
+    m[1].metric("Mid", f"{last['mid']:.3f}", _fmt(last["mid"] - prev["mid"], "+.3f"))
+    m[2].metric(
+        "Regime", str(last["regime"]), "shock!" if last["shock"] else None, delta_color="inverse"
+    )
+    m[3].metric("mm1 inventory", f"{last['mm1_inventory']:+.0f} lots")
+    m[4].metric(
+        "mm1 PnL", f"{last['mm1_total']:.2f}", _fmt(last["mm1_total"] - prev["mm1_total"], "+.2f")
+    )
+    m[5].metric(
+        "mm2 PnL", f"{last['mm2_total']:.2f}", _fmt(last["mm2_total"] - prev["mm2_total"], "+.2f")
+    )
+    m[6].metric("Sentiment", f"{last['sentiment']:+.3f}")
+    st.progress(min(1.0, market.step_count / market.horizon))
+
+    recent = h[h["step"] > market.step_count - window]
+    left, right = st.columns([2, 1])
+    left.altair_chart(charts.price_chart(recent, events))
+    levels, quotes = market.book(depth=10)
+    right.altair_chart(charts.ladder_chart(levels, quotes, float(last["mid"])))
+
+    left, right = st.columns(2)
+    left.altair_chart(charts.inventory_chart(h, market.limits, events))
+    right.altair_chart(charts.pnl_chart(h, events))
+
+    left, right = st.columns(2)
+    left.altair_chart(charts.sentiment_chart(h, events))
+    with right:
+        risk = market.risk(window=100, level=level)
+        st.markdown(f"**Inventory risk** (one step, {level:.0%}, last {risk.window} steps)")
+        r = st.columns(3)
+        r[0].metric("VaR", _fmt(risk.var), help="z * sigma(mid change) * |inventory|, currency")
+        r[1].metric(
+            "VaR at limit",
+            _fmt(risk.var_limit),
+            help=f"the same at the inventory limit of {risk.limit:.0f} lots",
+        )
+        r[2].metric(
+            "Historical VaR / ES",
+            f"{_fmt(risk.hist_var)} / {_fmt(risk.hist_es)}",
+            help="of the realized one-step inventory PnL over the window",
+        )
+        st.progress(
+            min(1.0, risk.utilisation),
+            text=f"{risk.utilisation:.0%} of the VaR budget at the limit",
+        )
+        path = market.risk_path(window=100, level=level)
+        if len(path) >= 2:
+            st.altair_chart(charts.var_chart(path, level))
+    with st.expander(f"Events ({len(events)}): shocks and regime changes"):
+        if events.empty:
+            st.write("No shock or regime change yet.")
+        else:
+            st.dataframe(events, hide_index=True)
+    with st.expander("Last steps"):
+        st.dataframe(h.tail(20).iloc[::-1], hide_index=True)
+
+
+def render(runs_root: Path) -> None:
+    """Draw the page."""
+    st.title("Live market")
+    settings, speed, window, level = _settings(runs_root)
+    try:
+        market = _market(settings, runs_root)
+    except DashboardError as exc:
+        st.error(str(exc))
+        return
+    _controls(market, runs_root)
+    market = st.session_state["live_market"]
+    interval = max(_MIN_INTERVAL_S, 1.0 / speed)
+    per_tick = max(1, round(speed * interval))
+    playing = bool(st.session_state.get("live_playing")) and not market.done
+
+    @st.fragment(run_every=interval if playing else None)
+    def view() -> None:
+        m: LiveMarket = st.session_state["live_market"]
+        if st.session_state.get("live_playing") and not m.done:
+            try:
+                m.step(per_tick)
+            except DashboardError as exc:
+                st.session_state["live_playing"] = False
+                st.error(str(exc))
+            if m.done:
+                st.session_state["live_playing"] = False
+                st.rerun()  # redraw the buttons and stop the timer
+        _draw(m, window, level)
+
+    view()

@@ -1,0 +1,242 @@
+"""The "Results" page: one ``evaluate.py`` export folder (default ``exports/latest``).
+
+Leaderboard with confidence intervals, PnL attribution, inventory paths, market-impact
+scatter, PnL distributions, equity curves, and the export's own plots and report. A file that
+cannot be read is named in a warning and the rest is still shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from mm_gym_dashboard import charts
+from mm_gym_dashboard.exports import (
+    MAKERS,
+    ExportData,
+    attribution,
+    impact_points,
+    leaderboard,
+    list_exports,
+    load_export,
+    metric_choices,
+    pnl_distribution,
+    resolve_export,
+    step_paths,
+)
+from mm_gym_dashboard.paths import ENV_EXPORTS, DashboardError
+
+__all__ = ["render"]
+
+TABS: tuple[str, ...] = (
+    "Leaderboard",
+    "PnL attribution",
+    "Inventory paths",
+    "Market impact",
+    "PnL distributions",
+    "Equity curves",
+    "Files",
+)
+
+
+def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of the folder's files (the cache key)."""
+    out = []
+    for p in sorted(folder.rglob("*")):
+        try:
+            if p.is_file():
+                s = p.stat()
+                out.append((str(p.relative_to(folder)), s.st_size, s.st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(out)
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the export…")
+def _load(folder: str, fingerprint: tuple[tuple[str, int, int], ...]) -> ExportData:
+    del fingerprint  # only part of the cache key: a changed file reloads the export
+    return load_export(Path(folder))
+
+
+def _choose_folder(root: Path) -> Path | None:
+    exports = list_exports(root)
+    names = ["latest", *(p.name for p in exports)]
+    wanted = st.query_params.get("export", "latest")
+    with st.sidebar:
+        st.markdown("### Export")
+        choice = st.selectbox(
+            "Export folder",
+            names,
+            index=names.index(wanted) if wanted in names else 0,
+            help=f"Folders in {root} (set {ENV_EXPORTS} to look elsewhere)",
+            key="results_export",
+        )
+        custom = st.text_input("…or another folder", "", key="results_custom").strip()
+    if not custom and not exports and not (root / "latest").exists():
+        st.info(
+            f"No evaluation exports in `{root.resolve()}` yet. Run `python evaluate.py` (it "
+            f"writes `exports/<timestamp>/`), or set `{ENV_EXPORTS}` to a folder of exports, "
+            "or type a folder in the sidebar."
+        )
+        return None
+    folder, note = resolve_export(root, custom or choice)
+    if note:
+        st.warning(note)
+    if folder is None:
+        st.info(f"No export folder found in `{root}`.")
+    return folder
+
+
+def _leaderboard_tab(data: ExportData) -> None:
+    metrics = metric_choices(data)
+    if not metrics:
+        st.info("No numeric measure found in episodes.csv or summary.csv.")
+    else:
+        c1, c2 = st.columns([2, 1])
+        metric = c1.selectbox("Rank by", metrics, key="results_metric")
+        level = c2.selectbox("Confidence level", (0.95, 0.9, 0.99), key="results_level")
+        board = leaderboard(data, metric, level=level)
+        if board["ci_low"].isna().all():
+            st.caption("No confidence intervals: fewer than 2 episodes and no CI columns.")
+        st.altair_chart(charts.leaderboard_chart(board, metric))
+        st.dataframe(
+            board.drop(columns="source"),
+            hide_index=True,
+            column_config={
+                c: st.column_config.NumberColumn(format="%.3f")
+                for c in ("mean", "ci_low", "ci_high")
+            },
+        )
+        st.caption(f"From {board['source'].iloc[0]}; CI: percentile bootstrap of the mean.")
+    if data.summary is not None:
+        with st.expander("summary.csv as written by evaluate.py", expanded=not metrics):
+            st.dataframe(data.summary, hide_index=True)
+
+
+def _attribution_tab(data: ExportData) -> None:
+    found = attribution(data)
+    if found is None:
+        st.info(
+            "No PnL attribution: episodes.csv has no spread_capture / inventory_pnl / fees "
+            "columns and no MM1_metrics.csv has realized / unrealized columns."
+        )
+        return
+    parts, source = found
+    st.altair_chart(charts.attribution_chart(parts))
+    table = parts.pivot_table(index="contestant", columns="part", values="value", sort=False)
+    table["total"] = table.sum(axis=1)
+    st.dataframe(table.round(3))
+    st.caption(f"From {source}.")
+
+
+def _maker_and_episode(data: ExportData, key: str) -> tuple[str, object | None]:
+    c1, c2 = st.columns(2)
+    maker = c1.radio("Maker", MAKERS, horizontal=True, key=f"{key}_maker")
+    episodes: list[object] = []
+    for c in data.contestants.values():
+        m = c.metrics.get(maker)
+        if m is not None and "episode" in m.columns:
+            episodes += [e for e in m["episode"].dropna().unique().tolist() if e not in episodes]
+    episode = c2.selectbox("Episode", episodes, key=f"{key}_episode") if episodes else None
+    return maker, episode
+
+
+def _paths_tab(data: ExportData, column: str, title: str, y_title: str, key: str) -> None:
+    if not data.contestants:
+        st.info("No contestant folders with MM1_metrics.csv / MM2_metrics.csv in this export.")
+        return
+    maker, episode = _maker_and_episode(data, key)
+    paths = step_paths(data, column, maker, episode)
+    if paths.empty:
+        st.info(f"No {maker}_metrics.csv in this export has a {column!r} column.")
+        return
+    st.altair_chart(charts.paths_chart(paths, f"{title} ({maker})", y_title))
+    ev = paths.loc[paths["event"].astype(str).str.len() > 0]
+    if not ev.empty:
+        st.caption(
+            f"Dashed rules: {len(ev)} events (shocks, regime changes) from the event column."
+        )
+
+
+def _impact_tab(data: ExportData) -> None:
+    maker = st.radio("Maker", MAKERS, horizontal=True, key="results_impact_maker")
+    points = impact_points(data, maker)
+    if points.empty:
+        st.info(f"No {maker}_market_impact.csv with rows in this export.")
+        return
+    st.altair_chart(charts.impact_chart(points))
+    stats = points.groupby("contestant").agg(
+        orders=("impact", "size"),
+        mean_size=("size", "mean"),
+        mean_abs_impact=("impact", lambda s: s.abs().mean()),
+    )
+    st.dataframe(stats.round(4))
+
+
+def _distribution_tab(data: ExportData) -> None:
+    found = pnl_distribution(data)
+    if found is None:
+        st.info("No per-episode PnL: episodes.csv is missing or has no total_pnl / pnl column.")
+        return
+    dist, column = found
+    groups = sorted(dist["group"].unique())
+    if len(groups) > 1:
+        group = st.selectbox("Regime", ["all", *groups], key="results_dist_group")
+        if group != "all":
+            dist = dist[dist["group"] == group]
+    st.altair_chart(charts.distribution_chart(dist, column))
+    st.dataframe(dist.groupby("contestant")["pnl"].describe(percentiles=[0.05, 0.5, 0.95]).round(3))
+
+
+def _files_tab(data: ExportData) -> None:
+    if data.report is not None:
+        st.download_button(
+            "Download report.pdf",
+            data.report.read_bytes(),
+            file_name="report.pdf",
+            mime="application/pdf",
+            key="results_report",
+        )
+    images = list(data.images)
+    for c in data.contestants.values():
+        images += c.images
+    if not images and data.report is None:
+        st.info("No plots (PNG) or report.pdf in this export.")
+    for path in images:
+        try:
+            st.image(str(path), caption=str(path.relative_to(data.folder)))
+        except Exception as exc:  # PIL may raise anything on a corrupt image
+            st.warning(f"{path}: cannot be shown as an image ({exc})")
+
+
+def render(root: Path) -> None:
+    """Draw the page for the exports in ``root``."""
+    st.title("Results")
+    folder = _choose_folder(root)
+    if folder is None:
+        return
+    try:
+        data = _load(str(folder), _fingerprint(folder) if folder.is_dir() else ())
+    except DashboardError as exc:
+        st.error(str(exc))
+        return
+    n_eps = "" if data.episodes is None else f", {len(data.episodes)} episode rows"
+    st.caption(f"Export `{folder}`: {len(data.contestants)} contestant folders{n_eps}")
+    for problem in data.problems:
+        st.warning(f"Skipped a file that cannot be read: {problem}")
+    tabs = st.tabs(list(TABS))
+    with tabs[0]:
+        _leaderboard_tab(data)
+    with tabs[1]:
+        _attribution_tab(data)
+    with tabs[2]:
+        _paths_tab(data, "inventory", "Inventory paths", "inventory (lots)", "results_inv")
+    with tabs[3]:
+        _impact_tab(data)
+    with tabs[4]:
+        _distribution_tab(data)
+    with tabs[5]:
+        _paths_tab(data, "total", "Equity curves", "total PnL (currency)", "results_eq")
+    with tabs[6]:
+        _files_tab(data)

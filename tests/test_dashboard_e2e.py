@@ -1,0 +1,262 @@
+"""End to end: the dashboard served by ``streamlit run`` and loaded in headless Chromium.
+
+The browser is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``, stdlib
+only): it waits until Streamlit has finished running the page, takes a screenshot and reads the
+DOM, which must show the page and no error element. Everything stays on 127.0.0.1.
+
+Skipped, with the reason, when Streamlit or Chromium is missing, except under CI (``CI`` set),
+where a missing Chromium is a failure: ``make test`` installs it (Debian's ``chromium``).
+Set ``MM_GYM_SCREENSHOTS=<dir>`` to keep the screenshots.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "dashboard.py"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+pytest.importorskip("streamlit", reason="streamlit is not installed: pip install -e '.[dashboard]'")
+
+
+def find_chromium() -> str | None:
+    """The Chromium executable: ``$CHROMIUM``, else ``chromium`` / ``chromium-browser`` on PATH."""
+    for name in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if name and (path := shutil.which(name)):
+            return path
+    return None
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def streamlit_server(env: dict[str, str], log: Path, timeout_s: float = 60.0) -> Iterator[str]:
+    """Serve ``dashboard.py`` on a free local port; yields its URL; stops the server after."""
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={port}",
+        "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
+        "--global.developmentMode=false",
+    ]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"streamlit exited with {proc.returncode}: {log.read_text()}"
+                    )
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"streamlit did not start in {timeout_s} s: {log.read_text()}"
+                    )
+                time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+class Browser:
+    """Headless Chromium driven over the DevTools protocol on a pipe (fds 3 and 4).
+
+    Args:
+        executable: The Chromium binary.
+        profile: An empty folder for the browser profile.
+        size: Window width and height, pixels.
+    """
+
+    def __init__(self, executable: str, profile: Path, size: tuple[int, int]) -> None:
+        self._to_browser_r, self._to_browser_w = os.pipe()
+        self._from_browser_r, self._from_browser_w = os.pipe()
+        read_fd, write_fd = self._to_browser_r, self._from_browser_w
+
+        def child_fds() -> None:  # Chromium reads commands on fd 3 and answers on fd 4
+            r, w = fcntl.fcntl(read_fd, fcntl.F_DUPFD, 10), fcntl.fcntl(write_fd, fcntl.F_DUPFD, 10)
+            os.dup2(r, 3)  # dup2 leaves the copies inheritable, so they survive the exec
+            os.dup2(w, 4)
+
+        args = [
+            executable, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--disable-extensions", "--disable-dev-shm-usage",
+            "--remote-debugging-pipe", f"--user-data-dir={profile}",
+            f"--window-size={size[0]},{size[1]}", "about:blank",
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            args,
+            preexec_fn=child_fds,  # only dup2 before exec
+            close_fds=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(self._to_browser_r)
+        os.close(self._from_browser_w)
+        self._buf = b""
+        self._id = 0
+        self.size = size
+        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        attached = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})
+        self.session = attached["sessionId"]
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False},
+            session=True,
+        )
+
+    def _read_message(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buf:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no answer from Chromium")
+            chunk = os.read(self._from_browser_r, 1 << 20)
+            if not chunk:
+                raise RuntimeError("Chromium closed the DevTools pipe")
+            self._buf += chunk
+        raw, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(raw)
+
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, *, session: bool = False,
+        timeout_s: float = 30.0,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Send one DevTools command and return its result."""
+        self._id += 1
+        msg: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = self.session
+        os.write(self._to_browser_w, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            reply = self._read_message(deadline)
+            if reply.get("id") == self._id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the page."""
+        result = self.call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=True
+        )
+        return result.get("result", {}).get("value")
+
+    def open(self, url: str, ready_js: str, timeout_s: float = 45.0) -> None:
+        """Navigate to ``url`` and wait until ``ready_js`` is true twice in a row."""
+        self.call("Page.navigate", {"url": url}, session=True)
+        deadline = time.monotonic() + timeout_s
+        hits = 0
+        while hits < 2:
+            if time.monotonic() > deadline:
+                html = self.evaluate("document.body ? document.body.innerText : ''")
+                raise TimeoutError(f"{url} not ready after {timeout_s} s; page text: {html!r}")
+            time.sleep(0.5)
+            hits = hits + 1 if self.evaluate(ready_js) else 0
+
+    def screenshot(self, path: Path) -> bytes:
+        """Save a PNG of the whole page (at least the window) to ``path``; returns its bytes."""
+        height = int(self.evaluate("document.documentElement.scrollHeight") or self.size[1])
+        clip = {"x": 0, "y": 0, "width": self.size[0], "height": max(height, self.size[1])}
+        data = self.call(
+            "Page.captureScreenshot",
+            {"format": "png", "clip": {**clip, "scale": 1}, "captureBeyondViewport": True},
+            session=True,
+        )["data"]
+        png = base64.b64decode(data)
+        path.write_bytes(png)
+        return png
+
+    def close(self) -> None:
+        """Close the browser and the pipes."""
+        with contextlib.suppress(Exception):
+            self.call("Browser.close", timeout_s=5)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._to_browser_w)
+        os.close(self._from_browser_r)
+
+
+# The page is ready when Streamlit's script has run, its title is drawn and nothing is pending.
+READY_JS = """(() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app) return false;
+  const state = app.getAttribute('data-test-script-state');
+  const title = document.querySelector('h1');
+  return state !== 'running' && state !== 'initial' && state !== 'rerunRequested'
+    && title !== null && title.innerText.includes(%s);
+})()"""
+
+PAGES = {"live": "Live market", "results": "Results", "training": "Training"}
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = find_chromium()
+    if path is None:
+        message = "chromium is not installed (apt-get install -y chromium; make test does it)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must run the browser test")
+        pytest.skip(message)
+    return path
+
+
+def test_dashboard_pages_render_in_chromium(chromium: str, tmp_path: Path) -> None:
+    from mm_gym_dashboard.samples import write_sample_export, write_sample_run
+
+    exports, runs = tmp_path / "exports", tmp_path / "runs"
+    write_sample_export(exports, episodes=6, steps=100)
+    write_sample_run(runs, "ppo_a", points=20)
+    env = {**os.environ, "MM_GYM_EXPORTS": str(exports), "MM_GYM_RUNS": str(runs)}
+    shots = Path(os.environ.get("MM_GYM_SCREENSHOTS") or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    with streamlit_server(env, tmp_path / "streamlit.log") as url:
+        browser = Browser(chromium, tmp_path / "profile", (1400, 1000))
+        try:
+            for page, title in PAGES.items():
+                browser.open(f"{url}/?page={page}", READY_JS % json.dumps(title))
+                png = browser.screenshot(shots / f"dashboard_{page}.png")
+                html = browser.evaluate("document.documentElement.outerHTML")
+                text = browser.evaluate("document.body.innerText")
+                assert png.startswith(PNG_MAGIC) and len(png) > 10_000, page
+                assert "stException" not in html, f"{page}: an exception is shown: {text[:2000]}"
+                assert "Traceback" not in text, f"{page}: a traceback is shown: {text[:2000]}"
+                assert 'data-testid="stAlertContentError"' not in html, f"{page}: {text[:2000]}"
+                assert title in text
+        finally:
+            browser.close()
