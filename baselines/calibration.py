@@ -8,14 +8,35 @@ at a few fixed depths, count the fills and the time spent at each depth, and fit
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from baselines.policies import GLFT, AvellanedaStoikov
 from mm_gym.config import ConfigError
+from mm_gym.policy import PolicyContext, QuotingPolicy
 
-__all__ = ["calibrate_k"]
+__all__ = [
+    "AS_GAMMAS",
+    "CALIBRATION_DEPTHS",
+    "DEFAULT_CALIBRATIONS",
+    "GLFT_GAMMAS",
+    "Calibration",
+    "FillCurve",
+    "calibrate_k",
+    "calibrate_on_env",
+    "calibrate_setting",
+    "calibrated_as",
+    "calibrated_glft",
+    "calibration_for",
+    "config_fingerprint",
+    "tune_gamma",
+]
 
 
 def calibrate_k(
@@ -133,3 +154,349 @@ def _as_1d(name: str, values: np.ndarray | list[float]) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ConfigError(f"{name}={arr.tolist()!r} must be finite")
     return arr
+
+
+# ---------------------------------------------------------------------- calibration on the book
+
+
+CALIBRATION_DEPTHS: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+"""Quote depths (ticks from the mid) of :func:`calibrate_on_env`. Fills die out beyond ~4
+ticks in the default book, so deeper quotes add exposure but no information."""
+
+AS_GAMMAS: tuple[float, ...] = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+"""Risk aversions (1 / (tick x lot)) searched for the Avellaneda-Stoikov baseline."""
+
+GLFT_GAMMAS: tuple[float, ...] = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1)
+"""Risk aversions searched for the GLFT baseline."""
+
+CALIBRATION_SEED = 7_919
+"""Master seed of the calibration episodes; evaluation seeds derived from another master seed
+(:func:`mm_gym.evaluation.evaluation_seeds`) are unrelated, so baselines are not tuned on the
+episodes they are scored on."""
+
+
+@dataclass(frozen=True)
+class FillCurve:
+    """The fill-intensity curve ``lambda(delta) = A * exp(-k * delta)`` fitted on an environment.
+
+    Attributes:
+        A: Fills per step of a one-lot quote at depth 0.
+        k: Decay per tick of depth.
+        depths: Quote depths, ticks (the offsets the quotes were placed at).
+        fill_counts: Fills observed at each depth (both sides).
+        exposure_steps: Steps quoted at each depth (both sides; a side blocked at the inventory
+            limit is not exposed).
+    """
+
+    A: float
+    k: float
+    depths: tuple[float, ...]
+    fill_counts: tuple[float, ...]
+    exposure_steps: tuple[float, ...]
+
+    @property
+    def fill_probability(self) -> tuple[float, ...]:
+        """Observed fills per quoted step at each depth."""
+        return tuple(n / e for n, e in zip(self.fill_counts, self.exposure_steps, strict=True))
+
+
+class _DepthLadder:
+    """A quoting policy whose row ``i`` quotes both sides at ``depths[i]`` ticks, always."""
+
+    name = "depth_ladder"
+
+    def __init__(self, depths: np.ndarray) -> None:
+        self.depths = depths
+        self._half = 1.0
+
+    def reset(self, rng: np.random.Generator, context: PolicyContext) -> None:
+        self._half = 0.5 * context.max_offset_ticks
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        a = np.clip(self.depths / self._half - 1.0, -1.0, 1.0).astype(np.float32)
+        return np.stack([a, a], axis=1)
+
+
+def calibrate_on_env(
+    setting: str = "mean_reverting",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    depths: Sequence[float] = CALIBRATION_DEPTHS,
+    markets_per_depth: int = 64,
+    seed: int = CALIBRATION_SEED,
+    rival: Any = "builtin",
+) -> FillCurve:
+    """Fit ``A * exp(-k * delta)`` on the book environment by quoting at fixed depths.
+
+    ``markets_per_depth`` markets per depth run one full episode each in one vector environment,
+    mm1 quoting one lot on both sides at that depth every step (offsets map to prices as for
+    any policy: ``bid = floor(mid - delta)``, ``ask = ceil(mid + delta)``, so the fitted depth is
+    in the same units the AS and GLFT baselines quote in). Each side counts one step of exposure
+    when it may quote (inventory not at the limit on that side) and one fill when it traded in
+    the step (a one-lot quote fills at most once per step). :func:`calibrate_k` then fits the
+    curve by Poisson maximum likelihood.
+
+    Args:
+        setting: Book preset name or env id (:func:`mm_gym.evaluation.resolve_setting`).
+        overrides: Environment keyword overrides.
+        depths: Quote depths, ticks, at least two distinct, in ``[0, max_offset_ticks]``.
+        markets_per_depth: Episodes per depth.
+        seed: Master seed of the episodes.
+        rival: The rival, as for :func:`mm_gym.evaluation.rollout`.
+
+    Returns:
+        The :class:`FillCurve`.
+
+    Raises:
+        ConfigError: On invalid arguments or data the fit cannot use (e.g. no fills).
+    """
+    from mm_gym.evaluation import _make_env, evaluation_seeds
+    from mm_gym.market.state import A_INV, A_STEP_BOUGHT, A_STEP_SOLD
+
+    d = _as_1d("depths", list(depths))
+    if np.any(d < 0):
+        raise ConfigError(f"depths={d.tolist()!r} must be >= 0 ticks")
+    if isinstance(markets_per_depth, bool) or not isinstance(markets_per_depth, int):
+        raise ConfigError(f"markets_per_depth={markets_per_depth!r} must be an integer >= 1")
+    if markets_per_depth < 1:
+        raise ConfigError(f"markets_per_depth={markets_per_depth!r} must be an integer >= 1")
+    per_market = np.repeat(d, markets_per_depth)
+    n = per_market.size
+    env = _make_env(setting, overrides, n, rival)
+    try:
+        venv = env.unwrapped
+        if float(d.max()) > venv.env_config.max_offset_ticks:
+            raise ConfigError(
+                f"depths={d.tolist()!r} must be <= max_offset_ticks="
+                f"{venv.env_config.max_offset_ticks!r}"
+            )
+        acct = venv.simulator.state.acct
+        limit = int(venv.market_config.makers.mm1_limit)
+        horizon = int(venv.market_config.horizon_steps)
+        ladder = _DepthLadder(per_market)
+        obs, _ = env.reset(seed=[int(s) for s in evaluation_seeds(n, seed)])
+        ladder.reset(np.random.default_rng(seed), _ladder_context(venv))
+        fills = np.zeros(n)
+        exposure = np.zeros(n)
+        for _ in range(horizon):
+            q = acct[:, 0, A_INV].copy()
+            obs, _, _, _, _ = env.step(ladder.act(obs))
+            exposure += (q < limit).astype(np.float64) + (q > -limit)
+            fills += (acct[:, 0, A_STEP_BOUGHT] > 0).astype(np.float64)
+            fills += acct[:, 0, A_STEP_SOLD] > 0
+    finally:
+        env.close()
+    counts = np.bincount(np.repeat(np.arange(d.size), markets_per_depth), weights=fills)
+    expo = np.bincount(np.repeat(np.arange(d.size), markets_per_depth), weights=exposure)
+    A, k = calibrate_k(d, counts, expo)
+    return FillCurve(
+        A=float(A),
+        k=float(k),
+        depths=tuple(float(x) for x in d),
+        fill_counts=tuple(float(x) for x in counts),
+        exposure_steps=tuple(float(x) for x in expo),
+    )
+
+
+def _ladder_context(venv: Any) -> PolicyContext:
+    from mm_gym.evaluation import _context
+
+    return _context(venv)
+
+
+def tune_gamma(
+    make_policy: Callable[[float], QuotingPolicy],
+    gammas: Sequence[float],
+    setting: str = "mean_reverting",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    n_episodes: int = 128,
+    seed: int = CALIBRATION_SEED,
+    objective: str = "episode_reward",
+) -> tuple[float, dict[float, float]]:
+    """Pick the risk aversion whose policy scores the best mean ``objective`` on the env.
+
+    The default objective is the environment's own reward summed over the episode (PnL minus
+    the running and terminal inventory penalties), the quantity a learned agent is trained to
+    maximize, so a tuned baseline is a fair opponent for it.
+
+    Args:
+        make_policy: Builds the policy for one ``gamma``.
+        gammas: Candidates.
+        setting: Book preset name or env id.
+        overrides: Environment keyword overrides.
+        n_episodes: Episodes per candidate (the same seeds for all).
+        seed: Master seed of the episodes (keep it apart from the evaluation seed).
+        objective: A per-episode column of :func:`mm_gym.evaluation.evaluate_policies`.
+
+    Returns:
+        ``(best_gamma, {gamma: mean objective})``.
+    """
+    from mm_gym.evaluation import evaluate_policies
+
+    if not gammas:
+        raise ConfigError("gammas must not be empty")
+    pols = {f"g{i}": make_policy(float(g)) for i, g in enumerate(gammas)}
+    df = evaluate_policies(pols, setting, overrides, n_episodes, seed=seed)
+    if objective not in df.columns:
+        raise ConfigError(f"objective={objective!r} is not a per-episode metric")
+    means = df.groupby("policy", sort=False)[objective].mean()
+    scores = {float(g): float(means[f"g{i}"]) for i, g in enumerate(gammas)}
+    best = max(scores, key=lambda g: scores[g])
+    if len(scores) > 2 and best in (min(scores), max(scores)):
+        warnings.warn(
+            f"tune_gamma: the best gamma {best!r} is at the edge of the grid {sorted(scores)}; "
+            "the optimum may lie outside it",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return best, scores
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Calibrated parameters of the AS and GLFT baselines for one environment setting.
+
+    Attributes:
+        A: Fill intensity at depth 0, fills per step (:func:`calibrate_on_env`).
+        k: Decay of the fill intensity, per tick.
+        gamma_as: Risk aversion of :class:`AvellanedaStoikov` (:func:`tune_gamma`).
+        gamma_glft: Risk aversion of :class:`GLFT`.
+        fingerprint: Hash of the market and environment configs it was computed for.
+    """
+
+    A: float
+    k: float
+    gamma_as: float
+    gamma_glft: float
+    fingerprint: str
+
+
+# Computed by ``python -m baselines.calibration`` (calibrate_setting with its defaults); used
+# while the preset's fingerprint matches, i.e. until the preset or the env defaults change.
+DEFAULT_CALIBRATIONS: dict[str, Calibration] = {}
+
+
+def config_fingerprint(setting: str, overrides: Mapping[str, Any] | None = None) -> str:
+    """A short hash of the resolved market and environment configs of ``setting``."""
+    from mm_gym.envs.config import resolve_configs
+    from mm_gym.evaluation import resolve_setting
+
+    env_id, kwargs = resolve_setting(setting)
+    name = kwargs.get("preset")
+    if name is None:
+        import gymnasium as gym
+
+        name = gym.spec(env_id).kwargs.get("preset", "default")
+    market, envc = resolve_configs(name, None, None, dict(overrides or {}))
+    return hashlib.sha256(repr((market, envc)).encode()).hexdigest()[:16]
+
+
+def calibrate_setting(
+    setting: str = "mean_reverting",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    n_episodes: int = 128,
+    seed: int = CALIBRATION_SEED,
+) -> Calibration:
+    """Fit ``(A, k)`` with :func:`calibrate_on_env`, then tune both baselines' ``gamma``.
+
+    Args:
+        setting: Book preset name or env id.
+        overrides: Environment keyword overrides.
+        n_episodes: Episodes per depth and per ``gamma`` candidate.
+        seed: Master seed of the calibration episodes.
+
+    Returns:
+        The :class:`Calibration`.
+    """
+    fit = calibrate_on_env(setting, overrides, markets_per_depth=max(1, n_episodes // 2), seed=seed)
+    g_as, _ = tune_gamma(
+        lambda g: AvellanedaStoikov(g, fit.k), AS_GAMMAS, setting, overrides,
+        n_episodes=n_episodes, seed=seed,
+    )  # fmt: skip
+    g_glft, _ = tune_gamma(
+        lambda g: GLFT(g, fit.k, fit.A), GLFT_GAMMAS, setting, overrides,
+        n_episodes=n_episodes, seed=seed,
+    )  # fmt: skip
+    return Calibration(fit.A, fit.k, g_as, g_glft, config_fingerprint(setting, overrides))
+
+
+_CACHE: dict[tuple[str, str], Calibration] = {}
+
+
+def calibration_for(
+    setting: str = "mean_reverting",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    recalibrate: bool = False,
+) -> Calibration:
+    """The calibration of ``setting``: the stored default if still valid, else computed once.
+
+    A stored entry of :data:`DEFAULT_CALIBRATIONS` is used when its fingerprint matches the
+    current configs (no overrides, preset unchanged); otherwise :func:`calibrate_setting` runs
+    (seconds to a minute) and its result is cached for the process.
+
+    Args:
+        setting: Book preset name or env id.
+        overrides: Environment keyword overrides.
+        recalibrate: Ignore the stored and cached values.
+    """
+    fp = config_fingerprint(setting, overrides)
+    stored = DEFAULT_CALIBRATIONS.get(setting)
+    if not recalibrate and stored is not None and stored.fingerprint == fp:
+        return stored
+    key = (setting, fp)
+    if recalibrate or key not in _CACHE:
+        _CACHE[key] = calibrate_setting(setting, overrides)
+    return _CACHE[key]
+
+
+def calibrated_as(
+    setting: str = "mean_reverting",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    name: str = "avellaneda_stoikov",
+    recalibrate: bool = False,
+) -> AvellanedaStoikov:
+    """An :class:`AvellanedaStoikov` policy with ``k`` and ``gamma`` calibrated on ``setting``.
+
+    ``sigma`` is read from the observed ``volatility_ticks`` feature at every step.
+    """
+    c = calibration_for(setting, overrides, recalibrate=recalibrate)
+    return AvellanedaStoikov(c.gamma_as, c.k, name=name)
+
+
+def calibrated_glft(
+    setting: str = "mean_reverting",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    name: str = "glft",
+    recalibrate: bool = False,
+) -> GLFT:
+    """A :class:`GLFT` policy with ``A``, ``k`` and ``gamma`` calibrated on ``setting``."""
+    c = calibration_for(setting, overrides, recalibrate=recalibrate)
+    return GLFT(c.gamma_glft, c.k, c.A, name=name)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print :data:`DEFAULT_CALIBRATIONS` entries for the book presets (to paste here)."""
+    import argparse
+
+    from mm_gym.config import preset, preset_names
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("presets", nargs="*", help="book presets (default: all)")
+    args = ap.parse_args(argv)
+    names = args.presets or [p for p in preset_names() if preset(p).fills == "book"]
+    for p in names:
+        c = calibrate_setting(p)
+        print(
+            f'    "{p}": Calibration(A={c.A:.6g}, k={c.k:.6g}, gamma_as={c.gamma_as!r}, '
+            f'gamma_glft={c.gamma_glft!r}, fingerprint="{c.fingerprint}"),',
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -146,7 +146,7 @@ _SEED_SALT = 0x6D6D5F65  # "mm_e": evaluation seeds are unrelated to training se
 # --------------------------------------------------------------------------- settings and seeds
 
 
-def evaluation_seeds(n_episodes: int, seed: int = 0) -> np.ndarray:
+def evaluation_seeds(n_episodes: int, seed: int = 0, stream: int = 0) -> np.ndarray:
     """The fixed list of evaluation seeds: ``n_episodes`` distinct root seeds from ``seed``.
 
     The list is a prefix-stable function of ``seed`` (the first 100 seeds of a 1,000-episode
@@ -156,6 +156,8 @@ def evaluation_seeds(n_episodes: int, seed: int = 0) -> np.ndarray:
     Args:
         n_episodes: Number of episodes, >= 1.
         seed: Master seed, >= 0.
+        stream: Independent list number, >= 0 (e.g. one per stress scenario); stream 0 is the
+            default list.
 
     Returns:
         ``(n_episodes,)`` uint64 root seeds (below 2**63).
@@ -165,11 +167,13 @@ def evaluation_seeds(n_episodes: int, seed: int = 0) -> np.ndarray:
     """
     _check_int("n_episodes", n_episodes, 1)
     _check_int("seed", seed, 0)
+    _check_int("stream", stream, 0)
     seeds = np.empty(n_episodes, np.uint64)
+    extra = [int(stream)] if stream else []
     # Blocks of 1,024 from one SeedSequence each keep the list prefix-stable.
     for start in range(0, n_episodes, 1024):
         stop = min(n_episodes, start + 1024)
-        block = np.random.SeedSequence([int(seed), _SEED_SALT, start // 1024])
+        block = np.random.SeedSequence([int(seed), _SEED_SALT, start // 1024, *extra])
         seeds[start:stop] = block.generate_state(1024, np.uint64)[: stop - start] >> np.uint64(1)
     return seeds
 
@@ -813,13 +817,18 @@ class Tournament:
         raise KeyError(f"no rollout for setting={setting!r}, policy={policy!r}")
 
 
+PolicyOrFactory = QuotingPolicy | Callable[[str], QuotingPolicy]
+"""A policy, or a function ``setting -> policy`` (e.g. a baseline calibrated per setting)."""
+
+
 def run_tournament(
-    policies: Mapping[str, QuotingPolicy],
+    policies: Mapping[str, PolicyOrFactory],
     settings: Sequence[str] = ("mean_reverting", "trending", "switching"),
     overrides: Mapping[str, Any] | None = None,
     n_episodes: int = 200,
     *,
     seed: int = 0,
+    stream: int = 0,
     rival: Any = "builtin",
     batch_size: int = _DEFAULT_BATCH,
     sample_episode: int | None = 0,
@@ -828,12 +837,14 @@ def run_tournament(
     """Every policy in every setting on one seed list, with sample traces and plot data.
 
     Args:
-        policies: Contestants by display name.
+        policies: Contestants by display name: policies, or factories ``setting -> policy``
+            called once per setting.
         settings: Presets or env ids.
         overrides: Environment keyword overrides applied in every setting.
         n_episodes: Episodes per (setting, policy); the seed list is the same everywhere.
         seed: Master seed.
-        rival: As :func:`evaluate_policies`.
+        stream: Seed list number (:func:`evaluation_seeds`).
+        rival: As :func:`evaluate_policies`, or a factory ``setting -> policy``.
         batch_size: Episodes per vector environment.
         sample_episode: Index of the episode traced step by step (None: no traces).
         progress: Called with the number of steps done, per step.
@@ -841,19 +852,39 @@ def run_tournament(
     Returns:
         The :class:`Tournament`.
     """
-    policies = _check_policies(policies)
+    if not isinstance(policies, Mapping) or not policies:
+        raise ConfigError("policies must be a non-empty mapping {name: policy or factory}")
     for s in settings:
         resolve_setting(s)
-    seed_arr = evaluation_seeds(n_episodes, seed)
-    runs = [
-        rollout(
-            pol, s, overrides, seed_arr, seed=seed, rival=rival, name=name,
-            batch_size=batch_size, sample_episode=sample_episode, progress=progress,
-        )
-        for s in settings
-        for name, pol in policies.items()
-    ]  # fmt: skip
+    seed_arr = evaluation_seeds(n_episodes, seed, stream)
+    runs = []
+    for s in settings:
+        made = {
+            name: p if isinstance(p, QuotingPolicy) or not callable(p) else p(s)
+            for name, p in policies.items()
+        }
+        for name, pol in _check_policies(made).items():
+            riv = rival
+            if callable(rival) and not isinstance(rival, QuotingPolicy):
+                riv = _setting_factory(rival, s)
+            runs.append(
+                rollout(
+                    pol, s, overrides, seed_arr, seed=seed, rival=riv, name=name,
+                    batch_size=batch_size, sample_episode=sample_episode, progress=progress,
+                )
+            )  # fmt: skip
     return Tournament(pd.concat([r.episodes for r in runs], ignore_index=True), runs)
+
+
+def _setting_factory(factory: Callable[..., QuotingPolicy], setting: str) -> Any:
+    """A zero-argument factory from one taking the setting (or already zero-argument)."""
+    import inspect
+
+    try:
+        n_args = len(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        n_args = 1
+    return factory if n_args == 0 else (lambda: factory(setting))
 
 
 # --------------------------------------------------------------------------- statistics
@@ -1009,3 +1040,234 @@ def format_leaderboard(board: pd.DataFrame, baseline: str | None = "avellaneda_s
             )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def safe_name(name: str) -> str:
+    """A file-system-safe version of a contestant or setting name (``/`` and ``:`` -> ``_``)."""
+    keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
+    return keep.strip("._") or "unnamed"
+
+
+def write_tables(
+    folder: Any,
+    tournament: Tournament,
+    summary: pd.DataFrame,
+    board_text: str,
+) -> list[str]:
+    """Write the tables and the sample-episode traces of a tournament into ``folder``.
+
+    Files (paths relative to ``folder``): ``summary.csv`` (:func:`summarize`), ``episodes.csv``
+    (one row per episode), ``leaderboard.txt`` (:func:`format_leaderboard`) and, per contestant
+    and setting, ``contestants/<policy>/<setting>/`` with ``MM1_metrics.csv`` and
+    ``MM2_metrics.csv`` (per-step trace of the sample episode: step, mid, bid, ask, inventory,
+    cash, realized, unrealized, fees, total, fills, regime, sentiment, fundamental, event),
+    ``MM1_market_impact.csv`` and ``MM2_market_impact.csv`` (the market orders that filled that
+    maker: step, kind, size, side, pre_mid, post_mid, impact, maker_lots, maker_vwap) and
+    ``market_impact.csv`` (every market order of the episode). Every file is written
+    atomically (:func:`mm_gym.config.atomic_write_text`).
+
+    Returns:
+        The relative paths written.
+    """
+    from pathlib import Path
+
+    from mm_gym.config import atomic_write_text
+
+    root = Path(folder)
+    written = []
+
+    def put(rel: str, text: str) -> None:
+        atomic_write_text(root / rel, text)
+        written.append(rel)
+
+    put("summary.csv", summary.to_csv(index=False))
+    put("episodes.csv", tournament.episodes.to_csv(index=False))
+    put("leaderboard.txt", board_text)
+    for r in tournament.rollouts:
+        if not r.traces:
+            continue
+        base = f"contestants/{safe_name(r.policy)}/{safe_name(r.setting)}"
+        for who in ("MM1", "MM2"):
+            put(f"{base}/{who}_metrics.csv", r.traces[who].to_csv(index=False))
+            put(f"{base}/{who}_market_impact.csv", r.impacts[who].to_csv(index=False))
+        put(f"{base}/market_impact.csv", r.impacts["market"].to_csv(index=False))
+    return written
+
+
+def make_figures(tournament: Tournament) -> dict[str, Any]:
+    """Matplotlib figures of a tournament, keyed by file stem (``plots/<stem>.png``).
+
+    Per setting: ``pnl_attribution_<setting>`` (the sample episode of each contestant: realized,
+    unrealized and total PnL, inventory on the right axis), ``inventory_paths_<setting>`` (the
+    sample path and the 5-95 % and 25-75 % bands over episodes), ``market_impact_<setting>``
+    (signed mid move against size of every market order of the sample episodes, with the OLS
+    line) and ``equity_curves_<setting>`` (mean equity curve and 25-75 % band per contestant).
+    Overall: ``pnl_distributions`` (box plots of episode PnL per contestant and setting).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs: dict[str, Any] = {}
+    settings = list(dict.fromkeys(r.setting for r in tournament.rollouts))
+    policies = list(dict.fromkeys(r.policy for r in tournament.rollouts))
+    colors = {p: plt.get_cmap("tab10")(i % 10) for i, p in enumerate(policies)}
+    for s in settings:
+        runs = [r for r in tournament.rollouts if r.setting == s]
+        ncols = min(3, len(runs))
+        nrows = math.ceil(len(runs) / ncols)
+        traced = [r for r in runs if r.traces]
+        if traced:
+            fig, axes = plt.subplots(
+                nrows, ncols, figsize=(5 * ncols, 3.2 * nrows), squeeze=False, sharex=True
+            )
+            for ax, r in zip(axes.flat, runs, strict=False):
+                if not r.traces:
+                    continue
+                tr = r.traces["MM1"]
+                ax.plot(tr["step"], tr["realized"], label="realized", lw=1)
+                ax.plot(tr["step"], tr["unrealized"], label="unrealized", lw=1)
+                ax.plot(tr["step"], tr["total"], label="total", lw=1.5, color="k")
+                ax2 = ax.twinx()
+                ax2.plot(tr["step"], tr["inventory"], color="tab:red", lw=0.7, alpha=0.5)
+                ax2.set_ylabel("inventory (lots)", color="tab:red", fontsize=8)
+                ax.set_title(r.policy, fontsize=9)
+                ax.set_ylabel("PnL")
+            for ax in axes.flat[len(runs) :]:
+                ax.axis("off")
+            axes.flat[0].legend(fontsize=7, loc="upper left")
+            fig.suptitle(f"PnL attribution, sample episode: {s}")
+            fig.tight_layout()
+            figs[f"pnl_attribution_{safe_name(s)}"] = fig
+
+        fig, axes = plt.subplots(
+            nrows, ncols, figsize=(5 * ncols, 3 * nrows), squeeze=False, sharey=True
+        )
+        for ax, r in zip(axes.flat, runs, strict=False):
+            band = r.bands.get("inventory")
+            if band is not None:
+                x = np.arange(1, band.shape[0] + 1)
+                ax.fill_between(x, band[:, 0], band[:, 4], color=colors[r.policy], alpha=0.15)
+                ax.fill_between(x, band[:, 1], band[:, 3], color=colors[r.policy], alpha=0.3)
+            if r.traces:
+                tr = r.traces["MM1"]
+                ax.plot(tr["step"], tr["inventory"], color=colors[r.policy], lw=1)
+            ax.axhline(0, color="k", lw=0.5)
+            ax.set_title(r.policy, fontsize=9)
+        for ax in axes.flat[len(runs) :]:
+            ax.axis("off")
+        fig.suptitle(f"Inventory paths (sample episode, 25-75 % and 5-95 % bands): {s}")
+        fig.tight_layout()
+        figs[f"inventory_paths_{safe_name(s)}"] = fig
+
+        orders = [r.impacts["market"] for r in runs if r.impacts]
+        if orders:
+            mo = pd.concat(orders, ignore_index=True)
+            mo = mo[mo["kind"] != "background"]
+            fig, ax = plt.subplots(figsize=(7, 4.5))
+            for kind, g in mo.groupby("kind"):
+                ax.scatter(g["size"], g["impact"], s=6, alpha=0.4, label=str(kind))
+            if len(mo) > 2 and mo["size"].nunique() > 1:
+                slope, icpt = np.polyfit(mo["size"], mo["impact"], 1)
+                xs = np.linspace(mo["size"].min(), mo["size"].max(), 50)
+                ax.plot(xs, icpt + slope * xs, "k--", lw=1, label=f"OLS slope {slope:.4f}/lot")
+            ax.set_xlabel("order size (lots filled)")
+            ax.set_ylabel("signed mid move (price units)")
+            ax.set_title(f"Market impact of market orders, sample episodes: {s}")
+            ax.legend(fontsize=8)
+            fig.tight_layout()
+            figs[f"market_impact_{safe_name(s)}"] = fig
+
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for r in runs:
+            mean = r.bands.get("equity_mean")
+            band = r.bands.get("equity")
+            if mean is None:
+                continue
+            x = np.arange(mean.size)
+            ax.plot(x, mean, color=colors[r.policy], label=r.policy, lw=1.5)
+            if band is not None:
+                ax.fill_between(x, band[:, 1], band[:, 3], color=colors[r.policy], alpha=0.15)
+        ax.set_xlabel("step")
+        ax.set_ylabel("mark-to-market PnL")
+        ax.set_title(f"Equity curves (mean, 25-75 % band): {s}")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        figs[f"equity_curves_{safe_name(s)}"] = fig
+
+    ep = tournament.episodes
+    fig, axes = plt.subplots(
+        1, len(settings), figsize=(max(5, 0.9 * len(policies)) * len(settings), 4.5), squeeze=False
+    )
+    for ax, s in zip(axes.flat, settings, strict=True):
+        data = [ep.loc[(ep["preset"] == s) & (ep["policy"] == p), "total_pnl"] for p in policies]
+        ax.boxplot(data, showfliers=False)
+        ax.set_xticks(range(1, len(policies) + 1), policies, rotation=30, ha="right", fontsize=8)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_title(s)
+        ax.set_ylabel("episode PnL")
+    fig.suptitle("Distribution of episode PnL (boxes: quartiles, whiskers: 1.5 IQR)")
+    fig.tight_layout()
+    figs["pnl_distributions"] = fig
+    return figs
+
+
+def write_figures(folder: Any, figs: Mapping[str, Any], *, dpi: int = 110) -> list[str]:
+    """Save each figure as ``plots/<stem>.png`` in ``folder`` (atomically); return the paths."""
+    import io
+    from pathlib import Path
+
+    from mm_gym.config import atomic_write_bytes
+
+    written = []
+    for stem, fig in figs.items():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        atomic_write_bytes(Path(folder) / "plots" / f"{stem}.png", buf.getvalue())
+        written.append(f"plots/{stem}.png")
+    return written
+
+
+def write_report(path: Any, title: str, text_pages: Sequence[str], figs: Mapping[str, Any]) -> None:
+    """A PDF (matplotlib ``PdfPages``): the title and text pages (monospace), then the figures.
+
+    Written to a temporary file next to ``path`` and renamed into place.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with PdfPages(tmp) as pdf:
+            for i, text in enumerate(text_pages):
+                lines = text.splitlines()
+                for start in range(0, max(1, len(lines)), 70):
+                    fig = plt.figure(figsize=(11.69, 8.27))  # A4 landscape
+                    head = f"{title}\n\n" if i == 0 and start == 0 else ""
+                    fig.text(
+                        0.03, 0.97, head + "\n".join(lines[start : start + 70]),
+                        va="top", ha="left", family="monospace", fontsize=6.5,
+                    )  # fmt: skip
+                    pdf.savefig(fig)
+                    plt.close(fig)
+            for fig in figs.values():
+                pdf.savefig(fig)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,503 @@
+"""Monte Carlo tournament of quoting policies: ``python evaluate.py [flags]``.
+
+Each contestant quotes as mm1 against the same rival, in each regime preset, over the same list
+of evaluation seeds (common random numbers: episode i of every contestant sees the same
+exogenous market path), all episodes of a contestant and regime in one batched vector env.
+Outputs go to one folder (default ``exports/<timestamp>/``, and ``exports/latest`` points to
+it), written in a temporary folder that is renamed at the end, so an interrupted run leaves
+nothing half-written:
+
+    summary.csv            mean, std, 95% bootstrap CI and paired difference to AS per metric
+    episodes.csv           one row per (regime, contestant, episode)
+    leaderboard.txt        the ranked table printed at the end
+    contestants/<name>/<regime>/{MM1,MM2}_metrics.csv, {MM1,MM2}_market_impact.csv,
+                           market_impact.csv: traces of one sample episode
+    plots/*.png            PnL attribution, inventory paths, market impact, PnL distributions,
+                           equity curves (and scenarios.png with --scenarios)
+    report.pdf             the leaderboard and every plot
+    scenarios.csv          (--scenarios) stress grid over volatility and shock rates
+    run.json               the arguments, seeds, calibrations and timings
+
+Examples:
+    python evaluate.py --episodes 200
+    python evaluate.py --contestants avellaneda_stoikov,glft --regimes trending --episodes 50
+    python evaluate.py --runs runs/ppo_seed0 --rival avellaneda_stoikov --out exports/vs_as
+    python evaluate.py --scenarios --episodes 100
+
+Bad input (an unknown contestant, rival or regime, a missing or unreadable run folder, an
+unwritable output folder) prints one ``evaluate.py: error: ...`` line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+PROG = "evaluate.py"
+
+
+@dataclass
+class Args:
+    """Command-line arguments (each field is a ``--flag``; its metadata is the help text)."""
+
+    contestants: str = field(
+        default="all",
+        metadata={"help": "comma-separated baselines to run as mm1, or 'all' (see --list)"},
+    )
+    runs: str = field(
+        default="auto",
+        metadata={
+            "help": "comma-separated trained run folders (runs/<name>) to add as contestants; "
+            "'auto' adds the newest run under runs/ if there is one, 'none' adds none"
+        },
+    )
+    rival: str = field(
+        default="builtin",
+        metadata={"help": "mm2: 'builtin' (the simulator's scripted rival) or a baseline name"},
+    )
+    regimes: str = field(
+        default="mean_reverting,trending,switching",
+        metadata={"help": "comma-separated regime presets (or mm_gym/... env ids)"},
+    )
+    episodes: int = field(
+        default=200, metadata={"help": "episodes per contestant and regime (>= 2)"}
+    )
+    seed: int = field(default=0, metadata={"help": "master seed of the evaluation seed list"})
+    out: str = field(default="", metadata={"help": "output folder (default exports/<timestamp>)"})
+    overwrite: bool = field(
+        default=False, metadata={"help": "replace --out if it exists and is not empty"}
+    )
+    scenarios: bool = field(
+        default=False,
+        metadata={
+            "help": "also run the stress grid: each regime x sigma x (1, 2, 4) x shock rate "
+            "(preset, 0.01), on independent episodes"
+        },
+    )
+    batch_size: int = field(
+        default=2048, metadata={"help": "episodes per vector env (memory ~ 64 kB x episodes)"}
+    )
+    progress: bool = field(default=True, metadata={"help": "show a tqdm progress bar"})
+    list: bool = field(default=False, metadata={"help": "list contestants and regimes, then exit"})
+
+
+# Baselines by CLI name. Fixed spread and order-flow skew quote 1 tick from the mid (their
+# class defaults, 2 ticks, sit behind the book and hardly trade in the default market); AS and
+# GLFT are calibrated on each regime (baselines.calibration: (A, k) from fills at fixed depths,
+# gamma tuned for mean episode reward on calibration seeds, not on the evaluation seeds).
+def _baselines() -> dict[str, Callable[[str], Any]]:
+    from baselines import FixedSpread, OrderFlowSkew, RandomQuoter
+    from baselines.calibration import calibrated_as, calibrated_glft
+
+    return {
+        "fixed_spread": lambda s: FixedSpread(1.0, name="fixed_spread"),
+        "order_flow_skew": lambda s: OrderFlowSkew(1.0, 1.0, 2.0, name="order_flow_skew"),
+        "avellaneda_stoikov": lambda s: calibrated_as(s),
+        "glft": lambda s: calibrated_glft(s),
+        "random": lambda s: RandomQuoter(name="random"),
+    }
+
+
+BASELINE = "avellaneda_stoikov"  # paired differences are taken against this contestant
+SIGMA_MULTIPLIERS = (1.0, 2.0, 4.0)
+STRESS_SHOCK_RATE = 0.01
+
+
+class CliError(Exception):
+    """Bad input: reported as one line, exit code 2."""
+
+
+def fail(message: str) -> NoReturn:
+    """Print one error line and exit with code 2."""
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not usage + message
+        fail(f"{message} (see --help)")
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
+    """Build the parser from :class:`Args` and parse ``argv``."""
+    parser = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+    for f in dataclasses.fields(Args):
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata["help"] + (f" (default: {f.default})" if f.default != "" else "")
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default,
+                                help=f.metadata["help"])  # fmt: skip
+        else:
+            kind = {"int": int, "str": str}[str(f.type)]
+            parser.add_argument(flag, type=kind, default=f.default, help=help_text)
+    return Args(**vars(parser.parse_args(argv)))
+
+
+def split(text: str) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]``."""
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def check_args(args: Args) -> None:
+    """Reject bad values before anything runs."""
+    if args.episodes < 2:
+        raise CliError(f"--episodes={args.episodes} must be >= 2 (the CIs need two episodes)")
+    if args.seed < 0:
+        raise CliError(f"--seed={args.seed} must be >= 0")
+    if args.batch_size < 1:
+        raise CliError(f"--batch-size={args.batch_size} must be >= 1")
+
+
+def select_regimes(args: Args) -> list[str]:
+    """The regimes to run; every name must be a book preset or env id."""
+    from mm_gym.config import ConfigError
+    from mm_gym.evaluation import resolve_setting
+
+    regimes = split(args.regimes)
+    if not regimes:
+        raise CliError("--regimes is empty")
+    for r in regimes:
+        try:
+            resolve_setting(r)
+        except ConfigError as exc:
+            raise CliError(f"unknown regime {r!r}: {str(exc).split(': ', 1)[1]}") from None
+    return regimes
+
+
+def select_baselines(args: Args) -> dict[str, Callable[[str], Any]]:
+    """The baseline contestants (factories ``regime -> policy``)."""
+    table = _baselines()
+    if args.contestants.strip() == "all":
+        return table
+    names = split(args.contestants)
+    unknown = [n for n in names if n not in table]
+    if unknown or not names:
+        raise CliError(
+            f"unknown contestant(s) {unknown or [args.contestants]}: valid contestants are "
+            f"{', '.join(table)} or 'all' (trained runs go in --runs)"
+        )
+    return {n: table[n] for n in names}
+
+
+def select_rival(args: Args) -> Any:
+    """``"builtin"`` or a factory ``regime -> policy`` for mm2."""
+    if args.rival == "builtin":
+        return "builtin"
+    table = _baselines()
+    if args.rival not in table:
+        raise CliError(
+            f"unknown rival {args.rival!r}: valid rivals are builtin, {', '.join(table)}"
+        )
+    return table[args.rival]
+
+
+def load_runs(args: Args) -> dict[str, Any]:
+    """Trained contestants from ``--runs`` (via ``agents.load_policy``), by run name."""
+    if args.runs == "none":
+        return {}
+    runs_dir = Path("runs")
+    if args.runs == "auto":
+        found = sorted(
+            (p for p in runs_dir.glob("*") if p.is_dir()), key=lambda p: p.stat().st_mtime
+        ) if runs_dir.is_dir() else []  # fmt: skip
+        if not found:
+            return {}
+        folders, explicit = [found[-1]], False
+    else:
+        folders, explicit = [Path(p) for p in split(args.runs)], True
+    try:
+        from agents import load_policy  # type: ignore[attr-defined]
+    except ImportError as exc:
+        if explicit:
+            raise CliError(
+                f"--runs needs agents.load_policy, which cannot be imported: {exc}"
+            ) from None
+        return {}
+    policies = {}
+    for folder in folders:
+        if not folder.is_dir():
+            existing = sorted(p.name for p in runs_dir.glob("*") if p.is_dir())
+            raise CliError(
+                f"run folder {str(folder)!r} does not exist; runs under runs/: "
+                f"{', '.join(existing) or '(none)'}"
+            )
+        try:
+            policy = load_policy(str(folder))
+        except Exception as exc:  # a corrupt run is reported, whatever broke inside
+            if not explicit:
+                print(f"{PROG}: note: skipping newest run {str(folder)!r}: {exc}", file=sys.stderr)
+                continue
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CliError(f"cannot load run {str(folder)!r}: {msg}") from None
+        policies[f"ppo:{folder.name}"] = policy
+    return policies
+
+
+def prepare_output(args: Args) -> tuple[Path, Path]:
+    """The final output folder and a fresh temporary folder beside it (both checked writable)."""
+    default = not args.out
+    out = Path("exports") / time.strftime("%Y%m%d-%H%M%S") if default else Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+        raise CliError(f"output folder {str(out)!r} exists and is not empty (use --overwrite)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+    except OSError as exc:
+        raise CliError(f"cannot write the output folder {str(out)!r}: {exc.strerror}") from None
+    return out, tmp
+
+
+def publish(tmp: Path, out: Path, *, latest: bool) -> None:
+    """Move the finished temporary folder into place (and point ``exports/latest`` at it)."""
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    if latest:
+        link = out.parent / "latest"
+        tmp_link = out.parent / f".latest.tmp-{os.getpid()}"
+        tmp_link.unlink(missing_ok=True)
+        tmp_link.symlink_to(out.name, target_is_directory=True)
+        os.replace(tmp_link, link)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the tournament; return the exit code."""
+    args = parse_args(argv)
+    from mm_gym.evaluation import safe_name
+
+    try:
+        check_args(args)
+        regimes = select_regimes(args)
+        contestants: dict[str, Any] = dict(select_baselines(args))
+        rival = select_rival(args)
+        if args.list:
+            from mm_gym.config import preset, preset_names
+
+            print("contestants:", ", ".join(_baselines()), "(and runs/<name> via --runs)")
+            print("regimes:", ", ".join(p for p in preset_names() if preset(p).fills == "book"))
+            return 0
+        contestants.update(load_runs(args))
+        names = [safe_name(n) for n in contestants]
+        if len(set(names)) != len(names):
+            raise CliError(f"contestant names collide as folder names: {list(contestants)}")
+        out, tmp = prepare_output(args)
+    except CliError as exc:
+        fail(str(exc))
+    try:
+        run(args, regimes, contestants, rival, tmp)
+        publish(tmp, out, latest=not args.out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(f"\nwrote {out}/ (summary.csv, episodes.csv, plots/, report.pdf, contestants/)")
+    return 0
+
+
+def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any, tmp: Path) -> None:
+    """Simulate, summarize, print the leaderboard and write every output into ``tmp``."""
+    from tqdm import tqdm
+
+    from mm_gym.config import atomic_write_text
+    from mm_gym.evaluation import (
+        evaluation_seeds,
+        format_leaderboard,
+        leaderboard,
+        make_figures,
+        run_tournament,
+        summarize,
+        write_figures,
+        write_report,
+        write_tables,
+    )
+
+    t0 = time.perf_counter()
+    # AS / GLFT calibrations are looked up (or computed, once per regime) before the clock of
+    # the simulation starts, so the progress bar measures the tournament alone.
+    calib = calibrations(regimes, contestants, rival)
+    t_cal = time.perf_counter() - t0
+
+    # The bar counts vector-env steps: one per step of each batch of each (regime, contestant).
+    horizons = {r: horizon_of(r) for r in regimes}
+    n_batches = -(-args.episodes // args.batch_size)
+    total = n_batches * len(contestants) * sum(horizons.values())
+    bar = tqdm(total=total, desc="tournament", unit="step", disable=not args.progress)
+    t1 = time.perf_counter()
+    tournament = run_tournament(
+        contestants, regimes, None, args.episodes, seed=args.seed, rival=rival,
+        batch_size=args.batch_size, progress=bar.update,
+    )  # fmt: skip
+    bar.close()
+    t_sim = time.perf_counter() - t1
+    market_steps = int(tournament.episodes["length"].sum())
+
+    baseline = BASELINE if BASELINE in contestants else None
+    summary = summarize(tournament.episodes, baseline=baseline, seed=args.seed)
+    board = leaderboard(summary)
+    text = format_leaderboard(board, baseline=baseline)
+    print()
+    print(text)
+
+    stress_text = ""
+    scen = None
+    if args.scenarios:
+        scen, stress_text = run_scenarios(args, regimes, contestants, rival, baseline)
+        print(stress_text)
+
+    write_tables(tmp, tournament, summary, text)
+    figs = make_figures(tournament)
+    if scen is not None:
+        atomic_write_text(tmp / "scenarios.csv", scen["summary"].to_csv(index=False))
+        atomic_write_text(tmp / "scenario_episodes.csv", scen["episodes"].to_csv(index=False))
+        figs["scenarios"] = scenario_figure(scen["summary"])
+    write_figures(tmp, figs)
+    header = (
+        f"mm_gym evaluation: {len(contestants)} contestants x {len(regimes)} regimes x "
+        f"{args.episodes} episodes, rival={args.rival}, seed={args.seed}"
+    )
+    write_report(tmp / "report.pdf", header, [text, stress_text] if stress_text else [text], figs)
+    meta = {
+        "args": dataclasses.asdict(args),
+        "regimes": regimes,
+        "contestants": list(contestants),
+        "baseline_for_differences": baseline,
+        "calibrations": calib,
+        "seeds_first_10": [int(s) for s in evaluation_seeds(args.episodes, args.seed)[:10]],
+        "default_sigma_ticks": {r: preset_sigma(r) for r in regimes},
+        "seconds": {"calibration": round(t_cal, 2), "simulation": round(t_sim, 2)},
+        "market_steps": market_steps,
+        "market_steps_per_second": round(market_steps / max(t_sim, 1e-9)),
+    }
+    atomic_write_text(tmp / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
+    print(
+        f"simulated {market_steps:,} market-steps in {t_sim:.1f} s "
+        f"({market_steps / max(t_sim, 1e-9):,.0f}/s); calibration lookup {t_cal:.1f} s"
+    )
+
+
+def horizon_of(setting: str) -> int:
+    """Steps per episode of ``setting`` (for the progress bar)."""
+    from mm_gym.envs.config import resolve_configs
+    from mm_gym.evaluation import resolve_setting
+
+    _, kw = resolve_setting(setting)
+    market, _ = resolve_configs(kw.get("preset", "default"), None, None, {})
+    return int(market.horizon_steps)
+
+
+def preset_sigma(setting: str) -> float:
+    """The preset's fundamental volatility, ticks per step."""
+    from mm_gym.envs.config import resolve_configs
+    from mm_gym.evaluation import resolve_setting
+
+    _, kw = resolve_setting(setting)
+    market, _ = resolve_configs(kw.get("preset", "default"), None, None, {})
+    return float(market.process.sigma_ticks)
+
+
+def calibrations(regimes: list[str], contestants: dict[str, Any], rival: Any) -> dict[str, Any]:
+    """Look up (or compute) the AS / GLFT calibration of each regime that needs one."""
+    needed = {"avellaneda_stoikov", "glft"} & (set(contestants) | {getattr(rival, "name", "")})
+    if not needed and not callable(rival):
+        return {}
+    from baselines.calibration import calibration_for
+
+    return {r: dataclasses.asdict(calibration_for(r)) for r in regimes}
+
+
+def run_scenarios(
+    args: Args, regimes: list[str], policies: dict[str, Any], rival: Any, baseline: str | None
+) -> tuple[dict[str, Any], str]:
+    """The stress grid: every regime x sigma multiplier x shock rate, on independent seeds."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    from mm_gym.evaluation import run_tournament, summarize
+
+    grid = [
+        (r, m, rate)
+        for r in regimes
+        for m in SIGMA_MULTIPLIERS
+        for rate in (None, STRESS_SHOCK_RATE)
+    ]
+    frames = []
+    n_batches = -(-args.episodes // args.batch_size)
+    total = sum(n_batches * len(policies) * horizon_of(r) for r, _, _ in grid)
+    bar = tqdm(total=total, desc="scenarios", unit="step", disable=not args.progress)
+    for i, (r, mult, rate) in enumerate(grid, start=1):
+        overrides: dict[str, Any] = {"process.sigma_ticks": preset_sigma(r) * mult}
+        if rate is not None:
+            overrides["flow.shock_rate"] = rate
+        label = f"{r} sigma x{mult:g} " + ("shock 0.01" if rate is not None else "shock preset")
+        t = run_tournament(
+            policies, [r], overrides, args.episodes, seed=args.seed, stream=i, rival=rival,
+            batch_size=args.batch_size, sample_episode=None, progress=bar.update,
+        )  # fmt: skip
+        ep = t.episodes.assign(
+            scenario=label, sigma_mult=mult, shock_rate=rate if rate is not None else -1.0
+        )
+        ep["preset"] = label
+        frames.append(ep)
+    bar.close()
+    episodes = pd.concat(frames, ignore_index=True)
+    summary = summarize(episodes, baseline=baseline, seed=args.seed, pooled=False)
+    cols = ["preset", "policy", "total_pnl_mean", "total_pnl_ci_low", "total_pnl_ci_high",
+            "total_pnl_diff", "sharpe_mean", "max_drawdown_mean", "mean_abs_inventory_mean",
+            "frac_at_limit_mean", "n_shocks_mean"]  # fmt: skip
+    table = summary[cols].rename(columns={"preset": "scenario"})
+    text = "== stress scenarios (mean episode PnL, 95% CI, paired difference to AS) ==\n"
+    text += table.to_string(index=False, float_format=lambda x: f"{x:8.2f}") + "\n"
+    return {"summary": summary.rename(columns={"preset": "scenario"}), "episodes": episodes}, text
+
+
+def scenario_figure(summary: Any) -> Any:
+    """Grouped bars: mean episode PnL (95% CI) per scenario and contestant."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    scen = list(dict.fromkeys(summary["scenario"]))
+    pols = list(dict.fromkeys(summary["policy"]))
+    fig, ax = plt.subplots(figsize=(max(8, 0.8 * len(scen) * len(pols) / 3), 5))
+    width = 0.8 / len(pols)
+    for j, p in enumerate(pols):
+        g = summary[summary["policy"] == p].set_index("scenario").loc[scen]
+        x = np.arange(len(scen)) + j * width
+        err = [
+            g["total_pnl_mean"] - g["total_pnl_ci_low"],
+            g["total_pnl_ci_high"] - g["total_pnl_mean"],
+        ]
+        ax.bar(x, g["total_pnl_mean"], width, yerr=err, label=p, capsize=1.5)
+    ax.set_xticks(np.arange(len(scen)) + 0.4 - width / 2, scen, rotation=45, ha="right", fontsize=7)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_ylabel("mean episode PnL (95% CI)")
+    ax.set_title("Stress scenarios")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+if __name__ == "__main__":
+    sys.exit(main())
