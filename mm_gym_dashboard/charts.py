@@ -5,6 +5,7 @@ Prices are in currency per unit of the asset, PnL in currency, inventory in lots
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import altair as alt
@@ -13,6 +14,7 @@ import pandas as pd
 __all__ = [
     "attribution_chart",
     "distribution_chart",
+    "event_kind",
     "impact_chart",
     "inventory_chart",
     "ladder_chart",
@@ -26,6 +28,15 @@ __all__ = [
 ]
 
 _HEIGHT = 260
+_LEGEND = alt.Legend(labelLimit=320)
+_PARTS = {
+    "spread_capture": "#43a047",
+    "inventory_pnl": "#fb8c00",
+    "fees": "#1e88e5",
+    "realized": "#43a047",
+    "unrealized": "#fb8c00",
+    "fees and rest": "#1e88e5",
+}
 _SERIES_COLORS = {
     "mid": "#9aa0a6",
     "fundamental": "#f2c14e",
@@ -43,11 +54,36 @@ def _scale(mapping: dict[str, str], domain: Sequence[str] | None = None) -> alt.
     return alt.Scale(domain=keys, range=[mapping[k] for k in keys])
 
 
+def event_kind(event: str) -> str | None:
+    """``"shock"``, ``"regime"`` or None (not marked) for one event label.
+
+    Labels are those of the live market (``"shock"``, ``"regime → trending"``) and of the
+    export traces (``"shock"``, ``"regime_switch"``; ``"news"`` and ``"one_sided"`` are too
+    frequent to mark).
+    """
+    e = event.strip().lower()
+    if e.startswith("shock"):
+        return "shock"
+    if e.startswith("regime"):
+        return "regime"
+    return None
+
+
 def _event_rules(events: pd.DataFrame | None) -> alt.Chart | None:
-    """Vertical rules at the ``step`` of each row of ``events`` (columns ``step``, ``event``)."""
+    """Vertical rules at the ``step`` of each shock or regime change in ``events``.
+
+    ``events`` has columns ``step`` and ``event``; an event may hold several labels joined by
+    ``;`` (export traces).
+    """
     if events is None or events.empty:
         return None
-    ev = events.assign(kind=events["event"].map(lambda e: "shock" if "shock" in e else "regime"))
+    ev = events[["step", "event"]].copy()
+    ev["event"] = ev["event"].astype(str).str.split(";")
+    ev = ev.explode("event")
+    ev["kind"] = ev["event"].map(event_kind)
+    ev = ev.dropna(subset=["kind"]).drop_duplicates(["step", "kind"])
+    if ev.empty:
+        return None
     return (
         alt.Chart(ev)
         .mark_rule(strokeDash=[4, 3], opacity=0.55)
@@ -97,40 +133,49 @@ def price_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> al
     return _with_events(lines, events)
 
 
-def ladder_chart(levels: pd.DataFrame, quotes: pd.DataFrame, mid: float) -> alt.TopLevelMixin:
-    """The depth ladder: background lots per price (bids green, asks red), makers' quotes marked.
+def _decimals(tick_size: float) -> int:
+    return max(0, min(8, math.ceil(-math.log10(tick_size) - 1e-9)))
+
+
+def ladder_chart(
+    levels: pd.DataFrame, quotes: pd.DataFrame, mid: float, tick_size: float = 0.01
+) -> alt.TopLevelMixin:
+    """The depth ladder: background lots per price (bids green, asks red), makers' quotes named.
 
     Args:
         levels: Columns ``price``, ``lots``, ``side`` (:meth:`LiveMarket.book`).
-        quotes: Columns ``price``, ``maker``.
-        mid: The mid, drawn as a rule.
+        quotes: Columns ``price``, ``maker``; each maker's quote is named beside its price.
+        mid: The mid (in the title).
+        tick_size: Price of one tick (sets the decimals shown).
     """
-    dec = 4
+    dec = _decimals(tick_size)
     levels = levels.assign(label=levels["price"].map(lambda p: f"{p:.{dec}f}"))
     order = sorted(levels["label"].unique(), key=float, reverse=True)
-    y = alt.Y("label:O", sort=order, title="price")
+    y = alt.Y("label:O", sort=order, title="price", axis=alt.Axis(labelOverlap=False))
+    longest = max(1, int(levels["lots"].max()))
+    x_scale = alt.Scale(domain=[0, longest * 1.7])
     bars = (
-        alt.Chart(levels, title=f"Book depth around the mid ({mid:.{dec}f})")
+        alt.Chart(levels, title=f"Book around the mid {mid:.{dec + 1}f}")
         .mark_bar()
         .encode(
-            x=alt.X("lots:Q", title="background lots"),
+            x=alt.X("lots:Q", title="background lots", scale=x_scale),
             y=y,
             color=alt.Color(
                 "side:N", scale=alt.Scale(domain=["bid", "ask"], range=["#43a047", "#e53935"])
             ),
             tooltip=["label:O", "side:N", "lots:Q"],
         )
-        .properties(height=_HEIGHT + 40)
+        .properties(height=18 * len(order) + 20)
     )
     if quotes.empty:
         return bars
     q = quotes.assign(label=quotes["price"].map(lambda p: f"{p:.{dec}f}"))
     q = q[q["label"].isin(order)]
-    q = q.groupby("label", as_index=False)["maker"].agg(", ".join)
+    q = q.groupby("label", as_index=False)["maker"].agg(", ".join).assign(x=longest * 1.05)
     marks = (
         alt.Chart(q)
-        .mark_text(align="left", dx=4, fontWeight="bold")
-        .encode(y=y, x=alt.value(4), text="maker:N", tooltip=["label:O", "maker:N"])
+        .mark_text(align="left", fontWeight="bold", color="#37474f")
+        .encode(y=y, x=alt.X("x:Q", scale=x_scale), text="maker:N", tooltip=["label:O", "maker:N"])
     )
     return alt.layer(bars, marks)
 
@@ -203,7 +248,7 @@ def sentiment_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -
         alt.Chart(spans)
         .mark_rect(opacity=0.25)
         .encode(
-            x="start:Q",
+            x=alt.X("start:Q", title="step"),
             x2="end:Q",
             color=alt.Color("regime:N", scale=_scale(_REGIME_COLORS), title="regime"),
             tooltip=["regime:N", "start:Q", "end:Q"],
@@ -280,9 +325,11 @@ def attribution_chart(parts: pd.DataFrame) -> alt.TopLevelMixin:
         alt.Chart(parts, title="PnL attribution (mean per episode)")
         .mark_bar()
         .encode(
-            x=alt.X("contestant:N", title=None, sort="-y"),
+            x=alt.X("contestant:N", title=None, axis=alt.Axis(labelAngle=0, labelLimit=200)),
             y=alt.Y("sum(value):Q", title="currency"),
-            color=alt.Color("part:N", title=None),
+            color=alt.Color(
+                "part:N", title=None, scale=_scale(_PARTS, parts["part"].unique().tolist())
+            ),
             tooltip=["contestant:N", "part:N", alt.Tooltip("value:Q", format=".2f")],
         )
     )
@@ -306,7 +353,7 @@ def paths_chart(paths: pd.DataFrame, title: str, y_title: str) -> alt.TopLevelMi
         .encode(
             x="step:Q",
             y=alt.Y("value:Q", title=y_title),
-            color=alt.Color("contestant:N", title=None),
+            color=alt.Color("contestant:N", title=None, legend=_LEGEND),
             tooltip=["contestant:N", "step:Q", alt.Tooltip("value:Q", format=".3f")],
         )
         .properties(height=_HEIGHT + 40)
@@ -318,23 +365,26 @@ def paths_chart(paths: pd.DataFrame, title: str, y_title: str) -> alt.TopLevelMi
     return _with_events(lines, ev if not ev.empty else None)
 
 
-def impact_chart(points: pd.DataFrame) -> alt.TopLevelMixin:
-    """Market-order size against the mid's move (impact), by contestant and side."""
-    enc = {
+def impact_chart(points: pd.DataFrame, color: str = "contestant") -> alt.TopLevelMixin:
+    """Market-order size against the mid's move (impact), one point per order.
+
+    Args:
+        points: Columns ``contestant``, ``size``, ``impact`` and optionally ``side``, ``kind``
+            (:func:`~mm_gym_dashboard.exports.impact_points`).
+        color: The column that colours the points (``contestant``, ``side`` or ``kind``).
+    """
+    tips = ("contestant", "step", "kind", "side", "size", "pre_mid", "post_mid", "impact")
+    enc: dict[str, object] = {
         "x": alt.X("size:Q", title="market order size (lots)"),
-        "y": alt.Y("impact:Q", title="impact (post - pre mid)"),
-        "color": alt.Color("contestant:N", title=None),
-        "tooltip": [
-            c
-            for c in ("contestant", "size", "side", "pre_mid", "post_mid", "impact")
-            if c in points.columns
-        ],
+        "y": alt.Y("impact:Q", title="impact: side x (post mid - pre mid)"),
+        "color": alt.Color(f"{color}:N", title=color, legend=_LEGEND),
+        "tooltip": [c for c in tips if c in points.columns],
     }
-    if "side" in points.columns:
+    if "side" in points.columns and color != "side":
         enc["shape"] = alt.Shape("side:N")
     return (
-        alt.Chart(points, title="Market impact")
-        .mark_point(opacity=0.5, filled=True, size=30)
+        alt.Chart(points, title="Market impact per market order")
+        .mark_point(opacity=0.55, filled=True, size=35)
         .encode(**enc)
         .properties(height=_HEIGHT + 60)
     )
@@ -348,7 +398,7 @@ def distribution_chart(dist: pd.DataFrame, column: str) -> alt.TopLevelMixin:
         .encode(
             x=alt.X("pnl:Q", bin=alt.Bin(maxbins=40), title=column),
             y=alt.Y("count():Q", stack=None, title="episodes"),
-            color=alt.Color("contestant:N", title=None),
+            color=alt.Color("contestant:N", title=None, legend=_LEGEND),
             tooltip=["contestant:N", "count():Q"],
         )
         .properties(height=_HEIGHT)

@@ -44,7 +44,9 @@ __all__ = [
     "DataFileError",
     "ExportData",
     "attribution",
+    "contestants_in",
     "find_column",
+    "groups",
     "impact_points",
     "leaderboard",
     "list_exports",
@@ -66,7 +68,18 @@ NAME_COLUMNS: tuple[str, ...] = ("contestant", "policy", "name", "agent", "strat
 GROUP_COLUMNS: tuple[str, ...] = ("regime", "preset", "scenario", "env")
 """Column names that split contestants' results further (e.g. by regime)."""
 
-ID_COLUMNS: tuple[str, ...] = ("episode", "seed", "step", "index", "run", "rank", "n", "count")
+ID_COLUMNS: tuple[str, ...] = (
+    "episode",
+    "seed",
+    "step",
+    "index",
+    "run",
+    "rank",
+    "n",
+    "count",
+    "length",
+    "n_episodes",
+)
 """Numeric columns that identify rows rather than measure anything."""
 
 PNL_COLUMNS: tuple[str, ...] = ("total_pnl", "pnl", "final_pnl", "total", "pnl_total")
@@ -320,14 +333,14 @@ def load_export(folder: Path) -> ExportData:
             except DataFileError as exc:
                 data.problems.append(str(exc))
     for child in sorted(folder.iterdir()):
-        if child.is_dir() and not child.name.startswith("."):
-            contestant = _load_contestant(child, data.problems)
-            if contestant is not None:
-                data.contestants[contestant.name] = contestant
-        elif child.suffix.lower() in _IMAGE_SUFFIXES:
+        if child.suffix.lower() in _IMAGE_SUFFIXES and child.is_file():
             data.images.append(child)
         elif child.name.lower() == "report.pdf":
             data.report = child
+    for sub in _contestant_folders(folder):
+        contestant = _load_contestant(sub, folder, data.problems)
+        if contestant is not None:
+            data.contestants[contestant.name] = contestant
     if (
         data.summary is None
         and data.episodes is None
@@ -341,9 +354,30 @@ def load_export(folder: Path) -> ExportData:
     return data
 
 
-def _load_contestant(folder: Path, problems: list[str]) -> ContestantData | None:
+def _contestant_folders(folder: Path, max_depth: int = 3) -> list[Path]:
+    """Sub-folders (at most ``max_depth`` levels down) holding a maker's metrics or impact file.
+
+    A contestant folder may sit directly in the export (``<policy>/``) or deeper, e.g. one per
+    setting (``<preset>/<policy>/``); its name is then the relative path.
+    """
+    names = {f"{m}_{kind}.csv" for m in MAKERS for kind in ("metrics", "market_impact")}
+    found: list[Path] = []
+    level = [folder]
+    for _ in range(max_depth):
+        nxt = []
+        for d in level:
+            for child in sorted(d.iterdir()):
+                if child.is_dir() and not child.name.startswith(".") and not child.is_symlink():
+                    if any((child / n).is_file() for n in names):
+                        found.append(child)
+                    nxt.append(child)
+        level = nxt
+    return found
+
+
+def _load_contestant(folder: Path, export: Path, problems: list[str]) -> ContestantData | None:
     found = False
-    c = ContestantData(name=folder.name, folder=folder)
+    c = ContestantData(name=folder.relative_to(export).as_posix(), folder=folder)
     for maker in MAKERS:
         for kind, reader, store in (
             ("metrics", _read_metrics, c.metrics),
@@ -375,34 +409,70 @@ def group_column(df: pd.DataFrame) -> str | None:
     return find_column(df.columns, GROUP_COLUMNS)
 
 
-def _is_ci_column(name: str) -> bool:
+_DERIVED_SUFFIXES = ("_std", "_diff", "_sem", "_se")
+
+
+def groups(data: ExportData) -> list[str]:
+    """The regimes / presets of the export (``episodes.csv``, else ``summary.csv``), in order."""
+    for table in (data.episodes, data.summary):
+        if table is not None and (col := group_column(table)) is not None:
+            return [str(g) for g in dict.fromkeys(table[col].astype(str))]
+    return []
+
+
+def contestants_in(data: ExportData, group: str | None = None) -> list[tuple[str, ContestantData]]:
+    """``(label, contestant)`` of the contestant folders in ``group`` (None: all).
+
+    Folders nested by setting (``<preset>/<policy>``) belong to the group named in their path
+    and are labelled by the rest of it once a group is chosen; folders not nested belong to
+    every group.
+    """
+    out = []
+    for name, c in data.contestants.items():
+        parts = name.split("/")
+        if group is None or len(parts) == 1:
+            out.append((name, c))
+        elif group in parts[:-1]:
+            out.append(("/".join(p for p in parts if p != group), c))
+    return out
+
+
+def _is_derived_column(name: str) -> bool:
+    """A summary column that qualifies a metric (CI bound, spread, difference), not a metric."""
     n = name.lower()
-    return any(t in n for t in ("ci_", "_ci", "_low", "_high", "_lo", "_hi", "_lower", "_upper"))
+    bounds = ("ci_", "_ci", "_low", "_high", "_lo", "_hi", "_lower", "_upper")
+    return any(t in n for t in bounds) or n.endswith(_DERIVED_SUFFIXES)
 
 
 def metric_choices(data: ExportData) -> list[str]:
-    """Measures a leaderboard can rank by: the PnL first, then the other numeric columns."""
+    """Measures a leaderboard can rank by: the PnL first, then the other numeric columns.
+
+    The columns of ``episodes.csv``, or, without it, the metrics of ``summary.csv`` (the
+    ``<metric>`` of each ``<metric>_mean`` column, or its plain numeric columns).
+    """
+    cols: list[str] = []
     for table in (data.episodes, data.summary):
         if table is None:
             continue
         skip = {name_column(table), group_column(table)}
-        cols = [
+        numeric = [
             c
             for c in table.columns
             if c not in skip
             and pd.api.types.is_numeric_dtype(table[c])
             and c.lower() not in ID_COLUMNS
-            and not (table is data.summary and _is_ci_column(c))
         ]
-        pnl = find_column(cols, PNL_COLUMNS) or find_column(
-            cols, [f"{p}_mean" for p in PNL_COLUMNS]
-        )
-        if pnl is not None:
-            cols.remove(pnl)
-            cols.insert(0, pnl)
+        if table is data.summary:
+            means = [c[: -len("_mean")] for c in numeric if c.lower().endswith("_mean")]
+            numeric = means or [c for c in numeric if not _is_derived_column(c)]
+        cols = numeric
         if cols:
-            return cols
-    return []
+            break
+    pnl = find_column(cols, PNL_COLUMNS)
+    if pnl is not None:
+        cols.remove(pnl)
+        cols.insert(0, pnl)
+    return cols
 
 
 def leaderboard(
@@ -410,25 +480,27 @@ def leaderboard(
 ) -> pd.DataFrame:
     """Mean of ``metric`` per contestant (and regime) with a confidence interval, best first.
 
-    From ``episodes.csv`` when it has the metric (percentile bootstrap CI of the mean, seed 0,
-    :func:`mm_gym.metrics.bootstrap_ci`), else from ``summary.csv`` with its own CI columns
-    (``<metric>_ci_low`` / ``<metric>_ci_high`` and similar names) if it has them.
+    From ``summary.csv`` when it has the metric's mean and CI columns (``<metric>_mean``,
+    ``<metric>_ci_low``, ``<metric>_ci_high`` or similar names; the figures of the report), else
+    from ``episodes.csv`` (percentile bootstrap CI of the mean, seed 0,
+    :func:`mm_gym.metrics.bootstrap_ci`), else from the summary's mean alone.
 
     Returns:
-        Columns ``contestant``, ``group`` (the regime, or ``"all"``), ``mean``, ``ci_low``,
-        ``ci_high``, ``n`` (episodes; NaN if unknown), ``source`` (the file).
+        Columns ``rank``, ``contestant``, ``group`` (the regime or preset, or ``"all"``),
+        ``mean``, ``ci_low``, ``ci_high``, ``n`` (episodes; NaN if unknown), the summary's
+        paired-difference columns ``diff``, ``diff_low``, ``diff_high`` when it has them, and
+        ``source`` (the file).
 
     Raises:
         DashboardError: If neither table has ``metric``.
     """
-    ep = data.episodes
+    sm, ep = data.summary, data.episodes
+    mean = None if sm is None else find_column(sm.columns, [p.format(m=metric) for p in _MEAN])
+    has_ci = sm is not None and find_column(sm.columns, [p.format(m=metric) for p in _CI_LOW])
+    if sm is not None and mean is not None and (has_ci or ep is None or metric not in ep.columns):
+        return _leaderboard_from_summary(sm, metric, mean, data.folder / "summary.csv")
     if ep is not None and metric in ep.columns:
         return _leaderboard_from_episodes(ep, metric, level, n_boot, data.folder / "episodes.csv")
-    sm = data.summary
-    if sm is not None:
-        mean = find_column(sm.columns, [p.format(m=metric) for p in _MEAN])
-        if mean is not None:
-            return _leaderboard_from_summary(sm, metric, mean, data.folder / "summary.csv")
     raise DashboardError(f"no column {metric!r} in episodes.csv or summary.csv of {data.folder}")
 
 
@@ -472,18 +544,26 @@ def _leaderboard_from_summary(
             "n": pd.to_numeric(sm[n], errors="coerce") if n else math.nan,
         }
     )
+    for suffix in ("diff", "diff_low", "diff_high"):
+        if f"{metric}_{suffix}" in sm.columns:
+            out[suffix] = pd.to_numeric(sm[f"{metric}_{suffix}"], errors="coerce")
     return _rank(out, str(source))
 
 
 def _rank(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    df = df.sort_values(["group", "mean"], ascending=[True, False], kind="stable")
+    groups = list(dict.fromkeys(df["group"]))  # the file's order of groups
+    df = df.assign(_g=df["group"].map(groups.index))
+    df = df.sort_values(["_g", "mean"], ascending=[True, False], kind="stable").drop(columns="_g")
     df.insert(0, "rank", df.groupby("group").cumcount() + 1)
     df["source"] = source
     return df.reset_index(drop=True)
 
 
-def attribution(data: ExportData) -> tuple[pd.DataFrame, str] | None:
+def attribution(data: ExportData, group: str | None = None) -> tuple[pd.DataFrame, str] | None:
     """Mean PnL per contestant split into its parts, long format, and where it came from.
+
+    ``group`` keeps one regime / preset (None: every episode, or the summary's pooled ``all``
+    rows when it has them).
 
     From the attribution columns of ``episodes.csv`` (spread capture, inventory PnL, fees;
     :func:`mm_gym.metrics.pnl_attribution`), else of ``summary.csv``, else from the last step
@@ -501,6 +581,7 @@ def attribution(data: ExportData) -> tuple[pd.DataFrame, str] | None:
         }
         present = {p: c for p, c in parts.items() if c is not None}
         if len(present) >= 2:
+            table = _in_group(table, group)
             name = name_column(table)
             means = table.groupby(name, sort=False)[list(present.values())].mean()
             means.columns = list(present)
@@ -509,23 +590,35 @@ def attribution(data: ExportData) -> tuple[pd.DataFrame, str] | None:
             )
             return long, str(data.folder / file)
     rows = []
-    for c in data.contestants.values():
+    for label, c in contestants_in(data, group):
         m = c.metrics.get("MM1")
         if m is None or not {"realized", "unrealized"} <= set(m.columns):
             continue
         last = m.groupby("episode").tail(1) if "episode" in m.columns else m.tail(1)
         realized = float(last["realized"].mean())
         unrealized = float(last["unrealized"].mean())
-        rows += [(c.name, "realized", realized), (c.name, "unrealized", unrealized)]
+        rows += [(label, "realized", realized), (label, "unrealized", unrealized)]
         if "total" in m.columns:
             rows.append(
-                (c.name, "fees and rest", float(last["total"].mean()) - realized - unrealized)
+                (label, "fees and rest", float(last["total"].mean()) - realized - unrealized)
             )
     if not rows:
         return None
     return pd.DataFrame(
         rows, columns=["contestant", "part", "value"]
     ), "MM1_metrics.csv (last step)"
+
+
+def _in_group(table: pd.DataFrame, group: str | None) -> pd.DataFrame:
+    """The rows of ``group``; with None, all rows except a summary's pooled ``all`` rows."""
+    col = group_column(table)
+    if col is None:
+        return table
+    values = table[col].astype(str)
+    if group is None:
+        pooled = values == "all"
+        return table[pooled] if pooled.any() else table
+    return table[values == group]
 
 
 def pnl_distribution(data: ExportData) -> tuple[pd.DataFrame, str] | None:
@@ -548,7 +641,11 @@ def pnl_distribution(data: ExportData) -> tuple[pd.DataFrame, str] | None:
 
 
 def step_paths(
-    data: ExportData, column: str, maker: str = "MM1", episode: object | None = None
+    data: ExportData,
+    column: str,
+    maker: str = "MM1",
+    episode: object | None = None,
+    group: str | None = None,
 ) -> pd.DataFrame:
     """One per-step column of every contestant's ``<maker>_metrics.csv``, long format.
 
@@ -558,13 +655,14 @@ def step_paths(
         maker: ``"MM1"`` or ``"MM2"``.
         episode: Which episode when a file holds several (an ``episode`` column); default the
             first of each file.
+        group: Keep the contestant folders of this regime / preset (:func:`contestants_in`).
 
     Returns:
         Columns ``contestant``, ``step``, ``value``, ``event`` (empty string if none); files
         without the column are left out.
     """
     frames = []
-    for c in data.contestants.values():
+    for label, c in contestants_in(data, group):
         m = c.metrics.get(maker)
         if m is None or column not in m.columns:
             continue
@@ -575,7 +673,7 @@ def step_paths(
         frames.append(
             pd.DataFrame(
                 {
-                    "contestant": c.name,
+                    "contestant": label,
                     "step": m["step"].to_numpy(),
                     "value": pd.to_numeric(m[column], errors="coerce").to_numpy(),
                     "event": event if isinstance(event, str) else event.to_numpy(),
@@ -587,20 +685,23 @@ def step_paths(
     return pd.concat(frames, ignore_index=True)
 
 
-def impact_points(data: ExportData, maker: str = "MM1", max_points: int = 5000) -> pd.DataFrame:
+def impact_points(
+    data: ExportData, maker: str = "MM1", max_points: int = 5000, group: str | None = None
+) -> pd.DataFrame:
     """Every contestant's market-impact records of ``maker``, with a ``contestant`` column.
 
-    At most ``max_points`` rows per contestant (an even subsample) so that plots stay light.
+    At most ``max_points`` rows per contestant (an even subsample) so that plots stay light;
+    ``group`` keeps one regime / preset's folders (:func:`contestants_in`).
     """
     frames = []
-    for c in data.contestants.values():
+    for label, c in contestants_in(data, group):
         m = c.impact.get(maker)
         if m is None or m.empty:
             continue
         if len(m) > max_points:
             m = m.iloc[np.linspace(0, len(m) - 1, max_points).astype(int)]
         m = m.copy()
-        m.insert(0, "contestant", c.name)
+        m.insert(0, "contestant", label)
         if "side" in m.columns:
             m["side"] = m["side"].map(_side_name)
         frames.append(m)

@@ -23,46 +23,73 @@ SAMPLE_CONTESTANTS: tuple[str, ...] = ("fixed_spread", "avellaneda_stoikov", "gl
 _REGIMES = ("mean_reverting", "trending")
 
 
-def _metrics(rng: np.random.Generator, steps: int, edge: float, episodes: int) -> pd.DataFrame:
-    frames = []
-    for ep in range(episodes):
-        mid = 100.0 + np.cumsum(rng.normal(0.0, 0.01, steps + 1))
-        inventory = np.clip(np.cumsum(rng.integers(-1, 2, steps + 1)), -20, 20)
-        inventory[0] = 0
-        realized = np.cumsum(rng.normal(edge, 0.5, steps + 1))
-        unrealized = inventory * rng.normal(0.0, 0.5, steps + 1)
-        event = np.full(steps + 1, "", dtype=object)
-        event[rng.choice(np.arange(1, steps + 1), 3, replace=False)] = "shock"
-        frames.append(
-            pd.DataFrame(
-                {
-                    "episode": ep,
-                    "step": np.arange(steps + 1),
-                    "mid": mid,
-                    "bid": mid - 0.02,
-                    "ask": mid + 0.02,
-                    "inventory": inventory,
-                    "cash": -inventory * mid * 100.0 + realized,
-                    "realized": realized,
-                    "unrealized": unrealized,
-                    "total": realized + unrealized,
-                    "regime": "mean_reverting",
-                    "sentiment": np.tanh(np.cumsum(rng.normal(0, 0.05, steps + 1))),
-                    "event": event,
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+def _trace(rng: np.random.Generator, steps: int, edge: float) -> pd.DataFrame:
+    """A per-step trace in the columns of ``MM1_metrics.csv``."""
+    step = np.arange(1, steps + 1)
+    mid = 100.0 + np.cumsum(rng.normal(0.0, 0.01, steps))
+    inventory = np.clip(np.cumsum(rng.integers(-1, 2, steps)), -20, 20)
+    realized = np.cumsum(rng.normal(edge, 0.5, steps))
+    unrealized = inventory * rng.normal(0.0, 0.5, steps)
+    fees = np.cumsum(rng.uniform(0.0, 0.1, steps))
+    event = np.full(steps, "", dtype=object)
+    event[rng.choice(steps, steps // 10, replace=False)] = "news"
+    event[rng.choice(steps, 3, replace=False)] = "shock;news"
+    event[steps // 2] = "regime_switch"
+    return pd.DataFrame(
+        {
+            "step": step,
+            "mid": mid,
+            "bid": mid - 0.02,
+            "ask": mid + 0.02,
+            "inventory": inventory,
+            "cash": -inventory * mid * 100.0 + realized + fees,
+            "realized": realized,
+            "unrealized": unrealized,
+            "fees": fees,
+            "total": realized + unrealized + fees,
+            "fills": rng.integers(0, 3, steps),
+            "regime": np.where(step <= steps // 2, "mean_reverting", "trending"),
+            "sentiment": np.tanh(np.cumsum(rng.normal(0, 0.05, steps))),
+            "fundamental": mid + rng.normal(0, 0.02, steps),
+            "event": event,
+        }
+    )
 
 
-def _impact(rng: np.random.Generator, n: int) -> pd.DataFrame:
+def _impact(rng: np.random.Generator, n: int, steps: int) -> pd.DataFrame:
+    """Market orders in the columns of ``MM1_market_impact.csv``."""
     size = np.ceil(rng.pareto(2.0, n) + 1).astype(int)
     side = rng.choice([1, -1], n)
+    kind = rng.choice(["noise", "informed", "shock"], n, p=[0.7, 0.25, 0.05])
     pre = 100.0 + rng.normal(0, 0.05, n)
-    impact = side * 0.005 * np.sqrt(size) + rng.normal(0, 0.003, n)
+    impact = 0.005 * np.sqrt(size) + rng.normal(0, 0.003, n)
     return pd.DataFrame(
-        {"size": size, "side": side, "pre_mid": pre, "post_mid": pre + impact, "impact": impact}
+        {
+            "step": np.sort(rng.integers(1, steps + 1, n)),
+            "kind": kind,
+            "size": size,
+            "side": side,
+            "pre_mid": pre,
+            "post_mid": pre + side * impact,
+            "impact": impact,
+            "maker_lots": rng.integers(1, 3, n),
+        }
     )
+
+
+def _summary(episodes: pd.DataFrame, z: float = 1.96) -> pd.DataFrame:
+    """``summary.csv``: per (preset, policy) mean, std and a normal CI of each metric."""
+    metrics = ["total_pnl", "spread_capture", "inventory_pnl", "fees", "sharpe", "max_drawdown"]
+    g = episodes.groupby(["preset", "policy"], sort=False)
+    out = g.size().rename("n_episodes").to_frame()
+    for m in metrics:
+        out[f"{m}_mean"] = g[m].mean()
+        out[f"{m}_std"] = g[m].std()
+    for m in ("total_pnl", "sharpe"):
+        half = z * g[m].sem()
+        out[f"{m}_ci_low"] = out[f"{m}_mean"] - half
+        out[f"{m}_ci_high"] = out[f"{m}_mean"] + half
+    return out.reset_index()
 
 
 def write_sample_export(
@@ -76,6 +103,11 @@ def write_sample_export(
 ) -> Path:
     """Write a synthetic export folder ``root/name`` (and ``root/latest`` naming it).
 
+    The layout and columns follow :mod:`mm_gym.evaluation`: ``episodes.csv`` (``preset``,
+    ``policy``, ``episode``, ``total_pnl`` and its attribution, ...), ``summary.csv``
+    (``<metric>_mean``, ``<metric>_ci_low``, ...), and one folder per contestant with the
+    sample episode's traces and market-impact records of both makers.
+
     Returns:
         The export folder.
     """
@@ -84,18 +116,19 @@ def write_sample_export(
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for k, contestant in enumerate(SAMPLE_CONTESTANTS):
-        edge = 0.05 * (k + 1)
-        for regime in _REGIMES:
+        for preset in _REGIMES:
             for ep in range(episodes):
                 spread = rng.normal(40 + 15 * k, 6)
                 inv = rng.normal(-5 + 2 * k, 12)
                 fees = rng.normal(8, 1)
                 rows.append(
                     {
-                        "contestant": contestant,
-                        "regime": regime,
+                        "preset": preset,
+                        "policy": contestant,
+                        "rival": "builtin",
                         "episode": ep,
                         "seed": 1000 + ep,
+                        "length": steps,
                         "total_pnl": spread + inv + fees,
                         "spread_capture": spread,
                         "inventory_pnl": inv,
@@ -106,19 +139,12 @@ def write_sample_export(
                 )
         sub = folder / contestant
         sub.mkdir(exist_ok=True)
-        _metrics(rng, steps, edge, 2).to_csv(sub / "MM1_metrics.csv", index=False)
-        _metrics(rng, steps, 0.05, 2).to_csv(sub / "MM2_metrics.csv", index=False)
-        _impact(rng, 150).to_csv(sub / "MM1_market_impact.csv", index=False)
-        _impact(rng, 150).to_csv(sub / "MM2_market_impact.csv", index=False)
+        for maker, edge in (("MM1", 0.05 * (k + 1)), ("MM2", 0.05)):
+            _trace(rng, steps, edge).to_csv(sub / f"{maker}_metrics.csv", index=False)
+            _impact(rng, 120, steps).to_csv(sub / f"{maker}_market_impact.csv", index=False)
     episodes_df = pd.DataFrame(rows)
     episodes_df.to_csv(folder / "episodes.csv", index=False)
-    summary = episodes_df.groupby(["contestant", "regime"], sort=False).agg(
-        total_pnl=("total_pnl", "mean"), sharpe=("sharpe", "mean"), n_episodes=("episode", "size")
-    )
-    sem = episodes_df.groupby(["contestant", "regime"], sort=False)["total_pnl"].sem()
-    summary["total_pnl_ci_low"] = summary["total_pnl"] - 1.96 * sem
-    summary["total_pnl_ci_high"] = summary["total_pnl"] + 1.96 * sem
-    summary.reset_index().to_csv(folder / "summary.csv", index=False)
+    _summary(episodes_df).to_csv(folder / "summary.csv", index=False)
     if latest:
         (root / "latest").write_text(name + "\n", encoding="utf-8")
     return folder

@@ -187,14 +187,8 @@ class Browser:
             hits = hits + 1 if self.evaluate(ready_js) else 0
 
     def screenshot(self, path: Path) -> bytes:
-        """Save a PNG of the whole page (at least the window) to ``path``; returns its bytes."""
-        height = int(self.evaluate("document.documentElement.scrollHeight") or self.size[1])
-        clip = {"x": 0, "y": 0, "width": self.size[0], "height": max(height, self.size[1])}
-        data = self.call(
-            "Page.captureScreenshot",
-            {"format": "png", "clip": {**clip, "scale": 1}, "captureBeyondViewport": True},
-            session=True,
-        )["data"]
+        """Save a PNG of the window to ``path``; returns its bytes."""
+        data = self.call("Page.captureScreenshot", {"format": "png"}, session=True)["data"]
         png = base64.b64decode(data)
         path.write_bytes(png)
         return png

@@ -108,7 +108,11 @@ def _controls(market: LiveMarket, runs_root: Path) -> None:
 
 
 def _fmt(x: float, spec: str = ".2f") -> str:
-    return "n/a" if not math.isfinite(x) else format(x, spec)
+    """``x`` formatted, "n/a" if not finite, and never a negative zero."""
+    if not math.isfinite(x):
+        return "n/a"
+    text = format(x, spec)
+    return text if float(text) != 0.0 else format(0.0, spec)
 
 
 def _draw(market: LiveMarket, window: int, level: float) -> None:
@@ -117,27 +121,33 @@ def _draw(market: LiveMarket, window: int, level: float) -> None:
     last = market.last
     events = market.events()
     prev = h.iloc[-2] if len(h) > 1 else h.iloc[-1]
+    n_shocks = int(h["shock"].iloc[1:].sum())
     m = st.columns(7)
-    m[0].metric("Step", f"{market.step_count} / {market.horizon}")
+    m[0].metric(f"Step (of {market.horizon})", f"{market.step_count}")
     m[1].metric("Mid", f"{last['mid']:.3f}", _fmt(last["mid"] - prev["mid"], "+.3f"))
-    m[2].metric(
-        "Regime", str(last["regime"]), "shock!" if last["shock"] else None, delta_color="inverse"
+    m[2].metric("mm1 inventory", f"{last['mm1_inventory']:+.0f}", help="lots")
+    m[3].metric(
+        "mm1 PnL", _fmt(last["mm1_total"]), _fmt(last["mm1_total"] - prev["mm1_total"], "+.2f")
     )
-    m[3].metric("mm1 inventory", f"{last['mm1_inventory']:+.0f} lots")
     m[4].metric(
-        "mm1 PnL", f"{last['mm1_total']:.2f}", _fmt(last["mm1_total"] - prev["mm1_total"], "+.2f")
+        "mm2 PnL", _fmt(last["mm2_total"]), _fmt(last["mm2_total"] - prev["mm2_total"], "+.2f")
     )
-    m[5].metric(
-        "mm2 PnL", f"{last['mm2_total']:.2f}", _fmt(last["mm2_total"] - prev["mm2_total"], "+.2f")
+    m[5].metric("Sentiment", f"{last['sentiment']:+.3f}", help="observed (EMA of news)")
+    m[6].metric(
+        "Shock steps", n_shocks, "shock now" if last["shock"] else None, delta_color="inverse"
     )
-    m[6].metric("Sentiment", f"{last['sentiment']:+.3f}")
-    st.progress(min(1.0, market.step_count / market.horizon))
+    st.progress(
+        min(1.0, market.step_count / market.horizon),
+        text=f"regime: {last['regime']} (hidden from the agents)",
+    )
 
     recent = h[h["step"] > market.step_count - window]
     left, right = st.columns([2, 1])
     left.altair_chart(charts.price_chart(recent, events))
     levels, quotes = market.book(depth=10)
-    right.altair_chart(charts.ladder_chart(levels, quotes, float(last["mid"])))
+    right.altair_chart(
+        charts.ladder_chart(levels, quotes, float(last["mid"]), tick_size=market.tick_size)
+    )
 
     left, right = st.columns(2)
     left.altair_chart(charts.inventory_chart(h, market.limits, events))
@@ -148,7 +158,7 @@ def _draw(market: LiveMarket, window: int, level: float) -> None:
     with right:
         risk = market.risk(window=100, level=level)
         st.markdown(f"**Inventory risk** (one step, {level:.0%}, last {risk.window} steps)")
-        r = st.columns(3)
+        r = st.columns(4)
         r[0].metric("VaR", _fmt(risk.var), help="z * sigma(mid change) * |inventory|, currency")
         r[1].metric(
             "VaR at limit",
@@ -156,10 +166,11 @@ def _draw(market: LiveMarket, window: int, level: float) -> None:
             help=f"the same at the inventory limit of {risk.limit:.0f} lots",
         )
         r[2].metric(
-            "Historical VaR / ES",
-            f"{_fmt(risk.hist_var)} / {_fmt(risk.hist_es)}",
-            help="of the realized one-step inventory PnL over the window",
+            "Hist. VaR",
+            _fmt(risk.hist_var),
+            help="historical VaR of the realized one-step inventory PnL over the window",
         )
+        r[3].metric("Hist. ES", _fmt(risk.hist_es), help="expected shortfall of the same")
         st.progress(
             min(1.0, risk.utilisation),
             text=f"{risk.utilisation:.0%} of the VaR budget at the limit",

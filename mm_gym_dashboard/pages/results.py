@@ -16,6 +16,7 @@ from mm_gym_dashboard.exports import (
     MAKERS,
     ExportData,
     attribution,
+    groups,
     impact_points,
     leaderboard,
     list_exports,
@@ -88,7 +89,22 @@ def _choose_folder(root: Path) -> Path | None:
     return folder
 
 
-def _leaderboard_tab(data: ExportData) -> None:
+def _choose_group(data: ExportData) -> str | None:
+    """Sidebar choice of one regime / preset (None: every one)."""
+    options = [g for g in groups(data) if g != "all"]
+    if len(options) < 2:
+        return None
+    with st.sidebar:
+        choice = st.selectbox(
+            "Regime / preset",
+            ["every", *options],
+            format_func=lambda g: "every one (pooled)" if g == "every" else g,
+            key="results_group",
+        )
+    return None if choice == "every" else choice
+
+
+def _leaderboard_tab(data: ExportData, group: str | None) -> None:
     metrics = metric_choices(data)
     if not metrics:
         st.info("No numeric measure found in episodes.csv or summary.csv.")
@@ -97,25 +113,41 @@ def _leaderboard_tab(data: ExportData) -> None:
         metric = c1.selectbox("Rank by", metrics, key="results_metric")
         level = c2.selectbox("Confidence level", (0.95, 0.9, 0.99), key="results_level")
         board = leaderboard(data, metric, level=level)
+        source = str(board["source"].iloc[0]) if len(board) else ""
+        if group is not None:
+            board = board[board["group"] == group]
+        if board.empty:
+            st.info(f"No {metric} for {group}.")
+            return
         if board["ci_low"].isna().all():
             st.caption("No confidence intervals: fewer than 2 episodes and no CI columns.")
         st.altair_chart(charts.leaderboard_chart(board, metric))
+        names = {
+            "diff": "vs baseline",
+            "diff_low": "vs baseline low",
+            "diff_high": "vs baseline high",
+        }
         st.dataframe(
-            board.drop(columns="source"),
+            board.drop(columns="source").rename(columns=names),
             hide_index=True,
             column_config={
                 c: st.column_config.NumberColumn(format="%.3f")
-                for c in ("mean", "ci_low", "ci_high")
+                for c in ("mean", "ci_low", "ci_high", *names.values())
             },
         )
-        st.caption(f"From {board['source'].iloc[0]}; CI: percentile bootstrap of the mean.")
+        how = (
+            "CIs and paired differences as evaluate.py computed them"
+            if source.endswith("summary.csv")
+            else f"CI: percentile bootstrap of the mean at {level:.0%}"
+        )
+        st.caption(f"From {source}; {how}.")
     if data.summary is not None:
         with st.expander("summary.csv as written by evaluate.py", expanded=not metrics):
             st.dataframe(data.summary, hide_index=True)
 
 
-def _attribution_tab(data: ExportData) -> None:
-    found = attribution(data)
+def _attribution_tab(data: ExportData, group: str | None) -> None:
+    found = attribution(data, group)
     if found is None:
         st.info(
             "No PnL attribution: episodes.csv has no spread_capture / inventory_pnl / fees "
@@ -142,30 +174,36 @@ def _maker_and_episode(data: ExportData, key: str) -> tuple[str, object | None]:
     return maker, episode
 
 
-def _paths_tab(data: ExportData, column: str, title: str, y_title: str, key: str) -> None:
+def _paths_tab(
+    data: ExportData, group: str | None, column: str, title: str, y_title: str, key: str
+) -> None:
     if not data.contestants:
         st.info("No contestant folders with MM1_metrics.csv / MM2_metrics.csv in this export.")
         return
     maker, episode = _maker_and_episode(data, key)
-    paths = step_paths(data, column, maker, episode)
+    paths = step_paths(data, column, maker, episode, group)
     if paths.empty:
         st.info(f"No {maker}_metrics.csv in this export has a {column!r} column.")
         return
     st.altair_chart(charts.paths_chart(paths, f"{title} ({maker})", y_title))
-    ev = paths.loc[paths["event"].astype(str).str.len() > 0]
-    if not ev.empty:
+    labels = paths[["step", "event"]].drop_duplicates()["event"].astype(str).str.split(";")
+    kinds = [charts.event_kind(e) for e in labels.explode().dropna()]
+    if kinds.count("shock") or kinds.count("regime"):
         st.caption(
-            f"Dashed rules: {len(ev)} events (shocks, regime changes) from the event column."
+            f"Dashed rules: {kinds.count('shock')} shock steps and {kinds.count('regime')} "
+            "regime switches (the traces' event column)."
         )
 
 
-def _impact_tab(data: ExportData) -> None:
+def _impact_tab(data: ExportData, group: str | None) -> None:
     maker = st.radio("Maker", MAKERS, horizontal=True, key="results_impact_maker")
-    points = impact_points(data, maker)
+    points = impact_points(data, maker, group=group)
     if points.empty:
         st.info(f"No {maker}_market_impact.csv with rows in this export.")
         return
-    st.altair_chart(charts.impact_chart(points))
+    options = [c for c in ("contestant", "kind", "side") if c in points.columns]
+    color = st.radio("Colour by", options, horizontal=True, key="results_impact_color")
+    st.altair_chart(charts.impact_chart(points, color))
     stats = points.groupby("contestant").agg(
         orders=("impact", "size"),
         mean_size=("size", "mean"),
@@ -174,17 +212,17 @@ def _impact_tab(data: ExportData) -> None:
     st.dataframe(stats.round(4))
 
 
-def _distribution_tab(data: ExportData) -> None:
+def _distribution_tab(data: ExportData, group: str | None) -> None:
     found = pnl_distribution(data)
     if found is None:
         st.info("No per-episode PnL: episodes.csv is missing or has no total_pnl / pnl column.")
         return
     dist, column = found
-    groups = sorted(dist["group"].unique())
-    if len(groups) > 1:
-        group = st.selectbox("Regime", ["all", *groups], key="results_dist_group")
-        if group != "all":
-            dist = dist[dist["group"] == group]
+    if group is not None:
+        dist = dist[dist["group"] == group]
+    if dist.empty:
+        st.info(f"No episodes of {group} in episodes.csv.")
+        return
     st.altair_chart(charts.distribution_chart(dist, column))
     st.dataframe(dist.groupby("contestant")["pnl"].describe(percentiles=[0.05, 0.5, 0.95]).round(3))
 
@@ -225,18 +263,19 @@ def render(root: Path) -> None:
     st.caption(f"Export `{folder}`: {len(data.contestants)} contestant folders{n_eps}")
     for problem in data.problems:
         st.warning(f"Skipped a file that cannot be read: {problem}")
+    group = _choose_group(data)
     tabs = st.tabs(list(TABS))
     with tabs[0]:
-        _leaderboard_tab(data)
+        _leaderboard_tab(data, group)
     with tabs[1]:
-        _attribution_tab(data)
+        _attribution_tab(data, group)
     with tabs[2]:
-        _paths_tab(data, "inventory", "Inventory paths", "inventory (lots)", "results_inv")
+        _paths_tab(data, group, "inventory", "Inventory paths", "inventory (lots)", "results_inv")
     with tabs[3]:
-        _impact_tab(data)
+        _impact_tab(data, group)
     with tabs[4]:
-        _distribution_tab(data)
+        _distribution_tab(data, group)
     with tabs[5]:
-        _paths_tab(data, "total", "Equity curves", "total PnL (currency)", "results_eq")
+        _paths_tab(data, group, "total", "Equity curves", "total PnL (currency)", "results_eq")
     with tabs[6]:
         _files_tab(data)
