@@ -72,6 +72,9 @@ class Args:
         default=200, metadata={"help": "episodes per contestant and regime (>= 2)"}
     )
     seed: int = field(default=0, metadata={"help": "master seed of the evaluation seed list"})
+    horizon: int = field(
+        default=0, metadata={"help": "steps per episode; 0 keeps the preset's (1,000)"}
+    )
     out: str = field(default="", metadata={"help": "output folder (default exports/<timestamp>)"})
     overwrite: bool = field(
         default=False, metadata={"help": "replace --out if it exists and is not empty"}
@@ -156,6 +159,8 @@ def check_args(args: Args) -> None:
         raise CliError(f"--episodes={args.episodes} must be >= 2 (the CIs need two episodes)")
     if args.seed < 0:
         raise CliError(f"--seed={args.seed} must be >= 0")
+    if args.horizon < 0:
+        raise CliError(f"--horizon={args.horizon} must be >= 0 (0: the preset's horizon)")
     if args.batch_size < 1:
         raise CliError(f"--batch-size={args.batch_size} must be >= 1")
 
@@ -338,13 +343,13 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     t_cal = time.perf_counter() - t0
 
     # The bar counts vector-env steps: one per step of each batch of each (regime, contestant).
-    horizons = {r: horizon_of(r) for r in regimes}
+    horizons = {r: horizon_of(r, args) for r in regimes}
     n_batches = -(-args.episodes // args.batch_size)
     total = n_batches * len(contestants) * sum(horizons.values())
     bar = tqdm(total=total, desc="tournament", unit="step", disable=not args.progress)
     t1 = time.perf_counter()
     tournament = run_tournament(
-        contestants, regimes, None, args.episodes, seed=args.seed, rival=rival,
+        contestants, regimes, overrides(args), args.episodes, seed=args.seed, rival=rival,
         batch_size=args.batch_size, progress=bar.update,
     )  # fmt: skip
     bar.close()
@@ -395,24 +400,23 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     )
 
 
-def horizon_of(setting: str) -> int:
-    """Steps per episode of ``setting`` (for the progress bar)."""
-    from mm_gym.envs.config import resolve_configs
-    from mm_gym.evaluation import resolve_setting
+def overrides(args: Args) -> dict[str, Any]:
+    """Environment overrides from the flags."""
+    return {"horizon_steps": args.horizon} if args.horizon else {}
 
-    _, kw = resolve_setting(setting)
-    market, _ = resolve_configs(kw.get("preset", "default"), None, None, {})
-    return int(market.horizon_steps)
+
+def horizon_of(setting: str, args: Args) -> int:
+    """Steps per episode of ``setting`` (for the progress bar)."""
+    from mm_gym.evaluation import setting_configs
+
+    return int(setting_configs(setting, overrides(args))[0].horizon_steps)
 
 
 def preset_sigma(setting: str) -> float:
     """The preset's fundamental volatility, ticks per step."""
-    from mm_gym.envs.config import resolve_configs
-    from mm_gym.evaluation import resolve_setting
+    from mm_gym.evaluation import setting_configs
 
-    _, kw = resolve_setting(setting)
-    market, _ = resolve_configs(kw.get("preset", "default"), None, None, {})
-    return float(market.process.sigma_ticks)
+    return float(setting_configs(setting)[0].process.sigma_ticks)
 
 
 def calibrations(regimes: list[str], contestants: dict[str, Any], rival: Any) -> dict[str, Any]:
@@ -442,15 +446,15 @@ def run_scenarios(
     ]
     frames = []
     n_batches = -(-args.episodes // args.batch_size)
-    total = sum(n_batches * len(policies) * horizon_of(r) for r, _, _ in grid)
+    total = sum(n_batches * len(policies) * horizon_of(r, args) for r, _, _ in grid)
     bar = tqdm(total=total, desc="scenarios", unit="step", disable=not args.progress)
     for i, (r, mult, rate) in enumerate(grid, start=1):
-        overrides: dict[str, Any] = {"process.sigma_ticks": preset_sigma(r) * mult}
+        stress = {**overrides(args), "process.sigma_ticks": preset_sigma(r) * mult}
         if rate is not None:
-            overrides["flow.shock_rate"] = rate
+            stress["flow.shock_rate"] = rate
         label = f"{r} sigma x{mult:g} " + ("shock 0.01" if rate is not None else "shock preset")
         t = run_tournament(
-            policies, [r], overrides, args.episodes, seed=args.seed, stream=i, rival=rival,
+            policies, [r], stress, args.episodes, seed=args.seed, stream=i, rival=rival,
             batch_size=args.batch_size, sample_episode=None, progress=bar.update,
         )  # fmt: skip
         ep = t.episodes.assign(

@@ -379,16 +379,9 @@ DEFAULT_CALIBRATIONS: dict[str, Calibration] = {}
 
 def config_fingerprint(setting: str, overrides: Mapping[str, Any] | None = None) -> str:
     """A short hash of the resolved market and environment configs of ``setting``."""
-    from mm_gym.envs.config import resolve_configs
-    from mm_gym.evaluation import resolve_setting
+    from mm_gym.evaluation import setting_configs
 
-    env_id, kwargs = resolve_setting(setting)
-    name = kwargs.get("preset")
-    if name is None:
-        import gymnasium as gym
-
-        name = gym.spec(env_id).kwargs.get("preset", "default")
-    market, envc = resolve_configs(name, None, None, dict(overrides or {}))
+    market, envc = setting_configs(setting, overrides)
     return hashlib.sha256(repr((market, envc)).encode()).hexdigest()[:16]
 
 

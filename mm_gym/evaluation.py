@@ -85,16 +85,23 @@ __all__ = [
     "BAND_QUANTILES",
     "EPISODE_COLUMNS",
     "SUMMARY_CI_METRICS",
+    "PolicyOrFactory",
     "Rollout",
     "Tournament",
     "evaluate_policies",
     "evaluation_seeds",
     "format_leaderboard",
     "leaderboard",
+    "make_figures",
     "resolve_setting",
     "rollout",
     "run_tournament",
+    "safe_name",
+    "setting_configs",
     "summarize",
+    "write_figures",
+    "write_report",
+    "write_tables",
 ]
 
 BAND_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -208,6 +215,22 @@ def resolve_setting(setting: str) -> tuple[str, dict[str, Any]]:
         f"setting={setting!r} is not valid: choose a book preset {book_presets} or an env id "
         f"{list(mm_gym.BOOK_ENV_IDS)}"
     )
+
+
+def setting_configs(setting: str, overrides: Mapping[str, Any] | None = None) -> tuple[Any, Any]:
+    """The ``(MarketConfig, EnvConfig)`` an environment of ``setting`` with ``overrides`` uses.
+
+    Raises:
+        ConfigError: On an unknown setting or an invalid override.
+    """
+    import gymnasium as gym
+
+    from mm_gym.envs.config import resolve_configs
+
+    env_id, kwargs = resolve_setting(setting)
+    spec_kwargs = dict(gym.spec(env_id).kwargs)
+    name = kwargs.get("preset", spec_kwargs.get("preset", "default"))
+    return resolve_configs(name, None, None, dict(overrides or {}))
 
 
 # --------------------------------------------------------------------------- one rollout

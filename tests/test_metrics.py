@@ -17,10 +17,12 @@ from mm_gym.metrics import (
     equity_curve,
     fill_rate,
     inventory_stats,
+    market_impact_from_sums,
     market_impact_stats,
     max_drawdown,
     paired_diff_ci,
     pnl_attribution,
+    pnl_attribution_from_steps,
     quoted_spread,
     sharpe,
     unrealized_pnl,
@@ -451,3 +453,118 @@ def test_paired_diff_ci_removes_shared_noise():
 def test_invalid_input_raises_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --------------------------------------------------------------------------- step aggregates
+
+
+def _step_aggregates(fills: FillRecord, n_steps: int, lot_size: float):
+    """Per-step trade cash, edge and fees of a fill record (what a simulator accumulates)."""
+    assert fills.mid is not None
+    d = fills.signed_size
+    cash = np.bincount(fills.step, weights=-lot_size * d * fills.price, minlength=n_steps)
+    edge = np.bincount(
+        fills.step, weights=lot_size * d * (fills.mid - fills.price), minlength=n_steps
+    )
+    fee = np.bincount(fills.step, weights=fills.fee, minlength=n_steps)
+    return cash, edge, fee
+
+
+def test_attribution_from_steps_by_hand():
+    # Step 0: bid 99 hit at fill mid 100, close 99.5 (adverse move). Step 1: ask 100.5 lifted at
+    # fill mid 99.5, close 100. Rebate 0.1 per fill, lot size 2.
+    mid = [100.0, 99.5, 100.0]
+    att = pnl_attribution_from_steps(
+        mid,
+        [1, 0],
+        trade_cash=[-2 * 99.0, 2 * 100.5],
+        edge=[2 * 1.0, 2 * 1.0],
+        fees=[0.1, 0.1],
+        lot_size=2.0,
+    )
+    assert att["spread_capture"] == pytest.approx(4.0)
+    assert att["fees"] == pytest.approx(0.2)
+    assert att["inventory_carry"] == pytest.approx(2 * 1 * 0.5)  # held 1 from 99.5 to 100
+    # intra-step: bought 1 at fill mid 100, close 99.5 (-1.0); sold 1 at 99.5, close 100 (-1.0)
+    assert att["inventory_pnl"] == pytest.approx(1.0 - 1.0 - 1.0)
+    assert att["total_pnl"] == pytest.approx(2 * (100.5 - 99.0) + 0.2)
+    assert att["total_pnl"] == pytest.approx(
+        att["spread_capture"] + att["inventory_pnl"] + att["fees"]
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_steps=st.integers(1, 12),
+    n_fills=st.integers(0, 25),
+    q0=st.integers(-3, 3),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_attribution_from_steps_matches_fill_level(n_steps, n_fills, q0, seed):
+    rng = np.random.default_rng(seed)
+    step = np.sort(rng.integers(0, n_steps, n_fills))
+    fills = _fills(
+        step,
+        rng.choice([-1, 1], n_fills),
+        np.round(rng.uniform(98, 102, n_fills), 2),
+        rng.integers(1, 5, n_fills),
+        fee=rng.uniform(-0.5, 0.5, n_fills),
+        mid=np.round(rng.uniform(98, 102, n_fills), 2),
+    )
+    mid = np.round(rng.uniform(98, 102, n_steps + 1), 2)
+    inv = _inventory_from(fills, n_steps, q0)
+    ref = pnl_attribution(mid, inv, fills, initial_inventory=q0, lot_size=3.0)
+    cash, edge, fee = _step_aggregates(fills, n_steps, 3.0)
+    got = pnl_attribution_from_steps(mid, inv, cash, edge, fee, initial_inventory=q0, lot_size=3.0)
+    for key, value in ref.as_dict().items():
+        assert got[key] == pytest.approx(value, abs=1e-9)
+    # Batched (2-D) input gives the same numbers per row.
+    batch = pnl_attribution_from_steps(
+        np.stack([mid, mid]),
+        np.stack([inv, inv]),
+        np.stack([cash, cash]),
+        np.stack([edge, edge]),
+        np.stack([fee, fee]),
+        initial_inventory=np.array([q0, q0]),
+        lot_size=3.0,
+    )
+    for key, value in ref.as_dict().items():
+        np.testing.assert_allclose(batch[key], [value, value], atol=1e-9)
+
+
+def test_attribution_from_steps_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="edge must have shape"):
+        pnl_attribution_from_steps([1.0, 2.0, 3.0], [0, 0], [0, 0], [0.0], [0, 0])
+    with pytest.raises(ValueError, match="trade_cash must not contain"):
+        pnl_attribution_from_steps([1.0, 2.0], [0], [np.nan], [0.0], [0.0])
+
+
+def test_impact_from_sums_matches_order_level():
+    rng = np.random.default_rng(3)
+    size = rng.integers(1, 20, 200).astype(float)
+    side = rng.choice([-1.0, 1.0], 200)
+    pre = 100 + rng.normal(0, 0.1, 200)
+    post = pre + side * (0.001 * size + rng.normal(0, 0.002, 200))
+    ref = market_impact_stats(size, side, pre, post)
+    imp = side * (post - pre)
+    got = market_impact_from_sums(200, size.sum(), (size**2).sum(), imp.sum(), (size * imp).sum())
+    for key, value in ref.items():
+        assert got[key] == pytest.approx(value, rel=1e-9)
+    assert got["impact_slope"] == pytest.approx(0.001, rel=0.2)
+
+
+def test_impact_from_sums_degenerate_and_batched():
+    got = market_impact_from_sums(
+        np.array([0.0, 3.0]),
+        np.array([0.0, 6.0]),
+        np.array([0.0, 12.0]),
+        np.array([0.0, 0.3]),
+        np.array([0.0, 0.6]),
+    )
+    assert np.isnan(got["mean_impact"][0]) and np.isnan(got["impact_per_lot"][0])
+    assert got["mean_impact"][1] == pytest.approx(0.1)
+    assert got["impact_per_lot"][1] == pytest.approx(0.05)
+    # All three orders had size 2: no slope.
+    assert np.isnan(got["impact_slope"][1]) and np.isnan(got["impact_intercept"][1])
+    with pytest.raises(ValueError, match="same shape"):
+        market_impact_from_sums(np.zeros(2), np.zeros(3), np.zeros(2), np.zeros(2), np.zeros(2))

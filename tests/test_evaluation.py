@@ -1,0 +1,201 @@
+"""mm_gym.evaluation: reproducibility, common random numbers, attribution on real rollouts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from baselines import AvellanedaStoikov, FixedSpread, OrderFlowSkew, RandomQuoter
+from baselines.calibration import (
+    DEFAULT_CALIBRATIONS,
+    calibrate_on_env,
+    calibrated_as,
+    calibration_for,
+    config_fingerprint,
+)
+from mm_gym.config import ConfigError
+from mm_gym.evaluation import (
+    EPISODE_COLUMNS,
+    evaluate_policies,
+    evaluation_seeds,
+    format_leaderboard,
+    leaderboard,
+    resolve_setting,
+    rollout,
+    run_tournament,
+    summarize,
+)
+
+SHORT = {"horizon_steps": 120}  # short episodes keep the tests fast
+
+
+def _pols() -> dict:
+    return {"fixed": FixedSpread(1.0), "random": RandomQuoter(), "skew": OrderFlowSkew(1.0)}
+
+
+def test_evaluation_is_reproducible():
+    a = evaluate_policies(_pols(), "switching", SHORT, n_episodes=6, seed=3)
+    b = evaluate_policies(_pols(), "switching", SHORT, n_episodes=6, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(summarize(a, baseline="fixed"), summarize(b, baseline="fixed"))
+    c = evaluate_policies(_pols(), "switching", SHORT, n_episodes=6, seed=4)
+    assert not np.allclose(a["total_pnl"], c["total_pnl"])
+
+
+def test_results_do_not_depend_on_the_batch_size():
+    # A deterministic policy: each market's episode is a function of its seed alone.
+    pols = {"fixed": FixedSpread(1.0), "skew": OrderFlowSkew(1.0)}
+    whole = evaluate_policies(pols, "trending", SHORT, n_episodes=6, seed=1)
+    pieces = evaluate_policies(pols, "trending", SHORT, n_episodes=6, seed=1, batch_size=4)
+    pd.testing.assert_frame_equal(whole, pieces)
+
+
+def test_common_random_numbers_same_exogenous_path():
+    seeds = evaluation_seeds(3, 11)
+    a = rollout(FixedSpread(0.5), "switching", SHORT, seeds, sample_episode=1)
+    b = rollout(RandomQuoter(), "switching", SHORT, seeds, sample_episode=1)
+    ta, tb = a.traces["MM1"], b.traces["MM1"]
+    for col in ("fundamental", "sentiment", "regime"):
+        pd.testing.assert_series_equal(ta[col], tb[col])
+    # ... while the contestants' own results differ.
+    assert not np.array_equal(ta["inventory"], tb["inventory"])
+    assert not np.array_equal(a.episodes["total_pnl"], b.episodes["total_pnl"])
+    # Another episode is another path.
+    c = rollout(FixedSpread(0.5), "switching", SHORT, seeds, sample_episode=2)
+    assert not np.array_equal(ta["fundamental"], c.traces["MM1"]["fundamental"])
+
+
+def test_attribution_sums_to_total_on_real_rollouts():
+    df = evaluate_policies(_pols(), "switching", {"horizon_steps": 300}, n_episodes=8, seed=5)
+    assert (df["n_fills"] > 0).any()
+    parts = df["spread_capture"] + df["inventory_pnl"] + df["fees"]
+    np.testing.assert_allclose(parts, df["total_pnl"], atol=1e-8)
+    np.testing.assert_allclose(
+        df["realized_pnl"] + df["unrealized_pnl"] + df["fees"], df["total_pnl"], atol=1e-8
+    )
+    # The environment's reward components see the same PnL: the sum of the per-step PnL is the
+    # total, and its inventory PnL is the inventory carry.
+    np.testing.assert_allclose(df["reward_pnl"], df["total_pnl"], atol=1e-8)
+    np.testing.assert_allclose(df["reward_inventory_pnl"], df["inventory_carry"], atol=1e-8)
+
+
+def test_sample_trace_agrees_with_episode_row():
+    r = rollout(OrderFlowSkew(1.0), "trending", {"horizon_steps": 200}, n_episodes=3, seed=2)
+    tr = r.traces["MM1"]
+    row = r.episodes.iloc[0]
+    assert len(tr) == 200
+    assert tr["total"].iloc[-1] == pytest.approx(row["total_pnl"], abs=1e-8)
+    assert tr["inventory"].iloc[-1] == row["final_inventory"]
+    q_prev = np.concatenate([[0.0], tr["inventory"].to_numpy()[:-1]])
+    dmid = np.diff(np.concatenate([[tr["mid"].iloc[0]], tr["mid"].to_numpy()]))
+    # q_{-1} = 0, so the first step's carry vanishes whatever mid[0] was.
+    assert 100.0 * np.sum(q_prev * dmid) == pytest.approx(row["inventory_carry"], abs=1e-6)
+    assert set(r.impacts["MM1"].columns) >= {"size", "side", "pre_mid", "post_mid", "impact"}
+    mo = r.impacts["market"]
+    np.testing.assert_allclose(mo["impact"], mo["side"] * (mo["post_mid"] - mo["pre_mid"]))
+    assert r.traces["MM2"]["total"].iloc[-1] == pytest.approx(row["rival_pnl"], abs=1e-8)
+
+
+def test_episode_columns_and_metric_sanity():
+    df = evaluate_policies({"fixed": FixedSpread(1.0)}, "mean_reverting", SHORT, n_episodes=4)
+    for col in ("preset", "policy", "rival", "episode", "seed", "length", *EPISODE_COLUMNS):
+        assert col in df.columns
+    assert (df["length"] == 120).all()
+    assert (df["max_drawdown"] >= 0).all()
+    assert (df["es"] >= df["var"] - 1e-12).all()
+    assert df["frac_at_limit"].between(0, 1).all()
+    assert (df["fill_rate"] == df["n_fills"] / 120).all()
+    assert (df["n_orders"] > 0).all() and df["mean_impact"].notna().all()
+    assert df["quoted_spread_ticks"].between(1, 30).all()
+
+
+def test_early_termination_on_drawdown():
+    df = evaluate_policies(
+        {"random": RandomQuoter()},
+        "switching",
+        {"horizon_steps": 300, "max_drawdown": 5.0},
+        n_episodes=8,
+        seed=0,
+    )
+    assert (df["length"] < 300).any()
+    np.testing.assert_allclose(
+        df["spread_capture"] + df["inventory_pnl"] + df["fees"], df["total_pnl"], atol=1e-8
+    )
+    np.testing.assert_allclose(df["fill_rate"], df["n_fills"] / df["length"])
+    assert np.isfinite(df["sharpe"]).all()
+
+
+def test_summary_paired_differences_and_leaderboard():
+    pols = {"fixed": FixedSpread(1.0), "same": FixedSpread(1.0), "random": RandomQuoter()}
+    t = run_tournament(pols, ["mean_reverting", "trending"], SHORT, 6, seed=1, sample_episode=None)
+    s = summarize(t.episodes, baseline="fixed", n_boot=200)
+    assert set(s["preset"]) == {"mean_reverting", "trending", "all"}
+    same = s[s["policy"] == "same"]
+    # An identical policy on the same seeds differs by exactly 0 (common random numbers).
+    assert (same["total_pnl_diff"] == 0).all()
+    assert (same["total_pnl_diff_low"] == 0).all() and (same["total_pnl_diff_high"] == 0).all()
+    rnd = s[s["policy"] == "random"].iloc[0]
+    assert rnd["total_pnl_ci_low"] <= rnd["total_pnl_mean"] <= rnd["total_pnl_ci_high"]
+    assert rnd["n_episodes"] == 6
+    assert s[(s.policy == "random") & (s.preset == "all")]["n_episodes"].iloc[0] == 12
+    board = leaderboard(s, preset="all")
+    assert list(board["rank"]) == [1, 2, 3]
+    assert board["total_pnl_mean"].is_monotonic_decreasing
+    text = format_leaderboard(board, baseline="fixed")
+    assert "== all (12 episodes per policy) ==" in text
+
+
+def test_bad_settings_and_options_raise_config_errors():
+    with pytest.raises(ConfigError, match="choose a book preset"):
+        resolve_setting("sideways")
+    with pytest.raises(ConfigError, match="choose a book preset"):
+        resolve_setting("as2008")
+    with pytest.raises(ConfigError, match="action_type"):
+        evaluate_policies({"f": FixedSpread()}, "trending", {"action_type": "discrete"}, 2)
+    with pytest.raises(ConfigError, match="non-empty mapping"):
+        evaluate_policies({}, "trending", SHORT, 2)
+    with pytest.raises(ConfigError, match="not a QuotingPolicy"):
+        evaluate_policies({"x": object()}, "trending", SHORT, 2)  # type: ignore[dict-item]
+    with pytest.raises(ConfigError, match="n_episodes"):
+        evaluation_seeds(0)
+
+
+def test_evaluation_seeds_are_fixed_distinct_and_prefix_stable():
+    s = evaluation_seeds(2000, 0)
+    assert s.dtype == np.uint64 and len(set(s.tolist())) == 2000
+    np.testing.assert_array_equal(evaluation_seeds(100, 0), s[:100])
+    assert not np.array_equal(evaluation_seeds(100, 1), s[:100])
+    assert not np.array_equal(evaluation_seeds(100, 0, stream=1), s[:100])
+
+
+def test_policy_rival_is_used_and_not_shared_with_the_contestant():
+    asp = AvellanedaStoikov(0.001, 2.0)
+    r = rollout(asp, "mean_reverting", SHORT, n_episodes=3, rival=asp)
+    assert (r.episodes["rival"] == "avellaneda_stoikov").all()
+    builtin = rollout(asp, "mean_reverting", SHORT, n_episodes=3)
+    assert not np.array_equal(r.episodes["rival_pnl"], builtin.episodes["rival_pnl"])
+
+
+def test_calibrate_on_env_fits_a_decreasing_fill_curve():
+    fit = calibrate_on_env("mean_reverting", {"horizon_steps": 150}, markets_per_depth=16)
+    assert fit.A > 0 and fit.k > 0
+    p = fit.fill_probability
+    assert p[0] > p[2] > p[4]
+    assert all(e > 0 for e in fit.exposure_steps)
+
+
+def test_calibrated_as_uses_the_stored_default_without_simulating(monkeypatch):
+    import baselines.calibration as cal
+
+    stored = DEFAULT_CALIBRATIONS.get("mean_reverting")
+    if stored is None or stored.fingerprint != config_fingerprint("mean_reverting"):
+        pytest.skip("no current stored calibration for mean_reverting")
+
+    def boom(*args, **kwargs):
+        raise AssertionError("calibrate_setting must not run")
+
+    monkeypatch.setattr(cal, "calibrate_setting", boom)
+    policy = calibrated_as("mean_reverting")
+    assert policy.k == stored.k and policy.gamma == stored.gamma_as
+    assert calibration_for("mean_reverting") is stored
