@@ -345,14 +345,15 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         if self._record:
             self._core.record_history()
         # Scalar twin of MarketCore.settle (same operations, same order).
-        a = self._acct0.tolist()[0]
+        a, r = self._acct0.tolist()
         mid = self._fs0.item(F_MID)
+        iv = self._is0.tolist()
         value = self._value
         inv = a[A_INV]
         total = a[A_CASH] + inv * mid * value
         pnl = total - self._prev_total
         inventory_pnl = self._prev_inv * (mid - self._prev_mid) * value
-        terminated = self._is0.item(I_T) >= self._horizon
+        terminated = iv[I_T] >= self._horizon
         if self._max_dd is not None:
             self._peak = peak = max(self._peak, total)
             if peak - total >= self._max_dd:
@@ -362,11 +363,27 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         self._prev_inv = inv
         self._prev_mid = mid
         self._done = terminated
-        return self._obs_view.copy(), reward, terminated, False, self._info(components)
+        info = {
+            "pnl": total,
+            "realized": a[A_REALIZED],
+            "unrealized": inv * (mid - a[A_AVG]) * value,
+            "fees": a[A_FEES],
+            "cash": a[A_CASH],
+            "inventory": int(inv),
+            "mid": mid * self._tick,
+            "fills": int(a[A_STEP_FILLS]),
+            "regime": iv[I_REGIME],
+            "shock": iv[I_SHOCK_STEP] != 0,
+            "step": iv[I_T],
+            "rival_pnl": r[A_CASH] + r[A_INV] * mid * value,
+            "rival_inventory": int(r[A_INV]),
+            "reward_components": components,
+        }
+        return self._obs_view.copy(), reward, terminated, False, info
 
     def _info(self, components: dict[str, float]) -> dict[str, Any]:
-        both = self._acct0.tolist()
-        a, r = both
+        """The info dict of the current state (after a reset; step() inlines the same code)."""
+        a, r = self._acct0.tolist()
         iv = self._is0.tolist()
         mid = self._fs0.item(F_MID)
         value = self._value
