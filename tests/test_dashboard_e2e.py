@@ -186,6 +186,15 @@ class Browser:
             time.sleep(0.5)
             hits = hits + 1 if self.evaluate(ready_js) else 0
 
+    def wait(self, js: str, timeout_s: float = 30.0) -> None:
+        """Poll until the expression ``js`` is true."""
+        deadline = time.monotonic() + timeout_s
+        while not self.evaluate(js):
+            if time.monotonic() > deadline:
+                text = self.evaluate("document.body ? document.body.innerText : ''")
+                raise TimeoutError(f"{js!r} still false after {timeout_s} s; page text: {text!r}")
+            time.sleep(0.25)
+
     def screenshot(self, path: Path) -> bytes:
         """Save a PNG of the window to ``path``; returns its bytes."""
         data = self.call("Page.captureScreenshot", {"format": "png"}, session=True)["data"]
@@ -230,6 +239,32 @@ def chromium() -> str:
     return path
 
 
+def check_page(browser: Browser, page: str, shot: Path) -> str:
+    """Screenshot the page and check it shows no error; returns the page's text."""
+    png = browser.screenshot(shot)
+    html = browser.evaluate("document.documentElement.outerHTML")
+    text = browser.evaluate("document.body.innerText")
+    assert png.startswith(PNG_MAGIC) and len(png) > 10_000, page
+    assert "stException" not in html, f"{page}: an exception is shown: {text[:2000]}"
+    assert "Traceback" not in text, f"{page}: a traceback is shown: {text[:2000]}"
+    assert 'data-testid="stAlertContentError"' not in html, f"{page}: {text[:2000]}"
+    return text
+
+
+CLICK_JS = """(() => {
+  const b = [...document.querySelectorAll('button')].find(x => x.innerText.trim() === %s);
+  if (!b || b.disabled) return false;
+  b.click();
+  return true;
+})()"""
+
+STEP_JS = """(() => {
+  const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
+    .find(x => x.innerText.startsWith('Step'));
+  return m ? parseInt(m.querySelector('[data-testid="stMetricValue"]').innerText) : -1;
+})()"""
+
+
 def test_dashboard_pages_render_in_chromium(chromium: str, tmp_path: Path) -> None:
     from mm_gym_dashboard.samples import write_sample_export, write_sample_run
 
@@ -240,17 +275,22 @@ def test_dashboard_pages_render_in_chromium(chromium: str, tmp_path: Path) -> No
     shots = Path(os.environ.get("MM_GYM_SCREENSHOTS") or tmp_path / "shots")
     shots.mkdir(parents=True, exist_ok=True)
     with streamlit_server(env, tmp_path / "streamlit.log") as url:
-        browser = Browser(chromium, tmp_path / "profile", (1400, 1000))
+        browser = Browser(chromium, tmp_path / "profile", (1400, 1400))
         try:
             for page, title in PAGES.items():
                 browser.open(f"{url}/?page={page}", READY_JS % json.dumps(title))
-                png = browser.screenshot(shots / f"dashboard_{page}.png")
-                html = browser.evaluate("document.documentElement.outerHTML")
-                text = browser.evaluate("document.body.innerText")
-                assert png.startswith(PNG_MAGIC) and len(png) > 10_000, page
-                assert "stException" not in html, f"{page}: an exception is shown: {text[:2000]}"
-                assert "Traceback" not in text, f"{page}: a traceback is shown: {text[:2000]}"
-                assert 'data-testid="stAlertContentError"' not in html, f"{page}: {text[:2000]}"
+                text = check_page(browser, page, shots / f"dashboard_{page}.png")
                 assert title in text
+            # Play in a real browser: the view refreshes by itself and the step count grows.
+            browser.open(f"{url}/?page=live", READY_JS % json.dumps("Live market"))
+            assert browser.evaluate(STEP_JS) == 0
+            assert browser.evaluate(CLICK_JS % json.dumps("Play"))
+            browser.wait(f"{STEP_JS} >= 15", timeout_s=30)
+            assert browser.evaluate(CLICK_JS % json.dumps("Pause"))
+            browser.wait(CLICK_JS.replace("b.click();", "") % json.dumps("Run to end"))
+            assert browser.evaluate(CLICK_JS % json.dumps("Run to end"))
+            browser.wait(f"{STEP_JS} === 1000", timeout_s=30)
+            browser.wait(READY_JS % json.dumps("Live market"))
+            check_page(browser, "live (played)", shots / "dashboard_live_played.png")
         finally:
             browser.close()

@@ -86,25 +86,55 @@ def _market(settings: LiveSettings, runs_root: Path) -> LiveMarket:
     return state["live_market"]
 
 
+def _step(n: int) -> None:
+    """Button callback: stop playing and advance the session's market ``n`` steps."""
+    st.session_state["live_playing"] = False
+    try:
+        st.session_state["live_market"].step(n)
+    except DashboardError as exc:
+        st.session_state["live_error"] = str(exc)
+
+
+def _toggle_play() -> None:
+    st.session_state["live_playing"] = not st.session_state.get("live_playing", False)
+
+
+def _restart(runs_root: Path) -> None:
+    st.session_state["live_playing"] = False
+    market: LiveMarket = st.session_state["live_market"]
+    st.session_state["live_market"] = LiveMarket(market.settings, runs_root)
+
+
 def _controls(market: LiveMarket, runs_root: Path) -> None:
-    """The step / play / run-to-end / restart buttons (acting on the session state)."""
+    """The step / play / run-to-end / restart buttons (callbacks act before the page draws)."""
     state = st.session_state
     playing = bool(state.get("live_playing")) and not market.done
     c1, c2, c3, c4, c5 = st.columns([1, 1, 1.2, 1.2, 3])
-    if c1.button("Step", key="live_step", disabled=market.done or playing):
-        market.step(1)
-    if c2.button("Pause" if playing else "Play", key="live_play", disabled=market.done):
-        state["live_playing"] = not playing
-    if c3.button("Run to end", key="live_end", disabled=market.done):
-        state["live_playing"] = False
-        market.step(market.horizon)
-    if c4.button(
-        "Restart", key="live_reset", help="the same episode again (change the seed for another)"
-    ):
-        state["live_playing"] = False
-        state["live_market"] = LiveMarket(market.settings, runs_root)
-    status = "finished" if market.done else ("playing" if state.get("live_playing") else "paused")
+    c1.button("Step", key="live_step", disabled=market.done or playing, on_click=_step, args=(1,))
+    c2.button(
+        "Pause" if playing else "Play",
+        key="live_play",
+        disabled=market.done,
+        on_click=_toggle_play,
+    )
+    c3.button(
+        "Run to end",
+        key="live_end",
+        disabled=market.done,
+        on_click=_step,
+        args=(market.horizon,),
+    )
+    c4.button(
+        "Restart",
+        key="live_reset",
+        help="the same episode again (change the seed for another)",
+        on_click=_restart,
+        args=(runs_root,),
+    )
+    status = "finished" if market.done else ("playing" if playing else "paused")
     c5.markdown(f"**mm1** {market.mm1_name} vs **mm2** {market.rival_name} · episode {status}")
+    if state.get("live_error"):
+        st.error(state.pop("live_error"))
 
 
 def _fmt(x: float, spec: str = ".2f") -> str:
