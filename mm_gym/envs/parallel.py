@@ -13,6 +13,7 @@ from pettingzoo import ParallelEnv
 from mm_gym.config import ConfigError, MarketConfig
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import MarketCore, make_action_space, make_observation_space
+from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
 from mm_gym.rewards import COMPONENT_NAMES
 
 __all__ = ["AGENTS", "MarketMakingParallelEnv", "parallel_env"]
@@ -83,8 +84,6 @@ class MarketMakingParallelEnv(ParallelEnv):
                 f"render_mode={render_mode!r} is not valid: choose None or one of "
                 f"{self.metadata['render_modes']}"
             )
-        from mm_gym.envs.render import HISTORY_STEPS
-
         self.render_mode = render_mode
         self.market_config = market
         self.env_config = envc
@@ -185,8 +184,6 @@ class MarketMakingParallelEnv(ParallelEnv):
         """Render the book (``render_mode`` "ansi": text; "rgb_array": frame)."""
         if self.render_mode is None:
             return None
-        from mm_gym.envs.render import render_ansi, render_rgb
-
         if self.render_mode == "ansi":
             return render_ansi(self._core, 0)
         return render_rgb(self._core, 0)

@@ -11,6 +11,7 @@ from mm_gym.config import REGIMES, ConfigError, MarketConfig
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import MarketCore, check_rival, make_action_space, make_observation_space
 from mm_gym.envs.core import rival_generator as _rival_generator
+from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
 from mm_gym.market.state import (
     A_AVG,
     A_CASH,
@@ -187,8 +188,6 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         self.render_mode = render_mode
         self.market_config = market
         self.env_config = envc
-        from mm_gym.envs.render import HISTORY_STEPS
-
         core = MarketCore(
             market,
             envc,
@@ -412,8 +411,6 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
             return None
         if not self._started:
             raise RuntimeError("render() called before reset()")
-        from mm_gym.envs.render import render_ansi, render_rgb
-
         if self.render_mode == "ansi":
             return render_ansi(self._core, 0)
         return render_rgb(self._core, 0)

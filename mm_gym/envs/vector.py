@@ -18,6 +18,7 @@ from mm_gym.envs.core import (
     make_observation_space,
     rival_generator,
 )
+from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
 from mm_gym.envs.single import ENV_KWARGS
 
 __all__ = ["MarketMakingVectorEnv"]
@@ -83,8 +84,6 @@ class MarketMakingVectorEnv(VectorEnv):
                 f"render_mode={render_mode!r} is not valid: choose None or one of "
                 f"{self.metadata['render_modes']}"
             )
-        from mm_gym.envs.render import HISTORY_STEPS
-
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
         self.market_config = market
@@ -169,8 +168,6 @@ class MarketMakingVectorEnv(VectorEnv):
             return None
         if not self._started:
             raise RuntimeError("render() called before reset()")
-        from mm_gym.envs.render import render_ansi, render_rgb
-
         if self.render_mode == "ansi":
             return (render_ansi(self._core, 0),)
         return (render_rgb(self._core, 0),)
