@@ -40,6 +40,7 @@ from mm_gym_dashboard.paths import DashboardError
 __all__ = [
     "ATTRIBUTION_PARTS",
     "MAKERS",
+    "MARKET",
     "ContestantData",
     "DataFileError",
     "ExportData",
@@ -61,6 +62,18 @@ __all__ = [
 
 MAKERS: tuple[str, ...] = ("MM1", "MM2")
 """The makers whose per-step files an export holds (``MM1_metrics.csv``, ...)."""
+
+MARKET = "market"
+"""Key of the impact records of every aggressive order (``market_impact.csv``)."""
+
+MARKET_IMPACT_FILE = "market_impact.csv"
+"""A contestant folder's file of every aggressive order of its sample episode."""
+
+CONTESTANTS_DIR = "contestants"
+"""The folder of evaluate.py's per-contestant sub-folders (left out of contestant names)."""
+
+TEXT_FILES: tuple[str, ...] = ("leaderboard.txt", "run.json")
+"""Small text files of an export shown as they are."""
 
 NAME_COLUMNS: tuple[str, ...] = ("contestant", "policy", "name", "agent", "strategy", "mm1")
 """Column names that name the contestant, in order of preference."""
@@ -131,7 +144,8 @@ class ContestantData:
         name: The contestant (the subfolder's name).
         folder: The subfolder.
         metrics: Per-step paths by maker (``"MM1"``, ``"MM2"``), from ``<maker>_metrics.csv``.
-        impact: Market-order impact records by maker, from ``<maker>_market_impact.csv``.
+        impact: Market-order impact records by maker, from ``<maker>_market_impact.csv`` (the
+            orders that filled that maker), and every aggressive order under :data:`MARKET`.
         images: PNG (or other image) plots in the subfolder.
     """
 
@@ -151,7 +165,8 @@ class ExportData:
         summary: ``summary.csv``, or None if missing or unreadable.
         episodes: ``episodes.csv``, or None if missing or unreadable.
         contestants: The per-contestant subfolders, by name.
-        images: Plots at the top of the folder.
+        images: Plots at the top of the folder or in its ``plots/``.
+        texts: Small text files shown as they are (:data:`TEXT_FILES`).
         report: ``report.pdf`` if present.
         problems: One message per file that could not be read, each naming the file.
     """
@@ -161,6 +176,7 @@ class ExportData:
     episodes: pd.DataFrame | None = None
     contestants: dict[str, ContestantData] = field(default_factory=dict)
     images: list[Path] = field(default_factory=list)
+    texts: list[Path] = field(default_factory=list)
     report: Path | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -333,10 +349,18 @@ def load_export(folder: Path) -> ExportData:
             except DataFileError as exc:
                 data.problems.append(str(exc))
     for child in sorted(folder.iterdir()):
-        if child.suffix.lower() in _IMAGE_SUFFIXES and child.is_file():
-            data.images.append(child)
-        elif child.name.lower() == "report.pdf":
+        if child.name.lower() == "report.pdf":
             data.report = child
+        elif child.name in TEXT_FILES and child.is_file():
+            data.texts.append(child)
+    plots = folder / "plots"
+    data.images = sorted(
+        p
+        for d in (folder, plots)
+        if d.is_dir()
+        for p in d.iterdir()
+        if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES
+    )
     for sub in _contestant_folders(folder):
         contestant = _load_contestant(sub, folder, data.problems)
         if contestant is not None:
@@ -358,9 +382,11 @@ def _contestant_folders(folder: Path, max_depth: int = 3) -> list[Path]:
     """Sub-folders (at most ``max_depth`` levels down) holding a maker's metrics or impact file.
 
     A contestant folder may sit directly in the export (``<policy>/``) or deeper, e.g. one per
-    setting (``<preset>/<policy>/``); its name is then the relative path.
+    regime (``contestants/<policy>/<regime>/``, evaluate.py's layout); its name is then the
+    relative path without a leading ``contestants/``.
     """
     names = {f"{m}_{kind}.csv" for m in MAKERS for kind in ("metrics", "market_impact")}
+    names.add(MARKET_IMPACT_FILE)
     found: list[Path] = []
     level = [folder]
     for _ in range(max_depth):
@@ -375,9 +401,23 @@ def _contestant_folders(folder: Path, max_depth: int = 3) -> list[Path]:
     return found
 
 
+def _contestant_name(folder: Path, export: Path) -> str:
+    parts = folder.relative_to(export).parts
+    if len(parts) > 1 and parts[0] == CONTESTANTS_DIR:
+        parts = parts[1:]
+    return "/".join(parts)
+
+
 def _load_contestant(folder: Path, export: Path, problems: list[str]) -> ContestantData | None:
     found = False
-    c = ContestantData(name=folder.relative_to(export).as_posix(), folder=folder)
+    c = ContestantData(name=_contestant_name(folder, export), folder=folder)
+    market = folder / MARKET_IMPACT_FILE
+    if market.is_file():
+        found = True
+        try:
+            c.impact[MARKET] = _read_impact(market)
+        except DataFileError as exc:
+            problems.append(str(exc))
     for maker in MAKERS:
         for kind, reader, store in (
             ("metrics", _read_metrics, c.metrics),
@@ -423,16 +463,16 @@ def groups(data: ExportData) -> list[str]:
 def contestants_in(data: ExportData, group: str | None = None) -> list[tuple[str, ContestantData]]:
     """``(label, contestant)`` of the contestant folders in ``group`` (None: all).
 
-    Folders nested by setting (``<preset>/<policy>``) belong to the group named in their path
-    and are labelled by the rest of it once a group is chosen; folders not nested belong to
-    every group.
+    Folders nested by setting (``<policy>/<regime>`` as evaluate.py writes them, or
+    ``<regime>/<policy>``) belong to the group named in their path and are labelled by the
+    rest of it once a group is chosen; folders not nested belong to every group.
     """
     out = []
     for name, c in data.contestants.items():
         parts = name.split("/")
         if group is None or len(parts) == 1:
             out.append((name, c))
-        elif group in parts[:-1]:
+        elif group in parts:
             out.append(("/".join(p for p in parts if p != group), c))
     return out
 

@@ -103,10 +103,11 @@ def write_sample_export(
 ) -> Path:
     """Write a synthetic export folder ``root/name`` (and ``root/latest`` naming it).
 
-    The layout and columns follow :mod:`mm_gym.evaluation`: ``episodes.csv`` (``preset``,
-    ``policy``, ``episode``, ``total_pnl`` and its attribution, ...), ``summary.csv``
-    (``<metric>_mean``, ``<metric>_ci_low``, ...), and one folder per contestant with the
-    sample episode's traces and market-impact records of both makers.
+    The layout and columns follow ``evaluate.py``: ``episodes.csv`` (``preset``, ``policy``,
+    ``episode``, ``total_pnl`` and its attribution, ...), ``summary.csv`` (``<metric>_mean``,
+    ``<metric>_ci_low``, ...), ``leaderboard.txt``, ``run.json``, and
+    ``contestants/<policy>/<regime>/`` with the sample episode's traces and market-impact
+    records of both makers (and ``market_impact.csv``, every order).
 
     Returns:
         The export folder.
@@ -137,14 +138,23 @@ def write_sample_export(
                         "max_drawdown": abs(rng.normal(20, 5)),
                     }
                 )
-        sub = folder / contestant
-        sub.mkdir(exist_ok=True)
-        for maker, edge in (("MM1", 0.05 * (k + 1)), ("MM2", 0.05)):
-            _trace(rng, steps, edge).to_csv(sub / f"{maker}_metrics.csv", index=False)
-            _impact(rng, 120, steps).to_csv(sub / f"{maker}_market_impact.csv", index=False)
+            sub = folder / "contestants" / contestant / preset
+            sub.mkdir(parents=True, exist_ok=True)
+            for maker, edge in (("MM1", 0.05 * (k + 1)), ("MM2", 0.05)):
+                _trace(rng, steps, edge).to_csv(sub / f"{maker}_metrics.csv", index=False)
+                _impact(rng, 60, steps).to_csv(sub / f"{maker}_market_impact.csv", index=False)
+            _impact(rng, 150, steps).to_csv(sub / "market_impact.csv", index=False)
     episodes_df = pd.DataFrame(rows)
     episodes_df.to_csv(folder / "episodes.csv", index=False)
-    _summary(episodes_df).to_csv(folder / "summary.csv", index=False)
+    summary = _summary(episodes_df)
+    summary.to_csv(folder / "summary.csv", index=False)
+    (folder / "leaderboard.txt").write_text(
+        summary[["preset", "policy", "total_pnl_mean"]].to_string(index=False) + "\n",
+        encoding="utf-8",
+    )
+    (folder / "run.json").write_text(
+        json.dumps({"sample": True, "episodes": episodes, "seed": seed}), encoding="utf-8"
+    )
     if latest:
         (root / "latest").write_text(name + "\n", encoding="utf-8")
     return folder

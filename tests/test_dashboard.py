@@ -20,12 +20,19 @@ pytest.importorskip("streamlit", reason="streamlit is not installed: pip install
 import pyarrow as pa
 from streamlit.testing.v1 import AppTest
 
+from mm_gym_dashboard.live import LiveMarket, LiveSettings
 from mm_gym_dashboard.samples import SAMPLE_CONTESTANTS, write_sample_export, write_sample_run
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
 TIMEOUT_S = 60  # generous: the first run imports the market and loads its compiled kernels
 
 MakeApp = Callable[..., AppTest]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiled_market() -> None:
+    """Compile (or load from cache) the market kernels outside AppTest's timeout."""
+    LiveMarket(LiveSettings()).step(1)
 
 
 @pytest.fixture
@@ -143,6 +150,7 @@ def test_results_page_shows_every_view_of_the_sample_export(
         "Distribution of total_pnl per episode",
     ):
         assert wanted in titles, titles
+    assert "total_pnl_mean" in texts(at.code)  # leaderboard.txt on the Files tab
 
 
 def test_results_page_filters_one_regime(make_app: MakeApp, sample_export: Path) -> None:
@@ -187,12 +195,13 @@ def test_results_page_names_a_corrupt_file_and_shows_the_rest(
 ) -> None:
     folder = sample_export / "20250101-120000"
     (folder / "episodes.csv").write_bytes(os.urandom(2000))
-    (folder / "glft" / "MM1_market_impact.csv").write_text("not,a\nvalid impact file\n")
+    impact = folder / "contestants" / "glft" / "trending" / "MM1_market_impact.csv"
+    impact.write_text("not,a\nvalid impact file\n")
     at = make_app("results", exports=sample_export)
     assert_no_exception(at)
     warnings = texts(at.warning)
     assert str(folder / "episodes.csv") in warnings
-    assert str(folder / "glft" / "MM1_market_impact.csv") in warnings
+    assert str(impact) in warnings
     assert set(at.dataframe[0].value["contestant"]) == set(SAMPLE_CONTESTANTS)  # from summary
 
 

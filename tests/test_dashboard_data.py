@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from statistics import NormalDist
 
@@ -30,11 +31,16 @@ def test_load_export_reads_every_file_of_the_sample(export: Path) -> None:
     data = ex.load_export(export)
     assert data.problems == []
     assert data.summary is not None and data.episodes is not None
-    assert sorted(data.contestants) == sorted(SAMPLE_CONTESTANTS)
-    c = data.contestants["glft"]
-    assert set(c.metrics) == {"MM1", "MM2"} and set(c.impact) == {"MM1", "MM2"}
+    regimes = ["mean_reverting", "trending"]
+    assert ex.groups(data) == regimes
+    assert sorted(data.contestants) == sorted(
+        f"{c}/{r}" for c in SAMPLE_CONTESTANTS for r in regimes
+    )
+    c = data.contestants["glft/trending"]
+    assert c.folder == export / "contestants" / "glft" / "trending"
+    assert set(c.metrics) == {"MM1", "MM2"} and set(c.impact) == {"MM1", "MM2", ex.MARKET}
     assert len(c.metrics["MM1"]) == 60
-    assert ex.groups(data) == ["mean_reverting", "trending"]
+    assert [p.name for p in data.texts] == ["leaderboard.txt", "run.json"]
 
 
 def test_list_exports_and_latest_on_missing_and_empty_roots(tmp_path: Path) -> None:
@@ -64,15 +70,15 @@ def test_latest_as_text_file_symlink_and_broken_link(tmp_path: Path) -> None:
 
 def test_load_export_names_corrupt_files_and_keeps_the_rest(export: Path) -> None:
     (export / "episodes.csv").write_bytes(b"\x00\xff\xfe garbage \x00" * 50)
-    metrics = export / "glft" / "MM1_metrics.csv"
+    metrics = export / "contestants" / "glft" / "trending" / "MM1_metrics.csv"
     metrics.write_text("a,b\n1,2\n")
     data = ex.load_export(export)
     assert data.episodes is None and data.summary is not None
     text = "\n".join(data.problems)
     assert str(export / "episodes.csv") in text
     assert str(metrics) in text and "'step'" in text
-    assert "MM1" not in data.contestants["glft"].metrics
-    assert "MM2" in data.contestants["glft"].metrics
+    assert "MM1" not in data.contestants["glft/trending"].metrics
+    assert "MM2" in data.contestants["glft/trending"].metrics
 
 
 @pytest.mark.parametrize(
@@ -143,32 +149,34 @@ def test_attribution_parts_add_up_to_the_total_pnl(export: Path) -> None:
 def test_attribution_falls_back_to_the_last_step_of_the_traces(export: Path) -> None:
     data = ex.load_export(export)
     data.episodes = data.summary = None
-    parts, source = ex.attribution(data)
+    parts, source = ex.attribution(data, "trending")
     assert "MM1_metrics" in source
-    m = data.contestants["glft"].metrics["MM1"].iloc[-1]
+    assert sorted(parts["contestant"].unique()) == sorted(SAMPLE_CONTESTANTS)
+    m = data.contestants["glft/trending"].metrics["MM1"].iloc[-1]
     got = parts[parts.contestant == "glft"].set_index("part")["value"]
     assert got["realized"] == pytest.approx(m["realized"])
     assert got.sum() == pytest.approx(m["total"])
 
 
-def test_nested_setting_folders_are_contestants_filtered_by_group(export: Path) -> None:
-    for name in SAMPLE_CONTESTANTS:  # <policy>/ -> <preset>/<policy>/ for two presets
-        for preset in ("mean_reverting", "trending"):
-            dest = export / preset / name
-            dest.mkdir(parents=True)
-            for f in (export / name).iterdir():
-                (dest / f.name).write_bytes(f.read_bytes())
-        for f in (export / name).iterdir():
-            f.unlink()
-        (export / name).rmdir()
+def test_contestants_nested_by_regime_are_filtered_by_group(export: Path) -> None:
     data = ex.load_export(export)
-    assert "trending/glft" in data.contestants and len(data.contestants) == 6
     paths = ex.step_paths(data, "inventory", "MM1", group="trending")
     assert sorted(paths["contestant"].unique()) == sorted(SAMPLE_CONTESTANTS)
     assert len(ex.step_paths(data, "total", "MM2")["contestant"].unique()) == 6
     points = ex.impact_points(data, "MM1", group="mean_reverting")
     assert set(points["side"]) <= {"buy", "sell"}
     assert sorted(points["contestant"].unique()) == sorted(SAMPLE_CONTESTANTS)
+    assert len(ex.impact_points(data, ex.MARKET)) == 6 * 150
+
+
+def test_flat_contestant_folders_belong_to_every_group(export: Path) -> None:
+    for name in SAMPLE_CONTESTANTS:  # contestants/<policy>/<regime>/ -> <policy>/
+        (export / "contestants" / name / "trending").rename(export / name)
+    shutil.rmtree(export / "contestants")
+    data = ex.load_export(export)
+    assert sorted(data.contestants) == sorted(SAMPLE_CONTESTANTS)
+    paths = ex.step_paths(data, "inventory", group="trending")
+    assert sorted(paths["contestant"].unique()) == sorted(SAMPLE_CONTESTANTS)
 
 
 def test_pnl_distribution_has_one_row_per_episode(export: Path) -> None:

@@ -266,7 +266,10 @@ STEP_JS = """(() => {
 
 
 def test_dashboard_pages_render_in_chromium(chromium: str, tmp_path: Path) -> None:
+    from mm_gym_dashboard.live import LiveMarket, LiveSettings
     from mm_gym_dashboard.samples import write_sample_export, write_sample_run
+
+    LiveMarket(LiveSettings()).step(1)  # compile the kernels into numba's cache before serving
 
     exports, runs = tmp_path / "exports", tmp_path / "runs"
     write_sample_export(exports, episodes=6, steps=100)

@@ -7,6 +7,7 @@ cannot be read is named in a warning and the rest is still shown.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import streamlit as st
@@ -14,6 +15,7 @@ import streamlit as st
 from mm_gym_dashboard import charts
 from mm_gym_dashboard.exports import (
     MAKERS,
+    MARKET,
     ExportData,
     attribution,
     groups,
@@ -23,6 +25,7 @@ from mm_gym_dashboard.exports import (
     load_export,
     metric_choices,
     pnl_distribution,
+    read_csv,
     resolve_export,
     step_paths,
 )
@@ -196,10 +199,25 @@ def _paths_tab(
 
 
 def _impact_tab(data: ExportData, group: str | None) -> None:
-    maker = st.radio("Maker", MAKERS, horizontal=True, key="results_impact_maker")
+    sources = list(MAKERS)
+    if any(MARKET in c.impact for c in data.contestants.values()):
+        sources.append(MARKET)
+    names = {
+        MARKET: "every order",
+        "MM1": "orders that filled MM1",
+        "MM2": "orders that filled MM2",
+    }
+    maker = st.radio(
+        "Market orders",
+        sources,
+        format_func=names.__getitem__,
+        horizontal=True,
+        key="results_impact_maker",
+    )
     points = impact_points(data, maker, group=group)
     if points.empty:
-        st.info(f"No {maker}_market_impact.csv with rows in this export.")
+        file = "market_impact.csv" if maker == MARKET else f"{maker}_market_impact.csv"
+        st.info(f"No {file} with rows in this export.")
         return
     options = [c for c in ("contestant", "kind", "side") if c in points.columns]
     color = st.radio("Colour by", options, horizontal=True, key="results_impact_color")
@@ -228,6 +246,27 @@ def _distribution_tab(data: ExportData, group: str | None) -> None:
 
 
 def _files_tab(data: ExportData) -> None:
+    for path in data.texts:
+        with st.expander(path.name, expanded=path.suffix == ".txt"):
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                st.warning(f"{path}: cannot be read ({exc})")
+                continue
+            if path.suffix == ".json":
+                try:
+                    st.json(json.loads(text), expanded=False)
+                except json.JSONDecodeError as exc:
+                    st.warning(f"{path}: not valid JSON ({exc})")
+            else:
+                st.code(text, language="text")
+    scenarios = data.folder / "scenarios.csv"
+    if scenarios.is_file():
+        with st.expander("scenarios.csv (stress grid)"):
+            try:
+                st.dataframe(read_csv(scenarios), hide_index=True)
+            except DashboardError as exc:
+                st.warning(str(exc))
     if data.report is not None:
         st.download_button(
             "Download report.pdf",
@@ -239,8 +278,8 @@ def _files_tab(data: ExportData) -> None:
     images = list(data.images)
     for c in data.contestants.values():
         images += c.images
-    if not images and data.report is None:
-        st.info("No plots (PNG) or report.pdf in this export.")
+    if not images and data.report is None and not data.texts:
+        st.info("No plots (PNG), report.pdf or leaderboard.txt in this export.")
     for path in images:
         try:
             st.image(str(path), caption=str(path.relative_to(data.folder)))
