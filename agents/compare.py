@@ -1,0 +1,147 @@
+"""A trained policy against the baselines on held-out seeds, with paired confidence intervals.
+
+All contestants quote as mm1 on the same evaluation seeds (:func:`mm_gym.evaluation.
+evaluation_seeds`, unrelated to the small training seeds), so episode ``i`` of every contestant
+sees the same exogenous market; the differences ``contender_i - baseline_i`` are then
+bootstrapped (:func:`mm_gym.metrics.paired_diff_ci`). The two headline metrics are the
+environment's episode reward and the per-episode Sharpe ratio of step PnL.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agents.rivals import make_policy, make_rival
+from mm_gym import metrics
+from mm_gym.policy import QuotingPolicy
+
+__all__ = ["HEADLINE_METRICS", "Comparison", "compare_with_baselines", "format_comparison"]
+
+HEADLINE_METRICS: tuple[str, ...] = ("episode_reward", "sharpe", "total_pnl")
+"""Per-episode columns summarised in the table (the first two decide whether a policy wins)."""
+
+
+@dataclass
+class Comparison:
+    """The result of :func:`compare_with_baselines`.
+
+    Attributes:
+        contender: Name of the evaluated policy.
+        episodes: Per-episode rows of :func:`mm_gym.evaluation.evaluate_policies`.
+        table: One row per policy: ``<m>_mean``, ``<m>_low``, ``<m>_high`` (95% bootstrap CI of
+            the mean) for each headline metric, and for the baselines ``<m>_diff``,
+            ``<m>_diff_low``, ``<m>_diff_high`` (contender minus baseline, paired) and
+            ``beaten`` (both the reward and the Sharpe difference CIs lie above 0).
+        n_episodes: Episodes per policy.
+        setting: Preset or env id evaluated.
+    """
+
+    contender: str
+    episodes: pd.DataFrame
+    table: pd.DataFrame
+    n_episodes: int
+    setting: str
+
+    @property
+    def beats_all(self) -> bool:
+        """Whether the contender beats every baseline on reward and Sharpe (CIs above 0)."""
+        rows = self.table[self.table["policy"] != self.contender]
+        return bool(len(rows)) and bool(rows["beaten"].all())
+
+
+def compare_with_baselines(
+    contender: QuotingPolicy,
+    baselines: Sequence[str],
+    setting: str = "default",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    n_episodes: int = 200,
+    seed: int = 0,
+    rival: str = "builtin",
+    n_boot: int = 2000,
+) -> Comparison:
+    """Evaluate ``contender`` and the named baselines on the same held-out seeds.
+
+    Args:
+        contender: The policy to test (its ``name`` labels it).
+        baselines: Baseline names (:data:`agents.rivals.BASELINE_NAMES`).
+        setting: Preset name or env id.
+        overrides: Environment keyword overrides (use the env's default reward here).
+        n_episodes: Episodes per policy (>= 2).
+        seed: Master seed of :func:`mm_gym.evaluation.evaluation_seeds` (and the bootstrap).
+        rival: mm2 for everyone: ``"builtin"``, a baseline name or a run directory.
+        n_boot: Bootstrap resamples.
+
+    Returns:
+        The :class:`Comparison`.
+    """
+    from mm_gym.evaluation import evaluate_policies
+
+    name = str(contender.name)
+    policies: dict[str, QuotingPolicy] = {name: contender}
+    for b in baselines:
+        policies[b] = make_policy(b, setting, overrides)
+    riv = make_rival(rival, setting, overrides)
+    # A stateful rival policy must not carry state from one contestant's episodes to the next.
+    rival_arg: Any = riv if isinstance(riv, str) else (lambda: make_rival(rival, setting, overrides))
+    episodes = evaluate_policies(
+        policies, setting, overrides, n_episodes, seed=seed, rival=rival_arg
+    )
+    rng = np.random.default_rng([int(seed), 0xC0FFEE])
+    by = {p: g.sort_values("episode") for p, g in episodes.groupby("policy", sort=False)}
+    rows = []
+    for pol in policies:
+        g = by[pol]
+        row: dict[str, Any] = {"policy": pol}
+        for m in HEADLINE_METRICS:
+            est, lo, hi = metrics.bootstrap_ci(g[m].to_numpy(np.float64), n_boot, 0.95, rng)
+            row[f"{m}_mean"], row[f"{m}_low"], row[f"{m}_high"] = est, lo, hi
+            if pol == name:
+                row[f"{m}_diff"] = row[f"{m}_diff_low"] = row[f"{m}_diff_high"] = math.nan
+                continue
+            a = by[name][m].to_numpy(np.float64)
+            d, dlo, dhi = metrics.paired_diff_ci(a, g[m].to_numpy(np.float64), n_boot, 0.95, rng)
+            row[f"{m}_diff"], row[f"{m}_diff_low"], row[f"{m}_diff_high"] = d, dlo, dhi
+        row["beaten"] = (
+            pol != name and row["episode_reward_diff_low"] > 0 and row["sharpe_diff_low"] > 0
+        )
+        rows.append(row)
+    return Comparison(name, episodes, pd.DataFrame(rows), int(n_episodes), str(setting))
+
+
+def format_comparison(comp: Comparison) -> str:
+    """A plain-text table of a :class:`Comparison` (means with 95% CIs, paired differences)."""
+
+    def ci(row: pd.Series, m: str, width: int = 7) -> str:
+        return f"{row[f'{m}_mean']:{width}.2f} [{row[f'{m}_low']:{width}.2f}, {row[f'{m}_high']:{width}.2f}]"
+
+    def diff(row: pd.Series, m: str) -> str:
+        if not np.isfinite(row[f"{m}_diff"]):
+            return f"{'':>29s}"
+        return (
+            f"{row[f'{m}_diff']:+8.2f} [{row[f'{m}_diff_low']:+8.2f}, {row[f'{m}_diff_high']:+8.2f}]"
+        )
+
+    c = comp.contender
+    lines = [
+        f"{c} vs baselines on {comp.n_episodes} held-out episodes of {comp.setting} "
+        "(95% bootstrap CIs; differences paired by seed)",
+        f"{'policy':20s} {'episode reward':>25s} {'PnL Sharpe':>25s} {'PnL':>9s} "
+        f"{c[:10] + ' - policy: reward':>29s} {'Sharpe':>29s}  beaten",
+    ]
+    for _, row in comp.table.iterrows():
+        beaten = "" if row["policy"] == c else ("yes" if row["beaten"] else "no")
+        lines.append(
+            f"{str(row['policy'])[:20]:20s} {ci(row, 'episode_reward')} {ci(row, 'sharpe')} "
+            f"{row['total_pnl_mean']:9.2f} {diff(row, 'episode_reward')} {diff(row, 'sharpe')}  "
+            f"{beaten}"
+        )
+    verdict = "beats" if comp.beats_all else "does NOT beat"
+    lines.append(f"=> {c} {verdict} every baseline on both reward and Sharpe (paired 95% CIs)")
+    return "\n".join(lines)

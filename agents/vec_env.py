@@ -1,0 +1,278 @@
+"""An SB3 ``VecEnv`` over the native batched :class:`~mm_gym.envs.vector.MarketMakingVectorEnv`.
+
+Stable-Baselines3 steps a ``VecEnv``; wrapping each market in its own process
+(``SubprocVecEnv``) or looping over Python envs (``DummyVecEnv``) would throw away the batched
+core, which steps all ``num_envs`` markets in one compiled call. :class:`MarketMakingSB3VecEnv`
+adapts the native Gymnasium vector env instead, with two differences of protocol handled here:
+
+- **Autoreset.** SB3 expects the reset observation in the step that ends an episode (the final
+  one in ``infos[i]["terminal_observation"]``); the native env uses Gymnasium's ``NEXT_STEP``
+  mode (the step *after* the end ignores its action and returns the reset observation). When
+  every sub-env ends on the same step (the normal case: fixed horizon, all reset together) the
+  adapter takes that extra step at once, in which no market advances, so the result is exactly
+  SB3's protocol. If only some sub-envs end (e.g. ``max_drawdown``), it cannot step the others,
+  so SB3 sees one extra transition per such episode (the final observation, any action,
+  reward 0, then the reset observation) at the start of the next episode; see
+  :attr:`MarketMakingSB3VecEnv.partial_resets`.
+- **Infos.** SB3 wants a list of per-env dicts; building ``num_envs`` dicts of a dozen arrays
+  every step would cost more than the market step. The adapter returns empty dicts except at
+  the end of an episode (``terminal_observation`` and SB3's ``episode`` record), and keeps
+  per-episode statistics itself, vectorised (:meth:`pop_episode_stats`): reward, PnL, inventory,
+  fills, quoted spread and each reward component, for the training logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
+
+__all__ = ["EPISODE_STAT_NAMES", "MarketMakingSB3VecEnv"]
+
+EPISODE_STAT_NAMES: tuple[str, ...] = (
+    "reward",
+    "length",
+    "pnl",
+    "final_inventory",
+    "mean_abs_inventory",
+    "inventory_std",
+    "max_abs_inventory",
+    "fills",
+    "fill_rate",
+    "quoted_spread_ticks",
+)
+"""Per-episode statistics kept by the adapter (plus ``component/<name>``, the episode sum of
+each reward component of ``info["reward_components"]``)."""
+
+
+class MarketMakingSB3VecEnv(VecEnv):
+    """Present a native Gymnasium vector env of mm_gym to Stable-Baselines3 as a ``VecEnv``.
+
+    Args:
+        env: A :class:`~mm_gym.envs.vector.MarketMakingVectorEnv`, e.g. from
+            ``gym.make_vec("mm_gym/MarketMaking-v0", num_envs=512)`` (any Gymnasium vector env
+            with ``NEXT_STEP`` or ``SAME_STEP`` autoreset and dict-of-arrays infos works; the
+            statistics read the mm_gym info keys when present).
+
+    Attributes:
+        env: The wrapped vector env.
+        partial_resets: Number of episodes that ended while other sub-envs kept running (each
+            cost SB3 one extra reward-0 transition; 0 in the default setting).
+        episodes_done: Number of finished episodes.
+    """
+
+    def __init__(self, env: gym.vector.VectorEnv) -> None:  # type: ignore[type-arg]
+        """Wrap ``env``; the spaces are its single-env spaces."""
+        self.env = env  # before VecEnv.__init__, which reads render_mode through get_attr
+        super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
+        mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            raise ValueError(f"autoreset_mode={mode!r} is not supported: use NEXT_STEP or SAME_STEP")
+        self._same_step = mode == AutoresetMode.SAME_STEP
+        base = env.unwrapped
+        env_config = getattr(base, "env_config", None)
+        self._half_offset = 0.5 * float(getattr(env_config, "max_offset_ticks", 2.0))
+        self._actions: np.ndarray | None = None
+        self._pending = np.zeros(self.num_envs, np.bool_)  # NEXT_STEP resets owed to SB3
+        self.partial_resets = 0
+        self.episodes_done = 0
+        self._finished: list[dict[str, np.ndarray]] = []
+        self._clear_stats(np.ones(self.num_envs, np.bool_))
+
+    # ------------------------------------------------------------------ statistics
+    def _clear_stats(self, mask: np.ndarray) -> None:
+        """Zero the running per-episode sums of the sub-envs in ``mask``."""
+        n = self.num_envs
+        if not hasattr(self, "_ret"):
+            self._ret = np.zeros(n)
+            self._len = np.zeros(n, np.int64)
+            self._abs_inv = np.zeros(n)
+            self._inv = np.zeros(n)
+            self._inv2 = np.zeros(n)
+            self._max_inv = np.zeros(n)
+            self._fills = np.zeros(n)
+            self._spread = np.zeros(n)
+            self._comp: dict[str, np.ndarray] = {}
+        for arr in (
+            self._ret,
+            self._len,
+            self._abs_inv,
+            self._inv,
+            self._inv2,
+            self._max_inv,
+            self._fills,
+            self._spread,
+            *self._comp.values(),
+        ):
+            arr[mask] = 0
+
+    def _accumulate(self, actions: np.ndarray, reward: np.ndarray, info: dict[str, Any]) -> None:
+        """Add one step of every sub-env to the running episode sums."""
+        self._ret += reward
+        self._len += 1
+        inv = info.get("inventory")
+        if inv is not None:
+            q = inv.astype(np.float64)
+            aq = np.abs(q)
+            self._abs_inv += aq
+            self._inv += q
+            self._inv2 += q * q
+            np.maximum(self._max_inv, aq, out=self._max_inv)
+        fills = info.get("fills")
+        if fills is not None:
+            self._fills += fills
+        if actions.ndim == 2 and actions.shape[1] >= 2:
+            a = np.clip(actions[:, :2], -1.0, 1.0)
+            # Quoted spread in ticks: the sum of the requested bid and ask offsets.
+            self._spread += (a[:, 0] + a[:, 1] + 2.0) * self._half_offset
+        comps = info.get("reward_components")
+        if isinstance(comps, dict):
+            for name, value in comps.items():
+                if name.startswith("_"):
+                    continue
+                acc = self._comp.get(name)
+                if acc is None:
+                    acc = self._comp[name] = np.zeros(self.num_envs)
+                acc += value
+
+    def _finish(self, done: np.ndarray, info: dict[str, Any]) -> None:
+        """Record the statistics of the episodes ending now, then clear their sums."""
+        idx = np.flatnonzero(done)
+        length = np.maximum(self._len[idx], 1).astype(np.float64)
+        mean_inv = self._inv[idx] / length
+        stats: dict[str, np.ndarray] = {
+            "reward": self._ret[idx].copy(),
+            "length": self._len[idx].astype(np.float64),
+            "pnl": np.asarray(info.get("pnl", np.full(self.num_envs, np.nan)))[idx].astype(float),
+            "final_inventory": np.asarray(
+                info.get("inventory", np.full(self.num_envs, np.nan))
+            )[idx].astype(float),
+            "mean_abs_inventory": self._abs_inv[idx] / length,
+            "inventory_std": np.sqrt(np.maximum(self._inv2[idx] / length - mean_inv**2, 0.0)),
+            "max_abs_inventory": self._max_inv[idx].copy(),
+            "fills": self._fills[idx].copy(),
+            "fill_rate": self._fills[idx] / length,
+            "quoted_spread_ticks": self._spread[idx] / length,
+        }
+        for name, acc in self._comp.items():
+            stats[f"component/{name}"] = acc[idx].copy()
+        self._finished.append(stats)
+        self.episodes_done += len(idx)
+        self._clear_stats(done)
+
+    def pop_episode_stats(self) -> dict[str, np.ndarray]:
+        """Statistics of the episodes finished since the last call (arrays, one entry each).
+
+        Keys: :data:`EPISODE_STAT_NAMES` and ``component/<name>`` for each reward component.
+        Money in currency, inventory in lots, the spread in ticks; an empty dict if none ended.
+        """
+        if not self._finished:
+            return {}
+        keys = self._finished[0].keys()
+        out = {k: np.concatenate([f[k] for f in self._finished]) for k in keys}
+        self._finished = []
+        return out
+
+    # ------------------------------------------------------------------ VecEnv API
+    def reset(self) -> np.ndarray:
+        """Reset every sub-env (with the seeds of :meth:`seed`, if set since the last reset)."""
+        seeds: Any = None
+        if any(s is not None for s in self._seeds):
+            seeds = [None if s is None else int(s) for s in self._seeds]
+        obs, _ = self.env.reset(seed=seeds)
+        self._reset_seeds()
+        self._reset_options()
+        self._pending[:] = False
+        self._clear_stats(np.ones(self.num_envs, np.bool_))
+        self.reset_infos = [{} for _ in range(self.num_envs)]
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        """Store the actions ``(num_envs, action_dim)`` for :meth:`step_wait`."""
+        self._actions = actions
+
+    def step_wait(self) -> VecEnvStepReturn:
+        """Step every sub-env; see the module docstring for the autoreset protocol."""
+        actions = np.asarray(self._actions)
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        self._accumulate(actions, reward, info)
+        if self._pending.any():
+            # NEXT_STEP resets owed since a partial end: these sub-envs ignored the action.
+            self._clear_stats(self._pending)
+            self._pending[:] = False
+        done = np.logical_or(terminated, truncated)
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        if not done.any():
+            return obs, reward, done, infos
+        self._finish(done, info)
+        final_obs = obs
+        if self._same_step:
+            final_obs = np.stack(
+                [info["final_obs"][i] if d else obs[i] for i, d in enumerate(done)]
+            )
+        elif done.all():
+            # Every market ended: take the autoreset step now (no market advances in it).
+            obs, _, _, _, _ = self.env.step(actions)
+        else:
+            self.partial_resets += int(done.sum())
+            self._pending = done.copy()
+        for i in np.flatnonzero(done):
+            infos[i]["terminal_observation"] = final_obs[i]
+            infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
+        last = self._finished[-1]
+        for j, i in enumerate(np.flatnonzero(done)):
+            infos[i]["episode"] = {"r": float(last["reward"][j]), "l": int(last["length"][j])}
+        return obs, reward, done, infos
+
+    def close(self) -> None:
+        """Close the wrapped env."""
+        self.env.close()
+
+    def _indices(self, indices: VecEnvIndices) -> Iterable[int]:
+        if indices is None:
+            return range(self.num_envs)
+        if isinstance(indices, int):
+            return [indices]
+        return indices
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        """The attribute of the wrapped env, repeated per requested index (one shared env)."""
+        value = getattr(self.env, attr_name)
+        return [value for _ in self._indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        """Set an attribute on the wrapped env (shared by every index)."""
+        setattr(self.env, attr_name, value)
+
+    def env_method(
+        self,
+        method_name: str,
+        *method_args: Any,
+        indices: VecEnvIndices = None,
+        **method_kwargs: Any,
+    ) -> list[Any]:
+        """Call a method of the wrapped env once; its result is repeated per index."""
+        result = getattr(self.env, method_name)(*method_args, **method_kwargs)
+        return [result for _ in self._indices(indices)]
+
+    def env_is_wrapped(
+        self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None  # type: ignore[type-arg]
+    ) -> list[bool]:
+        """Always False: the sub-envs are markets of one batched env, not wrapped envs."""
+        return [False for _ in self._indices(indices)]
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        """Not supported (the native env renders sub-env 0 only)."""
+        return [None for _ in range(self.num_envs)]
+
+    # ------------------------------------------------------------------ checkpointing
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the whole state (the native env pickles its markets), for exact resumes."""
+        state = self.__dict__.copy()
+        state["_actions"] = None
+        return state
