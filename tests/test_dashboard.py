@@ -60,8 +60,13 @@ def texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
 
+def chart_elements(at: AppTest) -> list:
+    """The Altair charts on the page (the element's name changed in Streamlit 1.5x)."""
+    return [*at.get("vega_lite_chart"), *at.get("arrow_vega_lite_chart")]
+
+
 def charts(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    return [json.loads(c.proto.spec) for c in chart_elements(at)]
 
 
 def chart_data(element) -> pd.DataFrame:
@@ -224,7 +229,7 @@ def test_training_page_plots_the_learning_curves(make_app: MakeApp, sample_runs:
     assert not at.warning, texts(at.warning)
     assert at.multiselect(key="training_runs").value == ["ppo_a", "ppo_b"]
     assert [chart_title(s) for s in charts(at)] == ["rollout/ep_rew_mean", "train/loss"]
-    data = chart_data(at.get("vega_lite_chart")[0])
+    data = chart_data(chart_elements(at)[0])
     assert set(data["run"]) == {"ppo_a", "ppo_b"} and len(data) == 12 + 8
     at.multiselect(key="training_tags").select("train/entropy_loss").run()
     assert len(charts(at)) == 3
