@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import os
 import shutil
@@ -222,15 +223,6 @@ def load_runs(args: Args) -> dict[str, Any]:
         folders, explicit = [found[-1]], False
     else:
         folders, explicit = [Path(p) for p in split(args.runs)], True
-    try:
-        from agents import load_policy  # type: ignore[attr-defined]
-    except ImportError as exc:
-        if explicit:
-            raise CliError(
-                f"--runs needs agents.load_policy, which cannot be imported: {exc}"
-            ) from None
-        return {}
-    policies = {}
     for folder in folders:
         if not folder.is_dir():
             existing = sorted(p.name for p in runs_dir.glob("*") if p.is_dir())
@@ -238,14 +230,28 @@ def load_runs(args: Args) -> dict[str, Any]:
                 f"run folder {str(folder)!r} does not exist; runs under runs/: "
                 f"{', '.join(existing) or '(none)'}"
             )
+    try:
+        load_policy = importlib.import_module("agents").load_policy
+    except (ImportError, AttributeError) as exc:
+        if explicit:
+            raise CliError(
+                f"--runs needs agents.load_policy, which cannot be imported: {exc}"
+            ) from None
+        return {}
+    from mm_gym.policy import QuotingPolicy
+
+    policies = {}
+    for folder in folders:
         try:
             policy = load_policy(str(folder))
         except Exception as exc:  # a corrupt run is reported, whatever broke inside
-            if not explicit:
-                print(f"{PROG}: note: skipping newest run {str(folder)!r}: {exc}", file=sys.stderr)
-                continue
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if not explicit:
+                print(f"{PROG}: note: skipping newest run {str(folder)!r}: {msg}", file=sys.stderr)
+                continue
             raise CliError(f"cannot load run {str(folder)!r}: {msg}") from None
+        if not isinstance(policy, QuotingPolicy):
+            raise CliError(f"run {str(folder)!r} did not load as a QuotingPolicy: {policy!r}")
         policies[f"ppo:{folder.name}"] = policy
     return policies
 

@@ -166,7 +166,7 @@ ticks in the default book, so deeper quotes add exposure but no information."""
 AS_GAMMAS: tuple[float, ...] = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 """Risk aversions (1 / (tick x lot)) searched for the Avellaneda-Stoikov baseline."""
 
-GLFT_GAMMAS: tuple[float, ...] = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1)
+GLFT_GAMMAS: tuple[float, ...] = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 """Risk aversions searched for the GLFT baseline."""
 
 CALIBRATION_SEED = 7_919
@@ -374,7 +374,29 @@ class Calibration:
 
 # Computed by ``python -m baselines.calibration`` (calibrate_setting with its defaults); used
 # while the preset's fingerprint matches, i.e. until the preset or the env defaults change.
-DEFAULT_CALIBRATIONS: dict[str, Calibration] = {}
+DEFAULT_CALIBRATIONS: dict[str, Calibration] = {
+    "default": Calibration(
+        A=0.27396, k=2.17481, gamma_as=0.0001, gamma_glft=0.0001, fingerprint="a865e2b1d65d85de"
+    ),
+    "mean_reverting": Calibration(
+        A=0.27396, k=2.17481, gamma_as=0.0001, gamma_glft=0.0001, fingerprint="a865e2b1d65d85de"
+    ),
+    "trending": Calibration(
+        A=0.275061, k=2.09329, gamma_as=0.0003, gamma_glft=0.001, fingerprint="8310a76c683f58d9"
+    ),
+    "volatile": Calibration(
+        A=0.523422, k=0.944089, gamma_as=0.001, gamma_glft=0.1, fingerprint="147d8529f7425a1e"
+    ),
+    "switching": Calibration(
+        A=0.356052, k=1.28331, gamma_as=0.003, gamma_glft=0.1, fingerprint="3d78c0a93532553d"
+    ),
+    "shock_heavy": Calibration(
+        A=0.372685, k=1.11887, gamma_as=0.001, gamma_glft=0.1, fingerprint="f1390d209e525c5e"
+    ),
+    "hawkes": Calibration(
+        A=0.475818, k=1.4036, gamma_as=0.0003, gamma_glft=0.01, fingerprint="d5c999d8de1179cd"
+    ),
+}
 
 
 def config_fingerprint(setting: str, overrides: Mapping[str, Any] | None = None) -> str:

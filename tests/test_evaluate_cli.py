@@ -1,0 +1,165 @@
+"""evaluate.py: smoke run into tmp_path, output files and columns, one-line errors on bad input."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_cli():
+    spec = importlib.util.spec_from_file_location("evaluate_cli", ROOT / "evaluate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+cli = _load_cli()
+QUICK = ["--episodes", "3", "--horizon", "60", "--no-progress", "--runs", "none"]
+
+
+def test_cli_smoke_writes_every_output(tmp_path):
+    out = tmp_path / "exp"
+    cmd = [
+        sys.executable, str(ROOT / "evaluate.py"), "--contestants",
+        "fixed_spread,avellaneda_stoikov,random", "--regimes", "mean_reverting,trending",
+        "--out", str(out), *QUICK,
+    ]  # fmt: skip
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "== all (6 episodes per policy) ==" in res.stdout
+    for rel in ("summary.csv", "episodes.csv", "leaderboard.txt", "report.pdf", "run.json"):
+        assert (out / rel).is_file(), rel
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
+    summary = pd.read_csv(out / "summary.csv")
+    for col in (
+        "preset", "policy", "n_episodes", "total_pnl_mean", "total_pnl_std", "total_pnl_ci_low",
+        "total_pnl_ci_high", "total_pnl_diff", "total_pnl_diff_low", "total_pnl_diff_high",
+        "spread_capture_mean", "inventory_pnl_mean", "fees_mean", "realized_pnl_mean",
+        "unrealized_pnl_mean", "sharpe_mean", "max_drawdown_mean", "mean_abs_inventory_mean",
+        "inventory_variance_mean", "frac_at_limit_mean", "fill_rate_mean",
+        "quoted_spread_ticks_mean", "var_mean", "es_mean", "mean_impact_mean",
+        "impact_slope_mean", "episode_reward_mean",
+    ):  # fmt: skip
+        assert col in summary.columns, col
+    assert len(summary) == 3 * 3  # 3 contestants x (2 regimes + pooled)
+    as_rows = summary[summary["policy"] == "avellaneda_stoikov"]
+    assert (as_rows["total_pnl_diff"] == 0).all()
+    episodes = pd.read_csv(out / "episodes.csv")
+    assert len(episodes) == 3 * 2 * 3 and (episodes["length"] == 60).all()
+    for name in ("fixed_spread", "avellaneda_stoikov", "random"):
+        for regime in ("mean_reverting", "trending"):
+            folder = out / "contestants" / name / regime
+            for who in ("MM1", "MM2"):
+                trace = pd.read_csv(folder / f"{who}_metrics.csv")
+                assert list(trace.columns[:10]) == [
+                    "step", "mid", "bid", "ask", "inventory", "cash", "realized", "unrealized",
+                    "fees", "total",
+                ]  # fmt: skip
+                assert {"regime", "sentiment", "event"} <= set(trace.columns)
+                assert len(trace) == 60
+                impact = pd.read_csv(folder / f"{who}_market_impact.csv")
+                assert {"size", "side", "pre_mid", "post_mid", "impact"} <= set(impact.columns)
+            assert (folder / "market_impact.csv").is_file()
+    plots = {p.name for p in (out / "plots").iterdir()}
+    for stem in ("pnl_attribution", "inventory_paths", "market_impact", "equity_curves"):
+        assert f"{stem}_trending.png" in plots
+    assert "pnl_distributions.png" in plots
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp"]  # no temporary folder left
+
+
+def test_cli_scenarios_mode(tmp_path):
+    out = tmp_path / "stress"
+    args = ["--contestants", "fixed_spread", "--regimes", "trending", "--scenarios"]
+    assert cli.main([*args, "--out", str(out), *QUICK]) == 0
+    scen = pd.read_csv(out / "scenarios.csv")
+    assert scen["scenario"].nunique() == 6  # 3 sigma multipliers x 2 shock rates
+    assert (out / "plots" / "scenarios.png").is_file()
+    episodes = pd.read_csv(out / "scenario_episodes.csv")
+    # Scenarios re-simulate independent episodes: seeds differ from the tournament's.
+    base = pd.read_csv(out / "episodes.csv")
+    assert not set(episodes["seed"]) & set(base["seed"])
+
+
+def _error_line(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("evaluate.py: error: ")
+    return err[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--contestants", "fixed_spread,foo"], "valid contestants are fixed_spread, order_flow"),
+        (["--regimes", "mean_reverting,sideways"], "unknown regime 'sideways'"),
+        (["--rival", "nobody"], "valid rivals are builtin, fixed_spread"),
+        (["--episodes", "1"], "--episodes=1 must be >= 2"),
+        (["--episodes", "many"], "invalid int value: 'many'"),
+        (["--no-such-flag"], "unrecognized arguments"),
+    ],
+)
+def test_bad_input_gives_one_error_line(tmp_path, capsys, argv, expected):
+    out = tmp_path / "out"
+    line = _error_line(capsys, [*QUICK, "--out", str(out), *argv])
+    assert expected in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_run_folder(tmp_path, capsys):
+    line = _error_line(capsys, ["--out", str(tmp_path / "o"), *QUICK, "--runs", "runs/nope_x"])
+    assert "run folder 'runs/nope_x' does not exist" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_run_folder(tmp_path, capsys, monkeypatch):
+    import agents
+
+    def load_policy(path):
+        raise ValueError(f"{path}/model.zip is not a valid checkpoint\n(details)")
+
+    monkeypatch.setattr(agents, "load_policy", load_policy, raising=False)
+    run = tmp_path / "broken_run"
+    run.mkdir()
+    (run / "model.zip").write_bytes(b"garbage")
+    line = _error_line(capsys, ["--out", str(tmp_path / "o"), *QUICK, "--runs", str(run)])
+    assert "cannot load run" in line and "not a valid checkpoint" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken_run"]
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    line = _error_line(capsys, ["--out", str(blocker / "sub" / "out"), *QUICK])
+    assert "cannot write the output folder" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_non_empty_output_folder_needs_overwrite(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    line = _error_line(capsys, ["--out", str(out), *QUICK])
+    assert "exists and is not empty (use --overwrite)" in line
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_failure_during_the_run_leaves_nothing_behind(tmp_path, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(cli, "run", explode)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        cli.main(["--contestants", "random", "--out", str(tmp_path / "out"), *QUICK])
+    assert list(tmp_path.iterdir()) == []
