@@ -39,7 +39,7 @@ def _choose_page() -> str:
         state["nav_page"] = wanted if wanted in PAGES else "live"
     with st.sidebar:
         st.markdown("## mm_gym dashboard")
-        page: str = st.radio("Page", list(PAGES), format_func=PAGES.__getitem__, key="nav_page")
+        page = str(st.radio("Page", list(PAGES), format_func=PAGES.__getitem__, key="nav_page"))
     if st.query_params.get("page") != page:
         st.query_params["page"] = page
     return page

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import altair as alt
 import pandas as pd
 
 __all__ = [
+    "AnyChart",
     "attribution_chart",
     "distribution_chart",
     "event_kind",
@@ -26,6 +28,11 @@ __all__ = [
     "sentiment_chart",
     "var_chart",
 ]
+
+AnyChart: TypeAlias = (
+    alt.Chart | alt.LayerChart | alt.VConcatChart | alt.HConcatChart | alt.FacetChart
+)
+"""What the chart builders return (all accepted by ``st.altair_chart``)."""
 
 _HEIGHT = 260
 _LEGEND = alt.Legend(labelLimit=320)
@@ -95,14 +102,14 @@ def _event_rules(events: pd.DataFrame | None) -> alt.Chart | None:
     )
 
 
-def _with_events(chart: alt.Chart, events: pd.DataFrame | None) -> alt.Chart | alt.LayerChart:
+def _with_events(chart: AnyChart, events: pd.DataFrame | None) -> AnyChart:
     rules = _event_rules(events)
     if rules is None:
         return chart
     return alt.layer(chart, rules).resolve_scale(color="independent")
 
 
-def price_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> alt.TopLevelMixin:
+def price_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> AnyChart:
     """Mid, fundamental and both makers' quotes per step, with events as dashed rules."""
     cols = {
         "mid": "mid",
@@ -139,7 +146,7 @@ def _decimals(tick_size: float) -> int:
 
 def ladder_chart(
     levels: pd.DataFrame, quotes: pd.DataFrame, mid: float, tick_size: float = 0.01
-) -> alt.TopLevelMixin:
+) -> AnyChart:
     """The depth ladder: background lots per price (bids green, asks red), makers' quotes named.
 
     Args:
@@ -182,7 +189,7 @@ def ladder_chart(
 
 def inventory_chart(
     history: pd.DataFrame, limits: tuple[int, int], events: pd.DataFrame | None = None
-) -> alt.TopLevelMixin:
+) -> AnyChart:
     """Both makers' inventories (lots) per step, with mm1's +-limit as rules."""
     long = history[["step", "mm1_inventory", "mm2_inventory"]].rename(
         columns={"mm1_inventory": "mm1", "mm2_inventory": "mm2"}
@@ -204,7 +211,7 @@ def inventory_chart(
     return _with_events(alt.layer(lines, rules), events)
 
 
-def pnl_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> alt.TopLevelMixin:
+def pnl_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> AnyChart:
     """mm1's realized, unrealized and total PnL, and mm2's total, per step (currency)."""
     cols = {
         "mm1_realized": "mm1 realized",
@@ -241,7 +248,7 @@ def _regime_spans(history: pd.DataFrame) -> pd.DataFrame:
     return spans.rename(columns={"step": "start"})
 
 
-def sentiment_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> alt.TopLevelMixin:
+def sentiment_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> AnyChart:
     """Observed sentiment per step over coloured bands of the (hidden) regime."""
     spans = _regime_spans(history)
     bands = (
@@ -267,7 +274,7 @@ def sentiment_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -
     return _with_events(alt.layer(bands, line), events)
 
 
-def var_chart(path: pd.DataFrame, level: float) -> alt.TopLevelMixin:
+def var_chart(path: pd.DataFrame, level: float) -> AnyChart:
     """mm1's one-step inventory VaR per step against the VaR at its inventory limit."""
     long = path.melt("step", var_name="series")
     return (
@@ -293,7 +300,7 @@ def var_chart(path: pd.DataFrame, level: float) -> alt.TopLevelMixin:
 # --------------------------------------------------------------------------- results
 
 
-def leaderboard_chart(board: pd.DataFrame, metric: str) -> alt.TopLevelMixin:
+def leaderboard_chart(board: pd.DataFrame, metric: str) -> AnyChart:
     """Mean of ``metric`` per contestant with its confidence interval, one row per group."""
     order = board.groupby("contestant")["mean"].mean().sort_values(ascending=False).index.tolist()
     base = alt.Chart(board).encode(
@@ -318,7 +325,7 @@ def leaderboard_chart(board: pd.DataFrame, metric: str) -> alt.TopLevelMixin:
     )
 
 
-def attribution_chart(parts: pd.DataFrame) -> alt.TopLevelMixin:
+def attribution_chart(parts: pd.DataFrame) -> AnyChart:
     """Stacked mean PnL parts per contestant (currency), with the total as a black tick."""
     totals = parts.groupby("contestant", as_index=False)["value"].sum()
     bars = (
@@ -345,7 +352,7 @@ def attribution_chart(parts: pd.DataFrame) -> alt.TopLevelMixin:
     return alt.layer(bars, ticks).properties(height=_HEIGHT + 40)
 
 
-def paths_chart(paths: pd.DataFrame, title: str, y_title: str) -> alt.TopLevelMixin:
+def paths_chart(paths: pd.DataFrame, title: str, y_title: str) -> AnyChart:
     """Per-step lines of each contestant (:func:`~mm_gym_dashboard.exports.step_paths`)."""
     lines = (
         alt.Chart(paths, title=title)
@@ -365,7 +372,7 @@ def paths_chart(paths: pd.DataFrame, title: str, y_title: str) -> alt.TopLevelMi
     return _with_events(lines, ev if not ev.empty else None)
 
 
-def impact_chart(points: pd.DataFrame, color: str = "contestant") -> alt.TopLevelMixin:
+def impact_chart(points: pd.DataFrame, color: str = "contestant") -> AnyChart:
     """Market-order size against the mid's move (impact), one point per order.
 
     Args:
@@ -390,7 +397,7 @@ def impact_chart(points: pd.DataFrame, color: str = "contestant") -> alt.TopLeve
     )
 
 
-def distribution_chart(dist: pd.DataFrame, column: str) -> alt.TopLevelMixin:
+def distribution_chart(dist: pd.DataFrame, column: str) -> AnyChart:
     """Histogram of per-episode PnL per contestant (overlaid) and a box plot beside it."""
     hist = (
         alt.Chart(dist, title=f"Distribution of {column} per episode")
@@ -419,7 +426,7 @@ def distribution_chart(dist: pd.DataFrame, column: str) -> alt.TopLevelMixin:
 # --------------------------------------------------------------------------- training
 
 
-def learning_curve_chart(curves: pd.DataFrame, tag: str, x: str = "step") -> alt.TopLevelMixin:
+def learning_curve_chart(curves: pd.DataFrame, tag: str, x: str = "step") -> AnyChart:
     """One tag's curves per run: the raw values faint, the smoothed values bold.
 
     Args:

@@ -204,17 +204,17 @@ class LiveMarket:
         self.mm1 = mm1
         rival = make_policy(settings.rival, settings.rival_params, runs_root)
         self.rival_name = "built-in rival" if rival is None else _policy_name(rival)
-        overrides = {} if settings.regime == "preset" else {"regime": settings.regime}
+        kwargs: dict[str, Any] = {
+            "preset": settings.preset,
+            "rival": BUILTIN_RIVAL if rival is None else rival,
+        }
+        if settings.regime != "preset":
+            kwargs["regime"] = settings.regime
         try:
-            self.env = gym.make(
-                mm_gym.BOOK_ENV_IDS[0],
-                preset=settings.preset,
-                rival=BUILTIN_RIVAL if rival is None else rival,
-                **overrides,
-            )
+            self.env = gym.make(mm_gym.BOOK_ENV_IDS[0], **kwargs)
         except (ValueError, TypeError) as exc:  # ConfigError is a ValueError
             raise DashboardError(f"cannot make the environment: {exc}") from None
-        env = self.env.unwrapped
+        env: Any = self.env.unwrapped  # a MarketMakingEnv
         self.market_config = env.market_config
         self.env_config = env.env_config
         self.sim = env.simulator

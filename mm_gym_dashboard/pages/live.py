@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import cast
 
 import streamlit as st
 
@@ -44,25 +45,31 @@ def _settings(runs_root: Path) -> tuple[LiveSettings, int, int, float]:
     with st.sidebar:
         st.markdown("### Market")
         presets = book_presets()
-        preset = st.selectbox("Preset", presets, index=presets.index("default"), key="live_preset")
-        regime = st.selectbox(
-            "Regime",
-            REGIME_CHOICES,
-            format_func=lambda r: "as the preset" if r == "preset" else r,
-            key="live_regime",
+        preset = str(
+            st.selectbox("Preset", presets, index=presets.index("default"), key="live_preset")
+        )
+        regime = str(
+            st.selectbox(
+                "Regime",
+                REGIME_CHOICES,
+                format_func=lambda r: "as the preset" if r == "preset" else r,
+                key="live_regime",
+            )
         )
         seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, step=1, key="live_seed"))
         st.markdown("### Makers")
-        mm1 = st.selectbox("mm1 policy", policy_choices(runs_root), key="live_mm1")
+        mm1 = str(st.selectbox("mm1 policy", policy_choices(runs_root), key="live_mm1"))
         mm1_params = st.text_input("mm1 parameters", "", help=_params_help(mm1), key="live_mm1_p")
-        rival = st.selectbox("Rival (mm2)", policy_choices(runs_root, rival=True), key="live_rival")
+        rival = str(
+            st.selectbox("Rival (mm2)", policy_choices(runs_root, rival=True), key="live_rival")
+        )
         rival_params = st.text_input(
             "Rival parameters", "", help=_params_help(rival), key="live_rival_p"
         )
         st.markdown("### View")
         speed = int(st.select_slider("Speed (steps/s)", SPEEDS, value=20, key="live_speed"))
         window = int(st.slider("Price window (steps)", 50, 1000, 300, 50, key="live_window"))
-        level = float(st.selectbox("VaR level", (0.95, 0.99), key="live_var_level"))
+        level = float(cast(float, st.selectbox("VaR level", (0.95, 0.99), key="live_var_level")))
     settings = LiveSettings(
         preset=preset,
         regime=regime,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import streamlit as st
 
@@ -113,8 +114,10 @@ def _leaderboard_tab(data: ExportData, group: str | None) -> None:
         st.info("No numeric measure found in episodes.csv or summary.csv.")
     else:
         c1, c2 = st.columns([2, 1])
-        metric = c1.selectbox("Rank by", metrics, key="results_metric")
-        level = c2.selectbox("Confidence level", (0.95, 0.9, 0.99), key="results_level")
+        metric = str(c1.selectbox("Rank by", metrics, key="results_metric"))
+        level = float(
+            cast(float, c2.selectbox("Confidence level", (0.95, 0.9, 0.99), key="results_level"))
+        )
         board = leaderboard(data, metric, level=level)
         source = str(board["source"].iloc[0]) if len(board) else ""
         if group is not None:
@@ -167,7 +170,7 @@ def _attribution_tab(data: ExportData, group: str | None) -> None:
 
 def _maker_and_episode(data: ExportData, key: str) -> tuple[str, object | None]:
     c1, c2 = st.columns(2)
-    maker = c1.radio("Maker", MAKERS, horizontal=True, key=f"{key}_maker")
+    maker = str(c1.radio("Maker", MAKERS, horizontal=True, key=f"{key}_maker"))
     episodes: list[object] = []
     for c in data.contestants.values():
         m = c.metrics.get(maker)
@@ -207,12 +210,14 @@ def _impact_tab(data: ExportData, group: str | None) -> None:
         "MM1": "orders that filled MM1",
         "MM2": "orders that filled MM2",
     }
-    maker = st.radio(
-        "Market orders",
-        sources,
-        format_func=names.__getitem__,
-        horizontal=True,
-        key="results_impact_maker",
+    maker = str(
+        st.radio(
+            "Market orders",
+            sources,
+            format_func=names.__getitem__,
+            horizontal=True,
+            key="results_impact_maker",
+        )
     )
     points = impact_points(data, maker, group=group)
     if points.empty:
@@ -220,7 +225,7 @@ def _impact_tab(data: ExportData, group: str | None) -> None:
         st.info(f"No {file} with rows in this export.")
         return
     options = [c for c in ("contestant", "kind", "side") if c in points.columns]
-    color = st.radio("Colour by", options, horizontal=True, key="results_impact_color")
+    color = str(st.radio("Colour by", options, horizontal=True, key="results_impact_color"))
     st.altair_chart(charts.impact_chart(points, color))
     stats = points.groupby("contestant").agg(
         orders=("impact", "size"),

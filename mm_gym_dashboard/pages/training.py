@@ -93,11 +93,13 @@ def render(root: Path) -> None:
         c1, c2, c3 = st.columns([3, 1, 1])
         shown = c1.multiselect("Scalars", tags, default=default_tags(tags), key="training_tags")
         weight = c2.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="training_smoothing")
-        x = c3.radio(
-            "x axis",
-            ("step", "wall_time"),
-            format_func={"step": "steps", "wall_time": "time"}.__getitem__,
-            key="training_x",
+        x = str(
+            c3.radio(
+                "x axis",
+                ("step", "wall_time"),
+                format_func={"step": "steps", "wall_time": "time"}.__getitem__,
+                key="training_x",
+            )
         )
         cols = st.columns(2)
         for i, tag in enumerate(shown):
