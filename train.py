@@ -168,13 +168,24 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
+def _yaml_value(text: str) -> Any:
+    """A YAML scalar, with ``1e-3`` read as a number (YAML 1.1 wants ``1.0e-3``)."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _parse_kv(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             fail(f"--env-kwargs expects KEY=VALUE items, got {item!r}")
-        out[key] = yaml.safe_load(value)
+        out[key] = _yaml_value(value)
     return out
 
 
@@ -229,6 +240,10 @@ def load_config_file(path: str) -> dict[str, Any]:
     unknown = sorted(set(data) - names)
     if unknown:
         fail(f"unknown keys {unknown} in --config {path!r}; valid keys: {sorted(names)}")
+    floats = {f.name for f in dataclasses.fields(Args) if str(f.type) == "float"}
+    for key in floats & set(data):
+        if isinstance(data[key], str):  # YAML 1.1 reads 3e-4 as a string
+            data[key] = _yaml_value(data[key])
     return data
 
 
@@ -253,8 +268,9 @@ def validate(args: Args) -> None:
             fail(f"{name}={getattr(args, name)!r} must be >= 0")
     if args.eval_episodes == 1:
         fail("eval_episodes=1 must be 0 (skip) or >= 2 (confidence intervals need pairs)")
-    if args.batch_size > args.n_envs * args.n_steps:
-        fail(f"batch_size={args.batch_size} must be <= n_envs * n_steps = {args.n_envs * args.n_steps}")
+    rollout = args.n_envs * args.n_steps
+    if args.batch_size > rollout:
+        fail(f"batch_size={args.batch_size} must be <= n_envs * n_steps = {rollout}")
     if not 0.0 < args.gamma <= 1.0 or not 0.0 <= args.gae_lambda <= 1.0:
         fail(f"gamma={args.gamma!r} must be in (0, 1] and gae_lambda={args.gae_lambda!r} in [0, 1]")
     if args.learning_rate <= 0 or args.clip_range <= 0 or args.clip_obs <= 0:
@@ -316,7 +332,9 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
         if changed:
             fail(f"--resume continues the saved settings; these differ from them: {changed}")
         args = dataclasses.replace(
-            stored, **{k: getattr(args, k) for k in RESUME_MUTABLE if k in given}, resume=args.resume
+            stored,
+            **{k: getattr(args, k) for k in RESUME_MUTABLE if k in given},
+            resume=args.resume,
         )
     else:
         name = args.run_name or (
@@ -326,7 +344,9 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
         run_dir = Path(args.runs_dir) / name
         if run_dir.exists() and any(run_dir.iterdir()):
             if not args.overwrite:
-                fail(f"{run_dir} exists: pass --resume {run_dir}, --overwrite or another --run-name")
+                fail(
+                    f"{run_dir} exists: pass --resume {run_dir}, --overwrite or another --run-name"
+                )
             import shutil
 
             shutil.rmtree(run_dir)
@@ -357,7 +377,7 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
 
     # ---- 3. environment and model (new, or restored from the checkpoint) ----------------
     overrides = env_overrides(args)
-    norm = {
+    norm: dict[str, Any] = {
         "clip_obs": args.clip_obs,
         "clip_reward": 10.0,
         "gamma": args.gamma,

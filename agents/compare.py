@@ -89,7 +89,9 @@ def compare_with_baselines(
         policies[b] = make_policy(b, setting, overrides)
     riv = make_rival(rival, setting, overrides)
     # A stateful rival policy must not carry state from one contestant's episodes to the next.
-    rival_arg: Any = riv if isinstance(riv, str) else (lambda: make_rival(rival, setting, overrides))
+    rival_arg: Any = (
+        riv if isinstance(riv, str) else (lambda: make_rival(rival, setting, overrides))
+    )
     episodes = evaluate_policies(
         policies, setting, overrides, n_episodes, seed=seed, rival=rival_arg
     )
@@ -118,15 +120,15 @@ def compare_with_baselines(
 def format_comparison(comp: Comparison) -> str:
     """A plain-text table of a :class:`Comparison` (means with 95% CIs, paired differences)."""
 
-    def ci(row: pd.Series, m: str, width: int = 7) -> str:
-        return f"{row[f'{m}_mean']:{width}.2f} [{row[f'{m}_low']:{width}.2f}, {row[f'{m}_high']:{width}.2f}]"
+    def ci(row: pd.Series, m: str) -> str:
+        mean, low, high = row[f"{m}_mean"], row[f"{m}_low"], row[f"{m}_high"]
+        return f"{mean:7.2f} [{low:7.2f}, {high:7.2f}]"
 
     def diff(row: pd.Series, m: str) -> str:
         if not np.isfinite(row[f"{m}_diff"]):
             return f"{'':>29s}"
-        return (
-            f"{row[f'{m}_diff']:+8.2f} [{row[f'{m}_diff_low']:+8.2f}, {row[f'{m}_diff_high']:+8.2f}]"
-        )
+        d, low, high = row[f"{m}_diff"], row[f"{m}_diff_low"], row[f"{m}_diff_high"]
+        return f"{d:+8.2f} [{low:+8.2f}, {high:+8.2f}]"
 
     c = comp.contender
     lines = [

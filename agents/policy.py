@@ -131,7 +131,9 @@ class PPOPolicy:
         return f"PPOPolicy({self.name!r}, hidden={sizes}, activation={self.activation!r})"
 
 
-def publish(tmp: str | os.PathLike[str], path: str | os.PathLike[str], directory: bool = False) -> None:
+def publish(
+    tmp: str | os.PathLike[str], path: str | os.PathLike[str], directory: bool = False
+) -> None:
     """Give a temporary file (or directory) the usual permissions and rename it to ``path``.
 
     ``tempfile`` creates private (0600 / 0700) entries; a run folder's files should be as

@@ -58,7 +58,9 @@ def make_training_env(
     kwargs = dict(env_kwargs or {})
     if not (isinstance(rival, str) and rival == "builtin"):
         kwargs["rival"] = rival
-    native = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs)
+    native = gym.make_vec(
+        env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs
+    )
     adapter = MarketMakingSB3VecEnv(native)
     return VecNormalize(
         adapter,
@@ -127,7 +129,9 @@ def build_ppo(
         The model (not yet trained).
     """
     if activation not in ACTIVATIONS:
-        raise ValueError(f"activation={activation!r} is not valid: choose one of {list(ACTIVATIONS)}")
+        raise ValueError(
+            f"activation={activation!r} is not valid: choose one of {list(ACTIVATIONS)}"
+        )
     return PPO(
         "MlpPolicy",
         venv,
@@ -169,7 +173,9 @@ def policy_arrays(
         The arrays of ``policy.npz`` (see :class:`agents.policy.PPOPolicy`).
     """
     policy = model.policy
-    layers = [m for m in policy.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)]
+    layers: list[Any] = [
+        m for m in policy.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)
+    ]
     acts = {type(m) for m in policy.mlp_extractor.policy_net if not isinstance(m, torch.nn.Linear)}
     names = [n for n, cls in ACTIVATIONS.items() if cls in acts]
     if len(names) > 1 or (layers and not names):
@@ -182,8 +188,9 @@ def policy_arrays(
             arrays[f"biases_{i}"] = layer.bias.detach().cpu().numpy().astype(np.float32)
     d = len(feature_names)
     if venv.norm_obs:
-        mean = np.asarray(venv.obs_rms.mean, np.float64)
-        var = np.asarray(venv.obs_rms.var, np.float64)
+        rms: Any = venv.obs_rms  # a RunningMeanStd for a Box observation
+        mean = np.asarray(rms.mean, np.float64)
+        var = np.asarray(rms.var, np.float64)
         clip, eps = float(venv.clip_obs), float(venv.epsilon)
     else:
         # Identity normalisation: (x - 0) / sqrt(1 - eps + eps), unbounded clip.

@@ -191,11 +191,11 @@ class TrainingMonitor(BaseCallback):
                 "episode/fill_rate": float(stats["fill_rate"].mean()),
                 "episode/quoted_spread_ticks": float(stats["quoted_spread_ticks"].mean()),
             }
-            for key, value in stats.items():
+            for key, per_episode in stats.items():
                 if key.startswith("component/"):
-                    summary["reward/" + key.split("/", 1)[1]] = float(value.mean())
-            for key, value in summary.items():
-                log.record(key, value)
+                    summary["reward/" + key.split("/", 1)[1]] = float(per_episode.mean())
+            for key, mean in summary.items():
+                log.record(key, mean)
             self.last_stats = summary
         if self._bar is not None:
             self._bar.update(self.num_timesteps - self._bar.n)
@@ -224,9 +224,10 @@ def checkpoint_path(run_dir: str | os.PathLike[str]) -> Path | None:
     return None
 
 
-def _rng_state() -> dict[str, np.ndarray]:
-    """torch's and numpy's global random states (PPO samples actions and minibatches there)."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+def _rng_state() -> dict[str, Any]:
+    """Torch's and numpy's global random states (PPO samples actions and minibatches there)."""
+    # SB3 draws minibatch permutations from numpy's legacy global generator.
+    kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
     assert kind == "MT19937"
     return {
         "torch": torch.get_rng_state().numpy().copy(),
@@ -239,7 +240,7 @@ def _rng_state() -> dict[str, np.ndarray]:
 
 def _set_rng_state(arrays: Any) -> None:
     torch.set_rng_state(torch.from_numpy(np.array(arrays["torch"], dtype=np.uint8)))
-    np.random.set_state(
+    np.random.set_state(  # noqa: NPY002  (the legacy global generator SB3 uses)
         (
             "MT19937",
             np.array(arrays["np_keys"], dtype=np.uint32),
@@ -351,7 +352,7 @@ def load_checkpoint(
     progress = json.loads((ckpt / "progress.json").read_text())
     with open(ckpt / "env_state.pkl", "rb") as fh:
         # A file this run wrote; --resume is the user's explicit request to load it.
-        state = pickle.load(fh)  # noqa: S301
+        state = pickle.load(fh)
     venv = VecNormalize(
         state["env"],
         training=True,

@@ -66,13 +66,15 @@ class MarketMakingSB3VecEnv(VecEnv):
         episodes_done: Number of finished episodes.
     """
 
-    def __init__(self, env: gym.vector.VectorEnv) -> None:  # type: ignore[type-arg]
+    def __init__(self, env: gym.vector.VectorEnv) -> None:
         """Wrap ``env``; the spaces are its single-env spaces."""
         self.env = env  # before VecEnv.__init__, which reads render_mode through get_attr
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
-            raise ValueError(f"autoreset_mode={mode!r} is not supported: use NEXT_STEP or SAME_STEP")
+            raise ValueError(
+                f"autoreset_mode={mode!r} is not supported: use NEXT_STEP or SAME_STEP"
+            )
         self._same_step = mode == AutoresetMode.SAME_STEP
         base = env.unwrapped
         env_config = getattr(base, "env_config", None)
@@ -149,9 +151,9 @@ class MarketMakingSB3VecEnv(VecEnv):
             "reward": self._ret[idx].copy(),
             "length": self._len[idx].astype(np.float64),
             "pnl": np.asarray(info.get("pnl", np.full(self.num_envs, np.nan)))[idx].astype(float),
-            "final_inventory": np.asarray(
-                info.get("inventory", np.full(self.num_envs, np.nan))
-            )[idx].astype(float),
+            "final_inventory": np.asarray(info.get("inventory", np.full(self.num_envs, np.nan)))[
+                idx
+            ].astype(float),
             "mean_abs_inventory": self._abs_inv[idx] / length,
             "inventory_std": np.sqrt(np.maximum(self._inv2[idx] / length - mean_inv**2, 0.0)),
             "max_abs_inventory": self._max_inv[idx].copy(),
@@ -261,7 +263,9 @@ class MarketMakingSB3VecEnv(VecEnv):
         return [result for _ in self._indices(indices)]
 
     def env_is_wrapped(
-        self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None  # type: ignore[type-arg]
+        self,
+        wrapper_class: type[gym.Wrapper],
+        indices: VecEnvIndices = None,
     ) -> list[bool]:
         """Always False: the sub-envs are markets of one batched env, not wrapped envs."""
         return [False for _ in self._indices(indices)]

@@ -1,0 +1,199 @@
+"""train.py: smoke run, determinism, exact resume after Ctrl-C, config precedence, atomic saves."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+pytest.importorskip("stable_baselines3")
+
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.save_util import load_from_zip_file
+
+import agents
+from mm_gym.evaluation import evaluate_policies
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_train():
+    spec = importlib.util.spec_from_file_location("train_cli", ROOT / "train.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve string annotations through it
+    spec.loader.exec_module(module)
+    return module
+
+
+train = _load_train()
+
+# A tiny run: 8 markets x 16 steps per update, 40-step episodes (several ends per run).
+TINY = [
+    "--n-envs", "8", "--n-steps", "16", "--batch-size", "64", "--n-epochs", "2",
+    "--net-arch", "16", "16", "--env-kwargs", "horizon_steps=40", "--no-progress",
+    "--eval-episodes", "0", "--checkpoint-every", "256",
+]  # fmt: skip
+
+
+def _run(tmp_path: Path, name: str, *extra: str, callbacks=None) -> Path:
+    argv = [*TINY, "--runs-dir", str(tmp_path), "--run-name", name, *extra]
+    return train.main(argv, callbacks=callbacks)
+
+
+def _params(run: Path, where: str = "checkpoint/model.zip") -> dict[str, np.ndarray]:
+    """Every tensor of the policy and of its optimizer state, flattened to numpy arrays."""
+    _, params, _ = load_from_zip_file(run / where, device="cpu")
+    out: dict[str, np.ndarray] = {}
+
+    def walk(prefix: str, obj) -> None:
+        if hasattr(obj, "detach"):
+            out[prefix] = obj.detach().cpu().numpy()
+        elif isinstance(obj, dict):
+            for k, v in obj.items():
+                walk(f"{prefix}.{k}", v)
+        elif isinstance(obj, (list, tuple)):
+            for i, v in enumerate(obj):
+                walk(f"{prefix}.{i}", v)
+        elif isinstance(obj, (int, float)):
+            out[prefix] = np.asarray(obj)
+
+    walk("", params)
+    return out
+
+
+def _assert_same_params(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_train_smoke_resume_and_load_policy(tmp_path):
+    run = _run(tmp_path, "smoke", "--total-timesteps", "512")
+    for name in ("config.yaml", "metadata.json", "policy.npz", "model.zip", "vecnormalize.pkl"):
+        assert (run / name).is_file(), name
+    assert list((run / "tb").iterdir()), "no TensorBoard events"
+    meta = json.loads((run / "metadata.json").read_text())
+    assert meta["status"] == "completed" and meta["num_timesteps"] == 512
+    assert meta["seed"] == 0 and "torch" in meta["versions"]
+    # Resume to a larger budget: continues from 512 steps.
+    train.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"])
+    meta = json.loads((run / "metadata.json").read_text())
+    assert meta["num_timesteps"] == 1024 and meta["wall_time_s"] > 0
+    policy = agents.load_policy(run)
+    df = evaluate_policies({"ppo": policy}, "default", {"horizon_steps": 40}, n_episodes=2)
+    assert np.isfinite(df["episode_reward"]).all()
+
+
+def test_deterministic_training_same_seed_same_parameters(tmp_path):
+    a = _run(tmp_path, "a", "--total-timesteps", "768", "--seed", "5")
+    b = _run(tmp_path, "b", "--total-timesteps", "768", "--seed", "5")
+    c = _run(tmp_path, "c", "--total-timesteps", "768", "--seed", "6")
+    _assert_same_params(_params(a), _params(b))
+    assert not np.array_equal(
+        _params(a)[".policy.action_net.weight"], _params(c)[".policy.action_net.weight"]
+    )
+
+
+class _InterruptAt(BaseCallback):
+    """Send ourselves SIGINT (a Ctrl-C) once ``steps`` steps are done."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+        self.sent = False
+
+    def _on_step(self) -> bool:
+        if not self.sent and self.num_timesteps >= self.steps:
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGINT)
+        return True
+
+
+def test_resume_after_ctrl_c_is_exact(tmp_path):
+    straight = _run(tmp_path, "straight", "--total-timesteps", "1280", "--lr-schedule", "linear")
+    # Ctrl-C in the middle of the third update's rollout (episodes end mid-rollout too).
+    cut = _run(
+        tmp_path, "cut", "--total-timesteps", "1280", "--lr-schedule", "linear",
+        "--checkpoint-every", "0", callbacks=[_InterruptAt(300)],
+    )  # fmt: skip
+    meta = json.loads((cut / "metadata.json").read_text())
+    assert meta["status"] == "interrupted" and meta["num_timesteps"] == 384
+    assert not (cut / "evaluation.txt").exists()
+    train.main(["--resume", str(cut), "--no-progress"])
+    assert json.loads((cut / "metadata.json").read_text())["num_timesteps"] == 1280
+    _assert_same_params(_params(straight), _params(cut))
+    with np.load(straight / "policy.npz") as x, np.load(cut / "policy.npz") as y:
+        for k in x.files:
+            np.testing.assert_array_equal(x[k], y[k], err_msg=k)
+
+
+def test_config_file_and_command_line_precedence(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"n_envs": 256, "learning_rate": 1e-4, "env_kwargs": {"a": 1}}))
+    args, given = train.parse_args(["--config", str(cfg), "--learning-rate", "2e-4"])
+    assert args.n_envs == 256 and args.learning_rate == 2e-4 and args.env_kwargs == {"a": 1}
+    assert given == {"config", "learning_rate"}
+    args, _ = train.parse_args(["--env-kwargs", "inventory_penalty=0.01", "flow.shock_rate=1e-3"])
+    assert args.env_kwargs == {"inventory_penalty": 0.01, "flow.shock_rate": 1e-3}
+    assert train.Args().total_timesteps > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--n-envs", "0"], "n_envs"),
+        (["--batch-size", "999999"], "batch_size"),
+        (["--lr-schedule", "cosine"], "lr_schedule"),
+        (["--env-kwargs", "novalue"], "KEY=VALUE"),
+    ],
+)
+def test_bad_arguments_exit_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        train.parse_args(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_config_key_and_bad_env_override(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("n_envz: 3\n")
+    with pytest.raises(SystemExit):
+        train.parse_args(["--config", str(cfg)])
+    assert "n_envz" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _run(tmp_path, "bad", "--env-kwargs", "no_such_key=1")
+    assert "no_such_key" in capsys.readouterr().err
+
+
+def test_resume_rejects_changed_training_settings(tmp_path, capsys):
+    run = _run(tmp_path, "r", "--total-timesteps", "128")
+    with pytest.raises(SystemExit):
+        train.main(["--resume", str(run), "--learning-rate", "0.1"])
+    assert "learning_rate" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _run(tmp_path, "r", "--total-timesteps", "128")  # exists, no --overwrite
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_failed_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
+    run = _run(tmp_path, "atomic", "--total-timesteps", "256")
+    before = _params(run)
+    import agents.training as training
+
+    def broken_dump(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(training.pickle, "dump", broken_dump)
+    with pytest.raises(OSError, match="disk full"):
+        train.main(["--resume", str(run), "--total-timesteps", "512", "--no-progress"])
+    monkeypatch.undo()
+    _assert_same_params(before, _params(run))
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
