@@ -30,6 +30,8 @@ __all__ = [
     "LiveSettings",
     "RiskSnapshot",
     "book_presets",
+    "describe_choice",
+    "evaluation_baselines",
     "make_policy",
     "policy_choices",
 ]
@@ -60,12 +62,41 @@ def book_presets() -> list[str]:
     return [name for name in preset_names() if preset(name).fills == "book"]
 
 
+def evaluation_baselines() -> tuple[str, ...]:
+    """The contestants of ``evaluate.py`` by name (``agents.BASELINE_NAMES``; () without it).
+
+    They carry ``evaluate.py``'s parameters (Avellaneda-Stoikov and GLFT calibrated on the
+    setting), so the live market shows the same opponents as the leaderboard.
+    """
+    try:
+        from agents import BASELINE_NAMES
+    except ImportError:  # agents/ absent or broken: the class baselines remain
+        return ()
+    return tuple(BASELINE_NAMES)
+
+
 def policy_choices(runs_root: Path, *, rival: bool = False) -> list[str]:
-    """Policy choices: the baselines, then ``run:<name>`` per run folder (rival: builtin first)."""
+    """Policy choices in menu order.
+
+    ``"builtin"`` (rival only), :func:`evaluation_baselines`, the baseline classes of
+    :data:`BASELINES` (with editable parameters), then ``run:<name>`` per run folder.
+    """
     from mm_gym_dashboard.runs import list_runs
 
     runs = [f"{RUN_PREFIX}{p.name}" for p in list_runs(runs_root)]
-    return ([BUILTIN_RIVAL] if rival else []) + list(BASELINES) + runs
+    head = [BUILTIN_RIVAL] if rival else []
+    return head + list(evaluation_baselines()) + list(BASELINES) + runs
+
+
+def describe_choice(choice: str) -> str:
+    """A choice of :func:`policy_choices` as shown in the menus."""
+    if choice == BUILTIN_RIVAL:
+        return "builtin (the simulator's rival)"
+    if choice in BASELINES:
+        return f"{choice}(…) with your parameters"
+    if choice.startswith(RUN_PREFIX):
+        return f"trained: {choice[len(RUN_PREFIX) :]}"
+    return f"{choice} (as in evaluate.py)"
 
 
 def _parse_params(text: str, who: str) -> dict[str, Any]:
@@ -80,13 +111,23 @@ def _parse_params(text: str, who: str) -> dict[str, Any]:
     return params
 
 
-def make_policy(choice: str, params: str = "", runs_root: Path = Path("runs")) -> Any:
+def make_policy(
+    choice: str,
+    params: str = "",
+    runs_root: Path = Path("runs"),
+    setting: str = "default",
+    overrides: dict[str, Any] | None = None,
+) -> Any:
     """Build the policy for a choice of :func:`policy_choices`.
 
     Args:
-        choice: A baseline class name, ``run:<name>``, or ``"builtin"`` (returns None).
-        params: JSON object of keyword arguments for a baseline (over :data:`BASELINES`).
+        choice: An :func:`evaluation_baselines` name, a baseline class name, ``run:<name>``,
+            or ``"builtin"`` (returns None).
+        params: JSON object of keyword arguments for a baseline class (over
+            :data:`BASELINES`).
         runs_root: Folder of the trained runs.
+        setting: Preset the ``evaluate.py`` baselines are calibrated on.
+        overrides: Environment overrides of that setting (e.g. the regime).
 
     Returns:
         A :class:`~mm_gym.policy.QuotingPolicy`, or None for the built-in rival.
@@ -96,6 +137,13 @@ def make_policy(choice: str, params: str = "", runs_root: Path = Path("runs")) -
     """
     if choice == BUILTIN_RIVAL:
         return None
+    if choice in evaluation_baselines():
+        from agents import make_policy as agents_make_policy
+
+        try:
+            return agents_make_policy(choice, setting, overrides)
+        except Exception as exc:  # calibration runs the market; report whatever it raises
+            raise DashboardError(f"cannot build {choice} for {setting}: {exc}") from None
     if choice in BASELINES:
         import baselines
 
@@ -137,7 +185,7 @@ class LiveSettings:
 
     preset: str = "default"
     regime: str = "preset"
-    mm1: str = "FixedSpread"
+    mm1: str = "FixedSpread"  # the page defaults to the first choice offered
     mm1_params: str = ""
     rival: str = BUILTIN_RIVAL
     rival_params: str = ""
@@ -198,18 +246,20 @@ class LiveMarket:
         from mm_gym.policy import PolicyContext
 
         self.settings = settings
-        mm1 = make_policy(settings.mm1, settings.mm1_params, runs_root)
+        overrides = {} if settings.regime == "preset" else {"regime": settings.regime}
+        mm1 = make_policy(settings.mm1, settings.mm1_params, runs_root, settings.preset, overrides)
         if mm1 is None:
             raise DashboardError("mm1 needs a policy: the built-in maker can only be the rival")
         self.mm1 = mm1
-        rival = make_policy(settings.rival, settings.rival_params, runs_root)
+        rival = make_policy(
+            settings.rival, settings.rival_params, runs_root, settings.preset, overrides
+        )
         self.rival_name = "built-in rival" if rival is None else _policy_name(rival)
         kwargs: dict[str, Any] = {
             "preset": settings.preset,
             "rival": BUILTIN_RIVAL if rival is None else rival,
+            **overrides,
         }
-        if settings.regime != "preset":
-            kwargs["regime"] = settings.regime
         try:
             self.env = gym.make(mm_gym.BOOK_ENV_IDS[0], **kwargs)
         except (ValueError, TypeError) as exc:  # ConfigError is a ValueError

@@ -265,6 +265,7 @@ def test_training_page_names_a_corrupt_event_file(make_app: MakeApp, sample_runs
 def test_live_page_steps_and_runs_to_the_end(make_app: MakeApp) -> None:
     at = make_app("live")
     assert_no_exception(at)
+    assert at.sidebar.selectbox(key="live_mm1").value == "fixed_spread"  # evaluate.py's
     assert metric(at, "Step") == "0"
     assert len(charts(at)) == 5  # price, ladder, inventory, PnL, sentiment (VaR from step 2)
     at.button(key="live_step").click().run()
@@ -290,17 +291,21 @@ def test_live_page_new_settings_start_a_new_episode(make_app: MakeApp) -> None:
     at = make_app("live")
     at.button(key="live_end").click().run()
     at.sidebar.selectbox(key="live_preset").set_value("shock_heavy")
+    at.sidebar.selectbox(key="live_regime").set_value("trending")
     at.sidebar.selectbox(key="live_mm1").set_value("GLFT")
-    at.sidebar.selectbox(key="live_rival").set_value("OrderFlowSkew").run()
+    at.sidebar.selectbox(key="live_rival").set_value("order_flow_skew").run()
     assert_no_exception(at)
+    assert not at.error, texts(at.error)
     assert metric(at, "Step") == "0"
-    assert "glft" in texts(at.markdown) and "order_flow_skew" in texts(at.markdown)
+    status = texts(at.markdown)
+    assert "glft" in status and "order_flow_skew" in status
     at.button(key="live_end").click().run()
     assert metric(at, "Step") == "1000"
 
 
 def test_live_page_shows_bad_parameters_as_an_error(make_app: MakeApp) -> None:
     at = make_app("live")
+    at.sidebar.selectbox(key="live_mm1").set_value("FixedSpread").run()
     at.sidebar.text_input(key="live_mm1_p").input('{"half_spread_ticks": ').run()
     assert_no_exception(at)
     assert "not valid JSON" in texts(at.error)

@@ -14,7 +14,13 @@ import pytest
 from mm_gym.metrics import bootstrap_ci
 from mm_gym_dashboard import exports as ex
 from mm_gym_dashboard import runs as rn
-from mm_gym_dashboard.live import LiveMarket, LiveSettings, make_policy, policy_choices
+from mm_gym_dashboard.live import (
+    LiveMarket,
+    LiveSettings,
+    evaluation_baselines,
+    make_policy,
+    policy_choices,
+)
 from mm_gym_dashboard.paths import DashboardError
 from mm_gym_dashboard.samples import SAMPLE_CONTESTANTS, write_sample_export, write_sample_run
 
@@ -290,8 +296,20 @@ def test_live_market_errors_are_clear() -> None:
 
 def test_policy_choices_list_baselines_and_runs(tmp_path: Path) -> None:
     write_sample_run(tmp_path, "r1", points=2)
-    assert policy_choices(tmp_path)[-1] == "run:r1"
+    choices = policy_choices(tmp_path)
+    assert choices[-1] == "run:r1" and "FixedSpread" in choices
+    assert set(evaluation_baselines()) <= set(choices)
     assert policy_choices(tmp_path, rival=True)[0] == "builtin"
+
+
+def test_evaluation_baselines_are_evaluate_pys_contestants() -> None:
+    names = evaluation_baselines()
+    if not names:
+        pytest.skip("agents.BASELINE_NAMES is not available")
+    policy = make_policy(names[0], setting="trending")
+    assert policy.name == names[0]
+    m = LiveMarket(LiveSettings(mm1=names[0], rival=names[-1], seed=2))
+    assert m.step(5) == 5 and m.mm1_name == names[0]
 
 
 # --------------------------------------------------------------------------- charts

@@ -21,6 +21,7 @@ from mm_gym_dashboard.live import (
     LiveMarket,
     LiveSettings,
     book_presets,
+    describe_choice,
     policy_choices,
 )
 from mm_gym_dashboard.paths import DashboardError
@@ -36,7 +37,7 @@ _MIN_INTERVAL_S = 0.25  # refresh at most 4 times a second; faster speeds take m
 def _params_help(choice: str) -> str:
     defaults = BASELINES.get(choice)
     if defaults is None:
-        return "Keyword arguments of a baseline, as a JSON object (unused for this choice)."
+        return "Keyword arguments of a baseline class (…), as a JSON object; unused here."
     return f"Keyword arguments as a JSON object; defaults: {json.dumps(defaults) or '{}'}"
 
 
@@ -58,10 +59,19 @@ def _settings(runs_root: Path) -> tuple[LiveSettings, int, int, float]:
         )
         seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, step=1, key="live_seed"))
         st.markdown("### Makers")
-        mm1 = str(st.selectbox("mm1 policy", policy_choices(runs_root), key="live_mm1"))
+        mm1 = str(
+            st.selectbox(
+                "mm1 policy", policy_choices(runs_root), format_func=describe_choice, key="live_mm1"
+            )
+        )
         mm1_params = st.text_input("mm1 parameters", "", help=_params_help(mm1), key="live_mm1_p")
         rival = str(
-            st.selectbox("Rival (mm2)", policy_choices(runs_root, rival=True), key="live_rival")
+            st.selectbox(
+                "Rival (mm2)",
+                policy_choices(runs_root, rival=True),
+                format_func=describe_choice,
+                key="live_rival",
+            )
         )
         rival_params = st.text_input(
             "Rival parameters", "", help=_params_help(rival), key="live_rival_p"
@@ -89,7 +99,8 @@ def _market(settings: LiveSettings, runs_root: Path) -> LiveMarket:
     if market is None or market.settings != settings:
         state["live_playing"] = False
         state["live_market"] = None
-        state["live_market"] = LiveMarket(settings, runs_root)
+        with st.spinner("Making the market (a calibrated baseline may take a minute)…"):
+            state["live_market"] = LiveMarket(settings, runs_root)
     return state["live_market"]
 
 
