@@ -22,8 +22,11 @@ __all__ = ["RunInfo", "default_tags", "list_runs", "load_scalars", "run_info", "
 EVENT_PREFIX = "events.out.tfevents."
 """Name prefix of TensorBoard event files."""
 
-CONFIG_NAMES: tuple[str, ...] = ("config.json", "config.yaml", "config.yml", "args.json")
+CONFIG_NAMES: tuple[str, ...] = ("config.yaml", "config.yml", "config.json", "args.json")
 """File names a run's config may have, in order of preference."""
+
+NOTE_NAMES: tuple[str, ...] = ("metadata.json", "evaluation.txt")
+"""Other small files of a run shown as they are (train.py's metadata and final table)."""
 
 _MODEL_SUFFIXES = (".zip", ".pt", ".pth", ".npz", ".safetensors")
 
@@ -47,6 +50,7 @@ class RunInfo:
         event_files: TensorBoard event files, sorted.
         config_file: The config file, if any.
         model_files: Saved models and checkpoints.
+        notes: The files of :data:`NOTE_NAMES` the run has.
     """
 
     name: str
@@ -54,6 +58,7 @@ class RunInfo:
     event_files: list[Path] = field(default_factory=list)
     config_file: Path | None = None
     model_files: list[Path] = field(default_factory=list)
+    notes: list[Path] = field(default_factory=list)
 
 
 def list_runs(root: Path) -> list[Path]:
@@ -72,7 +77,8 @@ def run_info(path: Path) -> RunInfo:
     models = sorted(
         p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _MODEL_SUFFIXES
     )
-    return RunInfo(path.name, path, events, config, models)
+    notes = [path / n for n in NOTE_NAMES if (path / n).is_file()]
+    return RunInfo(path.name, path, events, config, models, notes)
 
 
 def load_scalars(info: RunInfo) -> tuple[pd.DataFrame, list[str]]:

@@ -43,23 +43,31 @@ def _chosen_runs(names: list[str]) -> list[str]:
     return st.multiselect("Runs", names, default=default, key="training_runs")
 
 
-def _show_config(info: RunInfo) -> None:
-    if info.config_file is None:
-        st.caption("No config file (config.json / config.yaml) in this run.")
-        return
+def _show_file(path: Path) -> None:
+    """A small text file of a run: JSON folded, YAML and text as code; errors name the file."""
     try:
-        text = info.config_file.read_text(encoding="utf-8")[:_MAX_CONFIG_CHARS]
+        text = path.read_text(encoding="utf-8")[:_MAX_CONFIG_CHARS]
     except (OSError, UnicodeDecodeError) as exc:
-        st.warning(f"{info.config_file}: cannot be read ({exc})")
+        st.warning(f"{path}: cannot be read ({exc})")
         return
-    if info.config_file.suffix == ".json":
+    st.caption(path.name)
+    if path.suffix == ".json":
         try:
             st.json(json.loads(text), expanded=False)
         except json.JSONDecodeError as exc:
-            st.warning(f"{info.config_file}: not valid JSON ({exc})")
+            st.warning(f"{path}: not valid JSON ({exc})")
             st.code(text, language="text")
     else:
-        st.code(text, language="yaml")
+        st.code(text, language="yaml" if path.suffix in (".yaml", ".yml") else "text")
+
+
+def _show_config(info: RunInfo) -> None:
+    if info.config_file is None:
+        st.caption("No config file (config.yaml / config.json) in this run.")
+    else:
+        _show_file(info.config_file)
+    for path in info.notes:
+        _show_file(path)
 
 
 def render(root: Path) -> None:
