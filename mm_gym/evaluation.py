@@ -556,16 +556,16 @@ def _run_batch(
         policy.reset(rng, _context(venv))
         trace = _Trace(sample, tick, value) if sample is not None else None
 
-        # (n, T) per-episode series, filled column by column by _record_step.
-        mid = np.empty((n, horizon + 1))
-        inv = np.empty((n, horizon))
-        pnl = np.empty((n, horizon))
-        cash = np.empty((n, horizon))
-        fees = np.empty((n, horizon))
-        edge = np.empty((n, horizon))
-        bid = np.empty((n, horizon))
-        ask = np.empty((n, horizon))
-        mid[:, 0] = st.fs[:, F_MID] * tick
+        # (T, n) series, one contiguous row per step written by _record_step.
+        mid = np.empty((horizon + 1, n))
+        inv = np.empty((horizon, n))
+        pnl = np.empty((horizon, n))
+        cash = np.empty((horizon, n))
+        fees = np.empty((horizon, n))
+        edge = np.empty((horizon, n))
+        bid = np.empty((horizon, n))
+        ask = np.empty((horizon, n))
+        mid[0] = st.fs[:, F_MID] * tick
         reward = np.zeros(n)
         comps: dict[str, np.ndarray] = {}
         impact = np.zeros((5, n))  # count, sum size, sum size^2, sum impact, sum size x impact
@@ -613,7 +613,7 @@ def _run_batch(
 
     cols: dict[str, np.ndarray] = {"seed": seeds.astype(np.uint64), "length": length}
     metric_cols = _batch_metrics(
-        mid, inv, pnl, cash, fees, edge, bid, ask, length, lot=lot, tick=tick, limit=limit
+        mid, inv, pnl, cash, fees, edge, bid, ask, length, lot=lot, limit=limit
     )
     cols.update(metric_cols)
     cols["realized_pnl"] = final["realized_pnl"]
@@ -632,14 +632,14 @@ def _run_batch(
 
     full = length == horizon
     if full.any():
-        equity = np.hstack([np.zeros((n, 1)), pnl])[full]
-        result["equity_sum"] = equity.sum(axis=0)
+        equity = np.vstack([np.zeros((1, n)), pnl])[:, full]
+        result["equity_sum"] = equity.sum(axis=1)
         result["n_full"] = int(full.sum())
         if first:
             q = np.asarray(BAND_QUANTILES)
             result["bands"] = {
-                "equity": np.quantile(equity, q, axis=0).T,
-                "inventory": np.quantile(inv[full], q, axis=0).T,
+                "equity": np.quantile(equity, q, axis=1).T,
+                "inventory": np.quantile(inv[:, full], q, axis=1).T,
             }
     if trace is not None:
         result["traces"], result["impacts"] = trace.frames()
@@ -662,7 +662,7 @@ def _record_step(
     t, tick, value, cols, fs, acct, orders, mos, n_mos, alive,
     mid, inv, pnl, cash, fees, edge, bid, ask, impact,
 ):  # fmt: skip
-    """Copy mm1's state after step ``t`` into column ``t`` of the series; add market orders.
+    """Copy mm1's state after step ``t`` into row ``t`` of the series; add market orders.
 
     Per market: mid (currency), inventory, mark-to-market PnL ``cash + inventory x mid x
     value`` (as the environment's ``info["pnl"]``), cash, fees, the step's spread capture, the
@@ -678,15 +678,15 @@ def _record_step(
         x = fs[m, f_mid]
         a = acct[m, 0]
         q = a[a_inv]
-        mid[m, t + 1] = x * tick
-        inv[m, t] = q
-        pnl[m, t] = a[a_cash] + q * x * value
-        cash[m, t] = a[a_cash]
-        fees[m, t] = a[a_fees]
-        edge[m, t] = a[a_edge]
+        mid[t + 1, m] = x * tick
+        inv[t, m] = q
+        pnl[t, m] = a[a_cash] + q * x * value
+        cash[t, m] = a[a_cash]
+        fees[t, m] = a[a_fees]
+        edge[t, m] = a[a_edge]
         o = orders[m, 0]
-        bid[m, t] = o[0, o_tick] if (o[0, o_size] > 0 or a[a_bought] > 0) else np.nan
-        ask[m, t] = o[1, o_tick] if (o[1, o_size] > 0 or a[a_sold] > 0) else np.nan
+        bid[t, m] = o[0, o_tick] if (o[0, o_size] > 0 or a[a_bought] > 0) else np.nan
+        ask[t, m] = o[1, o_tick] if (o[1, o_size] > 0 or a[a_sold] > 0) else np.nan
         if not alive[m]:
             continue
         for j in range(min(n_mos[m], mo_cap)):
@@ -714,10 +714,13 @@ def _batch_metrics(
     length: np.ndarray,
     *,
     lot: float,
-    tick: float,
     limit: int,
 ) -> dict[str, np.ndarray]:
-    """The :mod:`mm_gym.metrics` statistics of a batch, vectorized per episode length."""
+    """The :mod:`mm_gym.metrics` statistics of a batch, vectorized per episode length.
+
+    The series are ``(T, n)`` (``mid`` ``(T + 1, n)``); each group of equal-length episodes is
+    transposed to the ``(episodes, steps)`` layout of :mod:`mm_gym.metrics`.
+    """
     n = length.size
     keys = [
         "total_pnl", "spread_capture", "inventory_pnl", "fees", "inventory_carry", "sharpe",
@@ -730,20 +733,24 @@ def _batch_metrics(
         g = np.flatnonzero(length == ell)
         L = int(ell)
         zero = np.zeros((g.size, 1))
-        cash_g = np.hstack([zero, cash[g, :L]])
-        fees_g = np.hstack([zero, fees[g, :L]])
+
+        def rows(x: np.ndarray, steps: int, g: np.ndarray = g) -> np.ndarray:
+            return np.ascontiguousarray(x[:steps, g].T)
+
+        cash_g = np.hstack([zero, rows(cash, L)])
+        fees_g = np.hstack([zero, rows(fees, L)])
         d_fees = np.diff(fees_g, axis=1)
         att = metrics.pnl_attribution_from_steps(
-            mid[g, : L + 1],
-            inv[g, :L],
+            rows(mid, L + 1),
+            rows(inv, L),
             np.diff(cash_g, axis=1) - d_fees,
-            edge[g, :L],
+            rows(edge, L),
             d_fees,
             lot_size=lot,
         )
         for k, v in att.items():
             out[k][g] = v
-        equity = np.hstack([zero, pnl[g, :L]])
+        equity = np.hstack([zero, rows(pnl, L)])
         step_pnl = np.diff(equity, axis=1)
         if L >= 2:
             out["sharpe"][g] = metrics.sharpe(step_pnl)
@@ -752,12 +759,12 @@ def _batch_metrics(
         out["max_drawdown"][g] = metrics.max_drawdown(equity)
         var, es = metrics.var_es(step_pnl, 0.95)
         out["var"][g], out["es"][g] = var, es
-        for k, v in metrics.inventory_stats(inv[g, :L], limit).items():
+        for k, v in metrics.inventory_stats(rows(inv, L), limit).items():
             out[k][g] = v
-        out["final_inventory"][g] = inv[g, L - 1]
+        out["final_inventory"][g] = inv[L - 1, g]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            out["quoted_spread_ticks"][g] = metrics.quoted_spread(bid[g, :L], ask[g, :L])
+            out["quoted_spread_ticks"][g] = metrics.quoted_spread(rows(bid, L), rows(ask, L))
     return out
 
 
@@ -926,12 +933,13 @@ def summarize(
     """Per (preset, policy): mean and std of every metric, bootstrap CIs, paired differences.
 
     Columns: ``preset``, ``policy``, ``n_episodes``; ``<metric>_mean`` and ``<metric>_std`` for
-    every numeric metric; for each of ``ci_metrics``: ``<m>_ci_low``/``<m>_ci_high``
-    (:func:`mm_gym.metrics.bootstrap_ci` of the mean) and, if ``baseline`` ran in the same
-    preset, ``<m>_diff`` (mean of ``policy - baseline`` episode by episode),
-    ``<m>_diff_low``/``<m>_diff_high`` (:func:`mm_gym.metrics.paired_diff_ci`). With
-    ``pooled``, rows with ``preset == "all"`` pool each policy's episodes over the presets
-    (paired by preset and episode).
+    every numeric metric; for each of ``ci_metrics``: ``<m>_ci_low``/``<m>_ci_high`` (percentile
+    bootstrap CI of the mean) and, if ``baseline`` ran on the same episodes of the preset,
+    ``<m>_diff`` (mean of ``policy - baseline`` episode by episode) with
+    ``<m>_diff_low``/``<m>_diff_high`` (its paired bootstrap CI, as
+    :func:`mm_gym.metrics.paired_diff_ci`). All of a preset's CIs come from one set of episode
+    resamples (:func:`mm_gym.metrics.bootstrap_means`). With ``pooled``, rows with ``preset ==
+    "all"`` pool each policy's episodes over the presets (paired by preset and episode).
 
     Args:
         episodes: Rows of :func:`evaluate_policies` / :func:`run_tournament`.
@@ -966,8 +974,9 @@ def summarize(
         allrows["episode"] = allrows.groupby("policy").cumcount()
         allrows["preset"] = "all"
         data = pd.concat([data, allrows], ignore_index=True)
-    rng = np.random.default_rng([int(seed), 0x5355])
     rows = []
+    ci = list(ci_metrics)
+    weights: dict[tuple[Any, int], np.ndarray] = {}
     for (pre, pol), g in data.groupby(["preset", "policy"], sort=False):
         row: dict[str, Any] = {"preset": pre, "policy": pol, "n_episodes": len(g)}
         for c in numeric:
@@ -975,27 +984,35 @@ def summarize(
             ok = np.isfinite(x)
             row[f"{c}_mean"] = float(x[ok].mean()) if ok.any() else math.nan
             row[f"{c}_std"] = float(x[ok].std(ddof=1)) if ok.sum() > 1 else math.nan
-        base = None
-        if baseline is not None:
+        for m in ci:
+            for suffix in ("ci_low", "ci_high", "diff", "diff_low", "diff_high"):
+                row[f"{m}_{suffix}"] = math.nan
+        gi = g.drop_duplicates("episode").set_index("episode").sort_index()
+        # One set of resamples per preset and episode count: every policy of a preset is
+        # resampled on the same episode draws (its episodes are paired across policies).
+        key = (pre, len(gi))
+        if key not in weights and len(gi) >= 2:
+            rng = np.random.default_rng([int(seed), 0x5355, zlib.crc32(str(pre).encode())])
+            weights[key] = metrics.bootstrap_weights(len(gi), n_boot, rng)
+        x = gi[ci].to_numpy(dtype=np.float64)
+        diffs = None
+        if baseline is not None and pol == baseline:
+            for m in ci:
+                row[f"{m}_diff"] = row[f"{m}_diff_low"] = row[f"{m}_diff_high"] = 0.0
+        elif baseline is not None:
             b = data[(data["preset"] == pre) & (data["policy"] == baseline)]
-            base = b.set_index("episode") if len(b) else None
-        for m in ci_metrics:
-            x = g[m].to_numpy(dtype=np.float64)
-            lo = hi = math.nan
-            if len(x) >= 2 and np.isfinite(x).all():
-                _, lo, hi = metrics.bootstrap_ci(x, n_boot, level, rng)
-            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = lo, hi
-            d = dlo = dhi = math.nan
-            if base is not None:
-                gi = g.set_index("episode")
-                common = gi.index.intersection(base.index)
-                a = gi.loc[common, m].to_numpy(dtype=np.float64)
-                bb = base.loc[common, m].to_numpy(dtype=np.float64)
-                if pol == baseline:
-                    d = dlo = dhi = 0.0
-                elif len(common) >= 2 and np.isfinite(a).all() and np.isfinite(bb).all():
-                    d, dlo, dhi = metrics.paired_diff_ci(a, bb, n_boot, level, rng)
-            row[f"{m}_diff"], row[f"{m}_diff_low"], row[f"{m}_diff_high"] = d, dlo, dhi
+            bi = b.drop_duplicates("episode").set_index("episode")
+            if len(bi) and bi.index.equals(bi.index.intersection(gi.index)) and len(bi) == len(gi):
+                diffs = x - bi.loc[gi.index, ci].to_numpy(dtype=np.float64)
+        if len(x) >= 2 and np.isfinite(x).all():
+            cols = x if diffs is None or not np.isfinite(diffs).all() else np.hstack([x, diffs])
+            est, lo, hi = metrics.bootstrap_means(cols, level=level, weights=weights[key])
+            for j, m in enumerate(ci):
+                row[f"{m}_ci_low"], row[f"{m}_ci_high"] = float(lo[j]), float(hi[j])
+                if cols.shape[1] > len(ci):
+                    k = len(ci) + j
+                    row[f"{m}_diff"] = float(est[k])
+                    row[f"{m}_diff_low"], row[f"{m}_diff_high"] = float(lo[k]), float(hi[k])
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -41,6 +41,8 @@ __all__ = [
     "PnLAttribution",
     "average_cost_pnl",
     "bootstrap_ci",
+    "bootstrap_means",
+    "bootstrap_weights",
     "episode_metrics",
     "equity_curve",
     "fill_rate",
@@ -1113,6 +1115,90 @@ def bootstrap_ci(
     """
     x = _float_array(values, "values", min_len=2)
     return _bootstrap_mean(x, n_boot, level, rng)
+
+
+def bootstrap_weights(
+    n: int, n_boot: int = 2000, rng: np.random.Generator | int | None = None
+) -> FloatArray:
+    """Resample counts of the percentile bootstrap: ``(n_boot, n)``, each row sums to ``n``.
+
+    Row ``b`` counts how often each of the ``n`` observations is drawn (uniformly, with
+    replacement) in resample ``b``, so the resampled means of columns ``x`` are
+    ``weights @ x / n``. The draws are those of :func:`bootstrap_ci` with the same generator.
+
+    Args:
+        n: Number of observations, >= 1.
+        n_boot: Number of resamples, >= 1.
+        rng: A ``numpy.random.Generator`` or a seed; ``None`` draws fresh OS entropy.
+
+    Returns:
+        float64 counts of shape ``(n_boot, n)``.
+    """
+    n_obs = int(_scalar(n, "n", low=1))
+    n_b = int(_scalar(n_boot, "n_boot", low=1))
+    if n_obs != n or n_b != n_boot:
+        raise ValueError(f"n and n_boot must be integers, got {n!r} and {n_boot!r}")
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    weights = np.empty((n_b, n_obs))
+    rows = max(1, _BOOTSTRAP_CHUNK // n_obs)
+    for start in range(0, n_b, rows):
+        stop = min(n_b, start + rows)
+        idx = gen.integers(0, n_obs, size=(stop - start, n_obs))
+        flat = (idx + n_obs * np.arange(stop - start)[:, None]).ravel()
+        counts = np.bincount(flat, minlength=(stop - start) * n_obs)
+        weights[start:stop] = counts.reshape(stop - start, n_obs)
+    return weights
+
+
+def bootstrap_means(
+    values: ArrayLike,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    rng: np.random.Generator | int | None = None,
+    *,
+    weights: ArrayLike | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Percentile bootstrap CIs of the means of several columns, on shared resamples.
+
+    The same as :func:`bootstrap_ci` applied to each column of ``values``, except that every
+    resample draws the same ``n`` rows (with replacement) for all columns, so columns computed
+    from the same episodes (e.g. a policy's PnL and its paired difference ``a - b`` to another
+    policy) are resampled together. A resample is held as a count per row
+    (:func:`bootstrap_weights`), so its means are one matrix product ``weights @ values / n``.
+
+    Args:
+        values: ``(n, k)`` array: ``n >= 2`` rows (episodes), ``k`` columns (statistics).
+        n_boot: Number of resamples, >= 1 (ignored with ``weights``).
+        level: Confidence level in (0, 1).
+        rng: A ``numpy.random.Generator`` or a seed; ``None`` draws fresh OS entropy.
+        weights: Optional precomputed ``(n_boot, n)`` counts, to reuse one set of resamples
+            for several calls (e.g. every policy evaluated on the same episodes).
+
+    Returns:
+        ``(estimate, low, high)``, each ``(k,)``: the column means and the ``(1 - level) / 2``
+        and ``(1 + level) / 2`` quantiles of the resampled means.
+
+    Raises:
+        ValueError: On fewer than 2 rows, NaN/inf, mismatched ``weights``, or invalid
+            ``n_boot`` / ``level``.
+    """
+    x = _float_array(values, "values", ndims=(2,), min_len=1)
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError(f"values needs at least 2 rows, got shape {x.shape}")
+    lvl = _level(level)
+    if weights is None:
+        w = bootstrap_weights(n, n_boot, rng)
+    else:
+        w = _float_array(weights, "weights", ndims=(2,))
+        if w.shape[1] != n:
+            raise ValueError(
+                f"weights must have {n} columns (one per row of values), got {w.shape}"
+            )
+    means = w @ x / n
+    alpha = 1.0 - lvl
+    low, high = np.quantile(means, [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
+    return x.mean(axis=0), low, high
 
 
 def paired_diff_ci(

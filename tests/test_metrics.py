@@ -13,6 +13,8 @@ from mm_gym.metrics import (
     FillRecord,
     average_cost_pnl,
     bootstrap_ci,
+    bootstrap_means,
+    bootstrap_weights,
     episode_metrics,
     equity_curve,
     fill_rate,
@@ -568,3 +570,31 @@ def test_impact_from_sums_degenerate_and_batched():
     assert np.isnan(got["impact_slope"][1]) and np.isnan(got["impact_intercept"][1])
     with pytest.raises(ValueError, match="same shape"):
         market_impact_from_sums(np.zeros(2), np.zeros(3), np.zeros(2), np.zeros(2), np.zeros(2))
+
+
+def test_bootstrap_means_equals_bootstrap_ci_per_column():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 2))
+    est, low, high = bootstrap_means(x, n_boot=500, rng=7)
+    for j in range(2):
+        ref = bootstrap_ci(x[:, j], n_boot=500, rng=7)
+        assert est[j] == pytest.approx(ref.estimate)
+        assert low[j] == pytest.approx(ref.low, rel=1e-12)
+        assert high[j] == pytest.approx(ref.high, rel=1e-12)
+
+
+def test_bootstrap_weights_are_counts_and_shared_resamples_keep_pairs():
+    w = bootstrap_weights(50, 40, rng=1)
+    assert w.shape == (40, 50)
+    assert (w.sum(axis=1) == 50).all() and (w == np.round(w)).all()
+    a = np.arange(50.0)
+    # A constant column (e.g. the paired difference of a policy and itself shifted by 3) has a
+    # CI of zero width.
+    _, low, high = bootstrap_means(np.stack([a, np.full(50, 3.0)], axis=1), weights=w)
+    assert low[1] == high[1] == pytest.approx(3.0)
+    ref = paired_diff_ci(a + 1.0, a, n_boot=40, rng=1)
+    assert ref.low == ref.high == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="weights must have 49 columns"):
+        bootstrap_means(np.zeros((49, 1)), weights=w)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        bootstrap_means(np.zeros((1, 3)))
