@@ -118,9 +118,13 @@ def _toggle_play() -> None:
 
 
 def _restart(runs_root: Path) -> None:
+    """Button callback: the same episode again from step 0."""
     st.session_state["live_playing"] = False
     market: LiveMarket = st.session_state["live_market"]
-    st.session_state["live_market"] = LiveMarket(market.settings, runs_root)
+    try:
+        st.session_state["live_market"] = LiveMarket(market.settings, runs_root)
+    except DashboardError as exc:
+        st.session_state["live_error"] = str(exc)
 
 
 def _controls(market: LiveMarket, runs_root: Path) -> None:
@@ -163,6 +167,12 @@ def _fmt(x: float, spec: str = ".2f") -> str:
     return text if float(text) != 0.0 else format(0.0, spec)
 
 
+def _delta(x: float, spec: str = "+.2f") -> str | None:
+    """A metric's change, or None (no arrow) when it is zero or unknown."""
+    text = _fmt(x, spec)
+    return None if text == "n/a" or float(text) == 0.0 else text
+
+
 def _draw(market: LiveMarket, window: int, level: float) -> None:
     """Metrics and charts of the market's current state and history."""
     h = market.history
@@ -172,14 +182,10 @@ def _draw(market: LiveMarket, window: int, level: float) -> None:
     n_shocks = int(h["shock"].iloc[1:].sum())
     m = st.columns(7)
     m[0].metric(f"Step (of {market.horizon})", f"{market.step_count}")
-    m[1].metric("Mid", f"{last['mid']:.3f}", _fmt(last["mid"] - prev["mid"], "+.3f"))
+    m[1].metric("Mid", f"{last['mid']:.3f}", _delta(last["mid"] - prev["mid"], "+.3f"))
     m[2].metric("mm1 inventory", f"{last['mm1_inventory']:+.0f}", help="lots")
-    m[3].metric(
-        "mm1 PnL", _fmt(last["mm1_total"]), _fmt(last["mm1_total"] - prev["mm1_total"], "+.2f")
-    )
-    m[4].metric(
-        "mm2 PnL", _fmt(last["mm2_total"]), _fmt(last["mm2_total"] - prev["mm2_total"], "+.2f")
-    )
+    m[3].metric("mm1 PnL", _fmt(last["mm1_total"]), _delta(last["mm1_total"] - prev["mm1_total"]))
+    m[4].metric("mm2 PnL", _fmt(last["mm2_total"]), _delta(last["mm2_total"] - prev["mm2_total"]))
     m[5].metric("Sentiment", f"{last['sentiment']:+.3f}", help="observed (EMA of news)")
     m[6].metric(
         "Shock steps", n_shocks, "shock now" if last["shock"] else None, delta_color="inverse"
