@@ -345,7 +345,7 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     t0 = time.perf_counter()
     # AS / GLFT calibrations are looked up (or computed, once per regime) before the clock of
     # the simulation starts, so the progress bar measures the tournament alone.
-    calib = calibrations(regimes, contestants, rival)
+    calib = calibrations(regimes, contestants, args.rival)
     t_cal = time.perf_counter() - t0
 
     # The bar counts vector-env steps: one per step of each batch of each (regime, contestant).
@@ -425,10 +425,9 @@ def preset_sigma(setting: str) -> float:
     return float(setting_configs(setting)[0].process.sigma_ticks)
 
 
-def calibrations(regimes: list[str], contestants: dict[str, Any], rival: Any) -> dict[str, Any]:
-    """Look up (or compute) the AS / GLFT calibration of each regime that needs one."""
-    needed = {"avellaneda_stoikov", "glft"} & (set(contestants) | {getattr(rival, "name", "")})
-    if not needed and not callable(rival):
+def calibrations(regimes: list[str], contestants: dict[str, Any], rival_name: str) -> dict:
+    """Look up (or compute, once per regime) the AS / GLFT calibrations the run uses."""
+    if not {"avellaneda_stoikov", "glft"} & {*contestants, rival_name}:
         return {}
     from baselines.calibration import calibration_for
 

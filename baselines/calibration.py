@@ -385,10 +385,10 @@ DEFAULT_CALIBRATIONS: dict[str, Calibration] = {
         A=0.275061, k=2.09329, gamma_as=0.0003, gamma_glft=0.001, fingerprint="8310a76c683f58d9"
     ),
     "volatile": Calibration(
-        A=0.523422, k=0.944089, gamma_as=0.001, gamma_glft=0.1, fingerprint="147d8529f7425a1e"
+        A=0.523422, k=0.944089, gamma_as=0.001, gamma_glft=0.3, fingerprint="147d8529f7425a1e"
     ),
     "switching": Calibration(
-        A=0.356052, k=1.28331, gamma_as=0.003, gamma_glft=0.1, fingerprint="3d78c0a93532553d"
+        A=0.356052, k=1.28331, gamma_as=0.003, gamma_glft=0.3, fingerprint="3d78c0a93532553d"
     ),
     "shock_heavy": Calibration(
         A=0.372685, k=1.11887, gamma_as=0.001, gamma_glft=0.1, fingerprint="f1390d209e525c5e"
@@ -449,8 +449,9 @@ def calibration_for(
     """The calibration of ``setting``: the stored default if still valid, else computed once.
 
     A stored entry of :data:`DEFAULT_CALIBRATIONS` is used when its fingerprint matches the
-    current configs (no overrides, preset unchanged); otherwise :func:`calibrate_setting` runs
-    (seconds to a minute) and its result is cached for the process.
+    current configs (a preset, or its env id, as stored); otherwise (overrides that change the
+    market, or a preset changed since) :func:`calibrate_setting` runs, a few seconds to a
+    minute, and its result is cached for the process.
 
     Args:
         setting: Book preset name or env id.
@@ -458,8 +459,10 @@ def calibration_for(
         recalibrate: Ignore the stored and cached values.
     """
     fp = config_fingerprint(setting, overrides)
-    stored = DEFAULT_CALIBRATIONS.get(setting)
-    if not recalibrate and stored is not None and stored.fingerprint == fp:
+    # Looked up by fingerprint, so an env id, or overrides that leave the configs unchanged,
+    # find the entry of their preset.
+    stored = next((c for c in DEFAULT_CALIBRATIONS.values() if c.fingerprint == fp), None)
+    if not recalibrate and stored is not None:
         return stored
     key = (setting, fp)
     if recalibrate or key not in _CACHE:
