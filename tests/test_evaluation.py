@@ -198,5 +198,5 @@ def test_calibrated_as_uses_the_stored_default_without_simulating(monkeypatch):
     monkeypatch.setattr(cal, "calibrate_setting", boom)
     policy = calibrated_as("mean_reverting")
     assert policy.k == stored.k and policy.gamma == stored.gamma_as
-    assert calibration_for("mean_reverting") is stored
-    assert calibration_for("mm_gym/MeanReverting-v0") is stored
+    assert calibration_for("mean_reverting") == stored
+    assert calibration_for("mm_gym/MeanReverting-v0") == stored
