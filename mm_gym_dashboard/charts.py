@@ -123,9 +123,9 @@ def price_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> An
     long = long.dropna()
     lines = (
         alt.Chart(long, title="Price: mid, fundamental and quotes")
-        .mark_line(interpolate="step-after", strokeWidth=1.5)
+        .mark_line(interpolate="step-after", strokeWidth=1.5, point=len(history) == 1)
         .encode(
-            x=alt.X("step:Q", title="step"),
+            x=_step_x(None),
             y=alt.Y("value:Q", title="price", scale=alt.Scale(zero=False)),
             color=alt.Color("series:N", scale=_scale(_SERIES_COLORS), title=None),
             strokeDash=alt.condition(
@@ -138,6 +138,12 @@ def price_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> An
     if events is not None and not events.empty:
         events = events[events["step"].between(history["step"].min(), history["step"].max())]
     return _with_events(lines, events)
+
+
+def _step_x(horizon: int | None, title: str = "step", field: str = "step") -> alt.X:
+    """The step axis: integer labels, and the whole episode ``[0, horizon]`` when given."""
+    scale = alt.Scale(domain=[0, horizon]) if horizon else alt.Undefined
+    return alt.X(f"{field}:Q", title=title, scale=scale, axis=alt.Axis(format="d"))
 
 
 def _decimals(tick_size: float) -> int:
@@ -188,7 +194,10 @@ def ladder_chart(
 
 
 def inventory_chart(
-    history: pd.DataFrame, limits: tuple[int, int], events: pd.DataFrame | None = None
+    history: pd.DataFrame,
+    limits: tuple[int, int],
+    events: pd.DataFrame | None = None,
+    horizon: int | None = None,
 ) -> AnyChart:
     """Both makers' inventories (lots) per step, with mm1's +-limit as rules."""
     long = history[["step", "mm1_inventory", "mm2_inventory"]].rename(
@@ -197,9 +206,9 @@ def inventory_chart(
     long = long.melt("step", var_name="maker", value_name="lots")
     lines = (
         alt.Chart(long, title="Inventory (lots)")
-        .mark_line(interpolate="step-after")
+        .mark_line(interpolate="step-after", point=len(history) == 1)
         .encode(
-            x="step:Q",
+            x=_step_x(horizon),
             y=alt.Y("lots:Q", title="lots"),
             color=alt.Color("maker:N", scale=alt.Scale(range=["#1e88e5", "#fb8c00"])),
             tooltip=["step:Q", "maker:N", "lots:Q"],
@@ -211,7 +220,9 @@ def inventory_chart(
     return _with_events(alt.layer(lines, rules), events)
 
 
-def pnl_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> AnyChart:
+def pnl_chart(
+    history: pd.DataFrame, events: pd.DataFrame | None = None, horizon: int | None = None
+) -> AnyChart:
     """mm1's realized, unrealized and total PnL, and mm2's total, per step (currency)."""
     cols = {
         "mm1_realized": "mm1 realized",
@@ -222,9 +233,9 @@ def pnl_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> AnyC
     long = history[["step", *cols]].rename(columns=cols).melt("step", var_name="series")
     lines = (
         alt.Chart(long, title="PnL (currency)")
-        .mark_line()
+        .mark_line(point=len(history) == 1)
         .encode(
-            x="step:Q",
+            x=_step_x(horizon),
             y=alt.Y("value:Q", title="PnL"),
             color=alt.Color(
                 "series:N",
@@ -248,14 +259,16 @@ def _regime_spans(history: pd.DataFrame) -> pd.DataFrame:
     return spans.rename(columns={"step": "start"})
 
 
-def sentiment_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -> AnyChart:
+def sentiment_chart(
+    history: pd.DataFrame, events: pd.DataFrame | None = None, horizon: int | None = None
+) -> AnyChart:
     """Observed sentiment per step over coloured bands of the (hidden) regime."""
     spans = _regime_spans(history)
     bands = (
         alt.Chart(spans)
         .mark_rect(opacity=0.25)
         .encode(
-            x=alt.X("start:Q", title="step"),
+            x=_step_x(horizon, field="start"),
             x2="end:Q",
             color=alt.Color("regime:N", scale=_scale(_REGIME_COLORS), title="regime"),
             tooltip=["regime:N", "start:Q", "end:Q"],
@@ -263,9 +276,9 @@ def sentiment_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -
     )
     line = (
         alt.Chart(history[["step", "sentiment"]], title="Sentiment (observed) and regime")
-        .mark_line(color="#37474f")
+        .mark_line(color="#37474f", point=len(history) == 1)
         .encode(
-            x="step:Q",
+            x=_step_x(horizon),
             y=alt.Y("sentiment:Q", scale=alt.Scale(domain=[-1, 1])),
             tooltip=["step:Q", alt.Tooltip("sentiment:Q", format=".3f")],
         )
@@ -274,14 +287,14 @@ def sentiment_chart(history: pd.DataFrame, events: pd.DataFrame | None = None) -
     return _with_events(alt.layer(bands, line), events)
 
 
-def var_chart(path: pd.DataFrame, level: float) -> AnyChart:
+def var_chart(path: pd.DataFrame, level: float, horizon: int | None = None) -> AnyChart:
     """mm1's one-step inventory VaR per step against the VaR at its inventory limit."""
     long = path.melt("step", var_name="series")
     return (
         alt.Chart(long, title=f"One-step {level:.0%} VaR of mm1's inventory vs its limit")
         .mark_line()
         .encode(
-            x="step:Q",
+            x=_step_x(horizon),
             y=alt.Y("value:Q", title="VaR (currency)"),
             color=alt.Color(
                 "series:N",

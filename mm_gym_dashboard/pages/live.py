@@ -204,11 +204,11 @@ def _draw(market: LiveMarket, window: int, level: float) -> None:
     )
 
     left, right = st.columns(2)
-    left.altair_chart(charts.inventory_chart(h, market.limits, events))
-    right.altair_chart(charts.pnl_chart(h, events))
+    left.altair_chart(charts.inventory_chart(h, market.limits, events, market.horizon))
+    right.altair_chart(charts.pnl_chart(h, events, market.horizon))
 
     left, right = st.columns(2)
-    left.altair_chart(charts.sentiment_chart(h, events))
+    left.altair_chart(charts.sentiment_chart(h, events, market.horizon))
     with right:
         risk = market.risk(window=100, level=level)
         st.markdown(f"**Inventory risk** (one step, {level:.0%}, last {risk.window} steps)")
@@ -231,7 +231,7 @@ def _draw(market: LiveMarket, window: int, level: float) -> None:
         )
         path = market.risk_path(window=100, level=level)
         if len(path) >= 2:
-            st.altair_chart(charts.var_chart(path, level))
+            st.altair_chart(charts.var_chart(path, level, market.horizon))
     with st.expander(f"Events ({len(events)}): shocks and regime changes"):
         if events.empty:
             st.write("No shock or regime change yet.")
