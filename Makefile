@@ -3,14 +3,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test check lint type bench clean
+.PHONY: setup demo test check lint type bench clean dashboard browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first: its local CPU build; anything needing torch installed before it pulls CUDA wheels.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,dashboard]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -18,7 +18,7 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m mm_gym.demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -26,13 +26,26 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 type: $(STAMP)
-	$(VENV)/bin/mypy mm_gym baselines agents
+	$(VENV)/bin/mypy mm_gym baselines agents mm_gym_dashboard
 
 check: lint type test
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_market.py
 	$(PY) benchmarks/bench_as2008.py
+
+# The Streamlit dashboard: live market, exports/, runs/ (localhost only, no usage stats).
+dashboard: $(STAMP)
+	$(VENV)/bin/streamlit run dashboard.py --server.address localhost --browser.gatherUsageStats false
+
+# Headless Chromium for tests/test_dashboard_e2e.py (Debian's package; installed when root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium not found (and not root): tests/test_dashboard_e2e.py will skip; apt-get install chromium"; \
+	  fi; }
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
