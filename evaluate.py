@@ -378,8 +378,13 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     write_tables(tmp, tournament, summary, text)
     figs = make_figures(tournament)
     if scen is not None:
-        atomic_write_text(tmp / "scenarios.csv", scen["summary"].to_csv(index=False))
-        atomic_write_text(tmp / "scenario_episodes.csv", scen["episodes"].to_csv(index=False))
+        atomic_write_text(
+            tmp / "scenarios.csv", scen["summary"].to_csv(index=False, float_format="%.12g")
+        )
+        atomic_write_text(
+            tmp / "scenario_episodes.csv",
+            scen["episodes"].to_csv(index=False, float_format="%.12g"),
+        )
         figs["scenarios"] = scenario_figure(scen["summary"])
     write_figures(tmp, figs)
     header = (

@@ -88,6 +88,7 @@ __all__ = [
     "PolicyOrFactory",
     "Rollout",
     "Tournament",
+    "csv_text",
     "evaluate_policies",
     "evaluation_seeds",
     "format_leaderboard",
@@ -147,6 +148,9 @@ SUMMARY_CI_METRICS: tuple[str, ...] = ("total_pnl", "sharpe", "episode_reward")
 """Metrics that :func:`summarize` gives bootstrap CIs and paired differences for."""
 
 _DEFAULT_BATCH = 2048
+# 12 significant digits: prices like 99.99000000000001 (binary rounding of tick x size) print as
+# 99.99, while cents on a cash balance of 10^9 survive.
+_CSV_FLOAT = "%.12g"
 _SEED_SALT = 0x6D6D5F65  # "mm_e": evaluation seeds are unrelated to training seeds 0, 1, 2...
 
 
@@ -1085,6 +1089,11 @@ def format_leaderboard(board: pd.DataFrame, baseline: str | None = "avellaneda_s
 # --------------------------------------------------------------------------- exports
 
 
+def csv_text(df: pd.DataFrame) -> str:
+    """``df`` as CSV text without the index, floats to 12 significant digits."""
+    return df.to_csv(index=False, float_format=_CSV_FLOAT)
+
+
 def safe_name(name: str) -> str:
     """A file-system-safe version of a contestant or setting name (``/`` and ``:`` -> ``_``)."""
     keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
@@ -1119,21 +1128,22 @@ def write_tables(
     root = Path(folder)
     written = []
 
-    def put(rel: str, text: str) -> None:
+    def put(rel: str, content: str | pd.DataFrame) -> None:
+        text = content if isinstance(content, str) else csv_text(content)
         atomic_write_text(root / rel, text)
         written.append(rel)
 
-    put("summary.csv", summary.to_csv(index=False))
-    put("episodes.csv", tournament.episodes.to_csv(index=False))
+    put("summary.csv", summary)
+    put("episodes.csv", tournament.episodes)
     put("leaderboard.txt", board_text)
     for r in tournament.rollouts:
         if not r.traces:
             continue
         base = f"contestants/{safe_name(r.policy)}/{safe_name(r.setting)}"
         for who in ("MM1", "MM2"):
-            put(f"{base}/{who}_metrics.csv", r.traces[who].to_csv(index=False))
-            put(f"{base}/{who}_market_impact.csv", r.impacts[who].to_csv(index=False))
-        put(f"{base}/market_impact.csv", r.impacts["market"].to_csv(index=False))
+            put(f"{base}/{who}_metrics.csv", r.traces[who])
+            put(f"{base}/{who}_market_impact.csv", r.impacts[who])
+        put(f"{base}/market_impact.csv", r.impacts["market"])
     return written
 
 
