@@ -273,7 +273,6 @@ class MarketCore:
             self.episodes[mask] += 1
             self.sim.reset(episode_seeds(self.roots, self.episodes), mask)
             m = mask
-        self.prev_total = self.prev_total.copy()  # settle() handed the old one out in infos
         self.prev_total[m] = 0.0
         self.prev_inv[m] = 0.0
         self.peak[m] = 0.0
@@ -364,62 +363,68 @@ class MarketCore:
         return self.features[:, maker, : self.obs_dim].copy()
 
     def settle(
-        self, any_maker_breach: bool
+        self, makers: int | slice
     ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
-        """Rewards of both makers for the step just taken, then roll the bookkeeping forward.
+        """Rewards for the step just taken, then roll the bookkeeping forward.
 
         Args:
-            any_maker_breach: Whether a drawdown breach of either maker ends the episode
-                (parallel env) or only mm1's (single and vector env).
+            makers: ``0`` (mm1 only: single and vector env; arrays ``(n,)``) or ``slice(None)``
+                (both makers: parallel env; arrays ``(n, 2)``). A drawdown breach of any maker
+                settled here ends the episode.
 
         Returns:
-            ``(reward (n, 2), components {name: (n, 2)}, terminated (n,), pnl (n, 2))``, the
-            last being each maker's mark-to-market PnL (for :meth:`infos`).
+            ``(reward, components {name: array}, terminated (n,), pnl)``, the last being the
+            makers' mark-to-market PnL (for :meth:`infos`).
         """
         a = self.acct
-        inv = a[:, :, A_INV]
+        one = isinstance(makers, int)
+        inv = a[:, makers, A_INV]
         mid = self.fs[:, F_MID]
-        mid_b = mid[:, None]
-        total = a[:, :, A_CASH] + inv * mid_b * self.value
-        pnl = total - self.prev_total
-        inventory_pnl = self.prev_inv * (mid_b - self.prev_mid[:, None]) * self.value
+        mid_b = mid if one else mid[:, None]
+        prev_mid_b = self.prev_mid if one else self.prev_mid[:, None]
+        total = a[:, makers, A_CASH] + inv * mid_b * self.value
+        pnl = total - self.prev_total[:, makers]
+        inventory_pnl = self.prev_inv[:, makers] * (mid_b - prev_mid_b) * self.value
         terminated = self.is_[:, I_T] >= self.horizon
         if self.max_drawdown is not None:
-            np.maximum(self.peak, total, out=self.peak)
-            breach = (self.peak - total) >= self.max_drawdown
-            terminated |= breach.any(axis=1) if any_maker_breach else breach[:, 0]
+            peak = np.maximum(self.peak[:, makers], total)
+            self.peak[:, makers] = peak
+            breach = (peak - total) >= self.max_drawdown
+            terminated |= breach if one else breach.any(axis=1)
+        # A float flag multiplies like the single env's Python bool (x * 1.0 == x * True).
+        flag = terminated.astype(np.float64)
         reward, comps = step_reward(
-            pnl, inventory_pnl, inv, terminated[:, None], total, self.reward_params
+            pnl, inventory_pnl, inv, flag if one else flag[:, None], total, self.reward_params
         )
-        # Never modified in place (reset() replaces it), so ``total`` may be handed out in infos.
-        self.prev_total = total
-        self.prev_inv = inv.copy()
-        self.prev_mid = mid.copy()
+        self.prev_total[:, makers] = total
+        self.prev_inv[:, makers] = inv
+        self.prev_mid[:] = mid
         return reward, comps, terminated, total
 
     def infos(
         self,
         maker: int,
         components: dict[str, np.ndarray] | None,
-        total: np.ndarray | None = None,
+        pnl: np.ndarray | None = None,
     ) -> dict[str, Any]:
         """The batched info dict of ``maker`` (arrays ``(n,)``), without the ``_key`` masks.
 
         Args:
             maker: 0 (mm1) or 1 (mm2).
             components: The maker's reward components (None: zeros, after a reset).
-            total: Both makers' PnL ``(n, 2)`` from :meth:`settle` (computed if None).
+            pnl: The maker's PnL ``(n,)`` from :meth:`settle` (computed if None).
         """
         k, r = maker, 1 - maker
         mid = self.fs[:, F_MID]
-        if total is None:
-            total = self.acct[:, :, A_CASH] + self.acct[:, :, A_INV] * mid[:, None] * self.value
         own = self.acct[:, k].copy()  # one copy; the entries below are views of it
+        value = self.value
+        if pnl is None:
+            pnl = own[:, A_CASH] + own[:, A_INV] * mid * value
         flags = self.is_[:, _INFO_FLAGS]
         info: dict[str, Any] = {
-            "pnl": total[:, k],
+            "pnl": pnl,
             "realized": own[:, A_REALIZED],
-            "unrealized": own[:, A_INV] * (mid - own[:, A_AVG]) * self.value,
+            "unrealized": own[:, A_INV] * (mid - own[:, A_AVG]) * value,
             "fees": own[:, A_FEES],
             "cash": own[:, A_CASH],
             "inventory": own[:, A_INV].astype(np.int64),
@@ -428,7 +433,7 @@ class MarketCore:
             "regime": flags[:, 0],
             "shock": flags[:, 1] != 0,
             "step": flags[:, 2],
-            "rival_pnl": total[:, r],
+            "rival_pnl": self.acct[:, r, A_CASH] + self.acct[:, r, A_INV] * mid * value,
             "rival_inventory": self.acct[:, r, A_INV].astype(np.int64),
         }
         if components is None:

@@ -143,7 +143,7 @@ class MarketMakingParallelEnv(ParallelEnv):
                 raise ValueError(f"actions has no entry for agent {agent!r}: got {list(actions)}")
             c.write_actions(self._batch(actions[agent], agent), k, who=f"action of {agent}")
         c.advance()
-        reward, comps, terminated, total = c.settle(any_maker_breach=True)
+        reward, comps, terminated, total = c.settle(slice(None))
         done = bool(terminated[0])
         rewards = {a: float(reward[0, k]) for k, a in enumerate(AGENTS)}
         terms = dict.fromkeys(AGENTS, done)
@@ -174,7 +174,8 @@ class MarketMakingParallelEnv(ParallelEnv):
     ) -> dict[str, dict[str, Any]]:
         out = {}
         for k, agent in enumerate(AGENTS):
-            info = self._core.infos(k, {n: v[:, k] for n, v in comps.items()}, total)
+            pnl = None if total is None else total[:, k]
+            info = self._core.infos(k, {n: v[:, k] for n, v in comps.items()}, pnl)
             flat = {key: v.item() for key, v in info.items() if key != "reward_components"}
             flat["reward_components"] = {n: v.item() for n, v in info["reward_components"].items()}
             out[agent] = flat

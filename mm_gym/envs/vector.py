@@ -141,16 +141,15 @@ class MarketMakingVectorEnv(VectorEnv):
             c.reset(auto)
         else:
             c.advance()
-        reward, components, terminated, total = c.settle(any_maker_breach=False)
-        mm1 = {name: value[:, 0] for name, value in components.items()}
+        reward, components, terminated, pnl = c.settle(0)
         self._autoreset = terminated.copy()
         truncated = np.zeros(self.num_envs, np.bool_)
         return (
             c.observations(0),
-            reward[:, 0],
+            reward,
             terminated,
             truncated,
-            self._masked(c.infos(0, mm1, total)),
+            self._masked(c.infos(0, components, pnl)),
         )
 
     def _masked(self, info: dict[str, Any]) -> dict[str, Any]:
