@@ -130,10 +130,10 @@ EPISODE_COLUMNS: dict[str, str] = {
     "volume_lots": "lots traded",
     "fill_rate": "fills per step (metrics.fill_rate)",
     "quoted_spread_ticks": "mean ask - bid of the posted quotes over two-sided steps, ticks",
-    "mean_impact": "mean signed mid move of a market order, currency (metrics.market_impact_*)",
-    "impact_per_lot": "sum of signed mid moves / lots of market orders, currency per lot",
-    "impact_slope": "OLS slope of signed mid move on order size, currency per lot",
-    "impact_intercept": "intercept of that regression, currency",
+    "mean_impact": "mean signed mid move of a market order, price units (metrics.market_impact_*)",
+    "impact_per_lot": "sum of signed mid moves / lots of market orders, price units per lot",
+    "impact_slope": "OLS slope of signed mid move on order size, price units per lot",
+    "impact_intercept": "intercept of that regression, price units",
     "n_orders": "market orders (noise, informed, shock) that traded",
     "episode_reward": "sum of the environment's rewards (the training objective)",
     "rival_pnl": "the rival's (mm2's) mark-to-market PnL at the end, currency",
@@ -249,8 +249,8 @@ class Rollout:
         setting: Preset name or env id.
         episodes: One row per episode (columns: see :data:`EPISODE_COLUMNS`).
         traces: ``{"MM1": df, "MM2": df}`` per-step traces of the sample episode (columns step,
-            mid, bid, ask, inventory, cash, realized, unrealized, fees, total, fills, regime,
-            sentiment, fundamental, event); empty without a sample episode.
+            mid, bid, ask, inventory, cash, realized, unrealized, fees, total, lots_traded,
+            regime, sentiment, fundamental, event); empty without a sample episode.
         impacts: ``{"market": df, "MM1": df, "MM2": df}``: the sample episode's aggressive
             orders (step, kind, size, side, pre_mid, post_mid, impact) and, per maker, the
             orders of the kind and side that filled it in their step (plus ``maker_lots``).
@@ -383,7 +383,7 @@ class _Trace:
                     inv * (mid - float(a[A_AVG])) * value if inv != 0.0 else 0.0,
                     float(a[A_FEES]),
                     float(a[A_CASH]) + inv * mid * value,
-                    float(a[A_STEP_BOUGHT] + a[A_STEP_SOLD]),
+                    float(a[A_STEP_BOUGHT] + a[A_STEP_SOLD]),  # lots traded this step
                     regime,
                     float(fs[F_SENT_OBS]),
                     float(fs[F_FUND]) * tick,
@@ -400,7 +400,7 @@ class _Trace:
 
         cols = [
             "step", "mid", "bid", "ask", "inventory", "cash", "realized", "unrealized", "fees",
-            "total", "fills", "regime", "sentiment", "fundamental", "event",
+            "total", "lots_traded", "regime", "sentiment", "fundamental", "event",
         ]  # fmt: skip
         traces = {}
         for k, name in enumerate(("MM1", "MM2")):
@@ -469,10 +469,10 @@ def rollout(
         seed: Master seed (evaluation seeds and the policy's generator).
         rival: ``"builtin"``, a :class:`QuotingPolicy` or a zero-argument factory of one.
         name: Contestant name (default ``policy.name``).
-        batch_size: Episodes per vector environment (memory grows as ``~7 x 8 x T`` bytes per
-            episode).
+        batch_size: Episodes per vector environment (eight float64 series of ``T`` steps are
+            kept per episode: 64 kB per episode at ``T = 1000``).
         sample_episode: Index (in ``seeds``) of the episode traced step by step, or None.
-        progress: Called with the number of steps taken so far in this call, per step.
+        progress: Called after each step of the vector env with the number of new steps (1).
 
     Returns:
         The :class:`Rollout`.
@@ -1112,7 +1112,7 @@ def write_tables(
     (one row per episode), ``leaderboard.txt`` (:func:`format_leaderboard`) and, per contestant
     and setting, ``contestants/<policy>/<setting>/`` with ``MM1_metrics.csv`` and
     ``MM2_metrics.csv`` (per-step trace of the sample episode: step, mid, bid, ask, inventory,
-    cash, realized, unrealized, fees, total, fills, regime, sentiment, fundamental, event),
+    cash, realized, unrealized, fees, total, lots_traded, regime, sentiment, fundamental, event),
     ``MM1_market_impact.csv`` and ``MM2_market_impact.csv`` (the market orders that filled that
     maker: step, kind, size, side, pre_mid, post_mid, impact, maker_lots, maker_vwap) and
     ``market_impact.csv`` (every market order of the episode). Every file is written
