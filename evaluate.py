@@ -84,7 +84,8 @@ class Args:
         default=False,
         metadata={
             "help": "also run the stress grid: each regime x sigma x (1, 2, 4) x shock rate "
-            "(preset, 0.01), on independent episodes"
+            "(preset, 0.01), on independent episodes; AS and GLFT keep their regime's "
+            "calibration (stressed, not re-tuned)"
         },
     )
     batch_size: int = field(
@@ -133,16 +134,20 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_args(argv: list[str] | None = None) -> Args:
     """Build the parser from :class:`Args` and parse ``argv``."""
-    parser = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = _Parser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     for f in dataclasses.fields(Args):
         flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata["help"] + (f" (default: {f.default})" if f.default != "" else "")
+        help_text = f.metadata["help"]
         if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default,
-                                help=f.metadata["help"])  # fmt: skip
+            # Off by default: a plain switch; on by default (--progress): --no-<flag> turns it off.
+            action = argparse.BooleanOptionalAction if f.default else "store_true"
+            parser.add_argument(flag, action=action, default=f.default, help=help_text)
         else:
             kind = {"int": int, "str": str}[str(f.type)]
-            parser.add_argument(flag, type=kind, default=f.default, help=help_text)
+            default = f" (default: {f.default})" if f.default != "" else ""
+            parser.add_argument(flag, type=kind, default=f.default, help=help_text + default)
     return Args(**vars(parser.parse_args(argv)))
 
 
