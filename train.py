@@ -131,6 +131,13 @@ class Args:
     log_std_init: float = field(
         default=-0.5, metadata={"help": "initial log std of the Gaussian actions"}
     )
+    init_offset_ticks: float = field(
+        default=-1.0,
+        metadata={
+            "help": "initial mean quote offset from the mid, ticks, of both sides (the start of "
+            "the search; < 0: the middle of the action range, SB3's default)"
+        },
+    )
     norm_obs: bool = field(default=True, metadata={"help": "normalise observations (running)"})
     norm_reward: bool = field(
         default=True, metadata={"help": "scale rewards by the running std of the return"}
@@ -199,7 +206,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, set[str]]:
         prog=PROG,
         description=__doc__.split("\n\n")[0],
         argument_default=argparse.SUPPRESS,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     defaults = Args()
     for f in dataclasses.fields(Args):
@@ -295,6 +301,13 @@ def env_overrides(args: Args) -> dict[str, Any]:
     return kwargs
 
 
+def init_action(args: Args, max_offset_ticks: float) -> float | None:
+    """The action whose offset is ``--init-offset-ticks`` (None if that is < 0)."""
+    if args.init_offset_ticks < 0:
+        return None
+    return min(max(args.init_offset_ticks / (0.5 * max_offset_ticks) - 1.0, -1.0), 1.0)
+
+
 def versions() -> dict[str, str]:
     """Versions of Python and of the packages that determine a run's results."""
     from importlib.metadata import PackageNotFoundError, version
@@ -361,7 +374,7 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
     from stable_baselines3.common.logger import configure
 
     import mm_gym  # noqa: F401  (registers the env ids)
-    from agents.ppo import build_ppo, make_training_env
+    from agents.ppo import build_ppo, make_training_env, native_env
     from agents.rivals import make_rival
     from agents.training import (
         CheckpointCallback,
@@ -411,10 +424,11 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
                 net_arch=args.net_arch,
                 activation=args.activation,
                 log_std_init=args.log_std_init,
+                init_action=init_action(args, native_env(venv).env_config.max_offset_ticks),
             )
     except (ValueError, KeyError, FileNotFoundError) as exc:
         fail(str(exc))
-    native = venv.venv.env.unwrapped  # type: ignore[attr-defined]
+    native = native_env(venv)
     feature_names = tuple(native.feature_names)
     max_offset = float(native.env_config.max_offset_ticks)
     model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))

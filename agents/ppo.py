@@ -21,7 +21,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.vec_env import MarketMakingSB3VecEnv
 
-__all__ = ["ACTIVATIONS", "build_ppo", "make_training_env", "policy_arrays"]
+__all__ = ["ACTIVATIONS", "build_ppo", "make_training_env", "native_env", "policy_arrays"]
 
 ACTIVATIONS: dict[str, type[torch.nn.Module]] = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
 """Hidden-layer activations accepted by :func:`build_ppo`, by name."""
@@ -73,6 +73,14 @@ def make_training_env(
     )
 
 
+def native_env(venv: VecNormalize) -> Any:
+    """The native mm_gym vector env under a :func:`make_training_env` stack (unwrapped)."""
+    adapter = venv.venv
+    if not isinstance(adapter, MarketMakingSB3VecEnv):
+        raise TypeError(f"expected VecNormalize(MarketMakingSB3VecEnv), got {adapter!r}")
+    return adapter.env.unwrapped
+
+
 def _schedule(value: float, kind: str) -> float | Callable[[float], float]:
     """A constant, or SB3's linear decay to 0 over training (``progress_remaining`` 1 -> 0)."""
     if kind == "constant":
@@ -101,6 +109,7 @@ def build_ppo(
     net_arch: Sequence[int] = (64, 64),
     activation: str = "tanh",
     log_std_init: float = -0.5,
+    init_action: float | None = None,
     ortho_init: bool = True,
 ) -> PPO:
     """SB3 ``PPO`` with an ``MlpPolicy`` of separate actor and critic MLPs of ``net_arch``.
@@ -123,6 +132,11 @@ def build_ppo(
         net_arch: Hidden layer sizes of both the actor and the critic.
         activation: ``"tanh"`` or ``"relu"``.
         log_std_init: Initial log standard deviation of the Gaussian actions.
+        init_action: Initial mean of every action dimension, in [-1, 1] (the bias of the
+            actor's output layer, whose weights start near 0). None keeps SB3's 0, the middle of
+            the action range: quotes ``max_offset_ticks / 2`` from the mid, where nothing fills
+            and exploration finds no signal; starting near the touch (e.g. -0.8 for 1 tick of
+            10) lets the first rollouts see fills. It is only the starting point of the search.
         ortho_init: Orthogonal initialisation of the layers.
 
     Returns:
@@ -132,7 +146,9 @@ def build_ppo(
         raise ValueError(
             f"activation={activation!r} is not valid: choose one of {list(ACTIVATIONS)}"
         )
-    return PPO(
+    if init_action is not None and not -1.0 <= init_action <= 1.0:
+        raise ValueError(f"init_action={init_action!r} must be in [-1, 1]")
+    model = PPO(
         "MlpPolicy",
         venv,
         learning_rate=_schedule(learning_rate, lr_schedule),
@@ -156,6 +172,11 @@ def build_ppo(
         device="cpu",
         verbose=0,
     )
+    if init_action is not None:
+        with torch.no_grad():
+            action_net: Any = model.policy.action_net
+            action_net.bias.fill_(init_action)
+    return model
 
 
 def policy_arrays(
