@@ -33,6 +33,7 @@ check: lint type test
 bench: $(STAMP)
 	$(PY) benchmarks/bench_market.py
 	$(PY) benchmarks/bench_as2008.py
+	$(PY) benchmarks/bench_env.py
 
 # The Streamlit dashboard: live market, exports/, runs/ (localhost only, no usage stats).
 dashboard: $(STAMP)

@@ -58,6 +58,7 @@ from mm_gym.market.state import (
     I_BASE,
     I_BEST_ASK,
     I_BEST_BID,
+    I_NEWS,
     I_ONE_SIDED,
     I_REGIME,
     I_SHOCK_STEP,
@@ -430,6 +431,8 @@ def reset_market(
     is_[m, I_T] = 0
     is_[m, I_SHOCKS] = 0
     is_[m, I_UNFILLED] = 0
+    is_[m, I_SHOCK_STEP] = 0  # per-step flags describe the episode's steps, not the warm-up
+    is_[m, I_NEWS] = 0
     n_fills[m] = 0
     n_mos[m] = 0
     write_features(m, Q, fs, is_, bid_vol, ask_vol, orders, acct, rets, features)
