@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test check lint type bench clean dashboard browser
+.PHONY: setup demo test check lint type bench bench-eval clean dashboard browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_market.py
 	$(PY) benchmarks/bench_as2008.py
 	$(PY) benchmarks/bench_env.py
+
+# evaluate.py at full size (6 contestants x 3 regimes x 1,000 episodes); takes minutes.
+bench-eval: $(STAMP)
+	$(PY) benchmarks/bench_evaluate.py
 
 # The Streamlit dashboard: live market, exports/, runs/ (localhost only, no usage stats).
 dashboard: $(STAMP)

@@ -5,11 +5,18 @@ Book-environment policies (:class:`mm_gym.policy.QuotingPolicy`, ticks and steps
 :class:`RandomQuoter`. Intensity-model strategies (currency and time, for
 :func:`mm_gym.market.intensity.simulate`): :class:`InventoryQuotes`, :class:`SymmetricQuotes`,
 :class:`GLFTQuotes`. The formulas themselves are in :mod:`baselines.formulas`; the fill-curve
-estimator is :func:`calibrate_k`; ``python -m baselines.as2008`` reproduces Avellaneda & Stoikov
+estimator is :func:`calibrate_k`, fitted on the book env by :func:`calibrate_on_env`
+(:func:`calibrated_as` / :func:`calibrated_glft` build the tuned baselines); ``python -m baselines.as2008`` reproduces Avellaneda & Stoikov
 (2008), section 3.3.
 """
 
-from baselines.calibration import calibrate_k
+from baselines.calibration import (
+    calibrate_k,
+    calibrate_on_env,
+    calibrated_as,
+    calibrated_glft,
+    calibration_for,
+)
 from baselines.intensity_quotes import GLFTQuotes, InventoryQuotes, SymmetricQuotes
 from baselines.policies import GLFT, AvellanedaStoikov, FixedSpread, OrderFlowSkew, RandomQuoter
 
@@ -23,4 +30,8 @@ __all__ = [
     "RandomQuoter",
     "SymmetricQuotes",
     "calibrate_k",
+    "calibrate_on_env",
+    "calibrated_as",
+    "calibrated_glft",
+    "calibration_for",
 ]

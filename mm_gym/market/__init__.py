@@ -13,7 +13,7 @@ ensure_consistent_cache()  # before any compiled kernel is imported and loaded
 # workqueue layer does not spin (measured 447k at 64, 297k vs 227k at 4,096 under load). A user's
 # own NUMBA_THREADING_LAYER wins. (workqueue must not be entered by two Python threads at once.)
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
+    numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
 
 # isort: split
 
