@@ -123,9 +123,9 @@ class TrainingMonitor(BaseCallback):
     """Log episode statistics and throughput to the SB3 logger, and drive a progress bar.
 
     Every rollout it records, over the episodes that ended in it (means unless said):
-    ``episode/reward``, ``episode/pnl``, ``episode/pnl_sharpe`` (mean / std of episode PnL
-    across those episodes), ``episode/mean_abs_inventory``, ``episode/inventory_std``,
-    ``episode/max_abs_inventory``, ``episode/final_abs_inventory``, ``episode/fill_rate``
+    ``episode/reward``, ``episode/pnl``, ``episode/pnl_sharpe`` (the Sharpe ratio of each
+    episode's step PnL, as the evaluation computes it), ``episode/mean_abs_inventory``,
+    ``episode/inventory_std``, ``episode/max_abs_inventory``, ``episode/final_abs_inventory``, ``episode/fill_rate``
     (mm1's fills per step), ``episode/quoted_spread_ticks`` (requested bid + ask offsets),
     ``reward/<component>`` (episode sums of each reward component, unscaled) and
     ``episode/count``; and ``time/env_steps_per_sec`` (this iteration) and
@@ -183,7 +183,7 @@ class TrainingMonitor(BaseCallback):
                 "episode/count": float(pnl.size),
                 "episode/reward": float(stats["reward"].mean()),
                 "episode/pnl": float(pnl.mean()),
-                "episode/pnl_sharpe": float(pnl.mean() / pnl.std()) if pnl.std() > 0 else 0.0,
+                "episode/pnl_sharpe": float(stats["pnl_sharpe"].mean()),
                 "episode/mean_abs_inventory": float(stats["mean_abs_inventory"].mean()),
                 "episode/inventory_std": float(stats["inventory_std"].mean()),
                 "episode/max_abs_inventory": float(stats["max_abs_inventory"].mean()),

@@ -38,6 +38,7 @@ EPISODE_STAT_NAMES: tuple[str, ...] = (
     "reward",
     "length",
     "pnl",
+    "pnl_sharpe",
     "final_inventory",
     "mean_abs_inventory",
     "inventory_std",
@@ -47,7 +48,25 @@ EPISODE_STAT_NAMES: tuple[str, ...] = (
     "quoted_spread_ticks",
 )
 """Per-episode statistics kept by the adapter (plus ``component/<name>``, the episode sum of
-each reward component of ``info["reward_components"]``)."""
+each reward component of ``info["reward_components"]``). ``pnl_sharpe`` is the Sharpe ratio of
+the episode's step PnL (the ``pnl`` reward component), ``mean / std * sqrt(T)``, as
+:func:`mm_gym.metrics.sharpe` computes it for evaluations."""
+
+
+def _sharpe(total: np.ndarray, total_sq: np.ndarray, n_steps: np.ndarray) -> np.ndarray:
+    """Per-episode Sharpe of step PnL from its sum and sum of squares (``ddof=1``, x sqrt(T)).
+
+    As :func:`mm_gym.metrics.sharpe`: 0 where the standard deviation is (numerically) zero or
+    the episode has fewer than 2 steps.
+    """
+    n = n_steps.astype(np.float64)
+    ok = n >= 2
+    n_safe = np.where(ok, n, 2.0)
+    mean = total / n_safe
+    var = np.maximum(total_sq - n_safe * mean * mean, 0.0) / (n_safe - 1.0)
+    std = np.sqrt(var)
+    good = ok & (std > 1e-12 * np.abs(mean))
+    return np.where(good, mean / np.where(good, std, 1.0) * np.sqrt(n_safe), 0.0)
 
 
 class MarketMakingSB3VecEnv(VecEnv):
@@ -99,6 +118,7 @@ class MarketMakingSB3VecEnv(VecEnv):
             self._max_inv = np.zeros(n)
             self._fills = np.zeros(n)
             self._spread = np.zeros(n)
+            self._pnl2 = np.zeros(n)
             self._comp: dict[str, np.ndarray] = {}
         for arr in (
             self._ret,
@@ -109,6 +129,7 @@ class MarketMakingSB3VecEnv(VecEnv):
             self._max_inv,
             self._fills,
             self._spread,
+            self._pnl2,
             *self._comp.values(),
         ):
             arr[mask] = 0
@@ -141,6 +162,9 @@ class MarketMakingSB3VecEnv(VecEnv):
                 if acc is None:
                     acc = self._comp[name] = np.zeros(self.num_envs)
                 acc += value
+            step_pnl = comps.get("pnl")
+            if step_pnl is not None:
+                self._pnl2 += step_pnl * step_pnl
 
     def _finish(self, done: np.ndarray, info: dict[str, Any]) -> None:
         """Record the statistics of the episodes ending now, then clear their sums."""
@@ -161,6 +185,9 @@ class MarketMakingSB3VecEnv(VecEnv):
             "fill_rate": self._fills[idx] / length,
             "quoted_spread_ticks": self._spread[idx] / length,
         }
+        pnl_sum = self._comp.get("pnl")
+        if pnl_sum is not None:
+            stats["pnl_sharpe"] = _sharpe(pnl_sum[idx], self._pnl2[idx], self._len[idx])
         for name, acc in self._comp.items():
             stats[f"component/{name}"] = acc[idx].copy()
         self._finished.append(stats)

@@ -13,6 +13,7 @@ import pytest
 import mm_gym  # noqa: F401  (registers the ids)
 from agents import BASELINE_NAMES, PPOPolicy, load_policy, make_policy, make_rival
 from agents.policy import save_policy_arrays
+from mm_gym.metrics import sharpe
 from mm_gym.observations import FEATURE_NAMES, FEATURE_NAMES_ALL
 from mm_gym.policy import PolicyContext, QuotingPolicy
 
@@ -41,11 +42,13 @@ def test_vec_env_adapter_follows_native_env_and_sb3_autoreset():
     np.testing.assert_array_equal(obs, obs_twin)
     rng = np.random.default_rng(0)
     total = np.zeros(n)
+    step_pnl = []
     for t in range(HORIZON):
         a = _actions(rng, n)
         obs, reward, done, infos = adapter.step(a)
-        obs_twin, r_twin, term, _, _ = twin.step(a)
+        obs_twin, r_twin, term, _, info = twin.step(a)
         total += r_twin
+        step_pnl.append(info["reward_components"]["pnl"])
         np.testing.assert_array_equal(reward, r_twin)
         assert done.tolist() == term.tolist() == [t == HORIZON - 1] * n
     # SB3 protocol: the final observation in the infos, the reset observation returned.
@@ -58,6 +61,7 @@ def test_vec_env_adapter_follows_native_env_and_sb3_autoreset():
     assert np.all(r0 == 0.0)
     stats = adapter.pop_episode_stats()
     np.testing.assert_allclose(stats["reward"], total)
+    np.testing.assert_allclose(stats["pnl_sharpe"], sharpe(np.array(step_pnl).T), rtol=1e-6)
     assert set(stats) >= {"pnl", "fill_rate", "quoted_spread_ticks", "component/pnl"}
     assert np.all((stats["quoted_spread_ticks"] >= 0) & (stats["quoted_spread_ticks"] <= 20))
     assert adapter.pop_episode_stats() == {}
