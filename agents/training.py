@@ -125,8 +125,8 @@ class TrainingMonitor(BaseCallback):
     Every rollout it records, over the episodes that ended in it (means unless said):
     ``episode/reward``, ``episode/pnl``, ``episode/pnl_sharpe`` (the Sharpe ratio of each
     episode's step PnL, as the evaluation computes it), ``episode/mean_abs_inventory``,
-    ``episode/inventory_std``, ``episode/max_abs_inventory``, ``episode/final_abs_inventory``, ``episode/fill_rate``
-    (mm1's fills per step), ``episode/quoted_spread_ticks`` (requested bid + ask offsets),
+    ``episode/inventory_std``, ``episode/max_abs_inventory``, ``episode/final_abs_inventory``,
+    ``episode/fill_rate`` (mm1's fills per step), ``episode/quoted_spread_ticks`` (requested bid + ask offsets),
     ``reward/<component>`` (episode sums of each reward component, unscaled) and
     ``episode/count``; and ``time/env_steps_per_sec`` (this iteration) and
     ``time/env_steps_per_sec_mean`` (since the start of this process).
