@@ -123,13 +123,17 @@ class TrainingMonitor(BaseCallback):
     """Log episode statistics and throughput to the SB3 logger, and drive a progress bar.
 
     Every rollout it records, over the episodes that ended in it (means unless said):
-    ``episode/reward``, ``episode/pnl``, ``episode/pnl_sharpe`` (the Sharpe ratio of each
-    episode's step PnL, as the evaluation computes it), ``episode/mean_abs_inventory``,
-    ``episode/inventory_std``, ``episode/max_abs_inventory``, ``episode/final_abs_inventory``,
-    ``episode/fill_rate`` (mm1's fills per step), ``episode/quoted_spread_ticks`` (requested bid + ask offsets),
-    ``reward/<component>`` (episode sums of each reward component, unscaled) and
-    ``episode/count``; and ``time/env_steps_per_sec`` (this iteration) and
-    ``time/env_steps_per_sec_mean`` (since the start of this process).
+
+    - ``episode/reward``, ``episode/pnl``, ``episode/count``;
+    - ``episode/pnl_sharpe``: the Sharpe ratio of each episode's step PnL, as the evaluation
+      computes it;
+    - ``episode/mean_abs_inventory``, ``episode/inventory_std``, ``episode/max_abs_inventory``,
+      ``episode/final_abs_inventory`` (lots);
+    - ``episode/fill_rate`` (mm1's fills per step) and ``episode/quoted_spread_ticks`` (the
+      requested bid + ask offsets);
+    - ``reward/<component>``: episode sums of each reward component, unscaled;
+    - ``time/env_steps_per_sec`` (this iteration), ``time/env_steps_per_sec_mean`` (since the
+      start of this process).
 
     Args:
         total_timesteps: Target of the whole run (for the progress bar).
