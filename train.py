@@ -110,7 +110,7 @@ class Args:
     n_steps: int = field(default=50, metadata={"help": "steps per env per PPO rollout"})
     batch_size: int = field(default=12_800, metadata={"help": "PPO minibatch size"})
     n_epochs: int = field(default=4, metadata={"help": "passes over each rollout"})
-    learning_rate: float = field(default=3e-4, metadata={"help": "Adam step size"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "Adam step size"})
     lr_schedule: str = field(
         default="linear", metadata={"help": "learning-rate schedule: constant or linear (to 0)"}
     )
@@ -129,10 +129,10 @@ class Args:
     )
     activation: str = field(default="tanh", metadata={"help": "hidden activation: tanh or relu"})
     log_std_init: float = field(
-        default=-0.5, metadata={"help": "initial log std of the Gaussian actions"}
+        default=-2.0, metadata={"help": "initial log std of the Gaussian actions"}
     )
     init_offset_ticks: float = field(
-        default=-1.0,
+        default=1.0,
         metadata={
             "help": "initial mean quote offset from the mid, ticks, of both sides (the start of "
             "the search; < 0: the middle of the action range, SB3's default)"
