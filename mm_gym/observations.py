@@ -1,8 +1,9 @@
 """Named observation features and their finite float32 bounds.
 
 The simulator computes every feature for every market in its compiled step
-(:mod:`mm_gym.market.kernels`, ``_write_features``) into a ``(n_markets, N_FEATURES_ALL)``
-float32 array in the order of :data:`FEATURE_NAMES_ALL`; an environment exposes the first
+(:mod:`mm_gym.market.kernels`, ``write_features``) into a ``(n_markets, 2, N_FEATURES_ALL)``
+float32 array (one row per maker) in the order of :data:`FEATURE_NAMES_ALL`; an environment
+exposes the first
 :data:`N_FEATURES` columns, plus the regime one-hot when ``observe_regime=True``.
 
 | index | feature | min | max | meaning |
@@ -10,9 +11,9 @@ float32 array in the order of :data:`FEATURE_NAMES_ALL`; an environment exposes 
 | 0 | inventory | -1 | 1 | inventory / limit |
 | 1 | time_left | 0 | 1 | (horizon - t) / horizon |
 | 2-6 | ret_1 .. ret_5 | -50 | 50 | last five mid changes in ticks (ret_1 newest), clipped |
-| 7 | spread_ticks | 0 | 100 | best ask - best bid, ticks, clipped |
+| 7 | spread_ticks | 0 | 100 | best ask - best bid, ticks, clipped (100 when a side is empty) |
 | 8 | imbalance_l1 | -1 | 1 | (bid - ask) / (bid + ask) lots at the best prices |
-| 9 | imbalance_l5 | -1 | 1 | the same over the five best price levels of each side |
+| 9 | imbalance_l5 | -1 | 1 | the same over five ticks from each best price (empty ones count 0) |
 | 10 | flow | -1 | 1 | EMA of signed market-order lots / EMA of absolute lots (buy > 0) |
 | 11 | sentiment | -1 | 1 | observed sentiment (EMA of news readings) |
 | 12 | volatility_ticks | 0 | 100 | EWMA realized volatility of mid changes, ticks per step |

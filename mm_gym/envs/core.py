@@ -300,7 +300,7 @@ class MarketCore:
     # ------------------------------------------------------------------ stepping
     def advance(self, active: np.ndarray | None = None) -> None:
         """Step the markets (those with ``active[m]``, default all) with :attr:`quotes`."""
-        self.sim.step(self.quotes, active)
+        self.sim.step(self.quotes, active, check=False)  # actions were validated on the way in
         if self.history_len:
             self.record_history(active)
 

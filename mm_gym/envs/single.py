@@ -65,9 +65,10 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     half-spread ``h = half_spreads[i // len(skews)]`` and skew ``s = skews[i % len(skews)]``:
     bid offset ``max(h + s, 0)``, ask offset ``max(h - s, 0)``. Values outside [-1, 1] are
     clipped; NaN, infinite or wrongly shaped actions raise ``ValueError``. Quote prices are
-    ``floor(mid - bid_offset)`` and ``ceil(mid + ask_offset)``; quotes are post-only; an
-    unchanged price keeps its queue position; at ``+mm1_limit`` inventory mm1 cannot bid, at
-    ``-mm1_limit`` it cannot ask.
+    ``floor(mid - bid_offset)`` and ``ceil(mid + ask_offset)`` (if they meet, the side adding
+    exposure steps one tick away); quotes are post-only; an unchanged price with a size not
+    larger than what rests keeps its queue position (a larger size re-joins at the back); at
+    ``+mm1_limit`` inventory mm1 cannot bid, at ``-mm1_limit`` it cannot ask.
 
     ## Observation Space
 
@@ -81,7 +82,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     | 2-6 | ret_1 .. ret_5 | -50 | 50 | last five mid changes, ticks (ret_1 newest) |
     | 7 | spread_ticks | 0 | 100 | best ask - best bid, ticks |
     | 8 | imbalance_l1 | -1 | 1 | (bid - ask) / (bid + ask) lots at the best prices |
-    | 9 | imbalance_l5 | -1 | 1 | the same over the five best levels |
+    | 9 | imbalance_l5 | -1 | 1 | the same over the five ticks from each best price |
     | 10 | flow | -1 | 1 | EMA of signed market-order lots / EMA of absolute lots |
     | 11 | sentiment | -1 | 1 | observed news sentiment (EMA of noisy news readings) |
     | 12 | volatility_ticks | 0 | 100 | EWMA realized volatility of the mid, ticks per step |

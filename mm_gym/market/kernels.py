@@ -61,6 +61,7 @@ from mm_gym.market.state import (
     I_NEWS,
     I_ONE_SIDED,
     I_REGIME,
+    I_SHOCK_LEFT,
     I_SHOCK_STEP,
     I_SHOCKS,
     I_T,
@@ -98,28 +99,38 @@ def place_quotes(
 ) -> None:
     """Turn one maker's offsets (ticks) and sizes (lots) into resting orders.
 
-    Prices: ``bid = floor(mid - bid_off)``, ``ask = ceil(mid + ask_off)``, at least one tick apart;
-    post-only: at most one tick inside the best opposite price of the rest of the book
-    (background and the other maker); inside the price window. Sizes are cut so that a full fill
-    cannot take inventory past the limit, so at ``+limit`` the maker does not bid and at
-    ``-limit`` it does not ask. An unchanged price with a size not larger than what rests keeps
-    its queue position; any other change cancels and re-joins at the back.
+    Prices: ``bid = floor(mid - bid_off)``, ``ask = ceil(mid + ask_off)``. If they meet (both
+    offsets 0 at a whole-tick mid), the side with the larger offset steps one tick away; on a tie,
+    the side that would add exposure steps away (bid when long, ask when short; when flat, by step
+    parity) so that symmetric quotes carry no directional bias. Post-only: at most one tick inside
+    the best opposite price of the rest of the book (background and the other maker); inside the
+    price window. Sizes are cut so that a full fill cannot take inventory past the limit, so at
+    ``+limit`` the maker does not bid and at ``-limit`` it does not ask. An unchanged price with a
+    size not larger than what rests keeps its queue position (a smaller size keeps it too); a new
+    price or a larger size cancels and re-joins at the back, as on most exchanges.
     """
     n = bid_vol.shape[1]
     mid = fs[m, F_MID]
     inv = int(acct[m, maker, A_INV])
     bid_size = max(0, min(bid_size, limit - inv))
     ask_size = max(0, min(ask_size, limit + inv))
-    bid = int(math.floor(mid - _clip(bid_off, -n, n)))
-    ask = int(math.ceil(mid + _clip(ask_off, -n, n)))
-    if ask <= bid:
-        ask = bid + 1
+    bid_off = _clip(bid_off, -n, n)
+    ask_off = _clip(ask_off, -n, n)
+    bid = int(math.floor(mid - bid_off))
+    ask = int(math.ceil(mid + ask_off))
     opp_ask = best_tick(m, 1, is_, orders, n, maker)
     opp_bid = best_tick(m, 0, is_, orders, n, maker)
     if opp_ask != NONE_HIGH and bid >= opp_ask:
         bid = opp_ask - 1
     if opp_bid != NONE_LOW and ask <= opp_bid:
         ask = opp_bid + 1
+    if ask <= bid:  # the two quotes meet: one steps away (away from the book: still post-only)
+        if bid_off > ask_off or (
+            bid_off == ask_off and (inv > 0 or (inv == 0 and is_[m, I_T] % 2 == 0))
+        ):
+            bid = ask - 1
+        else:
+            ask = bid + 1
     base = is_[m, I_BASE]
     if bid < base or bid >= base + n:
         bid_size = 0
@@ -263,43 +274,22 @@ def step_market(
     is_[m, I_SHOCK_STEP] = 0
     is_[m, I_ONE_SIDED] = 0
     fs[m, F_PREV_MID] = fs[m, F_MID]
-    # 1. quotes
+    # 1. quotes; the makers take turns placing first (time priority at a shared new price and
+    # the post-only check against the other's quotes would otherwise always favour one seat)
     if makers_active:
-        q = quotes[m, 0]
-        place_quotes(
-            m,
-            0,
-            q[0],
-            q[1],
-            int(q[2]),
-            int(q[3]),
-            Q[Q_LIMIT1],
-            fs,
-            is_,
-            bid_vol,
-            ask_vol,
-            orders,
-            acct,
-        )
-        if builtin_rival:
-            _builtin_rival(m, P, Q, fs, is_, bid_vol, ask_vol, orders, acct)
-        else:
-            q = quotes[m, 1]
-            place_quotes(
-                m,
-                1,
-                q[0],
-                q[1],
-                int(q[2]),
-                int(q[3]),
-                Q[Q_LIMIT2],
-                fs,
-                is_,
-                bid_vol,
-                ask_vol,
-                orders,
-                acct,
-            )
+        first = is_[m, I_T] % 2
+        for j in range(2):
+            k = first if j == 0 else 1 - first
+            if k == 1 and builtin_rival:
+                _builtin_rival(m, P, Q, fs, is_, bid_vol, ask_vol, orders, acct)
+            else:
+                q = quotes[m, k]
+                limit = Q[Q_LIMIT1] if k == 0 else Q[Q_LIMIT2]
+                place_quotes(
+                    m, k, q[0], q[1], int(q[2]), int(q[3]), limit,
+                    fs, is_, bid_vol, ask_vol, orders, acct,
+                )  # fmt: skip
+        update_mid(m, fs, is_, orders, n)  # the makers' new quotes are part of the book
     # 2. exogenous state; keep the price window centred on the fundamental
     step_exogenous(m, P, Q, fs, is_, rng)
     centre = is_[m, I_BASE] + n // 2
@@ -343,6 +333,7 @@ def step_market(
         n_mos,
         record,
     )
+    is_[m, I_ONE_SIDED] = 0  # the flag describes the book at the end of the step
     update_mid(m, fs, is_, orders, n)
     # statistics behind the features
     r = fs[m, F_MID] - fs[m, F_PREV_MID]
@@ -433,6 +424,7 @@ def reset_market(
     is_[m, I_UNFILLED] = 0
     is_[m, I_SHOCK_STEP] = 0  # per-step flags describe the episode's steps, not the warm-up
     is_[m, I_NEWS] = 0
+    is_[m, I_SHOCK_LEFT] = 0  # a shock started in the warm-up does not spill into the episode
     n_fills[m] = 0
     n_mos[m] = 0
     write_features(m, Q, fs, is_, bid_vol, ask_vol, orders, acct, rets, features)

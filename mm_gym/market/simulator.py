@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -132,7 +133,11 @@ class MarketSimulator:
         """
         n = self.n_markets
         if np.isscalar(seeds):
-            seeds = np.uint64(int(seeds)) + np.arange(n, dtype=np.uint64)  # type: ignore[arg-type]
+            if isinstance(seeds, (bool, np.bool_)) or not isinstance(seeds, (int, np.integer)):
+                raise ValueError(f"seeds={seeds!r} must be a non-negative integer")
+            if not 0 <= int(seeds) <= 2**64 - 1 - n:
+                raise ValueError(f"seeds={seeds!r} is out of range: must be in [0, 2**64 - 1 - n]")
+            seeds = np.uint64(int(seeds)) + np.arange(n, dtype=np.uint64)
         s = np.asarray(seeds)
         if s.shape != (n,):
             raise ValueError(f"seeds has shape {s.shape}; expected ({n},)")
@@ -149,7 +154,9 @@ class MarketSimulator:
         )  # fmt: skip
         self._reset_done = True
 
-    def step(self, quotes: np.ndarray, active: np.ndarray | None = None) -> StepResult:
+    def step(
+        self, quotes: np.ndarray, active: np.ndarray | None = None, *, check: bool = True
+    ) -> StepResult:
         """Advance every market (or those with ``active[m]``) by one step.
 
         Args:
@@ -157,9 +164,17 @@ class MarketSimulator:
                 the mid, finite), bid size, ask size (lots >= 0). ``quotes[:, 1]`` is ignored
                 with the built-in rival.
             active: Optional boolean mask of the markets to step.
+            check: Validate ``quotes`` and ``active`` (shape, dtype, finite, sizes >= 0). Callers
+                that validated them already (the environments) pass False to save the time.
+
+        Raises:
+            ValueError: On a quotes array of the wrong shape or dtype, non-finite values or
+                negative sizes, naming what is wrong.
         """
         if not self._reset_done:
             raise RuntimeError("call reset() before step()")
+        if check:
+            self._check_step_input(quotes, active)
         st = self.state
         self._step(
             self.P, self.Q, quotes, self._all if active is None else active, self.builtin_rival,
@@ -167,6 +182,30 @@ class MarketSimulator:
             st.others, st.rets, st.features, st.fills, st.n_fills, st.mos, st.n_mos,
         )  # fmt: skip
         return self._result
+
+    def _check_step_input(self, quotes: Any, active: Any) -> None:
+        shape = (self.n_markets, 2, 4)
+        if not isinstance(quotes, np.ndarray) or quotes.dtype != np.float64:
+            raise ValueError(
+                f"quotes must be a float64 numpy array of shape {shape} (see quotes_buffer()), "
+                f"got {type(quotes).__name__} {getattr(quotes, 'dtype', '')}"
+            )
+        if quotes.shape != shape:
+            raise ValueError(f"quotes has shape {quotes.shape}; expected {shape}")
+        if not quotes.flags.c_contiguous:
+            raise ValueError("quotes must be C-contiguous (use np.ascontiguousarray)")
+        if not np.isfinite(quotes).all():
+            bad = np.argwhere(~np.isfinite(quotes))[0]
+            raise ValueError(f"quotes{tuple(int(i) for i in bad)} is not finite")
+        if (quotes[:, :, 2:] < 0).any():
+            raise ValueError("quotes sizes (columns 2 and 3) must be >= 0 lots")
+        if active is not None:
+            a = np.asarray(active)
+            if a.dtype != np.bool_ or a.shape != (self.n_markets,):
+                raise ValueError(
+                    f"active must be a bool array of shape ({self.n_markets},), "
+                    f"got {a.dtype} {a.shape}"
+                )
 
     # ------------------------------------------------------------------ views
     @property
@@ -251,6 +290,10 @@ class MarketSimulator:
         n = st.bid_vol.shape[1]
         bt = np.arange(int(np.ceil(mid)) - 1, int(np.ceil(mid)) - 1 - depth, -1)
         at = np.arange(int(np.floor(mid)) + 1, int(np.floor(mid)) + 1 + depth)
-        bi = np.clip(bt - base, 0, n - 1)
-        ai = np.clip(at - base, 0, n - 1)
-        return bt, st.bid_vol[m, bi].copy(), at, st.ask_vol[m, ai].copy()
+        bi = bt - base
+        ai = at - base
+        b_in = (bi >= 0) & (bi < n)
+        a_in = (ai >= 0) & (ai < n)
+        bid_lots = np.where(b_in, st.bid_vol[m, np.clip(bi, 0, n - 1)], 0)
+        ask_lots = np.where(a_in, st.ask_vol[m, np.clip(ai, 0, n - 1)], 0)
+        return bt, bid_lots, at, ask_lots  # ticks outside the price window hold nothing
