@@ -376,35 +376,37 @@ class Calibration:
 # while the preset's fingerprint matches, i.e. until the preset or the env defaults change.
 DEFAULT_CALIBRATIONS: dict[str, Calibration] = {
     "default": Calibration(
-        A=0.27396, k=2.17481, gamma_as=0.0001, gamma_glft=0.0001, fingerprint="a865e2b1d65d85de"
+        A=0.281464, k=2.24984, gamma_as=0.0001, gamma_glft=0.0003, fingerprint="c85d92223bc5e359"
     ),
     "mean_reverting": Calibration(
-        A=0.27396, k=2.17481, gamma_as=0.0001, gamma_glft=0.0001, fingerprint="a865e2b1d65d85de"
+        A=0.281464, k=2.24984, gamma_as=0.0001, gamma_glft=0.0003, fingerprint="c85d92223bc5e359"
     ),
     "trending": Calibration(
-        A=0.275061, k=2.09329, gamma_as=0.0003, gamma_glft=0.001, fingerprint="8310a76c683f58d9"
+        A=0.280467, k=2.15808, gamma_as=0.0003, gamma_glft=0.003, fingerprint="d5b1ad26c6148790"
     ),
     "volatile": Calibration(
-        A=0.523422, k=0.944089, gamma_as=0.001, gamma_glft=0.3, fingerprint="147d8529f7425a1e"
+        A=0.518704, k=0.954041, gamma_as=0.003, gamma_glft=0.3, fingerprint="4c89f1f3ccb9eaa7"
     ),
     "switching": Calibration(
-        A=0.356052, k=1.28331, gamma_as=0.003, gamma_glft=0.3, fingerprint="3d78c0a93532553d"
+        A=0.355903, k=1.30501, gamma_as=0.003, gamma_glft=0.3, fingerprint="8cc3ef40ee68f900"
     ),
     "shock_heavy": Calibration(
-        A=0.372685, k=1.11887, gamma_as=0.001, gamma_glft=0.1, fingerprint="f1390d209e525c5e"
+        A=0.372235, k=1.13264, gamma_as=0.001, gamma_glft=0.3, fingerprint="252ce8236e072f70"
     ),
     "hawkes": Calibration(
-        A=0.475818, k=1.4036, gamma_as=0.0003, gamma_glft=0.01, fingerprint="d5c999d8de1179cd"
+        A=0.468199, k=1.41461, gamma_as=0.0003, gamma_glft=0.01, fingerprint="b16dd7726efeb132"
     ),
 }
 
 
 def config_fingerprint(setting: str, overrides: Mapping[str, Any] | None = None) -> str:
     """A short hash of the resolved market and environment configs of ``setting``."""
+    from mm_gym.config import MARKET_MODEL_VERSION
     from mm_gym.evaluation import setting_configs
 
     market, envc = setting_configs(setting, overrides)
-    return hashlib.sha256(repr((market, envc)).encode()).hexdigest()[:16]
+    key = repr((MARKET_MODEL_VERSION, market, envc))
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def calibrate_setting(

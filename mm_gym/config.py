@@ -41,6 +41,10 @@ __all__ = [
     "with_overrides",
 ]
 
+MARKET_MODEL_VERSION = 2
+"""Version of the simulated dynamics; bumped whenever the market's behaviour changes for the same
+config (it is part of the fingerprint that stored baseline calibrations are matched by)."""
+
 REGIMES: tuple[str, ...] = ("mean_reverting", "trending", "volatile")
 """The regimes of the fundamental, in the order of their integer codes (0, 1, 2)."""
 
