@@ -84,13 +84,15 @@ def compare_with_baselines(
     from mm_gym.evaluation import evaluate_policies
 
     name = str(contender.name)
+    # The calibrated baselines are stored per preset name (mm_gym/MarketMaking-v0 -> "default").
+    preset_name = _preset_of(setting)
     policies: dict[str, QuotingPolicy] = {name: contender}
     for b in baselines:
-        policies[b] = make_policy(b, setting, overrides)
-    riv = make_rival(rival, setting, overrides)
+        policies[b] = make_policy(b, preset_name, overrides)
+    riv = make_rival(rival, preset_name, overrides)
     # A stateful rival policy must not carry state from one contestant's episodes to the next.
     rival_arg: Any = (
-        riv if isinstance(riv, str) else (lambda: make_rival(rival, setting, overrides))
+        riv if isinstance(riv, str) else (lambda: make_rival(rival, preset_name, overrides))
     )
     episodes = evaluate_policies(
         policies, setting, overrides, n_episodes, seed=seed, rival=rival_arg
@@ -115,6 +117,15 @@ def compare_with_baselines(
         )
         rows.append(row)
     return Comparison(name, episodes, pd.DataFrame(rows), int(n_episodes), str(setting))
+
+
+def _preset_of(setting: str) -> str:
+    """The preset name behind a registered env id (the setting itself otherwise)."""
+    import gymnasium as gym
+
+    if setting in gym.registry:
+        return str(gym.spec(setting).kwargs.get("preset", setting))
+    return setting
 
 
 def format_comparison(comp: Comparison) -> str:
