@@ -104,7 +104,7 @@ class Args:
         },
     )
     total_timesteps: int = field(
-        default=6_000_000, metadata={"help": "environment steps to train for (all envs)"}
+        default=20_000_000, metadata={"help": "environment steps to train for (all envs)"}
     )
     n_envs: int = field(default=512, metadata={"help": "markets stepped together"})
     n_steps: int = field(default=50, metadata={"help": "steps per env per PPO rollout"})
@@ -153,7 +153,7 @@ class Args:
         default=False, metadata={"help": "replace an existing run folder of the same name"}
     )
     checkpoint_every: int = field(
-        default=1_000_000, metadata={"help": "steps between checkpoints (0: only at the end)"}
+        default=2_000_000, metadata={"help": "steps between checkpoints (0: only at the end)"}
     )
     torch_threads: int = field(default=1, metadata={"help": "torch intra-op threads"})
     eval_episodes: int = field(
