@@ -15,8 +15,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The main job end to end: train the default PPO policy (runs/demo), then the tournament of it
+# against every baseline on three regimes (exports/latest). About 10 minutes on 2 cores.
 demo: $(STAMP)
 	$(PY) -m mm_gym.demo
+	$(PY) train.py --run-name demo --overwrite
+	$(PY) evaluate.py --runs runs/demo --episodes 200
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q
