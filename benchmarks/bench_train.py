@@ -6,7 +6,7 @@ VecNormalize -> PPO) with its default settings, trains one update untimed (warm-
 reported: the share of the time spent collecting rollouts (env + policy forward) versus
 updating. The target (DESIGN.md) is >= 20,000 env-steps/s on 2 cores.
 
-    python benchmarks/bench_train.py [--runs 3] [--updates 20] [--n-envs N]
+    python benchmarks/bench_train.py [--runs 3] [--updates 20] [--n-envs N] [--torch-threads N]
 """
 
 from __future__ import annotations
@@ -82,12 +82,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--updates", type=int, default=20)
     parser.add_argument("--n-envs", type=int, default=0, help="0: train.py's default")
+    parser.add_argument("--torch-threads", type=int, default=0, help="0: train.py's default")
     opts = parser.parse_args()
     train = _train_module()
     args = train.Args()
     if opts.n_envs:
         args.n_envs = opts.n_envs
         args.batch_size = min(args.batch_size, args.n_envs * args.n_steps)
+    if opts.torch_threads:
+        args.torch_threads = opts.torch_threads
     import mm_gym  # noqa: F401
 
     print(
