@@ -16,6 +16,7 @@ explicit request); nothing else here loads pickles.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import pickle
@@ -28,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import torch
 from stable_baselines3 import PPO
@@ -255,6 +257,37 @@ def _set_rng_state(arrays: Any) -> None:
     )
 
 
+def _module_attribute(module: str, name: str) -> Any:
+    """``module.name``, importing the module (the unpickling side of :class:`_StatePickler`)."""
+    obj: Any = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class _StatePickler(pickle.Pickler):
+    """Pickle compiled numba functions by reference (module and name), not by value.
+
+    The market simulator keeps its compiled step function as an attribute. numba pickles a
+    dispatcher by value (its Python source, rebuilt as a new dispatcher), so a resumed process
+    would recompile the kernels from scratch (over a minute on 2 cores) instead of loading them
+    from numba's on-disk cache. A module-level function is stored as ``module.name`` instead.
+    """
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, numba.core.registry.CPUDispatcher):
+            func = obj.py_func
+            module = func.__module__
+            name = func.__qualname__
+            try:
+                same = _module_attribute(module, name) is obj
+            except (ImportError, AttributeError):
+                same = False
+            if same:
+                return _module_attribute, (module, name)
+        return NotImplemented
+
+
 def save_checkpoint(
     run_dir: str | os.PathLike[str],
     model: PPO,
@@ -297,7 +330,7 @@ def save_checkpoint(
             "returns": venv.returns,
         }
         with open(tmp / "env_state.pkl", "wb") as fh:
-            pickle.dump(env_state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            _StatePickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(env_state)
         np.savez(tmp / "rng_state.npz", **_rng_state())
         arrays = policy_arrays(model, venv, feature_names, max_offset_ticks)
         save_policy_arrays(tmp / POLICY_FILE, arrays)
