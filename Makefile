@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_market.py
 	$(PY) benchmarks/bench_as2008.py
 	$(PY) benchmarks/bench_env.py
+	$(PY) benchmarks/bench_train.py
 
 # evaluate.py at full size (6 contestants x 3 regimes x 1,000 episodes); takes minutes.
 bench-eval: $(STAMP)

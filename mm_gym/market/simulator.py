@@ -106,13 +106,27 @@ class MarketSimulator:
         self.state: MarketState = allocate(self.n_markets, config.n_levels)
         self._quotes = np.zeros((self.n_markets, 2, 4), np.float64)
         self._all = np.ones(self.n_markets, np.bool_)
-        use_parallel = self.n_markets >= PARALLEL_MIN_MARKETS if parallel is None else parallel
-        self._step = kernels.step_parallel if use_parallel else kernels.step_serial
-        self._reset = kernels.reset_markets if use_parallel else kernels.reset_markets_serial
+        self._parallel = self.n_markets >= PARALLEL_MIN_MARKETS if parallel is None else parallel
+        self._bind_kernels()
         self._value = config.tick_size * config.lot_size
         self._reset_done = False
         st = self.state
         self._result = StepResult(st.fs[:, F_MID], st.acct[:, :, A_INV], st.features)
+
+    def _bind_kernels(self) -> None:
+        self._step = kernels.step_parallel if self._parallel else kernels.step_serial
+        self._reset = kernels.reset_markets if self._parallel else kernels.reset_markets_serial
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the arrays, not the compiled kernels (they pickle by value and recompile)."""
+        state = self.__dict__.copy()
+        del state["_step"], state["_reset"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore the arrays and re-bind the module's compiled kernels."""
+        self.__dict__.update(state)
+        self._bind_kernels()
 
     # ------------------------------------------------------------------ driving
     def quotes_buffer(self) -> np.ndarray:
