@@ -35,6 +35,35 @@ _INF = float("inf")
 _ZERO_COMPONENTS = dict.fromkeys(COMPONENT_NAMES, 0.0)
 
 
+def _info_dict(
+    a: list[float],
+    r: list[float],
+    iv: list[int],
+    mid: float,
+    value: float,
+    tick: float,
+    components: dict[str, float],
+) -> dict[str, Any]:
+    """The flat info dict from mm1's account ``a``, the rival's ``r`` and the int state ``iv``."""
+    inv = a[A_INV]
+    return {
+        "pnl": a[A_CASH] + inv * mid * value,
+        "realized": a[A_REALIZED],
+        "unrealized": inv * (mid - a[A_AVG]) * value,
+        "fees": a[A_FEES],
+        "cash": a[A_CASH],
+        "inventory": int(inv),
+        "mid": mid * tick,
+        "fills": int(a[A_STEP_FILLS]),
+        "regime": iv[I_REGIME],
+        "shock": iv[I_SHOCK_STEP] != 0,
+        "step": iv[I_T],
+        "rival_pnl": r[A_CASH] + r[A_INV] * mid * value,
+        "rival_inventory": int(r[A_INV]),
+        "reward_components": components,
+    }
+
+
 class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     """Market making on a simulated limit order book against a competing maker.
 
@@ -363,47 +392,14 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         self._prev_inv = inv
         self._prev_mid = mid
         self._done = terminated
-        info = {
-            "pnl": total,
-            "realized": a[A_REALIZED],
-            "unrealized": inv * (mid - a[A_AVG]) * value,
-            "fees": a[A_FEES],
-            "cash": a[A_CASH],
-            "inventory": int(inv),
-            "mid": mid * self._tick,
-            "fills": int(a[A_STEP_FILLS]),
-            "regime": iv[I_REGIME],
-            "shock": iv[I_SHOCK_STEP] != 0,
-            "step": iv[I_T],
-            "rival_pnl": r[A_CASH] + r[A_INV] * mid * value,
-            "rival_inventory": int(r[A_INV]),
-            "reward_components": components,
-        }
+        info = _info_dict(a, r, iv, mid, value, self._tick, components)
         return self._obs_view.copy(), reward, terminated, False, info
 
     def _info(self, components: dict[str, float]) -> dict[str, Any]:
-        """The info dict of the current state (after a reset; step() inlines the same code)."""
+        """The info dict of the current state (after a reset)."""
         a, r = self._acct0.tolist()
         iv = self._is0.tolist()
-        mid = self._fs0.item(F_MID)
-        value = self._value
-        inv = a[A_INV]
-        return {
-            "pnl": a[A_CASH] + inv * mid * value,
-            "realized": a[A_REALIZED],
-            "unrealized": inv * (mid - a[A_AVG]) * value,
-            "fees": a[A_FEES],
-            "cash": a[A_CASH],
-            "inventory": int(inv),
-            "mid": mid * self._tick,
-            "fills": int(a[A_STEP_FILLS]),
-            "regime": iv[I_REGIME],
-            "shock": iv[I_SHOCK_STEP] != 0,
-            "step": iv[I_T],
-            "rival_pnl": r[A_CASH] + r[A_INV] * mid * value,
-            "rival_inventory": int(r[A_INV]),
-            "reward_components": components,
-        }
+        return _info_dict(a, r, iv, self._fs0.item(F_MID), self._value, self._tick, components)
 
     def render(self) -> str | np.ndarray | None:
         """Render the current state (``render_mode`` "ansi": text; "rgb_array": frame)."""
