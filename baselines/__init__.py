@@ -6,7 +6,8 @@ Book-environment policies (:class:`mm_gym.policy.QuotingPolicy`, ticks and steps
 :func:`mm_gym.market.intensity.simulate`): :class:`InventoryQuotes`, :class:`SymmetricQuotes`,
 :class:`GLFTQuotes`. The formulas themselves are in :mod:`baselines.formulas`; the fill-curve
 estimator is :func:`calibrate_k`, fitted on the book env by :func:`calibrate_on_env`
-(:func:`calibrated_as` / :func:`calibrated_glft` build the tuned baselines); ``python -m baselines.as2008`` reproduces Avellaneda & Stoikov
+(:func:`calibrated_as` / :func:`calibrated_glft` build the tuned baselines);
+``python -m baselines.as2008`` reproduces Avellaneda & Stoikov
 (2008), section 3.3.
 """
 
