@@ -83,10 +83,10 @@ def test_train_smoke_resume_and_load_policy(tmp_path):
     meta = json.loads((run / "metadata.json").read_text())
     assert meta["status"] == "completed" and meta["num_timesteps"] == 512
     assert meta["seed"] == 0 and "torch" in meta["versions"]
-    # The compiled market kernels are pickled by reference: a resumed process loads them from
-    # numba's cache instead of recompiling them (over a minute).
+    # No compiled market kernel is pickled by value: a resumed process loads them from numba's
+    # cache instead of recompiling them (over a minute).
     state = (run / "checkpoint" / "env_state.pkl").read_bytes()
-    assert b"numba.core.serialize" not in state and b"_module_attribute" in state
+    assert b"numba.core.serialize" not in state
     # Resume to a larger budget: continues from 512 steps.
     train.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"])
     meta = json.loads((run / "metadata.json").read_text())
