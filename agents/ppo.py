@@ -62,8 +62,20 @@ def make_training_env(
         env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs
     )
     adapter = MarketMakingSB3VecEnv(native)
+    return normalized(adapter, gamma, norm_obs, norm_reward, clip_obs, clip_reward)
+
+
+def normalized(
+    venv: Any,
+    gamma: float,
+    norm_obs: bool,
+    norm_reward: bool,
+    clip_obs: float,
+    clip_reward: float,
+) -> VecNormalize:
+    """Wrap an SB3 ``VecEnv`` in a training ``VecNormalize`` with the run's settings."""
     return VecNormalize(
-        adapter,
+        venv,
         training=True,
         norm_obs=norm_obs,
         norm_reward=norm_reward,

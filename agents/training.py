@@ -37,7 +37,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.policy import POLICY_FILE, publish, save_policy_arrays
-from agents.ppo import policy_arrays
+from agents.ppo import normalized, policy_arrays
 from agents.vec_env import MarketMakingSB3VecEnv
 
 __all__ = [
@@ -390,15 +390,7 @@ def load_checkpoint(
     with open(ckpt / "env_state.pkl", "rb") as fh:
         # A file this run wrote; --resume is the user's explicit request to load it.
         state = pickle.load(fh)
-    venv = VecNormalize(
-        state["env"],
-        training=True,
-        norm_obs=norm_obs,
-        norm_reward=norm_reward,
-        clip_obs=clip_obs,
-        clip_reward=clip_reward,
-        gamma=gamma,
-    )
+    venv = normalized(state["env"], gamma, norm_obs, norm_reward, clip_obs, clip_reward)
     venv.obs_rms = state["obs_rms"]
     venv.ret_rms = state["ret_rms"]
     venv.returns = state["returns"]

@@ -111,6 +111,14 @@ def rival_generator(root: int, episode: int) -> np.random.Generator:
     return np.random.default_rng([int(root), int(episode), _RIVAL_SALT])
 
 
+def check_render_mode(render_mode: str | None, modes: Sequence[str]) -> None:
+    """Raise ConfigError unless ``render_mode`` is None or one of ``modes``."""
+    if render_mode is not None and render_mode not in modes:
+        raise ConfigError(
+            f"render_mode={render_mode!r} is not valid: choose None or one of {list(modes)}"
+        )
+
+
 def check_rival(rival: Any) -> QuotingPolicy | None:
     """Validate the ``rival`` argument; return the policy, or None for the built-in rival.
 

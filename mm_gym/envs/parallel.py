@@ -12,7 +12,12 @@ from pettingzoo import ParallelEnv
 
 from mm_gym.config import ConfigError, MarketConfig
 from mm_gym.envs.config import EnvConfig, resolve_configs
-from mm_gym.envs.core import MarketCore, make_action_space, make_observation_space
+from mm_gym.envs.core import (
+    MarketCore,
+    check_render_mode,
+    make_action_space,
+    make_observation_space,
+)
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
 from mm_gym.rewards import COMPONENT_NAMES
 
@@ -79,11 +84,7 @@ class MarketMakingParallelEnv(ParallelEnv):
         market, envc = resolve_configs(
             preset, config, env_config, overrides, extra_keys=_PARALLEL_KWARGS
         )
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(
-                f"render_mode={render_mode!r} is not valid: choose None or one of "
-                f"{self.metadata['render_modes']}"
-            )
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
         self.market_config = market
         self.env_config = envc

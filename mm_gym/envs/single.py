@@ -7,9 +7,15 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from mm_gym.config import REGIMES, ConfigError, MarketConfig
+from mm_gym.config import REGIMES, MarketConfig
 from mm_gym.envs.config import EnvConfig, resolve_configs
-from mm_gym.envs.core import MarketCore, check_rival, make_action_space, make_observation_space
+from mm_gym.envs.core import (
+    MarketCore,
+    check_render_mode,
+    check_rival,
+    make_action_space,
+    make_observation_space,
+)
 from mm_gym.envs.core import rival_generator as _rival_generator
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
 from mm_gym.market.state import (
@@ -210,11 +216,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         """Build the market; see the class docstring for the arguments."""
         policy = check_rival(rival)
         market, envc = resolve_configs(preset, config, env_config, overrides, extra_keys=ENV_KWARGS)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(
-                f"render_mode={render_mode!r} is not valid: choose None or one of "
-                f"{self.metadata['render_modes']}"
-            )
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
         self.market_config = market
         self.env_config = envc

@@ -13,6 +13,7 @@ from mm_gym.config import ConfigError, MarketConfig
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
     MarketCore,
+    check_render_mode,
     check_rival,
     make_action_space,
     make_observation_space,
@@ -79,11 +80,7 @@ class MarketMakingVectorEnv(VectorEnv):
         market, envc = resolve_configs(
             preset, config, env_config, overrides, extra_keys=(*ENV_KWARGS, "num_envs")
         )
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(
-                f"render_mode={render_mode!r} is not valid: choose None or one of "
-                f"{self.metadata['render_modes']}"
-            )
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
         self.market_config = market
