@@ -334,7 +334,6 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     """Simulate, summarize, print the leaderboard and write every output into ``tmp``."""
     from tqdm import tqdm
 
-    from mm_gym.config import atomic_write_text
     from mm_gym.evaluation import (
         evaluation_seeds,
         format_leaderboard,
@@ -346,6 +345,7 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
         write_report,
         write_tables,
     )
+    from mm_gym.files import atomic_write_text
 
     t0 = time.perf_counter()
     # AS / GLFT calibrations are looked up (or computed, once per regime) before the clock of

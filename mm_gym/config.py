@@ -19,11 +19,12 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from mm_gym.files import atomic_write_text
 
 __all__ = [
     "REGIMES",
@@ -491,51 +492,131 @@ def save_config(config: MarketConfig, path: str | os.PathLike[str]) -> None:
     atomic_write_text(path, text)
 
 
+MAX_CONFIG_BYTES = 1_000_000
+"""Largest config file read (bytes); a settings file is a few kilobytes."""
+
+MAX_CONFIG_NODES = 10_000
+"""Most YAML/JSON nodes (scalars, keys, items) a config file may hold."""
+
+
+def excerpt(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages about untrusted input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_config_file(path: str | os.PathLike[str], what: str = "config file") -> dict[str, Any]:
+    """Read a YAML or JSON settings file into a dict, bounded and with one-line errors.
+
+    The file must be a regular file of at most :data:`MAX_CONFIG_BYTES`, UTF-8 text, hold a
+    mapping with string keys at the top level, and at most :data:`MAX_CONFIG_NODES` nodes. YAML
+    anchors and aliases are refused (a few hundred bytes of aliases expand to gigabytes).
+
+    Args:
+        path: A ``.yaml``, ``.yml`` or ``.json`` file.
+        what: What the file is, named in errors (e.g. ``"--config"``).
+
+    Raises:
+        ConfigError: Naming the file and the problem.
+    """
+    path = Path(path)
+    name = f"{what} {str(path)!r}"
+    if path.is_dir():
+        raise ConfigError(f"{name} is a folder, not a file")
+    if not path.is_file():
+        raise ConfigError(f"{name} does not exist")
+    if path.suffix not in (".yaml", ".yml", ".json"):
+        raise ConfigError(f"{name} must end in .yaml, .yml or .json")
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{name} has {size:,} bytes; a config file may have at most {MAX_CONFIG_BYTES:,}"
+            )
+        raw = path.read_bytes()[: MAX_CONFIG_BYTES + 1]
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{name} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{name} cannot be read: {exc.strerror}") from None
+    if "\x00" in text:
+        raise ConfigError(f"{name} is not a text file (it contains NUL bytes)")
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            ) from None
+        except RecursionError:
+            raise ConfigError(f"{name} is nested too deeply") from None
+    else:
+        data = _safe_yaml(text, name)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{name} must hold a mapping (key: value lines) at the top level, not "
+            f"{type(data).__name__} {excerpt(data, 40)}"
+        )
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise ConfigError(f"{name}: keys must be names, not {excerpt(bad[0], 40)}")
+    _check_size(data, name)
+    return data
+
+
+def _safe_yaml(text: str, name: str) -> Any:
+    """``yaml.safe_load`` that refuses anchors and aliases (checked on the token stream first)."""
+    import yaml
+
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+                line = token.start_mark.line + 1
+                raise ConfigError(
+                    f"{name} uses a YAML anchor or alias (line {line}); write values out in full"
+                )
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"{name} is not valid YAML: {problem}{where}") from None
+    except RecursionError:
+        raise ConfigError(f"{name} is nested too deeply") from None
+
+
+def _check_size(data: Any, name: str) -> None:
+    stack, count = [data], 0
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_NODES:
+            raise ConfigError(
+                f"{name} holds more than {MAX_CONFIG_NODES:,} values; a config "
+                "file is a few settings"
+            )
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
 def load_config(path: str | os.PathLike[str], base: MarketConfig | None = None) -> MarketConfig:
     """Load a config file (YAML or JSON), applied as overrides on ``base`` (default preset).
 
-    Unknown keys are an error. A top-level ``preset: name`` key selects the base preset.
+    Unknown keys are an error. A top-level ``preset: name`` key selects the base preset. The file
+    is read by :func:`read_config_file` (bounded size, no YAML aliases, one-line errors).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
-    text = path.read_text()
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
-
-        data = yaml.safe_load(text) or {}
-    elif path.suffix == ".json":
-        data = json.loads(text)
-    else:
-        raise ConfigError(f"path={str(path)!r} must end in .yaml, .yml or .json")
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
+    data = read_config_file(path)
     if "preset" in data:
-        base = preset(data.pop("preset"))
+        name = data.pop("preset")
+        if not isinstance(name, str):
+            raise ConfigError(
+                f"preset={excerpt(name, 40)} in {str(path)!r} must be a preset "
+                f"name: one of {preset_names()}"
+            )
+        base = preset(name)
     return with_overrides(base or MarketConfig(), data)
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write text to ``path`` atomically (temporary file in the same folder, then rename)."""
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write bytes to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp creates 0600 files; give the result the permissions a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -1116,14 +1116,14 @@ def write_tables(
     ``MM1_market_impact.csv`` and ``MM2_market_impact.csv`` (the market orders that filled that
     maker: step, kind, size, side, pre_mid, post_mid, impact, maker_lots, maker_vwap) and
     ``market_impact.csv`` (every market order of the episode). Every file is written
-    atomically (:func:`mm_gym.config.atomic_write_text`).
+    atomically (:func:`mm_gym.files.atomic_write_text`).
 
     Returns:
         The relative paths written.
     """
     from pathlib import Path
 
-    from mm_gym.config import atomic_write_text
+    from mm_gym.files import atomic_write_text
 
     root = Path(folder)
     written = []
@@ -1271,7 +1271,7 @@ def write_figures(folder: Any, figs: Mapping[str, Any], *, dpi: int = 110) -> li
     import io
     from pathlib import Path
 
-    from mm_gym.config import atomic_write_bytes
+    from mm_gym.files import atomic_write_bytes
 
     written = []
     for stem, fig in figs.items():
