@@ -5,12 +5,19 @@ Run with ``streamlit run dashboard.py``; see :mod:`mm_gym_dashboard` for the set
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable
 
 import streamlit as st
 
-from mm_gym_dashboard.paths import DashboardError, exports_root, runs_root
+from mm_gym_dashboard.paths import (
+    ENV_PUBLIC,
+    DashboardError,
+    exports_root,
+    is_loopback,
+    runs_root,
+)
 
 __all__ = ["PAGES", "main"]
 
@@ -45,9 +52,29 @@ def _choose_page() -> str:
     return page
 
 
+def _served_locally() -> bool:
+    """Refuse to show anything when served beyond this machine, unless explicitly allowed.
+
+    The pages read local files and run policies; ``.streamlit/config.toml`` binds to localhost,
+    but ``streamlit run`` from another folder or with ``--server.address`` may not.
+    """
+    address = st.get_option("server.address")
+    if is_loopback(address) or os.environ.get(ENV_PUBLIC) == "1":
+        return True
+    st.error(
+        f"This dashboard is being served on {address or 'every network interface'}, so anyone "
+        "who can reach the port could read this machine's files through it. Start it with "
+        "`make dashboard` or `streamlit run dashboard.py --server.address localhost`; set "
+        f"{ENV_PUBLIC}=1 to serve it beyond this machine on purpose."
+    )
+    return False
+
+
 def main() -> None:
     """Draw the chosen page; an error becomes a message on the page, never a crash."""
     st.set_page_config(page_title="mm_gym dashboard", page_icon="📈", layout="wide")
+    if not _served_locally():
+        return
     page = _choose_page()
     try:
         _page_renderer(page)()

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mm_gym_dashboard.paths import DashboardError
+from mm_gym_dashboard.paths import DashboardError, inside_roots, runs_root
 
 __all__ = [
     "ATTRIBUTION_PARTS",
@@ -321,13 +321,20 @@ def resolve_latest(root: Path) -> tuple[Path | None, str | None]:
 
 
 def resolve_export(root: Path, choice: str | None) -> tuple[Path | None, str | None]:
-    """The folder for a user's ``choice``: ``"latest"``/empty, a name in ``root`` or a path."""
+    """The folder for a user's ``choice``: ``"latest"``/empty, a name in ``root`` or a path.
+
+    A typed path is only accepted inside the configured roots (``root``, and the runs root):
+    the folder box of a served dashboard must not open arbitrary server paths.
+
+    Raises:
+        DashboardError: If the chosen folder lies outside the configured roots.
+    """
     if not choice or choice == "latest":
         return resolve_latest(root)
     path = Path(choice).expanduser()
     if not path.is_absolute() and not path.exists():
         path = root / choice
-    return path, None
+    return inside_roots(path, (root, runs_root())), None
 
 
 def load_export(folder: Path) -> ExportData:
