@@ -3,7 +3,6 @@ box opens nothing outside the configured exports / runs roots."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ APP = str(ROOT / "dashboard.py")
 
 
 def test_streamlit_config_binds_to_localhost() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "localhost"
     assert config["browser"]["gatherUsageStats"] is False
