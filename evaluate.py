@@ -3,9 +3,14 @@
 Each contestant quotes as mm1 against the same rival, in each regime preset, over the same list
 of evaluation seeds (common random numbers: episode i of every contestant sees the same
 exogenous market path), all episodes of a contestant and regime in one batched vector env.
-Outputs go to one folder (default ``exports/<timestamp>/``, and ``exports/latest`` points to
-it), written in a temporary folder that is renamed at the end, so an interrupted run leaves
-nothing half-written:
+Outputs go to one folder (default ``exports/<timestamp>/``, ``<timestamp>-1`` ... when that name
+is taken, and ``exports/latest`` points to it), written in a hidden temporary folder
+(``.<name>.tmp-<pid>``) that is renamed at the end, so an interrupted run leaves nothing
+half-written (Ctrl-C or SIGTERM: one line, exit code 130 or 143; after a SIGKILL, the next run
+removes the dead run's temporary). The output folder is locked for the run: a second run into
+the same ``--out`` stops at once. Every export holds the marker file ``.mm_gym-export``;
+``--overwrite`` replaces only a folder holding it, never the working folder, one of its parents
+or the repository:
 
     summary.csv            mean, std, 95% bootstrap CI and paired difference to AS per metric
     episodes.csv           one row per (regime, contestant, episode)
@@ -17,6 +22,7 @@ nothing half-written:
     report.pdf             the leaderboard and every plot
     scenarios.csv          (--scenarios) stress grid over volatility and shock rates
     run.json               the arguments, seeds, calibrations and timings
+    .mm_gym-export         marker: this folder is an evaluate.py export
 
 Examples:
     python evaluate.py --episodes 200
@@ -25,25 +31,37 @@ Examples:
     python evaluate.py --scenarios --episodes 100
 
 Bad input (an unknown contestant, rival or regime, a missing or unreadable run folder, an
-unwritable output folder) prints one ``evaluate.py: error: ...`` line and exits with code 2.
+unwritable, busy or foreign output folder, a request larger than the memory available) prints
+one ``evaluate.py: error: ...`` line and exits with code 2, before the tournament starts; an
+unexpected failure prints one such line and exits with code 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib
 import json
 import os
+import re
 import shutil
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
 PROG = "evaluate.py"
+ROOT = Path(__file__).resolve().parent
+EXPORTS = Path("exports")
+EXPORT_MARKER = ".mm_gym-export"
+"""Marker file in every export: ``--overwrite`` replaces only a folder that holds it."""
+LOCK_FILE = ".lock"  # mm_gym.files.exclusive_lock's lock file inside the locked folder
+_DEFAULT_NAME = re.compile(r"^\d{8}-\d{6}(-\d+)?$")  # exports/<timestamp>[-k]
 
 
 @dataclass
@@ -169,6 +187,14 @@ def check_args(args: Args) -> None:
         raise CliError(f"--horizon={args.horizon} must be >= 0 (0: the preset's horizon)")
     if args.batch_size < 1:
         raise CliError(f"--batch-size={args.batch_size} must be >= 1")
+    if args.horizon:
+        from mm_gym.config import ConfigError
+        from mm_gym.evaluation import setting_configs
+
+        try:
+            setting_configs("mean_reverting", overrides(args))
+        except ConfigError as exc:
+            raise CliError(f"--horizon={args.horizon}: {exc}") from None
 
 
 def select_regimes(args: Args) -> list[str]:
@@ -261,45 +287,298 @@ def load_runs(args: Args) -> dict[str, Any]:
     return policies
 
 
-def prepare_output(args: Args) -> tuple[Path, Path]:
-    """The final output folder and a fresh temporary folder beside it (both checked writable)."""
-    default = not args.out
-    out = Path("exports") / time.strftime("%Y%m%d-%H%M%S") if default else Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
-        raise CliError(f"output folder {str(out)!r} exists and is not empty (use --overwrite)")
+def check_features(policies: dict[str, Any], regimes: list[str], args: Args) -> None:
+    """Every trained contestant must find its features in every regime's observation."""
+    from mm_gym.envs.core import observed_features
+    from mm_gym.evaluation import observation_overrides, setting_configs
+
+    for label, policy in policies.items():
+        needed = tuple(getattr(policy, "feature_names", ()) or ())
+        for r in regimes:
+            env_config = setting_configs(r, observation_overrides(overrides(args), policy))[1]
+            missing = [f for f in needed if f not in observed_features(env_config)]
+            if missing:
+                raise CliError(
+                    f"run {label.split(':', 1)[-1]!r} was trained on features {missing} that "
+                    f"the {r!r} environment does not observe"
+                )
+
+
+def check_memory_needed(args: Args, regimes: list[str], n_contestants: int) -> None:
+    """Refuse a request whose estimated peak memory exceeds what the machine has available."""
+    from mm_gym.evaluation import tournament_memory_bytes
+    from mm_gym.files import MemoryLimitError, check_memory
+
+    n_scen = len(regimes) * len(SIGMA_MULTIPLIERS) * 2 if args.scenarios else 0
+    common = (regimes, overrides(args), args.episodes, n_contestants)
+    need = tournament_memory_bytes(*common, args.batch_size, n_scenarios=n_scen)
+    # Name the flag that matters: the batch term grows with --horizon and --batch-size, the
+    # rest with --episodes.
+    batch_only = tournament_memory_bytes(
+        regimes, overrides(args), min(args.episodes, 2), n_contestants, args.batch_size
+    )
+    what = (
+        f"--horizon={horizon_of(regimes[0], args)} with --batch-size={args.batch_size}"
+        if batch_only > need / 2
+        else f"--episodes={args.episodes}"
+    )
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
+        check_memory(need, f"{what} ({n_contestants} contestants x {len(regimes)} regimes)")
+    except MemoryLimitError as exc:
+        raise CliError(str(exc)) from None
+
+
+@dataclass
+class Output:
+    """Where a run writes: the final folder, its hidden temporary, what to undo on failure."""
+
+    out: Path
+    tmp: Path
+    latest: bool
+    created: bool  # the final folder was made by this run (a placeholder until publish)
+    replace: bool  # the final folder is an earlier export, replaced at publish (--overwrite)
+
+
+def _refuse_dangerous_out(out: Path) -> None:
+    """``--out`` must not be a link, the working folder, one of its parents or the repository."""
+    if out.is_symlink():
+        raise CliError(
+            f"--out {str(out)!r} is a symbolic link: refusing to replace it; give a real folder"
+        )
+    real, cwd = out.resolve(), Path.cwd().resolve()
+    for guarded, what in ((cwd, "the working folder"), (ROOT, "the mm_gym repository")):
+        if real == guarded or real in guarded.parents:
+            raise CliError(
+                f"--out {str(out)!r} is {what} or one of its parents: refusing to write there; "
+                "choose a new folder such as exports/<name>"
+            )
+
+
+def _reserve(out: Path) -> bool:
+    """Create ``out`` (True) or accept an existing one (False); refuse a foreign folder."""
+    try:
+        out.mkdir()
+        return True
+    except FileExistsError:
+        pass
+    if not out.is_dir():
+        raise CliError(f"output path {str(out)!r} exists and is not a folder")
+    return False
+
+
+def _check_existing(out: Path, args: Args) -> bool:
+    """For a folder that already existed: True if it is an export to replace, False if empty."""
+    from mm_gym.files import is_owned_folder
+
+    if not ({p.name for p in out.iterdir()} - {LOCK_FILE}):
+        return False
+    if not args.overwrite:
+        raise CliError(f"output folder {str(out)!r} exists and is not empty (use --overwrite)")
+    if not is_owned_folder(out, EXPORT_MARKER):
+        raise CliError(
+            f"--overwrite: {str(out)!r} is not an evaluate.py export (no {EXPORT_MARKER} in it): "
+            "refusing to delete it; remove it yourself or choose another folder"
+        )
+    return True
+
+
+def _clean_abandoned(parent: Path) -> None:
+    """Remove stale temporaries and the empty placeholders of killed runs from ``exports/``."""
+    from mm_gym.files import FolderBusyError, clean_stale_temps, exclusive_lock
+
+    clean_stale_temps(parent)
+    for entry in parent.iterdir():
+        if entry.is_symlink() or not entry.is_dir() or not _DEFAULT_NAME.match(entry.name):
+            continue
+        if {p.name for p in entry.iterdir()} != {LOCK_FILE}:
+            continue
+        try:
+            with exclusive_lock(entry, "output folder"):  # free lock: its run is gone
+                (entry / LOCK_FILE).unlink()
+                entry.rmdir()
+        except (FolderBusyError, OSError):
+            continue
+
+
+def _clean_own_stale_temps(out: Path) -> None:
+    """Remove dead runs' temporaries of ``out`` and nothing else (its parent may be anyone's).
+
+    :func:`mm_gym.files.clean_stale_temps` sweeps a whole folder, right for ``exports/`` but not
+    for the parent of an arbitrary ``--out``; this applies its rule to ``.<name>.tmp-<pid>*``.
+    """
+    pattern = re.compile(rf"^\.{re.escape(out.name)}\.tmp-(\d+)(?:-[A-Za-z0-9_]+)?$")
+    for entry in out.parent.iterdir():
+        m = pattern.match(entry.name)
+        if m is None or _pid_alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # someone else's process / not a pid: keep
+        return pid > 0
+    return True
+
+
+@contextlib.contextmanager
+def prepare_output(args: Args) -> Iterator[Output]:
+    """Reserve and lock the output folder, make its temporary, and undo both on failure.
+
+    The default folder is ``exports/<timestamp>``, or ``<timestamp>-1``, ``-2`` ... when taken
+    (created atomically with ``mkdir``, so two runs started together get different folders). The
+    final folder is locked (:func:`mm_gym.files.exclusive_lock`) until the run has published
+    into it: a second run into the same ``--out`` fails at once.
+
+    Yields:
+        The :class:`Output`.
+
+    Raises:
+        CliError: If the folder is dangerous, foreign, busy or cannot be written.
+    """
+    from mm_gym.files import FolderBusyError, exclusive_lock, temp_name
+
+    default = not args.out
+    try:
+        if default:
+            EXPORTS.mkdir(parents=True, exist_ok=True)
+            latest = EXPORTS / "latest"
+            if latest.exists() and not latest.is_symlink():
+                raise CliError(f"{str(latest)!r} is not a symbolic link: move it away")
+            _clean_abandoned(EXPORTS)
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            for k in range(1000):
+                out = EXPORTS / (stamp if k == 0 else f"{stamp}-{k}")
+                with contextlib.suppress(FileExistsError):
+                    out.mkdir()
+                    break
+            else:
+                raise CliError(f"no free folder name {stamp}-<k> under {str(EXPORTS)!r}")
+            created = True
+        else:
+            out = Path(args.out)
+            _refuse_dangerous_out(out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            _clean_own_stale_temps(out)
+            created = _reserve(out)
     except OSError as exc:
-        raise CliError(f"cannot write the output folder {str(out)!r}: {exc.strerror}") from None
-    return out, tmp
+        raise CliError(
+            f"cannot write the output folder {args.out or str(EXPORTS)!r}: {exc.strerror}"
+        ) from None
+    tmp = out.parent / temp_name(out.name)
+    lock_existed = (out / LOCK_FILE).exists()
+    try:
+        with exclusive_lock(out, "output folder"):
+            try:
+                replace = False if created else _check_existing(out, args)
+                try:
+                    tmp.mkdir()
+                    (tmp / EXPORT_MARKER).write_text("written by evaluate.py\n")
+                except OSError as exc:
+                    raise CliError(
+                        f"cannot write the output folder {str(out)!r}: {exc.strerror}"
+                    ) from None
+                yield Output(out, tmp, default, created, replace)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                # Take back what this run added: its lock file and its placeholder folder.
+                if not lock_existed:
+                    with contextlib.suppress(OSError):
+                        (out / LOCK_FILE).unlink()
+                if created:
+                    with contextlib.suppress(OSError):
+                        out.rmdir()
+                raise
+    except FolderBusyError as exc:
+        raise CliError(str(exc)) from None
 
 
-def publish(tmp: Path, out: Path, *, latest: bool) -> None:
-    """Move the finished temporary folder into place (and point ``exports/latest`` at it)."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(old)
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    if latest:
-        link = out.parent / "latest"
-        tmp_link = out.parent / f".latest.tmp-{os.getpid()}"
-        tmp_link.unlink(missing_ok=True)
-        tmp_link.symlink_to(out.name, target_is_directory=True)
-        os.replace(tmp_link, link)
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for a few renames, so a publish is never left halfway.
+
+    A signal that arrives meanwhile is consumed, not delivered afterwards: the export is
+    complete by then, and reporting "interrupted; nothing written" would be false.
+    """
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        for sig in signal.sigpending() & sigs:
+            signal.sigwait({sig})
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def publish(output: Output) -> None:
+    """Move the finished temporary folder into place (and point ``exports/latest`` at it).
+
+    A placeholder (or an empty folder) is replaced in one ``rename``; an earlier export is moved
+    aside, replaced, then deleted (only if it carries the export marker).
+    """
+    from mm_gym.files import remove_owned_folder, temp_name
+
+    out, tmp = output.out, output.tmp
+    with _signals_held():
+        if not output.replace:
+            # rename() replaces an empty folder atomically: drop our lock file first (the lock
+            # itself stays held through the open descriptor until the run ends).
+            (out / LOCK_FILE).unlink(missing_ok=True)
+            tmp.rename(out)
+        else:
+            old = out.parent / temp_name(out.name, "old")
+            out.rename(old)
+            try:
+                tmp.rename(out)
+            except OSError:
+                old.rename(out)
+                raise
+            remove_owned_folder(old, EXPORT_MARKER, "an evaluate.py export")
+        if output.latest:
+            link = out.parent / "latest"
+            tmp_link = out.parent / temp_name("latest")
+            tmp_link.unlink(missing_ok=True)
+            tmp_link.symlink_to(out.name, target_is_directory=True)
+            os.replace(tmp_link, link)
 
 
 # --------------------------------------------------------------------------- main
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> NoReturn:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the tournament; return the exit code."""
+    """Run the tournament; return the exit code (130 after Ctrl-C, 143 after SIGTERM)."""
+    # Signal handlers can only be set from the main thread (a test may call main elsewhere).
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:
+        # prepare_output has removed the temporary folder and any placeholder on the way out.
+        print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
+        return 143 if isinstance(exc, _Terminated) else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
+    from mm_gym.config import ConfigError
     from mm_gym.evaluation import safe_name
 
     try:
@@ -313,21 +592,33 @@ def main(argv: list[str] | None = None) -> int:
             print("contestants:", ", ".join(_baselines()), "(and runs/<name> via --runs)")
             print("regimes:", ", ".join(p for p in preset_names() if preset(p).fills == "book"))
             return 0
-        contestants.update(load_runs(args))
+        runs = load_runs(args)
+        check_features(runs, regimes, args)
+        contestants.update(runs)
         names = [safe_name(n) for n in contestants]
         if len(set(names)) != len(names):
             raise CliError(f"contestant names collide as folder names: {list(contestants)}")
-        out, tmp = prepare_output(args)
+        check_memory_needed(args, regimes, len(contestants))
+        with prepare_output(args) as output:
+            try:
+                run(args, regimes, contestants, rival, output.tmp)
+            except (ConfigError, MemoryError) as exc:  # input the checks above could not see
+                raise CliError(f"{type(exc).__name__}: {exc}") from None
+            publish(output)
     except CliError as exc:
         fail(str(exc))
-    try:
-        run(args, regimes, contestants, rival, tmp)
-        publish(tmp, out, latest=not args.out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    print(f"\nwrote {out}/ (summary.csv, episodes.csv, plots/, report.pdf, contestants/)")
+    print(f"\nwrote {output.out}/ (summary.csv, episodes.csv, plots/, report.pdf, contestants/)")
     return 0
+
+
+def entry() -> int:
+    """The command line: :func:`main`, with an unexpected failure reported in one line (code 1)."""
+    try:
+        return main()
+    except Exception as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"{PROG}: error: {type(exc).__name__}: {msg}", file=sys.stderr)
+        return 1
 
 
 def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any, tmp: Path) -> None:
@@ -519,4 +810,4 @@ def scenario_figure(summary: Any) -> Any:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -6,6 +6,12 @@ mean layer of its Gaussian) and the ``VecNormalize`` observation statistics as p
 reads them back into a :class:`PPOPolicy`, whose ``act`` is a few numpy matrix products: no
 torch at call time, so ``evaluate.py`` and a rival mm2 run it as cheaply as a scripted baseline.
 
+A ``policy.npz`` is untrusted input (a run folder may be copied from anywhere): :func:`load_policy`
+reads the zip directory and every array header before decompressing anything, refuses members
+whose declared sizes exceed :data:`MAX_POLICY_BYTES` or the memory available, and checks every
+array (keys, shapes, finiteness, non-negative variances). Every failure is a
+:class:`PolicyFileError` (a ``ValueError``) naming the file and the problem in one line.
+
 ``act`` returns the mean of the Gaussian, clipped to [-1, 1] (the deterministic action, as SB3's
 ``predict(obs, deterministic=True)``), computed from the observation normalised exactly as during
 training: ``clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs)``.
@@ -13,23 +19,96 @@ training: ``clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs)``.
 
 from __future__ import annotations
 
+import io
+import math
 import os
-import tempfile
+import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mm_gym.files import MemoryLimitError, atomic_write_bytes, check_memory
 from mm_gym.policy import PolicyContext
 
-__all__ = ["POLICY_FILE", "PPOPolicy", "load_policy", "publish", "save_policy_arrays"]
+__all__ = [
+    "MAX_POLICY_BYTES",
+    "POLICY_FILE",
+    "PPOPolicy",
+    "PolicyFileError",
+    "load_policy",
+    "publish",
+    "save_policy_arrays",
+]
 
 POLICY_FILE = "policy.npz"
 """Name of the numpy actor file inside a run directory."""
 
+MAX_POLICY_BYTES = 256 * 2**20
+"""Cap on the decompressed size of a ``policy.npz`` (all arrays): 256 MiB.
+
+A [256, 256] actor takes about 300 kB; the cap leaves room for far larger networks while
+refusing a zip bomb (a small file whose members inflate to gigabytes) before decompression.
+"""
+
 FORMAT_VERSION = 1
 _ACTIVATIONS = ("tanh", "relu")
+_REQUIRED = (
+    "activation",
+    "feature_names",
+    "obs_mean",
+    "obs_var",
+    "clip_obs",
+    "epsilon",
+    "max_offset_ticks",
+)
+
+
+class PolicyFileError(ValueError):
+    """A ``policy.npz`` cannot be used: unreadable, too large, or with invalid arrays."""
+
+
+def _fail(field: str, value: Any, problem: str) -> ValueError:
+    return ValueError(f"{field}={_short(value)} {problem}")
+
+
+def _short(value: Any) -> str:
+    """A bounded repr of an array (shape and dtype beyond a few elements)."""
+    arr = np.asarray(value)
+    if arr.size <= 4 and not arr.dtype.hasobject:
+        return repr(arr.tolist())
+    return f"<array shape={arr.shape} dtype={arr.dtype}>"
+
+
+def _array(arrays: Mapping[str, np.ndarray], key: str) -> np.ndarray:
+    if key not in arrays:
+        raise ValueError(f"array {key!r} is missing (the file holds {sorted(arrays)})")
+    return np.asarray(arrays[key])
+
+
+def _finite_matrix(arrays: Mapping[str, np.ndarray], key: str, ndim: int) -> np.ndarray:
+    arr = _array(arrays, key)
+    if arr.ndim != ndim or arr.dtype.kind not in "fiu":
+        raise _fail(key, arr, f"must be a {ndim}-D numeric array; got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise _fail(key, arr, "must be finite (it holds NaN or inf)")
+    return arr.astype(np.float32)
+
+
+def _scalar(arrays: Mapping[str, np.ndarray], key: str, low: float, inclusive: bool) -> float:
+    arr = _array(arrays, key)
+    if arr.shape != () or arr.dtype.kind not in "fiu":
+        raise _fail(key, arr, "must be a number (a 0-D array)")
+    value = float(arr)
+    ok = value >= low if inclusive else value > low
+    # clip_obs may be +inf (agents.ppo exports an unnormalised actor so); the rest are finite.
+    infinite_ok = key == "clip_obs"
+    if not ok or math.isnan(value) or (math.isinf(value) and not infinite_ok):
+        bound = ">=" if inclusive else ">"
+        raise _fail(key, arr, f"must be {bound} {low:g}" + ("" if infinite_ok else " and finite"))
+    return value
 
 
 class PPOPolicy:
@@ -50,37 +129,79 @@ class PPOPolicy:
     """
 
     def __init__(self, arrays: Mapping[str, np.ndarray], name: str = "ppo") -> None:
-        """Check the arrays and keep float32 copies."""
-        version = int(np.asarray(arrays.get("format_version", FORMAT_VERSION)))
-        if version != FORMAT_VERSION:
-            raise ValueError(f"policy format_version={version} is not supported (expected 1)")
-        n_layers = sum(1 for key in arrays if key.startswith("weights_"))
-        if n_layers < 1:
+        """Check the arrays and keep float32 copies.
+
+        Raises:
+            ValueError: Naming the array and the problem (missing, wrong shape, not finite,
+                negative variance, unsupported activation or version).
+        """
+        version = _array(arrays, "format_version") if "format_version" in arrays else None
+        if version is not None and (version.shape != () or version.dtype.kind not in "iu"):
+            raise _fail("format_version", version, "must be an integer")
+        if version is not None and int(version) != FORMAT_VERSION:
+            raise _fail("format_version", version, f"is not supported (expected {FORMAT_VERSION})")
+        missing = [k for k in _REQUIRED if k not in arrays]
+        if missing:
+            raise ValueError(f"arrays {missing} are missing (the file holds {sorted(arrays)})")
+        layer_ids = [
+            int(key.rsplit("_", 1)[1])
+            for key in arrays
+            if key.startswith(("weights_", "biases_")) and key.rsplit("_", 1)[1].isdigit()
+        ]
+        if not layer_ids:
             raise ValueError("policy arrays hold no layers (weights_0, biases_0, ...)")
-        self.weights = [np.asarray(arrays[f"weights_{i}"], np.float32) for i in range(n_layers)]
-        self.biases = [np.asarray(arrays[f"biases_{i}"], np.float32) for i in range(n_layers)]
-        activation = str(np.asarray(arrays["activation"]))
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation={activation!r} is not supported: {list(_ACTIVATIONS)}")
-        self.activation = activation
-        self.feature_names: tuple[str, ...] = tuple(str(f) for f in arrays["feature_names"])
+        n_layers = max(layer_ids) + 1
+        # Layers are weights_i and biases_i for i = 0..n-1: a gap is a damaged file.
+        for i in range(n_layers):
+            for key in (f"weights_{i}", f"biases_{i}"):
+                if key not in arrays:
+                    raise ValueError(f"array {key!r} is missing (the file holds {sorted(arrays)})")
+        self.weights = [_finite_matrix(arrays, f"weights_{i}", 2) for i in range(n_layers)]
+        self.biases = [_finite_matrix(arrays, f"biases_{i}", 1) for i in range(n_layers)]
+        activation = _array(arrays, "activation")
+        if activation.shape != () or str(activation) not in _ACTIVATIONS:
+            raise _fail("activation", activation, f"is not supported: {list(_ACTIVATIONS)}")
+        self.activation = str(activation)
+        names = _array(arrays, "feature_names")
+        if names.ndim != 1 or names.dtype.kind != "U" or names.size == 0:
+            raise _fail("feature_names", names, "must be a non-empty 1-D array of strings")
+        if len(set(names.tolist())) != names.size:
+            raise _fail("feature_names", names, "must not repeat a name")
+        self.feature_names: tuple[str, ...] = tuple(str(f) for f in names)
         d = len(self.feature_names)
-        self.obs_mean = np.asarray(arrays["obs_mean"], np.float64).reshape(d)
-        self.obs_var = np.asarray(arrays["obs_var"], np.float64).reshape(d)
-        self.clip_obs = float(np.asarray(arrays["clip_obs"]))
-        self.epsilon = float(np.asarray(arrays["epsilon"]))
-        self.max_offset_ticks = float(np.asarray(arrays["max_offset_ticks"]))
+        self.obs_mean = self._stat(arrays, "obs_mean", d)
+        self.obs_var = self._stat(arrays, "obs_var", d)
+        if (self.obs_var < 0).any():
+            raise _fail("obs_var", self.obs_var, "must not be negative (a variance)")
+        self.clip_obs = _scalar(arrays, "clip_obs", 0.0, inclusive=False)
+        self.epsilon = _scalar(arrays, "epsilon", 0.0, inclusive=True)
+        self.max_offset_ticks = _scalar(arrays, "max_offset_ticks", 0.0, inclusive=False)
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             fan_in = d if i == 0 else self.weights[i - 1].shape[0]
-            if w.ndim != 2 or w.shape[1] != fan_in or b.shape != (w.shape[0],):
-                raise ValueError(f"layer {i}: weights {w.shape} and biases {b.shape} do not chain")
+            if w.shape[1] != fan_in or b.shape != (w.shape[0],):
+                raise ValueError(
+                    f"layer {i}: weights {w.shape} and biases {b.shape} do not chain "
+                    f"(expected ({b.shape[0] if b.ndim else '?'}, {fan_in}) weights)"
+                )
         if self.weights[-1].shape[0] != 2:
             raise ValueError(f"the actor outputs {self.weights[-1].shape[0]} actions; expected 2")
+        if not (self.obs_var + self.epsilon > 0).all():
+            raise ValueError("obs_var + epsilon must be > 0 (a zero variance needs epsilon > 0)")
         self.name = name
         # The denominator of VecNormalize's normalisation, computed as it does (float64).
         self._std = np.sqrt(self.obs_var + self.epsilon)
         self._cols: np.ndarray | None = None
         self._action_scale = 1.0
+
+    @staticmethod
+    def _stat(arrays: Mapping[str, np.ndarray], key: str, d: int) -> np.ndarray:
+        """An observation statistic: finite, one value per feature (float64, as VecNormalize)."""
+        arr = _array(arrays, key)
+        if arr.dtype.kind not in "fiu" or arr.size != d:
+            raise _fail(key, arr, f"must hold {d} numbers (one per feature); got shape {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise _fail(key, arr, "must be finite (it holds NaN or inf)")
+        return arr.astype(np.float64).reshape(d)
 
     def reset(self, rng: np.random.Generator, context: PolicyContext) -> None:
         """Find the trained features among the environment's, by name.
@@ -147,20 +268,17 @@ def publish(
 
 def save_policy_arrays(path: str | os.PathLike[str], arrays: Mapping[str, Any]) -> None:
     """Write ``arrays`` to ``path`` as an ``.npz``, atomically (temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, format_version=np.int64(FORMAT_VERSION), **arrays)
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    np.savez(buf, format_version=np.int64(FORMAT_VERSION), **arrays)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPolicy:
     """Load the trained policy of a run directory as a :class:`~mm_gym.policy.QuotingPolicy`.
+
+    The file is checked before anything is decompressed: it must be a zip of ``.npy`` members
+    whose declared sizes (and array headers) add up to at most :data:`MAX_POLICY_BYTES` and fit
+    in the memory available. Arrays are read with ``allow_pickle=False``.
 
     Args:
         run: A run directory written by ``train.py`` (``runs/<name>``), or a ``policy.npz``.
@@ -171,6 +289,8 @@ def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPoli
 
     Raises:
         FileNotFoundError: If there is no ``policy.npz`` in ``run``.
+        PolicyFileError: If the file is empty, truncated, not an npz, too large, or holds
+            missing or invalid arrays; the message names the file.
     """
     path = Path(run)
     file = path if path.suffix == ".npz" else path / POLICY_FILE
@@ -179,8 +299,64 @@ def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPoli
             f"no trained policy at {file}: expected a run directory written by train.py "
             f"(containing {POLICY_FILE}) or the path of a {POLICY_FILE}"
         )
+    try:
+        arrays = _read_npz(file)
+        if name is None:
+            name = (path.parent.name if path.suffix == ".npz" else path.name) or "ppo"
+        return PPOPolicy(arrays, name=name)
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PolicyFileError(f"{file}: {detail}") from None
+
+
+def _read_npz(file: Path) -> dict[str, np.ndarray]:
+    """The arrays of an untrusted ``.npz``, refusing oversized members before inflating them."""
+    if file.stat().st_size == 0:
+        raise ValueError("the file is empty (an interrupted copy?)")
+    try:
+        zf = zipfile.ZipFile(file)
+    except zipfile.BadZipFile:
+        raise ValueError("not a valid npz file (not a complete zip archive)") from None
+    with zf:
+        members = zf.infolist()
+        declared = sum(m.file_size for m in members)
+        if declared > MAX_POLICY_BYTES:
+            raise ValueError(
+                f"its arrays would take {declared / 2**20:,.1f} MiB once decompressed; the limit "
+                f"is {MAX_POLICY_BYTES / 2**20:,.0f} MiB (MAX_POLICY_BYTES)"
+            )
+        try:
+            check_memory(declared, f"loading {file.name}")
+        except MemoryLimitError as exc:
+            raise ValueError(str(exc)) from None
+        for m in members:
+            if not m.filename.endswith(".npy") or "/" in m.filename:
+                raise ValueError(f"member {m.filename!r} is not an array (.npy) of an npz")
+            _check_header(zf, m)
+    # The headers are consistent with the declared sizes, which bound what zipfile inflates.
     with np.load(file, allow_pickle=False) as data:
-        arrays = {key: data[key] for key in data.files}
-    if name is None:
-        name = (path.parent.name if path.suffix == ".npz" else path.name) or "ppo"
-    return PPOPolicy(arrays, name=name)
+        return {key: data[key] for key in data.files}
+
+
+def _check_header(zf: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    """Refuse an array whose header claims more data than its member holds (or pickles)."""
+    key = member.filename[: -len(".npy")]
+    with zf.open(member) as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f"npy format version {version} is not supported")
+        except ValueError as exc:
+            raise ValueError(f"array {key!r} has an invalid header: {exc}") from None
+    if dtype.hasobject:
+        raise ValueError(f"array {key!r} holds Python objects (pickles are not loaded)")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > member.file_size:
+        raise ValueError(
+            f"array {key!r} claims shape {tuple(shape)} ({nbytes:,} bytes) but its member holds "
+            f"{member.file_size:,} bytes"
+        )

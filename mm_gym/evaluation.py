@@ -79,6 +79,7 @@ from mm_gym.market.state import (
     R_SIZE,
     R_TICK,
 )
+from mm_gym.observations import FEATURE_NAMES, FEATURE_NAMES_ALL
 from mm_gym.policy import PolicyContext, QuotingPolicy
 
 __all__ = [
@@ -298,6 +299,86 @@ def _make_env(setting: str, overrides: Mapping[str, Any] | None, n: int, rival: 
     return gym.make_vec(
         env_id, num_envs=n, vectorization_mode="vector_entry_point", rival=rival, **kw
     )
+
+
+_REGIME_FEATURES = frozenset(FEATURE_NAMES_ALL) - frozenset(FEATURE_NAMES)
+
+
+def observation_overrides(overrides: Mapping[str, Any] | None, *policies: Any) -> dict[str, Any]:
+    """``overrides``, with the regime one-hot observed if one of ``policies`` was trained on it.
+
+    A policy may declare the features it reads as ``feature_names`` (a trained
+    :class:`agents.PPOPolicy` does); one trained with ``observe_regime=True`` needs the
+    ``regime_*`` columns, which the environment only appends when asked. Observing them changes
+    neither the market nor the other columns (policies pick their columns by name), so the
+    episodes stay comparable with the other contestants'. An explicit ``observe_regime`` in
+    ``overrides`` is kept as given.
+    """
+    out = dict(overrides or {})
+    wanted: set[str] = set()
+    for p in policies:
+        wanted.update(str(f) for f in getattr(p, "feature_names", None) or ())
+    if wanted & _REGIME_FEATURES and "observe_regime" not in out:
+        out["observe_regime"] = True
+    return out
+
+
+def tournament_memory_bytes(
+    settings: Sequence[str],
+    overrides: Mapping[str, Any] | None,
+    n_episodes: int,
+    n_policies: int,
+    batch_size: int = _DEFAULT_BATCH,
+    *,
+    n_boot: int = 2000,
+    n_scenarios: int = 0,
+) -> float:
+    """A rough peak-memory estimate of :func:`run_tournament` plus :func:`summarize`, in bytes.
+
+    Cheap (no episode is simulated): it builds a 2-market vector env per setting to measure the
+    simulator state per market. The terms:
+
+    - one batch: ``min(n_episodes, batch_size)`` markets, each with its simulator state and the
+      eight ``(T,)`` float64 series :func:`rollout` keeps, doubled for the temporaries of the
+      metrics (so ``128 T`` bytes per episode);
+    - the per-episode rows: about 60 float64 columns per (setting, policy, episode), plus the
+      seed list;
+    - the bootstrap of :func:`summarize`: ``n_boot`` float64 resample weights per episode, for
+      each setting and for the pooled rows (``n_scenarios``: the stress grid's settings).
+
+    Args:
+        settings: Presets or env ids.
+        overrides: Environment overrides (``horizon_steps`` matters most).
+        n_episodes: Episodes per (setting, policy).
+        n_policies: Number of contestants.
+        batch_size: Episodes per vector environment.
+        n_boot: Bootstrap resamples of :func:`summarize`.
+        n_scenarios: Extra (setting, stress) combinations simulated after the tournament.
+
+    Returns:
+        The estimate in bytes (a float: it may exceed any machine).
+
+    Raises:
+        ConfigError: On an invalid setting or override.
+    """
+    per_market = 0.0
+    horizon = 1
+    for s in settings:
+        horizon = max(horizon, int(setting_configs(s, overrides)[0].horizon_steps))
+        # The state does not depend on the horizon: measure it on a 1-step env of 2 markets.
+        env = _make_env(s, {**dict(overrides or {}), "horizon_steps": 1}, 2, "builtin")
+        try:
+            st = getattr(env, "unwrapped", env).simulator.state
+            arrays = [v for v in vars(st).values() if isinstance(v, np.ndarray)]
+            per_market = max(per_market, sum(a.nbytes for a in arrays) / 2)
+        finally:
+            env.close()
+    batch = min(n_episodes, batch_size) * (per_market + 2 * 8 * 8 * (horizon + 1))
+    n_settings = len(settings)
+    rows = float(n_episodes) * n_policies * (n_settings + n_scenarios) * 60 * 8 + 8 * n_episodes
+    pooled = n_settings if n_settings > 1 else 0
+    boot = 8.0 * n_boot * n_episodes * (n_settings + pooled + n_scenarios)
+    return batch + rows + boot
 
 
 def _context(venv: Any) -> PolicyContext:
@@ -544,7 +625,7 @@ def _run_batch(
 ) -> dict[str, Any]:
     """Roll out one batch of episodes in one vector env and compute their metrics."""
     n = int(seeds.size)
-    env = _make_env(setting, overrides, n, rival)
+    env = _make_env(setting, observation_overrides(overrides, policy, rival), n, rival)
     try:
         venv = getattr(env, "unwrapped", env)
         _enable_recording(venv)
