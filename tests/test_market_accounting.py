@@ -59,24 +59,11 @@ def test_buy_at_bid_then_sell_at_ask_earns_the_spread():
     s.is_[0, I_BEST_BID] = -1
     s.is_[0, I_BEST_ASK] = L
     cfg = MarketConfig()
-    P, _ = pack_params(cfg)
-    args = (
-        P,
-        s.fs,
-        s.is_,
-        s.bid_vol,
-        s.ask_vol,
-        s.orders,
-        s.acct,
-        s.others,
-        s.fills,
-        s.n_fills,
-        False,
-    )
-    book.join(0, 0, 0, base + 10, 1, s.is_, s.bid_vol, s.orders)
-    book.join(0, 0, 1, base + 13, 1, s.is_, s.ask_vol, s.orders)
-    assert book.execute(0, -1, 1, book.NONE_LOW + 1, 0, *args) == 1
-    assert book.execute(0, +1, 1, book.NONE_HIGH - 1, 0, *args) == 1
+    p = pack_params(cfg)
+    book.join(s, 0, 0, 0, base + 10, 1)
+    book.join(s, 0, 0, 1, base + 13, 1)
+    assert book.execute(s, p, 0, -1, 1, book.NONE_LOW + 1, 0, False) == 1
+    assert book.execute(s, p, 0, +1, 1, book.NONE_HIGH - 1, 0, False) == 1
     value = cfg.tick_size * cfg.lot_size
     assert s.acct[0, 0, A_INV] == 0
     assert s.acct[0, 0, A_FEES] == 2 * cfg.makers.maker_rebate

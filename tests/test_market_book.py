@@ -34,43 +34,39 @@ def empty_book():
     st_.is_[0, I_BEST_BID] = -1
     st_.is_[0, I_BEST_ASK] = L
     st_.fs[0, 1] = BASE + L / 2  # mid
-    P, _ = pack_params(MarketConfig())
-    return st_, P
+    return st_, pack_params(MarketConfig())
 
 
 def execute(s, P, side, size, limit=None):
     if limit is None:
         limit = book.NONE_HIGH - 1 if side > 0 else book.NONE_LOW + 1
-    return book.execute(
-        0, side, size, limit, 0, P, s.fs, s.is_, s.bid_vol, s.ask_vol, s.orders, s.acct,
-        s.others, s.fills, s.n_fills, True,
-    )  # fmt: skip
+    return book.execute(s, P, 0, side, size, limit, 0, True)
 
 
 def test_rest_background_updates_best_price():
     s, _ = empty_book()
-    assert book.rest_background(0, 0, BASE + 10, 3, s.is_, s.bid_vol)
-    assert book.rest_background(0, 0, BASE + 12, 2, s.is_, s.bid_vol)
-    assert book.rest_background(0, 1, BASE + 20, 4, s.is_, s.ask_vol)
-    assert book.best_tick(0, 0, s.is_, s.orders, L, -1) == BASE + 12
-    assert book.best_tick(0, 1, s.is_, s.orders, L, -1) == BASE + 20
-    assert not book.rest_background(0, 0, BASE + L + 5, 1, s.is_, s.bid_vol)  # outside the window
+    assert book.rest_background(s, 0, 0, BASE + 10, 3)
+    assert book.rest_background(s, 0, 0, BASE + 12, 2)
+    assert book.rest_background(s, 0, 1, BASE + 20, 4)
+    assert book.best_tick(s, 0, 0, -1) == BASE + 12
+    assert book.best_tick(s, 0, 1, -1) == BASE + 20
+    assert not book.rest_background(s, 0, 0, BASE + L + 5, 1)  # outside the window
 
 
 def test_join_sits_behind_resting_volume():
     s, _ = empty_book()
-    book.rest_background(0, 1, BASE + 20, 5, s.is_, s.ask_vol)
-    book.join(0, 0, 1, BASE + 20, 2, s.is_, s.ask_vol, s.orders)
+    book.rest_background(s, 0, 1, BASE + 20, 5)
+    book.join(s, 0, 0, 1, BASE + 20, 2)
     assert s.orders[0, 0, 1, O_AHEAD] == 5
-    book.rest_background(0, 1, BASE + 20, 3, s.is_, s.ask_vol)  # arrives behind the maker
+    book.rest_background(s, 0, 1, BASE + 20, 3)  # arrives behind the maker
     assert s.orders[0, 0, 1, O_AHEAD] == 5
 
 
 def test_market_order_fills_in_queue_order_with_partial_fill():
     s, P = empty_book()
-    book.rest_background(0, 1, BASE + 20, 5, s.is_, s.ask_vol)
-    book.join(0, 0, 1, BASE + 20, 2, s.is_, s.ask_vol, s.orders)
-    book.rest_background(0, 1, BASE + 20, 3, s.is_, s.ask_vol)
+    book.rest_background(s, 0, 1, BASE + 20, 5)
+    book.join(s, 0, 0, 1, BASE + 20, 2)
+    book.rest_background(s, 0, 1, BASE + 20, 3)
     assert execute(s, P, +1, 4) == 4  # only background ahead is consumed
     assert s.orders[0, 0, 1, O_SIZE] == 2
     assert s.orders[0, 0, 1, O_AHEAD] == 1
@@ -84,50 +80,50 @@ def test_market_order_fills_in_queue_order_with_partial_fill():
 
 def test_two_makers_at_one_price_ordered_by_join_time():
     s, P = empty_book()
-    book.join(0, 1, 0, BASE + 10, 1, s.is_, s.bid_vol, s.orders)  # mm2 first
-    book.join(0, 0, 0, BASE + 10, 1, s.is_, s.bid_vol, s.orders)
+    book.join(s, 0, 1, 0, BASE + 10, 1)  # mm2 first
+    book.join(s, 0, 0, 0, BASE + 10, 1)
     assert execute(s, P, -1, 1) == 1
     assert s.acct[0, 1, A_INV] == 1 and s.acct[0, 0, A_INV] == 0
 
 
 def test_market_order_walks_levels_and_respects_limit():
     s, P = empty_book()
-    book.rest_background(0, 1, BASE + 20, 2, s.is_, s.ask_vol)
-    book.rest_background(0, 1, BASE + 22, 2, s.is_, s.ask_vol)
+    book.rest_background(s, 0, 1, BASE + 20, 2)
+    book.rest_background(s, 0, 1, BASE + 22, 2)
     assert execute(s, P, +1, 3, limit=BASE + 21) == 2  # stops at the limit
-    assert book.best_tick(0, 1, s.is_, s.orders, L, -1) == BASE + 22
+    assert book.best_tick(s, 0, 1, -1) == BASE + 22
     assert execute(s, P, +1, 5) == 2  # the book runs dry
-    assert book.best_tick(0, 1, s.is_, s.orders, L, -1) == book.NONE_HIGH
+    assert book.best_tick(s, 0, 1, -1) == book.NONE_HIGH
 
 
 def test_cancel_ahead_moves_maker_forward():
     s, _ = empty_book()
-    book.rest_background(0, 0, BASE + 10, 4, s.is_, s.bid_vol)
-    book.join(0, 0, 0, BASE + 10, 1, s.is_, s.bid_vol, s.orders)
-    book.rest_background(0, 0, BASE + 10, 4, s.is_, s.bid_vol)
-    book.cancel_background_lot(0, 0, 0, s.is_, s.bid_vol, s.orders)  # lot 0: ahead
+    book.rest_background(s, 0, 0, BASE + 10, 4)
+    book.join(s, 0, 0, 0, BASE + 10, 1)
+    book.rest_background(s, 0, 0, BASE + 10, 4)
+    book.cancel_background_lot(s, 0, 0, 0)  # lot 0: ahead
     assert s.orders[0, 0, 0, O_AHEAD] == 3
-    book.cancel_background_lot(0, 0, 6, s.is_, s.bid_vol, s.orders)  # lot 6: behind
+    book.cancel_background_lot(s, 0, 0, 6)  # lot 6: behind
     assert s.orders[0, 0, 0, O_AHEAD] == 3
     assert s.bid_vol[0, 10] == 6
 
 
 def test_cancel_last_lot_at_best_rescans():
     s, _ = empty_book()
-    book.rest_background(0, 1, BASE + 20, 1, s.is_, s.ask_vol)
-    book.rest_background(0, 1, BASE + 25, 1, s.is_, s.ask_vol)
-    book.cancel_background_lot(0, 1, 0, s.is_, s.ask_vol, s.orders)
-    assert book.best_tick(0, 1, s.is_, s.orders, L, -1) == BASE + 25
+    book.rest_background(s, 0, 1, BASE + 20, 1)
+    book.rest_background(s, 0, 1, BASE + 25, 1)
+    book.cancel_background_lot(s, 0, 1, 0)
+    assert book.best_tick(s, 0, 1, -1) == BASE + 25
 
 
 def test_shift_window_keeps_prices_and_drops_far_volume():
     s, _ = empty_book()
-    book.rest_background(0, 0, BASE + 2, 3, s.is_, s.bid_vol)
-    book.rest_background(0, 0, BASE + 30, 1, s.is_, s.bid_vol)
-    book.join(0, 0, 0, BASE + 3, 1, s.is_, s.bid_vol, s.orders)
-    book.shift_window(0, 5, s.is_, s.bid_vol, s.ask_vol, s.orders)
+    book.rest_background(s, 0, 0, BASE + 2, 3)
+    book.rest_background(s, 0, 0, BASE + 30, 1)
+    book.join(s, 0, 0, 0, BASE + 3, 1)
+    book.shift_window(s, 0, 5)
     assert s.is_[0, I_BASE] == BASE + 5
-    assert book.best_tick(0, 0, s.is_, s.orders, L, 0) == BASE + 30
+    assert book.best_tick(s, 0, 0, 0) == BASE + 30
     assert s.bid_vol[0].sum() == 1
     assert s.orders[0, 0, 0, O_SIZE] == 0  # fell outside the window: cancelled
 
@@ -144,7 +140,7 @@ class BookMachine(RuleBasedStateMachine):
         self.maker_lots_joined = 0
 
     def _best(self, side: int) -> int:
-        return book.best_tick(0, side, self.s.is_, self.s.orders, L, -1)
+        return book.best_tick(self.s, 0, side, -1)
 
     @rule(side=st.integers(0, 1), tick=st.integers(BASE + 1, BASE + L - 2), size=st.integers(1, 5))
     def limit_order(self, side: int, tick: int, size: int) -> None:
@@ -154,7 +150,7 @@ class BookMachine(RuleBasedStateMachine):
         if side == 1 and tick <= self._best(0):
             size -= self._execute(-1, size, tick)
         if size > 0:
-            book.rest_background(0, side, tick, size, s.is_, s.bid_vol if side == 0 else s.ask_vol)
+            book.rest_background(s, 0, side, tick, size)
             self.arrived += size
 
     @rule(side=st.integers(0, 1), frac=st.floats(0, 0.999))
@@ -162,7 +158,7 @@ class BookMachine(RuleBasedStateMachine):
         vol = self.s.bid_vol if side == 0 else self.s.ask_vol
         total = int(vol.sum())
         if total:
-            book.cancel_background_lot(0, side, int(frac * total), self.s.is_, vol, self.s.orders)
+            book.cancel_background_lot(self.s, 0, side, int(frac * total))
             self.cancelled += 1
 
     @rule(
@@ -177,22 +173,20 @@ class BookMachine(RuleBasedStateMachine):
         self.maker_lots_joined -= s.orders[0, maker, side, O_SIZE]
         s.orders[0, maker, side, O_SIZE] = 0
         if side == 0:
-            opp = book.best_tick(0, 1, s.is_, s.orders, L, -1)
+            opp = book.best_tick(s, 0, 1, -1)
             tick = (opp - 1 - dist) if opp != book.NONE_HIGH else BASE + 20 - dist
             own_ask = s.orders[0, maker, 1]
             if own_ask[O_SIZE] > 0:
                 tick = min(tick, own_ask[O_TICK] - 1)
         else:
-            opp = book.best_tick(0, 0, s.is_, s.orders, L, -1)
+            opp = book.best_tick(s, 0, 0, -1)
             tick = (opp + 1 + dist) if opp != book.NONE_LOW else BASE + 40 + dist
             own_bid = s.orders[0, maker, 0]
             if own_bid[O_SIZE] > 0:
                 tick = max(tick, own_bid[O_TICK] + 1)
         if not BASE <= tick < BASE + L:
             return
-        book.join(
-            0, maker, side, tick, size, s.is_, s.bid_vol if side == 0 else s.ask_vol, s.orders
-        )
+        book.join(s, 0, maker, side, tick, size)
         self.maker_lots_joined += size
 
     @rule(side=st.sampled_from([-1, 1]), size=st.integers(1, 12))
@@ -263,8 +257,8 @@ def test_fifo_maker_fill_equals_volume_past_its_queue_position():
     for ahead in range(0, 6):
         for order in range(1, 10):
             s, P = empty_book()
-            book.rest_background(0, 1, BASE + 20, ahead, s.is_, s.ask_vol)
-            book.join(0, 0, 1, BASE + 20, 3, s.is_, s.ask_vol, s.orders)
-            book.rest_background(0, 1, BASE + 20, 10, s.is_, s.ask_vol)
+            book.rest_background(s, 0, 1, BASE + 20, ahead)
+            book.join(s, 0, 0, 1, BASE + 20, 3)
+            book.rest_background(s, 0, 1, BASE + 20, 10)
             execute(s, P, +1, order)
             assert -s.acct[0, 0, A_INV] == max(0, min(3, order - ahead))

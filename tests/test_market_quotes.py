@@ -32,17 +32,14 @@ def book_with_depth():
     s.is_[0, I_BEST_BID] = -1
     s.is_[0, I_BEST_ASK] = L
     for j in range(5):
-        book.rest_background(0, 0, BASE + 29 - j, 4, s.is_, s.bid_vol)
-        book.rest_background(0, 1, BASE + 31 + j, 4, s.is_, s.ask_vol)
+        book.rest_background(s, 0, 0, BASE + 29 - j, 4)
+        book.rest_background(s, 0, 1, BASE + 31 + j, 4)
     s.fs[0, F_MID] = BASE + 30.0
     return s
 
 
 def place(s, maker, bid_off, ask_off, bid_size=1, ask_size=1, limit=20):
-    place_quotes(
-        0, maker, bid_off, ask_off, bid_size, ask_size, limit,
-        s.fs, s.is_, s.bid_vol, s.ask_vol, s.orders, s.acct,
-    )  # fmt: skip
+    place_quotes(s, 0, maker, bid_off, ask_off, bid_size, ask_size, limit)
 
 
 def test_prices_are_floor_and_ceil_of_the_offsets():
@@ -57,7 +54,7 @@ def test_unchanged_price_keeps_queue_position_and_a_new_price_rejoins_at_the_bac
     s = book_with_depth()
     place(s, 0, 1.0, 1.0, 2, 2)
     seq, ahead = s.orders[0, 0, 0, O_SEQ], s.orders[0, 0, 0, O_AHEAD]
-    book.rest_background(0, 0, BASE + 29, 3, s.is_, s.bid_vol)  # arrives behind
+    book.rest_background(s, 0, 0, BASE + 29, 3)  # arrives behind
     place(s, 0, 1.0, 1.0, 2, 2)
     assert (s.orders[0, 0, 0, O_SEQ], s.orders[0, 0, 0, O_AHEAD]) == (seq, ahead)
     place(s, 0, 1.0, 1.0, 1, 2)  # a smaller size keeps the place too
@@ -126,8 +123,8 @@ def test_quotes_rest_inside_the_whole_book(make_sim):
     for _ in range(300):
         sim.step(q)
         for m in range(16):
-            b = book.best_tick(m, 0, st.is_, st.orders, sim.config.n_levels, -1)
-            a = book.best_tick(m, 1, st.is_, st.orders, sim.config.n_levels, -1)
+            b = book.best_tick(st, m, 0, -1)
+            a = book.best_tick(st, m, 1, -1)
             assert b < a
 
 

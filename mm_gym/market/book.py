@@ -22,9 +22,9 @@ the opposite best).
 from __future__ import annotations
 
 import numba as nb
-import numpy as np
 
 from mm_gym.market.makers import background_fill, maker_fill
+from mm_gym.market.params import MarketParams
 from mm_gym.market.state import (
     I_ASK_LOTS,
     I_BASE,
@@ -38,6 +38,7 @@ from mm_gym.market.state import (
     O_SEQ,
     O_SIZE,
     O_TICK,
+    MarketState,
 )
 
 NONE_HIGH = 1 << 62  # "no ask": above every tick
@@ -45,44 +46,46 @@ NONE_LOW = -(1 << 62)  # "no bid": below every tick
 
 
 @nb.njit(cache=True)
-def rescan_bid(m: int, is_: np.ndarray, bid_vol: np.ndarray) -> None:
+def rescan_bid(s: MarketState, m: int) -> None:
     """Move the cached best background bid down to the highest non-empty index (-1 if none)."""
-    i = min(is_[m, I_BEST_BID], bid_vol.shape[1] - 1)
+    bid_vol = s.bid_vol
+    i = min(s.is_[m, I_BEST_BID], bid_vol.shape[1] - 1)
     while i >= 0 and bid_vol[m, i] == 0:
         i -= 1
-    is_[m, I_BEST_BID] = i
+    s.is_[m, I_BEST_BID] = i
 
 
 @nb.njit(cache=True)
-def rescan_ask(m: int, is_: np.ndarray, ask_vol: np.ndarray) -> None:
+def rescan_ask(s: MarketState, m: int) -> None:
     """Move the cached best background ask up to the lowest non-empty index (n_levels if none)."""
+    ask_vol = s.ask_vol
     n = ask_vol.shape[1]
-    i = max(is_[m, I_BEST_ASK], 0)
+    i = max(s.is_[m, I_BEST_ASK], 0)
     while i < n and ask_vol[m, i] == 0:
         i += 1
-    is_[m, I_BEST_ASK] = i
+    s.is_[m, I_BEST_ASK] = i
 
 
 @nb.njit(cache=True)
-def full_rescan(m: int, is_: np.ndarray, bid_vol: np.ndarray, ask_vol: np.ndarray) -> None:
+def full_rescan(s: MarketState, m: int) -> None:
     """Recompute both cached best indices and side totals from scratch."""
-    is_[m, I_BID_LOTS] = bid_vol[m].sum()
-    is_[m, I_ASK_LOTS] = ask_vol[m].sum()
-    is_[m, I_BEST_BID] = bid_vol.shape[1] - 1
-    rescan_bid(m, is_, bid_vol)
+    is_ = s.is_
+    is_[m, I_BID_LOTS] = s.bid_vol[m].sum()
+    is_[m, I_ASK_LOTS] = s.ask_vol[m].sum()
+    is_[m, I_BEST_BID] = s.bid_vol.shape[1] - 1
+    rescan_bid(s, m)
     is_[m, I_BEST_ASK] = 0
-    rescan_ask(m, is_, ask_vol)
+    rescan_ask(s, m)
 
 
 @nb.njit(cache=True)
-def best_tick(
-    m: int, side: int, is_: np.ndarray, orders: np.ndarray, n_levels: int, exclude: int
-) -> int:
+def best_tick(s: MarketState, m: int, side: int, exclude: int) -> int:
     """Best price on ``side`` (0 bids, 1 asks) including the makers' orders but ``exclude``'s.
 
     ``exclude`` is a maker index whose orders are ignored, or -1. Returns :data:`NONE_LOW` /
     :data:`NONE_HIGH` when the side is empty.
     """
+    is_, orders = s.is_, s.orders
     base = is_[m, I_BASE]
     if side == 0:
         i = is_[m, I_BEST_BID]
@@ -92,7 +95,7 @@ def best_tick(
                 best = orders[m, k, 0, O_TICK]
     else:
         i = is_[m, I_BEST_ASK]
-        best = base + i if i < n_levels else NONE_HIGH
+        best = base + i if i < s.ask_vol.shape[1] else NONE_HIGH
         for k in range(2):
             if k != exclude and orders[m, k, 1, O_SIZE] > 0 and orders[m, k, 1, O_TICK] < best:
                 best = orders[m, k, 1, O_TICK]
@@ -100,11 +103,11 @@ def best_tick(
 
 
 @nb.njit(cache=True)
-def level_lots(
-    m: int, side: int, tick: int, is_: np.ndarray, vol: np.ndarray, orders: np.ndarray
-) -> int:
+def level_lots(s: MarketState, m: int, side: int, tick: int) -> int:
     """All lots resting at ``tick`` on ``side``: background plus makers."""
-    i = tick - is_[m, I_BASE]
+    vol = s.bid_vol if side == 0 else s.ask_vol
+    orders = s.orders
+    i = tick - s.is_[m, I_BASE]
     total = 0
     if 0 <= i < vol.shape[1]:
         total = vol[m, i]
@@ -115,10 +118,10 @@ def level_lots(
 
 
 @nb.njit(cache=True)
-def rest_background(
-    m: int, side: int, tick: int, size: int, is_: np.ndarray, vol: np.ndarray
-) -> bool:
+def rest_background(s: MarketState, m: int, side: int, tick: int, size: int) -> bool:
     """Rest ``size`` background lots at ``tick`` behind the queue; False if outside the window."""
+    vol = s.bid_vol if side == 0 else s.ask_vol
+    is_ = s.is_
     i = tick - is_[m, I_BASE]
     n = vol.shape[1]
     if i < 0 or i >= n:
@@ -134,14 +137,22 @@ def rest_background(
 
 
 @nb.njit(cache=True)
-def cancel_background_lot(
-    m: int, side: int, u: int, is_: np.ndarray, vol: np.ndarray, orders: np.ndarray
-) -> None:
+def _rescan(s: MarketState, m: int, side: int) -> None:
+    if side == 0:
+        rescan_bid(s, m)
+    else:
+        rescan_ask(s, m)
+
+
+@nb.njit(cache=True)
+def cancel_background_lot(s: MarketState, m: int, side: int, u: int) -> None:
     """Cancel the ``u``-th background lot of ``side``, counted from the best price outward.
 
     Within its level the lot's position is uniform, so a maker order there loses one lot ahead
     exactly when the cancelled lot was ahead of it.
     """
+    vol = s.bid_vol if side == 0 else s.ask_vol
+    is_, orders = s.is_, s.orders
     n = vol.shape[1]
     if side == 0:
         i = is_[m, I_BEST_BID]
@@ -161,28 +172,18 @@ def cancel_background_lot(
             is_[m, I_BG_CANCELLED] += 1
             is_[m, I_BID_LOTS if side == 0 else I_ASK_LOTS] -= 1
             if v == 1 and i == (is_[m, I_BEST_BID] if side == 0 else is_[m, I_BEST_ASK]):
-                if side == 0:
-                    rescan_bid(m, is_, vol)
-                else:
-                    rescan_ask(m, is_, vol)
+                _rescan(s, m, side)
             return
         u -= v
         i += step
 
 
 @nb.njit(cache=True)
-def join(
-    m: int,
-    maker: int,
-    side: int,
-    tick: int,
-    size: int,
-    is_: np.ndarray,
-    vol: np.ndarray,
-    orders: np.ndarray,
-) -> None:
+def join(s: MarketState, m: int, maker: int, side: int, tick: int, size: int) -> None:
     """Place a maker order at the back of the queue at ``tick`` (replacing any previous one)."""
-    o = orders[m, maker, side]
+    vol = s.bid_vol if side == 0 else s.ask_vol
+    is_ = s.is_
+    o = s.orders[m, maker, side]
     o[O_TICK] = tick
     o[O_SIZE] = size
     i = tick - is_[m, I_BASE]
@@ -193,23 +194,18 @@ def join(
 
 @nb.njit(cache=True)
 def _consume_level(
+    s: MarketState,
+    p: MarketParams,
     m: int,
     side_rest: int,
     tick: int,
     size: int,
     kind: int,
-    P: np.ndarray,
-    fs: np.ndarray,
-    is_: np.ndarray,
-    vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
-    others: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
     record: bool,
 ) -> int:
     """Fill up to ``size`` lots at ``tick`` in queue order; return the lots filled."""
+    vol = s.bid_vol if side_rest == 0 else s.ask_vol
+    is_, orders = s.is_, s.orders
     i = tick - is_[m, I_BASE]
     in_window = 0 <= i < vol.shape[1]
     v = vol[m, i] if in_window else 0
@@ -242,7 +238,7 @@ def _consume_level(
         if remaining == 0:
             break
         f = min(remaining, orders[m, k, side_rest, O_SIZE])
-        maker_fill(m, k, side_rest, tick, f, kind, P, fs, is_, acct, others, fills, n_fills, record)
+        maker_fill(s, p, m, k, side_rest, tick, f, kind, record)
         orders[m, k, side_rest, O_SIZE] -= f
         remaining -= f
     if remaining > 0:
@@ -253,37 +249,26 @@ def _consume_level(
         vol[m, i] = v - taken_bg
         is_[m, I_BG_EXECUTED] += taken_bg
         is_[m, I_BID_LOTS if side_rest == 0 else I_ASK_LOTS] -= taken_bg
-        background_fill(m, taken_bg, P, others)
+        background_fill(s, p, m, taken_bg)
         for k in range(2):
             if orders[m, k, side_rest, O_SIZE] > 0 and orders[m, k, side_rest, O_TICK] == tick:
                 orders[m, k, side_rest, O_AHEAD] = max(
                     0, orders[m, k, side_rest, O_AHEAD] - taken_bg
                 )
         if vol[m, i] == 0:
-            if side_rest == 0:
-                rescan_bid(m, is_, vol)
-            else:
-                rescan_ask(m, is_, vol)
+            _rescan(s, m, side_rest)
     return size - remaining
 
 
 @nb.njit(cache=True)
 def execute(
+    s: MarketState,
+    p: MarketParams,
     m: int,
     aggressor_side: int,
     size: int,
     limit_tick: int,
     kind: int,
-    P: np.ndarray,
-    fs: np.ndarray,
-    is_: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
-    others: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
     record: bool,
 ) -> int:
     """Walk the book with an order of ``size`` lots (side +1 buy, -1 sell) up to ``limit_tick``.
@@ -291,68 +276,27 @@ def execute(
     Price-time priority: best price first, queue order within a price. Returns lots filled;
     the rest finds no liquidity within the limit.
     """
-    n = bid_vol.shape[1]
+    side_rest = 1 if aggressor_side > 0 else 0  # a buy takes the asks
     remaining = size
     while remaining > 0:
+        tick = best_tick(s, m, side_rest, -1)
         if aggressor_side > 0:
-            tick = best_tick(m, 1, is_, orders, n, -1)
             if tick == NONE_HIGH or tick > limit_tick:
                 break
-            remaining -= _consume_level(
-                m,
-                1,
-                tick,
-                remaining,
-                kind,
-                P,
-                fs,
-                is_,
-                ask_vol,
-                orders,
-                acct,
-                others,
-                fills,
-                n_fills,
-                record,
-            )
-        else:
-            tick = best_tick(m, 0, is_, orders, n, -1)
-            if tick == NONE_LOW or tick < limit_tick:
-                break
-            remaining -= _consume_level(
-                m,
-                0,
-                tick,
-                remaining,
-                kind,
-                P,
-                fs,
-                is_,
-                bid_vol,
-                orders,
-                acct,
-                others,
-                fills,
-                n_fills,
-                record,
-            )
+        elif tick == NONE_LOW or tick < limit_tick:
+            break
+        remaining -= _consume_level(s, p, m, side_rest, tick, remaining, kind, record)
     return size - remaining
 
 
 @nb.njit(cache=True)
-def shift_window(
-    m: int,
-    shift: int,
-    is_: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-) -> None:
+def shift_window(s: MarketState, m: int, shift: int) -> None:
     """Move the price window up by ``shift`` ticks (down if negative).
 
     Background lots that fall off the window's far end are counted as cancelled; a maker order
     outside the new window is cancelled.
     """
+    bid_vol, ask_vol, orders, is_ = s.bid_vol, s.ask_vol, s.orders, s.is_
     n = bid_vol.shape[1]
     if shift == 0:
         return
@@ -365,11 +309,11 @@ def shift_window(
             bid_vol[m, i] = bid_vol[m, j] if j < n else 0
             ask_vol[m, i] = ask_vol[m, j] if j < n else 0
     else:
-        s = -shift
-        for i in range(max(0, n - s), n):
+        down = -shift
+        for i in range(max(0, n - down), n):
             dropped += bid_vol[m, i] + ask_vol[m, i]
         for i in range(n - 1, -1, -1):
-            j = i - s
+            j = i - down
             bid_vol[m, i] = bid_vol[m, j] if j >= 0 else 0
             ask_vol[m, i] = ask_vol[m, j] if j >= 0 else 0
     is_[m, I_BG_CANCELLED] += dropped
@@ -380,4 +324,4 @@ def shift_window(
             t = orders[m, k, side, O_TICK] - base
             if orders[m, k, side, O_SIZE] > 0 and (t < 0 or t >= n):
                 orders[m, k, side, O_SIZE] = 0
-    full_rescan(m, is_, bid_vol, ask_vol)
+    full_rescan(s, m)

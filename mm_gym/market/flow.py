@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 
 import numba as nb
-import numpy as np
 
 from mm_gym.market.book import (
     NONE_HIGH,
@@ -37,28 +36,7 @@ from mm_gym.market.book import (
     execute,
     rest_background,
 )
-from mm_gym.market.params import (
-    P_CANCEL,
-    P_HK_ALPHA,
-    P_HK_BETA,
-    P_IMPACT,
-    P_INF_RATE,
-    P_INF_SCALE,
-    P_INF_SIZE_LOGQ,
-    P_INF_WEIGHT,
-    P_LO_DIST_LOGQ,
-    P_LO_RATE,
-    P_LO_SIZE_LOGQ,
-    P_NOISE_ALPHA,
-    P_NOISE_RATE,
-    P_P_ADV,
-    P_SHOCK_RATE,
-    P_VOL_FLOW_MULT,
-    Q_HAWKES,
-    Q_MAX_LOTS,
-    Q_SHOCK_DUR,
-    Q_SHOCK_SIZE,
-)
+from mm_gym.market.params import MarketParams
 from mm_gym.market.rng import (
     STREAM_CANCEL,
     STREAM_INFORMED,
@@ -96,41 +74,32 @@ from mm_gym.market.state import (
     M_SIDE,
     M_SIZE,
     MO_CAP,
+    MarketState,
 )
 
 REGIME_VOLATILE = 2
 
 
 @nb.njit(cache=True)
-def update_mid(m: int, fs: np.ndarray, is_: np.ndarray, orders: np.ndarray, n_levels: int) -> None:
+def update_mid(s: MarketState, m: int) -> None:
     """Set the mid from the best prices (makers included); keep the last mid if a side is empty."""
-    b = best_tick(m, 0, is_, orders, n_levels, -1)
-    a = best_tick(m, 1, is_, orders, n_levels, -1)
+    b = best_tick(s, m, 0, -1)
+    a = best_tick(s, m, 1, -1)
     if b == NONE_LOW or a == NONE_HIGH:
-        is_[m, I_ONE_SIDED] = 1
+        s.is_[m, I_ONE_SIDED] = 1
     else:
-        fs[m, F_MID] = 0.5 * (a + b)
+        s.fs[m, F_MID] = 0.5 * (a + b)
 
 
 @nb.njit(cache=True)
 def market_order(
+    s: MarketState,
+    p: MarketParams,
     m: int,
     side: int,
     size: int,
     limit_tick: int,
     kind: int,
-    P: np.ndarray,
-    fs: np.ndarray,
-    is_: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
-    others: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
-    mos: np.ndarray,
-    n_mos: np.ndarray,
     record: bool,
 ) -> int:
     """Execute one aggressive order, record its impact, apply permanent impact.
@@ -138,271 +107,125 @@ def market_order(
     Returns:
         Lots filled.
     """
-    n = bid_vol.shape[1]
+    fs = s.fs
     pre = fs[m, F_MID]
-    filled = execute(
-        m,
-        side,
-        size,
-        limit_tick,
-        kind,
-        P,
-        fs,
-        is_,
-        bid_vol,
-        ask_vol,
-        orders,
-        acct,
-        others,
-        fills,
-        n_fills,
-        record,
-    )
+    filled = execute(s, p, m, side, size, limit_tick, kind, record)
     if kind != KIND_BACKGROUND:
-        is_[m, I_UNFILLED] += size - filled
-    update_mid(m, fs, is_, orders, n)
-    if filled > 0 and P[P_IMPACT] > 0.0:
-        fs[m, F_FUND] += P[P_IMPACT] * side * filled
+        s.is_[m, I_UNFILLED] += size - filled
+    update_mid(s, m)
+    if filled > 0 and p.permanent_impact_ticks > 0.0:
+        fs[m, F_FUND] += p.permanent_impact_ticks * side * filled
     if record and (filled > 0 or kind != KIND_BACKGROUND):
-        j = n_mos[m]
+        j = s.n_mos[m]
         if j < MO_CAP:
-            r = mos[m, j]
+            r = s.mos[m, j]
             r[M_SIZE] = filled
             r[M_SIDE] = side
             r[M_PRE_MID] = pre
             r[M_POST_MID] = fs[m, F_MID]
             r[M_KIND] = kind
-        n_mos[m] = j + 1
+        s.n_mos[m] = j + 1
     return filled
 
 
 @nb.njit(cache=True)
-def background_liquidity(
-    m: int,
-    P: np.ndarray,
-    fs: np.ndarray,
-    is_: np.ndarray,
-    rng: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
-    others: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
-    mos: np.ndarray,
-    n_mos: np.ndarray,
-    record: bool,
-) -> None:
+def background_liquidity(s: MarketState, p: MarketParams, m: int, record: bool) -> None:
     """Background limit-order arrivals (marketable ones execute first), then cancels."""
-    n = bid_vol.shape[1]
-    f = fs[m, F_FUND]
+    is_, rng = s.is_, s.rng
+    f = s.fs[m, F_FUND]
     top_bid = int(math.ceil(f)) - 1
     top_ask = int(math.floor(f)) + 1
     for side in range(2):
-        k = poisson(rng, m, STREAM_LIQUIDITY, P[P_LO_RATE])
+        k = poisson(rng, m, STREAM_LIQUIDITY, p.lo_rate)
         for _ in range(k):
-            d = geometric_log_q(rng, m, STREAM_LIQUIDITY, P[P_LO_DIST_LOGQ])
-            size = 1 + geometric_log_q(rng, m, STREAM_LIQUIDITY, P[P_LO_SIZE_LOGQ])
+            d = geometric_log_q(rng, m, STREAM_LIQUIDITY, p.lo_distance_log_q)
+            size = 1 + geometric_log_q(rng, m, STREAM_LIQUIDITY, p.lo_size_log_q)
             if side == 0:
                 tick = top_bid - d
-                if tick >= best_tick(m, 1, is_, orders, n, -1):
-                    size -= market_order(
-                        m,
-                        1,
-                        size,
-                        tick,
-                        KIND_BACKGROUND,
-                        P,
-                        fs,
-                        is_,
-                        bid_vol,
-                        ask_vol,
-                        orders,
-                        acct,
-                        others,
-                        fills,
-                        n_fills,
-                        mos,
-                        n_mos,
-                        record,
-                    )
-                if size > 0 and rest_background(m, 0, tick, size, is_, bid_vol):
-                    is_[m, I_BG_ARRIVED] += size
+                crosses = tick >= best_tick(s, m, 1, -1)
             else:
                 tick = top_ask + d
-                if tick <= best_tick(m, 0, is_, orders, n, -1):
-                    size -= market_order(
-                        m,
-                        -1,
-                        size,
-                        tick,
-                        KIND_BACKGROUND,
-                        P,
-                        fs,
-                        is_,
-                        bid_vol,
-                        ask_vol,
-                        orders,
-                        acct,
-                        others,
-                        fills,
-                        n_fills,
-                        mos,
-                        n_mos,
-                        record,
-                    )
-                if size > 0 and rest_background(m, 1, tick, size, is_, ask_vol):
-                    is_[m, I_BG_ARRIVED] += size
+                crosses = tick <= best_tick(s, m, 0, -1)
+            if crosses:  # a buy (side 0 -> +1) or sell (-1) up to its own price
+                size -= market_order(s, p, m, 1 - 2 * side, size, tick, KIND_BACKGROUND, record)
+            if size > 0 and rest_background(s, m, side, tick, size):
+                is_[m, I_BG_ARRIVED] += size
     # cancels: each resting background lot independently with probability ~ cancel_rate
     for side in range(2):
-        vol = bid_vol if side == 0 else ask_vol
         total = is_[m, I_BID_LOTS if side == 0 else I_ASK_LOTS]
-        k = poisson(rng, m, STREAM_CANCEL, P[P_CANCEL] * total)
+        k = poisson(rng, m, STREAM_CANCEL, p.cancel_rate * total)
         for _ in range(min(k, total)):
             u = int(uniform(rng, m, STREAM_CANCEL) * total)
-            cancel_background_lot(m, side, u, is_, vol, orders)
+            cancel_background_lot(s, m, side, u)
             total -= 1
-    update_mid(m, fs, is_, orders, n)
+    update_mid(s, m)
 
 
 @nb.njit(cache=True)
-def market_orders(
-    m: int,
-    P: np.ndarray,
-    Q: np.ndarray,
-    fs: np.ndarray,
-    is_: np.ndarray,
-    rng: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
-    others: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
-    mos: np.ndarray,
-    n_mos: np.ndarray,
-    record: bool,
-) -> tuple[float, float]:
+def market_orders(s: MarketState, p: MarketParams, m: int, record: bool) -> tuple[float, float]:
     """Noise, informed and shock market orders of one step.
 
     Returns:
         ``(signed, absolute)`` executed lots (buys positive).
     """
-    mult = P[P_VOL_FLOW_MULT] if is_[m, I_REGIME] == REGIME_VOLATILE else 1.0
-    max_lots = Q[Q_MAX_LOTS]
+    fs, is_, rng = s.fs, s.is_, s.rng
+    mult = p.volatile_flow_mult if is_[m, I_REGIME] == REGIME_VOLATILE else 1.0
+    max_lots = p.max_order_lots
     signed = 0.0
     absolute = 0.0
     no_limit_buy = NONE_HIGH - 1
     no_limit_sell = NONE_LOW + 1
     # noise traders (Hawkes-excited when enabled)
-    lam = P[P_NOISE_RATE] * mult
-    if Q[Q_HAWKES] == 1:
+    lam = p.noise_rate * mult
+    if p.hawkes:
         lam += fs[m, F_HAWKES]
     k = poisson(rng, m, STREAM_NOISE, lam)
     for _ in range(k):
         side = 1 if uniform(rng, m, STREAM_NOISE) < 0.5 else -1
         size = min(
-            max_lots, int(math.ceil(uniform_pos(rng, m, STREAM_NOISE) ** (-1.0 / P[P_NOISE_ALPHA])))
+            max_lots,
+            int(math.ceil(uniform_pos(rng, m, STREAM_NOISE) ** (-1.0 / p.noise_size_alpha))),
         )
         lim = no_limit_buy if side > 0 else no_limit_sell
-        x = market_order(
-            m,
-            side,
-            size,
-            lim,
-            KIND_NOISE,
-            P,
-            fs,
-            is_,
-            bid_vol,
-            ask_vol,
-            orders,
-            acct,
-            others,
-            fills,
-            n_fills,
-            mos,
-            n_mos,
-            record,
-        )
+        x = market_order(s, p, m, side, size, lim, KIND_NOISE, record)
         signed += side * x
         absolute += x
-    if Q[Q_HAWKES] == 1:
+    if p.hawkes:
         # Discrete kernel scaled so its total mass is alpha / beta: mean rate mu / (1 - alpha/beta).
-        decay = math.exp(-P[P_HK_BETA])
+        decay = math.exp(-p.hawkes_beta)
         fs[m, F_HAWKES] = (
-            decay * fs[m, F_HAWKES] + (P[P_HK_ALPHA] / P[P_HK_BETA]) * (1.0 - decay) * k
+            decay * fs[m, F_HAWKES] + (p.hawkes_alpha / p.hawkes_beta) * (1.0 - decay) * k
         )
     # informed traders: adverse selection
-    k = poisson(rng, m, STREAM_INFORMED, P[P_INF_RATE] * mult)
+    k = poisson(rng, m, STREAM_INFORMED, p.informed_rate * mult)
     for _ in range(k):
         u = uniform(rng, m, STREAM_INFORMED)
-        size = 1 + geometric_log_q(rng, m, STREAM_INFORMED, P[P_INF_SIZE_LOGQ])
-        z = (fs[m, F_FUND] - fs[m, F_MID]) / P[P_INF_SCALE] + P[P_INF_WEIGHT] * math.tanh(
-            fs[m, F_SENT_X]
+        size = 1 + geometric_log_q(rng, m, STREAM_INFORMED, p.informed_size_log_q)
+        z = (fs[m, F_FUND] - fs[m, F_MID]) / p.informed_scale_ticks + (
+            p.informed_sentiment_weight * math.tanh(fs[m, F_SENT_X])
         )
         p_buy = 1.0 / (1.0 + math.exp(-z))
         side = 1 if u < p_buy else -1
         lim = no_limit_buy if side > 0 else no_limit_sell
-        x = market_order(
-            m,
-            side,
-            size,
-            lim,
-            KIND_INFORMED,
-            P,
-            fs,
-            is_,
-            bid_vol,
-            ask_vol,
-            orders,
-            acct,
-            others,
-            fills,
-            n_fills,
-            mos,
-            n_mos,
-            record,
-        )
+        x = market_order(s, p, m, side, size, lim, KIND_INFORMED, record)
         signed += side * x
         absolute += x
     # liquidity shocks: three uniforms every step keep the stream aligned
     u_start = uniform(rng, m, STREAM_SHOCK)
     u_adv = uniform(rng, m, STREAM_SHOCK)
     u_side = uniform(rng, m, STREAM_SHOCK)
-    if is_[m, I_SHOCK_LEFT] == 0 and u_start < P[P_SHOCK_RATE]:
-        is_[m, I_SHOCK_LEFT] = Q[Q_SHOCK_DUR]
+    if is_[m, I_SHOCK_LEFT] == 0 and u_start < p.shock_rate:
+        is_[m, I_SHOCK_LEFT] = p.shock_duration_steps
         is_[m, I_SHOCKS] += 1
-        inv = acct[m, 0, A_INV]
-        if inv != 0.0 and u_adv < P[P_P_ADV]:
+        inv = s.acct[m, 0, A_INV]
+        if inv != 0.0 and u_adv < p.p_adversarial:
             is_[m, I_SHOCK_SIDE] = -1 if inv > 0.0 else 1
         else:
             is_[m, I_SHOCK_SIDE] = 1 if u_side < 0.5 else -1
     if is_[m, I_SHOCK_LEFT] > 0:
         side = is_[m, I_SHOCK_SIDE]
         lim = no_limit_buy if side > 0 else no_limit_sell
-        x = market_order(
-            m,
-            side,
-            Q[Q_SHOCK_SIZE],
-            lim,
-            KIND_SHOCK,
-            P,
-            fs,
-            is_,
-            bid_vol,
-            ask_vol,
-            orders,
-            acct,
-            others,
-            fills,
-            n_fills,
-            mos,
-            n_mos,
-            record,
-        )
+        x = market_order(s, p, m, side, p.shock_size_lots, lim, KIND_SHOCK, record)
         signed += side * x
         absolute += x
         is_[m, I_SHOCK_LEFT] -= 1

@@ -1,13 +1,18 @@
 """The compiled hot loop: one call steps every market.
 
 Calling a compiled function once per book operation from Python gains nothing; the whole step of
-all markets runs inside one call (:func:`step_serial`, or :func:`step_parallel` with ``prange``
-over markets for large batches). Each market touches only its own rows and its own random
-streams, so results do not depend on the thread count or on the batch a market runs in.
+all markets runs inside one call. One body steps one market (:func:`step_one`); two thin loops
+call it, :func:`step_serial` with ``range`` for small batches and :func:`step_parallel` with
+``prange`` for large ones (likewise :func:`reset_serial` / :func:`reset_parallel`). Each market
+touches only its own rows and its own random streams, so results do not depend on the thread
+count or on the batch a market runs in.
 
 Step order (DESIGN.md "The market"): 1 quotes, 2 exogenous state, 3 background liquidity,
 4 market orders (noise, informed, shocks) with 5 matching and 6 impact as each arrives,
 7 accounting (per fill, inside matching), then the mid, statistics and features.
+
+Every kernel takes the whole :class:`~mm_gym.market.state.MarketState` and the
+:class:`~mm_gym.market.params.MarketParams`, then the market index ``m``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import math
 import numba as nb
 import numpy as np
 
+from mm_gym.config import REGIMES
 from mm_gym.market.book import (
     NONE_HIGH,
     NONE_LOW,
@@ -27,19 +33,7 @@ from mm_gym.market.book import (
     shift_window,
 )
 from mm_gym.market.flow import background_liquidity, market_orders, update_mid
-from mm_gym.market.params import (
-    P_ANCHOR,
-    P_RIV_FLOW,
-    P_RIV_HALF,
-    P_RIV_INV,
-    P_SIGMA,
-    Q_HORIZON,
-    Q_LIMIT1,
-    Q_LIMIT2,
-    Q_REGIME_MODE,
-    Q_RIV_SIZE,
-    REGIME_SWITCHING,
-)
+from mm_gym.market.params import REGIME_SWITCHING, MarketParams
 from mm_gym.market.processes import step_exogenous
 from mm_gym.market.rng import STREAM_EXO, seed_streams, uniform
 from mm_gym.market.state import (
@@ -68,12 +62,35 @@ from mm_gym.market.state import (
     I_UNFILLED,
     O_SIZE,
     O_TICK,
+    MarketState,
 )
-from mm_gym.observations import N_RETURNS, NO_QUOTE_OFFSET
+from mm_gym.observations import FEATURE_NAMES_ALL, N_RETURNS, NO_QUOTE_OFFSET, REGIME_FEATURES
 
 FLOW_EMA = 0.1  # weight of the newest step in the flow EMAs
 VAR_EMA = 0.05  # weight of the newest squared mid change in the volatility EWMA
 IMBALANCE_TICKS = 5  # ticks from the best price summed by imbalance_l5
+
+# Feature columns, from the table in mm_gym.observations (the one place that orders them).
+_COL = {name: i for i, name in enumerate(FEATURE_NAMES_ALL)}
+FEAT_INVENTORY = _COL["inventory"]
+FEAT_TIME_LEFT = _COL["time_left"]
+FEAT_RET_1 = _COL["ret_1"]  # ret_1 .. ret_N_RETURNS follow
+FEAT_SPREAD = _COL["spread_ticks"]
+FEAT_IMBALANCE_L1 = _COL["imbalance_l1"]
+FEAT_IMBALANCE_L5 = _COL["imbalance_l5"]
+FEAT_FLOW = _COL["flow"]
+FEAT_SENTIMENT = _COL["sentiment"]
+FEAT_VOLATILITY = _COL["volatility_ticks"]
+FEAT_OWN_BID = _COL["own_bid_offset"]
+FEAT_OWN_ASK = _COL["own_ask_offset"]
+FEAT_RIVAL_BID = _COL["rival_bid_offset"]
+FEAT_RIVAL_ASK = _COL["rival_ask_offset"]
+FEAT_REGIME = _COL[REGIME_FEATURES[0]]  # one-hot over the regime codes follows
+# the kernel writes runs of columns: the returns and the regime one-hot must be contiguous
+assert [_COL[f"ret_{j + 1}"] for j in range(N_RETURNS)] == list(
+    range(FEAT_RET_1, FEAT_RET_1 + N_RETURNS)
+)
+assert [_COL[f"regime_{r}"] for r in REGIMES] == list(range(FEAT_REGIME, FEAT_REGIME + 3))
 
 
 @nb.njit(cache=True)
@@ -83,6 +100,7 @@ def _clip(x: float, lo: float, hi: float) -> float:
 
 @nb.njit(cache=True)
 def place_quotes(
+    s: MarketState,
     m: int,
     maker: int,
     bid_off: float,
@@ -90,12 +108,6 @@ def place_quotes(
     bid_size: int,
     ask_size: int,
     limit: int,
-    fs: np.ndarray,
-    is_: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
 ) -> None:
     """Turn one maker's offsets (ticks) and sizes (lots) into resting orders.
 
@@ -109,29 +121,29 @@ def place_quotes(
     size not larger than what rests keeps its queue position (a smaller size keeps it too); a new
     price or a larger size cancels and re-joins at the back, as on most exchanges.
     """
-    n = bid_vol.shape[1]
-    mid = fs[m, F_MID]
-    inv = int(acct[m, maker, A_INV])
+    n = s.bid_vol.shape[1]
+    mid = s.fs[m, F_MID]
+    inv = int(s.acct[m, maker, A_INV])
     bid_size = max(0, min(bid_size, limit - inv))
     ask_size = max(0, min(ask_size, limit + inv))
     bid_off = _clip(bid_off, -n, n)
     ask_off = _clip(ask_off, -n, n)
     bid = int(math.floor(mid - bid_off))
     ask = int(math.ceil(mid + ask_off))
-    opp_ask = best_tick(m, 1, is_, orders, n, maker)
-    opp_bid = best_tick(m, 0, is_, orders, n, maker)
+    opp_ask = best_tick(s, m, 1, maker)
+    opp_bid = best_tick(s, m, 0, maker)
     if opp_ask != NONE_HIGH and bid >= opp_ask:
         bid = opp_ask - 1
     if opp_bid != NONE_LOW and ask <= opp_bid:
         ask = opp_bid + 1
     if ask <= bid:  # the two quotes meet: one steps away (away from the book: still post-only)
         if bid_off > ask_off or (
-            bid_off == ask_off and (inv > 0 or (inv == 0 and is_[m, I_T] % 2 == 0))
+            bid_off == ask_off and (inv > 0 or (inv == 0 and s.is_[m, I_T] % 2 == 0))
         ):
             bid = ask - 1
         else:
             ask = bid + 1
-    base = is_[m, I_BASE]
+    base = s.is_[m, I_BASE]
     if bid < base or bid >= base + n:
         bid_size = 0
     if ask < base or ask >= base + n:
@@ -139,133 +151,99 @@ def place_quotes(
     for side in range(2):
         tick = bid if side == 0 else ask
         size = bid_size if side == 0 else ask_size
-        vol = bid_vol if side == 0 else ask_vol
-        o = orders[m, maker, side]
+        o = s.orders[m, maker, side]
         if size == 0:
             o[O_SIZE] = 0
         elif o[O_SIZE] > 0 and o[O_TICK] == tick and size <= o[O_SIZE]:
             o[O_SIZE] = size  # keeps its place in the queue
         else:
-            join(m, maker, side, tick, size, is_, vol, orders)
+            join(s, m, maker, side, tick, size)
 
 
 @nb.njit(cache=True)
-def _builtin_rival(
-    m: int,
-    P: np.ndarray,
-    Q: np.ndarray,
-    fs: np.ndarray,
-    is_: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
-) -> None:
+def _builtin_rival(s: MarketState, p: MarketParams, m: int) -> None:
     """The built-in rival (mm2): fixed half-spread around a centre skewed by inventory and flow."""
-    limit = Q[Q_LIMIT2]
-    q = acct[m, 1, A_INV] / limit
-    fa = fs[m, F_FLOW_ABS]
-    flow = fs[m, F_FLOW_SIGNED] / fa if fa > 1e-12 else 0.0
-    shift = -P[P_RIV_INV] * q + P[P_RIV_FLOW] * flow  # centre - mid, ticks
-    half = P[P_RIV_HALF]
-    size = Q[Q_RIV_SIZE]
-    place_quotes(
-        m, 1, half - shift, half + shift, size, size, limit, fs, is_, bid_vol, ask_vol, orders, acct
-    )
+    limit = p.mm2_limit
+    q = s.acct[m, 1, A_INV] / limit
+    fa = s.fs[m, F_FLOW_ABS]
+    flow = s.fs[m, F_FLOW_SIGNED] / fa if fa > 1e-12 else 0.0
+    shift = -p.rival_inventory_skew_ticks * q + p.rival_flow_skew_ticks * flow  # centre - mid
+    half = p.rival_half_spread_ticks
+    size = p.rival_size_lots
+    place_quotes(s, m, 1, half - shift, half + shift, size, size, limit)
 
 
 @nb.njit(cache=True)
-def write_features(
-    m: int,
-    Q: np.ndarray,
-    fs: np.ndarray,
-    is_: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
-    rets: np.ndarray,
-    features: np.ndarray,
-) -> None:
+def _quote_offset(mid: float, order: np.ndarray, side: int) -> float:
+    """Distance (ticks) of a resting order from the mid; NO_QUOTE_OFFSET if none rests."""
+    if order[O_SIZE] <= 0:
+        return NO_QUOTE_OFFSET
+    d = mid - order[O_TICK] if side == 0 else order[O_TICK] - mid
+    return _clip(d, 0.0, NO_QUOTE_OFFSET)
+
+
+@nb.njit(cache=True)
+def write_features(s: MarketState, p: MarketParams, m: int) -> None:
     """Write both makers' observation vectors (see :mod:`mm_gym.observations` for the table)."""
-    n = bid_vol.shape[1]
+    fs, is_, acct, orders = s.fs, s.is_, s.acct, s.orders
     mid = fs[m, F_MID]
-    horizon = Q[Q_HORIZON]
+    horizon = p.horizon_steps
     time_left = _clip((horizon - is_[m, I_T]) / horizon, 0.0, 1.0)
-    b = best_tick(m, 0, is_, orders, n, -1)
-    a = best_tick(m, 1, is_, orders, n, -1)
+    b = best_tick(s, m, 0, -1)
+    a = best_tick(s, m, 1, -1)
     spread = NO_QUOTE_OFFSET
     imb1 = 0.0
     imb5 = 0.0
     if b != NONE_LOW and a != NONE_HIGH:
         spread = _clip(float(a - b), 0.0, NO_QUOTE_OFFSET)
-        bl = level_lots(m, 0, b, is_, bid_vol, orders)
-        al = level_lots(m, 1, a, is_, ask_vol, orders)
+        bl = level_lots(s, m, 0, b)
+        al = level_lots(s, m, 1, a)
         imb1 = (bl - al) / (bl + al) if bl + al > 0 else 0.0
         for j in range(1, IMBALANCE_TICKS):
-            bl += level_lots(m, 0, b - j, is_, bid_vol, orders)
-            al += level_lots(m, 1, a + j, is_, ask_vol, orders)
+            bl += level_lots(s, m, 0, b - j)
+            al += level_lots(s, m, 1, a + j)
         imb5 = (bl - al) / (bl + al) if bl + al > 0 else 0.0
     fa = fs[m, F_FLOW_ABS]
     flow = _clip(fs[m, F_FLOW_SIGNED] / fa, -1.0, 1.0) if fa > 1e-12 else 0.0
     vol = _clip(math.sqrt(fs[m, F_VAR]), 0.0, 100.0)
     regime = is_[m, I_REGIME]
     for k in range(2):
-        limit = Q[Q_LIMIT1] if k == 0 else Q[Q_LIMIT2]
-        f = features[m, k]
-        f[0] = _clip(acct[m, k, A_INV] / limit, -1.0, 1.0)
-        f[1] = time_left
+        limit = p.mm1_limit if k == 0 else p.mm2_limit
+        f = s.features[m, k]
+        f[FEAT_INVENTORY] = _clip(acct[m, k, A_INV] / limit, -1.0, 1.0)
+        f[FEAT_TIME_LEFT] = time_left
         for j in range(N_RETURNS):
-            f[2 + j] = _clip(rets[m, j], -50.0, 50.0)
-        c = 2 + N_RETURNS
-        f[c] = spread
-        f[c + 1] = imb1
-        f[c + 2] = imb5
-        f[c + 3] = flow
-        f[c + 4] = fs[m, F_SENT_OBS]
-        f[c + 5] = vol
-        for who in range(2):
-            j = k if who == 0 else 1 - k
-            ob = orders[m, j, 0]
-            oa = orders[m, j, 1]
-            f[c + 6 + 2 * who] = (
-                _clip(mid - ob[O_TICK], 0.0, NO_QUOTE_OFFSET) if ob[O_SIZE] > 0 else NO_QUOTE_OFFSET
-            )
-            f[c + 7 + 2 * who] = (
-                _clip(oa[O_TICK] - mid, 0.0, NO_QUOTE_OFFSET) if oa[O_SIZE] > 0 else NO_QUOTE_OFFSET
-            )
+            f[FEAT_RET_1 + j] = _clip(s.rets[m, j], -50.0, 50.0)
+        f[FEAT_SPREAD] = spread
+        f[FEAT_IMBALANCE_L1] = imb1
+        f[FEAT_IMBALANCE_L5] = imb5
+        f[FEAT_FLOW] = flow
+        f[FEAT_SENTIMENT] = fs[m, F_SENT_OBS]
+        f[FEAT_VOLATILITY] = vol
+        own, rival = orders[m, k], orders[m, 1 - k]
+        f[FEAT_OWN_BID] = _quote_offset(mid, own[0], 0)
+        f[FEAT_OWN_ASK] = _quote_offset(mid, own[1], 1)
+        f[FEAT_RIVAL_BID] = _quote_offset(mid, rival[0], 0)
+        f[FEAT_RIVAL_ASK] = _quote_offset(mid, rival[1], 1)
         for r in range(3):
-            f[c + 10 + r] = 1.0 if regime == r else 0.0
+            f[FEAT_REGIME + r] = 1.0 if regime == r else 0.0
 
 
 @nb.njit(cache=True)
-def step_market(
+def step_one(
+    s: MarketState,
+    p: MarketParams,
     m: int,
-    P: np.ndarray,
-    Q: np.ndarray,
     quotes: np.ndarray,
     makers_active: bool,
     builtin_rival: bool,
     record: bool,
-    fs: np.ndarray,
-    is_: np.ndarray,
-    rng: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
-    others: np.ndarray,
-    rets: np.ndarray,
-    features: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
-    mos: np.ndarray,
-    n_mos: np.ndarray,
 ) -> None:
     """Advance market ``m`` by one step (the documented order)."""
-    n = bid_vol.shape[1]
-    n_fills[m] = 0
-    n_mos[m] = 0
+    fs, is_, acct = s.fs, s.is_, s.acct
+    n = s.bid_vol.shape[1]
+    s.n_fills[m] = 0
+    s.n_mos[m] = 0
     for k in range(2):
         acct[m, k, A_STEP_BOUGHT] = 0.0
         acct[m, k, A_STEP_SOLD] = 0.0
@@ -281,61 +259,26 @@ def step_market(
         for j in range(2):
             k = first if j == 0 else 1 - first
             if k == 1 and builtin_rival:
-                _builtin_rival(m, P, Q, fs, is_, bid_vol, ask_vol, orders, acct)
+                _builtin_rival(s, p, m)
             else:
                 q = quotes[m, k]
-                limit = Q[Q_LIMIT1] if k == 0 else Q[Q_LIMIT2]
-                place_quotes(
-                    m, k, q[0], q[1], int(q[2]), int(q[3]), limit,
-                    fs, is_, bid_vol, ask_vol, orders, acct,
-                )  # fmt: skip
-        update_mid(m, fs, is_, orders, n)  # the makers' new quotes are part of the book
+                limit = p.mm1_limit if k == 0 else p.mm2_limit
+                place_quotes(s, m, k, q[0], q[1], int(q[2]), int(q[3]), limit)
+        update_mid(s, m)  # the makers' new quotes are part of the book
     # 2. exogenous state; keep the price window centred on the fundamental
-    step_exogenous(m, P, Q, fs, is_, rng)
+    step_exogenous(s, p, m)
     centre = is_[m, I_BASE] + n // 2
     f = fs[m, F_FUND]
     if abs(f - centre) > n // 4:
-        shift_window(m, int(round(f)) - centre, is_, bid_vol, ask_vol, orders)
+        shift_window(s, m, int(round(f)) - centre)
     # 3. background liquidity
-    background_liquidity(
-        m,
-        P,
-        fs,
-        is_,
-        rng,
-        bid_vol,
-        ask_vol,
-        orders,
-        acct,
-        others,
-        fills,
-        n_fills,
-        mos,
-        n_mos,
-        record,
-    )
+    background_liquidity(s, p, m, record)
     # 4.-7. market orders, matching, impact, accounting
-    signed, absolute = market_orders(
-        m,
-        P,
-        Q,
-        fs,
-        is_,
-        rng,
-        bid_vol,
-        ask_vol,
-        orders,
-        acct,
-        others,
-        fills,
-        n_fills,
-        mos,
-        n_mos,
-        record,
-    )
+    signed, absolute = market_orders(s, p, m, record)
     is_[m, I_ONE_SIDED] = 0  # the flag describes the book at the end of the step
-    update_mid(m, fs, is_, orders, n)
+    update_mid(s, m)
     # statistics behind the features
+    rets = s.rets
     r = fs[m, F_MID] - fs[m, F_PREV_MID]
     for j in range(N_RETURNS - 1, 0, -1):
         rets[m, j] = rets[m, j - 1]
@@ -344,80 +287,45 @@ def step_market(
     fs[m, F_FLOW_SIGNED] = (1.0 - FLOW_EMA) * fs[m, F_FLOW_SIGNED] + FLOW_EMA * signed
     fs[m, F_FLOW_ABS] = (1.0 - FLOW_EMA) * fs[m, F_FLOW_ABS] + FLOW_EMA * absolute
     is_[m, I_T] += 1
-    write_features(m, Q, fs, is_, bid_vol, ask_vol, orders, acct, rets, features)
+    write_features(s, p, m)
 
 
 @nb.njit(cache=True)
-def reset_market(
+def reset_one(
+    s: MarketState,
+    p: MarketParams,
     m: int,
     seed: np.uint64,
     warmup_steps: int,
-    P: np.ndarray,
-    Q: np.ndarray,
     quotes: np.ndarray,
-    fs: np.ndarray,
-    is_: np.ndarray,
-    rng: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
-    others: np.ndarray,
-    rets: np.ndarray,
-    features: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
-    mos: np.ndarray,
-    n_mos: np.ndarray,
 ) -> None:
     """Start a new episode of market ``m`` from ``seed``: empty book, warm-up, zero accounts."""
-    n = bid_vol.shape[1]
+    fs, is_ = s.fs, s.is_
+    n = s.bid_vol.shape[1]
     fs[m, :] = 0.0
     is_[m, :] = 0
-    bid_vol[m, :] = 0
-    ask_vol[m, :] = 0
-    orders[m, :, :, :] = 0
-    acct[m, :, :] = 0.0
-    others[m, :] = 0.0
-    rets[m, :] = 0.0
-    seed_streams(rng, m, seed)
-    price0 = P[P_ANCHOR]
+    s.bid_vol[m, :] = 0
+    s.ask_vol[m, :] = 0
+    s.orders[m, :, :, :] = 0
+    s.acct[m, :, :] = 0.0
+    s.others[m, :] = 0.0
+    s.rets[m, :] = 0.0
+    seed_streams(s.rng, m, seed)
+    price0 = p.anchor_ticks
     fs[m, F_FUND] = price0
     fs[m, F_MID] = price0
-    fs[m, F_VAR] = P[P_SIGMA] * P[P_SIGMA]
+    fs[m, F_VAR] = p.sigma_ticks * p.sigma_ticks
     is_[m, I_BASE] = int(price0) - n // 2
     is_[m, I_BEST_BID] = -1
     is_[m, I_BEST_ASK] = n
-    if Q[Q_REGIME_MODE] == REGIME_SWITCHING:
-        is_[m, I_REGIME] = min(2, int(uniform(rng, m, STREAM_EXO) * 3.0))
+    if p.regime_mode == REGIME_SWITCHING:
+        is_[m, I_REGIME] = min(2, int(uniform(s.rng, m, STREAM_EXO) * 3.0))
     else:
-        is_[m, I_REGIME] = Q[Q_REGIME_MODE]
+        is_[m, I_REGIME] = p.regime_mode
     for _ in range(warmup_steps):
-        step_market(
-            m,
-            P,
-            Q,
-            quotes,
-            False,
-            False,
-            False,
-            fs,
-            is_,
-            rng,
-            bid_vol,
-            ask_vol,
-            orders,
-            acct,
-            others,
-            rets,
-            features,
-            fills,
-            n_fills,
-            mos,
-            n_mos,
-        )
-    full_rescan(m, is_, bid_vol, ask_vol)
-    update_mid(m, fs, is_, orders, n)
+        step_one(s, p, m, quotes, False, False, False)
+    full_rescan(s, m)
+    update_mid(s, m)
     fs[m, F_PREV_MID] = fs[m, F_MID]
     is_[m, I_T] = 0
     is_[m, I_SHOCKS] = 0
@@ -425,208 +333,70 @@ def reset_market(
     is_[m, I_SHOCK_STEP] = 0  # per-step flags describe the episode's steps, not the warm-up
     is_[m, I_NEWS] = 0
     is_[m, I_SHOCK_LEFT] = 0  # a shock started in the warm-up does not spill into the episode
-    n_fills[m] = 0
-    n_mos[m] = 0
-    write_features(m, Q, fs, is_, bid_vol, ask_vol, orders, acct, rets, features)
+    s.n_fills[m] = 0
+    s.n_mos[m] = 0
+    write_features(s, p, m)
+
+
+# The thin loops over markets. numba caches a function by its own name, so the serial and the
+# parallel loop are two functions (one per flag set), each a few lines around the one body.
 
 
 @nb.njit(cache=True)
 def step_serial(
-    P,
-    Q,
-    quotes,
-    active,
-    builtin_rival,
-    record,
-    fs,
-    is_,
-    rng,
-    bid_vol,
-    ask_vol,
-    orders,
-    acct,
-    others,
-    rets,
-    features,
-    fills,
-    n_fills,
-    mos,
-    n_mos,
+    s: MarketState,
+    p: MarketParams,
+    quotes: np.ndarray,
+    active: np.ndarray,
+    builtin_rival: bool,
+    record: bool,
 ) -> None:
     """Step the markets with ``active[m]`` in a plain loop (small batches, no thread overhead)."""
-    for m in range(fs.shape[0]):
+    for m in range(active.shape[0]):
         if active[m]:
-            step_market(
-                m,
-                P,
-                Q,
-                quotes,
-                True,
-                builtin_rival,
-                record,
-                fs,
-                is_,
-                rng,
-                bid_vol,
-                ask_vol,
-                orders,
-                acct,
-                others,
-                rets,
-                features,
-                fills,
-                n_fills,
-                mos,
-                n_mos,
-            )
+            step_one(s, p, m, quotes, True, builtin_rival, record)
 
 
 @nb.njit(cache=True, parallel=True)
 def step_parallel(
-    P,
-    Q,
-    quotes,
-    active,
-    builtin_rival,
-    record,
-    fs,
-    is_,
-    rng,
-    bid_vol,
-    ask_vol,
-    orders,
-    acct,
-    others,
-    rets,
-    features,
-    fills,
-    n_fills,
-    mos,
-    n_mos,
+    s: MarketState,
+    p: MarketParams,
+    quotes: np.ndarray,
+    active: np.ndarray,
+    builtin_rival: bool,
+    record: bool,
 ) -> None:
     """Step the markets with ``active[m]``, ``prange`` over markets (large batches)."""
-    for m in nb.prange(fs.shape[0]):
+    for m in nb.prange(active.shape[0]):
         if active[m]:
-            step_market(
-                m,
-                P,
-                Q,
-                quotes,
-                True,
-                builtin_rival,
-                record,
-                fs,
-                is_,
-                rng,
-                bid_vol,
-                ask_vol,
-                orders,
-                acct,
-                others,
-                rets,
-                features,
-                fills,
-                n_fills,
-                mos,
-                n_mos,
-            )
-
-
-@nb.njit(cache=True, parallel=True)
-def reset_markets(
-    seeds,
-    mask,
-    warmup_steps,
-    P,
-    Q,
-    quotes,
-    fs,
-    is_,
-    rng,
-    bid_vol,
-    ask_vol,
-    orders,
-    acct,
-    others,
-    rets,
-    features,
-    fills,
-    n_fills,
-    mos,
-    n_mos,
-) -> None:
-    """Reset the markets with ``mask[m]`` from ``seeds[m]`` (warm-up runs in parallel)."""
-    for m in nb.prange(fs.shape[0]):
-        if mask[m]:
-            reset_market(
-                m,
-                seeds[m],
-                warmup_steps,
-                P,
-                Q,
-                quotes,
-                fs,
-                is_,
-                rng,
-                bid_vol,
-                ask_vol,
-                orders,
-                acct,
-                others,
-                rets,
-                features,
-                fills,
-                n_fills,
-                mos,
-                n_mos,
-            )
+            step_one(s, p, m, quotes, True, builtin_rival, record)
 
 
 @nb.njit(cache=True)
-def reset_markets_serial(
-    seeds,
-    mask,
-    warmup_steps,
-    P,
-    Q,
-    quotes,
-    fs,
-    is_,
-    rng,
-    bid_vol,
-    ask_vol,
-    orders,
-    acct,
-    others,
-    rets,
-    features,
-    fills,
-    n_fills,
-    mos,
-    n_mos,
+def reset_serial(
+    s: MarketState,
+    p: MarketParams,
+    seeds: np.ndarray,
+    mask: np.ndarray,
+    warmup_steps: int,
+    quotes: np.ndarray,
 ) -> None:
-    """Serial twin of :func:`reset_markets` for small batches."""
-    for m in range(fs.shape[0]):
+    """Reset the markets with ``mask[m]`` from ``seeds[m]`` in a plain loop."""
+    for m in range(mask.shape[0]):
         if mask[m]:
-            reset_market(
-                m,
-                seeds[m],
-                warmup_steps,
-                P,
-                Q,
-                quotes,
-                fs,
-                is_,
-                rng,
-                bid_vol,
-                ask_vol,
-                orders,
-                acct,
-                others,
-                rets,
-                features,
-                fills,
-                n_fills,
-                mos,
-                n_mos,
-            )
+            reset_one(s, p, m, seeds[m], warmup_steps, quotes)
+
+
+@nb.njit(cache=True, parallel=True)
+def reset_parallel(
+    s: MarketState,
+    p: MarketParams,
+    seeds: np.ndarray,
+    mask: np.ndarray,
+    warmup_steps: int,
+    quotes: np.ndarray,
+) -> None:
+    """Reset the markets with ``mask[m]`` from ``seeds[m]``, warm-ups in parallel."""
+    for m in nb.prange(mask.shape[0]):
+        if mask[m]:
+            reset_one(s, p, m, seeds[m], warmup_steps, quotes)

@@ -11,9 +11,8 @@ realizes ``c * (p - avg) * value``. With cash starting at 0 and a flat book,
 from __future__ import annotations
 
 import numba as nb
-import numpy as np
 
-from mm_gym.market.params import P_FEE, P_REBATE, P_VALUE
+from mm_gym.market.params import MarketParams
 from mm_gym.market.state import (
     A_AVG,
     A_CASH,
@@ -38,6 +37,7 @@ from mm_gym.market.state import (
     X_CASH,
     X_EXCHANGE,
     X_INV,
+    MarketState,
 )
 
 
@@ -78,28 +78,23 @@ def position_update(
 
 @nb.njit(cache=True)
 def maker_fill(
+    s: MarketState,
+    p: MarketParams,
     m: int,
     maker: int,
     side_rest: int,
     tick: int,
     size: int,
     kind: int,
-    P: np.ndarray,
-    fs: np.ndarray,
-    is_: np.ndarray,
-    acct: np.ndarray,
-    others: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
     record: bool,
 ) -> None:
     """Account a fill of ``size`` lots of ``maker``'s resting order (side 0 bid, 1 ask)."""
-    value = P[P_VALUE]
-    rebate = P[P_REBATE] * size
-    fee = P[P_FEE] * size
+    value = p.value_per_tick_lot
+    rebate = p.maker_rebate * size
+    fee = p.taker_fee * size
     notional = tick * size * value
     signed = size if side_rest == 0 else -size
-    a = acct[m, maker]
+    a = s.acct[m, maker]
     a[A_CASH] += -notional if side_rest == 0 else notional
     a[A_CASH] += rebate
     a[A_FEES] += rebate
@@ -110,7 +105,7 @@ def maker_fill(
     a[A_VOLUME] += size
     a[A_N_FILLS] += 1
     a[A_STEP_FILLS] += 1
-    mid = fs[m, F_MID]
+    mid = s.fs[m, F_MID]
     if side_rest == 0:
         a[A_STEP_BOUGHT] += size
         a[A_STEP_EDGE] += (mid - tick) * size * value
@@ -118,30 +113,31 @@ def maker_fill(
         a[A_STEP_SOLD] += size
         a[A_STEP_EDGE] += (tick - mid) * size * value
     # the aggressor
+    others = s.others
     others[m, X_CASH] += (notional if side_rest == 0 else -notional) - fee
     others[m, X_INV] -= signed
     others[m, X_EXCHANGE] += fee - rebate
     if record:
-        j = n_fills[m]
+        j = s.n_fills[m]
         if j < FILL_CAP:
-            r = fills[m, j]
-            r[R_STEP] = is_[m, I_T]
+            r = s.fills[m, j]
+            r[R_STEP] = s.is_[m, I_T]
             r[R_MAKER] = maker
             r[R_SIDE] = side_rest
             r[R_TICK] = tick
             r[R_SIZE] = size
             r[R_KIND] = kind
-        n_fills[m] = j + 1
+        s.n_fills[m] = j + 1
 
 
 @nb.njit(cache=True)
-def background_fill(m: int, size: int, P: np.ndarray, others: np.ndarray) -> None:
+def background_fill(s: MarketState, p: MarketParams, m: int, size: int) -> None:
     """Account lots executed between an aggressor and background liquidity (both in ``others``).
 
     Cash and inventory move within ``others``; the aggressor pays the taker fee and the resting
     background order earns the maker rebate, the difference going to the exchange.
     """
-    fee = P[P_FEE] * size
-    rebate = P[P_REBATE] * size
-    others[m, X_CASH] += rebate - fee
-    others[m, X_EXCHANGE] += fee - rebate
+    fee = p.taker_fee * size
+    rebate = p.maker_rebate * size
+    s.others[m, X_CASH] += rebate - fee
+    s.others[m, X_EXCHANGE] += fee - rebate

@@ -1,120 +1,117 @@
-"""Config -> flat parameter arrays for the compiled step (``P`` float64, ``Q`` int64)."""
+"""Config -> :class:`MarketParams`, the frozen parameters the compiled step reads by name.
+
+numba types a ``NamedTuple`` of scalars as a heterogeneous tuple: ``p.sigma_ticks`` compiles to
+a field read, as cheap as the indexed read of a flat array it replaces.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import NamedTuple
 
 from mm_gym.config import REGIMES, MarketConfig
 from mm_gym.market.rng import geometric_log_q_of_mean
 
-(
-    P_SIGMA,
-    P_OU_KAPPA,
-    P_TREND,
-    P_VOL_SIGMA_MULT,
-    P_VOL_FLOW_MULT,
-    P_SWITCH,
-    P_SENT_KAPPA,
-    P_SENT_SIGMA,
-    P_NEWS_RATE,
-    P_NEWS_NOISE,
-    P_ALPHA_SMOOTH,
-    P_LO_RATE,
-    P_LO_DIST,
-    P_LO_SIZE,
-    P_CANCEL,
-    P_NOISE_RATE,
-    P_NOISE_ALPHA,
-    P_INF_RATE,
-    P_INF_SCALE,
-    P_INF_WEIGHT,
-    P_INF_SIZE,
-    P_HK_ALPHA,
-    P_HK_BETA,
-    P_SHOCK_RATE,
-    P_P_ADV,
-    P_IMPACT,
-    P_VALUE,
-    P_REBATE,
-    P_FEE,
-    P_RIV_HALF,
-    P_RIV_INV,
-    P_RIV_FLOW,
-    P_ANCHOR,
-    P_LO_DIST_LOGQ,
-    P_LO_SIZE_LOGQ,
-    P_INF_SIZE_LOGQ,
-) = range(36)
-N_P = 36
-
-(
-    Q_MAX_LOTS,
-    Q_HAWKES,
-    Q_SHOCK_DUR,
-    Q_SHOCK_SIZE,
-    Q_LIMIT1,
-    Q_LIMIT2,
-    Q_RIV_SIZE,
-    Q_REGIME_MODE,  # 0..2 a fixed regime, 3 switching
-    Q_HORIZON,
-    Q_PRICE0,
-) = range(10)
-N_Q = 10
-REGIME_SWITCHING = 3
+REGIME_SWITCHING = 3  # regime_mode of a switching market (0..2: that regime, fixed)
 
 
-def pack_params(config: MarketConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Flatten a config into the ``(P, Q)`` arrays the kernel reads."""
-    pr, fl, mk, rv = config.process, config.flow, config.makers, config.rival
-    P = np.zeros(N_P, np.float64)
-    P[P_SIGMA] = pr.sigma_ticks
-    P[P_OU_KAPPA] = pr.ou_kappa
-    P[P_TREND] = pr.trend_drift_ticks
-    P[P_VOL_SIGMA_MULT] = pr.volatile_sigma_mult
-    P[P_VOL_FLOW_MULT] = pr.volatile_flow_mult
-    P[P_SWITCH] = pr.switch_prob
-    P[P_SENT_KAPPA] = pr.sentiment_kappa
-    P[P_SENT_SIGMA] = pr.sentiment_sigma
-    P[P_NEWS_RATE] = pr.news_rate
-    P[P_NEWS_NOISE] = pr.news_noise
-    P[P_ALPHA_SMOOTH] = pr.alpha_smooth
-    P[P_LO_RATE] = fl.lo_rate
-    P[P_LO_DIST] = fl.lo_mean_distance_ticks
-    P[P_LO_SIZE] = fl.lo_mean_size_lots
-    P[P_CANCEL] = fl.cancel_rate
-    P[P_NOISE_RATE] = fl.noise_rate
-    P[P_NOISE_ALPHA] = fl.noise_size_alpha
-    P[P_INF_RATE] = fl.informed_rate
-    P[P_INF_SCALE] = fl.informed_scale_ticks
-    P[P_INF_WEIGHT] = fl.informed_sentiment_weight
-    P[P_INF_SIZE] = fl.informed_mean_size_lots
-    P[P_HK_ALPHA] = fl.hawkes_alpha
-    P[P_HK_BETA] = fl.hawkes_beta
-    P[P_SHOCK_RATE] = fl.shock_rate
-    P[P_P_ADV] = fl.p_adversarial
-    P[P_IMPACT] = fl.permanent_impact_ticks
-    P[P_VALUE] = config.tick_size * config.lot_size
-    P[P_REBATE] = mk.maker_rebate
-    P[P_FEE] = mk.taker_fee
-    P[P_RIV_HALF] = rv.half_spread_ticks
-    P[P_RIV_INV] = rv.inventory_skew_ticks
-    P[P_RIV_FLOW] = rv.flow_skew_ticks
-    P[P_ANCHOR] = float(config.price0_ticks)
+class MarketParams(NamedTuple):
+    """The market's parameters in kernel units (ticks, lots, steps, currency).
+
+    Each field mirrors a :class:`mm_gym.config.MarketConfig` field (named in brackets); see
+    there for the meaning and the allowed range.
+    """
+
+    sigma_ticks: float  # fundamental volatility per step [process.sigma_ticks]
+    ou_kappa: float  # mean-reversion speed [process.ou_kappa]
+    trend_drift_ticks: float  # drift per unit sentiment [process.trend_drift_ticks]
+    volatile_sigma_mult: float  # [process.volatile_sigma_mult]
+    volatile_flow_mult: float  # [process.volatile_flow_mult]
+    switch_prob: float  # [process.switch_prob]
+    sentiment_kappa: float  # [process.sentiment_kappa]
+    sentiment_sigma: float  # [process.sentiment_sigma]
+    news_rate: float  # news items per step [process.news_rate]
+    news_noise: float  # [process.news_noise]
+    alpha_smooth: float  # [process.alpha_smooth]
+    lo_rate: float  # background limit orders per side per step [flow.lo_rate]
+    cancel_rate: float  # per resting lot per step [flow.cancel_rate]
+    noise_rate: float  # noise market orders per step [flow.noise_rate]
+    noise_size_alpha: float  # Pareto tail of noise sizes [flow.noise_size_alpha]
+    informed_rate: float  # [flow.informed_rate]
+    informed_scale_ticks: float  # [flow.informed_scale_ticks]
+    informed_sentiment_weight: float  # [flow.informed_sentiment_weight]
+    hawkes_alpha: float  # [flow.hawkes_alpha]
+    hawkes_beta: float  # [flow.hawkes_beta]
+    shock_rate: float  # shock starts per step [flow.shock_rate]
+    p_adversarial: float  # [flow.p_adversarial]
+    permanent_impact_ticks: float  # per lot of signed volume [flow.permanent_impact_ticks]
+    value_per_tick_lot: float  # currency per tick per lot [tick_size * lot_size]
+    maker_rebate: float  # currency per lot [makers.maker_rebate]
+    taker_fee: float  # currency per lot [makers.taker_fee]
+    rival_half_spread_ticks: float  # [rival.half_spread_ticks]
+    rival_inventory_skew_ticks: float  # [rival.inventory_skew_ticks]
+    rival_flow_skew_ticks: float  # [rival.flow_skew_ticks]
+    anchor_ticks: float  # start price and OU anchor [price0_ticks]
     # geometric draws take log(q) precomputed (one logarithm per draw instead of two)
-    P[P_LO_DIST_LOGQ] = geometric_log_q_of_mean(fl.lo_mean_distance_ticks)
-    P[P_LO_SIZE_LOGQ] = geometric_log_q_of_mean(fl.lo_mean_size_lots - 1.0)
-    P[P_INF_SIZE_LOGQ] = geometric_log_q_of_mean(fl.informed_mean_size_lots - 1.0)
-    Q = np.zeros(N_Q, np.int64)
-    Q[Q_MAX_LOTS] = fl.max_order_lots
-    Q[Q_HAWKES] = int(fl.hawkes)
-    Q[Q_SHOCK_DUR] = fl.shock_duration_steps
-    Q[Q_SHOCK_SIZE] = fl.shock_size_lots
-    Q[Q_LIMIT1] = mk.mm1_limit
-    Q[Q_LIMIT2] = mk.mm2_limit
-    Q[Q_RIV_SIZE] = rv.size_lots
-    Q[Q_REGIME_MODE] = (
-        REGIME_SWITCHING if config.regime == "switching" else REGIMES.index(config.regime)
+    lo_distance_log_q: float  # [flow.lo_mean_distance_ticks]
+    lo_size_log_q: float  # of size - 1 [flow.lo_mean_size_lots]
+    informed_size_log_q: float  # of size - 1 [flow.informed_mean_size_lots]
+    max_order_lots: int  # [flow.max_order_lots]
+    hawkes: bool  # [flow.hawkes]
+    shock_duration_steps: int  # [flow.shock_duration_steps]
+    shock_size_lots: int  # [flow.shock_size_lots]
+    mm1_limit: int  # inventory limit, lots [makers.mm1_limit]
+    mm2_limit: int  # [makers.mm2_limit]
+    rival_size_lots: int  # [rival.size_lots]
+    regime_mode: int  # 0..2 a fixed regime (REGIMES order), REGIME_SWITCHING [regime]
+    horizon_steps: int  # [horizon_steps]
+
+
+def pack_params(config: MarketConfig) -> MarketParams:
+    """The :class:`MarketParams` of ``config``."""
+    pr, fl, mk, rv = config.process, config.flow, config.makers, config.rival
+    return MarketParams(
+        sigma_ticks=float(pr.sigma_ticks),
+        ou_kappa=float(pr.ou_kappa),
+        trend_drift_ticks=float(pr.trend_drift_ticks),
+        volatile_sigma_mult=float(pr.volatile_sigma_mult),
+        volatile_flow_mult=float(pr.volatile_flow_mult),
+        switch_prob=float(pr.switch_prob),
+        sentiment_kappa=float(pr.sentiment_kappa),
+        sentiment_sigma=float(pr.sentiment_sigma),
+        news_rate=float(pr.news_rate),
+        news_noise=float(pr.news_noise),
+        alpha_smooth=float(pr.alpha_smooth),
+        lo_rate=float(fl.lo_rate),
+        cancel_rate=float(fl.cancel_rate),
+        noise_rate=float(fl.noise_rate),
+        noise_size_alpha=float(fl.noise_size_alpha),
+        informed_rate=float(fl.informed_rate),
+        informed_scale_ticks=float(fl.informed_scale_ticks),
+        informed_sentiment_weight=float(fl.informed_sentiment_weight),
+        hawkes_alpha=float(fl.hawkes_alpha),
+        hawkes_beta=float(fl.hawkes_beta),
+        shock_rate=float(fl.shock_rate),
+        p_adversarial=float(fl.p_adversarial),
+        permanent_impact_ticks=float(fl.permanent_impact_ticks),
+        value_per_tick_lot=float(config.tick_size * config.lot_size),
+        maker_rebate=float(mk.maker_rebate),
+        taker_fee=float(mk.taker_fee),
+        rival_half_spread_ticks=float(rv.half_spread_ticks),
+        rival_inventory_skew_ticks=float(rv.inventory_skew_ticks),
+        rival_flow_skew_ticks=float(rv.flow_skew_ticks),
+        anchor_ticks=float(config.price0_ticks),
+        lo_distance_log_q=geometric_log_q_of_mean(fl.lo_mean_distance_ticks),
+        lo_size_log_q=geometric_log_q_of_mean(fl.lo_mean_size_lots - 1.0),
+        informed_size_log_q=geometric_log_q_of_mean(fl.informed_mean_size_lots - 1.0),
+        max_order_lots=int(fl.max_order_lots),
+        hawkes=bool(fl.hawkes),
+        shock_duration_steps=int(fl.shock_duration_steps),
+        shock_size_lots=int(fl.shock_size_lots),
+        mm1_limit=int(mk.mm1_limit),
+        mm2_limit=int(mk.mm2_limit),
+        rival_size_lots=int(rv.size_lots),
+        regime_mode=(
+            REGIME_SWITCHING if config.regime == "switching" else REGIMES.index(config.regime)
+        ),
+        horizon_steps=int(config.horizon_steps),
     )
-    Q[Q_HORIZON] = config.horizon_steps
-    Q[Q_PRICE0] = config.price0_ticks
-    return P, Q

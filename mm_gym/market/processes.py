@@ -21,25 +21,10 @@ from __future__ import annotations
 import math
 
 import numba as nb
-import numpy as np
 
-from mm_gym.market.params import (
-    P_ALPHA_SMOOTH,
-    P_ANCHOR,
-    P_NEWS_NOISE,
-    P_NEWS_RATE,
-    P_OU_KAPPA,
-    P_SENT_KAPPA,
-    P_SENT_SIGMA,
-    P_SIGMA,
-    P_SWITCH,
-    P_TREND,
-    P_VOL_SIGMA_MULT,
-    Q_REGIME_MODE,
-    REGIME_SWITCHING,
-)
+from mm_gym.market.params import REGIME_SWITCHING, MarketParams
 from mm_gym.market.rng import STREAM_EXO, normal, poisson, uniform
-from mm_gym.market.state import F_FUND, F_SENT_OBS, F_SENT_X, I_NEWS, I_REGIME
+from mm_gym.market.state import F_FUND, F_SENT_OBS, F_SENT_X, I_NEWS, I_REGIME, MarketState
 
 REGIME_MEAN_REVERTING = 0
 REGIME_TRENDING = 1
@@ -47,29 +32,28 @@ REGIME_VOLATILE = 2
 
 
 @nb.njit(cache=True)
-def step_exogenous(
-    m: int, P: np.ndarray, Q: np.ndarray, fs: np.ndarray, is_: np.ndarray, rng: np.ndarray
-) -> None:
+def step_exogenous(st: MarketState, p: MarketParams, m: int) -> None:
     """Advance regime, sentiment, news and the fundamental of market ``m`` by one step."""
+    fs, is_, rng = st.fs, st.is_, st.rng
     s = STREAM_EXO
     # 1. regime chain (two uniforms every step in switching mode)
-    if Q[Q_REGIME_MODE] == REGIME_SWITCHING:
+    if p.regime_mode == REGIME_SWITCHING:
         u = uniform(rng, m, s)
         u2 = uniform(rng, m, s)
-        if u < P[P_SWITCH]:
+        if u < p.switch_prob:
             is_[m, I_REGIME] = (is_[m, I_REGIME] + 1 + int(u2 * 2.0)) % 3
     else:
-        is_[m, I_REGIME] = Q[Q_REGIME_MODE]
+        is_[m, I_REGIME] = p.regime_mode
     # 2. latent sentiment
     x = fs[m, F_SENT_X]
-    x += -P[P_SENT_KAPPA] * x + P[P_SENT_SIGMA] * normal(rng, m, s)
+    x += -p.sentiment_kappa * x + p.sentiment_sigma * normal(rng, m, s)
     fs[m, F_SENT_X] = x
     sent = math.tanh(x)
     # 3. news
-    n_news = poisson(rng, m, s, P[P_NEWS_RATE])
-    alpha = P[P_ALPHA_SMOOTH]
+    n_news = poisson(rng, m, s, p.news_rate)
+    alpha = p.alpha_smooth
     for _ in range(n_news):
-        reading = min(1.0, max(-1.0, sent + P[P_NEWS_NOISE] * normal(rng, m, s)))
+        reading = min(1.0, max(-1.0, sent + p.news_noise * normal(rng, m, s)))
         fs[m, F_SENT_OBS] = (1.0 - alpha) * fs[m, F_SENT_OBS] + alpha * reading
     is_[m, I_NEWS] = n_news
     # 4. fundamental
@@ -77,9 +61,9 @@ def step_exogenous(
     regime = is_[m, I_REGIME]
     f = fs[m, F_FUND]
     if regime == REGIME_MEAN_REVERTING:
-        f += P[P_OU_KAPPA] * (P[P_ANCHOR] - f) + P[P_SIGMA] * e
+        f += p.ou_kappa * (p.anchor_ticks - f) + p.sigma_ticks * e
     elif regime == REGIME_TRENDING:
-        f += P[P_TREND] * sent + P[P_SIGMA] * e
+        f += p.trend_drift_ticks * sent + p.sigma_ticks * e
     else:
-        f += P[P_VOL_SIGMA_MULT] * P[P_SIGMA] * e
+        f += p.volatile_sigma_mult * p.sigma_ticks * e
     fs[m, F_FUND] = f

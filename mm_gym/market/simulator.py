@@ -16,30 +16,26 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 
 from mm_gym.config import ConfigError, MarketConfig
 from mm_gym.market import kernels
-from mm_gym.market.params import pack_params
-from mm_gym.market.state import (
-    A_AVG,
-    A_CASH,
-    A_FEES,
-    A_INV,
-    A_REALIZED,
-    F_FUND,
-    F_MID,
-    F_SENT_OBS,
-    F_SENT_X,
-    I_BASE,
-    I_REGIME,
-    I_SHOCK_STEP,
-    I_T,
-    MarketState,
-    allocate,
+from mm_gym.market.params import MarketParams, pack_params
+from mm_gym.market.state import A_INV, F_MID, MarketState, allocate
+from mm_gym.market.views import (
+    AccountsView,
+    BookDepth,
+    BookView,
+    FillsView,
+    MakerOrdersView,
+    MarketOrdersView,
+    ScalarsView,
+    _ro,
 )
 
 PARALLEL_MIN_MARKETS = 64  # below this the thread launch costs more than it saves
@@ -70,7 +66,8 @@ class MarketSimulator:
         builtin_rival: If True, mm2 quotes with the config's built-in rival inside the compiled
             step and ``quotes[:, 1]`` is ignored.
         record: If True, each step's maker fills and market orders are recorded
-            (:attr:`state` ``fills``/``mos``) for analysis; off it saves time.
+            (:attr:`fills`, :attr:`market_orders`) for analysis; off it saves time. The
+            :attr:`record` property switches it later.
         parallel: Force the parallel (True) or serial (False) kernel; by default parallel from
             :data:`PARALLEL_MIN_MARKETS` markets on. Results are identical either way.
     """
@@ -101,32 +98,69 @@ class MarketSimulator:
         self.config = config
         self.n_markets = int(n_markets)
         self.builtin_rival = bool(builtin_rival)
-        self.record = bool(record)
-        self.P, self.Q = pack_params(config)
+        self.record = record
+        self.params: MarketParams = pack_params(config)
         self.state: MarketState = allocate(self.n_markets, config.n_levels)
         self._quotes = np.zeros((self.n_markets, 2, 4), np.float64)
         self._all = np.ones(self.n_markets, np.bool_)
         self._parallel = self.n_markets >= PARALLEL_MIN_MARKETS if parallel is None else parallel
-        self._bind_kernels()
+        self._step: Callable[..., None] | None = None  # bound on first use (_bind_kernels)
+        self._reset: Callable[..., None] | None = None
         self._value = config.tick_size * config.lot_size
         self._reset_done = False
         st = self.state
         self._result = StepResult(st.fs[:, F_MID], st.acct[:, :, A_INV], st.features)
+        self._book = BookView(st)
+        self._orders = MakerOrdersView(st)
+        self._accounts = AccountsView(st, self._value)
+        self._fills = FillsView(st)
+        self._market_orders = MarketOrdersView(st)
+        self._scalars = ScalarsView(st)
+        self._features = _ro(st.features)
 
     def _bind_kernels(self) -> None:
-        self._step = kernels.step_parallel if self._parallel else kernels.step_serial
-        self._reset = kernels.reset_markets if self._parallel else kernels.reset_markets_serial
+        """Compile (or load from numba's cache) the kernels for this simulator's argument types.
+
+        The simulator calls the compiled entry points directly: numba's dispatcher would type
+        the state and parameter tuples on every call (several microseconds, a large share of a
+        one-market step). The types are fixed by construction, except those of the caller's
+        ``quotes`` and ``active``, which :meth:`step` checks before taking this path.
+        """
+        typeof = numba.typeof
+        head = (typeof(self.state), typeof(self.params))
+        step = kernels.step_parallel if self._parallel else kernels.step_serial
+        reset = kernels.reset_parallel if self._parallel else kernels.reset_serial
+        self._step = step.compile(
+            (*head, typeof(self._quotes), typeof(self._all), numba.boolean, numba.boolean)
+        )
+        seeds = np.zeros(self.n_markets, np.uint64)
+        self._reset = reset.compile(
+            (*head, typeof(seeds), typeof(self._all), numba.int64, typeof(self._quotes))
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the arrays, not the compiled kernels (they pickle by value and recompile)."""
         state = self.__dict__.copy()
-        del state["_step"], state["_reset"]
+        state["_step"] = state["_reset"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore the arrays and re-bind the module's compiled kernels."""
+        """Restore the arrays; the kernels are bound again on first use (from numba's cache)."""
         self.__dict__.update(state)
-        self._bind_kernels()
+
+    @property
+    def record(self) -> bool:
+        """Whether each step records its maker fills and market orders.
+
+        When True, :attr:`fills` and :attr:`market_orders` hold the last step's records;
+        when False (the default) they are not updated, which saves time. May be switched at
+        any time; it takes effect from the next step.
+        """
+        return self._record
+
+    @record.setter
+    def record(self, value: bool) -> None:
+        self._record = bool(value)
 
     # ------------------------------------------------------------------ driving
     def quotes_buffer(self) -> np.ndarray:
@@ -160,12 +194,14 @@ class MarketSimulator:
         m = self._all if mask is None else np.asarray(mask, dtype=np.bool_)
         if m.shape != (n,):
             raise ValueError(f"mask has shape {m.shape}; expected ({n},)")
-        st = self.state
+        if self._reset is None:
+            self._bind_kernels()
+        assert self._reset is not None
+        seeds_u64 = np.ascontiguousarray(s, dtype=np.uint64)
+        mask_c = np.ascontiguousarray(m)
         self._reset(
-            s.astype(np.uint64), m, self.config.warmup_steps, self.P, self.Q, self._quotes,
-            st.fs, st.is_, st.rng, st.bid_vol, st.ask_vol, st.orders, st.acct, st.others,
-            st.rets, st.features, st.fills, st.n_fills, st.mos, st.n_mos,
-        )  # fmt: skip
+            self.state, self.params, seeds_u64, mask_c, int(self.config.warmup_steps), self._quotes
+        )
         self._reset_done = True
 
     def step(
@@ -189,12 +225,22 @@ class MarketSimulator:
             raise RuntimeError("call reset() before step()")
         if check:
             self._check_step_input(quotes, active)
-        st = self.state
-        self._step(
-            self.P, self.Q, quotes, self._all if active is None else active, self.builtin_rival,
-            self.record, st.fs, st.is_, st.rng, st.bid_vol, st.ask_vol, st.orders, st.acct,
-            st.others, st.rets, st.features, st.fills, st.n_fills, st.mos, st.n_mos,
-        )  # fmt: skip
+        act = self._all if active is None else active
+        args = (self.state, self.params, quotes, act, self.builtin_rival, self._record)
+        if (
+            type(quotes) is np.ndarray
+            and quotes.dtype == np.float64
+            and quotes.flags.c_contiguous
+            and type(act) is np.ndarray
+            and act.dtype == np.bool_
+            and act.flags.c_contiguous
+        ):
+            if self._step is None:
+                self._bind_kernels()
+            assert self._step is not None
+            self._step(*args)
+        else:  # other layouts: numba's dispatcher types them (and compiles once per layout)
+            (kernels.step_parallel if self._parallel else kernels.step_serial)(*args)
         return self._result
 
     def _check_step_input(self, quotes: Any, active: Any) -> None:
@@ -223,91 +269,114 @@ class MarketSimulator:
 
     # ------------------------------------------------------------------ views
     @property
+    def book(self) -> BookView:
+        """The books: mid, best prices, depth ladder (:class:`~mm_gym.market.views.BookView`)."""
+        return self._book
+
+    @property
+    def orders(self) -> MakerOrdersView:
+        """The makers' resting orders (:class:`~mm_gym.market.views.MakerOrdersView`)."""
+        return self._orders
+
+    @property
+    def accounts(self) -> AccountsView:
+        """The makers' accounts (:class:`~mm_gym.market.views.AccountsView`)."""
+        return self._accounts
+
+    @property
+    def fills(self) -> FillsView:
+        """The last step's maker fills, with ``record`` on (:class:`~.views.FillsView`)."""
+        return self._fills
+
+    @property
+    def market_orders(self) -> MarketOrdersView:
+        """The last step's market orders, with ``record`` on (:class:`~.views.MarketOrdersView`)."""
+        return self._market_orders
+
+    @property
+    def scalars(self) -> ScalarsView:
+        """Per-market scalars: step, regime, flags, shocks, sentiment, fundamental..."""
+        return self._scalars
+
+    @property
+    def features(self) -> np.ndarray:
+        """Live read-only ``(n, 2, N_FEATURES_ALL)`` float32 observation features per maker.
+
+        Columns in the order of :data:`mm_gym.observations.FEATURE_NAMES_ALL`; row ``[:, k]``
+        is maker ``k``'s point of view.
+        """
+        return self._features
+
+    @property
     def t(self) -> np.ndarray:
-        """Steps since each market's episode started."""
-        return self.state.is_[:, I_T]
+        """Steps since each market's episode started (read-only, live)."""
+        return self._scalars.t
 
     @property
     def mid(self) -> np.ndarray:
-        """Mid per market, ticks."""
-        return self.state.fs[:, F_MID]
+        """Mid per market, ticks (read-only, live)."""
+        return self._book.mid
 
     @property
     def fundamental(self) -> np.ndarray:
-        """Fundamental per market, ticks (hidden from agents)."""
-        return self.state.fs[:, F_FUND]
+        """Fundamental per market, ticks (hidden from agents; read-only, live)."""
+        return self._scalars.fundamental
 
     @property
     def regime(self) -> np.ndarray:
         """Current regime code per market (0 mean_reverting, 1 trending, 2 volatile)."""
-        return self.state.is_[:, I_REGIME]
+        return self._scalars.regime
 
     @property
     def sentiment(self) -> np.ndarray:
-        """Observed sentiment per market."""
-        return self.state.fs[:, F_SENT_OBS]
+        """Observed sentiment per market (read-only, live)."""
+        return self._scalars.sentiment
 
     @property
     def latent_sentiment(self) -> np.ndarray:
         """Latent sentiment ``tanh(x)`` per market (hidden from agents)."""
-        return np.tanh(self.state.fs[:, F_SENT_X])
+        return self._scalars.latent_sentiment
 
     @property
     def shock_step(self) -> np.ndarray:
         """1 where a liquidity shock sent an order in the last step."""
-        return self.state.is_[:, I_SHOCK_STEP]
+        return self._scalars.shock_step
 
     @property
     def inventory(self) -> np.ndarray:
-        """``(n, 2)`` inventories, lots."""
-        return self.state.acct[:, :, A_INV]
+        """``(n, 2)`` inventories, lots (read-only, live)."""
+        return self._accounts.inventory
 
     @property
     def cash(self) -> np.ndarray:
-        """``(n, 2)`` cash, currency (fees and rebates included)."""
-        return self.state.acct[:, :, A_CASH]
+        """``(n, 2)`` cash, currency (fees and rebates included; read-only, live)."""
+        return self._accounts.cash
 
     @property
     def total_pnl(self) -> np.ndarray:
         """``(n, 2)`` mark-to-market PnL: cash + inventory x mid, currency."""
-        a = self.state.acct
-        return a[:, :, A_CASH] + a[:, :, A_INV] * self.state.fs[:, F_MID, None] * self._value
+        return self._accounts.total_pnl
 
     @property
     def realized(self) -> np.ndarray:
         """``(n, 2)`` realized PnL by average cost, currency, fees excluded."""
-        return self.state.acct[:, :, A_REALIZED]
+        return self._accounts.realized
 
     @property
     def unrealized(self) -> np.ndarray:
         """``(n, 2)`` unrealized PnL: inventory x (mid - average cost), currency."""
-        a = self.state.acct
-        return a[:, :, A_INV] * (self.state.fs[:, F_MID, None] - a[:, :, A_AVG]) * self._value
+        return self._accounts.unrealized
 
     @property
     def fees(self) -> np.ndarray:
         """``(n, 2)`` rebates received minus fees paid, currency."""
-        return self.state.acct[:, :, A_FEES]
+        return self._accounts.fees
 
-    def book_levels(
-        self, m: int, depth: int = 10
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Background depth around the mid of market ``m``.
+    def book_levels(self, m: int, depth: int = 10) -> BookDepth:
+        """Background depth around the mid of market ``m`` (``book.depth(m, depth)``).
 
         Returns:
             ``(bid_ticks, bid_lots, ask_ticks, ask_lots)`` for the ``depth`` ticks below and above
             the mid (makers' orders not included).
         """
-        st = self.state
-        base = int(st.is_[m, I_BASE])
-        mid = float(st.fs[m, F_MID])
-        n = st.bid_vol.shape[1]
-        bt = np.arange(int(np.ceil(mid)) - 1, int(np.ceil(mid)) - 1 - depth, -1)
-        at = np.arange(int(np.floor(mid)) + 1, int(np.floor(mid)) + 1 + depth)
-        bi = bt - base
-        ai = at - base
-        b_in = (bi >= 0) & (bi < n)
-        a_in = (ai >= 0) & (ai < n)
-        bid_lots = np.where(b_in, st.bid_vol[m, np.clip(bi, 0, n - 1)], 0)
-        ask_lots = np.where(a_in, st.ask_vol[m, np.clip(ai, 0, n - 1)], 0)
-        return bt, bid_lots, at, ask_lots  # ticks outside the price window hold nothing
+        return self._book.depth(m, depth)

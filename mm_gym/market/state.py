@@ -1,14 +1,14 @@
 """The market state as arrays with a leading dimension ``n_markets``, and its allocation.
 
 Scalars per market live in two tables, ``fs`` (float64) and ``is_`` (int64), addressed by the
-column constants below; the books, the makers' orders and accounts are arrays of their own. The
-compiled step (:mod:`mm_gym.market.kernels`) reads and writes them in place; numba treats the
-module-level integer constants as compile-time constants.
+column constants below; the books, the makers' orders and accounts are arrays of their own, all
+bundled in one :class:`MarketState`. The compiled step (:mod:`mm_gym.market.kernels`) reads and
+writes them in place; numba treats the module-level integer constants as compile-time constants.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -93,10 +93,7 @@ KIND_NAMES = ("noise", "informed", "shock", "background")
 NO_ORDER_TICK = -1
 
 
-@dataclass
-class MarketState:
-    """All arrays of ``n_markets`` markets. See the column constants of this module."""
-
+class _StateArrays(NamedTuple):
     fs: np.ndarray  # (n, N_FS) float64
     is_: np.ndarray  # (n, N_IS) int64
     rng: np.ndarray  # (n, N_STREAMS) uint64
@@ -108,20 +105,40 @@ class MarketState:
     rets: np.ndarray  # (n, N_RETURNS) float64, newest first
     features: np.ndarray  # (n, 2, N_FEATURES_ALL) float32, from each maker's point of view
     fills: np.ndarray  # (n, FILL_CAP, N_R) int64, this step's maker fills
-    n_fills: np.ndarray  # (n,) int64
+    n_fills: np.ndarray  # (n,) int64, this step's maker fills (may exceed FILL_CAP)
     mos: np.ndarray  # (n, MO_CAP, N_M) float64, this step's market orders
-    n_mos: np.ndarray  # (n,) int64
+    n_mos: np.ndarray  # (n,) int64, this step's market orders (may exceed MO_CAP)
+
+
+class MarketState(_StateArrays):
+    """All arrays of ``n_markets`` markets, the one argument every kernel takes.
+
+    A ``NamedTuple`` of arrays: numba passes it as a heterogeneous tuple (``state.fs`` in
+    compiled code is a field read) and caches kernels typed on it. See the column constants of
+    this module for the layout. The simulator's public, read-only views
+    (:mod:`mm_gym.market.views`) are the way to read it from outside the market package.
+    """
+
+    # No __slots__: instances get a __dict__, which allocate() fills with the same arrays so that
+    # code written for the former dataclass (``vars(state)`` in mm_gym.evaluation) keeps working
+    # until it uses :attr:`nbytes`. (Not in __new__: numba's parallel lowering rebuilds the tuple
+    # through the constructor's signature.) Pickling keeps one copy of each array (the memo).
 
     @property
     def n_markets(self) -> int:
         """Number of markets."""
         return int(self.fs.shape[0])
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by all the arrays."""
+        return sum(a.nbytes for a in self)
+
 
 def allocate(n_markets: int, n_levels: int) -> MarketState:
     """Allocate zeroed state arrays for ``n_markets`` markets with ``n_levels`` price levels."""
     n = n_markets
-    return MarketState(
+    state = MarketState(
         fs=np.zeros((n, N_FS), np.float64),
         is_=np.zeros((n, N_IS), np.int64),
         rng=np.zeros((n, N_STREAMS), np.uint64),
@@ -137,3 +154,5 @@ def allocate(n_markets: int, n_levels: int) -> MarketState:
         mos=np.zeros((n, MO_CAP, N_M), np.float64),
         n_mos=np.zeros(n, np.int64),
     )
+    state.__dict__.update(state._asdict())
+    return state

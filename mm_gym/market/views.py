@@ -1,0 +1,577 @@
+"""Typed, read-only views of a :class:`~mm_gym.market.MarketSimulator`'s state.
+
+The simulator keeps ``n_markets`` markets in arrays (:class:`~mm_gym.market.state.MarketState`);
+these classes name what is in them, so that code outside the market package never indexes a
+column constant. Arrays marked *live* are read-only numpy views of the state: they are made once,
+cost nothing to read, and show the values after the latest ``reset``/``step`` (copy them to keep
+a snapshot). Everything else (``best_bid``, ``total_pnl``, ``records()``...) is computed on each
+access and returned as a new array.
+
+Units: prices in ticks (multiply by ``tick_size`` for currency), sizes in lots, money in
+currency. Makers are indexed 0 (mm1) and 1 (mm2); order sides 0 (bid) and 1 (ask); aggressor
+sides +1 (buy) and -1 (sell).
+
+Pickling a view pickles the state it reads (shared with the simulator in the same pickle), not
+copies of its arrays.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from mm_gym.market.state import (
+    A_AVG,
+    A_CASH,
+    A_FEES,
+    A_INV,
+    A_N_FILLS,
+    A_REALIZED,
+    A_STEP_BOUGHT,
+    A_STEP_EDGE,
+    A_STEP_FILLS,
+    A_STEP_SOLD,
+    A_VOLUME,
+    F_FLOW_ABS,
+    F_FLOW_SIGNED,
+    F_FUND,
+    F_HAWKES,
+    F_MID,
+    F_PREV_MID,
+    F_SENT_OBS,
+    F_SENT_X,
+    F_VAR,
+    FILL_CAP,
+    I_BASE,
+    I_BEST_ASK,
+    I_BEST_BID,
+    I_BG_ARRIVED,
+    I_BG_CANCELLED,
+    I_BG_EXECUTED,
+    I_NEWS,
+    I_ONE_SIDED,
+    I_REGIME,
+    I_SHOCK_LEFT,
+    I_SHOCK_SIDE,
+    I_SHOCK_STEP,
+    I_SHOCKS,
+    I_T,
+    I_UNFILLED,
+    KIND_BACKGROUND,
+    KIND_INFORMED,
+    KIND_NAMES,
+    KIND_NOISE,
+    KIND_SHOCK,
+    M_KIND,
+    M_POST_MID,
+    M_PRE_MID,
+    M_SIDE,
+    M_SIZE,
+    MO_CAP,
+    O_AHEAD,
+    O_SEQ,
+    O_SIZE,
+    O_TICK,
+    R_KIND,
+    R_MAKER,
+    R_SIDE,
+    R_SIZE,
+    R_STEP,
+    R_TICK,
+    X_CASH,
+    X_EXCHANGE,
+    X_INV,
+    MarketState,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "FILL_DTYPE",
+    "KIND_BACKGROUND",
+    "KIND_INFORMED",
+    "KIND_NAMES",
+    "KIND_NOISE",
+    "KIND_SHOCK",
+    "MARKET_ORDER_DTYPE",
+    "AccountsView",
+    "BookDepth",
+    "BookView",
+    "FillsView",
+    "MakerOrdersView",
+    "MarketOrdersView",
+    "ScalarsView",
+]
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` (``a`` itself stays writable for the kernels)."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+class _View:
+    """Base of the views: holds the state; pickles as ``(class, (state, *extra))``."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: MarketState) -> None:
+        self._state = state
+
+    def _args(self) -> tuple[Any, ...]:
+        return (self._state,)
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        """Rebuild from the state (the arrays are pickled once, with the state)."""
+        return (type(self), self._args())
+
+    @property
+    def n_markets(self) -> int:
+        """Number of markets."""
+        return self._state.n_markets
+
+
+class BookDepth(NamedTuple):
+    """Lots per tick on each side of one market, nearest the mid first.
+
+    Attributes:
+        bid_ticks: ``(depth,)`` int64 ticks below the mid, descending.
+        bid_lots: ``(depth,)`` int64 lots resting at those ticks.
+        ask_ticks: ``(depth,)`` int64 ticks above the mid, ascending.
+        ask_lots: ``(depth,)`` int64 lots resting at those ticks.
+    """
+
+    bid_ticks: np.ndarray
+    bid_lots: np.ndarray
+    ask_ticks: np.ndarray
+    ask_lots: np.ndarray
+
+
+class BookView(_View):
+    """The books: the mid, the best prices and the depth ladder.
+
+    Attributes:
+        mid: Live ``(n,)`` float64 mid, ticks (the last valid mid while a side is empty).
+        base_tick: Live ``(n,)`` int64 tick of price-window index 0.
+        background_bid_lots: Live ``(n, n_levels)`` int64 background (non-maker) bid lots per
+            window index (tick ``base_tick + i``).
+        background_ask_lots: Live ``(n, n_levels)`` int64, the same for asks.
+    """
+
+    __slots__ = ("background_ask_lots", "background_bid_lots", "base_tick", "mid")
+
+    def __init__(self, state: MarketState) -> None:
+        """Make the live views of ``state``."""
+        super().__init__(state)
+        self.mid = _ro(state.fs[:, F_MID])
+        self.base_tick = _ro(state.is_[:, I_BASE])
+        self.background_bid_lots = _ro(state.bid_vol)
+        self.background_ask_lots = _ro(state.ask_vol)
+
+    @property
+    def n_levels(self) -> int:
+        """Ticks in each market's price window."""
+        return int(self._state.bid_vol.shape[1])
+
+    def _best(self, side: int) -> np.ndarray:
+        s = self._state
+        i = s.is_[:, I_BEST_BID if side == 0 else I_BEST_ASK]
+        empty = i < 0 if side == 0 else i >= self.n_levels
+        best = np.where(empty, np.nan, (s.is_[:, I_BASE] + i).astype(np.float64))
+        for k in range(2):
+            o = s.orders[:, k, side]
+            tick = np.where(o[:, O_SIZE] > 0, o[:, O_TICK].astype(np.float64), np.nan)
+            best = np.fmax(best, tick) if side == 0 else np.fmin(best, tick)
+        return best
+
+    @property
+    def best_bid(self) -> np.ndarray:
+        """``(n,)`` float64 best bid, ticks, makers' orders included; NaN if the side is empty."""
+        return self._best(0)
+
+    @property
+    def best_ask(self) -> np.ndarray:
+        """``(n,)`` float64 best ask, ticks, makers' orders included; NaN if the side is empty."""
+        return self._best(1)
+
+    @property
+    def spread(self) -> np.ndarray:
+        """``(n,)`` float64 best ask - best bid, ticks; NaN if a side is empty."""
+        return self.best_ask - self.best_bid
+
+    def depth(self, m: int, levels: int = 10, *, makers: bool = False) -> BookDepth:
+        """The ``levels`` ticks below and above the mid of market ``m`` and the lots there.
+
+        Bids start at ``ceil(mid) - 1`` and asks at ``floor(mid) + 1`` (at a one-tick spread,
+        the best prices); ticks outside the price window hold nothing.
+
+        Args:
+            m: Market index.
+            levels: Ticks per side.
+            makers: Add the makers' resting lots to the background lots.
+        """
+        s = self._state
+        base = int(s.is_[m, I_BASE])
+        mid = float(s.fs[m, F_MID])
+        n = self.n_levels
+        bt = np.arange(int(np.ceil(mid)) - 1, int(np.ceil(mid)) - 1 - levels, -1)
+        at = np.arange(int(np.floor(mid)) + 1, int(np.floor(mid)) + 1 + levels)
+        bi = bt - base
+        ai = at - base
+        b_in = (bi >= 0) & (bi < n)
+        a_in = (ai >= 0) & (ai < n)
+        bid_lots = np.where(b_in, s.bid_vol[m, np.clip(bi, 0, n - 1)], 0)
+        ask_lots = np.where(a_in, s.ask_vol[m, np.clip(ai, 0, n - 1)], 0)
+        if makers:
+            for k in range(2):
+                for side, ticks, lots in ((0, bt, bid_lots), (1, at, ask_lots)):
+                    o = s.orders[m, k, side]
+                    if o[O_SIZE] > 0:
+                        lots += np.where(ticks == o[O_TICK], o[O_SIZE], 0)
+        return BookDepth(bt, bid_lots, at, ask_lots)
+
+
+class MakerOrdersView(_View):
+    """The makers' resting orders, one per maker and side: arrays ``(n, 2 makers, 2 sides)``.
+
+    Attributes:
+        tick: Live int64 price, ticks (meaningless where ``size == 0``).
+        size: Live int64 remaining lots (0: no order rests).
+        ahead: Live int64 background lots ahead in the queue at that price.
+        seq: Live int64 join sequence (earlier joins fill first among makers at one price).
+    """
+
+    __slots__ = ("ahead", "seq", "size", "tick")
+
+    def __init__(self, state: MarketState) -> None:
+        """Make the live views of ``state``."""
+        super().__init__(state)
+        o = state.orders
+        self.tick = _ro(o[..., O_TICK])
+        self.size = _ro(o[..., O_SIZE])
+        self.ahead = _ro(o[..., O_AHEAD])
+        self.seq = _ro(o[..., O_SEQ])
+
+    @property
+    def resting(self) -> np.ndarray:
+        """``(n, 2, 2)`` bool: an order rests (``size > 0``)."""
+        return self.size > 0
+
+
+class AccountsView(_View):
+    """The makers' accounts: arrays ``(n, 2)``, column 0 mm1, column 1 mm2.
+
+    Attributes:
+        cash: Live float64 cash, currency (rebates and fees included).
+        inventory: Live float64 inventory, lots (integer-valued).
+        avg_cost: Live float64 average cost of the open position, ticks (0 when flat).
+        realized: Live float64 realized PnL by average cost, currency, fees excluded.
+        fees: Live float64 rebates received minus fees paid, currency.
+        volume: Live float64 lots traded in the episode.
+        n_fills: Live float64 fills in the episode.
+        step_bought: Live float64 lots bought in the last step.
+        step_sold: Live float64 lots sold in the last step.
+        step_edge: Live float64 last step's spread capture, ``sum size * |price - mid|``,
+            currency.
+        step_fills: Live float64 fills in the last step.
+        others_cash: Live ``(n,)`` float64 cash of all other participants (traders and
+            background liquidity).
+        others_inventory: Live ``(n,)`` float64 their inventory, lots.
+        exchange_income: Live ``(n,)`` float64 the exchange's fees net of rebates, currency.
+    """
+
+    __slots__ = (
+        "_value",
+        "avg_cost",
+        "cash",
+        "exchange_income",
+        "fees",
+        "inventory",
+        "n_fills",
+        "others_cash",
+        "others_inventory",
+        "realized",
+        "step_bought",
+        "step_edge",
+        "step_fills",
+        "step_sold",
+        "volume",
+    )
+
+    def __init__(self, state: MarketState, value_per_tick_lot: float) -> None:
+        """Make the live views of ``state``; ``value_per_tick_lot`` = tick size x lot size."""
+        super().__init__(state)
+        self._value = float(value_per_tick_lot)
+        a = state.acct
+        self.cash = _ro(a[:, :, A_CASH])
+        self.inventory = _ro(a[:, :, A_INV])
+        self.avg_cost = _ro(a[:, :, A_AVG])
+        self.realized = _ro(a[:, :, A_REALIZED])
+        self.fees = _ro(a[:, :, A_FEES])
+        self.volume = _ro(a[:, :, A_VOLUME])
+        self.n_fills = _ro(a[:, :, A_N_FILLS])
+        self.step_bought = _ro(a[:, :, A_STEP_BOUGHT])
+        self.step_sold = _ro(a[:, :, A_STEP_SOLD])
+        self.step_edge = _ro(a[:, :, A_STEP_EDGE])
+        self.step_fills = _ro(a[:, :, A_STEP_FILLS])
+        self.others_cash = _ro(state.others[:, X_CASH])
+        self.others_inventory = _ro(state.others[:, X_INV])
+        self.exchange_income = _ro(state.others[:, X_EXCHANGE])
+
+    def _args(self) -> tuple[Any, ...]:
+        return (self._state, self._value)
+
+    @property
+    def value_per_tick_lot(self) -> float:
+        """Currency per tick per lot (tick size x lot size)."""
+        return self._value
+
+    @property
+    def unrealized(self) -> np.ndarray:
+        """``(n, 2)`` unrealized PnL ``inventory x (mid - avg_cost)``, currency."""
+        a = self._state.acct
+        return a[:, :, A_INV] * (self._state.fs[:, F_MID, None] - a[:, :, A_AVG]) * self._value
+
+    @property
+    def total_pnl(self) -> np.ndarray:
+        """``(n, 2)`` mark-to-market PnL ``cash + inventory x mid``, currency."""
+        a = self._state.acct
+        return a[:, :, A_CASH] + a[:, :, A_INV] * self._state.fs[:, F_MID, None] * self._value
+
+
+def _records(
+    table: np.ndarray, count: np.ndarray, dtype: np.dtype, cols: dict[str, int]
+) -> np.ndarray:
+    """Flatten the recorded rows of every market into one record array (market, row order)."""
+    cap = table.shape[1]
+    k = np.minimum(count, cap)
+    markets = np.repeat(np.arange(table.shape[0]), k)
+    rows = table[np.arange(cap)[None, :] < k[:, None]]
+    out = np.empty(rows.shape[0], dtype)
+    out["market"] = markets
+    for name, col in cols.items():
+        out[name] = rows[:, col]
+    return out
+
+
+FILL_DTYPE = np.dtype(
+    [
+        ("step", np.int64),
+        ("market", np.int64),
+        ("maker", np.int64),
+        ("side", np.int64),
+        ("price_ticks", np.int64),
+        ("size_lots", np.int64),
+        ("kind", np.int64),
+    ]
+)
+"""One maker fill: step (of the episode, before the step's increment), market, maker (0 mm1,
+1 mm2), side of the maker's resting order (0 bid: the maker bought, 1 ask), price, lots, the
+aggressor's kind (index into ``KIND_NAMES``)."""
+
+MARKET_ORDER_DTYPE = np.dtype(
+    [
+        ("market", np.int64),
+        ("size_lots", np.float64),
+        ("side", np.int64),
+        ("kind", np.int64),
+        ("pre_mid", np.float64),
+        ("post_mid", np.float64),
+    ]
+)
+"""One market order: market, lots filled (may be 0), side (+1 buy, -1 sell), kind (index into
+``KIND_NAMES``), mid before and after it, ticks."""
+
+
+class FillsView(_View):
+    """The makers' fills of the last step (recorded only while the simulator's ``record`` is on).
+
+    Row ``j < min(count[m], capacity)`` of each ``(n, capacity)`` array is market ``m``'s
+    ``j``-th fill in the step.
+
+    Attributes:
+        count: Live ``(n,)`` int64 fills in the last step (may exceed ``capacity``; the rest
+            were not recorded).
+        step: Live ``(n, capacity)`` int64 step of the episode the fill happened in (0-based).
+        maker: Live ``(n, capacity)`` int64 maker (0 mm1, 1 mm2).
+        side: Live ``(n, capacity)`` int64 side of the maker's order (0 bid, 1 ask).
+        tick: Live ``(n, capacity)`` int64 price, ticks.
+        size: Live ``(n, capacity)`` int64 lots.
+        kind: Live ``(n, capacity)`` int64 aggressor kind (index into ``KIND_NAMES``).
+        table: Live ``(n, capacity, 6)`` int64 all of the above as columns step, maker, side,
+            tick, size, kind.
+    """
+
+    __slots__ = ("count", "kind", "maker", "side", "size", "step", "table", "tick")
+    capacity: ClassVar[int] = FILL_CAP  # fills recorded per market per step
+
+    def __init__(self, state: MarketState) -> None:
+        """Make the live views of ``state``."""
+        super().__init__(state)
+        f = state.fills
+        self.table = _ro(f)
+        self.count = _ro(state.n_fills)
+        self.step = _ro(f[:, :, R_STEP])
+        self.maker = _ro(f[:, :, R_MAKER])
+        self.side = _ro(f[:, :, R_SIDE])
+        self.tick = _ro(f[:, :, R_TICK])
+        self.size = _ro(f[:, :, R_SIZE])
+        self.kind = _ro(f[:, :, R_KIND])
+
+    def records(self) -> np.ndarray:
+        """All recorded fills of the last step as a :data:`FILL_DTYPE` record array."""
+        cols = {
+            "step": R_STEP,
+            "maker": R_MAKER,
+            "side": R_SIDE,
+            "price_ticks": R_TICK,
+            "size_lots": R_SIZE,
+            "kind": R_KIND,
+        }
+        return _records(self._state.fills, self._state.n_fills, FILL_DTYPE, cols)
+
+    def to_frame(self) -> pd.DataFrame:
+        """:meth:`records` as a DataFrame, ``kind`` as its name (``"noise"``...)."""
+        import pandas as pd
+
+        df = pd.DataFrame(self.records())
+        df["kind"] = [KIND_NAMES[int(k)] for k in df["kind"]]
+        return df
+
+
+class MarketOrdersView(_View):
+    """The market orders of the last step (recorded only while ``record`` is on).
+
+    Background limit orders that crossed appear too (kind ``background``) when they filled.
+    Row ``j < min(count[m], capacity)`` of each ``(n, capacity)`` array is market ``m``'s
+    ``j``-th order in the step.
+
+    Attributes:
+        count: Live ``(n,)`` int64 orders in the last step (may exceed ``capacity``).
+        size: Live ``(n, capacity)`` float64 lots filled (0 if the book side was empty).
+        side: Live ``(n, capacity)`` float64 +1 buy, -1 sell.
+        kind: Live ``(n, capacity)`` float64 kind (index into ``KIND_NAMES``).
+        pre_mid: Live ``(n, capacity)`` float64 mid before the order, ticks.
+        post_mid: Live ``(n, capacity)`` float64 mid after it, ticks.
+        table: Live ``(n, capacity, 5)`` float64 as columns size, side, pre_mid, post_mid,
+            kind.
+    """
+
+    __slots__ = ("count", "kind", "post_mid", "pre_mid", "side", "size", "table")
+    capacity: ClassVar[int] = MO_CAP  # market orders recorded per market per step
+
+    def __init__(self, state: MarketState) -> None:
+        """Make the live views of ``state``."""
+        super().__init__(state)
+        o = state.mos
+        self.table = _ro(o)
+        self.count = _ro(state.n_mos)
+        self.size = _ro(o[:, :, M_SIZE])
+        self.side = _ro(o[:, :, M_SIDE])
+        self.kind = _ro(o[:, :, M_KIND])
+        self.pre_mid = _ro(o[:, :, M_PRE_MID])
+        self.post_mid = _ro(o[:, :, M_POST_MID])
+
+    def records(self) -> np.ndarray:
+        """All recorded market orders of the last step as a :data:`MARKET_ORDER_DTYPE` array."""
+        cols = {
+            "size_lots": M_SIZE,
+            "side": M_SIDE,
+            "kind": M_KIND,
+            "pre_mid": M_PRE_MID,
+            "post_mid": M_POST_MID,
+        }
+        return _records(self._state.mos, self._state.n_mos, MARKET_ORDER_DTYPE, cols)
+
+    def to_frame(self) -> pd.DataFrame:
+        """:meth:`records` as a DataFrame, ``kind`` as its name (``"noise"``...)."""
+        import pandas as pd
+
+        df = pd.DataFrame(self.records())
+        df["kind"] = [KIND_NAMES[int(k)] for k in df["kind"]]
+        return df
+
+
+class ScalarsView(_View):
+    """The scalar state of each market: arrays ``(n,)``.
+
+    Attributes:
+        t: Live int64 steps since the episode started.
+        regime: Live int64 regime code (index into ``mm_gym.config.REGIMES``).
+        one_sided: Live int64 1 if a side of the book (makers included) was empty at the end of
+            the last step.
+        shock_step: Live int64 1 if a liquidity shock sent an order in the last step.
+        shock_steps_left: Live int64 steps left in the current shock (0: none).
+        shock_side: Live int64 side of the current shock's orders (+1 buy, -1 sell).
+        shocks: Live int64 shocks started in the episode.
+        news: Live int64 news items that arrived in the last step.
+        unfilled_lots: Live int64 market-order lots in the episode that found no liquidity.
+        background_arrived: Live int64 background lots that arrived (since the reset, warm-up
+            included).
+        background_cancelled: Live int64 background lots cancelled (or dropped off the window).
+        background_executed: Live int64 background lots executed against.
+        mid: Live float64 mid, ticks.
+        prev_mid: Live float64 mid at the start of the last step, ticks.
+        sentiment: Live float64 observed sentiment (EMA of news readings), in [-1, 1].
+        fundamental: Live float64 fundamental price, ticks (hidden from agents; diagnostics).
+        hawkes_excitation: Live float64 Hawkes excitation of the noise rate, orders per step.
+        flow_signed: Live float64 EMA of signed market-order lots per step (buys > 0).
+        flow_abs: Live float64 EMA of absolute market-order lots per step.
+        variance: Live float64 EWMA of squared mid changes, ticks^2 per step.
+    """
+
+    __slots__ = (
+        "background_arrived",
+        "background_cancelled",
+        "background_executed",
+        "flow_abs",
+        "flow_signed",
+        "fundamental",
+        "hawkes_excitation",
+        "mid",
+        "news",
+        "one_sided",
+        "prev_mid",
+        "regime",
+        "sentiment",
+        "shock_side",
+        "shock_step",
+        "shock_steps_left",
+        "shocks",
+        "t",
+        "unfilled_lots",
+        "variance",
+    )
+
+    def __init__(self, state: MarketState) -> None:
+        """Make the live views of ``state``."""
+        super().__init__(state)
+        i, f = state.is_, state.fs
+        self.t = _ro(i[:, I_T])
+        self.regime = _ro(i[:, I_REGIME])
+        self.one_sided = _ro(i[:, I_ONE_SIDED])
+        self.shock_step = _ro(i[:, I_SHOCK_STEP])
+        self.shock_steps_left = _ro(i[:, I_SHOCK_LEFT])
+        self.shock_side = _ro(i[:, I_SHOCK_SIDE])
+        self.shocks = _ro(i[:, I_SHOCKS])
+        self.news = _ro(i[:, I_NEWS])
+        self.unfilled_lots = _ro(i[:, I_UNFILLED])
+        self.background_arrived = _ro(i[:, I_BG_ARRIVED])
+        self.background_cancelled = _ro(i[:, I_BG_CANCELLED])
+        self.background_executed = _ro(i[:, I_BG_EXECUTED])
+        self.mid = _ro(f[:, F_MID])
+        self.prev_mid = _ro(f[:, F_PREV_MID])
+        self.sentiment = _ro(f[:, F_SENT_OBS])
+        self.fundamental = _ro(f[:, F_FUND])
+        self.hawkes_excitation = _ro(f[:, F_HAWKES])
+        self.flow_signed = _ro(f[:, F_FLOW_SIGNED])
+        self.flow_abs = _ro(f[:, F_FLOW_ABS])
+        self.variance = _ro(f[:, F_VAR])
+
+    @property
+    def latent_sentiment(self) -> np.ndarray:
+        """``(n,)`` latent sentiment ``tanh(x)`` (hidden from agents; diagnostics)."""
+        return np.tanh(self._state.fs[:, F_SENT_X])
