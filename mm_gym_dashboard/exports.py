@@ -278,13 +278,20 @@ def _read_impact(path: Path) -> pd.DataFrame:
 
 
 def list_exports(root: Path) -> list[Path]:
-    """The export folders in ``root``, newest first (timestamps sort by name); [] if none."""
+    """The export folders in ``root``, newest first (timestamps sort by name); [] if none.
+
+    A folder that holds only hidden entries is an export still being written (``evaluate.py``
+    keeps a placeholder with its lock while the run goes on) and is left out.
+    """
     if not root.is_dir():
         return []
     folders = [
         p
         for p in root.iterdir()
-        if p.is_dir() and not p.name.startswith(".") and p.name != "latest"
+        if p.is_dir()
+        and not p.name.startswith(".")
+        and p.name != "latest"
+        and any(not c.name.startswith(".") for c in p.iterdir())
     ]
     return sorted(folders, key=lambda p: (p.name, p.stat().st_mtime), reverse=True)
 

@@ -102,3 +102,11 @@ def test_app_refuses_to_serve_beyond_this_machine(
         assert at.sidebar.radio  # explicitly allowed: pages drawn
     finally:
         config.set_option("server.address", before)
+
+
+def test_an_export_still_being_written_is_not_listed(roots: Path) -> None:
+    before = ex.list_exports(roots)
+    running = roots / "29990101-000000"
+    running.mkdir()
+    (running / ".lock").write_text("")
+    assert ex.list_exports(roots) == before
