@@ -60,6 +60,8 @@ KIND_NOISE = 0
 
 ACF_LAGS = np.arange(1, 101)
 SIGN_ACF_MAX_LAG = 1000
+HURST_BLOCK_SIZES = np.unique(np.geomspace(10, 1000, 12).astype(int))
+"""Block sizes of the sign Hurst fit, orders (10 to 1,000: the metaorder scales)."""
 RESPONSE_LAGS = np.arange(0, 51)
 XCORR_LAGS = np.arange(-5, 21)
 SENTIMENT_HORIZON_STEPS = 50
@@ -239,11 +241,14 @@ def analyse(meas: Measurement, n_boot: int = 500, seed: int = 0) -> PresetResult
     n_orders = int(live.sum())
     orders_sample = f"{n_orders:,} market orders"
     median_len = int(np.median([s.size for s in signs])) if signs else 0
-    block_sizes = np.unique(np.geomspace(10, max(median_len // 20, 20), 12).astype(int))
+    # A fixed range of scales, not one that grows with the sample: the estimate depends on the
+    # scales it is read at (short-lived persistence lifts it at small n), so runs of different
+    # length must read the same scales to compare. Sizes with too few blocks drop out.
+    block_sizes = HURST_BLOCK_SIZES
     ph = est.sign_hurst_parts(signs, block_sizes)
     add(
         "sign_hurst",
-        "Hurst exponent of order signs (aggregated variance)",
+        "Hurst exponent of order signs (aggregated variance, 10-1,000 orders)",
         ph,
         est.hurst_from_parts,
         "0.6-0.8",
@@ -570,7 +575,7 @@ def _fmt(v: float) -> str:
         return "nan"
     if v != 0 and (abs(v) >= 1e4 or abs(v) < 1e-3):
         return f"{v:.3g}"
-    if float(v).is_integer() and abs(v) >= 10:
+    if float(v).is_integer():  # counts and levels
         return f"{v:,.0f}"
     return f"{v:.3f}"
 
@@ -617,6 +622,11 @@ def to_csv(results: Sequence[PresetResult]) -> str:
     return buf.getvalue()
 
 
+def _md(text: str) -> str:
+    """Escape the table separator in a Markdown cell."""
+    return text.replace("|", "\\|")
+
+
 def to_markdown(results: Sequence[PresetResult], command: str = "") -> str:
     """A Markdown report: a summary matrix of the targeted facts, then one table per preset."""
     lines = ["# mm_gym realism report", ""]
@@ -646,7 +656,7 @@ def to_markdown(results: Sequence[PresetResult], command: str = "") -> str:
             cells.append(
                 f"{_fmt(f.value)} {mark}" + (f" ({f.target})" if f.status != "info" else "")
             )
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_md(label)} | " + " | ".join(cells) + " |")
     lines.append("")
     for r in results:
         lines += [
@@ -658,7 +668,9 @@ def to_markdown(results: Sequence[PresetResult], command: str = "") -> str:
             "|---|---|---|---|---|",
         ]
         for f in r.facts:
-            lines.append(f"| {f.label} | {f.target} | {_measured(f)} | {f.status} | {f.sample} |")
+            lines.append(
+                f"| {_md(f.label)} | {f.target} | {_measured(f)} | {f.status} | {f.sample} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
