@@ -16,9 +16,11 @@ or JSON files (unknown keys are an error).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -74,21 +76,23 @@ def _check_range(
     right = ")" if hi_open or hi is None else "]"
     interval = f"{left}{lo_s}, {hi_s}{right}"
     kind = "an integer" if integer else "a number"
+    shown = f"{name}={excerpt(value)}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name}={value!r} must be {kind} in {interval}")
-    if integer and not float(value).is_integer():
-        raise ConfigError(f"{name}={value!r} must be {kind} in {interval}")
-    if not math.isfinite(value):
-        raise ConfigError(f"{name}={value!r} must be {kind} in {interval}")
+        raise ConfigError(f"{shown} must be {kind} in {interval}")
+    # Only floats can be fractional or non-finite; a huge int would overflow float().
+    if isinstance(value, float) and (
+        not math.isfinite(value) or (integer and not value.is_integer())
+    ):
+        raise ConfigError(f"{shown} must be {kind} in {interval}")
     if lo is not None and (value < lo or (lo_open and value == lo)):
-        raise ConfigError(f"{name}={value!r} is out of range: must be {kind} in {interval}")
+        raise ConfigError(f"{shown} is out of range: must be {kind} in {interval}")
     if hi is not None and (value > hi or (hi_open and value == hi)):
-        raise ConfigError(f"{name}={value!r} is out of range: must be {kind} in {interval}")
+        raise ConfigError(f"{shown} is out of range: must be {kind} in {interval}")
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name}={value!r} is not valid: choose one of {list(choices)}")
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(f"{name}={excerpt(value)} is not valid: choose one of {list(choices)}")
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,7 @@ class FlowConfig:
         _check_range("flow.informed_mean_size_lots", self.informed_mean_size_lots, 1.0, 100.0)
         _check_range("flow.max_order_lots", self.max_order_lots, 1, 10_000, integer=True)
         if not isinstance(self.hawkes, bool):
-            raise ConfigError(f"flow.hawkes={self.hawkes!r} must be true or false")
+            raise ConfigError(f"flow.hawkes={excerpt(self.hawkes)} must be true or false")
         _check_range("flow.hawkes_alpha", self.hawkes_alpha, 0.0, 100.0)
         _check_range("flow.hawkes_beta", self.hawkes_beta, 0.0, 100.0, lo_open=True)
         if self.hawkes_alpha / self.hawkes_beta >= 1.0:
@@ -383,7 +387,7 @@ class MarketConfig:
             ("intensity", IntensityConfig),
         ):
             if not isinstance(getattr(self, name), cls):
-                raise ConfigError(f"{name}={getattr(self, name)!r} must be a {cls.__name__}")
+                raise ConfigError(f"{name}={excerpt(getattr(self, name))} must be a {cls.__name__}")
 
     @property
     def value_per_tick_lot(self) -> float:
@@ -428,8 +432,8 @@ def preset(name: str) -> MarketConfig:
         ConfigError: If the name is unknown (the message lists the valid names).
     """
     presets = _presets()
-    if name not in presets:
-        raise ConfigError(f"preset={name!r} is not valid: choose one of {list(presets)}")
+    if not isinstance(name, str) or name not in presets:
+        raise ConfigError(f"preset={excerpt(name)} is not valid: choose one of {list(presets)}")
     return presets[name]
 
 
@@ -449,6 +453,8 @@ def with_overrides(config: MarketConfig, overrides: Mapping[str, Any]) -> Market
     """
     nested: dict[str, Any] = {}
     for key, value in overrides.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"override key {excerpt(key)} must be a string")
         parts = key.split(".")
         cur = nested
         for p in parts[:-1]:
@@ -459,10 +465,12 @@ def with_overrides(config: MarketConfig, overrides: Mapping[str, Any]) -> Market
 
 def _merge(obj: Any, changes: Mapping[str, Any], path: str) -> Any:
     known = {f.name for f in fields(obj)}
-    unknown = sorted(set(changes) - known)
+    unknown = sorted(set(changes) - known, key=str)  # file keys may be numbers too
     if unknown:
         where = f" in {path}" if path else ""
-        raise ConfigError(f"unknown key(s) {unknown}{where}: valid keys are {sorted(known)}")
+        raise ConfigError(
+            f"unknown key(s) {excerpt(unknown)}{where}: valid keys are {sorted(known)}"
+        )
     kwargs: dict[str, Any] = {}
     for key, value in changes.items():
         current = getattr(obj, key)
@@ -500,9 +508,60 @@ MAX_CONFIG_NODES = 10_000
 
 
 def excerpt(value: Any, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for error messages about untrusted input."""
-    text = repr(value)
+    """``repr(value)`` cut to ``limit`` characters, for error messages about untrusted input.
+
+    The value is abbreviated while it is formatted (:mod:`reprlib`: the first few items of a
+    container, the start of a string, the size of a huge integer), so a million-item list costs
+    no more than a short one; the result is one line, and a failing ``repr`` is named by type.
+
+    Args:
+        value: Anything.
+        limit: Most characters returned (>= 10).
+
+    Returns:
+        The (possibly cut) representation; a cut one ends in ``"..."``.
+    """
+    limit = max(int(limit), 10)
+    text = " ".join(_ExcerptRepr(limit).repr(value).splitlines())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _ExcerptRepr(reprlib.Repr):
+    """A :class:`reprlib.Repr` sized so that its output only needs cutting at the end."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        items = limit // 2 + 1  # each item shows at least "0, "
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = items
+        self.maxdeque = self.maxarray = self.maxdict = items
+        # reprlib cuts long strings and reprs in the middle; keep the cut past our limit.
+        self.maxstring = self.maxother = self.maxlong = 2 * limit + 10
+
+    def repr_int(self, x: int, level: int) -> str:
+        # repr() of an int over 4,300 digits raises ValueError (CPython's conversion limit).
+        if x.bit_length() > 4 * self.maxlong:
+            return f"<an integer of about {int(x.bit_length() * math.log10(2)) + 1} digits>"
+        return super().repr_int(x, level)
+
+    # reprlib sorts a whole dict or set before showing its first items; take them as they come.
+    def repr_dict(self, x: dict[Any, Any], level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        shown = [
+            f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}"
+            for k, v in itertools.islice(x.items(), self.maxdict)
+        ]
+        return "{" + ", ".join(shown) + (", ...}" if len(x) > self.maxdict else "}")
+
+    def repr_set(self, x: set[Any], level: int) -> str:
+        if not x:
+            return "set()"
+        if level <= 0:
+            return "{...}"
+        shown = [self.repr1(v, level - 1) for v in itertools.islice(x, self.maxset)]
+        return "{" + ", ".join(shown) + (", ...}" if len(x) > self.maxset else "}")
 
 
 def read_config_file(path: str | os.PathLike[str], what: str = "config file") -> dict[str, Any]:

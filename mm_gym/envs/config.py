@@ -9,6 +9,7 @@ works, and an unknown key raises :class:`~mm_gym.config.ConfigError` listing the
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from mm_gym.actions import ACTION_TYPES
-from mm_gym.config import ConfigError, MarketConfig, preset, with_overrides
+from mm_gym.config import ConfigError, MarketConfig, excerpt, preset, with_overrides
 
 __all__ = [
     "ACTION_TYPES",
@@ -36,17 +37,25 @@ MARKET_ALIASES: dict[str, str] = {
 }
 """Short keyword names accepted by the environments for nested market fields."""
 
+MAX_GRID = 1_000
+"""Most entries of a discrete grid (``discrete_*_ticks``); the action count is their product."""
+
 
 def _fail(name: str, value: Any, what: str) -> ConfigError:
-    return ConfigError(f"{name}={value!r} {what}")
+    return ConfigError(f"{name}={excerpt(value)} {what}")
 
 
 def _number(name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False) -> None:
     """Raise ConfigError unless ``value`` is a finite number in ``[lo, hi]`` (``(lo, hi]``)."""
     interval = f"{'(' if lo_open else '['}{lo!r}, {hi!r}]"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise _fail(name, value, f"must be a number in {interval}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the float range
+        raise _fail(name, value, f"is out of range: must be a number in {interval}") from None
+    if not math.isfinite(v):
+        raise _fail(name, value, f"must be a number in {interval}")
     if v < lo or v > hi or (lo_open and v == lo):
         raise _fail(name, value, f"is out of range: must be a number in {interval}")
 
@@ -61,11 +70,12 @@ def _integer(name: str, value: Any, lo: int, hi: int) -> None:
 
 def _grid(name: str, value: Any, lo: float, hi: float) -> tuple[float, ...]:
     """Validate a non-empty sequence of numbers in ``[lo, hi]``; return it as a float tuple."""
+    what = f"must be a non-empty sequence of at most {MAX_GRID:,} numbers in [{lo!r}, {hi!r}]"
     if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
-        raise _fail(name, value, f"must be a non-empty sequence of numbers in [{lo!r}, {hi!r}]")
-    items = tuple(value)
-    if not items:
-        raise _fail(name, value, f"must be a non-empty sequence of numbers in [{lo!r}, {hi!r}]")
+        raise _fail(name, value, what)
+    items = tuple(itertools.islice(value, MAX_GRID + 1))
+    if not items or len(items) > MAX_GRID:
+        raise _fail(name, value, what)
     for i, x in enumerate(items):
         _number(f"{name}[{i}]", x, lo, hi)
     return tuple(float(x) for x in items)
@@ -177,9 +187,9 @@ def resolve_configs(
         ConfigError: On an unknown key (the message lists the valid keys) or an invalid value.
     """
     if config is not None and not isinstance(config, MarketConfig):
-        raise ConfigError(f"config={config!r} must be a MarketConfig")
+        raise ConfigError(f"config={excerpt(config)} must be a MarketConfig")
     if env_config is not None and not isinstance(env_config, EnvConfig):
-        raise ConfigError(f"env_config={env_config!r} must be an EnvConfig")
+        raise ConfigError(f"env_config={excerpt(env_config)} must be an EnvConfig")
     market = config if config is not None else preset(preset_name)
     env = env_config if env_config is not None else EnvConfig()
     env_keys = set(env_config_keys())
@@ -188,7 +198,7 @@ def resolve_configs(
     market_changes: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
         if not isinstance(key, str):
-            raise ConfigError(f"override key {key!r} must be a string")
+            raise ConfigError(f"override key {excerpt(key)} must be a string")
         head = key.split(".", 1)[0]
         if key in env_keys:
             env_changes[key] = value
@@ -199,7 +209,7 @@ def resolve_configs(
         else:
             valid = sorted(env_keys | market_keys | set(MARKET_ALIASES) | set(extra_keys))
             raise ConfigError(
-                f"unknown key {key!r}: valid keys are {valid} (nested market fields also as "
+                f"unknown key {excerpt(key)}: valid keys are {valid} (nested market fields also as "
                 "dotted keys, e.g. 'flow.shock_rate')"
             )
     if market_changes:

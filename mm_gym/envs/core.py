@@ -22,16 +22,19 @@ exogenous path in particular) is a function of its seed alone.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
 from mm_gym.actions import discrete_offsets_table
-from mm_gym.config import ConfigError, MarketConfig
+from mm_gym.config import ConfigError, MarketConfig, excerpt
 from mm_gym.envs.config import EnvConfig
 from mm_gym.market import MarketSimulator
+from mm_gym.market.simulator import PARALLEL_MIN_MARKETS
 from mm_gym.market.state import (
     A_AVG,
     A_CASH,
@@ -52,11 +55,16 @@ from mm_gym.rewards import COMPONENT_NAMES, RewardParams, step_reward
 
 __all__ = [
     "INFO_KEYS",
+    "SEED_RANGE",
     "MarketCore",
     "check_rival",
+    "check_seed",
+    "check_seeds",
+    "describe_value",
     "episode_seeds",
     "make_action_space",
     "make_observation_space",
+    "numeric_array",
 ]
 
 INFO_KEYS: tuple[str, ...] = (
@@ -82,6 +90,22 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _RIVAL_SALT = 0x52495641  # "RIVA": keeps the rival's generator apart from the market seed
+
+# numba's workqueue threading layer (mm_gym.market's default) aborts the whole process when two
+# Python threads run parallel kernels at once ("Concurrent access has been detected"), as two
+# vector environments stepped from two threads did. Calls into parallel kernels hold this
+# process-wide lock; the workqueue runs one parallel region at a time anyway.
+_PARALLEL_LOCK = threading.Lock()
+
+
+def _renew_parallel_lock() -> None:
+    global _PARALLEL_LOCK
+    _PARALLEL_LOCK = threading.Lock()
+
+
+# A child forked while another thread held the lock would otherwise wait for it for ever.
+if hasattr(os, "register_at_fork"):  # POSIX only
+    os.register_at_fork(after_in_child=_renew_parallel_lock)
 
 
 def episode_seeds(roots: np.ndarray, episodes: np.ndarray) -> np.ndarray:
@@ -111,11 +135,109 @@ def rival_generator(root: int, episode: int) -> np.random.Generator:
     return np.random.default_rng([int(root), int(episode), _RIVAL_SALT])
 
 
+SEED_RANGE = "[0, 2**63)"
+"""The seeds a reset accepts (the range unseeded roots are drawn from; they fit an int64)."""
+
+_SEED_END = 2**63
+
+
+def check_seed(seed: Any, who: str, name: str = "seed") -> int | None:
+    """Return a reset's ``seed`` as a Python int (None passes through), or raise a clear error.
+
+    Gymnasium takes only Python ints (a numpy integer fails with a message about the type, and a
+    bool passes as 0 or 1); the environments take None or any non-bool integer in
+    :data:`SEED_RANGE`, numpy integers included, and hand Gymnasium the equal Python int.
+
+    Args:
+        seed: The value passed.
+        who: The method named in errors, e.g. ``"MarketMakingEnv.reset"``.
+        name: The argument named in errors (``"seed[3]"`` for an entry of a list).
+
+    Raises:
+        TypeError: If ``seed`` is neither None nor an integer (bools are refused).
+        ValueError: If it lies outside :data:`SEED_RANGE`.
+    """
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(
+            f"{who}: {name}={excerpt(seed, 40)} must be None or an integer in {SEED_RANGE}, "
+            f"not a {type(seed).__name__}"
+        )
+    value = int(seed)
+    if not 0 <= value < _SEED_END:
+        raise ValueError(
+            f"{who}: {name}={excerpt(seed, 40)} is out of range: must be an integer in {SEED_RANGE}"
+        )
+    return value
+
+
+def check_seeds(seed: Any, n: int, who: str) -> int | list[int | None] | None:
+    """Return a batched reset's ``seed`` checked: None, one int, or ``n`` ints or Nones.
+
+    Args:
+        seed: None, an integer (market ``i`` gets ``seed + i``) or a sequence (list, tuple, 1-D
+            array) of ``n`` integers or Nones; every integer as :func:`check_seed` accepts.
+        n: The number of markets.
+        who: The method named in errors.
+
+    Raises:
+        TypeError: On a value of the wrong type (naming the entry for a sequence).
+        ValueError: On a sequence of the wrong length or an integer out of range.
+    """
+    if seed is None or isinstance(seed, (int, np.integer, np.bool_)):
+        return check_seed(seed, who)
+    if isinstance(seed, (str, bytes)) or not (
+        isinstance(seed, Sequence) or (isinstance(seed, np.ndarray) and seed.ndim == 1)
+    ):
+        raise TypeError(
+            f"{who}: seed={excerpt(seed, 40)} must be None, an integer in {SEED_RANGE} or a "
+            f"sequence of {n} such integers or Nones"
+        )
+    if len(seed) != n:
+        raise ValueError(f"{who}: seed has {len(seed)} entries; expected {n} (one per env)")
+    return [check_seed(s, who, f"seed[{i}]") for i, s in enumerate(seed)]
+
+
+def _holds_bool(value: Any) -> bool:
+    """Whether a (nested) list or tuple holds a bool (numpy turns ``[True, 0.5]`` into floats)."""
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    return isinstance(value, (list, tuple)) and any(_holds_bool(x) for x in value)
+
+
+def numeric_array(value: Any, kinds: str) -> np.ndarray | None:
+    """``np.asarray(value)`` if it holds only numbers of the numpy dtype ``kinds``, else None.
+
+    Args:
+        value: An array or (nested) sequence.
+        kinds: The accepted :attr:`numpy.dtype.kind` letters: ``"fiu"`` for real numbers,
+            ``"iu"`` for integers. Bools (``"b"``), complex numbers (``"c"``), strings and
+            objects are never numbers here, not even inside a list of floats.
+    """
+    if isinstance(value, np.ndarray):
+        return value if value.dtype.kind in kinds else None
+    try:
+        a = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):  # ragged nesting, unconvertible objects
+        return None
+    if a.dtype.kind not in kinds or _holds_bool(value):
+        return None
+    return a
+
+
+def describe_value(value: Any) -> str:
+    """A short description of an action for error messages: dtype and shape, or type and value."""
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype} array of shape {value.shape}: {excerpt(value, 60)}"
+    return f"{type(value).__name__} {excerpt(value, 60)}"
+
+
 def check_render_mode(render_mode: str | None, modes: Sequence[str]) -> None:
     """Raise ConfigError unless ``render_mode`` is None or one of ``modes``."""
     if render_mode is not None and render_mode not in modes:
         raise ConfigError(
-            f"render_mode={render_mode!r} is not valid: choose None or one of {list(modes)}"
+            f"render_mode={excerpt(render_mode)} is not valid: choose None or one of {list(modes)}"
         )
 
 
@@ -128,11 +250,14 @@ def check_rival(rival: Any) -> QuotingPolicy | None:
     if isinstance(rival, str):
         if rival == "builtin":
             return None
-        raise ConfigError(f"rival={rival!r} is not valid: use 'builtin' or a QuotingPolicy object")
+        raise ConfigError(
+            f"rival={excerpt(rival)} is not valid: use 'builtin' or a QuotingPolicy object"
+        )
     if isinstance(rival, QuotingPolicy) and callable(rival.act) and callable(rival.reset):
         return rival
     raise ConfigError(
-        f"rival={rival!r} is not valid: use 'builtin' or a QuotingPolicy object (with a name, "
+        f"rival={excerpt(rival)} is not valid: use 'builtin' or a QuotingPolicy object (with a "
+        "name, "
         "reset(rng, context) and act(obs) -> actions (n, 2) in [-1, 1]); tune the built-in "
         "rival with dotted keys, e.g. **{'rival.half_spread_ticks': 3.0}"
     )
@@ -171,6 +296,7 @@ class MarketCore:
 
     Attributes:
         sim: The simulator.
+        parallel: Whether the simulator runs its parallel kernels (calls then hold a lock).
         quotes: ``(n, 2, 4)`` float64 quotes handed to the simulator each step.
         feature_names: The observed feature names.
         obs_dim: Number of observed features.
@@ -192,6 +318,8 @@ class MarketCore:
         self.env_config = env_config
         self.n = int(n)
         self.sim = MarketSimulator(market_config, self.n, builtin_rival=builtin_rival)
+        # The simulator's own rule for its default kernel choice (MarketCore never forces it).
+        self.parallel = self.n >= PARALLEL_MIN_MARKETS
         self.builtin_rival = bool(builtin_rival)
         self.feature_names = observed_features(env_config)
         self.obs_dim = len(self.feature_names)
@@ -235,7 +363,7 @@ class MarketCore:
     def set_roots(
         self, seed: int | Sequence[int | None] | None, np_random: np.random.Generator
     ) -> bool:
-        """Set the root seeds from a reset's ``seed`` argument.
+        """Set the root seeds from a reset's ``seed`` argument, checked by :func:`check_seeds`.
 
         Args:
             seed: None (keep the roots; draw them from ``np_random`` if never set), an int ``s``
@@ -250,22 +378,15 @@ class MarketCore:
                 return False
             base = int(np_random.integers(0, 2**63))
             self.roots[:] = (base + np.arange(self.n, dtype=np.uint64)) & np.uint64(_MASK64)
-        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            if seed < 0:
-                raise ValueError(f"seed={seed!r} must be a non-negative integer")
-            base = np.uint64(int(seed) & _MASK64)
-            self.roots[:] = base + np.arange(self.n, dtype=np.uint64)
+        elif isinstance(seed, int):
+            base = np.uint64(seed & _MASK64)
+            self.roots[:] = base + np.arange(self.n, dtype=np.uint64)  # wraps modulo 2**64
         else:
-            seeds = list(cast("Sequence[int | None]", seed))
-            if len(seeds) != self.n:
-                raise ValueError(f"seed has {len(seeds)} entries; expected {self.n} (one per env)")
-            for i, s in enumerate(seeds):
+            for i, s in enumerate(seed):
                 if s is None:
                     self.roots[i] = np.uint64(int(np_random.integers(0, 2**63)))
-                elif isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0:
-                    self.roots[i] = np.uint64(int(s) & _MASK64)
                 else:
-                    raise ValueError(f"seed[{i}]={s!r} must be None or a non-negative integer")
+                    self.roots[i] = np.uint64(s & _MASK64)
         self.episodes[:] = -1
         self.seeded = True
         return True
@@ -275,12 +396,16 @@ class MarketCore:
         m: slice | np.ndarray
         if mask is None:
             self.episodes += 1
-            self.sim.reset(episode_seeds(self.roots, self.episodes))
             m = slice(None)
         else:
             self.episodes[mask] += 1
-            self.sim.reset(episode_seeds(self.roots, self.episodes), mask)
             m = mask
+        seeds = episode_seeds(self.roots, self.episodes)
+        if self.parallel:
+            with _PARALLEL_LOCK:
+                self.sim.reset(seeds, mask)
+        else:
+            self.sim.reset(seeds, mask)
         self.prev_total[m] = 0.0
         self.prev_inv[m] = 0.0
         self.peak[m] = 0.0
@@ -308,44 +433,65 @@ class MarketCore:
     # ------------------------------------------------------------------ stepping
     def advance(self, active: np.ndarray | None = None) -> None:
         """Step the markets (those with ``active[m]``, default all) with :attr:`quotes`."""
-        self.sim.step(self.quotes, active, check=False)  # actions were validated on the way in
+        # check=False: the actions were validated on the way in.
+        if self.parallel:
+            with _PARALLEL_LOCK:
+                self.sim.step(self.quotes, active, check=False)
+        else:
+            self.sim.step(self.quotes, active, check=False)
         if self.history_len:
             self.record_history(active)
 
-    def write_actions(self, actions: Any, maker: int, *, who: str = "actions") -> None:
+    def write_actions(
+        self, actions: Any, maker: int, *, who: str = "actions", space: Any = None
+    ) -> None:
         """Validate a batch of actions of ``maker`` and write them into :attr:`quotes`.
 
         Args:
-            actions: ``(n, 2)`` / ``(n, 4)`` floats for the continuous kinds, ``(n,)`` integers
-                for ``"discrete"``.
+            actions: ``(n, 2)`` / ``(n, 4)`` real numbers (floats or integers) for the continuous
+                kinds, ``(n,)`` integers for ``"discrete"``; bools, complex numbers, strings and
+                objects are refused.
             maker: 0 (mm1) or 1 (mm2).
-            who: Name used in error messages.
+            who: Name used in error messages (e.g. ``"MarketMakingVectorEnv.step: actions"``).
+            space: The action space named in error messages (None: not named).
 
         Raises:
-            ValueError: On a wrong shape, a NaN or infinite value, or a discrete index out of range.
+            ValueError: On a wrong type or shape, a NaN or infinite value, or a discrete index out
+                of range.
         """
         kind = self.env_config.action_type
+        see = "" if space is None else f" (action_space={space})"
         q = self.quotes[:, maker]
         if kind == "discrete":
-            a = np.asarray(actions)
-            if a.shape != (self.n,) or a.dtype.kind not in "iu":
+            a = numeric_array(actions, "iu")
+            if a is None or a.shape != (self.n,):
                 raise ValueError(
                     f"{who} must be integers of shape ({self.n},) for action_type='discrete'; "
-                    f"got {a.dtype} {a.shape}"
+                    f"got {describe_value(actions)}{see}"
                 )
             n_actions = len(self.offsets_rows)
             if a.size and (a.min() < 0 or a.max() >= n_actions):
-                raise ValueError(f"{who} {a!r} out of range: must lie in [0, {n_actions - 1}]")
+                raise ValueError(
+                    f"{who} {excerpt(a)} out of range: must lie in [0, {n_actions - 1}]{see}"
+                )
             q[:, :2] = self.offsets_table[a]
             return
         width = 2 if kind == "continuous" else 4
-        a = np.asarray(actions, dtype=np.float64)
-        if a.shape != (self.n, width):
+        numbers = numeric_array(actions, "fiu")
+        if numbers is None:
             raise ValueError(
-                f"{who} has shape {a.shape}; expected ({self.n}, {width}) for action_type={kind!r}"
+                f"{who} must be real numbers of shape ({self.n}, {width}); got "
+                f"{describe_value(actions)}{see}"
             )
+        if numbers.shape != (self.n, width):
+            raise ValueError(
+                f"{who} has shape {numbers.shape}; expected ({self.n}, {width}) for "
+                f"action_type={kind!r}{see}"
+            )
+        a = numbers.astype(np.float64, copy=False)
         if not np.isfinite(a).all():
-            raise ValueError(f"{who} contain NaN or infinite values: {a[~np.isfinite(a).all(1)]!r}")
+            bad = a[~np.isfinite(a).all(1)]
+            raise ValueError(f"{who} contain NaN or infinite values: {excerpt(bad)}{see}")
         a = np.minimum(np.maximum(a, -1.0), 1.0)
         q[:, :2] = (a[:, :2] + 1.0) * self.half_offset
         if width == 4:

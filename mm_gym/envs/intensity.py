@@ -11,10 +11,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from mm_gym.config import ConfigError, MarketConfig, with_overrides
+from mm_gym.config import ConfigError, MarketConfig, excerpt, with_overrides
 from mm_gym.config import preset as preset_config
 from mm_gym.envs.config import EnvConfig
-from mm_gym.envs.core import episode_seeds
+from mm_gym.envs.core import check_seed, describe_value, episode_seeds, numeric_array
 from mm_gym.market.intensity import FILL_MODELS, IntensityMarket
 from mm_gym.rewards import COMPONENT_NAMES, RewardParams, step_reward
 
@@ -48,7 +48,8 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
     ## Action Space
 
     ``Box(-1, 1, (2,), float32)``: bid and ask distances from the mid, each mapped from [-1, 1]
-    to [0, ``max_delta``] (currency). NaN, infinite or wrongly shaped actions raise ValueError.
+    to [0, ``max_delta``] (currency). NaN, infinite or wrongly shaped actions raise ValueError,
+    and so do bools, complex numbers and strings.
 
     ## Observation Space
 
@@ -112,7 +113,7 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         """Build the model; see the class docstring for the arguments."""
         market = config if config is not None else preset_config(preset)
         if not isinstance(market, MarketConfig):
-            raise ConfigError(f"config={market!r} must be a MarketConfig")
+            raise ConfigError(f"config={excerpt(market)} must be a MarketConfig")
         reward_kw: dict[str, Any] = {
             "utility": utility,
             "cara_gamma": cara_gamma,
@@ -123,11 +124,11 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         for key, value in overrides.items():
             if key in _REWARD_KEYS:
                 reward_kw[key] = value
-            elif key == "intensity" or key.startswith("intensity."):
+            elif isinstance(key, str) and (key == "intensity" or key.startswith("intensity.")):
                 model_kw[key] = value
             else:
                 valid = sorted({*_REWARD_KEYS, *_OWN_KEYS, "intensity.<field>"})
-                raise ConfigError(f"unknown key {key!r}: valid keys are {valid}")
+                raise ConfigError(f"unknown key {excerpt(key)}: valid keys are {valid}")
         if model_kw:
             market = with_overrides(market, model_kw)
         if market.fills != "intensity":
@@ -141,19 +142,21 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
             or not isinstance(max_delta, (int, float))
             or not (0.0 < max_delta < 1e6)
         ):
-            raise ConfigError(f"max_delta={max_delta!r} must be a number in (0, 1e6)")
+            raise ConfigError(f"max_delta={excerpt(max_delta)} must be a number in (0, 1e6)")
         if fill_model not in FILL_MODELS:
             raise ConfigError(
-                f"fill_model={fill_model!r} is not valid: choose one of {FILL_MODELS}"
+                f"fill_model={excerpt(fill_model)} is not valid: choose one of {FILL_MODELS}"
             )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(f"render_mode={render_mode!r} is not valid: choose None or 'ansi'")
+            raise ConfigError(
+                f"render_mode={excerpt(render_mode)} is not valid: choose None or 'ansi'"
+            )
         model = market.intensity
         n_steps = model.n_steps
         limit = n_steps + abs(model.q0) if inventory_limit is None else inventory_limit
         if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
             raise ConfigError(
-                f"inventory_limit={inventory_limit!r} must be None or an integer >= 1"
+                f"inventory_limit={excerpt(inventory_limit)} must be None or an integer >= 1"
             )
         self.market_config = market
         self.env_config = env_config
@@ -198,7 +201,13 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start a new episode (``options`` is unused); seeding as :mod:`mm_gym.envs.core`."""
+        """Start a new episode (``options`` is unused); seeding as :mod:`mm_gym.envs.core`.
+
+        Raises:
+            TypeError: If ``seed`` is neither None nor an integer (bools are refused).
+            ValueError: If ``seed`` lies outside [0, 2**63).
+        """
+        seed = check_seed(seed, f"{type(self).__name__}.reset")
         super().reset(seed=seed)
         if seed is not None:
             self._root[0] = np.uint64(int(seed) & ((1 << 64) - 1))
@@ -218,19 +227,24 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         self._done = False
         return self._obs(), self._info(0, dict.fromkeys(COMPONENT_NAMES, 0.0))
 
+    def _bad_action(self, action: Any, why: str) -> ValueError:
+        return ValueError(
+            f"{type(self).__name__}.step: invalid action {describe_value(action)}: {why} "
+            f"(action_space={self.action_space})"
+        )
+
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Quote for one step; returns ``(obs, reward, terminated, truncated, info)``."""
         if self._done:
             raise RuntimeError("step() called on a finished episode (or before reset())")
-        try:
-            a = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"invalid action {action!r}: expected 2 numbers") from None
+        a = numeric_array(action, "fiu")
+        if a is None:
+            raise self._bad_action(action, "expected 2 real numbers")
         if a.shape != (2,):
-            raise ValueError(f"invalid action {action!r}: shape {a.shape}, expected (2,)")
-        x0, x1 = a.tolist()
+            raise self._bad_action(action, f"shape {a.shape}, expected (2,)")
+        x0, x1 = a.astype(np.float64, copy=False).tolist()
         if not (-_INF < x0 < _INF and -_INF < x1 < _INF):
-            raise ValueError(f"invalid action {action!r}: NaN or infinite value")
+            raise self._bad_action(action, "NaN or infinite value")
         h = 0.5 * self.max_delta
         db = (min(max(x0, -1.0), 1.0) + 1.0) * h
         da = (min(max(x1, -1.0), 1.0) + 1.0) * h

@@ -10,13 +10,16 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
-from mm_gym.config import ConfigError, MarketConfig
+from mm_gym.config import ConfigError, MarketConfig, excerpt
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
     MarketCore,
     check_render_mode,
+    check_seed,
+    describe_value,
     make_action_space,
     make_observation_space,
+    numeric_array,
 )
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
 from mm_gym.rewards import COMPONENT_NAMES
@@ -48,7 +51,12 @@ class MarketMakingParallelEnv(ParallelEnv):
 
     Seeding: as the single environment (``reset(seed=s)`` -> root seed ``s``), so mm1's view of
     the market with mm2 quoting ``a2`` is the single environment with a policy rival quoting
-    ``a2``.
+    ``a2``. ``s`` is None or an integer (numpy ones too) in [0, 2**63).
+
+    Actions: ``step`` takes exactly one action per agent, ``{"mm1": a1, "mm2": a2}``. Both
+    makers quote every step, so a missing agent is an error, not a "no quote" (to pull a quote,
+    use ``action_type="continuous_sizes"`` with a size of 0); so is an unknown key (a typo would
+    otherwise go unnoticed). Values are checked as in the single environment.
 
     Args:
         preset: Market preset.
@@ -78,8 +86,8 @@ class MarketMakingParallelEnv(ParallelEnv):
         """Build the market; see the class docstring for the arguments."""
         if "rival" in overrides and not isinstance(overrides["rival"], Mapping):
             raise ConfigError(
-                f"rival={overrides['rival']!r}: the parallel env has no rival policy, mm2 is an "
-                "agent (use mm_gym.MarketMakingEnv(rival=...) for a scripted mm2)"
+                f"rival={excerpt(overrides['rival'])}: the parallel env has no rival policy, "
+                "mm2 is an agent (use mm_gym.MarketMakingEnv(rival=...) for a scripted mm2)"
             )
         market, envc = resolve_configs(
             preset, config, env_config, overrides, extra_keys=_PARALLEL_KWARGS
@@ -115,7 +123,13 @@ class MarketMakingParallelEnv(ParallelEnv):
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
-        """Start a new episode (``options`` is unused); returns ``(observations, infos)``."""
+        """Start a new episode (``options`` is unused); returns ``(observations, infos)``.
+
+        Raises:
+            TypeError: If ``seed`` is neither None nor an integer (bools are refused).
+            ValueError: If ``seed`` lies outside [0, 2**63).
+        """
+        seed = check_seed(seed, f"{type(self).__name__}.reset")
         if seed is not None or self._np_random is None:
             self._np_random, _ = seeding.np_random(seed)
         c = self._core
@@ -135,14 +149,36 @@ class MarketMakingParallelEnv(ParallelEnv):
         dict[str, bool],
         dict[str, dict[str, Any]],
     ]:
-        """Quote both agents' actions for one step."""
+        """Quote both agents' actions for one step.
+
+        Args:
+            actions: ``{"mm1": action, "mm2": action}``: exactly one action per live agent,
+                each as the single environment takes it (numbers, not bools or strings).
+
+        Raises:
+            RuntimeError: If the episode is over (no live agents) or was never reset.
+            TypeError: If ``actions`` is not a mapping.
+            ValueError: On a missing or unknown agent key (both makers quote every step, so
+                there is no "no action" default), or an invalid action.
+        """
         if not self.agents:
             raise RuntimeError("step() called with no live agents; call reset() first")
+        who = f"{type(self).__name__}.step"
+        if not isinstance(actions, Mapping):
+            raise TypeError(
+                f"{who}: actions must be a dict {{agent: action}} for the agents "
+                f"{list(AGENTS)}, not a {type(actions).__name__}"
+            )
+        if len(actions) != len(AGENTS) or any(agent not in actions for agent in AGENTS):
+            self._refuse_keys(actions, who)
         c = self._core
         for k, agent in enumerate(AGENTS):
-            if agent not in actions:
-                raise ValueError(f"actions has no entry for agent {agent!r}: got {list(actions)}")
-            c.write_actions(self._batch(actions[agent], agent), k, who=f"action of {agent}")
+            c.write_actions(
+                self._batch(actions[agent], agent, who),
+                k,
+                who=f"{who}: action of {agent}",
+                space=self._act_spaces[agent],
+            )
         c.advance()
         reward, comps, terminated, total = c.settle(slice(None))
         done = bool(terminated[0])
@@ -155,13 +191,35 @@ class MarketMakingParallelEnv(ParallelEnv):
             self.agents = []
         return obs, rewards, terms, truncs, infos
 
-    def _batch(self, action: Any, agent: str) -> np.ndarray:
-        a = np.asarray(action)
+    def _refuse_keys(self, actions: Mapping[Any, Any], who: str) -> None:
+        """Raise the ValueError naming the missing and unknown agent keys of ``actions``."""
+        missing = [agent for agent in AGENTS if agent not in actions]
+        unknown = [key for key in actions if key not in AGENTS]
+        problems = []
+        if missing:
+            problems.append(f"no entry for agent {' or '.join(map(repr, missing))}")
+        if unknown:
+            problems.append(f"unknown agent key(s) {excerpt(unknown)}")
+        raise ValueError(
+            f"{who}: actions has {' and '.join(problems)}; give one action per agent of "
+            f"{list(AGENTS)}"
+        )
+
+    def _batch(self, action: Any, agent: str, who: str) -> np.ndarray:
+        """``agent``'s action as a batch of one, its type and shape checked."""
         expected: tuple[int, ...] = () if self._discrete else (self._width,)
+        space = self._act_spaces[agent]
+        a = numeric_array(action, "iu" if self._discrete else "fiu")
+        if a is None:
+            what = "an integer" if self._discrete else f"{self._width} real numbers"
+            raise ValueError(
+                f"{who}: action of {agent} must be {what}; got {describe_value(action)} "
+                f"(action_space={space})"
+            )
         if a.shape != expected:
             raise ValueError(
-                f"action of {agent} has shape {a.shape}; expected {expected} "
-                f"(action_space={self._act_spaces[agent]})"
+                f"{who}: action of {agent} has shape {a.shape}; expected {expected} "
+                f"(action_space={space})"
             )
         return a[None]
 

@@ -13,8 +13,11 @@ from mm_gym.envs.core import (
     MarketCore,
     check_render_mode,
     check_rival,
+    check_seed,
+    describe_value,
     make_action_space,
     make_observation_space,
+    numeric_array,
 )
 from mm_gym.envs.core import rival_generator as _rival_generator
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
@@ -99,7 +102,8 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     quote). ``"discrete"``: ``Discrete(len(half_spreads) * len(skews))``; action ``i`` quotes
     half-spread ``h = half_spreads[i // len(skews)]`` and skew ``s = skews[i % len(skews)]``:
     bid offset ``max(h + s, 0)``, ask offset ``max(h - s, 0)``. Values outside [-1, 1] are
-    clipped; NaN, infinite or wrongly shaped actions raise ``ValueError``. Quote prices are
+    clipped; NaN, infinite or wrongly shaped actions raise ``ValueError``, and so do bools,
+    complex numbers and strings (a discrete action is a Python or numpy integer). Quote prices are
     ``floor(mid - bid_offset)`` and ``ceil(mid + ask_offset)`` (if they meet, the side adding
     exposure steps one tick away); quotes are post-only; an unchanged price with a size not
     larger than what rests keeps its queue position (a larger size re-joins at the back); at
@@ -193,7 +197,9 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
 
     ``reset(seed=s)`` makes the whole episode, and each following episode of ``reset()``
     calls, a function of ``s`` (see :mod:`mm_gym.envs.core`); the exogenous path (fundamental,
-    regime, sentiment, news, noise flow) does not depend on the agent's actions.
+    regime, sentiment, news, noise flow) does not depend on the agent's actions. ``s`` is a
+    Python or numpy integer in [0, 2**63); anything else (a bool, a float) raises ``TypeError``
+    or ``ValueError``.
 
     ## Version History
 
@@ -290,19 +296,28 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         self._bind()
 
     def _bad_action(self, action: Any, why: str) -> ValueError:
-        return ValueError(f"invalid action {action!r}: {why} (action_space={self.action_space})")
+        return ValueError(
+            f"{type(self).__name__}.step: invalid action {describe_value(action)}: {why} "
+            f"(action_space={self.action_space})"
+        )
 
     def _floats(self, action: Any, width: int) -> list[float]:
+        # Fast paths: the float array a policy returns, or a list of Python floats (kind "f"
+        # and type float both exclude bools and complex numbers).
+        values: list[float]
         if type(action) is np.ndarray and action.dtype.kind == "f" and action.shape == (width,):
-            values: list[float] = action.tolist()
+            values = action.tolist()
+        elif (
+            type(action) is list and len(action) == width and all(type(x) is float for x in action)
+        ):
+            values = action
         else:
-            try:
-                arr = np.asarray(action, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise self._bad_action(action, f"expected {width} numbers") from None
+            arr = numeric_array(action, "fiu")
+            if arr is None:
+                raise self._bad_action(action, f"expected {width} real numbers")
             if arr.shape != (width,):
                 raise self._bad_action(action, f"shape {arr.shape}, expected ({width},)")
-            values = arr.tolist()
+            values = arr.astype(np.float64, copy=False).tolist()
         for x in values:
             if not -_INF < x < _INF:
                 raise self._bad_action(action, "NaN or infinite value")
@@ -343,7 +358,13 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start a new episode (``options`` is unused); see "Seeding" in the class docstring."""
+        """Start a new episode (``options`` is unused); see "Seeding" in the class docstring.
+
+        Raises:
+            TypeError: If ``seed`` is neither None nor an integer (bools are refused).
+            ValueError: If ``seed`` lies outside [0, 2**63).
+        """
+        seed = check_seed(seed, f"{type(self).__name__}.reset")
         super().reset(seed=seed)
         c = self._core
         c.set_roots(seed, self.np_random)

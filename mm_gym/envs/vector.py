@@ -9,12 +9,13 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from mm_gym.config import ConfigError, MarketConfig
+from mm_gym.config import ConfigError, MarketConfig, excerpt
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
     MarketCore,
     check_render_mode,
     check_rival,
+    check_seeds,
     make_action_space,
     make_observation_space,
     rival_generator,
@@ -33,17 +34,19 @@ class MarketMakingVectorEnv(VectorEnv):
     ``i`` behaves exactly as a single environment with the same arguments:
 
     - ``reset(seed=s)`` seeds sub-environment ``i`` with ``s + i`` (or ``seed`` may be a list of
-      ``num_envs`` ints or Nones), and each autoreset of ``i`` starts its next episode from its
-      own seed sequence, so episode ``k`` of sub-environment ``i`` equals episode ``k`` of a
-      single environment seeded ``s + i`` (whatever ``num_envs``);
+      ``num_envs`` ints or Nones; ints, numpy ones too, in [0, 2**63)), and each autoreset of
+      ``i`` starts its next episode from its own seed sequence, so episode ``k`` of
+      sub-environment ``i`` equals episode ``k`` of a single environment seeded ``s + i``
+      (whatever ``num_envs``);
     - autoreset is Gymnasium's ``NEXT_STEP`` mode (``metadata["autoreset_mode"]``): the step
       after a sub-environment terminates ignores its action and returns its reset observation,
       reward 0, ``terminated=False`` and its reset info;
     - ``infos`` is a dict of arrays ``(num_envs,)`` with the single environment's keys (and
       ``reward_components`` a dict of arrays), each with its ``_key`` mask (all True).
 
-    Actions: ``(num_envs, 2)`` (or ``(num_envs, 4)``) floats, or ``(num_envs,)`` integers for
-    ``action_type="discrete"``. With a policy ``rival``, the policy acts on the whole batch of mm2
+    Actions: ``(num_envs, 2)`` (or ``(num_envs, 4)``) real numbers, or ``(num_envs,)`` integers
+    for ``action_type="discrete"``; bools, complex numbers, strings, NaN and infinities raise
+    ``ValueError``. With a policy ``rival``, the policy acts on the whole batch of mm2
     observations; its ``reset`` is called on ``reset()`` only (not on autoresets), with the
     generator of sub-environment 0 (so vector == singles holds for rivals without episode state).
 
@@ -75,7 +78,7 @@ class MarketMakingVectorEnv(VectorEnv):
             or not isinstance(num_envs, (int, np.integer))
             or num_envs < 1
         ):
-            raise ConfigError(f"num_envs={num_envs!r} must be an integer >= 1")
+            raise ConfigError(f"num_envs={excerpt(num_envs)} must be an integer >= 1")
         policy = check_rival(rival)
         market, envc = resolve_configs(
             preset, config, env_config, overrides, extra_keys=(*ENV_KWARGS, "num_envs")
@@ -109,9 +112,14 @@ class MarketMakingVectorEnv(VectorEnv):
         seed: int | Sequence[int | None] | None = None,
         options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset every sub-environment (``options`` is unused); see the class docstring."""
-        first_seed = seed if isinstance(seed, (int, np.integer)) or seed is None else None
-        super().reset(seed=first_seed)
+        """Reset every sub-environment (``options`` is unused); see the class docstring.
+
+        Raises:
+            TypeError: If ``seed`` is not None, an integer or a sequence of integers or Nones.
+            ValueError: If a seed lies outside [0, 2**63) or a sequence is not ``num_envs`` long.
+        """
+        seed = check_seeds(seed, self.num_envs, f"{type(self).__name__}.reset")
+        super().reset(seed=seed if isinstance(seed, int) else None)
         c = self._core
         c.set_roots(seed, self.np_random)
         c.reset()
@@ -128,7 +136,9 @@ class MarketMakingVectorEnv(VectorEnv):
         if not self._started:
             raise RuntimeError("step() called before reset()")
         c = self._core
-        c.write_actions(actions, 0)
+        c.write_actions(
+            actions, 0, who=f"{type(self).__name__}.step: actions", space=self.action_space
+        )
         if self._rival is not None:
             c.write_rival_actions(self._rival.act(c.features[:, 1, : c.obs_dim].copy()))
         auto = self._autoreset
