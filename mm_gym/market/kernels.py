@@ -343,60 +343,32 @@ def reset_one(
 
 
 @nb.njit(cache=True)
-def step_serial(
-    s: MarketState,
-    p: MarketParams,
-    quotes: np.ndarray,
-    active: np.ndarray,
-    builtin_rival: bool,
-    record: bool,
-) -> None:
+def step_serial(s, p, quotes, active, builtin_rival, record):  # argument types: see step_one
     """Step the markets with ``active[m]`` in a plain loop (small batches, no thread overhead)."""
-    for m in range(active.shape[0]):
+    for m in range(s.fs.shape[0]):
         if active[m]:
             step_one(s, p, m, quotes, True, builtin_rival, record)
 
 
 @nb.njit(cache=True, parallel=True)
-def step_parallel(
-    s: MarketState,
-    p: MarketParams,
-    quotes: np.ndarray,
-    active: np.ndarray,
-    builtin_rival: bool,
-    record: bool,
-) -> None:
+def step_parallel(s, p, quotes, active, builtin_rival, record):  # argument types: see step_one
     """Step the markets with ``active[m]``, ``prange`` over markets (large batches)."""
-    for m in nb.prange(active.shape[0]):
+    for m in nb.prange(s.fs.shape[0]):
         if active[m]:
             step_one(s, p, m, quotes, True, builtin_rival, record)
 
 
 @nb.njit(cache=True)
-def reset_serial(
-    s: MarketState,
-    p: MarketParams,
-    seeds: np.ndarray,
-    mask: np.ndarray,
-    warmup_steps: int,
-    quotes: np.ndarray,
-) -> None:
+def reset_serial(s, p, seeds, mask, warmup_steps, quotes):  # argument types: see reset_one
     """Reset the markets with ``mask[m]`` from ``seeds[m]`` in a plain loop."""
-    for m in range(mask.shape[0]):
+    for m in range(s.fs.shape[0]):
         if mask[m]:
             reset_one(s, p, m, seeds[m], warmup_steps, quotes)
 
 
 @nb.njit(cache=True, parallel=True)
-def reset_parallel(
-    s: MarketState,
-    p: MarketParams,
-    seeds: np.ndarray,
-    mask: np.ndarray,
-    warmup_steps: int,
-    quotes: np.ndarray,
-) -> None:
+def reset_parallel(s, p, seeds, mask, warmup_steps, quotes):  # argument types: see reset_one
     """Reset the markets with ``mask[m]`` from ``seeds[m]``, warm-ups in parallel."""
-    for m in nb.prange(mask.shape[0]):
+    for m in nb.prange(s.fs.shape[0]):
         if mask[m]:
             reset_one(s, p, m, seeds[m], warmup_steps, quotes)

@@ -41,6 +41,16 @@ from mm_gym.market.views import (
 PARALLEL_MIN_MARKETS = 64  # below this the thread launch costs more than it saves
 
 
+class _Alias:
+    """A read-only attribute of the simulator that forwards to one of its views."""
+
+    def __init__(self, view: str, name: str, doc: str) -> None:
+        self._view, self._name, self.__doc__ = view, name, doc
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> np.ndarray:
+        return getattr(getattr(obj, self._view), self._name)
+
+
 @dataclass(frozen=True)
 class StepResult:
     """Live views of the markets' state after a step (overwritten in place by the next step).
@@ -307,70 +317,20 @@ class MarketSimulator:
         """
         return self._features
 
-    @property
-    def t(self) -> np.ndarray:
-        """Steps since each market's episode started (read-only, live)."""
-        return self._scalars.t
-
-    @property
-    def mid(self) -> np.ndarray:
-        """Mid per market, ticks (read-only, live)."""
-        return self._book.mid
-
-    @property
-    def fundamental(self) -> np.ndarray:
-        """Fundamental per market, ticks (hidden from agents; read-only, live)."""
-        return self._scalars.fundamental
-
-    @property
-    def regime(self) -> np.ndarray:
-        """Current regime code per market (0 mean_reverting, 1 trending, 2 volatile)."""
-        return self._scalars.regime
-
-    @property
-    def sentiment(self) -> np.ndarray:
-        """Observed sentiment per market (read-only, live)."""
-        return self._scalars.sentiment
-
-    @property
-    def latent_sentiment(self) -> np.ndarray:
-        """Latent sentiment ``tanh(x)`` per market (hidden from agents)."""
-        return self._scalars.latent_sentiment
-
-    @property
-    def shock_step(self) -> np.ndarray:
-        """1 where a liquidity shock sent an order in the last step."""
-        return self._scalars.shock_step
-
-    @property
-    def inventory(self) -> np.ndarray:
-        """``(n, 2)`` inventories, lots (read-only, live)."""
-        return self._accounts.inventory
-
-    @property
-    def cash(self) -> np.ndarray:
-        """``(n, 2)`` cash, currency (fees and rebates included; read-only, live)."""
-        return self._accounts.cash
-
-    @property
-    def total_pnl(self) -> np.ndarray:
-        """``(n, 2)`` mark-to-market PnL: cash + inventory x mid, currency."""
-        return self._accounts.total_pnl
-
-    @property
-    def realized(self) -> np.ndarray:
-        """``(n, 2)`` realized PnL by average cost, currency, fees excluded."""
-        return self._accounts.realized
-
-    @property
-    def unrealized(self) -> np.ndarray:
-        """``(n, 2)`` unrealized PnL: inventory x (mid - average cost), currency."""
-        return self._accounts.unrealized
-
-    @property
-    def fees(self) -> np.ndarray:
-        """``(n, 2)`` rebates received minus fees paid, currency."""
-        return self._accounts.fees
+    # Shortcuts kept from before the views (live, read-only arrays).
+    t = _Alias("_scalars", "t", "Steps since each market's episode started.")
+    mid = _Alias("_book", "mid", "Mid per market, ticks.")
+    fundamental = _Alias("_scalars", "fundamental", "Fundamental per market, ticks (hidden).")
+    regime = _Alias("_scalars", "regime", "Regime code per market (index into REGIMES).")
+    sentiment = _Alias("_scalars", "sentiment", "Observed sentiment per market.")
+    latent_sentiment = _Alias("_scalars", "latent_sentiment", "Latent sentiment tanh(x) (hidden).")
+    shock_step = _Alias("_scalars", "shock_step", "1 where a shock sent an order in the last step.")
+    inventory = _Alias("_accounts", "inventory", "``(n, 2)`` inventories, lots.")
+    cash = _Alias("_accounts", "cash", "``(n, 2)`` cash, currency (fees and rebates included).")
+    total_pnl = _Alias("_accounts", "total_pnl", "``(n, 2)`` cash + inventory x mid, currency.")
+    realized = _Alias("_accounts", "realized", "``(n, 2)`` realized PnL (average cost), currency.")
+    unrealized = _Alias("_accounts", "unrealized", "``(n, 2)`` inventory x (mid - avg), currency.")
+    fees = _Alias("_accounts", "fees", "``(n, 2)`` rebates received minus fees paid, currency.")
 
     def book_levels(self, m: int, depth: int = 10) -> BookDepth:
         """Background depth around the mid of market ``m`` (``book.depth(m, depth)``).

@@ -21,67 +21,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from mm_gym.market import state as _s
 from mm_gym.market.state import (
-    A_AVG,
-    A_CASH,
-    A_FEES,
-    A_INV,
-    A_N_FILLS,
-    A_REALIZED,
-    A_STEP_BOUGHT,
-    A_STEP_EDGE,
-    A_STEP_FILLS,
-    A_STEP_SOLD,
-    A_VOLUME,
-    F_FLOW_ABS,
-    F_FLOW_SIGNED,
-    F_FUND,
-    F_HAWKES,
-    F_MID,
-    F_PREV_MID,
-    F_SENT_OBS,
-    F_SENT_X,
-    F_VAR,
-    FILL_CAP,
-    I_BASE,
-    I_BEST_ASK,
-    I_BEST_BID,
-    I_BG_ARRIVED,
-    I_BG_CANCELLED,
-    I_BG_EXECUTED,
-    I_NEWS,
-    I_ONE_SIDED,
-    I_REGIME,
-    I_SHOCK_LEFT,
-    I_SHOCK_SIDE,
-    I_SHOCK_STEP,
-    I_SHOCKS,
-    I_T,
-    I_UNFILLED,
     KIND_BACKGROUND,
     KIND_INFORMED,
     KIND_NAMES,
     KIND_NOISE,
     KIND_SHOCK,
-    M_KIND,
-    M_POST_MID,
-    M_PRE_MID,
-    M_SIDE,
-    M_SIZE,
-    MO_CAP,
-    O_AHEAD,
-    O_SEQ,
-    O_SIZE,
-    O_TICK,
-    R_KIND,
-    R_MAKER,
-    R_SIDE,
-    R_SIZE,
-    R_STEP,
-    R_TICK,
-    X_CASH,
-    X_EXCHANGE,
-    X_INV,
     MarketState,
 )
 
@@ -166,8 +112,8 @@ class BookView(_View):
     def __init__(self, state: MarketState) -> None:
         """Make the live views of ``state``."""
         super().__init__(state)
-        self.mid = _ro(state.fs[:, F_MID])
-        self.base_tick = _ro(state.is_[:, I_BASE])
+        self.mid = _ro(state.fs[:, _s.F_MID])
+        self.base_tick = _ro(state.is_[:, _s.I_BASE])
         self.background_bid_lots = _ro(state.bid_vol)
         self.background_ask_lots = _ro(state.ask_vol)
 
@@ -178,12 +124,12 @@ class BookView(_View):
 
     def _best(self, side: int) -> np.ndarray:
         s = self._state
-        i = s.is_[:, I_BEST_BID if side == 0 else I_BEST_ASK]
+        i = s.is_[:, _s.I_BEST_BID if side == 0 else _s.I_BEST_ASK]
         empty = i < 0 if side == 0 else i >= self.n_levels
-        best = np.where(empty, np.nan, (s.is_[:, I_BASE] + i).astype(np.float64))
+        best = np.where(empty, np.nan, (s.is_[:, _s.I_BASE] + i).astype(np.float64))
         for k in range(2):
             o = s.orders[:, k, side]
-            tick = np.where(o[:, O_SIZE] > 0, o[:, O_TICK].astype(np.float64), np.nan)
+            tick = np.where(o[:, _s.O_SIZE] > 0, o[:, _s.O_TICK].astype(np.float64), np.nan)
             best = np.fmax(best, tick) if side == 0 else np.fmin(best, tick)
         return best
 
@@ -214,8 +160,8 @@ class BookView(_View):
             makers: Add the makers' resting lots to the background lots.
         """
         s = self._state
-        base = int(s.is_[m, I_BASE])
-        mid = float(s.fs[m, F_MID])
+        base = int(s.is_[m, _s.I_BASE])
+        mid = float(s.fs[m, _s.F_MID])
         n = self.n_levels
         bt = np.arange(int(np.ceil(mid)) - 1, int(np.ceil(mid)) - 1 - levels, -1)
         at = np.arange(int(np.floor(mid)) + 1, int(np.floor(mid)) + 1 + levels)
@@ -229,8 +175,8 @@ class BookView(_View):
             for k in range(2):
                 for side, ticks, lots in ((0, bt, bid_lots), (1, at, ask_lots)):
                     o = s.orders[m, k, side]
-                    if o[O_SIZE] > 0:
-                        lots += np.where(ticks == o[O_TICK], o[O_SIZE], 0)
+                    if o[_s.O_SIZE] > 0:
+                        lots += np.where(ticks == o[_s.O_TICK], o[_s.O_SIZE], 0)
         return BookDepth(bt, bid_lots, at, ask_lots)
 
 
@@ -250,10 +196,10 @@ class MakerOrdersView(_View):
         """Make the live views of ``state``."""
         super().__init__(state)
         o = state.orders
-        self.tick = _ro(o[..., O_TICK])
-        self.size = _ro(o[..., O_SIZE])
-        self.ahead = _ro(o[..., O_AHEAD])
-        self.seq = _ro(o[..., O_SEQ])
+        self.tick = _ro(o[..., _s.O_TICK])
+        self.size = _ro(o[..., _s.O_SIZE])
+        self.ahead = _ro(o[..., _s.O_AHEAD])
+        self.seq = _ro(o[..., _s.O_SEQ])
 
     @property
     def resting(self) -> np.ndarray:
@@ -306,20 +252,20 @@ class AccountsView(_View):
         super().__init__(state)
         self._value = float(value_per_tick_lot)
         a = state.acct
-        self.cash = _ro(a[:, :, A_CASH])
-        self.inventory = _ro(a[:, :, A_INV])
-        self.avg_cost = _ro(a[:, :, A_AVG])
-        self.realized = _ro(a[:, :, A_REALIZED])
-        self.fees = _ro(a[:, :, A_FEES])
-        self.volume = _ro(a[:, :, A_VOLUME])
-        self.n_fills = _ro(a[:, :, A_N_FILLS])
-        self.step_bought = _ro(a[:, :, A_STEP_BOUGHT])
-        self.step_sold = _ro(a[:, :, A_STEP_SOLD])
-        self.step_edge = _ro(a[:, :, A_STEP_EDGE])
-        self.step_fills = _ro(a[:, :, A_STEP_FILLS])
-        self.others_cash = _ro(state.others[:, X_CASH])
-        self.others_inventory = _ro(state.others[:, X_INV])
-        self.exchange_income = _ro(state.others[:, X_EXCHANGE])
+        self.cash = _ro(a[:, :, _s.A_CASH])
+        self.inventory = _ro(a[:, :, _s.A_INV])
+        self.avg_cost = _ro(a[:, :, _s.A_AVG])
+        self.realized = _ro(a[:, :, _s.A_REALIZED])
+        self.fees = _ro(a[:, :, _s.A_FEES])
+        self.volume = _ro(a[:, :, _s.A_VOLUME])
+        self.n_fills = _ro(a[:, :, _s.A_N_FILLS])
+        self.step_bought = _ro(a[:, :, _s.A_STEP_BOUGHT])
+        self.step_sold = _ro(a[:, :, _s.A_STEP_SOLD])
+        self.step_edge = _ro(a[:, :, _s.A_STEP_EDGE])
+        self.step_fills = _ro(a[:, :, _s.A_STEP_FILLS])
+        self.others_cash = _ro(state.others[:, _s.X_CASH])
+        self.others_inventory = _ro(state.others[:, _s.X_INV])
+        self.exchange_income = _ro(state.others[:, _s.X_EXCHANGE])
 
     def _args(self) -> tuple[Any, ...]:
         return (self._state, self._value)
@@ -333,28 +279,19 @@ class AccountsView(_View):
     def unrealized(self) -> np.ndarray:
         """``(n, 2)`` unrealized PnL ``inventory x (mid - avg_cost)``, currency."""
         a = self._state.acct
-        return a[:, :, A_INV] * (self._state.fs[:, F_MID, None] - a[:, :, A_AVG]) * self._value
+        return (
+            a[:, :, _s.A_INV]
+            * (self._state.fs[:, _s.F_MID, None] - a[:, :, _s.A_AVG])
+            * self._value
+        )
 
     @property
     def total_pnl(self) -> np.ndarray:
         """``(n, 2)`` mark-to-market PnL ``cash + inventory x mid``, currency."""
         a = self._state.acct
-        return a[:, :, A_CASH] + a[:, :, A_INV] * self._state.fs[:, F_MID, None] * self._value
-
-
-def _records(
-    table: np.ndarray, count: np.ndarray, dtype: np.dtype, cols: dict[str, int]
-) -> np.ndarray:
-    """Flatten the recorded rows of every market into one record array (market, row order)."""
-    cap = table.shape[1]
-    k = np.minimum(count, cap)
-    markets = np.repeat(np.arange(table.shape[0]), k)
-    rows = table[np.arange(cap)[None, :] < k[:, None]]
-    out = np.empty(rows.shape[0], dtype)
-    out["market"] = markets
-    for name, col in cols.items():
-        out[name] = rows[:, col]
-    return out
+        return (
+            a[:, :, _s.A_CASH] + a[:, :, _s.A_INV] * self._state.fs[:, _s.F_MID, None] * self._value
+        )
 
 
 FILL_DTYPE = np.dtype(
@@ -386,11 +323,47 @@ MARKET_ORDER_DTYPE = np.dtype(
 ``KIND_NAMES``), mid before and after it, ticks."""
 
 
-class FillsView(_View):
+class _RecordsView(_View):
+    """Per-step records: a ``(n, capacity, columns)`` table and a count per market."""
+
+    __slots__ = ("count", "table")
+    capacity: ClassVar[int]
+    _dtype: ClassVar[np.dtype]
+    _columns: ClassVar[dict[str, tuple[str, int]]]  # attribute -> (record field, table column)
+
+    def __init__(self, state: MarketState, table: np.ndarray, count: np.ndarray) -> None:
+        super().__init__(state)
+        self.table = _ro(table)
+        self.count = _ro(count)
+        for attr, (_, col) in self._columns.items():
+            setattr(self, attr, _ro(table[:, :, col]))
+
+    def records(self) -> np.ndarray:
+        """All records of the last step, market by market, as a record array."""
+        cap = self.capacity
+        k = np.minimum(self.count, cap)
+        rows = self.table[np.arange(cap)[None, :] < k[:, None]]
+        out = np.empty(rows.shape[0], self._dtype)
+        out["market"] = np.repeat(np.arange(self.table.shape[0]), k)
+        for field, col in self._columns.values():
+            out[field] = rows[:, col]
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """:meth:`records` as a DataFrame, ``kind`` as its name (``"noise"``...)."""
+        import pandas as pd
+
+        df = pd.DataFrame(self.records())
+        df["kind"] = [KIND_NAMES[int(k)] for k in df["kind"]]
+        return df
+
+
+class FillsView(_RecordsView):
     """The makers' fills of the last step (recorded only while the simulator's ``record`` is on).
 
     Row ``j < min(count[m], capacity)`` of each ``(n, capacity)`` array is market ``m``'s
-    ``j``-th fill in the step.
+    ``j``-th fill in the step; :meth:`records` (:data:`FILL_DTYPE`) and :meth:`to_frame` list
+    them all.
 
     Attributes:
         count: Live ``(n,)`` int64 fills in the last step (may exceed ``capacity``; the rest
@@ -405,49 +378,36 @@ class FillsView(_View):
             tick, size, kind.
     """
 
-    __slots__ = ("count", "kind", "maker", "side", "size", "step", "table", "tick")
-    capacity: ClassVar[int] = FILL_CAP  # fills recorded per market per step
+    __slots__ = ("kind", "maker", "side", "size", "step", "tick")
+    capacity: ClassVar[int] = _s.FILL_CAP  # fills recorded per market per step
+    _dtype = FILL_DTYPE
+    _columns: ClassVar[dict[str, tuple[str, int]]] = {
+        "step": ("step", _s.R_STEP),
+        "maker": ("maker", _s.R_MAKER),
+        "side": ("side", _s.R_SIDE),
+        "tick": ("price_ticks", _s.R_TICK),
+        "size": ("size_lots", _s.R_SIZE),
+        "kind": ("kind", _s.R_KIND),
+    }
+    step: np.ndarray
+    maker: np.ndarray
+    side: np.ndarray
+    tick: np.ndarray
+    size: np.ndarray
+    kind: np.ndarray
 
     def __init__(self, state: MarketState) -> None:
         """Make the live views of ``state``."""
-        super().__init__(state)
-        f = state.fills
-        self.table = _ro(f)
-        self.count = _ro(state.n_fills)
-        self.step = _ro(f[:, :, R_STEP])
-        self.maker = _ro(f[:, :, R_MAKER])
-        self.side = _ro(f[:, :, R_SIDE])
-        self.tick = _ro(f[:, :, R_TICK])
-        self.size = _ro(f[:, :, R_SIZE])
-        self.kind = _ro(f[:, :, R_KIND])
-
-    def records(self) -> np.ndarray:
-        """All recorded fills of the last step as a :data:`FILL_DTYPE` record array."""
-        cols = {
-            "step": R_STEP,
-            "maker": R_MAKER,
-            "side": R_SIDE,
-            "price_ticks": R_TICK,
-            "size_lots": R_SIZE,
-            "kind": R_KIND,
-        }
-        return _records(self._state.fills, self._state.n_fills, FILL_DTYPE, cols)
-
-    def to_frame(self) -> pd.DataFrame:
-        """:meth:`records` as a DataFrame, ``kind`` as its name (``"noise"``...)."""
-        import pandas as pd
-
-        df = pd.DataFrame(self.records())
-        df["kind"] = [KIND_NAMES[int(k)] for k in df["kind"]]
-        return df
+        super().__init__(state, state.fills, state.n_fills)
 
 
-class MarketOrdersView(_View):
+class MarketOrdersView(_RecordsView):
     """The market orders of the last step (recorded only while ``record`` is on).
 
     Background limit orders that crossed appear too (kind ``background``) when they filled.
     Row ``j < min(count[m], capacity)`` of each ``(n, capacity)`` array is market ``m``'s
-    ``j``-th order in the step.
+    ``j``-th order in the step; :meth:`records` (:data:`MARKET_ORDER_DTYPE`) and
+    :meth:`to_frame` list them all.
 
     Attributes:
         count: Live ``(n,)`` int64 orders in the last step (may exceed ``capacity``).
@@ -460,39 +420,25 @@ class MarketOrdersView(_View):
             kind.
     """
 
-    __slots__ = ("count", "kind", "post_mid", "pre_mid", "side", "size", "table")
-    capacity: ClassVar[int] = MO_CAP  # market orders recorded per market per step
+    __slots__ = ("kind", "post_mid", "pre_mid", "side", "size")
+    capacity: ClassVar[int] = _s.MO_CAP  # market orders recorded per market per step
+    _dtype = MARKET_ORDER_DTYPE
+    _columns: ClassVar[dict[str, tuple[str, int]]] = {
+        "size": ("size_lots", _s.M_SIZE),
+        "side": ("side", _s.M_SIDE),
+        "kind": ("kind", _s.M_KIND),
+        "pre_mid": ("pre_mid", _s.M_PRE_MID),
+        "post_mid": ("post_mid", _s.M_POST_MID),
+    }
+    size: np.ndarray
+    side: np.ndarray
+    kind: np.ndarray
+    pre_mid: np.ndarray
+    post_mid: np.ndarray
 
     def __init__(self, state: MarketState) -> None:
         """Make the live views of ``state``."""
-        super().__init__(state)
-        o = state.mos
-        self.table = _ro(o)
-        self.count = _ro(state.n_mos)
-        self.size = _ro(o[:, :, M_SIZE])
-        self.side = _ro(o[:, :, M_SIDE])
-        self.kind = _ro(o[:, :, M_KIND])
-        self.pre_mid = _ro(o[:, :, M_PRE_MID])
-        self.post_mid = _ro(o[:, :, M_POST_MID])
-
-    def records(self) -> np.ndarray:
-        """All recorded market orders of the last step as a :data:`MARKET_ORDER_DTYPE` array."""
-        cols = {
-            "size_lots": M_SIZE,
-            "side": M_SIDE,
-            "kind": M_KIND,
-            "pre_mid": M_PRE_MID,
-            "post_mid": M_POST_MID,
-        }
-        return _records(self._state.mos, self._state.n_mos, MARKET_ORDER_DTYPE, cols)
-
-    def to_frame(self) -> pd.DataFrame:
-        """:meth:`records` as a DataFrame, ``kind`` as its name (``"noise"``...)."""
-        import pandas as pd
-
-        df = pd.DataFrame(self.records())
-        df["kind"] = [KIND_NAMES[int(k)] for k in df["kind"]]
-        return df
+        super().__init__(state, state.mos, state.n_mos)
 
 
 class ScalarsView(_View):
@@ -550,28 +496,28 @@ class ScalarsView(_View):
         """Make the live views of ``state``."""
         super().__init__(state)
         i, f = state.is_, state.fs
-        self.t = _ro(i[:, I_T])
-        self.regime = _ro(i[:, I_REGIME])
-        self.one_sided = _ro(i[:, I_ONE_SIDED])
-        self.shock_step = _ro(i[:, I_SHOCK_STEP])
-        self.shock_steps_left = _ro(i[:, I_SHOCK_LEFT])
-        self.shock_side = _ro(i[:, I_SHOCK_SIDE])
-        self.shocks = _ro(i[:, I_SHOCKS])
-        self.news = _ro(i[:, I_NEWS])
-        self.unfilled_lots = _ro(i[:, I_UNFILLED])
-        self.background_arrived = _ro(i[:, I_BG_ARRIVED])
-        self.background_cancelled = _ro(i[:, I_BG_CANCELLED])
-        self.background_executed = _ro(i[:, I_BG_EXECUTED])
-        self.mid = _ro(f[:, F_MID])
-        self.prev_mid = _ro(f[:, F_PREV_MID])
-        self.sentiment = _ro(f[:, F_SENT_OBS])
-        self.fundamental = _ro(f[:, F_FUND])
-        self.hawkes_excitation = _ro(f[:, F_HAWKES])
-        self.flow_signed = _ro(f[:, F_FLOW_SIGNED])
-        self.flow_abs = _ro(f[:, F_FLOW_ABS])
-        self.variance = _ro(f[:, F_VAR])
+        self.t = _ro(i[:, _s.I_T])
+        self.regime = _ro(i[:, _s.I_REGIME])
+        self.one_sided = _ro(i[:, _s.I_ONE_SIDED])
+        self.shock_step = _ro(i[:, _s.I_SHOCK_STEP])
+        self.shock_steps_left = _ro(i[:, _s.I_SHOCK_LEFT])
+        self.shock_side = _ro(i[:, _s.I_SHOCK_SIDE])
+        self.shocks = _ro(i[:, _s.I_SHOCKS])
+        self.news = _ro(i[:, _s.I_NEWS])
+        self.unfilled_lots = _ro(i[:, _s.I_UNFILLED])
+        self.background_arrived = _ro(i[:, _s.I_BG_ARRIVED])
+        self.background_cancelled = _ro(i[:, _s.I_BG_CANCELLED])
+        self.background_executed = _ro(i[:, _s.I_BG_EXECUTED])
+        self.mid = _ro(f[:, _s.F_MID])
+        self.prev_mid = _ro(f[:, _s.F_PREV_MID])
+        self.sentiment = _ro(f[:, _s.F_SENT_OBS])
+        self.fundamental = _ro(f[:, _s.F_FUND])
+        self.hawkes_excitation = _ro(f[:, _s.F_HAWKES])
+        self.flow_signed = _ro(f[:, _s.F_FLOW_SIGNED])
+        self.flow_abs = _ro(f[:, _s.F_FLOW_ABS])
+        self.variance = _ro(f[:, _s.F_VAR])
 
     @property
     def latent_sentiment(self) -> np.ndarray:
         """``(n,)`` latent sentiment ``tanh(x)`` (hidden from agents; diagnostics)."""
-        return np.tanh(self._state.fs[:, F_SENT_X])
+        return np.tanh(self._state.fs[:, _s.F_SENT_X])
