@@ -27,6 +27,8 @@ def test_cli_writes_table_csv_markdown_and_plots(tmp_path, capsys):
     assert {"kurtosis_1", "max_abs_acf_r_2_20", "sign_hurst", "impact_exponent"} <= keys
     assert {"empty_side_steps", "predictor_oos_r2", "vr_250", "noise_response_50"} <= keys
     assert all(r["status"] in {"pass", "FAIL", "n/a", "info"} for r in rows)
+    for r in rows:  # plain numbers a spreadsheet reads ("nan" where there is no CI)
+        float(r["value"]), float(r["ci_lo"]), float(r["ci_hi"])
     assert "| fact |" in (out / "realism.md").read_text()
     # A second run refuses the folder without --overwrite, replaces it with it.
     assert main([*SMALL, "--out", str(out)]) == 2

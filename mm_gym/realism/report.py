@@ -612,9 +612,9 @@ def to_csv(results: Sequence[PresetResult]) -> str:
                     f.key,
                     f.label,
                     f.target,
-                    repr(f.value),
-                    repr(f.lo),
-                    repr(f.hi),
+                    repr(float(f.value)),
+                    repr(float(f.lo)),
+                    repr(float(f.hi)),
                     f.status,
                     f.sample,
                 ]
@@ -763,7 +763,7 @@ def write_plots(results: Sequence[PresetResult], folder: Path) -> list[str]:
 
     ncol = min(4, len(results))
     nrow = math.ceil(len(results) / ncol)
-    fig = Figure(figsize=(3.2 * ncol, 2.8 * nrow))
+    fig = Figure(figsize=(3.2 * ncol, 2.8 * nrow), layout="constrained")
     axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False)).ravel()
     grid = np.linspace(-8, 8, 161)
     gauss = np.exp(-0.5 * grid**2) / math.sqrt(2 * math.pi)
