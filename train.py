@@ -14,11 +14,22 @@ folder ``runs/<name>/`` receives:
     vecnormalize.pkl     SB3's VecNormalize statistics (for SB3 users)
     evaluation.txt/.csv  the final table against the baselines on held-out seeds
 
-Checkpoints are written every ``--checkpoint-every`` steps and on Ctrl-C (the first Ctrl-C
+Checkpoints are written every ``--checkpoint-every`` steps and on Ctrl-C or SIGTERM (the first
 finishes the current update and saves; a second aborts). ``--resume runs/<name>`` continues
 exactly where the run stopped (steps, optimizer, normalisation statistics, market state,
 random state); only ``--total-timesteps`` and the options that do not change training
-(``--checkpoint-every``, ``--progress``, ``--eval-*``) may be changed on resume.
+(``--checkpoint-every``, ``--progress``, ``--eval-*``, ``--trust``) may be changed on resume.
+
+``--resume`` unpickles files of the run folder (SB3's ``model.zip`` and the market state
+``env_state.pkl``): unpickling can run code, so resume only runs you trust. ``metadata.json``
+records the SHA-256 digests of the checkpoint files as train.py saves them, and ``--resume``
+refuses a checkpoint that does not match them unless ``--trust`` is given.
+
+Safety: ``--run-name`` is one plain folder name; ``--overwrite`` deletes only a folder that
+holds a train.py ``metadata.json`` (written when the run starts), and only after every setting
+has been checked and the env and model built. A run holds a lock on its folder while it trains,
+so a second train.py on the same folder stops with an error; temporaries left by a killed run
+are removed when the next one starts there. The memory a run needs is estimated first.
 
 Examples:
     python train.py
@@ -32,10 +43,15 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import itertools
 import json
+import math
 import os
 import platform
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -44,6 +60,21 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
+
+from mm_gym.config import ConfigError, excerpt, read_config_file
+from mm_gym.files import (
+    LOCK_FILE,
+    FolderBusyError,
+    MemoryLimitError,
+    UnsafePathError,
+    atomic_write_text,
+    check_memory,
+    clean_stale_temps,
+    exclusive_lock,
+    is_owned_folder,
+    remove_owned_folder,
+    safe_component,
+)
 
 # numba (the market) and torch (PPO) each run an OpenMP pool on the 2 cores; their default
 # busy-waiting threads starve each other between the env step and the update (measured 3-10x
@@ -72,7 +103,28 @@ RESUME_MUTABLE = (
     "eval_episodes",
     "eval_seed",
     "eval_baselines",
+    "trust",
 )
+# The file that makes a folder recognisably a train.py run (written as the run starts); only
+# such a folder may be deleted by --overwrite.
+RUN_MARKER = "metadata.json"
+# Range of every float setting: (low, high, low open, high open); all must also be finite.
+FLOAT_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "learning_rate": (0.0, 1.0, True, False),
+    "gamma": (0.0, 1.0, True, False),
+    "gae_lambda": (0.0, 1.0, False, False),
+    "clip_range": (0.0, 10.0, True, False),
+    "ent_coef": (0.0, 1e3, False, False),
+    "vf_coef": (0.0, 1e3, False, False),
+    "max_grad_norm": (0.0, 1e6, True, False),
+    "target_kl": (0.0, 1e3, False, False),
+    # exp(+-20) keeps the initial action std within float32's comfortable range.
+    "log_std_init": (-20.0, 20.0, False, False),
+    "init_offset_ticks": (-1e6, 1e6, False, False),
+    "clip_obs": (0.0, 1e6, True, False),
+}
+# np.random.seed (SB3 seeds numpy's global generator) takes 32-bit seeds.
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -148,9 +200,27 @@ class Args:
         default="", metadata={"help": "run folder name (default ppo_<env>_s<seed>_<time>)"}
     )
     runs_dir: str = field(default="runs", metadata={"help": "parent folder of the runs"})
-    resume: str = field(default="", metadata={"help": "run folder to resume (runs/<name>)"})
+    resume: str = field(
+        default="",
+        metadata={
+            "help": "run folder to resume (runs/<name>); this unpickles its checkpoint files "
+            "(SB3's format), so resume only runs you trust: they must match the SHA-256 "
+            "digests recorded in its metadata.json unless --trust"
+        },
+    )
+    trust: bool = field(
+        default=False,
+        metadata={
+            "help": "with --resume: load checkpoint files even if they do not match the "
+            "digests recorded in metadata.json (they are unpickled: only files you trust)"
+        },
+    )
     overwrite: bool = field(
-        default=False, metadata={"help": "replace an existing run folder of the same name"}
+        default=False,
+        metadata={
+            "help": "replace an existing run folder of the same name (only a train.py run, "
+            "recognised by its metadata.json)"
+        },
     )
     checkpoint_every: int = field(
         default=2_000_000, metadata={"help": "steps between checkpoints (0: only at the end)"}
@@ -196,13 +266,24 @@ def _parse_kv(items: list[str]) -> dict[str, Any]:
     return out
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one error line (no usage block), like every other error of train.py."""
+
+    def error(self, message: str) -> NoReturn:
+        """Report a command-line error through :func:`fail`."""
+        fail(f"{message} (see --help)")
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[Args, set[str]]:
     """Merge defaults, the ``--config`` file and the command line; return them and the flags given.
+
+    With ``--resume`` only the types of the flags are checked here: the settings are checked
+    once merged with the saved ones (so that a changed setting is reported as such first).
 
     Raises:
         SystemExit: On an unknown flag or config key, or an invalid value (one error line).
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description=__doc__.split("\n\n")[0],
         argument_default=argparse.SUPPRESS,
@@ -229,23 +310,24 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, set[str]]:
         values.update(load_config_file(given["config"]))
     values.update(given)
     args = Args(**values)
-    validate(args)
+    check_types(args)
+    if "run_name" in given:  # "" (the default name) only by leaving the flag out
+        try:
+            safe_component(args.run_name, "run_name")
+        except UnsafePathError as exc:
+            fail(str(exc))
+    if not args.resume:
+        validate(args)
     return args, set(given)
 
 
-def load_config_file(path: str) -> dict[str, Any]:
-    """Read a YAML settings file; unknown keys are an error."""
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        fail(f"cannot read --config {path!r}: {exc}")
-    if not isinstance(data, dict):
-        fail(f"--config {path!r} must hold a mapping of settings")
+def settings_from_file(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Settings read from a file (``--config`` or a run's ``config.yaml``); unknown keys fail."""
     names = {f.name for f in dataclasses.fields(Args)}
     data = {str(k).replace("-", "_"): v for k, v in data.items()}
     unknown = sorted(set(data) - names)
     if unknown:
-        fail(f"unknown keys {unknown} in --config {path!r}; valid keys: {sorted(names)}")
+        fail(f"unknown keys {excerpt(unknown)} in {where}; valid keys: {sorted(names)}")
     floats = {f.name for f in dataclasses.fields(Args) if str(f.type) == "float"}
     for key in floats & set(data):
         if isinstance(data[key], str):  # YAML 1.1 reads 3e-4 as a string
@@ -253,44 +335,101 @@ def load_config_file(path: str) -> dict[str, Any]:
     return data
 
 
-def validate(args: Args) -> None:
-    """Check types and ranges of the settings (one error line on the first problem)."""
+def load_config_file(path: str) -> dict[str, Any]:
+    """Read a YAML settings file (bounded, no aliases); unknown keys are an error."""
+    try:
+        data = read_config_file(path, "--config")
+    except ConfigError as exc:
+        fail(str(exc))
+    return settings_from_file(data, f"--config {path!r}")
+
+
+def check_types(args: Args, where: str = "") -> None:
+    """Check the type of every setting (one error line on the first problem).
+
+    Args:
+        args: The settings.
+        where: Appended to the error (e.g. the file the settings came from).
+    """
+
+    def bad(message: str) -> NoReturn:
+        fail(message + where)
+
     for f in dataclasses.fields(Args):
         value = getattr(args, f.name)
         kind = str(f.type)
         if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-            fail(f"{f.name}={value!r} must be an integer")
+            bad(f"{f.name}={excerpt(value)} must be an integer")
         if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            fail(f"{f.name}={value!r} must be a number")
+            bad(f"{f.name}={excerpt(value)} must be a number")
         if kind == "bool" and not isinstance(value, bool):
-            fail(f"{f.name}={value!r} must be true or false")
+            bad(f"{f.name}={excerpt(value)} must be true or false")
         if kind == "str" and not isinstance(value, str):
-            fail(f"{f.name}={value!r} must be a string")
-    for name in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "torch_threads"):
-        if getattr(args, name) < 1:
-            fail(f"{name}={getattr(args, name)!r} must be >= 1")
-    for name in ("checkpoint_every", "eval_episodes", "eval_seed", "seed"):
-        if getattr(args, name) < 0:
-            fail(f"{name}={getattr(args, name)!r} must be >= 0")
-    if args.eval_episodes == 1:
-        fail("eval_episodes=1 must be 0 (skip) or >= 2 (confidence intervals need pairs)")
-    rollout = args.n_envs * args.n_steps
-    if args.batch_size > rollout:
-        fail(f"batch_size={args.batch_size} must be <= n_envs * n_steps = {rollout}")
-    if not 0.0 < args.gamma <= 1.0 or not 0.0 <= args.gae_lambda <= 1.0:
-        fail(f"gamma={args.gamma!r} must be in (0, 1] and gae_lambda={args.gae_lambda!r} in [0, 1]")
-    if args.learning_rate <= 0 or args.clip_range <= 0 or args.clip_obs <= 0:
-        fail("learning_rate, clip_range and clip_obs must be > 0")
-    if args.lr_schedule not in ("constant", "linear"):
-        fail(f"lr_schedule={args.lr_schedule!r} must be 'constant' or 'linear'")
-    if args.activation not in ("tanh", "relu"):
-        fail(f"activation={args.activation!r} must be 'tanh' or 'relu'")
+            bad(f"{f.name}={excerpt(value)} must be a string")
     if not isinstance(args.net_arch, list) or not all(
         isinstance(u, int) and not isinstance(u, bool) and u >= 1 for u in args.net_arch
     ):
-        fail(f"net_arch={args.net_arch!r} must be a list of positive integers")
+        bad(f"net_arch={excerpt(args.net_arch)} must be a list of positive integers")
     if not isinstance(args.env_kwargs, dict):
-        fail(f"env_kwargs={args.env_kwargs!r} must be a mapping")
+        bad(f"env_kwargs={excerpt(args.env_kwargs)} must be a mapping")
+
+
+def _interval(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
+    return f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+
+
+def validate(args: Args, where: str = "") -> None:
+    """Check types and ranges of the settings (one error line on the first problem).
+
+    Args:
+        args: The settings.
+        where: Appended to the error (e.g. the file the settings came from).
+    """
+    check_types(args, where)
+
+    def bad(message: str) -> NoReturn:
+        fail(message + where)
+
+    for name, (lo, hi, lo_open, hi_open) in FLOAT_RANGES.items():
+        value = float(getattr(args, name))
+        # NaN fails every comparison, so test for being inside rather than outside the range.
+        inside = (lo < value if lo_open else lo <= value) and (
+            value < hi if hi_open else value <= hi
+        )
+        if not (math.isfinite(value) and inside):
+            bad(
+                f"{name}={value!r} must be a finite number in {_interval(lo, hi, lo_open, hi_open)}"
+            )
+    for name in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "torch_threads"):
+        if getattr(args, name) < 1:
+            bad(f"{name}={getattr(args, name)!r} must be >= 1")
+    for name in ("checkpoint_every", "eval_episodes", "eval_seed", "seed"):
+        if getattr(args, name) < 0:
+            bad(f"{name}={getattr(args, name)!r} must be >= 0")
+    if args.seed > MAX_SEED:
+        bad(f"seed={args.seed!r} must be in [0, {MAX_SEED}] (numpy takes 32-bit seeds)")
+    if args.eval_episodes == 1:
+        bad("eval_episodes=1 must be 0 (skip) or >= 2 (confidence intervals need pairs)")
+    rollout = args.n_envs * args.n_steps
+    if args.batch_size > rollout:
+        bad(f"batch_size={args.batch_size} must be <= n_envs * n_steps = {rollout}")
+    if args.lr_schedule not in ("constant", "linear"):
+        bad(f"lr_schedule={excerpt(args.lr_schedule)} must be 'constant' or 'linear'")
+    if args.activation not in ("tanh", "relu"):
+        bad(f"activation={excerpt(args.activation)} must be 'tanh' or 'relu'")
+    from agents.rivals import BASELINE_NAMES
+
+    unknown = [b for b in args.eval_baselines.split(",") if b and b not in BASELINE_NAMES]
+    if unknown:
+        bad(
+            f"eval_baselines={excerpt(args.eval_baselines)}: {excerpt(unknown[0])} is not a "
+            f"baseline; choose from {list(BASELINE_NAMES)}"
+        )
+    if args.run_name:
+        try:
+            safe_component(args.run_name, "run_name")
+        except UnsafePathError as exc:
+            bad(str(exc))
 
 
 def env_overrides(args: Args) -> dict[str, Any]:
@@ -328,46 +467,218 @@ def versions() -> dict[str, str]:
     return out
 
 
+def default_run_name(args: Args) -> str:
+    """``ppo_<env>_s<seed>_<time>_<pid>``: the pid keeps runs started in the same second apart."""
+    env = args.env_id.split("/")[-1].split("-")[0].lower()
+    name = f"ppo_{env}_s{args.seed}_{time.strftime('%Y%m%d-%H%M%S')}_{os.getpid()}"
+    return re.sub(r"[^A-Za-z0-9_.+=,@-]", "_", name)
+
+
+def _has_content(folder: Path) -> bool:
+    """Whether ``folder`` holds anything besides the lock file."""
+    return any(p.name != LOCK_FILE for p in folder.iterdir())
+
+
+def _enter_lock(stack: contextlib.ExitStack, folder: Path) -> None:
+    """Lock ``folder`` until ``stack`` closes (one error line if another process holds it)."""
+    try:
+        stack.enter_context(exclusive_lock(folder, "run folder"))
+    except FolderBusyError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot use the run folder {str(folder)!r}: {exc.strerror or exc}")
+    # Removed while still held (callbacks run before the lock is released), so a finished run
+    # folder holds only the run's files.
+    stack.callback(lambda: (folder / LOCK_FILE).unlink(missing_ok=True))
+
+
+def check_new_run_folder(run_dir: Path, overwrite: bool) -> None:
+    """Fail early (before the env is built) if ``run_dir`` cannot become this run's folder."""
+    if run_dir.is_symlink() or (run_dir.exists() and not run_dir.is_dir()):
+        fail(f"{str(run_dir)!r} exists and is not a run folder; choose another --run-name")
+    if not run_dir.is_dir() or not _has_content(run_dir):
+        return
+    if not overwrite:
+        fail(f"{run_dir} exists: pass --resume {run_dir}, --overwrite or another --run-name")
+    if not is_owned_folder(run_dir, RUN_MARKER):
+        try:
+            remove_owned_folder(run_dir, RUN_MARKER, "a train.py run")  # raises, deletes nothing
+        except UnsafePathError as exc:
+            fail(str(exc))
+    with contextlib.ExitStack() as probe:  # busy now: say so before the expensive part
+        _enter_lock(probe, run_dir)
+
+
+def claim_run_folder(args: Args, hold: contextlib.ExitStack) -> Path:
+    """Create (or, with ``--overwrite``, replace) the run folder and lock it in ``hold``.
+
+    Every setting has been checked and the env and model built before this is called, so a
+    failed run never deletes the old one.
+    """
+    runs = Path(args.runs_dir)
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create --runs-dir {args.runs_dir!r}: {exc.strerror or exc}")
+    if not args.run_name:
+        base = default_run_name(args)
+        for i in itertools.count(1):
+            run_dir = runs / (base if i == 1 else f"{base}_{i}")
+            try:
+                run_dir.mkdir()
+            except FileExistsError:
+                continue
+            _enter_lock(hold, run_dir)
+            return run_dir
+    run_dir = runs / args.run_name
+    check_new_run_folder(run_dir, args.overwrite)
+    run_dir.mkdir(exist_ok=True)
+    with contextlib.ExitStack() as old:
+        _enter_lock(old, run_dir)
+        if not _has_content(run_dir):
+            hold.enter_context(old.pop_all())
+            return run_dir
+        if not args.overwrite:  # created by another process since the early check
+            fail(f"{run_dir} exists: pass --resume {run_dir}, --overwrite or another --run-name")
+        try:
+            remove_owned_folder(run_dir, RUN_MARKER, "a train.py run")
+        except UnsafePathError as exc:
+            fail(str(exc))
+    try:
+        run_dir.mkdir()
+    except FileExistsError:
+        fail(f"{run_dir} was created by another process meanwhile; choose another --run-name")
+    _enter_lock(hold, run_dir)
+    return run_dir
+
+
+def clean_run_folder(run_dir: Path) -> None:
+    """Remove temporaries a killed train.py left in its (locked) run folder."""
+    clean_stale_temps(run_dir)
+    # Earlier versions named temporaries without the pid; under the lock none is in use.
+    for entry in run_dir.iterdir():
+        legacy = entry.name.startswith(".checkpoint-") or (
+            entry.name.startswith(".") and entry.name.endswith(".tmp")
+        )
+        if legacy and not entry.is_symlink():
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def resumed_settings(args: Args, given: set[str], run_dir: Path) -> Args:
+    """The saved settings of ``run_dir`` with the resume-mutable flags of this command line."""
+    saved = run_dir / "config.yaml"
+    try:
+        data = read_config_file(saved, "saved settings")
+    except ConfigError as exc:
+        fail(str(exc))
+    where = f" (in {saved})"
+    values = {**dataclasses.asdict(Args()), **settings_from_file(data, str(saved))}
+    stored = Args(**values)
+    check_types(stored, where)
+    changed = sorted(
+        k for k in given - {"resume", "config"} - set(RESUME_MUTABLE)
+        if getattr(args, k) != getattr(stored, k)
+    )  # fmt: skip
+    if changed:
+        fail(
+            f"--resume continues the saved settings; these flags differ from the saved "
+            f"settings: {changed} (only {list(RESUME_MUTABLE)} may change)"
+        )
+    merged = dataclasses.replace(
+        stored, **{k: getattr(args, k) for k in RESUME_MUTABLE if k in given}, resume=args.resume
+    )
+    validate(merged, where)
+    return merged
+
+
+def read_metadata(run_dir: Path) -> dict[str, Any]:
+    """The run's ``metadata.json`` (empty if the run predates it)."""
+    path = run_dir / RUN_MARKER
+    if not path.exists():
+        return {}
+    try:
+        return read_config_file(path, "run metadata")
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _array_bytes(obj: Any, seen: set[int], depth: int = 0) -> int:
+    """Bytes of the numpy arrays reachable from ``obj`` (attributes, containers)."""
+    import numpy as np
+
+    if id(obj) in seen or depth > 8:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if isinstance(obj, dict):
+        return sum(_array_bytes(v, seen, depth + 1) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_array_bytes(v, seen, depth + 1) for v in obj)
+    total = _array_bytes(vars(obj), seen, depth + 1) if hasattr(obj, "__dict__") else 0
+    for slot in getattr(type(obj), "__slots__", ()):
+        total += _array_bytes(getattr(obj, slot, None), seen, depth + 1)
+    return total
+
+
+def check_env_and_memory(args: Args, overrides: dict[str, Any]) -> None:
+    """Build one and three markets (checks the env settings) and refuse runs that cannot fit.
+
+    The estimate: SB3's rollout buffer (``n_envs * n_steps`` rows of observation, action and
+    six scalars, float32, twice: ``get()`` flattens into copies), plus the market state
+    measured per market, three times (the env, the SB3 adapter's buffers, a checkpoint's
+    pickled copy), plus the networks and Adam's moments.
+    """
+    import gymnasium as gym
+
+    def markets(n: int) -> Any:
+        return gym.make_vec(
+            args.env_id, num_envs=n, vectorization_mode="vector_entry_point", **overrides
+        ).unwrapped
+
+    try:
+        one, three = markets(1), markets(3)
+    except (ValueError, KeyError, TypeError, gym.error.Error) as exc:
+        fail(f"--env-id/--env-kwargs/--regime: {exc}")
+    per_market = max(_array_bytes(three, set()) - _array_bytes(one, set()), 0) / 2
+    obs_dim = int(one.single_observation_space.shape[0])
+    act_dim = int(one.single_action_space.shape[0])
+    rollout = 2 * args.n_envs * args.n_steps * (obs_dim + act_dim + 6) * 4
+    widths = [obs_dim, *args.net_arch]
+    params = 2 * sum(a * b + b for a, b in itertools.pairwise(widths)) + (widths[-1] + 1) * (
+        act_dim + 1
+    )
+    need = rollout + 3 * args.n_envs * per_market + 4 * 4 * params
+    try:
+        check_memory(need, f"n_envs={args.n_envs} x n_steps={args.n_steps}")
+    except MemoryLimitError as exc:
+        fail(str(exc))
+
+
 def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> Path:
     """Train (or resume) a run; return its folder. ``callbacks``: extra SB3 callbacks (tests)."""
-    # ---- 1. settings and the run folder -------------------------------------------------
+    with contextlib.ExitStack() as hold:  # holds the run folder's lock until the run ends
+        return _main(argv, callbacks, hold)
+
+
+def _main(argv: list[str] | None, callbacks: list[Any] | None, hold: contextlib.ExitStack) -> Path:
+    # ---- 1. settings; the folder of a resumed run, locked --------------------------------
     args, given = parse_args(argv)
+    metadata: dict[str, Any] = {}
     if args.resume:
         run_dir = Path(args.resume)
-        saved = run_dir / "config.yaml"
-        if not saved.is_file():
+        if not (run_dir / "config.yaml").is_file():
             fail(f"--resume {args.resume!r}: no config.yaml there (not a train.py run folder)")
-        stored = Args(**yaml.safe_load(saved.read_text()))
-        changed = sorted(
-            k for k in given - {"resume", "config"} - set(RESUME_MUTABLE)
-            if getattr(args, k) != getattr(stored, k)
-        )  # fmt: skip
-        if changed:
-            fail(f"--resume continues the saved settings; these differ from them: {changed}")
-        args = dataclasses.replace(
-            stored,
-            **{k: getattr(args, k) for k in RESUME_MUTABLE if k in given},
-            resume=args.resume,
-        )
-    else:
-        name = args.run_name or (
-            f"ppo_{args.env_id.split('/')[-1].split('-')[0].lower()}_s{args.seed}_"
-            + time.strftime("%Y%m%d-%H%M%S")
-        )
-        run_dir = Path(args.runs_dir) / name
-        if run_dir.exists() and any(run_dir.iterdir()):
-            if not args.overwrite:
-                fail(
-                    f"{run_dir} exists: pass --resume {run_dir}, --overwrite or another --run-name"
-                )
-            import shutil
-
-            shutil.rmtree(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        args.run_name = name
-        from agents.training import atomic_write_text
-
-        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(dataclasses.asdict(args)))
+        _enter_lock(hold, run_dir)
+        clean_run_folder(run_dir)
+        args = resumed_settings(args, given, run_dir)
+        metadata = read_metadata(run_dir)
+        metadata.pop("evaluation", None)  # of an earlier session; redone below if asked
+    elif args.run_name:
+        check_new_run_folder(Path(args.runs_dir) / args.run_name, args.overwrite)
 
     # ---- 2. libraries, threads, determinism ---------------------------------------------
     import torch
@@ -378,18 +689,22 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
     from agents.rivals import make_rival
     from agents.training import (
         CheckpointCallback,
+        CheckpointError,
         GracefulInterrupt,
         TrainingMonitor,
-        atomic_write_text,
+        checkpoint_path,
         load_checkpoint,
         save_checkpoint,
+        verify_checkpoint,
     )
 
     torch.set_num_threads(args.torch_threads)
     torch.use_deterministic_algorithms(True)
 
     # ---- 3. environment and model (new, or restored from the checkpoint) ----------------
+    # Everything is checked and built before a run folder is created or replaced.
     overrides = env_overrides(args)
+    check_env_and_memory(args, overrides)
     norm: dict[str, Any] = {
         "clip_obs": args.clip_obs,
         "clip_reward": 10.0,
@@ -398,12 +713,27 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
         "norm_reward": args.norm_reward,
     }
     wall_before = 0.0
+    ckpt = checkpoint_path(run_dir) if args.resume else None
+    if args.resume and ckpt is None and metadata.get("checkpoint_sha256"):
+        fail(f"--resume {args.resume!r}: its checkpoint/ folder is missing (metadata.json "
+             "records one); restore it or start a new run")  # fmt: skip
     try:
-        if args.resume:
+        if ckpt is not None:
+            if not args.trust:
+                recorded = metadata.get("checkpoint_sha256")
+                try:
+                    verify_checkpoint(ckpt, recorded if isinstance(recorded, list) else [])
+                except CheckpointError as exc:
+                    fail(
+                        f"{exc}; --resume unpickles these files, so it loads only checkpoints "
+                        "matching the recorded digests: pass --trust to load it anyway"
+                    )
             model, venv, progress = load_checkpoint(run_dir, **norm)
             wall_before = float(progress["wall_time_s"])
             print(f"resuming {run_dir} at {model.num_timesteps:,} steps")
         else:
+            if args.resume:  # stopped before its first checkpoint: start it again
+                print(f"resuming {run_dir} from the start (it has no checkpoint yet)")
             rival = make_rival(args.rival, args.env_id, overrides)
             venv = make_training_env(args.env_id, args.n_envs, overrides, rival=rival, **norm)
             model = build_ppo(
@@ -426,14 +756,35 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
                 log_std_init=args.log_std_init,
                 init_action=init_action(args, native_env(venv).env_config.max_offset_ticks),
             )
-    except (ValueError, KeyError, FileNotFoundError) as exc:
+    except (ValueError, KeyError, FileNotFoundError) as exc:  # incl. ConfigError, CheckpointError
         fail(str(exc))
     native = native_env(venv)
     feature_names = tuple(native.feature_names)
     max_offset = float(native.env_config.max_offset_ticks)
+
+    def write_metadata() -> None:
+        text = json.dumps(metadata, indent=2, default=str) + "\n"
+        atomic_write_text(run_dir / RUN_MARKER, text)
+
+    if not args.resume:
+        run_dir = claim_run_folder(args, hold)
+        args.run_name = run_dir.name
+        # The marker first: from here on --overwrite recognises the folder as a run.
+        metadata = {
+            "created_by": PROG,
+            "status": "running",
+            "run_name": run_dir.name,
+            "env_id": args.env_id,
+            "seed": args.seed,
+            "num_timesteps": 0,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "checkpoint_sha256": [],
+        }
+        write_metadata()
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(dataclasses.asdict(args)))
     model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
 
-    # ---- 4. checkpoints, Ctrl-C, logging ------------------------------------------------
+    # ---- 4. checkpoints, Ctrl-C / SIGTERM, logging --------------------------------------
     session_start = time.perf_counter()
     steps_at_start = int(model.num_timesteps)
 
@@ -442,10 +793,18 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
 
     saved_steps = [steps_at_start]
 
+    def record(digests: dict[str, str], published: bool) -> None:
+        # Until the new checkpoint replaces the old one, either may be on disk: accept both.
+        previous = metadata.get("checkpoint_sha256") or []
+        metadata["checkpoint_sha256"] = [digests] if published else [digests, *previous[:1]]
+        if published:
+            metadata["num_timesteps"] = int(model.num_timesteps)
+        write_metadata()
+
     def checkpoint() -> None:
         save_checkpoint(
             run_dir, model, venv, feature_names=feature_names, max_offset_ticks=max_offset,
-            wall_time_s=wall_time(),
+            wall_time_s=wall_time(), record=record,
         )  # fmt: skip
         saved_steps.append(int(model.num_timesteps))
 
@@ -471,22 +830,22 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
     steps_per_s = (int(model.num_timesteps) - steps_at_start) / max(session_s, 1e-9)
 
     # ---- 6. the run's metadata (the model files were written with the last checkpoint) --
-    metadata: dict[str, Any] = {
-        "status": status,
-        "run_name": run_dir.name,
-        "env_id": args.env_id,
-        "env_kwargs": overrides,
-        "rival": args.rival,
-        "seed": args.seed,
-        "num_timesteps": saved_steps[-1],
-        "wall_time_s": round(wall_time(), 2),
-        "session_env_steps_per_s": round(steps_per_s, 1),
-        "torch_threads": args.torch_threads,
-        "feature_names": list(feature_names),
-        "partial_resets": int(venv.venv.partial_resets),  # type: ignore[attr-defined]
-        "versions": versions(),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    metadata.update(
+        status=status,
+        run_name=run_dir.name,
+        env_id=args.env_id,
+        env_kwargs=overrides,
+        rival=args.rival,
+        seed=args.seed,
+        num_timesteps=saved_steps[-1],
+        wall_time_s=round(wall_time(), 2),
+        session_env_steps_per_s=round(steps_per_s, 1),
+        torch_threads=args.torch_threads,
+        feature_names=list(feature_names),
+        partial_resets=int(venv.venv.partial_resets),  # type: ignore[attr-defined]
+        versions=versions(),
+        finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
     print(
         f"{status}: {saved_steps[-1]:,} steps in {run_dir}; this session "
         f"{steps_per_s:,.0f} env-steps/s, run wall time {wall_time():.0f} s"
@@ -515,10 +874,44 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
             "seconds": round(time.perf_counter() - t0, 1),
             "table": json.loads(comp.table.to_json(orient="records")),
         }
-    atomic_write_text(run_dir / "metadata.json", json.dumps(metadata, indent=2, default=str) + "\n")
+    write_metadata()
     venv.close()
     return run_dir
 
 
+def _one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``, bounded: an unexpected error as one line."""
+    lines = str(exc).strip().splitlines()
+    text = (lines[0] if lines else "")[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """The command line: :func:`main`, every failure reported as one ``train.py: error:`` line.
+
+    Returns:
+        The exit status: 0, 1 (unexpected error), 2 (invalid settings), 130 (interrupted).
+    """
+    try:
+        main(argv)
+    except SystemExit as exc:  # fail() has printed its line; --help exits 0
+        return exc.code if isinstance(exc.code, int) else 2
+    except KeyboardInterrupt:
+        print(
+            f"{PROG}: error: interrupted; nothing more was saved (a started run keeps its "
+            "last checkpoint: python train.py --resume runs/<name>)",
+            file=sys.stderr,
+        )
+        return 130
+    except MemoryError as exc:
+        print(f"{PROG}: error: out of memory ({_one_line(exc)}); try a smaller --n-envs",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    except Exception as exc:  # the last resort of "never a traceback"
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

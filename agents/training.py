@@ -6,25 +6,29 @@ return), the whole market state of every sub-env (the native env pickles its arr
 torch and numpy random states. Restoring all of them makes a resumed run continue exactly as
 if it had not stopped (``tests/test_train.py`` checks parameters bit for bit).
 
-A checkpoint directory is written under a temporary name and renamed into place (the previous
-one is kept as ``checkpoint.old`` during the swap and removed after), so an interruption while
-saving never leaves a half-written checkpoint. The first Ctrl-C (SIGINT) asks training to stop
-at the end of the current update and save; a second one aborts at once, keeping the last
-checkpoint. Loading a checkpoint unpickles files the run itself wrote (``--resume`` is an
-explicit request); nothing else here loads pickles.
+A checkpoint directory is written under a hidden temporary name that carries the writer's pid
+(:func:`mm_gym.files.temp_name`, so :func:`mm_gym.files.clean_stale_temps` can remove what a
+killed process left) and renamed into place (the previous one is kept as ``checkpoint.old``
+during the swap and removed after), so an interruption while saving never leaves a half-written
+checkpoint. :func:`save_checkpoint` reports the SHA-256 digests of the files it wrote, for the
+run's metadata; :func:`load_checkpoint` checks them before it unpickles anything. The first
+Ctrl-C (SIGINT) or SIGTERM asks training to stop at the end of the current update and save; a
+second one aborts at once, keeping the last checkpoint. Loading a checkpoint unpickles files
+(SB3's format and the market state): ``--resume`` is an explicit request, and the digests
+catch files changed since the run wrote them; nothing else here loads pickles.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
 import pickle
 import shutil
 import signal
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,41 +43,34 @@ from stable_baselines3.common.vec_env import VecNormalize
 from agents.policy import POLICY_FILE, publish, save_policy_arrays
 from agents.ppo import normalized, policy_arrays
 from agents.vec_env import MarketMakingSB3VecEnv
+from mm_gym.config import excerpt
+from mm_gym.files import temp_name
 
 __all__ = [
     "CHECKPOINT_DIR",
     "CheckpointCallback",
+    "CheckpointError",
     "GracefulInterrupt",
     "TrainingMonitor",
-    "atomic_write_text",
+    "checkpoint_digests",
     "checkpoint_path",
     "load_checkpoint",
     "save_checkpoint",
+    "verify_checkpoint",
 ]
 
 CHECKPOINT_DIR = "checkpoint"
 _OLD_SUFFIX = ".old"
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # ---------------------------------------------------------------------------------- Ctrl-C
 
 
 class GracefulInterrupt:
-    """SIGINT handling: the first Ctrl-C requests a stop, the second raises KeyboardInterrupt.
+    """SIGINT and SIGTERM handling: the first requests a stop, the second raises KeyboardInterrupt.
+
+    SIGTERM (``kill``, a job scheduler's time limit) is treated like Ctrl-C so that it too
+    leaves a checkpoint to resume from.
 
     Use as a context manager around training; :attr:`requested` is polled by
     :class:`CheckpointCallback`.
@@ -82,33 +79,38 @@ class GracefulInterrupt:
         requested: Whether a stop was requested.
     """
 
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
     def __init__(self, message: Callable[[str], Any] = print) -> None:
-        """Keep ``message`` (called with one line on the first Ctrl-C)."""
+        """Keep ``message`` (called with one line on the first signal)."""
         self.requested = False
         self._message = message
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         self._message(
-            "\nCtrl-C: finishing this update, then saving a checkpoint "
+            f"\n{name}: finishing this update, then saving a checkpoint "
             "(press Ctrl-C again to abort without saving)"
         )
 
     def __enter__(self) -> GracefulInterrupt:
-        """Install the handler (main thread only; elsewhere it is a no-op)."""
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not in the main thread
-            self._previous = None
+        """Install the handlers (main thread only; elsewhere it is a no-op)."""
+        for signum in self.SIGNALS:
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not in the main thread
+                break
         return self
 
     def __exit__(self, *exc: object) -> None:
-        """Restore the previous handler."""
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        """Restore the previous handlers."""
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous = {}
 
 
 # ---------------------------------------------------------------------------------- logging
@@ -288,6 +290,59 @@ class _StatePickler(pickle.Pickler):
         return NotImplemented
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, damaged, or not the file the run recorded (one line)."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checkpoint_digests(folder: str | os.PathLike[str]) -> dict[str, str]:
+    """The SHA-256 digest (hex) of every regular file of a checkpoint directory, by name."""
+    folder = Path(folder)
+    return {
+        p.name: _sha256(p)
+        for p in sorted(folder.iterdir())
+        if p.is_file() and not p.is_symlink() and not p.name.startswith(".")
+    }
+
+
+def verify_checkpoint(
+    folder: str | os.PathLike[str], accepted: Sequence[Mapping[str, str]]
+) -> None:
+    """Check that ``folder``'s files match one of the recorded digest sets (newest first).
+
+    Args:
+        folder: A checkpoint directory (:func:`checkpoint_path`).
+        accepted: Digest sets recorded by :func:`save_checkpoint`'s ``record`` callback; more
+            than one only while a checkpoint was being swapped in.
+
+    Raises:
+        CheckpointError: Naming the first file that differs from the newest set, or saying that
+            no digests were recorded.
+    """
+    folder = Path(folder)
+    sets = [d for d in accepted if isinstance(d, Mapping) and d]
+    if not sets:
+        raise CheckpointError(f"{folder}: the run's metadata.json records no checkpoint digests")
+    actual = checkpoint_digests(folder)
+    for digests in sets:
+        if all(actual.get(name) == value for name, value in digests.items()):
+            return
+    newest = sets[0]
+    bad = sorted(name for name, value in newest.items() if actual.get(name) != value)
+    state = "is missing" if bad[0] not in actual else "has changed since train.py saved it"
+    raise CheckpointError(
+        f"{folder / bad[0]} {state} (its SHA-256 digest does not match the one recorded in "
+        "metadata.json)"
+    )
+
+
 def save_checkpoint(
     run_dir: str | os.PathLike[str],
     model: PPO,
@@ -296,6 +351,7 @@ def save_checkpoint(
     feature_names: tuple[str, ...],
     max_offset_ticks: float,
     wall_time_s: float,
+    record: Callable[[dict[str, str], bool], Any] | None = None,
 ) -> Path:
     """Save everything needed to resume exactly, atomically; refresh the run folder's copies.
 
@@ -311,6 +367,10 @@ def save_checkpoint(
         feature_names: The observation's feature names (for the exported actor).
         max_offset_ticks: The env's ``max_offset_ticks`` (for the exported actor).
         wall_time_s: Training wall time so far, seconds, all sessions of the run.
+        record: Called with the new checkpoint's :func:`checkpoint_digests` and ``False``
+            before it replaces the previous one, then with ``True`` once it has: the caller
+            stores them so that, whenever the process stops, the checkpoint on disk matches a
+            recorded set (the new one, or until the swap is done the previous one).
 
     Returns:
         The checkpoint directory.
@@ -319,7 +379,10 @@ def save_checkpoint(
     run.mkdir(parents=True, exist_ok=True)
     final = run / CHECKPOINT_DIR
     old = run / (CHECKPOINT_DIR + _OLD_SUFFIX)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{CHECKPOINT_DIR}-", dir=run))
+    # The pid in the name lets the next start remove it if this process is killed meanwhile.
+    tmp = run / temp_name(CHECKPOINT_DIR)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
     try:
         model.save(tmp / "model.zip")
         venv.save(str(tmp / "vecnormalize.pkl"))
@@ -341,21 +404,79 @@ def save_checkpoint(
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         (tmp / "progress.json").write_text(json.dumps(progress, indent=2) + "\n")
+        digests = checkpoint_digests(tmp)
+        if record is not None:
+            record(digests, False)
         if final.exists():
             shutil.rmtree(old, ignore_errors=True)
             os.replace(final, old)
         publish(tmp, final, directory=True)
         shutil.rmtree(old, ignore_errors=True)
+        if record is not None:
+            record(digests, True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     # The run folder's copies (what load_policy, evaluate.py and SB3 users read).
     for name in (POLICY_FILE, "model.zip", "vecnormalize.pkl"):
-        fd, part = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=run)
-        os.close(fd)
-        shutil.copyfile(final / name, part)
-        publish(part, run / name)
+        part = run / temp_name(name)
+        try:
+            shutil.copyfile(final / name, part)
+            publish(part, run / name)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
     return final
+
+
+def _first_line(exc: BaseException) -> str:
+    """``Type: message`` of an exception, on one line and bounded (for one-line errors)."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    if len(text) > 120:
+        text = text[:117] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _read(path: Path, reader: Callable[[Path], Any]) -> Any:
+    """``reader(path)``, any failure turned into a :class:`CheckpointError` naming the file."""
+    try:
+        return reader(path)
+    except CheckpointError:
+        raise
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} is missing: the checkpoint is incomplete") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # a damaged file fails in as many ways as its readers have
+        raise CheckpointError(
+            f"{path} cannot be loaded, the file is damaged ({_first_line(exc)})"
+        ) from None
+
+
+def _read_progress(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_bytes().decode("utf-8"))
+    ok = isinstance(data, dict) and all(
+        isinstance(data.get(key), (int, float)) and not isinstance(data.get(key), bool)
+        for key in ("num_timesteps", "wall_time_s")
+    )
+    if not ok:
+        raise CheckpointError(
+            f"{path} must hold num_timesteps and wall_time_s numbers, not {excerpt(data)}"
+        )
+    return data
+
+
+def _read_env_state(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as fh:
+        # A file this run wrote, checked against its recorded digest (or --trust).
+        state = pickle.load(fh)
+    keys = {"env", "obs_rms", "ret_rms", "returns"}
+    if not isinstance(state, dict) or not keys <= set(state):
+        raise CheckpointError(f"{path} does not hold a saved environment (keys {sorted(keys)})")
+    if not isinstance(state["env"], MarketMakingSB3VecEnv):
+        raise CheckpointError(f"{path} holds {type(state['env']).__name__}, not the market env")
+    return state
 
 
 def load_checkpoint(
@@ -368,6 +489,9 @@ def load_checkpoint(
     norm_reward: bool,
 ) -> tuple[PPO, VecNormalize, dict[str, Any]]:
     """Restore the model, the env stack and the random states saved by :func:`save_checkpoint`.
+
+    It unpickles ``env_state.pkl`` and SB3's ``model.zip``: check the files first
+    (:func:`verify_checkpoint`) unless they are trusted.
 
     Args:
         run_dir: The run directory.
@@ -382,23 +506,29 @@ def load_checkpoint(
 
     Raises:
         FileNotFoundError: If the run has no checkpoint.
+        CheckpointError: If a checkpoint file is missing or damaged (the message names it).
     """
     ckpt = checkpoint_path(run_dir)
     if ckpt is None:
         raise FileNotFoundError(f"no checkpoint in {run_dir} (expected {CHECKPOINT_DIR}/)")
-    progress = json.loads((ckpt / "progress.json").read_text())
-    with open(ckpt / "env_state.pkl", "rb") as fh:
-        # A file this run wrote; --resume is the user's explicit request to load it.
-        state = pickle.load(fh)
+    progress = _read(ckpt / "progress.json", _read_progress)
+    state = _read(ckpt / "env_state.pkl", _read_env_state)
     venv = normalized(state["env"], gamma, norm_obs, norm_reward, clip_obs, clip_reward)
     venv.obs_rms = state["obs_rms"]
     venv.ret_rms = state["ret_rms"]
     venv.returns = state["returns"]
     # force_reset=False keeps SB3's saved last observation: the env continues mid-episode.
-    model = PPO.load(ckpt / "model.zip", env=venv, device="cpu", force_reset=False)
+    model = _read(
+        ckpt / "model.zip",
+        lambda path: PPO.load(path, env=venv, device="cpu", force_reset=False),
+    )
+
     # PPO.load re-seeds the global generators from the run's seed; put back the saved ones.
-    with np.load(ckpt / "rng_state.npz", allow_pickle=False) as rng:
-        _set_rng_state(rng)
+    def restore_rng(path: Path) -> None:
+        with np.load(path, allow_pickle=False) as rng:
+            _set_rng_state(rng)
+
+    _read(ckpt / "rng_state.npz", restore_rng)
     return model, venv, progress
 
 
