@@ -482,14 +482,12 @@ def _has_content(folder: Path) -> bool:
 def _enter_lock(stack: contextlib.ExitStack, folder: Path) -> None:
     """Lock ``folder`` until ``stack`` closes (one error line if another process holds it)."""
     try:
-        stack.enter_context(exclusive_lock(folder, "run folder"))
+        # Removed on release (while still held), so a finished run folder holds only its files.
+        stack.enter_context(exclusive_lock(folder, "run folder", remove_on_release=True))
     except FolderBusyError as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot use the run folder {str(folder)!r}: {exc.strerror or exc}")
-    # Removed while still held (callbacks run before the lock is released), so a finished run
-    # folder holds only the run's files.
-    stack.callback(lambda: (folder / LOCK_FILE).unlink(missing_ok=True))
 
 
 def check_new_run_folder(run_dir: Path, overwrite: bool) -> None:

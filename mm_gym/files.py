@@ -78,7 +78,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # The pid in the name lets clean_stale_temps remove what a killed writer left behind.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_name(path.name) + "-")
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -145,11 +146,21 @@ def remove_owned_folder(path: str | os.PathLike[str], marker: str, what: str) ->
 
 
 @contextlib.contextmanager
-def exclusive_lock(folder: str | os.PathLike[str], what: str = "folder") -> Iterator[Path]:
+def exclusive_lock(
+    folder: str | os.PathLike[str], what: str = "folder", *, remove_on_release: bool = False
+) -> Iterator[Path]:
     """Hold an exclusive, non-blocking lock on ``folder`` for the duration of the block.
 
     The lock is an ``flock`` on ``folder/.lock``; the operating system releases it when the process
     ends, however it ends, so a killed run never leaves a folder locked.
+
+    Args:
+        folder: The folder to lock (created if missing).
+        what: What the folder is, for the error message.
+        remove_on_release: Delete the lock file when the block ends (while still holding the
+            lock), so a finished folder holds no hidden file. A process that opened the old file
+            meanwhile notices that it is gone and locks the new one instead: the lock stays
+            exclusive.
 
     Raises:
         FolderBusyError: If another process holds the lock.
@@ -158,19 +169,34 @@ def exclusive_lock(folder: str | os.PathLike[str], what: str = "folder") -> Iter
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    path = folder / LOCK_FILE
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
+            os.close(fd)
             if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise FolderBusyError(
                     f"{what} {str(folder)!r} is in use by another process; wait for it to "
                     "finish or choose another name"
                 ) from None
             raise
+        # The holder may have removed the file between our open() and flock(): then our lock is
+        # on an orphaned inode and worthless; open the current file and try again.
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
         yield folder
     finally:
+        if remove_on_release:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
         os.close(fd)
 
 

@@ -106,3 +106,53 @@ def test_atomic_write_leaves_no_temporary_and_plain_permissions(tmp_path: Path) 
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_atomic_write_temporaries_carry_the_pid(tmp_path: Path, monkeypatch) -> None:
+    seen = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        seen.append(Path(src).name)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    files.atomic_write_text(tmp_path / "f.txt", "x")
+    assert seen and seen[0].startswith(f".f.txt.tmp-{os.getpid()}-")
+    # a copy of that name left by a dead writer is recognised as stale
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    left = tmp_path / seen[0].replace(str(os.getpid()), dead)
+    left.write_text("half")
+    assert files.clean_stale_temps(tmp_path) == [left]
+
+
+def test_lock_removed_on_release_stays_exclusive(tmp_path: Path) -> None:
+    with files.exclusive_lock(tmp_path, "run folder", remove_on_release=True):
+        assert (tmp_path / files.LOCK_FILE).exists()
+        with pytest.raises(files.FolderBusyError):
+            with files.exclusive_lock(tmp_path, "run folder"):
+                pass
+    assert not (tmp_path / files.LOCK_FILE).exists()
+    with files.exclusive_lock(tmp_path, "run folder", remove_on_release=True):
+        pass
+
+
+def test_lock_on_a_removed_file_is_not_taken(tmp_path: Path, monkeypatch) -> None:
+    # A waiter that opened the lock file just before the holder removed it must not believe it
+    # holds the lock: simulate by removing the file between open() and flock().
+    import fcntl
+
+    real_flock = fcntl.flock
+    calls = []
+
+    def flock_after_removal(fd, op):
+        if not calls:
+            (tmp_path / files.LOCK_FILE).unlink()
+        calls.append(op)
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", flock_after_removal)
+    with files.exclusive_lock(tmp_path, "run folder"):
+        assert (tmp_path / files.LOCK_FILE).exists()
+    assert len(calls) == 2  # the first lock was on the orphaned file, so it locked again
