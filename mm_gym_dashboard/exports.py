@@ -277,11 +277,16 @@ def _read_impact(path: Path) -> pd.DataFrame:
     return read_csv(path, required=("size", "impact"), numeric=numeric, allow_empty=True)
 
 
+def _being_written(folder: Path) -> bool:
+    names = [c.name for c in folder.iterdir()]
+    return ".lock" in names and all(n.startswith(".") for n in names)
+
+
 def list_exports(root: Path) -> list[Path]:
     """The export folders in ``root``, newest first (timestamps sort by name); [] if none.
 
-    A folder that holds only hidden entries is an export still being written (``evaluate.py``
-    keeps a placeholder with its lock while the run goes on) and is left out.
+    A folder that holds a lock file and nothing visible is an export still being written
+    (``evaluate.py`` keeps such a placeholder while the run goes on) and is left out.
     """
     if not root.is_dir():
         return []
@@ -291,7 +296,7 @@ def list_exports(root: Path) -> list[Path]:
         if p.is_dir()
         and not p.name.startswith(".")
         and p.name != "latest"
-        and any(not c.name.startswith(".") for c in p.iterdir())
+        and not _being_written(p)
     ]
     return sorted(folders, key=lambda p: (p.name, p.stat().st_mtime), reverse=True)
 
