@@ -45,7 +45,7 @@ NONE_HIGH = 1 << 62  # "no ask": above every tick
 NONE_LOW = -(1 << 62)  # "no bid": below every tick
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def rescan_bid(s: MarketState, m: int) -> None:
     """Move the cached best background bid down to the highest non-empty index (-1 if none)."""
     bid_vol = s.bid_vol
@@ -55,7 +55,7 @@ def rescan_bid(s: MarketState, m: int) -> None:
     s.is_[m, I_BEST_BID] = i
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def rescan_ask(s: MarketState, m: int) -> None:
     """Move the cached best background ask up to the lowest non-empty index (n_levels if none)."""
     ask_vol = s.ask_vol
@@ -66,7 +66,7 @@ def rescan_ask(s: MarketState, m: int) -> None:
     s.is_[m, I_BEST_ASK] = i
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def full_rescan(s: MarketState, m: int) -> None:
     """Recompute both cached best indices and side totals from scratch."""
     is_ = s.is_
@@ -78,7 +78,7 @@ def full_rescan(s: MarketState, m: int) -> None:
     rescan_ask(s, m)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def best_tick(s: MarketState, m: int, side: int, exclude: int) -> int:
     """Best price on ``side`` (0 bids, 1 asks) including the makers' orders but ``exclude``'s.
 
@@ -102,7 +102,7 @@ def best_tick(s: MarketState, m: int, side: int, exclude: int) -> int:
     return best
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def level_lots(s: MarketState, m: int, side: int, tick: int) -> int:
     """All lots resting at ``tick`` on ``side``: background plus makers."""
     vol = s.bid_vol if side == 0 else s.ask_vol
@@ -117,7 +117,7 @@ def level_lots(s: MarketState, m: int, side: int, tick: int) -> int:
     return total
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def rest_background(s: MarketState, m: int, side: int, tick: int, size: int) -> bool:
     """Rest ``size`` background lots at ``tick`` behind the queue; False if outside the window."""
     vol = s.bid_vol if side == 0 else s.ask_vol
@@ -136,7 +136,7 @@ def rest_background(s: MarketState, m: int, side: int, tick: int, size: int) -> 
     return True
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _rescan(s: MarketState, m: int, side: int) -> None:
     if side == 0:
         rescan_bid(s, m)
@@ -144,7 +144,7 @@ def _rescan(s: MarketState, m: int, side: int) -> None:
         rescan_ask(s, m)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def cancel_background_lot(s: MarketState, m: int, side: int, u: int) -> None:
     """Cancel the ``u``-th background lot of ``side``, counted from the best price outward.
 
@@ -178,7 +178,7 @@ def cancel_background_lot(s: MarketState, m: int, side: int, u: int) -> None:
         i += step
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def join(s: MarketState, m: int, maker: int, side: int, tick: int, size: int) -> None:
     """Place a maker order at the back of the queue at ``tick`` (replacing any previous one)."""
     vol = s.bid_vol if side == 0 else s.ask_vol
@@ -192,7 +192,7 @@ def join(s: MarketState, m: int, maker: int, side: int, tick: int, size: int) ->
     is_[m, I_SEQ] += 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _consume_level(
     s: MarketState,
     p: MarketParams,
@@ -260,7 +260,7 @@ def _consume_level(
     return size - remaining
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def execute(
     s: MarketState,
     p: MarketParams,
@@ -289,7 +289,7 @@ def execute(
     return size - remaining
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def shift_window(s: MarketState, m: int, shift: int) -> None:
     """Move the price window up by ``shift`` ticks (down if negative).
 

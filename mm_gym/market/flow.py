@@ -80,7 +80,7 @@ from mm_gym.market.state import (
 REGIME_VOLATILE = 2
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def update_mid(s: MarketState, m: int) -> None:
     """Set the mid from the best prices (makers included); keep the last mid if a side is empty."""
     b = best_tick(s, m, 0, -1)
@@ -91,7 +91,7 @@ def update_mid(s: MarketState, m: int) -> None:
         s.fs[m, F_MID] = 0.5 * (a + b)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def market_order(
     s: MarketState,
     p: MarketParams,
@@ -128,7 +128,7 @@ def market_order(
     return filled
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def background_liquidity(s: MarketState, p: MarketParams, m: int, record: bool) -> None:
     """Background limit-order arrivals (marketable ones execute first), then cancels."""
     is_, rng = s.is_, s.rng
@@ -161,7 +161,7 @@ def background_liquidity(s: MarketState, p: MarketParams, m: int, record: bool) 
     update_mid(s, m)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def market_orders(s: MarketState, p: MarketParams, m: int, record: bool) -> tuple[float, float]:
     """Noise, informed and shock market orders of one step.
 

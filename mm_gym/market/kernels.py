@@ -12,7 +12,10 @@ Step order (DESIGN.md "The market"): 1 quotes, 2 exogenous state, 3 background l
 7 accounting (per fill, inside matching), then the mid, statistics and features.
 
 Every kernel takes the whole :class:`~mm_gym.market.state.MarketState` and the
-:class:`~mm_gym.market.params.MarketParams`, then the market index ``m``.
+:class:`~mm_gym.market.params.MarketParams`, then the market index ``m``. The helpers below
+``step_one`` are compiled with ``inline="always"``: a call that is not inlined passes both tuples
+flattened (some 200 machine words), which made the step about 40 % slower per market than
+passing only the arrays a helper needs; inlined, the tuples cost nothing.
 """
 
 from __future__ import annotations
@@ -93,12 +96,12 @@ assert [_COL[f"ret_{j + 1}"] for j in range(N_RETURNS)] == list(
 assert [_COL[f"regime_{r}"] for r in REGIMES] == list(range(FEAT_REGIME, FEAT_REGIME + 3))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _clip(x: float, lo: float, hi: float) -> float:
     return min(hi, max(lo, x))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def place_quotes(
     s: MarketState,
     m: int,
@@ -160,7 +163,7 @@ def place_quotes(
             join(s, m, maker, side, tick, size)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _builtin_rival(s: MarketState, p: MarketParams, m: int) -> None:
     """The built-in rival (mm2): fixed half-spread around a centre skewed by inventory and flow."""
     limit = p.mm2_limit
@@ -173,7 +176,7 @@ def _builtin_rival(s: MarketState, p: MarketParams, m: int) -> None:
     place_quotes(s, m, 1, half - shift, half + shift, size, size, limit)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _quote_offset(mid: float, order: np.ndarray, side: int) -> float:
     """Distance (ticks) of a resting order from the mid; NO_QUOTE_OFFSET if none rests."""
     if order[O_SIZE] <= 0:
@@ -182,7 +185,7 @@ def _quote_offset(mid: float, order: np.ndarray, side: int) -> float:
     return _clip(d, 0.0, NO_QUOTE_OFFSET)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def write_features(s: MarketState, p: MarketParams, m: int) -> None:
     """Write both makers' observation vectors (see :mod:`mm_gym.observations` for the table)."""
     fs, is_, acct, orders = s.fs, s.is_, s.acct, s.orders

@@ -41,7 +41,7 @@ from mm_gym.market.state import (
 )
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def position_update(
     inv: float, avg: float, signed_size: float, price: float
 ) -> tuple[float, float, float]:
@@ -76,7 +76,7 @@ def position_update(
     return new_inv, new_avg, realized
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def maker_fill(
     s: MarketState,
     p: MarketParams,
@@ -130,7 +130,7 @@ def maker_fill(
         s.n_fills[m] = j + 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def background_fill(s: MarketState, p: MarketParams, m: int, size: int) -> None:
     """Account lots executed between an aggressor and background liquidity (both in ``others``).
 

@@ -31,7 +31,7 @@ REGIME_TRENDING = 1
 REGIME_VOLATILE = 2
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def step_exogenous(st: MarketState, p: MarketParams, m: int) -> None:
     """Advance regime, sentiment, news and the fundamental of market ``m`` by one step."""
     fs, is_, rng = st.fs, st.is_, st.rng
