@@ -80,6 +80,49 @@ def test_two_vector_envs_stepped_from_two_threads_do_not_abort():
     assert proc.stdout.strip() == "ok"
 
 
+_SIM_THREADS_SCRIPT = textwrap.dedent(
+    """
+    import threading
+    import numpy as np
+    from mm_gym.config import preset
+    from mm_gym.market import MarketSimulator
+
+    def run(out, i):
+        sim = MarketSimulator(preset("default"), n_markets=64, parallel=True)
+        sim.reset(seeds=np.arange(64) + 1000 * i)
+        q = sim.quotes_buffer()
+        q[:, 0] = [1.0, 1.0, 1, 1]
+        for _ in range(300):
+            sim.step(q)
+        out[i] = sim.total_pnl[:, 0].copy()
+
+    out = {}
+    threads = [threading.Thread(target=run, args=(out, i)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    alone = {}
+    run(alone, 1)
+    assert np.array_equal(out[1], alone[1])
+    print("ok")
+    """
+)
+
+
+def test_two_simulators_stepped_from_two_threads_do_not_abort():
+    # The lock lives in the simulator, so direct users of MarketSimulator are safe too.
+    proc = subprocess.run(
+        [sys.executable, "-c", _SIM_THREADS_SCRIPT],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "ok"
+
+
 # --------------------------------------------------------------------------- 2. bounded errors
 
 

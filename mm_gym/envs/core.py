@@ -22,8 +22,6 @@ exogenous path in particular) is a function of its seed alone.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,22 +88,6 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _RIVAL_SALT = 0x52495641  # "RIVA": keeps the rival's generator apart from the market seed
-
-# numba's workqueue threading layer (mm_gym.market's default) aborts the whole process when two
-# Python threads run parallel kernels at once ("Concurrent access has been detected"), as two
-# vector environments stepped from two threads did. Calls into parallel kernels hold this
-# process-wide lock; the workqueue runs one parallel region at a time anyway.
-_PARALLEL_LOCK = threading.Lock()
-
-
-def _renew_parallel_lock() -> None:
-    global _PARALLEL_LOCK
-    _PARALLEL_LOCK = threading.Lock()
-
-
-# A child forked while another thread held the lock would otherwise wait for it for ever.
-if hasattr(os, "register_at_fork"):  # POSIX only
-    os.register_at_fork(after_in_child=_renew_parallel_lock)
 
 
 def episode_seeds(roots: np.ndarray, episodes: np.ndarray) -> np.ndarray:
@@ -401,11 +383,7 @@ class MarketCore:
             self.episodes[mask] += 1
             m = mask
         seeds = episode_seeds(self.roots, self.episodes)
-        if self.parallel:
-            with _PARALLEL_LOCK:
-                self.sim.reset(seeds, mask)
-        else:
-            self.sim.reset(seeds, mask)
+        self.sim.reset(seeds, mask)
         self.prev_total[m] = 0.0
         self.prev_inv[m] = 0.0
         self.peak[m] = 0.0
@@ -434,11 +412,7 @@ class MarketCore:
     def advance(self, active: np.ndarray | None = None) -> None:
         """Step the markets (those with ``active[m]``, default all) with :attr:`quotes`."""
         # check=False: the actions were validated on the way in.
-        if self.parallel:
-            with _PARALLEL_LOCK:
-                self.sim.step(self.quotes, active, check=False)
-        else:
-            self.sim.step(self.quotes, active, check=False)
+        self.sim.step(self.quotes, active, check=False)
         if self.history_len:
             self.record_history(active)
 

@@ -16,6 +16,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +52,23 @@ class _Alias:
 
     def __get__(self, obj: Any, objtype: type | None = None) -> np.ndarray:
         return getattr(getattr(obj, self._view), self._name)
+
+
+# numba's workqueue threading layer (mm_gym.market's default) aborts the whole process when two
+# Python threads run parallel kernels at once ("Concurrent access has been detected"). Calls
+# into the parallel kernels hold this process-wide lock; the workqueue runs one parallel region
+# at a time anyway, so it costs nothing but the acquire (~0.4 us against ~1 ms per step).
+_PARALLEL_LOCK = threading.Lock()
+
+
+def _renew_parallel_lock() -> None:
+    global _PARALLEL_LOCK
+    _PARALLEL_LOCK = threading.Lock()
+
+
+# A child forked while another thread held the lock would otherwise wait for it for ever.
+if hasattr(os, "register_at_fork"):  # POSIX only
+    os.register_at_fork(after_in_child=_renew_parallel_lock)
 
 
 @dataclass(frozen=True)
@@ -209,9 +229,11 @@ class MarketSimulator:
         assert self._reset is not None
         seeds_u64 = np.ascontiguousarray(s, dtype=np.uint64)
         mask_c = np.ascontiguousarray(m)
-        self._reset(
-            self.state, self.params, seeds_u64, mask_c, int(self.config.warmup_steps), self._quotes
-        )
+        with self._kernel_lock():
+            self._reset(
+                self.state, self.params, seeds_u64, mask_c, int(self.config.warmup_steps),
+                self._quotes,
+            )  # fmt: skip
         self._reset_done = True
 
     def step(
@@ -248,10 +270,16 @@ class MarketSimulator:
             if self._step is None:
                 self._bind_kernels()
             assert self._step is not None
-            self._step(*args)
+            with self._kernel_lock():
+                self._step(*args)
         else:  # other layouts: numba's dispatcher types them (and compiles once per layout)
-            (kernels.step_parallel if self._parallel else kernels.step_serial)(*args)
+            with self._kernel_lock():
+                (kernels.step_parallel if self._parallel else kernels.step_serial)(*args)
         return self._result
+
+    def _kernel_lock(self) -> contextlib.AbstractContextManager[Any]:
+        """The process-wide lock around a parallel kernel call (nothing for the serial one)."""
+        return _PARALLEL_LOCK if self._parallel else contextlib.nullcontext()
 
     def _check_step_input(self, quotes: Any, active: Any) -> None:
         shape = (self.n_markets, 2, 4)
