@@ -1,0 +1,100 @@
+"""Monte Carlo evaluation of quoting policies on the batched environment.
+
+Every contestant (a :class:`~mm_gym.policy.QuotingPolicy`) quotes as **mm1** in
+:class:`~mm_gym.envs.vector.MarketMakingVectorEnv` against the same rival, over the same list of
+evaluation seeds: episode ``i`` of every contestant runs on the same seed, so all contestants
+face the same exogenous path (fundamental, regime, sentiment, news, noise flow; common random
+numbers) and their per-episode results can be compared pairwise
+(:func:`mm_gym.metrics.paired_diff_ci`).
+
+Modules:
+
+- :mod:`~mm_gym.evaluation.settings`: settings (presets, env ids), seed lists, environments,
+  the memory estimate;
+- :mod:`~mm_gym.evaluation.rollout`: :func:`rollout`, :func:`evaluate_policies`,
+  :func:`run_tournament` (batched rollouts; the per-step recorder is in
+  :mod:`~mm_gym.evaluation.recorder`);
+- :mod:`~mm_gym.evaluation.stats`: :func:`summarize` (the one summary schema),
+  :func:`leaderboard`, :func:`format_leaderboard`;
+- :mod:`~mm_gym.evaluation.export`: CSV text, safe names, :func:`write_tables`;
+- :mod:`~mm_gym.evaluation.figures`: :func:`make_figures`, :func:`write_figures`;
+- :mod:`~mm_gym.evaluation.report`: :func:`write_report` (the PDF).
+
+Example:
+    >>> from baselines import FixedSpread, RandomQuoter
+    >>> from mm_gym.evaluation import evaluate_policies, summarize
+    >>> df = evaluate_policies({"fixed": FixedSpread(2.0), "random": RandomQuoter()},
+    ...                        "mean_reverting", n_episodes=64, seed=0)
+    >>> summary = summarize(df, baseline="fixed")
+"""
+
+from mm_gym.evaluation.export import csv_text, safe_name, write_tables
+from mm_gym.evaluation.figures import make_figures, write_figures
+from mm_gym.evaluation.report import write_report
+from mm_gym.evaluation.rollout import (
+    BAND_QUANTILES,
+    EPISODE_COLUMNS,
+    PolicyOrFactory,
+    Rollout,
+    Tournament,
+    evaluate_policies,
+    rollout,
+    run_tournament,
+)
+from mm_gym.evaluation.settings import (
+    evaluation_seeds,
+    make_vector_env,
+    observation_overrides,
+    resolve_setting,
+    setting_configs,
+    tournament_memory_bytes,
+    vector_policy_context,
+)
+from mm_gym.evaluation.stats import (
+    CI_STATS,
+    DIFF_STATS,
+    SUMMARY_CI_METRICS,
+    SUMMARY_KEYS,
+    SUMMARY_STATS,
+    format_leaderboard,
+    leaderboard,
+    summarize,
+    summary_column,
+)
+
+# Former private names, still imported by baselines/calibration.py; use the public ones.
+_make_env = make_vector_env
+_context = vector_policy_context
+
+__all__ = [
+    "BAND_QUANTILES",
+    "CI_STATS",
+    "DIFF_STATS",
+    "EPISODE_COLUMNS",
+    "SUMMARY_CI_METRICS",
+    "SUMMARY_KEYS",
+    "SUMMARY_STATS",
+    "PolicyOrFactory",
+    "Rollout",
+    "Tournament",
+    "csv_text",
+    "evaluate_policies",
+    "evaluation_seeds",
+    "format_leaderboard",
+    "leaderboard",
+    "make_figures",
+    "make_vector_env",
+    "observation_overrides",
+    "resolve_setting",
+    "rollout",
+    "run_tournament",
+    "safe_name",
+    "setting_configs",
+    "summarize",
+    "summary_column",
+    "tournament_memory_bytes",
+    "vector_policy_context",
+    "write_figures",
+    "write_report",
+    "write_tables",
+]

@@ -1,0 +1,74 @@
+"""Tables of a tournament as files: CSV text, safe file names, the export folder's tables."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from mm_gym.evaluation.rollout import Tournament
+
+__all__ = ["csv_text", "safe_name", "write_tables"]
+
+# 12 significant digits: prices like 99.99000000000001 (binary rounding of tick x size) print as
+# 99.99, while cents on a cash balance of 10^9 survive.
+_CSV_FLOAT = "%.12g"
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    """``df`` as CSV text without the index, floats to 12 significant digits."""
+    return df.to_csv(index=False, float_format=_CSV_FLOAT)
+
+
+def safe_name(name: str) -> str:
+    """A file-system-safe version of a contestant or setting name (``/`` and ``:`` -> ``_``)."""
+    keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
+    return keep.strip("._") or "unnamed"
+
+
+def write_tables(
+    folder: Any,
+    tournament: Tournament,
+    summary: pd.DataFrame,
+    board_text: str,
+) -> list[str]:
+    """Write the tables and the sample-episode traces of a tournament into ``folder``.
+
+    Files (paths relative to ``folder``): ``summary.csv`` (:func:`summarize`), ``episodes.csv``
+    (one row per episode), ``leaderboard.txt`` (:func:`format_leaderboard`) and, per contestant
+    and setting, ``contestants/<policy>/<setting>/`` with ``MM1_metrics.csv`` and
+    ``MM2_metrics.csv`` (per-step trace of the sample episode: step, mid, bid, ask, inventory,
+    cash, realized, unrealized, fees, total, lots_traded, regime, sentiment, fundamental, event),
+    ``MM1_market_impact.csv`` and ``MM2_market_impact.csv`` (the market orders that filled that
+    maker: step, kind, size, side, pre_mid, post_mid, impact, maker_lots, maker_vwap) and
+    ``market_impact.csv`` (every market order of the episode). Every file is written
+    atomically (:func:`mm_gym.files.atomic_write_text`).
+
+    Returns:
+        The relative paths written.
+    """
+    from pathlib import Path
+
+    from mm_gym.files import atomic_write_text
+
+    root = Path(folder)
+    written = []
+
+    def put(rel: str, content: str | pd.DataFrame) -> None:
+        text = content if isinstance(content, str) else csv_text(content)
+        atomic_write_text(root / rel, text)
+        written.append(rel)
+
+    put("summary.csv", summary)
+    put("episodes.csv", tournament.episodes)
+    put("leaderboard.txt", board_text)
+    for r in tournament.rollouts:
+        if not r.traces:
+            continue
+        base = f"contestants/{safe_name(r.policy)}/{safe_name(r.setting)}"
+        for who in ("MM1", "MM2"):
+            put(f"{base}/{who}_metrics.csv", r.traces[who])
+            put(f"{base}/{who}_market_impact.csv", r.impacts[who])
+        put(f"{base}/market_impact.csv", r.impacts["market"])
+    return written
