@@ -20,6 +20,8 @@ import numpy as np
 
 __all__ = [
     "ACTION_TYPES",
+    "action_to_offset",
+    "action_to_size",
     "actions_to_offsets",
     "actions_to_sizes",
     "discrete_offsets_table",
@@ -54,6 +56,23 @@ def actions_to_sizes(actions: np.ndarray, max_size_lots: int) -> np.ndarray:
     """
     a = np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0)
     return np.rint((a + 1.0) * (0.5 * max_size_lots))
+
+
+def action_to_offset(action: float, max_offset_ticks: float) -> float:
+    """:func:`actions_to_offsets` of one Python float (bit-identical; no numpy call).
+
+    The single environment maps its action with this scalar twin: a numpy call on a
+    two-element array costs more than the rest of the mapping.
+    """
+    return (min(max(action, -1.0), 1.0) + 1.0) * (0.5 * max_offset_ticks)
+
+
+def action_to_size(action: float, max_size_lots: int) -> float:
+    """:func:`actions_to_sizes` of one Python float (bit-identical).
+
+    Python's ``round`` rounds half to even, as ``np.rint`` does.
+    """
+    return float(round((min(max(action, -1.0), 1.0) + 1.0) * (0.5 * max_size_lots)))
 
 
 def discrete_offsets_table(

@@ -26,7 +26,6 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     from mm_gym.market import MarketSimulator
-    from mm_gym.market.state import A_N_FILLS, I_SHOCKS
 
     cfg = preset(args.preset)
     t0 = time.perf_counter()
@@ -41,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
         sim.step(q)
     dt = time.perf_counter() - t1
     pnl = sim.total_pnl
-    fills = sim.state.acct[:, :, A_N_FILLS]
+    fills = sim.accounts.n_fills
     print(
         f"mm_gym demo: preset={args.preset!r}, {args.markets} markets x {cfg.horizon_steps} steps"
     )
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     print(
         f"  mid range {sim.mid.min() * cfg.tick_size:.2f} .. {sim.mid.max() * cfg.tick_size:.2f}; "
-        f"shocks per episode {sim.state.is_[:, I_SHOCKS].mean():.2f}"
+        f"shocks per episode {sim.scalars.shocks.mean():.2f}"
     )
 
 

@@ -572,3 +572,20 @@ def test_sb3_ppo_smoke():
     obs, _ = env.reset(seed=0)
     action, _ = model.predict(obs, deterministic=True)
     assert env.action_space.contains(action)
+
+
+def test_scalar_action_mapping_equals_the_batched_one():
+    from mm_gym.actions import (
+        action_to_offset,
+        action_to_size,
+        actions_to_offsets,
+        actions_to_sizes,
+    )
+
+    x = np.concatenate([np.linspace(-1.5, 1.5, 301), [-0.0, 0.0, 1e-17, -1 + 1e-16]])
+    for max_offset in (10.0, 7.0, 3.3):
+        batched = actions_to_offsets(x, max_offset)
+        assert [action_to_offset(v, max_offset) for v in x.tolist()] == batched.tolist()
+    for max_size in (1, 5, 8):
+        batched = actions_to_sizes(x, max_size)
+        assert [action_to_size(v, max_size) for v in x.tolist()] == batched.tolist()

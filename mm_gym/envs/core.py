@@ -28,31 +28,17 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from mm_gym.actions import discrete_offsets_table
+from mm_gym.actions import actions_to_offsets, actions_to_sizes, discrete_offsets_table
 from mm_gym.config import ConfigError, MarketConfig, excerpt
 from mm_gym.envs.config import EnvConfig
 from mm_gym.market import MarketSimulator
 from mm_gym.market.simulator import PARALLEL_MIN_MARKETS
-from mm_gym.market.state import (
-    A_AVG,
-    A_CASH,
-    A_FEES,
-    A_INV,
-    A_REALIZED,
-    A_STEP_FILLS,
-    F_MID,
-    I_REGIME,
-    I_SHOCK_STEP,
-    I_T,
-    O_SIZE,
-    O_TICK,
-)
 from mm_gym.observations import FEATURE_NAMES, FEATURE_NAMES_ALL, N_FEATURES, feature_bounds
 from mm_gym.policy import PolicyContext, QuotingPolicy
 from mm_gym.rewards import COMPONENT_NAMES, RewardParams, step_reward
 
 __all__ = [
-    "INFO_KEYS",
+    "MAKERS",
     "SEED_RANGE",
     "MarketCore",
     "check_rival",
@@ -62,27 +48,13 @@ __all__ = [
     "episode_seeds",
     "make_action_space",
     "make_observation_space",
+    "maker_index",
     "numeric_array",
 ]
 
-INFO_KEYS: tuple[str, ...] = (
-    "pnl",
-    "realized",
-    "unrealized",
-    "fees",
-    "cash",
-    "inventory",
-    "mid",
-    "fills",
-    "regime",
-    "shock",
-    "step",
-    "rival_pnl",
-    "rival_inventory",
-)
-"""The flat scalar keys of ``info`` (plus ``"reward_components"``), see the env docstring."""
+MAKERS: tuple[str, str] = ("mm1", "mm2")
+"""The makers' names; maker ``k`` is ``MAKERS[k]`` (mm1 the learner, mm2 the rival)."""
 
-_INFO_FLAGS = [I_REGIME, I_SHOCK_STEP, I_T]  # is_ columns copied into infos
 _MASK64 = (1 << 64) - 1
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -215,6 +187,13 @@ def describe_value(value: Any) -> str:
     return f"{type(value).__name__} {excerpt(value, 60)}"
 
 
+def maker_index(maker: Any, who: str) -> int:
+    """The index (0 or 1) of ``maker`` (``"mm1"`` or ``"mm2"``), or a ValueError naming ``who``."""
+    if isinstance(maker, str) and maker in MAKERS:
+        return MAKERS.index(maker)
+    raise ValueError(f"{who}: maker={excerpt(maker)} is not valid: choose one of {list(MAKERS)}")
+
+
 def check_render_mode(render_mode: str | None, modes: Sequence[str]) -> None:
     """Raise ConfigError unless ``render_mode`` is None or one of ``modes``."""
     if render_mode is not None and render_mode not in modes:
@@ -264,6 +243,20 @@ def make_observation_space(feature_names: tuple[str, ...]) -> spaces.Box:
     """The float32 ``Box`` of the named features, with their finite bounds."""
     low, high = feature_bounds(feature_names)
     return spaces.Box(low, high, dtype=np.float32)
+
+
+def _live_features(sim: MarketSimulator) -> np.ndarray:
+    """``sim.features``, re-made live if unpickling left it a detached copy.
+
+    Workaround: ``MarketSimulator`` pickles its ``features`` array view as a copy (its other
+    views rebuild from the state); remove once its ``__setstate__`` re-makes the view.
+    """
+    live = sim.state.features
+    if not np.shares_memory(sim.features, live):
+        view = live.view()
+        view.flags.writeable = False
+        sim._features = view
+    return sim.features
 
 
 class MarketCore:
@@ -321,13 +314,7 @@ class MarketCore:
             env_config.discrete_half_spreads_ticks, env_config.discrete_skews_ticks
         )
         self.offsets_rows = [tuple(r) for r in self.offsets_table.tolist()]
-        st = self.sim.state
-        self.state = st
-        self.acct = st.acct
-        self.fs = st.fs
-        self.is_ = st.is_
-        self.orders = st.orders
-        self.features = st.features
+        self._bind_views()
         self.quotes = self.sim.quotes_buffer()
         self.quotes[:, :, 2:] = self.quote_size
         self.roots = np.zeros(self.n, np.uint64)
@@ -340,6 +327,26 @@ class MarketCore:
         self.history_len = int(history)
         self.hist = np.full((max(self.history_len, 1), self.n, 5), np.nan)
         self.hist_count = np.zeros(self.n, np.int64)
+
+    def _bind_views(self) -> None:
+        """Take the simulator's live read-only views (see :mod:`mm_gym.market.views`)."""
+        sim = self.sim
+        self.accounts = sim.accounts
+        self.book = sim.book
+        self.scalars = sim.scalars
+        self.orders = sim.orders
+        self.features = _live_features(sim)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without :attr:`features` (a plain array view would unpickle as a copy)."""
+        state = self.__dict__.copy()
+        del state["features"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore, then take the views of the restored simulator again."""
+        self.__dict__.update(state)
+        self._bind_views()
 
     # ------------------------------------------------------------------ seeding and resets
     def set_roots(
@@ -387,15 +394,11 @@ class MarketCore:
         self.prev_total[m] = 0.0
         self.prev_inv[m] = 0.0
         self.peak[m] = 0.0
-        self.prev_mid[m] = self.fs[m, F_MID]
+        self.prev_mid[m] = self.book.mid[m]
         if self.history_len:
             self.hist[:, m] = np.nan
             self.hist_count[m] = 0
             self.record_history(mask)
-
-    def rival_context(self) -> PolicyContext:
-        """The static context a policy quoting as mm2 receives."""
-        return self.context(1)
 
     def context(self, maker: int) -> PolicyContext:
         """The :class:`PolicyContext` of ``maker`` (0 mm1, 1 mm2)."""
@@ -466,10 +469,9 @@ class MarketCore:
         if not np.isfinite(a).all():
             bad = a[~np.isfinite(a).all(1)]
             raise ValueError(f"{who} contain NaN or infinite values: {excerpt(bad)}{see}")
-        a = np.minimum(np.maximum(a, -1.0), 1.0)
-        q[:, :2] = (a[:, :2] + 1.0) * self.half_offset
+        q[:, :2] = actions_to_offsets(a[:, :2], self.max_offset)
         if width == 4:
-            q[:, 2:] = np.rint((a[:, 2:] + 1.0) * self.half_size)
+            q[:, 2:] = actions_to_sizes(a[:, 2:], self.max_size)
 
     def write_rival_actions(self, actions: Any) -> None:
         """Write a policy rival's ``(n, 2)`` continuous actions into mm2's quotes."""
@@ -480,9 +482,8 @@ class MarketCore:
             )
         if not np.isfinite(a).all():
             raise ValueError("the rival policy's actions contain NaN or infinite values")
-        a = np.minimum(np.maximum(a, -1.0), 1.0)
         q = self.quotes[:, 1]
-        q[:, :2] = (a + 1.0) * self.half_offset
+        q[:, :2] = actions_to_offsets(a, self.max_offset)
         q[:, 2:] = self.quote_size
 
     # ------------------------------------------------------------------ read-out
@@ -504,16 +505,16 @@ class MarketCore:
             ``(reward, components {name: array}, terminated (n,), pnl)``, the last being the
             makers' mark-to-market PnL (for :meth:`infos`).
         """
-        a = self.acct
+        acc = self.accounts
         one = isinstance(makers, int)
-        inv = a[:, makers, A_INV]
-        mid = self.fs[:, F_MID]
+        inv = acc.inventory[:, makers]
+        mid = self.book.mid
         mid_b = mid if one else mid[:, None]
         prev_mid_b = self.prev_mid if one else self.prev_mid[:, None]
-        total = a[:, makers, A_CASH] + inv * mid_b * self.value
+        total = acc.cash[:, makers] + inv * mid_b * self.value
         pnl = total - self.prev_total[:, makers]
         inventory_pnl = self.prev_inv[:, makers] * (mid_b - prev_mid_b) * self.value
-        terminated = self.is_[:, I_T] >= self.horizon
+        terminated = self.scalars.t >= self.horizon
         if self.max_drawdown is not None:
             peak = np.maximum(self.peak[:, makers], total)
             self.peak[:, makers] = peak
@@ -543,26 +544,26 @@ class MarketCore:
             pnl: The maker's PnL ``(n,)`` from :meth:`settle` (computed if None).
         """
         k, r = maker, 1 - maker
-        mid = self.fs[:, F_MID]
-        own = self.acct[:, k].copy()  # one copy; the entries below are views of it
+        acc, sc = self.accounts, self.scalars
+        mid = self.book.mid
         value = self.value
+        # Snapshots: the views are live, an info must keep this step's values.
         if pnl is None:
-            pnl = own[:, A_CASH] + own[:, A_INV] * mid * value
-        flags = self.is_[:, _INFO_FLAGS]
+            pnl = acc.cash[:, k] + acc.inventory[:, k] * mid * value
         info: dict[str, Any] = {
             "pnl": pnl,
-            "realized": own[:, A_REALIZED],
-            "unrealized": own[:, A_INV] * (mid - own[:, A_AVG]) * value,
-            "fees": own[:, A_FEES],
-            "cash": own[:, A_CASH],
-            "inventory": own[:, A_INV].astype(np.int64),
+            "realized": acc.realized[:, k].copy(),
+            "unrealized": acc.inventory[:, k] * (mid - acc.avg_cost[:, k]) * value,
+            "fees": acc.fees[:, k].copy(),
+            "cash": acc.cash[:, k].copy(),
+            "inventory": acc.inventory[:, k].astype(np.int64),
             "mid": mid * self.tick_size,
-            "fills": own[:, A_STEP_FILLS].astype(np.int64),
-            "regime": flags[:, 0],
-            "shock": flags[:, 1] != 0,
-            "step": flags[:, 2],
-            "rival_pnl": self.acct[:, r, A_CASH] + self.acct[:, r, A_INV] * mid * value,
-            "rival_inventory": self.acct[:, r, A_INV].astype(np.int64),
+            "fills": acc.step_fills[:, k].astype(np.int64),
+            "regime": sc.regime.copy(),
+            "shock": sc.shock_step != 0,
+            "step": sc.t.copy(),
+            "rival_pnl": acc.cash[:, r] + acc.inventory[:, r] * mid * value,
+            "rival_inventory": acc.inventory[:, r].astype(np.int64),
         }
         if components is None:
             zeros = np.zeros(self.n)
@@ -580,10 +581,9 @@ class MarketCore:
         """
         idx = np.arange(self.n) if mask is None else np.flatnonzero(mask)
         pos = self.hist_count[idx] % self.history_len
-        o = self.orders[idx]
-        ticks = o[:, :, :, O_TICK].reshape(len(idx), 4).astype(np.float64)
-        ticks[o[:, :, :, O_SIZE].reshape(len(idx), 4) <= 0] = np.nan
-        self.hist[pos, idx, 0] = self.fs[idx, F_MID]
+        ticks = self.orders.tick[idx].reshape(len(idx), 4).astype(np.float64)
+        ticks[self.orders.size[idx].reshape(len(idx), 4) <= 0] = np.nan
+        self.hist[pos, idx, 0] = self.book.mid[idx]
         self.hist[pos, idx, 1:] = ticks
         self.hist_count[idx] += 1
 

@@ -11,11 +11,19 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from mm_gym.actions import action_to_offset
 from mm_gym.config import ConfigError, MarketConfig, excerpt, with_overrides
 from mm_gym.config import preset as preset_config
 from mm_gym.envs.config import EnvConfig
-from mm_gym.envs.core import check_seed, describe_value, episode_seeds, numeric_array
+from mm_gym.envs.core import (
+    check_seed,
+    describe_value,
+    episode_seeds,
+    maker_index,
+    numeric_array,
+)
 from mm_gym.market.intensity import FILL_MODELS, IntensityMarket
+from mm_gym.policy import PolicyContext
 from mm_gym.rewards import COMPONENT_NAMES, RewardParams, step_reward
 
 __all__ = ["IntensityMarketMakingEnv"]
@@ -86,6 +94,15 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ``pnl`` (wealth), ``cash``, ``inventory``, ``mid``, ``fills`` (this step), ``step``,
     ``reward_components``.
+
+    ## Policy Context
+
+    ``env.unwrapped.policy_context()`` is the :class:`~mm_gym.policy.PolicyContext` of a
+    :class:`~mm_gym.policy.QuotingPolicy` quoting here (there is only ``"mm1"``). The model has
+    no tick: the context counts in currency (``tick_size=1.0``, ``max_offset_ticks=max_delta``),
+    so a policy's offsets "in ticks" are distances in currency. Only ``inventory`` and
+    ``time_left`` are observed, so a book policy reading more features raises ``KeyError`` at
+    reset.
 
     ## Version History
 
@@ -245,9 +262,8 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         x0, x1 = a.astype(np.float64, copy=False).tolist()
         if not (-_INF < x0 < _INF and -_INF < x1 < _INF):
             raise self._bad_action(action, "NaN or infinite value")
-        h = 0.5 * self.max_delta
-        db = (min(max(x0, -1.0), 1.0) + 1.0) * h
-        da = (min(max(x1, -1.0), 1.0) + 1.0) * h
+        db = action_to_offset(x0, self.max_delta)
+        da = action_to_offset(x1, self.max_delta)
         m = self._market
         res = m.step(db, da)
         fills = int(res.bid_filled[0]) + int(res.ask_filled[0])
@@ -269,6 +285,24 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         self._prev_wealth, self._prev_q, self._prev_s = wealth, q, s
         self._done = terminated
         return self._obs(), float(reward), terminated, False, self._info(fills, comps)
+
+    def policy_context(self, maker: str = "mm1") -> PolicyContext:
+        """The :class:`~mm_gym.policy.PolicyContext` of a policy quoting as mm1 (see above).
+
+        Raises:
+            ValueError: If ``maker`` is not ``"mm1"`` (the model has a single maker).
+        """
+        who = f"{type(self).__name__}.policy_context"
+        if maker_index(maker, who) != 0:
+            raise ValueError(f"{who}: maker={maker!r}: the intensity model has only 'mm1'")
+        return PolicyContext(
+            feature_names=self.feature_names,
+            max_offset_ticks=self.max_delta,
+            horizon_steps=self._n_steps,
+            inventory_limit=self.inventory_limit,
+            tick_size=1.0,
+            quote_size_lots=1,
+        )
 
     def render(self) -> str | None:
         """A one-line text summary (``render_mode="ansi"``)."""

@@ -19,9 +19,11 @@ from mm_gym.envs.core import (
     describe_value,
     make_action_space,
     make_observation_space,
+    maker_index,
     numeric_array,
 )
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
+from mm_gym.policy import PolicyContext
 from mm_gym.rewards import COMPONENT_NAMES
 
 __all__ = ["AGENTS", "MarketMakingParallelEnv", "parallel_env"]
@@ -57,6 +59,10 @@ class MarketMakingParallelEnv(ParallelEnv):
     makers quote every step, so a missing agent is an error, not a "no quote" (to pull a quote,
     use ``action_type="continuous_sizes"`` with a size of 0); so is an unknown key (a typo would
     otherwise go unnoticed). Values are checked as in the single environment.
+
+    Policy context: ``env.policy_context("mm1")`` / ``env.policy_context("mm2")`` is the
+    :class:`~mm_gym.policy.PolicyContext` of a :class:`~mm_gym.policy.QuotingPolicy` quoting
+    for that agent (its inventory limit is that maker's); feed it ``obs[agent][None]``.
 
     Args:
         preset: Market preset.
@@ -250,6 +256,17 @@ class MarketMakingParallelEnv(ParallelEnv):
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def policy_context(self, maker: str = "mm1") -> PolicyContext:
+        """The :class:`~mm_gym.policy.PolicyContext` of a policy quoting for agent ``maker``.
+
+        Args:
+            maker: ``"mm1"`` or ``"mm2"``.
+
+        Raises:
+            ValueError: If ``maker`` is neither ``"mm1"`` nor ``"mm2"``.
+        """
+        return self._core.context(maker_index(maker, f"{type(self).__name__}.policy_context"))
 
     @property
     def simulator(self) -> Any:

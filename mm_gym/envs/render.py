@@ -11,7 +11,6 @@ import numpy as np
 
 from mm_gym.config import REGIMES
 from mm_gym.envs.core import MarketCore
-from mm_gym.market.state import A_CASH, A_INV, F_MID, I_REGIME, I_SHOCK_STEP, I_T, O_SIZE, O_TICK
 
 __all__ = ["FRAME_SHAPE", "HISTORY_STEPS", "render_ansi", "render_rgb"]
 
@@ -46,25 +45,26 @@ def render_ansi(core: MarketCore, m: int = 0, depth: int = 8) -> str:
 
     Background depth per tick around the mid, both makers' resting quotes, inventories, PnLs.
     """
-    fs, is_, acct, orders = core.fs, core.is_, core.acct, core.orders
+    sc, acc, orders = core.scalars, core.accounts, core.orders
     tick = core.tick_size
     dec = _decimals(tick)
-    mid = float(fs[m, F_MID])
-    bt, bl, at, al = core.sim.book_levels(m, depth)
+    mid = float(core.book.mid[m])
+    bt, bl, at, al = core.book.depth(m, depth)
     marks: dict[int, list[str]] = {}
     for k, name in enumerate(("mm1", "mm2")):
         for side, word in enumerate(("bid", "ask")):
-            if orders[m, k, side, O_SIZE] > 0:
-                t = int(orders[m, k, side, O_TICK])
-                marks.setdefault(t, []).append(f"{name} {word} {int(orders[m, k, side, O_SIZE])}")
-    regime = REGIMES[int(is_[m, I_REGIME])]
+            size = int(orders.size[m, k, side])
+            if size > 0:
+                t = int(orders.tick[m, k, side])
+                marks.setdefault(t, []).append(f"{name} {word} {size}")
+    regime = REGIMES[int(sc.regime[m])]
     lines = [
-        f"step {int(is_[m, I_T])}/{core.horizon}  regime {regime}  mid {mid * tick:.{dec + 1}f}"
-        f"  shock {'yes' if is_[m, I_SHOCK_STEP] else 'no'}"
+        f"step {int(sc.t[m])}/{core.horizon}  regime {regime}  mid {mid * tick:.{dec + 1}f}"
+        f"  shock {'yes' if sc.shock_step[m] else 'no'}"
     ]
     for k, name in enumerate(("mm1", "mm2")):
-        inv = acct[m, k, A_INV]
-        pnl = acct[m, k, A_CASH] + inv * mid * core.value
+        inv = acc.inventory[m, k]
+        pnl = acc.cash[m, k] + inv * mid * core.value
         lines.append(f"{name}  inventory {int(inv):+d} lots  pnl {pnl:+.2f}")
     lines.append(f"{'price':>12} {'bid lots':>9} | {'ask lots':<9} makers")
     # Asks from the highest shown level down to the best, then the bids from the best down.
@@ -87,7 +87,7 @@ def render_rgb(core: MarketCore, m: int = 0) -> np.ndarray:
     h, w, _ = FRAME_SHAPE
     img = np.empty(FRAME_SHAPE, np.uint8)
     img[:] = _BG
-    mid = float(core.fs[m, F_MID])
+    mid = float(core.book.mid[m])
     hist = core.history(m)[-HISTORY_STEPS:] if core.history_len else np.empty((0, 5))
     rel = hist - mid
     finite = rel[np.isfinite(rel)]
@@ -115,7 +115,7 @@ def render_rgb(core: MarketCore, m: int = 0) -> np.ndarray:
             img[:, :_PANEL_W][hit] = _COLORS[s]
     # depth per tick level, background volume only
     depth = int(span)
-    bt, bl, at, al = core.sim.book_levels(m, depth)
+    bt, bl, at, al = core.book.depth(m, depth)
     biggest = max(1, int(max(bl.max(initial=0), al.max(initial=0))))
     bar_h = max(1, int(px_per_tick) - 1)
     for ticks, lots, color in ((bt, bl, _DEPTH_BID), (at, al, _DEPTH_ASK)):
@@ -128,7 +128,7 @@ def render_rgb(core: MarketCore, m: int = 0) -> np.ndarray:
             img[y0:y1, _PANEL_W + 4 : _PANEL_W + 4 + length] = color
     img[:, _PANEL_W] = _MID_LINE
     # inventory gauge: mm1's inventory / limit, centred
-    q = float(core.acct[m, 0, A_INV]) / core.limits[0]
+    q = float(core.accounts.inventory[m, 0]) / core.limits[0]
     half = w // 2
     end = round(half + min(max(q, -1.0), 1.0) * (half - 2))
     img[2 : _TOP - 4, min(half, end) : max(half, end) + 1] = _INV

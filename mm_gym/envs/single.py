@@ -7,6 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from mm_gym.actions import action_to_offset, action_to_size
 from mm_gym.config import REGIMES, MarketConfig
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
@@ -17,22 +18,12 @@ from mm_gym.envs.core import (
     describe_value,
     make_action_space,
     make_observation_space,
+    maker_index,
     numeric_array,
 )
 from mm_gym.envs.core import rival_generator as _rival_generator
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
-from mm_gym.market.state import (
-    A_AVG,
-    A_CASH,
-    A_FEES,
-    A_INV,
-    A_REALIZED,
-    A_STEP_FILLS,
-    F_MID,
-    I_REGIME,
-    I_SHOCK_STEP,
-    I_T,
-)
+from mm_gym.policy import PolicyContext
 from mm_gym.rewards import COMPONENT_NAMES, step_reward
 
 __all__ = ["ENV_KWARGS", "MarketMakingEnv"]
@@ -45,30 +36,31 @@ _ZERO_COMPONENTS = dict.fromkeys(COMPONENT_NAMES, 0.0)
 
 
 def _info_dict(
-    a: list[float],
-    r: list[float],
-    iv: list[int],
+    inv: float,
+    cash: float,
+    rival_inv: float,
+    rival_cash: float,
     mid: float,
-    value: float,
-    tick: float,
+    t: int,
+    env: MarketMakingEnv,
     components: dict[str, float],
 ) -> dict[str, Any]:
-    """The flat info dict from mm1's account ``a``, the rival's ``r`` and the int state ``iv``."""
-    inv = a[A_INV]
+    """The flat info dict; the scalars passed are those the step reads anyway."""
+    value = env._value
     return {
-        "pnl": a[A_CASH] + inv * mid * value,
-        "realized": a[A_REALIZED],
-        "unrealized": inv * (mid - a[A_AVG]) * value,
-        "fees": a[A_FEES],
-        "cash": a[A_CASH],
+        "pnl": cash + inv * mid * value,
+        "realized": env._realized.item(0),
+        "unrealized": inv * (mid - env._avg.item(0)) * value,
+        "fees": env._fees.item(0),
+        "cash": cash,
         "inventory": int(inv),
-        "mid": mid * tick,
-        "fills": int(a[A_STEP_FILLS]),
-        "regime": iv[I_REGIME],
-        "shock": iv[I_SHOCK_STEP] != 0,
-        "step": iv[I_T],
-        "rival_pnl": r[A_CASH] + r[A_INV] * mid * value,
-        "rival_inventory": int(r[A_INV]),
+        "mid": mid * env._tick,
+        "fills": int(env._fills.item(0)),
+        "regime": env._regime.item(0),
+        "shock": env._shock.item(0) != 0,
+        "step": t,
+        "rival_pnl": rival_cash + rival_inv * mid * value,
+        "rival_inventory": int(rival_inv),
         "reward_components": components,
     }
 
@@ -86,7 +78,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     rival), competes for the same flow. The fundamental price follows a regime (mean-reverting,
     trending with a drift that follows news sentiment, volatile, or a Markov switching mix of the
     three). The agent earns the spread and rebates, and bears inventory risk and adverse
-    selection. See DESIGN.md, "The market", for the fixed order of events within a step.
+    selection. See ``docs/ARCHITECTURE.md`` for the fixed order of events within a step.
 
     ## Action Space
 
@@ -184,6 +176,15 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     ``(1, d)`` batch and returns ``(1, 2)`` continuous actions (sizes ``quote_size_lots``); at
     each reset it gets ``reset(rng, context)`` with a generator derived from the episode seed.
 
+    ## Policy Context
+
+    ``env.unwrapped.policy_context(maker="mm1")`` returns the
+    :class:`~mm_gym.policy.PolicyContext` a :class:`~mm_gym.policy.QuotingPolicy` needs to
+    quote as ``maker`` (``"mm1"``, the agent, or ``"mm2"``, the rival): the observed feature
+    names, ``max_offset_ticks``, ``horizon_steps``, the maker's inventory limit, ``tick_size``
+    and ``quote_size_lots``. Pass it to ``policy.reset(rng, context)`` before ``policy.act``;
+    :func:`mm_gym.rollout` does this for you.
+
     ## Info
 
     Flat scalars after every ``reset`` and ``step``: ``pnl`` (mark-to-market, currency),
@@ -250,9 +251,18 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         d = c.obs_dim
         self._sim_step = c.sim.step
         self._quotes = c.quotes
-        self._acct0 = c.acct[0]
-        self._fs0 = c.fs[0]
-        self._is0 = c.is_[0]
+        # Market 0 of the simulator's live views: (2,) per maker, (1,) per market.
+        acc, sc = c.accounts, c.scalars
+        self._inv = acc.inventory[0]
+        self._cash = acc.cash[0]
+        self._realized = acc.realized[0]
+        self._avg = acc.avg_cost[0]
+        self._fees = acc.fees[0]
+        self._fills = acc.step_fills[0]
+        self._mid = c.book.mid
+        self._t = sc.t
+        self._regime = sc.regime
+        self._shock = sc.shock_step
         self._obs_view = c.features[0, 0, :d]
         self._rival_obs = c.features[:, 1, :d]
         self._q0 = c.quotes[0, 0]
@@ -261,8 +271,8 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         self._horizon = c.horizon
         self._params = c.reward_params
         self._max_dd = c.max_drawdown
-        self._half_offset = c.half_offset
-        self._half_size = c.half_size
+        self._max_offset = c.max_offset
+        self._max_size = c.max_size
         self._offsets_rows = c.offsets_rows
         self._record = c.history_len > 0
         kind = self.env_config.action_type
@@ -279,9 +289,16 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         for key in (
             "_sim_step",
             "_quotes",
-            "_acct0",
-            "_fs0",
-            "_is0",
+            "_inv",
+            "_cash",
+            "_realized",
+            "_avg",
+            "_fees",
+            "_fills",
+            "_mid",
+            "_t",
+            "_regime",
+            "_shock",
             "_obs_view",
             "_rival_obs",
             "_q0",
@@ -326,21 +343,17 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     def _write_continuous(self, action: Any) -> None:
         x0, x1 = self._floats(action, 2)
         q = self._q0
-        h = self._half_offset
-        # Same operations as MarketCore.write_actions (clip, +1, *half) so vector == single.
-        q[0] = (min(max(x0, -1.0), 1.0) + 1.0) * h
-        q[1] = (min(max(x1, -1.0), 1.0) + 1.0) * h
+        # The scalar twins of MarketCore.write_actions' mapping, so vector == single.
+        q[0] = action_to_offset(x0, self._max_offset)
+        q[1] = action_to_offset(x1, self._max_offset)
 
     def _write_sizes(self, action: Any) -> None:
         x0, x1, x2, x3 = self._floats(action, 4)
         q = self._q0
-        h = self._half_offset
-        s = self._half_size
-        q[0] = (min(max(x0, -1.0), 1.0) + 1.0) * h
-        q[1] = (min(max(x1, -1.0), 1.0) + 1.0) * h
-        # Python's round() is round-half-even, like np.rint in the vector env.
-        q[2] = round((min(max(x2, -1.0), 1.0) + 1.0) * s)
-        q[3] = round((min(max(x3, -1.0), 1.0) + 1.0) * s)
+        q[0] = action_to_offset(x0, self._max_offset)
+        q[1] = action_to_offset(x1, self._max_offset)
+        q[2] = action_to_size(x2, self._max_size)
+        q[3] = action_to_size(x3, self._max_size)
 
     def _write_discrete(self, action: Any) -> None:
         if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
@@ -371,7 +384,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         c.reset()
         self._prev_total = 0.0
         self._prev_inv = 0.0
-        self._prev_mid = self._fs0.item(F_MID)
+        self._prev_mid = self._mid.item(0)
         self._peak = 0.0
         if self._rival is not None:
             assert self._rival_context is not None
@@ -397,15 +410,15 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         if self._record:
             self._core.record_history()
         # Scalar twin of MarketCore.settle (same operations, same order).
-        a, r = self._acct0.tolist()
-        mid = self._fs0.item(F_MID)
-        iv = self._is0.tolist()
+        inv, rival_inv = self._inv.tolist()
+        cash, rival_cash = self._cash.tolist()
+        mid = self._mid.item(0)
+        t = self._t.item(0)
         value = self._value
-        inv = a[A_INV]
-        total = a[A_CASH] + inv * mid * value
+        total = cash + inv * mid * value
         pnl = total - self._prev_total
         inventory_pnl = self._prev_inv * (mid - self._prev_mid) * value
-        terminated = iv[I_T] >= self._horizon
+        terminated = t >= self._horizon
         if self._max_dd is not None:
             self._peak = peak = max(self._peak, total)
             if peak - total >= self._max_dd:
@@ -415,14 +428,15 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         self._prev_inv = inv
         self._prev_mid = mid
         self._done = terminated
-        info = _info_dict(a, r, iv, mid, value, self._tick, components)
+        info = _info_dict(inv, cash, rival_inv, rival_cash, mid, t, self, components)
         return self._obs_view.copy(), reward, terminated, False, info
 
     def _info(self, components: dict[str, float]) -> dict[str, Any]:
         """The info dict of the current state (after a reset)."""
-        a, r = self._acct0.tolist()
-        iv = self._is0.tolist()
-        return _info_dict(a, r, iv, self._fs0.item(F_MID), self._value, self._tick, components)
+        inv, rival_inv = self._inv.tolist()
+        cash, rival_cash = self._cash.tolist()
+        mid, t = self._mid.item(0), self._t.item(0)
+        return _info_dict(inv, cash, rival_inv, rival_cash, mid, t, self, components)
 
     def render(self) -> str | np.ndarray | None:
         """Render the current state (``render_mode`` "ansi": text; "rgb_array": frame)."""
@@ -444,4 +458,16 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     @property
     def regime_name(self) -> str:
         """Name of the current regime (hidden from the agent unless ``observe_regime``)."""
-        return REGIMES[int(self._is0.item(I_REGIME))]
+        return REGIMES[int(self._regime.item(0))]
+
+    def policy_context(self, maker: str = "mm1") -> PolicyContext:
+        """The :class:`~mm_gym.policy.PolicyContext` of a policy quoting as ``maker``.
+
+        Args:
+            maker: ``"mm1"`` (the agent) or ``"mm2"`` (the rival, e.g. for a policy passed as
+                ``rival=``).
+
+        Raises:
+            ValueError: If ``maker`` is neither ``"mm1"`` nor ``"mm2"``.
+        """
+        return self._core.context(maker_index(maker, f"{type(self).__name__}.policy_context"))

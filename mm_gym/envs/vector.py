@@ -18,10 +18,12 @@ from mm_gym.envs.core import (
     check_seeds,
     make_action_space,
     make_observation_space,
+    maker_index,
     rival_generator,
 )
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
 from mm_gym.envs.single import ENV_KWARGS
+from mm_gym.policy import PolicyContext
 
 __all__ = ["MarketMakingVectorEnv"]
 
@@ -52,6 +54,11 @@ class MarketMakingVectorEnv(VectorEnv):
 
     Rendering (``render_mode`` "ansi" or "rgb_array") draws sub-environment 0 and returns a
     one-element tuple.
+
+    Policy context: ``envs.unwrapped.policy_context(maker="mm1")`` is the
+    :class:`~mm_gym.policy.PolicyContext` of a :class:`~mm_gym.policy.QuotingPolicy` acting on
+    the whole ``(num_envs, d)`` batch of observations as ``maker`` (the same for every
+    sub-environment, and equal to the single environment's).
     """
 
     # Gymnasium declares metadata as an instance attribute, hence no ClassVar.
@@ -177,6 +184,17 @@ class MarketMakingVectorEnv(VectorEnv):
         if self.render_mode == "ansi":
             return (render_ansi(self._core, 0),)
         return (render_rgb(self._core, 0),)
+
+    def policy_context(self, maker: str = "mm1") -> PolicyContext:
+        """The :class:`~mm_gym.policy.PolicyContext` of a policy quoting as ``maker``.
+
+        Args:
+            maker: ``"mm1"`` (the agent) or ``"mm2"`` (the rival).
+
+        Raises:
+            ValueError: If ``maker`` is neither ``"mm1"`` nor ``"mm2"``.
+        """
+        return self._core.context(maker_index(maker, f"{type(self).__name__}.policy_context"))
 
     @property
     def simulator(self) -> Any:
