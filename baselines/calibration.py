@@ -250,8 +250,9 @@ def calibrate_on_env(
     Raises:
         ConfigError: On invalid arguments or data the fit cannot use (e.g. no fills).
     """
-    from mm_gym.evaluation import _make_env, evaluation_seeds
-    from mm_gym.market.state import A_INV, A_STEP_BOUGHT, A_STEP_SOLD
+    import gymnasium as gym
+
+    from mm_gym.evaluation import evaluation_seeds, resolve_setting
 
     d = _as_1d("depths", list(depths))
     if np.any(d < 0):
@@ -262,28 +263,40 @@ def calibrate_on_env(
         raise ConfigError(f"markets_per_depth={markets_per_depth!r} must be an integer >= 1")
     per_market = np.repeat(d, markets_per_depth)
     n = per_market.size
-    env = _make_env(setting, overrides, n, rival)
+    env_id, kwargs = resolve_setting(setting)
+    env: Any = gym.make_vec(
+        env_id,
+        num_envs=n,
+        vectorization_mode="vector_entry_point",
+        rival=rival,
+        **{**kwargs, **dict(overrides or {})},
+    )
     try:
         venv = env.unwrapped
+        if venv.env_config.action_type != "continuous":
+            raise ConfigError(
+                f"action_type={venv.env_config.action_type!r}: the depth ladder quotes "
+                "continuous (bid, ask) offsets; use action_type='continuous'"
+            )
         if float(d.max()) > venv.env_config.max_offset_ticks:
             raise ConfigError(
                 f"depths={d.tolist()!r} must be <= max_offset_ticks="
                 f"{venv.env_config.max_offset_ticks!r}"
             )
-        acct = venv.simulator.state.acct
+        accounts = venv.simulator.accounts  # live read-only (n, 2) arrays
         limit = int(venv.market_config.makers.mm1_limit)
         horizon = int(venv.market_config.horizon_steps)
         ladder = _DepthLadder(per_market)
         obs, _ = env.reset(seed=[int(s) for s in evaluation_seeds(n, seed)])
-        ladder.reset(np.random.default_rng(seed), _ladder_context(venv))
+        ladder.reset(np.random.default_rng(seed), venv.policy_context("mm1"))
         fills = np.zeros(n)
         exposure = np.zeros(n)
         for _ in range(horizon):
-            q = acct[:, 0, A_INV].copy()
+            q = accounts.inventory[:, 0].copy()
             obs, _, _, _, _ = env.step(ladder.act(obs))
             exposure += (q < limit).astype(np.float64) + (q > -limit)
-            fills += (acct[:, 0, A_STEP_BOUGHT] > 0).astype(np.float64)
-            fills += acct[:, 0, A_STEP_SOLD] > 0
+            fills += (accounts.step_bought[:, 0] > 0).astype(np.float64)
+            fills += accounts.step_sold[:, 0] > 0
     finally:
         env.close()
     counts = np.bincount(np.repeat(np.arange(d.size), markets_per_depth), weights=fills)
@@ -296,12 +309,6 @@ def calibrate_on_env(
         fill_counts=tuple(float(x) for x in counts),
         exposure_steps=tuple(float(x) for x in expo),
     )
-
-
-def _ladder_context(venv: Any) -> PolicyContext:
-    from mm_gym.evaluation import _context
-
-    return _context(venv)
 
 
 def tune_gamma(

@@ -11,6 +11,9 @@ Example:
     >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     >>> envs = gym.make_vec("mm_gym/MarketMaking-v0", num_envs=1024)  # the native batched env
     >>> par = mm_gym.parallel_env()  # PettingZoo: agents "mm1" and "mm2" both learn
+    >>> from baselines import AvellanedaStoikov
+    >>> res = mm_gym.rollout("mm_gym/Trending-v0", AvellanedaStoikov(), episodes=8)
+    >>> res.pnl.mean()  # any QuotingPolicy; see mm_gym.rollout
 
 Registered ids (each versioned; the version bumps when dynamics, reward or observation change):
 
@@ -37,6 +40,10 @@ from mm_gym.config import ConfigError, MarketConfig, preset, preset_names, with_
 from mm_gym.envs.config import EnvConfig
 from mm_gym.policy import PolicyContext, QuotingPolicy
 
+# Imported eagerly, not through __getattr__: it needs only numpy (gymnasium is loaded anyway),
+# and importing the submodule lazily would bind the *module* mm_gym.rollout over the function.
+from mm_gym.rollout import RolloutResult, rollout
+
 if TYPE_CHECKING:
     from mm_gym.envs.intensity import IntensityMarketMakingEnv
     from mm_gym.envs.parallel import MarketMakingParallelEnv
@@ -57,10 +64,12 @@ __all__ = [
     "MarketMakingVectorEnv",
     "PolicyContext",
     "QuotingPolicy",
+    "RolloutResult",
     "__version__",
     "parallel_env",
     "preset",
     "preset_names",
+    "rollout",
     "with_overrides",
 ]
 
