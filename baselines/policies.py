@@ -79,7 +79,11 @@ class _ScriptedPolicy:
 
     def _ready(self) -> PolicyContext:
         if self._context is None:
-            raise RuntimeError(f"{type(self).__name__}.act() called before reset(rng, context)")
+            raise RuntimeError(
+                f"{type(self).__name__}.act() called before reset(rng, context); get the context "
+                "from env.unwrapped.policy_context() (maker 'mm1' or 'mm2'), or run the policy "
+                "with mm_gym.rollout(env, policy)"
+            )
         return self._context
 
     def _feature(self, obs: np.ndarray, name: str) -> np.ndarray:
