@@ -48,7 +48,6 @@ from mm_gym.evaluation.settings import (
     resolve_setting,
     setting_configs,
     tournament_memory_bytes,
-    vector_policy_context,
 )
 from mm_gym.evaluation.stats import (
     CI_STATS,
@@ -61,10 +60,6 @@ from mm_gym.evaluation.stats import (
     summarize,
     summary_column,
 )
-
-# Former private names, still imported by baselines/calibration.py; use the public ones.
-_make_env = make_vector_env
-_context = vector_policy_context
 
 __all__ = [
     "BAND_QUANTILES",
@@ -93,7 +88,6 @@ __all__ = [
     "summarize",
     "summary_column",
     "tournament_memory_bytes",
-    "vector_policy_context",
     "write_figures",
     "write_report",
     "write_tables",

@@ -30,7 +30,6 @@ from mm_gym.evaluation.settings import (
     make_vector_env,
     observation_overrides,
     resolve_setting,
-    vector_policy_context,
 )
 from mm_gym.policy import QuotingPolicy
 
@@ -318,7 +317,7 @@ def _simulate(
     value = tick * lot
     n = int(seeds.size)
     obs, _ = env.reset(seed=[int(s) for s in seeds])
-    policy.reset(rng, vector_policy_context(venv))
+    policy.reset(rng, venv.policy_context(maker="mm1"))
     trace = Trace(sample, tick, value) if sample is not None else None
     run = _BatchRun(
         SeriesBuffers(horizon, n), horizon, lot, int(mc.makers.mm1_limit), trace,

@@ -13,7 +13,6 @@ import numpy as np
 
 from mm_gym.config import ConfigError, preset, preset_names
 from mm_gym.observations import FEATURE_NAMES, FEATURE_NAMES_ALL
-from mm_gym.policy import PolicyContext
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -23,7 +22,6 @@ __all__ = [
     "resolve_setting",
     "setting_configs",
     "tournament_memory_bytes",
-    "vector_policy_context",
 ]
 
 DEFAULT_BATCH = 2048
@@ -217,16 +215,3 @@ def tournament_memory_bytes(
     pooled = n_settings if n_settings > 1 else 0
     boot = 8.0 * n_boot * n_episodes * (n_settings + pooled + n_scenarios)
     return batch + rows + boot
-
-
-def vector_policy_context(venv: Any) -> PolicyContext:
-    """mm1's :class:`PolicyContext` in the (unwrapped) vector env ``venv``."""
-    mc, ec = venv.market_config, venv.env_config
-    return PolicyContext(
-        feature_names=tuple(venv.feature_names),
-        max_offset_ticks=float(ec.max_offset_ticks),
-        horizon_steps=int(mc.horizon_steps),
-        inventory_limit=int(mc.makers.mm1_limit),
-        tick_size=float(mc.tick_size),
-        quote_size_lots=int(ec.quote_size_lots),
-    )
