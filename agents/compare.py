@@ -3,13 +3,14 @@
 All contestants quote as mm1 on the same evaluation seeds (:func:`mm_gym.evaluation.
 evaluation_seeds`, unrelated to the small training seeds), so episode ``i`` of every contestant
 sees the same exogenous market; the differences ``contender_i - baseline_i`` are then
-bootstrapped (:func:`mm_gym.metrics.paired_diff_ci`). The two headline metrics are the
-environment's episode reward and the per-episode Sharpe ratio of step PnL.
+bootstrapped. The two headline metrics are the environment's episode reward and the per-episode
+Sharpe ratio of step PnL. The table is :func:`mm_gym.evaluation.summarize`'s, with the
+contender as the baseline of the paired differences (see :mod:`mm_gym.evaluation.stats` for the
+columns).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from agents.rivals import make_policy, make_rival
-from mm_gym import metrics
 from mm_gym.policy import QuotingPolicy
 
 __all__ = ["HEADLINE_METRICS", "Comparison", "compare_with_baselines", "format_comparison"]
@@ -34,10 +34,12 @@ class Comparison:
     Attributes:
         contender: Name of the evaluated policy.
         episodes: Per-episode rows of :func:`mm_gym.evaluation.evaluate_policies`.
-        table: One row per policy: ``<m>_mean``, ``<m>_low``, ``<m>_high`` (95% bootstrap CI of
-            the mean) for each headline metric, and for the baselines ``<m>_diff``,
-            ``<m>_diff_low``, ``<m>_diff_high`` (contender minus baseline, paired) and
-            ``beaten`` (both the reward and the Sharpe difference CIs lie above 0).
+        table: One row per policy, the :func:`mm_gym.evaluation.summarize` schema with the
+            contender as baseline: ``policy``, ``n_episodes``, ``<m>_mean`` and ``<m>_std`` of
+            every metric, ``<m>_ci_low``, ``<m>_ci_high`` (95% bootstrap CI of the mean) and
+            ``<m>_diff``, ``<m>_diff_low``, ``<m>_diff_high`` (policy minus contender, paired;
+            0 on the contender's row) for each headline metric; and ``beaten`` (both the reward
+            and the Sharpe difference CIs of a baseline lie below 0).
         n_episodes: Episodes per policy.
         setting: Preset or env id evaluated.
     """
@@ -81,7 +83,7 @@ def compare_with_baselines(
     Returns:
         The :class:`Comparison`.
     """
-    from mm_gym.evaluation import evaluate_policies
+    from mm_gym.evaluation import evaluate_policies, summarize
 
     name = str(contender.name)
     # The calibrated baselines are stored per preset name (mm_gym/MarketMaking-v0 -> "default").
@@ -97,26 +99,18 @@ def compare_with_baselines(
     episodes = evaluate_policies(
         policies, setting, overrides, n_episodes, seed=seed, rival=rival_arg
     )
-    rng = np.random.default_rng([int(seed), 0xC0FFEE])
-    by = {p: g.sort_values("episode") for p, g in episodes.groupby("policy", sort=False)}
-    rows = []
-    for pol in policies:
-        g = by[pol]
-        row: dict[str, Any] = {"policy": pol}
-        for m in HEADLINE_METRICS:
-            est, lo, hi = metrics.bootstrap_ci(g[m].to_numpy(np.float64), n_boot, 0.95, rng)
-            row[f"{m}_mean"], row[f"{m}_low"], row[f"{m}_high"] = est, lo, hi
-            if pol == name:
-                row[f"{m}_diff"] = row[f"{m}_diff_low"] = row[f"{m}_diff_high"] = math.nan
-                continue
-            a = by[name][m].to_numpy(np.float64)
-            d, dlo, dhi = metrics.paired_diff_ci(a, g[m].to_numpy(np.float64), n_boot, 0.95, rng)
-            row[f"{m}_diff"], row[f"{m}_diff_low"], row[f"{m}_diff_high"] = d, dlo, dhi
-        row["beaten"] = (
-            pol != name and row["episode_reward_diff_low"] > 0 and row["sharpe_diff_low"] > 0
-        )
-        rows.append(row)
-    return Comparison(name, episodes, pd.DataFrame(rows), int(n_episodes), str(setting))
+    table = summarize(
+        episodes, baseline=name, ci_metrics=HEADLINE_METRICS, n_boot=n_boot, seed=seed,
+        pooled=False,
+    ).drop(columns="preset")  # fmt: skip
+    # The contender beats a baseline if the baseline is below it on both headline metrics:
+    # the CI of (baseline - contender) lies below 0.
+    table["beaten"] = (
+        (table["policy"] != name)
+        & (table["episode_reward_diff_high"] < 0)
+        & (table["sharpe_diff_high"] < 0)
+    )
+    return Comparison(name, episodes, table, int(n_episodes), str(setting))
 
 
 def _preset_of(setting: str) -> str:
@@ -130,18 +124,19 @@ def _preset_of(setting: str) -> str:
 
 def format_comparison(comp: Comparison) -> str:
     """A plain-text table of a :class:`Comparison` (means with 95% CIs, paired differences)."""
+    c = comp.contender
 
     def ci(row: pd.Series, m: str) -> str:
-        mean, low, high = row[f"{m}_mean"], row[f"{m}_low"], row[f"{m}_high"]
+        mean, low, high = row[f"{m}_mean"], row[f"{m}_ci_low"], row[f"{m}_ci_high"]
         return f"{mean:7.2f} [{low:7.2f}, {high:7.2f}]"
 
     def diff(row: pd.Series, m: str) -> str:
-        if not np.isfinite(row[f"{m}_diff"]):
+        if row["policy"] == c or not np.isfinite(row[f"{m}_diff"]):
             return f"{'':>29s}"
-        d, low, high = row[f"{m}_diff"], row[f"{m}_diff_low"], row[f"{m}_diff_high"]
+        # The table holds policy - contender; the column shows contender - policy.
+        d, low, high = -row[f"{m}_diff"], -row[f"{m}_diff_high"], -row[f"{m}_diff_low"]
         return f"{d:+8.2f} [{low:+8.2f}, {high:+8.2f}]"
 
-    c = comp.contender
     lines = [
         f"{c} vs baselines on {comp.n_episodes} held-out episodes of {comp.setting} "
         "(95% bootstrap CIs; differences paired by seed)",

@@ -18,8 +18,9 @@ post_mid, impact.
 
 ``exports/latest`` is a link to (or a text file naming) the newest export.
 
-The readers are tolerant because the format is young: columns are matched by name, with
-aliases; a missing file is skipped; a file that cannot be read is reported in
+``summary.csv`` follows the summary schema of :mod:`mm_gym.evaluation.stats` (``<metric>_mean``,
+``<metric>_ci_low``, ``<metric>_ci_high``, ``<metric>_diff``...; the schema every export of
+``evaluate.py`` has used). A missing file is skipped; a file that cannot be read is reported in
 :attr:`ExportData.problems` with its path, and everything else is still shown. Nothing here
 imports Streamlit.
 """
@@ -28,13 +29,20 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from mm_gym.evaluation.stats import (
+    CI_STATS,
+    DIFF_STATS,
+    SUMMARY_KEYS,
+    SUMMARY_STATS,
+    summary_column,
+)
+from mm_gym_dashboard.csv_files import DataFileError, find_column, read_csv
 from mm_gym_dashboard.paths import DashboardError, inside_roots, runs_root
 
 __all__ = [
@@ -101,39 +109,7 @@ PNL_COLUMNS: tuple[str, ...] = ("total_pnl", "pnl", "final_pnl", "total", "pnl_t
 ATTRIBUTION_PARTS: tuple[str, ...] = ("spread_capture", "inventory_pnl", "fees")
 """The parts of :func:`mm_gym.metrics.pnl_attribution` that add up to the total PnL."""
 
-_CI_LOW = (
-    "{m}_ci_low",
-    "{m}_ci_lo",
-    "{m}_low",
-    "{m}_lo",
-    "{m}_lower",
-    "ci_low_{m}",
-    "{m}_ci95_low",
-)
-_CI_HIGH = (
-    "{m}_ci_high",
-    "{m}_ci_hi",
-    "{m}_high",
-    "{m}_hi",
-    "{m}_upper",
-    "ci_high_{m}",
-    "{m}_ci95_high",
-)
-_MEAN = ("{m}", "{m}_mean", "mean_{m}")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
-
-
-class DataFileError(DashboardError):
-    """A file exists but cannot be used; the message starts with its path.
-
-    Attributes:
-        path: The file.
-    """
-
-    def __init__(self, path: Path, reason: str) -> None:
-        """Name the file and the reason."""
-        super().__init__(f"{path}: {reason}")
-        self.path = path
 
 
 @dataclass
@@ -182,69 +158,6 @@ class ExportData:
 
 
 # --------------------------------------------------------------------------- files
-
-
-def find_column(columns: Iterable[str], candidates: Sequence[str]) -> str | None:
-    """The first of ``candidates`` among ``columns`` (case-insensitive), or None.
-
-    A column ``mm1_<candidate>`` also matches (an export may prefix mm1's figures), after the
-    exact names.
-    """
-    cols = list(columns)
-    lower = {str(c).lower(): c for c in cols}
-    for cand in candidates:
-        if cand.lower() in lower:
-            return lower[cand.lower()]
-    for cand in candidates:
-        for prefix in ("mm1_", "mm1."):
-            if prefix + cand.lower() in lower:
-                return lower[prefix + cand.lower()]
-    return None
-
-
-def read_csv(
-    path: Path,
-    required: Sequence[str] = (),
-    numeric: Sequence[str] = (),
-    *,
-    allow_empty: bool = False,
-) -> pd.DataFrame:
-    """Read a CSV file, checking its columns.
-
-    Args:
-        path: The file.
-        required: Columns that must be present.
-        numeric: Columns converted to numbers when present; a required one with no number at
-            all is an error.
-        allow_empty: Whether a file with a header and no rows is acceptable.
-
-    Returns:
-        The table, column names stripped of surrounding spaces.
-
-    Raises:
-        DataFileError: If the file cannot be parsed, lacks a required column or has no rows.
-    """
-    try:
-        df = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise DataFileError(path, "is empty (no header, no rows)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataFileError(path, f"cannot be read as CSV ({reason})") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        shown = list(df.columns)[:12]
-        raise DataFileError(path, f"lacks column(s) {missing}; its columns are {shown}")
-    if df.empty and not allow_empty:
-        raise DataFileError(path, "has a header but no rows")
-    for col in numeric:
-        if col in df.columns:
-            values = pd.to_numeric(df[col], errors="coerce")
-            if col in required and len(df) and values.isna().all():
-                raise DataFileError(path, f"column {col!r} holds no numbers")
-            df[col] = values
-    return df
 
 
 def _read_named_table(path: Path) -> pd.DataFrame:
@@ -468,9 +381,6 @@ def group_column(df: pd.DataFrame) -> str | None:
     return find_column(df.columns, GROUP_COLUMNS)
 
 
-_DERIVED_SUFFIXES = ("_std", "_diff", "_sem", "_se")
-
-
 def groups(data: ExportData) -> list[str]:
     """The regimes / presets of the export (``episodes.csv``, else ``summary.csv``), in order."""
     for table in (data.episodes, data.summary):
@@ -497,10 +407,8 @@ def contestants_in(data: ExportData, group: str | None = None) -> list[tuple[str
 
 
 def _is_derived_column(name: str) -> bool:
-    """A summary column that qualifies a metric (CI bound, spread, difference), not a metric."""
-    n = name.lower()
-    bounds = ("ci_", "_ci", "_low", "_high", "_lo", "_hi", "_lower", "_upper")
-    return any(t in n for t in bounds) or n.endswith(_DERIVED_SUFFIXES)
+    """A summary column that qualifies a metric (``<metric>_<stat>`` of the schema)."""
+    return name.endswith(tuple(f"_{stat}" for stat in SUMMARY_STATS if stat != "mean"))
 
 
 def metric_choices(data: ExportData) -> list[str]:
@@ -540,7 +448,7 @@ def leaderboard(
     """Mean of ``metric`` per contestant (and regime) with a confidence interval, best first.
 
     From ``summary.csv`` when it has the metric's mean and CI columns (``<metric>_mean``,
-    ``<metric>_ci_low``, ``<metric>_ci_high`` or similar names; the figures of the report), else
+    ``<metric>_ci_low``, ``<metric>_ci_high``: the figures of the report), else
     from ``episodes.csv`` (percentile bootstrap CI of the mean, seed 0,
     :func:`mm_gym.metrics.bootstrap_ci`), else from the summary's mean alone.
 
@@ -554,10 +462,10 @@ def leaderboard(
         DashboardError: If neither table has ``metric``.
     """
     sm, ep = data.summary, data.episodes
-    mean = None if sm is None else find_column(sm.columns, [p.format(m=metric) for p in _MEAN])
-    has_ci = sm is not None and find_column(sm.columns, [p.format(m=metric) for p in _CI_LOW])
-    if sm is not None and mean is not None and (has_ci or ep is None or metric not in ep.columns):
-        return _leaderboard_from_summary(sm, metric, mean, data.folder / "summary.csv")
+    mean = summary_column(metric, "mean")
+    has_ci = sm is not None and summary_column(metric, "ci_low") in sm.columns
+    if sm is not None and mean in sm.columns and (has_ci or ep is None or metric not in ep.columns):
+        return _leaderboard_from_summary(sm, metric, data.folder / "summary.csv")
     if ep is not None and metric in ep.columns:
         return _leaderboard_from_episodes(ep, metric, level, n_boot, data.folder / "episodes.csv")
     raise DashboardError(f"no column {metric!r} in episodes.csv or summary.csv of {data.folder}")
@@ -586,26 +494,25 @@ def _leaderboard_from_episodes(
     return _rank(pd.DataFrame(rows), str(source))
 
 
-def _leaderboard_from_summary(
-    sm: pd.DataFrame, metric: str, mean: str, source: Path
-) -> pd.DataFrame:
+def _leaderboard_from_summary(sm: pd.DataFrame, metric: str, source: Path) -> pd.DataFrame:
+    """The leaderboard from the schema columns of ``summary.csv`` (NaN where one is missing)."""
+
+    def column(name: str) -> pd.Series | float:
+        return pd.to_numeric(sm[name], errors="coerce") if name in sm.columns else math.nan
+
     name, group = name_column(sm), group_column(sm)
-    low = find_column(sm.columns, [p.format(m=metric) for p in _CI_LOW])
-    high = find_column(sm.columns, [p.format(m=metric) for p in _CI_HIGH])
-    n = find_column(sm.columns, ("n_episodes", "episodes", "n"))
     out = pd.DataFrame(
         {
             "contestant": sm[name].astype(str),
             "group": sm[group].astype(str) if group else "all",
-            "mean": pd.to_numeric(sm[mean], errors="coerce"),
-            "ci_low": pd.to_numeric(sm[low], errors="coerce") if low else math.nan,
-            "ci_high": pd.to_numeric(sm[high], errors="coerce") if high else math.nan,
-            "n": pd.to_numeric(sm[n], errors="coerce") if n else math.nan,
+            "mean": column(summary_column(metric, "mean")),
+            **{stat: column(summary_column(metric, stat)) for stat in CI_STATS},
+            "n": column(SUMMARY_KEYS[-1]),  # n_episodes
         }
     )
-    for suffix in ("diff", "diff_low", "diff_high"):
-        if f"{metric}_{suffix}" in sm.columns:
-            out[suffix] = pd.to_numeric(sm[f"{metric}_{suffix}"], errors="coerce")
+    for stat in DIFF_STATS:
+        if summary_column(metric, stat) in sm.columns:
+            out[stat] = column(summary_column(metric, stat))
     return _rank(out, str(source))
 
 
@@ -636,7 +543,7 @@ def attribution(data: ExportData, group: str | None = None) -> tuple[pd.DataFram
         if table is None:
             continue
         parts = {
-            p: find_column(table.columns, (p, f"{p}_mean", f"mean_{p}")) for p in ATTRIBUTION_PARTS
+            p: find_column(table.columns, (p, summary_column(p, "mean"))) for p in ATTRIBUTION_PARTS
         }
         present = {p: c for p, c in parts.items() if c is not None}
         if len(present) >= 2:

@@ -355,3 +355,21 @@ def test_event_kind_marks_shocks_and_regime_changes_only() -> None:
     assert event_kind("shock") == "shock"
     assert event_kind("regime_switch") == event_kind("regime → trending") == "regime"
     assert event_kind("news") is None and event_kind("one_sided") is None
+
+
+def test_leaderboard_reads_the_evaluator_summary_schema_only(export: Path) -> None:
+    from mm_gym.evaluation import summary_column
+
+    data = ex.load_export(export)
+    assert data.summary is not None
+    board = ex.leaderboard(data, "total_pnl")
+    sm = data.summary.set_index(["policy", "preset"])
+    for _, row in board.iterrows():
+        for stat in ("mean", "ci_low", "ci_high"):
+            col = summary_column("total_pnl", stat)
+            assert row[stat] == pytest.approx(sm.loc[(row.contestant, row.group), col])
+    # Another spelling of the CI bounds is not guessed: the CIs come from the episodes.
+    data.summary = data.summary.rename(
+        columns={"total_pnl_ci_low": "total_pnl_lo", "total_pnl_ci_high": "total_pnl_hi"}
+    )
+    assert ex.leaderboard(data, "total_pnl", n_boot=200)["source"].iloc[0].endswith("episodes.csv")

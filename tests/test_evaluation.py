@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -200,3 +202,49 @@ def test_calibrated_as_uses_the_stored_default_without_simulating(monkeypatch):
     assert policy.k == stored.k and policy.gamma == stored.gamma_as
     assert calibration_for("mean_reverting") == stored
     assert calibration_for("mm_gym/MeanReverting-v0") == stored
+
+
+def test_summary_columns_follow_the_one_schema():
+    from mm_gym.evaluation import SUMMARY_KEYS, SUMMARY_STATS, summary_column
+
+    pols = {"fixed": FixedSpread(1.0), "random": RandomQuoter()}
+    df = evaluate_policies(pols, "trending", SHORT, n_episodes=4, seed=2)
+    s = summarize(df, baseline="fixed", n_boot=50)
+    assert tuple(s.columns[: len(SUMMARY_KEYS)]) == SUMMARY_KEYS
+    stats = {c.rsplit("_", 1)[-1] for c in s.columns[len(SUMMARY_KEYS) :]}
+    assert stats <= {"mean", "std", "low", "high", "diff"}
+    for m in ("total_pnl", "sharpe", "episode_reward"):
+        assert all(summary_column(m, stat) in s.columns for stat in SUMMARY_STATS)
+    with pytest.raises(ConfigError, match="stat="):
+        summary_column("total_pnl", "lo")
+
+
+def test_compare_table_is_the_summary_schema_with_the_contender_as_baseline():
+    from agents.compare import compare_with_baselines, format_comparison
+
+    comp = compare_with_baselines(
+        FixedSpread(1.0), ["random"], "trending", SHORT, n_episodes=4, seed=0, n_boot=50
+    )
+    s = summarize(comp.episodes, baseline="fixed_spread", ci_metrics=("episode_reward",
+                  "sharpe", "total_pnl"), n_boot=50, seed=0, pooled=False)  # fmt: skip
+    pd.testing.assert_frame_equal(comp.table.drop(columns="beaten"), s.drop(columns="preset"))
+    rnd = comp.table[comp.table["policy"] == "random"].iloc[0]
+    beaten = rnd["episode_reward_diff_high"] < 0 and rnd["sharpe_diff_high"] < 0
+    assert rnd["beaten"] == beaten and comp.beats_all == beaten
+    assert "random" in format_comparison(comp)
+
+
+def test_the_evaluator_reads_no_state_arrays_and_leaves_pyplot_alone():
+    import matplotlib.pyplot as plt
+
+    from mm_gym.evaluation import make_figures
+
+    src = Path(__file__).resolve().parents[1] / "mm_gym" / "evaluation"
+    for f in src.glob("*.py"):
+        text = f.read_text()
+        assert "mm_gym.market.state" not in text and "matplotlib.pyplot" not in text, f.name
+        assert "matplotlib.use(" not in text, f.name
+    before = plt.get_fignums()
+    t = run_tournament({"fixed": FixedSpread(1.0)}, ["trending"], SHORT, 3, seed=0)
+    figs = make_figures(t)
+    assert figs and plt.get_fignums() == before
