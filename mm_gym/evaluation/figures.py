@@ -124,12 +124,10 @@ def _market_impact(setting: str, runs: list[Rollout]) -> Figure | None:
         slope, icpt = np.polyfit(mo["size"], mo["impact"], 1)
         xs = np.linspace(mo["size"].min(), mo["size"].max(), 50)
         ax.plot(xs, icpt + slope * xs, "k--", lw=1, label=f"OLS slope {slope:.4f}/lot")
-    ax.set_xlabel("order size (lots filled)")
-    ax.set_ylabel("signed mid move (price units)")
-    ax.set_title(f"Market impact of market orders, sample episodes: {setting}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _labelled(
+        fig, ax, "order size (lots filled)", "signed mid move (price units)",
+        f"Market impact of market orders, sample episodes: {setting}",
+    )  # fmt: skip
 
 
 def _equity_curves(setting: str, runs: list[Rollout], colors: _Colors) -> Figure:
@@ -143,12 +141,9 @@ def _equity_curves(setting: str, runs: list[Rollout], colors: _Colors) -> Figure
         ax.plot(x, mean, color=colors[r.policy], label=r.policy, lw=1.5)
         if band is not None:
             ax.fill_between(x, band[:, 1], band[:, 3], color=colors[r.policy], alpha=0.15)
-    ax.set_xlabel("step")
-    ax.set_ylabel("mark-to-market PnL")
-    ax.set_title(f"Equity curves (mean, 25-75 % band): {setting}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _labelled(
+        fig, ax, "step", "mark-to-market PnL", f"Equity curves (mean, 25-75 % band): {setting}"
+    )
 
 
 def _pnl_distributions(ep: pd.DataFrame, settings: list[str], policies: list[str]) -> Figure:
@@ -164,6 +159,16 @@ def _pnl_distributions(ep: pd.DataFrame, settings: list[str], policies: list[str
         ax.set_title(s)
         ax.set_ylabel("episode PnL")
     fig.suptitle("Distribution of episode PnL (boxes: quartiles, whiskers: 1.5 IQR)")
+    fig.tight_layout()
+    return fig
+
+
+def _labelled(fig: Figure, ax: Axes, xlabel: str, ylabel: str, title: str) -> Figure:
+    """``fig`` with its one axes labelled and titled, a legend, and a tight layout."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
