@@ -37,12 +37,12 @@ Examples:
     python train.py --regime trending --env-kwargs inventory_penalty=0.005 flow.shock_rate=0.005
     python train.py --config my_run.yaml --learning-rate 1e-4
     python train.py --rival runs/ppo_s0          # a trained policy quotes as mm2
+    python train.py --rival mypkg.mymod:MyPolicy # your own QuotingPolicy quotes as mm2
     python train.py --resume runs/ppo_s1 --total-timesteps 4000000
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import itertools
@@ -61,6 +61,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from mm_gym.cli import check_types, parse_settings, settings_from_file, settings_parser
 from mm_gym.config import ConfigError, excerpt, read_config_file
 from mm_gym.files import (
     LOCK_FILE,
@@ -152,7 +153,8 @@ class Args:
         default="builtin",
         metadata={
             "help": "mm2: 'builtin', a baseline (fixed_spread, order_flow_skew, "
-            "avellaneda_stoikov, glft, random) or a trained run folder"
+            "avellaneda_stoikov, glft, random), a trained run folder, or "
+            "mypkg.mymod:MyPolicy (your own QuotingPolicy, see evaluate.py --help)"
         },
     )
     total_timesteps: int = field(
@@ -177,7 +179,7 @@ class Args:
     )
     net_arch: list[int] = field(
         default_factory=lambda: [64, 64],
-        metadata={"help": "hidden layer sizes of the actor and of the critic"},
+        metadata={"help": "hidden layer sizes of the actor and of the critic", "metavar": "UNITS"},
     )
     activation: str = field(default="tanh", metadata={"help": "hidden activation: tanh or relu"})
     log_std_init: float = field(
@@ -245,35 +247,6 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def _yaml_value(text: str) -> Any:
-    """A YAML scalar, with ``1e-3`` read as a number (YAML 1.1 wants ``1.0e-3``)."""
-    value = yaml.safe_load(text)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _parse_kv(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            fail(f"--env-kwargs expects KEY=VALUE items, got {item!r}")
-        out[key] = _yaml_value(value)
-    return out
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one error line (no usage block), like every other error of train.py."""
-
-    def error(self, message: str) -> NoReturn:
-        """Report a command-line error through :func:`fail`."""
-        fail(f"{message} (see --help)")
-
-
 def parse_args(argv: list[str] | None = None) -> tuple[Args, set[str]]:
     """Merge defaults, the ``--config`` file and the command line; return them and the flags given.
 
@@ -283,34 +256,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, set[str]]:
     Raises:
         SystemExit: On an unknown flag or config key, or an invalid value (one error line).
     """
-    parser = _Parser(
-        prog=PROG,
-        description=__doc__.split("\n\n")[0],
-        argument_default=argparse.SUPPRESS,
-    )
-    defaults = Args()
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        default = getattr(defaults, f.name)
-        help_text = f"{f.metadata['help']} (default: {default!r})"
-        if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
-        elif f.name == "env_kwargs":
-            parser.add_argument(flag, nargs="*", metavar="KEY=VALUE", help=help_text)
-        elif f.name == "net_arch":
-            parser.add_argument(flag, nargs="+", type=int, metavar="UNITS", help=help_text)
-        else:
-            kind = {"int": int, "float": float}.get(str(f.type), str)
-            parser.add_argument(flag, type=kind, help=help_text)
-    given = vars(parser.parse_args(argv))
-    if "env_kwargs" in given:
-        given["env_kwargs"] = _parse_kv(given["env_kwargs"])
-    values = dataclasses.asdict(defaults)
-    if given.get("config"):
-        values.update(load_config_file(given["config"]))
-    values.update(given)
-    args = Args(**values)
-    check_types(args)
+    parser = settings_parser(Args, prog=PROG, description=__doc__.split("\n\n")[0], fail=fail)
+    args, given = parse_settings(Args, parser, argv, fail)
     if "run_name" in given:  # "" (the default name) only by leaving the flag out
         try:
             safe_component(args.run_name, "run_name")
@@ -318,60 +265,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, set[str]]:
             fail(str(exc))
     if not args.resume:
         validate(args)
-    return args, set(given)
-
-
-def settings_from_file(data: dict[str, Any], where: str) -> dict[str, Any]:
-    """Settings read from a file (``--config`` or a run's ``config.yaml``); unknown keys fail."""
-    names = {f.name for f in dataclasses.fields(Args)}
-    data = {str(k).replace("-", "_"): v for k, v in data.items()}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        fail(f"unknown keys {excerpt(unknown)} in {where}; valid keys: {sorted(names)}")
-    floats = {f.name for f in dataclasses.fields(Args) if str(f.type) == "float"}
-    for key in floats & set(data):
-        if isinstance(data[key], str):  # YAML 1.1 reads 3e-4 as a string
-            data[key] = _yaml_value(data[key])
-    return data
-
-
-def load_config_file(path: str) -> dict[str, Any]:
-    """Read a YAML settings file (bounded, no aliases); unknown keys are an error."""
-    try:
-        data = read_config_file(path, "--config")
-    except ConfigError as exc:
-        fail(str(exc))
-    return settings_from_file(data, f"--config {path!r}")
-
-
-def check_types(args: Args, where: str = "") -> None:
-    """Check the type of every setting (one error line on the first problem).
-
-    Args:
-        args: The settings.
-        where: Appended to the error (e.g. the file the settings came from).
-    """
-
-    def bad(message: str) -> NoReturn:
-        fail(message + where)
-
-    for f in dataclasses.fields(Args):
-        value = getattr(args, f.name)
-        kind = str(f.type)
-        if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-            bad(f"{f.name}={excerpt(value)} must be an integer")
-        if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            bad(f"{f.name}={excerpt(value)} must be a number")
-        if kind == "bool" and not isinstance(value, bool):
-            bad(f"{f.name}={excerpt(value)} must be true or false")
-        if kind == "str" and not isinstance(value, str):
-            bad(f"{f.name}={excerpt(value)} must be a string")
-    if not isinstance(args.net_arch, list) or not all(
-        isinstance(u, int) and not isinstance(u, bool) and u >= 1 for u in args.net_arch
-    ):
-        bad(f"net_arch={excerpt(args.net_arch)} must be a list of positive integers")
-    if not isinstance(args.env_kwargs, dict):
-        bad(f"env_kwargs={excerpt(args.env_kwargs)} must be a mapping")
+    return args, given
 
 
 def _interval(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
@@ -385,7 +279,7 @@ def validate(args: Args, where: str = "") -> None:
         args: The settings.
         where: Appended to the error (e.g. the file the settings came from).
     """
-    check_types(args, where)
+    check_types(args, fail, where)
 
     def bad(message: str) -> NoReturn:
         fail(message + where)
@@ -573,9 +467,9 @@ def resumed_settings(args: Args, given: set[str], run_dir: Path) -> Args:
     except ConfigError as exc:
         fail(str(exc))
     where = f" (in {saved})"
-    values = {**dataclasses.asdict(Args()), **settings_from_file(data, str(saved))}
+    values = {**dataclasses.asdict(Args()), **settings_from_file(Args, data, str(saved), fail)}
     stored = Args(**values)
-    check_types(stored, where)
+    check_types(stored, fail, where)
     changed = sorted(
         k for k in given - {"resume", "config"} - set(RESUME_MUTABLE)
         if getattr(args, k) != getattr(stored, k)
@@ -656,225 +550,298 @@ def check_env_and_memory(args: Args, overrides: dict[str, Any]) -> None:
         fail(str(exc))
 
 
+# ---------------------------------------------------------------- the run, phase by phase
+
+
 def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> Path:
     """Train (or resume) a run; return its folder. ``callbacks``: extra SB3 callbacks (tests)."""
     with contextlib.ExitStack() as hold:  # holds the run folder's lock until the run ends
-        return _main(argv, callbacks, hold)
+        # 1. settings; the folder of a resumed run, locked
+        args, given = parse_args(argv)
+        run_dir: Path | None = None
+        metadata: dict[str, Any] = {}
+        if args.resume:
+            args, run_dir, metadata = open_resumed_run(args, given, hold)
+        elif args.run_name:
+            check_new_run_folder(Path(args.runs_dir) / args.run_name, args.overwrite)
+        # 2. libraries, threads, determinism
+        set_up_torch(args.torch_threads)
+        # 3. environment and model (new, or restored); all checked before a folder is touched
+        overrides = env_overrides(args)
+        check_env_and_memory(args, overrides)
+        model, venv, wall_before = build_or_restore(args, overrides, run_dir, metadata)
+        if run_dir is None:
+            run_dir, metadata = start_new_run(args, hold)
+        from stable_baselines3.common.logger import configure
+
+        model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
+        # 4. train, with checkpoints on schedule and on Ctrl-C / SIGTERM
+        saver = Checkpointer(run_dir, model, venv, metadata, wall_before)
+        status = train(args, saver, callbacks)
+        # 5. the run's metadata (the model files were written with the last checkpoint)
+        record_session(args, saver, status, overrides)
+        # 6. the new policy against the baselines on held-out seeds
+        if status == "completed" and args.eval_episodes > 0:
+            evaluate_run(args, run_dir, overrides, metadata)
+        write_metadata(run_dir, metadata)
+        venv.close()
+        return run_dir
 
 
-def _main(argv: list[str] | None, callbacks: list[Any] | None, hold: contextlib.ExitStack) -> Path:
-    # ---- 1. settings; the folder of a resumed run, locked --------------------------------
-    args, given = parse_args(argv)
-    metadata: dict[str, Any] = {}
-    if args.resume:
-        run_dir = Path(args.resume)
-        if not (run_dir / "config.yaml").is_file():
-            fail(f"--resume {args.resume!r}: no config.yaml there (not a train.py run folder)")
-        _enter_lock(hold, run_dir)
-        clean_run_folder(run_dir)
-        args = resumed_settings(args, given, run_dir)
-        metadata = read_metadata(run_dir)
-        metadata.pop("evaluation", None)  # of an earlier session; redone below if asked
-    elif args.run_name:
-        check_new_run_folder(Path(args.runs_dir) / args.run_name, args.overwrite)
+def open_resumed_run(
+    args: Args, given: set[str], hold: contextlib.ExitStack
+) -> tuple[Args, Path, dict[str, Any]]:
+    """Lock ``--resume``'s folder; return its settings, the folder and its metadata.
 
-    # ---- 2. libraries, threads, determinism ---------------------------------------------
+    The settings are the saved ones with this command line's resume-mutable flags.
+    """
+    run_dir = Path(args.resume)
+    if not (run_dir / "config.yaml").is_file():
+        fail(f"--resume {args.resume!r}: no config.yaml there (not a train.py run folder)")
+    _enter_lock(hold, run_dir)
+    clean_run_folder(run_dir)
+    args = resumed_settings(args, given, run_dir)
+    metadata = read_metadata(run_dir)
+    metadata.pop("evaluation", None)  # of an earlier session; redone at the end if asked
+    return args, run_dir, metadata
+
+
+def set_up_torch(threads: int) -> None:
+    """Import the training stack; set torch's intra-op threads and deterministic algorithms."""
+    import importlib
+
     import torch
-    from stable_baselines3.common.logger import configure
 
     import mm_gym  # noqa: F401  (registers the env ids)
-    from agents.ppo import build_ppo, make_training_env, native_env
-    from agents.rivals import make_rival
-    from agents.training import (
-        CheckpointCallback,
-        CheckpointError,
-        GracefulInterrupt,
-        TrainingMonitor,
-        checkpoint_path,
-        load_checkpoint,
-        save_checkpoint,
-        verify_checkpoint,
-    )
 
-    torch.set_num_threads(args.torch_threads)
+    # Every heavy import happens here, before the env is built, as it always has: the phases
+    # below then only run code (a Ctrl-C during the imports is a plain KeyboardInterrupt).
+    for module in ("stable_baselines3.common.logger", "agents.ppo", "agents.training"):
+        importlib.import_module(module)
+    torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
 
-    # ---- 3. environment and model (new, or restored from the checkpoint) ----------------
-    # Everything is checked and built before a run folder is created or replaced.
-    overrides = env_overrides(args)
-    check_env_and_memory(args, overrides)
-    norm: dict[str, Any] = {
+
+def _norm_settings(args: Args) -> dict[str, Any]:
+    """``VecNormalize``'s settings."""
+    return {
         "clip_obs": args.clip_obs,
         "clip_reward": 10.0,
         "gamma": args.gamma,
         "norm_obs": args.norm_obs,
         "norm_reward": args.norm_reward,
     }
-    wall_before = 0.0
-    ckpt = checkpoint_path(run_dir) if args.resume else None
-    if args.resume and ckpt is None and metadata.get("checkpoint_sha256"):
+
+
+def build_or_restore(
+    args: Args, overrides: dict[str, Any], run_dir: Path | None, metadata: dict[str, Any]
+) -> tuple[Any, Any, float]:
+    """The model and env: restored from ``run_dir``'s checkpoint, else new.
+
+    Returns:
+        The PPO model, its ``VecNormalize`` env and the wall time of earlier sessions, seconds.
+    """
+    from agents.training import checkpoint_path, load_checkpoint
+
+    ckpt = checkpoint_path(run_dir) if run_dir is not None else None
+    if run_dir is not None and ckpt is None and metadata.get("checkpoint_sha256"):
         fail(f"--resume {args.resume!r}: its checkpoint/ folder is missing (metadata.json "
              "records one); restore it or start a new run")  # fmt: skip
     try:
-        if ckpt is not None:
-            if not args.trust:
-                recorded = metadata.get("checkpoint_sha256")
-                try:
-                    verify_checkpoint(ckpt, recorded if isinstance(recorded, list) else [])
-                except CheckpointError as exc:
-                    fail(
-                        f"{exc}; --resume unpickles these files, so it loads only checkpoints "
-                        "matching the recorded digests: pass --trust to load it anyway"
-                    )
-            model, venv, progress = load_checkpoint(run_dir, **norm)
-            wall_before = float(progress["wall_time_s"])
-            print(f"resuming {run_dir} at {model.num_timesteps:,} steps")
-        else:
-            if args.resume:  # stopped before its first checkpoint: start it again
+        if ckpt is None:
+            if run_dir is not None:  # stopped before its first checkpoint: start it again
                 print(f"resuming {run_dir} from the start (it has no checkpoint yet)")
-            rival = make_rival(args.rival, args.env_id, overrides)
-            venv = make_training_env(args.env_id, args.n_envs, overrides, rival=rival, **norm)
-            model = build_ppo(
-                venv,
-                seed=args.seed,
-                learning_rate=args.learning_rate,
-                lr_schedule=args.lr_schedule,
-                n_steps=args.n_steps,
-                batch_size=args.batch_size,
-                n_epochs=args.n_epochs,
-                gamma=args.gamma,
-                gae_lambda=args.gae_lambda,
-                clip_range=args.clip_range,
-                ent_coef=args.ent_coef,
-                vf_coef=args.vf_coef,
-                max_grad_norm=args.max_grad_norm,
-                target_kl=args.target_kl or None,
-                net_arch=args.net_arch,
-                activation=args.activation,
-                log_std_init=args.log_std_init,
-                init_action=init_action(args, native_env(venv).env_config.max_offset_ticks),
-            )
+            model, venv = new_model(args, overrides)
+            return model, venv, 0.0
+        if not args.trust:
+            check_digests(ckpt, metadata)
+        model, venv, progress = load_checkpoint(ckpt.parent, **_norm_settings(args))
     except (ValueError, KeyError, FileNotFoundError) as exc:  # incl. ConfigError, CheckpointError
         fail(str(exc))
-    native = native_env(venv)
-    feature_names = tuple(native.feature_names)
-    max_offset = float(native.env_config.max_offset_ticks)
+    print(f"resuming {run_dir} at {model.num_timesteps:,} steps")
+    return model, venv, float(progress["wall_time_s"])
 
-    def write_metadata() -> None:
-        text = json.dumps(metadata, indent=2, default=str) + "\n"
-        atomic_write_text(run_dir / RUN_MARKER, text)
 
-    if not args.resume:
-        run_dir = claim_run_folder(args, hold)
-        args.run_name = run_dir.name
-        # The marker first: from here on --overwrite recognises the folder as a run.
-        metadata = {
-            "created_by": PROG,
-            "status": "running",
-            "run_name": run_dir.name,
-            "env_id": args.env_id,
-            "seed": args.seed,
-            "num_timesteps": 0,
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "checkpoint_sha256": [],
-        }
-        write_metadata()
-        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(dataclasses.asdict(args)))
-    model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
+def check_digests(ckpt: Path, metadata: dict[str, Any]) -> None:
+    """Refuse a checkpoint whose files do not match the digests ``metadata.json`` records."""
+    from agents.training import CheckpointError, verify_checkpoint
 
-    # ---- 4. checkpoints, Ctrl-C / SIGTERM, logging --------------------------------------
-    session_start = time.perf_counter()
-    steps_at_start = int(model.num_timesteps)
+    recorded = metadata.get("checkpoint_sha256")
+    try:
+        verify_checkpoint(ckpt, recorded if isinstance(recorded, list) else [])
+    except CheckpointError as exc:
+        fail(
+            f"{exc}; --resume unpickles these files, so it loads only checkpoints "
+            "matching the recorded digests: pass --trust to load it anyway"
+        )
 
-    def wall_time() -> float:
-        return wall_before + time.perf_counter() - session_start
 
-    saved_steps = [steps_at_start]
+def new_model(args: Args, overrides: dict[str, Any]) -> tuple[Any, Any]:
+    """A new training env (with its rival) and PPO model."""
+    from agents.ppo import build_ppo, make_training_env, native_env
+    from agents.rivals import make_rival
 
-    def record(digests: dict[str, str], published: bool) -> None:
+    rival = make_rival(args.rival, args.env_id, overrides)
+    venv = make_training_env(
+        args.env_id, args.n_envs, overrides, rival=rival, **_norm_settings(args)
+    )
+    hyper = {
+        name: getattr(args, name)
+        for name in ("learning_rate", "lr_schedule", "n_steps", "batch_size", "n_epochs",
+                     "gamma", "gae_lambda", "clip_range", "ent_coef", "vf_coef",
+                     "max_grad_norm", "net_arch", "activation", "log_std_init")
+    }  # fmt: skip
+    model = build_ppo(
+        venv, seed=args.seed, target_kl=args.target_kl or None,
+        init_action=init_action(args, native_env(venv).env_config.max_offset_ticks), **hyper,
+    )  # fmt: skip
+    return model, venv
+
+
+def write_metadata(run_dir: Path, metadata: dict[str, Any]) -> None:
+    """Write ``metadata.json`` atomically."""
+    atomic_write_text(run_dir / RUN_MARKER, json.dumps(metadata, indent=2, default=str) + "\n")
+
+
+def start_new_run(args: Args, hold: contextlib.ExitStack) -> tuple[Path, dict[str, Any]]:
+    """Claim the run folder (locked in ``hold``); write its marker and settings first."""
+    run_dir = claim_run_folder(args, hold)
+    args.run_name = run_dir.name
+    # The marker first: from here on --overwrite recognises the folder as a run.
+    metadata = {
+        "created_by": PROG,
+        "status": "running",
+        "run_name": run_dir.name,
+        "env_id": args.env_id,
+        "seed": args.seed,
+        "num_timesteps": 0,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "checkpoint_sha256": [],
+    }
+    write_metadata(run_dir, metadata)
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(dataclasses.asdict(args)))
+    return run_dir, metadata
+
+
+class Checkpointer:
+    """Writes the run's checkpoints and keeps its metadata's record of them current.
+
+    Attributes:
+        saved_steps: ``num_timesteps`` at the start of this session and at every checkpoint.
+    """
+
+    def __init__(
+        self, run_dir: Path, model: Any, venv: Any, metadata: dict[str, Any], wall_before: float
+    ) -> None:
+        """Start this session's clock."""
+        from agents.ppo import native_env
+
+        self.run_dir, self.model, self.venv, self.metadata = run_dir, model, venv, metadata
+        native = native_env(venv)
+        self.feature_names = tuple(native.feature_names)
+        self.max_offset = float(native.env_config.max_offset_ticks)
+        self.wall_before = wall_before
+        self.session_start = time.perf_counter()
+        self.saved_steps = [int(model.num_timesteps)]
+
+    def wall_time(self) -> float:
+        """Training wall time of all sessions of the run, seconds."""
+        return self.wall_before + time.perf_counter() - self.session_start
+
+    def record(self, digests: dict[str, str], published: bool) -> None:
+        """Record a checkpoint's digests (:func:`agents.training.save_checkpoint`'s ``record``)."""
         # Until the new checkpoint replaces the old one, either may be on disk: accept both.
-        previous = metadata.get("checkpoint_sha256") or []
-        metadata["checkpoint_sha256"] = [digests] if published else [digests, *previous[:1]]
+        previous = self.metadata.get("checkpoint_sha256") or []
+        self.metadata["checkpoint_sha256"] = [digests] if published else [digests, *previous[:1]]
         if published:
-            metadata["num_timesteps"] = int(model.num_timesteps)
-        write_metadata()
+            self.metadata["num_timesteps"] = int(self.model.num_timesteps)
+        write_metadata(self.run_dir, self.metadata)
 
-    def checkpoint() -> None:
+    def save(self) -> None:
+        """Write a checkpoint now."""
+        from agents.training import save_checkpoint
+
         save_checkpoint(
-            run_dir, model, venv, feature_names=feature_names, max_offset_ticks=max_offset,
-            wall_time_s=wall_time(), record=record,
+            self.run_dir, self.model, self.venv, feature_names=self.feature_names,
+            max_offset_ticks=self.max_offset, wall_time_s=self.wall_time(), record=self.record,
         )  # fmt: skip
-        saved_steps.append(int(model.num_timesteps))
+        self.saved_steps.append(int(self.model.num_timesteps))
 
+
+def train(args: Args, saver: Checkpointer, callbacks: list[Any] | None) -> str:
+    """Train to ``--total-timesteps``; return ``"completed"`` or ``"interrupted"``."""
+    from agents.training import AtomicCheckpointCallback, GracefulInterrupt, TrainingMonitor
+
+    model = saver.model
     interrupt = GracefulInterrupt()
-    saver = CheckpointCallback(checkpoint, args.checkpoint_every, interrupt)
+    checkpoints = AtomicCheckpointCallback(saver.save, args.checkpoint_every, interrupt)
     monitor = TrainingMonitor(args.total_timesteps, progress_bar=args.progress)
-
-    # ---- 5. train -----------------------------------------------------------------------
     remaining = args.total_timesteps - int(model.num_timesteps)
     with interrupt:
         if remaining > 0:
             model.learn(
                 remaining,
-                callback=[monitor, saver, *(callbacks or [])],
+                callback=[monitor, checkpoints, *(callbacks or [])],
                 reset_num_timesteps=False,
                 log_interval=1,
             )
-        if not saver.stopped:
+        if not checkpoints.stopped:
             # After a stop the env has taken one step past the checkpoint: keep the checkpoint.
-            checkpoint()
-    status = "interrupted" if saver.stopped else "completed"
-    session_s = time.perf_counter() - session_start
-    steps_per_s = (int(model.num_timesteps) - steps_at_start) / max(session_s, 1e-9)
+            saver.save()
+    return "interrupted" if checkpoints.stopped else "completed"
 
-    # ---- 6. the run's metadata (the model files were written with the last checkpoint) --
-    metadata.update(
+
+def record_session(args: Args, saver: Checkpointer, status: str, overrides: dict) -> None:
+    """Put this session's outcome into the metadata (written by the caller) and print it."""
+    session_s = time.perf_counter() - saver.session_start
+    steps_per_s = (int(saver.model.num_timesteps) - saver.saved_steps[0]) / max(session_s, 1e-9)
+    saver.metadata.update(
         status=status,
-        run_name=run_dir.name,
+        run_name=saver.run_dir.name,
         env_id=args.env_id,
         env_kwargs=overrides,
         rival=args.rival,
         seed=args.seed,
-        num_timesteps=saved_steps[-1],
-        wall_time_s=round(wall_time(), 2),
+        num_timesteps=saver.saved_steps[-1],
+        wall_time_s=round(saver.wall_time(), 2),
         session_env_steps_per_s=round(steps_per_s, 1),
         torch_threads=args.torch_threads,
-        feature_names=list(feature_names),
-        partial_resets=int(venv.venv.partial_resets),  # type: ignore[attr-defined]
+        feature_names=list(saver.feature_names),
+        partial_resets=int(saver.venv.venv.partial_resets),
         versions=versions(),
         finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     print(
-        f"{status}: {saved_steps[-1]:,} steps in {run_dir}; this session "
-        f"{steps_per_s:,.0f} env-steps/s, run wall time {wall_time():.0f} s"
+        f"{status}: {saver.saved_steps[-1]:,} steps in {saver.run_dir}; this session "
+        f"{steps_per_s:,.0f} env-steps/s, run wall time {saver.wall_time():.0f} s"
     )
 
-    # ---- 7. the new policy against the baselines on held-out seeds ----------------------
-    if status == "completed" and args.eval_episodes > 0:
-        from agents.compare import compare_with_baselines, format_comparison
-        from agents.policy import load_policy
 
-        eval_overrides = {k: v for k, v in overrides.items() if k not in REWARD_KEYS}
-        baselines = [b for b in args.eval_baselines.split(",") if b]
-        t0 = time.perf_counter()
-        comp = compare_with_baselines(
-            load_policy(run_dir, name=run_dir.name), baselines, args.env_id, eval_overrides,
-            n_episodes=args.eval_episodes, seed=args.eval_seed, rival=args.rival,
-        )  # fmt: skip
-        text = format_comparison(comp)
-        print(text)
-        atomic_write_text(run_dir / "evaluation.txt", text + "\n")
-        atomic_write_text(run_dir / "evaluation.csv", comp.table.to_csv(index=False))
-        metadata["evaluation"] = {
-            "episodes": args.eval_episodes,
-            "eval_seed": args.eval_seed,
-            "beats_all_baselines": comp.beats_all,
-            "seconds": round(time.perf_counter() - t0, 1),
-            "table": json.loads(comp.table.to_json(orient="records")),
-        }
-    write_metadata()
-    venv.close()
-    return run_dir
+def evaluate_run(
+    args: Args, run_dir: Path, overrides: dict[str, Any], metadata: dict[str, Any]
+) -> None:
+    """The final table: the new policy against the baselines on held-out seeds."""
+    from agents.compare import compare_with_baselines, format_comparison
+    from agents.policy import load_policy
+
+    eval_overrides = {k: v for k, v in overrides.items() if k not in REWARD_KEYS}
+    baselines = [b for b in args.eval_baselines.split(",") if b]
+    t0 = time.perf_counter()
+    comp = compare_with_baselines(
+        load_policy(run_dir, name=run_dir.name), baselines, args.env_id, eval_overrides,
+        n_episodes=args.eval_episodes, seed=args.eval_seed, rival=args.rival,
+    )  # fmt: skip
+    text = format_comparison(comp)
+    print(text)
+    atomic_write_text(run_dir / "evaluation.txt", text + "\n")
+    atomic_write_text(run_dir / "evaluation.csv", comp.table.to_csv(index=False))
+    metadata["evaluation"] = {
+        "episodes": args.eval_episodes,
+        "eval_seed": args.eval_seed,
+        "beats_all_baselines": comp.beats_all,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "table": json.loads(comp.table.to_json(orient="records")),
+    }
 
 
 def _one_line(exc: BaseException) -> str:

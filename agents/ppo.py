@@ -102,6 +102,22 @@ def _schedule(value: float, kind: str) -> float | Callable[[float], float]:
     raise ValueError(f"schedule={kind!r} is not valid: choose 'constant' or 'linear'")
 
 
+def _policy_kwargs(
+    net_arch: Sequence[int], activation: str, log_std_init: float, ortho_init: bool
+) -> dict[str, Any]:
+    """SB3's ``policy_kwargs``: separate actor and critic MLPs of ``net_arch``."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"activation={activation!r} is not valid: choose one of {list(ACTIVATIONS)}"
+        )
+    return {
+        "net_arch": {"pi": list(net_arch), "vf": list(net_arch)},
+        "activation_fn": ACTIVATIONS[activation],
+        "log_std_init": log_std_init,
+        "ortho_init": ortho_init,
+    }
+
+
 def build_ppo(
     venv: VecNormalize,
     *,
@@ -154,10 +170,7 @@ def build_ppo(
     Returns:
         The model (not yet trained).
     """
-    if activation not in ACTIVATIONS:
-        raise ValueError(
-            f"activation={activation!r} is not valid: choose one of {list(ACTIVATIONS)}"
-        )
+    policy_kwargs = _policy_kwargs(net_arch, activation, log_std_init, ortho_init)
     if init_action is not None and not -1.0 <= init_action <= 1.0:
         raise ValueError(f"init_action={init_action!r} must be in [-1, 1]")
     model = PPO(
@@ -174,12 +187,7 @@ def build_ppo(
         vf_coef=vf_coef,
         max_grad_norm=max_grad_norm,
         target_kl=target_kl,
-        policy_kwargs={
-            "net_arch": {"pi": list(net_arch), "vf": list(net_arch)},
-            "activation_fn": ACTIVATIONS[activation],
-            "log_std_init": log_std_init,
-            "ortho_init": ortho_init,
-        },
+        policy_kwargs=policy_kwargs,
         seed=seed,
         device="cpu",
         verbose=0,

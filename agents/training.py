@@ -28,8 +28,7 @@ import pickle
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,7 @@ from mm_gym.files import temp_name
 
 __all__ = [
     "CHECKPOINT_DIR",
-    "CheckpointCallback",
+    "AtomicCheckpointCallback",
     "CheckpointError",
     "GracefulInterrupt",
     "TrainingMonitor",
@@ -73,7 +72,7 @@ class GracefulInterrupt:
     leaves a checkpoint to resume from.
 
     Use as a context manager around training; :attr:`requested` is polled by
-    :class:`CheckpointCallback`.
+    :class:`AtomicCheckpointCallback`.
 
     Attributes:
         requested: Whether a stop was requested.
@@ -125,6 +124,10 @@ def _adapter(venv: VecNormalize) -> MarketMakingSB3VecEnv:
 
 class TrainingMonitor(BaseCallback):
     """Log episode statistics and throughput to the SB3 logger, and drive a progress bar.
+
+    The bar is not SB3's ``ProgressBarCallback``: that one needs ``rich`` (not a dependency),
+    counts only this session's steps (a resumed run would restart at 0 of the remainder rather
+    than continue at its step count), and cannot show the episode statistics logged here.
 
     Every rollout it records, over the episodes that ended in it (means unless said):
 
@@ -384,26 +387,7 @@ def save_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        model.save(tmp / "model.zip")
-        venv.save(str(tmp / "vecnormalize.pkl"))
-        env_state = {
-            "env": venv.venv,
-            "obs_rms": venv.obs_rms,
-            "ret_rms": venv.ret_rms,
-            "returns": venv.returns,
-        }
-        with open(tmp / "env_state.pkl", "wb") as fh:
-            _StatePickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(env_state)
-        np.savez(tmp / "rng_state.npz", **_rng_state())
-        arrays = policy_arrays(model, venv, feature_names, max_offset_ticks)
-        save_policy_arrays(tmp / POLICY_FILE, arrays)
-        progress = {
-            "num_timesteps": int(model.num_timesteps),
-            "n_updates": int(model._n_updates),
-            "wall_time_s": float(wall_time_s),
-            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        (tmp / "progress.json").write_text(json.dumps(progress, indent=2) + "\n")
+        _write_checkpoint(tmp, model, venv, feature_names, max_offset_ticks, wall_time_s)
         digests = checkpoint_digests(tmp)
         if record is not None:
             record(digests, False)
@@ -427,6 +411,37 @@ def save_checkpoint(
             part.unlink(missing_ok=True)
             raise
     return final
+
+
+def _write_checkpoint(
+    folder: Path,
+    model: PPO,
+    venv: VecNormalize,
+    feature_names: tuple[str, ...],
+    max_offset_ticks: float,
+    wall_time_s: float,
+) -> None:
+    """Write every file of a checkpoint into the (temporary) ``folder``."""
+    model.save(folder / "model.zip")
+    venv.save(str(folder / "vecnormalize.pkl"))
+    env_state = {
+        "env": venv.venv,
+        "obs_rms": venv.obs_rms,
+        "ret_rms": venv.ret_rms,
+        "returns": venv.returns,
+    }
+    with open(folder / "env_state.pkl", "wb") as fh:
+        _StatePickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(env_state)
+    np.savez(folder / "rng_state.npz", **_rng_state())
+    arrays = policy_arrays(model, venv, feature_names, max_offset_ticks)
+    save_policy_arrays(folder / POLICY_FILE, arrays)
+    progress = {
+        "num_timesteps": int(model.num_timesteps),
+        "n_updates": int(model._n_updates),
+        "wall_time_s": float(wall_time_s),
+        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (folder / "progress.json").write_text(json.dumps(progress, indent=2) + "\n")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -532,8 +547,12 @@ def load_checkpoint(
     return model, venv, progress
 
 
-class CheckpointCallback(BaseCallback):
+class AtomicCheckpointCallback(BaseCallback):
     """Checkpoint every ``every`` steps and when a stop is requested (then stop training).
+
+    Not SB3's ``CheckpointCallback``: that one saves ``model.zip`` alone, at any step, in
+    place; this one calls :func:`save_checkpoint` (model, normalisation, market and random
+    states, written atomically) only where a resume continues exactly, and handles Ctrl-C.
 
     Checkpoints happen at the start of a rollout (right after an update), the only point where
     the saved state resumes exactly; ``every`` is therefore rounded up to whole rollouts.
@@ -575,14 +594,3 @@ class CheckpointCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         return not self.stopped
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Use ``n`` torch intra-op threads inside the block (restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

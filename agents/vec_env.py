@@ -19,6 +19,12 @@ adapts the native Gymnasium vector env instead, with two differences of protocol
   the end of an episode (``terminal_observation`` and SB3's ``episode`` record), and keeps
   per-episode statistics itself, vectorised (:meth:`pop_episode_stats`): reward, PnL, inventory,
   fills, quoted spread and each reward component, for the training logs.
+
+SB3's ``VecMonitor`` is not used for the ``episode`` records: it would count the extra
+transition of a partial reset (above) as the first step of the next episode (lengths one too
+long), it keeps Python per-env lists where the statistics here are arrays, and a wrapper between
+this adapter and ``VecNormalize`` would change what checkpoints pickle, so existing runs could
+no longer resume.
 """
 
 from __future__ import annotations

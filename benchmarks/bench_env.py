@@ -167,8 +167,8 @@ def main() -> None:
     print()
     print("| what | envs | env-steps/s | target |")
     print("| --- | ---: | ---: | ---: |")
-    for what, n, rate, target in rows:
-        print(f"| {what} | {n} | {rate:,.0f} | {target} |")
+    for what, envs, rate, target in rows:
+        print(f"| {what} | {envs} | {rate:,.0f} | {target} |")
 
 
 if __name__ == "__main__":

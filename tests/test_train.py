@@ -201,3 +201,19 @@ def test_failed_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
     monkeypatch.undo()
     _assert_same_params(before, _params(run))
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
+
+
+def test_rival_accepts_an_import_spec(tmp_path, monkeypatch):
+    (tmp_path / "my_train_rival.py").write_text(
+        "from baselines import FixedSpread\n\n\n"
+        "def rival(setting, overrides):\n"
+        "    assert overrides == {'horizon_steps': 40}, overrides\n"
+        "    return FixedSpread(2.0, name='my_rival')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run = _run(
+        tmp_path / "runs", "spec", "--total-timesteps", "128", "--rival", "my_train_rival:rival"
+    )
+    sys.modules.pop("my_train_rival", None)
+    meta = json.loads((run / "metadata.json").read_text())
+    assert meta["status"] == "completed" and meta["rival"] == "my_train_rival:rival"

@@ -1,0 +1,224 @@
+"""Command-line settings from a dataclass: the shared parser of ``train.py`` and ``evaluate.py``.
+
+Each field of the settings dataclass is a ``--flag`` (underscores become dashes) whose help text
+is ``field.metadata["help"]``. The field's annotation picks the flag's form:
+
+    int, float, str   one value of that type
+    bool              ``--flag`` / ``--no-flag`` (or a plain ``--flag`` switch, see ``switches``)
+    list[int]         one or more positive integers (``--net-arch 64 64``)
+    dict[str, Any]    ``KEY=VALUE`` items, values read as YAML (``--env-kwargs a=1 b.c=x``)
+
+A field named ``config`` makes ``--config FILE`` a YAML file of settings (read by
+:func:`mm_gym.config.read_config_file`): defaults < file < command line; unknown keys fail. Every
+error is reported through the tool's ``fail`` (one line, exit code 2). This module imports
+neither torch nor the simulator.
+
+Example:
+    >>> parser = settings_parser(Args, prog="train.py", description="...", fail=fail)
+    >>> args, given = parse_settings(Args, parser, ["--seed", "1"], fail)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn, TypeVar
+
+import yaml
+
+from mm_gym.config import ConfigError, excerpt, read_config_file
+
+__all__ = [
+    "CliError",
+    "Fail",
+    "OneLineParser",
+    "check_types",
+    "parse_key_values",
+    "parse_settings",
+    "settings_from_file",
+    "settings_parser",
+    "yaml_value",
+]
+
+Fail = Callable[[str], NoReturn]
+"""A tool's error reporter: prints ``<prog>: error: <message>`` and exits with code 2."""
+
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """Bad input: reported by the tool as one line, exit code 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line through the tool's ``fail`` (no usage block)."""
+
+    def __init__(self, *args: Any, fail: Fail, **kwargs: Any) -> None:
+        """As :class:`argparse.ArgumentParser`, plus the tool's ``fail``."""
+        super().__init__(*args, **kwargs)
+        self._fail = fail
+
+    def error(self, message: str) -> NoReturn:
+        """Report a command-line error through ``fail``."""
+        self._fail(f"{message} (see --help)")
+
+
+def _kind(f: dataclasses.Field[Any]) -> str:
+    """The field's annotation as text (``from __future__ import annotations`` makes it one)."""
+    return f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def yaml_value(text: str) -> Any:
+    """A YAML scalar, with ``1e-3`` read as a number (YAML 1.1 wants ``1.0e-3``)."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_key_values(items: list[str], flag: str, fail: Fail) -> dict[str, Any]:
+    """``["a=1", "b.c=x"]`` -> ``{"a": 1, "b.c": "x"}`` (values read as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"{flag} expects KEY=VALUE items, got {item!r}")
+        out[key] = yaml_value(value)
+    return out
+
+
+def settings_parser(
+    cls: type,
+    *,
+    prog: str,
+    description: str,
+    fail: Fail,
+    defaults_in_help: str = "repr",
+    switches: bool = False,
+    raw_description: bool = False,
+) -> OneLineParser:
+    """A parser with one ``--flag`` per field of the dataclass ``cls``.
+
+    Only the flags given appear in the parsed namespace (``argparse.SUPPRESS``), so that
+    :func:`parse_settings` can tell them from the defaults.
+
+    Args:
+        cls: The settings dataclass (fields with ``metadata["help"]``).
+        prog: The tool's name.
+        description: Text above the flags.
+        fail: The tool's error reporter.
+        defaults_in_help: ``"repr"``: every help ends ``(default: 'x')``; ``"plain"``: non-bool
+            flags end ``(default: x)`` (none for an empty string), bools as argparse puts it.
+        switches: Bools that default to False are plain ``--flag`` switches (no ``--no-flag``).
+        raw_description: Keep the description's line breaks.
+    """
+    parser = OneLineParser(
+        prog=prog,
+        description=description,
+        fail=fail,
+        argument_default=argparse.SUPPRESS,
+        formatter_class=(
+            argparse.RawDescriptionHelpFormatter if raw_description else argparse.HelpFormatter
+        ),
+    )
+    for f in dataclasses.fields(cls):
+        flag, kind, default = "--" + f.name.replace("_", "-"), _kind(f), _default(f)
+        help_text = f.metadata["help"]
+        if defaults_in_help == "repr":
+            help_text += f" (default: {default!r})"
+        elif kind != "bool" and default != "":
+            help_text += f" (default: {default})"
+        if kind == "bool":
+            switch = switches and not default
+            action = "store_true" if switch else argparse.BooleanOptionalAction
+            # argparse itself appends "(default: ...)" to a --flag/--no-flag given a default.
+            extra = {"default": default} if defaults_in_help == "plain" and not switch else {}
+            parser.add_argument(flag, action=action, help=help_text, **extra)
+        elif kind.startswith("dict"):
+            parser.add_argument(flag, nargs="*", metavar="KEY=VALUE", help=help_text)
+        elif kind.startswith("list"):
+            metavar = f.metadata.get("metavar", "VALUE")
+            parser.add_argument(flag, nargs="+", type=int, metavar=metavar, help=help_text)
+        else:
+            convert = {"int": int, "float": float}.get(kind, str)
+            parser.add_argument(flag, type=convert, help=help_text)
+    return parser
+
+
+def settings_from_file(
+    cls: type, data: Mapping[Any, Any], where: str, fail: Fail
+) -> dict[str, Any]:
+    """Settings read from a file: unknown keys fail; ``"3e-4"`` in a float field is a number."""
+    fields = dataclasses.fields(cls)
+    names = {f.name for f in fields}
+    out = {str(k).replace("-", "_"): v for k, v in data.items()}
+    unknown = sorted(set(out) - names)
+    if unknown:
+        fail(f"unknown keys {excerpt(unknown)} in {where}; valid keys: {sorted(names)}")
+    for f in fields:
+        if _kind(f) == "float" and isinstance(out.get(f.name), str):  # YAML 1.1 reads 3e-4 so
+            out[f.name] = yaml_value(out[f.name])
+    return out
+
+
+def parse_settings(
+    cls: type[T], parser: argparse.ArgumentParser, argv: list[str] | None, fail: Fail
+) -> tuple[T, set[str]]:
+    """Defaults < the ``--config`` file (if ``cls`` has a ``config`` field) < the command line.
+
+    Returns:
+        The settings (types checked, see :func:`check_types`) and the names of the flags given.
+    """
+    given = vars(parser.parse_args(argv))
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if _kind(f).startswith("dict") and f.name in given:
+            given[f.name] = parse_key_values(given[f.name], "--" + f.name.replace("_", "-"), fail)
+    values = {f.name: _default(f) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    if given.get("config"):
+        try:
+            data = read_config_file(given["config"], "--config")
+        except ConfigError as exc:
+            fail(str(exc))
+        values.update(settings_from_file(cls, data, f"--config {given['config']!r}", fail))
+    values.update(given)
+    settings = cls(**values)
+    check_types(settings, fail)
+    return settings, set(given)
+
+
+def check_types(settings: Any, fail: Fail, where: str = "") -> None:
+    """Check every field's value against its annotation (one error line on the first problem).
+
+    Args:
+        settings: The settings dataclass instance.
+        fail: The tool's error reporter.
+        where: Appended to the error (e.g. the file the settings came from).
+    """
+    for f in dataclasses.fields(settings):
+        value, kind = getattr(settings, f.name), _kind(f)
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        problem = {
+            "int": None if is_int else "must be an integer",
+            "float": None if is_int or isinstance(value, float) else "must be a number",
+            "bool": None if isinstance(value, bool) else "must be true or false",
+            "str": None if isinstance(value, str) else "must be a string",
+        }.get(kind)
+        if kind.startswith("list") and not (
+            isinstance(value, list)
+            and all(isinstance(u, int) and not isinstance(u, bool) and u >= 1 for u in value)
+        ):
+            problem = "must be a list of positive integers"
+        if kind.startswith("dict") and not isinstance(value, dict):
+            problem = "must be a mapping"
+        if problem:
+            fail(f"{f.name}={excerpt(value)} {problem}{where}")
