@@ -38,30 +38,25 @@ unexpected failure prints one such line and exits with code 1.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import dataclasses
 import importlib
 import json
-import os
-import re
-import shutil
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from mm_gym.cli import CliError, parse_settings, settings_parser
+from mm_gym.output_folder import EXPORT_MARKER, prepare_output, publish
+
+__all__ = ["EXPORT_MARKER", "Args", "CliError", "entry", "main", "parse_args", "run"]
+
 PROG = "evaluate.py"
 ROOT = Path(__file__).resolve().parent
-EXPORTS = Path("exports")
-EXPORT_MARKER = ".mm_gym-export"
-"""Marker file in every export: ``--overwrite`` replaces only a folder that holds it."""
-LOCK_FILE = ".lock"  # mm_gym.files.exclusive_lock's lock file inside the locked folder
-_DEFAULT_NAME = re.compile(r"^\d{8}-\d{6}(-\d+)?$")  # exports/<timestamp>[-k]
 
 
 @dataclass
@@ -70,7 +65,11 @@ class Args:
 
     contestants: str = field(
         default="all",
-        metadata={"help": "comma-separated baselines to run as mm1, or 'all' (see --list)"},
+        metadata={
+            "help": "comma-separated baselines to run as mm1, or 'all' (see --list); "
+            "mypkg.mymod:MyPolicy imports MyPolicy (a QuotingPolicy, or a class or function "
+            "making one, called with (regime, overrides) if it takes two arguments)"
+        },
     )
     runs: str = field(
         default="auto",
@@ -81,7 +80,10 @@ class Args:
     )
     rival: str = field(
         default="builtin",
-        metadata={"help": "mm2: 'builtin' (the simulator's scripted rival) or a baseline name"},
+        metadata={
+            "help": "mm2: 'builtin' (the simulator's scripted rival), a baseline name or "
+            "mypkg.mymod:MyPolicy"
+        },
     )
     regimes: str = field(
         default="mean_reverting,trending,switching",
@@ -113,30 +115,9 @@ class Args:
     list: bool = field(default=False, metadata={"help": "list contestants and regimes, then exit"})
 
 
-# Baselines by CLI name. Fixed spread and order-flow skew quote 1 tick from the mid (their
-# class defaults, 2 ticks, sit behind the book and hardly trade in the default market); AS and
-# GLFT are calibrated on each regime (baselines.calibration: (A, k) from fills at fixed depths,
-# gamma tuned for mean episode reward on calibration seeds, not on the evaluation seeds).
-def _baselines() -> dict[str, Callable[[str], Any]]:
-    from baselines import FixedSpread, OrderFlowSkew, RandomQuoter
-    from baselines.calibration import calibrated_as, calibrated_glft
-
-    return {
-        "fixed_spread": lambda s: FixedSpread(1.0, name="fixed_spread"),
-        "order_flow_skew": lambda s: OrderFlowSkew(1.0, 1.0, 2.0, name="order_flow_skew"),
-        "avellaneda_stoikov": lambda s: calibrated_as(s),
-        "glft": lambda s: calibrated_glft(s),
-        "random": lambda s: RandomQuoter(name="random"),
-    }
-
-
 BASELINE = "avellaneda_stoikov"  # paired differences are taken against this contestant
 SIGMA_MULTIPLIERS = (1.0, 2.0, 4.0)
 STRESS_SHOCK_RATE = 0.01
-
-
-class CliError(Exception):
-    """Bad input: reported as one line, exit code 2."""
 
 
 def fail(message: str) -> NoReturn:
@@ -145,28 +126,13 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, not usage + message
-        fail(f"{message} (see --help)")
-
-
 def parse_args(argv: list[str] | None = None) -> Args:
     """Build the parser from :class:`Args` and parse ``argv``."""
-    parser = _Parser(
-        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata["help"]
-        if f.type in ("bool", bool):
-            # Off by default: a plain switch; on by default (--progress): --no-<flag> turns it off.
-            action = argparse.BooleanOptionalAction if f.default else "store_true"
-            parser.add_argument(flag, action=action, default=f.default, help=help_text)
-        else:
-            kind = {"int": int, "str": str}[str(f.type)]
-            default = f" (default: {f.default})" if f.default != "" else ""
-            parser.add_argument(flag, type=kind, default=f.default, help=help_text + default)
-    return Args(**vars(parser.parse_args(argv)))
+    parser = settings_parser(
+        Args, prog=PROG, description=__doc__ or "", fail=fail,
+        defaults_in_help="plain", switches=True, raw_description=True,
+    )  # fmt: skip
+    return parse_settings(Args, parser, argv, fail)[0]
 
 
 def split(text: str) -> list[str]:
@@ -213,31 +179,60 @@ def select_regimes(args: Args) -> list[str]:
     return regimes
 
 
-def select_baselines(args: Args) -> dict[str, Callable[[str], Any]]:
-    """The baseline contestants (factories ``regime -> policy``)."""
-    table = _baselines()
+def policy_factory(spec: str, args: Args) -> Callable[[str], Any]:
+    """``regime -> policy`` for a registry name or import spec (:mod:`baselines.registry`).
+
+    AS and GLFT are calibrated on the regime with this run's overrides (``--horizon``), as
+    ``train.py``'s rivals and final table are; the stress grid keeps that calibration.
+    """
+    from baselines.registry import make_policy
+
+    env_overrides = overrides(args)
+    return lambda regime: make_policy(spec, regime, env_overrides)
+
+
+def known_spec(spec: str, regimes: list[str], args: Args) -> bool:
+    """Whether ``spec`` is a registered name or an import spec (which must build a policy)."""
+    from baselines.registry import is_import_spec, make_policy, policy_names
+
+    if spec in policy_names() or not is_import_spec(spec):
+        return spec in policy_names()
+    try:  # built once now, so that a bad module fails before the tournament
+        make_policy(spec, regimes[0], overrides(args))
+    except Exception as exc:  # the user's module may raise anything
+        raise CliError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    return True
+
+
+def select_baselines(args: Args, regimes: list[str]) -> dict[str, Callable[[str], Any]]:
+    """The scripted contestants (factories ``regime -> policy``), by name or import spec."""
+    from baselines.registry import policy_names
+
     if args.contestants.strip() == "all":
-        return table
+        return {n: policy_factory(n, args) for n in policy_names()}
     names = split(args.contestants)
-    unknown = [n for n in names if n not in table]
+    unknown = [n for n in names if not known_spec(n, regimes, args)]
     if unknown or not names:
         raise CliError(
             f"unknown contestant(s) {unknown or [args.contestants]}: valid contestants are "
-            f"{', '.join(table)} or 'all' (trained runs go in --runs)"
+            f"{', '.join(policy_names())}, 'all' or an import spec mypkg.mymod:MyPolicy "
+            "(trained runs go in --runs)"
         )
-    return {n: table[n] for n in names}
+    return {n: policy_factory(n, args) for n in names}
 
 
-def select_rival(args: Args) -> Any:
+def select_rival(args: Args, regimes: list[str]) -> Any:
     """``"builtin"`` or a factory ``regime -> policy`` for mm2."""
+    from baselines.registry import policy_names
+
     if args.rival == "builtin":
         return "builtin"
-    table = _baselines()
-    if args.rival not in table:
+    if not known_spec(args.rival, regimes, args):
         raise CliError(
-            f"unknown rival {args.rival!r}: valid rivals are builtin, {', '.join(table)}"
+            f"unknown rival {args.rival!r}: valid rivals are builtin, "
+            f"{', '.join(policy_names())} or an import spec mypkg.mymod:MyPolicy"
         )
-    return table[args.rival]
+    return policy_factory(args.rival, args)
 
 
 def load_runs(args: Args) -> dict[str, Any]:
@@ -328,227 +323,6 @@ def check_memory_needed(args: Args, regimes: list[str], n_contestants: int) -> N
         raise CliError(str(exc)) from None
 
 
-@dataclass
-class Output:
-    """Where a run writes: the final folder, its hidden temporary, what to undo on failure."""
-
-    out: Path
-    tmp: Path
-    latest: bool
-    created: bool  # the final folder was made by this run (a placeholder until publish)
-    replace: bool  # the final folder is an earlier export, replaced at publish (--overwrite)
-
-
-def _refuse_dangerous_out(out: Path) -> None:
-    """``--out`` must not be a link, the working folder, one of its parents or the repository."""
-    if out.is_symlink():
-        raise CliError(
-            f"--out {str(out)!r} is a symbolic link: refusing to replace it; give a real folder"
-        )
-    real, cwd = out.resolve(), Path.cwd().resolve()
-    for guarded, what in ((cwd, "the working folder"), (ROOT, "the mm_gym repository")):
-        if real == guarded or real in guarded.parents:
-            raise CliError(
-                f"--out {str(out)!r} is {what} or one of its parents: refusing to write there; "
-                "choose a new folder such as exports/<name>"
-            )
-
-
-def _reserve(out: Path) -> bool:
-    """Create ``out`` (True) or accept an existing one (False); refuse a foreign folder."""
-    try:
-        out.mkdir()
-        return True
-    except FileExistsError:
-        pass
-    if not out.is_dir():
-        raise CliError(f"output path {str(out)!r} exists and is not a folder")
-    return False
-
-
-def _check_existing(out: Path, args: Args) -> bool:
-    """For a folder that already existed: True if it is an export to replace, False if empty."""
-    from mm_gym.files import is_owned_folder
-
-    if not ({p.name for p in out.iterdir()} - {LOCK_FILE}):
-        return False
-    if not args.overwrite:
-        raise CliError(f"output folder {str(out)!r} exists and is not empty (use --overwrite)")
-    if not is_owned_folder(out, EXPORT_MARKER):
-        raise CliError(
-            f"--overwrite: {str(out)!r} is not an evaluate.py export (no {EXPORT_MARKER} in it): "
-            "refusing to delete it; remove it yourself or choose another folder"
-        )
-    return True
-
-
-def _clean_abandoned(parent: Path) -> None:
-    """Remove stale temporaries and the empty placeholders of killed runs from ``exports/``."""
-    from mm_gym.files import FolderBusyError, clean_stale_temps, exclusive_lock
-
-    clean_stale_temps(parent)
-    for entry in parent.iterdir():
-        if entry.is_symlink() or not entry.is_dir() or not _DEFAULT_NAME.match(entry.name):
-            continue
-        if {p.name for p in entry.iterdir()} != {LOCK_FILE}:
-            continue
-        try:
-            with exclusive_lock(entry, "output folder"):  # free lock: its run is gone
-                (entry / LOCK_FILE).unlink()
-                entry.rmdir()
-        except (FolderBusyError, OSError):
-            continue
-
-
-def _clean_own_stale_temps(out: Path) -> None:
-    """Remove dead runs' temporaries of ``out`` and nothing else (its parent may be anyone's).
-
-    :func:`mm_gym.files.clean_stale_temps` sweeps a whole folder, right for ``exports/`` but not
-    for the parent of an arbitrary ``--out``; this applies its rule to ``.<name>.tmp-<pid>*``.
-    """
-    pattern = re.compile(rf"^\.{re.escape(out.name)}\.tmp-(\d+)(?:-[A-Za-z0-9_]+)?$")
-    for entry in out.parent.iterdir():
-        m = pattern.match(entry.name)
-        if m is None or _pid_alive(int(m.group(1))):
-            continue
-        with contextlib.suppress(OSError):
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):  # someone else's process / not a pid: keep
-        return pid > 0
-    return True
-
-
-@contextlib.contextmanager
-def prepare_output(args: Args) -> Iterator[Output]:
-    """Reserve and lock the output folder, make its temporary, and undo both on failure.
-
-    The default folder is ``exports/<timestamp>``, or ``<timestamp>-1``, ``-2`` ... when taken
-    (created atomically with ``mkdir``, so two runs started together get different folders). The
-    final folder is locked (:func:`mm_gym.files.exclusive_lock`) until the run has published
-    into it: a second run into the same ``--out`` fails at once.
-
-    Yields:
-        The :class:`Output`.
-
-    Raises:
-        CliError: If the folder is dangerous, foreign, busy or cannot be written.
-    """
-    from mm_gym.files import FolderBusyError, exclusive_lock, temp_name
-
-    default = not args.out
-    try:
-        if default:
-            EXPORTS.mkdir(parents=True, exist_ok=True)
-            latest = EXPORTS / "latest"
-            if latest.exists() and not latest.is_symlink():
-                raise CliError(f"{str(latest)!r} is not a symbolic link: move it away")
-            _clean_abandoned(EXPORTS)
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            for k in range(1000):
-                out = EXPORTS / (stamp if k == 0 else f"{stamp}-{k}")
-                with contextlib.suppress(FileExistsError):
-                    out.mkdir()
-                    break
-            else:
-                raise CliError(f"no free folder name {stamp}-<k> under {str(EXPORTS)!r}")
-            created = True
-        else:
-            out = Path(args.out)
-            _refuse_dangerous_out(out)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            _clean_own_stale_temps(out)
-            created = _reserve(out)
-    except OSError as exc:
-        raise CliError(
-            f"cannot write the output folder {args.out or str(EXPORTS)!r}: {exc.strerror}"
-        ) from None
-    tmp = out.parent / temp_name(out.name)
-    lock_existed = (out / LOCK_FILE).exists()
-    try:
-        with exclusive_lock(out, "output folder"):
-            try:
-                replace = False if created else _check_existing(out, args)
-                try:
-                    tmp.mkdir()
-                    (tmp / EXPORT_MARKER).write_text("written by evaluate.py\n")
-                except OSError as exc:
-                    raise CliError(
-                        f"cannot write the output folder {str(out)!r}: {exc.strerror}"
-                    ) from None
-                yield Output(out, tmp, default, created, replace)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                # Take back what this run added: its lock file and its placeholder folder.
-                if not lock_existed:
-                    with contextlib.suppress(OSError):
-                        (out / LOCK_FILE).unlink()
-                if created:
-                    with contextlib.suppress(OSError):
-                        out.rmdir()
-                raise
-    except FolderBusyError as exc:
-        raise CliError(str(exc)) from None
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back for a few renames, so a publish is never left halfway.
-
-    A signal that arrives meanwhile is consumed, not delivered afterwards: the export is
-    complete by then, and reporting "interrupted; nothing written" would be false.
-    """
-    sigs = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
-    try:
-        yield
-    finally:
-        for sig in signal.sigpending() & sigs:
-            signal.sigwait({sig})
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def publish(output: Output) -> None:
-    """Move the finished temporary folder into place (and point ``exports/latest`` at it).
-
-    A placeholder (or an empty folder) is replaced in one ``rename``; an earlier export is moved
-    aside, replaced, then deleted (only if it carries the export marker).
-    """
-    from mm_gym.files import remove_owned_folder, temp_name
-
-    out, tmp = output.out, output.tmp
-    with _signals_held():
-        if not output.replace:
-            # rename() replaces an empty folder atomically: drop our lock file first (the lock
-            # itself stays held through the open descriptor until the run ends).
-            (out / LOCK_FILE).unlink(missing_ok=True)
-            tmp.rename(out)
-        else:
-            old = out.parent / temp_name(out.name, "old")
-            out.rename(old)
-            try:
-                tmp.rename(out)
-            except OSError:
-                old.rename(out)
-                raise
-            remove_owned_folder(old, EXPORT_MARKER, "an evaluate.py export")
-        if output.latest:
-            link = out.parent / "latest"
-            tmp_link = out.parent / temp_name("latest")
-            tmp_link.unlink(missing_ok=True)
-            tmp_link.symlink_to(out.name, target_is_directory=True)
-            os.replace(tmp_link, link)
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -584,12 +358,16 @@ def _main(argv: list[str] | None) -> int:
     try:
         check_args(args)
         regimes = select_regimes(args)
-        contestants: dict[str, Any] = dict(select_baselines(args))
-        rival = select_rival(args)
+        contestants: dict[str, Any] = dict(select_baselines(args, regimes))
+        rival = select_rival(args, regimes)
         if args.list:
+            from baselines.registry import policy_names
             from mm_gym.config import preset, preset_names
 
-            print("contestants:", ", ".join(_baselines()), "(and runs/<name> via --runs)")
+            print(
+                "contestants:", ", ".join(policy_names()),
+                "(and runs/<name> via --runs, mypkg.mymod:MyPolicy for your own)",
+            )  # fmt: skip
             print("regimes:", ", ".join(p for p in preset_names() if preset(p).fills == "book"))
             return 0
         runs = load_runs(args)
@@ -599,7 +377,7 @@ def _main(argv: list[str] | None) -> int:
         if len(set(names)) != len(names):
             raise CliError(f"contestant names collide as folder names: {list(contestants)}")
         check_memory_needed(args, regimes, len(contestants))
-        with prepare_output(args) as output:
+        with prepare_output(args.out, args.overwrite, ROOT) as output:
             try:
                 run(args, regimes, contestants, rival, output.tmp)
             except (ConfigError, MemoryError) as exc:  # input the checks above could not see
@@ -641,7 +419,7 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     t0 = time.perf_counter()
     # AS / GLFT calibrations are looked up (or computed, once per regime) before the clock of
     # the simulation starts, so the progress bar measures the tournament alone.
-    calib = calibrations(regimes, contestants, args.rival)
+    calib = calibrations(regimes, overrides(args), {*contestants, args.rival})
     t_cal = time.perf_counter() - t0
 
     # The bar counts vector-env steps: one per step of each batch of each (regime, contestant).
@@ -674,14 +452,7 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     write_tables(tmp, tournament, summary, text)
     figs = make_figures(tournament)
     if scen is not None:
-        atomic_write_text(
-            tmp / "scenarios.csv", scen["summary"].to_csv(index=False, float_format="%.12g")
-        )
-        atomic_write_text(
-            tmp / "scenario_episodes.csv",
-            scen["episodes"].to_csv(index=False, float_format="%.12g"),
-        )
-        figs["scenarios"] = scenario_figure(scen["summary"])
+        figs["scenarios"] = write_scenarios(tmp, scen)
     write_figures(tmp, figs)
     header = (
         f"mm_gym evaluation: {len(contestants)} contestants x {len(regimes)} regimes x "
@@ -726,13 +497,13 @@ def preset_sigma(setting: str) -> float:
     return float(setting_configs(setting)[0].process.sigma_ticks)
 
 
-def calibrations(regimes: list[str], contestants: dict[str, Any], rival_name: str) -> dict:
+def calibrations(regimes: list[str], env_overrides: dict[str, Any], names: set[str]) -> dict:
     """Look up (or compute, once per regime) the AS / GLFT calibrations the run uses."""
-    if not {"avellaneda_stoikov", "glft"} & {*contestants, rival_name}:
+    if not {"avellaneda_stoikov", "glft"} & names:
         return {}
     from baselines.calibration import calibration_for
 
-    return {r: dataclasses.asdict(calibration_for(r)) for r in regimes}
+    return {r: dataclasses.asdict(calibration_for(r, env_overrides)) for r in regimes}
 
 
 def run_scenarios(
@@ -778,6 +549,18 @@ def run_scenarios(
     text = "== stress scenarios (mean episode PnL, 95% CI, paired difference to AS) ==\n"
     text += table.to_string(index=False, float_format=lambda x: f"{x:8.2f}") + "\n"
     return {"summary": summary.rename(columns={"preset": "scenario"}), "episodes": episodes}, text
+
+
+def write_scenarios(tmp: Path, scen: dict[str, Any]) -> Any:
+    """Write the stress grid's tables into ``tmp``; return its figure."""
+    from mm_gym.files import atomic_write_text
+
+    for name, frame in (
+        ("scenarios.csv", scen["summary"]),
+        ("scenario_episodes.csv", scen["episodes"]),
+    ):
+        atomic_write_text(tmp / name, frame.to_csv(index=False, float_format="%.12g"))
+    return scenario_figure(scen["summary"])
 
 
 def scenario_figure(summary: Any) -> Any:

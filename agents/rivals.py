@@ -1,54 +1,34 @@
-"""Quoting policies by name: the scripted baselines and trained runs, as rivals or contestants.
+"""Quoting policies by name (registry entries, runs, import specs), as rivals or contestants.
 
-``make_policy("avellaneda_stoikov")`` returns the calibrated Avellaneda-Stoikov baseline,
-``make_policy("runs/ppo_s0")`` a trained run (:func:`agents.policy.load_policy`). The baseline
-parameters are those of ``evaluate.py``'s contestants, so a training run's final table and a
-later ``python evaluate.py`` tournament compare against the same opponents.
+``make_policy("avellaneda_stoikov")`` returns the calibrated Avellaneda-Stoikov baseline of
+:mod:`baselines.registry` (the one table of baselines: ``evaluate.py``'s contestants, so a
+training run's final table and a later ``python evaluate.py`` tournament compare against the
+same opponents), ``make_policy("runs/ppo_s0")`` a trained run (:func:`agents.policy.load_policy`)
+and ``make_policy("mypkg.mymod:MyPolicy")`` the user's own policy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from baselines.registry import BASELINE_NAMES, is_import_spec, policy_names
+from baselines.registry import make_policy as registry_policy
 from mm_gym.policy import QuotingPolicy
 
 __all__ = ["BASELINE_NAMES", "make_policy", "make_rival"]
 
 
-def _baseline_table() -> dict[str, Callable[[str, Mapping[str, Any] | None], QuotingPolicy]]:
-    from baselines import FixedSpread, OrderFlowSkew, RandomQuoter
-    from baselines.calibration import calibrated_as, calibrated_glft
-
-    return {
-        "fixed_spread": lambda s, o: FixedSpread(1.0, name="fixed_spread"),
-        "order_flow_skew": lambda s, o: OrderFlowSkew(1.0, 1.0, 2.0, name="order_flow_skew"),
-        "avellaneda_stoikov": lambda s, o: calibrated_as(s, o),
-        "glft": lambda s, o: calibrated_glft(s, o),
-        "random": lambda s, o: RandomQuoter(name="random"),
-    }
-
-
-BASELINE_NAMES: tuple[str, ...] = (
-    "fixed_spread",
-    "order_flow_skew",
-    "avellaneda_stoikov",
-    "glft",
-    "random",
-)
-"""Names :func:`make_policy` accepts besides run directories. ``avellaneda_stoikov`` and
-``glft`` are calibrated on the setting (:mod:`baselines.calibration`)."""
-
-
 def make_policy(
     spec: str, setting: str = "default", overrides: Mapping[str, Any] | None = None
 ) -> QuotingPolicy:
-    """A quoting policy from a baseline name or a trained run directory.
+    """A quoting policy from a registry name, a trained run directory or an import spec.
 
     Args:
-        spec: One of :data:`BASELINE_NAMES`, or a run directory (``runs/<name>``) or
-            ``policy.npz`` written by ``train.py``.
+        spec: A name of :func:`baselines.registry.policy_names`, a run directory
+            (``runs/<name>``) or ``policy.npz`` written by ``train.py``, or
+            ``"mypkg.mymod:MyPolicy"``.
         setting: Preset name or env id the calibrated baselines are fitted on.
         overrides: Environment keyword overrides of that setting.
 
@@ -56,18 +36,18 @@ def make_policy(
         The policy (call ``reset(rng, context)`` before ``act``).
 
     Raises:
-        ValueError: If ``spec`` is neither a baseline name nor an existing run.
+        ValueError: If ``spec`` is none of these, or cannot be built.
     """
-    if spec in BASELINE_NAMES:
-        return _baseline_table()[spec](setting, overrides)
+    if spec in policy_names() or is_import_spec(spec):
+        return registry_policy(spec, setting, overrides)
     path = Path(spec)
     if path.is_dir() or (path.suffix == ".npz" and path.is_file()):
         from agents.policy import load_policy
 
         return load_policy(path)
     raise ValueError(
-        f"policy {spec!r} is not valid: use one of {list(BASELINE_NAMES)} or a run directory "
-        "written by train.py (runs/<name>)"
+        f"policy {spec!r} is not valid: use one of {list(policy_names())}, a run directory "
+        "written by train.py (runs/<name>) or an import spec 'mypkg.mymod:MyPolicy'"
     )
 
 

@@ -63,16 +63,14 @@ def book_presets() -> list[str]:
 
 
 def evaluation_baselines() -> tuple[str, ...]:
-    """The contestants of ``evaluate.py`` by name (``agents.BASELINE_NAMES``; () without it).
+    """The contestants of ``evaluate.py`` by name (:func:`baselines.registry.policy_names`).
 
     They carry ``evaluate.py``'s parameters (Avellaneda-Stoikov and GLFT calibrated on the
     setting), so the live market shows the same opponents as the leaderboard.
     """
-    try:
-        from agents import BASELINE_NAMES
-    except ImportError:  # agents/ absent or broken: the class baselines remain
-        return ()
-    return tuple(BASELINE_NAMES)
+    from baselines.registry import policy_names
+
+    return policy_names()
 
 
 def policy_choices(runs_root: Path, *, rival: bool = False) -> list[str]:
@@ -138,10 +136,10 @@ def make_policy(
     if choice == BUILTIN_RIVAL:
         return None
     if choice in evaluation_baselines():
-        from agents import make_policy as agents_make_policy
+        from baselines.registry import make_policy as registry_policy
 
         try:
-            return agents_make_policy(choice, setting, overrides)
+            return registry_policy(choice, setting, overrides)
         except Exception as exc:  # calibration runs the market; report whatever it raises
             raise DashboardError(f"cannot build {choice} for {setting}: {exc}") from None
     if choice in BASELINES:

@@ -221,3 +221,18 @@ def test_make_policy_names():
     assert "avellaneda_stoikov" in BASELINE_NAMES
     with pytest.raises(ValueError, match="not valid"):
         make_policy("no_such_policy")
+
+
+def test_make_policy_resolves_registry_names_and_import_specs(tmp_path, monkeypatch):
+    from baselines.registry import BASELINE_NAMES as REGISTRY_NAMES
+
+    assert BASELINE_NAMES == REGISTRY_NAMES
+    assert make_policy("fixed_spread").name == "fixed_spread"
+    (tmp_path / "my_agents_policy.py").write_text(
+        "from baselines import RandomQuoter\n\nPOLICY = RandomQuoter(name='mine')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert make_policy("my_agents_policy:POLICY").name == "mine"
+    sys.modules.pop("my_agents_policy", None)
+    with pytest.raises(ValueError, match="import spec"):
+        make_policy("not_a_policy")

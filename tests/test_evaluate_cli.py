@@ -163,3 +163,49 @@ def test_failure_during_the_run_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="simulated crash"):
         cli.main(["--contestants", "random", "--out", str(tmp_path / "out"), *QUICK])
     assert list(tmp_path.iterdir()) == []
+
+
+USER_MODULE = '''
+from baselines import FixedSpread
+
+
+class TwoTicks(FixedSpread):
+    def __init__(self):
+        super().__init__(2.0, name="two_ticks")
+
+
+def tuned(setting, overrides):
+    """A factory of (setting, overrides), as the registry's own entries."""
+    assert overrides == {"horizon_steps": 60}, overrides
+    return FixedSpread(3.0, name="three_ticks")
+'''
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    """A module ``my_mm_policies`` on sys.path, as a user's package would be."""
+    (tmp_path / "my_mm_policies.py").write_text(USER_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "my_mm_policies"
+    sys.modules.pop("my_mm_policies", None)
+
+
+def test_contestants_and_rival_accept_import_specs(tmp_path, user_module):
+    out = tmp_path / "exp"
+    argv = [
+        "--contestants", f"fixed_spread,{user_module}:TwoTicks", "--rival",
+        f"{user_module}:tuned", "--regimes", "trending", "--out", str(out), *QUICK,
+    ]  # fmt: skip
+    assert cli.main(argv) == 0
+    episodes = pd.read_csv(out / "episodes.csv")
+    assert set(episodes["policy"]) == {"fixed_spread", f"{user_module}:TwoTicks"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("no_such_module_xyz:Policy", "cannot import"), ("my_mm_policies:Missing", "no attribute")],
+)
+def test_bad_import_specs_are_one_line_errors(capsys, user_module, spec, message):
+    for flag in ("--contestants", "--rival"):
+        line = _error_line(capsys, [flag, spec, "--regimes", "trending", *QUICK])
+        assert message in line, line

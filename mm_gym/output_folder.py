@@ -1,0 +1,257 @@
+"""The output folder of ``evaluate.py``: reserved, locked, written as a temporary, published.
+
+A run writes into a hidden temporary folder (``.<name>.tmp-<pid>``) next to its output folder
+and renames it into place at the end (:func:`publish`), so an interrupted run leaves nothing
+half-written. The output folder is locked (:func:`mm_gym.files.exclusive_lock`) for the run.
+Every export holds :data:`EXPORT_MARKER`; ``--overwrite`` replaces only a folder holding it,
+never the working folder, one of its parents or the repository. Bad input raises
+:class:`mm_gym.cli.CliError` (one line, exit code 2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from mm_gym.cli import CliError
+
+__all__ = ["EXPORTS", "EXPORT_MARKER", "LOCK_FILE", "Output", "prepare_output", "publish"]
+
+EXPORTS = Path("exports")
+EXPORT_MARKER = ".mm_gym-export"
+"""Marker file in every export: ``--overwrite`` replaces only a folder that holds it."""
+LOCK_FILE = ".lock"  # mm_gym.files.exclusive_lock's lock file inside the locked folder
+_DEFAULT_NAME = re.compile(r"^\d{8}-\d{6}(-\d+)?$")  # exports/<timestamp>[-k]
+
+
+@dataclass
+class Output:
+    """Where a run writes: the final folder, its hidden temporary, what to undo on failure."""
+
+    out: Path
+    tmp: Path
+    latest: bool
+    created: bool  # the final folder was made by this run (a placeholder until publish)
+    replace: bool  # the final folder is an earlier export, replaced at publish (--overwrite)
+
+
+def _refuse_dangerous_out(out: Path, root: Path) -> None:
+    """``--out`` must not be a link, the working folder, one of its parents or the repository."""
+    if out.is_symlink():
+        raise CliError(
+            f"--out {str(out)!r} is a symbolic link: refusing to replace it; give a real folder"
+        )
+    real, cwd = out.resolve(), Path.cwd().resolve()
+    for guarded, what in ((cwd, "the working folder"), (root, "the mm_gym repository")):
+        if real == guarded or real in guarded.parents:
+            raise CliError(
+                f"--out {str(out)!r} is {what} or one of its parents: refusing to write there; "
+                "choose a new folder such as exports/<name>"
+            )
+
+
+def _reserve(out: Path) -> bool:
+    """Create ``out`` (True) or accept an existing one (False); refuse a foreign folder."""
+    try:
+        out.mkdir()
+        return True
+    except FileExistsError:
+        pass
+    if not out.is_dir():
+        raise CliError(f"output path {str(out)!r} exists and is not a folder")
+    return False
+
+
+def _check_existing(out: Path, overwrite: bool) -> bool:
+    """For a folder that already existed: True if it is an export to replace, False if empty."""
+    from mm_gym.files import is_owned_folder
+
+    if not ({p.name for p in out.iterdir()} - {LOCK_FILE}):
+        return False
+    if not overwrite:
+        raise CliError(f"output folder {str(out)!r} exists and is not empty (use --overwrite)")
+    if not is_owned_folder(out, EXPORT_MARKER):
+        raise CliError(
+            f"--overwrite: {str(out)!r} is not an evaluate.py export (no {EXPORT_MARKER} in it): "
+            "refusing to delete it; remove it yourself or choose another folder"
+        )
+    return True
+
+
+def _clean_abandoned(parent: Path) -> None:
+    """Remove stale temporaries and the empty placeholders of killed runs from ``exports/``."""
+    from mm_gym.files import FolderBusyError, clean_stale_temps, exclusive_lock
+
+    clean_stale_temps(parent)
+    for entry in parent.iterdir():
+        if entry.is_symlink() or not entry.is_dir() or not _DEFAULT_NAME.match(entry.name):
+            continue
+        if {p.name for p in entry.iterdir()} != {LOCK_FILE}:
+            continue
+        try:
+            with exclusive_lock(entry, "output folder"):  # free lock: its run is gone
+                (entry / LOCK_FILE).unlink()
+                entry.rmdir()
+        except (FolderBusyError, OSError):
+            continue
+
+
+def _clean_own_stale_temps(out: Path) -> None:
+    """Remove dead runs' temporaries of ``out`` and nothing else (its parent may be anyone's).
+
+    :func:`mm_gym.files.clean_stale_temps` sweeps a whole folder, right for ``exports/`` but not
+    for the parent of an arbitrary ``--out``; this applies its rule to ``.<name>.tmp-<pid>*``.
+    """
+    pattern = re.compile(rf"^\.{re.escape(out.name)}\.tmp-(\d+)(?:-[A-Za-z0-9_]+)?$")
+    for entry in out.parent.iterdir():
+        m = pattern.match(entry.name)
+        if m is None or _pid_alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # someone else's process / not a pid: keep
+        return pid > 0
+    return True
+
+
+@contextlib.contextmanager
+def prepare_output(out_flag: str, overwrite: bool, root: Path) -> Iterator[Output]:
+    """Reserve and lock the output folder, make its temporary, and undo both on failure.
+
+    The default folder is ``exports/<timestamp>``, or ``<timestamp>-1``, ``-2`` ... when taken
+    (created atomically with ``mkdir``, so two runs started together get different folders). The
+    final folder is locked (:func:`mm_gym.files.exclusive_lock`) until the run has published
+    into it: a second run into the same ``--out`` fails at once.
+
+    Args:
+        out_flag: ``--out`` ("": the default folder under ``exports/``).
+        overwrite: ``--overwrite``: an earlier export there may be replaced.
+        root: The repository (never written to).
+
+    Yields:
+        The :class:`Output`.
+
+    Raises:
+        CliError: If the folder is dangerous, foreign, busy or cannot be written.
+    """
+    from mm_gym.files import FolderBusyError, exclusive_lock, temp_name
+
+    default = not out_flag
+    try:
+        if default:
+            EXPORTS.mkdir(parents=True, exist_ok=True)
+            latest = EXPORTS / "latest"
+            if latest.exists() and not latest.is_symlink():
+                raise CliError(f"{str(latest)!r} is not a symbolic link: move it away")
+            _clean_abandoned(EXPORTS)
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            for k in range(1000):
+                out = EXPORTS / (stamp if k == 0 else f"{stamp}-{k}")
+                with contextlib.suppress(FileExistsError):
+                    out.mkdir()
+                    break
+            else:
+                raise CliError(f"no free folder name {stamp}-<k> under {str(EXPORTS)!r}")
+            created = True
+        else:
+            out = Path(out_flag)
+            _refuse_dangerous_out(out, root)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            _clean_own_stale_temps(out)
+            created = _reserve(out)
+    except OSError as exc:
+        raise CliError(
+            f"cannot write the output folder {out_flag or str(EXPORTS)!r}: {exc.strerror}"
+        ) from None
+    tmp = out.parent / temp_name(out.name)
+    lock_existed = (out / LOCK_FILE).exists()
+    try:
+        with exclusive_lock(out, "output folder"):
+            try:
+                replace = False if created else _check_existing(out, overwrite)
+                try:
+                    tmp.mkdir()
+                    (tmp / EXPORT_MARKER).write_text("written by evaluate.py\n")
+                except OSError as exc:
+                    raise CliError(
+                        f"cannot write the output folder {str(out)!r}: {exc.strerror}"
+                    ) from None
+                yield Output(out, tmp, default, created, replace)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                # Take back what this run added: its lock file and its placeholder folder.
+                if not lock_existed:
+                    with contextlib.suppress(OSError):
+                        (out / LOCK_FILE).unlink()
+                if created:
+                    with contextlib.suppress(OSError):
+                        out.rmdir()
+                raise
+    except FolderBusyError as exc:
+        raise CliError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for a few renames, so a publish is never left halfway.
+
+    A signal that arrives meanwhile is consumed, not delivered afterwards: the export is
+    complete by then, and reporting "interrupted; nothing written" would be false.
+    """
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        for sig in signal.sigpending() & sigs:
+            signal.sigwait({sig})
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def publish(output: Output) -> None:
+    """Move the finished temporary folder into place (and point ``exports/latest`` at it).
+
+    A placeholder (or an empty folder) is replaced in one ``rename``; an earlier export is moved
+    aside, replaced, then deleted (only if it carries the export marker).
+    """
+    from mm_gym.files import remove_owned_folder, temp_name
+
+    out, tmp = output.out, output.tmp
+    with _signals_held():
+        if not output.replace:
+            # rename() replaces an empty folder atomically: drop our lock file first (the lock
+            # itself stays held through the open descriptor until the run ends).
+            (out / LOCK_FILE).unlink(missing_ok=True)
+            tmp.rename(out)
+        else:
+            old = out.parent / temp_name(out.name, "old")
+            out.rename(old)
+            try:
+                tmp.rename(out)
+            except OSError:
+                old.rename(out)
+                raise
+            remove_owned_folder(old, EXPORT_MARKER, "an evaluate.py export")
+        if output.latest:
+            link = out.parent / "latest"
+            tmp_link = out.parent / temp_name("latest")
+            tmp_link.unlink(missing_ok=True)
+            tmp_link.symlink_to(out.name, target_is_directory=True)
+            os.replace(tmp_link, link)
