@@ -29,6 +29,7 @@ Examples:
     python evaluate.py --contestants avellaneda_stoikov,glft --regimes trending --episodes 50
     python evaluate.py --runs runs/ppo_seed0 --rival avellaneda_stoikov --out exports/vs_as
     python evaluate.py --scenarios --episodes 100
+    python evaluate.py --contestants glft,mypkg.mymod:MyPolicy   # your own QuotingPolicy
 
 Bad input (an unknown contestant, rival or regime, a missing or unreadable run folder, an
 unwritable, busy or foreign output folder, a request larger than the memory available) prints

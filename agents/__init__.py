@@ -8,7 +8,8 @@
 - :func:`make_training_env`, :func:`build_ppo` and :func:`policy_arrays` (:mod:`agents.ppo`)
   build the training stack and export the actor; :mod:`agents.training` holds the logging,
   checkpoint and resume plumbing of ``train.py``; :func:`make_policy` / :func:`make_rival`
-  resolve baseline names and run folders; :func:`compare_with_baselines` makes the final table.
+  resolve :mod:`baselines.registry` names, run folders and ``mypkg.mymod:MyPolicy`` import
+  specs; :func:`compare_with_baselines` makes the final table.
 
 The torch-dependent names are imported on first access, so ``from agents import load_policy``
 stays light.
