@@ -137,6 +137,19 @@ def test_pickled_views_share_the_unpickled_state(make_sim):
     np.testing.assert_array_equal(sim2.accounts.cash, sim2.state.acct[:, :, A_CASH])
 
 
+def test_unpickled_simulator_views_and_step_result_are_live(make_sim):
+    sim = make_sim(4, record=True)
+    _run(sim)
+    sim2 = pickle.loads(pickle.dumps(sim))
+    before = sim2.features.copy()
+    _run(sim2, 3)
+    assert np.shares_memory(sim2.features, sim2.state.features)
+    assert not np.array_equal(sim2.features, before)
+    result = sim2.step(sim2.quotes_buffer())
+    np.testing.assert_array_equal(result.features, sim2.state.features)
+    np.testing.assert_array_equal(result.mid, sim2.mid)
+
+
 def test_feature_columns_follow_the_observation_table(make_sim):
     cols = {name: i for i, name in enumerate(FEATURE_NAMES_ALL)}
     assert kernels.FEAT_SPREAD == cols["spread_ticks"]

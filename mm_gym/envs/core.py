@@ -245,20 +245,6 @@ def make_observation_space(feature_names: tuple[str, ...]) -> spaces.Box:
     return spaces.Box(low, high, dtype=np.float32)
 
 
-def _live_features(sim: MarketSimulator) -> np.ndarray:
-    """``sim.features``, re-made live if unpickling left it a detached copy.
-
-    Workaround: ``MarketSimulator`` pickles its ``features`` array view as a copy (its other
-    views rebuild from the state); remove once its ``__setstate__`` re-makes the view.
-    """
-    live = sim.state.features
-    if not np.shares_memory(sim.features, live):
-        view = live.view()
-        view.flags.writeable = False
-        sim._features = view
-    return sim.features
-
-
 class MarketCore:
     """``n`` markets with two makers each, plus the environment bookkeeping around them.
 
@@ -335,7 +321,7 @@ class MarketCore:
         self.book = sim.book
         self.scalars = sim.scalars
         self.orders = sim.orders
-        self.features = _live_features(sim)
+        self.features = sim.features
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without :attr:`features` (a plain array view would unpickle as a copy)."""

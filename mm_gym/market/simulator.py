@@ -86,6 +86,18 @@ class StepResult:
     features: np.ndarray
 
 
+_VIEW_ATTRS = (
+    "_result",
+    "_book",
+    "_orders",
+    "_accounts",
+    "_fills",
+    "_market_orders",
+    "_scalars",
+    "_features",
+)
+
+
 class MarketSimulator:
     """``n_markets`` limit-order-book markets, two makers each, stepped in one compiled call.
 
@@ -138,6 +150,13 @@ class MarketSimulator:
         self._reset: Callable[..., None] | None = None
         self._value = config.tick_size * config.lot_size
         self._reset_done = False
+        self._bind_views()
+
+    def _bind_views(self) -> None:
+        """Make the step result and the read-only views over :attr:`state`.
+
+        Called again after unpickling: a pickled array view comes back as a detached copy.
+        """
         st = self.state
         self._result = StepResult(st.fs[:, F_MID], st.acct[:, :, A_INV], st.features)
         self._book = BookView(st)
@@ -169,14 +188,20 @@ class MarketSimulator:
         )
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle the arrays, not the compiled kernels (they pickle by value and recompile)."""
+        """Pickle the arrays, not the compiled kernels nor the views.
+
+        Kernels pickle by value and would recompile; views are remade from the state.
+        """
         state = self.__dict__.copy()
         state["_step"] = state["_reset"] = None
+        for name in _VIEW_ATTRS:
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore the arrays; the kernels are bound again on first use (from numba's cache)."""
+        """Restore the arrays and re-make the views; kernels are bound again on first use."""
         self.__dict__.update(state)
+        self._bind_views()
 
     @property
     def record(self) -> bool:

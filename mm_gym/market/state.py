@@ -119,11 +119,6 @@ class MarketState(_StateArrays):
     (:mod:`mm_gym.market.views`) are the way to read it from outside the market package.
     """
 
-    # No __slots__: instances get a __dict__, which allocate() fills with the same arrays so that
-    # code written for the former dataclass (``vars(state)`` in mm_gym.evaluation) keeps working
-    # until it uses :attr:`nbytes`. (Not in __new__: numba's parallel lowering rebuilds the tuple
-    # through the constructor's signature.) Pickling keeps one copy of each array (the memo).
-
     @property
     def n_markets(self) -> int:
         """Number of markets."""
@@ -154,5 +149,4 @@ def allocate(n_markets: int, n_levels: int) -> MarketState:
         mos=np.zeros((n, MO_CAP, N_M), np.float64),
         n_mos=np.zeros(n, np.int64),
     )
-    state.__dict__.update(state._asdict())
     return state
