@@ -1,7 +1,8 @@
-"""Per-step recording of a batch of episodes, and the per-episode metrics of the batch.
+"""Per-step recording of a batch of episodes (the compiled recorder) and sample-episode traces.
 
 The compiled recorder (:func:`record_step`) copies mm1's series, :class:`Trace` follows the
-sample episode step by step, :func:`batch_metrics` turns the series into per-episode metrics.
+sample episode step by step; :mod:`mm_gym.evaluation.episode_metrics` turns the series into
+per-episode metrics.
 
 Everything is read through the simulator's public read-only views
 (:mod:`mm_gym.market.views`); nothing here indexes the simulator's state arrays.
@@ -10,17 +11,15 @@ Everything is read through the simulator's public read-only views
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numba as nb
 import numpy as np
 import pandas as pd
 
-from mm_gym import metrics
 from mm_gym.market.views import KIND_BACKGROUND, KIND_NAMES
 
-__all__ = ["SeriesBuffers", "Trace", "batch_metrics", "record_step"]
+__all__ = ["SeriesBuffers", "Trace", "record_step"]
 
 # Columns of the rows kept by Trace (the first is the step, counted from 1).
 _MO_FIELDS = ("step", "size", "side", "kind", "pre_mid", "post_mid")
@@ -230,69 +229,3 @@ class Trace:
             )
             impacts[name] = market.merge(lots, on=["step", "kind", "side"], how="inner")
         return impacts
-
-
-def batch_metrics(
-    mid: np.ndarray,
-    inv: np.ndarray,
-    pnl: np.ndarray,
-    cash: np.ndarray,
-    fees: np.ndarray,
-    edge: np.ndarray,
-    bid: np.ndarray,
-    ask: np.ndarray,
-    length: np.ndarray,
-    *,
-    lot: float,
-    limit: int,
-) -> dict[str, np.ndarray]:
-    """The :mod:`mm_gym.metrics` statistics of a batch, vectorized per episode length.
-
-    The series are ``(T, n)`` (``mid`` ``(T + 1, n)``); each group of equal-length episodes is
-    transposed to the ``(episodes, steps)`` layout of :mod:`mm_gym.metrics`.
-    """
-    n = length.size
-    keys = [
-        "total_pnl", "spread_capture", "inventory_pnl", "fees", "inventory_carry", "sharpe",
-        "max_drawdown", "var", "es", "mean_inventory", "mean_abs_inventory",
-        "inventory_variance", "max_abs_inventory", "frac_at_limit", "final_inventory",
-        "quoted_spread_ticks",
-    ]  # fmt: skip
-    out = {k: np.full(n, np.nan) for k in keys}
-    for ell in np.unique(length):
-        g = np.flatnonzero(length == ell)
-        L = int(ell)
-        zero = np.zeros((g.size, 1))
-
-        def rows(x: np.ndarray, steps: int, g: np.ndarray = g) -> np.ndarray:
-            return np.ascontiguousarray(x[:steps, g].T)
-
-        cash_g = np.hstack([zero, rows(cash, L)])
-        fees_g = np.hstack([zero, rows(fees, L)])
-        d_fees = np.diff(fees_g, axis=1)
-        att = metrics.pnl_attribution_from_steps(
-            rows(mid, L + 1),
-            rows(inv, L),
-            np.diff(cash_g, axis=1) - d_fees,
-            rows(edge, L),
-            d_fees,
-            lot_size=lot,
-        )
-        for k, v in att.items():
-            out[k][g] = v
-        equity = np.hstack([zero, rows(pnl, L)])
-        step_pnl = np.diff(equity, axis=1)
-        if L >= 2:
-            out["sharpe"][g] = metrics.sharpe(step_pnl)
-        else:
-            out["sharpe"][g] = 0.0
-        out["max_drawdown"][g] = metrics.max_drawdown(equity)
-        var, es = metrics.var_es(step_pnl, 0.95)
-        out["var"][g], out["es"][g] = var, es
-        for k, v in metrics.inventory_stats(rows(inv, L), limit).items():
-            out[k][g] = v
-        out["final_inventory"][g] = inv[L - 1, g]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            out["quoted_spread_ticks"][g] = metrics.quoted_spread(rows(bid, L), rows(ask, L))
-    return out

@@ -22,7 +22,8 @@ import pandas as pd
 
 from mm_gym import metrics
 from mm_gym.config import ConfigError
-from mm_gym.evaluation.recorder import SeriesBuffers, Trace, batch_metrics
+from mm_gym.evaluation.episode_metrics import EPISODE_COLUMNS, batch_metrics
+from mm_gym.evaluation.recorder import SeriesBuffers, Trace
 from mm_gym.evaluation.settings import (
     DEFAULT_BATCH,
     _check_int,
@@ -46,42 +47,6 @@ __all__ = [
 
 BAND_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 """Quantiles of the equity and inventory paths kept for the fan plots."""
-
-EPISODE_COLUMNS: dict[str, str] = {
-    "total_pnl": "mark-to-market PnL at the end, currency (metrics.pnl_attribution_from_steps)",
-    "spread_capture": "edge of the fills against the mid at each fill, currency",
-    "inventory_pnl": "mark-to-market PnL of held inventory (carry + intra-step), currency",
-    "fees": "maker rebates received minus fees, currency",
-    "inventory_carry": "sum of q_{t-1} x (mid_t - mid_{t-1}) x lot_size, currency",
-    "realized_pnl": "average-cost realized PnL at the end, fees excluded, currency",
-    "unrealized_pnl": "inventory x (mid - average cost) at the end, currency",
-    "sharpe": "mean / std of per-step PnL x sqrt(T) (metrics.sharpe)",
-    "max_drawdown": "largest fall of the equity curve from its running peak, currency",
-    "var": "95% historical VaR of per-step PnL, currency per step (metrics.var_es)",
-    "es": "95% expected shortfall of per-step PnL, currency per step",
-    "mean_inventory": "mean inventory, lots",
-    "mean_abs_inventory": "mean |inventory|, lots",
-    "inventory_variance": "population variance of the inventory, lots^2",
-    "max_abs_inventory": "max |inventory|, lots",
-    "frac_at_limit": "fraction of steps with |inventory| at the limit (time at limit)",
-    "final_inventory": "inventory at the end, lots",
-    "n_fills": "number of fills",
-    "volume_lots": "lots traded",
-    "fill_rate": "fills per step (metrics.fill_rate)",
-    "quoted_spread_ticks": "mean ask - bid of the posted quotes over two-sided steps, ticks",
-    "mean_impact": "mean signed mid move of a market order, price units (metrics.market_impact_*)",
-    "impact_per_lot": "sum of signed mid moves / lots of market orders, price units per lot",
-    "impact_slope": "OLS slope of signed mid move on order size, price units per lot",
-    "impact_intercept": "intercept of that regression, price units",
-    "n_orders": "market orders (noise, informed, shock) that traded",
-    "episode_reward": "sum of the environment's rewards (the training objective)",
-    "rival_pnl": "the rival's (mm2's) mark-to-market PnL at the end, currency",
-    "n_shocks": "liquidity shocks in the episode",
-}
-"""Per-episode metric columns of :func:`evaluate_policies` and what they mean. Each row also
-has ``preset``, ``policy``, ``rival``, ``episode`` (index in the seed list), ``seed`` and
-``length`` (steps), and one ``reward_<component>`` column per reward component (episode sums,
-unscaled, see :mod:`mm_gym.rewards`)."""
 
 
 @dataclass
