@@ -47,12 +47,7 @@ import contextlib
 import dataclasses
 import itertools
 import json
-import math
 import os
-import platform
-import re
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -61,21 +56,19 @@ from typing import Any, NoReturn
 
 import yaml
 
-from mm_gym.cli import check_types, parse_settings, settings_from_file, settings_parser
-from mm_gym.config import ConfigError, excerpt, read_config_file
-from mm_gym.files import (
-    LOCK_FILE,
-    FolderBusyError,
-    MemoryLimitError,
-    UnsafePathError,
-    atomic_write_text,
-    check_memory,
-    clean_stale_temps,
-    exclusive_lock,
-    is_owned_folder,
-    remove_owned_folder,
-    safe_component,
+from agents.run_folder import (
+    RUN_MARKER,
+    check_new_run_folder,
+    claim_run_folder,
+    clean_run_folder,
+    default_run_name,
+    enter_lock,
+    versions,
 )
+from agents.train_settings import check_run_name, check_settings
+from mm_gym.cli import check_types, parse_settings, settings_from_file, settings_parser
+from mm_gym.config import ConfigError, read_config_file
+from mm_gym.files import MemoryLimitError, atomic_write_text, check_memory
 
 # numba (the market) and torch (PPO) each run an OpenMP pool on the 2 cores; their default
 # busy-waiting threads starve each other between the env step and the update (measured 3-10x
@@ -84,17 +77,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 PROG = "train.py"
 
-# Reward options of the env: they may be changed for training (shaping), but the final table
-# always scores the env's default reward, so they are dropped from the evaluation overrides.
-REWARD_KEYS = (
-    "reward_scale",
-    "inventory_penalty",
-    "terminal_penalty",
-    "dampening",
-    "utility",
-    "cara_gamma",
-    "max_drawdown",
-)
 # Settings that may differ on --resume (they do not change what is trained).
 RESUME_MUTABLE = (
     "total_timesteps",
@@ -106,26 +88,6 @@ RESUME_MUTABLE = (
     "eval_baselines",
     "trust",
 )
-# The file that makes a folder recognisably a train.py run (written as the run starts); only
-# such a folder may be deleted by --overwrite.
-RUN_MARKER = "metadata.json"
-# Range of every float setting: (low, high, low open, high open); all must also be finite.
-FLOAT_RANGES: dict[str, tuple[float, float, bool, bool]] = {
-    "learning_rate": (0.0, 1.0, True, False),
-    "gamma": (0.0, 1.0, True, False),
-    "gae_lambda": (0.0, 1.0, False, False),
-    "clip_range": (0.0, 10.0, True, False),
-    "ent_coef": (0.0, 1e3, False, False),
-    "vf_coef": (0.0, 1e3, False, False),
-    "max_grad_norm": (0.0, 1e6, True, False),
-    "target_kl": (0.0, 1e3, False, False),
-    # exp(+-20) keeps the initial action std within float32's comfortable range.
-    "log_std_init": (-20.0, 20.0, False, False),
-    "init_offset_ticks": (-1e6, 1e6, False, False),
-    "clip_obs": (0.0, 1e6, True, False),
-}
-# np.random.seed (SB3 seeds numpy's global generator) takes 32-bit seeds.
-MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -259,71 +221,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, set[str]]:
     parser = settings_parser(Args, prog=PROG, description=__doc__.split("\n\n")[0], fail=fail)
     args, given = parse_settings(Args, parser, argv, fail)
     if "run_name" in given:  # "" (the default name) only by leaving the flag out
-        try:
-            safe_component(args.run_name, "run_name")
-        except UnsafePathError as exc:
-            fail(str(exc))
+        check_run_name(args.run_name, fail)
     if not args.resume:
         validate(args)
     return args, given
 
 
-def _interval(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
-    return f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-
-
 def validate(args: Args, where: str = "") -> None:
-    """Check types and ranges of the settings (one error line on the first problem).
-
-    Args:
-        args: The settings.
-        where: Appended to the error (e.g. the file the settings came from).
-    """
-    check_types(args, fail, where)
-
-    def bad(message: str) -> NoReturn:
-        fail(message + where)
-
-    for name, (lo, hi, lo_open, hi_open) in FLOAT_RANGES.items():
-        value = float(getattr(args, name))
-        # NaN fails every comparison, so test for being inside rather than outside the range.
-        inside = (lo < value if lo_open else lo <= value) and (
-            value < hi if hi_open else value <= hi
-        )
-        if not (math.isfinite(value) and inside):
-            bad(
-                f"{name}={value!r} must be a finite number in {_interval(lo, hi, lo_open, hi_open)}"
-            )
-    for name in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "torch_threads"):
-        if getattr(args, name) < 1:
-            bad(f"{name}={getattr(args, name)!r} must be >= 1")
-    for name in ("checkpoint_every", "eval_episodes", "eval_seed", "seed"):
-        if getattr(args, name) < 0:
-            bad(f"{name}={getattr(args, name)!r} must be >= 0")
-    if args.seed > MAX_SEED:
-        bad(f"seed={args.seed!r} must be in [0, {MAX_SEED}] (numpy takes 32-bit seeds)")
-    if args.eval_episodes == 1:
-        bad("eval_episodes=1 must be 0 (skip) or >= 2 (confidence intervals need pairs)")
-    rollout = args.n_envs * args.n_steps
-    if args.batch_size > rollout:
-        bad(f"batch_size={args.batch_size} must be <= n_envs * n_steps = {rollout}")
-    if args.lr_schedule not in ("constant", "linear"):
-        bad(f"lr_schedule={excerpt(args.lr_schedule)} must be 'constant' or 'linear'")
-    if args.activation not in ("tanh", "relu"):
-        bad(f"activation={excerpt(args.activation)} must be 'tanh' or 'relu'")
-    from agents.rivals import BASELINE_NAMES
-
-    unknown = [b for b in args.eval_baselines.split(",") if b and b not in BASELINE_NAMES]
-    if unknown:
-        bad(
-            f"eval_baselines={excerpt(args.eval_baselines)}: {excerpt(unknown[0])} is not a "
-            f"baseline; choose from {list(BASELINE_NAMES)}"
-        )
-    if args.run_name:
-        try:
-            safe_component(args.run_name, "run_name")
-        except UnsafePathError as exc:
-            bad(str(exc))
+    """Check types and ranges of the settings (one error line on the first problem)."""
+    check_settings(args, fail, where)
 
 
 def env_overrides(args: Args) -> dict[str, Any]:
@@ -339,124 +245,6 @@ def init_action(args: Args, max_offset_ticks: float) -> float | None:
     if args.init_offset_ticks < 0:
         return None
     return min(max(args.init_offset_ticks / (0.5 * max_offset_ticks) - 1.0, -1.0), 1.0)
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python and of the packages that determine a run's results."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("mm-gym", "numpy", "numba", "torch", "stable-baselines3", "gymnasium"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    try:
-        out["git_commit"] = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-            cwd=Path(__file__).resolve().parent, check=False,
-        ).stdout.strip() or "unknown"  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        out["git_commit"] = "unknown"
-    return out
-
-
-def default_run_name(args: Args) -> str:
-    """``ppo_<env>_s<seed>_<time>_<pid>``: the pid keeps runs started in the same second apart."""
-    env = args.env_id.split("/")[-1].split("-")[0].lower()
-    name = f"ppo_{env}_s{args.seed}_{time.strftime('%Y%m%d-%H%M%S')}_{os.getpid()}"
-    return re.sub(r"[^A-Za-z0-9_.+=,@-]", "_", name)
-
-
-def _has_content(folder: Path) -> bool:
-    """Whether ``folder`` holds anything besides the lock file."""
-    return any(p.name != LOCK_FILE for p in folder.iterdir())
-
-
-def _enter_lock(stack: contextlib.ExitStack, folder: Path) -> None:
-    """Lock ``folder`` until ``stack`` closes (one error line if another process holds it)."""
-    try:
-        # Removed on release (while still held), so a finished run folder holds only its files.
-        stack.enter_context(exclusive_lock(folder, "run folder", remove_on_release=True))
-    except FolderBusyError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot use the run folder {str(folder)!r}: {exc.strerror or exc}")
-
-
-def check_new_run_folder(run_dir: Path, overwrite: bool) -> None:
-    """Fail early (before the env is built) if ``run_dir`` cannot become this run's folder."""
-    if run_dir.is_symlink() or (run_dir.exists() and not run_dir.is_dir()):
-        fail(f"{str(run_dir)!r} exists and is not a run folder; choose another --run-name")
-    if not run_dir.is_dir() or not _has_content(run_dir):
-        return
-    if not overwrite:
-        fail(f"{run_dir} exists: pass --resume {run_dir}, --overwrite or another --run-name")
-    if not is_owned_folder(run_dir, RUN_MARKER):
-        try:
-            remove_owned_folder(run_dir, RUN_MARKER, "a train.py run")  # raises, deletes nothing
-        except UnsafePathError as exc:
-            fail(str(exc))
-    with contextlib.ExitStack() as probe:  # busy now: say so before the expensive part
-        _enter_lock(probe, run_dir)
-
-
-def claim_run_folder(args: Args, hold: contextlib.ExitStack) -> Path:
-    """Create (or, with ``--overwrite``, replace) the run folder and lock it in ``hold``.
-
-    Every setting has been checked and the env and model built before this is called, so a
-    failed run never deletes the old one.
-    """
-    runs = Path(args.runs_dir)
-    try:
-        runs.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        fail(f"cannot create --runs-dir {args.runs_dir!r}: {exc.strerror or exc}")
-    if not args.run_name:
-        base = default_run_name(args)
-        for i in itertools.count(1):
-            run_dir = runs / (base if i == 1 else f"{base}_{i}")
-            try:
-                run_dir.mkdir()
-            except FileExistsError:
-                continue
-            _enter_lock(hold, run_dir)
-            return run_dir
-    run_dir = runs / args.run_name
-    check_new_run_folder(run_dir, args.overwrite)
-    run_dir.mkdir(exist_ok=True)
-    with contextlib.ExitStack() as old:
-        _enter_lock(old, run_dir)
-        if not _has_content(run_dir):
-            hold.enter_context(old.pop_all())
-            return run_dir
-        if not args.overwrite:  # created by another process since the early check
-            fail(f"{run_dir} exists: pass --resume {run_dir}, --overwrite or another --run-name")
-        try:
-            remove_owned_folder(run_dir, RUN_MARKER, "a train.py run")
-        except UnsafePathError as exc:
-            fail(str(exc))
-    try:
-        run_dir.mkdir()
-    except FileExistsError:
-        fail(f"{run_dir} was created by another process meanwhile; choose another --run-name")
-    _enter_lock(hold, run_dir)
-    return run_dir
-
-
-def clean_run_folder(run_dir: Path) -> None:
-    """Remove temporaries a killed train.py left in its (locked) run folder."""
-    clean_stale_temps(run_dir)
-    # Earlier versions named temporaries without the pid; under the lock none is in use.
-    for entry in run_dir.iterdir():
-        legacy = entry.name.startswith(".checkpoint-") or (
-            entry.name.startswith(".") and entry.name.endswith(".tmp")
-        )
-        if legacy and not entry.is_symlink():
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
 
 
 def resumed_settings(args: Args, given: set[str], run_dir: Path) -> Args:
@@ -563,7 +351,7 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
         if args.resume:
             args, run_dir, metadata = open_resumed_run(args, given, hold)
         elif args.run_name:
-            check_new_run_folder(Path(args.runs_dir) / args.run_name, args.overwrite)
+            check_new_run_folder(Path(args.runs_dir) / args.run_name, args.overwrite, fail)
         # 2. libraries, threads, determinism
         set_up_torch(args.torch_threads)
         # 3. environment and model (new, or restored); all checked before a folder is touched
@@ -598,7 +386,7 @@ def open_resumed_run(
     run_dir = Path(args.resume)
     if not (run_dir / "config.yaml").is_file():
         fail(f"--resume {args.resume!r}: no config.yaml there (not a train.py run folder)")
-    _enter_lock(hold, run_dir)
+    enter_lock(hold, run_dir, fail)
     clean_run_folder(run_dir)
     args = resumed_settings(args, given, run_dir)
     metadata = read_metadata(run_dir)
@@ -705,7 +493,10 @@ def write_metadata(run_dir: Path, metadata: dict[str, Any]) -> None:
 
 def start_new_run(args: Args, hold: contextlib.ExitStack) -> tuple[Path, dict[str, Any]]:
     """Claim the run folder (locked in ``hold``); write its marker and settings first."""
-    run_dir = claim_run_folder(args, hold)
+    default_name = default_run_name(args.env_id, args.seed)
+    run_dir = claim_run_folder(
+        args.runs_dir, args.run_name, args.overwrite, default_name, hold, fail
+    )
     args.run_name = run_dir.name
     # The marker first: from here on --overwrite recognises the folder as a run.
     metadata = {
@@ -823,6 +614,7 @@ def evaluate_run(
     """The final table: the new policy against the baselines on held-out seeds."""
     from agents.compare import compare_with_baselines, format_comparison
     from agents.policy import load_policy
+    from mm_gym.rewards import REWARD_KEYS
 
     eval_overrides = {k: v for k, v in overrides.items() if k not in REWARD_KEYS}
     baselines = [b for b in args.eval_baselines.split(",") if b]

@@ -38,6 +38,7 @@ import numpy as np
 
 __all__ = [
     "COMPONENT_NAMES",
+    "REWARD_KEYS",
     "RewardParams",
     "cara_utility",
     "positive_part",
@@ -53,6 +54,17 @@ COMPONENT_NAMES: tuple[str, ...] = (
     "utility",
 )
 """Keys of the components dict (``info["reward_components"]``), in this order."""
+
+REWARD_KEYS: tuple[str, ...] = (
+    "reward_scale",
+    "inventory_penalty",
+    "terminal_penalty",
+    "dampening",
+    "utility",
+    "cara_gamma",
+    "max_drawdown",
+)
+"""The env options that shape the reward (and nothing else): ``EnvConfig`` fields."""
 
 CARA_MAX_EXPONENT = 50.0
 """Cap of ``-gamma * W`` in :func:`cara_utility`, so a huge loss gives a large finite penalty

@@ -1,0 +1,172 @@
+"""The run folder of ``train.py``: its name, its lock, ``--overwrite`` and stale temporaries.
+
+A run holds an exclusive lock on its folder while it trains. ``--overwrite`` deletes only a
+folder holding :data:`RUN_MARKER` (written as a run starts), and only once every setting has
+been checked and the env and model built. Every problem is reported through the tool's
+``fail`` (one error line, exit code 2), as :mod:`mm_gym.cli` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import platform
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from mm_gym.cli import Fail
+from mm_gym.files import (
+    LOCK_FILE,
+    FolderBusyError,
+    UnsafePathError,
+    clean_stale_temps,
+    exclusive_lock,
+    is_owned_folder,
+    remove_owned_folder,
+)
+
+# The file that makes a folder recognisably a train.py run (written as the run starts); only
+# such a folder may be deleted by --overwrite.
+RUN_MARKER = "metadata.json"
+
+
+def default_run_name(env_id: str, seed: int) -> str:
+    """``ppo_<env>_s<seed>_<time>_<pid>``: the pid keeps runs started in the same second apart."""
+    env = env_id.split("/")[-1].split("-")[0].lower()
+    name = f"ppo_{env}_s{seed}_{time.strftime('%Y%m%d-%H%M%S')}_{os.getpid()}"
+    return re.sub(r"[^A-Za-z0-9_.+=,@-]", "_", name)
+
+
+def _has_content(folder: Path) -> bool:
+    """Whether ``folder`` holds anything besides the lock file."""
+    return any(p.name != LOCK_FILE for p in folder.iterdir())
+
+
+def enter_lock(stack: contextlib.ExitStack, folder: Path, fail: Fail) -> None:
+    """Lock ``folder`` until ``stack`` closes (one error line if another process holds it)."""
+    try:
+        # Removed on release (while still held), so a finished run folder holds only its files.
+        stack.enter_context(exclusive_lock(folder, "run folder", remove_on_release=True))
+    except FolderBusyError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot use the run folder {str(folder)!r}: {exc.strerror or exc}")
+
+
+def _remove_run(run_dir: Path, fail: Fail) -> None:
+    """Delete ``run_dir`` if it is a train.py run (else fail, deleting nothing)."""
+    try:
+        remove_owned_folder(run_dir, RUN_MARKER, "a train.py run")
+    except UnsafePathError as exc:
+        fail(str(exc))
+
+
+def _exists(run_dir: Path, fail: Fail) -> None:
+    fail(f"{run_dir} exists: pass --resume {run_dir}, --overwrite or another --run-name")
+
+
+def check_new_run_folder(run_dir: Path, overwrite: bool, fail: Fail) -> None:
+    """Fail early (before the env is built) if ``run_dir`` cannot become this run's folder."""
+    if run_dir.is_symlink() or (run_dir.exists() and not run_dir.is_dir()):
+        fail(f"{str(run_dir)!r} exists and is not a run folder; choose another --run-name")
+    if not run_dir.is_dir() or not _has_content(run_dir):
+        return
+    if not overwrite:
+        _exists(run_dir, fail)
+    if not is_owned_folder(run_dir, RUN_MARKER):
+        _remove_run(run_dir, fail)  # raises, deletes nothing
+    with contextlib.ExitStack() as probe:  # busy now: say so before the expensive part
+        enter_lock(probe, run_dir, fail)
+
+
+def claim_run_folder(
+    runs_dir: str,
+    run_name: str,
+    overwrite: bool,
+    default_name: str,
+    hold: contextlib.ExitStack,
+    fail: Fail,
+) -> Path:
+    """Create (or, with ``overwrite``, replace) the run folder and lock it in ``hold``.
+
+    Every setting has been checked and the env and model built before this is called, so a
+    failed run never deletes the old one.
+
+    Args:
+        runs_dir: ``--runs-dir``.
+        run_name: ``--run-name``; ``""`` for ``default_name`` (``_2``, ``_3``... if taken).
+        overwrite: ``--overwrite``.
+        default_name: The name when ``run_name`` is empty.
+        hold: Holds the lock until the run ends.
+        fail: The tool's error reporter.
+    """
+    runs = Path(runs_dir)
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create --runs-dir {runs_dir!r}: {exc.strerror or exc}")
+    if not run_name:
+        for i in itertools.count(1):
+            run_dir = runs / (default_name if i == 1 else f"{default_name}_{i}")
+            try:
+                run_dir.mkdir()
+            except FileExistsError:
+                continue
+            enter_lock(hold, run_dir, fail)
+            return run_dir
+    run_dir = runs / run_name
+    check_new_run_folder(run_dir, overwrite, fail)
+    run_dir.mkdir(exist_ok=True)
+    with contextlib.ExitStack() as old:
+        enter_lock(old, run_dir, fail)
+        if not _has_content(run_dir):
+            hold.enter_context(old.pop_all())
+            return run_dir
+        if not overwrite:  # created by another process since the early check
+            _exists(run_dir, fail)
+        _remove_run(run_dir, fail)
+    try:
+        run_dir.mkdir()
+    except FileExistsError:
+        fail(f"{run_dir} was created by another process meanwhile; choose another --run-name")
+    enter_lock(hold, run_dir, fail)
+    return run_dir
+
+
+def clean_run_folder(run_dir: Path) -> None:
+    """Remove temporaries a killed train.py left in its (locked) run folder."""
+    clean_stale_temps(run_dir)
+    # Earlier versions named temporaries without the pid; under the lock none is in use.
+    for entry in run_dir.iterdir():
+        legacy = entry.name.startswith(".checkpoint-") or (
+            entry.name.startswith(".") and entry.name.endswith(".tmp")
+        )
+        if legacy and not entry.is_symlink():
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the packages that determine a run's results."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("mm-gym", "numpy", "numba", "torch", "stable-baselines3", "gymnasium"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    try:
+        out["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parents[1], check=False,
+        ).stdout.strip() or "unknown"  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        out["git_commit"] = "unknown"
+    return out
