@@ -23,11 +23,11 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agents.policy import PPOPolicy, load_policy
 from agents.rivals import BASELINE_NAMES, make_policy, make_rival
+from mm_gym.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from agents.compare import Comparison, compare_with_baselines, format_comparison
@@ -60,11 +60,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the torch-dependent names on first access."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'agents' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

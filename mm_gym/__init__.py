@@ -31,13 +31,13 @@ Registered ids (each versioned; the version bumps when dynamics, reward or obser
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
 from mm_gym.config import ConfigError, MarketConfig, preset, preset_names, with_overrides
 from mm_gym.envs.config import EnvConfig
+from mm_gym.lazy import lazy_getattr
 from mm_gym.policy import PolicyContext, QuotingPolicy
 
 # Imported eagerly, not through __getattr__: it needs only numpy (gymnasium is loaded anyway),
@@ -117,11 +117,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the environment classes on first access (keeps ``import mm_gym`` cheap)."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'mm_gym' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def parallel_env(**kwargs: Any) -> MarketMakingParallelEnv:

@@ -6,8 +6,9 @@ its compiled kernels load only when an environment class is used).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mm_gym.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from mm_gym.envs.config import EnvConfig
@@ -35,11 +36,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the public classes lazily."""
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'mm_gym.envs' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)
 
 
 def __dir__() -> list[str]:
