@@ -75,17 +75,7 @@ def calibrate_k(
     d = _as_1d("depths", depths)
     n = _as_1d("fill_counts", fill_counts)
     e = _as_1d("exposure_steps", exposure_steps)
-    if not (d.size == n.size == e.size):
-        raise ConfigError(
-            f"depths, fill_counts and exposure_steps must have the same length; got "
-            f"{d.size}, {n.size} and {e.size}"
-        )
-    if np.any(n < 0):
-        raise ConfigError(f"fill_counts={n.tolist()!r} must all be >= 0")
-    if np.any(e <= 0):
-        raise ConfigError(f"exposure_steps={e.tolist()!r} must all be > 0")
-    if np.unique(d).size < 2:
-        raise ConfigError(f"depths={d.tolist()!r} must hold at least two distinct values")
+    _check_fill_data(d, n, e)
     total = float(n.sum())
     if total <= 0:
         raise ConfigError("fill_counts are all zero: no fills, so A and k cannot be estimated")
@@ -101,6 +91,43 @@ def calibrate_k(
             f"all fills are at the {where} depth: the likelihood has no maximum (k is infinite); "
             "quote at depths where both ends get some fills"
         )
+
+    k, log_sw = _solve_k(x, e, target, span)
+    # A at the centred origin, moved back to depth zero: A0 = A_c * exp(k * centre).
+    log_a = math.log(total) - log_sw + k * centre
+    if k <= 0:
+        warnings.warn(
+            f"calibrate_k: estimated k={k!r} <= 0 (fills do not decrease with depth)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return math.exp(log_a), k
+
+
+def _check_fill_data(d: np.ndarray, n: np.ndarray, e: np.ndarray) -> None:
+    """Refuse data :func:`calibrate_k` cannot fit (mismatched, negative, one depth)."""
+    if not (d.size == n.size == e.size):
+        raise ConfigError(
+            f"depths, fill_counts and exposure_steps must have the same length; got "
+            f"{d.size}, {n.size} and {e.size}"
+        )
+    if np.any(n < 0):
+        raise ConfigError(f"fill_counts={n.tolist()!r} must all be >= 0")
+    if np.any(e <= 0):
+        raise ConfigError(f"exposure_steps={e.tolist()!r} must all be > 0")
+    if np.unique(d).size < 2:
+        raise ConfigError(f"depths={d.tolist()!r} must hold at least two distinct values")
+
+
+def _solve_k(x: np.ndarray, e: np.ndarray, target: float, span: float) -> tuple[float, float]:
+    """The root ``k`` of :func:`calibrate_k`'s score equation, and ``log sum E e^{-k x}``.
+
+    Args:
+        x: Centred depths.
+        e: Exposures.
+        target: The observed fill-weighted mean of ``x`` (strictly inside its range).
+        span: ``x.max() - x.min()``.
+    """
 
     def moments(k: float) -> tuple[float, float, float]:
         """Mean and variance of the depth under weights ``E e^{-k x}``, and log of their sum."""
@@ -136,15 +163,7 @@ def calibrate_k(
             break
         k = k_new
     _, _, log_sw = moments(k)
-    # A at the centred origin, moved back to depth zero: A0 = A_c * exp(k * centre).
-    log_a = math.log(total) - log_sw + k * centre
-    if k <= 0:
-        warnings.warn(
-            f"calibrate_k: estimated k={k!r} <= 0 (fills do not decrease with depth)",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    return math.exp(log_a), k
+    return k, log_sw
 
 
 def _as_1d(name: str, values: np.ndarray | list[float]) -> np.ndarray:

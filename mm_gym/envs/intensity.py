@@ -24,19 +24,10 @@ from mm_gym.envs.core import (
 )
 from mm_gym.market.intensity import FILL_MODELS, IntensityMarket
 from mm_gym.policy import PolicyContext
-from mm_gym.rewards import COMPONENT_NAMES, RewardParams, step_reward
+from mm_gym.rewards import COMPONENT_NAMES, REWARD_KEYS, RewardParams, step_reward
 
 __all__ = ["IntensityMarketMakingEnv"]
 
-_REWARD_KEYS = (
-    "reward_scale",
-    "inventory_penalty",
-    "terminal_penalty",
-    "dampening",
-    "utility",
-    "cara_gamma",
-    "max_drawdown",
-)
 _OWN_KEYS = ("preset", "config", "max_delta", "inventory_limit", "fill_model", "render_mode")
 _INF = float("inf")
 
@@ -139,12 +130,12 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         }
         model_kw: dict[str, Any] = {}
         for key, value in overrides.items():
-            if key in _REWARD_KEYS:
+            if key in REWARD_KEYS:
                 reward_kw[key] = value
             elif isinstance(key, str) and (key == "intensity" or key.startswith("intensity.")):
                 model_kw[key] = value
             else:
-                valid = sorted({*_REWARD_KEYS, *_OWN_KEYS, "intensity.<field>"})
+                valid = sorted({*REWARD_KEYS, *_OWN_KEYS, "intensity.<field>"})
                 raise ConfigError(f"unknown key {excerpt(key)}: valid keys are {valid}")
         if model_kw:
             market = with_overrides(market, model_kw)
@@ -154,20 +145,7 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
                 "(use the 'as2008' preset)"
             )
         env_config = EnvConfig(**reward_kw)
-        if (
-            isinstance(max_delta, bool)
-            or not isinstance(max_delta, (int, float))
-            or not (0.0 < max_delta < 1e6)
-        ):
-            raise ConfigError(f"max_delta={excerpt(max_delta)} must be a number in (0, 1e6)")
-        if fill_model not in FILL_MODELS:
-            raise ConfigError(
-                f"fill_model={excerpt(fill_model)} is not valid: choose one of {FILL_MODELS}"
-            )
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(
-                f"render_mode={excerpt(render_mode)} is not valid: choose None or 'ansi'"
-            )
+        _check_options(max_delta, fill_model, render_mode, self.metadata["render_modes"])
         model = market.intensity
         n_steps = model.n_steps
         limit = n_steps + abs(model.q0) if inventory_limit is None else inventory_limit
@@ -314,3 +292,21 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
             f"step {m.step_index}/{self._n_steps}  mid {m.s[0]:.4f}  inventory {int(m.q[0]):+d}"
             f"  cash {m.cash[0]:+.4f}  wealth {wealth:+.4f}\n"
         )
+
+
+def _check_options(
+    max_delta: Any, fill_model: Any, render_mode: Any, render_modes: list[str]
+) -> None:
+    """Raise ``ConfigError`` naming the first invalid one of these env arguments."""
+    if (
+        isinstance(max_delta, bool)
+        or not isinstance(max_delta, (int, float))
+        or not (0.0 < max_delta < 1e6)
+    ):
+        raise ConfigError(f"max_delta={excerpt(max_delta)} must be a number in (0, 1e6)")
+    if fill_model not in FILL_MODELS:
+        raise ConfigError(
+            f"fill_model={excerpt(fill_model)} is not valid: choose one of {FILL_MODELS}"
+        )
+    if render_mode is not None and render_mode not in render_modes:
+        raise ConfigError(f"render_mode={excerpt(render_mode)} is not valid: choose None or 'ansi'")
