@@ -21,3 +21,22 @@ def make_sim():
         return sim
 
     return _make
+
+
+@pytest.fixture
+def cli_error(capsys):
+    """``cli_error(main, argv, code=2)``: run a command line that must fail; return its stderr.
+
+    ``main`` may raise ``SystemExit`` (argparse style) or return the status; either way it must
+    be ``code``. The returned stderr is stripped.
+    """
+
+    def _run(main, argv: list[str], code: int = 2) -> str:
+        try:
+            status = main(argv)
+        except SystemExit as exc:
+            status = exc.code
+        assert status == code, status
+        return capsys.readouterr().err.strip()
+
+    return _run

@@ -9,6 +9,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from helpers import toy_policy_arrays
 
 import mm_gym  # noqa: F401  (registers the ids)
 from agents import BASELINE_NAMES, PPOPolicy, load_policy, make_policy, make_rival
@@ -126,24 +127,6 @@ def test_exported_actor_matches_sb3_deterministic_predict(small_model, tmp_path)
     np.testing.assert_allclose(got, np.clip(want, -1, 1), atol=1e-5)
 
 
-def _toy_arrays(feature_names=FEATURE_NAMES, max_offset=10.0) -> dict[str, np.ndarray]:
-    d = len(feature_names)
-    rng = np.random.default_rng(0)
-    return {
-        "weights_0": rng.normal(size=(4, d)).astype(np.float32),
-        "biases_0": np.zeros(4, np.float32),
-        "weights_1": rng.normal(size=(2, 4)).astype(np.float32),
-        "biases_1": np.array([-0.5, 0.3], np.float32),
-        "obs_mean": np.zeros(d),
-        "obs_var": np.ones(d),
-        "clip_obs": np.float64(10.0),
-        "epsilon": np.float64(1e-8),
-        "activation": np.array("tanh"),
-        "feature_names": np.array(list(feature_names)),
-        "max_offset_ticks": np.float64(max_offset),
-    }
-
-
 def _context(names=FEATURE_NAMES, max_offset=10.0) -> PolicyContext:
     return PolicyContext(
         feature_names=tuple(names), max_offset_ticks=max_offset, horizon_steps=1000,
@@ -152,7 +135,7 @@ def _context(names=FEATURE_NAMES, max_offset=10.0) -> PolicyContext:
 
 
 def test_ppo_policy_selects_features_by_name_and_converts_offsets():
-    policy = PPOPolicy(_toy_arrays())
+    policy = PPOPolicy(toy_policy_arrays())
     obs = np.random.default_rng(1).normal(size=(5, len(FEATURE_NAMES))).astype(np.float32)
     policy.reset(np.random.default_rng(0), _context())
     base = policy.act(obs)
@@ -166,14 +149,14 @@ def test_ppo_policy_selects_features_by_name_and_converts_offsets():
 
 
 def test_ppo_policy_errors():
-    policy = PPOPolicy(_toy_arrays())
+    policy = PPOPolicy(toy_policy_arrays())
     with pytest.raises(RuntimeError, match="before reset"):
         policy.act(np.zeros((1, len(FEATURE_NAMES)), np.float32))
     with pytest.raises(KeyError, match="sentiment"):
         policy.reset(
             np.random.default_rng(0), _context(tuple(f for f in FEATURE_NAMES if f != "sentiment"))
         )
-    bad = _toy_arrays()
+    bad = toy_policy_arrays()
     bad["weights_1"] = np.zeros((3, 4), np.float32)
     bad["biases_1"] = np.zeros(3, np.float32)
     with pytest.raises(ValueError, match="expected 2"):
@@ -183,7 +166,7 @@ def test_ppo_policy_errors():
 
 
 def test_load_policy_imports_no_torch(tmp_path):
-    save_policy_arrays(tmp_path / "run" / "policy.npz", _toy_arrays())
+    save_policy_arrays(tmp_path / "run" / "policy.npz", toy_policy_arrays())
     code = (
         "import sys, numpy as np; import agents; "
         f"p = agents.load_policy({str(tmp_path / 'run')!r}); "
@@ -200,7 +183,7 @@ def test_load_policy_imports_no_torch(tmp_path):
 def test_trained_policy_quotes_as_rival_and_contestant(tmp_path):
     from mm_gym.evaluation import evaluate_policies
 
-    save_policy_arrays(tmp_path / "run" / "policy.npz", _toy_arrays())
+    save_policy_arrays(tmp_path / "run" / "policy.npz", toy_policy_arrays())
     rival = make_rival(str(tmp_path / "run"))
     assert isinstance(rival, PPOPolicy)
     env = gym.make_vec(ENV_ID, num_envs=2, horizon_steps=HORIZON, rival=rival)

@@ -99,8 +99,5 @@ def test_cli_without_a_published_table_says_so(capsys):
         (["--symmetric", "other"], "invalid choice"),
     ],
 )
-def test_cli_rejects_bad_arguments_with_clear_errors(argv, message, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+def test_cli_rejects_bad_arguments_with_clear_errors(argv, message, cli_error):
+    assert message in cli_error(main, argv)

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import ROOT, load_script
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_cli():
-    spec = importlib.util.spec_from_file_location("evaluate_cli", ROOT / "evaluate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-cli = _load_cli()
+cli = load_script("evaluate.py", "evaluate_cli")
 QUICK = ["--episodes", "3", "--horizon", "60", "--no-progress", "--runs", "none"]
 
 
@@ -89,11 +76,9 @@ def test_cli_scenarios_mode(tmp_path):
     assert not set(episodes["seed"]) & set(base["seed"])
 
 
-def _error_line(capsys, argv) -> str:
-    with pytest.raises(SystemExit) as info:
-        cli.main(argv)
-    assert info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
+def error_line(cli_error, argv, code=2) -> str:
+    """evaluate.py's one ``evaluate.py: error:`` line for ``argv`` (exit status ``code``)."""
+    err = cli_error(cli.main, argv, code).splitlines()
     assert len(err) == 1, err
     assert err[0].startswith("evaluate.py: error: ")
     return err[0]
@@ -110,20 +95,20 @@ def _error_line(capsys, argv) -> str:
         (["--no-such-flag"], "unrecognized arguments"),
     ],
 )
-def test_bad_input_gives_one_error_line(tmp_path, capsys, argv, expected):
+def test_bad_input_gives_one_error_line(tmp_path, cli_error, argv, expected):
     out = tmp_path / "out"
-    line = _error_line(capsys, [*QUICK, "--out", str(out), *argv])
+    line = error_line(cli_error, [*QUICK, "--out", str(out), *argv])
     assert expected in line
     assert list(tmp_path.iterdir()) == []
 
 
-def test_missing_run_folder(tmp_path, capsys):
-    line = _error_line(capsys, ["--out", str(tmp_path / "o"), *QUICK, "--runs", "runs/nope_x"])
+def test_missing_run_folder(tmp_path, cli_error):
+    line = error_line(cli_error, ["--out", str(tmp_path / "o"), *QUICK, "--runs", "runs/nope_x"])
     assert "run folder 'runs/nope_x' does not exist" in line
     assert list(tmp_path.iterdir()) == []
 
 
-def test_corrupt_run_folder(tmp_path, capsys, monkeypatch):
+def test_corrupt_run_folder(tmp_path, cli_error, monkeypatch):
     import agents
 
     def load_policy(path):
@@ -133,24 +118,24 @@ def test_corrupt_run_folder(tmp_path, capsys, monkeypatch):
     run = tmp_path / "broken_run"
     run.mkdir()
     (run / "model.zip").write_bytes(b"garbage")
-    line = _error_line(capsys, ["--out", str(tmp_path / "o"), *QUICK, "--runs", str(run)])
+    line = error_line(cli_error, ["--out", str(tmp_path / "o"), *QUICK, "--runs", str(run)])
     assert "cannot load run" in line and "not a valid checkpoint" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken_run"]
 
 
-def test_unwritable_output_folder(tmp_path, capsys):
+def test_unwritable_output_folder(tmp_path, cli_error):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
-    line = _error_line(capsys, ["--out", str(blocker / "sub" / "out"), *QUICK])
+    line = error_line(cli_error, ["--out", str(blocker / "sub" / "out"), *QUICK])
     assert "cannot write the output folder" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
 
 
-def test_non_empty_output_folder_needs_overwrite(tmp_path, capsys):
+def test_non_empty_output_folder_needs_overwrite(tmp_path, cli_error):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("x")
-    line = _error_line(capsys, ["--out", str(out), *QUICK])
+    line = error_line(cli_error, ["--out", str(out), *QUICK])
     assert "exists and is not empty (use --overwrite)" in line
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
@@ -205,7 +190,7 @@ def test_contestants_and_rival_accept_import_specs(tmp_path, user_module):
     ("spec", "message"),
     [("no_such_module_xyz:Policy", "cannot import"), ("my_mm_policies:Missing", "no attribute")],
 )
-def test_bad_import_specs_are_one_line_errors(capsys, user_module, spec, message):
+def test_bad_import_specs_are_one_line_errors(cli_error, user_module, spec, message):
     for flag in ("--contestants", "--rival"):
-        line = _error_line(capsys, [flag, spec, "--regimes", "trending", *QUICK])
+        line = error_line(cli_error, [flag, spec, "--regimes", "trending", *QUICK])
         assert message in line, line

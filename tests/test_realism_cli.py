@@ -60,9 +60,8 @@ def test_overwrite_refuses_a_folder_it_did_not_write(tmp_path, capsys):
         (["--markets", "many"], "invalid int value"),
     ],
 )
-def test_bad_input_is_one_line_error(args, message, capsys):
-    assert main(args) == 2
-    err = capsys.readouterr().err.strip()
+def test_bad_input_is_one_line_error(args, message, cli_error):
+    err = cli_error(main, args)
     assert err.startswith("python -m mm_gym.realism: error: ") and message in err
     assert "\n" not in err
 

@@ -7,7 +7,6 @@ in milliseconds; one test per item runs the real tournament on a tiny problem.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import re
@@ -21,37 +20,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import ROOT, toy_policy_arrays
+from test_evaluate_cli import cli, error_line
 
 from agents.policy import POLICY_FILE, PolicyFileError, load_policy, save_policy_arrays
 from mm_gym.files import exclusive_lock, temp_name
 from mm_gym.observations import FEATURE_NAMES, FEATURE_NAMES_ALL
 
-ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--episodes", "2", "--horizon", "20", "--no-progress", "--runs", "none"]
 ONE = ["--contestants", "fixed_spread", "--regimes", "trending"]
 DEAD_PID = 2**22 + 12345  # above Linux's pid_max (2**22): never a live process
-
-
-def _load_cli():
-    spec = importlib.util.spec_from_file_location("evaluate_cli_rel", ROOT / "evaluate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-cli = _load_cli()
-
-
-def _error_line(capsys, argv, code=2) -> str:
-    with pytest.raises(SystemExit) as info:
-        cli.main(argv)
-    assert info.value.code == code
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    assert err[0].startswith("evaluate.py: error: ")
-    return err[0]
 
 
 @pytest.fixture
@@ -84,18 +62,18 @@ def _tree(folder: Path) -> list[str]:
 # --------------------------------------------------------------------------- 1. --overwrite
 
 
-def test_overwrite_refuses_a_folder_that_is_not_an_export(tmp_path, capsys, no_run):
+def test_overwrite_refuses_a_folder_that_is_not_an_export(tmp_path, cli_error, no_run):
     out = tmp_path / "results"
     out.mkdir()
     (out / "thesis.tex").write_text("years of work")
-    line = _error_line(capsys, [*ONE, *QUICK, "--out", str(out), "--overwrite"])
+    line = error_line(cli_error, [*ONE, *QUICK, "--out", str(out), "--overwrite"])
     assert "is not an evaluate.py export" in line and "results" in line
     assert _tree(tmp_path) == ["results", "results/thesis.tex"]
 
 
 @pytest.mark.parametrize("target", [".", "..", "ROOT", "CWD_ABS"])
 def test_out_refuses_the_working_folder_its_parents_and_the_repo(
-    tmp_path, capsys, monkeypatch, no_run, target
+    tmp_path, cli_error, monkeypatch, no_run, target
 ):
     work = tmp_path / "work"
     work.mkdir()
@@ -104,7 +82,7 @@ def test_out_refuses_the_working_folder_its_parents_and_the_repo(
     (work / cli.EXPORT_MARKER).write_text("")
     monkeypatch.chdir(work)
     out = {"ROOT": str(ROOT), "CWD_ABS": str(work)}.get(target, target)
-    line = _error_line(capsys, [*ONE, *QUICK, "--out", out, "--overwrite"])
+    line = error_line(cli_error, [*ONE, *QUICK, "--out", out, "--overwrite"])
     assert "--out" in line and "refusing" in line
     assert _tree(tmp_path) == ["work", f"work/{cli.EXPORT_MARKER}", "work/notes.txt"]
     assert (ROOT / "evaluate.py").is_file()
@@ -120,12 +98,12 @@ def test_overwrite_replaces_an_export_and_keeps_it_marked(tmp_path, fake_run):
     assert _tree(tmp_path) == ["exp", f"exp/{cli.EXPORT_MARKER}", "exp/summary.csv"]
 
 
-def test_out_refuses_a_symbolic_link(tmp_path, capsys, no_run):
+def test_out_refuses_a_symbolic_link(tmp_path, cli_error, no_run):
     real = tmp_path / "real"
     real.mkdir()
     (real / cli.EXPORT_MARKER).write_text("")
     (tmp_path / "link").symlink_to(real, target_is_directory=True)
-    line = _error_line(capsys, [*ONE, *QUICK, "--out", str(tmp_path / "link"), "--overwrite"])
+    line = error_line(cli_error, [*ONE, *QUICK, "--out", str(tmp_path / "link"), "--overwrite"])
     assert "symbolic link" in line
     assert (real / cli.EXPORT_MARKER).is_file()
 
@@ -158,10 +136,10 @@ def test_two_default_runs_in_the_same_second_get_their_own_folders(tmp_path, mon
     assert os.readlink(exports / "latest") == "20250101-000000"
 
 
-def test_second_run_into_a_busy_out_fails_with_one_line(tmp_path, capsys, no_run):
+def test_second_run_into_a_busy_out_fails_with_one_line(tmp_path, cli_error, no_run):
     out = tmp_path / "exp"
     with exclusive_lock(out, "test"):
-        line = _error_line(capsys, [*ONE, *QUICK, "--out", str(out)])
+        line = error_line(cli_error, [*ONE, *QUICK, "--out", str(out)])
     assert "in use by another process" in line
     assert _tree(tmp_path) == ["exp", "exp/.lock"]  # the other process's folder, untouched
 
@@ -236,9 +214,9 @@ def test_signal_during_the_tournament_leaves_nothing(tmp_path, sig, code):
     ("flags", "named"),
     [(["--episodes", str(10**12)], "--episodes"), (["--horizon", str(10**8)], "--horizon")],
 )
-def test_huge_requests_are_refused_up_front(tmp_path, capsys, no_run, flags, named):
+def test_huge_requests_are_refused_up_front(tmp_path, cli_error, no_run, flags, named):
     t0 = time.perf_counter()
-    line = _error_line(capsys, [*ONE, *QUICK, "--out", str(tmp_path / "o"), *flags])
+    line = error_line(cli_error, [*ONE, *QUICK, "--out", str(tmp_path / "o"), *flags])
     assert named in line and "needs about" in line and "available" in line
     assert time.perf_counter() - t0 < 60
     assert list(tmp_path.iterdir()) == []
@@ -255,24 +233,6 @@ def test_memory_estimate_grows_with_episodes_and_horizon():
 
 
 # --------------------------------------------------------------------------- 5. load_policy
-
-
-def _toy_arrays(feature_names=FEATURE_NAMES) -> dict[str, np.ndarray]:
-    d = len(feature_names)
-    rng = np.random.default_rng(0)
-    return {
-        "weights_0": rng.normal(size=(4, d)).astype(np.float32),
-        "biases_0": np.zeros(4, np.float32),
-        "weights_1": rng.normal(size=(2, 4)).astype(np.float32),
-        "biases_1": np.array([-0.5, 0.3], np.float32),
-        "obs_mean": np.zeros(d),
-        "obs_var": np.ones(d),
-        "clip_obs": np.float64(10.0),
-        "epsilon": np.float64(1e-8),
-        "activation": np.array("tanh"),
-        "feature_names": np.array(list(feature_names)),
-        "max_offset_ticks": np.float64(10.0),
-    }
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -292,13 +252,13 @@ def _expect_refused(file: Path, *fragments: str) -> None:
 
 
 def test_load_policy_round_trip_still_works(tmp_path):
-    save_policy_arrays(tmp_path / "run" / POLICY_FILE, _toy_arrays())
+    save_policy_arrays(tmp_path / "run" / POLICY_FILE, toy_policy_arrays())
     assert load_policy(tmp_path / "run").feature_names == FEATURE_NAMES
     assert [p.name for p in (tmp_path / "run").iterdir()] == [POLICY_FILE]  # no temporary left
 
 
 def test_load_policy_refuses_empty_and_truncated_files(tmp_path):
-    save_policy_arrays(tmp_path / "good.npz", _toy_arrays())
+    save_policy_arrays(tmp_path / "good.npz", toy_policy_arrays())
     data = (tmp_path / "good.npz").read_bytes()
     (tmp_path / "empty.npz").write_bytes(b"")
     _expect_refused(tmp_path / "empty.npz", "empty")
@@ -326,7 +286,7 @@ def test_load_policy_refuses_empty_and_truncated_files(tmp_path):
     ],
 )
 def test_load_policy_refuses_bad_contents_naming_the_file(tmp_path, change, fragments):
-    arrays = _toy_arrays()
+    arrays = toy_policy_arrays()
     change(arrays)
     save_policy_arrays(tmp_path / POLICY_FILE, arrays)
     _expect_refused(tmp_path / POLICY_FILE, *fragments)
@@ -334,7 +294,7 @@ def test_load_policy_refuses_bad_contents_naming_the_file(tmp_path, change, frag
 
 def test_load_policy_refuses_an_array_whose_header_claims_a_huge_shape(tmp_path):
     file = tmp_path / POLICY_FILE
-    arrays = _toy_arrays()
+    arrays = toy_policy_arrays()
     with zipfile.ZipFile(file, "w") as zf:
         for key, value in arrays.items():
             zf.writestr(f"{key}.npy", _npy(np.asarray(value)))
@@ -352,7 +312,7 @@ def test_load_policy_refuses_a_zip_bomb_before_decompressing(tmp_path, monkeypat
     monkeypatch.setattr(agents.policy, "MAX_POLICY_BYTES", 1 << 20)
     file = tmp_path / POLICY_FILE
     with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for key, value in _toy_arrays().items():
+        for key, value in toy_policy_arrays().items():
             zf.writestr(f"{key}.npy", _npy(np.asarray(value)))
         zf.writestr("padding.npy", _npy(np.zeros(1 << 20)))  # 8 MiB of zeros, ~8 kB zipped
     assert file.stat().st_size < 100_000
@@ -361,17 +321,17 @@ def test_load_policy_refuses_a_zip_bomb_before_decompressing(tmp_path, monkeypat
 
 def test_load_policy_refuses_a_pickled_array(tmp_path):
     file = tmp_path / POLICY_FILE
-    arrays = {k: np.asarray(v) for k, v in _toy_arrays().items()}
+    arrays = {k: np.asarray(v) for k, v in toy_policy_arrays().items()}
     arrays["feature_names"] = np.array(list(FEATURE_NAMES), dtype=object)
     np.savez(file, **arrays)
     _expect_refused(file, "feature_names")
 
 
-def test_evaluate_reports_a_corrupt_policy_in_one_line(tmp_path, capsys, no_run):
+def test_evaluate_reports_a_corrupt_policy_in_one_line(tmp_path, cli_error, no_run):
     run = tmp_path / "run"
     run.mkdir()
     (run / POLICY_FILE).write_bytes(b"PK\x03\x04 truncated")
-    line = _error_line(capsys, [*ONE, *QUICK, "--runs", str(run), "--out", str(tmp_path / "o")])
+    line = error_line(cli_error, [*ONE, *QUICK, "--runs", str(run), "--out", str(tmp_path / "o")])
     assert "cannot load run" in line and POLICY_FILE in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
@@ -381,7 +341,7 @@ def test_evaluate_reports_a_corrupt_policy_in_one_line(tmp_path, capsys, no_run)
 
 def test_run_trained_with_observe_regime_is_evaluated(tmp_path):
     run = tmp_path / "regime_run"
-    save_policy_arrays(run / POLICY_FILE, _toy_arrays(FEATURE_NAMES_ALL))
+    save_policy_arrays(run / POLICY_FILE, toy_policy_arrays(FEATURE_NAMES_ALL))
     out = tmp_path / "exp"
     argv = ["--contestants", "fixed_spread", "--regimes", "trending", "--runs", str(run)]
     assert cli.main([*argv, *QUICK[:-2], "--out", str(out)]) == 0
@@ -397,7 +357,7 @@ def test_observing_the_regime_leaves_the_market_unchanged():
     from mm_gym.evaluation import evaluate_policies
 
     def pnl(observe):
-        policy = PPOPolicy(_toy_arrays(FEATURE_NAMES), name="p")
+        policy = PPOPolicy(toy_policy_arrays(FEATURE_NAMES), name="p")
         df = evaluate_policies(
             {"p": policy}, "switching", {"horizon_steps": 40, "observe_regime": observe}, 3
         )
@@ -406,19 +366,19 @@ def test_observing_the_regime_leaves_the_market_unchanged():
     np.testing.assert_array_equal(pnl(False), pnl(True))
 
 
-def test_run_needing_an_unknown_feature_is_refused_before_running(tmp_path, capsys, no_run):
+def test_run_needing_an_unknown_feature_is_refused_before_running(tmp_path, cli_error, no_run):
     run = tmp_path / "odd_run"
-    save_policy_arrays(run / POLICY_FILE, _toy_arrays((*FEATURE_NAMES, "moon_phase")))
+    save_policy_arrays(run / POLICY_FILE, toy_policy_arrays((*FEATURE_NAMES, "moon_phase")))
     argv = [*ONE, *QUICK[:-2], "--runs", str(run), "--out", str(tmp_path / "o")]
-    line = _error_line(capsys, argv)
+    line = error_line(cli_error, argv)
     assert "moon_phase" in line and "odd_run" in line
 
 
 # --------------------------------------------------------------------------- 7. one-line errors
 
 
-def test_invalid_env_override_is_one_line_before_running(tmp_path, capsys, no_run):
-    line = _error_line(capsys, [*ONE, *QUICK, "--horizon", str(10**9), "--out", str(tmp_path)])
+def test_invalid_env_override_is_one_line_before_running(tmp_path, cli_error, no_run):
+    line = error_line(cli_error, [*ONE, *QUICK, "--horizon", str(10**9), "--out", str(tmp_path)])
     assert "horizon" in line
 
 

@@ -16,12 +16,11 @@ import pytest
 
 pytest.importorskip("stable_baselines3")
 
+from helpers import ROOT
 from stable_baselines3.common.callbacks import BaseCallback
 from test_train import TINY, _assert_same_params, _params, train
 
 from mm_gym.files import exclusive_lock
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _main(tmp_path: Path, name: str, *extra: str, callbacks=None) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from helpers import load_script
 
 pytest.importorskip("stable_baselines3")
 
@@ -21,19 +21,7 @@ from stable_baselines3.common.save_util import load_from_zip_file
 import agents
 from mm_gym.evaluation import evaluate_policies
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_train():
-    spec = importlib.util.spec_from_file_location("train_cli", ROOT / "train.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve string annotations through it
-    spec.loader.exec_module(module)
-    return module
-
-
-train = _load_train()
+train = load_script("train.py", "train_cli")
 
 # A tiny run: 8 markets x 16 steps per update, 40-step episodes (several ends per run).
 TINY = [
@@ -159,11 +147,8 @@ def test_config_file_and_command_line_precedence(tmp_path):
         (["--env-kwargs", "novalue"], "KEY=VALUE"),
     ],
 )
-def test_bad_arguments_exit_with_one_line(argv, message, capsys):
-    with pytest.raises(SystemExit) as exc:
-        train.parse_args(argv)
-    assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+def test_bad_arguments_exit_with_one_line(argv, message, cli_error):
+    assert message in cli_error(train.parse_args, argv)
 
 
 def test_bad_config_key_and_bad_env_override(tmp_path, capsys):

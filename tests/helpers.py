@@ -1,0 +1,43 @@
+"""Helpers the test modules import: the command-line scripts as modules, toy policy files."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from mm_gym.observations import FEATURE_NAMES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(filename: str, module_name: str) -> ModuleType:
+    """Import the script ``ROOT/filename`` (e.g. ``train.py``) as the module ``module_name``."""
+    spec = importlib.util.spec_from_file_location(module_name, ROOT / filename)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their string annotations through it
+    spec.loader.exec_module(module)
+    return module
+
+
+def toy_policy_arrays(feature_names=FEATURE_NAMES, max_offset=10.0) -> dict[str, np.ndarray]:
+    """The arrays of a small valid ``policy.npz`` (a 4-unit tanh actor) over ``feature_names``."""
+    d = len(feature_names)
+    rng = np.random.default_rng(0)
+    return {
+        "weights_0": rng.normal(size=(4, d)).astype(np.float32),
+        "biases_0": np.zeros(4, np.float32),
+        "weights_1": rng.normal(size=(2, 4)).astype(np.float32),
+        "biases_1": np.array([-0.5, 0.3], np.float32),
+        "obs_mean": np.zeros(d),
+        "obs_var": np.ones(d),
+        "clip_obs": np.float64(10.0),
+        "epsilon": np.float64(1e-8),
+        "activation": np.array("tanh"),
+        "feature_names": np.array(list(feature_names)),
+        "max_offset_ticks": np.float64(max_offset),
+    }
