@@ -377,9 +377,13 @@ class FormationConfig:
         informed_decay: Per-step decay of the informed traders' private signal (the gap between
             the hidden fundamental and the mid); 1 means the information lives one step. Short
             lived information keeps the mid unpredictable (a persistent gap would not).
-        pull_mult: Gain of the regime's drift (OU pull to the anchor in ``mean_reverting``,
-            sentiment drift in ``trending``) on the private signal; it reaches the price only
-            through informed order flow.
+        pull_mult: Gain of the OU pull to the anchor in ``mean_reverting`` on the private
+            signal (``g += pull_mult * ou_kappa * (anchor - mid)``); the pull reaches the price
+            only through informed order flow, so it needs a larger gain than the legacy model's
+            direct pull. 0 switches mean reversion off. (``trending`` adds
+            ``trend_drift_ticks * s`` with gain 1.)
+        volatile_lo_mult: Multiplier of the limit-order arrival rate in ``volatile`` (thinner
+            book: the touch depletes more often, wider spread, higher volatility); 1 is off.
     """
 
     queue_ref_lots: float = 8.0
@@ -397,7 +401,8 @@ class FormationConfig:
     adaptive_kappa: float = 0.5
     adaptive_half_life_orders: float = 20.0
     informed_decay: float = 0.5
-    pull_mult: float = 1.0
+    pull_mult: float = 15.0
+    volatile_lo_mult: float = 0.4
 
     def __post_init__(self) -> None:
         """Validate every field."""
@@ -422,6 +427,7 @@ class FormationConfig:
         )
         _check_range("formation.informed_decay", self.informed_decay, 0.0, 1.0, lo_open=True)
         _check_range("formation.pull_mult", self.pull_mult, 0.0, 1e3)
+        _check_range("formation.volatile_lo_mult", self.volatile_lo_mult, 0.0, 10.0, lo_open=True)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,11 @@ def test_no_side_empties_and_the_spread_is_mostly_one_tick(realistic) -> None:
     assert realistic.fact("spread_1tick_frac").value >= 0.5
 
 
+def test_mean_reverting_regime_reverts_through_order_flow(realistic) -> None:
+    # the realistic preset runs mean_reverting: target VR(250) < 0.8 (0.68 at 48 x 3,000)
+    assert realistic.fact("vr_250").value < 0.9
+
+
 def test_past_returns_do_not_predict_the_next_one(realistic) -> None:
     # OOS R^2 of OLS r(t+1) ~ r(t-4..t); the legacy default reads 0.013
     assert realistic.fact("predictor_oos_r2").value < 0.005

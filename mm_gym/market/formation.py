@@ -121,12 +121,13 @@ def book_liquidity(s: MarketState, p: MarketParams, m: int, act: float) -> None:
     st = STREAM_LIQUIDITY
     e = s.fs[m, F_SIGN_EWMA]
     qref = p.queue_ref_lots
+    lo_rate = p.lo_rate * (p.volatile_lo_mult if is_[m, I_REGIME] == REGIME_VOLATILE else 1.0)
     first = 1 if uniform(rng, m, st) < 0.5 else 0  # random priority between the sides
     for j in range(2):
         side = first if j == 0 else 1 - first
         # buys (e > 0) hit the asks: refill the asks faster
         tilt = 1.0 + p.adaptive_kappa * e if side == 1 else 1.0 - p.adaptive_kappa * e
-        lam = p.lo_rate * act * max(0.0, tilt) * (2.0 if qref > 0.0 else 1.0)
+        lam = lo_rate * act * max(0.0, tilt) * (2.0 if qref > 0.0 else 1.0)
         k = poisson(rng, m, st, lam)
         for _ in range(k):
             d = geometric_log_q(rng, m, st, p.lo_distance_log_q)

@@ -89,6 +89,7 @@ class MarketParams(NamedTuple):
     sign_ewma_decay: float  # 2 ** (-1 / half-life)
     informed_decay: float
     pull_mult: float
+    volatile_lo_mult: float
 
 
 def pack_params(config: MarketConfig) -> MarketParams:
@@ -169,4 +170,5 @@ def pack_params(config: MarketConfig) -> MarketParams:
         sign_ewma_decay=2.0 ** (-1.0 / fo.adaptive_half_life_orders),
         informed_decay=float(fo.informed_decay),
         pull_mult=float(fo.pull_mult),
+        volatile_lo_mult=float(fo.volatile_lo_mult),
     )

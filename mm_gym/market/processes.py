@@ -17,7 +17,7 @@ Per step (in this order):
 
 With the ``"book"`` price formation the fundamental is ``mid + g``, ``g`` the informed traders'
 private signal: ``g = (1 - informed_decay) * g + drift + sigma_r * e`` with the regime's drift
-(``pull_mult * ou_kappa * (anchor - mid)``, ``pull_mult * trend_drift * s`` or 0) and the regime's
+(``pull_mult * ou_kappa * (anchor - mid)``, ``trend_drift * s`` or 0) and the regime's
 sigma. The information is short-lived and reaches the price only through informed order flow;
 in ``switching`` the anchor is reset to the mid at every regime change.
 """
@@ -83,7 +83,7 @@ def step_exogenous(st: MarketState, p: MarketParams, m: int) -> None:
         if regime == REGIME_MEAN_REVERTING:
             g += p.pull_mult * p.ou_kappa * (fs[m, F_ANCHOR] - mid) + p.sigma_ticks * e
         elif regime == REGIME_TRENDING:
-            g += p.pull_mult * p.trend_drift_ticks * sent + p.sigma_ticks * e
+            g += p.trend_drift_ticks * sent + p.sigma_ticks * e
         else:
             g += p.volatile_sigma_mult * p.sigma_ticks * e
         fs[m, F_FUND] = mid + g
