@@ -185,8 +185,9 @@ def _touch_order(s: MarketState, p: MarketParams, m: int, side: int, u: float, u
     else:
         size = max(1, min(depth, int(math.ceil(u2**p.depth_fraction_power * depth))))
     total = s.is_[m, I_ASK_LOTS if rest == 1 else I_BID_LOTS]
-    if total - _bg_at(s, m, rest, tick) <= 0:  # the touch holds the side's last lots
-        size = min(size, depth - 1)
+    bg_here = _bg_at(s, m, rest, tick)
+    if total - bg_here <= 0:  # the touch holds the side's last background lots
+        size = min(size, bg_here - 1)  # (conservative: a maker may queue behind them)
     return min(size, p.max_order_lots), tick
 
 
