@@ -431,7 +431,12 @@ def config_fingerprint(setting: str, overrides: Mapping[str, Any] | None = None)
     from mm_gym.evaluation import setting_configs
 
     market, envc = setting_configs(setting, overrides)
-    key = repr((MARKET_MODEL_VERSION, market, envc))
+    text = repr(market)
+    if market.price_formation == "legacy":
+        # the fields added with the "book" price formation leave a legacy market's fingerprint
+        # (and the calibrations stored for it) as they were
+        text = text.replace(f", price_formation='legacy', formation={market.formation!r}", "")
+    key = f"({MARKET_MODEL_VERSION!r}, {text}, {envc!r})"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 

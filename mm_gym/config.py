@@ -32,6 +32,7 @@ __all__ = [
     "REGIMES",
     "ConfigError",
     "FlowConfig",
+    "FormationConfig",
     "IntensityConfig",
     "MakersConfig",
     "MarketConfig",
@@ -53,6 +54,7 @@ REGIMES: tuple[str, ...] = ("mean_reverting", "trending", "volatile")
 
 REGIME_CHOICES: tuple[str, ...] = (*REGIMES, "switching")
 FILL_MODES: tuple[str, ...] = ("book", "intensity")
+PRICE_FORMATIONS: tuple[str, ...] = ("legacy", "book")
 
 
 class ConfigError(ValueError):
@@ -334,6 +336,101 @@ class IntensityConfig:
 
 
 @dataclass(frozen=True)
+class FormationConfig:
+    """The order-book price formation, used when ``MarketConfig.price_formation == "book"``.
+
+    Ignored by ``"legacy"``. Each mechanism is needed for one stylized fact (DESIGN.md, "No
+    free lunch, stylized facts") and each has a value that switches it off. Rates are per step,
+    sizes in lots, prices in ticks.
+
+    Attributes:
+        queue_ref_lots: Queue-reactive limit-order arrivals (Huang, Lehalle & Rosenbaum 2015):
+            the rate at a level holding ``q`` lots is ``lo_rate * 2 q_ref / (q_ref + q)``; gives a
+            1-tick spread most steps, concave impact, no empty side. 0 switches it off (constant
+            ``lo_rate``). Limit orders are placed ``Geometric(lo_mean_distance_ticks)`` ticks
+            behind the same-side best (not around the hidden fundamental).
+        inside_spread_prob: Probability that a limit order arriving while the spread is wider
+            than one tick goes uniformly inside the spread (sides in random order each step);
+            0 switches it off.
+        metaorder_share: Share of the uninformed market orders that are children of a parent
+            metaorder (Lillo, Mike & Farmer 2005); 0 switches metaorders off (i.i.d. signs).
+        metaorder_count: Parent metaorders running at once per market (<= 8).
+        metaorder_tail: Pareto tail exponent of parent lengths in child orders (sign Hurst
+            ``H = (3 - tail) / 2``, 0.75 at 1.5).
+        activity_sigma: Stationary standard deviation of each of three log-OU components of a
+            slow activity factor that scales market, limit and cancel rates alike (volatility
+            clustering); 0 switches it off (factor 1).
+        activity_tau_fast_steps: Time scale (steps) of the first component.
+        activity_tau_mid_steps: Time scale of the second.
+        activity_tau_slow_steps: Time scale of the third.
+        activity_cap: Cap of the activity factor (its mean is 1 before the cap).
+        touch_take_prob: Depth-relative market-order sizes (Farmer et al. 2004): with this
+            probability an order takes exactly the opposite touch's depth, else the fraction
+            ``U ** depth_fraction_power`` of it (at least 1 lot). Sizes then scale with the
+            liquidity available: impact exponent ~0.5. 0 together with power 0 is "take the
+            touch"; there is no i.i.d.-size fallback in this model.
+        depth_fraction_power: Power of the uniform giving the fraction of the touch taken.
+        adaptive_kappa: Adaptive liquidity providers: limit-order rate on the side expected to
+            be hit is scaled by ``1 + kappa * e`` (the other ``1 - kappa * e``), ``e`` the EWMA
+            of past market-order signs; removes the momentum metaorders leave. 0 switches off.
+        adaptive_half_life_orders: Half-life of that EWMA, in market orders.
+        informed_decay: Per-step decay of the informed traders' private signal (the gap between
+            the hidden fundamental and the mid); 1 means the information lives one step. Short
+            lived information keeps the mid unpredictable (a persistent gap would not).
+        pull_mult: Gain of the OU pull to the anchor in ``mean_reverting`` on the private
+            signal (``g += pull_mult * ou_kappa * (anchor - mid)``); the pull reaches the price
+            only through informed order flow, so it needs a larger gain than the legacy model's
+            direct pull. 0 switches mean reversion off. (``trending`` adds
+            ``trend_drift_ticks * s`` with gain 1.)
+        volatile_lo_mult: Multiplier of the limit-order arrival rate in ``volatile`` (thinner
+            book: the touch depletes more often, wider spread, higher volatility); 1 is off.
+    """
+
+    queue_ref_lots: float = 8.0
+    inside_spread_prob: float = 0.5
+    metaorder_share: float = 0.7
+    metaorder_count: int = 4
+    metaorder_tail: float = 1.5
+    activity_sigma: float = 0.7
+    activity_tau_fast_steps: float = 30.0
+    activity_tau_mid_steps: float = 300.0
+    activity_tau_slow_steps: float = 3_000.0
+    activity_cap: float = 8.0
+    touch_take_prob: float = 0.3
+    depth_fraction_power: float = 2.0
+    adaptive_kappa: float = 0.5
+    adaptive_half_life_orders: float = 20.0
+    informed_decay: float = 0.5
+    pull_mult: float = 15.0
+    volatile_lo_mult: float = 0.4
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        _check_range("formation.queue_ref_lots", self.queue_ref_lots, 0.0, 1e4)
+        _check_range("formation.inside_spread_prob", self.inside_spread_prob, 0.0, 1.0)
+        _check_range("formation.metaorder_share", self.metaorder_share, 0.0, 1.0)
+        _check_range("formation.metaorder_count", self.metaorder_count, 1, 8, integer=True)
+        _check_range("formation.metaorder_tail", self.metaorder_tail, 1.0, 10.0, lo_open=True)
+        _check_range("formation.activity_sigma", self.activity_sigma, 0.0, 3.0)
+        for name in (
+            "activity_tau_fast_steps",
+            "activity_tau_mid_steps",
+            "activity_tau_slow_steps",
+        ):
+            _check_range(f"formation.{name}", getattr(self, name), 1.0, 1e7)
+        _check_range("formation.activity_cap", self.activity_cap, 1.0, 1e3)
+        _check_range("formation.touch_take_prob", self.touch_take_prob, 0.0, 1.0)
+        _check_range("formation.depth_fraction_power", self.depth_fraction_power, 0.0, 20.0)
+        _check_range("formation.adaptive_kappa", self.adaptive_kappa, 0.0, 1.0)
+        _check_range(
+            "formation.adaptive_half_life_orders", self.adaptive_half_life_orders, 0.1, 1e6
+        )
+        _check_range("formation.informed_decay", self.informed_decay, 0.0, 1.0, lo_open=True)
+        _check_range("formation.pull_mult", self.pull_mult, 0.0, 1e3)
+        _check_range("formation.volatile_lo_mult", self.volatile_lo_mult, 0.0, 10.0, lo_open=True)
+
+
+@dataclass(frozen=True)
 class MarketConfig:
     """Everything the market simulator needs.
 
@@ -353,6 +450,11 @@ class MarketConfig:
         makers: Makers' accounts.
         rival: Built-in rival.
         intensity: The intensity model (used when ``fills == "intensity"``).
+        price_formation: ``"legacy"`` (liquidity re-centred on the hidden fundamental; the
+            published v0 market) or ``"book"`` (liquidity anchored on the book, the mechanisms
+            of :class:`FormationConfig`; the fundamental reaches the price only through
+            informed order flow).
+        formation: Parameters of the ``"book"`` price formation.
     """
 
     fills: str = "book"
@@ -368,11 +470,14 @@ class MarketConfig:
     makers: MakersConfig = field(default_factory=MakersConfig)
     rival: RivalConfig = field(default_factory=RivalConfig)
     intensity: IntensityConfig = field(default_factory=IntensityConfig)
+    price_formation: str = "legacy"
+    formation: FormationConfig = field(default_factory=FormationConfig)
 
     def __post_init__(self) -> None:
         """Validate every field."""
         _check_choice("fills", self.fills, FILL_MODES)
         _check_choice("regime", self.regime, REGIME_CHOICES)
+        _check_choice("price_formation", self.price_formation, PRICE_FORMATIONS)
         _check_range("tick_size", self.tick_size, 0.0, 1e6, lo_open=True)
         _check_range("lot_size", self.lot_size, 0.0, 1e9, lo_open=True)
         _check_range("price0_ticks", self.price0_ticks, 1_000, 1_000_000_000, integer=True)
@@ -385,6 +490,7 @@ class MarketConfig:
             ("makers", MakersConfig),
             ("rival", RivalConfig),
             ("intensity", IntensityConfig),
+            ("formation", FormationConfig),
         ):
             if not isinstance(getattr(self, name), cls):
                 raise ConfigError(f"{name}={excerpt(getattr(self, name))} must be a {cls.__name__}")
@@ -412,6 +518,8 @@ def _presets() -> dict[str, MarketConfig]:
             flow=replace(base.flow, shock_rate=0.01, shock_size_lots=12, p_adversarial=0.9),
         ),
         "hawkes": replace(base, flow=replace(base.flow, hawkes=True)),
+        # the order-book price formation (issue #12): liquidity anchored on the book
+        "realistic": replace(base, price_formation="book"),
         # Avellaneda & Stoikov (2008), section 4: s0=100, T=1, sigma=2, dt=0.005, k=1.5, A=140.
         "as2008": replace(base, fills="intensity", horizon_steps=200, intensity=IntensityConfig()),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mm_gym.config import MarketConfig, with_overrides
 from mm_gym.market import book
@@ -29,8 +30,12 @@ def _quotes(sim, off=1.0, size=1):
     return q
 
 
-def test_cash_and_inventory_sum_to_zero_over_all_participants(make_sim):
-    sim = make_sim(8, builtin_rival=False, record=True)
+MODELS = [MarketConfig(), MarketConfig(price_formation="book")]  # legacy and "book" formation
+
+
+@pytest.mark.parametrize("config", MODELS, ids=["legacy", "book"])
+def test_cash_and_inventory_sum_to_zero_over_all_participants(make_sim, config):
+    sim = make_sim(8, config, builtin_rival=False, record=True)
     q = _quotes(sim)
     for _ in range(300):
         cash0 = sim.cash.sum(axis=1) + sim.state.others[:, X_CASH] + sim.state.others[:, X_EXCHANGE]
@@ -41,8 +46,9 @@ def test_cash_and_inventory_sum_to_zero_over_all_participants(make_sim):
     assert sim.state.acct[:, :, 6].sum() > 50  # fills did happen
 
 
-def test_total_equals_realized_plus_unrealized_plus_fees(make_sim):
-    sim = make_sim(8, builtin_rival=False)
+@pytest.mark.parametrize("config", MODELS, ids=["legacy", "book"])
+def test_total_equals_realized_plus_unrealized_plus_fees(make_sim, config):
+    sim = make_sim(8, config, builtin_rival=False)
     q = _quotes(sim, off=0.5)
     for _ in range(500):
         sim.step(q)

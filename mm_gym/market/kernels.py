@@ -36,15 +36,18 @@ from mm_gym.market.book import (
     shift_window,
 )
 from mm_gym.market.flow import background_liquidity, market_orders, update_mid
-from mm_gym.market.params import REGIME_SWITCHING, MarketParams
+from mm_gym.market.formation import book_liquidity, book_market_orders, step_activity
+from mm_gym.market.params import FORMATION_BOOK, REGIME_SWITCHING, MarketParams
 from mm_gym.market.processes import step_exogenous
-from mm_gym.market.rng import STREAM_EXO, seed_streams, uniform
+from mm_gym.market.rng import STREAM_ACTIVITY, STREAM_EXO, normal, seed_streams, uniform
 from mm_gym.market.state import (
     A_INV,
     A_STEP_BOUGHT,
     A_STEP_EDGE,
     A_STEP_FILLS,
     A_STEP_SOLD,
+    F_ACT_0,
+    F_ANCHOR,
     F_FLOW_ABS,
     F_FLOW_SIGNED,
     F_FUND,
@@ -268,16 +271,24 @@ def step_one(
                 limit = p.mm1_limit if k == 0 else p.mm2_limit
                 place_quotes(s, m, k, q[0], q[1], int(q[2]), int(q[3]), limit)
         update_mid(s, m)  # the makers' new quotes are part of the book
-    # 2. exogenous state; keep the price window centred on the fundamental
+    # 2. exogenous state; keep the price window centred on the fundamental (the book model:
+    # on the mid, which the fundamental only leads by the informed traders' short-lived signal)
     step_exogenous(s, p, m)
+    book = p.price_formation == FORMATION_BOOK
     centre = is_[m, I_BASE] + n // 2
-    f = fs[m, F_FUND]
+    f = fs[m, F_MID] if book else fs[m, F_FUND]
     if abs(f - centre) > n // 4:
         shift_window(s, m, int(round(f)) - centre)
-    # 3. background liquidity
-    background_liquidity(s, p, m, record)
-    # 4.-7. market orders, matching, impact, accounting
-    signed, absolute = market_orders(s, p, m, record)
+    if book:
+        # 3.-7. with the "book" price formation (mm_gym.market.formation)
+        act = step_activity(s, p, m)
+        book_liquidity(s, p, m, act)
+        signed, absolute = book_market_orders(s, p, m, act, record)
+    else:
+        # 3. background liquidity
+        background_liquidity(s, p, m, record)
+        # 4.-7. market orders, matching, impact, accounting
+        signed, absolute = market_orders(s, p, m, record)
     is_[m, I_ONE_SIDED] = 0  # the flag describes the book at the end of the step
     update_mid(s, m)
     # statistics behind the features
@@ -317,6 +328,12 @@ def reset_one(
     price0 = p.anchor_ticks
     fs[m, F_FUND] = price0
     fs[m, F_MID] = price0
+    fs[m, F_ANCHOR] = price0
+    if p.price_formation == FORMATION_BOOK and p.activity_on:
+        # the activity components start from their stationary law (the slow one is 3,000 steps)
+        sd = math.sqrt(-2.0 * p.act_log_norm / 3.0)
+        for j in range(3):
+            fs[m, F_ACT_0 + j] = sd * normal(s.rng, m, STREAM_ACTIVITY)
     fs[m, F_VAR] = p.sigma_ticks * p.sigma_ticks
     is_[m, I_BASE] = int(price0) - n // 2
     is_[m, I_BEST_BID] = -1

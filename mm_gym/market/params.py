@@ -6,12 +6,15 @@ a field read, as cheap as the indexed read of a flat array it replaces.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from mm_gym.config import REGIMES, MarketConfig
 from mm_gym.market.rng import geometric_log_q_of_mean
 
 REGIME_SWITCHING = 3  # regime_mode of a switching market (0..2: that regime, fixed)
+FORMATION_LEGACY = 0  # price_formation codes
+FORMATION_BOOK = 1
 
 
 class MarketParams(NamedTuple):
@@ -64,11 +67,43 @@ class MarketParams(NamedTuple):
     rival_size_lots: int  # [rival.size_lots]
     regime_mode: int  # 0..2 a fixed regime (REGIMES order), REGIME_SWITCHING [regime]
     horizon_steps: int  # [horizon_steps]
+    # "book" price formation [formation.*]
+    price_formation: int  # FORMATION_LEGACY / FORMATION_BOOK [price_formation]
+    queue_ref_lots: float
+    inside_spread_prob: float
+    metaorder_share: float
+    metaorder_count: int
+    metaorder_inv_tail: float  # 1 / metaorder_tail
+    activity_on: bool  # activity_sigma > 0
+    act_a0: float  # AR(1) coefficients exp(-1/tau) of the three components
+    act_a1: float
+    act_a2: float
+    act_b0: float  # innovation std sigma * sqrt(1 - a^2)
+    act_b1: float
+    act_b2: float
+    act_log_norm: float  # -0.5 * total variance: the factor has mean 1 before the cap
+    activity_cap: float
+    touch_take_prob: float
+    depth_fraction_power: float
+    adaptive_kappa: float
+    sign_ewma_decay: float  # 2 ** (-1 / half-life)
+    informed_decay: float
+    pull_mult: float
+    volatile_lo_mult: float
 
 
 def pack_params(config: MarketConfig) -> MarketParams:
     """The :class:`MarketParams` of ``config``."""
     pr, fl, mk, rv = config.process, config.flow, config.makers, config.rival
+    fo = config.formation
+    a = [
+        math.exp(-1.0 / tau)
+        for tau in (
+            fo.activity_tau_fast_steps,
+            fo.activity_tau_mid_steps,
+            fo.activity_tau_slow_steps,
+        )
+    ]
     return MarketParams(
         sigma_ticks=float(pr.sigma_ticks),
         ou_kappa=float(pr.ou_kappa),
@@ -114,4 +149,26 @@ def pack_params(config: MarketConfig) -> MarketParams:
             REGIME_SWITCHING if config.regime == "switching" else REGIMES.index(config.regime)
         ),
         horizon_steps=int(config.horizon_steps),
+        price_formation=FORMATION_BOOK if config.price_formation == "book" else FORMATION_LEGACY,
+        queue_ref_lots=float(fo.queue_ref_lots),
+        inside_spread_prob=float(fo.inside_spread_prob),
+        metaorder_share=float(fo.metaorder_share),
+        metaorder_count=int(fo.metaorder_count),
+        metaorder_inv_tail=1.0 / float(fo.metaorder_tail),
+        activity_on=fo.activity_sigma > 0.0,
+        act_a0=a[0],
+        act_a1=a[1],
+        act_a2=a[2],
+        act_b0=fo.activity_sigma * math.sqrt(1.0 - a[0] * a[0]),
+        act_b1=fo.activity_sigma * math.sqrt(1.0 - a[1] * a[1]),
+        act_b2=fo.activity_sigma * math.sqrt(1.0 - a[2] * a[2]),
+        act_log_norm=-0.5 * 3.0 * fo.activity_sigma**2,
+        activity_cap=float(fo.activity_cap),
+        touch_take_prob=float(fo.touch_take_prob),
+        depth_fraction_power=float(fo.depth_fraction_power),
+        adaptive_kappa=float(fo.adaptive_kappa),
+        sign_ewma_decay=2.0 ** (-1.0 / fo.adaptive_half_life_orders),
+        informed_decay=float(fo.informed_decay),
+        pull_mult=float(fo.pull_mult),
+        volatile_lo_mult=float(fo.volatile_lo_mult),
     )

@@ -14,6 +14,12 @@ Per step (in this order):
    ``mean_reverting``: ``F += ou_kappa * (anchor - F) + sigma * e`` (discrete OU, AR(1) 1-kappa);
    ``trending``: ``F += trend_drift * s + sigma * e`` (drift sign follows sentiment);
    ``volatile``: ``F += volatile_sigma_mult * sigma * e``.
+
+With the ``"book"`` price formation the fundamental is ``mid + g``, ``g`` the informed traders'
+private signal: ``g = (1 - informed_decay) * g + drift + sigma_r * e`` with the regime's drift
+(``pull_mult * ou_kappa * (anchor - mid)``, ``trend_drift * s`` or 0) and the regime's
+sigma. The information is short-lived and reaches the price only through informed order flow;
+in ``switching`` the anchor is reset to the mid at every regime change.
 """
 
 from __future__ import annotations
@@ -22,9 +28,18 @@ import math
 
 import numba as nb
 
-from mm_gym.market.params import REGIME_SWITCHING, MarketParams
+from mm_gym.market.params import FORMATION_BOOK, REGIME_SWITCHING, MarketParams
 from mm_gym.market.rng import STREAM_EXO, normal, poisson, uniform
-from mm_gym.market.state import F_FUND, F_SENT_OBS, F_SENT_X, I_NEWS, I_REGIME, MarketState
+from mm_gym.market.state import (
+    F_ANCHOR,
+    F_FUND,
+    F_MID,
+    F_SENT_OBS,
+    F_SENT_X,
+    I_NEWS,
+    I_REGIME,
+    MarketState,
+)
 
 REGIME_MEAN_REVERTING = 0
 REGIME_TRENDING = 1
@@ -42,6 +57,8 @@ def step_exogenous(st: MarketState, p: MarketParams, m: int) -> None:
         u2 = uniform(rng, m, s)
         if u < p.switch_prob:
             is_[m, I_REGIME] = (is_[m, I_REGIME] + 1 + int(u2 * 2.0)) % 3
+            if p.price_formation == FORMATION_BOOK:
+                fs[m, F_ANCHOR] = fs[m, F_MID]  # the new regime reverts to today's price
     else:
         is_[m, I_REGIME] = p.regime_mode
     # 2. latent sentiment
@@ -60,6 +77,17 @@ def step_exogenous(st: MarketState, p: MarketParams, m: int) -> None:
     e = normal(rng, m, s)
     regime = is_[m, I_REGIME]
     f = fs[m, F_FUND]
+    if p.price_formation == FORMATION_BOOK:
+        mid = fs[m, F_MID]
+        g = (1.0 - p.informed_decay) * (f - mid)
+        if regime == REGIME_MEAN_REVERTING:
+            g += p.pull_mult * p.ou_kappa * (fs[m, F_ANCHOR] - mid) + p.sigma_ticks * e
+        elif regime == REGIME_TRENDING:
+            g += p.trend_drift_ticks * sent + p.sigma_ticks * e
+        else:
+            g += p.volatile_sigma_mult * p.sigma_ticks * e
+        fs[m, F_FUND] = mid + g
+        return
     if regime == REGIME_MEAN_REVERTING:
         f += p.ou_kappa * (p.anchor_ticks - f) + p.sigma_ticks * e
     elif regime == REGIME_TRENDING:

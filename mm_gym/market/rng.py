@@ -24,7 +24,9 @@ STREAM_CANCEL = 3  # background cancellations (their count depends on resting vo
 STREAM_INFORMED = 4  # informed market orders
 STREAM_SHOCK = 5  # liquidity shocks (the side depends on mm1's inventory)
 STREAM_RIVAL = 6  # reserved for randomized rivals
-N_STREAMS = 7
+STREAM_ACTIVITY = 7  # the slow activity factor ("book" price formation)
+STREAM_META = 8  # metaorder parents and market-order sizes ("book" price formation)
+N_STREAMS = 9
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -25,7 +25,12 @@ F_HAWKES = 5  # Hawkes excitation of the noise arrival rate (orders per step)
 F_FLOW_SIGNED = 6  # EMA of signed market-order lots per step (buys > 0)
 F_FLOW_ABS = 7  # EMA of absolute market-order lots per step
 F_VAR = 8  # EWMA of squared mid changes (ticks^2 per step)
-N_FS = 9
+# "book" price formation only (mm_gym.market.formation)
+F_ACT_0 = 9  # three log-OU components of the activity factor (F_ACT_0 .. F_ACT_0 + 2)
+F_ACTIVITY = 12  # the activity factor this step (multiplies market, limit and cancel rates)
+F_SIGN_EWMA = 13  # EWMA of market-order signs (+1 buy), the adaptive providers' forecast
+F_ANCHOR = 14  # mean-reversion anchor (reset to the mid at a regime change), ticks
+N_FS = 15
 
 # --- int scalars per market (is_[m, I_*])
 I_T = 0  # steps since the episode started
@@ -46,7 +51,11 @@ I_SHOCKS = 14  # shocks started in this episode
 I_UNFILLED = 15  # market-order lots that found no liquidity (book side empty)
 I_BID_LOTS = 16  # background lots resting on the bid side (kept in step with bid_vol)
 I_ASK_LOTS = 17  # background lots resting on the ask side
-N_IS = 18
+# "book" price formation only: parent metaorders (side +1/-1, child orders left)
+MAX_META = 8
+I_META_SIDE = 18  # I_META_SIDE .. I_META_SIDE + MAX_META - 1
+I_META_LEFT = 18 + MAX_META  # I_META_LEFT .. I_META_LEFT + MAX_META - 1
+N_IS = 18 + 2 * MAX_META
 
 # --- makers' orders: orders[m, maker, side, O_*]; side 0 bid, 1 ask
 O_TICK = 0

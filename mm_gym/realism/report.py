@@ -831,7 +831,38 @@ def _parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace --out if this tool wrote it before"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override applied to every preset, dotted keys (e.g. price_formation=book, "
+        "formation.queue_ref_lots=8); repeatable",
+    )
     return p
+
+
+def _parse_value(text: str) -> Any:
+    """An override value: true/false, an int, a float, else the string."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _overrides(items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"--override {item!r} must be KEY=VALUE")
+        out[key.strip()] = _parse_value(value)
+    return out
 
 
 def _validate(args: argparse.Namespace) -> list[str]:
@@ -914,17 +945,30 @@ def run(argv: Sequence[str] | None = None) -> list[PresetResult]:
     """
     from tqdm import tqdm
 
-    from mm_gym.config import preset
+    from mm_gym.config import ConfigError, preset, with_overrides
 
     args = _parser().parse_args(argv)
     presets = _validate(args)
+    overrides = _overrides(args.override)
+    configs = {}
+    for p in presets:
+        try:
+            configs[p] = with_overrides(preset(p), overrides)
+        except ConfigError as exc:
+            raise CliError(f"--override: {exc}") from None
     results: list[PresetResult] = []
     total = len(presets) * (args.burn_in + args.steps)
     with tqdm(total=total, unit="step", disable=True if args.no_progress else None) as bar:
         for p in presets:
             bar.set_description(p)
             meas = measure_preset(
-                p, preset(p), args.markets, args.steps, args.burn_in, args.seed, progress=bar.update
+                p,
+                configs[p],
+                args.markets,
+                args.steps,
+                args.burn_in,
+                args.seed,
+                progress=bar.update,
             )
             bar.set_description(f"{p} (analysis)")
             results.append(analyse(meas, args.bootstrap, args.seed))
