@@ -67,19 +67,6 @@ _THREADS_SCRIPT = textwrap.dedent(
 )
 
 
-def test_two_vector_envs_stepped_from_two_threads_do_not_abort():
-    # In a subprocess: before the fix numba's workqueue layer aborted the whole interpreter.
-    proc = subprocess.run(
-        [sys.executable, "-c", _THREADS_SCRIPT],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip() == "ok"
-
-
 _SIM_THREADS_SCRIPT = textwrap.dedent(
     """
     import threading
@@ -110,14 +97,16 @@ _SIM_THREADS_SCRIPT = textwrap.dedent(
 )
 
 
-def test_two_simulators_stepped_from_two_threads_do_not_abort():
+@pytest.mark.parametrize(
+    "script",
+    [_THREADS_SCRIPT, _SIM_THREADS_SCRIPT],
+    ids=["two_vector_envs", "two_simulators"],
+)
+def test_stepping_from_two_threads_does_not_abort(script):
+    # In a subprocess: before the fix numba's workqueue layer aborted the whole interpreter.
     # The lock lives in the simulator, so direct users of MarketSimulator are safe too.
     proc = subprocess.run(
-        [sys.executable, "-c", _SIM_THREADS_SCRIPT],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "ok"
