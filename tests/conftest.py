@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 from mm_gym.config import MarketConfig
 from mm_gym.market import MarketSimulator
+from mm_gym.market.simulator import PARALLEL_ENV
+
+# The default suite runs every batch on the serial kernel (results are identical either way) so
+# that it never waits minutes for the parallel kernels' first compile; subprocesses inherit this.
+# Tests marked ``parallel`` (make test-full) switch the default back.
+os.environ.setdefault(PARALLEL_ENV, "off")
+
+
+@pytest.fixture(autouse=True)
+def _parallel_kernels(request, monkeypatch):
+    if request.node.get_closest_marker("parallel"):
+        monkeypatch.setenv(PARALLEL_ENV, "auto")
 
 
 @pytest.fixture

@@ -93,6 +93,7 @@ def test_vector_equals_singles_across_autoreset(kwargs):
     assert episodes_ended >= 2 * n  # every sub-env went through at least two autoresets
 
 
+@pytest.mark.parallel
 def test_vector_sub_env_does_not_depend_on_batch_size():
     small = gym.make_vec(ID, num_envs=2, horizon_steps=30)
     large = gym.make_vec(ID, num_envs=70, horizon_steps=30)  # parallel kernel from 64 markets

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from mm_gym.config import MarketConfig, preset
+from mm_gym.config import ConfigError, MarketConfig, preset
 from mm_gym.market import MarketSimulator
 
 
@@ -38,6 +39,7 @@ def test_different_seeds_differ():
     assert not np.array_equal(a, b)
 
 
+@pytest.mark.parallel
 def test_batch_of_64_equals_64_single_runs():
     seeds = np.arange(100, 164, dtype=np.uint64)
     _, batch = _rollout(64, seeds, steps=200, parallel=True)
@@ -87,3 +89,18 @@ def test_pickled_simulator_continues_identically_without_pickling_kernels():
         twin.step(q)
     np.testing.assert_array_equal(sim.state.fs, twin.state.fs)
     np.testing.assert_array_equal(sim.state.acct, twin.state.acct)
+
+
+@pytest.mark.parametrize(
+    ("mode", "n", "expected"), [("off", 64, False), ("auto", 63, False), ("auto", 64, True)]
+)
+def test_parallel_environment_variable_picks_the_kernel(monkeypatch, mode, n, expected):
+    monkeypatch.setenv("MM_GYM_PARALLEL", mode)
+    assert MarketSimulator(MarketConfig(), n).parallel is expected
+    assert MarketSimulator(MarketConfig(), n, parallel=True).parallel  # explicit wins
+
+
+def test_parallel_environment_variable_rejects_other_values(monkeypatch):
+    monkeypatch.setenv("MM_GYM_PARALLEL", "yes")
+    with pytest.raises(ConfigError, match="MM_GYM_PARALLEL='yes' must be 'auto' or 'off'"):
+        MarketSimulator(MarketConfig(), 2)

@@ -97,6 +97,7 @@ _SIM_THREADS_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.parallel
 @pytest.mark.parametrize(
     "script",
     [_THREADS_SCRIPT, _SIM_THREADS_SCRIPT],

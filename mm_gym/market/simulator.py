@@ -42,6 +42,20 @@ from mm_gym.market.views import (
 )
 
 PARALLEL_MIN_MARKETS = 64  # below this the thread launch costs more than it saves
+PARALLEL_ENV = "MM_GYM_PARALLEL"  # "auto" (default) or "off": see _parallel_by_default
+
+
+def _parallel_by_default(n_markets: int) -> bool:
+    """Whether a batch of ``n_markets`` runs the parallel kernel when ``parallel`` is not given.
+
+    ``MM_GYM_PARALLEL=off`` keeps every batch on the serial kernel (one thread): for
+    process-level parallelism (SubprocVecEnv, several trainings or Ray workers on one machine),
+    where threads per process only compete, and to skip compiling the parallel kernels.
+    """
+    mode = os.environ.get(PARALLEL_ENV, "auto").strip().lower()
+    if mode not in ("auto", "off"):
+        raise ConfigError(f"{PARALLEL_ENV}={mode!r} must be 'auto' or 'off'")
+    return mode == "auto" and n_markets >= PARALLEL_MIN_MARKETS
 
 
 class _Alias:
@@ -111,7 +125,8 @@ class MarketSimulator:
             (:attr:`fills`, :attr:`market_orders`) for analysis; off it saves time. The
             :attr:`record` property switches it later.
         parallel: Force the parallel (True) or serial (False) kernel; by default parallel from
-            :data:`PARALLEL_MIN_MARKETS` markets on. Results are identical either way.
+            :data:`PARALLEL_MIN_MARKETS` markets on unless the environment variable
+            ``MM_GYM_PARALLEL=off``. Results are identical either way.
     """
 
     def __init__(
@@ -145,12 +160,17 @@ class MarketSimulator:
         self.state: MarketState = allocate(self.n_markets, config.n_levels)
         self._quotes = np.zeros((self.n_markets, 2, 4), np.float64)
         self._all = np.ones(self.n_markets, np.bool_)
-        self._parallel = self.n_markets >= PARALLEL_MIN_MARKETS if parallel is None else parallel
+        self._parallel = _parallel_by_default(self.n_markets) if parallel is None else parallel
         self._step: Callable[..., None] | None = None  # bound on first use (_bind_kernels)
         self._reset: Callable[..., None] | None = None
         self._value = config.tick_size * config.lot_size
         self._reset_done = False
         self._bind_views()
+
+    @property
+    def parallel(self) -> bool:
+        """Whether this batch runs the parallel (multi-threaded) kernel."""
+        return self._parallel
 
     def _bind_views(self) -> None:
         """Make the step result and the read-only views over :attr:`state`.
