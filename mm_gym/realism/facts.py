@@ -172,12 +172,12 @@ class _Orders(NamedTuple):
 
 def _split_orders(meas: Measurement) -> _Orders:
     o = meas.orders
-    live = o.size_lots > 0
-    bounds = np.searchsorted(o.market[live], np.arange(meas.n_markets + 1))  # sorted by market
+    live = o["size_lots"] > 0
+    bounds = np.searchsorted(o["market"][live], np.arange(meas.n_markets + 1))  # sorted by market
     cuts = bounds[1:-1]
-    signs = np.split(o.side[live].astype(np.float64), cuts)
-    sizes = np.split(o.size_lots[live].astype(np.float64), cuts)
-    impacts = np.split(o.impact_ticks[live].astype(np.float64), cuts)
+    signs = np.split(o["side"][live].astype(np.float64), cuts)
+    sizes = np.split(o["size_lots"][live].astype(np.float64), cuts)
+    impacts = np.split(o["impact_ticks"][live].astype(np.float64), cuts)
     count = int(live.sum())
     return _Orders(live, signs, sizes, impacts, count, f"{count:,} market orders")
 
@@ -275,7 +275,7 @@ def _order_sign_and_impact_facts(sheet: _Sheet, orders: _Orders) -> None:
     )
     sheet.curves["sign_acf"] = est.acf_from_parts(est.acf_parts(orders.signs, sign_lags))
     sheet.curves["sign_acf_lags"] = sign_lags.astype(np.float64)
-    max_size = float(max(2.0, sheet.meas.orders.size_lots.max(initial=1.0)))
+    max_size = float(max(2.0, sheet.meas.orders["size_lots"].max(initial=1.0)))
     edges = np.unique(np.round(np.geomspace(1, max_size + 1, 14)))
     pi = est.impact_parts(orders.sizes, orders.impacts, edges)
     sheet.add(
@@ -443,11 +443,11 @@ def _noise_response_facts(sheet: _Sheet, live: np.ndarray) -> None:
     """The mid's response to uninformed (noise) market orders: how much impact is transient."""
     meas = sheet.meas
     o, n, t = meas.orders, meas.n_markets, meas.n_steps
-    noise = live & (o.kind == KIND_NOISE)
-    flat = o.market[noise].astype(np.int64) * t + o.step[noise]
-    eps = o.side[noise].astype(np.float64)
+    noise = live & (o["kind"] == KIND_NOISE)
+    flat = o["market"][noise].astype(np.int64) * t + o["step"][noise]
+    eps = o["side"][noise].astype(np.float64)
     sign_sum = np.bincount(flat, eps, n * t).reshape(n, t)
-    signed_pre = np.bincount(flat, eps * o.pre_mid_ticks[noise], n * t).reshape(n, t)
+    signed_pre = np.bincount(flat, eps * o["pre_mid_ticks"][noise], n * t).reshape(n, t)
     cnt = np.bincount(flat, None, n * t).astype(np.float64).reshape(n, t)
     lags = RESPONSE_LAGS[RESPONSE_LAGS < t]
     presp = est.response_parts(meas.mid_ticks, sign_sum, signed_pre, cnt, lags)
@@ -477,7 +477,9 @@ def _noise_response_facts(sheet: _Sheet, live: np.ndarray) -> None:
 def _flow_facts(sheet: _Sheet, orders: _Orders) -> None:
     """Order-flow composition (no CI: counts)."""
     meas = sheet.meas
-    kinds = np.bincount(meas.orders.kind[orders.live].astype(np.int64), minlength=len(KIND_NAMES))
+    kinds = np.bincount(
+        meas.orders["kind"][orders.live].astype(np.int64), minlength=len(KIND_NAMES)
+    )
     rate = orders.n_executed / max(meas.market_steps, 1)
     label = "market orders per step (executed)"
     sheet.facts.append(_no_ci("orders_per_step", label, rate, "info", orders.sample))

@@ -25,10 +25,10 @@ from mm_gym.config import MarketConfig
 
 __all__ = [
     "DEPTH_LEVELS",
+    "ORDER_DTYPE",
     "QUOTE_LOTS",
     "QUOTE_OFFSET_TICKS",
     "Measurement",
-    "OrderRecords",
     "estimate_bytes",
     "measure_preset",
 ]
@@ -44,32 +44,22 @@ BYTES_PER_MARKET_STEP = 400
 records at about 3 orders per step, and the estimators' temporaries), for the memory check."""
 
 
-@dataclass
-class OrderRecords:
-    """The market orders of a measurement, one entry per order, in time order within a market.
-
-    Attributes:
-        market: Market index.
-        step: Step index within the recorded window.
-        size_lots: Lots executed (0: the order found no liquidity).
-        side: +1 buy, -1 sell.
-        kind: Aggressor kind (``mm_gym.market.state.KIND_NAMES``: noise, informed, shock,
-            background = a marketable background limit order).
-        pre_mid_ticks: Mid just before the order, ticks.
-        impact_ticks: ``side * (mid after - mid before)``, ticks.
-    """
-
-    market: np.ndarray
-    step: np.ndarray
-    size_lots: np.ndarray
-    side: np.ndarray
-    kind: np.ndarray
-    pre_mid_ticks: np.ndarray
-    impact_ticks: np.ndarray
-
-    def __len__(self) -> int:
-        """Number of orders."""
-        return int(self.market.size)
+ORDER_DTYPE = np.dtype(
+    [
+        ("market", np.int32),
+        ("step", np.int32),
+        ("size_lots", np.float32),
+        ("side", np.int8),
+        ("kind", np.int8),
+        ("pre_mid_ticks", np.float64),
+        ("impact_ticks", np.float32),
+    ]
+)
+"""One recorded market order (:attr:`Measurement.orders`): market index, step index within the
+recorded window, lots executed (0: the order found no liquidity), side (+1 buy, -1 sell), the
+aggressor's kind (index into ``mm_gym.market.views.KIND_NAMES``: noise, informed, shock,
+background = a marketable background limit order), the mid just before it and its impact
+``side * (mid after - mid before)``, ticks."""
 
 
 @dataclass
@@ -96,7 +86,8 @@ class Measurement:
         depth_sum_lots: ``(n_markets, DEPTH_LEVELS)`` background lots summed over steps and both
             sides at 0, 1, ... ticks behind the same side's best background price.
         depth_snapshots: ``(n_markets,)`` snapshots times sides added into ``depth_sum_lots``.
-        orders: The recorded market orders.
+        orders: ``(n_orders,)`` :data:`ORDER_DTYPE` records of the market orders, by market and in
+            time order within a market.
         orders_lost: Market orders beyond the simulator's per-step record capacity (not in
             ``orders``).
         elapsed_s: Wall time of the run, seconds.
@@ -117,7 +108,7 @@ class Measurement:
     one_sided_steps: np.ndarray
     depth_sum_lots: np.ndarray
     depth_snapshots: np.ndarray
-    orders: OrderRecords
+    orders: np.ndarray
     orders_lost: int = 0
     elapsed_s: float = 0.0
 
@@ -166,7 +157,7 @@ class _Recorder:
         self.one_sided = np.zeros(n, np.int64)
         self.depth_sum = np.zeros((n, DEPTH_LEVELS))
         self.depth_count = np.zeros(n)
-        self.order_chunks: list[tuple[np.ndarray, ...]] = []
+        self.order_chunks: list[np.ndarray] = []
         self.lost = 0
 
     def record_chunk(self, quotes: np.ndarray, first_step: int, k: int) -> None:
@@ -181,7 +172,7 @@ class _Recorder:
             c_step.append(np.full(recs.size, t, np.int32))
             c_rec.append(recs)
         if c_rec:
-            self.order_chunks.append(_order_columns(np.concatenate(c_rec), np.concatenate(c_step)))
+            self.order_chunks.append(_order_records(np.concatenate(c_rec), np.concatenate(c_step)))
 
     def _record_step(self, t: int) -> None:
         s = self.sim.scalars
@@ -224,31 +215,27 @@ class _Recorder:
         lost = view.count - np.minimum(view.count, view.capacity)
         return view.records(), int(lost.sum())
 
-    def orders(self) -> OrderRecords:
+    def orders(self) -> np.ndarray:
         """All recorded market orders, sorted by market (time order kept within a market)."""
         if not self.order_chunks:
-            dtypes = (np.int32, np.int32, np.float32, np.int8, np.int8, np.float64, np.float32)
-            return OrderRecords(*(np.zeros(0, d) for d in dtypes))
-        cols = [np.concatenate([c[i] for c in self.order_chunks]) for i in range(7)]
+            return np.zeros(0, ORDER_DTYPE)
+        orders = np.concatenate(self.order_chunks)
         # Chunks are in time order and each step's records in execution order; a stable sort by
         # market keeps that order within each market (the sign series is in event time).
-        order = np.argsort(cols[0], kind="stable")
-        return OrderRecords(*(c[order] for c in cols))
+        return orders[np.argsort(orders["market"], kind="stable")]
 
 
-def _order_columns(recs: np.ndarray, step: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The :class:`OrderRecords` columns of one chunk's market-order records, in field order."""
-    side = recs["side"]
-    pre = recs["pre_mid"].astype(np.float64)
-    return (
-        recs["market"].astype(np.int32),
-        step,
-        recs["size_lots"].astype(np.float32),
-        side.astype(np.int8),
-        recs["kind"].astype(np.int8),
-        pre,
-        (side * (recs["post_mid"] - pre)).astype(np.float32),
-    )
+def _order_records(recs: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """:data:`ORDER_DTYPE` records of one chunk's market orders (``MARKET_ORDER_DTYPE``)."""
+    out = np.empty(recs.size, ORDER_DTYPE)
+    out["market"] = recs["market"]
+    out["step"] = step
+    out["size_lots"] = recs["size_lots"]
+    out["side"] = recs["side"]
+    out["kind"] = recs["kind"]
+    out["pre_mid_ticks"] = recs["pre_mid"]
+    out["impact_ticks"] = recs["side"] * (recs["post_mid"] - recs["pre_mid"])
+    return out
 
 
 def estimate_bytes(n_markets: int, n_steps: int) -> int:
