@@ -45,15 +45,10 @@ records at about 3 orders per step, and the estimators' temporaries), for the me
 
 
 ORDER_DTYPE = np.dtype(
-    [
-        ("market", np.int32),
-        ("step", np.int32),
-        ("size_lots", np.float32),
-        ("side", np.int8),
-        ("kind", np.int8),
-        ("pre_mid_ticks", np.float64),
-        ("impact_ticks", np.float32),
-    ]
+    {
+        "names": ["market", "step", "size_lots", "side", "kind", "pre_mid_ticks", "impact_ticks"],
+        "formats": [np.int32, np.int32, np.float32, np.int8, np.int8, np.float64, np.float32],
+    }
 )
 """One recorded market order (:attr:`Measurement.orders`): market index, step index within the
 recorded window, lots executed (0: the order found no liquidity), side (+1 buy, -1 sell), the
