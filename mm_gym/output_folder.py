@@ -167,6 +167,31 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _reserve_default() -> Path:
+    """Create ``exports/<timestamp>`` (or ``<timestamp>-1``, ``-2`` ... when taken)."""
+    EXPORTS.mkdir(parents=True, exist_ok=True)
+    latest = EXPORTS / "latest"
+    if latest.exists() and not latest.is_symlink():
+        raise CliError(f"{str(latest)!r} is not a symbolic link: move it away")
+    _clean_abandoned(EXPORTS)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for k in range(1000):
+        out = EXPORTS / (stamp if k == 0 else f"{stamp}-{k}")
+        with contextlib.suppress(FileExistsError):
+            out.mkdir()
+            return out
+    raise CliError(f"no free folder name {stamp}-<k> under {str(EXPORTS)!r}")
+
+
+def _reserve_given(out_flag: str, root: Path) -> tuple[Path, bool]:
+    """``(--out, created)``: refuse a dangerous folder, clean dead runs' temporaries, reserve."""
+    out = Path(out_flag)
+    _refuse_dangerous_out(out, root)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _clean_own_stale_temps(out)
+    return out, _reserve(out)
+
+
 @contextlib.contextmanager
 def prepare_output(
     out_flag: str, overwrite: bool, root: Path, owner: FolderOwner = EVALUATE
@@ -194,27 +219,7 @@ def prepare_output(
 
     default = not out_flag
     try:
-        if default:
-            EXPORTS.mkdir(parents=True, exist_ok=True)
-            latest = EXPORTS / "latest"
-            if latest.exists() and not latest.is_symlink():
-                raise CliError(f"{str(latest)!r} is not a symbolic link: move it away")
-            _clean_abandoned(EXPORTS)
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            for k in range(1000):
-                out = EXPORTS / (stamp if k == 0 else f"{stamp}-{k}")
-                with contextlib.suppress(FileExistsError):
-                    out.mkdir()
-                    break
-            else:
-                raise CliError(f"no free folder name {stamp}-<k> under {str(EXPORTS)!r}")
-            created = True
-        else:
-            out = Path(out_flag)
-            _refuse_dangerous_out(out, root)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            _clean_own_stale_temps(out)
-            created = _reserve(out)
+        out, created = (_reserve_default(), True) if default else _reserve_given(out_flag, root)
     except OSError as exc:
         raise CliError(
             f"cannot write the output folder {out_flag or str(EXPORTS)!r}: {exc.strerror}"
