@@ -271,55 +271,26 @@ def calibrate_on_env(
     """
     import gymnasium as gym
 
-    from mm_gym.evaluation import evaluation_seeds, resolve_setting
+    from mm_gym.evaluation import resolve_setting
 
-    d = _as_1d("depths", list(depths))
-    if np.any(d < 0):
-        raise ConfigError(f"depths={d.tolist()!r} must be >= 0 ticks")
-    if isinstance(markets_per_depth, bool) or not isinstance(markets_per_depth, int):
-        raise ConfigError(f"markets_per_depth={markets_per_depth!r} must be an integer >= 1")
-    if markets_per_depth < 1:
-        raise ConfigError(f"markets_per_depth={markets_per_depth!r} must be an integer >= 1")
+    d = _ladder_depths(depths, markets_per_depth)
     per_market = np.repeat(d, markets_per_depth)
-    n = per_market.size
     env_id, kwargs = resolve_setting(setting)
     env: Any = gym.make_vec(
         env_id,
-        num_envs=n,
+        num_envs=per_market.size,
         vectorization_mode="vector_entry_point",
         rival=rival,
         **{**kwargs, **dict(overrides or {})},
     )
     try:
-        venv = env.unwrapped
-        if venv.env_config.action_type != "continuous":
-            raise ConfigError(
-                f"action_type={venv.env_config.action_type!r}: the depth ladder quotes "
-                "continuous (bid, ask) offsets; use action_type='continuous'"
-            )
-        if float(d.max()) > venv.env_config.max_offset_ticks:
-            raise ConfigError(
-                f"depths={d.tolist()!r} must be <= max_offset_ticks="
-                f"{venv.env_config.max_offset_ticks!r}"
-            )
-        accounts = venv.simulator.accounts  # live read-only (n, 2) arrays
-        limit = int(venv.market_config.makers.mm1_limit)
-        horizon = int(venv.market_config.horizon_steps)
-        ladder = _DepthLadder(per_market)
-        obs, _ = env.reset(seed=[int(s) for s in evaluation_seeds(n, seed)])
-        ladder.reset(np.random.default_rng(seed), venv.policy_context("mm1"))
-        fills = np.zeros(n)
-        exposure = np.zeros(n)
-        for _ in range(horizon):
-            q = accounts.inventory[:, 0].copy()
-            obs, _, _, _, _ = env.step(ladder.act(obs))
-            exposure += (q < limit).astype(np.float64) + (q > -limit)
-            fills += (accounts.step_bought[:, 0] > 0).astype(np.float64)
-            fills += accounts.step_sold[:, 0] > 0
+        _check_ladder_env(env.unwrapped, d)
+        fills, exposure = _count_ladder_fills(env, per_market, seed)
     finally:
         env.close()
-    counts = np.bincount(np.repeat(np.arange(d.size), markets_per_depth), weights=fills)
-    expo = np.bincount(np.repeat(np.arange(d.size), markets_per_depth), weights=exposure)
+    depth_index = np.repeat(np.arange(d.size), markets_per_depth)
+    counts = np.bincount(depth_index, weights=fills)
+    expo = np.bincount(depth_index, weights=exposure)
     A, k = calibrate_k(d, counts, expo)
     return FillCurve(
         A=float(A),
@@ -328,6 +299,58 @@ def calibrate_on_env(
         fill_counts=tuple(float(x) for x in counts),
         exposure_steps=tuple(float(x) for x in expo),
     )
+
+
+def _ladder_depths(depths: Sequence[float], markets_per_depth: int) -> np.ndarray:
+    """The checked depths of :func:`calibrate_on_env` (and its ``markets_per_depth``)."""
+    d = _as_1d("depths", list(depths))
+    if np.any(d < 0):
+        raise ConfigError(f"depths={d.tolist()!r} must be >= 0 ticks")
+    if (
+        isinstance(markets_per_depth, bool)
+        or not isinstance(markets_per_depth, int)
+        or markets_per_depth < 1
+    ):
+        raise ConfigError(f"markets_per_depth={markets_per_depth!r} must be an integer >= 1")
+    return d
+
+
+def _check_ladder_env(venv: Any, d: np.ndarray) -> None:
+    """The vector env must take continuous offsets and allow the deepest depth."""
+    if venv.env_config.action_type != "continuous":
+        raise ConfigError(
+            f"action_type={venv.env_config.action_type!r}: the depth ladder quotes "
+            "continuous (bid, ask) offsets; use action_type='continuous'"
+        )
+    if float(d.max()) > venv.env_config.max_offset_ticks:
+        raise ConfigError(
+            f"depths={d.tolist()!r} must be <= max_offset_ticks="
+            f"{venv.env_config.max_offset_ticks!r}"
+        )
+
+
+def _count_ladder_fills(
+    env: Any, per_market: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One episode of the depth ladder; ``(fills, exposure_steps)`` per market, both sides."""
+    from mm_gym.evaluation import evaluation_seeds
+
+    venv = env.unwrapped
+    n = per_market.size
+    accounts = venv.simulator.accounts  # live read-only (n, 2) arrays
+    limit = int(venv.market_config.makers.mm1_limit)
+    ladder = _DepthLadder(per_market)
+    obs, _ = env.reset(seed=[int(s) for s in evaluation_seeds(n, seed)])
+    ladder.reset(np.random.default_rng(seed), venv.policy_context("mm1"))
+    fills = np.zeros(n)
+    exposure = np.zeros(n)
+    for _ in range(int(venv.market_config.horizon_steps)):
+        q = accounts.inventory[:, 0].copy()
+        obs, _, _, _, _ = env.step(ladder.act(obs))
+        exposure += (q < limit).astype(np.float64) + (q > -limit)
+        fills += (accounts.step_bought[:, 0] > 0).astype(np.float64)
+        fills += accounts.step_sold[:, 0] > 0
+    return fills, exposure
 
 
 def tune_gamma(

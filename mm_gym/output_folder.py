@@ -1,11 +1,12 @@
-"""The output folder of ``evaluate.py``: reserved, locked, written as a temporary, published.
+"""The output folder of a tool (``evaluate.py``, the realism report): reserved, locked, published.
 
 A run writes into a hidden temporary folder (``.<name>.tmp-<pid>``) next to its output folder
 and renames it into place at the end (:func:`publish`), so an interrupted run leaves nothing
 half-written. The output folder is locked (:func:`mm_gym.files.exclusive_lock`) for the run.
-Every export holds :data:`EXPORT_MARKER`; ``--overwrite`` replaces only a folder holding it,
-never the working folder, one of its parents or the repository. Bad input raises
-:class:`mm_gym.cli.CliError` (one line, exit code 2).
+Every folder holds its tool's marker (:class:`FolderOwner`; ``evaluate.py``'s exports
+:data:`EXPORT_MARKER`); ``--overwrite`` replaces only a folder holding it, never the working
+folder, one of its parents or the repository. Bad input raises :class:`mm_gym.cli.CliError` (one
+line, exit code 2).
 """
 
 from __future__ import annotations
@@ -22,13 +23,42 @@ from pathlib import Path
 
 from mm_gym.cli import CliError
 
-__all__ = ["EXPORTS", "EXPORT_MARKER", "LOCK_FILE", "Output", "prepare_output", "publish"]
+__all__ = [
+    "EVALUATE",
+    "EXPORTS",
+    "EXPORT_MARKER",
+    "LOCK_FILE",
+    "FolderOwner",
+    "Output",
+    "check_replaceable",
+    "prepare_output",
+    "publish",
+]
 
 EXPORTS = Path("exports")
 EXPORT_MARKER = ".mm_gym-export"
 """Marker file in every export: ``--overwrite`` replaces only a folder that holds it."""
 LOCK_FILE = ".lock"  # mm_gym.files.exclusive_lock's lock file inside the locked folder
 _DEFAULT_NAME = re.compile(r"^\d{8}-\d{6}(-\d+)?$")  # exports/<timestamp>[-k]
+
+
+@dataclass(frozen=True)
+class FolderOwner:
+    """The tool that writes a kind of output folder.
+
+    Attributes:
+        tool: The tool's name in messages and in the marker file (``"evaluate.py"``).
+        marker: The file every folder it writes holds (``--overwrite`` needs it).
+        what: One such folder, in messages (``"an evaluate.py export"``).
+    """
+
+    tool: str
+    marker: str
+    what: str
+
+
+EVALUATE = FolderOwner("evaluate.py", EXPORT_MARKER, "an evaluate.py export")
+"""``evaluate.py``'s exports."""
 
 
 @dataclass
@@ -40,6 +70,7 @@ class Output:
     latest: bool
     created: bool  # the final folder was made by this run (a placeholder until publish)
     replace: bool  # the final folder is an earlier export, replaced at publish (--overwrite)
+    owner: FolderOwner = EVALUATE
 
 
 def _refuse_dangerous_out(out: Path, root: Path) -> None:
@@ -69,17 +100,22 @@ def _reserve(out: Path) -> bool:
     return False
 
 
-def _check_existing(out: Path, overwrite: bool) -> bool:
-    """For a folder that already existed: True if it is an export to replace, False if empty."""
+def check_replaceable(out: Path, overwrite: bool, owner: FolderOwner = EVALUATE) -> bool:
+    """For a folder that exists: True if it is ``owner``'s output to replace, False if empty.
+
+    Raises:
+        CliError: If it holds anything (but a lock file) and ``overwrite`` is off, or it is not
+            ``owner``'s (no marker): nothing is deleted.
+    """
     from mm_gym.files import is_owned_folder
 
     if not ({p.name for p in out.iterdir()} - {LOCK_FILE}):
         return False
     if not overwrite:
         raise CliError(f"output folder {str(out)!r} exists and is not empty (use --overwrite)")
-    if not is_owned_folder(out, EXPORT_MARKER):
+    if not is_owned_folder(out, owner.marker):
         raise CliError(
-            f"--overwrite: {str(out)!r} is not an evaluate.py export (no {EXPORT_MARKER} in it): "
+            f"--overwrite: {str(out)!r} is not {owner.what} (no {owner.marker} in it): "
             "refusing to delete it; remove it yourself or choose another folder"
         )
     return True
@@ -131,8 +167,35 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _reserve_default() -> Path:
+    """Create ``exports/<timestamp>`` (or ``<timestamp>-1``, ``-2`` ... when taken)."""
+    EXPORTS.mkdir(parents=True, exist_ok=True)
+    latest = EXPORTS / "latest"
+    if latest.exists() and not latest.is_symlink():
+        raise CliError(f"{str(latest)!r} is not a symbolic link: move it away")
+    _clean_abandoned(EXPORTS)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for k in range(1000):
+        out = EXPORTS / (stamp if k == 0 else f"{stamp}-{k}")
+        with contextlib.suppress(FileExistsError):
+            out.mkdir()
+            return out
+    raise CliError(f"no free folder name {stamp}-<k> under {str(EXPORTS)!r}")
+
+
+def _reserve_given(out_flag: str, root: Path) -> tuple[Path, bool]:
+    """``(--out, created)``: refuse a dangerous folder, clean dead runs' temporaries, reserve."""
+    out = Path(out_flag)
+    _refuse_dangerous_out(out, root)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _clean_own_stale_temps(out)
+    return out, _reserve(out)
+
+
 @contextlib.contextmanager
-def prepare_output(out_flag: str, overwrite: bool, root: Path) -> Iterator[Output]:
+def prepare_output(
+    out_flag: str, overwrite: bool, root: Path, owner: FolderOwner = EVALUATE
+) -> Iterator[Output]:
     """Reserve and lock the output folder, make its temporary, and undo both on failure.
 
     The default folder is ``exports/<timestamp>``, or ``<timestamp>-1``, ``-2`` ... when taken
@@ -144,6 +207,7 @@ def prepare_output(out_flag: str, overwrite: bool, root: Path) -> Iterator[Outpu
         out_flag: ``--out`` ("": the default folder under ``exports/``).
         overwrite: ``--overwrite``: an earlier export there may be replaced.
         root: The repository (never written to).
+        owner: The tool writing the folder (its marker goes into the temporary).
 
     Yields:
         The :class:`Output`.
@@ -155,27 +219,7 @@ def prepare_output(out_flag: str, overwrite: bool, root: Path) -> Iterator[Outpu
 
     default = not out_flag
     try:
-        if default:
-            EXPORTS.mkdir(parents=True, exist_ok=True)
-            latest = EXPORTS / "latest"
-            if latest.exists() and not latest.is_symlink():
-                raise CliError(f"{str(latest)!r} is not a symbolic link: move it away")
-            _clean_abandoned(EXPORTS)
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            for k in range(1000):
-                out = EXPORTS / (stamp if k == 0 else f"{stamp}-{k}")
-                with contextlib.suppress(FileExistsError):
-                    out.mkdir()
-                    break
-            else:
-                raise CliError(f"no free folder name {stamp}-<k> under {str(EXPORTS)!r}")
-            created = True
-        else:
-            out = Path(out_flag)
-            _refuse_dangerous_out(out, root)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            _clean_own_stale_temps(out)
-            created = _reserve(out)
+        out, created = (_reserve_default(), True) if default else _reserve_given(out_flag, root)
     except OSError as exc:
         raise CliError(
             f"cannot write the output folder {out_flag or str(EXPORTS)!r}: {exc.strerror}"
@@ -185,15 +229,15 @@ def prepare_output(out_flag: str, overwrite: bool, root: Path) -> Iterator[Outpu
     try:
         with exclusive_lock(out, "output folder"):
             try:
-                replace = False if created else _check_existing(out, overwrite)
+                replace = False if created else check_replaceable(out, overwrite, owner)
                 try:
                     tmp.mkdir()
-                    (tmp / EXPORT_MARKER).write_text("written by evaluate.py\n")
+                    (tmp / owner.marker).write_text(f"written by {owner.tool}\n")
                 except OSError as exc:
                     raise CliError(
                         f"cannot write the output folder {str(out)!r}: {exc.strerror}"
                     ) from None
-                yield Output(out, tmp, default, created, replace)
+                yield Output(out, tmp, default, created, replace, owner)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 # Take back what this run added: its lock file and its placeholder folder.
@@ -248,7 +292,7 @@ def publish(output: Output) -> None:
             except OSError:
                 old.rename(out)
                 raise
-            remove_owned_folder(old, EXPORT_MARKER, "an evaluate.py export")
+            remove_owned_folder(old, output.owner.marker, output.owner.what)
         if output.latest:
             link = out.parent / "latest"
             tmp_link = out.parent / temp_name("latest")

@@ -189,42 +189,51 @@ def rollout(
         >>> mm_gym.rollout(env, FixedSpread(2.0), episodes=2).steps.tolist()
         [100, 100]
     """
+    _check_args(policy, episodes, seed)
+    episodes, seed = int(episodes), int(seed)
+    if isinstance(env_or_id, str):
+        return _run_id(env_or_id, policy, episodes, seed, env_kwargs)
+    if env_kwargs:
+        raise ConfigError(
+            f"rollout got an environment and keyword arguments {sorted(env_kwargs)}; pass "
+            "them to gym.make, or pass an env id"
+        )
+    return _run_env(env_or_id, policy, episodes, seed)
+
+
+def _run_env(env: Any, policy: QuotingPolicy, episodes: int, seed: int) -> RolloutResult:
+    """Roll out on a given environment (a vector one in batches of ``num_envs``)."""
     import gymnasium as gym
     from gymnasium.vector import VectorEnv
 
-    _check_args(policy, episodes, seed)
-    episodes, seed = int(episodes), int(seed)
-    if not isinstance(env_or_id, str):
-        if env_kwargs:
-            raise ConfigError(
-                f"rollout got an environment and keyword arguments {sorted(env_kwargs)}; pass "
-                "them to gym.make, or pass an env id"
-            )
-        if isinstance(env_or_id, VectorEnv):
-            return _run_vector(env_or_id, policy, episodes, seed)
-        if isinstance(env_or_id, gym.Env):
-            return _run_single(env_or_id, policy, episodes, seed)
-        raise ConfigError(
-            f"env_or_id={excerpt(env_or_id)} must be an env id or a Gymnasium (vector) env"
-        )
+    if isinstance(env, VectorEnv):
+        return _run_vector(env, policy, episodes, seed)
+    if isinstance(env, gym.Env):
+        return _run_single(env, policy, episodes, seed)
+    raise ConfigError(f"env_or_id={excerpt(env)} must be an env id or a Gymnasium (vector) env")
+
+
+def _run_id(
+    env_id: str, policy: QuotingPolicy, episodes: int, seed: int, env_kwargs: dict[str, Any]
+) -> RolloutResult:
+    """Make the environment of ``env_id`` (a vector one where the id has one), roll out, close."""
+    import gymnasium as gym
 
     import mm_gym  # noqa: F401  (registers the ids)
 
-    if env_or_id not in gym.registry:
-        raise ConfigError(
-            f"env_or_id={env_or_id!r} is not a registered id: use one of mm_gym.ENV_IDS"
-        )
+    if env_id not in gym.registry:
+        raise ConfigError(f"env_or_id={env_id!r} is not a registered id: use one of mm_gym.ENV_IDS")
     run: Callable[[Any, QuotingPolicy, int, int], RolloutResult]
-    if gym.spec(env_or_id).vector_entry_point is not None:
+    if gym.spec(env_id).vector_entry_point is not None:
         env: Any = gym.make_vec(
-            env_or_id,
+            env_id,
             num_envs=min(episodes, _MAX_BATCH),
             vectorization_mode="vector_entry_point",
             **env_kwargs,
         )
         run = _run_vector
     else:
-        env = gym.make(env_or_id, **env_kwargs)
+        env = gym.make(env_id, **env_kwargs)
         run = _run_single
     try:
         return run(env, policy, episodes, seed)

@@ -7,16 +7,17 @@ steps), then ``n_steps`` steps are recorded. Both makers quote 1 lot 2 ticks eit
 mid every step and the built-in rival is off, so the makers are passive, symmetric and small: they
 take part in the book (as any maker would) but steer nothing.
 
-Everything that reads the simulator's internals is in :class:`_Recorder`; the rest of the package
-sees plain arrays (:class:`Measurement`). When ``mm_gym.market`` exposes public read-only views
-of the book and of the recorded orders, only :class:`_Recorder` has to change.
+:class:`_Recorder` reads the simulator through its public views; the rest of the package sees
+plain arrays (:class:`Measurement`). The background book's own best prices are not in the views
+yet: :func:`_background_best_indices` is the one reader of :mod:`mm_gym.market.state`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -24,10 +25,10 @@ from mm_gym.config import MarketConfig
 
 __all__ = [
     "DEPTH_LEVELS",
+    "ORDER_DTYPE",
     "QUOTE_LOTS",
     "QUOTE_OFFSET_TICKS",
     "Measurement",
-    "OrderRecords",
     "estimate_bytes",
     "measure_preset",
 ]
@@ -43,32 +44,17 @@ BYTES_PER_MARKET_STEP = 400
 records at about 3 orders per step, and the estimators' temporaries), for the memory check."""
 
 
-@dataclass
-class OrderRecords:
-    """The market orders of a measurement, one entry per order, in time order within a market.
-
-    Attributes:
-        market: Market index.
-        step: Step index within the recorded window.
-        size_lots: Lots executed (0: the order found no liquidity).
-        side: +1 buy, -1 sell.
-        kind: Aggressor kind (``mm_gym.market.state.KIND_NAMES``: noise, informed, shock,
-            background = a marketable background limit order).
-        pre_mid_ticks: Mid just before the order, ticks.
-        impact_ticks: ``side * (mid after - mid before)``, ticks.
-    """
-
-    market: np.ndarray
-    step: np.ndarray
-    size_lots: np.ndarray
-    side: np.ndarray
-    kind: np.ndarray
-    pre_mid_ticks: np.ndarray
-    impact_ticks: np.ndarray
-
-    def __len__(self) -> int:
-        """Number of orders."""
-        return int(self.market.size)
+ORDER_DTYPE = np.dtype(
+    {
+        "names": ["market", "step", "size_lots", "side", "kind", "pre_mid_ticks", "impact_ticks"],
+        "formats": [np.int32, np.int32, np.float32, np.int8, np.int8, np.float64, np.float32],
+    }
+)
+"""One recorded market order (:attr:`Measurement.orders`): market index, step index within the
+recorded window, lots executed (0: the order found no liquidity), side (+1 buy, -1 sell), the
+aggressor's kind (index into ``mm_gym.market.views.KIND_NAMES``: noise, informed, shock,
+background = a marketable background limit order), the mid just before it and its impact
+``side * (mid after - mid before)``, ticks."""
 
 
 @dataclass
@@ -95,7 +81,8 @@ class Measurement:
         depth_sum_lots: ``(n_markets, DEPTH_LEVELS)`` background lots summed over steps and both
             sides at 0, 1, ... ticks behind the same side's best background price.
         depth_snapshots: ``(n_markets,)`` snapshots times sides added into ``depth_sum_lots``.
-        orders: The recorded market orders.
+        orders: ``(n_orders,)`` :data:`ORDER_DTYPE` records of the market orders, by market and in
+            time order within a market.
         orders_lost: Market orders beyond the simulator's per-step record capacity (not in
             ``orders``).
         elapsed_s: Wall time of the run, seconds.
@@ -116,7 +103,7 @@ class Measurement:
     one_sided_steps: np.ndarray
     depth_sum_lots: np.ndarray
     depth_snapshots: np.ndarray
-    orders: OrderRecords
+    orders: np.ndarray
     orders_lost: int = 0
     elapsed_s: float = 0.0
 
@@ -131,105 +118,119 @@ class Measurement:
         return self.n_markets * self.n_steps
 
 
-class _Recorder:
-    """The only reader of the simulator's internals (``sim.state`` and its column constants).
+def _background_best_indices(sim: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Price-window indices of the best *background* bid and ask per market (copies).
 
-    Public views are used where the simulator has them (``mid``, ``fundamental``, ``sentiment``,
-    ``regime``); the best prices, the background depth, the one-sided flag and the recorded
-    market orders come from the state arrays of :mod:`mm_gym.market.state`, read-only.
+    A bid index ``< 0`` or an ask index ``>= n_levels`` means that side of the background book is
+    empty. The one read of :mod:`mm_gym.market.state` in this package: the public views do not
+    show the background's own best prices yet (the book's ``best_bid`` includes the makers).
+    """
+    from mm_gym.market import state as st
+
+    return sim.state.is_[:, st.I_BEST_BID].copy(), sim.state.is_[:, st.I_BEST_ASK].copy()
+
+
+class _Recorder:
+    """Reads the simulator after each step into the series of a :class:`Measurement`.
+
+    Everything comes from the simulator's public views (``sim.scalars``, ``sim.book``,
+    ``sim.market_orders``) except the background best prices
+    (:func:`_background_best_indices`).
     """
 
-    def __init__(self, sim: object, depth_levels: int) -> None:
-        from mm_gym.market import state as st
-
-        self._st = st
+    def __init__(self, sim: Any, n_steps: int) -> None:
+        n = sim.n_markets
         self.sim = sim
-        self.state = sim.state  # type: ignore[attr-defined]
-        self.n_levels = int(self.state.bid_vol.shape[1])
-        self.depth_offsets = np.arange(depth_levels)
-        self.mo_cap = int(st.MO_CAP)
-        self._slots = np.arange(self.mo_cap)
+        self.depth_offsets = np.arange(DEPTH_LEVELS)
+        self.mid_start = np.array(sim.scalars.mid, np.float64)
+        self.mid = np.empty((n, n_steps))
+        self.fund = np.empty((n, n_steps))
+        self.sent = np.empty((n, n_steps))
+        self.regime = np.empty((n, n_steps), np.int8)
+        self.spread = np.empty((n, n_steps), np.int16)
+        self.empty = np.zeros(n, np.int64)
+        self.one_sided = np.zeros(n, np.int64)
+        self.depth_sum = np.zeros((n, DEPTH_LEVELS))
+        self.depth_count = np.zeros(n)
+        self.order_chunks: list[np.ndarray] = []
+        self.lost = 0
 
-    # --- public views
-    def mid(self) -> np.ndarray:
-        """Mid per market, ticks (a copy)."""
-        return np.array(self.sim.mid, np.float64)  # type: ignore[attr-defined]
+    def record_chunk(self, quotes: np.ndarray, first_step: int, k: int) -> None:
+        """Step ``k`` times, recording steps ``first_step ...``; gather the chunk's orders."""
+        c_step: list[np.ndarray] = []
+        c_rec: list[np.ndarray] = []
+        for t in range(first_step, first_step + k):
+            self.sim.step(quotes)
+            self._record_step(t)
+            recs, n_lost = self._market_orders()
+            self.lost += n_lost
+            c_step.append(np.full(recs.size, t, np.int32))
+            c_rec.append(recs)
+        if c_rec:
+            self.order_chunks.append(_order_records(np.concatenate(c_rec), np.concatenate(c_step)))
 
-    def exogenous(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(fundamental, observed sentiment, regime)`` per market (copies)."""
-        sim = self.sim
-        return (
-            np.array(sim.fundamental, np.float64),  # type: ignore[attr-defined]
-            np.array(sim.sentiment, np.float64),  # type: ignore[attr-defined]
-            np.array(sim.regime, np.int8),  # type: ignore[attr-defined]
-        )
+    def _record_step(self, t: int) -> None:
+        s = self.sim.scalars
+        self.mid[:, t] = np.array(s.mid, np.float64)
+        self.fund[:, t] = np.array(s.fundamental, np.float64)
+        self.sent[:, t] = np.array(s.sentiment, np.float64)
+        self.regime[:, t] = np.array(s.regime, np.int8)
+        bg_empty, depth = self._background_depth()
+        self.spread[:, t] = np.nan_to_num(self.sim.book.spread, nan=0.0)
+        self.empty += bg_empty
+        self.one_sided += s.one_sided != 0
+        ok = ~bg_empty  # an empty side has no best price to count depth from
+        self.depth_sum[ok] += depth[ok]
+        self.depth_count += 2 * ok
 
-    # --- internals
-    def book(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(spread_ticks, background_side_empty, one_sided_flag, depth_lots)`` per market.
+    def _background_depth(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(background_side_empty, depth_lots)`` per market.
 
-        ``spread_ticks`` includes the makers' orders (as the simulator's mid does) and is 0 where
-        a side is empty; ``depth_lots`` is ``(n, DEPTH_LEVELS)``, bid and ask added, by distance
-        from each side's best background price.
+        ``depth_lots`` is ``(n, DEPTH_LEVELS)``, bid and ask added, by distance from each side's
+        best background price: the profile's shape then does not depend on the spread (Bouchaud,
+        Mezard & Potters 2002 measure it the same way).
         """
-        st, s = self._st, self.state
-        n = self.n_levels
-        base = s.is_[:, st.I_BASE]
-        ib = s.is_[:, st.I_BEST_BID]
-        ia = s.is_[:, st.I_BEST_ASK]
+        book = self.sim.book
+        n = book.n_levels
+        ib, ia = _background_best_indices(self.sim)
         bid_bg_empty = ib < 0
         ask_bg_empty = ia >= n
-        # The book's best prices include the makers' resting orders (mirrors book.best_tick).
-        big = np.iinfo(np.int64).max // 4
-        best_bid = np.where(bid_bg_empty, -big, base + ib)
-        best_ask = np.where(ask_bg_empty, big, base + ia)
-        o = s.orders
-        for k in range(2):
-            live_b = o[:, k, 0, st.O_SIZE] > 0
-            live_a = o[:, k, 1, st.O_SIZE] > 0
-            best_bid = np.where(live_b, np.maximum(best_bid, o[:, k, 0, st.O_TICK]), best_bid)
-            best_ask = np.where(live_a, np.minimum(best_ask, o[:, k, 1, st.O_TICK]), best_ask)
-        two_sided = (best_bid > -big) & (best_ask < big)
-        spread = np.where(two_sided, best_ask - best_bid, 0)
-        # Background depth behind each side's own best, so the profile's shape does not depend
-        # on the spread (Bouchaud, Mezard & Potters 2002 measure it the same way).
         bi = ib[:, None] - self.depth_offsets
         ai = ia[:, None] + self.depth_offsets
-        bid_lots = np.where(bi >= 0, np.take_along_axis(s.bid_vol, np.clip(bi, 0, n - 1), 1), 0)
-        ask_lots = np.where(ai < n, np.take_along_axis(s.ask_vol, np.clip(ai, 0, n - 1), 1), 0)
+        bid_vol, ask_vol = book.background_bid_lots, book.background_ask_lots
+        bid_lots = np.where(bi >= 0, np.take_along_axis(bid_vol, np.clip(bi, 0, n - 1), 1), 0)
+        ask_lots = np.where(ai < n, np.take_along_axis(ask_vol, np.clip(ai, 0, n - 1), 1), 0)
         bid_lots[bid_bg_empty] = 0
         ask_lots[ask_bg_empty] = 0
-        return (
-            spread,
-            bid_bg_empty | ask_bg_empty,
-            s.is_[:, st.I_ONE_SIDED] != 0,
-            bid_lots + ask_lots,
-        )
+        return bid_bg_empty | ask_bg_empty, bid_lots + ask_lots
 
-    def market_orders(self) -> tuple[np.ndarray, np.ndarray, int]:
-        """This step's recorded market orders.
+    def _market_orders(self) -> tuple[np.ndarray, int]:
+        """This step's recorded market orders (``MARKET_ORDER_DTYPE``) and how many were lost."""
+        view = self.sim.market_orders
+        lost = view.count - np.minimum(view.count, view.capacity)
+        return view.records(), int(lost.sum())
 
-        Returns:
-            ``(market, records, lost)``: market index per order, ``(k, N_M)`` records (columns
-            ``M_SIZE, M_SIDE, M_PRE_MID, M_POST_MID, M_KIND``), and how many orders exceeded the
-            record capacity.
-        """
-        s = self.state
-        n_mos = s.n_mos
-        kept = np.minimum(n_mos, self.mo_cap)
-        mi, ji = np.nonzero(self._slots[None, :] < kept[:, None])
-        return mi, s.mos[mi, ji], int((n_mos - kept).sum())
+    def orders(self) -> np.ndarray:
+        """All recorded market orders, sorted by market (time order kept within a market)."""
+        if not self.order_chunks:
+            return np.zeros(0, ORDER_DTYPE)
+        orders = np.concatenate(self.order_chunks)
+        # Chunks are in time order and each step's records in execution order; a stable sort by
+        # market keeps that order within each market (the sign series is in event time).
+        return orders[np.argsort(orders["market"], kind="stable")]
 
-    def unpack(self, rec: np.ndarray) -> tuple[np.ndarray, ...]:
-        """``(size, side, pre_mid, post_mid, kind)`` columns of market-order records."""
-        st = self._st
-        return (
-            rec[:, st.M_SIZE],
-            rec[:, st.M_SIDE],
-            rec[:, st.M_PRE_MID],
-            rec[:, st.M_POST_MID],
-            rec[:, st.M_KIND],
-        )
+
+def _order_records(recs: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """:data:`ORDER_DTYPE` records of one chunk's market orders (``MARKET_ORDER_DTYPE``)."""
+    out = np.empty(recs.size, ORDER_DTYPE)
+    out["market"] = recs["market"]
+    out["step"] = step
+    out["size_lots"] = recs["size_lots"]
+    out["side"] = recs["side"]
+    out["kind"] = recs["kind"]
+    out["pre_mid_ticks"] = recs["pre_mid"]
+    out["impact_ticks"] = recs["side"] * (recs["post_mid"] - recs["pre_mid"])
+    return out
 
 
 def estimate_bytes(n_markets: int, n_steps: int) -> int:
@@ -267,100 +268,45 @@ def measure_preset(
 
     t0 = time.perf_counter()
     sim = MarketSimulator(config, n_markets, builtin_rival=False, record=True)
-    rec = _Recorder(sim, DEPTH_LEVELS)
     sim.reset(int(seed))
     quotes = sim.quotes_buffer()
     quotes[:, :] = (QUOTE_OFFSET_TICKS, QUOTE_OFFSET_TICKS, QUOTE_LOTS, QUOTE_LOTS)
-    done = 0
-    while done < burn_in_steps:
-        k = min(chunk_steps, burn_in_steps - done)
+    for _, k in _chunks(burn_in_steps, chunk_steps):
         for _ in range(k):
             sim.step(quotes)
-        done += k
         if progress is not None:
             progress(k)
-
-    n = n_markets
-    mid = np.empty((n, n_steps))
-    fund = np.empty((n, n_steps))
-    sent = np.empty((n, n_steps))
-    regime = np.empty((n, n_steps), np.int8)
-    spread = np.empty((n, n_steps), np.int16)
-    empty = np.zeros(n, np.int64)
-    one_sided = np.zeros(n, np.int64)
-    depth_sum = np.zeros((n, DEPTH_LEVELS))
-    depth_count = np.zeros(n)
-    mid_start = rec.mid()
-    chunks: list[tuple[np.ndarray, ...]] = []
-    lost = 0
-    t = 0
-    while t < n_steps:
-        k = min(chunk_steps, n_steps - t)
-        c_market: list[np.ndarray] = []
-        c_step: list[np.ndarray] = []
-        c_rec: list[np.ndarray] = []
-        for _ in range(k):
-            sim.step(quotes)
-            mid[:, t] = rec.mid()
-            fund[:, t], sent[:, t], regime[:, t] = rec.exogenous()
-            sp, bg_empty, flag, depth = rec.book()
-            spread[:, t] = sp
-            empty += bg_empty
-            one_sided += flag
-            ok = ~bg_empty  # an empty side has no best price to count depth from
-            depth_sum[ok] += depth[ok]
-            depth_count += 2 * ok
-            mi, recs, n_lost = rec.market_orders()
-            lost += n_lost
-            c_market.append(mi)
-            c_step.append(np.full(mi.size, t, np.int32))
-            c_rec.append(recs)
-            t += 1
-        if c_rec:
-            size, side, pre, post, kind = rec.unpack(np.concatenate(c_rec))
-            chunks.append(
-                (
-                    np.concatenate(c_market).astype(np.int32),
-                    np.concatenate(c_step),
-                    size.astype(np.float32),
-                    side.astype(np.int8),
-                    kind.astype(np.int8),
-                    pre.copy(),
-                    (side * (post - pre)).astype(np.float32),
-                )
-            )
+    rec = _Recorder(sim, n_steps)
+    for t, k in _chunks(n_steps, chunk_steps):
+        rec.record_chunk(quotes, t, k)
         if progress is not None:
             progress(k)
-    cols = [np.concatenate([c[i] for c in chunks]) for i in range(7)] if chunks else None
-    if cols is None:
-        orders = OrderRecords(
-            *(
-                np.zeros(0, d)
-                for d in (np.int32, np.int32, np.float32, np.int8, np.int8, np.float64, np.float32)
-            )
-        )
-    else:
-        # Chunks are in time order and each step's records in execution order; a stable sort by
-        # market keeps that order within each market (the sign series is in event time).
-        order = np.argsort(cols[0], kind="stable")
-        orders = OrderRecords(*(c[order] for c in cols))
     return Measurement(
         preset=name,
-        n_markets=n,
+        n_markets=n_markets,
         n_steps=n_steps,
         burn_in_steps=burn_in_steps,
         seed=int(seed),
-        mid_start_ticks=mid_start,
-        mid_ticks=mid,
-        fundamental_ticks=fund,
-        sentiment=sent,
-        regime=regime,
-        spread_ticks=spread,
-        empty_side_steps=empty,
-        one_sided_steps=one_sided,
-        depth_sum_lots=depth_sum,
-        depth_snapshots=depth_count,
-        orders=orders,
-        orders_lost=lost,
+        mid_start_ticks=rec.mid_start,
+        mid_ticks=rec.mid,
+        fundamental_ticks=rec.fund,
+        sentiment=rec.sent,
+        regime=rec.regime,
+        spread_ticks=rec.spread,
+        empty_side_steps=rec.empty,
+        one_sided_steps=rec.one_sided,
+        depth_sum_lots=rec.depth_sum,
+        depth_snapshots=rec.depth_count,
+        orders=rec.orders(),
+        orders_lost=rec.lost,
         elapsed_s=time.perf_counter() - t0,
     )
+
+
+def _chunks(total: int, size: int) -> Iterator[tuple[int, int]]:
+    """``(first, length)`` of consecutive chunks of at most ``size`` covering ``range(total)``."""
+    done = 0
+    while done < total:
+        k = min(size, total - done)
+        yield done, k
+        done += k
