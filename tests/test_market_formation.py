@@ -80,6 +80,41 @@ def test_past_returns_do_not_predict_the_next_one(realistic) -> None:
     assert realistic.fact("predictor_oos_r2").value < 0.005
 
 
+def test_book_only_volatile_and_shock_fields_leave_the_legacy_params_alone() -> None:
+    # FormationConfig.volatile_mo_mult and shock_one_step ride on the legacy fields when packed
+    config = preset("shock_heavy")
+    legacy = pack_params(config)
+    book = pack_params(with_overrides(config, {"price_formation": "book"}))
+    assert legacy.volatile_flow_mult == config.process.volatile_flow_mult
+    assert legacy.shock_duration_steps == config.flow.shock_duration_steps > 1
+    mult = config.process.volatile_flow_mult * config.formation.volatile_mo_mult
+    assert book.volatile_flow_mult == mult
+    assert book.shock_duration_steps == 1
+
+
+@pytest.fixture(scope="module")
+def volatile():
+    return _facts(with_overrides(preset("volatile"), {"price_formation": "book"}), "volatile")
+
+
+def test_volatile_regime_is_twice_as_volatile_with_concave_impact(realistic, volatile) -> None:
+    # targets: volatility (100-step) >= 2x the default's, impact exponent 0.4-0.7. A thinner
+    # book without busier flow (volatile_lo_mult 0.4, volatile_mo_mult 1) reads 1.75 and 0.30
+    ratio = volatile.fact("sigma_100").value / realistic.fact("sigma_100").value
+    assert ratio >= 2.0
+    assert volatile.fact("impact_exponent").value >= 0.38
+    assert volatile.fact("spread_mean").value > realistic.fact("spread_mean").value
+
+
+def test_liquidity_shocks_leave_no_momentum() -> None:
+    # one-step shocks: a 5-step burst reads max |ACF| 0.074 and OOS R^2 0.013 at this scale
+    config = with_overrides(preset("shock_heavy"), {"price_formation": "book"})
+    facts = _facts(config, "shock_heavy")
+    assert facts.fact("max_abs_acf_r_2_20").value < 0.04
+    assert facts.fact("predictor_oos_r2").value < 0.005
+    assert facts.fact("empty_side_steps").value == 0
+
+
 def _noise_sizes(config: MarketConfig, steps: int = 400) -> np.ndarray:
     from mm_gym.market.state import KIND_NOISE, M_KIND, M_SIZE
 

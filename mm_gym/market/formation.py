@@ -27,7 +27,12 @@ Used instead of :func:`mm_gym.market.flow.background_liquidity` and
    the legacy model from ``sigmoid((F - mid) / scale + w * s)`` where ``F - mid`` is the
    short-lived private signal of :mod:`mm_gym.market.processes`; depth-relative sizes.
 6. Shocks (``STREAM_SHOCK``): as in the legacy model, but limited to three ticks through the book
-   and never the side's last background lot.
+   and never the side's last background lot; with ``shock_one_step`` (``pack_params`` sets
+   ``shock_duration_steps`` to 1) a shock is one order, not a multi-step burst.
+
+In ``volatile``, ``m_r = process.volatile_flow_mult * volatile_mo_mult`` (packed into
+``volatile_flow_mult``) and limit orders arrive at ``lo_rate * volatile_lo_mult``: busier flow
+into a book that keeps pace.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ class MarketParams(NamedTuple):
     ou_kappa: float  # mean-reversion speed [process.ou_kappa]
     trend_drift_ticks: float  # drift per unit sentiment [process.trend_drift_ticks]
     volatile_sigma_mult: float  # [process.volatile_sigma_mult]
-    volatile_flow_mult: float  # [process.volatile_flow_mult]
+    volatile_flow_mult: float  # [process.volatile_flow_mult x formation.volatile_mo_mult (book)]
     switch_prob: float  # [process.switch_prob]
     sentiment_kappa: float  # [process.sentiment_kappa]
     sentiment_sigma: float  # [process.sentiment_sigma]
@@ -60,7 +60,7 @@ class MarketParams(NamedTuple):
     informed_size_log_q: float  # of size - 1 [flow.informed_mean_size_lots]
     max_order_lots: int  # [flow.max_order_lots]
     hawkes: bool  # [flow.hawkes]
-    shock_duration_steps: int  # [flow.shock_duration_steps]
+    shock_duration_steps: int  # [flow.shock_duration_steps; 1 with formation.shock_one_step]
     shock_size_lots: int  # [flow.shock_size_lots]
     mm1_limit: int  # inventory limit, lots [makers.mm1_limit]
     mm2_limit: int  # [makers.mm2_limit]
@@ -96,6 +96,11 @@ def pack_params(config: MarketConfig) -> MarketParams:
     """The :class:`MarketParams` of ``config``."""
     pr, fl, mk, rv = config.process, config.flow, config.makers, config.rival
     fo = config.formation
+    book = config.price_formation == "book"
+    # The book model's own volatile flow and shock shape ride on the legacy fields, so the
+    # compiled step is the same for both models (FormationConfig.volatile_mo_mult, shock_one_step).
+    volatile_flow_mult = pr.volatile_flow_mult * (fo.volatile_mo_mult if book else 1.0)
+    shock_steps = 1 if book and fo.shock_one_step else fl.shock_duration_steps
     a = [
         math.exp(-1.0 / tau)
         for tau in (
@@ -109,7 +114,7 @@ def pack_params(config: MarketConfig) -> MarketParams:
         ou_kappa=float(pr.ou_kappa),
         trend_drift_ticks=float(pr.trend_drift_ticks),
         volatile_sigma_mult=float(pr.volatile_sigma_mult),
-        volatile_flow_mult=float(pr.volatile_flow_mult),
+        volatile_flow_mult=float(volatile_flow_mult),
         switch_prob=float(pr.switch_prob),
         sentiment_kappa=float(pr.sentiment_kappa),
         sentiment_sigma=float(pr.sentiment_sigma),
@@ -140,7 +145,7 @@ def pack_params(config: MarketConfig) -> MarketParams:
         informed_size_log_q=geometric_log_q_of_mean(fl.informed_mean_size_lots - 1.0),
         max_order_lots=int(fl.max_order_lots),
         hawkes=bool(fl.hawkes),
-        shock_duration_steps=int(fl.shock_duration_steps),
+        shock_duration_steps=int(shock_steps),
         shock_size_lots=int(fl.shock_size_lots),
         mm1_limit=int(mk.mm1_limit),
         mm2_limit=int(mk.mm2_limit),
