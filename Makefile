@@ -1,9 +1,9 @@
-# The one entry point: setup | demo | test | check | bench.
+# The one entry point: setup | demo | test | check | bench (| test-integrations).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test check lint type bench bench-eval clean dashboard browser
+.PHONY: setup demo test test-integrations check lint type bench bench-eval clean dashboard browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,6 +24,12 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q
+
+# The RL libraries users bring (TorchRL, skrl, Gymnasium's vector RecordVideo): the integrations
+# extra, installed after torch (the setup stamp) so that torch is never replaced, then its tests.
+test-integrations: $(STAMP)
+	$(PY) -m pip install -q -e ".[integrations]"
+	$(PY) -m pytest -q -m integrations
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -38,6 +38,7 @@ __all__ = [
     "MarketConfig",
     "ProcessConfig",
     "RivalConfig",
+    "UnknownKeywordError",
     "load_config",
     "preset",
     "preset_names",
@@ -59,6 +60,16 @@ PRICE_FORMATIONS: tuple[str, ...] = ("legacy", "book")
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field, the value and the range."""
+
+
+class UnknownKeywordError(ConfigError, TypeError):
+    """An environment constructor got a keyword argument it does not know.
+
+    A :class:`ConfigError` (so ``except ConfigError`` still catches it) and a :class:`TypeError`
+    worded as Python's own (``"X() got an unexpected keyword argument 'k'"``): libraries that
+    probe optional keywords, such as TorchRL's ``GymEnv`` with ``frameskip=``, catch that
+    ``TypeError`` and retry without the keyword. The message also lists the valid keys.
+    """
 
 
 def _check_range(
