@@ -596,8 +596,8 @@ class MarketCore:
         if components is None:
             components = dict.fromkeys(COMPONENT_NAMES, np.zeros(self.n))
         if self.flat_reward_info:
-            for name, value in components.items():
-                info[REWARD_INFO_KEYS[name]] = value
+            for name, part in components.items():
+                info[REWARD_INFO_KEYS[name]] = part
         else:
             info["reward_components"] = components
         return info
