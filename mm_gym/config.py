@@ -69,7 +69,22 @@ class UnknownKeywordError(ConfigError, TypeError):
     worded as Python's own (``"X() got an unexpected keyword argument 'k'"``): libraries that
     probe optional keywords, such as TorchRL's ``GymEnv`` with ``frameskip=``, catch that
     ``TypeError`` and retry without the keyword. The message also lists the valid keys.
+
+    The message is one line of at most :data:`MAX_KEYWORD_MESSAGE` characters: ``gym.make``
+    re-raises a ``TypeError`` as ``type(e)(f"{e} ... with kwargs ({kwargs})")``, every keyword
+    value printed in full, so the cut happens here.
     """
+
+    def __init__(self, message: str) -> None:
+        """Keep ``message`` (Python's wording first) as one bounded line."""
+        text = " ".join(str(message).splitlines())
+        if len(text) > MAX_KEYWORD_MESSAGE:
+            text = text[: MAX_KEYWORD_MESSAGE - 3] + "..."
+        super().__init__(text)
+
+
+MAX_KEYWORD_MESSAGE = 1_000
+"""Most characters of an :class:`UnknownKeywordError` message."""
 
 
 def _check_range(
