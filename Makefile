@@ -1,9 +1,9 @@
-# The one entry point: setup | demo | test | check | bench.
+# The one entry point: setup | demo | test | check | bench (| test-integrations).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-full check lint type bench bench-eval clean dashboard browser
+.PHONY: setup demo test test-full test-integrations check lint type bench bench-eval clean dashboard browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,6 +30,12 @@ test: $(STAMP) browser
 # multi-threaded kernels, whose first compile takes minutes). CI runs both targets.
 test-full: $(STAMP)
 	$(PY) -m pytest -q -m "slow or parallel"
+
+# The RL libraries users bring (TorchRL, skrl, Gymnasium's vector RecordVideo): the integrations
+# extra, installed after torch (the setup stamp) so that torch is never replaced, then its tests.
+test-integrations: $(STAMP)
+	$(PY) -m pip install -q -e ".[integrations]"
+	$(PY) -m pytest -q -m integrations
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

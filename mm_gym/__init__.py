@@ -125,7 +125,8 @@ def parallel_env(**kwargs: Any) -> MarketMakingParallelEnv:
 
     Args:
         **kwargs: As :class:`~mm_gym.envs.parallel.MarketMakingParallelEnv` (``preset``,
-            ``config``, ``env_config``, ``render_mode`` and any config override).
+            ``config``, ``env_config``, ``render_mode``, ``reward_info``, ``max_cycles`` and any
+            config override).
     """
     from mm_gym.envs.parallel import MarketMakingParallelEnv
 

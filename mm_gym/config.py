@@ -38,6 +38,7 @@ __all__ = [
     "MarketConfig",
     "ProcessConfig",
     "RivalConfig",
+    "UnknownKeywordError",
     "load_config",
     "preset",
     "preset_names",
@@ -59,6 +60,31 @@ PRICE_FORMATIONS: tuple[str, ...] = ("legacy", "book")
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field, the value and the range."""
+
+
+class UnknownKeywordError(ConfigError, TypeError):
+    """An environment constructor got a keyword argument it does not know.
+
+    A :class:`ConfigError` (so ``except ConfigError`` still catches it) and a :class:`TypeError`
+    worded as Python's own (``"X() got an unexpected keyword argument 'k'"``): libraries that
+    probe optional keywords, such as TorchRL's ``GymEnv`` with ``frameskip=``, catch that
+    ``TypeError`` and retry without the keyword. The message also lists the valid keys.
+
+    The message is one line of at most :data:`MAX_KEYWORD_MESSAGE` characters: ``gym.make``
+    re-raises a ``TypeError`` as ``type(e)(f"{e} ... with kwargs ({kwargs})")``, every keyword
+    value printed in full, so the cut happens here.
+    """
+
+    def __init__(self, message: str) -> None:
+        """Keep ``message`` (Python's wording first) as one bounded line."""
+        text = " ".join(str(message).splitlines())
+        if len(text) > MAX_KEYWORD_MESSAGE:
+            text = text[: MAX_KEYWORD_MESSAGE - 3] + "..."
+        super().__init__(text)
+
+
+MAX_KEYWORD_MESSAGE = 1_000
+"""Most characters of an :class:`UnknownKeywordError` message."""
 
 
 def _check_range(

@@ -180,6 +180,7 @@ def test_vector_render_and_policy_rival():
     envs.reset(seed=0)
     for _ in range(50):
         envs.step(envs.action_space.sample())
-    (text,) = envs.render()
-    assert "mm2" in text
+    texts = envs.render()
+    assert isinstance(texts, tuple) and len(texts) == 4  # one frame per sub-environment
+    assert all("mm2" in text for text in texts)
     assert np.allclose(envs.unwrapped._core.quotes[:, 1, :2], 0.2 * 10.0 / 2.0)

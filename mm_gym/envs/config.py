@@ -4,7 +4,8 @@ The market itself is configured by :class:`mm_gym.config.MarketConfig`; everythi
 environment adds on top of it (the action space, the observation, the reward, risk limits) is an
 :class:`EnvConfig`. :func:`resolve_configs` splits the keyword arguments of ``gym.make`` between
 the two, so ``gym.make(id, regime="trending", inventory_penalty=0.01, **{"flow.shock_rate": 0.01})``
-works, and an unknown key raises :class:`~mm_gym.config.ConfigError` listing the valid ones.
+works, and an unknown key raises :class:`~mm_gym.config.UnknownKeywordError` (a
+:class:`~mm_gym.config.ConfigError` and a ``TypeError``) listing the valid ones.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from mm_gym.actions import ACTION_TYPES
-from mm_gym.config import ConfigError, MarketConfig, excerpt, preset, with_overrides
+from mm_gym.config import (
+    ConfigError,
+    MarketConfig,
+    UnknownKeywordError,
+    excerpt,
+    preset,
+    with_overrides,
+)
 
 __all__ = [
     "ACTION_TYPES",
@@ -167,6 +175,7 @@ def resolve_configs(
     overrides: Mapping[str, Any] | None = None,
     *,
     extra_keys: tuple[str, ...] = (),
+    owner: str = "the environment",
 ) -> tuple[MarketConfig, EnvConfig]:
     """Build the market and environment configs from a base and keyword overrides.
 
@@ -179,12 +188,15 @@ def resolve_configs(
             (nested as mappings or dotted keys such as ``"flow.shock_rate"``) and the aliases
             ``mm1_limit`` / ``mm2_limit``.
         extra_keys: Further keys the caller accepts (only used to list them in errors).
+        owner: The constructor named in the unknown-key error, e.g. ``"MarketMakingEnv"``.
 
     Returns:
         ``(market_config, env_config)``.
 
     Raises:
-        ConfigError: On an unknown key (the message lists the valid keys) or an invalid value.
+        UnknownKeywordError: On an unknown key (a ConfigError and a TypeError worded as Python's
+            ``"X() got an unexpected keyword argument 'k'"``; the message lists the valid keys).
+        ConfigError: On an invalid value (or an unknown field under a dotted key).
     """
     if config is not None and not isinstance(config, MarketConfig):
         raise ConfigError(f"config={excerpt(config)} must be a MarketConfig")
@@ -208,9 +220,10 @@ def resolve_configs(
             market_changes[key] = value
         else:
             valid = sorted(env_keys | market_keys | set(MARKET_ALIASES) | set(extra_keys))
-            raise ConfigError(
-                f"unknown key {excerpt(key)}: valid keys are {valid} (nested market fields also as "
-                "dotted keys, e.g. 'flow.shock_rate')"
+            raise UnknownKeywordError(
+                f"unknown key {excerpt(key)}: {owner}() got an unexpected keyword argument "
+                f"{excerpt(key)}; valid keys are {valid} (nested market fields also as dotted "
+                "keys, e.g. 'flow.shock_rate')"
             )
     if market_changes:
         market = with_overrides(market, market_changes)

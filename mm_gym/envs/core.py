@@ -39,8 +39,11 @@ from mm_gym.rewards import COMPONENT_NAMES, RewardParams, step_reward
 
 __all__ = [
     "MAKERS",
+    "REWARD_INFO_KEYS",
+    "REWARD_INFO_MODES",
     "SEED_RANGE",
     "MarketCore",
+    "check_reward_info",
     "check_rival",
     "check_seed",
     "check_seeds",
@@ -54,6 +57,15 @@ __all__ = [
 
 MAKERS: tuple[str, str] = ("mm1", "mm2")
 """The makers' names; maker ``k`` is ``MAKERS[k]`` (mm1 the learner, mm2 the rival)."""
+
+REWARD_INFO_MODES: tuple[str, ...] = ("nested", "flat")
+"""Values of the environments' ``reward_info`` keyword: the reward components as one
+``info["reward_components"]`` dict (``"nested"``, the default) or as flat scalar keys
+``info["reward_<component>"]`` (``"flat"``: what readers of flat info dicts, such as TorchRL's
+default info reader, need)."""
+
+REWARD_INFO_KEYS: dict[str, str] = {name: f"reward_{name}" for name in COMPONENT_NAMES}
+"""The flat info key of each reward component (``"pnl"`` -> ``"reward_pnl"``)."""
 
 _MASK64 = (1 << 64) - 1
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -202,6 +214,19 @@ def check_render_mode(render_mode: str | None, modes: Sequence[str]) -> None:
         )
 
 
+def check_reward_info(reward_info: Any) -> bool:
+    """Validate the ``reward_info`` keyword; return whether the flat keys are wanted.
+
+    Raises:
+        ConfigError: Unless ``reward_info`` is one of :data:`REWARD_INFO_MODES`.
+    """
+    if isinstance(reward_info, str) and reward_info in REWARD_INFO_MODES:
+        return reward_info == "flat"
+    raise ConfigError(
+        f"reward_info={excerpt(reward_info)} is not valid: choose one of {list(REWARD_INFO_MODES)}"
+    )
+
+
 def check_rival(rival: Any) -> QuotingPolicy | None:
     """Validate the ``rival`` argument; return the policy, or None for the built-in rival.
 
@@ -254,6 +279,8 @@ class MarketCore:
         n: Number of markets.
         builtin_rival: Whether mm2 is the simulator's built-in rival (``quotes[:, 1]`` ignored).
         history: Steps of mid and quotes kept per market for ``rgb_array`` rendering (0: none).
+        flat_reward_info: Put the reward components in :meth:`infos` as flat
+            ``reward_<component>`` keys instead of one ``reward_components`` dict.
 
     Attributes:
         sim: The simulator.
@@ -273,8 +300,10 @@ class MarketCore:
         *,
         builtin_rival: bool,
         history: int = 0,
+        flat_reward_info: bool = False,
     ) -> None:
         """Allocate the simulator and the bookkeeping arrays."""
+        self.flat_reward_info = bool(flat_reward_info)
         self.market_config = market_config
         self.env_config = env_config
         self.n = int(n)
@@ -336,7 +365,10 @@ class MarketCore:
 
     # ------------------------------------------------------------------ seeding and resets
     def set_roots(
-        self, seed: int | Sequence[int | None] | None, np_random: np.random.Generator
+        self,
+        seed: int | Sequence[int | None] | None,
+        np_random: np.random.Generator,
+        mask: np.ndarray | None = None,
     ) -> bool:
         """Set the root seeds from a reset's ``seed`` argument, checked by :func:`check_seeds`.
 
@@ -344,25 +376,32 @@ class MarketCore:
             seed: None (keep the roots; draw them from ``np_random`` if never set), an int ``s``
                 (market ``i`` gets ``s + i``) or a sequence of ``n`` ints or Nones.
             np_random: The environment's generator, for roots not given.
+            mask: The markets whose roots to set (default all; with a mask, entries of ``seed``
+                for other markets are ignored, as Gymnasium's ``reset_mask`` does).
 
         Returns:
-            Whether new roots were set (the episode counters then restart at 0).
+            Whether new roots were set (those markets' episode counters then restart at 0).
         """
+        m = np.ones(self.n, np.bool_) if mask is None else np.asarray(mask, np.bool_)
         if seed is None:
             if self.seeded:
                 return False
             base = int(np_random.integers(0, 2**63))
-            self.roots[:] = (base + np.arange(self.n, dtype=np.uint64)) & np.uint64(_MASK64)
+            roots = (base + np.arange(self.n, dtype=np.uint64)) & np.uint64(_MASK64)
         elif isinstance(seed, int):
             base = np.uint64(seed & _MASK64)
-            self.roots[:] = base + np.arange(self.n, dtype=np.uint64)  # wraps modulo 2**64
+            roots = base + np.arange(self.n, dtype=np.uint64)  # wraps modulo 2**64
         else:
+            roots = self.roots.copy()
             for i, s in enumerate(seed):
+                if not m[i]:
+                    continue
                 if s is None:
-                    self.roots[i] = np.uint64(int(np_random.integers(0, 2**63)))
+                    roots[i] = np.uint64(int(np_random.integers(0, 2**63)))
                 else:
-                    self.roots[i] = np.uint64(s & _MASK64)
-        self.episodes[:] = -1
+                    roots[i] = np.uint64(s & _MASK64)
+        self.roots[m] = roots[m]
+        self.episodes[m] = -1
         self.seeded = True
         return True
 
@@ -524,6 +563,9 @@ class MarketCore:
     ) -> dict[str, Any]:
         """The batched info dict of ``maker`` (arrays ``(n,)``), without the ``_key`` masks.
 
+        The reward components come as one ``reward_components`` dict of arrays, or as flat
+        ``reward_<component>`` arrays with :attr:`flat_reward_info`.
+
         Args:
             maker: 0 (mm1) or 1 (mm2).
             components: The maker's reward components (None: zeros, after a reset).
@@ -552,8 +594,10 @@ class MarketCore:
             "rival_inventory": acc.inventory[:, r].astype(np.int64),
         }
         if components is None:
-            zeros = np.zeros(self.n)
-            info["reward_components"] = dict.fromkeys(COMPONENT_NAMES, zeros)
+            components = dict.fromkeys(COMPONENT_NAMES, np.zeros(self.n))
+        if self.flat_reward_info:
+            for name, part in components.items():
+                info[REWARD_INFO_KEYS[name]] = part
         else:
             info["reward_components"] = components
         return info

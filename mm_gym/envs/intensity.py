@@ -12,7 +12,13 @@ import numpy as np
 from gymnasium import spaces
 
 from mm_gym.actions import action_to_offset
-from mm_gym.config import ConfigError, MarketConfig, excerpt, with_overrides
+from mm_gym.config import (
+    ConfigError,
+    MarketConfig,
+    UnknownKeywordError,
+    excerpt,
+    with_overrides,
+)
 from mm_gym.config import preset as preset_config
 from mm_gym.envs.config import EnvConfig
 from mm_gym.envs.core import (
@@ -136,7 +142,10 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
                 model_kw[key] = value
             else:
                 valid = sorted({*REWARD_KEYS, *_OWN_KEYS, "intensity.<field>"})
-                raise ConfigError(f"unknown key {excerpt(key)}: valid keys are {valid}")
+                raise UnknownKeywordError(
+                    f"unknown key {excerpt(key)}: {type(self).__name__}() got an unexpected "
+                    f"keyword argument {excerpt(key)}; valid keys are {valid}"
+                )
         if model_kw:
             market = with_overrides(market, model_kw)
         if market.fills != "intensity":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -15,6 +16,7 @@ from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
     MarketCore,
     check_render_mode,
+    check_reward_info,
     check_seed,
     describe_value,
     make_action_space,
@@ -32,7 +34,7 @@ AGENTS: tuple[str, str] = ("mm1", "mm2")
 """The agent ids; ``"mm1"`` is maker 0 (the target of adverse liquidity shocks), ``"mm2"``
 maker 1."""
 
-_PARALLEL_KWARGS = ("preset", "config", "env_config", "render_mode")
+_PARALLEL_KWARGS = ("preset", "config", "env_config", "render_mode", "reward_info", "max_cycles")
 
 
 class MarketMakingParallelEnv(ParallelEnv):
@@ -64,18 +66,31 @@ class MarketMakingParallelEnv(ParallelEnv):
     :class:`~mm_gym.policy.PolicyContext` of a :class:`~mm_gym.policy.QuotingPolicy` quoting
     for that agent (its inventory limit is that maker's); feed it ``obs[agent][None]``.
 
+    Spaces: ``observation_space(agent)`` / ``action_space(agent)``, and the dicts
+    ``observation_spaces`` / ``action_spaces`` that ``ParallelEnv`` declares (the same objects);
+    ``state()`` is mm1's then mm2's observation as one vector, in ``state_space``.
+
+    Rendering: ``"ansi"`` returns the text ladder, ``"rgb_array"`` a 360x640x3 frame, and
+    ``"human"`` writes the text ladder to standard output and returns None (there is no window).
+
     Args:
         preset: Market preset.
         config: A full market config (replaces the preset).
         env_config: A full environment config.
-        render_mode: None, ``"ansi"`` or ``"rgb_array"``.
+        render_mode: None, ``"ansi"``, ``"rgb_array"`` or ``"human"``.
+        reward_info: ``"nested"`` (``info["reward_components"]`` a dict) or ``"flat"``
+            (``info["reward_pnl"]``, ... instead), as for the single environment.
+        max_cycles: PettingZoo's name for the episode length: the same as ``horizon_steps``
+            (the episode terminates after it; the time left is observed). Giving both with
+            different values is a ``ConfigError``.
         **overrides: Any :class:`~mm_gym.envs.config.EnvConfig` or market config field (nested
-            market fields as dotted keys), as for the single environment.
+            market fields as dotted keys), as for the single environment. An unknown key raises
+            :class:`~mm_gym.config.UnknownKeywordError` (a ``ConfigError`` and a ``TypeError``).
     """
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "mm_gym_market_making_v0",
-        "render_modes": ["ansi", "rgb_array"],
+        "render_modes": ["ansi", "rgb_array", "human"],
         "render_fps": 20,
         "is_parallelizable": True,
     }
@@ -87,6 +102,8 @@ class MarketMakingParallelEnv(ParallelEnv):
         config: MarketConfig | None = None,
         env_config: EnvConfig | None = None,
         render_mode: str | None = None,
+        reward_info: str = "nested",
+        max_cycles: int | None = None,
         **overrides: Any,
     ) -> None:
         """Build the market; see the class docstring for the arguments."""
@@ -95,10 +112,24 @@ class MarketMakingParallelEnv(ParallelEnv):
                 f"rival={excerpt(overrides['rival'])}: the parallel env has no rival policy, "
                 "mm2 is an agent (use mm_gym.MarketMakingEnv(rival=...) for a scripted mm2)"
             )
+        if max_cycles is not None:
+            horizon = overrides.get("horizon_steps", max_cycles)
+            if horizon != max_cycles:
+                raise ConfigError(
+                    f"max_cycles={excerpt(max_cycles)} and horizon_steps={excerpt(horizon)} "
+                    "disagree: they name the same episode length, give one"
+                )
+            overrides = {**overrides, "horizon_steps": max_cycles}
         market, envc = resolve_configs(
-            preset, config, env_config, overrides, extra_keys=_PARALLEL_KWARGS
+            preset,
+            config,
+            env_config,
+            overrides,
+            extra_keys=_PARALLEL_KWARGS,
+            owner=type(self).__name__,
         )
         check_render_mode(render_mode, self.metadata["render_modes"])
+        flat = check_reward_info(reward_info)
         self.render_mode = render_mode
         self.market_config = market
         self.env_config = envc
@@ -108,12 +139,22 @@ class MarketMakingParallelEnv(ParallelEnv):
             1,
             builtin_rival=False,
             history=HISTORY_STEPS if render_mode == "rgb_array" else 0,
+            flat_reward_info=flat,
         )
         self.feature_names: tuple[str, ...] = self._core.feature_names
         self.possible_agents = list(AGENTS)
         self.agents: list[str] = []
         self._obs_spaces = {a: make_observation_space(self.feature_names) for a in AGENTS}
         self._act_spaces = {a: make_action_space(envc) for a in AGENTS}
+        # ParallelEnv declares these dicts; wrappers (skrl's) read them instead of the methods.
+        self.observation_spaces: dict[str, spaces.Space[Any]] = dict(self._obs_spaces)
+        self.action_spaces: dict[str, spaces.Space[Any]] = dict(self._act_spaces)
+        obs_space = self._obs_spaces["mm1"]
+        self.state_space = spaces.Box(
+            np.concatenate([obs_space.low, obs_space.low]),
+            np.concatenate([obs_space.high, obs_space.high]),
+            dtype=np.float32,
+        )
         self._np_random: np.random.Generator | None = None
         self._discrete = envc.action_type == "discrete"
         self._width = {"continuous": 2, "continuous_sizes": 4, "discrete": 0}[envc.action_type]
@@ -125,6 +166,14 @@ class MarketMakingParallelEnv(ParallelEnv):
     def action_space(self, agent: str) -> spaces.Space[Any]:
         """The action space of ``agent`` (the same object on every call)."""
         return self._act_spaces[agent]
+
+    def state(self) -> np.ndarray:
+        """The global state: mm1's then mm2's observation, one float32 vector (``state_space``).
+
+        For centralised critics (e.g. skrl's MAPPO); the hidden fundamental stays hidden.
+        """
+        f = self._core.features
+        return f[0, :, : self._core.obs_dim].reshape(-1).copy()
 
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
@@ -241,18 +290,26 @@ class MarketMakingParallelEnv(ParallelEnv):
         for k, agent in enumerate(AGENTS):
             pnl = None if total is None else total[:, k]
             info = self._core.infos(k, {n: v[:, k] for n, v in comps.items()}, pnl)
-            flat = {key: v.item() for key, v in info.items() if key != "reward_components"}
-            flat["reward_components"] = {n: v.item() for n, v in info["reward_components"].items()}
-            out[agent] = flat
+            scalars = {key: v.item() for key, v in info.items() if key != "reward_components"}
+            if "reward_components" in info:
+                scalars["reward_components"] = {
+                    n: v.item() for n, v in info["reward_components"].items()
+                }
+            out[agent] = scalars
         return out
 
     def render(self) -> str | np.ndarray | None:
-        """Render the book (``render_mode`` "ansi": text; "rgb_array": frame)."""
+        """Render the book ("ansi": text; "rgb_array": frame; "human": text to stdout, None)."""
         if self.render_mode is None:
             return None
-        if self.render_mode == "ansi":
-            return render_ansi(self._core, 0)
-        return render_rgb(self._core, 0)
+        if self.render_mode == "rgb_array":
+            return render_rgb(self._core, 0)
+        text = render_ansi(self._core, 0)
+        if self.render_mode == "human":
+            # The human mode of a text environment: there is no window to draw in.
+            sys.stdout.write(text)
+            return None
+        return text
 
     def close(self) -> None:
         """Nothing to release."""

@@ -11,8 +11,10 @@ from mm_gym.actions import action_to_offset, action_to_size
 from mm_gym.config import REGIMES, MarketConfig
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
+    REWARD_INFO_KEYS,
     MarketCore,
     check_render_mode,
+    check_reward_info,
     check_rival,
     check_seed,
     describe_value,
@@ -28,7 +30,14 @@ from mm_gym.rewards import COMPONENT_NAMES, step_reward
 
 __all__ = ["ENV_KWARGS", "MarketMakingEnv"]
 
-ENV_KWARGS: tuple[str, ...] = ("preset", "config", "env_config", "rival", "render_mode")
+ENV_KWARGS: tuple[str, ...] = (
+    "preset",
+    "config",
+    "env_config",
+    "rival",
+    "render_mode",
+    "reward_info",
+)
 """Constructor keywords besides the config overrides."""
 
 _INF = float("inf")
@@ -45,9 +54,9 @@ def _info_dict(
     env: MarketMakingEnv,
     components: dict[str, float],
 ) -> dict[str, Any]:
-    """The flat info dict; the scalars passed are those the step reads anyway."""
+    """The info dict; the scalars passed are those the step reads anyway."""
     value = env._value
-    return {
+    info: dict[str, Any] = {
         "pnl": cash + inv * mid * value,
         "realized": env._realized.item(0),
         "unrealized": inv * (mid - env._avg.item(0)) * value,
@@ -61,8 +70,13 @@ def _info_dict(
         "step": t,
         "rival_pnl": rival_cash + rival_inv * mid * value,
         "rival_inventory": int(rival_inv),
-        "reward_components": components,
     }
+    if env._flat_reward_info:
+        for name, v in components.items():
+            info[REWARD_INFO_KEYS[name]] = v
+    else:
+        info["reward_components"] = components
+    return info
 
 
 class MarketMakingEnv(gym.Env[np.ndarray, Any]):
@@ -157,6 +171,9 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     - ``env_config``: a full :class:`~mm_gym.envs.config.EnvConfig`.
     - ``rival``: ``"builtin"`` or a :class:`~mm_gym.policy.QuotingPolicy` (see Rival).
     - ``render_mode``: None, ``"ansi"`` (text ladder) or ``"rgb_array"`` (360x640 frame).
+    - ``reward_info``: ``"nested"`` (default: ``info["reward_components"]``, a dict) or
+      ``"flat"`` (scalar keys ``info["reward_pnl"]``, ``info["reward_inventory_pnl"]``, ... in
+      its place, for readers of flat info dicts such as TorchRL's).
     - Any :class:`EnvConfig` field: ``action_type``, ``max_offset_ticks``, ``quote_size_lots``,
       ``max_size_lots``, ``discrete_half_spreads_ticks``, ``discrete_skews_ticks``,
       ``observe_regime``, ``reward_scale``, ``inventory_penalty``, ``terminal_penalty``,
@@ -165,7 +182,11 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
       ones as mappings or dotted keys (``**{"flow.shock_rate": 0.01}``), and the aliases
       ``mm1_limit`` / ``mm2_limit``.
 
-    Unknown keys and invalid values raise :class:`~mm_gym.config.ConfigError`.
+    Invalid values raise :class:`~mm_gym.config.ConfigError`; an unknown keyword raises
+    :class:`~mm_gym.config.UnknownKeywordError`, a ``ConfigError`` that is also a ``TypeError``
+    worded as Python's ``"MarketMakingEnv() got an unexpected keyword argument 'k'"`` (so
+    libraries that probe optional keywords, e.g. TorchRL's ``frameskip=``, fall back), with
+    the list of valid keys.
 
     ## Rival
 
@@ -192,7 +213,10 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     realized + unrealized + fees``), ``cash``, ``inventory`` (lots), ``mid`` (price units),
     ``fills`` (mm1's fills this step), ``regime`` (0 mean_reverting, 1 trending, 2 volatile),
     ``shock`` (a liquidity shock traded this step), ``step``, ``rival_pnl``,
-    ``rival_inventory``, and ``reward_components`` (a dict of floats).
+    ``rival_inventory``, and ``reward_components`` (a dict of floats: ``pnl``,
+    ``inventory_pnl``, ``dampening``, ``inventory_penalty``, ``terminal_penalty``, ``utility``),
+    or with ``reward_info="flat"`` the same floats as ``reward_pnl``, ``reward_inventory_pnl``,
+    ... (no dict).
 
     ## Seeding
 
@@ -204,7 +228,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
 
     ## Version History
 
-    - v0: Initial release.
+    - v0: Initial release (``reward_info`` added later; the defaults are unchanged).
     """
 
     # Gymnasium declares metadata as an instance attribute, hence no ClassVar.
@@ -218,12 +242,16 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         env_config: EnvConfig | None = None,
         rival: Any = "builtin",
         render_mode: str | None = None,
+        reward_info: str = "nested",
         **overrides: Any,
     ) -> None:
         """Build the market; see the class docstring for the arguments."""
         policy = check_rival(rival)
-        market, envc = resolve_configs(preset, config, env_config, overrides, extra_keys=ENV_KWARGS)
+        market, envc = resolve_configs(
+            preset, config, env_config, overrides, extra_keys=ENV_KWARGS, owner=type(self).__name__
+        )
         check_render_mode(render_mode, self.metadata["render_modes"])
+        self._flat_reward_info = check_reward_info(reward_info)
         self.render_mode = render_mode
         self.market_config = market
         self.env_config = envc
@@ -233,6 +261,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
             1,
             builtin_rival=policy is None,
             history=HISTORY_STEPS if render_mode == "rgb_array" else 0,
+            flat_reward_info=self._flat_reward_info,
         )
         self._core = core
         self._rival = policy

@@ -14,6 +14,7 @@ from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
     MarketCore,
     check_render_mode,
+    check_reward_info,
     check_rival,
     check_seeds,
     make_action_space,
@@ -25,35 +26,89 @@ from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
 from mm_gym.envs.single import ENV_KWARGS
 from mm_gym.policy import PolicyContext
 
-__all__ = ["MarketMakingVectorEnv"]
+__all__ = ["VECTOR_KWARGS", "MarketMakingVectorEnv", "check_autoreset_mode"]
+
+VECTOR_KWARGS: tuple[str, ...] = ("num_envs", "autoreset_mode", "max_episode_steps")
+"""Constructor keywords of the vector environment besides the single environment's."""
+
+
+def check_autoreset_mode(mode: Any) -> AutoresetMode:
+    """``mode`` as an :class:`~gymnasium.vector.AutoresetMode` (its value or name also accepted).
+
+    Raises:
+        ConfigError: If ``mode`` names no autoreset mode.
+    """
+    if isinstance(mode, AutoresetMode):
+        return mode
+    if isinstance(mode, str):
+        for m in AutoresetMode:
+            if mode in (m.value, m.name, m.name.lower()):
+                return m
+    choices = [m.name for m in AutoresetMode]
+    raise ConfigError(
+        f"autoreset_mode={excerpt(mode)} is not valid: use a gymnasium.vector.AutoresetMode "
+        f"or its name, one of {choices}"
+    )
+
+
+def _check_max_episode_steps(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"max_episode_steps={excerpt(value)} must be None or an integer >= 1")
+    return int(value)
 
 
 class MarketMakingVectorEnv(VectorEnv):
     """``num_envs`` copies of :class:`~mm_gym.envs.single.MarketMakingEnv` on one batched core.
 
     Made by ``gym.make_vec(id, num_envs=N)`` (the registered ``vector_entry_point``) or
-    directly. It takes the same keyword arguments as the single environment. Sub-environment
-    ``i`` behaves exactly as a single environment with the same arguments:
+    directly. It takes the same keyword arguments as the single environment, plus
+    ``autoreset_mode`` and ``max_episode_steps`` (below). Sub-environment ``i`` behaves exactly
+    as a single environment with the same arguments:
 
     - ``reset(seed=s)`` seeds sub-environment ``i`` with ``s + i`` (or ``seed`` may be a list of
       ``num_envs`` ints or Nones; ints, numpy ones too, in [0, 2**63)), and each autoreset of
       ``i`` starts its next episode from its own seed sequence, so episode ``k`` of
       sub-environment ``i`` equals episode ``k`` of a single environment seeded ``s + i``
       (whatever ``num_envs``);
-    - autoreset is Gymnasium's ``NEXT_STEP`` mode (``metadata["autoreset_mode"]``): the step
-      after a sub-environment terminates ignores its action and returns its reset observation,
-      reward 0, ``terminated=False`` and its reset info;
     - ``infos`` is a dict of arrays ``(num_envs,)`` with the single environment's keys (and
-      ``reward_components`` a dict of arrays), each with its ``_key`` mask (all True).
+      ``reward_components`` a dict of arrays, or flat ``reward_<component>`` arrays with
+      ``reward_info="flat"``), each with its ``_key`` mask.
+
+    Autoreset (``autoreset_mode=``, a :class:`gymnasium.vector.AutoresetMode` or its name; also
+    the attribute ``envs.autoreset_mode`` and ``metadata["autoreset_mode"]``):
+
+    - ``NEXT_STEP`` (default): the step after a sub-environment terminates or truncates ignores
+      its action and returns its reset observation, reward 0, ``terminated=False``,
+      ``truncated=False`` and its reset info;
+    - ``SAME_STEP``: the step that ends an episode returns the reset observation and info, the
+      last ones in ``infos["final_obs"]`` (an object array, None where not ended) and
+      ``infos["final_info"]`` (masked by ``_final_obs`` / ``_final_info``); reward and flags are
+      the ending step's;
+    - ``DISABLED``: nothing resets by itself; call ``reset(options={"reset_mask": mask})``
+      (a bool array ``(num_envs,)``) before stepping again, else ``step`` raises
+      ``RuntimeError``.
+
+    ``reset(options={"reset_mask": mask})`` works in every mode: it starts the next episode of
+    the masked sub-environments only (a ``seed`` then applies to them only) and returns every
+    observation, with the infos' ``_key`` masks True for the reset ones.
+
+    ``max_episode_steps=T`` (as ``gym.make_vec`` forwards it): a sub-environment whose episode
+    reaches ``T`` steps before its horizon ends with ``truncated=True`` (``terminated`` stays the
+    market's own), then autoresets as above; the single environment gets the same from
+    Gymnasium's ``TimeLimit`` wrapper.
 
     Actions: ``(num_envs, 2)`` (or ``(num_envs, 4)``) real numbers, or ``(num_envs,)`` integers
     for ``action_type="discrete"``; bools, complex numbers, strings, NaN and infinities raise
     ``ValueError``. With a policy ``rival``, the policy acts on the whole batch of mm2
-    observations; its ``reset`` is called on ``reset()`` only (not on autoresets), with the
-    generator of sub-environment 0 (so vector == singles holds for rivals without episode state).
+    observations; its ``reset`` is called on a full ``reset()`` only (not on autoresets or
+    masked resets), with the generator of sub-environment 0 (so vector == singles holds for
+    rivals without episode state).
 
-    Rendering (``render_mode`` "ansi" or "rgb_array") draws sub-environment 0 and returns a
-    one-element tuple.
+    Rendering (``render_mode`` "ansi" or "rgb_array") returns a tuple of ``num_envs`` frames,
+    one per sub-environment, as Gymnasium's vector ``RecordVideo`` expects (an ``rgb_array``
+    frame is 360x640x3 bytes, about 0.7 MB per sub-environment).
 
     Policy context: ``envs.unwrapped.policy_context(maker="mm1")`` is the
     :class:`~mm_gym.policy.PolicyContext` of a :class:`~mm_gym.policy.QuotingPolicy` acting on
@@ -77,6 +132,9 @@ class MarketMakingVectorEnv(VectorEnv):
         env_config: EnvConfig | None = None,
         rival: Any = "builtin",
         render_mode: str | None = None,
+        reward_info: str = "nested",
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        max_episode_steps: int | None = None,
         **overrides: Any,
     ) -> None:
         """Build ``num_envs`` markets; see :class:`MarketMakingEnv` for the arguments."""
@@ -88,9 +146,21 @@ class MarketMakingVectorEnv(VectorEnv):
             raise ConfigError(f"num_envs={excerpt(num_envs)} must be an integer >= 1")
         policy = check_rival(rival)
         market, envc = resolve_configs(
-            preset, config, env_config, overrides, extra_keys=(*ENV_KWARGS, "num_envs")
+            preset,
+            config,
+            env_config,
+            overrides,
+            extra_keys=(*ENV_KWARGS, *VECTOR_KWARGS),
+            owner=type(self).__name__,
         )
         check_render_mode(render_mode, self.metadata["render_modes"])
+        flat = check_reward_info(reward_info)
+        mode = check_autoreset_mode(autoreset_mode)
+        self.max_episode_steps = _check_max_episode_steps(max_episode_steps)
+        # Per instance: the mode is a constructor option. Gymnasium 1.x clients (TorchRL) read
+        # the attribute, Gymnasium's own wrappers the metadata key.
+        self.metadata = {**self.metadata, "autoreset_mode": mode}
+        self.autoreset_mode = mode
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
         self.market_config = market
@@ -101,6 +171,7 @@ class MarketMakingVectorEnv(VectorEnv):
             self.num_envs,
             builtin_rival=policy is None,
             history=HISTORY_STEPS if render_mode == "rgb_array" else 0,
+            flat_reward_info=flat,
         )
         self._rival = policy
         self.feature_names: tuple[str, ...] = self._core.feature_names
@@ -119,45 +190,112 @@ class MarketMakingVectorEnv(VectorEnv):
         seed: int | Sequence[int | None] | None = None,
         options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset every sub-environment (``options`` is unused); see the class docstring.
+        """Reset every sub-environment, or those of ``options["reset_mask"]``.
+
+        Args:
+            seed: None, an int (sub-environment ``i`` gets ``seed + i``) or ``num_envs`` ints
+                or Nones; see the class docstring.
+            options: None, or ``{"reset_mask": mask}`` with ``mask`` a bool numpy array
+                ``(num_envs,)`` holding at least one True (other keys are unused).
 
         Raises:
-            TypeError: If ``seed`` is not None, an integer or a sequence of integers or Nones.
-            ValueError: If a seed lies outside [0, 2**63) or a sequence is not ``num_envs`` long.
+            TypeError: If ``seed`` is not None, an integer or a sequence of integers or Nones,
+                or ``reset_mask`` is not a bool numpy array.
+            ValueError: If a seed lies outside [0, 2**63), a sequence is not ``num_envs`` long,
+                or ``reset_mask`` has the wrong shape or no True entry.
+            RuntimeError: On a masked reset before the first full one.
         """
-        seed = check_seeds(seed, self.num_envs, f"{type(self).__name__}.reset")
+        who = f"{type(self).__name__}.reset"
+        seed = check_seeds(seed, self.num_envs, who)
+        mask = self._reset_mask(options, who)
+        if mask is not None and not self._started and not mask.all():
+            raise RuntimeError(f"{who}: a reset_mask needs a first reset() of every sub-env")
         super().reset(seed=seed if isinstance(seed, int) else None)
         c = self._core
-        c.set_roots(seed, self.np_random)
-        c.reset()
-        if self._rival is not None:
-            self._rival.reset(rival_generator(int(c.roots[0]), int(c.episodes[0])), c.context(1))
-        self._autoreset[:] = False
-        self._started = True
-        return c.observations(0), self._masked(c.infos(0, None))
+        if mask is None or mask.all():
+            c.set_roots(seed, self.np_random)
+            c.reset()
+            if self._rival is not None:
+                self._rival.reset(
+                    rival_generator(int(c.roots[0]), int(c.episodes[0])), c.context(1)
+                )
+            self._autoreset[:] = False
+            self._started = True
+            return c.observations(0), self._masked(c.infos(0, None))
+        c.set_roots(seed, self.np_random, mask)
+        c.reset(mask)
+        self._autoreset[mask] = False
+        return c.observations(0), self._masked(c.infos(0, None), mask)
+
+    def _reset_mask(self, options: dict[str, Any] | None, who: str) -> np.ndarray | None:
+        """The ``reset_mask`` of ``options``, checked as Gymnasium's vector envs do."""
+        if not options or "reset_mask" not in options:
+            return None
+        mask = options["reset_mask"]
+        if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
+            raise TypeError(
+                f"{who}: options['reset_mask'] must be a bool numpy array of shape "
+                f"({self.num_envs},); got {excerpt(mask)}"
+            )
+        if mask.shape != (self.num_envs,) or not mask.any():
+            raise ValueError(
+                f"{who}: options['reset_mask'] must have shape ({self.num_envs},) and at least "
+                f"one True entry; got {excerpt(mask)}"
+            )
+        return mask
 
     def step(
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """Step every sub-environment; see the class docstring for autoreset and infos."""
+        """Step every sub-environment; see the class docstring for autoreset and infos.
+
+        Raises:
+            RuntimeError: Before the first reset, or with ``autoreset_mode=DISABLED`` when a
+                sub-environment has ended and was not reset.
+            ValueError: On invalid actions.
+        """
         if not self._started:
             raise RuntimeError("step() called before reset()")
+        mode = self.autoreset_mode
+        auto = self._autoreset
+        if mode == AutoresetMode.DISABLED and auto.any():
+            raise RuntimeError(
+                f"step() called on ended sub-environments {np.flatnonzero(auto).tolist()} "
+                "with autoreset_mode=DISABLED: call reset(options={'reset_mask': mask}) first"
+            )
         c = self._core
         c.write_actions(
             actions, 0, who=f"{type(self).__name__}.step: actions", space=self.action_space
         )
         if self._rival is not None:
             c.write_rival_actions(self._rival.act(c.features[:, 1, : c.obs_dim].copy()))
-        auto = self._autoreset
-        if auto.any():
+        if auto.any():  # NEXT_STEP only: the other modes never leave a flag set here
             np.logical_not(auto, out=self._stepping)
             c.advance(self._stepping)
             c.reset(auto)
         else:
             c.advance()
         reward, components, terminated, pnl = c.settle(0)
-        self._autoreset = terminated.copy()
-        truncated = np.zeros(self.num_envs, np.bool_)
+        if self.max_episode_steps is None:
+            truncated = np.zeros(self.num_envs, np.bool_)
+        else:
+            truncated = c.scalars.t >= self.max_episode_steps
+        ended = terminated | truncated
+        if mode == AutoresetMode.SAME_STEP and ended.any():
+            last = c.observations(0)
+            final_obs = np.full(self.num_envs, None, dtype=object)
+            for i in np.flatnonzero(ended).tolist():
+                final_obs[i] = last[i]
+            final_info = self._masked(c.infos(0, components, pnl), ended)
+            c.reset(ended)
+            # The reset sub-environments report their reset info, as after reset().
+            zeros = {name: np.where(ended, 0.0, v) for name, v in components.items()}
+            infos = self._masked(c.infos(0, zeros))
+            infos["final_obs"], infos["_final_obs"] = final_obs, ended
+            infos["final_info"], infos["_final_info"] = final_info, ended
+            return c.observations(0), reward, terminated, truncated, infos
+        # NEXT_STEP autoresets these on the next step; DISABLED refuses to step them.
+        self._autoreset = ended if mode != AutoresetMode.SAME_STEP else np.zeros_like(ended)
         return (
             c.observations(0),
             reward,
@@ -166,24 +304,24 @@ class MarketMakingVectorEnv(VectorEnv):
             self._masked(c.infos(0, components, pnl)),
         )
 
-    def _masked(self, info: dict[str, Any]) -> dict[str, Any]:
-        """Add Gymnasium's ``_key`` masks (every key is present for every sub-environment)."""
+    def _masked(self, info: dict[str, Any], mask: np.ndarray | None = None) -> dict[str, Any]:
+        """Add Gymnasium's ``_key`` masks (default: every key is there for every sub-env)."""
         out: dict[str, Any] = {}
-        mask = self._all_true
+        if mask is None:
+            mask = self._all_true
         for key, value in info.items():
-            out[key] = self._masked(value) if isinstance(value, dict) else value
+            out[key] = self._masked(value, mask) if isinstance(value, dict) else value
             out[f"_{key}"] = mask
         return out
 
     def render(self) -> tuple[Any, ...] | None:
-        """Render sub-environment 0 (a one-element tuple), or None without a render_mode."""
+        """One frame per sub-environment (a ``num_envs`` tuple), or None without a render_mode."""
         if self.render_mode is None:
             return None
         if not self._started:
             raise RuntimeError("render() called before reset()")
-        if self.render_mode == "ansi":
-            return (render_ansi(self._core, 0),)
-        return (render_rgb(self._core, 0),)
+        draw = render_ansi if self.render_mode == "ansi" else render_rgb
+        return tuple(draw(self._core, m) for m in range(self.num_envs))
 
     def policy_context(self, maker: str = "mm1") -> PolicyContext:
         """The :class:`~mm_gym.policy.PolicyContext` of a policy quoting as ``maker``.
