@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from baselines.policies import GLFT, AvellanedaStoikov
+from mm_gym.actions import offsets_to_actions
 from mm_gym.config import ConfigError
 from mm_gym.policy import PolicyContext, QuotingPolicy
 
@@ -226,13 +227,15 @@ class _DepthLadder:
 
     def __init__(self, depths: np.ndarray) -> None:
         self.depths = depths
-        self._half = 1.0
+        self._actions = np.zeros(len(depths), np.float32)
 
     def reset(self, rng: np.random.Generator, context: PolicyContext) -> None:
-        self._half = 0.5 * context.max_offset_ticks
+        self._actions = offsets_to_actions(
+            self.depths, context.max_offset_ticks, context.action_mapping
+        )
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        a = np.clip(self.depths / self._half - 1.0, -1.0, 1.0).astype(np.float32)
+        a = self._actions
         return np.stack([a, a], axis=1)
 
 

@@ -272,6 +272,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         self._params = c.reward_params
         self._max_dd = c.max_drawdown
         self._max_offset = c.max_offset
+        self._mapping = c.action_mapping
         self._max_size = c.max_size
         self._offsets_rows = c.offsets_rows
         self._record = c.history_len > 0
@@ -344,14 +345,14 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         x0, x1 = self._floats(action, 2)
         q = self._q0
         # The scalar twins of MarketCore.write_actions' mapping, so vector == single.
-        q[0] = action_to_offset(x0, self._max_offset)
-        q[1] = action_to_offset(x1, self._max_offset)
+        q[0] = action_to_offset(x0, self._max_offset, self._mapping)
+        q[1] = action_to_offset(x1, self._max_offset, self._mapping)
 
     def _write_sizes(self, action: Any) -> None:
         x0, x1, x2, x3 = self._floats(action, 4)
         q = self._q0
-        q[0] = action_to_offset(x0, self._max_offset)
-        q[1] = action_to_offset(x1, self._max_offset)
+        q[0] = action_to_offset(x0, self._max_offset, self._mapping)
+        q[1] = action_to_offset(x1, self._max_offset, self._mapping)
         q[2] = action_to_size(x2, self._max_size)
         q[3] = action_to_size(x3, self._max_size)
 
