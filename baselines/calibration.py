@@ -439,7 +439,10 @@ def config_fingerprint(setting: str, overrides: Mapping[str, Any] | None = None)
         # the fields added with the "book" price formation leave a legacy market's fingerprint
         # (and the calibrations stored for it) as they were
         text = text.replace(f", price_formation='legacy', formation={market.formation!r}", "")
-    key = f"({MARKET_MODEL_VERSION!r}, {text}, {envc!r})"
+    # A calibration is in ticks (quote depths, then the baselines' offsets), whatever maps
+    # actions to offsets: the action mapping leaves the fingerprint as it was before the field.
+    env_text = repr(envc).replace(f"action_mapping={envc.action_mapping!r}, ", "")
+    key = f"({MARKET_MODEL_VERSION!r}, {text}, {env_text})"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
