@@ -8,6 +8,7 @@ before the mapping was recorded must keep meaning what they meant.
 from __future__ import annotations
 
 import dataclasses
+import json
 import pickle
 import time
 
@@ -247,6 +248,54 @@ def test_train_resumes_old_settings_with_init_offset_ticks(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(saved))
     args = train.resumed_settings(train.Args(resume=str(tmp_path)), {"resume"}, tmp_path)
     assert args.resume == str(tmp_path) and not hasattr(args, "init_offset_ticks")
+
+
+def test_sb3_adapter_pickled_before_the_field_reads_the_old_mapping():
+    from agents.vec_env import MarketMakingSB3VecEnv
+
+    venv = MarketMakingSB3VecEnv(gym.make_vec(ID, num_envs=2, horizon_steps=20))
+    assert (venv._max_offset, venv._mapping) == (10.0, "touch")
+    state = venv.__getstate__()
+    del state["_max_offset"], state["_mapping"]
+    state["_half_offset"] = 5.0  # what the adapter kept before
+    old = MarketMakingSB3VecEnv.__new__(MarketMakingSB3VecEnv)
+    old.__setstate__(state)
+    assert (old._max_offset, old._mapping) == (10.0, "mid")
+
+
+def test_train_records_the_mapping_and_resumes_an_old_run_with_the_old_one(tmp_path):
+    from agents.training import _StatePickler
+
+    train = load_script("train.py", "train_cli_mapping")
+    tiny = [
+        "--n-envs", "8", "--n-steps", "16", "--batch-size", "64", "--n-epochs", "1",
+        "--net-arch", "8", "--env-kwargs", "horizon_steps=40", "--no-progress",
+        "--eval-episodes", "0", "--runs-dir", str(tmp_path), "--run-name", "run",
+    ]  # fmt: skip
+    run = train.main([*tiny, "--total-timesteps", "128"])
+    assert json.loads((run / "metadata.json").read_text())["action_mapping"] == "touch"
+    assert load_policy(run).action_mapping == "touch"
+    # Make the run look like one saved before the field: no mapping in its pickled env, an
+    # --init-offset-ticks in its settings.
+    pkl = run / "checkpoint" / "env_state.pkl"
+    with open(pkl, "rb") as fh:
+        state = pickle.load(fh)
+    adapter = state["env"]
+    adapter._half_offset = 0.5 * adapter.__dict__.pop("_max_offset")
+    del adapter._mapping
+    native = adapter.env.unwrapped
+    del native.env_config.__dict__["action_mapping"]
+    del native._core.__dict__["action_mapping"]
+    with open(pkl, "wb") as fh:
+        _StatePickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(state)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["init_offset_ticks"] = 1.0
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    # --trust: the pickle no longer matches its recorded digest.
+    train.main(["--resume", str(run), "--total-timesteps", "256", "--trust"])
+    meta = json.loads((run / "metadata.json").read_text())
+    assert meta["num_timesteps"] == 256 and meta["action_mapping"] == "mid"
+    assert load_policy(run).action_mapping == "mid"
 
 
 # ---------------------------------------------------------------------- learning signal
