@@ -301,31 +301,40 @@ def test_train_records_the_mapping_and_resumes_an_old_run_with_the_old_one(tmp_p
 # ---------------------------------------------------------------------- learning signal
 @pytest.mark.slow
 def test_sb3_ppo_with_default_hyperparameters_learns_a_positive_reward():
-    """SB3 PPO, default hyper-parameters, default id: positive deterministic episode reward.
+    """SB3 PPO, default hyper-parameters, default id: from a negative to a positive reward.
 
-    Budget 4,096 steps (two rollouts of SB3's ``n_steps=2048``), about 30 s on one core; the
-    held-out episodes use seeds 100-102. Under the old ``"mid"`` mapping the same run quotes
-    5 ticks away and scores 0.
+    Deterministic episodes on held-out seeds 100-102. Measured (seed 0, one torch thread): the
+    fresh policy scores about -320 (it trades, about 280 fills an episode, but its near-zero
+    initial actions are not symmetric); the mean turns positive from 8,192 steps on, noisily,
+    and stays positive from 18,432 steps on (+112 at 24,576 steps, about 280 s of training on
+    2 shared cores under load, about half that on a quiet machine). Under the old ``"mid"``
+    mapping the same start quotes 5 ticks away: no fills, reward 0, no signal.
     """
     import torch
     from stable_baselines3 import PPO
 
     torch.set_num_threads(1)
-    start = time.perf_counter()
-    model = PPO("MlpPolicy", gym.make(ID), seed=0, device="cpu")
-    model.learn(4_096)
-    elapsed = time.perf_counter() - start
     env = gym.make(ID)
-    returns, fills = [], 0
-    for seed in (100, 101, 102):
-        obs, _ = env.reset(seed=seed)
-        done, total = False, 0.0
-        while not done:
-            action, _ = model.predict(obs, deterministic=True)
-            obs, reward, terminated, truncated, info = env.step(action)
-            total += float(reward)
-            fills += info["fills"]
-            done = terminated or truncated
-        returns.append(total)
-    assert fills > 0
-    assert np.mean(returns) > 0, (returns, elapsed)
+
+    def held_out_returns(model: PPO) -> tuple[list[float], int]:
+        returns, fills = [], 0
+        for seed in (100, 101, 102):
+            obs, _ = env.reset(seed=seed)
+            done, total = False, 0.0
+            while not done:
+                action, _ = model.predict(obs, deterministic=True)
+                obs, reward, terminated, truncated, info = env.step(action)
+                total += float(reward)
+                fills += info["fills"]
+                done = terminated or truncated
+            returns.append(total)
+        return returns, fills
+
+    model = PPO("MlpPolicy", gym.make(ID), seed=0, device="cpu")
+    before, fills_before = held_out_returns(model)
+    start = time.perf_counter()
+    model.learn(24_576)
+    elapsed = time.perf_counter() - start
+    after, fills_after = held_out_returns(model)
+    assert fills_before > 0 and fills_after > 0
+    assert np.mean(after) > max(np.mean(before), 0.0), (before, after, elapsed)
