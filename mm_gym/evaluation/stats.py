@@ -80,7 +80,8 @@ Legend (each column: the mean over episodes of a per-episode value; README "Unit
   PnL      mm1's mark-to-market PnL at the episode's end (cash, with rebates and fees, plus
            q valued at the mid), currency; [95% CI]: percentile bootstrap of the mean
   vs X     paired difference policy - X, episode by episode on the same seeds (common random
-           numbers), with its bootstrap 95% CI; X's own row is 0
+           numbers), with its bootstrap 95% CI; X's own row is 0 ("paired diff", all "-":
+           X did not run)
   Sharpe   per episode: mean / std (ddof 1) of the per-step PnL x sqrt(T), T = the episode's
            steps; not annualised (a step has no calendar length)
   maxDD    largest fall of the equity curve (cumulative PnL) from its running peak, currency
