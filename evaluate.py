@@ -14,7 +14,7 @@ or the repository:
 
     summary.csv            mean, std, 95% bootstrap CI and paired difference to AS per metric
     episodes.csv           one row per (regime, contestant, episode)
-    leaderboard.txt        the ranked table printed at the end
+    leaderboard.txt        the ranked table printed at the end, with its legend (units, columns)
     contestants/<name>/<regime>/{MM1,MM2}_metrics.csv, {MM1,MM2}_market_impact.csv,
                            market_impact.csv: traces of one sample episode
     plots/*.png            PnL attribution, inventory paths, market impact, PnL distributions,
@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mm_gym.cli import CliError, parse_settings, settings_parser
+from mm_gym.config import book_preset_names
 from mm_gym.output_folder import EXPORT_MARKER, prepare_output, publish
 
 __all__ = ["EXPORT_MARKER", "Args", "CliError", "entry", "main", "parse_args", "run"]
@@ -76,7 +77,7 @@ class Args:
         default="auto",
         metadata={
             "help": "comma-separated trained run folders (runs/<name>) to add as contestants; "
-            "'auto' adds the newest run under runs/ if there is one, 'none' adds none"
+            "'auto' adds the newest completed run under runs/ (and says which), 'none' adds none"
         },
     )
     rival: str = field(
@@ -88,7 +89,11 @@ class Args:
     )
     regimes: str = field(
         default="mean_reverting,trending,switching",
-        metadata={"help": "comma-separated regime presets (or mm_gym/... env ids)"},
+        metadata={
+            "help": "comma-separated market presets: "
+            + ", ".join(book_preset_names())
+            + " (or mm_gym/... book env ids; the names of train.py --regime)"
+        },
     )
     episodes: int = field(
         default=200, metadata={"help": "episodes per contestant and regime (>= 2)"}
@@ -242,12 +247,12 @@ def load_runs(args: Args) -> dict[str, Any]:
         return {}
     runs_dir = Path("runs")
     if args.runs == "auto":
-        found = sorted(
-            (p for p in runs_dir.glob("*") if p.is_dir()), key=lambda p: p.stat().st_mtime
-        ) if runs_dir.is_dir() else []  # fmt: skip
-        if not found:
+        newest = newest_completed_run(runs_dir)
+        if newest is None:
+            print(f"--runs auto: no completed train.py run under {runs_dir}/; none added")
             return {}
-        folders, explicit = [found[-1]], False
+        print(f"--runs auto: adding {newest} (the newest completed run under {runs_dir}/)")
+        folders, explicit = [newest], False
     else:
         folders, explicit = [Path(p) for p in split(args.runs)], True
     for folder in folders:
@@ -281,6 +286,30 @@ def load_runs(args: Args) -> dict[str, Any]:
             raise CliError(f"run {str(folder)!r} did not load as a QuotingPolicy: {policy!r}")
         policies[f"ppo:{folder.name}"] = policy
     return policies
+
+
+def newest_completed_run(runs_dir: Path) -> Path | None:
+    """The run under ``runs_dir`` that completed last, or None.
+
+    Completed: its ``metadata.json`` says ``"status": "completed"`` and it holds a
+    ``policy.npz``; a run that is still training, was interrupted or failed is passed over.
+    The newest is the one whose ``metadata.json`` was written last (at the end of its run).
+    """
+    if not runs_dir.is_dir():
+        return None
+    done = []
+    for folder in runs_dir.iterdir():
+        meta = folder / "metadata.json"
+        if folder.is_symlink() or not folder.is_dir() or not (folder / "policy.npz").is_file():
+            continue
+        try:
+            status = json.loads(meta.read_text(encoding="utf-8")).get("status")
+            mtime = meta.stat().st_mtime
+        except (OSError, ValueError, AttributeError):  # no, unreadable or not an object
+            continue
+        if status == "completed":
+            done.append((mtime, folder.name, folder))
+    return max(done)[2] if done else None
 
 
 def check_features(policies: dict[str, Any], regimes: list[str], args: Args) -> None:
@@ -363,13 +392,12 @@ def _main(argv: list[str] | None) -> int:
         rival = select_rival(args, regimes)
         if args.list:
             from baselines.registry import policy_names
-            from mm_gym.config import preset, preset_names
 
             print(
                 "contestants:", ", ".join(policy_names()),
                 "(and runs/<name> via --runs, mypkg.mymod:MyPolicy for your own)",
             )  # fmt: skip
-            print("regimes:", ", ".join(p for p in preset_names() if preset(p).fills == "book"))
+            print("regimes:", ", ".join(book_preset_names()), "(or their mm_gym/... env ids)")
             return 0
         runs = load_runs(args)
         check_features(runs, regimes, args)
@@ -405,6 +433,7 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     from tqdm import tqdm
 
     from mm_gym.evaluation import (
+        LEADERBOARD_LEGEND,
         evaluation_seeds,
         format_leaderboard,
         leaderboard,
@@ -443,6 +472,7 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     text = format_leaderboard(board, baseline=baseline)
     print()
     print(text)
+    print(LEADERBOARD_LEGEND)
 
     stress_text = ""
     scen = None
@@ -450,7 +480,7 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
         scen, stress_text = run_scenarios(args, regimes, contestants, rival, baseline)
         print(stress_text)
 
-    write_tables(tmp, tournament, summary, text)
+    write_tables(tmp, tournament, summary, f"{text}\n{LEADERBOARD_LEGEND}")
     figs = make_figures(tournament)
     if scen is not None:
         figs["scenarios"] = write_scenarios(tmp, scen)

@@ -25,16 +25,25 @@ random state); only ``--total-timesteps`` and the options that do not change tra
 records the SHA-256 digests of the checkpoint files as train.py saves them, and ``--resume``
 refuses a checkpoint that does not match them unless ``--trust`` is given.
 
+Every setting (the env id, the regime, the rival, the env overrides, the memory needed) is
+checked, and the env and model built, before the run folder is created: a failed start leaves
+nothing behind. PPO trains in whole rollouts of ``n_envs x n_steps`` steps: a
+``--total-timesteps`` that is not a multiple is rounded up, and the note says so.
+
 Safety: ``--run-name`` is one plain folder name; ``--overwrite`` deletes only a folder that
 holds a train.py ``metadata.json`` (written when the run starts), and only after every setting
-has been checked and the env and model built. A run holds a lock on its folder while it trains,
-so a second train.py on the same folder stops with an error; temporaries left by a killed run
-are removed when the next one starts there. The memory a run needs is estimated first.
+has been checked and the env and model built. A run stopped before its first checkpoint
+(nothing in its folder but ``metadata.json``, ``config.yaml`` and ``tb/``) does not block its
+name: running the same command again starts it afresh (``--resume`` works too). A run holds a
+lock on its folder while it trains, so a second train.py on the same folder stops with an error;
+temporaries left by a killed run are removed when the next one starts there. The memory a run
+needs is estimated first.
 
 Examples:
     python train.py
-    python train.py --total-timesteps 2000000 --n-envs 256 --seed 1 --run-name ppo_s1
+    python train.py --total-timesteps 2e6 --n-envs 256 --seed 1 --run-name ppo_s1
     python train.py --regime trending --env-kwargs inventory_penalty=0.005 flow.shock_rate=0.005
+    python train.py --regime shock_heavy           # any book preset, as evaluate.py --regimes
     python train.py --config my_run.yaml --learning-rate 1e-4
     python train.py --rival runs/ppo_s0          # a trained policy quotes as mm2
     python train.py --rival mypkg.mymod:MyPolicy # your own QuotingPolicy quotes as mm2
@@ -67,7 +76,13 @@ from agents.run_folder import (
 )
 from agents.train_settings import check_run_name, check_settings
 from mm_gym.cli import check_types, parse_settings, settings_from_file, settings_parser
-from mm_gym.config import ConfigError, read_config_file
+from mm_gym.config import (
+    ConfigError,
+    book_preset_names,
+    preset_overrides,
+    read_config_file,
+    setting_preset,
+)
 from mm_gym.files import MemoryLimitError, atomic_write_text, check_memory
 
 # numba (the market) and torch (PPO) each run an OpenMP pool on the 2 cores; their default
@@ -98,7 +113,12 @@ class Args:
         default="", metadata={"help": "YAML file of settings (keys: these flags with underscores)"}
     )
     env_id: str = field(
-        default="mm_gym/MarketMaking-v0", metadata={"help": "registered mm_gym environment id"}
+        default="mm_gym/MarketMaking-v0",
+        metadata={
+            "help": "order-book environment id: mm_gym/MarketMaking-v0 (preset default), "
+            "MeanReverting-v0, Trending-v0, Volatile-v0, Switching-v0, ShockHeavy-v0, Hawkes-v0 "
+            "(each mm_gym/...; not AS2008-v0, which has no book)"
+        },
     )
     env_kwargs: dict[str, Any] = field(
         default_factory=dict,
@@ -109,7 +129,12 @@ class Args:
     )
     regime: str = field(
         default="",
-        metadata={"help": "market regime override: mean_reverting, trending, volatile, switching"},
+        metadata={
+            "help": "market preset, the names of evaluate.py --regimes: "
+            + ", ".join(book_preset_names())
+            + " (or a book env id); applied on top of --env-id's preset as its differences "
+            "from 'default', always with its regime; --env-kwargs override other fields"
+        },
     )
     rival: str = field(
         default="builtin",
@@ -120,7 +145,11 @@ class Args:
         },
     )
     total_timesteps: int = field(
-        default=20_000_000, metadata={"help": "environment steps to train for (all envs)"}
+        default=20_000_000,
+        metadata={
+            "help": "environment steps to train for (all envs; 2e7 accepted), rounded up to "
+            "whole rollouts of n_envs x n_steps"
+        },
     )
     n_envs: int = field(default=512, metadata={"help": "markets stepped together"})
     n_steps: int = field(default=50, metadata={"help": "steps per env per PPO rollout"})
@@ -226,11 +255,35 @@ def validate(args: Args, where: str = "") -> None:
 
 
 def env_overrides(args: Args) -> dict[str, Any]:
-    """The ``gym.make_vec`` overrides of the training env (``--env-kwargs`` and ``--regime``)."""
-    kwargs = dict(args.env_kwargs)
-    if args.regime:
-        kwargs["regime"] = args.regime
-    return kwargs
+    """The ``gym.make_vec`` overrides of the training env (``--regime`` and ``--env-kwargs``).
+
+    ``--regime P``: preset ``P``'s differences from ``default`` (:func:`preset_overrides`),
+    then ``--env-kwargs`` on top, but the regime is ``P``'s (as ``--regime`` always set it).
+    """
+    if not args.regime:
+        return dict(args.env_kwargs)
+    chosen = preset_overrides(setting_preset(args.regime))
+    return {**chosen, **args.env_kwargs, "regime": chosen["regime"]}
+
+
+def round_total_timesteps(args: Args, done: int) -> None:
+    """Round ``--total-timesteps`` up to whole PPO rollouts from ``done`` steps, saying so.
+
+    SB3 collects rollouts of ``n_envs x n_steps`` steps and stops after the first one that
+    reaches the total, so ``--total-timesteps 1000`` with 512 x 50 would silently run 25,600.
+    """
+    rollout = args.n_envs * args.n_steps
+    remaining = args.total_timesteps - done
+    if remaining <= 0 or remaining % rollout == 0:
+        return
+    total = done + -(-remaining // rollout) * rollout
+    print(
+        f"{PROG}: note: --total-timesteps {args.total_timesteps:,} rounded up to {total:,}: "
+        f"PPO trains in whole rollouts of n_envs x n_steps = {args.n_envs} x {args.n_steps} = "
+        f"{rollout:,} steps",
+        file=sys.stderr,
+    )
+    args.total_timesteps = total
 
 
 def resumed_settings(args: Args, given: set[str], run_dir: Path) -> Args:
@@ -340,13 +393,17 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
         if args.resume:
             args, run_dir, metadata = open_resumed_run(args, given, hold)
         elif args.run_name:
-            check_new_run_folder(Path(args.runs_dir) / args.run_name, args.overwrite, fail)
+            reuse = Path(args.runs_dir) / args.run_name
+            if check_new_run_folder(reuse, args.overwrite, fail):
+                print(f"{PROG}: note: {reuse} holds a run stopped before its first checkpoint: "
+                      "starting it again", file=sys.stderr)  # fmt: skip
         # 2. libraries, threads, determinism
         set_up_torch(args.torch_threads)
         # 3. environment and model (new, or restored); all checked before a folder is touched
         overrides = env_overrides(args)
         check_env_and_memory(args, overrides)
         model, venv, wall_before = build_or_restore(args, overrides, run_dir, metadata)
+        round_total_timesteps(args, int(model.num_timesteps))
         if run_dir is None:
             run_dir, metadata = start_new_run(args, hold)
         from stable_baselines3.common.logger import configure
@@ -649,7 +706,8 @@ def cli(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(
             f"{PROG}: error: interrupted; nothing more was saved (a started run keeps its "
-            "last checkpoint: python train.py --resume runs/<name>)",
+            "last checkpoint: python train.py --resume runs/<name>; one stopped before its "
+            "first checkpoint starts again under the same --run-name)",
             file=sys.stderr,
         )
         return 130

@@ -2,8 +2,10 @@
 
 A run holds an exclusive lock on its folder while it trains. ``--overwrite`` deletes only a
 folder holding :data:`RUN_MARKER` (written as a run starts), and only once every setting has
-been checked and the env and model built. Every problem is reported through the tool's
-``fail`` (one error line, exit code 2), as :mod:`mm_gym.cli` does.
+been checked and the env and model built. A run that stopped before its first checkpoint
+(:func:`unstarted_run`: nothing in its folder but what train.py writes before one) does not
+block its name: a new run of that name replaces it without ``--overwrite``. Every problem is
+reported through the tool's ``fail`` (one error line, exit code 2), as :mod:`mm_gym.cli` does.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from mm_gym.files import (
 # The file that makes a folder recognisably a train.py run (written as the run starts); only
 # such a folder may be deleted by --overwrite.
 RUN_MARKER = "metadata.json"
+
+# What train.py writes into a run folder before its first checkpoint (and the lock).
+_BEFORE_FIRST_CHECKPOINT = frozenset({RUN_MARKER, "config.yaml", "tb", LOCK_FILE})
 
 
 def default_run_name(env_id: str, seed: int) -> str:
@@ -69,18 +74,41 @@ def _exists(run_dir: Path, fail: Fail) -> None:
     fail(f"{run_dir} exists: pass --resume {run_dir}, --overwrite or another --run-name")
 
 
-def check_new_run_folder(run_dir: Path, overwrite: bool, fail: Fail) -> None:
-    """Fail early (before the env is built) if ``run_dir`` cannot become this run's folder."""
+def unstarted_run(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is a train.py run that stopped before its first checkpoint.
+
+    True only for a real folder holding :data:`RUN_MARKER` and nothing but what train.py
+    writes before its first checkpoint (``config.yaml``, ``tb/``, the lock, hidden
+    temporaries): such a folder holds no training to lose, so its name may be reused.
+    """
+    if not is_owned_folder(run_dir, RUN_MARKER):
+        return False
+    for entry in run_dir.iterdir():
+        temporary = entry.name.startswith(".") and ".tmp" in entry.name
+        if entry.is_symlink() or not (entry.name in _BEFORE_FIRST_CHECKPOINT or temporary):
+            return False
+    return True
+
+
+def check_new_run_folder(run_dir: Path, overwrite: bool, fail: Fail) -> bool:
+    """Fail early (before the env is built) if ``run_dir`` cannot become this run's folder.
+
+    Returns:
+        Whether ``run_dir`` holds a run that stopped before its first checkpoint and will be
+        replaced without ``--overwrite`` (:func:`unstarted_run`).
+    """
     if run_dir.is_symlink() or (run_dir.exists() and not run_dir.is_dir()):
         fail(f"{str(run_dir)!r} exists and is not a run folder; choose another --run-name")
     if not run_dir.is_dir() or not _has_content(run_dir):
-        return
-    if not overwrite:
+        return False
+    reuse = not overwrite and unstarted_run(run_dir)
+    if not overwrite and not reuse:
         _exists(run_dir, fail)
     if not is_owned_folder(run_dir, RUN_MARKER):
         _remove_run(run_dir, fail)  # raises, deletes nothing
     with contextlib.ExitStack() as probe:  # busy now: say so before the expensive part
         enter_lock(probe, run_dir, fail)
+    return reuse
 
 
 def claim_run_folder(
@@ -92,6 +120,9 @@ def claim_run_folder(
     fail: Fail,
 ) -> Path:
     """Create (or, with ``overwrite``, replace) the run folder and lock it in ``hold``.
+
+    A run of the name that stopped before its first checkpoint (:func:`unstarted_run`) is
+    replaced without ``overwrite``.
 
     Every setting has been checked and the env and model built before this is called, so a
     failed run never deletes the old one.
@@ -126,7 +157,7 @@ def claim_run_folder(
         if not _has_content(run_dir):
             hold.enter_context(old.pop_all())
             return run_dir
-        if not overwrite:  # created by another process since the early check
+        if not overwrite and not unstarted_run(run_dir):  # changed since the early check
             _exists(run_dir, fail)
         _remove_run(run_dir, fail)
     try:

@@ -94,3 +94,31 @@ def check_settings(args: Any, fail: Fail, where: str = "") -> None:
         )
     if args.run_name:
         check_run_name(args.run_name, bad)
+    check_market(args, bad)
+
+
+def check_market(args: Any, fail: Fail) -> None:
+    """``--env-id`` must be a book env id and ``--regime`` a name of the one preset vocabulary.
+
+    Checked with the settings, before anything is built or created: an unknown value would
+    otherwise fail deep inside Gymnasium (``CartPole-v1``: a bare ``IndexError``).
+    """
+    import mm_gym
+    from mm_gym.config import ConfigError, setting_preset
+
+    if args.env_id not in mm_gym.BOOK_ENV_IDS:
+        why = (
+            " (the Avellaneda-Stoikov intensity model has no order book and no vector env: "
+            "train.py trains on the book)"
+            if args.env_id in mm_gym.ENV_IDS
+            else ""
+        )
+        fail(
+            f"env_id={excerpt(args.env_id)} is not a trainable environment{why}; choose one of "
+            f"{list(mm_gym.BOOK_ENV_IDS)}"
+        )
+    if args.regime:
+        try:
+            setting_preset(args.regime)
+        except ConfigError as exc:
+            fail(f"regime={excerpt(args.regime)} is not valid: {str(exc).split(': ', 1)[1]}")

@@ -560,15 +560,26 @@ def calibrated_glft(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Print :data:`DEFAULT_CALIBRATIONS` entries for the book presets (to paste here)."""
+    """Recalibrate book presets and print their :data:`DEFAULT_CALIBRATIONS` entries.
+
+    ``python -c "from baselines.calibration import main; main()"`` (``main(["trending"])`` for
+    one preset) runs :func:`calibrate_setting` on each book preset (seconds to a minute each)
+    and prints one :data:`DEFAULT_CALIBRATIONS` entry per preset, to paste into that
+    dictionary in this file. It writes no file: the stored calibrations change only when the
+    printed lines are pasted (and committed).
+    """
     import argparse
 
-    from mm_gym.config import preset, preset_names
+    from mm_gym.config import book_preset_names
 
-    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap = argparse.ArgumentParser(
+        prog="baselines.calibration",
+        description="Recalibrate AS/GLFT on book presets and print their DEFAULT_CALIBRATIONS "
+        "entries (to paste into baselines/calibration.py); writes no file.",
+    )
     ap.add_argument("presets", nargs="*", help="book presets (default: all)")
     args = ap.parse_args(argv)
-    names = args.presets or [p for p in preset_names() if preset(p).fills == "book"]
+    names = args.presets or book_preset_names()
     for p in names:
         c = calibrate_setting(p)
         print(

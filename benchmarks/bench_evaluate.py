@@ -1,5 +1,5 @@
-"""Benchmark of the evaluation tournament (DESIGN.md target: 6 policies x 3 regimes x 1,000
-episodes of the default 1,000-step horizon in < 60 s on 2 cores).
+"""Benchmark of the evaluation tournament (README "Performance" target: 6 policies x 3 regimes x
+1,000 episodes of the default 1,000-step horizon in < 60 s on 2 cores).
 
 Times :func:`mm_gym.evaluation.run_tournament` (simulation and per-episode metrics, sample
 traces included) plus :func:`summarize` (bootstrap CIs and paired differences), the median of

@@ -4,7 +4,7 @@ Each run builds the training stack of ``train.py`` (native vector env -> SB3 ada
 VecNormalize -> PPO) with its default settings, trains one update untimed (warm-up), then times
 ``--updates`` further updates (rollout + PPO update, everything ``model.learn`` does). Also
 reported: the share of the time spent collecting rollouts (env + policy forward) versus
-updating. The target (DESIGN.md) is >= 20,000 env-steps/s on 2 cores.
+updating. The target (README, "Performance") is >= 20,000 env-steps/s on 2 cores.
 
     python benchmarks/bench_train.py [--runs 3] [--updates 20] [--n-envs N] [--torch-threads N]
 """

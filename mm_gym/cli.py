@@ -3,7 +3,7 @@
 Each field of the settings dataclass is a ``--flag`` (underscores become dashes) whose help text
 is ``field.metadata["help"]``. The field's annotation picks the flag's form:
 
-    int, float, str   one value of that type
+    int, float, str   one value of that type (an int also as an integer-valued float: ``1e5``)
     bool              ``--flag`` / ``--no-flag`` (or a plain ``--flag`` switch, see ``switches``)
     list[int]         one or more positive integers (``--net-arch 64 64``)
     dict[str, Any]    ``KEY=VALUE`` items, values read as YAML (``--env-kwargs a=1 b.c=x``)
@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar
@@ -34,6 +35,7 @@ __all__ = [
     "Fail",
     "OneLineParser",
     "check_types",
+    "integer_value",
     "parse_key_values",
     "parse_settings",
     "settings_from_file",
@@ -73,6 +75,43 @@ def _default(f: dataclasses.Field[Any]) -> Any:
     if f.default_factory is not dataclasses.MISSING:
         return f.default_factory()
     return f.default
+
+
+def integer_value(value: Any) -> int:
+    """An integer from ``value``: an int, or a number or text of an integer-valued number.
+
+    ``"1e5"``, ``1e5``, ``"100_000"`` and ``"2.0"`` are integers; ``"1.5"``, ``"inf"``, ``True``
+    and ``"x"`` are not. Scientific notation is how people write step counts (``--total-timesteps
+    2e7``), and YAML 1.1 reads ``2e7`` in a file as text.
+
+    Raises:
+        ValueError: If ``value`` is not an integer-valued number (the message names it).
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if isinstance(number, float) and number.is_integer():
+        return int(number)
+    raise ValueError(f"{excerpt(value)} is not an integer (e.g. 100000, 100_000 or 1e5)")
+
+
+def _int_flag(text: str) -> int:
+    """The argparse ``type`` of an int flag (:func:`integer_value`, errors as argparse's own)."""
+    try:
+        return integer_value(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid int value: {excerpt(text)} (an integer such as 100000, 100_000 or 1e5)"
+        ) from None
 
 
 def yaml_value(text: str) -> Any:
@@ -150,7 +189,8 @@ def settings_parser(
             metavar = f.metadata.get("metavar", "VALUE")
             parser.add_argument(flag, nargs="+", type=int, metavar=metavar, help=help_text)
         else:
-            convert = {"int": int, "float": float}.get(kind, str)
+            converters: dict[str, Callable[[str], Any]] = {"int": _int_flag, "float": float}
+            convert = converters.get(kind, str)
             parser.add_argument(flag, type=convert, help=help_text)
     return parser
 
@@ -158,7 +198,11 @@ def settings_parser(
 def settings_from_file(
     cls: type, data: Mapping[Any, Any], where: str, fail: Fail
 ) -> dict[str, Any]:
-    """Settings read from a file: unknown keys fail; ``"3e-4"`` in a float field is a number."""
+    """Settings read from a file: unknown keys fail; ``"3e-4"`` in a float field is a number.
+
+    An int field also takes an integer-valued number (``1e5``, ``2.0e6``; see
+    :func:`integer_value`); any other value is left for :func:`check_types` to report.
+    """
     fields = dataclasses.fields(cls)
     names = {f.name for f in fields}
     out = {str(k).replace("-", "_"): v for k, v in data.items()}
@@ -168,6 +212,9 @@ def settings_from_file(
     for f in fields:
         if _kind(f) == "float" and isinstance(out.get(f.name), str):  # YAML 1.1 reads 3e-4 so
             out[f.name] = yaml_value(out[f.name])
+        if _kind(f) == "int" and isinstance(out.get(f.name), (str, float)):
+            with contextlib.suppress(ValueError):
+                out[f.name] = integer_value(out[f.name])
     return out
 
 

@@ -39,10 +39,13 @@ __all__ = [
     "ProcessConfig",
     "RivalConfig",
     "UnknownKeywordError",
+    "book_preset_names",
     "load_config",
     "preset",
     "preset_names",
+    "preset_overrides",
     "save_config",
+    "setting_preset",
     "with_overrides",
 ]
 
@@ -365,9 +368,9 @@ class IntensityConfig:
 class FormationConfig:
     """The order-book price formation, used when ``MarketConfig.price_formation == "book"``.
 
-    Ignored by ``"legacy"``. Each mechanism is needed for one stylized fact (DESIGN.md, "No
-    free lunch, stylized facts") and each has a value that switches it off. Rates are per step,
-    sizes in lots, prices in ticks.
+    Ignored by ``"legacy"``. Each mechanism is needed for one stylized fact (README, "Realism
+    report"; measured by ``python -m mm_gym.realism``) and each has a value that switches it
+    off. Rates are per step, sizes in lots, prices in ticks.
 
     Attributes:
         queue_ref_lots: Queue-reactive limit-order arrivals (Huang, Lehalle & Rosenbaum 2015):
@@ -591,6 +594,66 @@ def preset(name: str) -> MarketConfig:
     if not isinstance(name, str) or name not in presets:
         raise ConfigError(f"preset={excerpt(name)} is not valid: choose one of {list(presets)}")
     return presets[name]
+
+
+def book_preset_names() -> list[str]:
+    """The presets with a limit order book (all but the intensity model's ``as2008``).
+
+    The one vocabulary of market settings of the tools: ``train.py --regime`` and
+    ``evaluate.py --regimes`` accept these names (or the env ids of :func:`setting_preset`).
+    """
+    return [name for name, config in _presets().items() if config.fills == "book"]
+
+
+def setting_preset(setting: str) -> str:
+    """The book preset of ``setting``: a name of :func:`book_preset_names` or a book env id.
+
+    Raises:
+        ConfigError: Naming the value and every accepted name and id.
+    """
+    import mm_gym  # the registry of env ids (imports this module first)
+
+    books = book_preset_names()
+    if isinstance(setting, str) and setting in books:
+        return setting
+    if isinstance(setting, str) and setting in mm_gym.BOOK_ENV_IDS:
+        import gymnasium as gym
+
+        return str(gym.spec(setting).kwargs["preset"])
+    raise ConfigError(
+        f"setting={excerpt(setting)} is not valid: choose a book preset {books} or an env id "
+        f"{list(mm_gym.BOOK_ENV_IDS)}"
+    )
+
+
+def preset_overrides(name: str, base: str = "default") -> dict[str, Any]:
+    """Dotted overrides that turn preset ``base`` into preset ``name``, always with ``regime``.
+
+    ``with_overrides(preset(base), preset_overrides(name, base)) == preset(name)``. The regime
+    is always included, so that the overrides select the preset's regime on top of any other
+    preset too (``train.py --regime trending --env-id mm_gym/Hawkes-v0``: Hawkes flow, trending
+    fundamental).
+
+    Raises:
+        ConfigError: On an unknown preset name.
+    """
+
+    def flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            if isinstance(v, Mapping):
+                out.update(flat(v, f"{prefix}{k}."))
+            else:
+                out[prefix + k] = v
+        return out
+
+    target, origin = preset(name), preset(base)
+    new, old = flat(config_to_dict(target)), flat(config_to_dict(origin))
+    changed = {k: v for k, v in new.items() if k == "regime" or old.get(k) != v}
+    for k, v in changed.items():  # asdict turns tuples into lists: give them back
+        if isinstance(v, list):
+            changed[k] = tuple(v)
+    return changed
 
 
 # --------------------------------------------------------------------------- overrides & files

@@ -9,6 +9,7 @@ import pytest
 
 from mm_gym.cli import (
     check_types,
+    integer_value,
     parse_key_values,
     parse_settings,
     settings_from_file,
@@ -118,3 +119,20 @@ def test_helpers() -> None:
     }
     with pytest.raises(Failed, match=r"rate=True must be a number \(in f\)"):
         check_types(Settings(rate=True), fail, " (in f)")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("text", "value"), [("1e5", 100_000), ("100_000", 100_000), ("2.0", 2)])
+def test_int_flags_and_file_values_take_integer_valued_numbers(text, value) -> None:
+    assert _parse(["--steps", text])[0].steps == value
+    assert settings_from_file(Settings, {"steps": text}, "f", fail) == {"steps": value}
+    assert integer_value(float(value)) == value
+
+
+@pytest.mark.parametrize("text", ["1.5", "inf", "nan", "1e400", "ten"])
+def test_int_flags_refuse_other_numbers(text) -> None:
+    with pytest.raises(Failed, match=rf"--steps: invalid int value: '{text}'"):
+        _parse(["--steps", text])
+    with pytest.raises(ValueError, match="is not an integer"):
+        integer_value(text)
+    with pytest.raises(Failed, match="must be an integer"):  # a file's value: check_types says so
+        check_types(Settings(**settings_from_file(Settings, {"steps": text}, "f", fail)), fail)

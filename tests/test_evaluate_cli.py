@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -23,6 +27,11 @@ def test_cli_smoke_writes_every_output(tmp_path):
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     assert "== all (6 episodes per policy) ==" in res.stdout
+    from mm_gym.evaluation import LEADERBOARD_LEGEND
+
+    assert LEADERBOARD_LEGEND in res.stdout  # under the leaderboard, and in leaderboard.txt
+    assert res.stdout.index(LEADERBOARD_LEGEND) > res.stdout.index("== all")
+    assert (out / "leaderboard.txt").read_text().endswith(LEADERBOARD_LEGEND)
     for rel in ("summary.csv", "episodes.csv", "leaderboard.txt", "report.pdf", "run.json"):
         assert (out / rel).is_file(), rel
     assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
@@ -194,3 +203,49 @@ def test_bad_import_specs_are_one_line_errors(cli_error, user_module, spec, mess
     for flag in ("--contestants", "--rival"):
         line = error_line(cli_error, [flag, spec, "--regimes", "trending", *QUICK])
         assert message in line, line
+
+
+def _fake_run(folder, status: str | None, mtime: float, policy: bool = True) -> None:
+    folder.mkdir(parents=True)
+    if policy:
+        (folder / "policy.npz").write_bytes(b"not read by the selection")
+    if status is not None:
+        (folder / "metadata.json").write_text(json.dumps({"status": status}))
+        os.utime(folder / "metadata.json", (mtime, mtime))
+
+
+def test_runs_auto_adds_the_newest_completed_run_and_says_which(tmp_path, monkeypatch, capsys):
+    import agents
+    from baselines import FixedSpread
+
+    runs = tmp_path / "runs"
+    _fake_run(runs / "old_done", "completed", 1_000)
+    _fake_run(runs / "new_done", "completed", 2_000)
+    _fake_run(runs / "newer_interrupted", "interrupted", 3_000)
+    _fake_run(runs / "newest_no_checkpoint", "running", 4_000, policy=False)
+    _fake_run(runs / "no_metadata", None, 0)
+    loaded = []
+    monkeypatch.setattr(
+        agents, "load_policy", lambda p: loaded.append(p) or FixedSpread(2.0), raising=False
+    )
+    monkeypatch.chdir(tmp_path)
+    assert list(cli.load_runs(cli.parse_args(["--runs", "auto"]))) == ["ppo:new_done"]
+    assert loaded == [str(Path("runs") / "new_done")]
+    assert "--runs auto: adding runs/new_done (the newest completed run" in capsys.readouterr().out
+    for name in ("old_done", "new_done"):
+        shutil.rmtree(runs / name)
+    assert cli.load_runs(cli.parse_args(["--runs", "auto"])) == {}
+    assert "no completed train.py run under runs/; none added" in capsys.readouterr().out
+
+
+def test_regimes_and_train_regime_share_one_vocabulary():
+    from mm_gym.config import book_preset_names
+
+    train = load_script("train.py", "train_cli")
+    names = book_preset_names()
+    assert {"default", "shock_heavy", "hawkes", "realistic"} <= set(names)
+    assert cli.select_regimes(cli.parse_args(["--regimes", ",".join(names)])) == names
+    for name in names:
+        assert train.parse_args(["--regime", name])[0].regime == name
+    helps = (cli.Args.__dataclass_fields__["regimes"], train.Args.__dataclass_fields__["regime"])
+    assert all(", ".join(names) in f.metadata["help"] for f in helps)

@@ -3,7 +3,7 @@
 Statistical tests at reduced scale (32 markets x 2,000 steps after 300 burn-in, fixed seed 0,
 the serial kernel), measured with the realism report's own estimators. Tolerances are looser
 than the report's targets, which are for >= 256 markets x 5,000 steps (estimates from short
-samples read low, DESIGN.md), but each still fails if its mechanism is switched off.
+samples read low, README "Realism report"), but each still fails if its mechanism is switched off.
 """
 
 from __future__ import annotations

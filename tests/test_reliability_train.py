@@ -377,6 +377,49 @@ def test_run_stopped_before_its_first_checkpoint_resumes_from_the_start(tmp_path
     _assert_same_params(_params(straight), _params(early))
 
 
+def test_run_stopped_before_its_first_checkpoint_does_not_block_its_name(tmp_path, capsys):
+    with pytest.raises(KeyboardInterrupt):
+        _main(tmp_path, "early", "--total-timesteps", "256", callbacks=[_AbortAtStart()])
+    early = tmp_path / "early"
+    assert not (early / "checkpoint").exists()
+    capsys.readouterr()
+    run = _main(tmp_path, "early", "--total-timesteps", "256")  # no --resume, no --overwrite
+    assert "stopped before its first checkpoint" in capsys.readouterr().err
+    assert json.loads((run / "metadata.json").read_text())["status"] == "completed"
+    # A run with a checkpoint still needs --resume or --overwrite.
+    with pytest.raises(SystemExit):
+        _main(tmp_path, "early", "--total-timesteps", "256")
+    assert "--resume" in _error(capsys)
+
+
+def test_folder_without_checkpoint_but_with_other_files_is_not_reused(tmp_path, capsys):
+    with pytest.raises(KeyboardInterrupt):
+        _main(tmp_path, "early", "--total-timesteps", "256", callbacks=[_AbortAtStart()])
+    (tmp_path / "early" / "notes.txt").write_text("mine\n")
+    with pytest.raises(SystemExit):
+        _main(tmp_path, "early", "--total-timesteps", "256")
+    assert "--resume" in _error(capsys)
+    assert (tmp_path / "early" / "notes.txt").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "shown"),
+    [
+        (["--regime", "sideways"], ["'sideways'", "shock_heavy"]),
+        (["--env-id", "CartPole-v1"], ["'CartPole-v1'", "mm_gym/MarketMaking-v0"]),
+        (["--env-id", "mm_gym/AS2008-v0"], ["'mm_gym/AS2008-v0'", "no order book"]),
+        (["--rival", "no_such_rival"], ["'no_such_rival'", "avellaneda_stoikov"]),
+        (["--env-kwargs", "no_such_key=1"], ["'no_such_key'", "inventory_penalty"]),
+    ],
+)
+def test_failed_start_creates_no_run_folder(tmp_path, capsys, extra, shown):
+    with pytest.raises(SystemExit):
+        _main(tmp_path, "x", "--total-timesteps", "128", *extra)
+    err = _error(capsys)
+    assert all(s in err for s in shown), err
+    assert not (tmp_path / "x").exists()
+
+
 # ---- 8. one line on every error path of the command line ---------------------------------------
 
 

@@ -151,6 +151,33 @@ def test_bad_arguments_exit_with_one_line(argv, message, cli_error):
     assert message in cli_error(train.parse_args, argv)
 
 
+def test_total_timesteps_accepts_integer_valued_floats(cli_error):
+    assert train.parse_args(["--total-timesteps", "1e5"])[0].total_timesteps == 100_000
+    assert train.parse_args(["--total-timesteps", "2_000"])[0].total_timesteps == 2_000
+    err = cli_error(train.parse_args, ["--total-timesteps", "1.5"])
+    assert "--total-timesteps" in err and "invalid int value: '1.5'" in err
+
+
+def test_total_timesteps_rounded_up_to_whole_rollouts_and_said(tmp_path, capsys):
+    run = _run(tmp_path, "rounded", "--total-timesteps", "200")  # rollouts of 8 x 16 = 128
+    err = capsys.readouterr().err
+    assert "--total-timesteps 200 rounded up to 256" in err and "8 x 16 = 128" in err
+    assert json.loads((run / "metadata.json").read_text())["num_timesteps"] == 256
+    assert yaml.safe_load((run / "config.yaml").read_text())["total_timesteps"] == 256
+
+
+def test_regime_takes_every_book_preset_as_overrides_of_the_env():
+    from mm_gym.config import book_preset_names, preset, preset_overrides, with_overrides
+
+    for name in book_preset_names():
+        args, _ = train.parse_args(["--regime", name])
+        assert with_overrides(preset("default"), train.env_overrides(args)) == preset(name)
+    args, _ = train.parse_args(["--regime", "trending", "--env-kwargs", "flow.hawkes=true"])
+    assert train.env_overrides(args) == {"regime": "trending", "flow.hawkes": True}
+    args, _ = train.parse_args(["--regime", "mm_gym/ShockHeavy-v0"])
+    assert train.env_overrides(args) == preset_overrides("shock_heavy")
+
+
 def test_bad_config_key_and_bad_env_override(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("n_envz: 3\n")

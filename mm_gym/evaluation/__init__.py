@@ -52,6 +52,7 @@ from mm_gym.evaluation.settings import (
 from mm_gym.evaluation.stats import (
     CI_STATS,
     DIFF_STATS,
+    LEADERBOARD_LEGEND,
     SUMMARY_CI_METRICS,
     SUMMARY_KEYS,
     SUMMARY_STATS,
@@ -66,6 +67,7 @@ __all__ = [
     "CI_STATS",
     "DIFF_STATS",
     "EPISODE_COLUMNS",
+    "LEADERBOARD_LEGEND",
     "SUMMARY_CI_METRICS",
     "SUMMARY_KEYS",
     "SUMMARY_STATS",

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mm_gym.config import ConfigError, preset, preset_names
+from mm_gym.config import ConfigError, setting_preset
 from mm_gym.observations import FEATURE_NAMES, FEATURE_NAMES_ALL
 
 __all__ = [
@@ -83,15 +83,10 @@ def resolve_setting(setting: str) -> tuple[str, dict[str, Any]]:
     """
     import mm_gym
 
-    book_presets = [p for p in preset_names() if preset(p).fills == "book"]
-    if isinstance(setting, str) and setting in mm_gym.BOOK_ENV_IDS:
+    name = setting_preset(setting)  # the one vocabulary; raises naming every accepted value
+    if setting in mm_gym.BOOK_ENV_IDS:
         return setting, {}
-    if isinstance(setting, str) and setting in book_presets:
-        return "mm_gym/MarketMaking-v0", {"preset": setting}
-    raise ConfigError(
-        f"setting={setting!r} is not valid: choose a book preset {book_presets} or an env id "
-        f"{list(mm_gym.BOOK_ENV_IDS)}"
-    )
+    return "mm_gym/MarketMaking-v0", {"preset": name}
 
 
 def setting_configs(setting: str, overrides: Mapping[str, Any] | None = None) -> tuple[Any, Any]:

@@ -38,6 +38,7 @@ from mm_gym.config import ConfigError
 __all__ = [
     "CI_STATS",
     "DIFF_STATS",
+    "LEADERBOARD_LEGEND",
     "SUMMARY_CI_METRICS",
     "SUMMARY_KEYS",
     "SUMMARY_STATS",
@@ -61,6 +62,43 @@ DIFF_STATS: tuple[str, ...] = ("diff", "diff_low", "diff_high")
 
 SUMMARY_STATS: tuple[str, ...] = ("mean", "std", *CI_STATS, *DIFF_STATS)
 """Every ``<metric>_<stat>`` suffix of a :func:`summarize` table, in the module's schema."""
+
+
+def _legend() -> str:
+    """The text of :data:`LEADERBOARD_LEGEND` (defaults read from the config classes)."""
+    from mm_gym.config import MarketConfig
+    from mm_gym.envs.config import EnvConfig
+
+    m, e = MarketConfig(), EnvConfig()
+    unit = m.value_per_tick_lot
+    return f"""\
+Legend (each column: the mean over episodes of a per-episode value; README "Units and metrics")
+  units    prices in ticks (tick_size, {m.tick_size:g} currency by default), sizes in lots
+           (lot_size, {m.lot_size:g} units of the asset), money in currency: one tick on one
+           lot = tick_size x lot_size = {unit:g}; time in steps (an episode: horizon_steps,
+           {m.horizon_steps:,} by default); inventory q in lots
+  PnL      mm1's mark-to-market PnL at the episode's end (cash, with rebates and fees, plus
+           q valued at the mid), currency; [95% CI]: percentile bootstrap of the mean
+  vs X     paired difference policy - X, episode by episode on the same seeds (common random
+           numbers), with its bootstrap 95% CI; X's own row is 0 ("paired diff", all "-":
+           X did not run)
+  Sharpe   per episode: mean / std (ddof 1) of the per-step PnL x sqrt(T), T = the episode's
+           steps; not annualised (a step has no calendar length)
+  maxDD    largest fall of the equity curve (cumulative PnL) from its running peak, currency
+  |inv|    mean |q| over the episode's steps, lots
+  @lim     fraction of steps with |q| at the limit (mm1_limit, {m.makers.mm1_limit} lots by default)
+  fills/s  fills per step (not per second): mm1's fill records / steps, partial fills each count
+  spread   mean quoted spread ask - bid over the steps quoted on both sides, ticks
+  reward   sum of the env's rewards: PnL - phi q^2 each step - psi q_T^2 at the end, currency;
+           phi = inventory_penalty ({e.inventory_penalty:g}), psi = terminal_penalty \
+({e.terminal_penalty:g}) of EnvConfig
+"""
+
+
+LEADERBOARD_LEGEND: str = _legend()
+"""The legend of :func:`format_leaderboard`'s columns and of their units: printed under the
+leaderboard by ``evaluate.py``, written into ``leaderboard.txt`` and onto the report's first
+page (:func:`mm_gym.evaluation.write_report`). The README's "Units and metrics" says the same."""
 
 
 def summary_column(metric: str, stat: str) -> str:
@@ -232,7 +270,7 @@ def format_leaderboard(board: pd.DataFrame, baseline: str | None = "avellaneda_s
 
     Columns: rank, policy, mean total PnL with its 95% CI, the paired difference to
     ``baseline`` with its CI, Sharpe, max drawdown, mean |inventory|, time at limit, fill rate,
-    quoted spread and mean episode reward.
+    quoted spread and mean episode reward; :data:`LEADERBOARD_LEGEND` defines each.
     """
 
     def ci(row: pd.Series, m: str) -> str:
