@@ -394,7 +394,7 @@ def reset_one(
         is_[m, I_REGIME] = p.regime_mode
     off = np.bool_(False)  # not a literal False: the same compiled step_one as the loops
     for _ in range(warmup_steps):
-        step_one(s, p, m, quotes, off, off, off)
+        step_one(s, p, m, quotes, off, off, off)  # type: ignore[arg-type]  # np.bool_: see above
     full_rescan(bid_vol, ask_vol, is_, m)
     update_mid(fs, is_, orders, n, m)
     fs[m, F_PREV_MID] = fs[m, F_MID]
