@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pickle
 
+import book_ops as book
 import numpy as np
 import pytest
 
-from mm_gym.market import book, kernels
+from mm_gym.market import kernels
 from mm_gym.market.state import A_AVG, A_CASH, A_INV, F_FUND, F_MID, I_REGIME, I_SHOCKS, I_T
 from mm_gym.market.views import FILL_DTYPE, KIND_NAMES, MARKET_ORDER_DTYPE
 from mm_gym.observations import FEATURE_NAMES_ALL, N_RETURNS, NO_QUOTE_OFFSET
@@ -73,6 +74,20 @@ def test_best_prices_match_the_book(make_sim):
         if not sim.scalars.one_sided[m]:
             assert sim.book.mid[m] == 0.5 * (a + b)
     assert (sim.book.spread > 0).all()
+
+
+def test_background_best_indices_are_the_outermost_non_empty_levels(make_sim):
+    sim = make_sim(8)
+    _run(sim)
+    v = sim.book
+    for m in range(8):
+        bids = np.flatnonzero(v.background_bid_lots[m])
+        asks = np.flatnonzero(v.background_ask_lots[m])
+        assert v.background_best_bid_index[m] == (bids[-1] if bids.size else -1)
+        assert v.background_best_ask_index[m] == (asks[0] if asks.size else v.n_levels)
+        # the background best lies at or behind the best price with the makers' orders
+        assert v.base_tick[m] + v.background_best_bid_index[m] <= v.best_bid[m]
+        assert v.base_tick[m] + v.background_best_ask_index[m] >= v.best_ask[m]
 
 
 def test_depth_counts_background_and_optionally_the_makers(make_sim):

@@ -40,16 +40,25 @@ from __future__ import annotations
 import math
 
 import numba as nb
+import numpy as np
 
 from mm_gym.market.book import (
     NONE_HIGH,
     NONE_LOW,
+    background_lots_at,
     best_tick,
     cancel_background_lot,
     level_lots,
     rest_background,
 )
-from mm_gym.market.flow import REGIME_VOLATILE, market_order, update_mid
+from mm_gym.market.flow import (
+    REGIME_VOLATILE,
+    hawkes_decay,
+    informed_buy_logit,
+    market_order,
+    start_shock,
+    update_mid,
+)
 from mm_gym.market.params import MarketParams
 from mm_gym.market.rng import (
     STREAM_ACTIVITY,
@@ -58,7 +67,6 @@ from mm_gym.market.rng import (
     STREAM_LIQUIDITY,
     STREAM_META,
     STREAM_NOISE,
-    STREAM_SHOCK,
     geometric_log_q,
     normal,
     poisson,
@@ -66,16 +74,12 @@ from mm_gym.market.rng import (
     uniform_pos,
 )
 from mm_gym.market.state import (
-    A_INV,
     F_ACT_0,
     F_ACTIVITY,
-    F_FUND,
     F_HAWKES,
     F_MID,
-    F_SENT_X,
     F_SIGN_EWMA,
     I_ASK_LOTS,
-    I_BASE,
     I_BG_ARRIVED,
     I_BID_LOTS,
     I_META_LEFT,
@@ -84,26 +88,23 @@ from mm_gym.market.state import (
     I_SHOCK_LEFT,
     I_SHOCK_SIDE,
     I_SHOCK_STEP,
-    I_SHOCKS,
     KIND_INFORMED,
     KIND_NOISE,
     KIND_SHOCK,
-    MarketState,
 )
 
 SHOCK_DEPTH_TICKS = 2  # a shock order walks at most this many ticks past the touch
 
 
 @nb.njit(cache=True, inline="always")
-def step_activity(s: MarketState, p: MarketParams, m: int) -> float:
+def step_activity(fs: np.ndarray, rng: np.ndarray, p: MarketParams, m: int) -> float:
     """Advance the three log-OU components; return (and store) the activity factor."""
-    fs = s.fs
     if not p.activity_on:
         fs[m, F_ACTIVITY] = 1.0
         return 1.0
-    x0 = p.act_a0 * fs[m, F_ACT_0] + p.act_b0 * normal(s.rng, m, STREAM_ACTIVITY)
-    x1 = p.act_a1 * fs[m, F_ACT_0 + 1] + p.act_b1 * normal(s.rng, m, STREAM_ACTIVITY)
-    x2 = p.act_a2 * fs[m, F_ACT_0 + 2] + p.act_b2 * normal(s.rng, m, STREAM_ACTIVITY)
+    x0 = p.act_a0 * fs[m, F_ACT_0] + p.act_b0 * normal(rng, m, STREAM_ACTIVITY)
+    x1 = p.act_a1 * fs[m, F_ACT_0 + 1] + p.act_b1 * normal(rng, m, STREAM_ACTIVITY)
+    x2 = p.act_a2 * fs[m, F_ACT_0 + 2] + p.act_b2 * normal(rng, m, STREAM_ACTIVITY)
     fs[m, F_ACT_0] = x0
     fs[m, F_ACT_0 + 1] = x1
     fs[m, F_ACT_0 + 2] = x2
@@ -113,18 +114,21 @@ def step_activity(s: MarketState, p: MarketParams, m: int) -> float:
 
 
 @nb.njit(cache=True, inline="always")
-def _bg_at(s: MarketState, m: int, side: int, tick: int) -> int:
-    vol = s.bid_vol if side == 0 else s.ask_vol
-    i = tick - s.is_[m, I_BASE]
-    return vol[m, i] if 0 <= i < vol.shape[1] else 0
-
-
-@nb.njit(cache=True, inline="always")
-def book_liquidity(s: MarketState, p: MarketParams, m: int, act: float) -> None:
+def book_liquidity(
+    fs: np.ndarray,
+    is_: np.ndarray,
+    rng: np.ndarray,
+    bid_vol: np.ndarray,
+    ask_vol: np.ndarray,
+    orders: np.ndarray,
+    p: MarketParams,
+    m: int,
+    act: float,
+) -> None:
     """Limit-order arrivals anchored on the same-side best (queue-reactive, adaptive), cancels."""
-    is_, rng = s.is_, s.rng
+    n = bid_vol.shape[1]
     st = STREAM_LIQUIDITY
-    e = s.fs[m, F_SIGN_EWMA]
+    e = fs[m, F_SIGN_EWMA]
     qref = p.queue_ref_lots
     lo_rate = p.lo_rate * (p.volatile_lo_mult if is_[m, I_REGIME] == REGIME_VOLATILE else 1.0)
     first = 1 if uniform(rng, m, st) < 0.5 else 0  # random priority between the sides
@@ -139,8 +143,8 @@ def book_liquidity(s: MarketState, p: MarketParams, m: int, act: float) -> None:
             size = 1 + geometric_log_q(rng, m, st, p.lo_size_log_q)
             u = uniform(rng, m, st)
             u2 = uniform(rng, m, st)
-            b = best_tick(s, m, 0, -1)
-            a = best_tick(s, m, 1, -1)
+            b = best_tick(is_, orders, n, m, 0, -1)
+            a = best_tick(is_, orders, n, m, 1, -1)
             inside = b != NONE_LOW and a != NONE_HIGH and a - b > 1 and u < p.inside_spread_prob
             if inside:
                 tick = b + 1 + int(u2 * (a - b - 1))  # uniform strictly inside the spread
@@ -151,7 +155,7 @@ def book_liquidity(s: MarketState, p: MarketParams, m: int, act: float) -> None:
                     elif a != NONE_HIGH:
                         ref = a - 1
                     else:
-                        ref = int(math.ceil(s.fs[m, F_MID])) - 1
+                        ref = int(math.ceil(fs[m, F_MID])) - 1
                     tick = ref - d
                 else:
                     if a != NONE_HIGH:
@@ -159,60 +163,82 @@ def book_liquidity(s: MarketState, p: MarketParams, m: int, act: float) -> None:
                     elif b != NONE_LOW:
                         ref = b + 1
                     else:
-                        ref = int(math.floor(s.fs[m, F_MID])) + 1
+                        ref = int(math.floor(fs[m, F_MID])) + 1
                     tick = ref + d
             if qref > 0.0 and not inside:  # keep with probability q_ref / (q_ref + q)
-                q = level_lots(s, m, side, tick)
+                q = level_lots(bid_vol, ask_vol, is_, orders, m, side, tick)
                 if u2 * (qref + q) >= qref:
                     continue
-            if rest_background(s, m, side, tick, size):
+            if rest_background(bid_vol, ask_vol, is_, m, side, tick, size):
                 is_[m, I_BG_ARRIVED] += size
     for side in range(2):
         total = is_[m, I_BID_LOTS if side == 0 else I_ASK_LOTS]
         k = poisson(rng, m, STREAM_CANCEL, p.cancel_rate * act * total)
         for _ in range(min(k, total - 1)):  # never the last lot: no empty side
             u = int(uniform(rng, m, STREAM_CANCEL) * total)
-            cancel_background_lot(s, m, side, u)
+            cancel_background_lot(bid_vol, ask_vol, is_, orders, m, side, u)
             total -= 1
-    update_mid(s, m)
+    update_mid(fs, is_, orders, n, m)
 
 
 @nb.njit(cache=True, inline="always")
-def _touch_order(s: MarketState, p: MarketParams, m: int, side: int, u: float, u2: float):
+def _touch_order(
+    is_: np.ndarray,
+    bid_vol: np.ndarray,
+    ask_vol: np.ndarray,
+    orders: np.ndarray,
+    p: MarketParams,
+    m: int,
+    side: int,
+    u: float,
+    u2: float,
+):
     """Depth-relative size and limit tick of a market order on ``side`` (+1 buy); size 0: none."""
     rest = 1 if side > 0 else 0
-    tick = best_tick(s, m, rest, -1)
+    tick = best_tick(is_, orders, bid_vol.shape[1], m, rest, -1)
     if tick == NONE_HIGH or tick == NONE_LOW:
         return 0, tick
-    depth = level_lots(s, m, rest, tick)
+    depth = level_lots(bid_vol, ask_vol, is_, orders, m, rest, tick)
     if u < p.touch_take_prob:
         size = depth
     else:
         size = max(1, min(depth, int(math.ceil(u2**p.depth_fraction_power * depth))))
-    total = s.is_[m, I_ASK_LOTS if rest == 1 else I_BID_LOTS]
-    bg_here = _bg_at(s, m, rest, tick)
+    total = is_[m, I_ASK_LOTS if rest == 1 else I_BID_LOTS]
+    bg_here = background_lots_at(ask_vol if rest == 1 else bid_vol, is_, m, tick)
     if total - bg_here <= 0:  # the touch holds the side's last background lots
         size = min(size, bg_here - 1)  # (conservative: a maker may queue behind them)
     return min(size, p.max_order_lots), tick
 
 
 @nb.njit(cache=True, inline="always")
-def _record_sign(s: MarketState, p: MarketParams, m: int, side: int) -> None:
-    s.fs[m, F_SIGN_EWMA] = (
-        p.sign_ewma_decay * s.fs[m, F_SIGN_EWMA] + (1.0 - p.sign_ewma_decay) * side
-    )
+def _record_sign(fs: np.ndarray, p: MarketParams, m: int, side: int) -> None:
+    fs[m, F_SIGN_EWMA] = p.sign_ewma_decay * fs[m, F_SIGN_EWMA] + (1.0 - p.sign_ewma_decay) * side
 
 
 @nb.njit(cache=True, inline="always")
 def book_market_orders(
-    s: MarketState, p: MarketParams, m: int, act: float, record: bool
+    fs: np.ndarray,
+    is_: np.ndarray,
+    rng: np.ndarray,
+    bid_vol: np.ndarray,
+    ask_vol: np.ndarray,
+    orders: np.ndarray,
+    acct: np.ndarray,
+    others: np.ndarray,
+    fills: np.ndarray,
+    n_fills: np.ndarray,
+    mos: np.ndarray,
+    n_mos: np.ndarray,
+    p: MarketParams,
+    m: int,
+    act: float,
+    record: bool,
 ) -> tuple[float, float]:
     """Uninformed (metaorder children and noise), informed and shock market orders of one step.
 
     Returns:
         ``(signed, absolute)`` executed lots (buys positive).
     """
-    fs, is_, rng = s.fs, s.is_, s.rng
     mult = p.volatile_flow_mult if is_[m, I_REGIME] == REGIME_VOLATILE else 1.0
     signed = 0.0
     absolute = 0.0
@@ -234,53 +260,50 @@ def book_market_orders(
             is_[m, I_META_LEFT + j] -= 1
         else:
             side = 1 if u_side < 0.5 else -1
-        size, tick = _touch_order(s, p, m, side, uniform(rng, m, sm), uniform(rng, m, sm))
-        _record_sign(s, p, m, side)
+        size, tick = _touch_order(
+            is_, bid_vol, ask_vol, orders, p, m, side, uniform(rng, m, sm), uniform(rng, m, sm)
+        )
+        _record_sign(fs, p, m, side)
         if size > 0:
-            x = market_order(s, p, m, side, size, tick, KIND_NOISE, record)
+            x = market_order(
+                fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos,
+                p, m, side, size, tick, KIND_NOISE, record,
+            )  # fmt: skip
             signed += side * x
             absolute += x
     if p.hawkes:
-        decay = math.exp(-p.hawkes_beta)
-        fs[m, F_HAWKES] = (
-            decay * fs[m, F_HAWKES] + (p.hawkes_alpha / p.hawkes_beta) * (1.0 - decay) * k
-        )
+        hawkes_decay(fs, p, m, k)
     k = poisson(rng, m, STREAM_INFORMED, p.informed_rate * mult * act)
     for _ in range(k):
         u = uniform(rng, m, STREAM_INFORMED)
-        z = (fs[m, F_FUND] - fs[m, F_MID]) / p.informed_scale_ticks + (
-            p.informed_sentiment_weight * math.tanh(fs[m, F_SENT_X])
-        )
+        z = informed_buy_logit(fs, p, m)
         side = 1 if u < 1.0 / (1.0 + math.exp(-z)) else -1
         size, tick = _touch_order(
-            s, p, m, side, uniform(rng, m, STREAM_INFORMED), uniform(rng, m, STREAM_INFORMED)
-        )
-        _record_sign(s, p, m, side)
+            is_, bid_vol, ask_vol, orders, p, m, side,
+            uniform(rng, m, STREAM_INFORMED), uniform(rng, m, STREAM_INFORMED),
+        )  # fmt: skip
+        _record_sign(fs, p, m, side)
         if size > 0:
-            x = market_order(s, p, m, side, size, tick, KIND_INFORMED, record)
+            x = market_order(
+                fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos,
+                p, m, side, size, tick, KIND_INFORMED, record,
+            )  # fmt: skip
             signed += side * x
             absolute += x
-    u_start = uniform(rng, m, STREAM_SHOCK)
-    u_adv = uniform(rng, m, STREAM_SHOCK)
-    u_side = uniform(rng, m, STREAM_SHOCK)
-    if is_[m, I_SHOCK_LEFT] == 0 and u_start < p.shock_rate:
-        is_[m, I_SHOCK_LEFT] = p.shock_duration_steps
-        is_[m, I_SHOCKS] += 1
-        inv = s.acct[m, 0, A_INV]
-        if inv != 0.0 and u_adv < p.p_adversarial:
-            is_[m, I_SHOCK_SIDE] = -1 if inv > 0.0 else 1
-        else:
-            is_[m, I_SHOCK_SIDE] = 1 if u_side < 0.5 else -1
+    start_shock(is_, rng, acct, p, m)
     if is_[m, I_SHOCK_LEFT] > 0:
         side = is_[m, I_SHOCK_SIDE]
         rest = 1 if side > 0 else 0
-        tick = best_tick(s, m, rest, -1)
+        tick = best_tick(is_, orders, bid_vol.shape[1], m, rest, -1)
         if tick != NONE_HIGH and tick != NONE_LOW:
             lim = tick + side * SHOCK_DEPTH_TICKS
             total = is_[m, I_ASK_LOTS if rest == 1 else I_BID_LOTS]
             size = min(p.shock_size_lots, max(0, total - 1))
             if size > 0:
-                x = market_order(s, p, m, side, size, lim, KIND_SHOCK, record)
+                x = market_order(
+                    fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos,
+                    n_mos, p, m, side, size, lim, KIND_SHOCK, record,
+                )  # fmt: skip
                 signed += side * x
                 absolute += x
         is_[m, I_SHOCK_LEFT] -= 1

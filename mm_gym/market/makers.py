@@ -11,6 +11,7 @@ realizes ``c * (p - avg) * value``. With cash starting at 0 and a flat book,
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 
 from mm_gym.market.params import MarketParams
 from mm_gym.market.state import (
@@ -37,7 +38,6 @@ from mm_gym.market.state import (
     X_CASH,
     X_EXCHANGE,
     X_INV,
-    MarketState,
 )
 
 
@@ -78,7 +78,12 @@ def position_update(
 
 @nb.njit(cache=True, inline="always")
 def maker_fill(
-    s: MarketState,
+    acct: np.ndarray,
+    others: np.ndarray,
+    fs: np.ndarray,
+    is_: np.ndarray,
+    fills: np.ndarray,
+    n_fills: np.ndarray,
     p: MarketParams,
     m: int,
     maker: int,
@@ -88,13 +93,17 @@ def maker_fill(
     kind: int,
     record: bool,
 ) -> None:
-    """Account a fill of ``size`` lots of ``maker``'s resting order (side 0 bid, 1 ask)."""
+    """Account a fill of ``size`` lots of ``maker``'s resting order (side 0 bid, 1 ask).
+
+    Writes the maker's account (``acct``), the aggressor's (``others``) and, with ``record``,
+    the fill (``fills``, ``n_fills``); reads the mid (``fs``) and the step (``is_``).
+    """
     value = p.value_per_tick_lot
     rebate = p.maker_rebate * size
     fee = p.taker_fee * size
     notional = tick * size * value
     signed = size if side_rest == 0 else -size
-    a = s.acct[m, maker]
+    a = acct[m, maker]
     a[A_CASH] += -notional if side_rest == 0 else notional
     a[A_CASH] += rebate
     a[A_FEES] += rebate
@@ -105,7 +114,7 @@ def maker_fill(
     a[A_VOLUME] += size
     a[A_N_FILLS] += 1
     a[A_STEP_FILLS] += 1
-    mid = s.fs[m, F_MID]
+    mid = fs[m, F_MID]
     if side_rest == 0:
         a[A_STEP_BOUGHT] += size
         a[A_STEP_EDGE] += (mid - tick) * size * value
@@ -113,25 +122,24 @@ def maker_fill(
         a[A_STEP_SOLD] += size
         a[A_STEP_EDGE] += (tick - mid) * size * value
     # the aggressor
-    others = s.others
     others[m, X_CASH] += (notional if side_rest == 0 else -notional) - fee
     others[m, X_INV] -= signed
     others[m, X_EXCHANGE] += fee - rebate
     if record:
-        j = s.n_fills[m]
+        j = n_fills[m]
         if j < FILL_CAP:
-            r = s.fills[m, j]
-            r[R_STEP] = s.is_[m, I_T]
+            r = fills[m, j]
+            r[R_STEP] = is_[m, I_T]
             r[R_MAKER] = maker
             r[R_SIDE] = side_rest
             r[R_TICK] = tick
             r[R_SIZE] = size
             r[R_KIND] = kind
-        s.n_fills[m] = j + 1
+        n_fills[m] = j + 1
 
 
 @nb.njit(cache=True, inline="always")
-def background_fill(s: MarketState, p: MarketParams, m: int, size: int) -> None:
+def background_fill(others: np.ndarray, p: MarketParams, m: int, size: int) -> None:
     """Account lots executed between an aggressor and background liquidity (both in ``others``).
 
     Cash and inventory move within ``others``; the aggressor pays the taker fee and the resting
@@ -139,5 +147,5 @@ def background_fill(s: MarketState, p: MarketParams, m: int, size: int) -> None:
     """
     fee = p.taker_fee * size
     rebate = p.maker_rebate * size
-    s.others[m, X_CASH] += rebate - fee
-    s.others[m, X_EXCHANGE] += fee - rebate
+    others[m, X_CASH] += rebate - fee
+    others[m, X_EXCHANGE] += fee - rebate

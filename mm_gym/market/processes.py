@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 
 import numba as nb
+import numpy as np
 
 from mm_gym.market.params import FORMATION_BOOK, REGIME_SWITCHING, MarketParams
 from mm_gym.market.rng import STREAM_EXO, normal, poisson, uniform
@@ -38,7 +39,6 @@ from mm_gym.market.state import (
     F_SENT_X,
     I_NEWS,
     I_REGIME,
-    MarketState,
 )
 
 REGIME_MEAN_REVERTING = 0
@@ -47,9 +47,10 @@ REGIME_VOLATILE = 2
 
 
 @nb.njit(cache=True, inline="always")
-def step_exogenous(st: MarketState, p: MarketParams, m: int) -> None:
+def step_exogenous(
+    fs: np.ndarray, is_: np.ndarray, rng: np.ndarray, p: MarketParams, m: int
+) -> None:
     """Advance regime, sentiment, news and the fundamental of market ``m`` by one step."""
-    fs, is_, rng = st.fs, st.is_, st.rng
     s = STREAM_EXO
     # 1. regime chain (two uniforms every step in switching mode)
     if p.regime_mode == REGIME_SWITCHING:

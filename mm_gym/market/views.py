@@ -105,9 +105,21 @@ class BookView(_View):
         background_bid_lots: Live ``(n, n_levels)`` int64 background (non-maker) bid lots per
             window index (tick ``base_tick + i``).
         background_ask_lots: Live ``(n, n_levels)`` int64, the same for asks.
+        background_best_bid_index: Live ``(n,)`` int64 window index of the best background bid
+            (the highest index with ``background_bid_lots > 0``; -1 if there is none). Its tick
+            is ``base_tick + index``; the makers' orders are not included (see ``best_bid``).
+        background_best_ask_index: Live ``(n,)`` int64 window index of the best background ask
+            (the lowest index with ``background_ask_lots > 0``; ``n_levels`` if there is none).
     """
 
-    __slots__ = ("background_ask_lots", "background_bid_lots", "base_tick", "mid")
+    __slots__ = (
+        "background_ask_lots",
+        "background_best_ask_index",
+        "background_best_bid_index",
+        "background_bid_lots",
+        "base_tick",
+        "mid",
+    )
 
     def __init__(self, state: MarketState) -> None:
         """Make the live views of ``state``."""
@@ -116,6 +128,8 @@ class BookView(_View):
         self.base_tick = _ro(state.is_[:, _s.I_BASE])
         self.background_bid_lots = _ro(state.bid_vol)
         self.background_ask_lots = _ro(state.ask_vol)
+        self.background_best_bid_index = _ro(state.is_[:, _s.I_BEST_BID])
+        self.background_best_ask_index = _ro(state.is_[:, _s.I_BEST_ASK])
 
     @property
     def n_levels(self) -> int:
