@@ -82,7 +82,7 @@ def test_report_prints_the_legend_under_the_leaderboard(tmp_path, monkeypatch):
 
 # Files owned by other work in progress that still cite the missing DESIGN.md; remove an entry
 # once its file is fixed (the test then keeps it fixed).
-_KNOWN_MISSING_DOC_REFS = {"mm_gym/market/kernels.py", "mm_gym/market/formation.py"}
+_KNOWN_MISSING_DOC_REFS: set[str] = set()
 
 
 def test_no_reference_to_a_document_that_is_not_in_the_repository():

@@ -2,8 +2,8 @@
 
 Used instead of :func:`mm_gym.market.flow.background_liquidity` and
 :func:`mm_gym.market.flow.market_orders` when ``MarketConfig.price_formation == "book"``
-(DESIGN.md, "No free lunch, stylized facts"; each mechanism is needed for one fact and has a
-``FormationConfig`` value that switches it off):
+(README, "Realism report"; each mechanism is needed for one fact and has a ``FormationConfig``
+value that switches it off):
 
 1. Activity factor (``STREAM_ACTIVITY``): ``A = min(cap, exp(x0 + x1 + x2 - var / 2))``, three
    log-OU components at 30 / 300 / 3,000 steps; it scales market, limit and cancel rates alike

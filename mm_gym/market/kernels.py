@@ -7,9 +7,9 @@ call it, :func:`step_serial` with ``range`` for small batches and :func:`step_pa
 touches only its own rows and its own random streams, so results do not depend on the thread
 count or on the batch a market runs in.
 
-Step order (DESIGN.md "The market"): 1 quotes, 2 exogenous state, 3 background liquidity,
-4 market orders (noise, informed, shocks) with 5 matching and 6 impact as each arrives,
-7 accounting (per fill, inside matching), then the mid, statistics and features.
+Step order (docs/ARCHITECTURE.md, "One step of the market"): 1 quotes, 2 exogenous state,
+3 background liquidity, 4 market orders (noise, informed, shocks) with 5 matching and 6 impact as
+each arrives, 7 accounting (per fill, inside matching), then the mid, statistics and features.
 
 The entry points take the whole :class:`~mm_gym.market.state.MarketState` and the
 :class:`~mm_gym.market.params.MarketParams`, then the market index ``m``. ``step_one`` and

@@ -7,9 +7,8 @@ steps), then ``n_steps`` steps are recorded. Both makers quote 1 lot 2 ticks eit
 mid every step and the built-in rival is off, so the makers are passive, symmetric and small: they
 take part in the book (as any maker would) but steer nothing.
 
-:class:`_Recorder` reads the simulator through its public views; the rest of the package sees
-plain arrays (:class:`Measurement`). The background book's own best prices are not in the views
-yet: :func:`_background_best_indices` is the one reader of :mod:`mm_gym.market.state`.
+:class:`_Recorder` reads the simulator through its public views only; the rest of the package
+sees plain arrays (:class:`Measurement`).
 """
 
 from __future__ import annotations
@@ -122,20 +121,17 @@ def _background_best_indices(sim: Any) -> tuple[np.ndarray, np.ndarray]:
     """Price-window indices of the best *background* bid and ask per market (copies).
 
     A bid index ``< 0`` or an ask index ``>= n_levels`` means that side of the background book is
-    empty. The one read of :mod:`mm_gym.market.state` in this package: the public views do not
-    show the background's own best prices yet (the book's ``best_bid`` includes the makers).
+    empty (the book's ``best_bid`` / ``best_ask`` include the makers' orders).
     """
-    from mm_gym.market import state as st
-
-    return sim.state.is_[:, st.I_BEST_BID].copy(), sim.state.is_[:, st.I_BEST_ASK].copy()
+    book = sim.book
+    return book.background_best_bid_index.copy(), book.background_best_ask_index.copy()
 
 
 class _Recorder:
     """Reads the simulator after each step into the series of a :class:`Measurement`.
 
     Everything comes from the simulator's public views (``sim.scalars``, ``sim.book``,
-    ``sim.market_orders``) except the background best prices
-    (:func:`_background_best_indices`).
+    ``sim.market_orders``).
     """
 
     def __init__(self, sim: Any, n_steps: int) -> None:
