@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	# torch first: its local CPU build; anything needing torch installed before it pulls CUDA wheels.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[dev,dashboard]"
+	# Every numba kernel compiled once, here, not in the middle of the first test or tour.
+	$(PY) -m mm_gym.warmup
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -1,0 +1,64 @@
+"""Compile every numba kernel once, ahead of first use: ``python -m mm_gym.warmup``.
+
+``make setup`` runs it, so the first env, test, tour or training does not stop for the compile
+(several CPU-minutes for the market's step on a fresh install; numba caches the machine code
+beside the sources, and later processes load it in about a second). Each entry point is
+compiled once and shared: the serial and the parallel loops of the market, and the evaluator's
+per-step recorder. Running it again costs only the cache loads. ``--quiet`` prints nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from mm_gym.config import preset
+
+
+def _market(parallel: bool) -> None:
+    from mm_gym.market import MarketSimulator
+
+    sim = MarketSimulator(preset("default"), n_markets=2, parallel=parallel)
+    sim.reset(np.arange(2, dtype=np.uint64))
+    sim.step(sim.quotes_buffer())
+
+
+def _recorder() -> None:
+    from mm_gym.evaluation.recorder import SeriesBuffers
+    from mm_gym.market import MarketSimulator
+
+    cfg = preset("default")
+    sim = MarketSimulator(cfg, n_markets=2, parallel=False, record=True)
+    sim.reset(np.arange(2, dtype=np.uint64))
+    sim.step(sim.quotes_buffer())
+    series = SeriesBuffers(horizon=1, n=2)
+    series.record(0, sim, cfg.tick_size, cfg.tick_size * cfg.lot_size, np.ones(2, np.bool_))
+
+
+STEPS: tuple[tuple[str, Callable[[], None]], ...] = (
+    ("market step and reset, serial loop", lambda: _market(parallel=False)),
+    ("market step and reset, parallel loop", lambda: _market(parallel=True)),
+    ("evaluation recorder", _recorder),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Compile (or load) each kernel in turn, saying which and how long it took."""
+    parser = argparse.ArgumentParser(prog="python -m mm_gym.warmup", description=__doc__)
+    parser.add_argument("--quiet", action="store_true", help="print nothing")
+    args = parser.parse_args(argv)
+    say = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    say("mm_gym: compiling the numba kernels once (minutes on a fresh install, cached afterwards)")
+    for name, run in STEPS:
+        t0 = time.perf_counter()
+        run()
+        say(f"  {name}: {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
