@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -104,3 +106,21 @@ def test_parallel_environment_variable_rejects_other_values(monkeypatch):
     monkeypatch.setenv("MM_GYM_PARALLEL", "yes")
     with pytest.raises(ConfigError, match="MM_GYM_PARALLEL='yes' must be 'auto' or 'off'"):
         MarketSimulator(MarketConfig(), 2)
+
+
+def test_a_slow_kernel_bind_says_it_is_compiling_once(monkeypatch, capsys):
+    from mm_gym.market import simulator
+
+    monkeypatch.setattr(simulator, "_COMPILE_NOTICE_SHOWN", False)
+    monkeypatch.setattr(simulator, "COMPILE_NOTICE_AFTER_S", 0.05)
+    with simulator._compile_notice():
+        time.sleep(0.5)  # a compile: longer than the notice's delay
+    with simulator._compile_notice():
+        time.sleep(0.5)  # said once per process
+    assert capsys.readouterr().err.count("compiling the market kernels") == 1
+    monkeypatch.setattr(simulator, "_COMPILE_NOTICE_SHOWN", False)
+    monkeypatch.setattr(simulator, "COMPILE_NOTICE_AFTER_S", 30.0)
+    with simulator._compile_notice():
+        pass  # a cache load: silent
+    time.sleep(0.1)
+    assert capsys.readouterr().err == ""

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,36 @@ def _renew_parallel_lock() -> None:
 # A child forked while another thread held the lock would otherwise wait for it for ever.
 if hasattr(os, "register_at_fork"):  # POSIX only
     os.register_at_fork(after_in_child=_renew_parallel_lock)
+
+
+COMPILE_NOTICE_AFTER_S = 2.0  # a cache load takes about a second; longer means a compile
+
+
+@contextlib.contextmanager
+def _compile_notice() -> Iterator[None]:
+    """Say on stderr, once per process, when binding the kernels is a compile and not a load."""
+    timer = threading.Timer(COMPILE_NOTICE_AFTER_S, _say_compiling)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _say_compiling() -> None:
+    global _COMPILE_NOTICE_SHOWN
+    if not _COMPILE_NOTICE_SHOWN:
+        _COMPILE_NOTICE_SHOWN = True
+        print(
+            "mm_gym: compiling the market kernels (first use after an install or an edit of "
+            "mm_gym/market: minutes; cached afterwards; `python -m mm_gym.warmup` does it ahead)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+_COMPILE_NOTICE_SHOWN = False
 
 
 @dataclass(frozen=True)
@@ -199,13 +230,14 @@ class MarketSimulator:
         head = (typeof(self.state), typeof(self.params))
         step = kernels.step_parallel if self._parallel else kernels.step_serial
         reset = kernels.reset_parallel if self._parallel else kernels.reset_serial
-        self._step = step.compile(
-            (*head, typeof(self._quotes), typeof(self._all), numba.boolean, numba.boolean)
-        )
         seeds = np.zeros(self.n_markets, np.uint64)
-        self._reset = reset.compile(
-            (*head, typeof(seeds), typeof(self._all), numba.int64, typeof(self._quotes))
-        )
+        with _compile_notice():
+            self._step = step.compile(
+                (*head, typeof(self._quotes), typeof(self._all), numba.boolean, numba.boolean)
+            )
+            self._reset = reset.compile(
+                (*head, typeof(seeds), typeof(self._all), numba.int64, typeof(self._quotes))
+            )
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the arrays, not the compiled kernels nor the views.
