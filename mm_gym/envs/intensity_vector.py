@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import math
+
 import numba as nb
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -23,7 +25,7 @@ from mm_gym.envs.core import (
     numeric_array,
 )
 from mm_gym.envs.intensity import IntensityMarketMakingEnv
-from mm_gym.envs.pcg64 import next_double, seed_stream
+from mm_gym.envs.pcg64 import seed_stream, step_double
 from mm_gym.envs.vector import _check_max_episode_steps, check_autoreset_mode
 from mm_gym.market.intensity import _MAX_EXPONENT
 from mm_gym.policy import PolicyContext
@@ -37,9 +39,7 @@ _MID, _FILL = 0, 1  # the two child streams of IntensityMarket.reset: mid path, 
 _R_REWARD, _R_PNL, _R_CASH, _R_MID = 0, 1, 2, 3
 _R_COMP = 4  # then the reward components, in COMPONENT_NAMES order
 _N_FLOAT_ROWS = _R_COMP + len(COMPONENT_NAMES)
-_C_PNL, _C_INV_PNL, _C_DAMP, _C_RUNNING, _C_TERMINAL, _C_UTILITY = range(
-    _R_COMP, _N_FLOAT_ROWS
-)
+_C_PNL, _C_INV_PNL, _C_DAMP, _C_RUNNING, _C_TERMINAL, _C_UTILITY = range(_R_COMP, _N_FLOAT_ROWS)
 assert COMPONENT_NAMES == (
     "pnl",
     "inventory_pnl",
@@ -52,97 +52,203 @@ assert COMPONENT_NAMES == (
 _R_INV, _R_FILLS, _R_STEP = 0, 1, 2
 
 
-@nb.njit(cache=True)
-def _reset_one(i, seed, rng, s, q, cash, t, acc, s0, q0):  # type: ignore[no-untyped-def]
-    """Start sub-environment ``i``'s next episode as ``IntensityMarket.reset(seed)`` does."""
-    seed_stream(rng, i, _MID, seed)
-    seed_stream(rng, i, _FILL, seed)
-    s[i] = s0
-    q[i] = q0
-    cash[i] = 0.0
-    t[i] = 0
-    # acc: previous wealth, inventory and mid, and the peak wealth (IntensityMarketMakingEnv).
-    acc[i, 0] = 0.0 + q0 * s0
-    acc[i, 1] = float(q0)
-    acc[i, 2] = s0
-    acc[i, 3] = acc[i, 0]
+# The state of the sub-environments: float64 columns of ``fs`` (n, 6) and int64 columns of
+# ``ins`` (n, 2), and the scalar parameters in one float64 array ``pr`` (every integer in it is
+# far below 2**53, so exact), which keeps the compiled call's arguments few (each costs time).
+_F_S, _F_CASH, _F_PREV_W, _F_PREV_Q, _F_PREV_S, _F_PEAK = range(6)
+_I_Q, _I_T = range(2)
+(
+    _P_S0, _P_Q0, _P_DS, _P_LIMIT, _P_N_STEPS, _P_OBS_LIMIT, _P_MAX_DD, _P_SCALE, _P_INV_PEN,
+    _P_TERM_PEN, _P_DAMP, _P_NEG_K, _P_HALF_DELTA, _P_A_DT, _P_FLAGS,
+) = range(15)  # fmt: skip
+_N_PARAMS = 15
+# _P_FLAGS bits: an inventory limit on fills, a drawdown limit, the CARA utility.
+_HAS_LIMIT, _HAS_DD, _CARA = 1, 2, 4
+
+# Fill decisions without numpy's exp. exp(z) = 2**(z / ln 2) = 2**n * 2**f with n an integer
+# and |f| <= 1/2; 2**f from its Taylor series to degree 7 (truncation below 6e-9 relative, in
+# Estrin's scheme for a short dependency chain), 2**n exactly. A decision is taken from this value
+# only when the uniform lies outside p * (1 -+ _BAND), over a hundred times wider than the
+# error, so it is the decision numpy's exp gives; inside the band (about 2e-6 * p of the
+# draws) numpy decides.
+_LOG2E = 1.4426950408889634
+_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7 = (math.log(2.0) ** k / math.factorial(k) for k in range(8))
+_BAND = 1e-6
+_UNSURE = 2  # a decision code besides 0 (no fill) and 1 (fill)
 
 
-@nb.njit(cache=True)
-def _write_outputs(i, s, q, cash, t, n_steps, obs_limit, obs, fl, it):  # type: ignore[no-untyped-def]
-    """Observation and info rows of sub-environment ``i`` (as the single env's ``_obs``/``_info``)."""
-    x = q[i] / obs_limit
+@nb.njit(cache=True, inline="always")
+def _decide(u: float, z: float, a_dt: float) -> int:
+    """Whether ``u < min(a_dt * exp(z), 1)`` (the "linear" fill), or ``_UNSURE``."""
+    if not -700.0 <= z <= 700.0:
+        return _UNSURE
+    y = z * _LOG2E
+    n = math.floor(y + 0.5)
+    f = y - n
+    f2 = f * f
+    e = ((_C0 + _C1 * f) + f2 * (_C2 + _C3 * f)) + (f2 * f2) * (
+        (_C4 + _C5 * f) + f2 * (_C6 + _C7 * f)
+    )
+    k = int(n)
+    # 2**k: exact as 1 / 2**-k in the usual range (z = -k * delta <= 0); ldexp, slower, else.
+    p = a_dt * e / float(1 << -k) if -62 <= k <= 0 else a_dt * math.ldexp(e, k)
+    # Without branches (the uniform makes them unpredictable): 1, 0 or _UNSURE.
+    below, above = u < p * (1.0 - _BAND), u >= p * (1.0 + _BAND)
+    return np.int64(below) + _UNSURE * np.int64(not (below or above))
+
+
+@nb.njit(cache=True, inline="always")
+def _write_outputs(i, fs, ins, pr, obs, fl, it):  # type: ignore[no-untyped-def]
+    """Observation and info rows of sub-environment ``i`` (the single env's ``_obs``, ``_info``)."""
+    q, t = ins[i, _I_Q], ins[i, _I_T]
+    x = q / pr[_P_OBS_LIMIT]
     obs[i, 0] = np.float32(min(max(x, -1.0), 1.0))
-    obs[i, 1] = np.float32((n_steps - t[i]) / n_steps)
-    fl[_R_PNL, i] = cash[i] + q[i] * s[i]
-    fl[_R_CASH, i] = cash[i]
-    fl[_R_MID, i] = s[i]
-    it[_R_INV, i] = q[i]
-    it[_R_STEP, i] = t[i]
+    obs[i, 1] = np.float32((pr[_P_N_STEPS] - t) / pr[_P_N_STEPS])
+    fl[_R_PNL, i] = fs[i, _F_CASH] + q * fs[i, _F_S]
+    fl[_R_CASH, i] = fs[i, _F_CASH]
+    fl[_R_MID, i] = fs[i, _F_S]
+    it[_R_INV, i] = q
+    it[_R_STEP, i] = t
 
 
 @nb.njit(cache=True)
-def _reset_kernel(mask, seeds, rng, s, q, cash, t, acc, s0, q0, n_steps, obs_limit, obs, fl, it):  # type: ignore[no-untyped-def]
-    """Reset the masked sub-environments; write every observation and info row."""
-    for i in range(s.shape[0]):
+def _reset_kernel(mask, seeds, rng, fs, ins, pr, obs, fl, it):  # type: ignore[no-untyped-def]
+    """Reset the masked sub-environments as ``IntensityMarket.reset(seed)`` and the single env's
+    ``reset`` do; write every observation and info row."""
+    s0, q0 = pr[_P_S0], pr[_P_Q0]
+    scratch = np.empty(17, np.uint64)
+    for i in range(fs.shape[0]):
         if mask[i]:
-            _reset_one(i, seeds[i], rng, s, q, cash, t, acc, s0, q0)
+            seed_stream(rng, i, _MID, seeds[i], scratch)
+            seed_stream(rng, i, _FILL, seeds[i], scratch)
+            fs[i, _F_S] = s0
+            fs[i, _F_CASH] = 0.0
+            fs[i, _F_PREV_W] = 0.0 + q0 * s0
+            fs[i, _F_PREV_Q] = q0
+            fs[i, _F_PREV_S] = s0
+            fs[i, _F_PEAK] = fs[i, _F_PREV_W]
+            ins[i, _I_Q] = np.int64(q0)
+            ins[i, _I_T] = 0
             for r in range(fl.shape[0]):
                 fl[r, i] = 0.0
             it[_R_FILLS, i] = 0
-        _write_outputs(i, s, q, cash, t, n_steps, obs_limit, obs, fl, it)
+        _write_outputs(i, fs, ins, pr, obs, fl, it)
 
 
 @nb.njit(cache=True)
-def _step_kernel(  # type: ignore[no-untyped-def]
-    stepping, p, d, rng, s, q, cash, t, acc, ds, limit, has_limit, n_steps, obs_limit,
-    max_drawdown, has_drawdown, scale, inv_penalty, term_penalty, dampening, cara, obs, fl, it, term,
-):
-    """One step of the sub-environments in ``stepping`` (``IntensityMarket.step`` then the
-    reward of ``IntensityMarketMakingEnv.step``, operation for operation, so bit-identical);
-    the CARA utility, which needs numpy's ``exp``, is left to the caller."""
-    for i in range(s.shape[0]):
+def _step_kernel(stepping, a, p_exact, rng, fs, ins, pr, buf, obs, fl, it, term):  # type: ignore[no-untyped-def]
+    """One step of the sub-environments in ``stepping``: ``IntensityMarket.step``, then the
+    reward of ``IntensityMarketMakingEnv.step``, operation for operation (so bit-identical).
+
+    ``p_exact`` (``(n, 2)``) are the fill probabilities when the caller computed them
+    (``"poisson"``), else empty. ``buf`` ``(n, 6)`` receives the distances (bid, ask), the
+    uniforms (bid, ask, mid) and, in column 5, the fill decisions ``dec_bid + 4 * dec_ask``.
+
+    Returns:
+        0 when done; -1 (nothing drawn) if an action is NaN or infinite; else the number of
+        fill decisions left to the caller (code ``_UNSURE``), who then calls
+        :func:`_apply_kernel` (the uniforms are drawn, nothing else has changed).
+    """
+    n = a.shape[0]
+    for i in range(n):
+        for j in range(2):
+            x = float(a[i, j])
+            if not -np.inf < x < np.inf:
+                return -1
+    exact = p_exact.shape[0] == n
+    neg_k, half, a_dt = pr[_P_NEG_K], pr[_P_HALF_DELTA], pr[_P_A_DT]
+    unsure = 0
+    for i in range(n):
         if not stepping[i]:
             continue
         # IntensityMarket.step: the fill stream draws (bid, ask), then the mid stream one.
-        u0 = next_double(rng, i, _FILL)
-        u1 = next_double(rng, i, _FILL)
-        up = next_double(rng, i, _MID) < 0.5
-        bid_filled = u0 < p[i, 0]
-        ask_filled = u1 < p[i, 1]
+        # (Through scalars: a compiled helper taking the array costs its reference counting.)
+        hi, lo, u0 = step_double(
+            rng[i, _FILL, 0], rng[i, _FILL, 1], rng[i, _FILL, 2], rng[i, _FILL, 3]
+        )
+        hi, lo, u1 = step_double(hi, lo, rng[i, _FILL, 2], rng[i, _FILL, 3])
+        rng[i, _FILL, 0], rng[i, _FILL, 1] = hi, lo
+        hi, lo, buf[i, 4] = step_double(
+            rng[i, _MID, 0], rng[i, _MID, 1], rng[i, _MID, 2], rng[i, _MID, 3]
+        )
+        rng[i, _MID, 0], rng[i, _MID, 1] = hi, lo
+        # actions.action_to_offset, "mid": (clip(a, -1, 1) + 1) * (0.5 * max_delta).
+        d0 = (min(max(float(a[i, 0]), -1.0), 1.0) + 1.0) * half
+        d1 = (min(max(float(a[i, 1]), -1.0), 1.0) + 1.0) * half
+        if exact:
+            c0 = 1 if u0 < p_exact[i, 0] else 0
+            c1 = 1 if u1 < p_exact[i, 1] else 0
+        else:
+            # IntensityMarket.fill_probability: a_dt * exp(min(-k * delta, 700)).
+            c0 = _decide(u0, min(neg_k * d0, _MAX_EXPONENT), a_dt)
+            c1 = _decide(u1, min(neg_k * d1, _MAX_EXPONENT), a_dt)
+            if c0 == _UNSURE or c1 == _UNSURE:
+                unsure += (c0 == _UNSURE) + (c1 == _UNSURE)
+        buf[i, 0], buf[i, 1], buf[i, 2], buf[i, 3] = d0, d1, u0, u1
+        buf[i, 5] = c0 + 4 * c1
+    if unsure:
+        return unsure
+    _apply(stepping, fs, ins, pr, buf, obs, fl, it, term)
+    return 0
+
+
+@nb.njit(cache=True)
+def _apply_kernel(stepping, fs, ins, pr, buf, obs, fl, it, term):  # type: ignore[no-untyped-def]
+    """The rest of :func:`_step_kernel` once the caller has decided the unsure fills."""
+    _apply(stepping, fs, ins, pr, buf, obs, fl, it, term)
+
+
+@nb.njit(cache=True, inline="always")
+def _apply(stepping, fs, ins, pr, buf, obs, fl, it, term):  # type: ignore[no-untyped-def]
+    """Fills, accounting, mid move and reward; the CARA utility (numpy's ``exp``) is left to
+    the caller."""
+    flags = int(pr[_P_FLAGS])
+    has_limit, has_dd, cara = flags & _HAS_LIMIT, flags & _HAS_DD, flags & _CARA
+    limit, ds, n_steps, obs_limit = pr[_P_LIMIT], pr[_P_DS], pr[_P_N_STEPS], pr[_P_OBS_LIMIT]
+    scale, inv_pen, term_pen, damping = pr[_P_SCALE], pr[_P_INV_PEN], pr[_P_TERM_PEN], pr[_P_DAMP]
+    for i in range(fs.shape[0]):
+        if not stepping[i]:
+            continue
+        code = int(buf[i, 5])
+        bid_filled = (code & 3) == 1
+        ask_filled = (code >> 2) == 1
+        q = ins[i, _I_Q]
         if has_limit:
-            bid_filled = bid_filled and q[i] < limit
-            ask_filled = ask_filled and q[i] > -limit
-        si = s[i]
-        bid_price = si - d[i, 0]
-        ask_price = si + d[i, 1]
-        cash[i] += (ask_price if ask_filled else 0.0) - (bid_price if bid_filled else 0.0)
-        q[i] += np.int64(bid_filled) - np.int64(ask_filled)
+            bid_filled = bid_filled and q < limit
+            ask_filled = ask_filled and q > -limit
+        si = fs[i, _F_S]
+        bid_price = si - buf[i, 0]
+        ask_price = si + buf[i, 1]
+        cash = fs[i, _F_CASH] + (
+            (ask_price if ask_filled else 0.0) - (bid_price if bid_filled else 0.0)
+        )
+        q += np.int64(bid_filled) - np.int64(ask_filled)
         # AS (2008) section 3.3: the mid moves up or down by sigma*sqrt(dt), equally likely.
-        s[i] = si + (ds if up else -ds)
-        t[i] += 1
+        sf = si + (ds if buf[i, 4] < 0.5 else -ds)
+        t = ins[i, _I_T] + 1
+        fs[i, _F_S], fs[i, _F_CASH] = sf, cash
+        ins[i, _I_Q], ins[i, _I_T] = q, t
         it[_R_FILLS, i] = np.int64(bid_filled) + np.int64(ask_filled)
         # IntensityMarketMakingEnv.step and rewards.step_reward.
-        qf = float(q[i])
-        sf = s[i]
-        wealth = cash[i] + qf * sf
-        terminated = t[i] >= n_steps
-        if has_drawdown:
-            acc[i, 3] = max(acc[i, 3], wealth)
-            terminated = terminated or acc[i, 3] - wealth >= max_drawdown
-        pnl = wealth - acc[i, 0]
-        inv_pnl = acc[i, 1] * (sf - acc[i, 2])
+        qf = float(q)
+        wealth = cash + qf * sf
+        terminated = t >= n_steps
+        if has_dd:
+            fs[i, _F_PEAK] = max(fs[i, _F_PEAK], wealth)
+            terminated = terminated or fs[i, _F_PEAK] - wealth >= pr[_P_MAX_DD]
+        pnl = wealth - fs[i, _F_PREV_W]
+        inv_pnl = fs[i, _F_PREV_Q] * (sf - fs[i, _F_PREV_S])
         q2 = qf * qf
-        running = inv_penalty * q2
-        terminal_pen = term_penalty * q2 * (1.0 if terminated else 0.0)
-        damp = dampening * max(inv_pnl, 0.0)
+        running = inv_pen * q2
+        terminal_pen = term_pen * q2 * (1.0 if terminated else 0.0)
+        damp = damping * max(inv_pnl, 0.0)
         if cara:
             utility = 0.0  # the caller writes the utility of the terminal steps
             reward = scale * (utility - running - terminal_pen)
         else:
             utility = 0.0 * pnl
             reward = scale * (pnl - damp - running - terminal_pen)
-        acc[i, 0], acc[i, 1], acc[i, 2] = wealth, qf, sf
+        fs[i, _F_PREV_W], fs[i, _F_PREV_Q], fs[i, _F_PREV_S] = wealth, qf, sf
         term[i] = terminated
         fl[_R_REWARD, i] = reward
         fl[_C_PNL, i] = pnl
@@ -151,7 +257,15 @@ def _step_kernel(  # type: ignore[no-untyped-def]
         fl[_C_RUNNING, i] = running
         fl[_C_TERMINAL, i] = terminal_pen
         fl[_C_UTILITY, i] = utility
-        _write_outputs(i, s, q, cash, t, n_steps, obs_limit, obs, fl, it)
+        # The single env's _obs and _info (written here, not by a helper: a compiled call that
+        # takes arrays costs reference counting on each, most of the step's time).
+        obs[i, 0] = np.float32(min(max(q / obs_limit, -1.0), 1.0))
+        obs[i, 1] = np.float32((n_steps - t) / n_steps)
+        fl[_R_PNL, i] = cash + q * sf
+        fl[_R_CASH, i] = cash
+        fl[_R_MID, i] = sf
+        it[_R_INV, i] = q
+        it[_R_STEP, i] = t
 
 
 class IntensityMarketMakingVectorEnv(VectorEnv):
@@ -228,21 +342,32 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
         market = template._market
         model = market.config
         self.fill_model = market.fill_model
-        self._limit = market.inventory_limit  # None: no bound on fills (the paper)
         self._n_steps = market.n_steps
-        self._s0, self._q0 = float(model.s0), int(model.q0)
-        self._a_dt, self._k, self._ds = market._a_dt, market._k, market._ds
-        self._params = template._params
+        self._k, self._a_dt = market._k, market._a_dt
+        self._params = rp = template._params
+        dd = self.env_config.max_drawdown
+        limit = market.inventory_limit  # None: no bound on fills (the paper)
+        pr = np.zeros(_N_PARAMS)
+        pr[_P_S0], pr[_P_Q0], pr[_P_DS] = model.s0, model.q0, market._ds
+        pr[_P_LIMIT] = 0 if limit is None else limit
+        pr[_P_N_STEPS], pr[_P_OBS_LIMIT] = self._n_steps, self.inventory_limit
+        pr[_P_MAX_DD] = 0.0 if dd is None else dd
+        pr[_P_SCALE], pr[_P_INV_PEN] = rp.scale, rp.inventory_penalty
+        pr[_P_TERM_PEN], pr[_P_DAMP] = rp.terminal_penalty, rp.dampening
+        pr[_P_NEG_K], pr[_P_HALF_DELTA], pr[_P_A_DT] = -market._k, 0.5 * self.max_delta, self._a_dt
+        pr[_P_FLAGS] = (
+            (_HAS_LIMIT if limit is not None else 0)
+            | (_HAS_DD if dd is not None else 0)
+            | (_CARA if rp.cara else 0)
+        )
+        self._pr = pr
         self.single_action_space = template.action_space
         self.single_observation_space = template.observation_space
         self.action_space = batch_space(self.single_action_space, n)
         self.observation_space = batch_space(self.single_observation_space, n)
         self._rng = np.zeros((n, 2, 4), np.uint64)
-        self._s = np.full(n, self._s0)
-        self._q = np.full(n, self._q0, np.int64)
-        self._cash = np.zeros(n)
-        self._t = np.zeros(n, np.int64)
-        self._acc = np.zeros((n, 4))
+        self._fs = np.zeros((n, 6))
+        self._ins = np.zeros((n, 2), np.int64)
         self._roots = np.zeros(n, np.uint64)
         self._episodes = np.zeros(n, np.int64)
         self._seeded = False
@@ -250,7 +375,8 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
         self._autoreset = np.zeros(n, np.bool_)
         self._stepping = np.ones(n, np.bool_)
         self._all_true = np.ones(n, np.bool_)
-        self._half_delta = 0.5 * self.max_delta
+        self._buf = np.zeros((n, 6))  # the step's distances, uniforms and fill decisions
+        self._no_p = np.zeros((0, 2))
 
     # ------------------------------------------------------------------ reset
 
@@ -318,17 +444,21 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
         self._episodes[fresh] = 0
         self._seeded = True
 
-    def _reset(self, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Reset the sub-environments of ``m`` (episode counters already set)."""
+    def _reset(
+        self, m: np.ndarray, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Reset the sub-environments of ``m`` (episode counters already set); return the
+        observations and the info blocks (written into ``out`` if given)."""
         n = self.num_envs
-        obs = np.empty((n, 2), np.float32)
-        fl = np.zeros((_N_FLOAT_ROWS, n))
-        it = np.zeros((3, n), np.int64)
+        if out is None:
+            out = (
+                np.empty((n, 2), np.float32),
+                np.zeros((_N_FLOAT_ROWS, n)),
+                np.zeros((3, n), np.int64),
+            )
+        obs, fl, it = out
         seeds = episode_seeds(self._roots, self._episodes)
-        _reset_kernel(
-            m, seeds, self._rng, self._s, self._q, self._cash, self._t, self._acc,
-            self._s0, self._q0, self._n_steps, self.inventory_limit, obs, fl, it,
-        )  # fmt: skip
+        _reset_kernel(m, seeds, self._rng, self._fs, self._ins, self._pr, obs, fl, it)
         return obs, fl, it
 
     def _reset_mask(self, options: dict[str, Any] | None, who: str) -> np.ndarray | None:
@@ -350,23 +480,28 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
 
     # ------------------------------------------------------------------ step
 
-    def _distances(self, actions: Any) -> np.ndarray:
-        """Actions ``(num_envs, 2)`` to distances in currency (the ``"mid"`` mapping)."""
+    def _checked_actions(self, actions: Any) -> np.ndarray:
+        """The actions as a float32 or float64 array ``(num_envs, 2)`` (finiteness is checked
+        by the compiled step, before it draws)."""
         a = actions
-        if not (isinstance(a, np.ndarray) and a.dtype.kind == "f"):
+        if not (isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64)):
             a = numeric_array(actions, "fiu")
             if a is None:
                 raise self._bad_action(actions, f"expected {self.num_envs}x2 real numbers")
+            a = a.astype(np.float64)
         if a.shape != (self.num_envs, 2):
             raise self._bad_action(actions, f"shape {a.shape}, expected ({self.num_envs}, 2)")
+        return a
+
+    def _distances(self, a: np.ndarray) -> np.ndarray:
+        """Checked actions to distances in currency (the ``"mid"`` mapping), with numpy."""
         x = a.astype(np.float64)
-        # sum is NaN for any NaN or infinity (inf - inf, inf + x) and finite otherwise.
-        if not np.isfinite(x.sum()) and not np.isfinite(x).all():
-            raise self._bad_action(actions, "NaN or infinite value")
+        if not np.isfinite(x).all():
+            raise self._bad_action(a, "NaN or infinite value")
         # actions.action_to_offset, "mid": (clip(a, -1, 1) + 1) * (0.5 * max_delta).
         np.clip(x, -1.0, 1.0, out=x)
         x += 1.0
-        x *= self._half_delta
+        x *= self._pr[_P_HALF_DELTA]
         return x
 
     def _bad_action(self, actions: Any, why: str) -> ValueError:
@@ -386,6 +521,18 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
         np.negative(z, out=z)
         np.expm1(z, out=z)
         return np.negative(z, out=z)
+
+    def _decide_unsure(self, stepping: np.ndarray, buf: np.ndarray) -> None:
+        """Decide the fills :func:`_step_kernel` left unsure with numpy's ``exp``."""
+        code = buf[:, 5].astype(np.int64)
+        for j, shift in ((0, 0), (1, 2)):
+            c = (code >> shift) & 3
+            where = stepping & (c == _UNSURE)
+            if where.any():
+                filled = buf[where, 2 + j] < self._fill_probability(buf[where, j].copy())
+                c[where] = filled
+            code = code & ~(3 << shift) | (c << shift)
+        buf[:, 5] = code
 
     def step(
         self, actions: Any
@@ -407,28 +554,30 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
                 f"step() called on ended sub-environments {np.flatnonzero(auto).tolist()} "
                 "with autoreset_mode=DISABLED: call reset(options={'reset_mask': mask}) first"
             )
-        d = self._distances(actions)
-        p = self._fill_probability(d * 1.0)
+        a = self._checked_actions(actions)
         n = self.num_envs
+        obs = np.empty((n, 2), np.float32)
+        fl = np.empty((_N_FLOAT_ROWS, n))
+        it = np.empty((3, n), np.int64)
+        stepping = np.logical_not(auto, out=self._stepping) if any_auto else self._all_true
+        terminated = np.zeros(n, np.bool_)
+        if self.fill_model == "linear":
+            p_exact = self._no_p
+        else:
+            p_exact = self._fill_probability(self._distances(a))
+        fs, ins, pr, buf = self._fs, self._ins, self._pr, self._buf
+        unsure = _step_kernel(
+            stepping, a, p_exact, self._rng, fs, ins, pr, buf, obs, fl, it, terminated
+        )
+        if unsure < 0:
+            raise self._bad_action(actions, "NaN or infinite value")
+        if unsure > 0:  # rare (see _BAND): numpy's exp decides, as in the single env
+            self._decide_unsure(stepping, buf)
+            _apply_kernel(stepping, fs, ins, pr, buf, obs, fl, it, terminated)
         if any_auto:  # NEXT_STEP only: these return their reset observation instead
             self._episodes[auto] += 1
-            obs, fl, it = self._reset(auto)
-            stepping = np.logical_not(auto, out=self._stepping)
-        else:
-            obs = np.empty((n, 2), np.float32)
-            fl = np.empty((_N_FLOAT_ROWS, n))
-            it = np.empty((3, n), np.int64)
-            stepping = self._all_true
-        terminated = np.zeros(n, np.bool_)
+            self._reset(auto, (obs, fl, it))
         rp = self._params
-        dd = self.env_config.max_drawdown
-        _step_kernel(
-            stepping, p, d, self._rng, self._s, self._q, self._cash, self._t, self._acc,
-            self._ds, 0 if self._limit is None else self._limit, self._limit is not None,
-            self._n_steps, self.inventory_limit, 0.0 if dd is None else float(dd),
-            dd is not None, rp.scale, rp.inventory_penalty, rp.terminal_penalty, rp.dampening,
-            rp.cara, obs, fl, it, terminated,
-        )  # fmt: skip
         if rp.cara and terminated.any():
             # rewards.step_reward: utility = cara_utility(W_T) on the terminal step.
             util = np.where(terminated, cara_utility(fl[_R_PNL], rp.cara_gamma), 0.0)
@@ -437,7 +586,7 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
         if self.max_episode_steps is None:
             truncated = np.zeros(n, np.bool_)
         else:
-            truncated = self._t >= self.max_episode_steps
+            truncated = self._ins[:, _I_T] >= self.max_episode_steps
             truncated &= stepping
         ended = terminated | truncated
         reward = fl[_R_REWARD]
@@ -494,10 +643,11 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
             raise RuntimeError("render() called before reset()")
         frames = []
         for i in range(self.num_envs):
-            s, q, cash = self._s[i], int(self._q[i]), self._cash[i]
+            s, cash = float(self._fs[i, _F_S]), float(self._fs[i, _F_CASH])
+            q = int(self._ins[i, _I_Q])
             wealth = float(cash + q * s)
             frames.append(
-                f"step {int(self._t[i])}/{self._n_steps}  mid {s:.4f}  inventory {q:+d}"
+                f"step {int(self._ins[i, _I_T])}/{self._n_steps}  mid {s:.4f}  inventory {q:+d}"
                 f"  cash {cash:+.4f}  wealth {wealth:+.4f}\n"
             )
         return tuple(frames)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["next_double", "seed_stream"]
+__all__ = ["next_double", "seed_stream", "step_double"]
 
 _M32 = np.uint64(0xFFFFFFFF)
 _U32 = np.uint64(32)
@@ -64,12 +64,27 @@ def _lcg_step(st: np.ndarray, i: int, c: int) -> None:
 @nb.njit(cache=True, inline="always")
 def next_double(st: np.ndarray, i: int, c: int) -> float:
     """``Generator.random()`` of stream ``c`` of sub-environment ``i`` (advances it)."""
-    _lcg_step(st, i, c)
-    hi, lo = st[i, c, 0], st[i, c, 1]
+    hi, lo, x = step_double(st[i, c, 0], st[i, c, 1], st[i, c, 2], st[i, c, 3])
+    st[i, c, 0], st[i, c, 1] = hi, lo
+    return x
+
+
+@nb.njit(cache=True, inline="always")
+def step_double(
+    hi: np.uint64, lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint64
+) -> tuple[np.uint64, np.uint64, float]:
+    """One ``Generator.random()`` from the state ``(hi, lo)`` with increment ``(inc_hi,
+    inc_lo)``: returns the new state and the draw (scalars only, for the hot loops)."""
+    new_lo = lo * _MUL_LO
+    new_hi = lo * _MUL_HI + hi * _MUL_LO + _mulhi64(lo, _MUL_LO)
+    out_lo = new_lo + inc_lo
+    carry = np.uint64(1) if out_lo < new_lo else np.uint64(0)
+    hi = new_hi + inc_hi + carry
+    lo = out_lo
     x = hi ^ lo
     rot = hi >> np.uint64(58)
     out = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
-    return float(out >> np.uint64(11)) * _INV53
+    return hi, lo, float(out >> np.uint64(11)) * _INV53
 
 
 @nb.njit(cache=True, inline="always")
@@ -87,16 +102,19 @@ def _mix(x: np.uint64, y: np.uint64) -> np.uint64:
 
 
 @nb.njit(cache=True)
-def seed_stream(st: np.ndarray, i: int, c: int, seed: np.uint64) -> None:
-    """Seed stream ``st[i, c]`` as ``default_rng(SeedSequence(int(seed)).spawn(2)[c])``."""
+def seed_stream(st: np.ndarray, i: int, c: int, seed: np.uint64, scratch: np.ndarray) -> None:
+    """Seed stream ``st[i, c]`` as ``default_rng(SeedSequence(int(seed)).spawn(2)[c])``.
+
+    ``scratch`` is any uint64 array of 17 entries (reused, so a reset allocates nothing).
+    """
     # get_assembled_entropy: the seed as 32-bit words (one word below 2**32), zero-padded to the
     # pool size because a spawn key follows, then the spawn key (the child index).
-    entropy = np.zeros(5, np.uint64)
+    entropy, pool, words = scratch[:5], scratch[5:9], scratch[9:17]
     entropy[0] = seed & _M32
     entropy[1] = seed >> _U32
+    entropy[2] = entropy[3] = np.uint64(0)
     entropy[4] = np.uint64(c)
     # mix_entropy
-    pool = np.zeros(4, np.uint64)
     h = _INIT_A
     for k in range(4):
         pool[k], h = _hashmix(entropy[k], h)
@@ -109,7 +127,6 @@ def seed_stream(st: np.ndarray, i: int, c: int, seed: np.uint64) -> None:
         v, h = _hashmix(entropy[4], h)
         pool[dst] = _mix(pool[dst], v)
     # generate_state(4, np.uint64): eight 32-bit words, read as four little-endian uint64.
-    words = np.zeros(8, np.uint64)
     hb = _INIT_B
     for k in range(8):
         v = (pool[k % 4] ^ hb) & _M32
