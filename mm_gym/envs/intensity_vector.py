@@ -5,10 +5,9 @@ Registered as the ``vector_entry_point`` of ``mm_gym/AS2008-v0``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
-
-import math
 
 import numba as nb
 import numpy as np
@@ -59,9 +58,9 @@ _F_S, _F_CASH, _F_PREV_W, _F_PREV_Q, _F_PREV_S, _F_PEAK = range(6)
 _I_Q, _I_T = range(2)
 (
     _P_S0, _P_Q0, _P_DS, _P_LIMIT, _P_N_STEPS, _P_OBS_LIMIT, _P_MAX_DD, _P_SCALE, _P_INV_PEN,
-    _P_TERM_PEN, _P_DAMP, _P_NEG_K, _P_HALF_DELTA, _P_A_DT, _P_FLAGS,
-) = range(15)  # fmt: skip
-_N_PARAMS = 15
+    _P_TERM_PEN, _P_DAMP, _P_NEG_K, _P_HALF_DELTA, _P_A_DT, _P_FLAGS, _P_BAND,
+) = range(16)  # fmt: skip
+_N_PARAMS = 16
 # _P_FLAGS bits: an inventory limit on fills, a drawdown limit, the CARA utility.
 _HAS_LIMIT, _HAS_DD, _CARA = 1, 2, 4
 
@@ -78,7 +77,7 @@ _UNSURE = 2  # a decision code besides 0 (no fill) and 1 (fill)
 
 
 @nb.njit(cache=True, inline="always")
-def _decide(u: float, z: float, a_dt: float) -> int:
+def _decide(u: float, z: float, a_dt: float, band: float) -> int:
     """Whether ``u < min(a_dt * exp(z), 1)`` (the "linear" fill), or ``_UNSURE``."""
     if not -700.0 <= z <= 700.0:
         return _UNSURE
@@ -93,12 +92,12 @@ def _decide(u: float, z: float, a_dt: float) -> int:
     # 2**k: exact as 1 / 2**-k in the usual range (z = -k * delta <= 0); ldexp, slower, else.
     p = a_dt * e / float(1 << -k) if -62 <= k <= 0 else a_dt * math.ldexp(e, k)
     # Without branches (the uniform makes them unpredictable): 1, 0 or _UNSURE.
-    below, above = u < p * (1.0 - _BAND), u >= p * (1.0 + _BAND)
+    below, above = u < p * (1.0 - band), u >= p * (1.0 + band)
     return np.int64(below) + _UNSURE * np.int64(not (below or above))
 
 
 @nb.njit(cache=True, inline="always")
-def _write_outputs(i, fs, ins, pr, obs, fl, it):  # type: ignore[no-untyped-def]
+def _write_outputs(i, fs, ins, pr, obs, fl, it):
     """Observation and info rows of sub-environment ``i`` (the single env's ``_obs``, ``_info``)."""
     q, t = ins[i, _I_Q], ins[i, _I_T]
     x = q / pr[_P_OBS_LIMIT]
@@ -112,9 +111,11 @@ def _write_outputs(i, fs, ins, pr, obs, fl, it):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True)
-def _reset_kernel(mask, seeds, rng, fs, ins, pr, obs, fl, it):  # type: ignore[no-untyped-def]
-    """Reset the masked sub-environments as ``IntensityMarket.reset(seed)`` and the single env's
-    ``reset`` do; write every observation and info row."""
+def _reset_kernel(mask, seeds, rng, fs, ins, pr, obs, fl, it):
+    """Reset the masked sub-environments; write every observation and info row.
+
+    As ``IntensityMarket.reset(seed)`` and the single env's ``reset`` do.
+    """
     s0, q0 = pr[_P_S0], pr[_P_Q0]
     scratch = np.empty(17, np.uint64)
     for i in range(fs.shape[0]):
@@ -136,9 +137,11 @@ def _reset_kernel(mask, seeds, rng, fs, ins, pr, obs, fl, it):  # type: ignore[n
 
 
 @nb.njit(cache=True)
-def _step_kernel(stepping, a, p_exact, rng, fs, ins, pr, buf, obs, fl, it, term):  # type: ignore[no-untyped-def]
-    """One step of the sub-environments in ``stepping``: ``IntensityMarket.step``, then the
-    reward of ``IntensityMarketMakingEnv.step``, operation for operation (so bit-identical).
+def _step_kernel(stepping, a, p_exact, rng, fs, ins, pr, buf, obs, fl, it, term):
+    """One step of the sub-environments in ``stepping``.
+
+    ``IntensityMarket.step``, then the reward of ``IntensityMarketMakingEnv.step``, operation
+    for operation (so bit-identical).
 
     ``p_exact`` (``(n, 2)``) are the fill probabilities when the caller computed them
     (``"poisson"``), else empty. ``buf`` ``(n, 6)`` receives the distances (bid, ask), the
@@ -156,7 +159,7 @@ def _step_kernel(stepping, a, p_exact, rng, fs, ins, pr, buf, obs, fl, it, term)
             if not -np.inf < x < np.inf:
                 return -1
     exact = p_exact.shape[0] == n
-    neg_k, half, a_dt = pr[_P_NEG_K], pr[_P_HALF_DELTA], pr[_P_A_DT]
+    neg_k, half, a_dt, band = pr[_P_NEG_K], pr[_P_HALF_DELTA], pr[_P_A_DT], pr[_P_BAND]
     unsure = 0
     for i in range(n):
         if not stepping[i]:
@@ -180,8 +183,8 @@ def _step_kernel(stepping, a, p_exact, rng, fs, ins, pr, buf, obs, fl, it, term)
             c1 = 1 if u1 < p_exact[i, 1] else 0
         else:
             # IntensityMarket.fill_probability: a_dt * exp(min(-k * delta, 700)).
-            c0 = _decide(u0, min(neg_k * d0, _MAX_EXPONENT), a_dt)
-            c1 = _decide(u1, min(neg_k * d1, _MAX_EXPONENT), a_dt)
+            c0 = _decide(u0, min(neg_k * d0, _MAX_EXPONENT), a_dt, band)
+            c1 = _decide(u1, min(neg_k * d1, _MAX_EXPONENT), a_dt, band)
             if c0 == _UNSURE or c1 == _UNSURE:
                 unsure += (c0 == _UNSURE) + (c1 == _UNSURE)
         buf[i, 0], buf[i, 1], buf[i, 2], buf[i, 3] = d0, d1, u0, u1
@@ -193,15 +196,14 @@ def _step_kernel(stepping, a, p_exact, rng, fs, ins, pr, buf, obs, fl, it, term)
 
 
 @nb.njit(cache=True)
-def _apply_kernel(stepping, fs, ins, pr, buf, obs, fl, it, term):  # type: ignore[no-untyped-def]
+def _apply_kernel(stepping, fs, ins, pr, buf, obs, fl, it, term):
     """The rest of :func:`_step_kernel` once the caller has decided the unsure fills."""
     _apply(stepping, fs, ins, pr, buf, obs, fl, it, term)
 
 
 @nb.njit(cache=True, inline="always")
-def _apply(stepping, fs, ins, pr, buf, obs, fl, it, term):  # type: ignore[no-untyped-def]
-    """Fills, accounting, mid move and reward; the CARA utility (numpy's ``exp``) is left to
-    the caller."""
+def _apply(stepping, fs, ins, pr, buf, obs, fl, it, term):
+    """Fills, accounting, mid move and reward (the CARA utility is left to the caller)."""
     flags = int(pr[_P_FLAGS])
     has_limit, has_dd, cara = flags & _HAS_LIMIT, flags & _HAS_DD, flags & _CARA
     limit, ds, n_steps, obs_limit = pr[_P_LIMIT], pr[_P_DS], pr[_P_N_STEPS], pr[_P_OBS_LIMIT]
@@ -360,6 +362,7 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
             | (_HAS_DD if dd is not None else 0)
             | (_CARA if rp.cara else 0)
         )
+        pr[_P_BAND] = _BAND  # tests widen it to send many decisions to numpy
         self._pr = pr
         self.single_action_space = template.action_space
         self.single_observation_space = template.observation_space
@@ -447,8 +450,10 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
     def _reset(
         self, m: np.ndarray, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Reset the sub-environments of ``m`` (episode counters already set); return the
-        observations and the info blocks (written into ``out`` if given)."""
+        """Reset the sub-environments of ``m`` (episode counters already set).
+
+        Returns the observations and the info blocks (written into ``out`` if given).
+        """
         n = self.num_envs
         if out is None:
             out = (
@@ -481,8 +486,10 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
     # ------------------------------------------------------------------ step
 
     def _checked_actions(self, actions: Any) -> np.ndarray:
-        """The actions as a float32 or float64 array ``(num_envs, 2)`` (finiteness is checked
-        by the compiled step, before it draws)."""
+        """The actions as a float32 or float64 array ``(num_envs, 2)``.
+
+        Finiteness is checked by the compiled step, before it draws.
+        """
         a = actions
         if not (isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64)):
             a = numeric_array(actions, "fiu")

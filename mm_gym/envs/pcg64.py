@@ -73,8 +73,10 @@ def next_double(st: np.ndarray, i: int, c: int) -> float:
 def step_double(
     hi: np.uint64, lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint64
 ) -> tuple[np.uint64, np.uint64, float]:
-    """One ``Generator.random()`` from the state ``(hi, lo)`` with increment ``(inc_hi,
-    inc_lo)``: returns the new state and the draw (scalars only, for the hot loops)."""
+    """One ``Generator.random()`` from state ``(hi, lo)``, increment ``(inc_hi, inc_lo)``.
+
+    Returns the new state and the draw (scalars only, for the hot loops).
+    """
     new_lo = lo * _MUL_LO
     new_hi = lo * _MUL_HI + hi * _MUL_LO + _mulhi64(lo, _MUL_LO)
     out_lo = new_lo + inc_lo
