@@ -103,6 +103,7 @@ def _register() -> None:
         gym.register(
             id="mm_gym/AS2008-v0",
             entry_point="mm_gym.envs.intensity:IntensityMarketMakingEnv",
+            vector_entry_point="mm_gym.envs.intensity_vector:IntensityMarketMakingVectorEnv",
             kwargs={"preset": "as2008"},
         )
 

@@ -162,8 +162,8 @@ def rollout(
     one that does gets identical results per kind of environment and batch size.
 
     Args:
-        env_or_id: A registered id (``"mm_gym/Trending-v0"``; book ids run as a vector
-            environment of up to 256 markets, ``"mm_gym/AS2008-v0"`` as a single one), or an
+        env_or_id: A registered id (``"mm_gym/Trending-v0"``; every id, ``"mm_gym/AS2008-v0"``
+            included, runs as a vector environment of up to 256 markets), or an
             environment: ``gym.make(...)``, ``gym.make_vec(...)`` (any wrappers kept) or an
             :class:`~mm_gym.envs.intensity.IntensityMarketMakingEnv`. A given environment is
             reset with the episode seeds and not closed.

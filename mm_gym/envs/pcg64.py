@@ -1,0 +1,153 @@
+"""numpy's ``default_rng(SeedSequence(seed).spawn(2)[c])`` streams, compiled, many at once.
+
+The AS2008 intensity env draws from ``numpy.random.default_rng`` (PCG64 seeded through a
+``SeedSequence``, :meth:`mm_gym.market.intensity.IntensityMarket.reset`). Its native vector env
+must give sub-environment ``i`` the same draws bit for bit without a Python loop over the
+sub-environments, so this module re-implements, in numba, the two pieces of numpy it needs:
+
+- ``SeedSequence(entropy).spawn(2)[child].generate_state(4, np.uint64)`` for an entropy of one
+  64-bit integer (numpy's ``bit_generator.pyx``: ``_coerce_to_uint32_array``,
+  ``get_assembled_entropy``, ``mix_entropy``, ``generate_state``; the hash is M. E. O'Neill's
+  ``seed_seq_fe``, pool size 4, all arithmetic modulo 2**32);
+- PCG64 (O'Neill 2014, XSL-RR 128/64, numpy's ``pcg64.h``): seeding ``pcg64_set_seed``, the
+  128-bit LCG step, and ``Generator.random()`` = ``(next_uint64 >> 11) * 2**-53``.
+
+A stream's state is four uint64 words ``[state_hi, state_lo, inc_hi, inc_lo]``.
+``tests/test_envs_intensity_vector.py`` checks every function against numpy itself.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+__all__ = ["next_double", "seed_stream", "step_double"]
+
+_M32 = np.uint64(0xFFFFFFFF)
+_U32 = np.uint64(32)
+# SeedSequence constants (numpy/random/bit_generator.pyx).
+_INIT_A = np.uint64(0x43B0D7E5)
+_MULT_A = np.uint64(0x931E8875)
+_INIT_B = np.uint64(0x8B51F9DD)
+_MULT_B = np.uint64(0x58F38DED)
+_MIX_MULT_L = np.uint64(0xCA01F9DD)
+_MIX_MULT_R = np.uint64(0x4973F715)
+_XSHIFT = np.uint64(16)
+# PCG64's 128-bit multiplier (numpy/random/src/pcg64/pcg64.h, PCG_DEFAULT_MULTIPLIER_128).
+_MUL_HI = np.uint64(2549297995355413924)
+_MUL_LO = np.uint64(4865540595714422341)
+_INV53 = 1.0 / 9007199254740992.0  # 2**-53
+
+
+@nb.njit(cache=True, inline="always")
+def _mulhi64(a: np.uint64, b: np.uint64) -> np.uint64:
+    """The high 64 bits of the 128-bit product ``a * b``."""
+    a0, a1 = a & _M32, a >> _U32
+    b0, b1 = b & _M32, b >> _U32
+    p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
+    mid = (p00 >> _U32) + (p01 & _M32) + (p10 & _M32)
+    return p11 + (p01 >> _U32) + (p10 >> _U32) + (mid >> _U32)
+
+
+@nb.njit(cache=True, inline="always")
+def _lcg_step(st: np.ndarray, i: int, c: int) -> None:
+    """``state = state * MULT + inc`` modulo 2**128 for stream ``st[i, c]``."""
+    hi, lo = st[i, c, 0], st[i, c, 1]
+    new_lo = lo * _MUL_LO
+    new_hi = lo * _MUL_HI + hi * _MUL_LO + _mulhi64(lo, _MUL_LO)
+    out_lo = new_lo + st[i, c, 3]
+    carry = np.uint64(1) if out_lo < new_lo else np.uint64(0)
+    st[i, c, 0] = new_hi + st[i, c, 2] + carry
+    st[i, c, 1] = out_lo
+
+
+@nb.njit(cache=True, inline="always")
+def next_double(st: np.ndarray, i: int, c: int) -> float:
+    """``Generator.random()`` of stream ``c`` of sub-environment ``i`` (advances it)."""
+    hi, lo, x = step_double(st[i, c, 0], st[i, c, 1], st[i, c, 2], st[i, c, 3])
+    st[i, c, 0], st[i, c, 1] = hi, lo
+    return x
+
+
+@nb.njit(cache=True, inline="always")
+def step_double(
+    hi: np.uint64, lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint64
+) -> tuple[np.uint64, np.uint64, float]:
+    """One ``Generator.random()`` from state ``(hi, lo)``, increment ``(inc_hi, inc_lo)``.
+
+    Returns the new state and the draw (scalars only, for the hot loops).
+    """
+    new_lo = lo * _MUL_LO
+    new_hi = lo * _MUL_HI + hi * _MUL_LO + _mulhi64(lo, _MUL_LO)
+    out_lo = new_lo + inc_lo
+    carry = np.uint64(1) if out_lo < new_lo else np.uint64(0)
+    hi = new_hi + inc_hi + carry
+    lo = out_lo
+    x = hi ^ lo
+    rot = hi >> np.uint64(58)
+    out = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+    return hi, lo, float(out >> np.uint64(11)) * _INV53
+
+
+@nb.njit(cache=True, inline="always")
+def _hashmix(value: np.uint64, hash_const: np.uint64) -> tuple[np.uint64, np.uint64]:
+    value = (value ^ hash_const) & _M32
+    hash_const = (hash_const * _MULT_A) & _M32
+    value = (value * hash_const) & _M32
+    return value ^ (value >> _XSHIFT), hash_const
+
+
+@nb.njit(cache=True, inline="always")
+def _mix(x: np.uint64, y: np.uint64) -> np.uint64:
+    r = (_MIX_MULT_L * x - _MIX_MULT_R * y) & _M32
+    return r ^ (r >> _XSHIFT)
+
+
+@nb.njit(cache=True)
+def seed_stream(st: np.ndarray, i: int, c: int, seed: np.uint64, scratch: np.ndarray) -> None:
+    """Seed stream ``st[i, c]`` as ``default_rng(SeedSequence(int(seed)).spawn(2)[c])``.
+
+    ``scratch`` is any uint64 array of 17 entries (reused, so a reset allocates nothing).
+    """
+    # get_assembled_entropy: the seed as 32-bit words (one word below 2**32), zero-padded to the
+    # pool size because a spawn key follows, then the spawn key (the child index).
+    entropy, pool, words = scratch[:5], scratch[5:9], scratch[9:17]
+    entropy[0] = seed & _M32
+    entropy[1] = seed >> _U32
+    entropy[2] = entropy[3] = np.uint64(0)
+    entropy[4] = np.uint64(c)
+    # mix_entropy
+    h = _INIT_A
+    for k in range(4):
+        pool[k], h = _hashmix(entropy[k], h)
+    for src in range(4):
+        for dst in range(4):
+            if src != dst:
+                v, h = _hashmix(pool[src], h)
+                pool[dst] = _mix(pool[dst], v)
+    for dst in range(4):
+        v, h = _hashmix(entropy[4], h)
+        pool[dst] = _mix(pool[dst], v)
+    # generate_state(4, np.uint64): eight 32-bit words, read as four little-endian uint64.
+    hb = _INIT_B
+    for k in range(8):
+        v = (pool[k % 4] ^ hb) & _M32
+        hb = (hb * _MULT_B) & _M32
+        v = (v * hb) & _M32
+        words[k] = v ^ (v >> _XSHIFT)
+    w0 = words[0] | (words[1] << _U32)
+    w1 = words[2] | (words[3] << _U32)
+    w2 = words[4] | (words[5] << _U32)
+    w3 = words[6] | (words[7] << _U32)
+    # pcg64_set_seed: initstate = (w0 << 64) | w1, initseq = (w2 << 64) | w3;
+    # pcg_setseq_128_srandom_r: state = 0, inc = (initseq << 1) | 1, step, state += initstate, step.
+    st[i, c, 0] = np.uint64(0)
+    st[i, c, 1] = np.uint64(0)
+    st[i, c, 2] = (w2 << np.uint64(1)) | (w3 >> np.uint64(63))
+    st[i, c, 3] = (w3 << np.uint64(1)) | np.uint64(1)
+    _lcg_step(st, i, c)
+    lo = st[i, c, 1] + w1
+    carry = np.uint64(1) if lo < w1 else np.uint64(0)
+    st[i, c, 0] = st[i, c, 0] + w0 + carry
+    st[i, c, 1] = lo
+    _lcg_step(st, i, c)
