@@ -28,6 +28,7 @@ from baselines.formulas import (
     as_spread,
     glft_quote_distances,
 )
+from baselines.policies import _check_model_params
 from mm_gym.config import ConfigError, IntensityConfig, _check_range
 
 __all__ = ["GLFTQuotes", "InventoryQuotes", "SymmetricQuotes"]
@@ -51,9 +52,7 @@ class InventoryQuotes:
 
     def __post_init__(self) -> None:
         """Validate every field."""
-        _check_range("InventoryQuotes.gamma", self.gamma, 0.0, 1e6, lo_open=True)
-        _check_range("InventoryQuotes.sigma", self.sigma, 0.0, 1e6)
-        _check_range("InventoryQuotes.k", self.k, 0.0, 1e6, lo_open=True)
+        _check_model_params("InventoryQuotes", self.gamma, self.k, self.sigma)
         _check_range("InventoryQuotes.horizon", self.horizon, 0.0, 1e6, lo_open=True)
 
     @classmethod
@@ -147,10 +146,8 @@ class GLFTQuotes:
 
     def __post_init__(self) -> None:
         """Validate every field."""
-        _check_range("GLFTQuotes.gamma", self.gamma, 0.0, 1e6, lo_open=True)
-        _check_range("GLFTQuotes.sigma", self.sigma, 0.0, 1e6)
+        _check_model_params("GLFTQuotes", self.gamma, self.k, self.sigma)
         _check_range("GLFTQuotes.A", self.A, 0.0, 1e9, lo_open=True)
-        _check_range("GLFTQuotes.k", self.k, 0.0, 1e6, lo_open=True)
         _check_range("GLFTQuotes.q_max", self.q_max, 1, 1_000_000, integer=True)
 
     @classmethod

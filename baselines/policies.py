@@ -28,6 +28,18 @@ from mm_gym.policy import PolicyContext
 __all__ = ["GLFT", "AvellanedaStoikov", "FixedSpread", "OrderFlowSkew", "RandomQuoter"]
 
 
+def _check_model_params(owner: str, gamma: float, k: float, sigma: float | None) -> None:
+    """Validate the parameters the Avellaneda-Stoikov and GLFT models share.
+
+    Raises :class:`ConfigError` naming ``owner.field``: ``gamma`` and ``k`` must be in (0, 1e6],
+    ``sigma`` (unless ``None``, read from the observation) in [0, 1e6].
+    """
+    _check_range(f"{owner}.gamma", gamma, 0.0, 1e6, lo_open=True)
+    _check_range(f"{owner}.k", k, 0.0, 1e6, lo_open=True)
+    if sigma is not None:
+        _check_range(f"{owner}.sigma", sigma, 0.0, 1e6)
+
+
 class _ScriptedPolicy:
     """Shared plumbing: feature lookup at reset, observation checks, offsets -> actions."""
 
@@ -194,10 +206,7 @@ class AvellanedaStoikov(_ScriptedPolicy):
         name: str | None = None,
     ) -> None:
         """Validate the parameters."""
-        _check_range("AvellanedaStoikov.gamma", gamma, 0.0, 1e6, lo_open=True)
-        _check_range("AvellanedaStoikov.k", k, 0.0, 1e6, lo_open=True)
-        if sigma is not None:
-            _check_range("AvellanedaStoikov.sigma", sigma, 0.0, 1e6)
+        _check_model_params("AvellanedaStoikov", gamma, k, sigma)
         if horizon is not None:
             _check_range("AvellanedaStoikov.horizon", horizon, 0.0, 1e9)
         super().__init__(name)
@@ -260,11 +269,8 @@ class GLFT(_ScriptedPolicy):
         name: str | None = None,
     ) -> None:
         """Validate the parameters."""
-        _check_range("GLFT.gamma", gamma, 0.0, 1e6, lo_open=True)
-        _check_range("GLFT.k", k, 0.0, 1e6, lo_open=True)
+        _check_model_params("GLFT", gamma, k, sigma)
         _check_range("GLFT.A", A, 0.0, 1e9, lo_open=True)
-        if sigma is not None:
-            _check_range("GLFT.sigma", sigma, 0.0, 1e6)
         if q_max is not None:
             _check_range("GLFT.q_max", q_max, 1, 1_000_000, integer=True)
         super().__init__(name)

@@ -39,18 +39,23 @@ def make_sim():
 
 @pytest.fixture
 def cli_error(capsys):
-    """``cli_error(main, argv, code=2)``: run a command line that must fail; return its stderr.
+    """``cli_error(main, argv, code=2, prog=None)``: run a command line that must fail.
 
     ``main`` may raise ``SystemExit`` (argparse style) or return the status; either way it must
-    be ``code``. The returned stderr is stripped.
+    be ``code``. Returns the stripped stderr; with ``prog``, it must be one line that starts
+    with ``"{prog}: error: "``.
     """
 
-    def _run(main, argv: list[str], code: int = 2) -> str:
+    def _run(main, argv: list[str], code: int = 2, prog: str | None = None) -> str:
         try:
             status = main(argv)
         except SystemExit as exc:
             status = exc.code
         assert status == code, status
-        return capsys.readouterr().err.strip()
+        err = capsys.readouterr().err.strip()
+        if prog is not None:
+            assert len(err.splitlines()) == 1, err
+            assert err.startswith(f"{prog}: error: "), err
+        return err
 
     return _run

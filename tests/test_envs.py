@@ -47,23 +47,26 @@ def random_actions(space: gym.Space, n: int, seed: int = 0) -> list:
 # --------------------------------------------------------------------------- registration
 
 
-def test_import_registers_without_numba_or_torch():
-    code = (
-        "import sys, gymnasium as gym, mm_gym\n"
-        "assert 'torch' not in sys.modules, 'torch imported'\n"
-        "assert 'numba' not in sys.modules, 'numba imported'\n"
-        "assert 'mm_gym/MarketMaking-v0' in gym.registry\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_make_with_module_prefix_in_fresh_interpreter():
-    code = (
-        "import gymnasium as gym\n"
-        "env = gym.make('mm_gym:mm_gym/MarketMaking-v0', horizon_steps=5)\n"
-        "env.reset(seed=0)\n"
-        "assert env.step(env.action_space.sample())[0].shape == (17,)\n"
-    )
+@pytest.mark.parametrize(
+    "code",
+    [
+        pytest.param(
+            "import sys, gymnasium as gym, mm_gym\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n"
+            "assert 'numba' not in sys.modules, 'numba imported'\n"
+            "assert 'mm_gym/MarketMaking-v0' in gym.registry\n",
+            id="import_registers_without_numba_or_torch",
+        ),
+        pytest.param(
+            "import gymnasium as gym\n"
+            "env = gym.make('mm_gym:mm_gym/MarketMaking-v0', horizon_steps=5)\n"
+            "env.reset(seed=0)\n"
+            "assert env.step(env.action_space.sample())[0].shape == (17,)\n",
+            id="make_with_module_prefix",
+        ),
+    ],
+)
+def test_in_fresh_interpreter(code):
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

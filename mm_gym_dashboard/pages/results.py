@@ -8,6 +8,8 @@ cannot be read is named in a warning and the rest is still shown.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -33,16 +35,6 @@ from mm_gym_dashboard.exports import (
 from mm_gym_dashboard.paths import ENV_EXPORTS, DashboardError
 
 __all__ = ["render"]
-
-TABS: tuple[str, ...] = (
-    "Leaderboard",
-    "PnL attribution",
-    "Inventory paths",
-    "Market impact",
-    "PnL distributions",
-    "Equity curves",
-    "Files",
-)
 
 
 def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
@@ -292,6 +284,30 @@ def _files_tab(data: ExportData) -> None:
             st.warning(f"{path}: cannot be shown as an image ({exc})")
 
 
+TABS: dict[str, Callable[[ExportData, str | None], None]] = {
+    "Leaderboard": _leaderboard_tab,
+    "PnL attribution": _attribution_tab,
+    "Inventory paths": partial(
+        _paths_tab,
+        column="inventory",
+        title="Inventory paths",
+        y_title="inventory (lots)",
+        key="results_inv",
+    ),
+    "Market impact": _impact_tab,
+    "PnL distributions": _distribution_tab,
+    "Equity curves": partial(
+        _paths_tab,
+        column="total",
+        title="Equity curves",
+        y_title="total PnL (currency)",
+        key="results_eq",
+    ),
+    "Files": lambda data, _group: _files_tab(data),
+}
+"""The page's tabs in order: title -> ``draw(data, group)``, called inside the tab."""
+
+
 def render(root: Path) -> None:
     """Draw the page for the exports in ``root``."""
     st.title("Results")
@@ -308,18 +324,6 @@ def render(root: Path) -> None:
     for problem in data.problems:
         st.warning(f"Skipped a file that cannot be read: {problem}")
     group = _choose_group(data)
-    tabs = st.tabs(list(TABS))
-    with tabs[0]:
-        _leaderboard_tab(data, group)
-    with tabs[1]:
-        _attribution_tab(data, group)
-    with tabs[2]:
-        _paths_tab(data, group, "inventory", "Inventory paths", "inventory (lots)", "results_inv")
-    with tabs[3]:
-        _impact_tab(data, group)
-    with tabs[4]:
-        _distribution_tab(data, group)
-    with tabs[5]:
-        _paths_tab(data, group, "total", "Equity curves", "total PnL (currency)", "results_eq")
-    with tabs[6]:
-        _files_tab(data)
+    for tab, draw in zip(st.tabs(list(TABS)), TABS.values(), strict=True):
+        with tab:
+            draw(data, group)
