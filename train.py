@@ -147,13 +147,6 @@ class Args:
     log_std_init: float = field(
         default=-2.0, metadata={"help": "initial log std of the Gaussian actions"}
     )
-    init_offset_ticks: float = field(
-        default=1.0,
-        metadata={
-            "help": "initial mean quote offset from the mid, ticks, of both sides (the start of "
-            "the search; < 0: the middle of the action range, SB3's default)"
-        },
-    )
     norm_obs: bool = field(default=True, metadata={"help": "normalise observations (running)"})
     norm_reward: bool = field(
         default=True, metadata={"help": "scale rewards by the running std of the return"}
@@ -240,13 +233,6 @@ def env_overrides(args: Args) -> dict[str, Any]:
     return kwargs
 
 
-def init_action(args: Args, max_offset_ticks: float) -> float | None:
-    """The action whose offset is ``--init-offset-ticks`` (None if that is < 0)."""
-    if args.init_offset_ticks < 0:
-        return None
-    return min(max(args.init_offset_ticks / (0.5 * max_offset_ticks) - 1.0, -1.0), 1.0)
-
-
 def resumed_settings(args: Args, given: set[str], run_dir: Path) -> Args:
     """The saved settings of ``run_dir`` with the resume-mutable flags of this command line."""
     saved = run_dir / "config.yaml"
@@ -255,6 +241,9 @@ def resumed_settings(args: Args, given: set[str], run_dir: Path) -> Args:
     except ConfigError as exc:
         fail(str(exc))
     where = f" (in {saved})"
+    # Runs saved before the "touch" action mapping carry --init-offset-ticks, a setting of the
+    # model's initialisation only (a resumed run restores its model): nothing to continue.
+    data.pop("init_offset_ticks", None)
     values = {**dataclasses.asdict(Args()), **settings_from_file(Args, data, str(saved), fail)}
     stored = Args(**values)
     check_types(stored, fail, where)
@@ -466,7 +455,7 @@ def check_digests(ckpt: Path, metadata: dict[str, Any]) -> None:
 
 def new_model(args: Args, overrides: dict[str, Any]) -> tuple[Any, Any]:
     """A new training env (with its rival) and PPO model."""
-    from agents.ppo import build_ppo, make_training_env, native_env
+    from agents.ppo import build_ppo, make_training_env
     from agents.rivals import make_rival
 
     rival = make_rival(args.rival, args.env_id, overrides)
@@ -479,10 +468,10 @@ def new_model(args: Args, overrides: dict[str, Any]) -> tuple[Any, Any]:
                      "gamma", "gae_lambda", "clip_range", "ent_coef", "vf_coef",
                      "max_grad_norm", "net_arch", "activation", "log_std_init")
     }  # fmt: skip
-    model = build_ppo(
-        venv, seed=args.seed, target_kl=args.target_kl or None,
-        init_action=init_action(args, native_env(venv).env_config.max_offset_ticks), **hyper,
-    )  # fmt: skip
+    # SB3's initial action mean 0 quotes at the touch under the default action_mapping="touch"
+    # (the first rollouts see fills); under "mid" it quotes max_offset_ticks / 2 away and trades
+    # nothing, so train with the default mapping.
+    model = build_ppo(venv, seed=args.seed, target_kl=args.target_kl or None, **hyper)
     return model, venv
 
 
@@ -531,6 +520,8 @@ class Checkpointer:
         native = native_env(venv)
         self.feature_names = tuple(native.feature_names)
         self.max_offset = float(native.env_config.max_offset_ticks)
+        # A resumed run's env unpickles with its own mapping ("mid" if it predates the field).
+        self.action_mapping = str(native.env_config.action_mapping)
         self.wall_before = wall_before
         self.session_start = time.perf_counter()
         self.saved_steps = [int(model.num_timesteps)]
@@ -555,6 +546,7 @@ class Checkpointer:
         save_checkpoint(
             self.run_dir, self.model, self.venv, feature_names=self.feature_names,
             max_offset_ticks=self.max_offset, wall_time_s=self.wall_time(), record=self.record,
+            action_mapping=self.action_mapping,
         )  # fmt: skip
         self.saved_steps.append(int(self.model.num_timesteps))
 
@@ -598,6 +590,7 @@ def record_session(args: Args, saver: Checkpointer, status: str, overrides: dict
         session_env_steps_per_s=round(steps_per_s, 1),
         torch_threads=args.torch_threads,
         feature_names=list(saver.feature_names),
+        action_mapping=saver.action_mapping,
         partial_resets=int(saver.venv.venv.partial_resets),
         versions=versions(),
         finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -15,6 +15,13 @@ array (keys, shapes, finiteness, non-negative variances). Every failure is a
 ``act`` returns the mean of the Gaussian, clipped to [-1, 1] (the deterministic action, as SB3's
 ``predict(obs, deterministic=True)``), computed from the observation normalised exactly as during
 training: ``clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs)``.
+
+An action means an offset only together with the mapping it was trained with: ``policy.npz``
+records ``max_offset_ticks`` and ``action_mapping`` (see :mod:`mm_gym.actions`). A file without
+``action_mapping`` was written before the field existed, when every environment used the linear
+``"mid"`` mapping, and is read so. Where the environment's mapping or ``max_offset_ticks``
+differ, ``act`` converts each action to the offset it meant in training and back to the action
+quoting that offset here, so a policy quotes the prices it was trained to quote.
 """
 
 from __future__ import annotations
@@ -30,6 +37,12 @@ from typing import Any
 
 import numpy as np
 
+from mm_gym.actions import (
+    ACTION_MAPPINGS,
+    LEGACY_ACTION_MAPPING,
+    actions_to_offsets,
+    offsets_to_actions,
+)
 from mm_gym.files import MemoryLimitError, atomic_write_bytes, check_memory
 from mm_gym.policy import PolicyContext
 
@@ -118,14 +131,17 @@ class PPOPolicy:
         arrays: The arrays of a ``policy.npz`` (see :func:`save_policy_arrays`): ``weights_i``
             and ``biases_i`` for each layer (the last one gives the action mean),
             ``obs_mean``, ``obs_var``, ``clip_obs``, ``epsilon``, ``activation``,
-            ``feature_names`` and ``max_offset_ticks``.
+            ``feature_names`` and ``max_offset_ticks``; optionally ``action_mapping``
+            (missing: ``"mid"``, the mapping of every policy saved before it was recorded).
         name: Display name.
 
     Attributes:
         name: Display name.
         feature_names: The features the actor was trained on, in its input order.
-        max_offset_ticks: The offset that an action of +1 meant in training; actions are
-            converted when the environment's ``max_offset_ticks`` differs.
+        max_offset_ticks: The offset that an action of +1 meant in training.
+        action_mapping: The mapping of offsets the policy was trained with. Actions are
+            converted when the environment's ``max_offset_ticks`` or ``action_mapping``
+            differs (see the module docstring).
     """
 
     def __init__(self, arrays: Mapping[str, np.ndarray], name: str = "ppo") -> None:
@@ -176,6 +192,13 @@ class PPOPolicy:
         self.clip_obs = _scalar(arrays, "clip_obs", 0.0, inclusive=False)
         self.epsilon = _scalar(arrays, "epsilon", 0.0, inclusive=True)
         self.max_offset_ticks = _scalar(arrays, "max_offset_ticks", 0.0, inclusive=False)
+        self.action_mapping = LEGACY_ACTION_MAPPING
+        if "action_mapping" in arrays:
+            mapping = _array(arrays, "action_mapping")
+            if mapping.shape != () or str(mapping) not in ACTION_MAPPINGS:
+                allowed = list(ACTION_MAPPINGS)
+                raise _fail("action_mapping", mapping, f"is not valid: choose one of {allowed}")
+            self.action_mapping = str(mapping)
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             fan_in = d if i == 0 else self.weights[i - 1].shape[0]
             if w.shape[1] != fan_in or b.shape != (w.shape[0],):
@@ -191,7 +214,7 @@ class PPOPolicy:
         # The denominator of VecNormalize's normalisation, computed as it does (float64).
         self._std = np.sqrt(self.obs_var + self.epsilon)
         self._cols: np.ndarray | None = None
-        self._action_scale = 1.0
+        self._target: tuple[float, str] | None = None  # the env's (max_offset, mapping) if other
 
     @staticmethod
     def _stat(arrays: Mapping[str, np.ndarray], key: str, d: int) -> np.ndarray:
@@ -220,8 +243,9 @@ class PPOPolicy:
                 f"observe (it observes {list(context.feature_names)})"
             )
         self._cols = np.array([context.feature_names.index(f) for f in self.feature_names])
-        # Offsets are in ticks: an action a means (a + 1) / 2 * max_offset in training units.
-        self._action_scale = self.max_offset_ticks / float(context.max_offset_ticks)
+        target = (float(context.max_offset_ticks), context.action_mapping)
+        same = target == (self.max_offset_ticks, self.action_mapping)
+        self._target = None if same else target
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Map observations ``(n, d)`` to deterministic actions ``(n, 2)`` float32 in [-1, 1]."""
@@ -242,8 +266,11 @@ class PPOPolicy:
             if i < last:
                 h = np.tanh(h) if self.activation == "tanh" else np.maximum(h, 0.0)
         a = np.clip(h, -1.0, 1.0)
-        if self._action_scale != 1.0:
-            a = np.clip((a + 1.0) * self._action_scale - 1.0, -1.0, 1.0)
+        if self._target is not None:
+            # The offsets (ticks) the actions meant in training, then this env's actions for them.
+            offsets = actions_to_offsets(a, self.max_offset_ticks, self.action_mapping)
+            max_offset, mapping = self._target
+            return offsets_to_actions(offsets, max_offset, mapping)
         return a.astype(np.float32)
 
     def __repr__(self) -> str:

@@ -20,6 +20,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.vec_env import MarketMakingSB3VecEnv
+from mm_gym.actions import DEFAULT_ACTION_MAPPING, check_action_mapping
 
 __all__ = ["ACTIVATIONS", "build_ppo", "make_training_env", "native_env", "policy_arrays"]
 
@@ -162,9 +163,10 @@ def build_ppo(
         log_std_init: Initial log standard deviation of the Gaussian actions.
         init_action: Initial mean of every action dimension, in [-1, 1] (the bias of the
             actor's output layer, whose weights start near 0). None keeps SB3's 0, the middle of
-            the action range: quotes ``max_offset_ticks / 2`` from the mid, where nothing fills
-            and exploration finds no signal; starting near the touch (e.g. -0.8 for 1 tick of
-            10) lets the first rollouts see fills. It is only the starting point of the search.
+            the action range, which the default ``action_mapping="touch"`` puts at the touch, so
+            the first rollouts see fills (under ``"mid"`` it quotes ``max_offset_ticks / 2``
+            away, where nothing fills and exploration finds no signal). It is only the starting
+            point of the search.
         ortho_init: Orthogonal initialisation of the layers.
 
     Returns:
@@ -200,7 +202,11 @@ def build_ppo(
 
 
 def policy_arrays(
-    model: PPO, venv: VecNormalize, feature_names: Sequence[str], max_offset_ticks: float
+    model: PPO,
+    venv: VecNormalize,
+    feature_names: Sequence[str],
+    max_offset_ticks: float,
+    action_mapping: str = DEFAULT_ACTION_MAPPING,
 ) -> dict[str, np.ndarray]:
     """The deterministic actor of ``model`` and the observation statistics as numpy arrays.
 
@@ -209,6 +215,8 @@ def policy_arrays(
         venv: Its ``VecNormalize`` (the observation mean, variance, clip and epsilon).
         feature_names: The observation's feature names, in order.
         max_offset_ticks: The env's offset for an action of +1.
+        action_mapping: The env's ``action_mapping`` (recorded, so that the actor's actions are
+            never read with another mapping; see :class:`agents.policy.PPOPolicy`).
 
     Returns:
         The arrays of ``policy.npz`` (see :class:`agents.policy.PPOPolicy`).
@@ -244,5 +252,6 @@ def policy_arrays(
         activation=np.array(names[0] if names else "tanh"),
         feature_names=np.array(list(feature_names)),
         max_offset_ticks=np.float64(max_offset_ticks),
+        action_mapping=np.array(check_action_mapping(action_mapping)),
     )
     return arrays

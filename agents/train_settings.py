@@ -26,7 +26,6 @@ FLOAT_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "target_kl": (0.0, 1e3, False, False),
     # exp(+-20) keeps the initial action std within float32's comfortable range.
     "log_std_init": (-20.0, 20.0, False, False),
-    "init_offset_ticks": (-1e6, 1e6, False, False),
     "clip_obs": (0.0, 1e6, True, False),
 }
 # np.random.seed (SB3 seeds numpy's global generator) takes 32-bit seeds.

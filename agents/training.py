@@ -42,6 +42,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from agents.policy import POLICY_FILE, publish, save_policy_arrays
 from agents.ppo import normalized, policy_arrays
 from agents.vec_env import MarketMakingSB3VecEnv
+from mm_gym.actions import DEFAULT_ACTION_MAPPING
 from mm_gym.config import excerpt
 from mm_gym.files import temp_name
 
@@ -355,6 +356,7 @@ def save_checkpoint(
     max_offset_ticks: float,
     wall_time_s: float,
     record: Callable[[dict[str, str], bool], Any] | None = None,
+    action_mapping: str = DEFAULT_ACTION_MAPPING,
 ) -> Path:
     """Save everything needed to resume exactly, atomically; refresh the run folder's copies.
 
@@ -369,6 +371,7 @@ def save_checkpoint(
         venv: ``VecNormalize`` over the adapter.
         feature_names: The observation's feature names (for the exported actor).
         max_offset_ticks: The env's ``max_offset_ticks`` (for the exported actor).
+        action_mapping: The env's ``action_mapping`` (recorded in the exported actor).
         wall_time_s: Training wall time so far, seconds, all sessions of the run.
         record: Called with the new checkpoint's :func:`checkpoint_digests` and ``False``
             before it replaces the previous one, then with ``True`` once it has: the caller
@@ -387,7 +390,9 @@ def save_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        _write_checkpoint(tmp, model, venv, feature_names, max_offset_ticks, wall_time_s)
+        _write_checkpoint(
+            tmp, model, venv, feature_names, max_offset_ticks, wall_time_s, action_mapping
+        )
         digests = checkpoint_digests(tmp)
         if record is not None:
             record(digests, False)
@@ -420,6 +425,7 @@ def _write_checkpoint(
     feature_names: tuple[str, ...],
     max_offset_ticks: float,
     wall_time_s: float,
+    action_mapping: str = DEFAULT_ACTION_MAPPING,
 ) -> None:
     """Write every file of a checkpoint into the (temporary) ``folder``."""
     model.save(folder / "model.zip")
@@ -433,7 +439,7 @@ def _write_checkpoint(
     with open(folder / "env_state.pkl", "wb") as fh:
         _StatePickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(env_state)
     np.savez(folder / "rng_state.npz", **_rng_state())
-    arrays = policy_arrays(model, venv, feature_names, max_offset_ticks)
+    arrays = policy_arrays(model, venv, feature_names, max_offset_ticks, action_mapping)
     save_policy_arrays(folder / POLICY_FILE, arrays)
     progress = {
         "num_timesteps": int(model.num_timesteps),

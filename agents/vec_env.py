@@ -38,6 +38,8 @@ from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
+from mm_gym.actions import LEGACY_ACTION_MAPPING, actions_to_offsets
+
 __all__ = ["EPISODE_STAT_NAMES", "MarketMakingSB3VecEnv"]
 
 EPISODE_STAT_NAMES: tuple[str, ...] = (
@@ -103,7 +105,8 @@ class MarketMakingSB3VecEnv(VecEnv):
         self._same_step = mode == AutoresetMode.SAME_STEP
         base = env.unwrapped
         env_config = getattr(base, "env_config", None)
-        self._half_offset = 0.5 * float(getattr(env_config, "max_offset_ticks", 2.0))
+        self._max_offset = float(getattr(env_config, "max_offset_ticks", 2.0))
+        self._mapping = getattr(env_config, "action_mapping", LEGACY_ACTION_MAPPING)
         self._actions: np.ndarray | None = None
         self._pending = np.zeros(self.num_envs, np.bool_)  # NEXT_STEP resets owed to SB3
         self.partial_resets = 0
@@ -156,9 +159,9 @@ class MarketMakingSB3VecEnv(VecEnv):
         if fills is not None:
             self._fills += fills
         if actions.ndim == 2 and actions.shape[1] >= 2:
-            a = np.clip(actions[:, :2], -1.0, 1.0)
             # Quoted spread in ticks: the sum of the requested bid and ask offsets.
-            self._spread += (a[:, 0] + a[:, 1] + 2.0) * self._half_offset
+            o = actions_to_offsets(actions[:, :2], self._max_offset, self._mapping)
+            self._spread += o[:, 0] + o[:, 1]
         comps = info.get("reward_components")
         if isinstance(comps, dict):
             for name, value in comps.items():
@@ -313,3 +316,11 @@ class MarketMakingSB3VecEnv(VecEnv):
         state = self.__dict__.copy()
         state["_actions"] = None
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle; an adapter pickled before ``action_mapping`` existed used ``"mid"``."""
+        if "_half_offset" in state:
+            state = dict(state)
+            state["_max_offset"] = 2.0 * state.pop("_half_offset")
+            state.setdefault("_mapping", LEGACY_ACTION_MAPPING)
+        self.__dict__.update(state)

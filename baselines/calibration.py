@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from baselines.policies import GLFT, AvellanedaStoikov
+from mm_gym.actions import offsets_to_actions
 from mm_gym.config import ConfigError
 from mm_gym.policy import PolicyContext, QuotingPolicy
 
@@ -226,13 +227,15 @@ class _DepthLadder:
 
     def __init__(self, depths: np.ndarray) -> None:
         self.depths = depths
-        self._half = 1.0
+        self._actions = np.zeros(len(depths), np.float32)
 
     def reset(self, rng: np.random.Generator, context: PolicyContext) -> None:
-        self._half = 0.5 * context.max_offset_ticks
+        self._actions = offsets_to_actions(
+            self.depths, context.max_offset_ticks, context.action_mapping
+        )
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        a = np.clip(self.depths / self._half - 1.0, -1.0, 1.0).astype(np.float32)
+        a = self._actions
         return np.stack([a, a], axis=1)
 
 
@@ -459,7 +462,10 @@ def config_fingerprint(setting: str, overrides: Mapping[str, Any] | None = None)
         # the fields added with the "book" price formation leave a legacy market's fingerprint
         # (and the calibrations stored for it) as they were
         text = text.replace(f", price_formation='legacy', formation={market.formation!r}", "")
-    key = f"({MARKET_MODEL_VERSION!r}, {text}, {envc!r})"
+    # A calibration is in ticks (quote depths, then the baselines' offsets), whatever maps
+    # actions to offsets: the action mapping leaves the fingerprint as it was before the field.
+    env_text = repr(envc).replace(f"action_mapping={envc.action_mapping!r}, ", "")
+    key = f"({MARKET_MODEL_VERSION!r}, {text}, {env_text})"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 

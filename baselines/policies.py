@@ -71,7 +71,7 @@ class _ScriptedPolicy:
         q = self._inventory_lots(obs, ctx)
         offsets[q >= ctx.inventory_limit, 0] = ctx.max_offset_ticks
         offsets[q <= -ctx.inventory_limit, 1] = ctx.max_offset_ticks
-        return offsets_to_actions(offsets, ctx.max_offset_ticks)
+        return offsets_to_actions(offsets, ctx.max_offset_ticks, ctx.action_mapping)
 
     def _offsets(self, obs: np.ndarray, ctx: PolicyContext) -> tuple[np.ndarray, np.ndarray]:
         """Bid and ask offsets in ticks, each ``(n,)`` or scalar."""

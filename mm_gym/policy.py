@@ -2,9 +2,11 @@
 
 A quoting policy maps a batch of observations to a batch of actions in the environment's
 continuous action space ``Box(-1, 1, (2,))``: column 0 is the bid offset, column 1 the ask
-offset, each mapped linearly from [-1, 1] to [0, ``max_offset_ticks``] ticks from the mid (see
-:mod:`mm_gym.actions`). It sees only what an agent observes, by feature name
-(:data:`mm_gym.observations.FEATURE_NAMES`), plus the static :class:`PolicyContext`.
+offset, each mapped to [0, ``max_offset_ticks``] ticks from the mid by the environment's
+``action_mapping`` (see :mod:`mm_gym.actions`); a policy that thinks in ticks converts with
+``offsets_to_actions(offsets, ctx.max_offset_ticks, ctx.action_mapping)``. It sees only what
+an agent observes, by feature name (:data:`mm_gym.observations.FEATURE_NAMES`), plus the static
+:class:`PolicyContext`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from mm_gym.actions import DEFAULT_ACTION_MAPPING
 
 __all__ = ["PolicyContext", "QuotingPolicy"]
 
@@ -28,6 +32,8 @@ class PolicyContext:
         inventory_limit: The quoting maker's inventory limit in lots.
         tick_size: Currency per tick.
         quote_size_lots: Default quote size in lots.
+        action_mapping: The environment's offset mapping (:data:`mm_gym.actions.ACTION_MAPPINGS`):
+            pass it to :func:`mm_gym.actions.offsets_to_actions`.
     """
 
     feature_names: tuple[str, ...]
@@ -36,6 +42,7 @@ class PolicyContext:
     inventory_limit: int
     tick_size: float = 0.01
     quote_size_lots: int = 1
+    action_mapping: str = DEFAULT_ACTION_MAPPING
 
     def index(self, name: str) -> int:
         """Column of feature ``name``; raises KeyError naming the valid features."""

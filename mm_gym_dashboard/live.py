@@ -281,6 +281,7 @@ class LiveMarket:
             inventory_limit=self.limits[0],
             tick_size=self.tick_size,
             quote_size_lots=int(self.env_config.quote_size_lots),
+            action_mapping=self.env_config.action_mapping,
         )
         self._col = {name: i for i, name in enumerate(self.feature_names)}
         try:

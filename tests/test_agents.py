@@ -109,15 +109,20 @@ def small_model():
 def test_exported_actor_matches_sb3_deterministic_predict(small_model, tmp_path):
     model, venv = small_model
     native = venv.venv.env.unwrapped
-    arrays = policy_arrays(model, venv, native.feature_names, native.env_config.max_offset_ticks)
+    ec = native.env_config
+    arrays = policy_arrays(
+        model, venv, native.feature_names, ec.max_offset_ticks, ec.action_mapping
+    )
     save_policy_arrays(tmp_path / "policy.npz", arrays)
     policy = load_policy(tmp_path / "policy.npz", name="ppo")
     assert isinstance(policy, QuotingPolicy) and policy.name == "ppo"
+    assert policy.action_mapping == ec.action_mapping == "touch"
     ctx = PolicyContext(
         feature_names=tuple(native.feature_names),
-        max_offset_ticks=native.env_config.max_offset_ticks,
+        max_offset_ticks=ec.max_offset_ticks,
         horizon_steps=native.market_config.horizon_steps,
         inventory_limit=native.market_config.makers.mm1_limit,
+        action_mapping=ec.action_mapping,
     )
     policy.reset(np.random.default_rng(0), ctx)
     obs = venv.get_original_obs()
@@ -127,10 +132,11 @@ def test_exported_actor_matches_sb3_deterministic_predict(small_model, tmp_path)
     np.testing.assert_allclose(got, np.clip(want, -1, 1), atol=1e-5)
 
 
-def _context(names=FEATURE_NAMES, max_offset=10.0) -> PolicyContext:
+def _context(names=FEATURE_NAMES, max_offset=10.0, mapping="mid") -> PolicyContext:
+    # toy_policy_arrays records no action_mapping (a file from before the field): it means "mid".
     return PolicyContext(
         feature_names=tuple(names), max_offset_ticks=max_offset, horizon_steps=1000,
-        inventory_limit=20,
+        inventory_limit=20, action_mapping=mapping,
     )  # fmt: skip
 
 

@@ -237,7 +237,6 @@ def test_huge_n_envs_is_refused_before_allocating(tmp_path, capsys):
         ("target-kl", "-1"),
         ("log-std-init", "nan"),
         ("log-std-init", "-inf"),
-        ("init-offset-ticks", "nan"),
         ("clip-obs", "inf"),
         ("seed", "99999999999"),
     ],

@@ -16,10 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from mm_gym.actions import ACTION_TYPES
+from mm_gym.actions import (
+    ACTION_MAPPINGS,
+    ACTION_TYPES,
+    DEFAULT_ACTION_MAPPING,
+    LEGACY_ACTION_MAPPING,
+)
 from mm_gym.config import ConfigError, MarketConfig, excerpt, preset, with_overrides
 
 __all__ = [
+    "ACTION_MAPPINGS",
     "ACTION_TYPES",
     "MARKET_ALIASES",
     "UTILITIES",
@@ -89,6 +95,10 @@ class EnvConfig:
         action_type: ``"continuous"`` (``Box(-1, 1, (2,))``: bid and ask offsets),
             ``"continuous_sizes"`` (``Box(-1, 1, (4,))``: offsets then sizes) or ``"discrete"``
             (a half-spread x skew grid). See :mod:`mm_gym.actions`.
+        action_mapping: How a continuous offset action in [-1, 1] becomes ticks from the mid:
+            ``"touch"`` (default: -1 at the mid, 0 at the touch (0.5 tick), +1
+            ``max_offset_ticks``) or ``"mid"`` (the earlier default, linear: -1 at the mid, 0 at
+            ``max_offset_ticks / 2``, +1 ``max_offset_ticks``). See :mod:`mm_gym.actions`.
         max_offset_ticks: Offset from the mid, ticks, that an action of +1 maps to (-1 maps to 0).
         quote_size_lots: Size of each quote, lots, for ``"continuous"`` and ``"discrete"``.
         max_size_lots: Size, lots, that a size action of +1 maps to (``"continuous_sizes"``).
@@ -113,6 +123,7 @@ class EnvConfig:
     """
 
     action_type: str = "continuous"
+    action_mapping: str = DEFAULT_ACTION_MAPPING
     max_offset_ticks: float = 10.0
     quote_size_lots: int = 1
     max_size_lots: int = 5
@@ -132,6 +143,12 @@ class EnvConfig:
         if self.action_type not in ACTION_TYPES:
             raise _fail(
                 "action_type", self.action_type, f"is not valid: choose one of {list(ACTION_TYPES)}"
+            )
+        if self.action_mapping not in ACTION_MAPPINGS:
+            raise _fail(
+                "action_mapping",
+                self.action_mapping,
+                f"is not valid: choose one of {list(ACTION_MAPPINGS)}",
             )
         _number("max_offset_ticks", self.max_offset_ticks, 0.0, 100.0, lo_open=True)
         _integer("quote_size_lots", self.quote_size_lots, 1, 10_000)
@@ -153,6 +170,17 @@ class EnvConfig:
         _number("cara_gamma", self.cara_gamma, 0.0, 100.0, lo_open=True)
         if self.max_drawdown is not None:
             _number("max_drawdown", self.max_drawdown, 0.0, 1e12, lo_open=True)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle; a config pickled before ``action_mapping`` existed keeps the old mapping.
+
+        Without this, the class default (``"touch"``) would silently reinterpret the actions of
+        an environment saved in an older checkpoint (``train.py --resume``).
+        """
+        state = dict(state)
+        state.setdefault("action_mapping", LEGACY_ACTION_MAPPING)
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
 
 
 def env_config_keys() -> list[str]:

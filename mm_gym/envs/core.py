@@ -292,6 +292,7 @@ class MarketCore:
         self.reward_params = RewardParams.from_env_config(env_config)
         self.max_drawdown = env_config.max_drawdown
         self.max_offset = float(env_config.max_offset_ticks)
+        self.action_mapping = env_config.action_mapping
         self.half_offset = 0.5 * self.max_offset
         self.quote_size = float(env_config.quote_size_lots)
         self.max_size = int(env_config.max_size_lots)
@@ -332,6 +333,9 @@ class MarketCore:
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore, then take the views of the restored simulator again."""
         self.__dict__.update(state)
+        # A core pickled before action_mapping existed: its EnvConfig unpickles as "mid".
+        if "action_mapping" not in state:
+            self.action_mapping = self.env_config.action_mapping
         self._bind_views()
 
     # ------------------------------------------------------------------ seeding and resets
@@ -395,6 +399,7 @@ class MarketCore:
             inventory_limit=self.limits[maker],
             tick_size=self.tick_size,
             quote_size_lots=int(self.quote_size),
+            action_mapping=self.action_mapping,
         )
 
     # ------------------------------------------------------------------ stepping
@@ -455,7 +460,7 @@ class MarketCore:
         if not np.isfinite(a).all():
             bad = a[~np.isfinite(a).all(1)]
             raise ValueError(f"{who} contain NaN or infinite values: {excerpt(bad)}{see}")
-        q[:, :2] = actions_to_offsets(a[:, :2], self.max_offset)
+        q[:, :2] = actions_to_offsets(a[:, :2], self.max_offset, self.action_mapping)
         if width == 4:
             q[:, 2:] = actions_to_sizes(a[:, 2:], self.max_size)
 
@@ -469,7 +474,7 @@ class MarketCore:
         if not np.isfinite(a).all():
             raise ValueError("the rival policy's actions contain NaN or infinite values")
         q = self.quotes[:, 1]
-        q[:, :2] = actions_to_offsets(a, self.max_offset)
+        q[:, :2] = actions_to_offsets(a, self.max_offset, self.action_mapping)
         q[:, 2:] = self.quote_size
 
     # ------------------------------------------------------------------ read-out

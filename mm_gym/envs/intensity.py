@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from mm_gym.actions import action_to_offset
+from mm_gym.actions import LEGACY_ACTION_MAPPING, action_to_offset
 from mm_gym.config import ConfigError, MarketConfig, excerpt, with_overrides
 from mm_gym.config import preset as preset_config
 from mm_gym.envs.config import EnvConfig
@@ -46,9 +46,11 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Action Space
 
-    ``Box(-1, 1, (2,), float32)``: bid and ask distances from the mid, each mapped from [-1, 1]
-    to [0, ``max_delta``] (currency). NaN, infinite or wrongly shaped actions raise ValueError,
-    and so do bools, complex numbers and strings.
+    ``Box(-1, 1, (2,), float32)``: bid and ask distances from the mid, each mapped linearly from
+    [-1, 1] to [0, ``max_delta``] (currency): the ``"mid"`` mapping of :mod:`mm_gym.actions`
+    (the model has no book, hence no touch for the book envs' default ``"touch"`` mapping).
+    NaN, infinite or wrongly shaped actions raise ValueError, and so do bools, complex numbers
+    and strings.
 
     ## Observation Space
 
@@ -91,9 +93,9 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
     ``env.unwrapped.policy_context()`` is the :class:`~mm_gym.policy.PolicyContext` of a
     :class:`~mm_gym.policy.QuotingPolicy` quoting here (there is only ``"mm1"``). The model has
     no tick: the context counts in currency (``tick_size=1.0``, ``max_offset_ticks=max_delta``),
-    so a policy's offsets "in ticks" are distances in currency. Only ``inventory`` and
-    ``time_left`` are observed, so a book policy reading more features raises ``KeyError`` at
-    reset.
+    so a policy's offsets "in ticks" are distances in currency; its ``action_mapping`` is
+    ``"mid"``. Only ``inventory`` and ``time_left`` are observed, so a book policy reading more
+    features raises ``KeyError`` at reset.
 
     ## Version History
 
@@ -240,8 +242,8 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         x0, x1 = a.astype(np.float64, copy=False).tolist()
         if not (-_INF < x0 < _INF and -_INF < x1 < _INF):
             raise self._bad_action(action, "NaN or infinite value")
-        db = action_to_offset(x0, self.max_delta)
-        da = action_to_offset(x1, self.max_delta)
+        db = action_to_offset(x0, self.max_delta, LEGACY_ACTION_MAPPING)
+        da = action_to_offset(x1, self.max_delta, LEGACY_ACTION_MAPPING)
         m = self._market
         res = m.step(db, da)
         fills = int(res.bid_filled[0]) + int(res.ask_filled[0])
@@ -280,6 +282,7 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
             inventory_limit=self.inventory_limit,
             tick_size=1.0,
             quote_size_lots=1,
+            action_mapping=LEGACY_ACTION_MAPPING,
         )
 
     def render(self) -> str | None:

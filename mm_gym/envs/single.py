@@ -86,20 +86,33 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
 
     | index | action | maps to |
     | --- | --- | --- |
-    | 0 | bid offset | ``(a + 1) / 2 * max_offset_ticks`` ticks below the mid |
-    | 1 | ask offset | ``(a + 1) / 2 * max_offset_ticks`` ticks above the mid |
+    | 0 | bid offset | ``offset(a)`` ticks below the mid |
+    | 1 | ask offset | ``offset(a)`` ticks above the mid |
 
-    Both quotes have ``quote_size_lots`` lots. ``"continuous_sizes"``: ``Box(-1, 1, (4,))``,
-    indices 2 and 3 the bid and ask sizes, ``rint((a + 1) / 2 * max_size_lots)`` lots (0: no
-    quote). ``"discrete"``: ``Discrete(len(half_spreads) * len(skews))``; action ``i`` quotes
-    half-spread ``h = half_spreads[i // len(skews)]`` and skew ``s = skews[i % len(skews)]``:
-    bid offset ``max(h + s, 0)``, ask offset ``max(h - s, 0)``. Values outside [-1, 1] are
-    clipped; NaN, infinite or wrongly shaped actions raise ``ValueError``, and so do bools,
-    complex numbers and strings (a discrete action is a Python or numpy integer). Quote prices are
+    ``offset`` is set by ``action_mapping`` (see :mod:`mm_gym.actions`), continuous and
+    increasing:
+
+    | a | ``"touch"`` (default) | ``"mid"`` (the earlier default) |
+    | --- | --- | --- |
+    | -1 | 0 ticks, the mid: one tick inside the touch at a 2-3 tick spread | 0 |
+    | 0 | 0.5 tick: at the touch at a 1-2 tick spread (the usual book) | ``max_offset_ticks / 2`` |
+    | +1 | ``max_offset_ticks`` (10 by default) | ``max_offset_ticks`` |
+
+    ``"touch"`` is linear on [-1, 0] and on [0, 1]; ``"mid"`` is ``(a + 1) / 2 *
+    max_offset_ticks``, whose centre (5 ticks) is behind the book, where a fresh policy gets no
+    fills and a zero reward. Both quotes have ``quote_size_lots`` lots.
+
+    ``"continuous_sizes"``: ``Box(-1, 1, (4,))``, indices 2 and 3 the bid and ask sizes,
+    ``rint((a + 1) / 2 * max_size_lots)`` lots (0: no quote). ``"discrete"``:
+    ``Discrete(len(half_spreads) * len(skews))``; action ``i`` quotes half-spread
+    ``h = half_spreads[i // len(skews)]`` and skew ``s = skews[i % len(skews)]``: bid offset
+    ``max(h + s, 0)``, ask offset ``max(h - s, 0)``. Values outside [-1, 1] are clipped; NaN,
+    infinite or wrongly shaped actions raise ``ValueError``, and so do bools, complex numbers and
+    strings (a discrete action is a Python or numpy integer). Quote prices are
     ``floor(mid - bid_offset)`` and ``ceil(mid + ask_offset)`` (if they meet, the side adding
-    exposure steps one tick away); quotes are post-only; an unchanged price with a size not
-    larger than what rests keeps its queue position (a larger size re-joins at the back); at
-    ``+mm1_limit`` inventory mm1 cannot bid, at ``-mm1_limit`` it cannot ask.
+    exposure steps one tick away); quotes are post-only; an unchanged price with a size not larger
+    than what rests keeps its queue position (a larger size re-joins at the back); at ``+mm1_limit``
+    inventory mm1 cannot bid, at ``-mm1_limit`` it cannot ask.
 
     ## Observation Space
 
@@ -157,10 +170,10 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     - ``env_config``: a full :class:`~mm_gym.envs.config.EnvConfig`.
     - ``rival``: ``"builtin"`` or a :class:`~mm_gym.policy.QuotingPolicy` (see Rival).
     - ``render_mode``: None, ``"ansi"`` (text ladder) or ``"rgb_array"`` (360x640 frame).
-    - Any :class:`EnvConfig` field: ``action_type``, ``max_offset_ticks``, ``quote_size_lots``,
-      ``max_size_lots``, ``discrete_half_spreads_ticks``, ``discrete_skews_ticks``,
-      ``observe_regime``, ``reward_scale``, ``inventory_penalty``, ``terminal_penalty``,
-      ``dampening``, ``utility``, ``cara_gamma``, ``max_drawdown``.
+    - Any :class:`EnvConfig` field: ``action_type``, ``action_mapping``, ``max_offset_ticks``,
+      ``quote_size_lots``, ``max_size_lots``, ``discrete_half_spreads_ticks``,
+      ``discrete_skews_ticks``, ``observe_regime``, ``reward_scale``, ``inventory_penalty``,
+      ``terminal_penalty``, ``dampening``, ``utility``, ``cara_gamma``, ``max_drawdown``.
     - Any :class:`~mm_gym.config.MarketConfig` field (``regime``, ``horizon_steps``, ...), nested
       ones as mappings or dotted keys (``**{"flow.shock_rate": 0.01}``), and the aliases
       ``mm1_limit`` / ``mm2_limit``.
@@ -181,9 +194,11 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     ``env.unwrapped.policy_context(maker="mm1")`` returns the
     :class:`~mm_gym.policy.PolicyContext` a :class:`~mm_gym.policy.QuotingPolicy` needs to
     quote as ``maker`` (``"mm1"``, the agent, or ``"mm2"``, the rival): the observed feature
-    names, ``max_offset_ticks``, ``horizon_steps``, the maker's inventory limit, ``tick_size``
-    and ``quote_size_lots``. Pass it to ``policy.reset(rng, context)`` before ``policy.act``;
-    :func:`mm_gym.rollout` does this for you.
+    names, ``max_offset_ticks``, ``horizon_steps``, the maker's inventory limit, ``tick_size``,
+    ``quote_size_lots`` and ``action_mapping`` (a policy quoting in ticks converts with
+    ``mm_gym.actions.offsets_to_actions(offsets, ctx.max_offset_ticks, ctx.action_mapping)``).
+    Pass it to ``policy.reset(rng, context)`` before ``policy.act``; :func:`mm_gym.rollout` does
+    this for you.
 
     ## Info
 
@@ -204,7 +219,8 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
 
     ## Version History
 
-    - v0: Initial release.
+    - v0: Initial release. Unreleased change: the default ``action_mapping`` is ``"touch"``
+      (action 0 at the touch); ``action_mapping="mid"`` gives the previous mapping.
     """
 
     # Gymnasium declares metadata as an instance attribute, hence no ClassVar.
@@ -272,6 +288,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         self._params = c.reward_params
         self._max_dd = c.max_drawdown
         self._max_offset = c.max_offset
+        self._mapping = c.action_mapping
         self._max_size = c.max_size
         self._offsets_rows = c.offsets_rows
         self._record = c.history_len > 0
@@ -344,14 +361,14 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         x0, x1 = self._floats(action, 2)
         q = self._q0
         # The scalar twins of MarketCore.write_actions' mapping, so vector == single.
-        q[0] = action_to_offset(x0, self._max_offset)
-        q[1] = action_to_offset(x1, self._max_offset)
+        q[0] = action_to_offset(x0, self._max_offset, self._mapping)
+        q[1] = action_to_offset(x1, self._max_offset, self._mapping)
 
     def _write_sizes(self, action: Any) -> None:
         x0, x1, x2, x3 = self._floats(action, 4)
         q = self._q0
-        q[0] = action_to_offset(x0, self._max_offset)
-        q[1] = action_to_offset(x1, self._max_offset)
+        q[0] = action_to_offset(x0, self._max_offset, self._mapping)
+        q[1] = action_to_offset(x1, self._max_offset, self._mapping)
         q[2] = action_to_size(x2, self._max_size)
         q[3] = action_to_size(x3, self._max_size)
 
