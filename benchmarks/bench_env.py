@@ -20,7 +20,7 @@ import numpy as np
 
 import mm_gym
 
-ENV_ID = "mm_gym/MarketMaking-v0"
+ENV_ID = "mm_gym/MarketMaking-v1"
 MAX_STEPS_PER_RUN = 20_000  # caps small batches, whose per-step Python cost dominates
 
 

@@ -32,7 +32,7 @@ from mm_gym.envs.config import EnvConfig
 from mm_gym.observations import FEATURE_NAMES
 from mm_gym.policy import PolicyContext
 
-ID = "mm_gym/MarketMaking-v0"
+ID = "mm_gym/MarketMaking-v1"
 MAX_OFFSETS = (10.0, 8.0, 20.0, 3.0, 0.6, 100.0)
 
 

@@ -20,7 +20,7 @@ from mm_gym.envs.config import EnvConfig
 from mm_gym.observations import FEATURE_NAMES, FEATURE_NAMES_ALL
 from mm_gym.policy import PolicyContext
 
-ID = "mm_gym/MarketMaking-v0"
+ID = "mm_gym/MarketMaking-v1"
 
 
 def rollout(env: gym.Env, seed: int, actions: np.ndarray, episodes: int = 1) -> list:
@@ -52,7 +52,7 @@ def test_import_registers_without_numba_or_torch():
         "import sys, gymnasium as gym, mm_gym\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
         "assert 'numba' not in sys.modules, 'numba imported'\n"
-        "assert 'mm_gym/MarketMaking-v0' in gym.registry\n"
+        "assert 'mm_gym/MarketMaking-v1' in gym.registry\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -60,7 +60,7 @@ def test_import_registers_without_numba_or_torch():
 def test_make_with_module_prefix_in_fresh_interpreter():
     code = (
         "import gymnasium as gym\n"
-        "env = gym.make('mm_gym:mm_gym/MarketMaking-v0', horizon_steps=5)\n"
+        "env = gym.make('mm_gym:mm_gym/MarketMaking-v1', horizon_steps=5)\n"
         "env.reset(seed=0)\n"
         "assert env.step(env.action_space.sample())[0].shape == (17,)\n"
     )
@@ -70,11 +70,11 @@ def test_make_with_module_prefix_in_fresh_interpreter():
 def test_registered_ids_are_versioned():
     for env_id in mm_gym.ENV_IDS:
         assert env_id in gym.registry
-        assert env_id.startswith("mm_gym/") and env_id.endswith("-v0")
-    assert {"mm_gym/MeanReverting-v0", "mm_gym/Trending-v0", "mm_gym/Switching-v0"} <= set(
+        assert env_id.startswith("mm_gym/") and env_id.endswith("-v1")
+    assert {"mm_gym/MeanReverting-v1", "mm_gym/Trending-v1", "mm_gym/Switching-v1"} <= set(
         mm_gym.ENV_IDS
     )
-    assert gym.spec("mm_gym/ShockHeavy-v0").kwargs["preset"] == "shock_heavy"
+    assert gym.spec("mm_gym/ShockHeavy-v1").kwargs["preset"] == "shock_heavy"
 
 
 @pytest.mark.parametrize("env_id", mm_gym.ENV_IDS)
@@ -106,9 +106,9 @@ def test_check_env_other_action_types(action_type):
 @pytest.mark.parametrize(
     ("env_id", "regime"),
     [
-        ("mm_gym/MeanReverting-v0", "mean_reverting"),
-        ("mm_gym/Trending-v0", "trending"),
-        ("mm_gym/Switching-v0", "switching"),
+        ("mm_gym/MeanReverting-v1", "mean_reverting"),
+        ("mm_gym/Trending-v1", "trending"),
+        ("mm_gym/Switching-v1", "switching"),
     ],
 )
 def test_ids_use_their_preset(env_id, regime):
@@ -124,7 +124,7 @@ def test_shock_heavy_has_more_shocks():
             n += env.step(np.zeros(2, np.float32))[4]["shock"]
         return n
 
-    assert shocks("mm_gym/ShockHeavy-v0") > 3 * max(shocks(ID), 1)
+    assert shocks("mm_gym/ShockHeavy-v1") > 3 * max(shocks(ID), 1)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -289,7 +289,7 @@ def test_reset_without_seed_continues_the_seed_sequence():
 
 def test_exogenous_path_does_not_depend_on_the_policy():
     def path(action):
-        env = gym.make("mm_gym/Switching-v0", horizon_steps=400).unwrapped
+        env = gym.make("mm_gym/Switching-v1", horizon_steps=400).unwrapped
         env.reset(seed=5)
         sim = env.simulator
         rows, inventories = [], []
@@ -428,7 +428,7 @@ def test_info_is_flat_and_consistent():
 
 
 def test_observe_regime_one_hot_matches_info():
-    env = gym.make("mm_gym/Switching-v0", observe_regime=True, horizon_steps=300)
+    env = gym.make("mm_gym/Switching-v1", observe_regime=True, horizon_steps=300)
     obs, info = env.reset(seed=3)
     for _ in range(300):
         assert obs[17 + info["regime"]] == 1.0 and obs[17:].sum() == 1.0
@@ -436,7 +436,7 @@ def test_observe_regime_one_hot_matches_info():
 
 
 def test_observations_stay_in_bounds_over_long_run():
-    env = gym.make("mm_gym/ShockHeavy-v0", horizon_steps=3_000)
+    env = gym.make("mm_gym/ShockHeavy-v1", horizon_steps=3_000)
     space = env.observation_space
     obs, _ = env.reset(seed=0)
     env.action_space.seed(0)
@@ -539,11 +539,11 @@ def test_render_rgb_array_frame():
 
 
 def test_as2008_env_episode_and_seeding():
-    env = gym.make("mm_gym/AS2008-v0")
+    env = gym.make("mm_gym/AS2008-v1")
     actions = random_actions(env.action_space, 200)
     a = rollout(env, 3, actions, episodes=2)
     assert len(a) == 2 + 2 * 200
-    b = rollout(gym.make("mm_gym/AS2008-v0"), 3, actions, episodes=2)
+    b = rollout(gym.make("mm_gym/AS2008-v1"), 3, actions, episodes=2)
     assert data_equivalence(a, b, exact=True)
     final = a[-1]
     assert final[2] and final[4]["step"] == 200
@@ -551,10 +551,10 @@ def test_as2008_env_episode_and_seeding():
 
 
 def test_as2008_env_overrides_and_errors():
-    env = gym.make("mm_gym/AS2008-v0", utility="pnl", **{"intensity.sigma": 1.0}).unwrapped
+    env = gym.make("mm_gym/AS2008-v1", utility="pnl", **{"intensity.sigma": 1.0}).unwrapped
     assert env.market_config.intensity.sigma == 1.0 and not env._params.cara
     with pytest.raises(ConfigError, match="unknown key 'regime'"):
-        gym.make("mm_gym/AS2008-v0", regime="trending")
+        gym.make("mm_gym/AS2008-v1", regime="trending")
     env.reset(seed=0)
     with pytest.raises(ValueError, match="NaN"):
         env.step(np.array([np.nan, 0.0], np.float32))

@@ -163,7 +163,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
 
     ## Arguments
 
-    ``gym.make("mm_gym/MarketMaking-v0", **kwargs)`` with:
+    ``gym.make("mm_gym/MarketMaking-v1", **kwargs)`` with:
 
     - ``preset``: market preset (:func:`mm_gym.config.preset`); the registered ids fix it.
     - ``config``: a full :class:`~mm_gym.config.MarketConfig` (replaces the preset).
@@ -219,8 +219,11 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
 
     ## Version History
 
-    - v0: Initial release. Unreleased change: the default ``action_mapping`` is ``"touch"``
-      (action 0 at the touch); ``action_mapping="mid"`` gives the previous mapping.
+    - v1 (0.2.0): the market's default price formation is ``"book"`` (liquidity anchored on the
+      book, no free lunch in past returns; ``price_formation="legacy"`` gives the v0 market) and
+      the default ``action_mapping`` is ``"touch"`` (action 0 at the touch;
+      ``action_mapping="mid"`` gives the v0 mapping). v0 is no longer registered.
+    - v0 (0.1.0): Initial release.
     """
 
     # Gymnasium declares metadata as an instance attribute, hence no ClassVar.

@@ -72,7 +72,7 @@ def resolve_setting(setting: str) -> tuple[str, dict[str, Any]]:
 
     Args:
         setting: A book preset (``"mean_reverting"``, ...) or an id such as
-            ``"mm_gym/Trending-v0"``.
+            ``"mm_gym/Trending-v1"``.
 
     Returns:
         The env id for ``gym.make_vec`` and the keyword arguments that select the preset.
@@ -87,7 +87,7 @@ def resolve_setting(setting: str) -> tuple[str, dict[str, Any]]:
     if isinstance(setting, str) and setting in mm_gym.BOOK_ENV_IDS:
         return setting, {}
     if isinstance(setting, str) and setting in book_presets:
-        return "mm_gym/MarketMaking-v0", {"preset": setting}
+        return "mm_gym/MarketMaking-v1", {"preset": setting}
     raise ConfigError(
         f"setting={setting!r} is not valid: choose a book preset {book_presets} or an env id "
         f"{list(mm_gym.BOOK_ENV_IDS)}"
