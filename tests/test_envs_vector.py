@@ -12,6 +12,7 @@ from gymnasium.utils.env_checker import data_equivalence
 from gymnasium.vector import AutoresetMode
 
 import mm_gym  # noqa: F401  (registers the ids)
+from mm_gym.actions import offsets_to_actions
 from mm_gym.config import ConfigError
 from mm_gym.envs.core import episode_seeds
 from mm_gym.envs.vector import MarketMakingVectorEnv
@@ -173,8 +174,10 @@ def test_vector_render_and_policy_rival():
         def reset(self, rng, context):
             self.context = context
 
-        def act(self, obs):
-            return np.full((obs.shape[0], 2), -0.8)
+        def act(self, obs):  # 1 tick from the mid, in the env's action mapping
+            ctx = self.context
+            offsets = np.full((obs.shape[0], 2), 1.0)
+            return offsets_to_actions(offsets, ctx.max_offset_ticks, ctx.action_mapping)
 
     envs = gym.make_vec(ID, num_envs=4, rival=Rival(), render_mode="ansi", horizon_steps=50)
     envs.reset(seed=0)
@@ -182,4 +185,4 @@ def test_vector_render_and_policy_rival():
         envs.step(envs.action_space.sample())
     (text,) = envs.render()
     assert "mm2" in text
-    assert np.allclose(envs.unwrapped._core.quotes[:, 1, :2], 0.2 * 10.0 / 2.0)
+    assert np.allclose(envs.unwrapped._core.quotes[:, 1, :2], 1.0)
