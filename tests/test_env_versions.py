@@ -45,7 +45,7 @@ def test_v1_ids_are_registered_and_v0_ids_are_not():
         assert mm_gym.retired_env_id(old) == env_id
         assert mm_gym.retired_env_id(env_id) is None
     assert mm_gym.retired_env_id("mm_gym/NoSuchEnv-v0") is None
-    with pytest.raises(gym.error.Error):
+    with pytest.raises(gym.error.Error), pytest.warns(DeprecationWarning, match="out of date"):
         gym.make(V0)
 
 
@@ -87,7 +87,7 @@ def test_evaluate_runs_refuses_a_v0_run_in_one_line(tmp_path, cli_error):
 def test_train_refuses_a_v0_rival_and_resume_in_one_line(tmp_path, cli_error):
     run = _old_run(tmp_path)
     for argv, code in (
-        (["--rival", str(run), "--runs-dir", str(tmp_path / "new"), "--no-progress"], 1),
+        (["--rival", str(run), "--runs-dir", str(tmp_path / "new"), "--no-progress"], 2),
         (["--resume", str(run)], 2),
         (["--env-id", V0, "--runs-dir", str(tmp_path / "new")], 2),
     ):
