@@ -143,6 +143,7 @@ def check_trained_env_id(env_id: str, what: str) -> None:
             f"actions changed); the current id is {current}: retrain it with train.py"
         )
 
+
 _LAZY = {
     "IntensityMarketMakingEnv": "mm_gym.envs.intensity",
     "MarketMakingEnv": "mm_gym.envs.single",
