@@ -1,6 +1,6 @@
 """Train a PPO quoting policy for mm1: ``python train.py [flags]``.
 
-The learner quotes as mm1 in ``mm_gym/MarketMaking-v0`` (default preset) against the default
+The learner quotes as mm1 in ``mm_gym/MarketMaking-v1`` (default preset) against the default
 rival, on the native batched vector env (all markets stepped in one compiled call) through the
 SB3 adapter of :mod:`agents`, with running normalisation of observations and rewards. The run
 folder ``runs/<name>/`` receives:
@@ -113,11 +113,11 @@ class Args:
         default="", metadata={"help": "YAML file of settings (keys: these flags with underscores)"}
     )
     env_id: str = field(
-        default="mm_gym/MarketMaking-v0",
+        default="mm_gym/MarketMaking-v1",
         metadata={
-            "help": "order-book environment id: mm_gym/MarketMaking-v0 (preset default), "
-            "MeanReverting-v0, Trending-v0, Volatile-v0, Switching-v0, ShockHeavy-v0, Hawkes-v0 "
-            "(each mm_gym/...; not AS2008-v0, which has no book)"
+            "help": "order-book environment id: mm_gym/MarketMaking-v1 (preset default), "
+            "MeanReverting-v1, Trending-v1, Volatile-v1, Switching-v1, ShockHeavy-v1, Hawkes-v1 "
+            "(each mm_gym/...; not AS2008-v1, which has no book)"
         },
     )
     env_kwargs: dict[str, Any] = field(
@@ -252,6 +252,16 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, set[str]]:
 def validate(args: Args, where: str = "") -> None:
     """Check types and ranges of the settings (one error line on the first problem)."""
     check_settings(args, fail, where)
+    from mm_gym import retired_env_id
+
+    current = retired_env_id(args.env_id)
+    if current is not None and args.resume:  # its config.yaml names a retired id
+        fail(
+            f"run {args.resume} was trained on {args.env_id}, which is no longer registered (the "
+            f"market and the actions changed); the current id is {current}: start a new run"
+        )
+    if current is not None:
+        fail(f"--env-id {args.env_id} is no longer registered; the current id is {current}")
 
 
 def env_overrides(args: Args) -> dict[str, Any]:

@@ -86,7 +86,7 @@ def compare_with_baselines(
     from mm_gym.evaluation import evaluate_policies, summarize
 
     name = str(contender.name)
-    # The calibrated baselines are stored per preset name (mm_gym/MarketMaking-v0 -> "default").
+    # The calibrated baselines are stored per preset name (mm_gym/MarketMaking-v1 -> "default").
     preset_name = _preset_of(setting)
     policies: dict[str, QuotingPolicy] = {name: contender}
     for b in baselines:

@@ -27,6 +27,7 @@ quoting that offset here, so a policy quotes the prices it was trained to quote.
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import zipfile
@@ -37,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from mm_gym import check_trained_env_id
 from mm_gym.actions import (
     ACTION_MAPPINGS,
     LEGACY_ACTION_MAPPING,
@@ -318,6 +320,8 @@ def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPoli
         FileNotFoundError: If there is no ``policy.npz`` in ``run``.
         PolicyFileError: If the file is empty, truncated, not an npz, too large, or holds
             missing or invalid arrays; the message names the file.
+        mm_gym.ConfigError: If the run's ``metadata.json`` records an env id that is no longer
+            registered (a run trained on a ``-v0`` id); one line naming it and the current id.
     """
     path = Path(run)
     file = path if path.suffix == ".npz" else path / POLICY_FILE
@@ -326,6 +330,10 @@ def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPoli
             f"no trained policy at {file}: expected a run directory written by train.py "
             f"(containing {POLICY_FILE}) or the path of a {POLICY_FILE}"
         )
+    trained_on = _trained_env_id(file.parent)
+    if trained_on is not None:
+        # A policy of a retired env version learnt another market: refused, not converted.
+        check_trained_env_id(trained_on, str(file.parent))
     try:
         arrays = _read_npz(file)
         if name is None:
@@ -334,6 +342,18 @@ def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPoli
     except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PolicyFileError(f"{file}: {detail}") from None
+
+
+def _trained_env_id(folder: Path) -> str | None:
+    """The ``env_id`` recorded in the run folder's ``metadata.json``, if it records one."""
+    meta = folder / "metadata.json"
+    try:
+        if not meta.is_file() or meta.stat().st_size > 1 << 24:
+            return None
+        env_id = json.loads(meta.read_text(encoding="utf-8")).get("env_id")
+    except (OSError, ValueError, AttributeError):
+        return None  # unreadable metadata: the policy file itself is still checked
+    return env_id if isinstance(env_id, str) else None
 
 
 def _read_npz(file: Path) -> dict[str, np.ndarray]:

@@ -82,7 +82,7 @@ class MarketMakingSB3VecEnv(VecEnv):
 
     Args:
         env: A :class:`~mm_gym.envs.vector.MarketMakingVectorEnv`, e.g. from
-            ``gym.make_vec("mm_gym/MarketMaking-v0", num_envs=512)`` (any Gymnasium vector env
+            ``gym.make_vec("mm_gym/MarketMaking-v1", num_envs=512)`` (any Gymnasium vector env
             with ``NEXT_STEP`` or ``SAME_STEP`` autoreset and dict-of-arrays infos works; the
             statistics read the mm_gym info keys when present).
 

@@ -426,27 +426,31 @@ class Calibration:
 
 # Computed by ``python -m baselines.calibration`` (calibrate_setting with its defaults); used
 # while the preset's fingerprint matches, i.e. until the preset or the env defaults change.
+# MARKET_MODEL_VERSION 3 (the "book" price formation, 0.2.0). On default / mean_reverting the
+# best gamma of both AS and GLFT is the grid's smallest, 1e-05, and tune_gamma warns that it is
+# at the edge; it is the gamma -> 0 limit in effect (an inventory skew of gamma * sigma^2 * T
+# = 1e-05 * 0.29 * 1,000 = 0.003 ticks per lot): a smaller gamma moves quotes by less.
 DEFAULT_CALIBRATIONS: dict[str, Calibration] = {
     "default": Calibration(
-        A=0.281464, k=2.24984, gamma_as=0.0001, gamma_glft=0.0003, fingerprint="c85d92223bc5e359"
+        A=0.335284, k=1.15612, gamma_as=1e-05, gamma_glft=1e-05, fingerprint="769d9707c0651690"
     ),
     "mean_reverting": Calibration(
-        A=0.281464, k=2.24984, gamma_as=0.0001, gamma_glft=0.0003, fingerprint="c85d92223bc5e359"
+        A=0.335284, k=1.15612, gamma_as=1e-05, gamma_glft=1e-05, fingerprint="769d9707c0651690"
     ),
     "trending": Calibration(
-        A=0.280467, k=2.15808, gamma_as=0.0003, gamma_glft=0.003, fingerprint="d5b1ad26c6148790"
+        A=0.336551, k=1.17919, gamma_as=0.003, gamma_glft=0.3, fingerprint="26b99c85d542674a"
     ),
     "volatile": Calibration(
-        A=0.518704, k=0.954041, gamma_as=0.003, gamma_glft=0.3, fingerprint="4c89f1f3ccb9eaa7"
+        A=0.640913, k=0.661157, gamma_as=0.001, gamma_glft=0.3, fingerprint="a50f86949f2da99a"
     ),
     "switching": Calibration(
-        A=0.355903, k=1.30501, gamma_as=0.003, gamma_glft=0.3, fingerprint="8cc3ef40ee68f900"
+        A=0.438046, k=0.863603, gamma_as=0.001, gamma_glft=0.1, fingerprint="66b60e54635ba656"
     ),
     "shock_heavy": Calibration(
-        A=0.372235, k=1.13264, gamma_as=0.001, gamma_glft=0.3, fingerprint="252ce8236e072f70"
+        A=0.440881, k=0.861914, gamma_as=0.001, gamma_glft=0.3, fingerprint="0728870b0e62d10e"
     ),
     "hawkes": Calibration(
-        A=0.468199, k=1.41461, gamma_as=0.0003, gamma_glft=0.01, fingerprint="b16dd7726efeb132"
+        A=0.460501, k=0.864813, gamma_as=0.001, gamma_glft=0.3, fingerprint="c1089967e36f997d"
     ),
 }
 

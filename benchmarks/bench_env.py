@@ -21,8 +21,8 @@ import numpy as np
 
 import mm_gym
 
-ENV_ID = "mm_gym/MarketMaking-v0"
-AS2008_ID = "mm_gym/AS2008-v0"
+ENV_ID = "mm_gym/MarketMaking-v1"
+AS2008_ID = "mm_gym/AS2008-v1"
 # Issue #14: at least 5x mbt_gym's vector env (JJJerome/mbt_gym, not installed here), which the
 # issue measured on this machine at 5.3 M env-steps/s (1,000 envs) and 7.3 M (4,096 envs).
 AS2008_TARGETS = {1_000: "26,500,000", 4_096: "36,500,000"}

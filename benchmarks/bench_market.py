@@ -33,7 +33,7 @@ def main() -> None:
         "--presets",
         nargs="+",
         default=["default"],
-        help="presets to time; their runs are interleaved (e.g. default realistic)",
+        help="presets to time; their runs are interleaved (e.g. default volatile)",
     )
     args = ap.parse_args()
 

@@ -6,27 +6,27 @@ simulator (numba) is loaded when an environment is first made, and torch is neve
 Example:
     >>> import gymnasium as gym
     >>> import mm_gym
-    >>> env = gym.make("mm_gym/MarketMaking-v0", regime="trending", inventory_penalty=0.01)
+    >>> env = gym.make("mm_gym/MarketMaking-v1", regime="trending", inventory_penalty=0.01)
     >>> obs, info = env.reset(seed=0)
     >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
-    >>> envs = gym.make_vec("mm_gym/MarketMaking-v0", num_envs=1024)  # the native batched env
+    >>> envs = gym.make_vec("mm_gym/MarketMaking-v1", num_envs=1024)  # the native batched env
     >>> par = mm_gym.parallel_env()  # PettingZoo: agents "mm1" and "mm2" both learn
     >>> from baselines import AvellanedaStoikov
-    >>> res = mm_gym.rollout("mm_gym/Trending-v0", AvellanedaStoikov(), episodes=8)
+    >>> res = mm_gym.rollout("mm_gym/Trending-v1", AvellanedaStoikov(), episodes=8)
     >>> res.pnl.mean()  # any QuotingPolicy; see mm_gym.rollout
 
 Registered ids (each versioned; the version bumps when dynamics, reward or observation change):
 
 | id | market preset |
 | --- | --- |
-| ``mm_gym/MarketMaking-v0`` | ``default`` (mean-reverting fundamental) |
-| ``mm_gym/MeanReverting-v0`` | ``mean_reverting`` |
-| ``mm_gym/Trending-v0`` | ``trending`` (drift follows news sentiment) |
-| ``mm_gym/Volatile-v0`` | ``volatile`` |
-| ``mm_gym/Switching-v0`` | ``switching`` (Markov chain over the three regimes) |
-| ``mm_gym/ShockHeavy-v0`` | ``shock_heavy`` (frequent adverse liquidity shocks) |
-| ``mm_gym/Hawkes-v0`` | ``hawkes`` (self-exciting noise flow) |
-| ``mm_gym/AS2008-v0`` | ``as2008`` (Avellaneda & Stoikov 2008 intensity model, no book) |
+| ``mm_gym/MarketMaking-v1`` | ``default`` (mean-reverting fundamental) |
+| ``mm_gym/MeanReverting-v1`` | ``mean_reverting`` |
+| ``mm_gym/Trending-v1`` | ``trending`` (drift follows news sentiment) |
+| ``mm_gym/Volatile-v1`` | ``volatile`` |
+| ``mm_gym/Switching-v1`` | ``switching`` (Markov chain over the three regimes) |
+| ``mm_gym/ShockHeavy-v1`` | ``shock_heavy`` (frequent adverse liquidity shocks) |
+| ``mm_gym/Hawkes-v1`` | ``hawkes`` (self-exciting noise flow) |
+| ``mm_gym/AS2008-v1`` | ``as2008`` (Avellaneda & Stoikov 2008 intensity model, no book) |
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from mm_gym.envs.single import MarketMakingEnv
     from mm_gym.envs.vector import MarketMakingVectorEnv
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BOOK_ENV_IDS",
@@ -66,27 +66,29 @@ __all__ = [
     "QuotingPolicy",
     "RolloutResult",
     "__version__",
+    "check_trained_env_id",
     "parallel_env",
     "preset",
     "preset_names",
+    "retired_env_id",
     "rollout",
     "with_overrides",
 ]
 
 _BOOK_IDS: dict[str, str] = {
-    "mm_gym/MarketMaking-v0": "default",
-    "mm_gym/MeanReverting-v0": "mean_reverting",
-    "mm_gym/Trending-v0": "trending",
-    "mm_gym/Volatile-v0": "volatile",
-    "mm_gym/Switching-v0": "switching",
-    "mm_gym/ShockHeavy-v0": "shock_heavy",
-    "mm_gym/Hawkes-v0": "hawkes",
+    "mm_gym/MarketMaking-v1": "default",
+    "mm_gym/MeanReverting-v1": "mean_reverting",
+    "mm_gym/Trending-v1": "trending",
+    "mm_gym/Volatile-v1": "volatile",
+    "mm_gym/Switching-v1": "switching",
+    "mm_gym/ShockHeavy-v1": "shock_heavy",
+    "mm_gym/Hawkes-v1": "hawkes",
 }
 
 BOOK_ENV_IDS: tuple[str, ...] = tuple(_BOOK_IDS)
 """The registered limit-order-book environment ids."""
 
-ENV_IDS: tuple[str, ...] = (*BOOK_ENV_IDS, "mm_gym/AS2008-v0")
+ENV_IDS: tuple[str, ...] = (*BOOK_ENV_IDS, "mm_gym/AS2008-v1")
 """Every registered environment id."""
 
 
@@ -99,9 +101,9 @@ def _register() -> None:
                 vector_entry_point="mm_gym.envs.vector:MarketMakingVectorEnv",
                 kwargs={"preset": preset_name},
             )
-    if "mm_gym/AS2008-v0" not in gym.registry:
+    if "mm_gym/AS2008-v1" not in gym.registry:
         gym.register(
-            id="mm_gym/AS2008-v0",
+            id="mm_gym/AS2008-v1",
             entry_point="mm_gym.envs.intensity:IntensityMarketMakingEnv",
             vector_entry_point="mm_gym.envs.intensity_vector:IntensityMarketMakingVectorEnv",
             kwargs={"preset": "as2008"},
@@ -109,6 +111,39 @@ def _register() -> None:
 
 
 _register()
+
+
+def retired_env_id(env_id: str) -> str | None:
+    """The current id of the environment of ``env_id`` if ``env_id`` is a retired version.
+
+    ``"mm_gym/MarketMaking-v0"`` (the 0.1 market) gives ``"mm_gym/MarketMaking-v1"``; a
+    registered id, or one with no registered version, gives ``None``.
+    """
+    if env_id in gym.registry or "-v" not in env_id:
+        return None
+    name = env_id.rsplit("-v", 1)[0]
+    current = [i for i in ENV_IDS if i.rsplit("-v", 1)[0] == name]
+    return current[0] if current else None
+
+
+def check_trained_env_id(env_id: str, what: str) -> None:
+    """Refuse, in one line, a policy or run trained on an environment version no longer registered.
+
+    Args:
+        env_id: The id ``what`` was trained on (a run's ``metadata.json`` ``env_id``).
+        what: Names the run in the message (``"run 'runs/demo'"``).
+
+    Raises:
+        ConfigError: If ``env_id`` is a retired version of a registered id (its dynamics,
+            observation or actions differ from the current one's).
+    """
+    current = retired_env_id(env_id)
+    if current is not None:
+        raise ConfigError(
+            f"{what} was trained on {env_id}, which is no longer registered (the market and the "
+            f"actions changed); the current id is {current}: retrain it with train.py"
+        )
+
 
 _LAZY = {
     "IntensityMarketMakingEnv": "mm_gym.envs.intensity",

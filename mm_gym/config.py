@@ -49,7 +49,7 @@ __all__ = [
     "with_overrides",
 ]
 
-MARKET_MODEL_VERSION = 2
+MARKET_MODEL_VERSION = 3
 """Version of the simulated dynamics; bumped whenever the market's behaviour changes for the same
 config (it is part of the fingerprint that stored baseline calibrations are matched by)."""
 
@@ -501,10 +501,11 @@ class MarketConfig:
         makers: Makers' accounts.
         rival: Built-in rival.
         intensity: The intensity model (used when ``fills == "intensity"``).
-        price_formation: ``"legacy"`` (liquidity re-centred on the hidden fundamental; the
-            published v0 market) or ``"book"`` (liquidity anchored on the book, the mechanisms
-            of :class:`FormationConfig`; the fundamental reaches the price only through
-            informed order flow).
+        price_formation: ``"book"`` (the default since 0.2.0, env ids ``-v1``: liquidity
+            anchored on the book, the mechanisms of :class:`FormationConfig`; the fundamental
+            reaches the price only through informed order flow) or ``"legacy"`` (the 0.1 market
+            of the ``-v0`` ids: liquidity re-centred on the hidden fundamental each step, so the
+            mid lags it and past returns predict the next; kept for comparison).
         formation: Parameters of the ``"book"`` price formation.
     """
 
@@ -521,7 +522,7 @@ class MarketConfig:
     makers: MakersConfig = field(default_factory=MakersConfig)
     rival: RivalConfig = field(default_factory=RivalConfig)
     intensity: IntensityConfig = field(default_factory=IntensityConfig)
-    price_formation: str = "legacy"
+    price_formation: str = "book"
     formation: FormationConfig = field(default_factory=FormationConfig)
 
     def __post_init__(self) -> None:
@@ -569,8 +570,6 @@ def _presets() -> dict[str, MarketConfig]:
             flow=replace(base.flow, shock_rate=0.01, shock_size_lots=12, p_adversarial=0.9),
         ),
         "hawkes": replace(base, flow=replace(base.flow, hawkes=True)),
-        # the order-book price formation (issue #12): liquidity anchored on the book
-        "realistic": replace(base, price_formation="book"),
         # Avellaneda & Stoikov (2008), section 4: s0=100, T=1, sigma=2, dt=0.005, k=1.5, A=140.
         "as2008": replace(base, fills="intensity", horizon_steps=200, intensity=IntensityConfig()),
     }
@@ -631,7 +630,7 @@ def preset_overrides(name: str, base: str = "default") -> dict[str, Any]:
 
     ``with_overrides(preset(base), preset_overrides(name, base)) == preset(name)``. The regime
     is always included, so that the overrides select the preset's regime on top of any other
-    preset too (``train.py --regime trending --env-id mm_gym/Hawkes-v0``: Hawkes flow, trending
+    preset too (``train.py --regime trending --env-id mm_gym/Hawkes-v1``: Hawkes flow, trending
     fundamental).
 
     Raises:

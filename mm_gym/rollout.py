@@ -8,7 +8,7 @@ confidence intervals and reports, use :mod:`mm_gym.evaluation`.
 Example:
     >>> import mm_gym
     >>> from baselines import AvellanedaStoikov
-    >>> res = mm_gym.rollout("mm_gym/Trending-v0", AvellanedaStoikov(), episodes=4, seed=0)
+    >>> res = mm_gym.rollout("mm_gym/Trending-v1", AvellanedaStoikov(), episodes=4, seed=0)
     >>> res.pnl.shape, res.steps.tolist()
     ((4,), [1000, 1000, 1000, 1000])
 """
@@ -162,7 +162,7 @@ def rollout(
     one that does gets identical results per kind of environment and batch size.
 
     Args:
-        env_or_id: A registered id (``"mm_gym/Trending-v0"``; every id, ``"mm_gym/AS2008-v0"``
+        env_or_id: A registered id (``"mm_gym/Trending-v1"``; every id, ``"mm_gym/AS2008-v1"``
             included, runs as a vector environment of up to 256 markets), or an
             environment: ``gym.make(...)``, ``gym.make_vec(...)`` (any wrappers kept) or an
             :class:`~mm_gym.envs.intensity.IntensityMarketMakingEnv`. A given environment is
@@ -185,7 +185,7 @@ def rollout(
     Example:
         >>> import gymnasium as gym
         >>> from baselines import FixedSpread
-        >>> env = gym.make("mm_gym/MarketMaking-v0", horizon_steps=100)
+        >>> env = gym.make("mm_gym/MarketMaking-v1", horizon_steps=100)
         >>> mm_gym.rollout(env, FixedSpread(2.0), episodes=2).steps.tolist()
         [100, 100]
     """

@@ -1,6 +1,6 @@
 """The live market behind the dashboard's first page: one environment stepped by a policy.
 
-:class:`LiveMarket` makes ``mm_gym/MarketMaking-v0`` for a preset (and optional regime), lets
+:class:`LiveMarket` makes ``mm_gym/MarketMaking-v1`` for a preset (and optional regime), lets
 an mm1 :class:`~mm_gym.policy.QuotingPolicy` (a baseline or a trained run) quote against a rival
 (the built-in maker, a baseline or a trained run), and records after every step what the page
 plots: mid and fundamental, both makers' quotes, inventories, PnL (realized, unrealized, total),

@@ -43,7 +43,7 @@ def _single(env_id: str) -> dict[str, np.ndarray]:
 
 
 def _vector() -> dict[str, np.ndarray]:
-    envs = gym.make_vec("mm_gym/MarketMaking-v0", num_envs=4, horizon_steps=STEPS // 3)
+    envs = gym.make_vec("mm_gym/MarketMaking-v1", num_envs=4, horizon_steps=STEPS // 3)
     rng = np.random.default_rng(3)
     obs, _ = envs.reset(seed=5)
     out: dict[str, list] = {"obs": [obs], "reward": [], "done": []}

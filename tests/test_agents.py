@@ -24,7 +24,7 @@ from agents.ppo import build_ppo, make_training_env, policy_arrays
 from agents.vec_env import MarketMakingSB3VecEnv
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV_ID = "mm_gym/MarketMaking-v0"
+ENV_ID = "mm_gym/MarketMaking-v1"
 HORIZON = 30
 
 

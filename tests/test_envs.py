@@ -20,7 +20,7 @@ from mm_gym.envs.config import EnvConfig
 from mm_gym.observations import FEATURE_NAMES, FEATURE_NAMES_ALL
 from mm_gym.policy import PolicyContext
 
-ID = "mm_gym/MarketMaking-v0"
+ID = "mm_gym/MarketMaking-v1"
 
 
 def rollout(env: gym.Env, seed: int, actions: np.ndarray, episodes: int = 1) -> list:
@@ -54,12 +54,12 @@ def random_actions(space: gym.Space, n: int, seed: int = 0) -> list:
             "import sys, gymnasium as gym, mm_gym\n"
             "assert 'torch' not in sys.modules, 'torch imported'\n"
             "assert 'numba' not in sys.modules, 'numba imported'\n"
-            "assert 'mm_gym/MarketMaking-v0' in gym.registry\n",
+            "assert 'mm_gym/MarketMaking-v1' in gym.registry\n",
             id="import_registers_without_numba_or_torch",
         ),
         pytest.param(
             "import gymnasium as gym\n"
-            "env = gym.make('mm_gym:mm_gym/MarketMaking-v0', horizon_steps=5)\n"
+            "env = gym.make('mm_gym:mm_gym/MarketMaking-v1', horizon_steps=5)\n"
             "env.reset(seed=0)\n"
             "assert env.step(env.action_space.sample())[0].shape == (17,)\n",
             id="make_with_module_prefix",
@@ -73,11 +73,11 @@ def test_in_fresh_interpreter(code):
 def test_registered_ids_are_versioned():
     for env_id in mm_gym.ENV_IDS:
         assert env_id in gym.registry
-        assert env_id.startswith("mm_gym/") and env_id.endswith("-v0")
-    assert {"mm_gym/MeanReverting-v0", "mm_gym/Trending-v0", "mm_gym/Switching-v0"} <= set(
+        assert env_id.startswith("mm_gym/") and env_id.endswith("-v1")
+    assert {"mm_gym/MeanReverting-v1", "mm_gym/Trending-v1", "mm_gym/Switching-v1"} <= set(
         mm_gym.ENV_IDS
     )
-    assert gym.spec("mm_gym/ShockHeavy-v0").kwargs["preset"] == "shock_heavy"
+    assert gym.spec("mm_gym/ShockHeavy-v1").kwargs["preset"] == "shock_heavy"
 
 
 @pytest.mark.parametrize("env_id", mm_gym.ENV_IDS)
@@ -109,9 +109,9 @@ def test_check_env_other_action_types(action_type):
 @pytest.mark.parametrize(
     ("env_id", "regime"),
     [
-        ("mm_gym/MeanReverting-v0", "mean_reverting"),
-        ("mm_gym/Trending-v0", "trending"),
-        ("mm_gym/Switching-v0", "switching"),
+        ("mm_gym/MeanReverting-v1", "mean_reverting"),
+        ("mm_gym/Trending-v1", "trending"),
+        ("mm_gym/Switching-v1", "switching"),
     ],
 )
 def test_ids_use_their_preset(env_id, regime):
@@ -127,7 +127,7 @@ def test_shock_heavy_has_more_shocks():
             n += env.step(np.zeros(2, np.float32))[4]["shock"]
         return n
 
-    assert shocks("mm_gym/ShockHeavy-v0") > 3 * max(shocks(ID), 1)
+    assert shocks("mm_gym/ShockHeavy-v1") > 3 * max(shocks(ID), 1)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -290,9 +290,15 @@ def test_reset_without_seed_continues_the_seed_sequence():
     assert not np.array_equal(first, second)
 
 
-def test_exogenous_path_does_not_depend_on_the_policy():
+@pytest.mark.parametrize("price_formation", ["book", "legacy"])
+def test_exogenous_path_does_not_depend_on_the_policy(price_formation):
+    # Regime, sentiment and news are exogenous in both models. The hidden fundamental is
+    # exogenous only in "legacy"; in "book" (the default) it is the informed traders' target,
+    # the mid plus a decaying gap, so it moves with the mid the makers' orders move.
     def path(action):
-        env = gym.make("mm_gym/Switching-v0", horizon_steps=400).unwrapped
+        env = gym.make(
+            "mm_gym/Switching-v1", horizon_steps=400, price_formation=price_formation
+        ).unwrapped
         env.reset(seed=5)
         sim = env.simulator
         rows, inventories = [], []
@@ -306,7 +312,8 @@ def test_exogenous_path_does_not_depend_on_the_policy():
 
     tight, inv_tight = path(np.array([-1.0, -1.0], np.float32))
     wide, inv_wide = path(np.array([1.0, 0.2], np.float32))
-    assert np.array_equal(tight, wide)
+    exogenous = slice(0, 4) if price_formation == "legacy" else slice(1, 4)
+    assert np.array_equal(tight[:, exogenous], wide[:, exogenous])
     assert not np.array_equal(inv_tight, inv_wide)  # the policies did trade differently
 
 
@@ -431,7 +438,7 @@ def test_info_is_flat_and_consistent():
 
 
 def test_observe_regime_one_hot_matches_info():
-    env = gym.make("mm_gym/Switching-v0", observe_regime=True, horizon_steps=300)
+    env = gym.make("mm_gym/Switching-v1", observe_regime=True, horizon_steps=300)
     obs, info = env.reset(seed=3)
     for _ in range(300):
         assert obs[17 + info["regime"]] == 1.0 and obs[17:].sum() == 1.0
@@ -439,7 +446,7 @@ def test_observe_regime_one_hot_matches_info():
 
 
 def test_observations_stay_in_bounds_over_long_run():
-    env = gym.make("mm_gym/ShockHeavy-v0", horizon_steps=3_000)
+    env = gym.make("mm_gym/ShockHeavy-v1", horizon_steps=3_000)
     space = env.observation_space
     obs, _ = env.reset(seed=0)
     env.action_space.seed(0)
@@ -520,7 +527,9 @@ def test_bad_rival_actions_raise():
 def test_render_ansi_shows_ladder_and_quotes():
     env = gym.make(ID, render_mode="ansi")
     env.reset(seed=0)
-    for _ in range(5):
+    # 4 steps: in the book market mm1's bid of seed 0 fills in step 5, and a filled order
+    # leaves the ladder until the next step's quotes
+    for _ in range(4):
         env.step(np.array([-0.8, -0.8], np.float32))
     text = env.render()
     assert "mid" in text and "mm1 bid" in text and "mm2 ask" in text and "inventory" in text
@@ -542,11 +551,11 @@ def test_render_rgb_array_frame():
 
 
 def test_as2008_env_episode_and_seeding():
-    env = gym.make("mm_gym/AS2008-v0")
+    env = gym.make("mm_gym/AS2008-v1")
     actions = random_actions(env.action_space, 200)
     a = rollout(env, 3, actions, episodes=2)
     assert len(a) == 2 + 2 * 200
-    b = rollout(gym.make("mm_gym/AS2008-v0"), 3, actions, episodes=2)
+    b = rollout(gym.make("mm_gym/AS2008-v1"), 3, actions, episodes=2)
     assert data_equivalence(a, b, exact=True)
     final = a[-1]
     assert final[2] and final[4]["step"] == 200
@@ -554,10 +563,10 @@ def test_as2008_env_episode_and_seeding():
 
 
 def test_as2008_env_overrides_and_errors():
-    env = gym.make("mm_gym/AS2008-v0", utility="pnl", **{"intensity.sigma": 1.0}).unwrapped
+    env = gym.make("mm_gym/AS2008-v1", utility="pnl", **{"intensity.sigma": 1.0}).unwrapped
     assert env.market_config.intensity.sigma == 1.0 and not env._params.cara
     with pytest.raises(ConfigError, match="unknown key 'regime'"):
-        gym.make("mm_gym/AS2008-v0", regime="trending")
+        gym.make("mm_gym/AS2008-v1", regime="trending")
     env.reset(seed=0)
     with pytest.raises(ValueError, match="NaN"):
         env.step(np.array([np.nan, 0.0], np.float32))

@@ -22,7 +22,7 @@ from mm_gym.envs.single import MarketMakingEnv
 from mm_gym.envs.vector import MarketMakingVectorEnv
 from mm_gym.rewards import COMPONENT_NAMES
 
-ID = "mm_gym/MarketMaking-v0"
+ID = "mm_gym/MarketMaking-v1"
 
 
 # ---------------------------------------------------------------- item 2: max_episode_steps
@@ -92,7 +92,7 @@ def test_vector_render_returns_one_frame_per_sub_env_equal_to_singles(mode):
         lambda **kw: MarketMakingParallelEnv(**kw),
         lambda **kw: mm_gym.parallel_env(**kw),
         lambda **kw: IntensityMarketMakingEnv(**kw),
-        lambda **kw: gym.make("mm_gym/AS2008-v0", **kw),
+        lambda **kw: gym.make("mm_gym/AS2008-v1", **kw),
     ],
     ids=["make", "make_vec", "single", "vector", "parallel", "parallel_env", "as2008", "make-as"],
 )

@@ -13,7 +13,7 @@ from mm_gym.config import ConfigError, UnknownKeywordError
 from mm_gym.envs.intensity_vector import _P_BAND, IntensityMarketMakingVectorEnv
 from mm_gym.envs.pcg64 import next_double, seed_stream
 
-ID = "mm_gym/AS2008-v0"
+ID = "mm_gym/AS2008-v1"
 INFO_KEYS = ("pnl", "cash", "inventory", "mid", "fills", "step")
 
 

@@ -79,7 +79,7 @@ def test_mm1_view_equals_single_env_with_policy_rival():
     rng = np.random.default_rng(1)
     a1 = rng.uniform(-1, 1, (40, 2)).astype(np.float32)
     a2 = rng.uniform(-1, 1, (40, 2)).astype(np.float32)
-    single = gym.make("mm_gym/MarketMaking-v0", horizon_steps=40, rival=_Replay(a2))
+    single = gym.make("mm_gym/MarketMaking-v1", horizon_steps=40, rival=_Replay(a2))
     par = mm_gym.parallel_env(horizon_steps=40)
     obs, info = single.reset(seed=9)
     pobs, pinfo = par.reset(seed=9)

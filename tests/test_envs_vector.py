@@ -17,7 +17,7 @@ from mm_gym.config import ConfigError
 from mm_gym.envs.core import episode_seeds
 from mm_gym.envs.vector import MarketMakingVectorEnv
 
-ID = "mm_gym/MarketMaking-v0"
+ID = "mm_gym/MarketMaking-v1"
 
 
 def test_make_vec_returns_native_vector_env():

@@ -201,7 +201,7 @@ def test_calibrated_as_uses_the_stored_default_without_simulating(monkeypatch):
     policy = calibrated_as("mean_reverting")
     assert policy.k == stored.k and policy.gamma == stored.gamma_as
     assert calibration_for("mean_reverting") == stored
-    assert calibration_for("mm_gym/MeanReverting-v0") == stored
+    assert calibration_for("mm_gym/MeanReverting-v1") == stored
 
 
 def test_summary_columns_follow_the_one_schema():

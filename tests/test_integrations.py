@@ -15,7 +15,7 @@ import mm_gym
 
 pytestmark = pytest.mark.integrations
 
-ID = "mm_gym/MarketMaking-v0"
+ID = "mm_gym/MarketMaking-v1"
 
 
 def test_torchrl_gym_env_probes_frameskip():

@@ -30,7 +30,7 @@ def _quotes(sim, off=1.0, size=1):
     return q
 
 
-MODELS = [MarketConfig(), MarketConfig(price_formation="book")]  # legacy and "book" formation
+MODELS = [MarketConfig(price_formation="legacy"), MarketConfig()]  # legacy and "book" (default)
 
 
 @pytest.mark.parametrize("config", MODELS, ids=["legacy", "book"])

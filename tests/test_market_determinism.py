@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from mm_gym.config import ConfigError, MarketConfig, preset
+from mm_gym.config import ConfigError, MarketConfig, preset, with_overrides
 from mm_gym.market import MarketSimulator
 
 
@@ -53,12 +53,16 @@ def test_batch_of_64_equals_64_single_runs():
         np.testing.assert_array_equal(batch.state.features[i], single.state.features[0])
 
 
-def test_exogenous_path_does_not_depend_on_quotes():
-    cfg = preset("switching")
+@pytest.mark.parametrize("price_formation", ["book", "legacy"])
+def test_exogenous_path_does_not_depend_on_quotes(price_formation):
+    # Regime and sentiment are exogenous in both models; the hidden fundamental only in
+    # "legacy" (in "book", the default, it is the mid plus the informed traders' gap).
+    cfg = with_overrides(preset("switching"), {"price_formation": price_formation})
     _, s1 = _rollout(2, [7, 8], cfg=cfg, off=[1.0, 1.0, 1, 1])
     _, s2 = _rollout(2, [7, 8], cfg=cfg, off=[6.0, 0.0, 3, 0])
     assert not np.array_equal(s1.total_pnl, s2.total_pnl)
-    np.testing.assert_array_equal(s1.fundamental, s2.fundamental)
+    if price_formation == "legacy":
+        np.testing.assert_array_equal(s1.fundamental, s2.fundamental)
     np.testing.assert_array_equal(s1.regime, s2.regime)
     np.testing.assert_array_equal(s1.sentiment, s2.sentiment)
     np.testing.assert_array_equal(s1.latent_sentiment, s2.latent_sentiment)

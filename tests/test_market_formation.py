@@ -18,7 +18,7 @@ from mm_gym.market.params import FORMATION_BOOK, FORMATION_LEGACY, pack_params
 MARKETS, STEPS, BURN_IN = 32, 2_000, 300
 
 
-def _facts(config: MarketConfig, name: str = "realistic"):
+def _facts(config: MarketConfig, name: str = "default"):
     from mm_gym.realism.measure import measure_preset
     from mm_gym.realism.report import analyse
 
@@ -28,14 +28,15 @@ def _facts(config: MarketConfig, name: str = "realistic"):
 
 @pytest.fixture(scope="module")
 def realistic():
-    return _facts(preset("realistic"))
+    return _facts(preset("default"))  # the book model, the default since 0.2.0
 
 
-def test_defaults_keep_the_legacy_market() -> None:
-    assert MarketConfig().price_formation == "legacy"
-    assert pack_params(MarketConfig()).price_formation == FORMATION_LEGACY
-    assert pack_params(preset("realistic")).price_formation == FORMATION_BOOK
-    assert "realistic" in preset_names()
+def test_the_book_market_is_the_default_and_legacy_stays_selectable() -> None:
+    assert MarketConfig().price_formation == "book"
+    assert pack_params(MarketConfig()).price_formation == FORMATION_BOOK
+    legacy = MarketConfig(price_formation="legacy")
+    assert pack_params(legacy).price_formation == FORMATION_LEGACY
+    assert "realistic" not in preset_names()  # it was the default with "book" before 0.2.0
 
 
 def test_heavy_tails_shrink_with_aggregation(realistic) -> None:
@@ -71,7 +72,7 @@ def test_no_side_empties_and_the_spread_is_mostly_one_tick(realistic) -> None:
 
 
 def test_mean_reverting_regime_reverts_through_order_flow(realistic) -> None:
-    # the realistic preset runs mean_reverting: target VR(250) < 0.8 (0.68 at 48 x 3,000)
+    # the default preset runs mean_reverting: target VR(250) < 0.8 (0.68 at 48 x 3,000)
     assert realistic.fact("vr_250").value < 0.9
 
 
@@ -82,7 +83,7 @@ def test_past_returns_do_not_predict_the_next_one(realistic) -> None:
 
 def test_book_only_volatile_and_shock_fields_leave_the_legacy_params_alone() -> None:
     # FormationConfig.volatile_mo_mult and shock_one_step ride on the legacy fields when packed
-    config = preset("shock_heavy")
+    config = with_overrides(preset("shock_heavy"), {"price_formation": "legacy"})
     legacy = pack_params(config)
     book = pack_params(with_overrides(config, {"price_formation": "book"}))
     assert legacy.volatile_flow_mult == config.process.volatile_flow_mult
@@ -134,7 +135,7 @@ def _noise_sizes(config: MarketConfig, steps: int = 400) -> np.ndarray:
 
 def test_fixed_bug_noise_orders_can_be_one_lot() -> None:
     # legacy: ceil(U ** (-1/alpha)) >= 2 for U < 1; the book model's sizes are depth-relative
-    sizes = _noise_sizes(preset("realistic"))
+    sizes = _noise_sizes(preset("default"))
     assert sizes.size > 500
     assert np.mean(sizes == 1) > 0.1
 

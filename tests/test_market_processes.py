@@ -7,6 +7,12 @@ import numpy as np
 from mm_gym.config import MarketConfig, with_overrides
 from mm_gym.market.state import KIND_NOISE, KIND_SHOCK, M_KIND, M_SIDE
 
+# The hidden fundamental is an OU / drift / random-walk process only in the "legacy" price
+# formation (the 0.1 market). In the "book" model (the default since 0.2.0) it is the informed
+# traders' target, the mid plus a decaying gap (processes.step_exogenous), and the regimes act on
+# the mid through order flow: their tests are in test_market_formation.py and the realism report.
+LEGACY = MarketConfig(price_formation="legacy")
+
 
 def _run(make_sim, cfg, n=32, steps=2000, **kw):
     sim = make_sim(n, config=cfg, **kw)
@@ -23,7 +29,7 @@ def _run(make_sim, cfg, n=32, steps=2000, **kw):
 
 
 def test_ou_mean_reversion_ar_coefficient(make_sim):
-    cfg = with_overrides(MarketConfig(), {"regime": "mean_reverting", "process.ou_kappa": 0.02})
+    cfg = with_overrides(LEGACY, {"regime": "mean_reverting", "process.ou_kappa": 0.02})
     _, f, _, _ = _run(make_sim, cfg, steps=3000)
     x = f[:-1].ravel() - 10_000
     y = f[1:].ravel() - 10_000
@@ -32,7 +38,7 @@ def test_ou_mean_reversion_ar_coefficient(make_sim):
 
 
 def test_trending_drift_follows_sentiment(make_sim):
-    cfg = with_overrides(MarketConfig(), {"regime": "trending", "process.trend_drift_ticks": 0.2})
+    cfg = with_overrides(LEGACY, {"regime": "trending", "process.trend_drift_ticks": 0.2})
     _, f, s, _ = _run(make_sim, cfg)
     df = np.diff(f, axis=0).ravel()
     ss = s[1:].ravel()
@@ -42,7 +48,7 @@ def test_trending_drift_follows_sentiment(make_sim):
 
 
 def test_volatile_regime_volatility_ratio(make_sim):
-    base = MarketConfig()
+    base = LEGACY
     _, f_mr, _, _ = _run(
         make_sim, with_overrides(base, {"regime": "mean_reverting", "process.ou_kappa": 0.0})
     )

@@ -15,7 +15,7 @@ from baselines import AvellanedaStoikov, FixedSpread, RandomQuoter
 from mm_gym.config import ConfigError
 from mm_gym.policy import PolicyContext
 
-ID = "mm_gym/Trending-v0"
+ID = "mm_gym/Trending-v1"
 KW = {"horizon_steps": 60, "mm1_limit": 7, "mm2_limit": 9, "max_offset_ticks": 8.0}
 
 
@@ -141,7 +141,7 @@ def test_rollout_stops_an_episode_at_a_drawdown_breach():
 
 
 def test_rollout_and_policy_context_on_the_intensity_env():
-    env = gym.make("mm_gym/AS2008-v0")
+    env = gym.make("mm_gym/AS2008-v1")
     ctx = env.unwrapped.policy_context()
     assert ctx.feature_names == ("inventory", "time_left")
     assert ctx.max_offset_ticks == env.unwrapped.max_delta and ctx.tick_size == 1.0
@@ -149,7 +149,7 @@ def test_rollout_and_policy_context_on_the_intensity_env():
         env.unwrapped.policy_context("mm2")
     res = mm_gym.rollout(env, FixedSpread(1.0), episodes=2, seed=3)
     assert res.steps.tolist() == [200, 200]
-    again = mm_gym.rollout("mm_gym/AS2008-v0", FixedSpread(1.0), episodes=2, seed=3)
+    again = mm_gym.rollout("mm_gym/AS2008-v1", FixedSpread(1.0), episodes=2, seed=3)
     np.testing.assert_array_equal(res.total_reward, again.total_reward)
 
 
@@ -163,7 +163,7 @@ def test_rollout_refuses_bad_arguments():
     with pytest.raises(ConfigError, match="episodes="):
         mm_gym.rollout(ID, FixedSpread(), episodes=0)
     with pytest.raises(ConfigError, match="not a registered id"):
-        mm_gym.rollout("mm_gym/Nope-v0", FixedSpread())
+        mm_gym.rollout("mm_gym/Nope-v1", FixedSpread())
 
 
 def test_import_mm_gym_binds_the_rollout_function():

@@ -25,7 +25,7 @@ from mm_gym.envs.parallel import MarketMakingParallelEnv
 from mm_gym.envs.single import MarketMakingEnv
 from mm_gym.envs.vector import MarketMakingVectorEnv
 
-ID = "mm_gym/MarketMaking-v0"
+ID = "mm_gym/MarketMaking-v1"
 REPO = Path(__file__).resolve().parents[1]
 MAX_MESSAGE = 1_000  # characters (the list of valid keys is ~550), whatever the value's size
 

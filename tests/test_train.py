@@ -174,7 +174,7 @@ def test_regime_takes_every_book_preset_as_overrides_of_the_env():
         assert with_overrides(preset("default"), train.env_overrides(args)) == preset(name)
     args, _ = train.parse_args(["--regime", "trending", "--env-kwargs", "flow.hawkes=true"])
     assert train.env_overrides(args) == {"regime": "trending", "flow.hawkes": True}
-    args, _ = train.parse_args(["--regime", "mm_gym/ShockHeavy-v0"])
+    args, _ = train.parse_args(["--regime", "mm_gym/ShockHeavy-v1"])
     assert train.env_overrides(args) == preset_overrides("shock_heavy")
 
 

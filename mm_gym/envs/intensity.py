@@ -1,6 +1,6 @@
 """``IntensityMarketMakingEnv``: the Avellaneda & Stoikov (2008) model as a Gymnasium env.
 
-Registered as ``mm_gym/AS2008-v0``.
+Registered as ``mm_gym/AS2008-v1``.
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Version History
 
-    - v0: Initial release.
+    - v1 (0.2.0): the id's version follows the book envs' (the intensity model is unchanged).
+    - v0 (0.1.0): Initial release.
     """
 
     # Gymnasium declares metadata as an instance attribute, hence no ClassVar.

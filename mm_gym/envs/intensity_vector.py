@@ -1,6 +1,6 @@
 """``IntensityMarketMakingVectorEnv``: ``num_envs`` AS2008 intensity markets in one compiled call.
 
-Registered as the ``vector_entry_point`` of ``mm_gym/AS2008-v0``.
+Registered as the ``vector_entry_point`` of ``mm_gym/AS2008-v1``.
 """
 
 from __future__ import annotations
@@ -273,7 +273,7 @@ def _apply(stepping, fs, ins, pr, buf, obs, fl, it, term):
 class IntensityMarketMakingVectorEnv(VectorEnv):
     """``num_envs`` copies of :class:`~mm_gym.envs.intensity.IntensityMarketMakingEnv`.
 
-    Made by ``gym.make_vec("mm_gym/AS2008-v0", num_envs=N)`` (the registered
+    Made by ``gym.make_vec("mm_gym/AS2008-v1", num_envs=N)`` (the registered
     ``vector_entry_point``) or directly. It takes the single environment's keyword arguments
     plus ``autoreset_mode`` and ``max_episode_steps``, with the conventions of
     :class:`~mm_gym.envs.vector.MarketMakingVectorEnv`:

@@ -89,10 +89,14 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     an ask around the mid; background limit orders arrive and cancel, noise and informed traders
     send market orders (the informed ones cause adverse selection), rare liquidity shocks send
     bursts of large orders, mostly against mm1's inventory, and a second maker, **mm2** (the
-    rival), competes for the same flow. The fundamental price follows a regime (mean-reverting,
-    trending with a drift that follows news sentiment, volatile, or a Markov switching mix of the
-    three). The agent earns the spread and rebates, and bears inventory risk and adverse
-    selection. See ``docs/ARCHITECTURE.md`` for the fixed order of events within a step.
+    rival), competes for the same flow. The regime (mean-reverting, trending with a drift that
+    follows news sentiment, volatile, or a Markov switching mix of the three) acts on the price
+    through order flow: liquidity is anchored on the book, and the hidden fundamental, the
+    informed traders' target, reaches the price only through their orders
+    (``price_formation="book"``, the default; ``"legacy"`` is the v0 market, which re-centres
+    liquidity on a fundamental that follows the regime). The agent earns the spread and
+    rebates, and bears inventory risk and adverse selection. See ``docs/ARCHITECTURE.md`` for
+    the fixed order of events within a step.
 
     ## Action Space
 
@@ -177,7 +181,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
 
     ## Arguments
 
-    ``gym.make("mm_gym/MarketMaking-v0", **kwargs)`` with:
+    ``gym.make("mm_gym/MarketMaking-v1", **kwargs)`` with:
 
     - ``preset``: market preset (:func:`mm_gym.config.preset`); the registered ids fix it.
     - ``config``: a full :class:`~mm_gym.config.MarketConfig` (replaces the preset).
@@ -236,16 +240,20 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
     ## Seeding
 
     ``reset(seed=s)`` makes the whole episode, and each following episode of ``reset()``
-    calls, a function of ``s`` (see :mod:`mm_gym.envs.core`); the exogenous path (fundamental,
-    regime, sentiment, news, noise flow) does not depend on the agent's actions. ``s`` is a
+    calls, a function of ``s`` (see :mod:`mm_gym.envs.core`); the exogenous path (regime,
+    sentiment, news) does not depend on the agent's actions (under ``"legacy"`` the fundamental
+    neither; under ``"book"`` it is the mid plus the informed traders' gap). ``s`` is a
     Python or numpy integer in [0, 2**63); anything else (a bool, a float) raises ``TypeError``
     or ``ValueError``.
 
     ## Version History
 
-    - v0: Initial release. Unreleased changes: ``reward_info`` added (the default is
-      unchanged); the default ``action_mapping`` is ``"touch"`` (action 0 at the touch);
-      ``action_mapping="mid"`` gives the previous mapping.
+    - v1 (0.2.0): the market's default price formation is ``"book"`` (liquidity anchored on the
+      book, no free lunch in past returns; ``price_formation="legacy"`` gives the v0 market) and
+      the default ``action_mapping`` is ``"touch"`` (action 0 at the touch;
+      ``action_mapping="mid"`` gives the v0 mapping). v0 is no longer registered.
+      ``reward_info`` added (the default is unchanged).
+    - v0 (0.1.0): Initial release.
     """
 
     # Gymnasium declares metadata as an instance attribute, hence no ClassVar.

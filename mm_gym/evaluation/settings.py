@@ -72,7 +72,7 @@ def resolve_setting(setting: str) -> tuple[str, dict[str, Any]]:
 
     Args:
         setting: A book preset (``"mean_reverting"``, ...) or an id such as
-            ``"mm_gym/Trending-v0"``.
+            ``"mm_gym/Trending-v1"``.
 
     Returns:
         The env id for ``gym.make_vec`` and the keyword arguments that select the preset.
@@ -86,7 +86,7 @@ def resolve_setting(setting: str) -> tuple[str, dict[str, Any]]:
     name = setting_preset(setting)  # the one vocabulary; raises naming every accepted value
     if setting in mm_gym.BOOK_ENV_IDS:
         return setting, {}
-    return "mm_gym/MarketMaking-v0", {"preset": name}
+    return "mm_gym/MarketMaking-v1", {"preset": name}
 
 
 def setting_configs(setting: str, overrides: Mapping[str, Any] | None = None) -> tuple[Any, Any]:
