@@ -240,7 +240,7 @@ def test_regimes_and_train_regime_share_one_vocabulary():
 
     train = load_script("train.py", "train_cli")
     names = book_preset_names()
-    assert {"default", "shock_heavy", "hawkes", "realistic"} <= set(names)
+    assert {"default", "shock_heavy", "hawkes"} <= set(names)
     assert cli.select_regimes(cli.parse_args(["--regimes", ",".join(names)])) == names
     for name in names:
         assert train.parse_args(["--regime", name])[0].regime == name
