@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # The main job end to end: train the default PPO policy (runs/demo), then the tournament of it
-# against every baseline on three regimes (exports/latest). About 5 minutes on 2 cores.
+# against every baseline on three regimes (exports/latest). About 20 minutes on 2 cores at 0.2.0.
 demo: $(STAMP)
 	$(PY) -m mm_gym.demo
 	$(PY) train.py --run-name demo --overwrite
