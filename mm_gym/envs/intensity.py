@@ -282,18 +282,7 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         Raises:
             ValueError: If ``maker`` is not ``"mm1"`` (the model has a single maker).
         """
-        who = f"{type(self).__name__}.policy_context"
-        if maker_index(maker, who) != 0:
-            raise ValueError(f"{who}: maker={maker!r}: the intensity model has only 'mm1'")
-        return PolicyContext(
-            feature_names=self.feature_names,
-            max_offset_ticks=self.max_delta,
-            horizon_steps=self._n_steps,
-            inventory_limit=self.inventory_limit,
-            tick_size=1.0,
-            quote_size_lots=1,
-            action_mapping=LEGACY_ACTION_MAPPING,
-        )
+        return intensity_policy_context(self, maker)
 
     def render(self) -> str | None:
         """A one-line text summary (``render_mode="ansi"``)."""
@@ -323,3 +312,25 @@ def _check_options(
         )
     if render_mode is not None and render_mode not in render_modes:
         raise ConfigError(f"render_mode={excerpt(render_mode)} is not valid: choose None or 'ansi'")
+
+
+def intensity_policy_context(env: Any, maker: str) -> PolicyContext:
+    """The context of a policy quoting as ``maker`` on an intensity env, single or vector.
+
+    ``env`` has ``feature_names``, ``max_delta``, ``_n_steps`` and ``inventory_limit``.
+
+    Raises:
+        ValueError: If ``maker`` is not ``"mm1"`` (the model has a single maker).
+    """
+    who = f"{type(env).__name__}.policy_context"
+    if maker_index(maker, who) != 0:
+        raise ValueError(f"{who}: maker={maker!r}: the intensity model has only 'mm1'")
+    return PolicyContext(
+        feature_names=env.feature_names,
+        max_offset_ticks=env.max_delta,
+        horizon_steps=env._n_steps,
+        inventory_limit=env.inventory_limit,
+        tick_size=1.0,
+        quote_size_lots=1,
+        action_mapping=LEGACY_ACTION_MAPPING,
+    )

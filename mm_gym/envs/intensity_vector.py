@@ -14,16 +14,14 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from mm_gym.actions import LEGACY_ACTION_MAPPING
 from mm_gym.config import ConfigError, MarketConfig, excerpt
 from mm_gym.envs.core import (
     check_seeds,
     describe_value,
     episode_seeds,
-    maker_index,
     numeric_array,
 )
-from mm_gym.envs.intensity import IntensityMarketMakingEnv
+from mm_gym.envs.intensity import IntensityMarketMakingEnv, intensity_policy_context
 from mm_gym.envs.pcg64 import seed_stream, step_double
 from mm_gym.envs.vector import _check_max_episode_steps, check_autoreset_mode
 from mm_gym.market.intensity import _MAX_EXPONENT
@@ -665,18 +663,7 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
         Raises:
             ValueError: If ``maker`` is not ``"mm1"`` (the model has a single maker).
         """
-        who = f"{type(self).__name__}.policy_context"
-        if maker_index(maker, who) != 0:
-            raise ValueError(f"{who}: maker={maker!r}: the intensity model has only 'mm1'")
-        return PolicyContext(
-            feature_names=self.feature_names,
-            max_offset_ticks=self.max_delta,
-            horizon_steps=self._n_steps,
-            inventory_limit=self.inventory_limit,
-            tick_size=1.0,
-            quote_size_lots=1,
-            action_mapping=LEGACY_ACTION_MAPPING,
-        )
+        return intensity_policy_context(self, maker)
 
     def __repr__(self) -> str:
         """``IntensityMarketMakingVectorEnv(id, num_envs=N)``."""
