@@ -21,6 +21,8 @@ or the repository:
                            equity curves (and scenarios.png with --scenarios)
     report.pdf             the leaderboard and every plot
     scenarios.csv          (--scenarios) stress grid over volatility and shock rates
+    realism/               (--realism) the realism report of each regime's market: realism.csv,
+                           realism.md and plots, as python -m mm_gym.realism writes them
     run.json               the arguments, seeds, calibrations and timings
     .mm_gym-export         marker: this folder is an evaluate.py export
 
@@ -29,6 +31,7 @@ Examples:
     python evaluate.py --contestants avellaneda_stoikov,glft --regimes trending --episodes 50
     python evaluate.py --runs runs/ppo_seed0 --rival avellaneda_stoikov --out exports/vs_as
     python evaluate.py --scenarios --episodes 100
+    python evaluate.py --realism --episodes 100      # and the stylized facts of each regime
     python evaluate.py --contestants glft,mypkg.mymod:MyPolicy   # your own QuotingPolicy
 
 Bad input (an unknown contestant, rival or regime, a missing or unreadable run folder, an
@@ -114,6 +117,21 @@ class Args:
             "calibration (stressed, not re-tuned)"
         },
     )
+    realism: bool = field(
+        default=False,
+        metadata={
+            "help": "also measure each regime's market with the realism report (python -m "
+            "mm_gym.realism: stylized facts under fixed quotes, independent of the "
+            "contestants) into realism/ and report.pdf"
+        },
+    )
+    realism_markets: int = field(
+        default=256, metadata={"help": "with --realism: markets per regime"}
+    )
+    realism_steps: int = field(
+        default=5000,
+        metadata={"help": "with --realism: steps recorded per market (after a 500-step burn-in)"},
+    )
     batch_size: int = field(
         default=2048, metadata={"help": "episodes per vector env (memory ~ 64 kB x episodes)"}
     )
@@ -159,6 +177,20 @@ def check_args(args: Args) -> None:
         raise CliError(f"--horizon={args.horizon} must be >= 0 (0: the preset's horizon)")
     if args.batch_size < 1:
         raise CliError(f"--batch-size={args.batch_size} must be >= 1")
+    if args.realism:
+        from mm_gym.realism.report import RANGES, check_sample_memory
+
+        for flag, v, (lo, hi) in (
+            ("--realism-markets", args.realism_markets, RANGES["markets"]),
+            ("--realism-steps", args.realism_steps, RANGES["steps"]),
+            ("--seed", args.seed, RANGES["seed"]),
+        ):
+            if not lo <= v <= hi:
+                raise CliError(f"{flag}={v} must be in [{lo}, {hi}] with --realism")
+        check_sample_memory(
+            args.realism_markets, args.realism_steps,
+            f"--realism-markets {args.realism_markets} --realism-steps {args.realism_steps}",
+        )  # fmt: skip
     if args.horizon:
         from mm_gym.config import ConfigError
         from mm_gym.evaluation import setting_configs
@@ -414,7 +446,8 @@ def _main(argv: list[str] | None) -> int:
             publish(output)
     except CliError as exc:
         fail(str(exc))
-    print(f"\nwrote {output.out}/ (summary.csv, episodes.csv, plots/, report.pdf, contestants/)")
+    files = "summary.csv, episodes.csv, plots/, report.pdf, contestants/"
+    print(f"\nwrote {output.out}/ ({files}{', realism/' if args.realism else ''})")
     return 0
 
 
@@ -480,6 +513,12 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
         scen, stress_text = run_scenarios(args, regimes, contestants, rival, baseline)
         print(stress_text)
 
+    realism_text, t_real = "", 0.0
+    if args.realism:
+        t2 = time.perf_counter()
+        realism_text = run_realism(args, regimes, tmp / "realism")
+        t_real = time.perf_counter() - t2
+
     write_tables(tmp, tournament, summary, f"{text}\n{LEADERBOARD_LEGEND}")
     figs = make_figures(tournament)
     if scen is not None:
@@ -489,7 +528,8 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
         f"mm_gym evaluation: {len(contestants)} contestants x {len(regimes)} regimes x "
         f"{args.episodes} episodes, rival={args.rival}, seed={args.seed}"
     )
-    write_report(tmp / "report.pdf", header, [text, stress_text] if stress_text else [text], figs)
+    pages = [page for page in (text, stress_text, realism_text) if page]
+    write_report(tmp / "report.pdf", header, pages, figs)
     meta = {
         "args": dataclasses.asdict(args),
         "regimes": regimes,
@@ -498,7 +538,11 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
         "calibrations": calib,
         "seeds_first_10": [int(s) for s in evaluation_seeds(args.episodes, args.seed)[:10]],
         "default_sigma_ticks": {r: preset_sigma(r) for r in regimes},
-        "seconds": {"calibration": round(t_cal, 2), "simulation": round(t_sim, 2)},
+        "seconds": {
+            "calibration": round(t_cal, 2),
+            "simulation": round(t_sim, 2),
+            **({"realism": round(t_real, 2)} if args.realism else {}),
+        },
         "market_steps": market_steps,
         "market_steps_per_second": round(market_steps / max(t_sim, 1e-9)),
     }
@@ -507,6 +551,32 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
         f"simulated {market_steps:,} market-steps in {t_sim:.1f} s "
         f"({market_steps / max(t_sim, 1e-9):,.0f}/s); calibration lookup {t_cal:.1f} s"
     )
+
+
+def run_realism(args: Args, regimes: list[str], folder: Path) -> str:
+    """The realism report of the regimes' markets into ``folder``; return its tables as text.
+
+    Each regime's preset is measured as ``python -m mm_gym.realism --preset P`` measures it
+    (fixed symmetric quotes for both makers, the preset's own market; ``--horizon`` does not
+    apply), with ``--realism-markets`` markets and ``--realism-steps`` steps from ``--seed``.
+    """
+    from mm_gym.config import preset, setting_preset
+    from mm_gym.realism.report import format_table, measure, write_files
+
+    presets = list(dict.fromkeys(setting_preset(r) for r in regimes))
+    results = measure(
+        {p: preset(p) for p in presets}, args.realism_markets, args.realism_steps,
+        seed=args.seed, progress=args.progress,
+    )  # fmt: skip
+    tables = "\n\n".join(format_table(r) for r in results)
+    print(f"\n== realism of the regimes' markets (python -m mm_gym.realism) ==\n{tables}")
+    folder.mkdir()
+    command = (
+        f"evaluate.py --realism --realism-markets {args.realism_markets} "
+        f"--realism-steps {args.realism_steps} --seed {args.seed} (presets {', '.join(presets)})"
+    )
+    write_files(results, folder, command)
+    return f"== realism of the regimes' markets ==\n{tables}"
 
 
 def overrides(args: Args) -> dict[str, Any]:

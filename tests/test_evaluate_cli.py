@@ -85,6 +85,41 @@ def test_cli_scenarios_mode(tmp_path):
     assert not set(episodes["seed"]) & set(base["seed"])
 
 
+def test_cli_realism_mode(tmp_path):
+    """--realism writes each regime's realism report (as python -m mm_gym.realism would)."""
+    from mm_gym.config import preset
+    from mm_gym.realism.report import measure
+
+    out = tmp_path / "real"
+    args = ["--contestants", "fixed_spread", "--regimes", "mm_gym/Trending-v1,trending"]
+    sample = ["--realism-markets", "4", "--realism-steps", "400"]
+    assert cli.main([*args, "--realism", *sample, "--out", str(out), *QUICK]) == 0
+    table = pd.read_csv(out / "realism" / "realism.csv")
+    assert set(table["preset"]) == {"trending"}  # an id and its preset name: measured once
+    assert (out / "realism" / "realism.md").is_file()
+    assert (out / "realism" / "acf_returns.png").is_file()
+    seconds = json.loads((out / "run.json").read_text())["seconds"]
+    assert seconds["realism"] > 0
+    # The same measurement as the report's own (same sample, seed and preset).
+    alone = measure({"trending": preset("trending")}, 4, 400, seed=0, progress=False)[0]
+    ret = table.set_index("fact").loc["kurtosis_1"]
+    fact = next(f for f in alone.facts if f.key == "kurtosis_1")
+    assert float(ret["value"]) == pytest.approx(fact.value, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--realism-markets", "1"], "--realism-markets=1 must be in [2, 1000000] with --realism"),
+        (["--realism-steps", "10"], "--realism-steps=10 must be in [300, 100000000]"),
+    ],
+)
+def test_realism_flags_checked_before_anything_runs(tmp_path, cli_error, argv, expected):
+    line = error_line(cli_error, [*QUICK, "--out", str(tmp_path / "o"), "--realism", *argv])
+    assert expected in line
+    assert list(tmp_path.iterdir()) == []
+
+
 def error_line(cli_error, argv, code=2) -> str:
     """evaluate.py's one ``evaluate.py: error:`` line for ``argv`` (exit status ``code``)."""
     return cli_error(cli.main, argv, code, prog="evaluate.py")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -34,17 +34,21 @@ from mm_gym.realism.tables import format_table, to_csv, to_markdown
 
 __all__ = [
     "MARKER",
+    "RANGES",
     "CliError",
     "Fact",
     "PresetResult",
     "analyse",
     "book_presets",
+    "check_sample_memory",
     "cross_preset_facts",
     "format_table",
     "main",
+    "measure",
     "run",
     "to_csv",
     "to_markdown",
+    "write_files",
     "write_plots",
 ]
 
@@ -54,6 +58,26 @@ MARKER = ".mm_gym-realism"
 OWNER = FolderOwner(PROG, MARKER, f"a {PROG} report")
 ROOT = Path(__file__).resolve().parents[2]
 """The folder holding the package (the repository in a checkout): never written to."""
+
+
+RANGES = {
+    "markets": (2, 1_000_000),
+    "steps": (300, 100_000_000),
+    "burn_in": (0, 100_000_000),
+    "seed": (0, 2**62),
+    "bootstrap": (10, 100_000),
+}
+"""The allowed range of each numeric setting, inclusive (``evaluate.py --realism`` uses it too)."""
+
+
+def check_sample_memory(markets: int, steps: int, what: str) -> None:
+    """Refuse a sample whose series would not fit in the memory available (one line)."""
+    from mm_gym.files import MemoryLimitError, check_memory
+
+    try:
+        check_memory(estimate_bytes(markets, steps), what)
+    except MemoryLimitError as exc:
+        raise CliError(str(exc)) from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -120,29 +144,16 @@ def _overrides(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _validate(args: argparse.Namespace) -> list[str]:
-    from mm_gym.files import MemoryLimitError, check_memory
-
     book = book_presets()
     presets = list(dict.fromkeys(args.preset or book))
     for p in presets:
         if p not in book:
             raise CliError(f"--preset {p!r} is not a book preset: choose from {book}")
-    for name, v, lo, hi in (
-        ("--markets", args.markets, 2, 1_000_000),
-        ("--steps", args.steps, 300, 100_000_000),
-        ("--burn-in", args.burn_in, 0, 100_000_000),
-        ("--seed", args.seed, 0, 2**62),
-        ("--bootstrap", args.bootstrap, 10, 100_000),
-    ):
+    for name, (lo, hi) in RANGES.items():
+        v = getattr(args, name)
         if not lo <= v <= hi:
-            raise CliError(f"{name}={v} must be in [{lo}, {hi}]")
-    try:
-        check_memory(
-            estimate_bytes(args.markets, args.steps),
-            f"--markets {args.markets} --steps {args.steps}",
-        )
-    except MemoryLimitError as exc:
-        raise CliError(str(exc)) from None
+            raise CliError(f"--{name.replace('_', '-')}={v} must be in [{lo}, {hi}]")
+    check_sample_memory(args.markets, args.steps, f"--markets {args.markets} --steps {args.steps}")
     if args.out is not None:
         _check_out(Path(args.out), args.overwrite)
     return presets
@@ -165,14 +176,24 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 def _publish(results: Sequence[PresetResult], out: Path, overwrite: bool, command: str) -> None:
     """Write everything into a temporary folder, then move it into place (output_folder)."""
-    from mm_gym.files import atomic_write_text
     from mm_gym.output_folder import prepare_output, publish
 
     with prepare_output(str(out), overwrite, ROOT, OWNER) as output:
-        atomic_write_text(output.tmp / "realism.csv", to_csv(results))
-        atomic_write_text(output.tmp / "realism.md", to_markdown(results, command))
-        write_plots(results, output.tmp)
+        write_files(results, output.tmp, command)
         publish(output)
+
+
+def write_files(results: Sequence[PresetResult], folder: Path, command: str) -> list[str]:
+    """Write ``realism.csv``, ``realism.md`` and the plots into the existing ``folder``.
+
+    Each file is written atomically; the caller owns the folder (``--out`` here, the export's
+    ``realism/`` in ``evaluate.py --realism``). Returns the names written.
+    """
+    from mm_gym.files import atomic_write_text
+
+    atomic_write_text(folder / "realism.csv", to_csv(results))
+    atomic_write_text(folder / "realism.md", to_markdown(results, command))
+    return ["realism.csv", "realism.md", *write_plots(results, folder)]
 
 
 def _configs(presets: Sequence[str], items: Sequence[str]) -> dict[str, Any]:
@@ -189,20 +210,39 @@ def _configs(presets: Sequence[str], items: Sequence[str]) -> dict[str, Any]:
     return configs
 
 
-def _measure_all(args: argparse.Namespace, configs: dict[str, Any]) -> list[PresetResult]:
-    """Measure and analyse each preset in turn (one preset's series in memory at a time)."""
+def measure(
+    configs: Mapping[str, Any],
+    markets: int = 256,
+    steps: int = 5000,
+    burn_in: int = 500,
+    seed: int = 0,
+    bootstrap: int = 500,
+    progress: bool = True,
+) -> list[PresetResult]:
+    """Measure and analyse each preset in turn (one preset's series in memory at a time).
+
+    Args:
+        configs: Preset name -> its :class:`~mm_gym.config.MarketConfig` (a book market).
+        markets: Markets per preset (``--markets``).
+        steps: Steps recorded per market after the burn-in (``--steps``).
+        burn_in: Steps run and discarded first (``--burn-in``).
+        seed: Seed of market 0 (``--seed``); also seeds the bootstrap.
+        bootstrap: Bootstrap resamples for the 95 % CIs (``--bootstrap``).
+        progress: Show a tqdm bar over the simulated steps (the analysis is named on it).
+
+    Returns:
+        One :class:`PresetResult` per preset, with the cross-preset facts filled in.
+    """
     from tqdm import tqdm
 
     results: list[PresetResult] = []
-    total = len(configs) * (args.burn_in + args.steps)
-    with tqdm(total=total, unit="step", disable=True if args.no_progress else None) as bar:
+    total = len(configs) * (burn_in + steps)
+    with tqdm(total=total, unit="step", disable=None if progress else True) as bar:
         for p, config in configs.items():
             bar.set_description(p)
-            meas = measure_preset(
-                p, config, args.markets, args.steps, args.burn_in, args.seed, progress=bar.update
-            )
+            meas = measure_preset(p, config, markets, steps, burn_in, seed, progress=bar.update)
             bar.set_description(f"{p} (analysis)")
-            results.append(analyse(meas, args.bootstrap, args.seed))
+            results.append(analyse(meas, bootstrap, seed))
             del meas
     cross_preset_facts(results)
     return results
@@ -216,7 +256,10 @@ def run(argv: Sequence[str] | None = None) -> list[PresetResult]:
     """
     args = _parser().parse_args(argv)
     presets = _validate(args)
-    results = _measure_all(args, _configs(presets, args.override))
+    results = measure(
+        _configs(presets, args.override), args.markets, args.steps, args.burn_in, args.seed,
+        args.bootstrap, progress=not args.no_progress,
+    )  # fmt: skip
     for r in results:
         print(format_table(r))
         print()
