@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from typing import Any
 
 import gymnasium as gym
@@ -303,7 +305,8 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
         """Cache the views and constants the per-step code reads (rebuilt after unpickling)."""
         c = self._core
         d = c.obs_dim
-        self._sim_step = c.sim.step
+        # The quotes are the env's own (validated actions, a checked rival's): not re-checked.
+        self._sim_step = functools.partial(c.sim.step, check=False)
         self._quotes = c.quotes
         # Market 0 of the simulator's live views: (2,) per maker, (1,) per market.
         acc, sc = c.accounts, c.scalars
