@@ -48,10 +48,14 @@ type: $(STAMP)
 
 check: lint type test
 
+# With MBT_GYM_PYTHON=<its venv's python> MBT_GYM_SRC=<its checkout> (benchmarks/mbt_gym_rate.py
+# says how to install mbt_gym), bench_env.py adds issue #14's side-by-side table against mbt_gym.
+MBT_GYM_FLAGS = $(if $(MBT_GYM_PYTHON),--mbt-gym-python $(MBT_GYM_PYTHON) --mbt-gym-src $(MBT_GYM_SRC))
+
 bench: $(STAMP)
 	$(PY) benchmarks/bench_market.py
 	$(PY) benchmarks/bench_as2008.py
-	$(PY) benchmarks/bench_env.py
+	$(PY) benchmarks/bench_env.py $(MBT_GYM_FLAGS)
 	$(PY) benchmarks/bench_train.py
 
 # evaluate.py at full size (6 contestants x 3 regimes x 1,000 episodes); takes minutes.
