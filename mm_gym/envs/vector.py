@@ -11,19 +11,18 @@ from gymnasium.vector.utils import batch_space
 from mm_gym.config import MarketConfig
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
+    CoreEnvMixin,
     MarketCore,
     check_render_mode,
     check_reward_info,
     check_rival,
     make_action_space,
     make_observation_space,
-    maker_index,
     rival_generator,
 )
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
 from mm_gym.envs.single import ENV_KWARGS
 from mm_gym.envs.vector_base import NativeVectorEnv, check_autoreset_mode, check_num_envs
-from mm_gym.policy import PolicyContext
 
 __all__ = ["VECTOR_KWARGS", "MarketMakingVectorEnv", "check_autoreset_mode"]
 
@@ -31,7 +30,7 @@ VECTOR_KWARGS: tuple[str, ...] = ("num_envs", "autoreset_mode", "max_episode_ste
 """Constructor keywords of the vector environment besides the single environment's."""
 
 
-class MarketMakingVectorEnv(NativeVectorEnv):
+class MarketMakingVectorEnv(CoreEnvMixin, NativeVectorEnv):
     """``num_envs`` copies of :class:`~mm_gym.envs.single.MarketMakingEnv` on one batched core.
 
     Made by ``gym.make_vec(id, num_envs=N)`` (the registered ``vector_entry_point``) or
@@ -208,22 +207,6 @@ class MarketMakingVectorEnv(NativeVectorEnv):
             return None
         draw = render_ansi if self.render_mode == "ansi" else render_rgb
         return tuple(draw(self._core, m) for m in range(self.num_envs))
-
-    def policy_context(self, maker: str = "mm1") -> PolicyContext:
-        """The :class:`~mm_gym.policy.PolicyContext` of a policy quoting as ``maker``.
-
-        Args:
-            maker: ``"mm1"`` (the agent) or ``"mm2"`` (the rival).
-
-        Raises:
-            ValueError: If ``maker`` is neither ``"mm1"`` nor ``"mm2"``.
-        """
-        return self._core.context(maker_index(maker, f"{type(self).__name__}.policy_context"))
-
-    @property
-    def simulator(self) -> Any:
-        """The underlying :class:`~mm_gym.market.MarketSimulator` (``num_envs`` markets)."""
-        return self._core.sim
 
     def __repr__(self) -> str:
         """``MarketMakingVectorEnv(id, num_envs=N)``."""
