@@ -30,15 +30,13 @@ _MID, _FILL = 0, 1  # the two child streams of IntensityMarket.reset: mid path, 
 _R_REWARD, _R_PNL, _R_CASH, _R_MID = 0, 1, 2, 3
 _R_COMP = 4  # then the reward components, in COMPONENT_NAMES order
 _N_FLOAT_ROWS = _R_COMP + len(COMPONENT_NAMES)
-_C_PNL, _C_INV_PNL, _C_DAMP, _C_RUNNING, _C_TERMINAL, _C_UTILITY = range(_R_COMP, _N_FLOAT_ROWS)
-assert COMPONENT_NAMES == (
-    "pnl",
-    "inventory_pnl",
-    "dampening",
-    "inventory_penalty",
-    "terminal_penalty",
-    "utility",
-)
+# The rows of the reward components, by name.
+_C_PNL = _R_COMP + COMPONENT_NAMES.index("pnl")
+_C_INV_PNL = _R_COMP + COMPONENT_NAMES.index("inventory_pnl")
+_C_DAMP = _R_COMP + COMPONENT_NAMES.index("dampening")
+_C_RUNNING = _R_COMP + COMPONENT_NAMES.index("inventory_penalty")
+_C_TERMINAL = _R_COMP + COMPONENT_NAMES.index("terminal_penalty")
+_C_UTILITY = _R_COMP + COMPONENT_NAMES.index("utility")
 # Rows of the int64 block: inventory, fills this step, step index.
 _R_INV, _R_FILLS, _R_STEP = 0, 1, 2
 
