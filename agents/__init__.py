@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from agents.policy import PPOPolicy, load_policy
 from agents.rivals import BASELINE_NAMES, make_policy, make_rival
-from mm_gym.lazy import lazy_getattr
+from mm_gym.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from agents.compare import Comparison, compare_with_baselines, format_comparison
@@ -60,8 +60,4 @@ _LAZY = {
 }
 
 
-__getattr__ = lazy_getattr(__name__, _LAZY)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mm_gym.lazy import lazy_getattr
+from mm_gym.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from mm_gym.envs.config import EnvConfig
@@ -36,8 +36,4 @@ _WHERE = {
 }
 
 
-__getattr__ = lazy_getattr(__name__, _WHERE)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)

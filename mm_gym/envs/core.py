@@ -42,7 +42,9 @@ __all__ = [
     "REWARD_INFO_KEYS",
     "REWARD_INFO_MODES",
     "SEED_RANGE",
+    "CoreEnvMixin",
     "MarketCore",
+    "add_reward_components",
     "check_reward_info",
     "check_rival",
     "check_seed",
@@ -247,6 +249,22 @@ def check_rival(rival: Any) -> QuotingPolicy | None:
         "reset(rng, context) and act(obs) -> actions (n, 2) in [-1, 1]); tune the built-in "
         "rival with dotted keys, e.g. **{'rival.half_spread_ticks': 3.0}"
     )
+
+
+def add_reward_components(
+    info: dict[str, Any], components: dict[str, Any], flat: bool
+) -> dict[str, Any]:
+    """Put the reward components into ``info``; return ``info``.
+
+    As one ``reward_components`` dict, or with ``flat`` as a ``reward_<component>`` key each
+    (:data:`REWARD_INFO_KEYS`).
+    """
+    if flat:
+        for name, part in components.items():
+            info[REWARD_INFO_KEYS[name]] = part
+    else:
+        info["reward_components"] = components
+    return info
 
 
 def make_action_space(env_config: EnvConfig) -> spaces.Space[Any]:
@@ -600,12 +618,7 @@ class MarketCore:
         }
         if components is None:
             components = dict.fromkeys(COMPONENT_NAMES, np.zeros(self.n))
-        if self.flat_reward_info:
-            for name, part in components.items():
-                info[REWARD_INFO_KEYS[name]] = part
-        else:
-            info["reward_components"] = components
-        return info
+        return add_reward_components(info, components, self.flat_reward_info)
 
     # ------------------------------------------------------------------ rendering support
     def record_history(self, mask: np.ndarray | None = None) -> None:
@@ -633,3 +646,32 @@ class MarketCore:
             return self.hist[:count, m].copy()
         start = count % w
         return np.concatenate([self.hist[start:, m], self.hist[:start, m]])
+
+
+class CoreEnvMixin:
+    """What the book environments (single, vector, parallel) read straight from their core."""
+
+    _core: MarketCore
+
+    def policy_context(self, maker: str = "mm1") -> PolicyContext:
+        """The :class:`~mm_gym.policy.PolicyContext` of a policy quoting as ``maker``.
+
+        In the vector environment the policy acts on the whole ``(num_envs, d)`` batch of
+        observations, with the single environment's context.
+
+        Args:
+            maker: ``"mm1"`` (the agent) or ``"mm2"`` (the rival, e.g. for a policy passed as
+                ``rival=``; the second agent of the parallel environment).
+
+        Raises:
+            ValueError: If ``maker`` is neither ``"mm1"`` nor ``"mm2"``.
+        """
+        return self._core.context(maker_index(maker, f"{type(self).__name__}.policy_context"))
+
+    @property
+    def simulator(self) -> Any:
+        """The underlying :class:`~mm_gym.market.MarketSimulator`, for read-only use.
+
+        One market, or ``num_envs`` in the vector environment.
+        """
+        return self._core.sim

@@ -6,24 +6,18 @@ Registered as the ``vector_entry_point`` of ``mm_gym/AS2008-v1``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numba as nb
 import numpy as np
-from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from mm_gym.config import ConfigError, MarketConfig, excerpt
-from mm_gym.envs.core import (
-    check_seeds,
-    describe_value,
-    episode_seeds,
-    numeric_array,
-)
+from mm_gym.config import MarketConfig
+from mm_gym.envs.core import describe_value, episode_seeds, numeric_array
 from mm_gym.envs.intensity import IntensityMarketMakingEnv, intensity_policy_context
 from mm_gym.envs.pcg64 import seed_stream, step_double
-from mm_gym.envs.vector import _check_max_episode_steps, check_autoreset_mode
+from mm_gym.envs.vector_base import NativeVectorEnv, check_num_envs
 from mm_gym.market.intensity import _MAX_EXPONENT
 from mm_gym.policy import PolicyContext
 from mm_gym.rewards import COMPONENT_NAMES, cara_utility
@@ -36,15 +30,13 @@ _MID, _FILL = 0, 1  # the two child streams of IntensityMarket.reset: mid path, 
 _R_REWARD, _R_PNL, _R_CASH, _R_MID = 0, 1, 2, 3
 _R_COMP = 4  # then the reward components, in COMPONENT_NAMES order
 _N_FLOAT_ROWS = _R_COMP + len(COMPONENT_NAMES)
-_C_PNL, _C_INV_PNL, _C_DAMP, _C_RUNNING, _C_TERMINAL, _C_UTILITY = range(_R_COMP, _N_FLOAT_ROWS)
-assert COMPONENT_NAMES == (
-    "pnl",
-    "inventory_pnl",
-    "dampening",
-    "inventory_penalty",
-    "terminal_penalty",
-    "utility",
-)
+# The rows of the reward components, by name.
+_C_PNL = _R_COMP + COMPONENT_NAMES.index("pnl")
+_C_INV_PNL = _R_COMP + COMPONENT_NAMES.index("inventory_pnl")
+_C_DAMP = _R_COMP + COMPONENT_NAMES.index("dampening")
+_C_RUNNING = _R_COMP + COMPONENT_NAMES.index("inventory_penalty")
+_C_TERMINAL = _R_COMP + COMPONENT_NAMES.index("terminal_penalty")
+_C_UTILITY = _R_COMP + COMPONENT_NAMES.index("utility")
 # Rows of the int64 block: inventory, fills this step, step index.
 _R_INV, _R_FILLS, _R_STEP = 0, 1, 2
 
@@ -268,7 +260,7 @@ def _apply(stepping, fs, ins, pr, buf, obs, fl, it, term):
         it[_R_STEP, i] = t
 
 
-class IntensityMarketMakingVectorEnv(VectorEnv):
+class IntensityMarketMakingVectorEnv(NativeVectorEnv):
     """``num_envs`` copies of :class:`~mm_gym.envs.intensity.IntensityMarketMakingEnv`.
 
     Made by ``gym.make_vec("mm_gym/AS2008-v1", num_envs=N)`` (the registered
@@ -296,11 +288,7 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
     """
 
     # Gymnasium declares metadata as an instance attribute, hence no ClassVar.
-    metadata: dict[str, Any] = {  # noqa: RUF012
-        "render_modes": ["ansi"],
-        "render_fps": 20,
-        "autoreset_mode": AutoresetMode.NEXT_STEP,
-    }
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], **NativeVectorEnv.metadata}  # noqa: RUF012
 
     def __init__(
         self,
@@ -318,21 +306,11 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
             ConfigError: On an invalid argument (naming it).
             UnknownKeywordError: On a keyword neither environment takes.
         """
-        if (
-            isinstance(num_envs, bool)
-            or not isinstance(num_envs, (int, np.integer))
-            or num_envs < 1
-        ):
-            raise ConfigError(f"num_envs={excerpt(num_envs)} must be an integer >= 1")
+        n = check_num_envs(num_envs)
         # The single environment checks every shared argument (UnknownKeywordError included)
         # and is the template the sub-environments copy; it is never stepped.
         template = IntensityMarketMakingEnv(preset, config=config, **kwargs)
-        mode = check_autoreset_mode(autoreset_mode)
-        self.max_episode_steps = _check_max_episode_steps(max_episode_steps)
-        self.metadata = {**self.metadata, "autoreset_mode": mode}
-        self.autoreset_mode = mode
-        self.num_envs = n = int(num_envs)
-        self.render_mode = template.render_mode
+        self._init_batch(n, autoreset_mode, max_episode_steps, template.render_mode)
         self.market_config = template.market_config
         self.env_config = template.env_config
         self.max_delta = template.max_delta
@@ -372,41 +350,15 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
         self._roots = np.zeros(n, np.uint64)
         self._episodes = np.zeros(n, np.int64)
         self._seeded = False
-        self._started = False
-        self._autoreset = np.zeros(n, np.bool_)
-        self._stepping = np.ones(n, np.bool_)
-        self._all_true = np.ones(n, np.bool_)
         self._buf = np.zeros((n, 6))  # the step's distances, uniforms and fill decisions
         self._no_p = np.zeros((0, 2))
 
     # ------------------------------------------------------------------ reset
 
-    def reset(
-        self,
-        *,
-        seed: int | Sequence[int | None] | None = None,
-        options: dict[str, Any] | None = None,
+    def _reset_batch(
+        self, seed: int | list[int | None] | None, mask: np.ndarray | None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset every sub-environment, or those of ``options["reset_mask"]``.
-
-        Args:
-            seed: None, an int (sub-environment ``i`` gets ``seed + i``) or ``num_envs`` ints
-                or Nones.
-            options: None, or ``{"reset_mask": mask}`` with ``mask`` a bool numpy array
-                ``(num_envs,)`` holding at least one True.
-
-        Raises:
-            TypeError: On a seed or mask of the wrong type.
-            ValueError: On a seed out of range, a sequence of the wrong length, or a mask of the
-                wrong shape or without a True entry.
-            RuntimeError: On a masked reset before the first full one.
-        """
-        who = f"{type(self).__name__}.reset"
-        seed = check_seeds(seed, self.num_envs, who)
-        mask = self._reset_mask(options, who)
-        if mask is not None and not self._started and not mask.all():
-            raise RuntimeError(f"{who}: a reset_mask needs a first reset() of every sub-env")
-        super().reset(seed=seed if isinstance(seed, int) else None)
+        """Reset the masked sub-environments (all on None) by :func:`_reset_kernel`."""
         full = mask is None or bool(mask.all())
         m = self._all_true if mask is None else mask
         self._set_roots(seed, m)
@@ -463,23 +415,6 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
         seeds = episode_seeds(self._roots, self._episodes)
         _reset_kernel(m, seeds, self._rng, self._fs, self._ins, self._pr, obs, fl, it)
         return obs, fl, it
-
-    def _reset_mask(self, options: dict[str, Any] | None, who: str) -> np.ndarray | None:
-        """The ``reset_mask`` of ``options``, checked as Gymnasium's vector envs do."""
-        if not options or "reset_mask" not in options:
-            return None
-        mask = options["reset_mask"]
-        if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
-            raise TypeError(
-                f"{who}: options['reset_mask'] must be a bool numpy array of shape "
-                f"({self.num_envs},); got {excerpt(mask)}"
-            )
-        if mask.shape != (self.num_envs,) or not mask.any():
-            raise ValueError(
-                f"{who}: options['reset_mask'] must have shape ({self.num_envs},) and at least "
-                f"one True entry; got {excerpt(mask)}"
-            )
-        return mask
 
     # ------------------------------------------------------------------ step
 
@@ -539,26 +474,11 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
             code = code & ~(3 << shift) | (c << shift)
         buf[:, 5] = code
 
-    def step(
-        self, actions: Any
+    def _step_batch(
+        self, actions: Any, auto: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """Step every sub-environment; see the class docstring for autoreset and infos.
-
-        Raises:
-            RuntimeError: Before the first reset, or with ``autoreset_mode=DISABLED`` when a
-                sub-environment has ended and was not reset.
-            ValueError: On invalid actions.
-        """
-        if not self._started:
-            raise RuntimeError("step() called before reset()")
-        mode = self.autoreset_mode
-        auto = self._autoreset
+        """One compiled step; the ``auto`` ones reset instead (``NEXT_STEP``)."""
         any_auto = auto.any()
-        if mode == AutoresetMode.DISABLED and any_auto:
-            raise RuntimeError(
-                f"step() called on ended sub-environments {np.flatnonzero(auto).tolist()} "
-                "with autoreset_mode=DISABLED: call reset(options={'reset_mask': mask}) first"
-            )
         a = self._checked_actions(actions)
         n = self.num_envs
         obs = np.empty((n, 2), np.float32)
@@ -588,30 +508,20 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
             util = np.where(terminated, cara_utility(fl[_R_PNL], rp.cara_gamma), 0.0)
             fl[_C_UTILITY] = util
             fl[_R_REWARD] = rp.scale * (util - fl[_C_RUNNING] - fl[_C_TERMINAL])
-        if self.max_episode_steps is None:
-            truncated = np.zeros(n, np.bool_)
-        else:
-            truncated = self._ins[:, _I_T] >= self.max_episode_steps
-            truncated &= stepping
+        truncated = self._truncated(self._ins[:, _I_T]) & stepping
         ended = terminated | truncated
         reward = fl[_R_REWARD]
-        if mode == AutoresetMode.SAME_STEP and ended.any():
-            final_obs = np.full(n, None, dtype=object)
-            for i in np.flatnonzero(ended).tolist():
-                final_obs[i] = obs[i]
+        if self._same_step_reset(ended):
             final_info = self._infos(fl, it, ended)
             self._episodes[ended] += 1
             obs2, fl2, it2 = self._reset(ended)
-            obs = np.where(ended[:, None], obs2, obs)
+            next_obs = np.where(ended[:, None], obs2, obs)
             keep = ~ended
             fl2[:, keep] = fl[:, keep]
             it2[:, keep] = it[:, keep]
-            infos = self._infos(fl2, it2)
-            infos["final_obs"], infos["_final_obs"] = final_obs, ended
-            infos["final_info"], infos["_final_info"] = final_info, ended
-            return obs, reward.copy(), terminated, truncated, infos
-        # NEXT_STEP autoresets these on the next step; DISABLED refuses to step them.
-        self._autoreset = ended if mode != AutoresetMode.SAME_STEP else np.zeros_like(ended)
+            infos = self._add_final(self._infos(fl2, it2), obs, final_info, ended)
+            return next_obs, reward.copy(), terminated, truncated, infos
+        self._end_step(ended)
         return obs, reward, terminated, truncated, self._infos(fl, it)
 
     def _infos(
@@ -642,10 +552,8 @@ class IntensityMarketMakingVectorEnv(VectorEnv):
 
     def render(self) -> tuple[str, ...] | None:
         """One text frame per sub-environment (a ``num_envs`` tuple), or None."""
-        if self.render_mode is None:
+        if not self._check_render():
             return None
-        if not self._started:
-            raise RuntimeError("render() called before reset()")
         frames = []
         for i in range(self.num_envs):
             s, cash = float(self._fs[i, _F_S]), float(self._fs[i, _F_CASH])

@@ -14,6 +14,7 @@ from pettingzoo import ParallelEnv
 from mm_gym.config import ConfigError, MarketConfig, excerpt
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
+    CoreEnvMixin,
     MarketCore,
     check_render_mode,
     check_reward_info,
@@ -21,11 +22,9 @@ from mm_gym.envs.core import (
     describe_value,
     make_action_space,
     make_observation_space,
-    maker_index,
     numeric_array,
 )
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
-from mm_gym.policy import PolicyContext
 from mm_gym.rewards import COMPONENT_NAMES
 
 __all__ = ["AGENTS", "MarketMakingParallelEnv", "parallel_env"]
@@ -37,7 +36,7 @@ maker 1."""
 _PARALLEL_KWARGS = ("preset", "config", "env_config", "render_mode", "reward_info", "max_cycles")
 
 
-class MarketMakingParallelEnv(ParallelEnv):
+class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
     """Two learning market makers, ``"mm1"`` and ``"mm2"``, quoting in one book.
 
     The market, actions, observations, rewards and info are those of
@@ -313,22 +312,6 @@ class MarketMakingParallelEnv(ParallelEnv):
 
     def close(self) -> None:
         """Nothing to release."""
-
-    def policy_context(self, maker: str = "mm1") -> PolicyContext:
-        """The :class:`~mm_gym.policy.PolicyContext` of a policy quoting for agent ``maker``.
-
-        Args:
-            maker: ``"mm1"`` or ``"mm2"``.
-
-        Raises:
-            ValueError: If ``maker`` is neither ``"mm1"`` nor ``"mm2"``.
-        """
-        return self._core.context(maker_index(maker, f"{type(self).__name__}.policy_context"))
-
-    @property
-    def simulator(self) -> Any:
-        """The underlying :class:`~mm_gym.market.MarketSimulator` (one market)."""
-        return self._core.sim
 
 
 def parallel_env(**kwargs: Any) -> MarketMakingParallelEnv:

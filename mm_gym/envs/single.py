@@ -13,8 +13,9 @@ from mm_gym.actions import action_to_offset, action_to_size
 from mm_gym.config import REGIMES, MarketConfig
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
-    REWARD_INFO_KEYS,
+    CoreEnvMixin,
     MarketCore,
+    add_reward_components,
     check_render_mode,
     check_reward_info,
     check_rival,
@@ -22,12 +23,10 @@ from mm_gym.envs.core import (
     describe_value,
     make_action_space,
     make_observation_space,
-    maker_index,
     numeric_array,
 )
 from mm_gym.envs.core import rival_generator as _rival_generator
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
-from mm_gym.policy import PolicyContext
 from mm_gym.rewards import COMPONENT_NAMES, step_reward
 
 __all__ = ["ENV_KWARGS", "MarketMakingEnv"]
@@ -73,15 +72,10 @@ def _info_dict(
         "rival_pnl": rival_cash + rival_inv * mid * value,
         "rival_inventory": int(rival_inv),
     }
-    if env._flat_reward_info:
-        for name, v in components.items():
-            info[REWARD_INFO_KEYS[name]] = v
-    else:
-        info["reward_components"] = components
-    return info
+    return add_reward_components(info, components, env._flat_reward_info)
 
 
-class MarketMakingEnv(gym.Env[np.ndarray, Any]):
+class MarketMakingEnv(CoreEnvMixin, gym.Env[np.ndarray, Any]):
     """Market making on a simulated limit order book against a competing maker.
 
     ## Description
@@ -509,23 +503,6 @@ class MarketMakingEnv(gym.Env[np.ndarray, Any]):
 
     # ------------------------------------------------------------------ extras
     @property
-    def simulator(self) -> Any:
-        """The underlying :class:`~mm_gym.market.MarketSimulator` (one market), read-only use."""
-        return self._core.sim
-
-    @property
     def regime_name(self) -> str:
         """Name of the current regime (hidden from the agent unless ``observe_regime``)."""
         return REGIMES[int(self._regime.item(0))]
-
-    def policy_context(self, maker: str = "mm1") -> PolicyContext:
-        """The :class:`~mm_gym.policy.PolicyContext` of a policy quoting as ``maker``.
-
-        Args:
-            maker: ``"mm1"`` (the agent) or ``"mm2"`` (the rival, e.g. for a policy passed as
-                ``rival=``).
-
-        Raises:
-            ValueError: If ``maker`` is neither ``"mm1"`` nor ``"mm2"``.
-        """
-        return self._core.context(maker_index(maker, f"{type(self).__name__}.policy_context"))

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from mm_gym.config import ConfigError, MarketConfig, excerpt
+from mm_gym.config import MarketConfig
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
+    CoreEnvMixin,
     MarketCore,
     check_render_mode,
     check_reward_info,
     check_rival,
-    check_seeds,
     make_action_space,
     make_observation_space,
-    maker_index,
     rival_generator,
 )
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
 from mm_gym.envs.single import ENV_KWARGS
-from mm_gym.policy import PolicyContext
+from mm_gym.envs.vector_base import NativeVectorEnv, check_autoreset_mode, check_num_envs
 
 __all__ = ["VECTOR_KWARGS", "MarketMakingVectorEnv", "check_autoreset_mode"]
 
@@ -32,34 +30,7 @@ VECTOR_KWARGS: tuple[str, ...] = ("num_envs", "autoreset_mode", "max_episode_ste
 """Constructor keywords of the vector environment besides the single environment's."""
 
 
-def check_autoreset_mode(mode: Any) -> AutoresetMode:
-    """``mode`` as an :class:`~gymnasium.vector.AutoresetMode` (its value or name also accepted).
-
-    Raises:
-        ConfigError: If ``mode`` names no autoreset mode.
-    """
-    if isinstance(mode, AutoresetMode):
-        return mode
-    if isinstance(mode, str):
-        for m in AutoresetMode:
-            if mode in (m.value, m.name, m.name.lower()):
-                return m
-    choices = [m.name for m in AutoresetMode]
-    raise ConfigError(
-        f"autoreset_mode={excerpt(mode)} is not valid: use a gymnasium.vector.AutoresetMode "
-        f"or its name, one of {choices}"
-    )
-
-
-def _check_max_episode_steps(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"max_episode_steps={excerpt(value)} must be None or an integer >= 1")
-    return int(value)
-
-
-class MarketMakingVectorEnv(VectorEnv):
+class MarketMakingVectorEnv(CoreEnvMixin, NativeVectorEnv):
     """``num_envs`` copies of :class:`~mm_gym.envs.single.MarketMakingEnv` on one batched core.
 
     Made by ``gym.make_vec(id, num_envs=N)`` (the registered ``vector_entry_point``) or
@@ -117,11 +88,7 @@ class MarketMakingVectorEnv(VectorEnv):
     """
 
     # Gymnasium declares metadata as an instance attribute, hence no ClassVar.
-    metadata: dict[str, Any] = {  # noqa: RUF012
-        "render_modes": ["ansi", "rgb_array"],
-        "render_fps": 20,
-        "autoreset_mode": AutoresetMode.NEXT_STEP,
-    }
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], **NativeVectorEnv.metadata}  # noqa: RUF012
 
     def __init__(
         self,
@@ -138,12 +105,7 @@ class MarketMakingVectorEnv(VectorEnv):
         **overrides: Any,
     ) -> None:
         """Build ``num_envs`` markets; see :class:`MarketMakingEnv` for the arguments."""
-        if (
-            isinstance(num_envs, bool)
-            or not isinstance(num_envs, (int, np.integer))
-            or num_envs < 1
-        ):
-            raise ConfigError(f"num_envs={excerpt(num_envs)} must be an integer >= 1")
+        n = check_num_envs(num_envs)
         policy = check_rival(rival)
         market, envc = resolve_configs(
             preset,
@@ -155,14 +117,7 @@ class MarketMakingVectorEnv(VectorEnv):
         )
         check_render_mode(render_mode, self.metadata["render_modes"])
         flat = check_reward_info(reward_info)
-        mode = check_autoreset_mode(autoreset_mode)
-        self.max_episode_steps = _check_max_episode_steps(max_episode_steps)
-        # Per instance: the mode is a constructor option. Gymnasium 1.x clients (TorchRL) read
-        # the attribute, Gymnasium's own wrappers the metadata key.
-        self.metadata = {**self.metadata, "autoreset_mode": mode}
-        self.autoreset_mode = mode
-        self.num_envs = int(num_envs)
-        self.render_mode = render_mode
+        self._init_batch(n, autoreset_mode, max_episode_steps, render_mode)
         self.market_config = market
         self.env_config = envc
         self._core = MarketCore(
@@ -179,38 +134,11 @@ class MarketMakingVectorEnv(VectorEnv):
         self.single_observation_space = make_observation_space(self.feature_names)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self._autoreset = np.zeros(self.num_envs, np.bool_)
-        self._stepping = np.ones(self.num_envs, np.bool_)
-        self._all_true = np.ones(self.num_envs, np.bool_)
-        self._started = False
 
-    def reset(
-        self,
-        *,
-        seed: int | Sequence[int | None] | None = None,
-        options: dict[str, Any] | None = None,
+    def _reset_batch(
+        self, seed: int | list[int | None] | None, mask: np.ndarray | None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset every sub-environment, or those of ``options["reset_mask"]``.
-
-        Args:
-            seed: None, an int (sub-environment ``i`` gets ``seed + i``) or ``num_envs`` ints
-                or Nones; see the class docstring.
-            options: None, or ``{"reset_mask": mask}`` with ``mask`` a bool numpy array
-                ``(num_envs,)`` holding at least one True (other keys are unused).
-
-        Raises:
-            TypeError: If ``seed`` is not None, an integer or a sequence of integers or Nones,
-                or ``reset_mask`` is not a bool numpy array.
-            ValueError: If a seed lies outside [0, 2**63), a sequence is not ``num_envs`` long,
-                or ``reset_mask`` has the wrong shape or no True entry.
-            RuntimeError: On a masked reset before the first full one.
-        """
-        who = f"{type(self).__name__}.reset"
-        seed = check_seeds(seed, self.num_envs, who)
-        mask = self._reset_mask(options, who)
-        if mask is not None and not self._started and not mask.all():
-            raise RuntimeError(f"{who}: a reset_mask needs a first reset() of every sub-env")
-        super().reset(seed=seed if isinstance(seed, int) else None)
+        """Reset the masked markets (all on None); a full reset also resets a policy rival."""
         c = self._core
         if mask is None or mask.all():
             c.set_roots(seed, self.np_random)
@@ -227,42 +155,10 @@ class MarketMakingVectorEnv(VectorEnv):
         self._autoreset[mask] = False
         return c.observations(0), self._masked(c.infos(0, None), mask)
 
-    def _reset_mask(self, options: dict[str, Any] | None, who: str) -> np.ndarray | None:
-        """The ``reset_mask`` of ``options``, checked as Gymnasium's vector envs do."""
-        if not options or "reset_mask" not in options:
-            return None
-        mask = options["reset_mask"]
-        if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
-            raise TypeError(
-                f"{who}: options['reset_mask'] must be a bool numpy array of shape "
-                f"({self.num_envs},); got {excerpt(mask)}"
-            )
-        if mask.shape != (self.num_envs,) or not mask.any():
-            raise ValueError(
-                f"{who}: options['reset_mask'] must have shape ({self.num_envs},) and at least "
-                f"one True entry; got {excerpt(mask)}"
-            )
-        return mask
-
-    def step(
-        self, actions: Any
+    def _step_batch(
+        self, actions: Any, auto: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """Step every sub-environment; see the class docstring for autoreset and infos.
-
-        Raises:
-            RuntimeError: Before the first reset, or with ``autoreset_mode=DISABLED`` when a
-                sub-environment has ended and was not reset.
-            ValueError: On invalid actions.
-        """
-        if not self._started:
-            raise RuntimeError("step() called before reset()")
-        mode = self.autoreset_mode
-        auto = self._autoreset
-        if mode == AutoresetMode.DISABLED and auto.any():
-            raise RuntimeError(
-                f"step() called on ended sub-environments {np.flatnonzero(auto).tolist()} "
-                "with autoreset_mode=DISABLED: call reset(options={'reset_mask': mask}) first"
-            )
+        """One compiled step of every market (``auto``: reset instead, ``NEXT_STEP``)."""
         c = self._core
         c.write_actions(
             actions, 0, who=f"{type(self).__name__}.step: actions", space=self.action_space
@@ -276,26 +172,17 @@ class MarketMakingVectorEnv(VectorEnv):
         else:
             c.advance()
         reward, components, terminated, pnl = c.settle(0)
-        if self.max_episode_steps is None:
-            truncated = np.zeros(self.num_envs, np.bool_)
-        else:
-            truncated = c.scalars.t >= self.max_episode_steps
+        truncated = self._truncated(c.scalars.t)
         ended = terminated | truncated
-        if mode == AutoresetMode.SAME_STEP and ended.any():
+        if self._same_step_reset(ended):
             last = c.observations(0)
-            final_obs = np.full(self.num_envs, None, dtype=object)
-            for i in np.flatnonzero(ended).tolist():
-                final_obs[i] = last[i]
             final_info = self._masked(c.infos(0, components, pnl), ended)
             c.reset(ended)
             # The reset sub-environments report their reset info, as after reset().
             zeros = {name: np.where(ended, 0.0, v) for name, v in components.items()}
-            infos = self._masked(c.infos(0, zeros))
-            infos["final_obs"], infos["_final_obs"] = final_obs, ended
-            infos["final_info"], infos["_final_info"] = final_info, ended
+            infos = self._add_final(self._masked(c.infos(0, zeros)), last, final_info, ended)
             return c.observations(0), reward, terminated, truncated, infos
-        # NEXT_STEP autoresets these on the next step; DISABLED refuses to step them.
-        self._autoreset = ended if mode != AutoresetMode.SAME_STEP else np.zeros_like(ended)
+        self._end_step(ended)
         return (
             c.observations(0),
             reward,
@@ -316,28 +203,10 @@ class MarketMakingVectorEnv(VectorEnv):
 
     def render(self) -> tuple[Any, ...] | None:
         """One frame per sub-environment (a ``num_envs`` tuple), or None without a render_mode."""
-        if self.render_mode is None:
+        if not self._check_render():
             return None
-        if not self._started:
-            raise RuntimeError("render() called before reset()")
         draw = render_ansi if self.render_mode == "ansi" else render_rgb
         return tuple(draw(self._core, m) for m in range(self.num_envs))
-
-    def policy_context(self, maker: str = "mm1") -> PolicyContext:
-        """The :class:`~mm_gym.policy.PolicyContext` of a policy quoting as ``maker``.
-
-        Args:
-            maker: ``"mm1"`` (the agent) or ``"mm2"`` (the rival).
-
-        Raises:
-            ValueError: If ``maker`` is neither ``"mm1"`` nor ``"mm2"``.
-        """
-        return self._core.context(maker_index(maker, f"{type(self).__name__}.policy_context"))
-
-    @property
-    def simulator(self) -> Any:
-        """The underlying :class:`~mm_gym.market.MarketSimulator` (``num_envs`` markets)."""
-        return self._core.sim
 
     def __repr__(self) -> str:
         """``MarketMakingVectorEnv(id, num_envs=N)``."""
