@@ -17,6 +17,22 @@ from mm_gym.market.simulator import PARALLEL_ENV
 os.environ.setdefault(PARALLEL_ENV, "off")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _sb3_log_folder(tmp_path_factory):
+    """SB3 models made without a logger log into pytest's temporary folder, not /tmp/SB3-*.
+
+    (SB3's default logger makes a new ``SB3-<timestamp>`` folder in the system's temporary
+    folder on every ``learn`` unless ``SB3_LOGDIR`` is set; the suite must not leave those.)
+    """
+    previous = os.environ.get("SB3_LOGDIR")
+    os.environ["SB3_LOGDIR"] = str(tmp_path_factory.mktemp("sb3"))
+    yield
+    if previous is None:
+        os.environ.pop("SB3_LOGDIR", None)
+    else:
+        os.environ["SB3_LOGDIR"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _parallel_kernels(request, monkeypatch):
     if request.node.get_closest_marker("parallel"):
