@@ -15,13 +15,16 @@ Two offset mappings (``action_mapping``), each continuous, increasing and clippe
 | action | ``"touch"`` (default) | ``"mid"`` (the earlier default, linear) |
 | --- | --- | --- |
 | -1 | 0 ticks: the mid, inside the touch where the spread allows | 0 ticks |
-| 0 | 0.5 tick: at the touch for a 1- or 2-tick spread | ``max_offset_ticks / 2`` |
+| 0 | 0.25 tick: at the touch for a 1- or 2-tick spread | ``max_offset_ticks / 2`` |
 | +1 | ``max_offset_ticks`` | ``max_offset_ticks`` |
 
 ``"touch"`` is piecewise linear: ``(a + 1) * h`` for ``a <= 0`` and ``h + a * (max - h)`` for
 ``a > 0``, with ``h = min(TOUCH_OFFSET_TICKS, max_offset_ticks / 2)``. It puts the centre of the
 Box, where PPO, SAC and TD3 start, at the touch, so a fresh policy trades and gets a learning
-signal; ``"mid"`` is ``(a + 1) / 2 * max_offset_ticks``.
+signal; ``"mid"`` is ``(a + 1) / 2 * max_offset_ticks``. At a 1- or 2-tick spread every offset in
+``(0, 0.5]`` quotes the touch, and ``h`` = 0.25 is the middle of that interval: the small outputs
+of a fresh policy (about +-0.01) quote the touch on both sides (at ``h`` = 0.5, the edge, any
+positive output quoted one tick behind: a coin flip of the initial weights).
 
 Quote prices: ``bid = floor(mid - bid_offset)``, ``ask = ceil(mid + ask_offset)`` in ticks, so
 a maker never quotes inside its own offsets; quotes are post-only (see the simulator). The mid is
@@ -62,9 +65,11 @@ DEFAULT_ACTION_MAPPING = "touch"
 LEGACY_ACTION_MAPPING = "mid"
 """The mapping of everything recorded before ``action_mapping`` existed (policies, pickles)."""
 
-TOUCH_OFFSET_TICKS = 0.5
+TOUCH_OFFSET_TICKS = 0.25
 """Offset, ticks from the mid, of action 0 under ``"touch"``: the best price when the spread is
-1 or 2 ticks (about 97% of steps in the default book), half a spread or more inside otherwise."""
+1 or 2 ticks (about 97% of steps in the default book), inside it otherwise; the middle of the
+interval ``(0, 0.5]`` of offsets that quote the touch, so a small action either side of 0 quotes
+the same price."""
 
 
 def check_action_mapping(mapping: object) -> str:

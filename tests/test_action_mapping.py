@@ -55,13 +55,25 @@ def _fills_at_action_zero(mapping: str, seeds: int = 3, steps: int = 200) -> np.
 
 
 # ---------------------------------------------------------------------- the mapping itself
+def test_small_actions_around_zero_quote_the_touch():
+    """Offsets in (0, 0.5] quote the touch at a 1- or 2-tick spread: so must actions near 0.
+
+    A fresh PPO/SAC policy outputs about +-0.01; with action 0 on the interval's edge, any
+    positive output quoted a tick behind (found by measuring SB3 PPO's start on v1).
+    """
+    small = np.array([-0.02, -0.01, 0.0, 0.01, 0.02])
+    offsets = actions_to_offsets(small, 10.0)
+    assert ((offsets > 0.0) & (offsets <= 0.5)).all(), offsets
+    for mid in (100.5, 100.0):  # a 1-tick spread (100 / 101) and a 2-tick one (99 / 101)
+        assert set(np.floor(mid - offsets)) == {100.0 if mid == 100.5 else 99.0}
+        assert set(np.ceil(mid + offsets)) == {101.0}
 def test_mapping_table_of_minus_one_zero_plus_one():
     a = np.array([-1.0, 0.0, 1.0])
-    np.testing.assert_array_equal(actions_to_offsets(a, 10.0, "touch"), [0.0, 0.5, 10.0])
+    np.testing.assert_array_equal(actions_to_offsets(a, 10.0, "touch"), [0.0, 0.25, 10.0])
     np.testing.assert_array_equal(actions_to_offsets(a, 10.0, "mid"), [0.0, 5.0, 10.0])
-    # The default is "touch"; a range narrower than a tick keeps 0 in its middle.
-    np.testing.assert_array_equal(actions_to_offsets(a, 10.0), [0.0, 0.5, 10.0])
-    np.testing.assert_array_equal(actions_to_offsets(a, 0.6, "touch"), [0.0, 0.3, 0.6])
+    # The default is "touch"; a range narrower than half a tick keeps 0 in its middle.
+    np.testing.assert_array_equal(actions_to_offsets(a, 10.0), [0.0, 0.25, 10.0])
+    np.testing.assert_array_equal(actions_to_offsets(a, 0.4, "touch"), [0.0, 0.2, 0.4])
     # Out-of-range actions are clipped; the map is increasing.
     np.testing.assert_array_equal(actions_to_offsets([-3.0, 3.0], 10.0), [0.0, 10.0])
     x = np.linspace(-1, 1, 2001)

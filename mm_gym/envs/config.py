@@ -104,7 +104,7 @@ class EnvConfig:
             ``"continuous_sizes"`` (``Box(-1, 1, (4,))``: offsets then sizes) or ``"discrete"``
             (a half-spread x skew grid). See :mod:`mm_gym.actions`.
         action_mapping: How a continuous offset action in [-1, 1] becomes ticks from the mid:
-            ``"touch"`` (default: -1 at the mid, 0 at the touch (0.5 tick), +1
+            ``"touch"`` (default: -1 at the mid, 0 at the touch (0.25 tick), +1
             ``max_offset_ticks``) or ``"mid"`` (the earlier default, linear: -1 at the mid, 0 at
             ``max_offset_ticks / 2``, +1 ``max_offset_ticks``). See :mod:`mm_gym.actions`.
         max_offset_ticks: Offset from the mid, ticks, that an action of +1 maps to (-1 maps to 0).

@@ -109,7 +109,7 @@ class MarketMakingEnv(CoreEnvMixin, gym.Env[np.ndarray, Any]):
     | a | ``"touch"`` (default) | ``"mid"`` (the earlier default) |
     | --- | --- | --- |
     | -1 | 0 ticks, the mid: one tick inside the touch at a 2-3 tick spread | 0 |
-    | 0 | 0.5 tick: at the touch at a 1-2 tick spread (the usual book) | ``max_offset_ticks / 2`` |
+    | 0 | 0.25 tick: at the touch at a 1-2 tick spread (the usual book) | ``max_offset_ticks / 2`` |
     | +1 | ``max_offset_ticks`` (10 by default) | ``max_offset_ticks`` |
 
     ``"touch"`` is linear on [-1, 0] and on [0, 1]; ``"mid"`` is ``(a + 1) / 2 *
