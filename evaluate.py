@@ -140,8 +140,6 @@ class Args:
 
 
 BASELINE = "avellaneda_stoikov"  # paired differences are taken against this contestant
-SIGMA_MULTIPLIERS = (1.0, 2.0, 4.0)
-STRESS_SHOCK_RATE = 0.01
 
 
 def fail(message: str) -> NoReturn:
@@ -364,9 +362,10 @@ def check_features(policies: dict[str, Any], regimes: list[str], args: Args) -> 
 def check_memory_needed(args: Args, regimes: list[str], n_contestants: int) -> None:
     """Refuse a request whose estimated peak memory exceeds what the machine has available."""
     from mm_gym.evaluation import tournament_memory_bytes
+    from mm_gym.evaluation.scenarios import scenario_grid
     from mm_gym.files import MemoryLimitError, check_memory
 
-    n_scen = len(regimes) * len(SIGMA_MULTIPLIERS) * 2 if args.scenarios else 0
+    n_scen = len(scenario_grid(regimes)) if args.scenarios else 0
     common = (regimes, overrides(args), args.episodes, n_contestants)
     need = tournament_memory_bytes(*common, args.batch_size, n_scenarios=n_scen)
     # Name the flag that matters: the batch term grows with --horizon and --batch-size, the
@@ -463,46 +462,27 @@ def entry() -> int:
 
 def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any, tmp: Path) -> None:
     """Simulate, summarize, print the leaderboard and write every output into ``tmp``."""
-    from tqdm import tqdm
-
     from mm_gym.evaluation import (
         LEADERBOARD_LEGEND,
-        evaluation_seeds,
         format_leaderboard,
         leaderboard,
         make_figures,
-        run_tournament,
         summarize,
         write_figures,
         write_report,
         write_tables,
     )
-    from mm_gym.files import atomic_write_text
 
     t0 = time.perf_counter()
     # AS / GLFT calibrations are looked up (or computed, once per regime) before the clock of
     # the simulation starts, so the progress bar measures the tournament alone.
     calib = calibrations(regimes, overrides(args), {*contestants, args.rival})
-    t_cal = time.perf_counter() - t0
-
-    # The bar counts vector-env steps: one per step of each batch of each (regime, contestant).
-    horizons = {r: horizon_of(r, args) for r in regimes}
-    n_batches = -(-args.episodes // args.batch_size)
-    total = n_batches * len(contestants) * sum(horizons.values())
-    bar = tqdm(total=total, desc="tournament", unit="step", disable=not args.progress)
-    t1 = time.perf_counter()
-    tournament = run_tournament(
-        contestants, regimes, overrides(args), args.episodes, seed=args.seed, rival=rival,
-        batch_size=args.batch_size, progress=bar.update,
-    )  # fmt: skip
-    bar.close()
-    t_sim = time.perf_counter() - t1
-    market_steps = int(tournament.episodes["length"].sum())
+    seconds = {"calibration": time.perf_counter() - t0}
+    tournament, seconds["simulation"] = simulate(args, regimes, contestants, rival)
 
     baseline = BASELINE if BASELINE in contestants else None
     summary = summarize(tournament.episodes, baseline=baseline, seed=args.seed)
-    board = leaderboard(summary)
-    text = format_leaderboard(board, baseline=baseline)
+    text = format_leaderboard(leaderboard(summary), baseline=baseline)
     print()
     print(text)
     print(LEADERBOARD_LEGEND)
@@ -513,15 +493,17 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
         scen, stress_text = run_scenarios(args, regimes, contestants, rival, baseline)
         print(stress_text)
 
-    realism_text, t_real = "", 0.0
+    realism_text = ""
     if args.realism:
         t2 = time.perf_counter()
         realism_text = run_realism(args, regimes, tmp / "realism")
-        t_real = time.perf_counter() - t2
+        seconds["realism"] = time.perf_counter() - t2
 
     write_tables(tmp, tournament, summary, f"{text}\n{LEADERBOARD_LEGEND}")
     figs = make_figures(tournament)
     if scen is not None:
+        from mm_gym.evaluation.scenarios import write_scenarios
+
         figs["scenarios"] = write_scenarios(tmp, scen)
     write_figures(tmp, figs)
     header = (
@@ -530,27 +512,63 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     )
     pages = [page for page in (text, stress_text, realism_text) if page]
     write_report(tmp / "report.pdf", header, pages, figs)
-    meta = {
-        "args": dataclasses.asdict(args),
-        "regimes": regimes,
-        "contestants": list(contestants),
-        "baseline_for_differences": baseline,
-        "calibrations": calib,
-        "seeds_first_10": [int(s) for s in evaluation_seeds(args.episodes, args.seed)[:10]],
-        "default_sigma_ticks": {r: preset_sigma(r) for r in regimes},
-        "seconds": {
-            "calibration": round(t_cal, 2),
-            "simulation": round(t_sim, 2),
-            **({"realism": round(t_real, 2)} if args.realism else {}),
-        },
-        "market_steps": market_steps,
-        "market_steps_per_second": round(market_steps / max(t_sim, 1e-9)),
-    }
-    atomic_write_text(tmp / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
+    market_steps = int(tournament.episodes["length"].sum())
+    write_run_json(tmp, args, regimes, list(contestants), baseline, calib, seconds, market_steps)
+    t_sim, t_cal = seconds["simulation"], seconds["calibration"]
     print(
         f"simulated {market_steps:,} market-steps in {t_sim:.1f} s "
         f"({market_steps / max(t_sim, 1e-9):,.0f}/s); calibration lookup {t_cal:.1f} s"
     )
+
+
+def simulate(
+    args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any
+) -> tuple[Any, float]:
+    """The tournament, under a progress bar; returns it and the seconds it took."""
+    from tqdm import tqdm
+
+    from mm_gym.evaluation import run_tournament
+
+    # The bar counts vector-env steps: one per step of each batch of each (regime, contestant).
+    n_batches = -(-args.episodes // args.batch_size)
+    total = n_batches * len(contestants) * sum(horizon_of(r, args) for r in regimes)
+    bar = tqdm(total=total, desc="tournament", unit="step", disable=not args.progress)
+    t0 = time.perf_counter()
+    tournament = run_tournament(
+        contestants, regimes, overrides(args), args.episodes, seed=args.seed, rival=rival,
+        batch_size=args.batch_size, progress=bar.update,
+    )  # fmt: skip
+    bar.close()
+    return tournament, time.perf_counter() - t0
+
+
+def write_run_json(
+    tmp: Path,
+    args: Args,
+    regimes: list[str],
+    contestants: list[str],
+    baseline: str | None,
+    calib: dict[str, Any],
+    seconds: dict[str, float],
+    market_steps: int,
+) -> None:
+    """``run.json``: the arguments, seeds, calibrations and timings of the run."""
+    from mm_gym.evaluation import evaluation_seeds
+    from mm_gym.files import atomic_write_text
+
+    meta = {
+        "args": dataclasses.asdict(args),
+        "regimes": regimes,
+        "contestants": contestants,
+        "baseline_for_differences": baseline,
+        "calibrations": calib,
+        "seeds_first_10": [int(s) for s in evaluation_seeds(args.episodes, args.seed)[:10]],
+        "default_sigma_ticks": {r: preset_sigma(r) for r in regimes},
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "market_steps": market_steps,
+        "market_steps_per_second": round(market_steps / max(seconds["simulation"], 1e-9)),
+    }
+    atomic_write_text(tmp / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
 
 
 def run_realism(args: Args, regimes: list[str], folder: Path) -> str:
@@ -610,87 +628,20 @@ def calibrations(regimes: list[str], env_overrides: dict[str, Any], names: set[s
 def run_scenarios(
     args: Args, regimes: list[str], policies: dict[str, Any], rival: Any, baseline: str | None
 ) -> tuple[dict[str, Any], str]:
-    """The stress grid: every regime x sigma multiplier x shock rate, on independent seeds."""
-    import pandas as pd
+    """The stress grid (:mod:`mm_gym.evaluation.scenarios`) under a progress bar."""
     from tqdm import tqdm
 
-    from mm_gym.evaluation import run_tournament, summarize
+    from mm_gym.evaluation.scenarios import run_scenarios as run_grid
+    from mm_gym.evaluation.scenarios import scenario_grid
 
-    grid = [
-        (r, m, rate)
-        for r in regimes
-        for m in SIGMA_MULTIPLIERS
-        for rate in (None, STRESS_SHOCK_RATE)
-    ]
-    frames = []
+    grid = scenario_grid(regimes)
     n_batches = -(-args.episodes // args.batch_size)
     total = sum(n_batches * len(policies) * horizon_of(r, args) for r, _, _ in grid)
-    bar = tqdm(total=total, desc="scenarios", unit="step", disable=not args.progress)
-    for i, (r, mult, rate) in enumerate(grid, start=1):
-        stress = {**overrides(args), "process.sigma_ticks": preset_sigma(r) * mult}
-        if rate is not None:
-            stress["flow.shock_rate"] = rate
-        label = f"{r} sigma x{mult:g} " + ("shock 0.01" if rate is not None else "shock preset")
-        t = run_tournament(
-            policies, [r], stress, args.episodes, seed=args.seed, stream=i, rival=rival,
-            batch_size=args.batch_size, sample_episode=None, progress=bar.update,
+    with tqdm(total=total, desc="scenarios", unit="step", disable=not args.progress) as bar:
+        return run_grid(
+            policies, grid, overrides(args), args.episodes, seed=args.seed, rival=rival,
+            batch_size=args.batch_size, baseline=baseline, progress=bar.update,
         )  # fmt: skip
-        ep = t.episodes.assign(
-            scenario=label, sigma_mult=mult, shock_rate=rate if rate is not None else -1.0
-        )
-        ep["preset"] = label
-        frames.append(ep)
-    bar.close()
-    episodes = pd.concat(frames, ignore_index=True)
-    summary = summarize(episodes, baseline=baseline, seed=args.seed, pooled=False)
-    cols = ["preset", "policy", "total_pnl_mean", "total_pnl_ci_low", "total_pnl_ci_high",
-            "total_pnl_diff", "sharpe_mean", "max_drawdown_mean", "mean_abs_inventory_mean",
-            "frac_at_limit_mean", "n_shocks_mean"]  # fmt: skip
-    table = summary[cols].rename(columns={"preset": "scenario"})
-    text = "== stress scenarios (mean episode PnL, 95% CI, paired difference to AS) ==\n"
-    text += table.to_string(index=False, float_format=lambda x: f"{x:8.2f}") + "\n"
-    return {"summary": summary.rename(columns={"preset": "scenario"}), "episodes": episodes}, text
-
-
-def write_scenarios(tmp: Path, scen: dict[str, Any]) -> Any:
-    """Write the stress grid's tables into ``tmp``; return its figure."""
-    from mm_gym.files import atomic_write_text
-
-    for name, frame in (
-        ("scenarios.csv", scen["summary"]),
-        ("scenario_episodes.csv", scen["episodes"]),
-    ):
-        atomic_write_text(tmp / name, frame.to_csv(index=False, float_format="%.12g"))
-    return scenario_figure(scen["summary"])
-
-
-def scenario_figure(summary: Any) -> Any:
-    """Grouped bars: mean episode PnL (95% CI) per scenario and contestant."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    scen = list(dict.fromkeys(summary["scenario"]))
-    pols = list(dict.fromkeys(summary["policy"]))
-    fig, ax = plt.subplots(figsize=(max(8, 0.8 * len(scen) * len(pols) / 3), 5))
-    width = 0.8 / len(pols)
-    for j, p in enumerate(pols):
-        g = summary[summary["policy"] == p].set_index("scenario").loc[scen]
-        x = np.arange(len(scen)) + j * width
-        err = [
-            g["total_pnl_mean"] - g["total_pnl_ci_low"],
-            g["total_pnl_ci_high"] - g["total_pnl_mean"],
-        ]
-        ax.bar(x, g["total_pnl_mean"], width, yerr=err, label=p, capsize=1.5)
-    ax.set_xticks(np.arange(len(scen)) + 0.4 - width / 2, scen, rotation=45, ha="right", fontsize=7)
-    ax.axhline(0, color="k", lw=0.5)
-    ax.set_ylabel("mean episode PnL (95% CI)")
-    ax.set_title("Stress scenarios")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
 
 
 if __name__ == "__main__":

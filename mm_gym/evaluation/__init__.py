@@ -18,7 +18,8 @@ Modules:
   :func:`leaderboard`, :func:`format_leaderboard`;
 - :mod:`~mm_gym.evaluation.export`: CSV text, safe names, :func:`write_tables`;
 - :mod:`~mm_gym.evaluation.figures`: :func:`make_figures`, :func:`write_figures`;
-- :mod:`~mm_gym.evaluation.report`: :func:`write_report` (the PDF).
+- :mod:`~mm_gym.evaluation.report`: :func:`write_report` (the PDF);
+- :mod:`~mm_gym.evaluation.scenarios`: the stress grid of ``evaluate.py --scenarios``.
 
 Example:
     >>> from baselines import FixedSpread, RandomQuoter
