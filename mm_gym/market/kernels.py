@@ -20,6 +20,15 @@ machine words: about 40 % slower per market). Inlined, a helper's arguments are 
 variables, and binding an array takes a reference on it: handing the state tuple to a helper
 took 14, one per array, on every call (best prices, fills, cancels...) and released them
 after it: 72 % of a profile of the step was in numba's reference counting.
+
+Even with single arrays, numba's reference-count pruning leaves an acquire/release pair (two
+atomic operations behind a call) on each array bound in an inlined helper that branches or
+loops, and on each view (``orders[m, k, side]``) or chosen array (``bid_vol if side == 0 else
+ask_vol``): still about a quarter of the step's time in a ``perf`` profile. ``step_one`` and
+``reset_one`` are therefore compiled without numba's runtime (``_nrt=False``): no reference
+counting at all. They can: they allocate nothing and only read and write the arrays they are
+given, which their callers keep alive for the call (``_nrt`` is numba's own private flag; a
+body that allocated would fail to compile, not misbehave).
 """
 
 from __future__ import annotations
@@ -266,7 +275,7 @@ def write_features(
             f[FEAT_REGIME + r] = 1.0 if regime == r else 0.0
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)  # no reference counting: see the module docstring
 def step_one(
     s: MarketState,
     p: MarketParams,
@@ -353,7 +362,7 @@ def step_one(
     write_features(fs, is_, bid_vol, ask_vol, orders, acct, rets, features, p, m)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)  # see step_one
 def reset_one(
     s: MarketState,
     p: MarketParams,
