@@ -34,6 +34,7 @@ body that allocated would fail to compile, not misbehave).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -84,6 +85,10 @@ from mm_gym.market.state import (
     MarketState,
 )
 from mm_gym.observations import FEATURE_NAMES_ALL, N_RETURNS, NO_QUOTE_OFFSET, REGIME_FEATURES
+
+# numba's private option for a body compiled without its runtime (see the module docstring),
+# passed by name: numba's type stubs do not list it
+NO_RUNTIME: dict[str, Any] = {"_nrt": False}
 
 FLOW_EMA = 0.1  # weight of the newest step in the flow EMAs
 VAR_EMA = 0.05  # weight of the newest squared mid change in the volatility EWMA
@@ -275,7 +280,7 @@ def write_features(
             f[FEAT_REGIME + r] = 1.0 if regime == r else 0.0
 
 
-@nb.njit(cache=True, _nrt=False)  # no reference counting: see the module docstring
+@nb.njit(cache=True, **NO_RUNTIME)  # no reference counting: see the module docstring
 def step_one(
     s: MarketState,
     p: MarketParams,
@@ -362,7 +367,7 @@ def step_one(
     write_features(fs, is_, bid_vol, ask_vol, orders, acct, rets, features, p, m)
 
 
-@nb.njit(cache=True, _nrt=False)  # see step_one
+@nb.njit(cache=True, **NO_RUNTIME)  # see step_one
 def reset_one(
     s: MarketState,
     p: MarketParams,
@@ -403,7 +408,7 @@ def reset_one(
         is_[m, I_REGIME] = p.regime_mode
     off = np.bool_(False)  # not a literal False: the same compiled step_one as the loops
     for _ in range(warmup_steps):
-        step_one(s, p, m, quotes, off, off, off)  # type: ignore[arg-type]  # np.bool_: see above
+        step_one(s, p, m, quotes, off, off, off)  # np.bool_ flags: see above
     full_rescan(bid_vol, ask_vol, is_, m)
     update_mid(fs, is_, orders, n, m)
     fs[m, F_PREV_MID] = fs[m, F_MID]
