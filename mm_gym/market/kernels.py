@@ -20,11 +20,21 @@ machine words: about 40 % slower per market). Inlined, a helper's arguments are 
 variables, and binding an array takes a reference on it: handing the state tuple to a helper
 took 14, one per array, on every call (best prices, fills, cancels...) and released them
 after it: 72 % of a profile of the step was in numba's reference counting.
+
+Even with single arrays, numba's reference-count pruning leaves an acquire/release pair (two
+atomic operations behind a call) on each array bound in an inlined helper that branches or
+loops, and on each view (``orders[m, k, side]``) or chosen array (``bid_vol if side == 0 else
+ask_vol``): still about a quarter of the step's time in a ``perf`` profile. ``step_one`` and
+``reset_one`` are therefore compiled without numba's runtime (``_nrt=False``): no reference
+counting at all. They can: they allocate nothing and only read and write the arrays they are
+given, which their callers keep alive for the call (``_nrt`` is numba's own private flag; a
+body that allocated would fail to compile, not misbehave).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -75,6 +85,10 @@ from mm_gym.market.state import (
     MarketState,
 )
 from mm_gym.observations import FEATURE_NAMES_ALL, N_RETURNS, NO_QUOTE_OFFSET, REGIME_FEATURES
+
+# numba's private option for a body compiled without its runtime (see the module docstring),
+# passed by name: numba's type stubs do not list it
+NO_RUNTIME: dict[str, Any] = {"_nrt": False}
 
 FLOW_EMA = 0.1  # weight of the newest step in the flow EMAs
 VAR_EMA = 0.05  # weight of the newest squared mid change in the volatility EWMA
@@ -266,7 +280,7 @@ def write_features(
             f[FEAT_REGIME + r] = 1.0 if regime == r else 0.0
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, **NO_RUNTIME)  # no reference counting: see the module docstring
 def step_one(
     s: MarketState,
     p: MarketParams,
@@ -353,7 +367,7 @@ def step_one(
     write_features(fs, is_, bid_vol, ask_vol, orders, acct, rets, features, p, m)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, **NO_RUNTIME)  # see step_one
 def reset_one(
     s: MarketState,
     p: MarketParams,
@@ -394,7 +408,7 @@ def reset_one(
         is_[m, I_REGIME] = p.regime_mode
     off = np.bool_(False)  # not a literal False: the same compiled step_one as the loops
     for _ in range(warmup_steps):
-        step_one(s, p, m, quotes, off, off, off)  # type: ignore[arg-type]  # np.bool_: see above
+        step_one(s, p, m, quotes, off, off, off)  # np.bool_ flags: see above
     full_rescan(bid_vol, ask_vol, is_, m)
     update_mid(fs, is_, orders, n, m)
     fs[m, F_PREV_MID] = fs[m, F_MID]
