@@ -1,4 +1,4 @@
-"""The run folder of ``train.py``: its name, its lock, ``--overwrite`` and stale temporaries.
+"""The run folder of ``train.py``: name, lock, ``metadata.json``, ``--overwrite``, temporaries.
 
 A run holds an exclusive lock on its folder while it trains. ``--overwrite`` deletes only a
 folder holding :data:`RUN_MARKER` (written as a run starts), and only once every setting has
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import platform
 import re
@@ -19,12 +20,14 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from mm_gym.cli import Fail
 from mm_gym.files import (
     LOCK_FILE,
     FolderBusyError,
     UnsafePathError,
+    atomic_write_text,
     clean_stale_temps,
     exclusive_lock,
     is_owned_folder,
@@ -37,6 +40,11 @@ RUN_MARKER = "metadata.json"
 
 # What train.py writes into a run folder before its first checkpoint (and the lock).
 _BEFORE_FIRST_CHECKPOINT = frozenset({RUN_MARKER, "config.yaml", "tb", LOCK_FILE})
+
+
+def write_metadata(run_dir: Path, metadata: dict[str, Any]) -> None:
+    """Write ``metadata.json`` atomically."""
+    atomic_write_text(run_dir / RUN_MARKER, json.dumps(metadata, indent=2, default=str) + "\n")
 
 
 def default_run_name(env_id: str, seed: int) -> str:

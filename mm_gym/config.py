@@ -3,32 +3,31 @@
 Every dataclass here is frozen and validates itself in ``__post_init__``; a bad value raises
 :class:`ConfigError` naming the field, the value and the allowed range. Configs nest:
 :class:`MarketConfig` holds a :class:`ProcessConfig`, a :class:`FlowConfig`, a
-:class:`MakersConfig`, a :class:`RivalConfig` and an :class:`IntensityConfig`.
+:class:`MakersConfig`, a :class:`RivalConfig`, an :class:`IntensityConfig` and a
+:class:`FormationConfig`.
 
 Units: prices in integer ticks (``tick_size`` currency per tick), sizes in integer lots
 (``lot_size`` units of the asset per lot), time in integer steps. Rates are per step.
 Cash and PnL are in currency: one tick on one lot is ``tick_size * lot_size`` (1.0 by default).
 
 Use :func:`preset` for the named presets and :func:`load_config` / :func:`save_config` for YAML
-or JSON files (unknown keys are an error).
+or JSON files (unknown keys are an error). This module defines the classes and the checks of
+their values; the preset table lives in :mod:`mm_gym.presets`, overrides and files in
+:mod:`mm_gym.config_files`, and both are importable from here too.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import math
-import os
 import reprlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-from mm_gym.files import atomic_write_text
-
 __all__ = [
+    "MAX_CONFIG_BYTES",
+    "MAX_CONFIG_NODES",
     "REGIMES",
     "ConfigError",
     "FlowConfig",
@@ -44,6 +43,7 @@ __all__ = [
     "preset",
     "preset_names",
     "preset_overrides",
+    "read_config_file",
     "save_config",
     "setting_preset",
     "with_overrides",
@@ -88,6 +88,63 @@ class UnknownKeywordError(ConfigError, TypeError):
 
 MAX_KEYWORD_MESSAGE = 1_000
 """Most characters of an :class:`UnknownKeywordError` message."""
+
+
+def excerpt(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages about untrusted input.
+
+    The value is abbreviated while it is formatted (:mod:`reprlib`: the first few items of a
+    container, the start of a string, the size of a huge integer), so a million-item list costs
+    no more than a short one; the result is one line, and a failing ``repr`` is named by type.
+
+    Args:
+        value: Anything.
+        limit: Most characters returned (>= 10).
+
+    Returns:
+        The (possibly cut) representation; a cut one ends in ``"..."``.
+    """
+    limit = max(int(limit), 10)
+    text = " ".join(_ExcerptRepr(limit).repr(value).splitlines())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _ExcerptRepr(reprlib.Repr):
+    """A :class:`reprlib.Repr` sized so that its output only needs cutting at the end."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        items = limit // 2 + 1  # each item shows at least "0, "
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = items
+        self.maxdeque = self.maxarray = self.maxdict = items
+        # reprlib cuts long strings and reprs in the middle; keep the cut past our limit.
+        self.maxstring = self.maxother = self.maxlong = 2 * limit + 10
+
+    def repr_int(self, x: int, level: int) -> str:
+        # repr() of an int over 4,300 digits raises ValueError (CPython's conversion limit).
+        if x.bit_length() > 4 * self.maxlong:
+            return f"<an integer of about {int(x.bit_length() * math.log10(2)) + 1} digits>"
+        return super().repr_int(x, level)
+
+    # reprlib sorts a whole dict or set before showing its first items; take them as they come.
+    def repr_dict(self, x: dict[Any, Any], level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        shown = [
+            f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}"
+            for k, v in itertools.islice(x.items(), self.maxdict)
+        ]
+        return "{" + ", ".join(shown) + (", ...}" if len(x) > self.maxdict else "}")
+
+    def repr_set(self, x: set[Any], level: int) -> str:
+        if not x:
+            return "set()"
+        if level <= 0:
+            return "{...}"
+        shown = [self.repr1(v, level - 1) for v in itertools.islice(x, self.maxset)]
+        return "{" + ", ".join(shown) + (", ...}" if len(x) > self.maxset else "}")
 
 
 def _check_range(
@@ -553,347 +610,26 @@ class MarketConfig:
         return self.tick_size * self.lot_size
 
 
-# --------------------------------------------------------------------------- presets
-
-
-def _presets() -> dict[str, MarketConfig]:
-    base = MarketConfig()
-    return {
-        "default": base,
-        "mean_reverting": replace(base, regime="mean_reverting"),
-        "trending": replace(base, regime="trending"),
-        "volatile": replace(base, regime="volatile"),
-        "switching": replace(base, regime="switching"),
-        "shock_heavy": replace(
-            base,
-            regime="switching",
-            flow=replace(base.flow, shock_rate=0.01, shock_size_lots=12, p_adversarial=0.9),
-        ),
-        "hawkes": replace(base, flow=replace(base.flow, hawkes=True)),
-        # Avellaneda & Stoikov (2008), section 4: s0=100, T=1, sigma=2, dt=0.005, k=1.5, A=140.
-        "as2008": replace(base, fills="intensity", horizon_steps=200, intensity=IntensityConfig()),
-    }
-
-
-def preset_names() -> list[str]:
-    """Names accepted by :func:`preset`."""
-    return list(_presets())
-
-
-def preset(name: str) -> MarketConfig:
-    """Return the named preset config.
-
-    Args:
-        name: One of :func:`preset_names`.
-
-    Raises:
-        ConfigError: If the name is unknown (the message lists the valid names).
-    """
-    presets = _presets()
-    if not isinstance(name, str) or name not in presets:
-        raise ConfigError(f"preset={excerpt(name)} is not valid: choose one of {list(presets)}")
-    return presets[name]
-
-
-def book_preset_names() -> list[str]:
-    """The presets with a limit order book (all but the intensity model's ``as2008``).
-
-    The one vocabulary of market settings of the tools: ``train.py --regime`` and
-    ``evaluate.py --regimes`` accept these names (or the env ids of :func:`setting_preset`).
-    """
-    return [name for name, config in _presets().items() if config.fills == "book"]
-
-
-def setting_preset(setting: str) -> str:
-    """The book preset of ``setting``: a name of :func:`book_preset_names` or a book env id.
-
-    Raises:
-        ConfigError: Naming the value and every accepted name and id.
-    """
-    import mm_gym  # the registry of env ids (imports this module first)
-
-    books = book_preset_names()
-    if isinstance(setting, str) and setting in books:
-        return setting
-    if isinstance(setting, str) and setting in mm_gym.BOOK_ENV_IDS:
-        import gymnasium as gym
-
-        return str(gym.spec(setting).kwargs["preset"])
-    raise ConfigError(
-        f"setting={excerpt(setting)} is not valid: choose a book preset {books} or an env id "
-        f"{list(mm_gym.BOOK_ENV_IDS)}"
-    )
-
-
-def preset_overrides(name: str, base: str = "default") -> dict[str, Any]:
-    """Dotted overrides that turn preset ``base`` into preset ``name``, always with ``regime``.
-
-    ``with_overrides(preset(base), preset_overrides(name, base)) == preset(name)``. The regime
-    is always included, so that the overrides select the preset's regime on top of any other
-    preset too (``train.py --regime trending --env-id mm_gym/Hawkes-v1``: Hawkes flow, trending
-    fundamental).
-
-    Raises:
-        ConfigError: On an unknown preset name.
-    """
-
-    def flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in d.items():
-            if isinstance(v, Mapping):
-                out.update(flat(v, f"{prefix}{k}."))
-            else:
-                out[prefix + k] = v
-        return out
-
-    target, origin = preset(name), preset(base)
-    new, old = flat(config_to_dict(target)), flat(config_to_dict(origin))
-    changed = {k: v for k, v in new.items() if k == "regime" or old.get(k) != v}
-    for k, v in changed.items():  # asdict turns tuples into lists: give them back
-        if isinstance(v, list):
-            changed[k] = tuple(v)
-    return changed
-
-
-# --------------------------------------------------------------------------- overrides & files
-
-
-def with_overrides(config: MarketConfig, overrides: Mapping[str, Any]) -> MarketConfig:
-    """Return ``config`` with (possibly nested, possibly dotted) fields replaced.
-
-    Args:
-        config: The base config.
-        overrides: ``{"regime": "trending", "flow": {"shock_rate": 0.01}}`` or
-            ``{"flow.shock_rate": 0.01}``.
-
-    Raises:
-        ConfigError: On an unknown key (listing the valid ones) or an invalid value.
-    """
-    nested: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if not isinstance(key, str):
-            raise ConfigError(f"override key {excerpt(key)} must be a string")
-        parts = key.split(".")
-        cur = nested
-        for p in parts[:-1]:
-            cur = cur.setdefault(p, {})
-        cur[parts[-1]] = value
-    return _merge(config, nested, "")
-
-
-def _merge(obj: Any, changes: Mapping[str, Any], path: str) -> Any:
-    known = {f.name for f in fields(obj)}
-    unknown = sorted(set(changes) - known, key=str)  # file keys may be numbers too
-    if unknown:
-        where = f" in {path}" if path else ""
-        raise ConfigError(
-            f"unknown key(s) {excerpt(unknown)}{where}: valid keys are {sorted(known)}"
-        )
-    kwargs: dict[str, Any] = {}
-    for key, value in changes.items():
-        current = getattr(obj, key)
-        if is_dataclass(current) and isinstance(value, Mapping):
-            value = _merge(current, value, f"{path}.{key}" if path else key)
-        kwargs[key] = value
-    return replace(obj, **kwargs)
-
-
 def config_to_dict(config: Any) -> dict[str, Any]:
     """Return a plain nested dict of a config dataclass (for YAML/JSON)."""
     return dataclasses.asdict(config)
 
 
-def save_config(config: MarketConfig, path: str | os.PathLike[str]) -> None:
-    """Write ``config`` to a ``.yaml``/``.yml`` or ``.json`` file, atomically."""
-    path = Path(path)
-    data = config_to_dict(config)
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
-
-        text = yaml.safe_dump(data, sort_keys=False)
-    elif path.suffix == ".json":
-        text = json.dumps(data, indent=2)
-    else:
-        raise ConfigError(f"path={str(path)!r} must end in .yaml, .yml or .json")
-    atomic_write_text(path, text)
-
-
-MAX_CONFIG_BYTES = 1_000_000
-"""Largest config file read (bytes); a settings file is a few kilobytes."""
-
-MAX_CONFIG_NODES = 10_000
-"""Most YAML/JSON nodes (scalars, keys, items) a config file may hold."""
-
-
-def excerpt(value: Any, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for error messages about untrusted input.
-
-    The value is abbreviated while it is formatted (:mod:`reprlib`: the first few items of a
-    container, the start of a string, the size of a huge integer), so a million-item list costs
-    no more than a short one; the result is one line, and a failing ``repr`` is named by type.
-
-    Args:
-        value: Anything.
-        limit: Most characters returned (>= 10).
-
-    Returns:
-        The (possibly cut) representation; a cut one ends in ``"..."``.
-    """
-    limit = max(int(limit), 10)
-    text = " ".join(_ExcerptRepr(limit).repr(value).splitlines())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-class _ExcerptRepr(reprlib.Repr):
-    """A :class:`reprlib.Repr` sized so that its output only needs cutting at the end."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        items = limit // 2 + 1  # each item shows at least "0, "
-        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = items
-        self.maxdeque = self.maxarray = self.maxdict = items
-        # reprlib cuts long strings and reprs in the middle; keep the cut past our limit.
-        self.maxstring = self.maxother = self.maxlong = 2 * limit + 10
-
-    def repr_int(self, x: int, level: int) -> str:
-        # repr() of an int over 4,300 digits raises ValueError (CPython's conversion limit).
-        if x.bit_length() > 4 * self.maxlong:
-            return f"<an integer of about {int(x.bit_length() * math.log10(2)) + 1} digits>"
-        return super().repr_int(x, level)
-
-    # reprlib sorts a whole dict or set before showing its first items; take them as they come.
-    def repr_dict(self, x: dict[Any, Any], level: int) -> str:
-        if not x:
-            return "{}"
-        if level <= 0:
-            return "{...}"
-        shown = [
-            f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}"
-            for k, v in itertools.islice(x.items(), self.maxdict)
-        ]
-        return "{" + ", ".join(shown) + (", ...}" if len(x) > self.maxdict else "}")
-
-    def repr_set(self, x: set[Any], level: int) -> str:
-        if not x:
-            return "set()"
-        if level <= 0:
-            return "{...}"
-        shown = [self.repr1(v, level - 1) for v in itertools.islice(x, self.maxset)]
-        return "{" + ", ".join(shown) + (", ...}" if len(x) > self.maxset else "}")
-
-
-def read_config_file(path: str | os.PathLike[str], what: str = "config file") -> dict[str, Any]:
-    """Read a YAML or JSON settings file into a dict, bounded and with one-line errors.
-
-    The file must be a regular file of at most :data:`MAX_CONFIG_BYTES`, UTF-8 text, hold a
-    mapping with string keys at the top level, and at most :data:`MAX_CONFIG_NODES` nodes. YAML
-    anchors and aliases are refused (a few hundred bytes of aliases expand to gigabytes).
-
-    Args:
-        path: A ``.yaml``, ``.yml`` or ``.json`` file.
-        what: What the file is, named in errors (e.g. ``"--config"``).
-
-    Raises:
-        ConfigError: Naming the file and the problem.
-    """
-    path = Path(path)
-    name = f"{what} {str(path)!r}"
-    if path.is_dir():
-        raise ConfigError(f"{name} is a folder, not a file")
-    if not path.is_file():
-        raise ConfigError(f"{name} does not exist")
-    if path.suffix not in (".yaml", ".yml", ".json"):
-        raise ConfigError(f"{name} must end in .yaml, .yml or .json")
-    try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError(
-                f"{name} has {size:,} bytes; a config file may have at most {MAX_CONFIG_BYTES:,}"
-            )
-        raw = path.read_bytes()[: MAX_CONFIG_BYTES + 1]
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{name} is not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"{name} cannot be read: {exc.strerror}") from None
-    if "\x00" in text:
-        raise ConfigError(f"{name} is not a text file (it contains NUL bytes)")
-    if path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-            ) from None
-        except RecursionError:
-            raise ConfigError(f"{name} is nested too deeply") from None
-    else:
-        data = _safe_yaml(text, name)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{name} must hold a mapping (key: value lines) at the top level, not "
-            f"{type(data).__name__} {excerpt(data, 40)}"
-        )
-    bad = [k for k in data if not isinstance(k, str)]
-    if bad:
-        raise ConfigError(f"{name}: keys must be names, not {excerpt(bad[0], 40)}")
-    _check_size(data, name)
-    return data
-
-
-def _safe_yaml(text: str, name: str) -> Any:
-    """``yaml.safe_load`` that refuses anchors and aliases (checked on the token stream first)."""
-    import yaml
-
-    try:
-        for token in yaml.scan(text, Loader=yaml.SafeLoader):
-            if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
-                line = token.start_mark.line + 1
-                raise ConfigError(
-                    f"{name} uses a YAML anchor or alias (line {line}); write values out in full"
-                )
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise ConfigError(f"{name} is not valid YAML: {problem}{where}") from None
-    except RecursionError:
-        raise ConfigError(f"{name} is nested too deeply") from None
-
-
-def _check_size(data: Any, name: str) -> None:
-    stack, count = [data], 0
-    while stack:
-        item = stack.pop()
-        count += 1
-        if count > MAX_CONFIG_NODES:
-            raise ConfigError(
-                f"{name} holds more than {MAX_CONFIG_NODES:,} values; a config "
-                "file is a few settings"
-            )
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-
-
-def load_config(path: str | os.PathLike[str], base: MarketConfig | None = None) -> MarketConfig:
-    """Load a config file (YAML or JSON), applied as overrides on ``base`` (default preset).
-
-    Unknown keys are an error. A top-level ``preset: name`` key selects the base preset. The file
-    is read by :func:`read_config_file` (bounded size, no YAML aliases, one-line errors).
-    """
-    data = read_config_file(path)
-    if "preset" in data:
-        name = data.pop("preset")
-        if not isinstance(name, str):
-            raise ConfigError(
-                f"preset={excerpt(name, 40)} in {str(path)!r} must be a preset "
-                f"name: one of {preset_names()}"
-            )
-        base = preset(name)
-    return with_overrides(base or MarketConfig(), data)
+# The preset table and the file reading build on the classes above, so they are imported after
+# them (``import mm_gym`` imports this module first, so neither ever runs before it); their
+# names stay importable from here, where they were first defined.
+from mm_gym.config_files import (  # noqa: E402  (see above)
+    MAX_CONFIG_BYTES,
+    MAX_CONFIG_NODES,
+    load_config,
+    read_config_file,
+    save_config,
+    with_overrides,
+)
+from mm_gym.presets import (  # noqa: E402  (see above)
+    book_preset_names,
+    preset,
+    preset_names,
+    preset_overrides,
+    setting_preset,
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from mm_gym.config import REGIMES, MarketConfig
+from mm_gym.config import REGIMES, FormationConfig, MarketConfig
 from mm_gym.market.rng import geometric_log_q_of_mean
 
 REGIME_SWITCHING = 3  # regime_mode of a switching market (0..2: that regime, fixed)
@@ -101,14 +101,7 @@ def pack_params(config: MarketConfig) -> MarketParams:
     # compiled step is the same for both models (FormationConfig.volatile_mo_mult, shock_one_step).
     volatile_flow_mult = pr.volatile_flow_mult * (fo.volatile_mo_mult if book else 1.0)
     shock_steps = 1 if book and fo.shock_one_step else fl.shock_duration_steps
-    a = [
-        math.exp(-1.0 / tau)
-        for tau in (
-            fo.activity_tau_fast_steps,
-            fo.activity_tau_mid_steps,
-            fo.activity_tau_slow_steps,
-        )
-    ]
+    a, b = _activity_ar1(fo)
     return MarketParams(
         sigma_ticks=float(pr.sigma_ticks),
         ou_kappa=float(pr.ou_kappa),
@@ -164,9 +157,9 @@ def pack_params(config: MarketConfig) -> MarketParams:
         act_a0=a[0],
         act_a1=a[1],
         act_a2=a[2],
-        act_b0=fo.activity_sigma * math.sqrt(1.0 - a[0] * a[0]),
-        act_b1=fo.activity_sigma * math.sqrt(1.0 - a[1] * a[1]),
-        act_b2=fo.activity_sigma * math.sqrt(1.0 - a[2] * a[2]),
+        act_b0=b[0],
+        act_b1=b[1],
+        act_b2=b[2],
         act_log_norm=-0.5 * 3.0 * fo.activity_sigma**2,
         activity_cap=float(fo.activity_cap),
         touch_take_prob=float(fo.touch_take_prob),
@@ -177,3 +170,14 @@ def pack_params(config: MarketConfig) -> MarketParams:
         pull_mult=float(fo.pull_mult),
         volatile_lo_mult=float(fo.volatile_lo_mult),
     )
+
+
+def _activity_ar1(fo: FormationConfig) -> tuple[list[float], list[float]]:
+    """AR(1) coefficients and innovation stds of the activity factor's three log-OU components.
+
+    Each component is ``x' = a x + b eps`` with ``a = exp(-1 / tau)`` (``tau`` its time scale in
+    steps) and ``b = activity_sigma * sqrt(1 - a^2)``, so its stationary std is ``activity_sigma``.
+    """
+    taus = (fo.activity_tau_fast_steps, fo.activity_tau_mid_steps, fo.activity_tau_slow_steps)
+    a = [math.exp(-1.0 / tau) for tau in taus]
+    return a, [fo.activity_sigma * math.sqrt(1.0 - x * x) for x in a]
