@@ -238,7 +238,10 @@ class MarketMakingSB3VecEnv(VecEnv):
         """Step every sub-env; see the module docstring for the autoreset protocol."""
         actions = np.asarray(self._actions)
         obs, reward, terminated, truncated, info = self.env.step(actions)
-        self._accumulate(actions, reward, info)
+        # SAME_STEP: the top-level info of an ended sub-env is its reset info; this step's
+        # values (every sub-env's, read before the reset) are in final_info.
+        step_info = info["final_info"] if self._same_step and "final_info" in info else info
+        self._accumulate(actions, reward, step_info)
         if self._pending.any():
             # NEXT_STEP resets owed since a partial end: these sub-envs ignored the action.
             self._clear_stats(self._pending)
@@ -247,7 +250,7 @@ class MarketMakingSB3VecEnv(VecEnv):
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         if not done.any():
             return obs, reward, done, infos
-        self._finish(done, info)
+        self._finish(done, step_info)
         final_obs = obs
         if self._same_step:
             final_obs = np.stack(

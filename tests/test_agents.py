@@ -72,6 +72,30 @@ def test_vec_env_adapter_follows_native_env_and_sb3_autoreset():
     assert adapter.partial_resets == 0
 
 
+def test_vec_env_adapter_same_step_env_keeps_the_ended_episodes_statistics():
+    """With a SAME_STEP env the top-level info of an ending step is the reset one: the
+    statistics must come from ``final_info`` (they equal a NEXT_STEP adapter's on the same
+    seeds and actions)."""
+    from gymnasium.vector import AutoresetMode
+
+    n = 3
+    stats = {}
+    for mode in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+        env = gym.make_vec(ENV_ID, num_envs=n, horizon_steps=HORIZON, autoreset_mode=mode)
+        adapter = MarketMakingSB3VecEnv(env)
+        adapter.seed(5)
+        adapter.reset()
+        rng = np.random.default_rng(2)
+        for _ in range(HORIZON):
+            adapter.step(_actions(rng, n))
+        stats[mode] = adapter.pop_episode_stats()
+    next_step, same_step = stats[AutoresetMode.NEXT_STEP], stats[AutoresetMode.SAME_STEP]
+    assert set(next_step) == set(same_step)
+    assert np.any(next_step["final_inventory"] != 0) and np.any(next_step["pnl"] != 0)
+    for key, value in next_step.items():
+        np.testing.assert_array_equal(same_step[key], value, err_msg=key)
+
+
 def test_vec_env_adapter_partial_end_keeps_running():
     # A tiny drawdown limit ends episodes at different steps: the other markets keep going.
     adapter = MarketMakingSB3VecEnv(
