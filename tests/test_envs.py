@@ -535,6 +535,18 @@ def test_render_ansi_shows_ladder_and_quotes():
     assert "mid" in text and "mm1 bid" in text and "mm2 ask" in text and "inventory" in text
 
 
+def test_render_human_writes_the_ladder_to_stdout_without_pygame(capsys):
+    """``render_mode="human"``: the text ladder at every reset and step, no window (pygame is
+    not a dependency: Gymnasium's HumanRendering fallback needed it and failed)."""
+    env = gym.make(ID, render_mode="human", horizon_steps=5)
+    env.reset(seed=0)
+    assert "step 0/5" in capsys.readouterr().out
+    env.step(np.zeros(2, np.float32))
+    assert "step 1/5" in capsys.readouterr().out
+    assert env.render() is None
+    assert "-- mid " in capsys.readouterr().out
+
+
 def test_render_rgb_array_frame():
     env = gym.make(ID, render_mode="rgb_array")
     env.reset(seed=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Any
 
 import gymnasium as gym
@@ -182,7 +183,9 @@ class MarketMakingEnv(CoreEnvMixin, gym.Env[np.ndarray, Any]):
     - ``config``: a full :class:`~mm_gym.config.MarketConfig` (replaces the preset).
     - ``env_config``: a full :class:`~mm_gym.envs.config.EnvConfig`.
     - ``rival``: ``"builtin"`` or a :class:`~mm_gym.policy.QuotingPolicy` (see Rival).
-    - ``render_mode``: None, ``"ansi"`` (text ladder) or ``"rgb_array"`` (360x640 frame).
+    - ``render_mode``: None, ``"ansi"`` (text ladder), ``"rgb_array"`` (360x640 frame) or
+      ``"human"`` (the text ladder written to standard output at every reset and step; there is
+      no window, so no pygame; ``render()`` writes it too and returns None).
     - ``reward_info``: ``"nested"`` (default: ``info["reward_components"]``, a dict) or
       ``"flat"`` (scalar keys ``info["reward_pnl"]``, ``info["reward_inventory_pnl"]``, ... in
       its place, for readers of flat info dicts such as TorchRL's).
@@ -252,7 +255,10 @@ class MarketMakingEnv(CoreEnvMixin, gym.Env[np.ndarray, Any]):
     """
 
     # Gymnasium declares metadata as an instance attribute, hence no ClassVar.
-    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 20}  # noqa: RUF012
+    metadata: dict[str, Any] = {  # noqa: RUF012
+        "render_modes": ["ansi", "rgb_array", "human"],
+        "render_fps": 20,
+    }
 
     def __init__(
         self,
@@ -326,6 +332,7 @@ class MarketMakingEnv(CoreEnvMixin, gym.Env[np.ndarray, Any]):
         self._max_size = c.max_size
         self._offsets_rows = c.offsets_rows
         self._record = c.history_len > 0
+        self._human = self.render_mode == "human"
         kind = self.env_config.action_type
         if kind == "continuous":
             self._write = self._write_continuous
@@ -444,6 +451,8 @@ class MarketMakingEnv(CoreEnvMixin, gym.Env[np.ndarray, Any]):
             )
         self._done = False
         self._started = True
+        if self.render_mode == "human":
+            self.render()
         return self._obs_view.copy(), self._info(dict(_ZERO_COMPONENTS))
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -480,6 +489,8 @@ class MarketMakingEnv(CoreEnvMixin, gym.Env[np.ndarray, Any]):
         self._prev_mid = mid
         self._done = terminated
         info = _info_dict(inv, cash, rival_inv, rival_cash, mid, t, self, components)
+        if self._human:
+            self.render()
         return self._obs_view.copy(), reward, terminated, False, info
 
     def _info(self, components: dict[str, float]) -> dict[str, Any]:
@@ -490,15 +501,19 @@ class MarketMakingEnv(CoreEnvMixin, gym.Env[np.ndarray, Any]):
         return _info_dict(inv, cash, rival_inv, rival_cash, mid, t, self, components)
 
     def render(self) -> str | np.ndarray | None:
-        """Render the current state (``render_mode`` "ansi": text; "rgb_array": frame)."""
+        """Render the current state ("ansi": text; "rgb_array": frame; "human": text to stdout)."""
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode= to make()")
             return None
         if not self._started:
             raise RuntimeError("render() called before reset()")
-        if self.render_mode == "ansi":
-            return render_ansi(self._core, 0)
-        return render_rgb(self._core, 0)
+        if self.render_mode == "rgb_array":
+            return render_rgb(self._core, 0)
+        text = render_ansi(self._core, 0)
+        if self.render_mode == "human":
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            return None
+        return text
 
     # ------------------------------------------------------------------ extras
     @property
