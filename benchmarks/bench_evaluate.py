@@ -3,9 +3,10 @@
 
 Times :func:`mm_gym.evaluation.run_tournament` (simulation and per-episode metrics, sample
 traces included) plus :func:`summarize` (bootstrap CIs and paired differences), the median of
-``--repeats`` runs after one warm-up run that loads the numba cache. Contestants: the five CLI
-baselines (fixed spread, order-flow skew, calibrated AS, calibrated GLFT, random) and a
-2-tick fixed spread as the sixth. The AS / GLFT calibrations are looked up before timing.
+``--repeats`` runs after one warm-up run that loads the numba cache. Contestants: the five
+baselines of the policy registry (:mod:`baselines.registry`, ``evaluate.py``'s contestants: fixed
+spread, order-flow skew, calibrated AS, calibrated GLFT, random) and a 2-tick fixed spread as the
+sixth. The AS / GLFT calibrations are looked up before timing.
 
     python benchmarks/bench_evaluate.py                 # 6 x 3 x 1,000 episodes, median of 3
     python benchmarks/bench_evaluate.py --episodes 200 --repeats 1
@@ -28,22 +29,19 @@ from pathlib import Path
 
 import numba
 
-from baselines import FixedSpread, OrderFlowSkew, RandomQuoter
-from baselines.calibration import calibrated_as, calibrated_glft
+from baselines import FixedSpread
+from baselines.calibration import calibrated_as
+from baselines.registry import BASELINE_NAMES, make_policy
 from mm_gym.evaluation import run_tournament, summarize
 
 REGIMES = ("mean_reverting", "trending", "switching")
 
 
 def contestants() -> dict:
-    return {
-        "fixed_spread": lambda s: FixedSpread(1.0, name="fixed_spread"),
-        "order_flow_skew": lambda s: OrderFlowSkew(1.0, 1.0, 2.0, name="order_flow_skew"),
-        "avellaneda_stoikov": lambda s: calibrated_as(s),
-        "glft": lambda s: calibrated_glft(s),
-        "random": lambda s: RandomQuoter(name="random"),
-        "fixed_spread_2": lambda s: FixedSpread(2.0, name="fixed_spread_2"),
-    }
+    """The registry's baselines (``evaluate.py``'s contestants) and a 2-tick fixed spread."""
+    table = {name: (lambda s, name=name: make_policy(name, s)) for name in BASELINE_NAMES}
+    table["fixed_spread_2"] = lambda s: FixedSpread(2.0, name="fixed_spread_2")
+    return table
 
 
 def one_run(episodes: int, batch_size: int) -> tuple[float, float, int]:
