@@ -183,6 +183,65 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise ConfigError(f"{name}={excerpt(value)} is not valid: choose one of {list(choices)}")
 
 
+# Each field of the config classes states its own check; ``__post_init__`` runs them all with
+# :func:`_check_fields`, so a field's default and its allowed values are written in one place.
+
+
+def _ranged(
+    default: float,
+    lo: float | str | None,
+    hi: float | str | None,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    integer: bool = False,
+) -> Any:
+    """A field that must be a number in ``[lo, hi]`` (see :func:`_check_range`).
+
+    A bound given as a string names another field of the same config whose value is the bound.
+    """
+    bounds = {"lo_open": lo_open, "hi_open": hi_open, "integer": integer}
+    return field(default=default, metadata={"range": (lo, hi, bounds)})
+
+
+def _flag(default: bool) -> Any:
+    """A field that must be a bool (``true`` or ``false`` in a file)."""
+    return field(default=default, metadata={"flag": True})
+
+
+def _choice(default: str, choices: tuple[str, ...]) -> Any:
+    """A field that must be one of the strings ``choices``."""
+    return field(default=default, metadata={"choices": choices})
+
+
+def _part(cls: type) -> Any:
+    """A field holding a nested config of class ``cls`` (default: ``cls()``)."""
+    return field(default_factory=cls, metadata={"part": cls})
+
+
+def _check_fields(config: Any, prefix: str) -> None:
+    """Run the check each field of the config dataclass ``config`` states, in field order.
+
+    Raises:
+        ConfigError: For the first invalid field, named ``prefix + name`` (``"flow.lo_rate"``).
+    """
+    for f in dataclasses.fields(config):
+        name, value, rule = prefix + f.name, getattr(config, f.name), f.metadata
+        if "range" in rule:
+            lo, hi, bounds = rule["range"]
+            lo = getattr(config, lo) if isinstance(lo, str) else lo
+            hi = getattr(config, hi) if isinstance(hi, str) else hi
+            _check_range(name, value, lo, hi, **bounds)
+        elif "flag" in rule:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{name}={excerpt(value)} must be true or false")
+        elif "choices" in rule:
+            _check_choice(name, value, rule["choices"])
+        elif "part" in rule:
+            if not isinstance(value, rule["part"]):
+                raise ConfigError(f"{name}={excerpt(value)} must be a {rule['part'].__name__}")
+
+
 @dataclass(frozen=True)
 class ProcessConfig:
     """Exogenous processes: the fundamental price per regime, the regime chain, sentiment, news.
@@ -206,31 +265,21 @@ class ProcessConfig:
         alpha_smooth: EMA weight of a news item in the observed sentiment.
     """
 
-    sigma_ticks: float = 0.6
-    ou_kappa: float = 0.01
-    trend_drift_ticks: float = 0.08
-    volatile_sigma_mult: float = 2.5
-    volatile_flow_mult: float = 1.5
-    switch_prob: float = 0.002
-    sentiment_kappa: float = 0.005
-    sentiment_sigma: float = 0.05
-    news_rate: float = 0.05
-    news_noise: float = 0.3
-    alpha_smooth: float = 0.3
+    sigma_ticks: float = _ranged(0.6, 0.0, 50.0)
+    ou_kappa: float = _ranged(0.01, 0.0, 1.0)
+    trend_drift_ticks: float = _ranged(0.08, 0.0, 10.0)
+    volatile_sigma_mult: float = _ranged(2.5, 1.0, 20.0)
+    volatile_flow_mult: float = _ranged(1.5, 1.0, 20.0)
+    switch_prob: float = _ranged(0.002, 0.0, 1.0)
+    sentiment_kappa: float = _ranged(0.005, 0.0, 1.0)
+    sentiment_sigma: float = _ranged(0.05, 0.0, 5.0)
+    news_rate: float = _ranged(0.05, 0.0, 10.0)
+    news_noise: float = _ranged(0.3, 0.0, 10.0)
+    alpha_smooth: float = _ranged(0.3, 0.0, 1.0, lo_open=True)
 
     def __post_init__(self) -> None:
         """Validate every field."""
-        _check_range("process.sigma_ticks", self.sigma_ticks, 0.0, 50.0)
-        _check_range("process.ou_kappa", self.ou_kappa, 0.0, 1.0)
-        _check_range("process.trend_drift_ticks", self.trend_drift_ticks, 0.0, 10.0)
-        _check_range("process.volatile_sigma_mult", self.volatile_sigma_mult, 1.0, 20.0)
-        _check_range("process.volatile_flow_mult", self.volatile_flow_mult, 1.0, 20.0)
-        _check_range("process.switch_prob", self.switch_prob, 0.0, 1.0)
-        _check_range("process.sentiment_kappa", self.sentiment_kappa, 0.0, 1.0)
-        _check_range("process.sentiment_sigma", self.sentiment_sigma, 0.0, 5.0)
-        _check_range("process.news_rate", self.news_rate, 0.0, 10.0)
-        _check_range("process.news_noise", self.news_noise, 0.0, 10.0)
-        _check_range("process.alpha_smooth", self.alpha_smooth, 0.0, 1.0, lo_open=True)
+        _check_fields(self, "process.")
 
 
 @dataclass(frozen=True)
@@ -267,57 +316,34 @@ class FlowConfig:
             volume (0 disables it; book depletion is the transient part either way).
     """
 
-    lo_rate: float = 5.0
-    lo_mean_distance_ticks: float = 3.0
-    lo_mean_size_lots: float = 2.0
-    cancel_rate: float = 0.05
-    noise_rate: float = 1.0
-    noise_size_alpha: float = 2.0
-    informed_rate: float = 0.25
-    informed_scale_ticks: float = 1.0
-    informed_sentiment_weight: float = 1.0
-    informed_mean_size_lots: float = 2.0
-    max_order_lots: int = 50
-    hawkes: bool = False
-    hawkes_alpha: float = 0.5
-    hawkes_beta: float = 1.0
-    shock_rate: float = 0.001
-    shock_duration_steps: int = 5
-    shock_size_lots: int = 8
-    p_adversarial: float = 0.8
-    permanent_impact_ticks: float = 0.0
+    lo_rate: float = _ranged(5.0, 0.0, 100.0, lo_open=True)
+    lo_mean_distance_ticks: float = _ranged(3.0, 0.0, 50.0)
+    lo_mean_size_lots: float = _ranged(2.0, 1.0, 100.0)
+    cancel_rate: float = _ranged(0.05, 0.0, 1.0)
+    noise_rate: float = _ranged(1.0, 0.0, 100.0)
+    noise_size_alpha: float = _ranged(2.0, 0.5, 10.0)
+    informed_rate: float = _ranged(0.25, 0.0, 100.0)
+    informed_scale_ticks: float = _ranged(1.0, 0.0, 100.0, lo_open=True)
+    informed_sentiment_weight: float = _ranged(1.0, -10.0, 10.0)
+    informed_mean_size_lots: float = _ranged(2.0, 1.0, 100.0)
+    max_order_lots: int = _ranged(50, 1, 10_000, integer=True)
+    hawkes: bool = _flag(False)
+    hawkes_alpha: float = _ranged(0.5, 0.0, 100.0)
+    hawkes_beta: float = _ranged(1.0, 0.0, 100.0, lo_open=True)
+    shock_rate: float = _ranged(0.001, 0.0, 1.0)
+    shock_duration_steps: int = _ranged(5, 1, 10_000, integer=True)
+    shock_size_lots: int = _ranged(8, 1, 10_000, integer=True)
+    p_adversarial: float = _ranged(0.8, 0.0, 1.0)
+    permanent_impact_ticks: float = _ranged(0.0, 0.0, 10.0)
 
     def __post_init__(self) -> None:
         """Validate every field."""
-        _check_range("flow.lo_rate", self.lo_rate, 0.0, 100.0, lo_open=True)
-        _check_range("flow.lo_mean_distance_ticks", self.lo_mean_distance_ticks, 0.0, 50.0)
-        _check_range("flow.lo_mean_size_lots", self.lo_mean_size_lots, 1.0, 100.0)
-        _check_range("flow.cancel_rate", self.cancel_rate, 0.0, 1.0)
-        _check_range("flow.noise_rate", self.noise_rate, 0.0, 100.0)
-        _check_range("flow.noise_size_alpha", self.noise_size_alpha, 0.5, 10.0)
-        _check_range("flow.informed_rate", self.informed_rate, 0.0, 100.0)
-        _check_range(
-            "flow.informed_scale_ticks", self.informed_scale_ticks, 0.0, 100.0, lo_open=True
-        )
-        _check_range("flow.informed_sentiment_weight", self.informed_sentiment_weight, -10.0, 10.0)
-        _check_range("flow.informed_mean_size_lots", self.informed_mean_size_lots, 1.0, 100.0)
-        _check_range("flow.max_order_lots", self.max_order_lots, 1, 10_000, integer=True)
-        if not isinstance(self.hawkes, bool):
-            raise ConfigError(f"flow.hawkes={excerpt(self.hawkes)} must be true or false")
-        _check_range("flow.hawkes_alpha", self.hawkes_alpha, 0.0, 100.0)
-        _check_range("flow.hawkes_beta", self.hawkes_beta, 0.0, 100.0, lo_open=True)
+        _check_fields(self, "flow.")
         if self.hawkes_alpha / self.hawkes_beta >= 1.0:
             raise ConfigError(
                 f"flow.hawkes_alpha/flow.hawkes_beta={self.hawkes_alpha / self.hawkes_beta!r} "
                 "must be < 1 (branching ratio; a stationary Hawkes process needs alpha < beta)"
             )
-        _check_range("flow.shock_rate", self.shock_rate, 0.0, 1.0)
-        _check_range(
-            "flow.shock_duration_steps", self.shock_duration_steps, 1, 10_000, integer=True
-        )
-        _check_range("flow.shock_size_lots", self.shock_size_lots, 1, 10_000, integer=True)
-        _check_range("flow.p_adversarial", self.p_adversarial, 0.0, 1.0)
-        _check_range("flow.permanent_impact_ticks", self.permanent_impact_ticks, 0.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -333,17 +359,14 @@ class MakersConfig:
             their quotes are post-only).
     """
 
-    mm1_limit: int = 20
-    mm2_limit: int = 20
-    maker_rebate: float = 0.2
-    taker_fee: float = 0.3
+    mm1_limit: int = _ranged(20, 1, 1_000_000, integer=True)
+    mm2_limit: int = _ranged(20, 1, 1_000_000, integer=True)
+    maker_rebate: float = _ranged(0.2, 0.0, 1_000.0)
+    taker_fee: float = _ranged(0.3, 0.0, 1_000.0)
 
     def __post_init__(self) -> None:
         """Validate every field."""
-        _check_range("makers.mm1_limit", self.mm1_limit, 1, 1_000_000, integer=True)
-        _check_range("makers.mm2_limit", self.mm2_limit, 1, 1_000_000, integer=True)
-        _check_range("makers.maker_rebate", self.maker_rebate, 0.0, 1_000.0)
-        _check_range("makers.taker_fee", self.taker_fee, 0.0, 1_000.0)
+        _check_fields(self, "makers.")
 
 
 @dataclass(frozen=True)
@@ -361,17 +384,14 @@ class RivalConfig:
         size_lots: Size of each quote in lots.
     """
 
-    half_spread_ticks: float = 1.0
-    inventory_skew_ticks: float = 2.0
-    flow_skew_ticks: float = 1.0
-    size_lots: int = 1
+    half_spread_ticks: float = _ranged(1.0, 0.5, 100.0)
+    inventory_skew_ticks: float = _ranged(2.0, 0.0, 100.0)
+    flow_skew_ticks: float = _ranged(1.0, 0.0, 100.0)
+    size_lots: int = _ranged(1, 1, 10_000, integer=True)
 
     def __post_init__(self) -> None:
         """Validate every field."""
-        _check_range("rival.half_spread_ticks", self.half_spread_ticks, 0.5, 100.0)
-        _check_range("rival.inventory_skew_ticks", self.inventory_skew_ticks, 0.0, 100.0)
-        _check_range("rival.flow_skew_ticks", self.flow_skew_ticks, 0.0, 100.0)
-        _check_range("rival.size_lots", self.size_lots, 1, 10_000, integer=True)
+        _check_fields(self, "rival.")
 
 
 @dataclass(frozen=True)
@@ -392,23 +412,17 @@ class IntensityConfig:
         q0: Initial inventory.
     """
 
-    s0: float = 100.0
-    horizon: float = 1.0
-    sigma: float = 2.0
-    dt: float = 0.005
-    k: float = 1.5
-    A: float = 140.0
-    q0: int = 0
+    s0: float = _ranged(100.0, 0.0, 1e9, lo_open=True)
+    horizon: float = _ranged(1.0, 0.0, 1e6, lo_open=True)
+    sigma: float = _ranged(2.0, 0.0, 1e6)
+    dt: float = _ranged(0.005, 0.0, "horizon", lo_open=True)
+    k: float = _ranged(1.5, 0.0, 1e6, lo_open=True)
+    A: float = _ranged(140.0, 0.0, 1e9)
+    q0: int = _ranged(0, -1_000_000, 1_000_000, integer=True)
 
     def __post_init__(self) -> None:
         """Validate every field."""
-        _check_range("intensity.s0", self.s0, 0.0, 1e9, lo_open=True)
-        _check_range("intensity.horizon", self.horizon, 0.0, 1e6, lo_open=True)
-        _check_range("intensity.sigma", self.sigma, 0.0, 1e6)
-        _check_range("intensity.dt", self.dt, 0.0, self.horizon, lo_open=True)
-        _check_range("intensity.k", self.k, 0.0, 1e6, lo_open=True)
-        _check_range("intensity.A", self.A, 0.0, 1e9)
-        _check_range("intensity.q0", self.q0, -1_000_000, 1_000_000, integer=True)
+        _check_fields(self, "intensity.")
         if self.A * self.dt > 1.0:
             raise ConfigError(
                 f"intensity.A*intensity.dt={self.A * self.dt!r} must be <= 1 "
@@ -487,55 +501,29 @@ class FormationConfig:
             restores the burst.
     """
 
-    queue_ref_lots: float = 8.0
-    inside_spread_prob: float = 0.5
-    metaorder_share: float = 0.7
-    metaorder_count: int = 4
-    metaorder_tail: float = 1.5
-    activity_sigma: float = 0.7
-    activity_tau_fast_steps: float = 30.0
-    activity_tau_mid_steps: float = 300.0
-    activity_tau_slow_steps: float = 3_000.0
-    activity_cap: float = 8.0
-    touch_take_prob: float = 0.3
-    depth_fraction_power: float = 2.0
-    adaptive_kappa: float = 0.5
-    adaptive_half_life_orders: float = 20.0
-    informed_decay: float = 0.5
-    pull_mult: float = 15.0
-    volatile_lo_mult: float = 2.5
-    volatile_mo_mult: float = 2.5
-    shock_one_step: bool = True
+    queue_ref_lots: float = _ranged(8.0, 0.0, 1e4)
+    inside_spread_prob: float = _ranged(0.5, 0.0, 1.0)
+    metaorder_share: float = _ranged(0.7, 0.0, 1.0)
+    metaorder_count: int = _ranged(4, 1, 8, integer=True)
+    metaorder_tail: float = _ranged(1.5, 1.0, 10.0, lo_open=True)
+    activity_sigma: float = _ranged(0.7, 0.0, 3.0)
+    activity_tau_fast_steps: float = _ranged(30.0, 1.0, 1e7)
+    activity_tau_mid_steps: float = _ranged(300.0, 1.0, 1e7)
+    activity_tau_slow_steps: float = _ranged(3_000.0, 1.0, 1e7)
+    activity_cap: float = _ranged(8.0, 1.0, 1e3)
+    touch_take_prob: float = _ranged(0.3, 0.0, 1.0)
+    depth_fraction_power: float = _ranged(2.0, 0.0, 20.0)
+    adaptive_kappa: float = _ranged(0.5, 0.0, 1.0)
+    adaptive_half_life_orders: float = _ranged(20.0, 0.1, 1e6)
+    informed_decay: float = _ranged(0.5, 0.0, 1.0, lo_open=True)
+    pull_mult: float = _ranged(15.0, 0.0, 1e3)
+    volatile_lo_mult: float = _ranged(2.5, 0.0, 10.0, lo_open=True)
+    volatile_mo_mult: float = _ranged(2.5, 1.0, 20.0)
+    shock_one_step: bool = _flag(True)
 
     def __post_init__(self) -> None:
         """Validate every field."""
-        _check_range("formation.queue_ref_lots", self.queue_ref_lots, 0.0, 1e4)
-        _check_range("formation.inside_spread_prob", self.inside_spread_prob, 0.0, 1.0)
-        _check_range("formation.metaorder_share", self.metaorder_share, 0.0, 1.0)
-        _check_range("formation.metaorder_count", self.metaorder_count, 1, 8, integer=True)
-        _check_range("formation.metaorder_tail", self.metaorder_tail, 1.0, 10.0, lo_open=True)
-        _check_range("formation.activity_sigma", self.activity_sigma, 0.0, 3.0)
-        for name in (
-            "activity_tau_fast_steps",
-            "activity_tau_mid_steps",
-            "activity_tau_slow_steps",
-        ):
-            _check_range(f"formation.{name}", getattr(self, name), 1.0, 1e7)
-        _check_range("formation.activity_cap", self.activity_cap, 1.0, 1e3)
-        _check_range("formation.touch_take_prob", self.touch_take_prob, 0.0, 1.0)
-        _check_range("formation.depth_fraction_power", self.depth_fraction_power, 0.0, 20.0)
-        _check_range("formation.adaptive_kappa", self.adaptive_kappa, 0.0, 1.0)
-        _check_range(
-            "formation.adaptive_half_life_orders", self.adaptive_half_life_orders, 0.1, 1e6
-        )
-        _check_range("formation.informed_decay", self.informed_decay, 0.0, 1.0, lo_open=True)
-        _check_range("formation.pull_mult", self.pull_mult, 0.0, 1e3)
-        _check_range("formation.volatile_lo_mult", self.volatile_lo_mult, 0.0, 10.0, lo_open=True)
-        _check_range("formation.volatile_mo_mult", self.volatile_mo_mult, 1.0, 20.0)
-        if not isinstance(self.shock_one_step, bool):
-            raise ConfigError(
-                f"formation.shock_one_step={excerpt(self.shock_one_step)} must be true or false"
-            )
+        _check_fields(self, "formation.")
 
 
 @dataclass(frozen=True)
@@ -566,43 +554,25 @@ class MarketConfig:
         formation: Parameters of the ``"book"`` price formation.
     """
 
-    fills: str = "book"
-    regime: str = "mean_reverting"
-    tick_size: float = 0.01
-    lot_size: float = 100.0
-    price0_ticks: int = 10_000
-    horizon_steps: int = 1_000
-    n_levels: int = 256
-    warmup_steps: int = 100
-    process: ProcessConfig = field(default_factory=ProcessConfig)
-    flow: FlowConfig = field(default_factory=FlowConfig)
-    makers: MakersConfig = field(default_factory=MakersConfig)
-    rival: RivalConfig = field(default_factory=RivalConfig)
-    intensity: IntensityConfig = field(default_factory=IntensityConfig)
-    price_formation: str = "book"
-    formation: FormationConfig = field(default_factory=FormationConfig)
+    fills: str = _choice("book", FILL_MODES)
+    regime: str = _choice("mean_reverting", REGIME_CHOICES)
+    tick_size: float = _ranged(0.01, 0.0, 1e6, lo_open=True)
+    lot_size: float = _ranged(100.0, 0.0, 1e9, lo_open=True)
+    price0_ticks: int = _ranged(10_000, 1_000, 1_000_000_000, integer=True)
+    horizon_steps: int = _ranged(1_000, 1, 100_000_000, integer=True)
+    n_levels: int = _ranged(256, 64, 4_096, integer=True)
+    warmup_steps: int = _ranged(100, 0, 100_000, integer=True)
+    process: ProcessConfig = _part(ProcessConfig)
+    flow: FlowConfig = _part(FlowConfig)
+    makers: MakersConfig = _part(MakersConfig)
+    rival: RivalConfig = _part(RivalConfig)
+    intensity: IntensityConfig = _part(IntensityConfig)
+    price_formation: str = _choice("book", PRICE_FORMATIONS)
+    formation: FormationConfig = _part(FormationConfig)
 
     def __post_init__(self) -> None:
         """Validate every field."""
-        _check_choice("fills", self.fills, FILL_MODES)
-        _check_choice("regime", self.regime, REGIME_CHOICES)
-        _check_choice("price_formation", self.price_formation, PRICE_FORMATIONS)
-        _check_range("tick_size", self.tick_size, 0.0, 1e6, lo_open=True)
-        _check_range("lot_size", self.lot_size, 0.0, 1e9, lo_open=True)
-        _check_range("price0_ticks", self.price0_ticks, 1_000, 1_000_000_000, integer=True)
-        _check_range("horizon_steps", self.horizon_steps, 1, 100_000_000, integer=True)
-        _check_range("n_levels", self.n_levels, 64, 4_096, integer=True)
-        _check_range("warmup_steps", self.warmup_steps, 0, 100_000, integer=True)
-        for name, cls in (
-            ("process", ProcessConfig),
-            ("flow", FlowConfig),
-            ("makers", MakersConfig),
-            ("rival", RivalConfig),
-            ("intensity", IntensityConfig),
-            ("formation", FormationConfig),
-        ):
-            if not isinstance(getattr(self, name), cls):
-                raise ConfigError(f"{name}={excerpt(getattr(self, name))} must be a {cls.__name__}")
+        _check_fields(self, "")
 
     @property
     def value_per_tick_lot(self) -> float:

@@ -155,21 +155,26 @@ def _fills(fills: Any, n_steps: int) -> FillRecord:
     return rec
 
 
+def _episode_fills(
+    mid: ArrayLike, fills: Any, initial_inventory: float, lot_size: float
+) -> tuple[FloatArray, FillRecord, float, float]:
+    """Validate one episode's mid and fills (steps within the episode) and its two scalars."""
+    m = _float_array(mid, "mid", min_len=2)
+    q0 = _scalar(initial_inventory, "initial_inventory")
+    lots = _scalar(lot_size, "lot_size", low=0.0, low_open=True)
+    return m, _fills(fills, m.size - 1), q0, lots
+
+
 def _episode(
     mid: ArrayLike,
-    inventory: ArrayLike | None,
+    inventory: ArrayLike,
     fills: Any,
     initial_inventory: float,
     lot_size: float,
-) -> tuple[FloatArray, FloatArray | None, FillRecord, float, float]:
+) -> tuple[FloatArray, FloatArray, FillRecord, float, float]:
     """Validate one episode's mid, inventory and fills against each other."""
-    m = _float_array(mid, "mid", min_len=2)
+    m, rec, q0, lots = _episode_fills(mid, fills, initial_inventory, lot_size)
     n_steps = m.size - 1
-    q0 = _scalar(initial_inventory, "initial_inventory")
-    lots = _scalar(lot_size, "lot_size", low=0.0, low_open=True)
-    rec = _fills(fills, n_steps)
-    if inventory is None:
-        return m, None, rec, q0, lots
     q = _float_array(inventory, "inventory")
     if q.size != n_steps:
         raise ValueError(
@@ -267,7 +272,6 @@ def pnl_attribution(
             do not explain.
     """
     m, q, rec, q0, lots = _episode(mid, inventory, fills, initial_inventory, lot_size)
-    assert q is not None  # _episode returns an inventory when one is given
     d = rec.signed_size
     close = m[rec.step + 1]
     fill_mid = close if rec.mid is None else rec.mid
@@ -399,7 +403,6 @@ def equity_curve(
         ValueError: As :func:`pnl_attribution`.
     """
     m, q, rec, q0, lots = _episode(mid, inventory, fills, initial_inventory, lot_size)
-    assert q is not None  # _episode returns an inventory when one is given
     flows = -lots * rec.signed_size * rec.price + rec.fee
     cash = np.cumsum(np.bincount(rec.step, weights=flows, minlength=m.size - 1))
     equity = np.empty(m.size)
@@ -460,7 +463,7 @@ def average_cost_pnl(
     Raises:
         ValueError: On invalid arrays or steps out of range.
     """
-    m, _, rec, q0, lots = _episode(mid, None, fills, initial_inventory, lot_size)
+    m, rec, q0, lots = _episode_fills(mid, fills, initial_inventory, lot_size)
     n_steps = m.size - 1
     n = len(rec)
     q_after = np.empty(n)

@@ -65,7 +65,6 @@ def episode_metrics(
     if (bid is None) != (ask is None):
         raise ValueError("bid and ask must be given together")
     m, q, rec, q0, lots = _episode(mid, inventory, fills, initial_inventory, lot_size)
-    assert q is not None  # _episode returns an inventory when one is given
     out = pnl_attribution(m, q, rec, initial_inventory=q0, lot_size=lots).as_dict()
     ac = average_cost_pnl(m, rec, initial_inventory=q0, lot_size=lots)
     out["realized_pnl"] = float(ac.realized[-1])
