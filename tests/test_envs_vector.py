@@ -187,3 +187,20 @@ def test_vector_render_and_policy_rival():
     assert isinstance(texts, tuple) and len(texts) == 4  # one frame per sub-environment
     assert all("mm2" in text for text in texts)
     assert np.allclose(envs.unwrapped._core.quotes[:, 1, :2], 1.0)
+
+
+@pytest.mark.parametrize("vector_id", [ID, "mm_gym/AS2008-v1"])
+def test_none_in_a_seed_list_continues_that_sub_env_like_sync_vectorization(vector_id):
+    """``reset(seed=[s, None])`` reseeds sub-env 0 and continues sub-env 1's episode sequence,
+    as Gymnasium's SyncVectorEnv does (it calls the sub-env's ``reset(seed=None)``)."""
+    native = gym.make_vec(vector_id, num_envs=2, vectorization_mode="vector_entry_point")
+    sync = gym.make_vec(vector_id, num_envs=2, vectorization_mode="sync")
+    for envs in (native, sync):
+        envs.reset(seed=[3, 4])
+    first = [envs.reset(seed=[7, None])[0] for envs in (native, sync)]
+    second = [envs.reset(seed=[None, None])[0] for envs in (native, sync)]
+    np.testing.assert_array_equal(first[0], first[1])
+    np.testing.assert_array_equal(second[0], second[1])
+    fresh = gym.make(vector_id)
+    fresh.reset(seed=4)
+    np.testing.assert_array_equal(first[0][1], fresh.reset()[0])  # its second episode

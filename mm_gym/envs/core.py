@@ -396,13 +396,16 @@ class MarketCore:
 
         Args:
             seed: None (keep the roots; draw them from ``np_random`` if never set), an int ``s``
-                (market ``i`` gets ``s + i``) or a sequence of ``n`` ints or Nones.
+                (market ``i`` gets ``s + i``) or a sequence of ``n`` ints or Nones. A None entry
+                keeps that market's root and continues its episode sequence, as ``reset(seed=None)``
+                of a single env does under Gymnasium's ``SyncVectorEnv`` (drawn from
+                ``np_random`` if the roots were never set).
             np_random: The environment's generator, for roots not given.
             mask: The markets whose roots to set (default all; with a mask, entries of ``seed``
                 for other markets are ignored, as Gymnasium's ``reset_mask`` does).
 
         Returns:
-            Whether new roots were set (those markets' episode counters then restart at 0).
+            Whether any new root was set (those markets' episode counters then restart at 0).
         """
         m = np.ones(self.n, np.bool_) if mask is None else np.asarray(mask, np.bool_)
         if seed is None:
@@ -415,17 +418,20 @@ class MarketCore:
             roots = base + np.arange(self.n, dtype=np.uint64)  # wraps modulo 2**64
         else:
             roots = self.roots.copy()
+            m = m.copy()
             for i, s in enumerate(seed):
                 if not m[i]:
                     continue
-                if s is None:
+                if s is not None:
+                    roots[i] = np.uint64(s & _MASK64)
+                elif not self.seeded:
                     roots[i] = np.uint64(int(np_random.integers(0, 2**63)))
                 else:
-                    roots[i] = np.uint64(s & _MASK64)
+                    m[i] = False  # keep this market's root and episode count
         self.roots[m] = roots[m]
         self.episodes[m] = -1
         self.seeded = True
-        return True
+        return bool(m.any())
 
     def reset(self, mask: np.ndarray | None = None) -> None:
         """Start the next episode of the markets in ``mask`` (default all)."""
