@@ -208,6 +208,14 @@ def maker_index(maker: Any, who: str) -> int:
     raise ValueError(f"{who}: maker={excerpt(maker)} is not valid: choose one of {list(MAKERS)}")
 
 
+def _naming(space: Any) -> str:
+    """`` (action_space=...)`` for an error message, or "" without a space.
+
+    Called only on an error: a Box's repr costs tens of microseconds, too much for every step.
+    """
+    return "" if space is None else f" (action_space={space})"
+
+
 def check_render_mode(render_mode: str | None, modes: Sequence[str]) -> None:
     """Raise ConfigError unless ``render_mode`` is None or one of ``modes``."""
     if render_mode is not None and render_mode not in modes:
@@ -491,19 +499,19 @@ class MarketCore:
                 of range.
         """
         kind = self.env_config.action_type
-        see = "" if space is None else f" (action_space={space})"
         q = self.quotes[:, maker]
         if kind == "discrete":
             a = numeric_array(actions, "iu")
             if a is None or a.shape != (self.n,):
                 raise ValueError(
                     f"{who} must be integers of shape ({self.n},) for action_type='discrete'; "
-                    f"got {describe_value(actions)}{see}"
+                    f"got {describe_value(actions)}{_naming(space)}"
                 )
             n_actions = len(self.offsets_rows)
             if a.size and (a.min() < 0 or a.max() >= n_actions):
                 raise ValueError(
-                    f"{who} {excerpt(a)} out of range: must lie in [0, {n_actions - 1}]{see}"
+                    f"{who} {excerpt(a)} out of range: must lie in [0, {n_actions - 1}]"
+                    f"{_naming(space)}"
                 )
             q[:, :2] = self.offsets_table[a]
             return
@@ -512,17 +520,19 @@ class MarketCore:
         if numbers is None:
             raise ValueError(
                 f"{who} must be real numbers of shape ({self.n}, {width}); got "
-                f"{describe_value(actions)}{see}"
+                f"{describe_value(actions)}{_naming(space)}"
             )
         if numbers.shape != (self.n, width):
             raise ValueError(
                 f"{who} has shape {numbers.shape}; expected ({self.n}, {width}) for "
-                f"action_type={kind!r}{see}"
+                f"action_type={kind!r}{_naming(space)}"
             )
         a = numbers.astype(np.float64, copy=False)
         if not np.isfinite(a).all():
             bad = a[~np.isfinite(a).all(1)]
-            raise ValueError(f"{who} contain NaN or infinite values: {excerpt(bad)}{see}")
+            raise ValueError(
+                f"{who} contain NaN or infinite values: {excerpt(bad)}{_naming(space)}"
+            )
         q[:, :2] = actions_to_offsets(a[:, :2], self.max_offset, self.action_mapping)
         if width == 4:
             q[:, 2:] = actions_to_sizes(a[:, 2:], self.max_size)
