@@ -117,16 +117,6 @@ class Measurement:
         return self.n_markets * self.n_steps
 
 
-def _background_best_indices(sim: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Price-window indices of the best *background* bid and ask per market (copies).
-
-    A bid index ``< 0`` or an ask index ``>= n_levels`` means that side of the background book is
-    empty (the book's ``best_bid`` / ``best_ask`` include the makers' orders).
-    """
-    book = sim.book
-    return book.background_best_bid_index.copy(), book.background_best_ask_index.copy()
-
-
 class _Recorder:
     """Reads the simulator after each step into the series of a :class:`Measurement`.
 
@@ -188,7 +178,9 @@ class _Recorder:
         """
         book = self.sim.book
         n = book.n_levels
-        ib, ia = _background_best_indices(self.sim)
+        # Best *background* prices (``book.best_bid`` includes the makers' orders); a bid index
+        # < 0 or an ask index >= n_levels means that side of the background book is empty.
+        ib, ia = book.background_best_bid_index, book.background_best_ask_index
         bid_bg_empty = ib < 0
         ask_bg_empty = ia >= n
         bi = ib[:, None] - self.depth_offsets
