@@ -9,6 +9,9 @@ estimator is :func:`calibrate_k`, fitted on the book env by :func:`calibrate_on_
 (:func:`calibrated_as` / :func:`calibrated_glft` build the tuned baselines);
 ``python -m baselines.as2008`` reproduces Avellaneda & Stoikov
 (2008), section 3.3.
+
+Multi-venue building block (issue #15; no environment uses it yet): :class:`VenueRouter`
+learns each venue's value per lot from the maker's fills, chooses venues and splits size.
 """
 
 from baselines.calibration import (
@@ -20,6 +23,7 @@ from baselines.calibration import (
 )
 from baselines.intensity_quotes import GLFTQuotes, InventoryQuotes, SymmetricQuotes
 from baselines.policies import GLFT, AvellanedaStoikov, FixedSpread, OrderFlowSkew, RandomQuoter
+from baselines.router import VenueRouter
 
 __all__ = [
     "GLFT",
@@ -30,6 +34,7 @@ __all__ = [
     "OrderFlowSkew",
     "RandomQuoter",
     "SymmetricQuotes",
+    "VenueRouter",
     "calibrate_k",
     "calibrate_on_env",
     "calibrated_as",
