@@ -57,6 +57,8 @@ class VenueRouter:
     **Choice** (:meth:`choose`): each environment, with probability ``explore``, picks
     ``top_k`` venues uniformly at random; otherwise the ``top_k`` venues with the highest
     estimate, venues without an estimate first (so every venue is tried), ties broken at random.
+    A venue stays "without an estimate" until its first fill's horizon has passed, so a new
+    venue is chosen for at least ``adverse_horizon_steps`` steps after its first fill.
 
     **Size** (:meth:`allocate`): an environment's lots are split over its chosen venues in
     proportion to their visible depth (largest-remainder rounding, summing exactly to the

@@ -387,7 +387,10 @@ def hedge_orders(
         costs = _floats(taker_cost_bps, "taker_cost_bps", (n, n_assets, None))
     if costs.shape[-1] < 1:
         raise ValueError(f"taker_cost_bps needs at least one venue, got shape {costs.shape}")
-    cap = np.broadcast_to(np.asarray(max_lots), (n_assets,))
+    cap = np.asarray(max_lots)
+    if cap.shape not in ((), (n_assets,)):
+        raise ValueError(f"max_lots must be a scalar or of shape ({n_assets},), got {cap.shape}")
+    cap = np.broadcast_to(cap, (n_assets,))
     if not np.issubdtype(cap.dtype, np.integer) or (cap < 0).any():
         raise ValueError(f"max_lots must be integers >= 0, got {np.asarray(max_lots)!r}")
     cap = cap.astype(np.int64)
