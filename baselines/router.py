@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from mm_gym.config import _check_range
+from mm_gym.portfolio.risk import env_mask
 
 __all__ = ["VenueRouter"]
 
@@ -428,12 +429,7 @@ class VenueRouter:
             self._last_step = None
             self._chosen = None
         else:
-            m = np.asarray(mask)
-            if m.dtype != np.bool_ or m.shape != (self.n_envs,):
-                raise ValueError(
-                    f"VenueRouter.reset: mask must be a boolean array of shape ({self.n_envs},), "
-                    f"got dtype {m.dtype} and shape {m.shape}"
-                )
+            m = env_mask(mask, self.n_envs, "VenueRouter.reset: mask")
         if seed is not None:
             _check_range("VenueRouter.reset: seed", seed, 0, None, integer=True)
             self._rng = np.random.default_rng(int(seed))

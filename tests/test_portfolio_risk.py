@@ -35,6 +35,12 @@ def _weighted_cov(r: np.ndarray, halflife: float) -> tuple[np.ndarray, np.ndarra
     return mean, cov
 
 
+def _random_covariances(rng: np.random.Generator, n: int, a: int) -> np.ndarray:
+    """``n`` random positive semi-definite ``(a, a)`` covariances ``X X' * 1e-4``."""
+    x = rng.normal(size=(n, a, a))
+    return np.einsum("nab,ncb->nac", x, x) * 1e-4
+
+
 def test_ewma_covariance_equals_the_weighted_batch_formula():
     rng = np.random.default_rng(1)
     r = rng.normal(0.001, 0.01, size=(2, 30, 3))
@@ -154,8 +160,7 @@ def test_delta_normal_var_matches_the_monte_carlo_loss_quantile():
 def test_euler_contributions_sum_to_the_var():
     rng = np.random.default_rng(6)
     n, a = 50, 4
-    x = rng.normal(size=(n, a, a))
-    cov = np.einsum("nab,ncb->nac", x, x) * 1e-4
+    cov = _random_covariances(rng, n, a)
     exposure = rng.normal(scale=1e4, size=(n, a))
     contrib = marginal_var(exposure, cov, level=0.975)
     var = delta_normal_var(exposure, cov, level=0.975)
@@ -239,8 +244,7 @@ def test_hedge_with_negatively_correlated_assets_trades_the_asset_not_held():
 def test_hedge_each_move_is_the_best_one_lot_trade_and_the_end_is_a_local_optimum():
     rng = np.random.default_rng(7)
     n, a = 40, 3
-    x = rng.normal(size=(n, a, a))
-    cov = np.einsum("nab,ncb->nac", x, x) * 1e-4
+    cov = _random_covariances(rng, n, a)
     exposure = rng.normal(scale=2e3, size=(n, a))
     lot_value = np.array([100.0, 250.0, 400.0])
     var0 = delta_normal_var(exposure, cov)

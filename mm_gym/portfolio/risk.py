@@ -124,6 +124,21 @@ def _horizon(horizon_steps: float) -> float:
 # --------------------------------------------------------------------------- covariance
 
 
+def env_mask(mask: ArrayLike, n_envs: int, who: str) -> NDArray[np.bool_]:
+    """``mask`` as a boolean array of shape ``(n_envs,)``.
+
+    Raises:
+        ValueError: Naming ``who``, if ``mask`` is not a boolean array of that shape.
+    """
+    m = np.asarray(mask)
+    if m.dtype != np.bool_ or m.shape != (n_envs,):
+        raise ValueError(
+            f"{who} must be a boolean array of shape ({n_envs},), "
+            f"got dtype {m.dtype} and shape {m.shape}"
+        )
+    return m
+
+
 class EWMACovariance:
     """Exponentially weighted mean and covariance of asset returns, per environment.
 
@@ -230,15 +245,7 @@ class EWMACovariance:
         Raises:
             ValueError: If ``mask`` is not a boolean array of shape ``(n_envs,)``.
         """
-        if mask is None:
-            m: Any = slice(None)
-        else:
-            m = np.asarray(mask)
-            if m.dtype != np.bool_ or m.shape != (self.n_envs,):
-                raise ValueError(
-                    f"mask must be a boolean array of shape ({self.n_envs},), "
-                    f"got dtype {m.dtype} and shape {m.shape}"
-                )
+        m: Any = slice(None) if mask is None else env_mask(mask, self.n_envs, "mask")
         self._w1[m] = 0.0
         self._w2[m] = 0.0
         self._mean[m] = 0.0
