@@ -67,7 +67,7 @@ from mm_gym.market.rng import (
     STREAM_LIQUIDITY,
     STREAM_META,
     STREAM_NOISE,
-    geometric_log_q,
+    geometric_of,
     normal,
     poisson,
     uniform,
@@ -132,6 +132,10 @@ def book_liquidity(
     qref = p.queue_ref_lots
     lo_rate = p.lo_rate * (p.volatile_lo_mult if is_[m, I_REGIME] == REGIME_VOLATILE else 1.0)
     first = 1 if uniform(rng, m, st) < 0.5 else 0  # random priority between the sides
+    # the best prices, kept up to date below: an order that rests can only improve its side's
+    # best (limit orders never cross), so b = max(b, tick) / a = min(a, tick) is best_tick's value
+    b = best_tick(is_, orders, n, m, 0, -1)
+    a = best_tick(is_, orders, n, m, 1, -1)
     for j in range(2):
         side = first if j == 0 else 1 - first
         # buys (e > 0) hit the asks: refill the asks faster
@@ -139,16 +143,16 @@ def book_liquidity(
         lam = lo_rate * act * max(0.0, tilt) * (2.0 if qref > 0.0 else 1.0)
         k = poisson(rng, m, st, lam)
         for _ in range(k):
-            d = geometric_log_q(rng, m, st, p.lo_distance_log_q)
-            size = 1 + geometric_log_q(rng, m, st, p.lo_size_log_q)
+            # the four uniforms in stream order; a logarithm only for a value that is used
+            u_d = uniform_pos(rng, m, st)
+            u_size = uniform_pos(rng, m, st)
             u = uniform(rng, m, st)
             u2 = uniform(rng, m, st)
-            b = best_tick(is_, orders, n, m, 0, -1)
-            a = best_tick(is_, orders, n, m, 1, -1)
             inside = b != NONE_LOW and a != NONE_HIGH and a - b > 1 and u < p.inside_spread_prob
             if inside:
                 tick = b + 1 + int(u2 * (a - b - 1))  # uniform strictly inside the spread
             else:
+                d = geometric_of(u_d, p.lo_distance_log_q)
                 if side == 0:
                     if b != NONE_LOW:
                         ref = b
@@ -169,8 +173,13 @@ def book_liquidity(
                 q = level_lots(bid_vol, ask_vol, is_, orders, m, side, tick)
                 if u2 * (qref + q) >= qref:
                     continue
+            size = 1 + geometric_of(u_size, p.lo_size_log_q)
             if rest_background(bid_vol, ask_vol, is_, m, side, tick, size):
                 is_[m, I_BG_ARRIVED] += size
+                if side == 0:
+                    b = max(b, tick)
+                else:
+                    a = min(a, tick)
     for side in range(2):
         total = is_[m, I_BID_LOTS if side == 0 else I_ASK_LOTS]
         k = poisson(rng, m, STREAM_CANCEL, p.cancel_rate * act * total)

@@ -92,7 +92,16 @@ def geometric_log_q(rng: np.ndarray, m: int, s: int, log_q: float) -> int:
 
     ``log_q == 0`` stands for mean 0 (always 0). One uniform either way.
     """
-    u = uniform_pos(rng, m, s)
+    return geometric_of(uniform_pos(rng, m, s), log_q)
+
+
+@nb.njit(cache=True, inline="always")
+def geometric_of(u: float, log_q: float) -> int:
+    """The geometric draw of :func:`geometric_log_q` from its uniform ``u`` in (0, 1).
+
+    Lets a caller draw the uniform in stream order and take the logarithm only if the value is
+    used (the same bits either way).
+    """
     if log_q == 0.0:
         return 0
     return int(math.log(u) / log_q)
