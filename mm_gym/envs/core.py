@@ -7,7 +7,8 @@ vector environment uses it with ``n = num_envs``, the single and the parallel en
 ``n = 1``; the single environment replaces the batched read-out by a scalar twin for speed,
 performing the same floating-point operations in the same order, so both agree bit for bit.
 
-Seeding rule (the same for every environment):
+Seeding rule (the same for every environment, the intensity ones included; :class:`RootSeeds`
+keeps its state, :class:`OneMarketEnv` is the one-market environments' ``reset``):
 
 - ``reset(seed=s)`` gives market ``i`` the *root seed* ``s + i`` (mod 2**64); ``reset()``
   without a seed before any seeded reset draws the root from the environment's ``np_random``.
