@@ -9,8 +9,9 @@ How the tone follows ``s`` (stochastically, so a lexicon model's score is inform
 
 - the headline is neutral with probability ``0.05 + 0.4 * (1 - |s|)`` (0.45 at ``s = 0``);
 - otherwise it is positive with probability ``(1 + s) / 2``, else negative;
-- a non-neutral headline uses the *strong* phrasing with probability ``0.1 + 0.8 * |s|``, and a
-  company headline adds the stock's move in the same tone with probability ``0.15 + 0.5 * |s|``;
+- a non-neutral headline uses the *strong* phrasing with probability ``0.1 + 0.8 * |s|``, and it
+  adds the market's reaction in the same tone (the stock's move, or "markets cheer") with
+  probability ``0.15 + 0.5 * |s|``;
 - with probability ``P_NEGATION`` the tone is written as a negated phrase of the opposite tone
   ("Acme does not cut guidance" is positive), which VADER reads correctly and Loughran-McDonald,
   a word count without a negation rule, reads backwards: a realistic source of scorer noise.
@@ -48,8 +49,8 @@ P_HEDGE = 0.2
 P_MACRO = 0.3
 """Probability that a headline is about the economy rather than one company."""
 P_TAIL = 0.15
-"""Probability at ``s = 0`` that a non-neutral company headline ends with the share-price move
-(``P_TAIL + 0.5 * |s|`` at ``s``)."""
+"""Probability at ``s = 0`` that a non-neutral headline ends with the market's reaction in the
+same tone (``P_TAIL + 0.5 * |s|`` at ``s``)."""
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,8 @@ _NEGATIONS_OF_NEGATIVE = ("does not", "did not", "will not")
 # VADER scores "share(s)" +0.3, so the tails say "stock".
 _TAILS_UP = ("stock up {pct}", "stock gains {pct}", "stock climbs {pct} on strong outlook")
 _TAILS_DOWN = ("stock down {pct}", "stock drops {pct}", "stock falls {pct} on weak outlook")
+_MACRO_TAILS_UP = ("markets cheer", "investors turn optimistic", "bond yields steady")
+_MACRO_TAILS_DOWN = ("markets fear slowdown", "investors worried", "bond yields jump")
 
 
 @dataclass(frozen=True)
@@ -364,8 +367,12 @@ def generate_headline(s: float, rng: np.random.Generator) -> Headline:
     hedges = _HEDGES_BASE[:2] + _HEDGES_THIRD if macro else _HEDGES_BASE + _HEDGES_THIRD
     hedge = _pick(rng, hedges) if hedged else None
     text = render(subject, phrase, rng, negation=negation, hedge=hedge)
-    if tone != 0 and not macro and rng.random() < P_TAIL + 0.5 * min(abs(s), 1.0):
-        text += "; " + _fill(_pick(rng, _TAILS_UP if tone > 0 else _TAILS_DOWN), rng)
+    if tone != 0 and rng.random() < P_TAIL + 0.5 * min(abs(s), 1.0):
+        if macro:
+            tails = _MACRO_TAILS_UP if tone > 0 else _MACRO_TAILS_DOWN
+        else:
+            tails = _TAILS_UP if tone > 0 else _TAILS_DOWN
+        text += "; " + _fill(_pick(rng, tails), rng)
     return Headline(text, tone, strong, negated, hedged, macro)
 
 

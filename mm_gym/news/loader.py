@@ -116,14 +116,15 @@ def _timestamps(column: pd.Series, where: str, line: Callable[[int], str]) -> pd
     if not values:
         return pd.Series([], dtype=np.int64)
     as_int = [_as_step(v) for v in values]
-    if all(v is not None for v in as_int):
-        result = pd.Series(as_int, dtype=np.int64)
-        bad = [i for i, v in enumerate(as_int) if v is not None and v < 0]
+    # The first value decides the kind (steps or date-times); the first value not of it is named.
+    if as_int[0] is not None:
+        bad = [i for i, v in enumerate(as_int) if v is None or v < 0]
         if bad:
             raise HeadlineFileError(
                 f"{where}, {line(bad[0])}: column 'timestamp' is {excerpt(values[bad[0]])}; "
-                f"it must be {allowed}"
+                f"it must be {allowed}, one kind for the whole file"
             )
+        result = pd.Series(as_int, dtype=np.int64)
     else:
         parsed = []
         for i, v in enumerate(values):
