@@ -20,7 +20,13 @@ from mm_gym.news.bank import (
     default_cache_dir,
     load_bank,
 )
-from mm_gym.news.generator import Phrase, generate_headlines, render, tone_probabilities
+from mm_gym.news.generator import (
+    P_NEGATION,
+    Phrase,
+    generate_headlines,
+    render,
+    tone_probabilities,
+)
 from mm_gym.news.loader import HeadlineFileError, load_headlines
 from mm_gym.news.report import measure_bank
 from mm_gym.news.scoring import MODELS, get_scorer
@@ -55,6 +61,22 @@ def test_generator_tone_follows_sentiment():
         # The mean tone is p_pos - p_neg; 2,000 draws give a standard error under 0.02.
         assert tones.mean() == pytest.approx(p[2] - p[0], abs=0.06)
     assert tone_probabilities(0.9)[2] > 0.8 > tone_probabilities(-0.9)[2]
+
+
+def test_generator_keeps_its_noise_sources():
+    """Negations, hedges, neutral headlines and varied text survive the tuning for the scorers."""
+    rng = np.random.default_rng(0)
+    heads = [h for s in (-0.5, 0.0, 0.5) for h in generate_headlines(s, 1000, rng)]
+    toned = [h for h in heads if h.tone != 0]
+    negated = np.mean([h.negated for h in toned])
+    # 2,250-odd toned headlines: the standard error of the negated share is about 0.006.
+    assert negated == pytest.approx(P_NEGATION, abs=0.03)
+    assert np.mean([h.hedged for h in heads]) > 0.1
+    assert np.mean([h.tone == 0 for h in heads]) > 0.2
+    assert any(h.macro and h.negated for h in heads) and any(h.strong for h in heads)
+    # Short macro headlines without slots repeat ("US consumer confidence improves"): 92 % of
+    # these texts were distinct in generator version 1, 93 % in version 2.
+    assert len({h.text for h in heads}) > 0.9 * len(heads)
 
 
 def test_generator_rejects_nan_sentiment():
@@ -115,22 +137,25 @@ def banks(lexicons):
     return {m: build_bank(m, n_buckets=21, n_per_bucket=128, seed=1) for m in MODELS}
 
 
-# Per headline: VADER measured 0.51 and LM 0.37 on the default bank (21 x 256, seed 0); the
-# ceiling for any reader of a three-valued tone is about 0.6 at these tone probabilities, and LM
-# loses the negated headlines (no negation rule) and half its words. The thresholds leave about
-# 3 standard errors (SE ~ (1 - rho^2) / sqrt(2688) ~ 0.015) below the measured values; the mean
-# of 5 headlines (a stand-in for the decaying average the market will observe) must pass the
-# issue's rho > 0.5 for both models.
-THRESHOLDS = {"vader": (0.45, 0.65), "lm": (0.30, 0.55)}
+# The issue's test: a single generated headline's score correlates with the latent sentiment,
+# rho > 0.5, for each model. Measured on this bank size (21 x 128 = 2,688 headlines) over seeds
+# 0-11 (generator version 2): VADER 0.650 (sd 0.009 across seeds, min 0.637), LM 0.599 (sd
+# 0.017, min 0.563); seed 1 gives 0.640 and 0.588. The standard error of rho here is thus about
+# 0.009 (VADER) and 0.017 (LM; the textbook (1 - rho^2) / sqrt(2688) = 0.013 understates it for
+# scores that are almost all -1, 0 or +1), so 0.5 sits more than 5 standard errors below LM's
+# mean and 15 below VADER's. The mean of 5 headlines (a stand-in for the decaying average the
+# market will observe) measured 0.884 (sd 0.007) and 0.855 (sd 0.011): it must exceed 0.8.
+RHO_SINGLE = 0.5
+RHO_AVERAGE = 0.8
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_bank_scores_correlate_with_sentiment(banks, model):
     figures = measure_bank(banks[model])
-    single, average = THRESHOLDS[model]
-    assert figures.rho > single
-    assert figures.rho_average > max(average, 0.5)
+    assert figures.rho > RHO_SINGLE
+    assert figures.rho_average > RHO_AVERAGE
     assert figures.mean_by_bucket[-1] > 0 > figures.mean_by_bucket[0]
+    # Neutral headlines stay (about a quarter of the bank) and score 0.
     assert 0.1 < figures.zero_share < 0.7
 
 

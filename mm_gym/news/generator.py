@@ -8,13 +8,26 @@ Slots in the phrases take numbers: percentages, money amounts, quarters.
 How the tone follows ``s`` (stochastically, so a lexicon model's score is informative but noisy):
 
 - the headline is neutral with probability ``0.05 + 0.4 * (1 - |s|)`` (0.45 at ``s = 0``);
-- otherwise it is positive with probability ``(1 + s) / 2``, else negative;
+- otherwise it is positive with probability ``(1 + lean(s)) / 2``, else negative, where
+  ``lean(s) = tanh(k s) / tanh(k)`` with ``k =`` :data:`TONE_SLOPE` ``= 2``: a news flow leans
+  clearly one way once the sentiment does (at ``s = 0.5``, 89 % of the non-neutral headlines are
+  positive; 75 % under the linear lean ``lean(s) = s`` of generator version 1). With the linear
+  lean even a perfect reader of the tone (+1 / 0 / -1) correlates only 0.57 with ``s`` uniform on
+  [-1, 1], since near ``s = 0`` the tone is a coin flip; with ``k = 2`` that ceiling is 0.71;
 - a non-neutral headline uses the *strong* phrasing with probability ``0.1 + 0.8 * |s|``, and it
   adds the market's reaction in the same tone (the stock's move, or "markets cheer") with
   probability ``0.15 + 0.5 * |s|``;
-- with probability ``P_NEGATION`` the tone is written as a negated phrase of the opposite tone
-  ("Acme does not cut guidance" is positive), which VADER reads correctly and Loughran-McDonald,
-  a word count without a negation rule, reads backwards: a realistic source of scorer noise.
+- with probability :data:`P_NEGATION` ``= 0.1`` (0.15 in version 1) the tone is written as a
+  negated phrase of the opposite tone ("Acme does not cut guidance" is positive), which VADER
+  reads correctly when the toned word is at most three words after the negation, and
+  Loughran-McDonald, a word count without a negation rule, reads backwards (or as a balance,
+  for "fails to" + a positive phrase): a realistic source of scorer noise;
+- a hedge ("may", "reportedly") softens a non-negated phrase with probability ``P_HEDGE``.
+
+The phrases use the wording of financial news. Each non-neutral phrase carries at least one plainly
+evaluative word of its tone (profit, improves, stronger, wins, loss, weak, cuts, fraud, ...), the
+strong ones often two; a few rely on finance jargon (beats, rebounds, downgrade, defaults) or on
+plain words (gains, misses) that a given lexicon may not know, and neutral phrases carry none.
 
 Everything is drawn from the ``numpy.random.Generator`` passed in, so a seed fixes the text.
 :data:`GENERATOR_VERSION` changes whenever the text for a given seed changes (it keys the bank
@@ -31,6 +44,7 @@ import numpy as np
 __all__ = [
     "GENERATOR_VERSION",
     "P_NEGATION",
+    "TONE_SLOPE",
     "Headline",
     "Phrase",
     "generate_headline",
@@ -39,11 +53,13 @@ __all__ = [
     "tone_probabilities",
 ]
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Version of the grammar and its probabilities; bump it when the text for a seed changes."""
 
-P_NEGATION = 0.15
+P_NEGATION = 0.1
 """Probability that a non-neutral headline is written as the negation of the opposite tone."""
+TONE_SLOPE = 2.0
+"""Steepness ``k`` of the lean ``tanh(k s) / tanh(k)`` of a non-neutral headline's tone."""
 P_HEDGE = 0.2
 """Probability of a hedge ("may", "reportedly", ...) softening the phrase."""
 P_MACRO = 0.3
@@ -73,34 +89,51 @@ def _p(base: str, third: str, negatable: bool = False) -> Phrase:
     return Phrase(base, third, negatable)
 
 
-# Company predicates by tone (+1, 0, -1) and strength (True = strong). The words mix those VADER
-# knows (gain, strong, loss, weak), those Loughran-McDonald knows (profitable, surpass, decline,
-# downgrade) and those neither knows (surge, plunge, beat, miss): each model sees part of the tone.
+# Company predicates by tone (+1, 0, -1) and strength (True = strong); see the module docstring
+# for the wording. "demand" (negative for VADER) and "contract" (stemmed like "contraction", a
+# negative word for Loughran-McDonald) are kept out of positive phrases, and "share(s)" out of
+# the tails (VADER scores it +0.3), so that no reader is pushed against the intended tone by a
+# word that is neutral in context.
 _COMPANY: dict[tuple[int, bool], tuple[Phrase, ...]] = {
     (1, True): (
         _p("post record {quarter} profit", "posts record {quarter} profit"),
         _p("beat estimates as profit jumps {pct}", "beats estimates as profit jumps {pct}"),
         _p(
-            "raise full-year guidance on stronger demand",
-            "raises full-year guidance on stronger demand",
+            "raise full-year guidance on stronger sales",
+            "raises full-year guidance on stronger sales",
         ),
-        _p("win {amount} contract", "wins {amount} contract", True),
+        _p("win {amount} government order", "wins {amount} government order", True),
         _p(
             "surpass forecasts with strong {quarter} sales",
             "surpasses forecasts with strong {quarter} sales",
         ),
-        _p("report outstanding growth in {segment}", "reports outstanding growth in {segment}"),
+        _p(
+            "report strong growth and improved margins in {segment}",
+            "reports strong growth and improved margins in {segment}",
+        ),
         _p("return to profit", "returns to profit", True),
         _p("boost margins to record high", "boosts margins to record high"),
+        _p(
+            "lift profit forecast after successful {segment} launch",
+            "lifts profit forecast after successful {segment} launch",
+        ),
     ),
     (1, False): (
-        _p("gain market share", "gains market share", True),
+        _p("win market share in {segment}", "wins market share in {segment}", True),
         _p("improve margins in {quarter}", "improves margins in {quarter}", True),
         _p("see stable growth in {segment}", "sees stable growth in {segment}"),
         _p("raise full-year guidance", "raises full-year guidance", True),
-        _p("announce {amount} share buyback", "announces {amount} share buyback"),
-        _p("get analyst upgrade", "gets analyst upgrade"),
-        _p("achieve {quarter} targets", "achieves {quarter} targets", True),
+        _p(
+            "announce {amount} share buyback on stronger cash flow",
+            "announces {amount} share buyback on stronger cash flow",
+        ),
+        _p(
+            "get upgrade as analysts turn optimistic",
+            "gets upgrade as analysts turn optimistic",
+        ),
+        _p("achieve {quarter} sales targets", "achieves {quarter} sales targets", True),
+        _p("gain market share", "gains market share", True),
+        _p("post higher {quarter} profit", "posts higher {quarter} profit"),
     ),
     (0, False): (
         _p("report {quarter} results", "reports {quarter} results"),
@@ -111,15 +144,22 @@ _COMPANY: dict[tuple[int, bool], tuple[Phrase, ...]] = {
         _p("hold annual meeting in {city}", "holds annual meeting in {city}"),
         _p("move headquarters to {city}", "moves headquarters to {city}"),
         _p("complete review of {segment} unit", "completes review of {segment} unit"),
+        _p("present at {city} investor conference", "presents at {city} investor conference"),
+        _p("set {quarter} earnings date", "sets {quarter} earnings date"),
     ),
     (-1, False): (
         _p("miss {quarter} estimates", "misses {quarter} estimates", True),
         _p("delay product launch", "delays product launch", True),
         _p("see weaker growth in {segment}", "sees weaker growth in {segment}"),
-        _p("flag rising costs", "flags rising costs"),
+        _p("warn of rising costs", "warns of rising costs"),
         _p("cut {segment} jobs", "cuts {segment} jobs", True),
         _p("get analyst downgrade", "gets analyst downgrade"),
         _p("report weak demand in {quarter}", "reports weak demand in {quarter}"),
+        _p("lose market share in {segment}", "loses market share in {segment}", True),
+        _p(
+            "miss {quarter} estimates on weaker {segment} sales",
+            "misses {quarter} estimates on weaker {segment} sales",
+        ),
     ),
     (-1, True): (
         _p("post {amount} loss", "posts {amount} loss", True),
@@ -129,6 +169,11 @@ _COMPANY: dict[tuple[int, bool], tuple[Phrase, ...]] = {
         _p("report {pct} drop in revenue", "reports {pct} drop in revenue"),
         _p("default on {amount} of bonds", "defaults on {amount} of bonds", True),
         _p("slash dividend after heavy losses", "slashes dividend after heavy losses", True),
+        _p(
+            "warn of {quarter} loss as {segment} sales weaken",
+            "warns of {quarter} loss as {segment} sales weaken",
+        ),
+        _p("fail to meet {quarter} targets", "fails to meet {quarter} targets"),
     ),
 }
 
@@ -137,12 +182,15 @@ _MACRO: dict[tuple[int, bool], tuple[tuple[str, Phrase], ...]] = {
     (1, True): (
         (
             "{region} economy",
-            _p("post strong {pct} growth in {quarter}", "posts strong {pct} growth in {quarter}"),
+            _p(
+                "post strongest growth since {year}",
+                "posts strongest growth since {year}",
+            ),
         ),
         ("{region} jobs report", _p("show stronger hiring", "shows stronger hiring", True)),
         (
             "{region} stocks",
-            _p("rally as inflation eases to {pct}", "rally as inflation eases to {pct}"),
+            _p("rally as inflation outlook improves", "rally as inflation outlook improves"),
         ),
         (
             "{region} manufacturing",
@@ -156,7 +204,11 @@ _MACRO: dict[tuple[int, bool], tuple[tuple[str, Phrase], ...]] = {
         ("{region} consumer confidence", _p("improve", "improves", True)),
         ("{region} factory output", _p("rebound {pct}", "rebounds {pct}")),
         ("{region} retail sales", _p("gain {pct} in {month}", "gain {pct} in {month}")),
-        ("{region} trade balance", _p("show solid surplus", "shows solid surplus", True)),
+        (
+            "{region} trade surplus",
+            _p("widen on stronger exports", "widens on stronger exports", True),
+        ),
+        ("{region} business sentiment", _p("improve in {month}", "improves in {month}", True)),
     ),
     (0, False): (
         ("{region} inflation", _p("hold at {pct}", "holds at {pct}")),
@@ -166,18 +218,24 @@ _MACRO: dict[tuple[int, bool], tuple[tuple[str, Phrase], ...]] = {
             _p("publish {quarter} GDP data", "publishes {quarter} GDP data"),
         ),
         ("{region} finance ministers", _p("meet in {city}", "meet in {city}")),
+        ("{region} central bank", _p("publish meeting minutes", "publishes meeting minutes")),
     ),
     (-1, False): (
-        ("{region} factory output", _p("fall {pct}", "falls {pct}")),
+        ("{region} factory output", _p("decline {pct}", "declines {pct}")),
         ("{region} business climate", _p("weaken", "weakens", True)),
         ("{region} economy", _p("show weaker momentum", "shows weaker momentum")),
         ("{region} exports", _p("decline for a third month", "decline for a third month")),
+        ("{region} retail sales", _p("drop {pct} in {month}", "drop {pct} in {month}")),
     ),
     (-1, True): (
         ("{region} economy", _p("slide into recession", "slides into recession", True)),
-        ("{region} stocks", _p("tumble amid inflation fears", "tumble amid inflation fears")),
+        ("{region} stocks", _p("tumble amid recession fears", "tumble amid recession fears")),
         ("{region} unemployment", _p("surge to {pct}", "surges to {pct}")),
         ("{region} banking sector", _p("face credit crisis", "faces credit crisis", True)),
+        (
+            "{region} manufacturing",
+            _p("suffer worst slump since {year}", "suffers worst slump since {year}"),
+        ),
     ),
 }
 
@@ -203,7 +261,7 @@ _HEDGES_THIRD = ("reportedly", "reportedly")
 _NEGATIONS_OF_POSITIVE = ("does not", "did not", "fails to", "will not")
 _NEGATIONS_OF_NEGATIVE = ("does not", "did not", "will not")
 # VADER scores "share(s)" +0.3, so the tails say "stock".
-_TAILS_UP = ("stock up {pct}", "stock gains {pct}", "stock climbs {pct} on strong outlook")
+_TAILS_UP = ("stock up {pct}", "stock gains {pct}", "stock climbs {pct} on improved outlook")
 _TAILS_DOWN = ("stock down {pct}", "stock drops {pct}", "stock falls {pct} on weak outlook")
 _MACRO_TAILS_UP = ("markets cheer", "investors turn optimistic", "bond yields steady")
 _MACRO_TAILS_DOWN = ("markets fear slowdown", "investors worried", "bond yields jump")
@@ -241,7 +299,8 @@ def tone_probabilities(s: float) -> tuple[float, float, float]:
     """
     s = min(max(float(s), -1.0), 1.0)
     p_neutral = 0.05 + 0.4 * (1.0 - abs(s))
-    p_positive = (1.0 - p_neutral) * (0.5 + 0.5 * s)
+    lean = math.tanh(TONE_SLOPE * s) / math.tanh(TONE_SLOPE)
+    p_positive = (1.0 - p_neutral) * (0.5 + 0.5 * lean)
     return 1.0 - p_neutral - p_positive, p_neutral, p_positive
 
 
