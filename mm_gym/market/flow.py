@@ -54,6 +54,8 @@ from mm_gym.market.state import (
     F_HAWKES,
     F_MID,
     F_SENT_X,
+    F_STEP_ABS,
+    F_STEP_SIGNED,
     I_ASK_LOTS,
     I_BG_ARRIVED,
     I_BID_LOTS,
@@ -112,8 +114,10 @@ def market_order(
     fs, is_, mos, n_mos = s.fs, s.is_, s.mos, s.n_mos
     pre = fs[m, F_MID]
     filled = execute(s, p, m, side, size, limit_tick, kind, record)
-    if kind != KIND_BACKGROUND:
+    if kind != KIND_BACKGROUND:  # a market order (a crossing limit order is not flow)
         is_[m, I_UNFILLED] += size - filled
+        fs[m, F_STEP_SIGNED] += side * filled
+        fs[m, F_STEP_ABS] += filled
     update_mid(s, m)
     if filled > 0 and p.permanent_impact_ticks > 0.0:
         fs[m, F_FUND] += p.permanent_impact_ticks * side * filled
@@ -204,17 +208,14 @@ def start_shock(s: MarketState, p: MarketParams, m: int) -> None:
 
 
 @nb.njit(cache=True, inline="always")
-def market_orders(s: MarketState, p: MarketParams, m: int, record: bool) -> tuple[float, float]:
+def market_orders(s: MarketState, p: MarketParams, m: int, record: bool) -> None:
     """Noise, informed and shock market orders of one step.
 
-    Returns:
-        ``(signed, absolute)`` executed lots (buys positive).
+    Executed lots add up in ``F_STEP_SIGNED`` and ``F_STEP_ABS`` (:func:`market_order`).
     """
     fs, is_, rng = s.fs, s.is_, s.rng
     mult = p.volatile_flow_mult if is_[m, I_REGIME] == REGIME_VOLATILE else 1.0
     max_lots = p.max_order_lots
-    signed = 0.0
-    absolute = 0.0
     no_limit_buy = NONE_HIGH - 1
     no_limit_sell = NONE_LOW + 1
     # noise traders (Hawkes-excited when enabled)
@@ -229,9 +230,7 @@ def market_orders(s: MarketState, p: MarketParams, m: int, record: bool) -> tupl
             int(math.ceil(uniform_pos(rng, m, STREAM_NOISE) ** (-1.0 / p.noise_size_alpha))),
         )
         lim = no_limit_buy if side > 0 else no_limit_sell
-        x = market_order(s, p, m, side, size, lim, KIND_NOISE, record)
-        signed += side * x
-        absolute += x
+        market_order(s, p, m, side, size, lim, KIND_NOISE, record)
     if p.hawkes:
         hawkes_decay(s, p, m, k)
     # informed traders: adverse selection
@@ -243,17 +242,12 @@ def market_orders(s: MarketState, p: MarketParams, m: int, record: bool) -> tupl
         p_buy = 1.0 / (1.0 + math.exp(-z))
         side = 1 if u < p_buy else -1
         lim = no_limit_buy if side > 0 else no_limit_sell
-        x = market_order(s, p, m, side, size, lim, KIND_INFORMED, record)
-        signed += side * x
-        absolute += x
+        market_order(s, p, m, side, size, lim, KIND_INFORMED, record)
     # liquidity shocks
     start_shock(s, p, m)
     if is_[m, I_SHOCK_LEFT] > 0:
         side = is_[m, I_SHOCK_SIDE]
         lim = no_limit_buy if side > 0 else no_limit_sell
-        x = market_order(s, p, m, side, p.shock_size_lots, lim, KIND_SHOCK, record)
-        signed += side * x
-        absolute += x
+        market_order(s, p, m, side, p.shock_size_lots, lim, KIND_SHOCK, record)
         is_[m, I_SHOCK_LEFT] -= 1
         is_[m, I_SHOCK_STEP] = 1
-    return signed, absolute

@@ -207,18 +207,14 @@ def _record_sign(s: MarketState, p: MarketParams, m: int, side: int) -> None:
 
 
 @nb.njit(cache=True, inline="always")
-def book_market_orders(
-    s: MarketState, p: MarketParams, m: int, act: float, record: bool
-) -> tuple[float, float]:
+def book_market_orders(s: MarketState, p: MarketParams, m: int, act: float, record: bool) -> None:
     """Uninformed (metaorder children and noise), informed and shock market orders of one step.
 
-    Returns:
-        ``(signed, absolute)`` executed lots (buys positive).
+    Executed lots add up in ``F_STEP_SIGNED`` and ``F_STEP_ABS``
+    (:func:`mm_gym.market.flow.market_order`).
     """
     fs, is_, rng = s.fs, s.is_, s.rng
     mult = p.volatile_flow_mult if is_[m, I_REGIME] == REGIME_VOLATILE else 1.0
-    signed = 0.0
-    absolute = 0.0
     lam = p.noise_rate * mult * act
     if p.hawkes:
         lam += fs[m, F_HAWKES]
@@ -240,9 +236,7 @@ def book_market_orders(
         size, tick = _touch_order(s, p, m, side, uniform(rng, m, sm), uniform(rng, m, sm))
         _record_sign(s, p, m, side)
         if size > 0:
-            x = market_order(s, p, m, side, size, tick, KIND_NOISE, record)
-            signed += side * x
-            absolute += x
+            market_order(s, p, m, side, size, tick, KIND_NOISE, record)
     if p.hawkes:
         hawkes_decay(s, p, m, k)
     k = poisson(rng, m, STREAM_INFORMED, p.informed_rate * mult * act)
@@ -254,9 +248,7 @@ def book_market_orders(
         size, tick = _touch_order(s, p, m, side, u_size, uniform(rng, m, STREAM_INFORMED))
         _record_sign(s, p, m, side)
         if size > 0:
-            x = market_order(s, p, m, side, size, tick, KIND_INFORMED, record)
-            signed += side * x
-            absolute += x
+            market_order(s, p, m, side, size, tick, KIND_INFORMED, record)
     start_shock(s, p, m)
     if is_[m, I_SHOCK_LEFT] > 0:
         side = is_[m, I_SHOCK_SIDE]
@@ -267,9 +259,6 @@ def book_market_orders(
             total = is_[m, I_ASK_LOTS if rest == 1 else I_BID_LOTS]
             size = min(p.shock_size_lots, max(0, total - 1))
             if size > 0:
-                x = market_order(s, p, m, side, size, lim, KIND_SHOCK, record)
-                signed += side * x
-                absolute += x
+                market_order(s, p, m, side, size, lim, KIND_SHOCK, record)
         is_[m, I_SHOCK_LEFT] -= 1
         is_[m, I_SHOCK_STEP] = 1
-    return signed, absolute

@@ -63,6 +63,8 @@ from mm_gym.market.state import (
     F_MID,
     F_PREV_MID,
     F_SENT_OBS,
+    F_STEP_ABS,
+    F_STEP_SIGNED,
     F_VAR,
     I_BASE,
     I_BEST_ASK,
@@ -277,6 +279,8 @@ def step_one(
     is_[m, I_SHOCK_STEP] = 0
     is_[m, I_ONE_SIDED] = 0
     fs[m, F_PREV_MID] = fs[m, F_MID]
+    fs[m, F_STEP_SIGNED] = 0.0
+    fs[m, F_STEP_ABS] = 0.0
     # 1. quotes; the makers take turns placing first (time priority at a shared new price and
     # the post-only check against the other's quotes would otherwise always favour one seat)
     if makers_active:
@@ -302,12 +306,12 @@ def step_one(
         # 3.-7. with the "book" price formation (mm_gym.market.formation)
         act = step_activity(s, p, m)
         book_liquidity(s, p, m, act)
-        signed, absolute = book_market_orders(s, p, m, act, record)
+        book_market_orders(s, p, m, act, record)
     else:
         # 3. background liquidity
         background_liquidity(s, p, m, record)
         # 4.-7. market orders, matching, impact, accounting
-        signed, absolute = market_orders(s, p, m, record)
+        market_orders(s, p, m, record)
     is_[m, I_ONE_SIDED] = 0  # the flag describes the book at the end of the step
     update_mid(s, m)
     # statistics behind the features
@@ -316,6 +320,7 @@ def step_one(
         rets[m, j] = rets[m, j - 1]
     rets[m, 0] = r
     fs[m, F_VAR] = (1.0 - VAR_EMA) * fs[m, F_VAR] + VAR_EMA * r * r
+    signed, absolute = fs[m, F_STEP_SIGNED], fs[m, F_STEP_ABS]
     fs[m, F_FLOW_SIGNED] = (1.0 - FLOW_EMA) * fs[m, F_FLOW_SIGNED] + FLOW_EMA * signed
     fs[m, F_FLOW_ABS] = (1.0 - FLOW_EMA) * fs[m, F_FLOW_ABS] + FLOW_EMA * absolute
     is_[m, I_T] += 1
