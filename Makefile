@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first: its local CPU build; anything needing torch installed before it pulls CUDA wheels.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev,dashboard]"
+	$(PY) -m pip install -q -e ".[dev,dashboard,news]"
 	# Every numba kernel compiled once, here, not in the middle of the first test or tour.
 	$(PY) -m mm_gym.warmup
 	touch $(STAMP)

@@ -169,7 +169,33 @@ class OrderFlowSkew(_ScriptedPolicy):
         return self.half_spread_ticks - shift, self.half_spread_ticks + shift
 
 
-class AvellanedaStoikov(_ScriptedPolicy):
+class _ModelPolicy(_ScriptedPolicy):
+    """Shared by the closed-form models: risk aversion, intensity decay and volatility.
+
+    ``sigma`` is a fixed value, or ``None`` to read the observed ``volatility_ticks`` feature
+    (looked up after the model's own ``features``).
+    """
+
+    def __init__(
+        self,
+        name: str | None,
+        gamma: float,
+        k: float,
+        sigma: float | None,
+        features: tuple[str, ...] = ("inventory",),
+    ) -> None:
+        super().__init__(name)
+        self.gamma = float(gamma)
+        self.k = float(k)
+        self.sigma = None if sigma is None else float(sigma)
+        self._features = features if sigma is not None else (*features, "volatility_ticks")
+
+    def _sigma(self, obs: np.ndarray) -> np.ndarray | float:
+        """Mid volatility, ticks / sqrt(step): ``sigma``, or the observed ``volatility_ticks``."""
+        return self._feature(obs, "volatility_ticks") if self.sigma is None else self.sigma
+
+
+class AvellanedaStoikov(_ModelPolicy):
     """Avellaneda & Stoikov (2008): the spread of eq. (30) around the reservation price (29).
 
     In the book environment's units::
@@ -209,17 +235,10 @@ class AvellanedaStoikov(_ScriptedPolicy):
         _check_model_params("AvellanedaStoikov", gamma, k, sigma)
         if horizon is not None:
             _check_range("AvellanedaStoikov.horizon", horizon, 0.0, 1e9)
-        super().__init__(name)
-        self.gamma = float(gamma)
-        self.k = float(k)
-        self.sigma = None if sigma is None else float(sigma)
+        # Without a fixed horizon, T - t is read from the observed time left.
+        features = ("inventory",) if horizon is not None else ("inventory", "time_left")
+        super().__init__(name, gamma, k, sigma, features)
         self.horizon = None if horizon is None else float(horizon)
-        needed = ["inventory"]
-        if horizon is None:
-            needed.append("time_left")
-        if sigma is None:
-            needed.append("volatility_ticks")
-        self._features = tuple(needed)
 
     def _offsets(self, obs: np.ndarray, ctx: PolicyContext) -> tuple[np.ndarray, np.ndarray]:
         q = self._inventory_lots(obs, ctx)
@@ -228,11 +247,10 @@ class AvellanedaStoikov(_ScriptedPolicy):
             if self.horizon is None
             else self.horizon
         )
-        sigma = self._feature(obs, "volatility_ticks") if self.sigma is None else self.sigma
-        return as_quote_distances(q, tau, gamma=self.gamma, sigma=sigma, k=self.k)
+        return as_quote_distances(q, tau, gamma=self.gamma, sigma=self._sigma(obs), k=self.k)
 
 
-class GLFT(_ScriptedPolicy):
+class GLFT(_ModelPolicy):
     """Guéant, Lehalle & Fernandez-Tapia (2013): closed-form asymptotic quotes, bounded inventory.
 
     In the book environment's units (``q`` in lots)::
@@ -273,17 +291,13 @@ class GLFT(_ScriptedPolicy):
         _check_range("GLFT.A", A, 0.0, 1e9, lo_open=True)
         if q_max is not None:
             _check_range("GLFT.q_max", q_max, 1, 1_000_000, integer=True)
-        super().__init__(name)
-        self.gamma = float(gamma)
-        self.k = float(k)
+        super().__init__(name, gamma, k, sigma)
         self.A = float(A)
-        self.sigma = None if sigma is None else float(sigma)
         self.q_max = None if q_max is None else int(q_max)
-        self._features = ("inventory",) if sigma is not None else ("inventory", "volatility_ticks")
 
     def _offsets(self, obs: np.ndarray, ctx: PolicyContext) -> tuple[np.ndarray, np.ndarray]:
         q = self._inventory_lots(obs, ctx)
-        sigma = self._feature(obs, "volatility_ticks") if self.sigma is None else self.sigma
+        sigma = self._sigma(obs)
         bid, ask = glft_quote_distances(q, gamma=self.gamma, sigma=sigma, A=self.A, k=self.k)
         q_max = ctx.inventory_limit if self.q_max is None else self.q_max
         bid = np.where(q >= q_max, ctx.max_offset_ticks, bid)

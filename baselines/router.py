@@ -25,6 +25,45 @@ BoolArray = NDArray[np.bool_]
 _PENDING_FIELDS = ("step", "env", "venue", "side", "price", "mid", "lots", "rebate")
 
 
+def _fill_columns(named: dict[str, ArrayLike]) -> dict[str, np.ndarray]:
+    """:meth:`VenueRouter.record_fills`' arrays, checked real and finite, broadcast to one length.
+
+    Raises:
+        ValueError: If an array is not 1-D (or a scalar), not real, not finite, or the 1-D ones
+            differ in length (the message names the argument).
+    """
+    arrays = {}
+    for name, x in named.items():
+        a = np.asarray(x)
+        if a.ndim > 1:
+            raise ValueError(f"VenueRouter.record_fills: {name} must be 1-D, got {a.shape}")
+        if not (
+            np.issubdtype(a.dtype, np.number) and not np.issubdtype(a.dtype, np.complexfloating)
+        ):
+            raise ValueError(
+                f"VenueRouter.record_fills: {name} must be real numbers, got dtype {a.dtype}"
+            )
+        if not np.isfinite(a).all():
+            raise ValueError(f"VenueRouter.record_fills: {name} must be finite")
+        arrays[name] = a
+    lengths = {a.shape[0] for a in arrays.values() if a.ndim == 1}
+    if len(lengths) > 1:
+        shapes = {k: a.shape for k, a in arrays.items()}
+        raise ValueError(f"VenueRouter.record_fills: the fill arrays differ in length: {shapes}")
+    length = lengths.pop() if lengths else 1
+    return {k: np.broadcast_to(a, (length,)) for k, a in arrays.items()}
+
+
+def _fill_indices(a: np.ndarray, name: str, hi: int) -> IntArray:
+    """The index array ``a`` of :meth:`VenueRouter.record_fills` as int64, checked in [0, hi)."""
+    if not np.all(a == np.round(a)) or (a < 0).any() or (a >= hi).any():
+        raise ValueError(
+            f"VenueRouter.record_fills: {name} must be integers in [0, {hi}), got "
+            f"{a[(a != np.round(a)) | (a < 0) | (a >= hi)][0].item()!r}"
+        )
+    return a.astype(np.int64)
+
+
 class VenueRouter:
     """Learns the expected value per lot of quoting on each venue and routes quotes to the best.
 
@@ -174,46 +213,19 @@ class VenueRouter:
                 names the argument).
         """
         s = self._step(step, "record_fills")
-        named = {
-            "env_idx": env_idx,
-            "venue": venue,
-            "side": side,
-            "price_ticks": price_ticks,
-            "mid_ticks": mid_ticks,
-            "lots": lots,
-            "rebate_ticks": rebate_ticks,
-        }
-        arrays = {}
-        for name, x in named.items():
-            a = np.asarray(x)
-            if a.ndim > 1:
-                raise ValueError(f"VenueRouter.record_fills: {name} must be 1-D, got {a.shape}")
-            if not (
-                np.issubdtype(a.dtype, np.number) and not np.issubdtype(a.dtype, np.complexfloating)
-            ):
-                raise ValueError(
-                    f"VenueRouter.record_fills: {name} must be real numbers, got dtype {a.dtype}"
-                )
-            if not np.isfinite(a).all():
-                raise ValueError(f"VenueRouter.record_fills: {name} must be finite")
-            arrays[name] = a
-        lengths = {a.shape[0] for a in arrays.values() if a.ndim == 1}
-        if len(lengths) > 1:
-            shapes = {k: a.shape for k, a in arrays.items()}
-            raise ValueError(
-                f"VenueRouter.record_fills: the fill arrays differ in length: {shapes}"
-            )
-        length = lengths.pop() if lengths else 1
-        b = {k: np.broadcast_to(a, (length,)) for k, a in arrays.items()}
-        ints = {}
-        for name, hi in (("env_idx", self.n_envs), ("venue", self.n_venues)):
-            a = b[name]
-            if not np.all(a == np.round(a)) or (a < 0).any() or (a >= hi).any():
-                raise ValueError(
-                    f"VenueRouter.record_fills: {name} must be integers in [0, {hi}), got "
-                    f"{a[(a != np.round(a)) | (a < 0) | (a >= hi)][0].item()!r}"
-                )
-            ints[name] = a.astype(np.int64)
+        b = _fill_columns(
+            {
+                "env_idx": env_idx,
+                "venue": venue,
+                "side": side,
+                "price_ticks": price_ticks,
+                "mid_ticks": mid_ticks,
+                "lots": lots,
+                "rebate_ticks": rebate_ticks,
+            }
+        )
+        env = _fill_indices(b["env_idx"], "env_idx", self.n_envs)
+        ven = _fill_indices(b["venue"], "venue", self.n_venues)
         if not np.isin(b["side"], (1, -1)).all():
             raise ValueError("VenueRouter.record_fills: side must be +1 or -1")
         if (b["lots"] <= 0).any():
@@ -222,8 +234,8 @@ class VenueRouter:
         k = b["side"].size
         new = {
             "step": np.full(k, s, dtype=np.int64),
-            "env": ints["env_idx"],
-            "venue": ints["venue"],
+            "env": env,
+            "venue": ven,
             "side": b["side"].astype(np.int64),
             "price": b["price_ticks"].astype(np.float64),
             "mid": b["mid_ticks"].astype(np.float64),
@@ -356,6 +368,13 @@ class VenueRouter:
                 non-negative integer, or a row of ``chosen`` with no venue.
             RuntimeError: If ``chosen`` is ``None`` and :meth:`choose` was never called.
         """
+        depth, total, mask = self._allocation_inputs(depth_lots, total_lots, chosen)
+        return self._split_by_depth(depth, total, mask)
+
+    def _allocation_inputs(
+        self, depth_lots: ArrayLike, total_lots: ArrayLike, chosen: ArrayLike | None
+    ) -> tuple[FloatArray, IntArray, BoolArray]:
+        """Check :meth:`allocate`'s arguments; return depth, total and the chosen mask."""
         n, v = self.n_envs, self.n_venues
         depth = np.asarray(depth_lots, dtype=np.float64)
         if depth.shape != (n, v):
@@ -389,7 +408,11 @@ class VenueRouter:
         if not mask.any(axis=1).all():
             row = int(np.argmin(mask.any(axis=1)))
             raise ValueError(f"VenueRouter.allocate: chosen has no venue in row {row}")
+        return depth, total, mask
 
+    def _split_by_depth(self, depth: FloatArray, total: IntArray, mask: BoolArray) -> IntArray:
+        """:meth:`allocate` on checked arguments: largest-remainder quotas of visible depth."""
+        n, v = self.n_envs, self.n_venues
         d = np.where(mask, depth, 0.0)
         visible = d.sum(axis=1)
         has_depth = visible > 0

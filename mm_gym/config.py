@@ -23,7 +23,7 @@ import itertools
 import math
 import reprlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "MAX_CONFIG_BYTES",
@@ -183,8 +183,9 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise ConfigError(f"{name}={excerpt(value)} is not valid: choose one of {list(choices)}")
 
 
-# Each field of the config classes states its own check; ``__post_init__`` runs them all with
-# :func:`_check_fields`, so a field's default and its allowed values are written in one place.
+# Each field of the config classes states its own check; ``__post_init__`` (inherited from
+# :class:`_Validated`) runs them all with :func:`_check_fields`, so a field's default and its
+# allowed values are written in one place.
 
 
 def _ranged(
@@ -242,8 +243,32 @@ def _check_fields(config: Any, prefix: str) -> None:
                 raise ConfigError(f"{name}={excerpt(value)} must be a {rule['part'].__name__}")
 
 
+class _Validated:
+    """Base of the config dataclasses: ``__post_init__`` runs the check of every field.
+
+    A subclass gives the prefix of its field names in error messages as a class keyword
+    (``class FlowConfig(_Validated, prefix="flow.")``) and puts the checks that involve several
+    fields in :meth:`_check_together`, which runs after the fields' own checks.
+    """
+
+    _prefix: ClassVar[str] = ""
+
+    def __init_subclass__(cls, prefix: str = "", **kwargs: Any) -> None:
+        """Record ``prefix`` (``"flow."``: errors name ``flow.lo_rate``)."""
+        super().__init_subclass__(**kwargs)
+        cls._prefix = prefix
+
+    def __post_init__(self) -> None:
+        """Validate every field, then the fields together."""
+        _check_fields(self, self._prefix)
+        self._check_together()
+
+    def _check_together(self) -> None:
+        """Check constraints across fields (none unless a subclass adds them)."""
+
+
 @dataclass(frozen=True)
-class ProcessConfig:
+class ProcessConfig(_Validated, prefix="process."):
     """Exogenous processes: the fundamental price per regime, the regime chain, sentiment, news.
 
     Attributes:
@@ -277,13 +302,9 @@ class ProcessConfig:
     news_noise: float = _ranged(0.3, 0.0, 10.0)
     alpha_smooth: float = _ranged(0.3, 0.0, 1.0, lo_open=True)
 
-    def __post_init__(self) -> None:
-        """Validate every field."""
-        _check_fields(self, "process.")
-
 
 @dataclass(frozen=True)
-class FlowConfig:
+class FlowConfig(_Validated, prefix="flow."):
     """Order flow: background liquidity, noise and informed market orders, Hawkes, shocks, impact.
 
     Attributes:
@@ -336,9 +357,8 @@ class FlowConfig:
     p_adversarial: float = _ranged(0.8, 0.0, 1.0)
     permanent_impact_ticks: float = _ranged(0.0, 0.0, 10.0)
 
-    def __post_init__(self) -> None:
-        """Validate every field."""
-        _check_fields(self, "flow.")
+    def _check_together(self) -> None:
+        """Check the constraint across fields."""
         if self.hawkes_alpha / self.hawkes_beta >= 1.0:
             raise ConfigError(
                 f"flow.hawkes_alpha/flow.hawkes_beta={self.hawkes_alpha / self.hawkes_beta!r} "
@@ -347,7 +367,7 @@ class FlowConfig:
 
 
 @dataclass(frozen=True)
-class MakersConfig:
+class MakersConfig(_Validated, prefix="makers."):
     """The two makers' accounts: inventory limits and fees.
 
     Attributes:
@@ -364,13 +384,9 @@ class MakersConfig:
     maker_rebate: float = _ranged(0.2, 0.0, 1_000.0)
     taker_fee: float = _ranged(0.3, 0.0, 1_000.0)
 
-    def __post_init__(self) -> None:
-        """Validate every field."""
-        _check_fields(self, "makers.")
-
 
 @dataclass(frozen=True)
-class RivalConfig:
+class RivalConfig(_Validated, prefix="rival."):
     """The market's built-in scripted rival (mm2's fast path).
 
     Its half-spread is ``half_spread_ticks``; its centre is the mid shifted by
@@ -389,13 +405,9 @@ class RivalConfig:
     flow_skew_ticks: float = _ranged(1.0, 0.0, 100.0)
     size_lots: int = _ranged(1, 1, 10_000, integer=True)
 
-    def __post_init__(self) -> None:
-        """Validate every field."""
-        _check_fields(self, "rival.")
-
 
 @dataclass(frozen=True)
-class IntensityConfig:
+class IntensityConfig(_Validated, prefix="intensity."):
     """The intensity (no-book) fill model of Avellaneda & Stoikov (2008).
 
     The mid is an arithmetic random walk that moves ``+- sigma * sqrt(dt)`` with equal
@@ -420,9 +432,8 @@ class IntensityConfig:
     A: float = _ranged(140.0, 0.0, 1e9)
     q0: int = _ranged(0, -1_000_000, 1_000_000, integer=True)
 
-    def __post_init__(self) -> None:
-        """Validate every field."""
-        _check_fields(self, "intensity.")
+    def _check_together(self) -> None:
+        """Check the constraint across fields."""
         if self.A * self.dt > 1.0:
             raise ConfigError(
                 f"intensity.A*intensity.dt={self.A * self.dt!r} must be <= 1 "
@@ -436,7 +447,7 @@ class IntensityConfig:
 
 
 @dataclass(frozen=True)
-class FormationConfig:
+class FormationConfig(_Validated, prefix="formation."):
     """The order-book price formation, used when ``MarketConfig.price_formation == "book"``.
 
     Ignored by ``"legacy"``. Each mechanism is needed for one stylized fact (README, "Realism
@@ -521,13 +532,9 @@ class FormationConfig:
     volatile_mo_mult: float = _ranged(2.5, 1.0, 20.0)
     shock_one_step: bool = _flag(True)
 
-    def __post_init__(self) -> None:
-        """Validate every field."""
-        _check_fields(self, "formation.")
-
 
 @dataclass(frozen=True)
-class MarketConfig:
+class MarketConfig(_Validated):
     """Everything the market simulator needs.
 
     Attributes:
@@ -569,10 +576,6 @@ class MarketConfig:
     intensity: IntensityConfig = _part(IntensityConfig)
     price_formation: str = _choice("book", PRICE_FORMATIONS)
     formation: FormationConfig = _part(FormationConfig)
-
-    def __post_init__(self) -> None:
-        """Validate every field."""
-        _check_fields(self, "")
 
     @property
     def value_per_tick_lot(self) -> float:

@@ -7,7 +7,8 @@ vector environment uses it with ``n = num_envs``, the single and the parallel en
 ``n = 1``; the single environment replaces the batched read-out by a scalar twin for speed,
 performing the same floating-point operations in the same order, so both agree bit for bit.
 
-Seeding rule (the same for every environment):
+Seeding rule (the same for every environment, the intensity ones included; :class:`RootSeeds`
+keeps its state, :class:`OneMarketEnv` is the one-market environments' ``reset``):
 
 - ``reset(seed=s)`` gives market ``i`` the *root seed* ``s + i`` (mod 2**64); ``reset()``
   without a seed before any seeded reset draws the root from the environment's ``np_random``.
@@ -25,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
@@ -44,6 +46,8 @@ __all__ = [
     "SEED_RANGE",
     "CoreEnvMixin",
     "MarketCore",
+    "OneMarketEnv",
+    "RootSeeds",
     "add_reward_components",
     "check_reward_info",
     "check_rival",
@@ -296,104 +300,27 @@ def make_observation_space(feature_names: tuple[str, ...]) -> spaces.Box:
     return spaces.Box(low, high, dtype=np.float32)
 
 
-class MarketCore:
-    """``n`` markets with two makers each, plus the environment bookkeeping around them.
+class RootSeeds:
+    """The seeding rule's state for ``n`` markets: their root seeds and episode counters.
 
     Args:
-        market_config: The market config (``fills="book"``).
-        env_config: The environment options.
         n: Number of markets.
-        builtin_rival: Whether mm2 is the simulator's built-in rival (``quotes[:, 1]`` ignored).
-        history: Steps of mid and quotes kept per market for ``rgb_array`` rendering (0: none).
-        flat_reward_info: Put the reward components in :meth:`infos` as flat
-            ``reward_<component>`` keys instead of one ``reward_components`` dict.
 
     Attributes:
-        sim: The simulator.
-        parallel: Whether the simulator runs its parallel kernels (calls then hold a lock).
-        quotes: ``(n, 2, 4)`` float64 quotes handed to the simulator each step.
-        feature_names: The observed feature names.
-        obs_dim: Number of observed features.
+        n: Number of markets.
         roots: ``(n,)`` uint64 root seeds (see the module docstring).
-        episodes: ``(n,)`` int64 index of the current episode of each market.
+        episodes: ``(n,)`` int64 index of the current episode of each market (-1 before the
+            first episode of a root).
+        seeded: Whether the roots have been set.
     """
 
-    def __init__(
-        self,
-        market_config: MarketConfig,
-        env_config: EnvConfig,
-        n: int,
-        *,
-        builtin_rival: bool,
-        history: int = 0,
-        flat_reward_info: bool = False,
-    ) -> None:
-        """Allocate the simulator and the bookkeeping arrays."""
-        self.flat_reward_info = bool(flat_reward_info)
-        self.market_config = market_config
-        self.env_config = env_config
+    def __init__(self, n: int) -> None:
+        """Allocate the roots and counters; the roots are set by the first reset."""
         self.n = int(n)
-        self.sim = MarketSimulator(market_config, self.n, builtin_rival=builtin_rival)
-        # The simulator's own rule for its default kernel choice (MarketCore never forces it).
-        self.parallel = self.n >= PARALLEL_MIN_MARKETS
-        self.builtin_rival = bool(builtin_rival)
-        self.feature_names = observed_features(env_config)
-        self.obs_dim = len(self.feature_names)
-        assert self.obs_dim in (N_FEATURES, len(FEATURE_NAMES_ALL))
-        self.value = float(market_config.value_per_tick_lot)
-        self.tick_size = float(market_config.tick_size)
-        self.horizon = int(market_config.horizon_steps)
-        self.limits = (int(market_config.makers.mm1_limit), int(market_config.makers.mm2_limit))
-        self.reward_params = RewardParams.from_env_config(env_config)
-        self.max_drawdown = env_config.max_drawdown
-        self.max_offset = float(env_config.max_offset_ticks)
-        self.action_mapping = env_config.action_mapping
-        self.half_offset = 0.5 * self.max_offset
-        self.quote_size = float(env_config.quote_size_lots)
-        self.max_size = int(env_config.max_size_lots)
-        self.half_size = 0.5 * self.max_size
-        self.offsets_table = discrete_offsets_table(
-            env_config.discrete_half_spreads_ticks, env_config.discrete_skews_ticks
-        )
-        self.offsets_rows = [tuple(r) for r in self.offsets_table.tolist()]
-        self._bind_views()
-        self.quotes = self.sim.quotes_buffer()
-        self.quotes[:, :, 2:] = self.quote_size
         self.roots = np.zeros(self.n, np.uint64)
         self.episodes = np.full(self.n, -1, np.int64)
         self.seeded = False
-        self.prev_total = np.zeros((self.n, 2))
-        self.prev_inv = np.zeros((self.n, 2))
-        self.prev_mid = np.zeros(self.n)
-        self.peak = np.zeros((self.n, 2))
-        self.history_len = int(history)
-        self.hist = np.full((max(self.history_len, 1), self.n, 5), np.nan)
-        self.hist_count = np.zeros(self.n, np.int64)
 
-    def _bind_views(self) -> None:
-        """Take the simulator's live read-only views (see :mod:`mm_gym.market.views`)."""
-        sim = self.sim
-        self.accounts = sim.accounts
-        self.book = sim.book
-        self.scalars = sim.scalars
-        self.orders = sim.orders
-        self.features = sim.features
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle without :attr:`features` (a plain array view would unpickle as a copy)."""
-        state = self.__dict__.copy()
-        del state["features"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore, then take the views of the restored simulator again."""
-        self.__dict__.update(state)
-        # A core pickled before action_mapping existed: its EnvConfig unpickles as "mid".
-        if "action_mapping" not in state:
-            self.action_mapping = self.env_config.action_mapping
-        self._bind_views()
-
-    # ------------------------------------------------------------------ seeding and resets
     def set_roots(
         self,
         seed: int | Sequence[int | None] | None,
@@ -441,17 +368,145 @@ class MarketCore:
         self.seeded = True
         return bool(m.any())
 
-    def reset(self, mask: np.ndarray | None = None) -> None:
-        """Start the next episode of the markets in ``mask`` (default all)."""
-        m: slice | np.ndarray
+    def next_episode(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Advance the episode counters of the markets in ``mask`` (default all).
+
+        Returns:
+            ``(n,)`` uint64 :func:`episode_seeds` of every market's current episode.
+        """
         if mask is None:
             self.episodes += 1
-            m = slice(None)
         else:
             self.episodes[mask] += 1
-            m = mask
-        seeds = episode_seeds(self.roots, self.episodes)
-        self.sim.reset(seeds, mask)
+        return episode_seeds(self.roots, self.episodes)
+
+
+class OneMarketEnv(gym.Env[np.ndarray, Any]):
+    """The ``reset`` of the one-market environments: the seeding rule, then the episode start.
+
+    Subclasses set :attr:`_seeds` and implement :meth:`_start_episode`.
+    """
+
+    _seeds: RootSeeds
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start a new episode (``options`` is unused); seeding as :mod:`mm_gym.envs.core`.
+
+        Raises:
+            TypeError: If ``seed`` is neither None nor an integer (bools are refused).
+            ValueError: If ``seed`` lies outside [0, 2**63).
+        """
+        seed = check_seed(seed, f"{type(self).__name__}.reset")
+        super().reset(seed=seed)
+        self._seeds.set_roots(seed, self.np_random)
+        return self._start_episode()
+
+    def _start_episode(self) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start the next episode of the market (roots set); return ``(obs, info)``."""
+        raise NotImplementedError
+
+
+class MarketCore(RootSeeds):
+    """``n`` markets with two makers each, plus the environment bookkeeping around them.
+
+    Args:
+        market_config: The market config (``fills="book"``).
+        env_config: The environment options.
+        n: Number of markets.
+        builtin_rival: Whether mm2 is the simulator's built-in rival (``quotes[:, 1]`` ignored).
+        history: Steps of mid and quotes kept per market for ``rgb_array`` rendering (0: none).
+        flat_reward_info: Put the reward components in :meth:`infos` as flat
+            ``reward_<component>`` keys instead of one ``reward_components`` dict.
+
+    Attributes:
+        sim: The simulator.
+        parallel: Whether the simulator runs its parallel kernels (calls then hold a lock).
+        quotes: ``(n, 2, 4)`` float64 quotes handed to the simulator each step.
+        feature_names: The observed feature names.
+        obs_dim: Number of observed features.
+        roots: ``(n,)`` uint64 root seeds (see the module docstring).
+        episodes: ``(n,)`` int64 index of the current episode of each market.
+    """
+
+    def __init__(
+        self,
+        market_config: MarketConfig,
+        env_config: EnvConfig,
+        n: int,
+        *,
+        builtin_rival: bool,
+        history: int = 0,
+        flat_reward_info: bool = False,
+    ) -> None:
+        """Allocate the simulator and the bookkeeping arrays."""
+        super().__init__(n)
+        self.flat_reward_info = bool(flat_reward_info)
+        self.market_config = market_config
+        self.env_config = env_config
+        self.sim = MarketSimulator(market_config, self.n, builtin_rival=builtin_rival)
+        # The simulator's own rule for its default kernel choice (MarketCore never forces it).
+        self.parallel = self.n >= PARALLEL_MIN_MARKETS
+        self.builtin_rival = bool(builtin_rival)
+        self.feature_names = observed_features(env_config)
+        self.obs_dim = len(self.feature_names)
+        assert self.obs_dim in (N_FEATURES, len(FEATURE_NAMES_ALL))
+        self.value = float(market_config.value_per_tick_lot)
+        self.tick_size = float(market_config.tick_size)
+        self.horizon = int(market_config.horizon_steps)
+        self.limits = (int(market_config.makers.mm1_limit), int(market_config.makers.mm2_limit))
+        self.reward_params = RewardParams.from_env_config(env_config)
+        self.max_drawdown = env_config.max_drawdown
+        self.max_offset = float(env_config.max_offset_ticks)
+        self.action_mapping = env_config.action_mapping
+        self.half_offset = 0.5 * self.max_offset
+        self.quote_size = float(env_config.quote_size_lots)
+        self.max_size = int(env_config.max_size_lots)
+        self.half_size = 0.5 * self.max_size
+        self.offsets_table = discrete_offsets_table(
+            env_config.discrete_half_spreads_ticks, env_config.discrete_skews_ticks
+        )
+        self.offsets_rows = [tuple(r) for r in self.offsets_table.tolist()]
+        self._bind_views()
+        self.quotes = self.sim.quotes_buffer()
+        self.quotes[:, :, 2:] = self.quote_size
+        self.prev_total = np.zeros((self.n, 2))
+        self.prev_inv = np.zeros((self.n, 2))
+        self.prev_mid = np.zeros(self.n)
+        self.peak = np.zeros((self.n, 2))
+        self.history_len = int(history)
+        self.hist = np.full((max(self.history_len, 1), self.n, 5), np.nan)
+        self.hist_count = np.zeros(self.n, np.int64)
+
+    def _bind_views(self) -> None:
+        """Take the simulator's live read-only views (see :mod:`mm_gym.market.views`)."""
+        sim = self.sim
+        self.accounts = sim.accounts
+        self.book = sim.book
+        self.scalars = sim.scalars
+        self.orders = sim.orders
+        self.features = sim.features
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without :attr:`features` (a plain array view would unpickle as a copy)."""
+        state = self.__dict__.copy()
+        del state["features"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore, then take the views of the restored simulator again."""
+        self.__dict__.update(state)
+        # A core pickled before action_mapping existed: its EnvConfig unpickles as "mid".
+        if "action_mapping" not in state:
+            self.action_mapping = self.env_config.action_mapping
+        self._bind_views()
+
+    # ------------------------------------------------------------------ resets
+    def reset(self, mask: np.ndarray | None = None) -> None:
+        """Start the next episode of the markets in ``mask`` (default all)."""
+        self.sim.reset(self.next_episode(mask), mask)
+        m: slice | np.ndarray = slice(None) if mask is None else mask
         self.prev_total[m] = 0.0
         self.prev_inv[m] = 0.0
         self.peak[m] = 0.0

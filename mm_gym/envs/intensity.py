@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
@@ -22,9 +21,9 @@ from mm_gym.config import (
 from mm_gym.config import preset as preset_config
 from mm_gym.envs.config import EnvConfig
 from mm_gym.envs.core import (
-    check_seed,
+    OneMarketEnv,
+    RootSeeds,
     describe_value,
-    episode_seeds,
     maker_index,
     numeric_array,
 )
@@ -38,7 +37,7 @@ _OWN_KEYS = ("preset", "config", "max_delta", "inventory_limit", "fill_model", "
 _INF = float("inf")
 
 
-class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
+class IntensityMarketMakingEnv(OneMarketEnv):
     """Market making in the Avellaneda & Stoikov (2008) intensity model.
 
     ## Description
@@ -183,9 +182,7 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         self.observation_space = spaces.Box(
             np.array([-1.0, 0.0], np.float32), np.array([1.0, 1.0], np.float32), dtype=np.float32
         )
-        self._root = np.zeros(1, np.uint64)
-        self._episode = np.zeros(1, np.int64)
-        self._seeded = False
+        self._seeds = RootSeeds(1)
         self._done = True
 
     def _obs(self) -> np.ndarray:
@@ -205,28 +202,8 @@ class IntensityMarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
             "reward_components": components,
         }
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start a new episode (``options`` is unused); seeding as :mod:`mm_gym.envs.core`.
-
-        Raises:
-            TypeError: If ``seed`` is neither None nor an integer (bools are refused).
-            ValueError: If ``seed`` lies outside [0, 2**63).
-        """
-        seed = check_seed(seed, f"{type(self).__name__}.reset")
-        super().reset(seed=seed)
-        if seed is not None:
-            self._root[0] = np.uint64(int(seed) & ((1 << 64) - 1))
-            self._episode[0] = 0
-            self._seeded = True
-        elif not self._seeded:
-            self._root[0] = np.uint64(int(self.np_random.integers(0, 2**63)))
-            self._episode[0] = 0
-            self._seeded = True
-        else:
-            self._episode[0] += 1
-        self._market.reset(int(episode_seeds(self._root, self._episode)[0]))
+    def _start_episode(self) -> tuple[np.ndarray, dict[str, Any]]:
+        self._market.reset(int(self._seeds.next_episode()[0]))
         self._prev_wealth = 0.0 + float(self._market.q[0] * self._market.s[0])
         self._prev_q = float(self._market.q[0])
         self._prev_s = float(self._market.s[0])

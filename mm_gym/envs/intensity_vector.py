@@ -14,7 +14,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from mm_gym.config import MarketConfig
-from mm_gym.envs.core import describe_value, episode_seeds, numeric_array
+from mm_gym.envs.core import RootSeeds, describe_value, numeric_array
 from mm_gym.envs.intensity import IntensityMarketMakingEnv, intensity_policy_context
 from mm_gym.envs.pcg64 import seed_stream, step_double
 from mm_gym.envs.vector_base import NativeVectorEnv, check_num_envs
@@ -24,7 +24,6 @@ from mm_gym.rewards import COMPONENT_NAMES, cara_utility
 
 __all__ = ["IntensityMarketMakingVectorEnv"]
 
-_MASK64 = (1 << 64) - 1
 _MID, _FILL = 0, 1  # the two child streams of IntensityMarket.reset: mid path, fill uniforms
 # Rows of the float64 output block of one step (fresh each step: the infos hold views of it).
 _R_REWARD, _R_PNL, _R_CASH, _R_MID = 0, 1, 2, 3
@@ -347,9 +346,7 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
         self._rng = np.zeros((n, 2, 4), np.uint64)
         self._fs = np.zeros((n, 6))
         self._ins = np.zeros((n, 2), np.int64)
-        self._roots = np.zeros(n, np.uint64)
-        self._episodes = np.zeros(n, np.int64)
-        self._seeded = False
+        self._seeds = RootSeeds(n)
         self._buf = np.zeros((n, 6))  # the step's distances, uniforms and fill decisions
         self._no_p = np.zeros((0, 2))
 
@@ -361,46 +358,16 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
         """Reset the masked sub-environments (all on None) by :func:`_reset_kernel`."""
         full = mask is None or bool(mask.all())
         m = self._all_true if mask is None else mask
-        self._set_roots(seed, m)
+        self._seeds.set_roots(seed, self.np_random, m)
         obs, fl, it = self._reset(m)
         self._autoreset[m] = False
         self._started = True
         return obs, self._infos(fl, it, None if full else m)
 
-    def _set_roots(self, seed: int | list[int | None] | None, m: np.ndarray) -> None:
-        """Root seeds as the single env's ``reset``: a seed restarts the episode count."""
-        n = self.num_envs
-        if seed is None:
-            if self._seeded:
-                self._episodes[m] += 1
-                return
-            base = int(self.np_random.integers(0, 2**63))
-            roots = (base + np.arange(n, dtype=np.uint64)) & np.uint64(_MASK64)
-            fresh = m
-        elif isinstance(seed, int):
-            roots = np.uint64(seed & _MASK64) + np.arange(n, dtype=np.uint64)  # wraps mod 2**64
-            fresh = m
-        else:
-            roots = self._roots.copy()
-            fresh = m.copy()
-            for i, s in enumerate(seed):
-                if not m[i]:
-                    continue
-                if s is not None:
-                    roots[i] = np.uint64(s & _MASK64)
-                elif not self._seeded:
-                    roots[i] = np.uint64(int(self.np_random.integers(0, 2**63)))
-                else:
-                    fresh[i] = False
-        self._episodes[m & ~fresh] += 1
-        self._roots[fresh] = roots[fresh]
-        self._episodes[fresh] = 0
-        self._seeded = True
-
     def _reset(
         self, m: np.ndarray, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Reset the sub-environments of ``m`` (episode counters already set).
+        """Start the next episode of the sub-environments of ``m`` by :func:`_reset_kernel`.
 
         Returns the observations and the info blocks (written into ``out`` if given).
         """
@@ -412,7 +379,7 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
                 np.zeros((3, n), np.int64),
             )
         obs, fl, it = out
-        seeds = episode_seeds(self._roots, self._episodes)
+        seeds = self._seeds.next_episode(m)
         _reset_kernel(m, seeds, self._rng, self._fs, self._ins, self._pr, obs, fl, it)
         return obs, fl, it
 
@@ -500,7 +467,6 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
             self._decide_unsure(stepping, buf)
             _apply_kernel(stepping, fs, ins, pr, buf, obs, fl, it, terminated)
         if any_auto:  # NEXT_STEP only: these return their reset observation instead
-            self._episodes[auto] += 1
             self._reset(auto, (obs, fl, it))
         rp = self._params
         if rp.cara and terminated.any():
@@ -513,7 +479,6 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
         reward = fl[_R_REWARD]
         if self._same_step_reset(ended):
             final_info = self._infos(fl, it, ended)
-            self._episodes[ended] += 1
             obs2, fl2, it2 = self._reset(ended)
             next_obs = np.where(ended[:, None], obs2, obs)
             keep = ~ended

@@ -15,11 +15,11 @@ from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
     CoreEnvMixin,
     MarketCore,
+    OneMarketEnv,
     add_reward_components,
     check_render_mode,
     check_reward_info,
     check_rival,
-    check_seed,
     describe_value,
     make_action_space,
     make_observation_space,
@@ -75,7 +75,7 @@ def _info_dict(
     return add_reward_components(info, components, env._flat_reward_info)
 
 
-class MarketMakingEnv(CoreEnvMixin, gym.Env[np.ndarray, Any]):
+class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
     """Market making on a simulated limit order book against a competing maker.
 
     ## Description
@@ -303,6 +303,7 @@ class MarketMakingEnv(CoreEnvMixin, gym.Env[np.ndarray, Any]):
     def _bind(self) -> None:
         """Cache the views and constants the per-step code reads (rebuilt after unpickling)."""
         c = self._core
+        self._seeds = c  # the roots OneMarketEnv.reset sets
         d = c.obs_dim
         # The quotes are the env's own (validated actions, a checked rival's): not re-checked.
         self._sim_step = functools.partial(c.sim.step, check=False)
@@ -426,19 +427,8 @@ class MarketMakingEnv(CoreEnvMixin, gym.Env[np.ndarray, Any]):
         self._q0[0], self._q0[1] = rows[i]
 
     # ------------------------------------------------------------------ Gymnasium API
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start a new episode (``options`` is unused); see "Seeding" in the class docstring.
-
-        Raises:
-            TypeError: If ``seed`` is neither None nor an integer (bools are refused).
-            ValueError: If ``seed`` lies outside [0, 2**63).
-        """
-        seed = check_seed(seed, f"{type(self).__name__}.reset")
-        super().reset(seed=seed)
+    def _start_episode(self) -> tuple[np.ndarray, dict[str, Any]]:
         c = self._core
-        c.set_roots(seed, self.np_random)
         c.reset()
         self._prev_total = 0.0
         self._prev_inv = 0.0

@@ -377,7 +377,29 @@ def hedge_orders(
     z = _level_z(level)
     h = _horizon(horizon_steps)
     e, c = _exposure_cov(exposure, cov)
-    n, n_assets = e.shape
+    limit, lv, costs, cap = _hedge_inputs(e.shape, var_limit, lot_value, taker_cost_bps, max_lots)
+    # VaR <= limit  <=>  e' Sigma e <= (limit / (z sqrt(h)))^2: the search works on variances.
+    target = (limit / (z * math.sqrt(h))) ** 2
+    lots = _greedy_hedge_lots(e, c, target, lv, cap)
+    cheapest = np.argmin(costs, axis=2).astype(np.int64)  # (n, A)
+    venue = np.where(lots != 0, cheapest, -1).astype(np.int64)
+    return lots, venue
+
+
+def _hedge_inputs(
+    shape: tuple[int, int],
+    var_limit: ArrayLike,
+    lot_value: ArrayLike,
+    taker_cost_bps: ArrayLike,
+    max_lots: ArrayLike,
+) -> tuple[FloatArray, FloatArray, FloatArray, IntArray]:
+    """Check the arguments of :func:`hedge_orders` for an exposure of ``shape`` ``(n, A)``.
+
+    Returns:
+        ``(limit, lot_value, costs, cap)``: the VaR limits ``(n,)``, the lot values ``(A,)``,
+        the costs ``(n, A, V)`` and the lot caps, int64 ``(A,)``.
+    """
+    n, n_assets = shape
     if np.ndim(var_limit) == 0:
         limit = np.full(n, float(_floats(var_limit, "var_limit", ())))
     else:
@@ -401,9 +423,25 @@ def hedge_orders(
     if not np.issubdtype(cap.dtype, np.integer) or (cap < 0).any():
         raise ValueError(f"max_lots must be integers >= 0, got {np.asarray(max_lots)!r}")
     cap = cap.astype(np.int64)
+    return limit, lv, costs, cap
 
-    # VaR <= limit  <=>  e' Sigma e <= (limit / (z sqrt(h)))^2: the search works on variances.
-    target = (limit / (z * math.sqrt(h))) ** 2
+
+def _greedy_hedge_lots(
+    e: FloatArray, c: FloatArray, target: FloatArray, lv: FloatArray, cap: IntArray
+) -> IntArray:
+    """The greedy one-lot search of :func:`hedge_orders`, on PnL variances.
+
+    Args:
+        e: Exposure, ``(n, A)``.
+        c: Covariance, ``(n, A, A)``.
+        target: Largest allowed variance ``e' Sigma e`` per environment, ``(n,)``.
+        lv: Exposure change of one lot of each asset, ``(A,)``.
+        cap: Largest ``|lots|`` per asset, ``(A,)``.
+
+    Returns:
+        Signed lots to trade, int64 ``(n, A)``.
+    """
+    n, n_assets = e.shape
     diag = np.diagonal(c, axis1=1, axis2=2)  # (n, A)
     lots = np.zeros((n, n_assets), dtype=np.int64)
     cur = e.copy()
@@ -437,7 +475,4 @@ def hedge_orders(
         var[moving] = _variance(cur[moving], c[moving])
         active[idx[~improves]] = False
         active[moving] = var[moving] > target[moving]
-
-    cheapest = np.argmin(costs, axis=2).astype(np.int64)  # (n, A)
-    venue = np.where(lots != 0, cheapest, -1).astype(np.int64)
-    return lots, venue
+    return lots
