@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import book_ops as book
 import numpy as np
 import pytest
 
 from mm_gym.config import MarketConfig, with_overrides
+from mm_gym.market import book
 from mm_gym.market.makers import position_update
 from mm_gym.market.params import pack_params
 from mm_gym.market.state import (

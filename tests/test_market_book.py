@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import book_ops as book
 import numpy as np
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from mm_gym.config import MarketConfig
+from mm_gym.market import book
 from mm_gym.market.params import pack_params
 from mm_gym.market.state import (
     A_CASH,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import book_ops as book
 import numpy as np
 import pytest
-from book_ops import place_quotes
 
 from mm_gym.config import MarketConfig, with_overrides
-from mm_gym.market import MarketSimulator
+from mm_gym.market import MarketSimulator, book
+from mm_gym.market.kernels import place_quotes
 from mm_gym.market.state import (
     A_INV,
     A_VOLUME,

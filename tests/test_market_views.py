@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pickle
 
-import book_ops as book
 import numpy as np
 import pytest
 
-from mm_gym.market import kernels
+from mm_gym.market import book, kernels
 from mm_gym.market.state import A_AVG, A_CASH, A_INV, F_FUND, F_MID, I_REGIME, I_SHOCKS, I_T
 from mm_gym.market.views import FILL_DTYPE, KIND_NAMES, MARKET_ORDER_DTYPE
 from mm_gym.observations import FEATURE_NAMES_ALL, N_RETURNS, NO_QUOTE_OFFSET

@@ -22,7 +22,6 @@ the opposite best).
 from __future__ import annotations
 
 import numba as nb
-import numpy as np
 
 from mm_gym.market.makers import background_fill, maker_fill
 from mm_gym.market.params import MarketParams
@@ -39,21 +38,23 @@ from mm_gym.market.state import (
     O_SEQ,
     O_SIZE,
     O_TICK,
+    MarketState,
 )
 
 NONE_HIGH = 1 << 62  # "no ask": above every tick
 NONE_LOW = -(1 << 62)  # "no bid": below every tick
 
 
-# Argument convention (see kernels.py): the helpers take the state arrays they touch, never the
-# whole MarketState: an inlined call binds its arguments like local variables, and binding the
-# state tuple took a reference on each of its 14 arrays, on every call. The book arrays come
-# first, in the order ``bid_vol, ask_vol, is_, orders``.
+# Argument convention (see kernels.py): every helper takes the whole ``MarketState`` ``s``, then
+# the ``MarketParams`` ``p`` if it reads any, then the market index ``m``, then its own arguments.
+# The helpers are inlined into ``step_one``, which runs without numba's reference counting, so
+# reading an array out of ``s`` costs nothing.
 
 
 @nb.njit(cache=True, inline="always")
-def rescan_bid(bid_vol: np.ndarray, is_: np.ndarray, m: int) -> None:
+def rescan_bid(s: MarketState, m: int) -> None:
     """Move the cached best background bid down to the highest non-empty index (-1 if none)."""
+    bid_vol, is_ = s.bid_vol, s.is_
     i = min(is_[m, I_BEST_BID], bid_vol.shape[1] - 1)
     while i >= 0 and bid_vol[m, i] == 0:
         i -= 1
@@ -61,8 +62,9 @@ def rescan_bid(bid_vol: np.ndarray, is_: np.ndarray, m: int) -> None:
 
 
 @nb.njit(cache=True, inline="always")
-def rescan_ask(ask_vol: np.ndarray, is_: np.ndarray, m: int) -> None:
+def rescan_ask(s: MarketState, m: int) -> None:
     """Move the cached best background ask up to the lowest non-empty index (n_levels if none)."""
+    ask_vol, is_ = s.ask_vol, s.is_
     n = ask_vol.shape[1]
     i = max(is_[m, I_BEST_ASK], 0)
     while i < n and ask_vol[m, i] == 0:
@@ -71,25 +73,25 @@ def rescan_ask(ask_vol: np.ndarray, is_: np.ndarray, m: int) -> None:
 
 
 @nb.njit(cache=True, inline="always")
-def full_rescan(bid_vol: np.ndarray, ask_vol: np.ndarray, is_: np.ndarray, m: int) -> None:
+def full_rescan(s: MarketState, m: int) -> None:
     """Recompute both cached best indices and side totals from scratch."""
+    bid_vol, ask_vol, is_ = s.bid_vol, s.ask_vol, s.is_
     is_[m, I_BID_LOTS] = bid_vol[m].sum()
     is_[m, I_ASK_LOTS] = ask_vol[m].sum()
     is_[m, I_BEST_BID] = bid_vol.shape[1] - 1
-    rescan_bid(bid_vol, is_, m)
+    rescan_bid(s, m)
     is_[m, I_BEST_ASK] = 0
-    rescan_ask(ask_vol, is_, m)
+    rescan_ask(s, m)
 
 
 @nb.njit(cache=True, inline="always")
-def best_tick(
-    is_: np.ndarray, orders: np.ndarray, n_levels: int, m: int, side: int, exclude: int
-) -> int:
+def best_tick(s: MarketState, m: int, side: int, exclude: int) -> int:
     """Best price on ``side`` (0 bids, 1 asks) including the makers' orders but ``exclude``'s.
 
-    ``exclude`` is a maker index whose orders are ignored, or -1; ``n_levels`` the width of the
-    price window. Returns :data:`NONE_LOW` / :data:`NONE_HIGH` when the side is empty.
+    ``exclude`` is a maker index whose orders are ignored, or -1. Returns :data:`NONE_LOW` /
+    :data:`NONE_HIGH` when the side is empty.
     """
+    is_, orders, n_levels = s.is_, s.orders, s.bid_vol.shape[1]
     base = is_[m, I_BASE]
     if side == 0:
         i = is_[m, I_BEST_BID]
@@ -107,24 +109,18 @@ def best_tick(
 
 
 @nb.njit(cache=True, inline="always")
-def background_lots_at(vol: np.ndarray, is_: np.ndarray, m: int, tick: int) -> int:
-    """Background lots resting at ``tick`` in ``vol`` (one side's volume); 0 outside the window."""
-    i = tick - is_[m, I_BASE]
+def background_lots_at(s: MarketState, m: int, side: int, tick: int) -> int:
+    """Background lots resting at ``tick`` on ``side`` (0 bids, 1 asks); 0 outside the window."""
+    vol = s.bid_vol if side == 0 else s.ask_vol
+    i = tick - s.is_[m, I_BASE]
     return vol[m, i] if 0 <= i < vol.shape[1] else 0
 
 
 @nb.njit(cache=True, inline="always")
-def level_lots(
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    is_: np.ndarray,
-    orders: np.ndarray,
-    m: int,
-    side: int,
-    tick: int,
-) -> int:
+def level_lots(s: MarketState, m: int, side: int, tick: int) -> int:
     """All lots resting at ``tick`` on ``side``: background plus makers."""
-    total = background_lots_at(bid_vol if side == 0 else ask_vol, is_, m, tick)
+    orders = s.orders
+    total = background_lots_at(s, m, side, tick)
     for k in range(2):
         if orders[m, k, side, O_SIZE] > 0 and orders[m, k, side, O_TICK] == tick:
             total += orders[m, k, side, O_SIZE]
@@ -132,17 +128,10 @@ def level_lots(
 
 
 @nb.njit(cache=True, inline="always")
-def rest_background(
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    is_: np.ndarray,
-    m: int,
-    side: int,
-    tick: int,
-    size: int,
-) -> bool:
+def rest_background(s: MarketState, m: int, side: int, tick: int, size: int) -> bool:
     """Rest ``size`` background lots at ``tick`` behind the queue; False if outside the window."""
-    vol = bid_vol if side == 0 else ask_vol
+    is_ = s.is_
+    vol = s.bid_vol if side == 0 else s.ask_vol
     i = tick - is_[m, I_BASE]
     n = vol.shape[1]
     if i < 0 or i >= n:
@@ -158,29 +147,22 @@ def rest_background(
 
 
 @nb.njit(cache=True, inline="always")
-def _rescan(bid_vol: np.ndarray, ask_vol: np.ndarray, is_: np.ndarray, m: int, side: int) -> None:
+def _rescan(s: MarketState, m: int, side: int) -> None:
     if side == 0:
-        rescan_bid(bid_vol, is_, m)
+        rescan_bid(s, m)
     else:
-        rescan_ask(ask_vol, is_, m)
+        rescan_ask(s, m)
 
 
 @nb.njit(cache=True, inline="always")
-def cancel_background_lot(
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    is_: np.ndarray,
-    orders: np.ndarray,
-    m: int,
-    side: int,
-    u: int,
-) -> None:
+def cancel_background_lot(s: MarketState, m: int, side: int, u: int) -> None:
     """Cancel the ``u``-th background lot of ``side``, counted from the best price outward.
 
     Within its level the lot's position is uniform, so a maker order there loses one lot ahead
     exactly when the cancelled lot was ahead of it.
     """
-    vol = bid_vol if side == 0 else ask_vol
+    is_, orders = s.is_, s.orders
+    vol = s.bid_vol if side == 0 else s.ask_vol
     n = vol.shape[1]
     if side == 0:
         i = is_[m, I_BEST_BID]
@@ -200,44 +182,27 @@ def cancel_background_lot(
             is_[m, I_BG_CANCELLED] += 1
             is_[m, I_BID_LOTS if side == 0 else I_ASK_LOTS] -= 1
             if v == 1 and i == (is_[m, I_BEST_BID] if side == 0 else is_[m, I_BEST_ASK]):
-                _rescan(bid_vol, ask_vol, is_, m, side)
+                _rescan(s, m, side)
             return
         u -= v
         i += step
 
 
 @nb.njit(cache=True, inline="always")
-def join(
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    is_: np.ndarray,
-    orders: np.ndarray,
-    m: int,
-    maker: int,
-    side: int,
-    tick: int,
-    size: int,
-) -> None:
+def join(s: MarketState, m: int, maker: int, side: int, tick: int, size: int) -> None:
     """Place a maker order at the back of the queue at ``tick`` (replacing any previous one)."""
-    o = orders[m, maker, side]
+    is_ = s.is_
+    o = s.orders[m, maker, side]
     o[O_TICK] = tick
     o[O_SIZE] = size
-    o[O_AHEAD] = background_lots_at(bid_vol if side == 0 else ask_vol, is_, m, tick)
+    o[O_AHEAD] = background_lots_at(s, m, side, tick)
     o[O_SEQ] = is_[m, I_SEQ]
     is_[m, I_SEQ] += 1
 
 
 @nb.njit(cache=True, inline="always")
 def _consume_level(
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    is_: np.ndarray,
-    orders: np.ndarray,
-    fs: np.ndarray,
-    acct: np.ndarray,
-    others: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
+    s: MarketState,
     p: MarketParams,
     m: int,
     side_rest: int,
@@ -247,7 +212,8 @@ def _consume_level(
     record: bool,
 ) -> int:
     """Fill up to ``size`` lots at ``tick`` in queue order; return the lots filled."""
-    vol = bid_vol if side_rest == 0 else ask_vol
+    is_, orders = s.is_, s.orders
+    vol = s.bid_vol if side_rest == 0 else s.ask_vol
     i = tick - is_[m, I_BASE]
     in_window = 0 <= i < vol.shape[1]
     v = vol[m, i] if in_window else 0
@@ -280,7 +246,7 @@ def _consume_level(
         if remaining == 0:
             break
         f = min(remaining, orders[m, k, side_rest, O_SIZE])
-        maker_fill(acct, others, fs, is_, fills, n_fills, p, m, k, side_rest, tick, f, kind, record)
+        maker_fill(s, p, m, k, side_rest, tick, f, kind, record)
         orders[m, k, side_rest, O_SIZE] -= f
         remaining -= f
     if remaining > 0:
@@ -291,28 +257,20 @@ def _consume_level(
         vol[m, i] = v - taken_bg
         is_[m, I_BG_EXECUTED] += taken_bg
         is_[m, I_BID_LOTS if side_rest == 0 else I_ASK_LOTS] -= taken_bg
-        background_fill(others, p, m, taken_bg)
+        background_fill(s, p, m, taken_bg)
         for k in range(2):
             if orders[m, k, side_rest, O_SIZE] > 0 and orders[m, k, side_rest, O_TICK] == tick:
                 orders[m, k, side_rest, O_AHEAD] = max(
                     0, orders[m, k, side_rest, O_AHEAD] - taken_bg
                 )
         if vol[m, i] == 0:
-            _rescan(bid_vol, ask_vol, is_, m, side_rest)
+            _rescan(s, m, side_rest)
     return size - remaining
 
 
 @nb.njit(cache=True, inline="always")
 def execute(
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    is_: np.ndarray,
-    orders: np.ndarray,
-    fs: np.ndarray,
-    acct: np.ndarray,
-    others: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
+    s: MarketState,
     p: MarketParams,
     m: int,
     aggressor_side: int,
@@ -324,40 +282,30 @@ def execute(
     """Walk the book with an order of ``size`` lots (side +1 buy, -1 sell) up to ``limit_tick``.
 
     Price-time priority: best price first, queue order within a price; each maker fill is
-    accounted (:func:`mm_gym.market.makers.maker_fill`, arrays ``fs`` to ``n_fills``). Returns
-    lots filled; the rest finds no liquidity within the limit.
+    accounted (:func:`mm_gym.market.makers.maker_fill`). Returns lots filled; the rest finds no
+    liquidity within the limit.
     """
-    n = bid_vol.shape[1]
     side_rest = 1 if aggressor_side > 0 else 0  # a buy takes the asks
     remaining = size
     while remaining > 0:
-        tick = best_tick(is_, orders, n, m, side_rest, -1)
+        tick = best_tick(s, m, side_rest, -1)
         if aggressor_side > 0:
             if tick == NONE_HIGH or tick > limit_tick:
                 break
         elif tick == NONE_LOW or tick < limit_tick:
             break
-        remaining -= _consume_level(
-            bid_vol, ask_vol, is_, orders, fs, acct, others, fills, n_fills, p, m, side_rest,
-            tick, remaining, kind, record,
-        )  # fmt: skip
+        remaining -= _consume_level(s, p, m, side_rest, tick, remaining, kind, record)
     return size - remaining
 
 
 @nb.njit(cache=True, inline="always")
-def shift_window(
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    is_: np.ndarray,
-    orders: np.ndarray,
-    m: int,
-    shift: int,
-) -> None:
+def shift_window(s: MarketState, m: int, shift: int) -> None:
     """Move the price window up by ``shift`` ticks (down if negative).
 
     Background lots that fall off the window's far end are counted as cancelled; a maker order
     outside the new window is cancelled.
     """
+    bid_vol, ask_vol, is_, orders = s.bid_vol, s.ask_vol, s.is_, s.orders
     n = bid_vol.shape[1]
     if shift == 0:
         return
@@ -385,4 +333,4 @@ def shift_window(
             t = orders[m, k, side, O_TICK] - base
             if orders[m, k, side, O_SIZE] > 0 and (t < 0 or t >= n):
                 orders[m, k, side, O_SIZE] = 0
-    full_rescan(bid_vol, ask_vol, is_, m)
+    full_rescan(s, m)

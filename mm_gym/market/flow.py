@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 
 import numba as nb
-import numpy as np
 
 from mm_gym.market.book import (
     NONE_HIGH,
@@ -55,6 +54,8 @@ from mm_gym.market.state import (
     F_HAWKES,
     F_MID,
     F_SENT_X,
+    F_STEP_ABS,
+    F_STEP_SIGNED,
     I_ASK_LOTS,
     I_BG_ARRIVED,
     I_BID_LOTS,
@@ -75,35 +76,26 @@ from mm_gym.market.state import (
     M_SIDE,
     M_SIZE,
     MO_CAP,
+    MarketState,
 )
 
 REGIME_VOLATILE = 2
 
 
 @nb.njit(cache=True, inline="always")
-def update_mid(fs: np.ndarray, is_: np.ndarray, orders: np.ndarray, n_levels: int, m: int) -> None:
+def update_mid(s: MarketState, m: int) -> None:
     """Set the mid from the best prices (makers included); keep the last mid if a side is empty."""
-    b = best_tick(is_, orders, n_levels, m, 0, -1)
-    a = best_tick(is_, orders, n_levels, m, 1, -1)
+    b = best_tick(s, m, 0, -1)
+    a = best_tick(s, m, 1, -1)
     if b == NONE_LOW or a == NONE_HIGH:
-        is_[m, I_ONE_SIDED] = 1
+        s.is_[m, I_ONE_SIDED] = 1
     else:
-        fs[m, F_MID] = 0.5 * (a + b)
+        s.fs[m, F_MID] = 0.5 * (a + b)
 
 
 @nb.njit(cache=True, inline="always")
 def market_order(
-    fs: np.ndarray,
-    is_: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
-    others: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
-    mos: np.ndarray,
-    n_mos: np.ndarray,
+    s: MarketState,
     p: MarketParams,
     m: int,
     side: int,
@@ -114,20 +106,19 @@ def market_order(
 ) -> int:
     """Execute one aggressive order, record its impact, apply permanent impact.
 
-    Takes the arrays of :func:`mm_gym.market.book.execute`, and ``mos``, ``n_mos`` to record
-    the order.
+    Matching is :func:`mm_gym.market.book.execute`; the order is recorded in ``mos``, ``n_mos``.
 
     Returns:
         Lots filled.
     """
+    fs, is_, mos, n_mos = s.fs, s.is_, s.mos, s.n_mos
     pre = fs[m, F_MID]
-    filled = execute(
-        bid_vol, ask_vol, is_, orders, fs, acct, others, fills, n_fills, p, m, side, size,
-        limit_tick, kind, record,
-    )  # fmt: skip
-    if kind != KIND_BACKGROUND:
+    filled = execute(s, p, m, side, size, limit_tick, kind, record)
+    if kind != KIND_BACKGROUND:  # a market order (a crossing limit order is not flow)
         is_[m, I_UNFILLED] += size - filled
-    update_mid(fs, is_, orders, bid_vol.shape[1], m)
+        fs[m, F_STEP_SIGNED] += side * filled
+        fs[m, F_STEP_ABS] += filled
+    update_mid(s, m)
     if filled > 0 and p.permanent_impact_ticks > 0.0:
         fs[m, F_FUND] += p.permanent_impact_ticks * side * filled
     if record and (filled > 0 or kind != KIND_BACKGROUND):
@@ -144,25 +135,9 @@ def market_order(
 
 
 @nb.njit(cache=True, inline="always")
-def background_liquidity(
-    fs: np.ndarray,
-    is_: np.ndarray,
-    rng: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
-    others: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
-    mos: np.ndarray,
-    n_mos: np.ndarray,
-    p: MarketParams,
-    m: int,
-    record: bool,
-) -> None:
+def background_liquidity(s: MarketState, p: MarketParams, m: int, record: bool) -> None:
     """Background limit-order arrivals (marketable ones execute first), then cancels."""
-    n = bid_vol.shape[1]
+    fs, is_, rng = s.fs, s.is_, s.rng
     f = fs[m, F_FUND]
     top_bid = int(math.ceil(f)) - 1
     top_ask = int(math.floor(f)) + 1
@@ -173,16 +148,13 @@ def background_liquidity(
             size = 1 + geometric_log_q(rng, m, STREAM_LIQUIDITY, p.lo_size_log_q)
             if side == 0:
                 tick = top_bid - d
-                crosses = tick >= best_tick(is_, orders, n, m, 1, -1)
+                crosses = tick >= best_tick(s, m, 1, -1)
             else:
                 tick = top_ask + d
-                crosses = tick <= best_tick(is_, orders, n, m, 0, -1)
+                crosses = tick <= best_tick(s, m, 0, -1)
             if crosses:  # a buy (side 0 -> +1) or sell (-1) up to its own price
-                size -= market_order(
-                    fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos,
-                    p, m, 1 - 2 * side, size, tick, KIND_BACKGROUND, record,
-                )  # fmt: skip
-            if size > 0 and rest_background(bid_vol, ask_vol, is_, m, side, tick, size):
+                size -= market_order(s, p, m, 1 - 2 * side, size, tick, KIND_BACKGROUND, record)
+            if size > 0 and rest_background(s, m, side, tick, size):
                 is_[m, I_BG_ARRIVED] += size
     # cancels: each resting background lot independently with probability ~ cancel_rate
     for side in range(2):
@@ -190,37 +162,38 @@ def background_liquidity(
         k = poisson(rng, m, STREAM_CANCEL, p.cancel_rate * total)
         for _ in range(min(k, total)):
             u = int(uniform(rng, m, STREAM_CANCEL) * total)
-            cancel_background_lot(bid_vol, ask_vol, is_, orders, m, side, u)
+            cancel_background_lot(s, m, side, u)
             total -= 1
-    update_mid(fs, is_, orders, n, m)
+    update_mid(s, m)
 
 
 @nb.njit(cache=True, inline="always")
-def hawkes_decay(fs: np.ndarray, p: MarketParams, m: int, k: int) -> None:
+def hawkes_decay(s: MarketState, p: MarketParams, m: int, k: int) -> None:
     """Decay the Hawkes excitation by one step and add the ``k`` noise orders that just arrived.
 
     Discrete kernel scaled so its total mass is alpha / beta: mean rate mu / (1 - alpha/beta).
     """
+    fs = s.fs
     decay = math.exp(-p.hawkes_beta)
     fs[m, F_HAWKES] = decay * fs[m, F_HAWKES] + (p.hawkes_alpha / p.hawkes_beta) * (1.0 - decay) * k
 
 
 @nb.njit(cache=True, inline="always")
-def informed_buy_logit(fs: np.ndarray, p: MarketParams, m: int) -> float:
+def informed_buy_logit(s: MarketState, p: MarketParams, m: int) -> float:
     """``z`` of an informed order's buy probability ``sigmoid(z)``: signal plus sentiment."""
+    fs = s.fs
     return (fs[m, F_FUND] - fs[m, F_MID]) / p.informed_scale_ticks + (
         p.informed_sentiment_weight * math.tanh(fs[m, F_SENT_X])
     )
 
 
 @nb.njit(cache=True, inline="always")
-def start_shock(
-    is_: np.ndarray, rng: np.ndarray, acct: np.ndarray, p: MarketParams, m: int
-) -> None:
+def start_shock(s: MarketState, p: MarketParams, m: int) -> None:
     """Maybe start a liquidity shock and choose its side (three uniforms every step).
 
     Drawing the three uniforms whether or not a shock starts keeps ``STREAM_SHOCK`` aligned.
     """
+    is_, rng, acct = s.is_, s.rng, s.acct
     u_start = uniform(rng, m, STREAM_SHOCK)
     u_adv = uniform(rng, m, STREAM_SHOCK)
     u_side = uniform(rng, m, STREAM_SHOCK)
@@ -235,32 +208,14 @@ def start_shock(
 
 
 @nb.njit(cache=True, inline="always")
-def market_orders(
-    fs: np.ndarray,
-    is_: np.ndarray,
-    rng: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
-    others: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
-    mos: np.ndarray,
-    n_mos: np.ndarray,
-    p: MarketParams,
-    m: int,
-    record: bool,
-) -> tuple[float, float]:
+def market_orders(s: MarketState, p: MarketParams, m: int, record: bool) -> None:
     """Noise, informed and shock market orders of one step.
 
-    Returns:
-        ``(signed, absolute)`` executed lots (buys positive).
+    Executed lots add up in ``F_STEP_SIGNED`` and ``F_STEP_ABS`` (:func:`market_order`).
     """
+    fs, is_, rng = s.fs, s.is_, s.rng
     mult = p.volatile_flow_mult if is_[m, I_REGIME] == REGIME_VOLATILE else 1.0
     max_lots = p.max_order_lots
-    signed = 0.0
-    absolute = 0.0
     no_limit_buy = NONE_HIGH - 1
     no_limit_sell = NONE_LOW + 1
     # noise traders (Hawkes-excited when enabled)
@@ -275,40 +230,24 @@ def market_orders(
             int(math.ceil(uniform_pos(rng, m, STREAM_NOISE) ** (-1.0 / p.noise_size_alpha))),
         )
         lim = no_limit_buy if side > 0 else no_limit_sell
-        x = market_order(
-            fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, p, m,
-            side, size, lim, KIND_NOISE, record,
-        )  # fmt: skip
-        signed += side * x
-        absolute += x
+        market_order(s, p, m, side, size, lim, KIND_NOISE, record)
     if p.hawkes:
-        hawkes_decay(fs, p, m, k)
+        hawkes_decay(s, p, m, k)
     # informed traders: adverse selection
     k = poisson(rng, m, STREAM_INFORMED, p.informed_rate * mult)
     for _ in range(k):
         u = uniform(rng, m, STREAM_INFORMED)
         size = 1 + geometric_log_q(rng, m, STREAM_INFORMED, p.informed_size_log_q)
-        z = informed_buy_logit(fs, p, m)
+        z = informed_buy_logit(s, p, m)
         p_buy = 1.0 / (1.0 + math.exp(-z))
         side = 1 if u < p_buy else -1
         lim = no_limit_buy if side > 0 else no_limit_sell
-        x = market_order(
-            fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, p, m,
-            side, size, lim, KIND_INFORMED, record,
-        )  # fmt: skip
-        signed += side * x
-        absolute += x
+        market_order(s, p, m, side, size, lim, KIND_INFORMED, record)
     # liquidity shocks
-    start_shock(is_, rng, acct, p, m)
+    start_shock(s, p, m)
     if is_[m, I_SHOCK_LEFT] > 0:
         side = is_[m, I_SHOCK_SIDE]
         lim = no_limit_buy if side > 0 else no_limit_sell
-        x = market_order(
-            fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, p, m,
-            side, p.shock_size_lots, lim, KIND_SHOCK, record,
-        )  # fmt: skip
-        signed += side * x
-        absolute += x
+        market_order(s, p, m, side, p.shock_size_lots, lim, KIND_SHOCK, record)
         is_[m, I_SHOCK_LEFT] -= 1
         is_[m, I_SHOCK_STEP] = 1
-    return signed, absolute

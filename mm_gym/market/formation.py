@@ -40,7 +40,6 @@ from __future__ import annotations
 import math
 
 import numba as nb
-import numpy as np
 
 from mm_gym.market.book import (
     NONE_HIGH,
@@ -91,14 +90,16 @@ from mm_gym.market.state import (
     KIND_INFORMED,
     KIND_NOISE,
     KIND_SHOCK,
+    MarketState,
 )
 
 SHOCK_DEPTH_TICKS = 2  # a shock order walks at most this many ticks past the touch
 
 
 @nb.njit(cache=True, inline="always")
-def step_activity(fs: np.ndarray, rng: np.ndarray, p: MarketParams, m: int) -> float:
+def step_activity(s: MarketState, p: MarketParams, m: int) -> float:
     """Advance the three log-OU components; return (and store) the activity factor."""
+    fs, rng = s.fs, s.rng
     if not p.activity_on:
         fs[m, F_ACTIVITY] = 1.0
         return 1.0
@@ -114,19 +115,9 @@ def step_activity(fs: np.ndarray, rng: np.ndarray, p: MarketParams, m: int) -> f
 
 
 @nb.njit(cache=True, inline="always")
-def book_liquidity(
-    fs: np.ndarray,
-    is_: np.ndarray,
-    rng: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    p: MarketParams,
-    m: int,
-    act: float,
-) -> None:
+def book_liquidity(s: MarketState, p: MarketParams, m: int, act: float) -> None:
     """Limit-order arrivals anchored on the same-side best (queue-reactive, adaptive), cancels."""
-    n = bid_vol.shape[1]
+    fs, is_, rng = s.fs, s.is_, s.rng
     st = STREAM_LIQUIDITY
     e = fs[m, F_SIGN_EWMA]
     qref = p.queue_ref_lots
@@ -134,8 +125,8 @@ def book_liquidity(
     first = 1 if uniform(rng, m, st) < 0.5 else 0  # random priority between the sides
     # the best prices, kept up to date below: an order that rests can only improve its side's
     # best (limit orders never cross), so b = max(b, tick) / a = min(a, tick) is best_tick's value
-    b = best_tick(is_, orders, n, m, 0, -1)
-    a = best_tick(is_, orders, n, m, 1, -1)
+    b = best_tick(s, m, 0, -1)
+    a = best_tick(s, m, 1, -1)
     for j in range(2):
         side = first if j == 0 else 1 - first
         # buys (e > 0) hit the asks: refill the asks faster
@@ -170,11 +161,11 @@ def book_liquidity(
                         ref = int(math.floor(fs[m, F_MID])) + 1
                     tick = ref + d
             if qref > 0.0 and not inside:  # keep with probability q_ref / (q_ref + q)
-                q = level_lots(bid_vol, ask_vol, is_, orders, m, side, tick)
+                q = level_lots(s, m, side, tick)
                 if u2 * (qref + q) >= qref:
                     continue
             size = 1 + geometric_of(u_size, p.lo_size_log_q)
-            if rest_background(bid_vol, ask_vol, is_, m, side, tick, size):
+            if rest_background(s, m, side, tick, size):
                 is_[m, I_BG_ARRIVED] += size
                 if side == 0:
                     b = max(b, tick)
@@ -185,72 +176,45 @@ def book_liquidity(
         k = poisson(rng, m, STREAM_CANCEL, p.cancel_rate * act * total)
         for _ in range(min(k, total - 1)):  # never the last lot: no empty side
             u = int(uniform(rng, m, STREAM_CANCEL) * total)
-            cancel_background_lot(bid_vol, ask_vol, is_, orders, m, side, u)
+            cancel_background_lot(s, m, side, u)
             total -= 1
-    update_mid(fs, is_, orders, n, m)
+    update_mid(s, m)
 
 
 @nb.njit(cache=True, inline="always")
-def _touch_order(
-    is_: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    p: MarketParams,
-    m: int,
-    side: int,
-    u: float,
-    u2: float,
-):
+def _touch_order(s: MarketState, p: MarketParams, m: int, side: int, u: float, u2: float):
     """Depth-relative size and limit tick of a market order on ``side`` (+1 buy); size 0: none."""
     rest = 1 if side > 0 else 0
-    tick = best_tick(is_, orders, bid_vol.shape[1], m, rest, -1)
+    tick = best_tick(s, m, rest, -1)
     if tick == NONE_HIGH or tick == NONE_LOW:
         return 0, tick
-    depth = level_lots(bid_vol, ask_vol, is_, orders, m, rest, tick)
+    depth = level_lots(s, m, rest, tick)
     if u < p.touch_take_prob:
         size = depth
     else:
         size = max(1, min(depth, int(math.ceil(u2**p.depth_fraction_power * depth))))
-    total = is_[m, I_ASK_LOTS if rest == 1 else I_BID_LOTS]
-    bg_here = background_lots_at(ask_vol if rest == 1 else bid_vol, is_, m, tick)
+    total = s.is_[m, I_ASK_LOTS if rest == 1 else I_BID_LOTS]
+    bg_here = background_lots_at(s, m, rest, tick)
     if total - bg_here <= 0:  # the touch holds the side's last background lots
         size = min(size, bg_here - 1)  # (conservative: a maker may queue behind them)
     return min(size, p.max_order_lots), tick
 
 
 @nb.njit(cache=True, inline="always")
-def _record_sign(fs: np.ndarray, p: MarketParams, m: int, side: int) -> None:
-    fs[m, F_SIGN_EWMA] = p.sign_ewma_decay * fs[m, F_SIGN_EWMA] + (1.0 - p.sign_ewma_decay) * side
+def _record_sign(s: MarketState, p: MarketParams, m: int, side: int) -> None:
+    e = s.fs[m, F_SIGN_EWMA]
+    s.fs[m, F_SIGN_EWMA] = p.sign_ewma_decay * e + (1.0 - p.sign_ewma_decay) * side
 
 
 @nb.njit(cache=True, inline="always")
-def book_market_orders(
-    fs: np.ndarray,
-    is_: np.ndarray,
-    rng: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
-    others: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
-    mos: np.ndarray,
-    n_mos: np.ndarray,
-    p: MarketParams,
-    m: int,
-    act: float,
-    record: bool,
-) -> tuple[float, float]:
+def book_market_orders(s: MarketState, p: MarketParams, m: int, act: float, record: bool) -> None:
     """Uninformed (metaorder children and noise), informed and shock market orders of one step.
 
-    Returns:
-        ``(signed, absolute)`` executed lots (buys positive).
+    Executed lots add up in ``F_STEP_SIGNED`` and ``F_STEP_ABS``
+    (:func:`mm_gym.market.flow.market_order`).
     """
+    fs, is_, rng = s.fs, s.is_, s.rng
     mult = p.volatile_flow_mult if is_[m, I_REGIME] == REGIME_VOLATILE else 1.0
-    signed = 0.0
-    absolute = 0.0
     lam = p.noise_rate * mult * act
     if p.hawkes:
         lam += fs[m, F_HAWKES]
@@ -269,52 +233,32 @@ def book_market_orders(
             is_[m, I_META_LEFT + j] -= 1
         else:
             side = 1 if u_side < 0.5 else -1
-        size, tick = _touch_order(
-            is_, bid_vol, ask_vol, orders, p, m, side, uniform(rng, m, sm), uniform(rng, m, sm)
-        )
-        _record_sign(fs, p, m, side)
+        size, tick = _touch_order(s, p, m, side, uniform(rng, m, sm), uniform(rng, m, sm))
+        _record_sign(s, p, m, side)
         if size > 0:
-            x = market_order(
-                fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos,
-                p, m, side, size, tick, KIND_NOISE, record,
-            )  # fmt: skip
-            signed += side * x
-            absolute += x
+            market_order(s, p, m, side, size, tick, KIND_NOISE, record)
     if p.hawkes:
-        hawkes_decay(fs, p, m, k)
+        hawkes_decay(s, p, m, k)
     k = poisson(rng, m, STREAM_INFORMED, p.informed_rate * mult * act)
     for _ in range(k):
         u = uniform(rng, m, STREAM_INFORMED)
-        z = informed_buy_logit(fs, p, m)
+        z = informed_buy_logit(s, p, m)
         side = 1 if u < 1.0 / (1.0 + math.exp(-z)) else -1
-        size, tick = _touch_order(
-            is_, bid_vol, ask_vol, orders, p, m, side,
-            uniform(rng, m, STREAM_INFORMED), uniform(rng, m, STREAM_INFORMED),
-        )  # fmt: skip
-        _record_sign(fs, p, m, side)
+        u_size = uniform(rng, m, STREAM_INFORMED)
+        size, tick = _touch_order(s, p, m, side, u_size, uniform(rng, m, STREAM_INFORMED))
+        _record_sign(s, p, m, side)
         if size > 0:
-            x = market_order(
-                fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos,
-                p, m, side, size, tick, KIND_INFORMED, record,
-            )  # fmt: skip
-            signed += side * x
-            absolute += x
-    start_shock(is_, rng, acct, p, m)
+            market_order(s, p, m, side, size, tick, KIND_INFORMED, record)
+    start_shock(s, p, m)
     if is_[m, I_SHOCK_LEFT] > 0:
         side = is_[m, I_SHOCK_SIDE]
         rest = 1 if side > 0 else 0
-        tick = best_tick(is_, orders, bid_vol.shape[1], m, rest, -1)
+        tick = best_tick(s, m, rest, -1)
         if tick != NONE_HIGH and tick != NONE_LOW:
             lim = tick + side * SHOCK_DEPTH_TICKS
             total = is_[m, I_ASK_LOTS if rest == 1 else I_BID_LOTS]
             size = min(p.shock_size_lots, max(0, total - 1))
             if size > 0:
-                x = market_order(
-                    fs, is_, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos,
-                    n_mos, p, m, side, size, lim, KIND_SHOCK, record,
-                )  # fmt: skip
-                signed += side * x
-                absolute += x
+                market_order(s, p, m, side, size, lim, KIND_SHOCK, record)
         is_[m, I_SHOCK_LEFT] -= 1
         is_[m, I_SHOCK_STEP] = 1
-    return signed, absolute

@@ -11,24 +11,19 @@ Step order (docs/ARCHITECTURE.md, "One step of the market"): 1 quotes, 2 exogeno
 3 background liquidity, 4 market orders (noise, informed, shocks) with 5 matching and 6 impact as
 each arrives, 7 accounting (per fill, inside matching), then the mid, statistics and features.
 
-The entry points take the whole :class:`~mm_gym.market.state.MarketState` and the
-:class:`~mm_gym.market.params.MarketParams`, then the market index ``m``. ``step_one`` and
-``reset_one`` read the arrays out of the state once and pass every helper only the arrays it
-touches (and ``p``, a tuple of scalars, which costs nothing to pass). The helpers are compiled
-with ``inline="always"`` (a call that is not inlined passed both tuples flattened, some 200
-machine words: about 40 % slower per market). Inlined, a helper's arguments are bound like local
-variables, and binding an array takes a reference on it: handing the state tuple to a helper
-took 14, one per array, on every call (best prices, fills, cancels...) and released them
-after it: 72 % of a profile of the step was in numba's reference counting.
-
-Even with single arrays, numba's reference-count pruning leaves an acquire/release pair (two
-atomic operations behind a call) on each array bound in an inlined helper that branches or
-loops, and on each view (``orders[m, k, side]``) or chosen array (``bid_vol if side == 0 else
-ask_vol``): still about a quarter of the step's time in a ``perf`` profile. ``step_one`` and
-``reset_one`` are therefore compiled without numba's runtime (``_nrt=False``): no reference
-counting at all. They can: they allocate nothing and only read and write the arrays they are
-given, which their callers keep alive for the call (``_nrt`` is numba's own private flag; a
-body that allocated would fail to compile, not misbehave).
+The entry points and every helper take the whole :class:`~mm_gym.market.state.MarketState` ``s``
+and the :class:`~mm_gym.market.params.MarketParams` ``p`` (when they read any), then the market
+index ``m``. The helpers are compiled with ``inline="always"`` (a call that is not inlined passed
+both tuples flattened, some 200 machine words: about 40 % slower per market). ``step_one`` and
+``reset_one`` are compiled without numba's runtime (``_nrt=False``): no reference counting at all.
+With it, an inlined helper that bound the state tuple took a reference on each of its 14 arrays
+on every call (72 % of a ``perf`` profile of the step), and even a helper given single arrays
+kept an acquire/release pair (two atomic operations behind a call) on each array it bound, and
+on each view (``orders[m, k, side]``) or chosen array (``bid_vol if side == 0 else ask_vol``):
+still about a quarter of the step's time. Without it, reading an array out of ``s`` is free.
+``step_one`` and ``reset_one`` can run without it: they allocate nothing and only read and write
+the arrays they are given, which their callers keep alive for the call (``_nrt`` is numba's own
+private flag; a body that allocated would fail to compile, not misbehave).
 """
 
 from __future__ import annotations
@@ -68,6 +63,8 @@ from mm_gym.market.state import (
     F_MID,
     F_PREV_MID,
     F_SENT_OBS,
+    F_STEP_ABS,
+    F_STEP_SIGNED,
     F_VAR,
     I_BASE,
     I_BEST_ASK,
@@ -124,12 +121,7 @@ def _clip(x: float, lo: float, hi: float) -> float:
 
 @nb.njit(cache=True, inline="always")
 def place_quotes(
-    fs: np.ndarray,
-    is_: np.ndarray,
-    acct: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
+    s: MarketState,
     m: int,
     maker: int,
     bid_off: float,
@@ -150,17 +142,18 @@ def place_quotes(
     size not larger than what rests keeps its queue position (a smaller size keeps it too); a new
     price or a larger size cancels and re-joins at the back, as on most exchanges.
     """
-    n = bid_vol.shape[1]
-    mid = fs[m, F_MID]
-    inv = int(acct[m, maker, A_INV])
+    is_, orders = s.is_, s.orders
+    n = s.bid_vol.shape[1]
+    mid = s.fs[m, F_MID]
+    inv = int(s.acct[m, maker, A_INV])
     bid_size = max(0, min(bid_size, limit - inv))
     ask_size = max(0, min(ask_size, limit + inv))
     bid_off = _clip(bid_off, -n, n)
     ask_off = _clip(ask_off, -n, n)
     bid = int(math.floor(mid - bid_off))
     ask = int(math.ceil(mid + ask_off))
-    opp_ask = best_tick(is_, orders, n, m, 1, maker)
-    opp_bid = best_tick(is_, orders, n, m, 0, maker)
+    opp_ask = best_tick(s, m, 1, maker)
+    opp_bid = best_tick(s, m, 0, maker)
     if opp_ask != NONE_HIGH and bid >= opp_ask:
         bid = opp_ask - 1
     if opp_bid != NONE_LOW and ask <= opp_bid:
@@ -186,31 +179,21 @@ def place_quotes(
         elif o[O_SIZE] > 0 and o[O_TICK] == tick and size <= o[O_SIZE]:
             o[O_SIZE] = size  # keeps its place in the queue
         else:
-            join(bid_vol, ask_vol, is_, orders, m, maker, side, tick, size)
+            join(s, m, maker, side, tick, size)
 
 
 @nb.njit(cache=True, inline="always")
-def _builtin_rival(
-    fs: np.ndarray,
-    is_: np.ndarray,
-    acct: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    p: MarketParams,
-    m: int,
-) -> None:
+def _builtin_rival(s: MarketState, p: MarketParams, m: int) -> None:
     """The built-in rival (mm2): fixed half-spread around a centre skewed by inventory and flow."""
+    fs = s.fs
     limit = p.mm2_limit
-    q = acct[m, 1, A_INV] / limit
+    q = s.acct[m, 1, A_INV] / limit
     fa = fs[m, F_FLOW_ABS]
     flow = fs[m, F_FLOW_SIGNED] / fa if fa > 1e-12 else 0.0
     shift = -p.rival_inventory_skew_ticks * q + p.rival_flow_skew_ticks * flow  # centre - mid
     half = p.rival_half_spread_ticks
     size = p.rival_size_lots
-    place_quotes(
-        fs, is_, acct, bid_vol, ask_vol, orders, m, 1, half - shift, half + shift, size, size, limit
-    )
+    place_quotes(s, m, 1, half - shift, half + shift, size, size, limit)
 
 
 @nb.njit(cache=True, inline="always")
@@ -223,36 +206,25 @@ def _quote_offset(mid: float, order: np.ndarray, side: int) -> float:
 
 
 @nb.njit(cache=True, inline="always")
-def write_features(
-    fs: np.ndarray,
-    is_: np.ndarray,
-    bid_vol: np.ndarray,
-    ask_vol: np.ndarray,
-    orders: np.ndarray,
-    acct: np.ndarray,
-    rets: np.ndarray,
-    features: np.ndarray,
-    p: MarketParams,
-    m: int,
-) -> None:
+def write_features(s: MarketState, p: MarketParams, m: int) -> None:
     """Write both makers' observation vectors (see :mod:`mm_gym.observations` for the table)."""
-    n = bid_vol.shape[1]
+    fs, is_, orders, acct, rets, features = s.fs, s.is_, s.orders, s.acct, s.rets, s.features
     mid = fs[m, F_MID]
     horizon = p.horizon_steps
     time_left = _clip((horizon - is_[m, I_T]) / horizon, 0.0, 1.0)
-    b = best_tick(is_, orders, n, m, 0, -1)
-    a = best_tick(is_, orders, n, m, 1, -1)
+    b = best_tick(s, m, 0, -1)
+    a = best_tick(s, m, 1, -1)
     spread = NO_QUOTE_OFFSET
     imb1 = 0.0
     imb5 = 0.0
     if b != NONE_LOW and a != NONE_HIGH:
         spread = _clip(float(a - b), 0.0, NO_QUOTE_OFFSET)
-        bl = level_lots(bid_vol, ask_vol, is_, orders, m, 0, b)
-        al = level_lots(bid_vol, ask_vol, is_, orders, m, 1, a)
+        bl = level_lots(s, m, 0, b)
+        al = level_lots(s, m, 1, a)
         imb1 = (bl - al) / (bl + al) if bl + al > 0 else 0.0
         for j in range(1, IMBALANCE_TICKS):
-            bl += level_lots(bid_vol, ask_vol, is_, orders, m, 0, b - j)
-            al += level_lots(bid_vol, ask_vol, is_, orders, m, 1, a + j)
+            bl += level_lots(s, m, 0, b - j)
+            al += level_lots(s, m, 1, a + j)
         imb5 = (bl - al) / (bl + al) if bl + al > 0 else 0.0
     fa = fs[m, F_FLOW_ABS]
     flow = _clip(fs[m, F_FLOW_SIGNED] / fa, -1.0, 1.0) if fa > 1e-12 else 0.0
@@ -295,13 +267,10 @@ def step_one(
     Callers pass the flags as runtime booleans (``np.bool_(True)``, not ``True``): numba compiles a
     function again for every literal it is called with, and this body takes minutes to compile.
     """
-    # the arrays are read out of the state once, here: see the module docstring
-    fs, is_, rng, acct, others, rets = s.fs, s.is_, s.rng, s.acct, s.others, s.rets
-    bid_vol, ask_vol, orders, features = s.bid_vol, s.ask_vol, s.orders, s.features
-    fills, n_fills, mos, n_mos = s.fills, s.n_fills, s.mos, s.n_mos
-    n = bid_vol.shape[1]
-    n_fills[m] = 0
-    n_mos[m] = 0
+    fs, is_, acct, rets = s.fs, s.is_, s.acct, s.rets
+    n = s.bid_vol.shape[1]
+    s.n_fills[m] = 0
+    s.n_mos[m] = 0
     for k in range(2):
         acct[m, k, A_STEP_BOUGHT] = 0.0
         acct[m, k, A_STEP_SOLD] = 0.0
@@ -310,6 +279,8 @@ def step_one(
     is_[m, I_SHOCK_STEP] = 0
     is_[m, I_ONE_SIDED] = 0
     fs[m, F_PREV_MID] = fs[m, F_MID]
+    fs[m, F_STEP_SIGNED] = 0.0
+    fs[m, F_STEP_ABS] = 0.0
     # 1. quotes; the makers take turns placing first (time priority at a shared new price and
     # the post-only check against the other's quotes would otherwise always favour one seat)
     if makers_active:
@@ -317,54 +288,43 @@ def step_one(
         for j in range(2):
             k = first if j == 0 else 1 - first
             if k == 1 and builtin_rival:
-                _builtin_rival(fs, is_, acct, bid_vol, ask_vol, orders, p, m)
+                _builtin_rival(s, p, m)
             else:
                 q = quotes[m, k]
                 limit = p.mm1_limit if k == 0 else p.mm2_limit
-                place_quotes(
-                    fs, is_, acct, bid_vol, ask_vol, orders, m, k, q[0], q[1], int(q[2]),
-                    int(q[3]), limit,
-                )  # fmt: skip
-        update_mid(fs, is_, orders, n, m)  # the makers' new quotes are part of the book
+                place_quotes(s, m, k, q[0], q[1], int(q[2]), int(q[3]), limit)
+        update_mid(s, m)  # the makers' new quotes are part of the book
     # 2. exogenous state; keep the price window centred on the fundamental (the book model:
     # on the mid, which the fundamental only leads by the informed traders' short-lived signal)
-    step_exogenous(fs, is_, rng, p, m)
+    step_exogenous(s, p, m)
     book = p.price_formation == FORMATION_BOOK
     centre = is_[m, I_BASE] + n // 2
     f = fs[m, F_MID] if book else fs[m, F_FUND]
     if abs(f - centre) > n // 4:
-        shift_window(bid_vol, ask_vol, is_, orders, m, int(round(f)) - centre)
+        shift_window(s, m, int(round(f)) - centre)
     if book:
         # 3.-7. with the "book" price formation (mm_gym.market.formation)
-        act = step_activity(fs, rng, p, m)
-        book_liquidity(fs, is_, rng, bid_vol, ask_vol, orders, p, m, act)
-        signed, absolute = book_market_orders(
-            fs, is_, rng, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, p,
-            m, act, record,
-        )  # fmt: skip
+        act = step_activity(s, p, m)
+        book_liquidity(s, p, m, act)
+        book_market_orders(s, p, m, act, record)
     else:
         # 3. background liquidity
-        background_liquidity(
-            fs, is_, rng, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, p,
-            m, record,
-        )  # fmt: skip
+        background_liquidity(s, p, m, record)
         # 4.-7. market orders, matching, impact, accounting
-        signed, absolute = market_orders(
-            fs, is_, rng, bid_vol, ask_vol, orders, acct, others, fills, n_fills, mos, n_mos, p,
-            m, record,
-        )  # fmt: skip
+        market_orders(s, p, m, record)
     is_[m, I_ONE_SIDED] = 0  # the flag describes the book at the end of the step
-    update_mid(fs, is_, orders, n, m)
+    update_mid(s, m)
     # statistics behind the features
     r = fs[m, F_MID] - fs[m, F_PREV_MID]
     for j in range(N_RETURNS - 1, 0, -1):
         rets[m, j] = rets[m, j - 1]
     rets[m, 0] = r
     fs[m, F_VAR] = (1.0 - VAR_EMA) * fs[m, F_VAR] + VAR_EMA * r * r
+    signed, absolute = fs[m, F_STEP_SIGNED], fs[m, F_STEP_ABS]
     fs[m, F_FLOW_SIGNED] = (1.0 - FLOW_EMA) * fs[m, F_FLOW_SIGNED] + FLOW_EMA * signed
     fs[m, F_FLOW_ABS] = (1.0 - FLOW_EMA) * fs[m, F_FLOW_ABS] + FLOW_EMA * absolute
     is_[m, I_T] += 1
-    write_features(fs, is_, bid_vol, ask_vol, orders, acct, rets, features, p, m)
+    write_features(s, p, m)
 
 
 @nb.njit(cache=True, **NO_RUNTIME)  # see step_one
@@ -377,17 +337,16 @@ def reset_one(
     quotes: np.ndarray,
 ) -> None:
     """Start a new episode of market ``m`` from ``seed``: empty book, warm-up, zero accounts."""
-    fs, is_, rng, acct, others, rets = s.fs, s.is_, s.rng, s.acct, s.others, s.rets
-    bid_vol, ask_vol, orders, features = s.bid_vol, s.ask_vol, s.orders, s.features
-    n = bid_vol.shape[1]
+    fs, is_, rng = s.fs, s.is_, s.rng
+    n = s.bid_vol.shape[1]
     fs[m, :] = 0.0
     is_[m, :] = 0
-    bid_vol[m, :] = 0
-    ask_vol[m, :] = 0
-    orders[m, :, :, :] = 0
-    acct[m, :, :] = 0.0
-    others[m, :] = 0.0
-    rets[m, :] = 0.0
+    s.bid_vol[m, :] = 0
+    s.ask_vol[m, :] = 0
+    s.orders[m, :, :, :] = 0
+    s.acct[m, :, :] = 0.0
+    s.others[m, :] = 0.0
+    s.rets[m, :] = 0.0
     seed_streams(rng, m, seed)
     price0 = p.anchor_ticks
     fs[m, F_FUND] = price0
@@ -409,8 +368,8 @@ def reset_one(
     off = np.bool_(False)  # not a literal False: the same compiled step_one as the loops
     for _ in range(warmup_steps):
         step_one(s, p, m, quotes, off, off, off)  # np.bool_ flags: see above
-    full_rescan(bid_vol, ask_vol, is_, m)
-    update_mid(fs, is_, orders, n, m)
+    full_rescan(s, m)
+    update_mid(s, m)
     fs[m, F_PREV_MID] = fs[m, F_MID]
     is_[m, I_T] = 0
     is_[m, I_SHOCKS] = 0
@@ -420,7 +379,7 @@ def reset_one(
     is_[m, I_SHOCK_LEFT] = 0  # a shock started in the warm-up does not spill into the episode
     s.n_fills[m] = 0
     s.n_mos[m] = 0
-    write_features(fs, is_, bid_vol, ask_vol, orders, acct, rets, features, p, m)
+    write_features(s, p, m)
 
 
 # The thin loops over markets. numba caches a function by its own name, so the serial and the

@@ -11,7 +11,6 @@ realizes ``c * (p - avg) * value``. With cash starting at 0 and a flat book,
 from __future__ import annotations
 
 import numba as nb
-import numpy as np
 
 from mm_gym.market.params import MarketParams
 from mm_gym.market.state import (
@@ -38,6 +37,7 @@ from mm_gym.market.state import (
     X_CASH,
     X_EXCHANGE,
     X_INV,
+    MarketState,
 )
 
 
@@ -78,12 +78,7 @@ def position_update(
 
 @nb.njit(cache=True, inline="always")
 def maker_fill(
-    acct: np.ndarray,
-    others: np.ndarray,
-    fs: np.ndarray,
-    is_: np.ndarray,
-    fills: np.ndarray,
-    n_fills: np.ndarray,
+    s: MarketState,
     p: MarketParams,
     m: int,
     maker: int,
@@ -98,6 +93,7 @@ def maker_fill(
     Writes the maker's account (``acct``), the aggressor's (``others``) and, with ``record``,
     the fill (``fills``, ``n_fills``); reads the mid (``fs``) and the step (``is_``).
     """
+    acct, others, fs, is_, fills, n_fills = s.acct, s.others, s.fs, s.is_, s.fills, s.n_fills
     value = p.value_per_tick_lot
     rebate = p.maker_rebate * size
     fee = p.taker_fee * size
@@ -139,12 +135,13 @@ def maker_fill(
 
 
 @nb.njit(cache=True, inline="always")
-def background_fill(others: np.ndarray, p: MarketParams, m: int, size: int) -> None:
+def background_fill(s: MarketState, p: MarketParams, m: int, size: int) -> None:
     """Account lots executed between an aggressor and background liquidity (both in ``others``).
 
     Cash and inventory move within ``others``; the aggressor pays the taker fee and the resting
     background order earns the maker rebate, the difference going to the exchange.
     """
+    others = s.others
     fee = p.taker_fee * size
     rebate = p.maker_rebate * size
     others[m, X_CASH] += rebate - fee

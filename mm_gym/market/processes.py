@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 
 import numba as nb
-import numpy as np
 
 from mm_gym.market.params import FORMATION_BOOK, REGIME_SWITCHING, MarketParams
 from mm_gym.market.rng import STREAM_EXO, normal, poisson, uniform
@@ -39,6 +38,7 @@ from mm_gym.market.state import (
     F_SENT_X,
     I_NEWS,
     I_REGIME,
+    MarketState,
 )
 
 REGIME_MEAN_REVERTING = 0
@@ -47,15 +47,14 @@ REGIME_VOLATILE = 2
 
 
 @nb.njit(cache=True, inline="always")
-def step_exogenous(
-    fs: np.ndarray, is_: np.ndarray, rng: np.ndarray, p: MarketParams, m: int
-) -> None:
+def step_exogenous(s: MarketState, p: MarketParams, m: int) -> None:
     """Advance regime, sentiment, news and the fundamental of market ``m`` by one step."""
-    s = STREAM_EXO
+    fs, is_, rng = s.fs, s.is_, s.rng
+    st = STREAM_EXO
     # 1. regime chain (two uniforms every step in switching mode)
     if p.regime_mode == REGIME_SWITCHING:
-        u = uniform(rng, m, s)
-        u2 = uniform(rng, m, s)
+        u = uniform(rng, m, st)
+        u2 = uniform(rng, m, st)
         if u < p.switch_prob:
             is_[m, I_REGIME] = (is_[m, I_REGIME] + 1 + int(u2 * 2.0)) % 3
             if p.price_formation == FORMATION_BOOK:
@@ -64,18 +63,18 @@ def step_exogenous(
         is_[m, I_REGIME] = p.regime_mode
     # 2. latent sentiment
     x = fs[m, F_SENT_X]
-    x += -p.sentiment_kappa * x + p.sentiment_sigma * normal(rng, m, s)
+    x += -p.sentiment_kappa * x + p.sentiment_sigma * normal(rng, m, st)
     fs[m, F_SENT_X] = x
     sent = math.tanh(x)
     # 3. news
-    n_news = poisson(rng, m, s, p.news_rate)
+    n_news = poisson(rng, m, st, p.news_rate)
     alpha = p.alpha_smooth
     for _ in range(n_news):
-        reading = min(1.0, max(-1.0, sent + p.news_noise * normal(rng, m, s)))
+        reading = min(1.0, max(-1.0, sent + p.news_noise * normal(rng, m, st)))
         fs[m, F_SENT_OBS] = (1.0 - alpha) * fs[m, F_SENT_OBS] + alpha * reading
     is_[m, I_NEWS] = n_news
     # 4. fundamental
-    e = normal(rng, m, s)
+    e = normal(rng, m, st)
     regime = is_[m, I_REGIME]
     f = fs[m, F_FUND]
     if p.price_formation == FORMATION_BOOK:

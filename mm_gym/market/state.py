@@ -30,7 +30,9 @@ F_ACT_0 = 9  # three log-OU components of the activity factor (F_ACT_0 .. F_ACT_
 F_ACTIVITY = 12  # the activity factor this step (multiplies market, limit and cancel rates)
 F_SIGN_EWMA = 13  # EWMA of market-order signs (+1 buy), the adaptive providers' forecast
 F_ANCHOR = 14  # mean-reversion anchor (reset to the mid at a regime change), ticks
-N_FS = 15
+F_STEP_SIGNED = 15  # signed market-order lots executed this step (buys > 0; not crossing limits)
+F_STEP_ABS = 16  # absolute market-order lots executed this step
+N_FS = 17
 
 # --- int scalars per market (is_[m, I_*])
 I_T = 0  # steps since the episode started
