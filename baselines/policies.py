@@ -25,7 +25,14 @@ from mm_gym.actions import offsets_to_actions
 from mm_gym.config import ConfigError, _check_range
 from mm_gym.policy import PolicyContext
 
-__all__ = ["GLFT", "AvellanedaStoikov", "FixedSpread", "OrderFlowSkew", "RandomQuoter"]
+__all__ = [
+    "GLFT",
+    "AvellanedaStoikov",
+    "FixedSpread",
+    "OrderFlowSkew",
+    "RandomQuoter",
+    "SentimentAS",
+]
 
 
 def _check_model_params(owner: str, gamma: float, k: float, sigma: float | None) -> None:
@@ -248,6 +255,60 @@ class AvellanedaStoikov(_ModelPolicy):
             else self.horizon
         )
         return as_quote_distances(q, tau, gamma=self.gamma, sigma=self._sigma(obs), k=self.k)
+
+
+class SentimentAS(AvellanedaStoikov):
+    """Avellaneda-Stoikov with the reservation price shifted by the observed ``alpha`` signal.
+
+    ``alpha = clip(w_s * sentiment + w_i * imbalance_l1, -1, 1)`` is the env's blend of news
+    sentiment and best-level book imbalance (:mod:`mm_gym.observations`; its weights are the
+    market config's ``process.alpha_sentiment_weight`` and ``process.alpha_imbalance_weight``),
+    observed with ``observe_alpha=True`` (:func:`mm_gym.evaluation.observation_overrides` turns
+    it on for this policy, which lists it in :attr:`feature_names`). The reservation price of
+    eq. (29) moves by ``kappa * alpha`` ticks::
+
+        r = mid - q * gamma * sigma**2 * tau + kappa * alpha
+
+    so a positive signal raises both quotes (the bid nearer the mid, the ask farther) and the
+    spread of eq. (30) is unchanged. ``kappa = 0`` is plain :class:`AvellanedaStoikov`.
+
+    Args:
+        gamma: Risk aversion, 1 / (tick * lot) (> 0).
+        k: Decay of the fill intensity with distance, 1 / tick (> 0).
+        kappa: Shift of the reservation price at ``alpha = 1``, ticks (in [-100, 100]); tune it
+            with :func:`baselines.calibration.calibrated_sentiment_as`.
+        sigma: Mid volatility, ticks / sqrt(step); ``None`` reads ``volatility_ticks``.
+        horizon: As for :class:`AvellanedaStoikov`.
+        name: Display name (default ``"sentiment_as"``).
+    """
+
+    name = "sentiment_as"
+
+    def __init__(
+        self,
+        gamma: float,
+        k: float,
+        kappa: float = 1.0,
+        sigma: float | None = None,
+        horizon: float | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        """Validate the parameters."""
+        _check_range("SentimentAS.kappa", kappa, -100.0, 100.0)
+        super().__init__(gamma, k, sigma, horizon, name=name)
+        self.kappa = float(kappa)
+        self._features = (*self._features, "alpha")
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The observed features this policy reads (``alpha`` among them)."""
+        return self._features
+
+    def _offsets(self, obs: np.ndarray, ctx: PolicyContext) -> tuple[np.ndarray, np.ndarray]:
+        bid, ask = super()._offsets(obs, ctx)
+        shift = self.kappa * self._feature(obs, "alpha")  # r moves up by the shift (ticks)
+        return bid - shift, ask + shift
 
 
 class GLFT(_ModelPolicy):
