@@ -48,6 +48,7 @@ UTILITIES: tuple[str, ...] = ("pnl", "cara")
 MARKET_ALIASES: dict[str, str] = {
     "mm1_limit": "makers.mm1_limit",
     "mm2_limit": "makers.mm2_limit",
+    "news_model": "process.news_model",
 }
 """Short keyword names accepted by the environments for nested market fields."""
 
@@ -222,7 +223,7 @@ def resolve_configs(
         env_config: Base environment config (default :class:`EnvConfig()`).
         overrides: Keyword overrides: :class:`EnvConfig` fields, :class:`MarketConfig` fields
             (nested as mappings or dotted keys such as ``"flow.shock_rate"``) and the aliases
-            ``mm1_limit`` / ``mm2_limit``.
+            ``mm1_limit`` / ``mm2_limit`` / ``news_model`` (:data:`MARKET_ALIASES`).
         extra_keys: Further keys the caller accepts (only used to list them in errors).
         owner: The constructor named in the unknown-key error, e.g. ``"MarketMakingEnv"``.
 

@@ -214,7 +214,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
       ``terminal_penalty``, ``dampening``, ``utility``, ``cara_gamma``, ``max_drawdown``.
     - Any :class:`~mm_gym.config.MarketConfig` field (``regime``, ``horizon_steps``, ...), nested
       ones as mappings or dotted keys (``**{"flow.shock_rate": 0.01}``), and the aliases
-      ``mm1_limit`` / ``mm2_limit``.
+      ``mm1_limit`` / ``mm2_limit`` / ``news_model`` (``process.news_model``).
 
     Invalid values raise :class:`~mm_gym.config.ConfigError`; an unknown keyword raises
     :class:`~mm_gym.config.UnknownKeywordError`, a ``ConfigError`` that is also a ``TypeError``
