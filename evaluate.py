@@ -16,7 +16,8 @@ or the repository:
     episodes.csv           one row per (regime, contestant, episode)
     leaderboard.txt        the ranked table printed at the end, with its legend (units, columns)
     contestants/<name>/<regime>/{MM1,MM2}_metrics.csv, {MM1,MM2}_market_impact.csv,
-                           market_impact.csv: traces of one sample episode
+                           market_impact.csv: traces of one sample episode (and, with
+                           --news-model, headlines.csv: its headlines and their scores)
     plots/*.png            PnL attribution, inventory paths, market impact, PnL distributions,
                            equity curves (and scenarios.png with --scenarios)
     report.pdf             the leaderboard and every plot
@@ -33,6 +34,7 @@ Examples:
     python evaluate.py --scenarios --episodes 100
     python evaluate.py --realism --episodes 100      # and the stylized facts of each regime
     python evaluate.py --contestants glft,mypkg.mymod:MyPolicy   # your own QuotingPolicy
+    python evaluate.py --news-model vader --contestants avellaneda_stoikov,sentiment_as
 
 Bad input (an unknown contestant, rival or regime, a missing or unreadable run folder, an
 unwritable, busy or foreign output folder, a request larger than the memory available) prints
@@ -105,6 +107,15 @@ class Args:
     horizon: int = field(
         default=0, metadata={"help": "steps per episode; 0 keeps the preset's (1,000)"}
     )
+    news_model: str = field(
+        default="none",
+        metadata={
+            "help": "news headlines in every regime (process.news_model): 'none', or the "
+            "lexicon model scoring them, 'vader' or 'lm' (extra 'news'); the market is the "
+            "same, the observed sentiment is the headlines', and each sample episode's "
+            "headlines go to contestants/<name>/<regime>/headlines.csv"
+        },
+    )
     out: str = field(default="", metadata={"help": "output folder (default exports/<timestamp>)"})
     overwrite: bool = field(
         default=False, metadata={"help": "replace --out if it exists and is not empty"}
@@ -175,6 +186,18 @@ def check_args(args: Args) -> None:
         raise CliError(f"--horizon={args.horizon} must be >= 0 (0: the preset's horizon)")
     if args.batch_size < 1:
         raise CliError(f"--batch-size={args.batch_size} must be >= 1")
+    if args.news_model != "none":
+        from mm_gym.config import NEWS_MODELS
+        from mm_gym.news.scoring import model_version
+
+        if args.news_model not in NEWS_MODELS:
+            raise CliError(
+                f"--news-model={args.news_model!r} must be one of {', '.join(NEWS_MODELS)}"
+            )
+        try:  # the model's package, before any market is built
+            model_version(args.news_model)
+        except ImportError as exc:
+            raise CliError(f"--news-model={args.news_model}: {exc}") from None
     if args.realism:
         from mm_gym.realism.report import RANGES, check_sample_memory
 
@@ -598,8 +621,11 @@ def run_realism(args: Args, regimes: list[str], folder: Path) -> str:
 
 
 def overrides(args: Args) -> dict[str, Any]:
-    """Environment overrides from the flags."""
-    return {"horizon_steps": args.horizon} if args.horizon else {}
+    """Environment overrides from the flags (``--horizon``, ``--news-model``)."""
+    out: dict[str, Any] = {"horizon_steps": args.horizon} if args.horizon else {}
+    if args.news_model != "none":
+        out["process.news_model"] = args.news_model
+    return out
 
 
 def horizon_of(setting: str, args: Args) -> int:

@@ -65,11 +65,49 @@ def test_cli_smoke_writes_every_output(tmp_path):
                 impact = pd.read_csv(folder / f"{who}_market_impact.csv")
                 assert {"size", "side", "pre_mid", "post_mid", "impact"} <= set(impact.columns)
             assert (folder / "market_impact.csv").is_file()
+            assert not (folder / "headlines.csv").exists()  # only with --news-model
     plots = {p.name for p in (out / "plots").iterdir()}
     for stem in ("pnl_attribution", "inventory_paths", "market_impact", "equity_curves"):
         assert f"{stem}_trending.png" in plots
     assert "pnl_distributions.png" in plots
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exp"]  # no temporary folder left
+
+
+def test_news_model_exports_the_sample_episodes_headlines(tmp_path, tmp_path_factory, monkeypatch):
+    """--news-model: headlines.csv per sample episode; the market (and so the PnL) unchanged."""
+    pytest.importorskip("vaderSentiment")
+    from mm_gym.news import load_bank
+
+    cache = tmp_path_factory.getbasetemp() / "news_cache"
+    monkeypatch.setenv("MM_GYM_CACHE", str(cache))
+    args = ["--contestants", "fixed_spread,random", "--regimes", "trending", *QUICK]
+    args += ["--horizon", "400"]  # about 20 headlines at the preset's news rate
+    assert cli.main([*args, "--news-model", "vader", "--out", str(tmp_path / "news")]) == 0
+    assert cli.main([*args, "--out", str(tmp_path / "plain")]) == 0
+    news, plain = tmp_path / "news", tmp_path / "plain"
+    bank = load_bank("vader")  # the one the runs used, from the cache
+    first = None
+    for name in ("fixed_spread", "random"):
+        folder = news / "contestants" / name / "trending"
+        heads = pd.read_csv(folder / "headlines.csv")
+        assert list(heads.columns) == ["step", "score", "bucket", "index", "text"]
+        assert len(heads) >= 5 and heads["step"].is_monotonic_increasing
+        b, j = heads["index"] // bank.n_per_bucket, heads["index"] % bank.n_per_bucket
+        assert (b == heads["bucket"]).all()
+        assert heads["score"].tolist() == pytest.approx(bank.scores[b, j].tolist(), abs=1e-12)
+        assert heads["text"].tolist() == [bank.text(x, y) for x, y in zip(b, j, strict=True)]
+        # the headlines arrive in the trace's news steps, and only there
+        trace = pd.read_csv(folder / "MM1_metrics.csv")
+        news_steps = trace.loc[trace["event"].fillna("").str.contains("news"), "step"]
+        assert sorted(set(heads["step"])) == news_steps.tolist()
+        # the same exogenous path for every contestant (common random numbers)
+        first = heads if first is None else first
+        pd.testing.assert_frame_equal(heads, first)
+    assert json.loads((news / "run.json").read_text())["args"]["news_model"] == "vader"
+    # Headlines change the observed sentiment only: policies that do not read it score the same.
+    on, off = pd.read_csv(news / "episodes.csv"), pd.read_csv(plain / "episodes.csv")
+    pd.testing.assert_frame_equal(on, off)
+    assert not list(plain.glob("contestants/*/*/headlines.csv"))
 
 
 def test_cli_scenarios_mode(tmp_path):
@@ -134,6 +172,7 @@ def error_line(cli_error, argv, code=2) -> str:
         (["--episodes", "1"], "--episodes=1 must be >= 2"),
         (["--episodes", "many"], "invalid int value: 'many'"),
         (["--no-such-flag"], "unrecognized arguments"),
+        (["--news-model", "bert"], "--news-model='bert' must be one of none, vader, lm"),
     ],
 )
 def test_bad_input_gives_one_error_line(tmp_path, cli_error, argv, expected):

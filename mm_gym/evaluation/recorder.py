@@ -11,6 +11,7 @@ Everything is read through the simulator's public read-only views
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numba as nb
@@ -19,7 +20,7 @@ import pandas as pd
 
 from mm_gym.market.views import KIND_BACKGROUND, KIND_NAMES
 
-__all__ = ["SeriesBuffers", "Trace", "record_step"]
+__all__ = ["HEADLINE_COLUMNS", "SeriesBuffers", "Trace", "headline_frame", "record_step"]
 
 # Columns of the rows kept by Trace (the first is the step, counted from 1).
 _MO_FIELDS = ("step", "size", "side", "kind", "pre_mid", "post_mid")
@@ -28,6 +29,25 @@ _TRACE_COLUMNS = [
     "step", "mid", "bid", "ask", "inventory", "cash", "realized", "unrealized", "fees",
     "total", "lots_traded", "regime", "sentiment", "fundamental", "event",
 ]  # fmt: skip
+
+
+HEADLINE_COLUMNS: tuple[str, ...] = ("step", "score", "bucket", "index", "text")
+"""Columns of :func:`headline_frame` (and of an export's ``headlines.csv``)."""
+
+
+def headline_frame(records: Iterable[Any]) -> pd.DataFrame:
+    """An episode's headlines as a table, oldest first: :data:`HEADLINE_COLUMNS`.
+
+    Args:
+        records: :class:`~mm_gym.envs.core.HeadlineRecord` tuples, as
+            ``env.unwrapped.headlines(i)`` lists them: ``step`` (1 for the first step after
+            the reset, as the traces count), the lexicon ``score``, the latent-sentiment
+            ``bucket`` it was drawn from, its flat bank ``index`` (``bucket * N + j``) and the
+            ``text``.
+    """
+    rows = [(r.step, r.score, r.bucket, r.flat_index, r.text) for r in records]
+    df = pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
+    return df.astype({"step": np.int64, "score": np.float64, "bucket": np.int64, "index": np.int64})
 
 
 class SeriesBuffers:

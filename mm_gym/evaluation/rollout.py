@@ -23,7 +23,7 @@ import pandas as pd
 from mm_gym import metrics
 from mm_gym.config import ConfigError
 from mm_gym.evaluation.episode_metrics import EPISODE_COLUMNS, batch_metrics
-from mm_gym.evaluation.recorder import SeriesBuffers, Trace
+from mm_gym.evaluation.recorder import SeriesBuffers, Trace, headline_frame
 from mm_gym.evaluation.settings import (
     DEFAULT_BATCH,
     _check_int,
@@ -66,6 +66,9 @@ class Rollout:
         bands: ``{"equity": (T + 1, q), "inventory": (T, q)}`` quantiles
             (:data:`BAND_QUANTILES`) over the first batch's full-length episodes, and
             ``"equity_mean"`` ``(T + 1,)`` over all full-length episodes.
+        headlines: The sample episode's headlines (:func:`~mm_gym.evaluation.recorder.
+            headline_frame`: step, score, bucket, index, text) when the setting has headlines
+            (``process.news_model`` set), else None.
     """
 
     policy: str
@@ -74,6 +77,7 @@ class Rollout:
     traces: dict[str, pd.DataFrame] = field(default_factory=dict)
     impacts: dict[str, pd.DataFrame] = field(default_factory=dict)
     bands: dict[str, np.ndarray] = field(default_factory=dict)
+    headlines: pd.DataFrame | None = None
 
 
 def _policy_rng(seed: int, setting: str, name: str, batch: int) -> np.random.Generator:
@@ -179,6 +183,7 @@ def rollout(
             n_full += int(res.pop("n_full"))
         if "traces" in res:
             out.traces, out.impacts = res.pop("traces"), res.pop("impacts")
+            out.headlines = res.pop("headlines", None)
         out.bands.update(res.get("bands", {}))
     if equity_sum is not None and n_full:
         out.bands["equity_mean"] = equity_sum / n_full
@@ -213,6 +218,7 @@ class _BatchRun:
     reward: np.ndarray = field(init=False)
     comps: dict[str, np.ndarray] = field(default_factory=dict)
     final: dict[str, np.ndarray] = field(init=False)  # values at each episode's end
+    headlines: pd.DataFrame | None = None  # the traced episode's, when the market has them
 
     def __post_init__(self) -> None:
         n = self.length.size
@@ -284,6 +290,7 @@ def _simulate(
     obs, _ = env.reset(seed=[int(s) for s in seeds])
     policy.reset(rng, venv.policy_context(maker="mm1"))
     trace = Trace(sample, tick, value) if sample is not None else None
+    news = sim.headline_bank is not None
     run = _BatchRun(
         SeriesBuffers(horizon, n), horizon, lot, int(mc.makers.mm1_limit), trace,
         np.full(n, horizon, np.int64),
@@ -298,6 +305,9 @@ def _simulate(
         if trace is not None and alive[trace.j]:
             trace.record(t, sim)
         ended = terminated & alive
+        if trace is not None and news and ended[trace.j]:
+            # now: the next step's autoreset starts the market's headline log afresh
+            run.headlines = headline_frame(venv.headlines(trace.j))
         if ended.any():
             run.end(np.flatnonzero(ended), t, sim, info)
             alive &= ~ended
@@ -347,6 +357,8 @@ def _batch_result(run: _BatchRun, seeds: np.ndarray, *, first: bool) -> dict[str
             }
     if run.trace is not None:
         result["traces"], result["impacts"] = run.trace.frames()
+        if run.headlines is not None:
+            result["headlines"] = run.headlines
     return result
 
 
