@@ -3,7 +3,8 @@
 Start it with ``make dashboard`` or ``streamlit run dashboard.py``. Three pages:
 
 - **Live market** (:mod:`mm_gym_dashboard.pages.live`): one ``MarketMakingEnv`` stepped or played
-  with a chosen mm1 policy (any baseline or trained run) against a chosen rival.
+  with a chosen mm1 policy (any baseline or trained run) against a chosen rival; with a news
+  model, the headlines as they arrive.
 - **Results** (:mod:`mm_gym_dashboard.pages.results`): an ``evaluate.py`` export folder.
 - **Training** (:mod:`mm_gym_dashboard.pages.training`): TensorBoard scalars of ``train.py`` runs.
 
@@ -25,6 +26,7 @@ Where the app looks (environment variables, then query parameters):
 | ``page`` | ``live``, ``results`` or ``training`` |
 | ``export`` | an export folder name inside ``MM_GYM_EXPORTS`` (default ``latest``) |
 | ``runs`` | comma-separated run names to plot on the training page |
+| ``news`` | the live page's first news model: ``none``, ``vader`` or ``lm`` |
 """
 
 from mm_gym_dashboard.paths import ENV_EXPORTS, ENV_RUNS, exports_root, runs_root

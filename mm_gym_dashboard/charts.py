@@ -13,6 +13,7 @@ import altair as alt
 import pandas as pd
 
 __all__ = [
+    "TONE_COLORS",
     "AnyChart",
     "attribution_chart",
     "distribution_chart",
@@ -26,6 +27,7 @@ __all__ = [
     "pnl_chart",
     "price_chart",
     "sentiment_chart",
+    "tone",
     "var_chart",
 ]
 
@@ -54,6 +56,13 @@ _SERIES_COLORS = {
 }
 _EVENT_COLORS = {"shock": "#d32f2f", "regime": "#7e57c2"}
 _REGIME_COLORS = {"mean_reverting": "#90caf9", "trending": "#ffcc80", "volatile": "#ef9a9a"}
+TONE_COLORS: dict[str, str] = {"positive": "#2e7d32", "neutral": "#757575", "negative": "#c62828"}
+"""Colour of a headline by the sign of its score (chart points and the page's feed)."""
+
+
+def tone(score: float) -> str:
+    """``"positive"``, ``"negative"`` or ``"neutral"`` (zero or NaN): the sign of a score."""
+    return "positive" if score > 0 else "negative" if score < 0 else "neutral"
 
 
 def _scale(mapping: dict[str, str], domain: Sequence[str] | None = None) -> alt.Scale:
@@ -260,9 +269,17 @@ def _regime_spans(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def sentiment_chart(
-    history: pd.DataFrame, events: pd.DataFrame | None = None, horizon: int | None = None
+    history: pd.DataFrame,
+    events: pd.DataFrame | None = None,
+    horizon: int | None = None,
+    headlines: pd.DataFrame | None = None,
 ) -> AnyChart:
-    """Observed sentiment per step over coloured bands of the (hidden) regime."""
+    """Observed sentiment per step over coloured bands of the (hidden) regime.
+
+    ``headlines`` (columns ``step``, ``score``, ``text``; e.g.
+    :meth:`~mm_gym_dashboard.live.LiveMarket.headlines`) adds one point per headline at its
+    score, coloured by its sign.
+    """
     spans = _regime_spans(history)
     bands = (
         alt.Chart(spans)
@@ -284,7 +301,20 @@ def sentiment_chart(
         )
         .properties(height=_HEIGHT)
     )
-    return _with_events(alt.layer(bands, line), events)
+    if headlines is None or headlines.empty:
+        return _with_events(alt.layer(bands, line), events)
+    points = headlines[["step", "score", "text"]].assign(tone=[tone(x) for x in headlines["score"]])
+    dots = (
+        alt.Chart(points)
+        .mark_point(filled=True, size=45)
+        .encode(
+            x=_step_x(horizon),
+            y=alt.Y("score:Q", scale=alt.Scale(domain=[-1, 1])),
+            color=alt.Color("tone:N", scale=_scale(TONE_COLORS), title="headline"),
+            tooltip=["step:Q", alt.Tooltip("score:Q", format="+.3f"), "text:N"],
+        )
+    )
+    return _with_events(alt.layer(bands, line, dots).resolve_scale(color="independent"), events)
 
 
 def var_chart(path: pd.DataFrame, level: float, horizon: int | None = None) -> AnyChart:

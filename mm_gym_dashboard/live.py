@@ -4,8 +4,10 @@
 an mm1 :class:`~mm_gym.policy.QuotingPolicy` (a baseline or a trained run) quote against a rival
 (the built-in maker, a baseline or a trained run), and records after every step what the page
 plots: mid and fundamental, both makers' quotes, inventories, PnL (realized, unrealized, total),
-sentiment, regime and shocks. It reads the market through the environment's public views
-(:attr:`MarketMakingEnv.simulator`, the observation features) and imports no Streamlit.
+sentiment, regime and shocks. With a news model (``process.news_model``) it also lists the
+episode's headlines as they arrive (:meth:`LiveMarket.headlines`). It reads the market through
+the environment's public views (:attr:`MarketMakingEnv.simulator`, the observation features,
+``env.unwrapped.headlines()``) and imports no Streamlit.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from mm_gym_dashboard.paths import DashboardError
 __all__ = [
     "BASELINES",
     "BUILTIN_RIVAL",
+    "FEED_COLUMNS",
+    "NEWS_CHOICES",
     "RUN_PREFIX",
     "LiveMarket",
     "LiveSettings",
@@ -53,6 +57,16 @@ BASELINES: dict[str, dict[str, Any]] = {
 
 REGIME_CHOICES: tuple[str, ...] = ("preset", "mean_reverting", "trending", "volatile", "switching")
 """Regime choices: ``"preset"`` keeps the preset's regime."""
+
+NEWS_CHOICES: dict[str, str] = {
+    "none": "off",
+    "vader": "VADER headlines",
+    "lm": "Loughran-McDonald headlines",
+}
+"""News-model choices (:data:`mm_gym.config.NEWS_MODELS`) and their menu labels."""
+
+FEED_COLUMNS: tuple[str, ...] = ("step", "score", "sentiment", "bucket", "index", "text")
+"""Columns of :meth:`LiveMarket.headlines`."""
 
 
 def book_presets() -> list[str]:
@@ -179,6 +193,7 @@ class LiveSettings:
         rival: mm2's policy choice, or ``"builtin"``.
         rival_params: JSON keyword arguments for a baseline rival.
         seed: Episode seed.
+        news_model: ``"none"`` or the lexicon model scoring headlines (:data:`NEWS_CHOICES`).
     """
 
     preset: str = "default"
@@ -188,6 +203,7 @@ class LiveSettings:
     rival: str = BUILTIN_RIVAL
     rival_params: str = ""
     seed: int = 0
+    news_model: str = "none"
 
 
 @dataclass(frozen=True)
@@ -241,10 +257,15 @@ class LiveMarket:
         import gymnasium as gym
 
         import mm_gym
+        from mm_gym.evaluation import observation_overrides
         from mm_gym.policy import PolicyContext
 
         self.settings = settings
-        overrides = {} if settings.regime == "preset" else {"regime": settings.regime}
+        overrides: dict[str, Any] = (
+            {} if settings.regime == "preset" else {"regime": settings.regime}
+        )
+        if settings.news_model != "none":
+            overrides["news_model"] = settings.news_model  # sentiment_as tunes its kappa on it
         mm1 = make_policy(settings.mm1, settings.mm1_params, runs_root, settings.preset, overrides)
         if mm1 is None:
             raise DashboardError("mm1 needs a policy: the built-in maker can only be the rival")
@@ -256,11 +277,13 @@ class LiveMarket:
         kwargs: dict[str, Any] = {
             "preset": settings.preset,
             "rival": BUILTIN_RIVAL if rival is None else rival,
-            **overrides,
+            # the regime one-hot or alpha, if a policy reads them (sentiment_as reads alpha)
+            **observation_overrides(overrides, mm1, rival),
         }
         try:
             self.env = gym.make(mm_gym.BOOK_ENV_IDS[0], **kwargs)
-        except (ValueError, TypeError) as exc:  # ConfigError is a ValueError
+        # ConfigError is a ValueError; ImportError: a news model's package (the extra "news")
+        except (ValueError, TypeError, ImportError) as exc:
             raise DashboardError(f"cannot make the environment: {exc}") from None
         env: Any = self.env.unwrapped  # a MarketMakingEnv
         self.market_config = env.market_config
@@ -375,6 +398,34 @@ class LiveMarket:
         self._frame = None
 
     # ------------------------------------------------------------------ read-out
+    @property
+    def has_headlines(self) -> bool:
+        """Whether the market draws headlines (a news model is set)."""
+        return self.sim.headline_bank is not None
+
+    def headlines(self, limit: int | None = None) -> pd.DataFrame:
+        """The episode's headlines so far, newest first (:data:`FEED_COLUMNS`).
+
+        ``step``, ``score`` (the news model's), ``bucket``, ``index`` and ``text`` as
+        ``env.unwrapped.headlines()`` lists them, and ``sentiment``: the observed sentiment
+        after that step (every headline of the step averaged in). Empty without headlines.
+
+        Args:
+            limit: Keep only the newest ``limit`` headlines (None: all).
+        """
+        from mm_gym.evaluation.recorder import headline_frame
+
+        if not self.has_headlines:
+            return pd.DataFrame(columns=list(FEED_COLUMNS))
+        env: Any = self.env.unwrapped  # a MarketMakingEnv
+        records = env.headlines()
+        if limit is not None:
+            records = records[len(records) - max(0, int(limit)) :]
+        feed = headline_frame(records)
+        sentiment = self.history.set_index("step")["sentiment"]
+        feed["sentiment"] = sentiment.reindex(feed["step"]).to_numpy()
+        return feed.loc[::-1, list(FEED_COLUMNS)].reset_index(drop=True)
+
     @property
     def history(self) -> pd.DataFrame:
         """One row per step from the reset on (step 0): everything the page plots."""

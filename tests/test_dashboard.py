@@ -277,6 +277,50 @@ def test_live_page_steps_and_runs_to_the_end(make_app: MakeApp) -> None:
     assert at.button(key="live_step").disabled
 
 
+def test_live_page_without_news_has_no_headline_feed(make_app: MakeApp) -> None:
+    at = make_app("live")
+    at.button(key="live_end").click().run()
+    assert at.sidebar.selectbox(key="live_news").value == "none"
+    assert "live_n_news" not in [s.key for s in at.sidebar.slider]
+    assert not any(m.label in ("Observed sentiment", "Headlines") for m in at.metric)
+    assert not any("text" in d.value.columns for d in at.dataframe)
+    assert '"tone"' not in json.dumps(charts(at))
+
+
+def test_live_page_shows_headlines_as_they_arrive(
+    make_app: MakeApp, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("vaderSentiment")
+    monkeypatch.setenv("MM_GYM_CACHE", str(tmp_path_factory.getbasetemp() / "news_cache"))
+    at = make_app("live", query={"news": "vader"})
+    assert_no_exception(at)
+    assert at.sidebar.selectbox(key="live_news").value == "vader"  # from the query
+    assert "No headline yet" in texts(at.caption)
+    at.button(key="live_end").click().run()
+    assert_no_exception(at)
+    assert not at.error, texts(at.error)
+    market = at.session_state["live_market"]
+    assert market.has_headlines and market.settings.news_model == "vader"
+    newest = market.headlines(limit=10)
+    (element,) = [d for d in at.dataframe if "text" in d.value.columns]
+    feed = element.value
+    assert list(feed.columns) == ["step", "score", "sentiment", "text"]
+    assert feed["step"].tolist() == newest["step"].tolist()  # the last 10, newest first
+    assert feed["text"].tolist() == newest["text"].tolist()
+    assert feed["step"].is_monotonic_decreasing and feed["step"].iloc[0] <= 1000
+    assert feed["score"].tolist() == pytest.approx(newest["score"].tolist())
+    assert metric(at, "Headlines") == str(len(market.headlines())) and len(feed) == 10
+    assert metric(at, "Observed sentiment") == f"{market.last['sentiment']:+.3f}"
+    styles = str(element.proto.arrow_data.styler.styles)  # the scores coloured by their sign
+    assert ("#2e7d32" in styles) == (newest["score"] > 0).any()
+    assert ("#c62828" in styles) == (newest["score"] < 0).any()
+    assert "#2e7d32" in styles or "#c62828" in styles
+    assert '"tone"' in json.dumps(charts(at))  # headline points on the sentiment chart
+    at.sidebar.slider(key="live_n_news").set_value(20).run()
+    (feed,) = [d.value for d in at.dataframe if "text" in d.value.columns]
+    assert feed["step"].tolist() == market.headlines(limit=20)["step"].tolist()
+
+
 def test_live_page_plays_and_pauses(make_app: MakeApp) -> None:
     at = make_app("live")
     at.button(key="live_play").click().run()

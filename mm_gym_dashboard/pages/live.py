@@ -3,6 +3,11 @@
 The :class:`~mm_gym_dashboard.live.LiveMarket` lives in ``st.session_state["live_market"]`` and
 is rebuilt (a new episode) whenever a setting in the sidebar changes. Playing reruns only the
 view (an ``st.fragment`` with ``run_every``), advancing ``speed x interval`` steps per refresh.
+
+With a news model chosen ("News headlines" in the sidebar, or the query parameter
+``news=vader`` / ``news=lm`` for the first choice) the page adds a feed of the newest headlines
+(step, score coloured by its sign, the observed sentiment after it, text) next to the observed
+sentiment, and the headlines as points on the sentiment chart. Without one it is unchanged.
 """
 
 from __future__ import annotations
@@ -10,13 +15,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
+import pandas as pd
 import streamlit as st
 
 from mm_gym_dashboard import charts
 from mm_gym_dashboard.live import (
     BASELINES,
+    NEWS_CHOICES,
     REGIME_CHOICES,
     LiveMarket,
     LiveSettings,
@@ -26,10 +33,13 @@ from mm_gym_dashboard.live import (
 )
 from mm_gym_dashboard.paths import DashboardError
 
-__all__ = ["SPEEDS", "render"]
+__all__ = ["HEADLINES_SHOWN", "SPEEDS", "render"]
 
 SPEEDS: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 """Playing speeds offered, steps per second."""
+
+HEADLINES_SHOWN: tuple[int, int, int] = (5, 50, 10)
+"""The feed's length: least, most and default number of headlines shown."""
 
 _MIN_INTERVAL_S = 0.25  # refresh at most 4 times a second; faster speeds take more steps each
 
@@ -41,8 +51,26 @@ def _params_help(choice: str) -> str:
     return f"Keyword arguments as a JSON object; defaults: {json.dumps(defaults) or '{}'}"
 
 
-def _settings(runs_root: Path) -> tuple[LiveSettings, int, int, float]:
-    """Sidebar controls; returns the settings, speed (steps/s), window (steps) and VaR level."""
+def _news_choice() -> str:
+    """The "News headlines" menu (first value from the ``news`` query parameter)."""
+    state = st.session_state
+    if "live_news" not in state:
+        wanted = st.query_params.get("news", "none")
+        state["live_news"] = wanted if wanted in NEWS_CHOICES else "none"
+    return str(
+        st.selectbox(
+            "News headlines",
+            list(NEWS_CHOICES),
+            format_func=NEWS_CHOICES.__getitem__,
+            help="news items as headlines scored by a lexicon model (process.news_model; "
+            "the market is the same, the observed sentiment averages their scores)",
+            key="live_news",
+        )
+    )
+
+
+def _settings(runs_root: Path) -> tuple[LiveSettings, int, int, float, int]:
+    """Sidebar controls: settings, speed (steps/s), window (steps), VaR level, headlines shown."""
     with st.sidebar:
         st.markdown("### Market")
         presets = book_presets()
@@ -58,6 +86,7 @@ def _settings(runs_root: Path) -> tuple[LiveSettings, int, int, float]:
             )
         )
         seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, step=1, key="live_seed"))
+        news_model = _news_choice()
         st.markdown("### Makers")
         mm1 = str(
             st.selectbox(
@@ -80,6 +109,10 @@ def _settings(runs_root: Path) -> tuple[LiveSettings, int, int, float]:
         speed = int(st.select_slider("Speed (steps/s)", SPEEDS, value=20, key="live_speed"))
         window = int(st.slider("Price window (steps)", 50, 1000, 300, 50, key="live_window"))
         level = float(cast(float, st.selectbox("VaR level", (0.95, 0.99), key="live_var_level")))
+        n_headlines = HEADLINES_SHOWN[2]
+        if news_model != "none":
+            lo, hi, default = HEADLINES_SHOWN
+            n_headlines = int(st.slider("Headlines shown", lo, hi, default, 5, key="live_n_news"))
     settings = LiveSettings(
         preset=preset,
         regime=regime,
@@ -88,8 +121,9 @@ def _settings(runs_root: Path) -> tuple[LiveSettings, int, int, float]:
         rival=rival,
         rival_params=rival_params,
         seed=seed,
+        news_model=news_model,
     )
-    return settings, speed, window, level
+    return settings, speed, window, level, n_headlines
 
 
 def _market(settings: LiveSettings, runs_root: Path) -> LiveMarket:
@@ -173,7 +207,65 @@ def _delta(x: float, spec: str = "+.2f") -> str | None:
     return None if text == "n/a" or float(text) == 0.0 else text
 
 
-def _draw(market: LiveMarket, window: int, level: float) -> None:
+def _signed(x: float) -> str:
+    """``x`` with its sign, three decimals ("0.000", unsigned, for a neutral zero)."""
+    return "0.000" if x == 0.0 else f"{x:+.3f}"
+
+
+def _tone_style(score: float) -> str:
+    """The CSS of a score cell: the colour of its sign."""
+    return f"color: {charts.TONE_COLORS[charts.tone(score)]}; font-weight: 600"
+
+
+def _news(market: LiveMarket, all_news: pd.DataFrame, n_headlines: int) -> None:
+    """The feed of the newest headlines (of ``all_news``, newest first) and the sentiment."""
+    feed = all_news.head(n_headlines)
+    last = market.last
+    model = NEWS_CHOICES[market.settings.news_model]
+    half_life = market.market_config.process.news_half_life_steps
+    st.markdown(f"**Headlines** ({model}, newest first, up to {n_headlines})")
+    left, right = st.columns([3, 1])
+    with left:
+        if feed.empty:
+            rate = market.market_config.process.news_rate
+            every = f"about one every {1 / rate:.0f} steps" if rate > 0 else "news_rate is 0"
+            st.caption(f"No headline yet ({every}).")
+        else:
+            shown = feed[["step", "score", "sentiment", "text"]]
+            styled: Any = shown.style.map(_tone_style, subset=["score"]).format(
+                {"score": _signed, "sentiment": _signed}
+            )
+            st.dataframe(
+                styled,
+                hide_index=True,
+                column_config={
+                    "step": st.column_config.NumberColumn("step", width="small"),
+                    "score": st.column_config.TextColumn("score", help="the model's score"),
+                    "sentiment": st.column_config.TextColumn(
+                        "sentiment after", help="observed sentiment after that step"
+                    ),
+                    "text": st.column_config.TextColumn("headline", width="large"),
+                },
+                key="live_feed",
+            )
+    with right:
+        st.metric(
+            "Observed sentiment",
+            f"{last['sentiment']:+.3f}",
+            help=f"decaying average of headline scores, half-life {half_life:g} steps",
+        )
+        st.metric("Headlines", len(all_news), help="in this episode so far")
+        if not all_news.empty:
+            newest = all_news.iloc[0]
+            st.metric(
+                "Latest score",
+                f"{newest['score']:+.3f}",
+                f"step {int(newest['step'])}",
+                delta_color="off",
+            )
+
+
+def _draw(market: LiveMarket, window: int, level: float, n_headlines: int) -> None:
     """Metrics and charts of the market's current state and history."""
     h = market.history
     last = market.last
@@ -207,8 +299,11 @@ def _draw(market: LiveMarket, window: int, level: float) -> None:
     left.altair_chart(charts.inventory_chart(h, market.limits, events, market.horizon))
     right.altair_chart(charts.pnl_chart(h, events, market.horizon))
 
+    heads = market.headlines() if market.has_headlines else None
+    if heads is not None:
+        _news(market, heads, n_headlines)
     left, right = st.columns(2)
-    left.altair_chart(charts.sentiment_chart(h, events, market.horizon))
+    left.altair_chart(charts.sentiment_chart(h, events, market.horizon, heads))
     with right:
         risk = market.risk(window=100, level=level)
         st.markdown(f"**Inventory risk** (one step, {level:.0%}, last {risk.window} steps)")
@@ -244,7 +339,7 @@ def _draw(market: LiveMarket, window: int, level: float) -> None:
 def render(runs_root: Path) -> None:
     """Draw the page."""
     st.title("Live market")
-    settings, speed, window, level = _settings(runs_root)
+    settings, speed, window, level, n_headlines = _settings(runs_root)
     try:
         market = _market(settings, runs_root)
     except DashboardError as exc:
@@ -268,6 +363,6 @@ def render(runs_root: Path) -> None:
             if m.done:
                 st.session_state["live_playing"] = False
                 st.rerun()  # redraw the buttons and stop the timer
-        _draw(m, window, level)
+        _draw(m, window, level, n_headlines)
 
     view()
