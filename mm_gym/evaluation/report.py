@@ -35,10 +35,10 @@ FIGURE_DPI = 150
 """Resolution of the figures in the PDF, dots per inch of the figure's own size."""
 
 REGIME_FIGURES: dict[str, str] = {
-    "pnl_attribution": "PnL attribution of each contestant's sample episode: spread capture, "
-    "inventory mark-to-market and fees/rebates add up to the total (black).",
     "equity_curves": "Equity curve: mean mark-to-market PnL over the episodes, with the 25-75 % "
     "band, per contestant.",
+    "pnl_attribution": "PnL attribution of each contestant's sample episode: spread capture, "
+    "inventory mark-to-market and fees/rebates add up to the total (black).",
     "inventory_paths": "Inventory: the sample episode's path, and the 25-75 % and 5-95 % bands "
     "over the episodes.",
     "market_impact": "Market impact: signed mid move after a market order, mean and 95 % CI per "
