@@ -10,11 +10,14 @@ from collections.abc import Sequence
 from typing import TypeAlias
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 __all__ = [
+    "COLUMN_TITLES",
     "AnyChart",
     "attribution_chart",
+    "column_title",
     "distribution_chart",
     "event_kind",
     "impact_chart",
@@ -410,30 +413,55 @@ def impact_chart(points: pd.DataFrame, color: str = "contestant") -> AnyChart:
     )
 
 
+COLUMN_TITLES: dict[str, str] = {
+    "total_pnl": "episode PnL (currency)",
+    "pnl": "episode PnL (currency)",
+    "episode_reward": "episode reward (currency)",
+    "sharpe": "Sharpe ratio (per episode, not annualised)",
+    "max_drawdown": "max drawdown (currency)",
+    "mean_abs_inventory": "mean |inventory| (lots)",
+    "frac_at_limit": "fraction of steps at the inventory limit",
+    "fill_rate": "fills per step",
+    "quoted_spread_ticks": "quoted spread (ticks)",
+    "spread_capture": "spread capture (currency)",
+    "inventory_pnl": "inventory mark-to-market (currency)",
+    "fees": "fees and rebates (currency)",
+    "inventory": "inventory q (lots)",
+    "total": "mark-to-market PnL (currency)",
+}
+"""Readable names, with units, of the export's columns (README "Units and metrics")."""
+
+
+def column_title(column: str) -> str:
+    """The readable name of ``column`` (:data:`COLUMN_TITLES`), else the column itself."""
+    return COLUMN_TITLES.get(column, column.replace("_", " "))
+
+
 def distribution_chart(dist: pd.DataFrame, column: str) -> AnyChart:
-    """Histogram of per-episode PnL per contestant (overlaid) and a box plot beside it."""
-    hist = (
-        alt.Chart(dist, title=f"Distribution of {column} per episode")
-        .mark_bar(opacity=0.45, binSpacing=0)
-        .encode(
-            x=alt.X("pnl:Q", bin=alt.Bin(maxbins=40), title=column),
-            y=alt.Y("count():Q", stack=None, title="episodes"),
-            color=alt.Color("contestant:N", title=None, legend=_LEGEND),
-            tooltip=["contestant:N", "count():Q"],
-        )
-        .properties(height=_HEIGHT)
-    )
+    """Box plots of per-episode PnL per contestant, one panel per regime, on one scale.
+
+    Boxes: quartiles; whiskers: 1.5 IQR; episodes beyond the whiskers are drawn as points but do
+    not set the scale (it spans the whiskers of every panel), so one outlier cannot flatten the
+    boxes; the tooltip gives the counts.
+    """
+    title = column_title(column)
+    q = dist.groupby(["group", "contestant"])["pnl"].quantile(np.array([0.25, 0.75])).unstack()
+    iqr = q[0.75] - q[0.25]
+    lo, hi = float((q[0.25] - 1.5 * iqr).min()), float((q[0.75] + 1.5 * iqr).max())
+    pad = 0.05 * (hi - lo or 1.0)
     box = (
         alt.Chart(dist)
-        .mark_boxplot(extent="min-max")
+        .mark_boxplot(extent=1.5, size=22, clip=True)
         .encode(
-            x=alt.X("pnl:Q", title=column),
-            y=alt.Y("contestant:N", title=None),
-            color=alt.Color("contestant:N", legend=None),
+            x=alt.X("contestant:N", title=None, axis=alt.Axis(labelAngle=-30, labelLimit=200)),
+            y=alt.Y("pnl:Q", title=title, scale=alt.Scale(domain=[lo - pad, hi + pad])),
+            color=alt.Color("contestant:N", title=None, legend=None),
         )
-        .properties(height=max(80, 26 * dist["contestant"].nunique()))
+        .properties(width=max(160, 70 * dist["contestant"].nunique()), height=_HEIGHT)
     )
-    return alt.vconcat(hist, box)
+    return box.facet(
+        column=alt.Column("group:N", title=None, sort=list(dict.fromkeys(dist["group"])))
+    ).properties(title=f"Distribution of {title} per contestant, by regime")
 
 
 # --------------------------------------------------------------------------- training

@@ -152,9 +152,11 @@ def test_results_page_shows_every_view_of_the_sample_export(
         "Inventory paths (MM1)",
         "Market impact per market order",
         "Equity curves (MM1)",
-        "Distribution of total_pnl per episode",
+        "Distribution of episode PnL (currency) per contestant, by regime",
     ):
         assert wanted in titles, titles
+    # Contestants counted once, not once per regime folder.
+    assert f"{len(SAMPLE_CONTESTANTS)} contestants x " in texts(at.caption)
     assert "total_pnl_mean" in texts(at.code)  # leaderboard.txt on the Files tab
 
 

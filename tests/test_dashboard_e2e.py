@@ -284,6 +284,7 @@ def test_dashboard_pages_render_in_chromium(chromium: str, tmp_path: Path) -> No
                 browser.open(f"{url}/?page={page}", READY_JS % json.dumps(title))
                 text = check_page(browser, page, shots / f"dashboard_{page}.png")
                 assert title in text
+                assert "Deploy" not in text, "the toolbar shows Streamlit's Deploy button"
             # Play in a real browser: the view refreshes by itself and the step count grows.
             browser.open(f"{url}/?page=live", READY_JS % json.dumps("Live market"))
             assert browser.evaluate(STEP_JS) == 0

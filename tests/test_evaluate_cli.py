@@ -35,6 +35,13 @@ def test_cli_smoke_writes_every_output(tmp_path):
     for rel in ("summary.csv", "episodes.csv", "leaderboard.txt", "report.pdf", "run.json"):
         assert (out / rel).is_file(), rel
     assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
+    pypdf = pytest.importorskip("pypdf")
+    pages = pypdf.PdfReader(out / "report.pdf").pages
+    report = " ".join(" ".join(p.extract_text() for p in pages).split())  # lines joined
+    for words in ("fixed_spread, avellaneda_stoikov, random", "Leaderboard, pooled over regimes",
+                  "Definitions: units and metrics", "Regime: mean_reverting", "Regime: trending",
+                  "--episodes 3 --horizon 60"):  # fmt: skip
+        assert words in report, words
     summary = pd.read_csv(out / "summary.csv")
     for col in (
         "preset", "policy", "n_episodes", "total_pnl_mean", "total_pnl_std", "total_pnl_ci_low",

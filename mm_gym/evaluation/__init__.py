@@ -59,6 +59,7 @@ from mm_gym.evaluation.stats import (
     SUMMARY_STATS,
     format_leaderboard,
     leaderboard,
+    leaderboard_cells,
     summarize,
     summary_column,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "evaluation_seeds",
     "format_leaderboard",
     "leaderboard",
+    "leaderboard_cells",
     "make_figures",
     "make_vector_env",
     "observation_overrides",

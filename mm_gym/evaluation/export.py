@@ -39,7 +39,8 @@ def write_tables(
     (one row per episode), ``leaderboard.txt`` (:func:`format_leaderboard`) and, per contestant
     and setting, ``contestants/<policy>/<setting>/`` with ``MM1_metrics.csv`` and
     ``MM2_metrics.csv`` (per-step trace of the sample episode: step, mid, bid, ask, inventory,
-    cash, realized, unrealized, fees, total, lots_traded, regime, sentiment, fundamental, event),
+    cash, realized, unrealized, fees, total, lots_traded, regime, sentiment, fundamental, event,
+    spread_capture; fees and spread_capture cumulative),
     ``MM1_market_impact.csv`` and ``MM2_market_impact.csv`` (the market orders that filled that
     maker: step, kind, size, side, pre_mid, post_mid, impact, maker_lots, maker_vwap) and
     ``market_impact.csv`` (every market order of the episode). Every file is written

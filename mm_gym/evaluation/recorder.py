@@ -26,7 +26,7 @@ _MO_FIELDS = ("step", "size", "side", "kind", "pre_mid", "post_mid")
 _FILL_FIELDS = ("step", "maker", "side", "tick", "size", "kind")
 _TRACE_COLUMNS = [
     "step", "mid", "bid", "ask", "inventory", "cash", "realized", "unrealized", "fees",
-    "total", "lots_traded", "regime", "sentiment", "fundamental", "event",
+    "total", "lots_traded", "regime", "sentiment", "fundamental", "event", "spread_capture",
 ]  # fmt: skip
 
 
@@ -125,6 +125,7 @@ class Trace:
         self.orders: list[tuple[float, ...]] = []
         self.fills: list[tuple[int, ...]] = []
         self.prev_regime = -1
+        self.edge = [0.0, 0.0]  # cumulative spread capture of each maker, currency
 
     def _events(self, sc: Any) -> tuple[int, str]:
         j = self.j
@@ -153,6 +154,7 @@ class Trace:
             ask_q = orders.size[j, k, 1] > 0 or sold > 0
             inv = float(acc.inventory[j, k])
             cash = float(acc.cash[j, k])
+            self.edge[k] += float(acc.step_edge[j, k])
             self.rows[k].append(
                 [
                     t + 1,
@@ -170,6 +172,7 @@ class Trace:
                     float(sc.sentiment[j]),
                     float(sc.fundamental[j]) * tick,
                     event,
+                    self.edge[k],
                 ]
             )
         mo = sim.market_orders

@@ -27,6 +27,7 @@ from mm_gym_dashboard.exports import (
     list_exports,
     load_export,
     metric_choices,
+    name_column,
     pnl_distribution,
     read_csv,
     resolve_export,
@@ -239,7 +240,14 @@ def _distribution_tab(data: ExportData, group: str | None) -> None:
         st.info(f"No episodes of {group} in episodes.csv.")
         return
     st.altair_chart(charts.distribution_chart(dist, column))
-    st.dataframe(dist.groupby("contestant")["pnl"].describe(percentiles=[0.05, 0.5, 0.95]).round(3))
+    title = charts.column_title(column)
+    table = dist.groupby(["group", "contestant"], sort=False)["pnl"].describe(
+        percentiles=[0.05, 0.25, 0.5, 0.75, 0.95]
+    )
+    table = table.rename(columns={"count": "episodes"}).rename_axis(["regime", "contestant"])
+    st.dataframe(table.round(2))
+    st.caption(f"{title}: boxes quartiles, whiskers 1.5 IQR; the table's columns are its mean, "
+               "standard deviation and percentiles over episodes.")  # fmt: skip
 
 
 def _files_tab(data: ExportData) -> None:
@@ -308,6 +316,23 @@ TABS: dict[str, Callable[[ExportData, str | None], None]] = {
 """The page's tabs in order: title -> ``draw(data, group)``, called inside the tab."""
 
 
+def _export_size(data: ExportData) -> str:
+    """``"6 contestants x 3 regimes, 3,600 episodes (18 trace folders)"``, as far as known."""
+    names = {n.split("/")[0] for n in data.contestants}
+    table = data.episodes if data.episodes is not None else data.summary
+    if table is not None:
+        names = set(table[name_column(table)].astype(str))
+    regimes = [g for g in groups(data) if g != "all"]
+    text = f"{len(names)} contestant{'s' * (len(names) != 1)}"
+    if regimes:
+        text += f" x {len(regimes)} regime{'s' * (len(regimes) != 1)}"
+    if data.episodes is not None:
+        text += f", {len(data.episodes):,} episodes"
+    if data.contestants:
+        text += f" ({len(data.contestants)} sample-trace folders)"
+    return text
+
+
 def render(root: Path) -> None:
     """Draw the page for the exports in ``root``."""
     st.title("Results")
@@ -319,8 +344,7 @@ def render(root: Path) -> None:
     except DashboardError as exc:
         st.error(str(exc))
         return
-    n_eps = "" if data.episodes is None else f", {len(data.episodes)} episode rows"
-    st.caption(f"Export `{folder}`: {len(data.contestants)} contestant folders{n_eps}")
+    st.caption(f"Export `{folder}`: {_export_size(data)}")
     for problem in data.problems:
         st.warning(f"Skipped a file that cannot be read: {problem}")
     group = _choose_group(data)
