@@ -275,7 +275,9 @@ def test_bands_csv_is_the_mean_and_quartiles_of_the_episode_traces(tmp_path: Pat
         np.testing.assert_allclose(rows["pnl_mean"], pnl.mean(axis=1), rtol=1e-10, atol=1e-9)
         np.testing.assert_allclose(rows["pnl_p25"], np.quantile(pnl, 0.25, axis=1), atol=1e-9)
         np.testing.assert_allclose(rows["pnl_p75"], np.quantile(pnl, 0.75, axis=1), atol=1e-9)
-        assert rows["inventory_mean"].iloc[1:].notna().all() and np.isnan(rows["inventory_p25"].iloc[0])
+        assert rows["inventory_mean"].iloc[1:].notna().all() and np.isnan(
+            rows["inventory_p25"].iloc[0]
+        )
         np.testing.assert_allclose(rows["inventory_mean"].iloc[1:], inv.mean(axis=1), atol=1e-9)
         np.testing.assert_allclose(rows["inventory_p25"].iloc[1:], np.quantile(inv, 0.25, axis=1))
         np.testing.assert_allclose(rows["inventory_p75"].iloc[1:], np.quantile(inv, 0.75, axis=1))
