@@ -388,7 +388,7 @@ def attribution_path_chart(paths: pd.DataFrame) -> AnyChart:
             strokeWidth=alt.condition(alt.datum.part == "total", alt.value(2.5), alt.value(1.3)),
             tooltip=["contestant:N", "step:Q", "part:N", alt.Tooltip("value:Q", format=".2f")],
         )
-        .properties(width=300, height=_HEIGHT - 60)
+        .properties(width=220, height=_HEIGHT - 60)
         .facet(
             facet=alt.Facet(
                 "contestant:N", title=None, sort=list(dict.fromkeys(paths["contestant"]))
@@ -408,6 +408,7 @@ def band_chart(band: pd.DataFrame, title: str, y_title: str) -> AnyChart:
     (:func:`~mm_gym_dashboard.exports.bands`).
     """
     color = alt.Color("contestant:N", title="contestant", legend=_LEGEND,
+                      scale=alt.Scale(scheme="tableau10"),
                       sort=list(dict.fromkeys(band["contestant"])))  # fmt: skip
     x = alt.X("step:Q", title="step", axis=alt.Axis(format="d"))
     area = (

@@ -181,9 +181,17 @@ def write_sample_export(
 
 
 def write_sample_run(
-    root: Path, name: str = "ppo_sample", *, points: int = 50, seed: int = 0
+    root: Path,
+    name: str = "ppo_sample",
+    *,
+    points: int = 50,
+    seed: int = 0,
+    finished_episodes: bool = True,
 ) -> Path:
     """Write a synthetic run ``root/name`` with TensorBoard scalars, a config and a model file.
+
+    ``points=0`` writes an event file without scalars (a run before its first rollout);
+    ``finished_episodes=False`` leaves out ``rollout/ep_rew_mean`` (no episode finished yet).
 
     Returns:
         The run folder.
@@ -206,6 +214,8 @@ def write_sample_run(
             "train/loss": float(np.exp(-i / 15) + rng.normal(0, 0.05)),
             "train/entropy_loss": -1.4 + i * 0.01,
         }
+        if not finished_episodes:
+            del values["rollout/ep_rew_mean"]
         summary = summary_pb2.Summary(
             value=[summary_pb2.Summary.Value(tag=k, simple_value=v) for k, v in values.items()]
         )

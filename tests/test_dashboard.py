@@ -272,6 +272,24 @@ def test_training_page_plots_the_learning_curves(make_app: MakeApp, sample_runs:
     assert len(charts(at)) == 3
 
 
+def test_training_page_notes_runs_without_a_finished_episode(
+    make_app: MakeApp, sample_runs: Path
+) -> None:
+    write_sample_run(sample_runs, "ppo_c_starting", points=0)
+    write_sample_run(sample_runs, "ppo_d_first_rollouts", points=3, finished_episodes=False)
+    at = make_app(
+        "training", runs=sample_runs, query={"runs": "ppo_a,ppo_c_starting,ppo_d_first_rollouts"}
+    )
+    assert_no_exception(at)
+    notes = texts(at.info)
+    assert "Run ppo_c_starting has not finished an episode yet: no scalars" in notes
+    assert (
+        "Run ppo_d_first_rollouts has not finished an episode yet: no rollout/ep_rew_mean" in notes
+    )
+    assert "Run ppo_a" not in notes
+    assert "rollout/ep_rew_mean" in [chart_title(s) for s in charts(at)]
+
+
 def test_training_page_runs_from_the_query(make_app: MakeApp, sample_runs: Path) -> None:
     at = make_app("training", runs=sample_runs, query={"runs": "ppo_b"})
     assert at.multiselect(key="training_runs").value == ["ppo_b"]

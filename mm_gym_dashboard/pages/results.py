@@ -211,8 +211,9 @@ def _bands_tab(data: ExportData, group: str | None, series: str, key: str) -> No
             y_title = charts.column_title("total" if pnl else "inventory")
             title = f"{what}: mean over episodes and 25-75 % band per contestant ({regime})"
             st.altair_chart(charts.band_chart(band, title, y_title))
-            st.caption(f"From {BANDS_FILE}; the line is the mean over episodes, the band spans "
-                       "the 25 % and 75 % quantiles.")  # fmt: skip
+            name = "mm1's mark-to-market PnL" if pnl else "mm1's inventory"
+            st.caption(f"From {BANDS_FILE}: the line is the mean over episodes of {name}, the band "
+                       "spans its 25 % and 75 % quantiles.")  # fmt: skip
     with st.expander("Sample episode traces", expanded=data.bands is None):
         column = "total" if pnl else "inventory"
         _paths_tab(data, None if regime == "all" else regime, column, key=key)
