@@ -141,8 +141,7 @@ def _metric_definitions() -> tuple[MetricDefinition, ...]:
             "maxDD",
             "`max_drawdown_mean`",
             "currency",
-            "largest fall of the equity curve (cumulative mark-to-market PnL) from its running "
-            "peak",
+            "largest fall of the episode's cumulative mark-to-market PnL from its running peak",
         ),
         MetricDefinition(
             "|inv|", "`mean_abs_inventory_mean`", "lots", "mean |q| over the episode's steps"
