@@ -12,11 +12,15 @@ from __future__ import annotations
 import functools
 import math
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mm_gym.config import REGIMES
 from mm_gym.envs.core import MarketCore
+
+if TYPE_CHECKING:
+    from matplotlib.ft2font import FT2Font
 
 __all__ = ["FRAME_SHAPE", "HISTORY_STEPS", "LEGEND", "render_ansi", "render_rgb", "text_bitmap"]
 
@@ -52,7 +56,7 @@ _font_lock = threading.Lock()
 
 
 @functools.cache
-def _font() -> object:
+def _font() -> FT2Font:
     from pathlib import Path
 
     import matplotlib
@@ -72,10 +76,10 @@ def text_bitmap(text: str) -> tuple[np.ndarray, int]:
     """
     with _font_lock:
         font = _font()
-        font.set_text(text, 0.0)  # type: ignore[attr-defined]
-        font.draw_glyphs_to_bitmap(antialiased=True)  # type: ignore[attr-defined]
-        image = np.asarray(font.get_image(), dtype=np.uint16)  # type: ignore[attr-defined]
-        descent = round(font.get_descent() / 64.0)  # type: ignore[attr-defined]
+        font.set_text(text, 0.0)
+        font.draw_glyphs_to_bitmap(antialiased=True)
+        image = np.asarray(font.get_image(), dtype=np.uint16)
+        descent = round(font.get_descent() / 64.0)
     cover = image + (image > 127)  # 0..255 -> 0..256, so that full ink replaces the pixel
     cover.flags.writeable = False
     return cover, cover.shape[0] - descent
