@@ -446,7 +446,7 @@ def _main(argv: list[str] | None) -> int:
             publish(output)
     except CliError as exc:
         fail(str(exc))
-    files = "summary.csv, episodes.csv, plots/, report.pdf, contestants/"
+    files = "summary.csv, episodes.csv, bands.csv, plots/, report.pdf, contestants/"
     print(f"\nwrote {output.out}/ ({files}{', realism/' if args.realism else ''})")
     return 0
 

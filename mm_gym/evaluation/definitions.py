@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "METRIC_DEFINITIONS",
+    "TERMS",
     "MetricDefinition",
     "definitions_markdown",
     "leaderboard_legend",
@@ -48,9 +49,10 @@ class MetricDefinition:
 
 
 def unit_notes() -> list[tuple[str, str]]:
-    """The units, the reward and the Sharpe ratio: ``(lead, Markdown text)``, config defaults.
+    """The units, the reward, the Sharpe ratio and the :data:`TERMS`: ``(lead, Markdown text)``.
 
-    The lead is the bold start of the README's bullet (``"Units."``, ``"Reward"``, ``"Sharpe"``).
+    The lead is the bold start of the README's bullet (``"Units."``, ``"Reward"``, ``"Sharpe"``,
+    ``"PnL attribution"``, ``"Equity curve"``); the texts quote the config defaults.
     """
     from mm_gym.config import MarketConfig
     from mm_gym.envs.config import EnvConfig
@@ -86,7 +88,23 @@ def unit_notes() -> list[tuple[str, str]]:
             "annualise). The leaderboard and `summary.csv` show the mean of this per-episode "
             "Sharpe over the episodes.",
         ),
+        *TERMS.items(),
     ]
+
+
+TERMS: dict[str, str] = {
+    "PnL attribution": "splits mm1's mark-to-market PnL into **spread capture** (the edge of each "
+    "fill against the mid at that fill), **inventory mark-to-market** (the carry "
+    "q·Δmid and the move from each fill to the step's close) and **fees and rebates** (rebates "
+    "received minus fees paid); the three parts sum to the total PnL, per episode "
+    "(`episodes.csv`: `spread_capture`, `inventory_pnl`, `fees`) and cumulatively per step "
+    "(the sample episode's figure).",
+    "Equity curve": "of a contestant: the mean over episodes of mm1's mark-to-market PnL at each "
+    "step (0 at step 0), with the band between its 25 % and 75 % quantiles over episodes "
+    "(`bands.csv`); the inventory band is the same for the inventory q (lots).",
+}
+"""Terms that the figures, the report and the dashboard use in one meaning (the README's
+"Units and metrics" section and the report's definitions page print them)."""
 
 
 def _metric_definitions() -> tuple[MetricDefinition, ...]:
@@ -100,7 +118,8 @@ def _metric_definitions() -> tuple[MetricDefinition, ...]:
             "`total_pnl_mean`, `_ci_low`, `_ci_high`",
             "currency",
             "mm1's mark-to-market PnL at the episode's end: cash (with rebates and fees) plus the "
-            "inventory valued at the mid; = spread capture + inventory PnL + fees; percentile "
+            "inventory valued at the mid; = spread capture + inventory mark-to-market + fees and "
+            "rebates (the PnL attribution); percentile "
             "bootstrap 95 % CI of the mean",
         ),
         MetricDefinition(
@@ -122,8 +141,7 @@ def _metric_definitions() -> tuple[MetricDefinition, ...]:
             "maxDD",
             "`max_drawdown_mean`",
             "currency",
-            "largest fall of the equity curve (cumulative mark-to-market PnL) from its running "
-            "peak",
+            "largest fall of the episode's cumulative mark-to-market PnL from its running peak",
         ),
         MetricDefinition(
             "|inv|", "`mean_abs_inventory_mean`", "lots", "mean |q| over the episode's steps"

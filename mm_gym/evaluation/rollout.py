@@ -66,7 +66,8 @@ class Rollout:
             orders of the kind and side that filled it in their step (plus ``maker_lots``).
         bands: ``{"equity": (T + 1, q), "inventory": (T, q)}`` quantiles
             (:data:`BAND_QUANTILES`) over the first batch's full-length episodes, and
-            ``"equity_mean"`` ``(T + 1,)`` over all full-length episodes.
+            ``"equity_mean"`` ``(T + 1,)`` and ``"inventory_mean"`` ``(T,)`` over all
+            full-length episodes (``bands.csv``, :func:`~mm_gym.evaluation.export.bands_table`).
     """
 
     policy: str
@@ -160,7 +161,7 @@ def rollout(
     rival_obj = _resolve_rival(rival, policy)
     frames = []
     out = Rollout(label, setting, pd.DataFrame())
-    equity_sum: np.ndarray | None = None
+    sums: dict[str, np.ndarray] = {}
     n_full = 0
     for b, start in enumerate(range(0, n_total, batch_size)):
         chunk = seed_arr[start : start + batch_size]
@@ -174,15 +175,16 @@ def rollout(
         df = res.pop("episodes")
         df.insert(0, "episode", np.arange(start, start + chunk.size))
         frames.append(df)
-        if "equity_sum" in res:
-            e = res.pop("equity_sum")
-            equity_sum = e if equity_sum is None else equity_sum + e
+        if "n_full" in res:
+            for key, total in res.pop("sums").items():
+                sums[key] = total if key not in sums else sums[key] + total
             n_full += int(res.pop("n_full"))
         if "traces" in res:
             out.traces, out.impacts = res.pop("traces"), res.pop("impacts")
         out.bands.update(res.get("bands", {}))
-    if equity_sum is not None and n_full:
-        out.bands["equity_mean"] = equity_sum / n_full
+    if n_full:
+        for key, total in sums.items():
+            out.bands[f"{key}_mean"] = total / n_full
     episodes = pd.concat(frames, ignore_index=True)
     episodes.insert(0, "rival", _rival_name(rival_obj))
     episodes.insert(0, "policy", label)
@@ -338,7 +340,7 @@ def _batch_result(run: _BatchRun, seeds: np.ndarray, *, first: bool) -> dict[str
     full = length == run.horizon
     if full.any():
         equity = np.vstack([np.zeros((1, length.size)), s.pnl])[:, full]
-        result["equity_sum"] = equity.sum(axis=1)
+        result["sums"] = {"equity": equity.sum(axis=1), "inventory": s.inv[:, full].sum(axis=1)}
         result["n_full"] = int(full.sum())
         if first:
             q = np.asarray(BAND_QUANTILES)
