@@ -209,15 +209,17 @@ def test_sentiment_as_runs_through_the_registry(monkeypatch) -> None:
     from baselines.registry import make_policy, policy_names
 
     monkeypatch.setattr(calibration, "SENTIMENT_KAPPAS", (0.0, 2.0))
+    monkeypatch.setattr(calibration, "SENTIMENT_WEIGHTS", ((1.0, 0.0), (1.0, 0.5)))
     monkeypatch.setattr(calibration, "SENTIMENT_TUNING_EPISODES", 2)
     assert "sentiment_as" in policy_names()
     policy = make_policy("sentiment_as", "trending", NEWS)
     assert isinstance(policy, SentimentAS) and policy.name == "sentiment_as"
-    assert policy.kappa in (0.0, 2.0) and "alpha" in policy.feature_names
-    env = gym.make(ENV_ID, preset="trending", horizon_steps=50, observe_alpha=True, **NEWS)
-    result = mm_gym.rollout(env, policy, episodes=1, seed=0)
-    assert len(result) == 1
-    env.close()
+    assert policy.kappa in (0.0, 2.0) and policy.weights in ((1.0, 0.0), (1.0, 0.5))
+    for pol in (policy, SentimentAS(0.003, 1.2, kappa=1.0)):  # its own blend; the env's alpha
+        env = gym.make(ENV_ID, preset="trending", horizon_steps=50, observe_alpha=True, **NEWS)
+        result = mm_gym.rollout(env, pol, episodes=1, seed=0)
+        assert len(result) == 1 and result.steps[0] == 50
+        env.close()
     # kappa shifts both quotes by kappa * alpha ticks, the spread unchanged
     ctx = gym.make(ENV_ID, observe_alpha=True).unwrapped.policy_context()
     obs = np.zeros((2, len(ctx.feature_names)), np.float32)
