@@ -157,7 +157,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
 
     The fundamental price, latent sentiment and (by default) the regime are hidden. ``alpha``'s
     weights are ``process.alpha_sentiment_weight`` (``w_s``, 1) and
-    ``process.alpha_imbalance_weight`` (``w_i``, 0.5).
+    ``process.alpha_imbalance_weight`` (``w_i``, 1).
 
     ## News headlines
 
