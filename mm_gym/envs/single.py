@@ -488,7 +488,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
         self._sim_step(self._quotes)
         if self._record:
             self._core.record_history()
-        if self._headlines_on:
+        if self._headlines_on and self._headline.item(0) >= 0:  # a scalar test: most steps
             self._core.record_headlines()
         # Scalar twin of MarketCore.settle (same operations, same order).
         inv, rival_inv = self._inv.tolist()
