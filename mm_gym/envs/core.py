@@ -759,8 +759,9 @@ class MarketCore(RootSeeds):
             "rival_inventory": acc.inventory[:, r].astype(np.int64),
         }
         if self.headline_bank is not None:
-            info["headline_score"] = sc.headline_score.copy()
-            info["headline_index"] = sc.headline.copy()
+            score_key, index_key = HEADLINE_INFO_KEYS
+            info[score_key] = sc.headline_score.copy()
+            info[index_key] = sc.headline.copy()
         if components is None:
             components = dict.fromkeys(COMPONENT_NAMES, np.zeros(self.n))
         return add_reward_components(info, components, self.flat_reward_info)
