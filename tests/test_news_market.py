@@ -231,3 +231,25 @@ def test_sentiment_as_runs_through_the_registry(monkeypatch) -> None:
     bid, ask = shifted._offsets(obs, ctx)
     np.testing.assert_allclose(bid[1] - bid[0], -1.0)
     np.testing.assert_allclose(ask[1] - ask[0], 1.0)
+
+
+def test_env_with_headlines_passes_check_env_and_pickles() -> None:
+    import pickle
+    import warnings
+
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make(ENV_ID, horizon_steps=100, observe_alpha=True, news_model="vader")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env.unwrapped)
+    env.reset(seed=8)
+    for _ in range(60):
+        env.step(np.zeros(2, np.float32))
+    clone = pickle.loads(pickle.dumps(env.unwrapped))
+    assert clone.headlines() == env.unwrapped.headlines()
+    a = env.step(np.zeros(2, np.float32))
+    b = clone.step(np.zeros(2, np.float32))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[4]["headline_index"] == b[4]["headline_index"]
+    env.close()
