@@ -253,3 +253,27 @@ def test_env_with_headlines_passes_check_env_and_pickles() -> None:
     np.testing.assert_array_equal(a[0], b[0])
     assert a[4]["headline_index"] == b[4]["headline_index"]
     env.close()
+
+
+def test_tournament_exports_the_sample_episodes_headlines(tmp_path) -> None:
+    from baselines import FixedSpread
+    from mm_gym.evaluation import run_tournament
+    from mm_gym.evaluation.export import write_tables
+
+    t = run_tournament(
+        {"fixed": FixedSpread(1.0)}, ("trending",), {"horizon_steps": 200, **NEWS}, n_episodes=2
+    )
+    (rollout,) = t.rollouts
+    heads = rollout.traces["headlines"]
+    assert list(heads.columns) == ["step", "flat_index", "bucket", "score", "headline"]
+    assert len(heads) > 10
+    bank = MarketSimulator(with_overrides(preset("trending"), NEWS), 1).headline_bank
+    for row in heads.itertuples():
+        assert (row.bucket, row.score, row.headline) == bank.lookup(row.flat_index)
+    # the sample episode's trace marks the same steps as news steps
+    news_steps = set(rollout.traces["MM1"].query("event.str.contains('news')").step)
+    assert set(heads.step) == news_steps
+    written = write_tables(tmp_path, t, t.episodes, "board")
+    assert "contestants/fixed/trending/headlines.csv" in written
+    plain = run_tournament({"fixed": FixedSpread(1.0)}, ("trending",), {"horizon_steps": 20}, 2)
+    assert "headlines" not in plain.rollouts[0].traces

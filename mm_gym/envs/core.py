@@ -600,12 +600,7 @@ class MarketCore(RootSeeds):
         """Market ``m``'s headlines in its current episode, oldest first, with their text."""
         bank = self.headline_bank
         assert bank is not None
-        n_per = bank.n_per_bucket
-        out = []
-        for t, k in self.headline_log[m]:
-            b, j = divmod(k, n_per)
-            out.append(HeadlineRecord(t, k, b, float(bank.scores[b, j]), bank.text(b, j)))
-        return out
+        return [HeadlineRecord(t, k, *bank.lookup(k)) for t, k in self.headline_log[m]]
 
     def write_actions(
         self, actions: Any, maker: int, *, who: str = "actions", space: Any = None

@@ -59,7 +59,9 @@ class Rollout:
         episodes: One row per episode (columns: see :data:`EPISODE_COLUMNS`).
         traces: ``{"MM1": df, "MM2": df}`` per-step traces of the sample episode (columns step,
             mid, bid, ask, inventory, cash, realized, unrealized, fees, total, lots_traded,
-            regime, sentiment, fundamental, event); empty without a sample episode.
+            regime, sentiment, fundamental, event); empty without a sample episode. With
+            headlines on (``process.news_model``) also ``"headlines"``: the sample episode's
+            headlines (step, flat_index, bucket, score, headline).
         impacts: ``{"market": df, "MM1": df, "MM2": df}``: the sample episode's aggressive
             orders (step, kind, size, side, pre_mid, post_mid, impact) and, per maker, the
             orders of the kind and side that filled it in their step (plus ``maker_lots``).
