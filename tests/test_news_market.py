@@ -277,3 +277,19 @@ def test_tournament_exports_the_sample_episodes_headlines(tmp_path) -> None:
     assert "contestants/fixed/trending/headlines.csv" in written
     plain = run_tournament({"fixed": FixedSpread(1.0)}, ("trending",), {"horizon_steps": 20}, 2)
     assert "headlines" not in plain.rollouts[0].traces
+
+
+def test_dashboard_live_market_shows_headlines_with_scores() -> None:
+    pytest.importorskip("streamlit")
+    from mm_gym_dashboard.live import LiveMarket, LiveSettings
+
+    m = LiveMarket(LiveSettings(preset="trending", news_model="vader", seed=4))
+    assert m.has_headlines
+    m.step(300)
+    heads = m.headlines()
+    assert list(heads.columns) == ["step", "score", "headline"] and len(heads) > 5
+    assert list(heads["step"]) == sorted(heads["step"], reverse=True)  # newest first
+    want = m.env.unwrapped.headlines()[-1]
+    assert (heads["step"].iloc[0], heads["headline"].iloc[0]) == (want.step, want.text)
+    plain = LiveMarket(LiveSettings(seed=4))
+    assert not plain.has_headlines and plain.headlines().empty
