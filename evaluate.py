@@ -16,7 +16,8 @@ or the repository:
     episodes.csv           one row per (regime, contestant, episode)
     leaderboard.txt        the ranked table printed at the end, with its legend (units, columns)
     contestants/<name>/<regime>/{MM1,MM2}_metrics.csv, {MM1,MM2}_market_impact.csv,
-                           market_impact.csv: traces of one sample episode
+                           market_impact.csv: traces of one sample episode (and its
+                           headlines.csv with --news-model vader or lm)
     plots/*.png            PnL attribution, inventory paths, market impact, PnL distributions,
                            equity curves (and scenarios.png with --scenarios)
     report.pdf             cover (setup, versions, date), pooled leaderboard, definitions of
@@ -106,6 +107,13 @@ class Args:
     horizon: int = field(
         default=0, metadata={"help": "steps per episode; 0 keeps the preset's (1,000)"}
     )
+    news_model: str = field(
+        default="none",
+        metadata={
+            "help": "news headlines scored by 'vader' or 'lm' (process.news_model; the sample "
+            "episode's headlines go to headlines.csv); 'none' keeps noisy news readings"
+        },
+    )
     out: str = field(default="", metadata={"help": "output folder (default exports/<timestamp>)"})
     overwrite: bool = field(
         default=False, metadata={"help": "replace --out if it exists and is not empty"}
@@ -176,6 +184,10 @@ def check_args(args: Args) -> None:
         raise CliError(f"--horizon={args.horizon} must be >= 0 (0: the preset's horizon)")
     if args.batch_size < 1:
         raise CliError(f"--batch-size={args.batch_size} must be >= 1")
+    from mm_gym.config import NEWS_MODELS
+
+    if args.news_model not in NEWS_MODELS:
+        raise CliError(f"--news-model={args.news_model!r} must be one of {list(NEWS_MODELS)}")
     if args.realism:
         from mm_gym.realism.report import RANGES, check_sample_memory
 
@@ -647,7 +659,10 @@ def run_realism(args: Args, regimes: list[str], folder: Path) -> str:
 
 def overrides(args: Args) -> dict[str, Any]:
     """Environment overrides from the flags."""
-    return {"horizon_steps": args.horizon} if args.horizon else {}
+    out: dict[str, Any] = {"horizon_steps": args.horizon} if args.horizon else {}
+    if args.news_model != "none":
+        out["news_model"] = args.news_model
+    return out
 
 
 def horizon_of(setting: str, args: Args) -> int:

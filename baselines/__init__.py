@@ -2,7 +2,8 @@
 
 Book-environment policies (:class:`mm_gym.policy.QuotingPolicy`, ticks and steps):
 :class:`FixedSpread`, :class:`OrderFlowSkew`, :class:`AvellanedaStoikov`, :class:`GLFT`,
-:class:`RandomQuoter`. Intensity-model strategies (currency and time, for
+:class:`SentimentAS` (AS shifted by the news-and-imbalance ``alpha``), :class:`RandomQuoter`.
+Intensity-model strategies (currency and time, for
 :func:`mm_gym.market.intensity.simulate`): :class:`InventoryQuotes`, :class:`SymmetricQuotes`,
 :class:`GLFTQuotes`. The formulas themselves are in :mod:`baselines.formulas`; the fill-curve
 estimator is :func:`calibrate_k`, fitted on the book env by :func:`calibrate_on_env`
@@ -19,10 +20,18 @@ from baselines.calibration import (
     calibrate_on_env,
     calibrated_as,
     calibrated_glft,
+    calibrated_sentiment_as,
     calibration_for,
 )
 from baselines.intensity_quotes import GLFTQuotes, InventoryQuotes, SymmetricQuotes
-from baselines.policies import GLFT, AvellanedaStoikov, FixedSpread, OrderFlowSkew, RandomQuoter
+from baselines.policies import (
+    GLFT,
+    AvellanedaStoikov,
+    FixedSpread,
+    OrderFlowSkew,
+    RandomQuoter,
+    SentimentAS,
+)
 from baselines.router import VenueRouter
 
 __all__ = [
@@ -33,11 +42,13 @@ __all__ = [
     "InventoryQuotes",
     "OrderFlowSkew",
     "RandomQuoter",
+    "SentimentAS",
     "SymmetricQuotes",
     "VenueRouter",
     "calibrate_k",
     "calibrate_on_env",
     "calibrated_as",
     "calibrated_glft",
+    "calibrated_sentiment_as",
     "calibration_for",
 ]

@@ -65,6 +65,12 @@ def _glft(setting: str, overrides: Mapping[str, Any] | None) -> QuotingPolicy:
     return calibrated_glft(setting, overrides)
 
 
+def _sentiment_as(setting: str, overrides: Mapping[str, Any] | None) -> QuotingPolicy:
+    from baselines.calibration import calibrated_sentiment_as
+
+    return calibrated_sentiment_as(setting, overrides)
+
+
 def _random(setting: str, overrides: Mapping[str, Any] | None) -> QuotingPolicy:
     from baselines.policies import RandomQuoter
 
@@ -81,6 +87,10 @@ _REGISTRY: dict[str, PolicyFactory] = {
 
 BASELINE_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 """The built-in scripted baselines, in leaderboard order of the CLI's ``--list``."""
+
+# Registered by name but not a default contestant: it reads the news ``alpha`` signal (worth it
+# with headlines on, ``process.news_model``) and tunes its ``kappa`` on first use (minutes).
+_REGISTRY["sentiment_as"] = _sentiment_as
 
 
 def register_policy(name: str, factory: PolicyFactory, *, overwrite: bool = False) -> None:

@@ -59,6 +59,9 @@ REGIMES: tuple[str, ...] = ("mean_reverting", "trending", "volatile")
 REGIME_CHOICES: tuple[str, ...] = (*REGIMES, "switching")
 FILL_MODES: tuple[str, ...] = ("book", "intensity")
 PRICE_FORMATIONS: tuple[str, ...] = ("legacy", "book")
+NEWS_MODELS: tuple[str, ...] = ("none", "vader", "lm")
+"""Values of :attr:`ProcessConfig.news_model`: no headlines, or the lexicon model scoring them
+(:data:`mm_gym.news.MODELS`)."""
 
 
 class ConfigError(ValueError):
@@ -285,9 +288,32 @@ class ProcessConfig(_Validated, prefix="process."):
         sentiment_kappa: Per-step mean reversion of the latent sentiment driver ``x``
             (sentiment ``s = tanh(x)`` lies in [-1, 1]).
         sentiment_sigma: Per-step standard deviation of the latent driver's innovation.
-        news_rate: Poisson rate of news items per step; each reads ``s + noise``.
-        news_noise: Standard deviation of a news item's reading error.
+        news_rate: Poisson rate of news items per step; each reads ``s + noise`` (or, with
+            ``news_model`` set, is a headline whose score is the reading).
+        news_noise: Standard deviation of a news item's reading error (unused by headlines).
         alpha_smooth: EMA weight of a news item in the observed sentiment.
+        news_model: ``"none"`` (default: each news item reads ``clip(s + noise, -1, 1)`` and the
+            observed sentiment is an EMA updated only on arrival), or the lexicon model that
+            scores headlines, ``"vader"`` or ``"lm"`` (:mod:`mm_gym.news`; needs the extra
+            ``news``). With a model, each news item is a headline drawn uniformly from the
+            bank's bucket of the latent sentiment ``s``, its score the reading, and the observed
+            sentiment decays every step: ``o <- d * o``, ``d = 2 ** (-1 / news_half_life_steps)``,
+            then ``o <- (1 - alpha_smooth) * o + alpha_smooth * score`` per headline. The
+            market (prices, flow, fills) is the same with or without headlines; only the
+            observed sentiment and the headline records differ.
+        news_half_life_steps: Half-life, steps, of the observed sentiment's decay towards 0
+            between headlines (only with a ``news_model``). The default, 140, is about the
+            latent sentiment's own half-life ``ln 2 / sentiment_kappa`` at the default kappa.
+        news_buckets: Sentiment buckets ``B`` of the headline bank (over [-1, 1]).
+        news_per_bucket: Headlines ``N`` per bucket in the bank.
+        news_bank_seed: Seed of the bank's headline text (the bank is built once and cached,
+            :func:`mm_gym.news.load_bank`).
+        alpha_sentiment_weight: Weight ``w_s`` of the observed sentiment in the ``alpha``
+            observation feature, ``clip(w_s * sentiment + w_i * imbalance_l1, -1, 1)``
+            (observed with ``observe_alpha=True``; it changes nothing else).
+        alpha_imbalance_weight: Weight ``w_i`` of the best-level book imbalance in ``alpha``.
+            The defaults ``(1, 1)`` are the weights :class:`baselines.SentimentAS` calibrates to
+            on ``trending`` (VADER, LM and noisy readings alike).
     """
 
     sigma_ticks: float = _ranged(0.6, 0.0, 50.0)
@@ -301,6 +327,13 @@ class ProcessConfig(_Validated, prefix="process."):
     news_rate: float = _ranged(0.05, 0.0, 10.0)
     news_noise: float = _ranged(0.3, 0.0, 10.0)
     alpha_smooth: float = _ranged(0.3, 0.0, 1.0, lo_open=True)
+    news_model: str = _choice("none", NEWS_MODELS)
+    news_half_life_steps: float = _ranged(140.0, 0.0, 1e9, lo_open=True)
+    news_buckets: int = _ranged(21, 2, 1_001, integer=True)
+    news_per_bucket: int = _ranged(256, 1, 100_000, integer=True)
+    news_bank_seed: int = _ranged(0, 0, 2**63 - 1, integer=True)
+    alpha_sentiment_weight: float = _ranged(1.0, -10.0, 10.0)
+    alpha_imbalance_weight: float = _ranged(1.0, -10.0, 10.0)
 
 
 @dataclass(frozen=True)

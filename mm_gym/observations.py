@@ -3,8 +3,9 @@
 The simulator computes every feature for every market in its compiled step
 (:mod:`mm_gym.market.kernels`, ``write_features``) into a ``(n_markets, 2, N_FEATURES_ALL)``
 float32 array (one row per maker) in the order of :data:`FEATURE_NAMES_ALL`; an environment
-exposes the first
-:data:`N_FEATURES` columns, plus the regime one-hot when ``observe_regime=True``.
+exposes the first :data:`N_FEATURES` columns, plus the regime one-hot when
+``observe_regime=True`` and then ``alpha`` when ``observe_alpha=True``
+(:func:`observed_feature_names`).
 
 | index | feature | min | max | meaning |
 | --- | --- | --- | --- | --- |
@@ -22,6 +23,12 @@ exposes the first
 | 15 | rival_bid_offset | 0 | 100 | mid - rival's resting bid, ticks (100 when none rests) |
 | 16 | rival_ask_offset | 0 | 100 | rival's resting ask - mid, ticks (100 when none rests) |
 | 17-19 | regime_* | 0 | 1 | one-hot of the current regime (only with observe_regime) |
+| 20 | alpha | -1 | 1 | clip(w_s sentiment + w_i imbalance_l1, -1, 1) (only with observe_alpha) |
+
+``alpha`` blends news sentiment with the book's best-level imbalance; its weights are
+``process.alpha_sentiment_weight`` (``w_s``, default 1) and ``process.alpha_imbalance_weight``
+(``w_i``, default 1). It is computed in float64 from the unrounded sentiment and imbalance,
+then stored as float32 like every feature.
 
 "own" and "rival" are from the observing maker's point of view (mm2 sees mm1 as its rival).
 """
@@ -30,7 +37,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FEATURE_NAMES", "FEATURE_NAMES_ALL", "N_FEATURES", "N_FEATURES_ALL", "feature_bounds"]
+__all__ = [
+    "FEATURE_NAMES",
+    "FEATURE_NAMES_ALL",
+    "N_FEATURES",
+    "N_FEATURES_ALL",
+    "REGIME_FEATURES",
+    "SIGNAL_FEATURES",
+    "feature_bounds",
+    "observed_feature_names",
+]
 
 N_RETURNS = 5
 NO_QUOTE_OFFSET = 100.0
@@ -51,7 +67,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "rival_ask_offset",
 )
 REGIME_FEATURES: tuple[str, ...] = ("regime_mean_reverting", "regime_trending", "regime_volatile")
-FEATURE_NAMES_ALL: tuple[str, ...] = FEATURE_NAMES + REGIME_FEATURES
+SIGNAL_FEATURES: tuple[str, ...] = ("alpha",)
+FEATURE_NAMES_ALL: tuple[str, ...] = FEATURE_NAMES + REGIME_FEATURES + SIGNAL_FEATURES
 N_FEATURES = len(FEATURE_NAMES)
 N_FEATURES_ALL = len(FEATURE_NAMES_ALL)
 
@@ -70,7 +87,21 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "rival_bid_offset": (0.0, NO_QUOTE_OFFSET),
     "rival_ask_offset": (0.0, NO_QUOTE_OFFSET),
     **{name: (0.0, 1.0) for name in REGIME_FEATURES},
+    "alpha": (-1.0, 1.0),
 }
+
+
+def observed_feature_names(observe_regime: bool, observe_alpha: bool) -> tuple[str, ...]:
+    """The names an environment observes.
+
+    In this order: the base features, the regime one-hot (``observe_regime``), then ``alpha``
+    (``observe_alpha``).
+    """
+    return (
+        FEATURE_NAMES
+        + (REGIME_FEATURES if observe_regime else ())
+        + (SIGNAL_FEATURES if observe_alpha else ())
+    )
 
 
 def feature_bounds(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:

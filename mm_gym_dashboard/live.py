@@ -179,6 +179,8 @@ class LiveSettings:
         rival: mm2's policy choice, or ``"builtin"``.
         rival_params: JSON keyword arguments for a baseline rival.
         seed: Episode seed.
+        news_model: ``"none"`` (noisy news readings) or the lexicon model scoring headlines,
+            ``"vader"`` or ``"lm"`` (``process.news_model``).
     """
 
     preset: str = "default"
@@ -188,6 +190,7 @@ class LiveSettings:
     rival: str = BUILTIN_RIVAL
     rival_params: str = ""
     seed: int = 0
+    news_model: str = "none"
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,11 @@ class LiveMarket:
         from mm_gym.policy import PolicyContext
 
         self.settings = settings
-        overrides = {} if settings.regime == "preset" else {"regime": settings.regime}
+        overrides: dict[str, Any] = {}
+        if settings.regime != "preset":
+            overrides["regime"] = settings.regime
+        if settings.news_model != "none":
+            overrides["news_model"] = settings.news_model
         mm1 = make_policy(settings.mm1, settings.mm1_params, runs_root, settings.preset, overrides)
         if mm1 is None:
             raise DashboardError("mm1 needs a policy: the built-in maker can only be the rival")
@@ -386,6 +393,21 @@ class LiveMarket:
     def last(self) -> dict[str, Any]:
         """The latest row of :attr:`history`."""
         return self._rows[-1]
+
+    @property
+    def has_headlines(self) -> bool:
+        """Whether the market's news items are headlines (``news_model`` set)."""
+        return self.sim.headline_bank is not None
+
+    def headlines(self) -> pd.DataFrame:
+        """The episode's headlines, newest first: columns ``step``, ``score``, ``headline``.
+
+        Empty without headlines.
+        """
+        env: Any = self.env.unwrapped  # a MarketMakingEnv
+        records = env.headlines() if self.has_headlines else []
+        rows = [(r.step, r.score, r.text) for r in reversed(records)]
+        return pd.DataFrame(rows, columns=["step", "score", "headline"])
 
     def events(self) -> pd.DataFrame:
         """Shocks and regime changes: columns ``step``, ``event``."""

@@ -17,7 +17,7 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 import mm_gym
 from mm_gym.config import ConfigError
 from mm_gym.envs.config import EnvConfig
-from mm_gym.observations import FEATURE_NAMES, FEATURE_NAMES_ALL
+from mm_gym.observations import FEATURE_NAMES, REGIME_FEATURES
 from mm_gym.policy import PolicyContext
 
 ID = "mm_gym/MarketMaking-v1"
@@ -152,8 +152,8 @@ def test_keyword_overrides_reach_both_configs():
     assert m.flow.shock_rate == 0.02 and m.process.sigma_ticks == 1.5
     assert e.inventory_penalty == 0.05 and e.observe_regime and e.max_offset_ticks == 4.0
     assert isinstance(env.action_space, gym.spaces.Discrete)
-    assert env.feature_names == FEATURE_NAMES_ALL
-    assert env.observation_space.shape == (len(FEATURE_NAMES_ALL),)
+    assert env.feature_names == FEATURE_NAMES + REGIME_FEATURES
+    assert env.observation_space.shape == (len(FEATURE_NAMES) + len(REGIME_FEATURES),)
 
 
 def test_config_objects_and_nested_mapping():

@@ -141,6 +141,7 @@ def error_line(cli_error, argv, code=2) -> str:
         (["--episodes", "1"], "--episodes=1 must be >= 2"),
         (["--episodes", "many"], "invalid int value: 'many'"),
         (["--no-such-flag"], "unrecognized arguments"),
+        (["--news-model", "bert"], "--news-model='bert' must be one of ['none', 'vader', 'lm']"),
     ],
 )
 def test_bad_input_gives_one_error_line(tmp_path, cli_error, argv, expected):

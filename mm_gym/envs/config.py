@@ -48,6 +48,7 @@ UTILITIES: tuple[str, ...] = ("pnl", "cara")
 MARKET_ALIASES: dict[str, str] = {
     "mm1_limit": "makers.mm1_limit",
     "mm2_limit": "makers.mm2_limit",
+    "news_model": "process.news_model",
 }
 """Short keyword names accepted by the environments for nested market fields."""
 
@@ -114,6 +115,10 @@ class EnvConfig:
         discrete_skews_ticks: Skews of the discrete grid, ticks (positive leans to selling).
         observe_regime: Append the one-hot of the current regime to the observation (off by
             default: the regime is hidden, partial observability is the realistic default).
+        observe_alpha: Append ``alpha``, the blend of news sentiment and best-level book
+            imbalance ``clip(w_s * sentiment + w_i * imbalance_l1, -1, 1)`` (weights
+            ``process.alpha_sentiment_weight`` and ``process.alpha_imbalance_weight``), after
+            the regime one-hot (off by default; see :mod:`mm_gym.observations`).
         reward_scale: Multiplies the whole reward (the components in ``info`` are unscaled).
         inventory_penalty: Running penalty ``phi`` per step on the squared inventory,
             currency per lot squared (``- phi * q**2`` every step).
@@ -138,6 +143,7 @@ class EnvConfig:
     discrete_half_spreads_ticks: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0)
     discrete_skews_ticks: tuple[float, ...] = (-2.0, -1.0, 0.0, 1.0, 2.0)
     observe_regime: bool = False
+    observe_alpha: bool = False
     reward_scale: float = 1.0
     inventory_penalty: float = 0.001
     terminal_penalty: float = 0.1
@@ -169,6 +175,8 @@ class EnvConfig:
         object.__setattr__(self, "discrete_skews_ticks", skews)
         if not isinstance(self.observe_regime, bool):
             raise _fail("observe_regime", self.observe_regime, "must be true or false")
+        if not isinstance(self.observe_alpha, bool):
+            raise _fail("observe_alpha", self.observe_alpha, "must be true or false")
         _number("reward_scale", self.reward_scale, 0.0, 1e6, lo_open=True)
         _number("inventory_penalty", self.inventory_penalty, 0.0, 1e6)
         _number("terminal_penalty", self.terminal_penalty, 0.0, 1e6)
@@ -187,6 +195,7 @@ class EnvConfig:
         """
         state = dict(state)
         state.setdefault("action_mapping", LEGACY_ACTION_MAPPING)
+        state.setdefault("observe_alpha", False)
         for key, value in state.items():
             object.__setattr__(self, key, value)
 
@@ -214,7 +223,7 @@ def resolve_configs(
         env_config: Base environment config (default :class:`EnvConfig()`).
         overrides: Keyword overrides: :class:`EnvConfig` fields, :class:`MarketConfig` fields
             (nested as mappings or dotted keys such as ``"flow.shock_rate"``) and the aliases
-            ``mm1_limit`` / ``mm2_limit``.
+            ``mm1_limit`` / ``mm2_limit`` / ``news_model`` (:data:`MARKET_ALIASES`).
         extra_keys: Further keys the caller accepts (only used to list them in errors).
         owner: The constructor named in the unknown-key error, e.g. ``"MarketMakingEnv"``.
 

@@ -13,7 +13,7 @@ The seeding rule is :mod:`mm_gym.envs.seeding`'s.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from gymnasium import spaces
@@ -26,15 +26,17 @@ from mm_gym.envs.seeding import (
 )
 from mm_gym.market import MarketSimulator
 from mm_gym.market.simulator import PARALLEL_MIN_MARKETS
-from mm_gym.observations import FEATURE_NAMES, FEATURE_NAMES_ALL, N_FEATURES, feature_bounds
+from mm_gym.observations import FEATURE_NAMES_ALL, feature_bounds, observed_feature_names
 from mm_gym.policy import PolicyContext, QuotingPolicy
 from mm_gym.rewards import COMPONENT_NAMES, RewardParams, step_reward
 
 __all__ = [
+    "HEADLINE_INFO_KEYS",
     "MAKERS",
     "REWARD_INFO_KEYS",
     "REWARD_INFO_MODES",
     "CoreEnvMixin",
+    "HeadlineRecord",
     "MarketCore",
     "add_reward_components",
     "check_reward_info",
@@ -57,6 +59,28 @@ default info reader, need)."""
 
 REWARD_INFO_KEYS: dict[str, str] = {name: f"reward_{name}" for name in COMPONENT_NAMES}
 """The flat info key of each reward component (``"pnl"`` -> ``"reward_pnl"``)."""
+
+HEADLINE_INFO_KEYS: tuple[str, str] = ("headline_score", "headline_index")
+"""The info keys of an env with headlines (``process.news_model`` set): the score of the step's
+last headline (NaN if none) and its flat bank index ``b * N + j`` (-1 if none)."""
+
+
+class HeadlineRecord(NamedTuple):
+    """One headline of an episode, as :meth:`CoreEnvMixin.headlines` lists it.
+
+    Attributes:
+        step: The env step it arrived in (1 for the first ``step()`` after a reset).
+        flat_index: Its flat index ``b * N + j`` in the bank.
+        bucket: ``b``, the latent-sentiment bucket it was drawn from.
+        score: The scoring model's score, the value the observed sentiment averaged.
+        text: The headline.
+    """
+
+    step: int
+    flat_index: int
+    bucket: int
+    score: float
+    text: str
 
 
 def _holds_bool(value: Any) -> bool:
@@ -178,8 +202,20 @@ def make_action_space(env_config: EnvConfig) -> spaces.Space[Any]:
 
 
 def observed_features(env_config: EnvConfig) -> tuple[str, ...]:
-    """Names of the observed features (the regime one-hot only with ``observe_regime``)."""
-    return FEATURE_NAMES_ALL if env_config.observe_regime else FEATURE_NAMES
+    """Names of the observed features (regime one-hot, ``alpha``: only when asked)."""
+    return observed_feature_names(env_config.observe_regime, env_config.observe_alpha)
+
+
+def observed_columns(names: tuple[str, ...]) -> slice | np.ndarray:
+    """The simulator's feature columns of ``names``.
+
+    A slice when they lead its table (the default: a view), else an index array
+    (``observe_alpha`` without ``observe_regime``).
+    """
+    cols = [FEATURE_NAMES_ALL.index(n) for n in names]
+    if cols == list(range(len(cols))):
+        return slice(0, len(cols))
+    return np.asarray(cols, dtype=np.intp)
 
 
 def make_observation_space(feature_names: tuple[str, ...]) -> spaces.Box:
@@ -206,6 +242,8 @@ class MarketCore(RootSeeds):
         quotes: ``(n, 2, 4)`` float64 quotes handed to the simulator each step.
         feature_names: The observed feature names.
         obs_dim: Number of observed features.
+        obs_cols: Their columns in the simulator's features (:func:`observed_columns`).
+        headline_bank: The simulator's :class:`~mm_gym.news.HeadlineBank` (None: no headlines).
         roots: ``(n,)`` uint64 root seeds (see the module docstring).
         episodes: ``(n,)`` int64 index of the current episode of each market.
     """
@@ -231,7 +269,10 @@ class MarketCore(RootSeeds):
         self.builtin_rival = bool(builtin_rival)
         self.feature_names = observed_features(env_config)
         self.obs_dim = len(self.feature_names)
-        assert self.obs_dim in (N_FEATURES, len(FEATURE_NAMES_ALL))
+        self.obs_cols = observed_columns(self.feature_names)
+        self.headline_bank = self.sim.headline_bank
+        # (step, flat index) of each market's headlines in its current episode
+        self.headline_log: list[list[tuple[int, int]]] = [[] for _ in range(self.n)]
         self.value = float(market_config.value_per_tick_lot)
         self.tick_size = float(market_config.tick_size)
         self.horizon = int(market_config.horizon_steps)
@@ -291,6 +332,9 @@ class MarketCore(RootSeeds):
         self.prev_inv[m] = 0.0
         self.peak[m] = 0.0
         self.prev_mid[m] = self.book.mid[m]
+        if self.headline_bank is not None:
+            for i in range(self.n) if mask is None else np.flatnonzero(mask):
+                self.headline_log[i] = []
         if self.history_len:
             self.hist[:, m] = np.nan
             self.hist_count[m] = 0
@@ -315,6 +359,27 @@ class MarketCore(RootSeeds):
         self.sim.step(self.quotes, active, check=False)
         if self.history_len:
             self.record_history(active)
+        if self.headline_bank is not None:
+            self.record_headlines()
+
+    def record_headlines(self) -> None:
+        """Append the last step's headlines of every market to :attr:`headline_log`.
+
+        A market not stepped keeps its record of the step before, which :attr:`headline_log`
+        already holds: its step counter did not move, so it is skipped by step.
+        """
+        sc = self.scalars
+        for i in np.flatnonzero(sc.headline >= 0):
+            log, t = self.headline_log[i], int(sc.t[i])
+            if log and log[-1][0] == t:
+                continue
+            log.extend((t, int(k)) for k in sc.headlines(int(i)))
+
+    def headlines(self, m: int) -> list[HeadlineRecord]:
+        """Market ``m``'s headlines in its current episode, oldest first, with their text."""
+        bank = self.headline_bank
+        assert bank is not None
+        return [HeadlineRecord(t, k, *bank.lookup(k)) for t, k in self.headline_log[m]]
 
     def write_actions(
         self, actions: Any, maker: int, *, who: str = "actions", space: Any = None
@@ -388,7 +453,7 @@ class MarketCore(RootSeeds):
     # ------------------------------------------------------------------ read-out
     def observations(self, maker: int) -> np.ndarray:
         """A copy of the ``(n, obs_dim)`` float32 observations of ``maker``."""
-        return self.features[:, maker, : self.obs_dim].copy()
+        return self.features[:, maker, self.obs_cols].copy()
 
     def settle(
         self, makers: int | slice
@@ -467,6 +532,10 @@ class MarketCore(RootSeeds):
             "rival_pnl": acc.cash[:, r] + acc.inventory[:, r] * mid * value,
             "rival_inventory": acc.inventory[:, r].astype(np.int64),
         }
+        if self.headline_bank is not None:
+            score_key, index_key = HEADLINE_INFO_KEYS
+            info[score_key] = sc.headline_score.copy()
+            info[index_key] = sc.headline.copy()
         if components is None:
             components = dict.fromkeys(COMPONENT_NAMES, np.zeros(self.n))
         return add_reward_components(info, components, self.flat_reward_info)
@@ -518,6 +587,34 @@ class CoreEnvMixin:
             ValueError: If ``maker`` is neither ``"mm1"`` nor ``"mm2"``.
         """
         return self._core.context(maker_index(maker, f"{type(self).__name__}.policy_context"))
+
+    def headlines(self, env_index: int = 0) -> list[HeadlineRecord]:
+        """The headlines of the current episode, oldest first (``process.news_model`` set).
+
+        Each a :class:`HeadlineRecord` ``(step, index, bucket, score, text)``; the text is
+        looked up in the bank here, never in the step. At most four per step are listed (see
+        :meth:`mm_gym.market.views.ScalarsView.headlines`).
+
+        Args:
+            env_index: The sub-environment (vector env); 0 in the single and parallel envs.
+
+        Raises:
+            ValueError: If the env has no headlines, or ``env_index`` is out of range.
+        """
+        core = self._core
+        who = f"{type(self).__name__}.headlines"
+        if core.headline_bank is None:
+            raise ValueError(
+                f"{who}: this env has no headlines; make it with news_model='vader' or 'lm' "
+                "(**{'process.news_model': 'vader'})"
+            )
+        if (
+            isinstance(env_index, bool)
+            or not isinstance(env_index, (int, np.integer))
+            or not 0 <= env_index < core.n
+        ):
+            raise ValueError(f"{who}: env_index={excerpt(env_index)} must be in [0, {core.n})")
+        return core.headlines(int(env_index))
 
     @property
     def simulator(self) -> Any:

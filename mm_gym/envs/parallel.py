@@ -172,7 +172,7 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
         For centralised critics (e.g. skrl's MAPPO); the hidden fundamental stays hidden.
         """
         f = self._core.features
-        return f[0, :, : self._core.obs_dim].reshape(-1).copy()
+        return f[0][:, self._core.obs_cols].reshape(-1).copy()
 
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
@@ -279,8 +279,8 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
 
     def _observations(self) -> dict[str, np.ndarray]:
         f = self._core.features
-        d = self._core.obs_dim
-        return {a: f[0, k, :d].copy() for k, a in enumerate(AGENTS)}
+        cols = self._core.obs_cols
+        return {a: f[0, k, cols].copy() for k, a in enumerate(AGENTS)}
 
     def _infos(
         self, comps: dict[str, np.ndarray], total: np.ndarray | None = None

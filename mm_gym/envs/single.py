@@ -72,6 +72,9 @@ def _info_dict(
         "rival_pnl": rival_cash + rival_inv * mid * value,
         "rival_inventory": int(rival_inv),
     }
+    if env._headlines_on:
+        info["headline_score"] = env._headline_score.item(0)
+        info["headline_index"] = env._headline.item(0)
     return add_reward_components(info, components, env._flat_reward_info)
 
 
@@ -130,8 +133,8 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
 
     ## Observation Space
 
-    ``Box(low, high, (17,), float32)`` (20 with ``observe_regime=True``), from mm1's point of view
-    (names in ``env.unwrapped.feature_names``):
+    ``Box(low, high, (17,), float32)`` (20 with ``observe_regime=True``, one more with
+    ``observe_alpha=True``), from mm1's point of view (names in ``env.unwrapped.feature_names``):
 
     | index | feature | min | max | meaning |
     | --- | --- | --- | --- | --- |
@@ -142,15 +145,30 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
     | 8 | imbalance_l1 | -1 | 1 | (bid - ask) / (bid + ask) lots at the best prices |
     | 9 | imbalance_l5 | -1 | 1 | the same over the five ticks from each best price |
     | 10 | flow | -1 | 1 | EMA of signed market-order lots / EMA of absolute lots |
-    | 11 | sentiment | -1 | 1 | observed news sentiment (EMA of noisy news readings) |
+    | 11 | sentiment | -1 | 1 | observed news sentiment (EMA of news readings or headlines) |
     | 12 | volatility_ticks | 0 | 100 | EWMA realized volatility of the mid, ticks per step |
     | 13 | own_bid_offset | 0 | 100 | mid - own resting bid, ticks (100: none) |
     | 14 | own_ask_offset | 0 | 100 | own resting ask - mid, ticks (100: none) |
     | 15 | rival_bid_offset | 0 | 100 | mid - rival's resting bid, ticks (100: none) |
     | 16 | rival_ask_offset | 0 | 100 | rival's resting ask - mid, ticks (100: none) |
     | 17-19 | regime_* | 0 | 1 | one-hot of the regime (only with ``observe_regime``) |
+    | last | alpha | -1 | 1 | ``clip(w_s * sentiment + w_i * imbalance_l1, -1, 1)`` (only with
+    ``observe_alpha``; index 17 without the regime one-hot, 20 with it) |
 
-    The fundamental price, latent sentiment and (by default) the regime are hidden.
+    The fundamental price, latent sentiment and (by default) the regime are hidden. ``alpha``'s
+    weights are ``process.alpha_sentiment_weight`` (``w_s``, 1) and
+    ``process.alpha_imbalance_weight`` (``w_i``, 1).
+
+    ## News headlines
+
+    With ``news_model="vader"`` or ``"lm"`` (dotted ``process.news_model``; the extra ``news``)
+    each news item is a headline drawn from a pre-scored bank (:mod:`mm_gym.news`) in the
+    bucket of the latent sentiment, its lexicon score the reading, and the observed sentiment
+    decays every step with half-life ``process.news_half_life_steps`` (140) before averaging
+    the step's headlines in (weight ``process.alpha_smooth`` each). The market itself is the
+    same as without headlines. ``env.unwrapped.headlines()`` lists the episode's headlines as
+    ``HeadlineRecord(step, flat_index, bucket, score, text)``. See ``docs/ARCHITECTURE.md``,
+    "News headlines".
 
     ## Rewards
 
@@ -191,11 +209,12 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
       its place, for readers of flat info dicts such as TorchRL's).
     - Any :class:`EnvConfig` field: ``action_type``, ``action_mapping``, ``max_offset_ticks``,
       ``quote_size_lots``, ``max_size_lots``, ``discrete_half_spreads_ticks``,
-      ``discrete_skews_ticks``, ``observe_regime``, ``reward_scale``, ``inventory_penalty``,
+      ``discrete_skews_ticks``, ``observe_regime``, ``observe_alpha``, ``reward_scale``,
+      ``inventory_penalty``,
       ``terminal_penalty``, ``dampening``, ``utility``, ``cara_gamma``, ``max_drawdown``.
     - Any :class:`~mm_gym.config.MarketConfig` field (``regime``, ``horizon_steps``, ...), nested
       ones as mappings or dotted keys (``**{"flow.shock_rate": 0.01}``), and the aliases
-      ``mm1_limit`` / ``mm2_limit``.
+      ``mm1_limit`` / ``mm2_limit`` / ``news_model`` (``process.news_model``).
 
     Invalid values raise :class:`~mm_gym.config.ConfigError`; an unknown keyword raises
     :class:`~mm_gym.config.UnknownKeywordError`, a ``ConfigError`` that is also a ``TypeError``
@@ -233,7 +252,9 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
     ``rival_inventory``, and ``reward_components`` (a dict of floats: ``pnl``,
     ``inventory_pnl``, ``dampening``, ``inventory_penalty``, ``terminal_penalty``, ``utility``),
     or with ``reward_info="flat"`` the same floats as ``reward_pnl``, ``reward_inventory_pnl``,
-    ... (no dict).
+    ... (no dict). With headlines on (``news_model`` set) also ``headline_score`` (the score of
+    the step's last headline, NaN if none) and ``headline_index`` (its flat bank index
+    ``b * N + j``, -1 if none).
 
     ## Seeding
 
@@ -304,7 +325,6 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
         """Cache the views and constants the per-step code reads (rebuilt after unpickling)."""
         c = self._core
         self._seeds = c  # the roots OneMarketEnv.reset sets
-        d = c.obs_dim
         # The quotes are the env's own (validated actions, a checked rival's): not re-checked.
         self._sim_step = functools.partial(c.sim.step, check=False)
         self._quotes = c.quotes
@@ -320,8 +340,16 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
         self._t = sc.t
         self._regime = sc.regime
         self._shock = sc.shock_step
-        self._obs_view = c.features[0, 0, :d]
-        self._rival_obs = c.features[:, 1, :d]
+        cols = c.obs_cols
+        # A copy of mm1's observation: of a view when the columns lead the table (default).
+        self._obs = (
+            c.features[0, 0, cols].copy
+            if isinstance(cols, slice)
+            else functools.partial(np.take, c.features[0, 0], cols)
+        )
+        self._headlines_on = c.headline_bank is not None
+        self._headline = sc.headline
+        self._headline_score = sc.headline_score
         self._q0 = c.quotes[0, 0]
         self._value = c.value
         self._tick = c.tick_size
@@ -358,8 +386,9 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
             "_t",
             "_regime",
             "_shock",
-            "_obs_view",
-            "_rival_obs",
+            "_obs",
+            "_headline",
+            "_headline_score",
             "_q0",
             "_write",
         ):
@@ -443,7 +472,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
         self._started = True
         if self.render_mode == "human":
             self.render()
-        return self._obs_view.copy(), self._info(dict(_ZERO_COMPONENTS))
+        return self._obs(), self._info(dict(_ZERO_COMPONENTS))
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Quote ``action`` for one step; returns ``(obs, reward, terminated, truncated, info)``."""
@@ -455,10 +484,12 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
             )
         self._write(action)
         if self._rival is not None:
-            self._core.write_rival_actions(self._rival.act(self._rival_obs.copy()))
+            self._core.write_rival_actions(self._rival.act(self._core.observations(1)))
         self._sim_step(self._quotes)
         if self._record:
             self._core.record_history()
+        if self._headlines_on and self._headline.item(0) >= 0:  # a scalar test: most steps
+            self._core.record_headlines()
         # Scalar twin of MarketCore.settle (same operations, same order).
         inv, rival_inv = self._inv.tolist()
         cash, rival_cash = self._cash.tolist()
@@ -481,7 +512,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
         info = _info_dict(inv, cash, rival_inv, rival_cash, mid, t, self, components)
         if self._human:
             self.render()
-        return self._obs_view.copy(), reward, terminated, False, info
+        return self._obs(), reward, terminated, False, info
 
     def _info(self, components: dict[str, float]) -> dict[str, Any]:
         """The info dict of the current state (after a reset)."""

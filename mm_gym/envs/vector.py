@@ -45,7 +45,10 @@ class MarketMakingVectorEnv(CoreEnvMixin, NativeVectorEnv):
       (whatever ``num_envs``);
     - ``infos`` is a dict of arrays ``(num_envs,)`` with the single environment's keys (and
       ``reward_components`` a dict of arrays, or flat ``reward_<component>`` arrays with
-      ``reward_info="flat"``), each with its ``_key`` mask.
+      ``reward_info="flat"``), each with its ``_key`` mask; with headlines on
+      (``news_model``), ``headline_score`` and ``headline_index`` per sub-environment, and
+      ``envs.unwrapped.headlines(i)`` lists sub-environment ``i``'s headlines of its current
+      episode.
 
     Autoreset (``autoreset_mode=``, a :class:`gymnasium.vector.AutoresetMode` or its name; also
     the attribute ``envs.autoreset_mode`` and ``metadata["autoreset_mode"]``):
@@ -164,7 +167,7 @@ class MarketMakingVectorEnv(CoreEnvMixin, NativeVectorEnv):
             actions, 0, who=f"{type(self).__name__}.step: actions", space=self.action_space
         )
         if self._rival is not None:
-            c.write_rival_actions(self._rival.act(c.features[:, 1, : c.obs_dim].copy()))
+            c.write_rival_actions(self._rival.act(c.observations(1)))
         if auto.any():  # NEXT_STEP only: the other modes never leave a flag set here
             np.logical_not(auto, out=self._stepping)
             c.advance(self._stepping)

@@ -90,8 +90,10 @@ def write_tables(
     spread_capture; fees and spread_capture cumulative),
     ``MM1_market_impact.csv`` and ``MM2_market_impact.csv`` (the market orders that filled that
     maker: step, kind, size, side, pre_mid, post_mid, impact, maker_lots, maker_vwap) and
-    ``market_impact.csv`` (every market order of the episode). Every file is written
-    atomically (:func:`mm_gym.files.atomic_write_text`).
+    ``market_impact.csv`` (every market order of the episode), and with headlines on
+    (``process.news_model``) ``headlines.csv`` (the episode's headlines: step, flat_index,
+    bucket, score, headline). Every file is written atomically
+    (:func:`mm_gym.files.atomic_write_text`).
 
     Returns:
         The relative paths written.
@@ -120,4 +122,6 @@ def write_tables(
             put(f"{base}/{who}_metrics.csv", r.traces[who])
             put(f"{base}/{who}_market_impact.csv", r.impacts[who])
         put(f"{base}/market_impact.csv", r.impacts["market"])
+        if "headlines" in r.traces:
+            put(f"{base}/headlines.csv", r.traces["headlines"])
     return written

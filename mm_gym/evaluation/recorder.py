@@ -28,6 +28,7 @@ _TRACE_COLUMNS = [
     "step", "mid", "bid", "ask", "inventory", "cash", "realized", "unrealized", "fees",
     "total", "lots_traded", "regime", "sentiment", "fundamental", "event", "spread_capture",
 ]  # fmt: skip
+_HEADLINE_COLUMNS = ["step", "flat_index", "bucket", "score", "headline"]
 
 
 class SeriesBuffers:
@@ -126,6 +127,8 @@ class Trace:
         self.fills: list[tuple[int, ...]] = []
         self.prev_regime = -1
         self.edge = [0.0, 0.0]  # cumulative spread capture of each maker, currency
+        self.bank: Any = None  # the simulator's headline bank (process.news_model set)
+        self.headlines: list[tuple[int, int]] = []  # (step, flat index) of each headline
 
     def _events(self, sc: Any) -> tuple[int, str]:
         j = self.j
@@ -179,6 +182,9 @@ class Trace:
         for i in range(min(int(mo.count[j]), mo.capacity)):
             row = (mo.size[j, i], mo.side[j, i], mo.kind[j, i], mo.pre_mid[j, i], mo.post_mid[j, i])
             self.orders.append((t + 1, *(float(x) for x in row)))
+        self.bank = sim.headline_bank
+        if self.bank is not None and sc.headline[j] >= 0:
+            self.headlines.extend((t + 1, int(k)) for k in sc.headlines(j))
         fl = sim.fills
         for i in range(min(int(fl.count[j]), fl.capacity)):
             cols = (fl.step, fl.maker, fl.side, fl.tick, fl.size, fl.kind)
@@ -193,6 +199,9 @@ class Trace:
             df = pd.DataFrame(self.rows[k], columns=_TRACE_COLUMNS)
             df["regime"] = [REGIMES[int(r)] for r in df["regime"]]
             traces[name] = df
+        if self.bank is not None:
+            rows = [(s, k, *self.bank.lookup(k)) for s, k in self.headlines]
+            traces["headlines"] = pd.DataFrame(rows, columns=_HEADLINE_COLUMNS)
         o = np.asarray(self.orders, dtype=np.float64).reshape(-1, len(_MO_FIELDS))
         c = {f: o[:, i] for i, f in enumerate(_MO_FIELDS)}
         market = pd.DataFrame(

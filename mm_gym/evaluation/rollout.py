@@ -60,7 +60,9 @@ class Rollout:
         traces: ``{"MM1": df, "MM2": df}`` per-step traces of the sample episode (columns step,
             mid, bid, ask, inventory, cash, realized, unrealized, fees, total, lots_traded,
             regime, sentiment, fundamental, event, spread_capture: cumulative, currency); empty
-            without a sample episode.
+            without a sample episode. With headlines on (``process.news_model``) also
+            ``"headlines"``: the sample episode's headlines (step, flat_index, bucket, score,
+            headline).
         impacts: ``{"market": df, "MM1": df, "MM2": df}``: the sample episode's aggressive
             orders (step, kind, size, side, pre_mid, post_mid, impact) and, per maker, the
             orders of the kind and side that filled it in their step (plus ``maker_lots``).

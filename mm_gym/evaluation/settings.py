@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from mm_gym.config import ConfigError, setting_preset
-from mm_gym.observations import FEATURE_NAMES, FEATURE_NAMES_ALL
+from mm_gym.observations import REGIME_FEATURES, SIGNAL_FEATURES
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -133,18 +133,20 @@ def make_vector_env(setting: str, overrides: Mapping[str, Any] | None, n: int, r
     )
 
 
-_REGIME_FEATURES = frozenset(FEATURE_NAMES_ALL) - frozenset(FEATURE_NAMES)
+_REGIME_FEATURES = frozenset(REGIME_FEATURES)
+_SIGNAL_FEATURES = frozenset(SIGNAL_FEATURES)
 
 
 def observation_overrides(overrides: Mapping[str, Any] | None, *policies: Any) -> dict[str, Any]:
-    """``overrides``, with the regime one-hot observed if one of ``policies`` was trained on it.
+    """``overrides``, with the regime one-hot (``alpha``) observed if one of ``policies`` reads it.
 
     A policy may declare the features it reads as ``feature_names`` (a trained
-    :class:`agents.PPOPolicy` does); one trained with ``observe_regime=True`` needs the
-    ``regime_*`` columns, which the environment only appends when asked. Observing them changes
+    :class:`agents.PPOPolicy` does, and :class:`baselines.SentimentAS`); one trained with
+    ``observe_regime=True`` needs the ``regime_*`` columns, one reading ``alpha`` needs
+    ``observe_alpha=True``: the environment only appends them when asked. Observing them changes
     neither the market nor the other columns (policies pick their columns by name), so the
-    episodes stay comparable with the other contestants'. An explicit ``observe_regime`` in
-    ``overrides`` is kept as given.
+    episodes stay comparable with the other contestants'. An explicit ``observe_regime`` or
+    ``observe_alpha`` in ``overrides`` is kept as given.
     """
     out = dict(overrides or {})
     wanted: set[str] = set()
@@ -152,6 +154,8 @@ def observation_overrides(overrides: Mapping[str, Any] | None, *policies: Any) -
         wanted.update(str(f) for f in getattr(p, "feature_names", None) or ())
     if wanted & _REGIME_FEATURES and "observe_regime" not in out:
         out["observe_regime"] = True
+    if wanted & _SIGNAL_FEATURES and "observe_alpha" not in out:
+        out["observe_alpha"] = True
     return out
 
 

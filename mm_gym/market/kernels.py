@@ -60,6 +60,7 @@ from mm_gym.market.state import (
     F_FLOW_ABS,
     F_FLOW_SIGNED,
     F_FUND,
+    F_HEADLINE_SCORE,
     F_MID,
     F_PREV_MID,
     F_SENT_OBS,
@@ -69,6 +70,7 @@ from mm_gym.market.state import (
     I_BASE,
     I_BEST_ASK,
     I_BEST_BID,
+    I_HEADLINE,
     I_NEWS,
     I_ONE_SIDED,
     I_REGIME,
@@ -107,6 +109,7 @@ FEAT_OWN_ASK = _COL["own_ask_offset"]
 FEAT_RIVAL_BID = _COL["rival_bid_offset"]
 FEAT_RIVAL_ASK = _COL["rival_ask_offset"]
 FEAT_REGIME = _COL[REGIME_FEATURES[0]]  # one-hot over the regime codes follows
+FEAT_ALPHA = _COL["alpha"]
 # the kernel writes runs of columns: the returns and the regime one-hot must be contiguous
 assert [_COL[f"ret_{j + 1}"] for j in range(N_RETURNS)] == list(
     range(FEAT_RET_1, FEAT_RET_1 + N_RETURNS)
@@ -230,6 +233,10 @@ def write_features(s: MarketState, p: MarketParams, m: int) -> None:
     flow = _clip(fs[m, F_FLOW_SIGNED] / fa, -1.0, 1.0) if fa > 1e-12 else 0.0
     vol = _clip(math.sqrt(fs[m, F_VAR]), 0.0, 100.0)
     regime = is_[m, I_REGIME]
+    # the blended signal of mm_gym.observations (sentiment and best-level imbalance)
+    alpha = _clip(
+        p.alpha_sentiment_weight * fs[m, F_SENT_OBS] + p.alpha_imbalance_weight * imb1, -1.0, 1.0
+    )
     for k in range(2):
         limit = p.mm1_limit if k == 0 else p.mm2_limit
         f = features[m, k]
@@ -250,6 +257,7 @@ def write_features(s: MarketState, p: MarketParams, m: int) -> None:
         f[FEAT_RIVAL_ASK] = _quote_offset(mid, rival[1], 1)
         for r in range(3):
             f[FEAT_REGIME + r] = 1.0 if regime == r else 0.0
+        f[FEAT_ALPHA] = alpha
 
 
 @nb.njit(cache=True, **NO_RUNTIME)  # no reference counting: see the module docstring
@@ -376,6 +384,8 @@ def reset_one(
     is_[m, I_UNFILLED] = 0
     is_[m, I_SHOCK_STEP] = 0  # per-step flags describe the episode's steps, not the warm-up
     is_[m, I_NEWS] = 0
+    is_[m, I_HEADLINE] = -1  # no headline yet in the episode (the warm-up's do not count)
+    fs[m, F_HEADLINE_SCORE] = math.nan
     is_[m, I_SHOCK_LEFT] = 0  # a shock started in the warm-up does not spill into the episode
     s.n_fills[m] = 0
     s.n_mos[m] = 0

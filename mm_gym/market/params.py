@@ -35,6 +35,10 @@ class MarketParams(NamedTuple):
     news_rate: float  # news items per step [process.news_rate]
     news_noise: float  # [process.news_noise]
     alpha_smooth: float  # [process.alpha_smooth]
+    news_headlines: bool  # news items are headlines of the bank [process.news_model != "none"]
+    news_decay: float  # per-step decay of the observed sentiment, 2 ** (-1 / half-life)
+    alpha_sentiment_weight: float  # [process.alpha_sentiment_weight]
+    alpha_imbalance_weight: float  # [process.alpha_imbalance_weight]
     lo_rate: float  # background limit orders per side per step [flow.lo_rate]
     cancel_rate: float  # per resting lot per step [flow.cancel_rate]
     noise_rate: float  # noise market orders per step [flow.noise_rate]
@@ -114,6 +118,10 @@ def pack_params(config: MarketConfig) -> MarketParams:
         news_rate=float(pr.news_rate),
         news_noise=float(pr.news_noise),
         alpha_smooth=float(pr.alpha_smooth),
+        news_headlines=pr.news_model != "none",
+        news_decay=2.0 ** (-1.0 / pr.news_half_life_steps),
+        alpha_sentiment_weight=float(pr.alpha_sentiment_weight),
+        alpha_imbalance_weight=float(pr.alpha_imbalance_weight),
         lo_rate=float(fl.lo_rate),
         cancel_rate=float(fl.cancel_rate),
         noise_rate=float(fl.noise_rate),

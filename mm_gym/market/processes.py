@@ -10,6 +10,11 @@ Per step (in this order):
 2. Sentiment: ``x += -kappa_s * x + sigma_s * N(0,1)``; latent sentiment ``s = tanh(x)``.
 3. News: ``Poisson(news_rate)`` items, each reading ``clip(s + news_noise * N(0,1), -1, 1)``;
    observed sentiment ``o = (1 - alpha_smooth) * o + alpha_smooth * reading`` per item.
+   With headlines (``news_model`` set, :func:`_headlines`) each item is instead a headline of
+   the bank: bucket ``b`` of ``s``, index ``j`` uniform from ``STREAM_NEWS``, reading
+   ``scores[b, j]``; the observed sentiment first decays, ``o = news_decay * o``, every step.
+   The noise draw is still made (and discarded), so the exogenous stream, and with it the
+   whole market, is the same with or without headlines.
 4. Fundamental ``F`` (ticks), by regime, with ``e ~ N(0,1)``:
    ``mean_reverting``: ``F += ou_kappa * (anchor - F) + sigma * e`` (discrete OU, AR(1) 1-kappa);
    ``trending``: ``F += trend_drift * s + sigma * e`` (drift sign follows sentiment);
@@ -29,13 +34,17 @@ import math
 import numba as nb
 
 from mm_gym.market.params import FORMATION_BOOK, REGIME_SWITCHING, MarketParams
-from mm_gym.market.rng import STREAM_EXO, normal, poisson, uniform
+from mm_gym.market.rng import STREAM_EXO, STREAM_NEWS, normal, poisson, uniform
 from mm_gym.market.state import (
     F_ANCHOR,
     F_FUND,
+    F_HEADLINE_SCORE,
     F_MID,
     F_SENT_OBS,
     F_SENT_X,
+    HEADLINE_CAP,
+    I_HEADLINE,
+    I_HEADLINES,
     I_NEWS,
     I_REGIME,
     MarketState,
@@ -44,6 +53,38 @@ from mm_gym.market.state import (
 REGIME_MEAN_REVERTING = 0
 REGIME_TRENDING = 1
 REGIME_VOLATILE = 2
+
+
+@nb.njit(cache=True, inline="always")
+def _headlines(s: MarketState, p: MarketParams, m: int, sent: float, n_news: int) -> None:
+    """This step's ``n_news`` headlines of market ``m`` at latent sentiment ``sent``.
+
+    The observed sentiment ``o`` is a decaying average of headline scores: every step
+    ``o <- news_decay * o``, then per headline ``o <- (1 - alpha_smooth) * o + alpha_smooth *
+    score``, so ``o = sum_i alpha (1 - alpha)^(later headlines) news_decay^(age in steps) score_i``,
+    in [-1, 1]. A headline is ``scores[b, j]``: ``b`` the bucket of ``sent`` (the rule of
+    :func:`mm_gym.news.bucket_of`), ``j`` uniform in ``[0, N)`` from ``STREAM_NEWS``. Records the
+    last headline's flat index ``b * N + j`` and score (-1 and NaN without one) and the first
+    ``HEADLINE_CAP`` indices.
+    """
+    fs, is_, rng, scores = s.fs, s.is_, s.rng, s.news_scores
+    n_buckets, n_per = scores.shape[0], scores.shape[1]
+    b = min(max(int((sent + 1.0) * 0.5 * n_buckets), 0), n_buckets - 1)
+    alpha = p.alpha_smooth
+    o = p.news_decay * fs[m, F_SENT_OBS]
+    last = -1
+    score = math.nan
+    for k in range(n_news):
+        normal(rng, m, STREAM_EXO)  # the noisy reading's draw: keeps the exogenous stream as is
+        j = min(int(uniform(rng, m, STREAM_NEWS) * n_per), n_per - 1)
+        score = scores[b, j]
+        o = (1.0 - alpha) * o + alpha * score
+        last = b * n_per + j
+        if k < HEADLINE_CAP:
+            is_[m, I_HEADLINES + k] = last
+    fs[m, F_SENT_OBS] = o
+    fs[m, F_HEADLINE_SCORE] = score
+    is_[m, I_HEADLINE] = last
 
 
 @nb.njit(cache=True, inline="always")
@@ -68,10 +109,13 @@ def step_exogenous(s: MarketState, p: MarketParams, m: int) -> None:
     sent = math.tanh(x)
     # 3. news
     n_news = poisson(rng, m, st, p.news_rate)
-    alpha = p.alpha_smooth
-    for _ in range(n_news):
-        reading = min(1.0, max(-1.0, sent + p.news_noise * normal(rng, m, st)))
-        fs[m, F_SENT_OBS] = (1.0 - alpha) * fs[m, F_SENT_OBS] + alpha * reading
+    if p.news_headlines:
+        _headlines(s, p, m, sent, n_news)
+    else:
+        alpha = p.alpha_smooth
+        for _ in range(n_news):
+            reading = min(1.0, max(-1.0, sent + p.news_noise * normal(rng, m, st)))
+            fs[m, F_SENT_OBS] = (1.0 - alpha) * fs[m, F_SENT_OBS] + alpha * reading
     is_[m, I_NEWS] = n_news
     # 4. fundamental
     e = normal(rng, m, st)

@@ -26,7 +26,8 @@ STREAM_SHOCK = 5  # liquidity shocks (the side depends on mm1's inventory)
 STREAM_RIVAL = 6  # reserved for randomized rivals
 STREAM_ACTIVITY = 7  # the slow activity factor ("book" price formation)
 STREAM_META = 8  # metaorder parents and market-order sizes ("book" price formation)
-N_STREAMS = 9
+STREAM_NEWS = 9  # which headline of its bucket a news item is (ProcessConfig.news_model)
+N_STREAMS = 10
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -124,6 +125,10 @@ def geometric(rng: np.ndarray, m: int, s: int, mean: float) -> int:
 
 @nb.njit(cache=True)
 def seed_streams(rng: np.ndarray, m: int, seed: np.uint64) -> None:
-    """Seed all streams of market ``m`` from one 64-bit seed."""
+    """Seed all streams of market ``m`` from one 64-bit seed.
+
+    Stream ``s`` depends only on ``seed`` and ``s``, so a stream added at the end leaves the
+    existing ones (and every path drawn from them) as they were.
+    """
     for s in range(rng.shape[1]):
         rng[m, s] = _mix(seed + np.uint64(s + 1) * _STREAM_SALT)

@@ -143,6 +143,16 @@ _VIEW_ATTRS = (
 )
 
 
+def _headline_bank(config: MarketConfig) -> Any:
+    """The headline bank of ``config`` (None without ``news_model``); imported only when used."""
+    pr = config.process
+    if pr.news_model == "none":
+        return None
+    from mm_gym.news import load_bank
+
+    return load_bank(pr.news_model, pr.news_buckets, pr.news_per_bucket, pr.news_bank_seed)
+
+
 class MarketSimulator:
     """``n_markets`` limit-order-book markets, two makers each, stepped in one compiled call.
 
@@ -158,6 +168,14 @@ class MarketSimulator:
         parallel: Force the parallel (True) or serial (False) kernel; by default parallel from
             :data:`PARALLEL_MIN_MARKETS` markets on unless the environment variable
             ``MM_GYM_PARALLEL=off``. Results are identical either way.
+
+    Attributes:
+        headline_bank: The :class:`~mm_gym.news.HeadlineBank` the news items are drawn from
+            when ``config.process.news_model`` is set (loaded once here, from the cache after
+            the first time), else None. Its ``scores`` are copied into the state; the kernels
+            record flat indices ``b * N + j`` (:attr:`scalars` ``headline``,
+            ``headline_score``, :meth:`headline_indices`), whose text is
+            ``headline_bank.text(*divmod(index, N))``.
     """
 
     def __init__(
@@ -188,7 +206,9 @@ class MarketSimulator:
         self.builtin_rival = bool(builtin_rival)
         self.record = record
         self.params: MarketParams = pack_params(config)
-        self.state: MarketState = allocate(self.n_markets, config.n_levels)
+        self.headline_bank = _headline_bank(config)
+        scores = None if self.headline_bank is None else self.headline_bank.scores
+        self.state: MarketState = allocate(self.n_markets, config.n_levels, scores)
         self._quotes = np.zeros((self.n_markets, 2, 4), np.float64)
         self._all = np.ones(self.n_markets, np.bool_)
         self._parallel = _parallel_by_default(self.n_markets) if parallel is None else parallel

@@ -20,7 +20,7 @@ F_FUND = 0  # fundamental price (hidden from agents)
 F_MID = 1  # mid of the book (makers included); the last valid mid if a side is empty
 F_PREV_MID = 2  # mid at the start of the step
 F_SENT_X = 3  # latent sentiment driver; sentiment s = tanh(x)
-F_SENT_OBS = 4  # observed sentiment (EMA of news readings)
+F_SENT_OBS = 4  # observed sentiment (EMA of news readings; decaying average of headline scores)
 F_HAWKES = 5  # Hawkes excitation of the noise arrival rate (orders per step)
 F_FLOW_SIGNED = 6  # EMA of signed market-order lots per step (buys > 0)
 F_FLOW_ABS = 7  # EMA of absolute market-order lots per step
@@ -32,7 +32,8 @@ F_SIGN_EWMA = 13  # EWMA of market-order signs (+1 buy), the adaptive providers'
 F_ANCHOR = 14  # mean-reversion anchor (reset to the mid at a regime change), ticks
 F_STEP_SIGNED = 15  # signed market-order lots executed this step (buys > 0; not crossing limits)
 F_STEP_ABS = 16  # absolute market-order lots executed this step
-N_FS = 17
+F_HEADLINE_SCORE = 17  # score of this step's last headline (NaN: none; news_model set only)
+N_FS = 18
 
 # --- int scalars per market (is_[m, I_*])
 I_T = 0  # steps since the episode started
@@ -57,7 +58,11 @@ I_ASK_LOTS = 17  # background lots resting on the ask side
 MAX_META = 8
 I_META_SIDE = 18  # I_META_SIDE .. I_META_SIDE + MAX_META - 1
 I_META_LEFT = 18 + MAX_META  # I_META_LEFT .. I_META_LEFT + MAX_META - 1
-N_IS = 18 + 2 * MAX_META
+# headlines (ProcessConfig.news_model set): flat bank indices b * N + j, -1 when none
+HEADLINE_CAP = 4  # headlines of one step listed in I_HEADLINES (the rest only count in I_NEWS)
+I_HEADLINE = 18 + 2 * MAX_META  # this step's last headline
+I_HEADLINES = I_HEADLINE + 1  # this step's first HEADLINE_CAP headlines, in arrival order
+N_IS = I_HEADLINES + HEADLINE_CAP
 
 # --- makers' orders: orders[m, maker, side, O_*]; side 0 bid, 1 ask
 O_TICK = 0
@@ -119,6 +124,9 @@ class _StateArrays(NamedTuple):
     n_fills: np.ndarray  # (n,) int64, this step's maker fills (may exceed FILL_CAP)
     mos: np.ndarray  # (n, MO_CAP, N_M) float64, this step's market orders
     n_mos: np.ndarray  # (n,) int64, this step's market orders (may exceed MO_CAP)
+    # not per market: the headline bank's scores[B, N], read-only to the kernels; (1, 1) zeros
+    # without headlines (mm_gym.news.HeadlineBank.scores, copied once at construction)
+    news_scores: np.ndarray
 
 
 class MarketState(_StateArrays):
@@ -126,8 +134,9 @@ class MarketState(_StateArrays):
 
     A ``NamedTuple`` of arrays: numba passes it as a heterogeneous tuple (``state.fs`` in
     compiled code is a field read) and caches kernels typed on it. See the column constants of
-    this module for the layout. The simulator's public, read-only views
-    (:mod:`mm_gym.market.views`) are the way to read it from outside the market package.
+    this module for the layout. Every array has the leading dimension ``n_markets`` except
+    ``news_scores``, the headline bank shared by all markets. The simulator's public, read-only
+    views (:mod:`mm_gym.market.views`) are the way to read it from outside the market package.
     """
 
     @property
@@ -141,9 +150,14 @@ class MarketState(_StateArrays):
         return sum(a.nbytes for a in self)
 
 
-def allocate(n_markets: int, n_levels: int) -> MarketState:
-    """Allocate zeroed state arrays for ``n_markets`` markets with ``n_levels`` price levels."""
+def allocate(n_markets: int, n_levels: int, news_scores: np.ndarray | None = None) -> MarketState:
+    """Allocate zeroed state arrays for ``n_markets`` markets with ``n_levels`` price levels.
+
+    ``news_scores`` is the headline bank's ``scores[B, N]`` (copied; None: no headlines).
+    """
     n = n_markets
+    scores = np.zeros((1, 1)) if news_scores is None else news_scores
+    scores = np.array(scores, dtype=np.float64, order="C", copy=True)
     state = MarketState(
         fs=np.zeros((n, N_FS), np.float64),
         is_=np.zeros((n, N_IS), np.int64),
@@ -159,5 +173,6 @@ def allocate(n_markets: int, n_levels: int) -> MarketState:
         n_fills=np.zeros(n, np.int64),
         mos=np.zeros((n, MO_CAP, N_M), np.float64),
         n_mos=np.zeros(n, np.int64),
+        news_scores=scores,
     )
     return state

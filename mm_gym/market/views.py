@@ -468,6 +468,9 @@ class ScalarsView(_View):
         shock_side: Live int64 side of the current shock's orders (+1 buy, -1 sell).
         shocks: Live int64 shocks started in the episode.
         news: Live int64 news items that arrived in the last step.
+        headline: Live int64 flat bank index ``b * N + j`` of the last step's last headline, -1
+            if none (always -1 without ``process.news_model``).
+        headline_score: Live float64 that headline's score, NaN if none.
         unfilled_lots: Live int64 market-order lots in the episode that found no liquidity.
         background_arrived: Live int64 background lots that arrived (since the reset, warm-up
             included).
@@ -491,6 +494,8 @@ class ScalarsView(_View):
         "flow_signed",
         "fundamental",
         "hawkes_excitation",
+        "headline",
+        "headline_score",
         "mid",
         "news",
         "one_sided",
@@ -518,6 +523,8 @@ class ScalarsView(_View):
         self.shock_side = _ro(i[:, _s.I_SHOCK_SIDE])
         self.shocks = _ro(i[:, _s.I_SHOCKS])
         self.news = _ro(i[:, _s.I_NEWS])
+        self.headline = _ro(i[:, _s.I_HEADLINE])
+        self.headline_score = _ro(f[:, _s.F_HEADLINE_SCORE])
         self.unfilled_lots = _ro(i[:, _s.I_UNFILLED])
         self.background_arrived = _ro(i[:, _s.I_BG_ARRIVED])
         self.background_cancelled = _ro(i[:, _s.I_BG_CANCELLED])
@@ -530,6 +537,20 @@ class ScalarsView(_View):
         self.flow_signed = _ro(f[:, _s.F_FLOW_SIGNED])
         self.flow_abs = _ro(f[:, _s.F_FLOW_ABS])
         self.variance = _ro(f[:, _s.F_VAR])
+
+    def headlines(self, m: int) -> np.ndarray:
+        """The flat bank indices of market ``m``'s headlines in the last step, in arrival order.
+
+        A copy of the first :data:`~mm_gym.market.state.HEADLINE_CAP` (4) of them; more in one
+        step (about once in 4 * 10**8 steps at the default ``news_rate`` of 0.05) still count in
+        :attr:`news` and in the observed sentiment, and the last is :attr:`headline`. Empty
+        without headlines.
+        """
+        i = self._state.is_
+        if i[m, _s.I_HEADLINE] < 0:
+            return np.zeros(0, np.int64)
+        k = min(int(i[m, _s.I_NEWS]), _s.HEADLINE_CAP)
+        return i[m, _s.I_HEADLINES : _s.I_HEADLINES + k].copy()
 
     @property
     def latent_sentiment(self) -> np.ndarray:

@@ -1,7 +1,9 @@
 """News headlines as text, scored by lexicon models: the foundation of issue #16.
 
-Pure Python and numpy; **not wired into the market yet** (the kernel still reads sentiment as
-``s + noise``, see ``docs/ARCHITECTURE.md``). The parts:
+Pure Python and numpy. The market draws pre-scored headlines from a bank when
+``MarketConfig.process.news_model`` is ``"vader"`` or ``"lm"`` (the kernel reads only
+``bank.scores``; by default it reads sentiment as ``s + noise``; see ``docs/ARCHITECTURE.md``,
+"News headlines"). The parts:
 
 - :mod:`mm_gym.news.generator`: headlines written from a latent sentiment ``s`` in [-1, 1]
   (company and macro topics, positive / neutral / negative phrasing, negations, hedges, numbers),
@@ -17,7 +19,7 @@ Example:
     >>> from mm_gym.news import load_bank
     >>> bank = load_bank("vader")             # built once (seconds), then read from the cache
     >>> b = bank.bucket_of(0.42)
-    >>> score = bank.scores[b, 17]            # what the kernel will read
+    >>> score = bank.scores[b, 17]            # what the kernel reads
     >>> bank.text(b, 17)                      # the text, only where it is shown
 """
 

@@ -14,6 +14,7 @@ from typing import cast
 
 import streamlit as st
 
+from mm_gym.config import NEWS_MODELS
 from mm_gym_dashboard import charts
 from mm_gym_dashboard.live import (
     BASELINES,
@@ -58,6 +59,15 @@ def _settings(runs_root: Path) -> tuple[LiveSettings, int, int, float]:
             )
         )
         seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, step=1, key="live_seed"))
+        news_model = str(
+            st.selectbox(
+                "News",
+                NEWS_MODELS,
+                format_func=lambda m: "noisy readings" if m == "none" else f"headlines ({m})",
+                key="live_news",
+                help="'vader' or 'lm': each news item is a headline scored by that lexicon",
+            )
+        )
         st.markdown("### Makers")
         mm1 = str(
             st.selectbox(
@@ -88,6 +98,7 @@ def _settings(runs_root: Path) -> tuple[LiveSettings, int, int, float]:
         rival=rival,
         rival_params=rival_params,
         seed=seed,
+        news_model=news_model,
     )
     return settings, speed, window, level
 
@@ -237,6 +248,13 @@ def _draw(market: LiveMarket, window: int, level: float) -> None:
             st.write("No shock or regime change yet.")
         else:
             st.dataframe(events, hide_index=True)
+    if market.has_headlines:
+        heads = market.headlines()
+        with st.expander(f"Headlines ({len(heads)}), newest first, with their scores", True):
+            if heads.empty:
+                st.write("No headline yet.")
+            else:
+                st.dataframe(heads.head(50), hide_index=True)
     with st.expander("Last steps"):
         st.dataframe(h.tail(20).iloc[::-1], hide_index=True)
 
