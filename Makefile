@@ -65,7 +65,8 @@ bench-eval: $(STAMP)
 
 # The Streamlit dashboard: live market, exports/, runs/ (localhost only, no usage stats).
 dashboard: $(STAMP)
-	$(VENV)/bin/streamlit run dashboard.py --server.address localhost --browser.gatherUsageStats false
+	$(VENV)/bin/streamlit run dashboard.py --server.address localhost --browser.gatherUsageStats false \
+	  --client.toolbarMode viewer
 
 # Headless Chromium for tests/test_dashboard_e2e.py (Debian's package; installed when root).
 browser:

@@ -20,7 +20,8 @@ or the repository:
                            --news-model, headlines.csv: its headlines and their scores)
     plots/*.png            PnL attribution, inventory paths, market impact, PnL distributions,
                            equity curves (and scenarios.png with --scenarios)
-    report.pdf             the leaderboard and every plot
+    report.pdf             cover (setup, versions, date), pooled leaderboard, definitions of
+                           the metrics, one section per regime with its table and figures
     scenarios.csv          (--scenarios) stress grid over volatility and shock rates
     realism/               (--realism) the realism report of each regime's market: realism.csv,
                            realism.md and plots, as python -m mm_gym.realism writes them
@@ -110,10 +111,10 @@ class Args:
     news_model: str = field(
         default="none",
         metadata={
-            "help": "news headlines in every regime (process.news_model): 'none', or the "
-            "lexicon model scoring them, 'vader' or 'lm' (extra 'news'); the market is the "
-            "same, the observed sentiment is the headlines', and each sample episode's "
-            "headlines go to contestants/<name>/<regime>/headlines.csv"
+            "help": "news headlines in every regime (process.news_model): 'none' keeps noisy "
+            "news readings, or the lexicon model scoring them, 'vader' or 'lm' (extra 'news'); "
+            "the market is the same, the observed sentiment is the headlines', and each sample "
+            "episode's headlines go to contestants/<name>/<regime>/headlines.csv"
         },
     )
     out: str = field(default="", metadata={"help": "output folder (default exports/<timestamp>)"})
@@ -468,7 +469,7 @@ def _main(argv: list[str] | None) -> int:
             publish(output)
     except CliError as exc:
         fail(str(exc))
-    files = "summary.csv, episodes.csv, plots/, report.pdf, contestants/"
+    files = "summary.csv, episodes.csv, bands.csv, plots/, report.pdf, contestants/"
     print(f"\nwrote {output.out}/ ({files}{', realism/' if args.realism else ''})")
     return 0
 
@@ -529,12 +530,12 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
 
         figs["scenarios"] = write_scenarios(tmp, scen)
     write_figures(tmp, figs)
-    header = (
-        f"mm_gym evaluation: {len(contestants)} contestants x {len(regimes)} regimes x "
-        f"{args.episodes} episodes, rival={args.rival}, seed={args.seed}"
-    )
-    pages = [page for page in (text, stress_text, realism_text) if page]
-    write_report(tmp / "report.pdf", header, pages, figs)
+    write_report(
+        tmp / "report.pdf", title="mm_gym evaluation", summary=summary, figs=figs,
+        setup=report_setup(args, regimes, list(contestants), baseline), baseline=baseline,
+        scenarios=None if scen is None else scen["summary"],
+        appendix=[("Realism of the regimes' markets", realism_text)] if realism_text else [],
+    )  # fmt: skip
     market_steps = int(tournament.episodes["length"].sum())
     write_run_json(tmp, args, regimes, list(contestants), baseline, calib, seconds, market_steps)
     t_sim, t_cal = seconds["simulation"], seconds["calibration"]
@@ -563,6 +564,53 @@ def simulate(
     )  # fmt: skip
     bar.close()
     return tournament, time.perf_counter() - t0
+
+
+def report_setup(
+    args: Args, regimes: list[str], contestants: list[str], baseline: str | None
+) -> list[tuple[str, str]]:
+    """The cover page's setup table of ``report.pdf``: ``(label, value)``, Markdown values."""
+    from mm_gym.evaluation import evaluation_seeds
+
+    seeds = [int(s) for s in evaluation_seeds(args.episodes, args.seed)]
+    shown = ", ".join(str(s) for s in seeds[:3]) + (", ..." if len(seeds) > 3 else "")
+    horizons = sorted({horizon_of(r, args) for r in regimes})
+    return [
+        ("presets (regimes)", ", ".join(f"`{r}`" for r in regimes)),
+        ("contestants (mm1)", ", ".join(f"`{c}`" for c in contestants)),
+        ("rival (mm2)", f"`{args.rival}`"),
+        (
+            "episodes",
+            f"{args.episodes:,} per contestant and regime, "
+            f"{' / '.join(f'{h:,}' for h in horizons)} steps each",
+        ),
+        (
+            "seeds",
+            f"master seed {args.seed}; episode i of every contestant runs on seed i of "
+            f"the list ({shown}): common random numbers",
+        ),
+        ("paired differences", f"against `{baseline}`" if baseline else "none (no baseline ran)"),
+        (
+            "statistics",
+            f"percentile bootstrap, 2,000 resamples, 95 % intervals, bootstrap seed {args.seed}",
+        ),
+        ("command", f"`evaluate.py {' '.join(command_line(args))}`"),
+    ]
+
+
+def command_line(args: Args) -> list[str]:
+    """The flags of ``args`` that differ from their defaults, as ``--flag value``."""
+    out = []
+    for f in dataclasses.fields(Args):
+        value = getattr(args, f.name)
+        if value == f.default:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            out.append(flag if value else f"--no-{flag[2:]}")
+        else:
+            out += [flag, str(value)]
+    return out
 
 
 def write_run_json(

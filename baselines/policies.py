@@ -258,14 +258,17 @@ class AvellanedaStoikov(_ModelPolicy):
 
 
 class SentimentAS(AvellanedaStoikov):
-    """Avellaneda-Stoikov with the reservation price shifted by the observed ``alpha`` signal.
+    """Avellaneda-Stoikov with the reservation price shifted by a news-and-imbalance signal.
 
-    ``alpha = clip(w_s * sentiment + w_i * imbalance_l1, -1, 1)`` is the env's blend of news
-    sentiment and best-level book imbalance (:mod:`mm_gym.observations`; its weights are the
-    market config's ``process.alpha_sentiment_weight`` and ``process.alpha_imbalance_weight``),
-    observed with ``observe_alpha=True`` (:func:`mm_gym.evaluation.observation_overrides` turns
-    it on for this policy, which lists it in :attr:`feature_names`). The reservation price of
-    eq. (29) moves by ``kappa * alpha`` ticks::
+    The signal is ``alpha = clip(w_s * sentiment + w_i * imbalance_l1, -1, 1)``, the blend of
+    the observed news sentiment and the best-level book imbalance. Without ``weights`` the
+    policy reads the env's own ``alpha`` feature (:mod:`mm_gym.observations`, weights
+    ``process.alpha_sentiment_weight`` and ``process.alpha_imbalance_weight``, observed with
+    ``observe_alpha=True``, which :func:`mm_gym.evaluation.observation_overrides` turns on for
+    this policy); with ``weights=(w_s, w_i)`` it computes the same formula from the observed
+    ``sentiment`` and ``imbalance_l1`` (so its weights can be calibrated like ``gamma``,
+    :func:`baselines.calibration.calibrated_sentiment_as`). The reservation price of eq. (29)
+    moves by ``kappa * alpha`` ticks::
 
         r = mid - q * gamma * sigma**2 * tau + kappa * alpha
 
@@ -275,8 +278,9 @@ class SentimentAS(AvellanedaStoikov):
     Args:
         gamma: Risk aversion, 1 / (tick * lot) (> 0).
         k: Decay of the fill intensity with distance, 1 / tick (> 0).
-        kappa: Shift of the reservation price at ``alpha = 1``, ticks (in [-100, 100]); tune it
-            with :func:`baselines.calibration.calibrated_sentiment_as`.
+        kappa: Shift of the reservation price at ``alpha = 1``, ticks (in [-100, 100]).
+        weights: ``(w_s, w_i)``, each in [-10, 10], to blend the signal here; ``None`` reads
+            the env's ``alpha``.
         sigma: Mid volatility, ticks / sqrt(step); ``None`` reads ``volatility_ticks``.
         horizon: As for :class:`AvellanedaStoikov`.
         name: Display name (default ``"sentiment_as"``).
@@ -289,6 +293,7 @@ class SentimentAS(AvellanedaStoikov):
         gamma: float,
         k: float,
         kappa: float = 1.0,
+        weights: tuple[float, float] | None = None,
         sigma: float | None = None,
         horizon: float | None = None,
         *,
@@ -296,18 +301,33 @@ class SentimentAS(AvellanedaStoikov):
     ) -> None:
         """Validate the parameters."""
         _check_range("SentimentAS.kappa", kappa, -100.0, 100.0)
+        if weights is not None:
+            if not isinstance(weights, (tuple, list)) or len(weights) != 2:
+                raise ConfigError(f"SentimentAS.weights={weights!r} must be a pair (w_s, w_i)")
+            _check_range("SentimentAS.weights[0]", weights[0], -10.0, 10.0)
+            _check_range("SentimentAS.weights[1]", weights[1], -10.0, 10.0)
         super().__init__(gamma, k, sigma, horizon, name=name)
         self.kappa = float(kappa)
-        self._features = (*self._features, "alpha")
+        self.weights = None if weights is None else (float(weights[0]), float(weights[1]))
+        signal = ("alpha",) if weights is None else ("sentiment", "imbalance_l1")
+        self._features = (*self._features, *signal)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
-        """The observed features this policy reads (``alpha`` among them)."""
+        """The observed features this policy reads (``alpha`` without ``weights``)."""
         return self._features
+
+    def _alpha(self, obs: np.ndarray) -> np.ndarray:
+        """The signal in [-1, 1]: the env's ``alpha``, or the same blend with :attr:`weights`."""
+        if self.weights is None:
+            return self._feature(obs, "alpha")
+        w_s, w_i = self.weights
+        raw = w_s * self._feature(obs, "sentiment") + w_i * self._feature(obs, "imbalance_l1")
+        return np.clip(raw, -1.0, 1.0)
 
     def _offsets(self, obs: np.ndarray, ctx: PolicyContext) -> tuple[np.ndarray, np.ndarray]:
         bid, ask = super()._offsets(obs, ctx)
-        shift = self.kappa * self._feature(obs, "alpha")  # r moves up by the shift (ticks)
+        shift = self.kappa * self._alpha(obs)  # r moves up by the shift (ticks)
         return bid - shift, ask + shift
 
 

@@ -312,6 +312,8 @@ class ProcessConfig(_Validated, prefix="process."):
             observation feature, ``clip(w_s * sentiment + w_i * imbalance_l1, -1, 1)``
             (observed with ``observe_alpha=True``; it changes nothing else).
         alpha_imbalance_weight: Weight ``w_i`` of the best-level book imbalance in ``alpha``.
+            The defaults ``(1, 1)`` are the weights :class:`baselines.SentimentAS` calibrates to
+            on ``trending`` (VADER, LM and noisy readings alike).
     """
 
     sigma_ticks: float = _ranged(0.6, 0.0, 50.0)
@@ -331,7 +333,7 @@ class ProcessConfig(_Validated, prefix="process."):
     news_per_bucket: int = _ranged(256, 1, 100_000, integer=True)
     news_bank_seed: int = _ranged(0, 0, 2**63 - 1, integer=True)
     alpha_sentiment_weight: float = _ranged(1.0, -10.0, 10.0)
-    alpha_imbalance_weight: float = _ranged(0.5, -10.0, 10.0)
+    alpha_imbalance_weight: float = _ranged(1.0, -10.0, 10.0)
 
 
 @dataclass(frozen=True)

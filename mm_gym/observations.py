@@ -27,7 +27,7 @@ exposes the first :data:`N_FEATURES` columns, plus the regime one-hot when
 
 ``alpha`` blends news sentiment with the book's best-level imbalance; its weights are
 ``process.alpha_sentiment_weight`` (``w_s``, default 1) and ``process.alpha_imbalance_weight``
-(``w_i``, default 0.5). It is computed in float64 from the unrounded sentiment and imbalance,
+(``w_i``, default 1). It is computed in float64 from the unrounded sentiment and imbalance,
 then stored as float32 like every feature.
 
 "own" and "rival" are from the observing maker's point of view (mm2 sees mm1 as its rival).

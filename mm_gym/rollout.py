@@ -158,7 +158,7 @@ def rollout(
     ``np.random.default_rng([seed, i])`` before each batch of episodes starting at episode ``i``
     (one episode per batch on a single environment, ``num_envs`` on a vector environment).
     Episode ``i`` is the same market path on either kind of environment (see
-    :mod:`mm_gym.envs.core`), so a policy that draws no random numbers gets identical results;
+    :mod:`mm_gym.envs.seeding`), so a policy that draws no random numbers gets identical results;
     one that does gets identical results per kind of environment and batch size.
 
     Args:

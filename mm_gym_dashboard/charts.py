@@ -10,12 +10,17 @@ from collections.abc import Sequence
 from typing import TypeAlias
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 __all__ = [
+    "COLUMN_TITLES",
     "TONE_COLORS",
     "AnyChart",
     "attribution_chart",
+    "attribution_path_chart",
+    "band_chart",
+    "column_title",
     "distribution_chart",
     "event_kind",
     "impact_chart",
@@ -39,12 +44,10 @@ AnyChart: TypeAlias = (
 _HEIGHT = 260
 _LEGEND = alt.Legend(labelLimit=320)
 _PARTS = {
-    "spread_capture": "#43a047",
-    "inventory_pnl": "#fb8c00",
-    "fees": "#1e88e5",
-    "realized": "#43a047",
-    "unrealized": "#fb8c00",
-    "fees and rest": "#1e88e5",
+    "spread capture": "#43a047",
+    "inventory mark-to-market": "#fb8c00",
+    "fees and rebates": "#1e88e5",
+    "total": "#212121",
 }
 _SERIES_COLORS = {
     "mid": "#9aa0a6",
@@ -369,14 +372,18 @@ def leaderboard_chart(board: pd.DataFrame, metric: str) -> AnyChart:
 
 
 def attribution_chart(parts: pd.DataFrame) -> AnyChart:
-    """Stacked mean PnL parts per contestant (currency), with the total as a black tick."""
-    totals = parts.groupby("contestant", as_index=False)["value"].sum()
+    """Stacked mean PnL parts per contestant (currency), with their sum, the total, as a tick.
+
+    ``parts``: columns ``contestant``, ``part``, ``value``
+    (:func:`~mm_gym_dashboard.exports.attribution`).
+    """
+    totals = parts.groupby("contestant", as_index=False, sort=False)["value"].sum()
     bars = (
-        alt.Chart(parts, title="PnL attribution (mean per episode)")
+        alt.Chart(parts, title="PnL attribution: mean per episode (parts sum to the total)")
         .mark_bar()
         .encode(
             x=alt.X("contestant:N", title=None, axis=alt.Axis(labelAngle=0, labelLimit=200)),
-            y=alt.Y("sum(value):Q", title="currency"),
+            y=alt.Y("sum(value):Q", title="mean PnL per episode (currency)"),
             color=alt.Color(
                 "part:N", title=None, scale=_scale(_PARTS, parts["part"].unique().tolist())
             ),
@@ -393,6 +400,70 @@ def attribution_chart(parts: pd.DataFrame) -> AnyChart:
         )
     )
     return alt.layer(bars, ticks).properties(height=_HEIGHT + 40)
+
+
+def attribution_path_chart(paths: pd.DataFrame) -> AnyChart:
+    """Each contestant's sample episode: cumulative attribution parts and the total, per step.
+
+    ``paths``: columns ``contestant``, ``step``, ``part``, ``value``
+    (:func:`~mm_gym_dashboard.exports.attribution_paths`); one panel per contestant, one scale.
+    """
+    return (
+        alt.Chart(paths)
+        .mark_line()
+        .encode(
+            x=alt.X("step:Q", title="step", axis=alt.Axis(format="d")),
+            y=alt.Y("value:Q", title="cumulative PnL (currency)"),
+            color=alt.Color("part:N", title=None, scale=_scale(_PARTS)),
+            strokeWidth=alt.condition(alt.datum.part == "total", alt.value(2.5), alt.value(1.3)),
+            tooltip=["contestant:N", "step:Q", "part:N", alt.Tooltip("value:Q", format=".2f")],
+        )
+        .properties(width=220, height=_HEIGHT - 60)
+        .facet(
+            facet=alt.Facet(
+                "contestant:N", title=None, sort=list(dict.fromkeys(paths["contestant"]))
+            ),
+            columns=3,
+        )
+        .properties(
+            title="PnL attribution of the sample episode (cumulative; parts sum to the total)"
+        )
+    )
+
+
+def band_chart(band: pd.DataFrame, title: str, y_title: str) -> AnyChart:
+    """Mean per step with its 25-75 % band, one colour per contestant.
+
+    ``band``: columns ``contestant``, ``step``, ``mean``, ``p25``, ``p75``
+    (:func:`~mm_gym_dashboard.exports.bands`).
+    """
+    color = alt.Color("contestant:N", title="contestant", legend=_LEGEND,
+                      scale=alt.Scale(scheme="tableau10"),
+                      sort=list(dict.fromkeys(band["contestant"])))  # fmt: skip
+    x = alt.X("step:Q", title="step", axis=alt.Axis(format="d"))
+    area = (
+        alt.Chart(band)
+        .mark_area(opacity=0.18)
+        .encode(x=x, y=alt.Y("p25:Q", title=y_title), y2="p75:Q", color=color)
+    )
+    line = (
+        alt.Chart(band)
+        .mark_line(strokeWidth=1.8)
+        .encode(
+            x=x,
+            y=alt.Y("mean:Q", title=y_title),
+            color=color,
+            tooltip=[
+                "contestant:N",
+                "step:Q",
+                alt.Tooltip("mean:Q", format=".3f"),
+                alt.Tooltip("p25:Q", format=".3f", title="25 %"),
+                alt.Tooltip("p75:Q", format=".3f", title="75 %"),
+            ],
+        )
+    )
+    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#9e9e9e").encode(y="y:Q")
+    return alt.layer(area, zero, line).properties(title=title, height=_HEIGHT + 60)
 
 
 def paths_chart(paths: pd.DataFrame, title: str, y_title: str) -> AnyChart:
@@ -440,30 +511,55 @@ def impact_chart(points: pd.DataFrame, color: str = "contestant") -> AnyChart:
     )
 
 
+COLUMN_TITLES: dict[str, str] = {
+    "total_pnl": "episode PnL (currency)",
+    "pnl": "episode PnL (currency)",
+    "episode_reward": "episode reward (currency)",
+    "sharpe": "Sharpe ratio (per episode, not annualised)",
+    "max_drawdown": "max drawdown (currency)",
+    "mean_abs_inventory": "mean |inventory| (lots)",
+    "frac_at_limit": "fraction of steps at the inventory limit",
+    "fill_rate": "fills per step",
+    "quoted_spread_ticks": "quoted spread (ticks)",
+    "spread_capture": "spread capture (currency)",
+    "inventory_pnl": "inventory mark-to-market (currency)",
+    "fees": "fees and rebates (currency)",
+    "inventory": "inventory q (lots)",
+    "total": "mark-to-market PnL (currency)",
+}
+"""Readable names, with units, of the export's columns (README "Units and metrics")."""
+
+
+def column_title(column: str) -> str:
+    """The readable name of ``column`` (:data:`COLUMN_TITLES`), else the column itself."""
+    return COLUMN_TITLES.get(column, column.replace("_", " "))
+
+
 def distribution_chart(dist: pd.DataFrame, column: str) -> AnyChart:
-    """Histogram of per-episode PnL per contestant (overlaid) and a box plot beside it."""
-    hist = (
-        alt.Chart(dist, title=f"Distribution of {column} per episode")
-        .mark_bar(opacity=0.45, binSpacing=0)
-        .encode(
-            x=alt.X("pnl:Q", bin=alt.Bin(maxbins=40), title=column),
-            y=alt.Y("count():Q", stack=None, title="episodes"),
-            color=alt.Color("contestant:N", title=None, legend=_LEGEND),
-            tooltip=["contestant:N", "count():Q"],
-        )
-        .properties(height=_HEIGHT)
-    )
+    """Box plots of per-episode PnL per contestant, one panel per regime, on one scale.
+
+    Boxes: quartiles; whiskers: 1.5 IQR; episodes beyond the whiskers are drawn as points but do
+    not set the scale (it spans the whiskers of every panel), so one outlier cannot flatten the
+    boxes; the tooltip gives the counts.
+    """
+    title = column_title(column)
+    q = dist.groupby(["group", "contestant"])["pnl"].quantile(np.array([0.25, 0.75])).unstack()
+    iqr = q[0.75] - q[0.25]
+    lo, hi = float((q[0.25] - 1.5 * iqr).min()), float((q[0.75] + 1.5 * iqr).max())
+    pad = 0.05 * (hi - lo or 1.0)
     box = (
         alt.Chart(dist)
-        .mark_boxplot(extent="min-max")
+        .mark_boxplot(extent=1.5, size=22, clip=True)
         .encode(
-            x=alt.X("pnl:Q", title=column),
-            y=alt.Y("contestant:N", title=None),
-            color=alt.Color("contestant:N", legend=None),
+            x=alt.X("contestant:N", title=None, axis=alt.Axis(labelAngle=-30, labelLimit=200)),
+            y=alt.Y("pnl:Q", title=title, scale=alt.Scale(domain=[lo - pad, hi + pad])),
+            color=alt.Color("contestant:N", title=None, legend=None),
         )
-        .properties(height=max(80, 26 * dist["contestant"].nunique()))
+        .properties(width=max(160, 70 * dist["contestant"].nunique()), height=_HEIGHT)
     )
-    return alt.vconcat(hist, box)
+    return box.facet(
+        column=alt.Column("group:N", title=None, sort=list(dict.fromkeys(dist["group"])))
+    ).properties(title=f"Distribution of {title} per contestant, by regime")
 
 
 # --------------------------------------------------------------------------- training

@@ -6,6 +6,8 @@ An export folder (``exports/<timestamp>/``) holds:
 | --- | --- |
 | ``summary.csv`` | a row per contestant (and regime): aggregate metrics, maybe CIs |
 | ``episodes.csv`` | a row per contestant and episode: total PnL, its attribution, ... |
+| ``bands.csv`` | a row per contestant, regime and step: mean, 25 % and 75 % quantiles of |
+| | mark-to-market PnL and inventory over episodes (older exports lack it) |
 | ``<contestant>/MM1_metrics.csv`` | mm1's path per step (columns below) |
 | ``<contestant>/MM2_metrics.csv`` | the same for mm2 |
 | ``<contestant>/MM1_market_impact.csv`` | a row per market order (columns below) |
@@ -35,6 +37,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mm_gym.evaluation.figures import ATTRIBUTION_PARTS as FIGURE_PARTS
+from mm_gym.evaluation.figures import attribution_parts
 from mm_gym.evaluation.stats import (
     CI_STATS,
     DIFF_STATS,
@@ -47,12 +51,14 @@ from mm_gym_dashboard.paths import DashboardError, inside_roots, runs_root
 
 __all__ = [
     "ATTRIBUTION_PARTS",
+    "BANDS_SERIES",
     "MAKERS",
     "MARKET",
     "ContestantData",
     "DataFileError",
     "ExportData",
     "attribution",
+    "bands",
     "contestants_in",
     "find_column",
     "groups",
@@ -106,8 +112,17 @@ ID_COLUMNS: tuple[str, ...] = (
 PNL_COLUMNS: tuple[str, ...] = ("total_pnl", "pnl", "final_pnl", "total", "pnl_total")
 """Column names of an episode's total PnL, in order of preference."""
 
-ATTRIBUTION_PARTS: tuple[str, ...] = ("spread_capture", "inventory_pnl", "fees")
-"""The parts of :func:`mm_gym.metrics.pnl_attribution` that add up to the total PnL."""
+ATTRIBUTION_PARTS: dict[str, str] = dict(
+    zip(("spread_capture", "inventory_pnl", "fees"), FIGURE_PARTS.values(), strict=True)
+)
+"""The columns of ``episodes.csv`` that add up to the total PnL, with the names the figures and
+the report give them (:data:`mm_gym.evaluation.figures.ATTRIBUTION_PARTS`, in that order)."""
+
+BANDS_FILE = "bands.csv"
+"""The export's equity curves and inventory bands (:func:`mm_gym.evaluation.bands_table`)."""
+
+BANDS_SERIES: dict[str, str] = {"pnl": "mark-to-market PnL", "inventory": "inventory"}
+"""The series of ``bands.csv`` (column prefixes) and their names."""
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
 
@@ -140,6 +155,7 @@ class ExportData:
         folder: The export folder.
         summary: ``summary.csv``, or None if missing or unreadable.
         episodes: ``episodes.csv``, or None if missing or unreadable.
+        bands: ``bands.csv``, or None if missing (an export older than the file) or unreadable.
         contestants: The per-contestant subfolders, by name.
         images: Plots at the top of the folder or in its ``plots/``.
         texts: Small text files shown as they are (:data:`TEXT_FILES`).
@@ -150,6 +166,7 @@ class ExportData:
     folder: Path
     summary: pd.DataFrame | None = None
     episodes: pd.DataFrame | None = None
+    bands: pd.DataFrame | None = None
     contestants: dict[str, ContestantData] = field(default_factory=dict)
     images: list[Path] = field(default_factory=list)
     texts: list[Path] = field(default_factory=list)
@@ -177,6 +194,17 @@ def _read_named_table(path: Path) -> pd.DataFrame:
             if converted.notna().sum() == df[col].notna().sum() and df[col].notna().any():
                 df[col] = converted
     return df
+
+
+def _read_bands(path: Path) -> pd.DataFrame:
+    stats = [f"{k}_{q}" for k in BANDS_SERIES for q in ("mean", "p25", "p75")]
+    df = read_csv(path, required=("step", *stats), numeric=("step", *stats), allow_empty=True)
+    name, group = find_column(df.columns, NAME_COLUMNS), find_column(df.columns, GROUP_COLUMNS)
+    if name is None:
+        raise DataFileError(path, f"has no contestant column (one of {list(NAME_COLUMNS)})")
+    return df.assign(
+        contestant=df[name].astype(str), group=df[group].astype(str) if group else "all"
+    )
 
 
 def _read_metrics(path: Path) -> pd.DataFrame:
@@ -280,6 +308,11 @@ def load_export(folder: Path) -> ExportData:
                 setattr(data, attr, _read_named_table(path))
             except DataFileError as exc:
                 data.problems.append(str(exc))
+    if (folder / BANDS_FILE).is_file():
+        try:
+            data.bands = _read_bands(folder / BANDS_FILE)
+        except DataFileError as exc:
+            data.problems.append(str(exc))
     for child in sorted(folder.iterdir()):
         if child.name.lower() == "report.pdf":
             data.report = child
@@ -528,16 +561,18 @@ def _rank(df: pd.DataFrame, source: str) -> pd.DataFrame:
 def attribution(data: ExportData, group: str | None = None) -> tuple[pd.DataFrame, str] | None:
     """Mean PnL per contestant split into its parts, long format, and where it came from.
 
-    ``group`` keeps one regime / preset (None: every episode, or the summary's pooled ``all``
-    rows when it has them).
+    The PnL attribution of the report: spread capture + inventory mark-to-market + fees and
+    rebates = the total (mark-to-market) PnL. ``group`` keeps one regime / preset (None: every
+    episode, or the summary's pooled ``all`` rows when it has them).
 
-    From the attribution columns of ``episodes.csv`` (spread capture, inventory PnL, fees;
+    From the attribution columns of ``episodes.csv`` (:data:`ATTRIBUTION_PARTS`,
     :func:`mm_gym.metrics.pnl_attribution`), else of ``summary.csv``, else from the last step
-    of each ``MM1_metrics.csv`` (realized, unrealized, and the rest of the total as fees).
+    of each sample episode's ``MM1_metrics.csv`` (its cumulative ``spread_capture`` and
+    ``fees`` and its ``total``, :func:`attribution_paths`).
 
     Returns:
-        ``(table, source)`` with columns ``contestant``, ``part``, ``value``; None if nothing
-        to attribute.
+        ``(table, source)`` with columns ``contestant``, ``part`` (the parts' names of
+        :data:`ATTRIBUTION_PARTS`), ``value``; None if nothing to attribute.
     """
     for table, file in ((data.episodes, "episodes.csv"), (data.summary, "summary.csv")):
         if table is None:
@@ -545,34 +580,72 @@ def attribution(data: ExportData, group: str | None = None) -> tuple[pd.DataFram
         parts = {
             p: find_column(table.columns, (p, summary_column(p, "mean"))) for p in ATTRIBUTION_PARTS
         }
-        present = {p: c for p, c in parts.items() if c is not None}
-        if len(present) >= 2:
+        if all(c is not None for c in parts.values()):
             table = _in_group(table, group)
             name = name_column(table)
-            means = table.groupby(name, sort=False)[list(present.values())].mean()
-            means.columns = list(present)
+            means = table.groupby(name, sort=False)[list(parts.values())].mean()
+            means.columns = list(ATTRIBUTION_PARTS.values())
             long = means.reset_index(names="contestant").melt(
                 id_vars="contestant", var_name="part", value_name="value"
             )
             return long, str(data.folder / file)
-    rows = []
+    paths = attribution_paths(data, group)
+    if paths.empty:
+        return None
+    last = paths[paths["part"] != "total"].groupby(["contestant", "part"], sort=False).tail(1)
+    return last[["contestant", "part", "value"]].reset_index(drop=True), (
+        "MM1_metrics.csv (last step of the sample episode)"
+    )
+
+
+def attribution_paths(data: ExportData, group: str | None = None) -> pd.DataFrame:
+    """The cumulative PnL attribution of each contestant's sample episode (mm1), per step.
+
+    The parts of :func:`mm_gym.evaluation.figures.attribution_parts` (the report's figure),
+    named as in :data:`ATTRIBUTION_PARTS`, and ``"total"``; traces without ``spread_capture``,
+    ``fees`` and ``total`` columns (older exports) are left out.
+
+    Returns:
+        Columns ``contestant``, ``step``, ``part``, ``value`` (currency).
+    """
+    names = {**dict(zip(FIGURE_PARTS, ATTRIBUTION_PARTS.values(), strict=True)), "total": "total"}
+    frames = []
     for label, c in contestants_in(data, group):
         m = c.metrics.get("MM1")
-        if m is None or not {"realized", "unrealized"} <= set(m.columns):
+        if m is None or not {"spread_capture", "fees", "total"} <= set(m.columns):
             continue
-        last = m.groupby("episode").tail(1) if "episode" in m.columns else m.tail(1)
-        realized = float(last["realized"].mean())
-        unrealized = float(last["unrealized"].mean())
-        rows += [(label, "realized", realized), (label, "unrealized", unrealized)]
-        if "total" in m.columns:
-            rows.append(
-                (label, "fees and rest", float(last["total"].mean()) - realized - unrealized)
-            )
-    if not rows:
-        return None
-    return pd.DataFrame(
-        rows, columns=["contestant", "part", "value"]
-    ), "MM1_metrics.csv (last step)"
+        if "episode" in m.columns and len(m):
+            m = m[m["episode"] == m["episode"].iloc[0]]
+        for key, values in attribution_parts(m).items():
+            frames.append(
+                pd.DataFrame(
+                    {"contestant": label, "step": m["step"].to_numpy(), "part": names[key],
+                     "value": values}
+                )
+            )  # fmt: skip
+    if not frames:
+        return pd.DataFrame(columns=["contestant", "step", "part", "value"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def bands(data: ExportData, series: str, group: str) -> pd.DataFrame:
+    """One regime's equity curves (``series="pnl"``) or inventory bands (``"inventory"``).
+
+    From ``bands.csv``: per contestant and step the mean and the 25 % / 75 % quantiles over
+    episodes. Steps without a value (the inventory before the first step) are left out.
+
+    Returns:
+        Columns ``contestant``, ``step``, ``mean``, ``p25``, ``p75``; empty without
+        ``bands.csv`` or rows of ``group``.
+    """
+    cols = ["contestant", "step", "mean", "p25", "p75"]
+    b = data.bands
+    if b is None:
+        return pd.DataFrame(columns=cols)
+    rows = b if group == "all" else b[b["group"] == group]
+    out = rows[["contestant", "step", f"{series}_mean", f"{series}_p25", f"{series}_p75"]]
+    out.columns = cols
+    return out.dropna(subset=["mean"]).reset_index(drop=True)
 
 
 def _in_group(table: pd.DataFrame, group: str | None) -> pd.DataFrame:

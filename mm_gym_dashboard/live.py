@@ -65,7 +65,7 @@ NEWS_CHOICES: dict[str, str] = {
 }
 """News-model choices (:data:`mm_gym.config.NEWS_MODELS`) and their menu labels."""
 
-FEED_COLUMNS: tuple[str, ...] = ("step", "score", "sentiment", "bucket", "index", "text")
+FEED_COLUMNS: tuple[str, ...] = ("step", "score", "sentiment", "bucket", "flat_index", "text")
 """Columns of :meth:`LiveMarket.headlines`."""
 
 
@@ -193,7 +193,8 @@ class LiveSettings:
         rival: mm2's policy choice, or ``"builtin"``.
         rival_params: JSON keyword arguments for a baseline rival.
         seed: Episode seed.
-        news_model: ``"none"`` or the lexicon model scoring headlines (:data:`NEWS_CHOICES`).
+        news_model: ``"none"`` (noisy news readings) or the lexicon model scoring headlines,
+            ``"vader"`` or ``"lm"`` (``process.news_model``; menu labels :data:`NEWS_CHOICES`).
     """
 
     preset: str = "default"
@@ -406,14 +407,15 @@ class LiveMarket:
     def headlines(self, limit: int | None = None) -> pd.DataFrame:
         """The episode's headlines so far, newest first (:data:`FEED_COLUMNS`).
 
-        ``step``, ``score`` (the news model's), ``bucket``, ``index`` and ``text`` as
-        ``env.unwrapped.headlines()`` lists them, and ``sentiment``: the observed sentiment
-        after that step (every headline of the step averaged in). Empty without headlines.
+        ``step``, ``score`` (the news model's), ``bucket``, ``flat_index`` and ``text`` as
+        ``env.unwrapped.headlines()`` lists them (:class:`~mm_gym.envs.core.HeadlineRecord`),
+        and ``sentiment``: the observed sentiment after that step (every headline of the step
+        averaged in). Empty without headlines.
 
         Args:
             limit: Keep only the newest ``limit`` headlines (None: all).
         """
-        from mm_gym.evaluation.recorder import headline_frame
+        from mm_gym.envs.core import HeadlineRecord
 
         if not self.has_headlines:
             return pd.DataFrame(columns=list(FEED_COLUMNS))
@@ -421,10 +423,10 @@ class LiveMarket:
         records = env.headlines()
         if limit is not None:
             records = records[len(records) - max(0, int(limit)) :]
-        feed = headline_frame(records)
+        feed = pd.DataFrame(list(reversed(records)), columns=list(HeadlineRecord._fields))
         sentiment = self.history.set_index("step")["sentiment"]
         feed["sentiment"] = sentiment.reindex(feed["step"]).to_numpy()
-        return feed.loc[::-1, list(FEED_COLUMNS)].reset_index(drop=True)
+        return feed[list(FEED_COLUMNS)]
 
     @property
     def history(self) -> pd.DataFrame:

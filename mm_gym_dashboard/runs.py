@@ -17,7 +17,16 @@ import pandas as pd
 
 from mm_gym_dashboard.paths import DashboardError
 
-__all__ = ["RunInfo", "default_tags", "list_runs", "load_scalars", "run_info", "smooth"]
+__all__ = [
+    "EPISODE_TAGS",
+    "RunInfo",
+    "default_tags",
+    "list_runs",
+    "load_scalars",
+    "run_info",
+    "smooth",
+    "unfinished_note",
+]
 
 EVENT_PREFIX = "events.out.tfevents."
 """Name prefix of TensorBoard event files."""
@@ -38,6 +47,10 @@ PREFERRED_TAGS: tuple[str, ...] = (
     "train/entropy_loss",
 )
 """Tags plotted by default when a run has them."""
+
+
+EPISODE_TAGS: tuple[str, ...] = ("rollout/ep_rew_mean", "rollout/ep_len_mean")
+"""Tags logged only once an episode has finished (Stable-Baselines3's episode statistics)."""
 
 
 @dataclass
@@ -134,6 +147,26 @@ def load_scalars(info: RunInfo) -> tuple[pd.DataFrame, list[str]]:
     df = df.drop_duplicates(["tag", "step"], keep="last").sort_values(["tag", "step"])
     df.insert(0, "run", info.name)
     return df.reset_index(drop=True), problems
+
+
+def unfinished_note(name: str, scalars: pd.DataFrame) -> str | None:
+    """A note for a run that has not finished an episode yet, else None.
+
+    Such a run logs no :data:`EPISODE_TAGS` (and, before its first rollout, no scalar at all),
+    so it has no learning curve of the episode return yet; the page says so rather than
+    leaving the run out silently.
+    """
+    if scalars.empty:
+        return (
+            f"Run {name} has not finished an episode yet: no scalars logged so far (the first "
+            "come after its first rollout). Its curves appear once it has."
+        )
+    if not set(EPISODE_TAGS) & set(scalars["tag"]):
+        return (
+            f"Run {name} has not finished an episode yet: no {EPISODE_TAGS[0]} so far; its other "
+            "scalars are plotted."
+        )
+    return None
 
 
 def default_tags(tags: list[str], n: int = 2) -> list[str]:

@@ -47,6 +47,7 @@ def _trace(rng: np.random.Generator, steps: int, edge: float) -> pd.DataFrame:
             "unrealized": unrealized,
             "fees": fees,
             "total": realized + unrealized + fees,
+            "spread_capture": np.cumsum(rng.uniform(0.0, 2.0 * max(edge, 0.01), steps)),
             "fills": rng.integers(0, 3, steps),
             "regime": np.where(step <= steps // 2, "mean_reverting", "trending"),
             "sentiment": np.tanh(np.cumsum(rng.normal(0, 0.05, steps))),
@@ -77,6 +78,20 @@ def _impact(rng: np.random.Generator, n: int, steps: int) -> pd.DataFrame:
     )
 
 
+def _bands(
+    rng: np.random.Generator, preset: str, policy: str, steps: int, edge: float
+) -> pd.DataFrame:
+    """``bands.csv`` rows of one contestant and preset: mean and quartiles of 32 random paths."""
+    pnl = np.vstack([np.zeros(32), np.cumsum(rng.normal(edge, 1.0, (steps, 32)), axis=0)])
+    inv = np.clip(np.cumsum(rng.integers(-1, 2, (steps, 32)), axis=0), -20, 20).astype(float)
+    inv = np.vstack([np.full(32, np.nan), inv])
+    out = {"preset": preset, "policy": policy, "step": np.arange(steps + 1)}
+    for name, x in (("pnl", pnl), ("inventory", inv)):
+        out[f"{name}_mean"] = x.mean(axis=1)
+        out[f"{name}_p25"], out[f"{name}_p75"] = np.quantile(x, [0.25, 0.75], axis=1)
+    return pd.DataFrame(out)
+
+
 def _summary(episodes: pd.DataFrame, z: float = 1.96) -> pd.DataFrame:
     """``summary.csv``: per (preset, policy) mean, std and a normal CI of each metric."""
     metrics = ["total_pnl", "spread_capture", "inventory_pnl", "fees", "sharpe", "max_drawdown"]
@@ -100,12 +115,14 @@ def write_sample_export(
     steps: int = 200,
     seed: int = 0,
     latest: bool = True,
+    with_bands: bool = True,
 ) -> Path:
     """Write a synthetic export folder ``root/name`` (and ``root/latest`` naming it).
 
     The layout and columns follow ``evaluate.py``: ``episodes.csv`` (``preset``, ``policy``,
     ``episode``, ``total_pnl`` and its attribution, ...), ``summary.csv`` (``<metric>_mean``,
-    ``<metric>_ci_low``, ...), ``leaderboard.txt``, ``run.json``, and
+    ``<metric>_ci_low``, ...), ``bands.csv`` (unless ``with_bands`` is false, as in exports
+    older than that file), ``leaderboard.txt``, ``run.json``, and
     ``contestants/<policy>/<regime>/`` with the sample episode's traces and market-impact
     records of both makers (and ``market_impact.csv``, every order).
 
@@ -115,7 +132,7 @@ def write_sample_export(
     rng = np.random.default_rng(seed)
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, band_frames = [], []
     for k, contestant in enumerate(SAMPLE_CONTESTANTS):
         for preset in _REGIMES:
             for ep in range(episodes):
@@ -138,6 +155,7 @@ def write_sample_export(
                         "max_drawdown": abs(rng.normal(20, 5)),
                     }
                 )
+            band_frames.append(_bands(rng, preset, contestant, steps, 0.1 * (k + 1)))
             sub = folder / "contestants" / contestant / preset
             sub.mkdir(parents=True, exist_ok=True)
             for maker, edge in (("MM1", 0.05 * (k + 1)), ("MM2", 0.05)):
@@ -146,6 +164,8 @@ def write_sample_export(
             _impact(rng, 150, steps).to_csv(sub / "market_impact.csv", index=False)
     episodes_df = pd.DataFrame(rows)
     episodes_df.to_csv(folder / "episodes.csv", index=False)
+    if with_bands:
+        pd.concat(band_frames).to_csv(folder / "bands.csv", index=False)
     summary = _summary(episodes_df)
     summary.to_csv(folder / "summary.csv", index=False)
     (folder / "leaderboard.txt").write_text(
@@ -161,9 +181,17 @@ def write_sample_export(
 
 
 def write_sample_run(
-    root: Path, name: str = "ppo_sample", *, points: int = 50, seed: int = 0
+    root: Path,
+    name: str = "ppo_sample",
+    *,
+    points: int = 50,
+    seed: int = 0,
+    finished_episodes: bool = True,
 ) -> Path:
     """Write a synthetic run ``root/name`` with TensorBoard scalars, a config and a model file.
+
+    ``points=0`` writes an event file without scalars (a run before its first rollout);
+    ``finished_episodes=False`` leaves out ``rollout/ep_rew_mean`` (no episode finished yet).
 
     Returns:
         The run folder.
@@ -186,6 +214,8 @@ def write_sample_run(
             "train/loss": float(np.exp(-i / 15) + rng.normal(0, 0.05)),
             "train/entropy_loss": -1.4 + i * 0.01,
         }
+        if not finished_episodes:
+            del values["rollout/ep_rew_mean"]
         summary = summary_pb2.Summary(
             value=[summary_pb2.Summary.Value(tag=k, simple_value=v) for k, v in values.items()]
         )

@@ -15,7 +15,7 @@ import mm_gym  # noqa: F401  (registers the ids)
 from agents import BASELINE_NAMES, PPOPolicy, load_policy, make_policy, make_rival
 from agents.policy import save_policy_arrays
 from mm_gym.metrics import sharpe
-from mm_gym.observations import FEATURE_NAMES, FEATURE_NAMES_ALL
+from mm_gym.observations import FEATURE_NAMES, REGIME_FEATURES
 from mm_gym.policy import PolicyContext, QuotingPolicy
 
 pytest.importorskip("stable_baselines3")
@@ -171,7 +171,7 @@ def test_ppo_policy_selects_features_by_name_and_converts_offsets():
     base = policy.act(obs)
     # An env that also observes the regime: the trained columns are picked by name.
     wide = np.concatenate([obs, np.ones((5, 3), np.float32)], axis=1)
-    policy.reset(np.random.default_rng(0), _context(FEATURE_NAMES_ALL))
+    policy.reset(np.random.default_rng(0), _context(FEATURE_NAMES + REGIME_FEATURES))
     np.testing.assert_array_equal(policy.act(wide), base)
     # An env with twice the max offset: the same offsets in ticks, so half the action range.
     policy.reset(np.random.default_rng(0), _context(max_offset=20.0))

@@ -148,14 +148,51 @@ def test_results_page_shows_every_view_of_the_sample_export(
     titles = [chart_title(c) for c in charts(at)]
     for wanted in (
         "Mean total_pnl with confidence interval",
-        "PnL attribution (mean per episode)",
-        "Inventory paths (MM1)",
+        "PnL attribution: mean per episode (parts sum to the total)",
+        "PnL attribution of the sample episode (cumulative; parts sum to the total)",
+        "Equity curves: mean over episodes and 25-75 % band per contestant (mean_reverting)",
+        "Inventory: mean over episodes and 25-75 % band per contestant (mean_reverting)",
         "Market impact per market order",
-        "Equity curves (MM1)",
-        "Distribution of total_pnl per episode",
+        "Distribution of episode PnL (currency) per contestant, by regime",
     ):
         assert wanted in titles, titles
+    specs = {chart_title(c): c for c in charts(at)}
+    equity = specs[
+        "Equity curves: mean over episodes and 25-75 % band per contestant (mean_reverting)"
+    ]
+    y_titles = {layer["encoding"]["y"].get("title") for layer in equity["layer"]}
+    assert "mark-to-market PnL (currency)" in y_titles
+    assert "**Equity curve**" in texts(at.caption) and "**PnL attribution**" in texts(at.caption)
+    # Contestants counted once, not once per regime folder.
+    assert f"{len(SAMPLE_CONTESTANTS)} contestants x " in texts(at.caption)
     assert "total_pnl_mean" in texts(at.code)  # leaderboard.txt on the Files tab
+
+
+def test_results_page_shows_one_regime_of_bands_at_a_time(
+    make_app: MakeApp, sample_export: Path
+) -> None:
+    at = make_app("results", exports=sample_export)
+    at.radio(key="results_eq_regime").set_value("trending").run()
+    assert_no_exception(at)
+    element = next(
+        e for e in chart_elements(at) if "Equity curves" in chart_title(json.loads(e.proto.spec))
+    )
+    assert "(trending)" in chart_title(json.loads(element.proto.spec))
+    band = chart_data(element)
+    assert set(band["contestant"]) == set(SAMPLE_CONTESTANTS)
+    assert {"mean", "p25", "p75"} <= set(band.columns)
+
+
+def test_results_page_says_when_an_older_export_has_no_bands(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    root = tmp_path / "old_exports"
+    write_sample_export(root, episodes=3, steps=40, with_bands=False)
+    at = make_app("results", exports=root)
+    assert_no_exception(at)
+    assert "This export has no bands.csv" in texts(at.info)
+    titles = [chart_title(c) for c in charts(at)]
+    assert "mark-to-market PnL (currency) of the sample episode (MM1)" in titles, titles
 
 
 def test_results_page_filters_one_regime(make_app: MakeApp, sample_export: Path) -> None:
@@ -233,6 +270,24 @@ def test_training_page_plots_the_learning_curves(make_app: MakeApp, sample_runs:
     assert set(data["run"]) == {"ppo_a", "ppo_b"} and len(data) == 12 + 8
     at.multiselect(key="training_tags").select("train/entropy_loss").run()
     assert len(charts(at)) == 3
+
+
+def test_training_page_notes_runs_without_a_finished_episode(
+    make_app: MakeApp, sample_runs: Path
+) -> None:
+    write_sample_run(sample_runs, "ppo_c_starting", points=0)
+    write_sample_run(sample_runs, "ppo_d_first_rollouts", points=3, finished_episodes=False)
+    at = make_app(
+        "training", runs=sample_runs, query={"runs": "ppo_a,ppo_c_starting,ppo_d_first_rollouts"}
+    )
+    assert_no_exception(at)
+    notes = texts(at.info)
+    assert "Run ppo_c_starting has not finished an episode yet: no scalars" in notes
+    assert (
+        "Run ppo_d_first_rollouts has not finished an episode yet: no rollout/ep_rew_mean" in notes
+    )
+    assert "Run ppo_a" not in notes
+    assert "rollout/ep_rew_mean" in [chart_title(s) for s in charts(at)]
 
 
 def test_training_page_runs_from_the_query(make_app: MakeApp, sample_runs: Path) -> None:

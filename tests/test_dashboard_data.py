@@ -145,7 +145,10 @@ def test_attribution_parts_add_up_to_the_total_pnl(export: Path) -> None:
     data = ex.load_export(export)
     parts, source = ex.attribution(data)
     assert source.endswith("episodes.csv")
-    assert set(parts["part"]) == set(ex.ATTRIBUTION_PARTS)
+    # The names of the report's figure: one meaning of "PnL attribution" everywhere.
+    from mm_gym.evaluation.figures import ATTRIBUTION_PARTS
+
+    assert list(dict.fromkeys(parts["part"])) == list(ATTRIBUTION_PARTS.values())
     totals = parts.groupby("contestant")["value"].sum()
     expected = data.episodes.groupby("policy")["total_pnl"].mean()
     pd.testing.assert_series_equal(totals.sort_index(), expected.sort_index(), check_names=False)
@@ -161,8 +164,35 @@ def test_attribution_falls_back_to_the_last_step_of_the_traces(export: Path) -> 
     assert sorted(parts["contestant"].unique()) == sorted(SAMPLE_CONTESTANTS)
     m = data.contestants["glft/trending"].metrics["MM1"].iloc[-1]
     got = parts[parts.contestant == "glft"].set_index("part")["value"]
-    assert got["realized"] == pytest.approx(m["realized"])
+    assert got["spread capture"] == pytest.approx(m["spread_capture"])
+    assert got["fees and rebates"] == pytest.approx(m["fees"])
     assert got.sum() == pytest.approx(m["total"])
+
+
+def test_attribution_paths_sum_to_the_total_at_every_step(export: Path) -> None:
+    data = ex.load_export(export)
+    paths = ex.attribution_paths(data, "trending")
+    wide = paths[paths.contestant == "glft"].pivot(index="step", columns="part", values="value")
+    parts = wide.drop(columns="total").sum(axis=1)
+    np.testing.assert_allclose(parts, wide["total"])
+    trace = data.contestants["glft/trending"].metrics["MM1"]
+    np.testing.assert_allclose(wide["total"], trace["total"])
+
+
+def test_bands_are_read_per_regime_and_missing_in_older_exports(tmp_path: Path) -> None:
+    data = ex.load_export(write_sample_export(tmp_path / "new", episodes=3, steps=40))
+    raw = pd.read_csv(data.folder / "bands.csv")
+    pnl = ex.bands(data, "pnl", "trending")
+    assert sorted(pnl["contestant"].unique()) == sorted(SAMPLE_CONTESTANTS)
+    assert list(pnl.columns) == ["contestant", "step", "mean", "p25", "p75"]
+    want = raw[(raw.preset == "trending") & (raw.policy == "glft")]
+    got = pnl[pnl.contestant == "glft"]
+    np.testing.assert_allclose(got["mean"], want["pnl_mean"])
+    np.testing.assert_allclose(got["p75"], want["pnl_p75"])
+    inv = ex.bands(data, "inventory", "trending")
+    assert inv["step"].min() == 1  # no inventory before the first step
+    old = ex.load_export(write_sample_export(tmp_path / "old", steps=40, with_bands=False))
+    assert old.bands is None and ex.bands(old, "pnl", "trending").empty and not old.problems
 
 
 def test_contestants_nested_by_regime_are_filtered_by_group(export: Path) -> None:
@@ -293,7 +323,7 @@ def test_live_market_lists_the_headlines_newest_first_with_the_observed_sentimen
     assert len(records) >= 5 and list(feed.columns) == list(FEED_COLUMNS)
     assert feed["step"].tolist() == [r.step for r in reversed(records)]
     assert feed["text"].tolist() == [r.text for r in reversed(records)]
-    assert feed["index"].tolist() == [r.flat_index for r in reversed(records)]
+    assert feed["flat_index"].tolist() == [r.flat_index for r in reversed(records)]
     h = m.history.set_index("step")
     assert feed["sentiment"].tolist() == h.loc[feed["step"], "sentiment"].tolist()
     pd.testing.assert_frame_equal(m.headlines(limit=3), feed.head(3))
@@ -371,6 +401,8 @@ def test_every_chart_builds_a_valid_vega_lite_spec(export: Path, tmp_path: Path)
         charts.leaderboard_chart(board, "total_pnl"),
         charts.attribution_chart(parts),
         charts.paths_chart(ex.step_paths(data, "total"), "Equity", "PnL"),
+        charts.attribution_path_chart(ex.attribution_paths(data, "trending")),
+        charts.band_chart(ex.bands(data, "pnl", "trending"), "Equity curves", "PnL"),
         charts.impact_chart(ex.impact_points(data), "kind"),
         charts.distribution_chart(dist, col),
         charts.learning_curve_chart(curve, "train/loss", "wall_time"),

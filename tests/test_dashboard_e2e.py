@@ -259,6 +259,33 @@ CLICK_JS = """(() => {
   return true;
 })()"""
 
+TAB_JS = """(() => {
+  const t = [...document.querySelectorAll('[data-testid="stTab"]')]
+    .find(x => x.innerText.trim() === %s);
+  if (!t) return false;
+  t.click();
+  return true;
+})()"""
+
+# Text of the shown tab panel (hidden panels have no innerText).
+VISIBLE_JS = "document.body.innerText.includes(%s)"
+
+# Every chart of the shown tab outside expanders has been drawn by vega-embed (svg or canvas).
+CHARTS_JS = """(() => {
+  const panel = [...document.querySelectorAll('[data-testid="stTabPanel"]')]
+    .find(p => p.offsetParent !== null);
+  if (!panel) return false;
+  const charts = [...panel.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+    .filter(c => !c.closest('[data-testid="stExpander"]'));  // expanders draw when opened
+  return charts.length > 0 && charts.every(c => c.querySelector('canvas, svg'));
+})()"""
+
+RESULT_TABS = {
+    "PnL attribution": "spread capture",
+    "Equity curves": "mean over episodes of mm1's mark-to-market PnL",
+    "Inventory": "mean over episodes of mm1's inventory",
+}
+
 STEP_JS = """(() => {
   const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
     .find(x => x.innerText.startsWith('Step'));
@@ -288,6 +315,7 @@ def test_dashboard_pages_render_in_chromium(
     exports, runs = tmp_path / "exports", tmp_path / "runs"
     write_sample_export(exports, episodes=6, steps=100)
     write_sample_run(runs, "ppo_a", points=20)
+    write_sample_run(runs, "ppo_b_starting", points=0)  # no episode finished yet
     env = {**os.environ, "MM_GYM_EXPORTS": str(exports), "MM_GYM_RUNS": str(runs)}
     env["MM_GYM_CACHE"] = str(tmp_path_factory.getbasetemp() / "news_cache")  # headline bank
     shots = Path(os.environ.get("MM_GYM_SCREENSHOTS") or tmp_path / "shots")
@@ -296,9 +324,23 @@ def test_dashboard_pages_render_in_chromium(
         browser = Browser(chromium, tmp_path / "profile", (1400, 1400))
         try:
             for page, title in PAGES.items():
-                browser.open(f"{url}/?page={page}", READY_JS % json.dumps(title))
+                query = "&runs=ppo_a,ppo_b_starting" if page == "training" else ""
+                browser.open(f"{url}/?page={page}{query}", READY_JS % json.dumps(title))
                 text = check_page(browser, page, shots / f"dashboard_{page}.png")
                 assert title in text
+                assert "Deploy" not in text, "the toolbar shows Streamlit's Deploy button"
+                if page == "training":
+                    assert "Run ppo_b_starting has not finished an episode yet" in text
+            # The results tabs drawn from bands.csv and the attribution, one by one.
+            browser.open(f"{url}/?page=results", READY_JS % json.dumps("Results"))
+            for tab, wanted in RESULT_TABS.items():
+                assert browser.evaluate(TAB_JS % json.dumps(tab)), tab
+                browser.wait(VISIBLE_JS % json.dumps(wanted))
+                browser.wait(READY_JS % json.dumps("Results"))
+                browser.wait(CHARTS_JS)
+                slug = tab.lower().replace(" ", "_")
+                text = check_page(browser, tab, shots / f"dashboard_results_{slug}.png")
+                assert wanted in text and "Regime" in text, text[:2000]
             # Play in a real browser: the view refreshes by itself and the step count grows.
             browser.open(f"{url}/?page=live", READY_JS % json.dumps("Live market"))
             assert browser.evaluate(STEP_JS) == 0

@@ -17,7 +17,7 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 import mm_gym
 from mm_gym.config import ConfigError
 from mm_gym.envs.config import EnvConfig
-from mm_gym.observations import FEATURE_NAMES, FEATURE_NAMES_ALL
+from mm_gym.observations import FEATURE_NAMES, REGIME_FEATURES
 from mm_gym.policy import PolicyContext
 
 ID = "mm_gym/MarketMaking-v1"
@@ -152,8 +152,8 @@ def test_keyword_overrides_reach_both_configs():
     assert m.flow.shock_rate == 0.02 and m.process.sigma_ticks == 1.5
     assert e.inventory_penalty == 0.05 and e.observe_regime and e.max_offset_ticks == 4.0
     assert isinstance(env.action_space, gym.spaces.Discrete)
-    assert env.feature_names == FEATURE_NAMES_ALL
-    assert env.observation_space.shape == (len(FEATURE_NAMES_ALL),)
+    assert env.feature_names == FEATURE_NAMES + REGIME_FEATURES
+    assert env.observation_space.shape == (len(FEATURE_NAMES) + len(REGIME_FEATURES),)
 
 
 def test_config_objects_and_nested_mapping():
@@ -557,6 +557,48 @@ def test_render_rgb_array_frame():
     assert frame.dtype == np.uint8 and frame.shape == (360, 640, 3)
     assert len(np.unique(frame.reshape(-1, 3), axis=0)) > 4
     assert not np.array_equal(first, frame)
+
+
+def test_render_rgb_array_frame_is_labelled_and_deterministic():
+    from mm_gym.envs import render
+
+    frames = []
+    for _ in range(2):
+        env = gym.make(ID, render_mode="rgb_array", horizon_steps=80)
+        env.reset(seed=3)
+        for a in random_actions(env.action_space, 40, seed=5):
+            env.step(a)
+        frames.append(env.render())
+    frame = frames[0]
+    assert frame.shape == render.FRAME_SHAPE and np.array_equal(frames[0], frames[1])
+    bg = np.array(render._BG, np.uint8)
+
+    def inked(rows: slice, cols: slice, color=None) -> int:
+        """Pixels of the region that differ from the background (or equal ``color``)."""
+        px = frame[rows, cols].reshape(-1, 3)
+        if color is None:
+            return int((px != bg).any(axis=1).sum())
+        return int((px == np.array(color, np.uint8)).all(axis=1).sum())
+
+    h, w, _ = render.FRAME_SHAPE
+    top, bottom = render._TOP, h - render._BOTTOM
+    # The legend: a swatch in each line's colour, then its name, over a cleared backing.
+    legend = (slice(top + 1, top + 15), slice(40, 300))
+    for color in render._COLORS:
+        assert inked(*legend, color) >= 10, color
+    assert inked(*legend) > 300
+    # The axis titles under the panels, the y ticks at the left, the depth panel's title,
+    # the inventory gauge's label and value: text where the unlabelled frame had background.
+    assert inked(slice(bottom + 1, h), slice(0, 120)) > 100  # "y: price - mid (ticks)"
+    assert inked(slice(bottom + 1, h), slice(320, render._PANEL_W)) > 100  # "x: last ..."
+    assert inked(slice(bottom + 1, h), slice(render._PANEL_W + 1, w)) > 60  # "bar max ..."
+    assert inked(slice(top + 1, top + 15), slice(render._PANEL_W + 1, w)) > 100  # depth: bid ask
+    assert inked(slice(0, top - 1), slice(0, 80)) > 80  # "mm1 inventory"
+    assert inked(slice(0, top - 1), slice(render._GAUGE[1] + 30, w)) > 150  # "q = ... lots"
+    # The labels are cached glyph bitmaps: the same text, the same pixels.
+    cover, baseline = render.text_bitmap("mm1 bid")
+    assert cover.dtype == np.uint16 and 128 < cover.max() <= 256 and 0 < baseline <= cover.shape[0]
+    assert render.text_bitmap("mm1 bid")[0] is cover
 
 
 # --------------------------------------------------------------------------- AS 2008 env

@@ -14,7 +14,7 @@ from gymnasium.vector import AutoresetMode
 import mm_gym  # noqa: F401  (registers the ids)
 from mm_gym.actions import offsets_to_actions
 from mm_gym.config import ConfigError
-from mm_gym.envs.core import episode_seeds
+from mm_gym.envs.seeding import episode_seeds
 from mm_gym.envs.vector import MarketMakingVectorEnv
 
 ID = "mm_gym/MarketMaking-v1"

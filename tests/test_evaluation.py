@@ -248,3 +248,36 @@ def test_the_evaluator_reads_no_state_arrays_and_leaves_pyplot_alone():
     t = run_tournament({"fixed": FixedSpread(1.0)}, ["trending"], SHORT, 3, seed=0)
     figs = make_figures(t)
     assert figs and plt.get_fignums() == before
+
+
+def test_bands_csv_is_the_mean_and_quartiles_of_the_episode_traces(tmp_path: Path):
+    from mm_gym.evaluation import bands_table, summarize, write_tables
+
+    seeds = evaluation_seeds(5, 7)
+    pols = {"fixed": FixedSpread(1.0), "skew": OrderFlowSkew(1.0)}
+    t = run_tournament(pols, ["trending"], SHORT, 5, seed=7, sample_episode=None)
+    write_tables(tmp_path, t, summarize(t.episodes), "board\n")
+    got = pd.read_csv(tmp_path / "bands.csv")
+    assert tuple(got.columns) == tuple(bands_table(t).columns)
+    assert len(got) == 2 * (SHORT["horizon_steps"] + 1)
+    for name, policy in pols.items():
+        # The direct computation: each episode traced on its own (the step recorder of the
+        # sample episode, not the batch buffers), then mean and quartiles over the episodes.
+        traces = [
+            rollout(policy, "trending", SHORT, seeds, name=name, seed=7, sample_episode=k)
+            .traces["MM1"] for k in range(5)
+        ]  # fmt: skip
+        pnl = np.vstack([np.zeros(5), np.column_stack([tr["total"] for tr in traces])])
+        inv = np.column_stack([tr["inventory"] for tr in traces]).astype(float)
+        rows = got[got["policy"] == name].sort_values("step")
+        assert list(rows["step"]) == list(range(SHORT["horizon_steps"] + 1))
+        assert (rows["preset"] == "trending").all()
+        np.testing.assert_allclose(rows["pnl_mean"], pnl.mean(axis=1), rtol=1e-10, atol=1e-9)
+        np.testing.assert_allclose(rows["pnl_p25"], np.quantile(pnl, 0.25, axis=1), atol=1e-9)
+        np.testing.assert_allclose(rows["pnl_p75"], np.quantile(pnl, 0.75, axis=1), atol=1e-9)
+        assert rows["inventory_mean"].iloc[1:].notna().all() and np.isnan(
+            rows["inventory_p25"].iloc[0]
+        )
+        np.testing.assert_allclose(rows["inventory_mean"].iloc[1:], inv.mean(axis=1), atol=1e-9)
+        np.testing.assert_allclose(rows["inventory_p25"].iloc[1:], np.quantile(inv, 0.25, axis=1))
+        np.testing.assert_allclose(rows["inventory_p75"].iloc[1:], np.quantile(inv, 0.75, axis=1))

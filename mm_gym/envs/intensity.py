@@ -20,13 +20,8 @@ from mm_gym.config import (
 )
 from mm_gym.config import preset as preset_config
 from mm_gym.envs.config import EnvConfig
-from mm_gym.envs.core import (
-    OneMarketEnv,
-    RootSeeds,
-    describe_value,
-    maker_index,
-    numeric_array,
-)
+from mm_gym.envs.core import describe_value, maker_index, numeric_array
+from mm_gym.envs.seeding import OneMarketEnv, RootSeeds
 from mm_gym.market.intensity import FILL_MODELS, IntensityMarket
 from mm_gym.policy import PolicyContext
 from mm_gym.rewards import COMPONENT_NAMES, REWARD_KEYS, RewardParams, step_reward

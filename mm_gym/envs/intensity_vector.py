@@ -14,9 +14,10 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from mm_gym.config import MarketConfig
-from mm_gym.envs.core import RootSeeds, describe_value, numeric_array
+from mm_gym.envs.core import describe_value, numeric_array
 from mm_gym.envs.intensity import IntensityMarketMakingEnv, intensity_policy_context
 from mm_gym.envs.pcg64 import seed_stream, step_double
+from mm_gym.envs.seeding import RootSeeds
 from mm_gym.envs.vector_base import NativeVectorEnv, check_num_envs
 from mm_gym.market.intensity import _MAX_EXPONENT
 from mm_gym.policy import PolicyContext

@@ -18,13 +18,13 @@ from mm_gym.envs.core import (
     MarketCore,
     check_render_mode,
     check_reward_info,
-    check_seed,
     describe_value,
     make_action_space,
     make_observation_space,
     numeric_array,
 )
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
+from mm_gym.envs.seeding import check_seed
 from mm_gym.rewards import COMPONENT_NAMES
 
 __all__ = ["AGENTS", "MarketMakingParallelEnv", "parallel_env"]

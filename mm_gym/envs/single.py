@@ -15,7 +15,6 @@ from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
     CoreEnvMixin,
     MarketCore,
-    OneMarketEnv,
     add_reward_components,
     check_render_mode,
     check_reward_info,
@@ -25,8 +24,9 @@ from mm_gym.envs.core import (
     make_observation_space,
     numeric_array,
 )
-from mm_gym.envs.core import rival_generator as _rival_generator
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
+from mm_gym.envs.seeding import OneMarketEnv
+from mm_gym.envs.seeding import rival_generator as _rival_generator
 from mm_gym.rewards import COMPONENT_NAMES, step_reward
 
 __all__ = ["ENV_KWARGS", "MarketMakingEnv"]
@@ -157,7 +157,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
 
     The fundamental price, latent sentiment and (by default) the regime are hidden. ``alpha``'s
     weights are ``process.alpha_sentiment_weight`` (``w_s``, 1) and
-    ``process.alpha_imbalance_weight`` (``w_i``, 0.5).
+    ``process.alpha_imbalance_weight`` (``w_i``, 1).
 
     ## News headlines
 
@@ -259,7 +259,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
     ## Seeding
 
     ``reset(seed=s)`` makes the whole episode, and each following episode of ``reset()``
-    calls, a function of ``s`` (see :mod:`mm_gym.envs.core`); the exogenous path (regime,
+    calls, a function of ``s`` (see :mod:`mm_gym.envs.seeding`); the exogenous path (regime,
     sentiment, news) does not depend on the agent's actions (under ``"legacy"`` the fundamental
     neither; under ``"book"`` it is the mid plus the informed traders' gap). ``s`` is a
     Python or numpy integer in [0, 2**63); anything else (a bool, a float) raises ``TypeError``
@@ -488,7 +488,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
         self._sim_step(self._quotes)
         if self._record:
             self._core.record_history()
-        if self._headlines_on:
+        if self._headlines_on and self._headline.item(0) >= 0:  # a scalar test: most steps
             self._core.record_headlines()
         # Scalar twin of MarketCore.settle (same operations, same order).
         inv, rival_inv = self._inv.tolist()

@@ -18,9 +18,9 @@ from mm_gym.envs.core import (
     check_rival,
     make_action_space,
     make_observation_space,
-    rival_generator,
 )
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
+from mm_gym.envs.seeding import rival_generator
 from mm_gym.envs.single import ENV_KWARGS
 from mm_gym.envs.vector_base import NativeVectorEnv, check_autoreset_mode, check_num_envs
 

@@ -16,7 +16,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 from mm_gym.config import ConfigError, excerpt
-from mm_gym.envs.core import check_seeds
+from mm_gym.envs.seeding import check_seeds
 
 __all__ = ["NativeVectorEnv", "check_autoreset_mode", "check_num_envs"]
 

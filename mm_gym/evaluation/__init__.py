@@ -16,7 +16,7 @@ Modules:
   :mod:`~mm_gym.evaluation.recorder`);
 - :mod:`~mm_gym.evaluation.stats`: :func:`summarize` (the one summary schema),
   :func:`leaderboard`, :func:`format_leaderboard`;
-- :mod:`~mm_gym.evaluation.export`: CSV text, safe names, :func:`write_tables`;
+- :mod:`~mm_gym.evaluation.export`: CSV text, safe names, :func:`bands_table`, :func:`write_tables`;
 - :mod:`~mm_gym.evaluation.figures`: :func:`make_figures`, :func:`write_figures`;
 - :mod:`~mm_gym.evaluation.report`: :func:`write_report` (the PDF);
 - :mod:`~mm_gym.evaluation.scenarios`: the stress grid of ``evaluate.py --scenarios``.
@@ -29,7 +29,7 @@ Example:
     >>> summary = summarize(df, baseline="fixed")
 """
 
-from mm_gym.evaluation.export import csv_text, safe_name, write_tables
+from mm_gym.evaluation.export import bands_table, csv_text, safe_name, write_tables
 from mm_gym.evaluation.figures import make_figures, write_figures
 from mm_gym.evaluation.report import write_report
 from mm_gym.evaluation.rollout import (
@@ -59,6 +59,7 @@ from mm_gym.evaluation.stats import (
     SUMMARY_STATS,
     format_leaderboard,
     leaderboard,
+    leaderboard_cells,
     summarize,
     summary_column,
 )
@@ -75,11 +76,13 @@ __all__ = [
     "PolicyOrFactory",
     "Rollout",
     "Tournament",
+    "bands_table",
     "csv_text",
     "evaluate_policies",
     "evaluation_seeds",
     "format_leaderboard",
     "leaderboard",
+    "leaderboard_cells",
     "make_figures",
     "make_vector_env",
     "observation_overrides",

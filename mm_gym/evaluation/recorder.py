@@ -11,7 +11,6 @@ Everything is read through the simulator's public read-only views
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from typing import Any
 
 import numba as nb
@@ -20,34 +19,16 @@ import pandas as pd
 
 from mm_gym.market.views import KIND_BACKGROUND, KIND_NAMES
 
-__all__ = ["HEADLINE_COLUMNS", "SeriesBuffers", "Trace", "headline_frame", "record_step"]
+__all__ = ["SeriesBuffers", "Trace", "record_step"]
 
 # Columns of the rows kept by Trace (the first is the step, counted from 1).
 _MO_FIELDS = ("step", "size", "side", "kind", "pre_mid", "post_mid")
 _FILL_FIELDS = ("step", "maker", "side", "tick", "size", "kind")
 _TRACE_COLUMNS = [
     "step", "mid", "bid", "ask", "inventory", "cash", "realized", "unrealized", "fees",
-    "total", "lots_traded", "regime", "sentiment", "fundamental", "event",
+    "total", "lots_traded", "regime", "sentiment", "fundamental", "event", "spread_capture",
 ]  # fmt: skip
-
-
-HEADLINE_COLUMNS: tuple[str, ...] = ("step", "score", "bucket", "index", "text")
-"""Columns of :func:`headline_frame` (and of an export's ``headlines.csv``)."""
-
-
-def headline_frame(records: Iterable[Any]) -> pd.DataFrame:
-    """An episode's headlines as a table, oldest first: :data:`HEADLINE_COLUMNS`.
-
-    Args:
-        records: :class:`~mm_gym.envs.core.HeadlineRecord` tuples, as
-            ``env.unwrapped.headlines(i)`` lists them: ``step`` (1 for the first step after
-            the reset, as the traces count), the lexicon ``score``, the latent-sentiment
-            ``bucket`` it was drawn from, its flat bank ``index`` (``bucket * N + j``) and the
-            ``text``.
-    """
-    rows = [(r.step, r.score, r.bucket, r.flat_index, r.text) for r in records]
-    df = pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
-    return df.astype({"step": np.int64, "score": np.float64, "bucket": np.int64, "index": np.int64})
+_HEADLINE_COLUMNS = ["step", "flat_index", "bucket", "score", "headline"]
 
 
 class SeriesBuffers:
@@ -145,6 +126,9 @@ class Trace:
         self.orders: list[tuple[float, ...]] = []
         self.fills: list[tuple[int, ...]] = []
         self.prev_regime = -1
+        self.edge = [0.0, 0.0]  # cumulative spread capture of each maker, currency
+        self.bank: Any = None  # the simulator's headline bank (process.news_model set)
+        self.headlines: list[tuple[int, int]] = []  # (step, flat index) of each headline
 
     def _events(self, sc: Any) -> tuple[int, str]:
         j = self.j
@@ -173,6 +157,7 @@ class Trace:
             ask_q = orders.size[j, k, 1] > 0 or sold > 0
             inv = float(acc.inventory[j, k])
             cash = float(acc.cash[j, k])
+            self.edge[k] += float(acc.step_edge[j, k])
             self.rows[k].append(
                 [
                     t + 1,
@@ -190,12 +175,16 @@ class Trace:
                     float(sc.sentiment[j]),
                     float(sc.fundamental[j]) * tick,
                     event,
+                    self.edge[k],
                 ]
             )
         mo = sim.market_orders
         for i in range(min(int(mo.count[j]), mo.capacity)):
             row = (mo.size[j, i], mo.side[j, i], mo.kind[j, i], mo.pre_mid[j, i], mo.post_mid[j, i])
             self.orders.append((t + 1, *(float(x) for x in row)))
+        self.bank = sim.headline_bank
+        if self.bank is not None and sc.headline[j] >= 0:
+            self.headlines.extend((t + 1, int(k)) for k in sc.headlines(j))
         fl = sim.fills
         for i in range(min(int(fl.count[j]), fl.capacity)):
             cols = (fl.step, fl.maker, fl.side, fl.tick, fl.size, fl.kind)
@@ -210,6 +199,9 @@ class Trace:
             df = pd.DataFrame(self.rows[k], columns=_TRACE_COLUMNS)
             df["regime"] = [REGIMES[int(r)] for r in df["regime"]]
             traces[name] = df
+        if self.bank is not None:
+            rows = [(s, k, *self.bank.lookup(k)) for s, k in self.headlines]
+            traces["headlines"] = pd.DataFrame(rows, columns=_HEADLINE_COLUMNS)
         o = np.asarray(self.orders, dtype=np.float64).reshape(-1, len(_MO_FIELDS))
         c = {f: o[:, i] for i, f in enumerate(_MO_FIELDS)}
         market = pd.DataFrame(

@@ -23,7 +23,7 @@ import pandas as pd
 from mm_gym import metrics
 from mm_gym.config import ConfigError
 from mm_gym.evaluation.episode_metrics import EPISODE_COLUMNS, batch_metrics
-from mm_gym.evaluation.recorder import SeriesBuffers, Trace, headline_frame
+from mm_gym.evaluation.recorder import SeriesBuffers, Trace
 from mm_gym.evaluation.settings import (
     DEFAULT_BATCH,
     _check_int,
@@ -59,16 +59,17 @@ class Rollout:
         episodes: One row per episode (columns: see :data:`EPISODE_COLUMNS`).
         traces: ``{"MM1": df, "MM2": df}`` per-step traces of the sample episode (columns step,
             mid, bid, ask, inventory, cash, realized, unrealized, fees, total, lots_traded,
-            regime, sentiment, fundamental, event); empty without a sample episode.
+            regime, sentiment, fundamental, event, spread_capture: cumulative, currency); empty
+            without a sample episode. With headlines on (``process.news_model``) also
+            ``"headlines"``: the sample episode's headlines (step, flat_index, bucket, score,
+            headline).
         impacts: ``{"market": df, "MM1": df, "MM2": df}``: the sample episode's aggressive
             orders (step, kind, size, side, pre_mid, post_mid, impact) and, per maker, the
             orders of the kind and side that filled it in their step (plus ``maker_lots``).
         bands: ``{"equity": (T + 1, q), "inventory": (T, q)}`` quantiles
             (:data:`BAND_QUANTILES`) over the first batch's full-length episodes, and
-            ``"equity_mean"`` ``(T + 1,)`` over all full-length episodes.
-        headlines: The sample episode's headlines (:func:`~mm_gym.evaluation.recorder.
-            headline_frame`: step, score, bucket, index, text) when the setting has headlines
-            (``process.news_model`` set), else None.
+            ``"equity_mean"`` ``(T + 1,)`` and ``"inventory_mean"`` ``(T,)`` over all
+            full-length episodes (``bands.csv``, :func:`~mm_gym.evaluation.export.bands_table`).
     """
 
     policy: str
@@ -77,7 +78,6 @@ class Rollout:
     traces: dict[str, pd.DataFrame] = field(default_factory=dict)
     impacts: dict[str, pd.DataFrame] = field(default_factory=dict)
     bands: dict[str, np.ndarray] = field(default_factory=dict)
-    headlines: pd.DataFrame | None = None
 
 
 def _policy_rng(seed: int, setting: str, name: str, batch: int) -> np.random.Generator:
@@ -163,7 +163,7 @@ def rollout(
     rival_obj = _resolve_rival(rival, policy)
     frames = []
     out = Rollout(label, setting, pd.DataFrame())
-    equity_sum: np.ndarray | None = None
+    sums: dict[str, np.ndarray] = {}
     n_full = 0
     for b, start in enumerate(range(0, n_total, batch_size)):
         chunk = seed_arr[start : start + batch_size]
@@ -177,16 +177,16 @@ def rollout(
         df = res.pop("episodes")
         df.insert(0, "episode", np.arange(start, start + chunk.size))
         frames.append(df)
-        if "equity_sum" in res:
-            e = res.pop("equity_sum")
-            equity_sum = e if equity_sum is None else equity_sum + e
+        if "n_full" in res:
+            for key, total in res.pop("sums").items():
+                sums[key] = total if key not in sums else sums[key] + total
             n_full += int(res.pop("n_full"))
         if "traces" in res:
             out.traces, out.impacts = res.pop("traces"), res.pop("impacts")
-            out.headlines = res.pop("headlines", None)
         out.bands.update(res.get("bands", {}))
-    if equity_sum is not None and n_full:
-        out.bands["equity_mean"] = equity_sum / n_full
+    if n_full:
+        for key, total in sums.items():
+            out.bands[f"{key}_mean"] = total / n_full
     episodes = pd.concat(frames, ignore_index=True)
     episodes.insert(0, "rival", _rival_name(rival_obj))
     episodes.insert(0, "policy", label)
@@ -218,7 +218,6 @@ class _BatchRun:
     reward: np.ndarray = field(init=False)
     comps: dict[str, np.ndarray] = field(default_factory=dict)
     final: dict[str, np.ndarray] = field(init=False)  # values at each episode's end
-    headlines: pd.DataFrame | None = None  # the traced episode's, when the market has them
 
     def __post_init__(self) -> None:
         n = self.length.size
@@ -290,7 +289,6 @@ def _simulate(
     obs, _ = env.reset(seed=[int(s) for s in seeds])
     policy.reset(rng, venv.policy_context(maker="mm1"))
     trace = Trace(sample, tick, value) if sample is not None else None
-    news = sim.headline_bank is not None
     run = _BatchRun(
         SeriesBuffers(horizon, n), horizon, lot, int(mc.makers.mm1_limit), trace,
         np.full(n, horizon, np.int64),
@@ -305,9 +303,6 @@ def _simulate(
         if trace is not None and alive[trace.j]:
             trace.record(t, sim)
         ended = terminated & alive
-        if trace is not None and news and ended[trace.j]:
-            # now: the next step's autoreset starts the market's headline log afresh
-            run.headlines = headline_frame(venv.headlines(trace.j))
         if ended.any():
             run.end(np.flatnonzero(ended), t, sim, info)
             alive &= ~ended
@@ -347,7 +342,7 @@ def _batch_result(run: _BatchRun, seeds: np.ndarray, *, first: bool) -> dict[str
     full = length == run.horizon
     if full.any():
         equity = np.vstack([np.zeros((1, length.size)), s.pnl])[:, full]
-        result["equity_sum"] = equity.sum(axis=1)
+        result["sums"] = {"equity": equity.sum(axis=1), "inventory": s.inv[:, full].sum(axis=1)}
         result["n_full"] = int(full.sum())
         if first:
             q = np.asarray(BAND_QUANTILES)
@@ -357,8 +352,6 @@ def _batch_result(run: _BatchRun, seeds: np.ndarray, *, first: bool) -> dict[str
             }
     if run.trace is not None:
         result["traces"], result["impacts"] = run.trace.frames()
-        if run.headlines is not None:
-            result["headlines"] = run.headlines
     return result
 
 

@@ -116,24 +116,32 @@ def write_scenarios(folder: Path, scen: Mapping[str, pd.DataFrame]) -> Figure:
 
 
 def scenario_figure(summary: pd.DataFrame) -> Figure:
-    """Grouped bars: mean episode PnL (95% CI) per scenario and contestant."""
+    """Heatmap of mean episode PnL per scenario (rows) and contestant (columns).
+
+    Each cell shows the mean and its 95 % CI; the colour scale is diverging and centred on 0.
+    """
+    from matplotlib.colors import TwoSlopeNorm
+
     scen = list(dict.fromkeys(summary["scenario"]))
     pols = list(dict.fromkeys(summary["policy"]))
-    fig = Figure(figsize=(max(8, 0.8 * len(scen) * len(pols) / 3), 5))
+    grid = summary.pivot(index="scenario", columns="policy").reindex(index=scen)
+    mean = grid["total_pnl_mean"][pols].to_numpy(dtype=np.float64)
+    lo = grid["total_pnl_ci_low"][pols].to_numpy(dtype=np.float64)
+    hi = grid["total_pnl_ci_high"][pols].to_numpy(dtype=np.float64)
+    fig = Figure(figsize=(3.5 + 1.6 * len(pols), 1.2 + 0.42 * len(scen)), layout="constrained")
     ax = fig.add_subplot()
-    width = 0.8 / len(pols)
-    for j, p in enumerate(pols):
-        g = summary[summary["policy"] == p].set_index("scenario").loc[scen]
-        x = np.arange(len(scen)) + j * width
-        err = [
-            g["total_pnl_mean"] - g["total_pnl_ci_low"],
-            g["total_pnl_ci_high"] - g["total_pnl_mean"],
-        ]
-        ax.bar(x, g["total_pnl_mean"], width, yerr=err, label=p, capsize=1.5)
-    ax.set_xticks(np.arange(len(scen)) + 0.4 - width / 2, scen, rotation=45, ha="right", fontsize=7)
-    ax.axhline(0, color="k", lw=0.5)
-    ax.set_ylabel("mean episode PnL (95% CI)")
-    ax.set_title("Stress scenarios")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    span = float(np.nanmax(np.abs(mean))) if np.isfinite(mean).any() else 1.0
+    norm = TwoSlopeNorm(0.0, -span or -1.0, span or 1.0)
+    image = ax.imshow(mean, cmap="RdBu", norm=norm, aspect="auto")
+    for i in range(len(scen)):
+        for j in range(len(pols)):
+            dark = abs(mean[i, j]) > 0.6 * span
+            ax.text(j, i, f"{mean[i, j]:.1f}\n[{lo[i, j]:.1f}, {hi[i, j]:.1f}]", ha="center",
+                    va="center", fontsize=7, color="w" if dark else "k")  # fmt: skip
+    ax.set_xticks(range(len(pols)), pols, fontsize=8)
+    ax.set_yticks(range(len(scen)), scen, fontsize=8)
+    ax.set_xlabel("contestant")
+    ax.set_ylabel("scenario (regime, volatility multiple, shock rate)")
+    ax.set_title("Stress scenarios: mean episode PnL [95 % CI] (currency)")
+    fig.colorbar(image, ax=ax, label="mean episode PnL (currency)")
     return fig

@@ -34,6 +34,7 @@ import pandas as pd
 
 from mm_gym import metrics
 from mm_gym.config import ConfigError
+from mm_gym.evaluation.definitions import leaderboard_legend
 
 __all__ = [
     "CI_STATS",
@@ -44,6 +45,7 @@ __all__ = [
     "SUMMARY_STATS",
     "format_leaderboard",
     "leaderboard",
+    "leaderboard_cells",
     "summarize",
     "summary_column",
 ]
@@ -64,41 +66,11 @@ SUMMARY_STATS: tuple[str, ...] = ("mean", "std", *CI_STATS, *DIFF_STATS)
 """Every ``<metric>_<stat>`` suffix of a :func:`summarize` table, in the module's schema."""
 
 
-def _legend() -> str:
-    """The text of :data:`LEADERBOARD_LEGEND` (defaults read from the config classes)."""
-    from mm_gym.config import MarketConfig
-    from mm_gym.envs.config import EnvConfig
-
-    m, e = MarketConfig(), EnvConfig()
-    unit = m.value_per_tick_lot
-    return f"""\
-Legend (each column: the mean over episodes of a per-episode value; README "Units and metrics")
-  units    prices in ticks (tick_size, {m.tick_size:g} currency by default), sizes in lots
-           (lot_size, {m.lot_size:g} units of the asset), money in currency: one tick on one
-           lot = tick_size x lot_size = {unit:g}; time in steps (an episode: horizon_steps,
-           {m.horizon_steps:,} by default); inventory q in lots
-  PnL      mm1's mark-to-market PnL at the episode's end (cash, with rebates and fees, plus
-           q valued at the mid), currency; [95% CI]: percentile bootstrap of the mean
-  vs X     paired difference policy - X, episode by episode on the same seeds (common random
-           numbers), with its bootstrap 95% CI; X's own row is 0 ("paired diff", all "-":
-           X did not run)
-  Sharpe   per episode: mean / std (ddof 1) of the per-step PnL x sqrt(T), T = the episode's
-           steps; not annualised (a step has no calendar length)
-  maxDD    largest fall of the equity curve (cumulative PnL) from its running peak, currency
-  |inv|    mean |q| over the episode's steps, lots
-  @lim     fraction of steps with |q| at the limit (mm1_limit, {m.makers.mm1_limit} lots by default)
-  fills/s  fills per step (not per second): mm1's fill records / steps, partial fills each count
-  spread   mean quoted spread ask - bid over the steps quoted on both sides, ticks
-  reward   sum of the env's rewards: PnL - phi q^2 each step - psi q_T^2 at the end, currency;
-           phi = inventory_penalty ({e.inventory_penalty:g}), psi = terminal_penalty \
-({e.terminal_penalty:g}) of EnvConfig
-"""
-
-
-LEADERBOARD_LEGEND: str = _legend()
+LEADERBOARD_LEGEND: str = leaderboard_legend()
 """The legend of :func:`format_leaderboard`'s columns and of their units: printed under the
-leaderboard by ``evaluate.py``, written into ``leaderboard.txt`` and onto the report's first
-page (:func:`mm_gym.evaluation.write_report`). The README's "Units and metrics" says the same."""
+leaderboard by ``evaluate.py`` and written into ``leaderboard.txt``; the plain-ASCII form of
+:mod:`mm_gym.evaluation.definitions`, whose text the README's "Units and metrics" and the
+report's definitions page also show."""
 
 
 def summary_column(metric: str, stat: str) -> str:
@@ -265,6 +237,41 @@ def leaderboard(
     return pd.concat(parts, ignore_index=True) if parts else df.assign(rank=[])
 
 
+def leaderboard_cells(row: pd.Series, *, padded: bool = False) -> list[str]:
+    """The cells of one :func:`leaderboard` row, as the leaderboard prints them.
+
+    Rank, policy, mean PnL with its 95 % CI, the paired difference with its CI (``-`` if there
+    is none), Sharpe, max drawdown, mean |inventory|, time at limit, fill rate, quoted spread and
+    mean reward: the columns of :data:`~mm_gym.evaluation.definitions.METRIC_DEFINITIONS`.
+    ``padded`` gives the fixed widths of :func:`format_leaderboard`'s text table.
+    """
+
+    def f(value: float, width: int, spec: str) -> str:
+        sign, rest = (spec[0], spec[1:]) if spec[0] == "+" else ("", spec)
+        return format(value, f"{sign}{width if padded else ''}{rest}")
+
+    def interval(stat: str, low: str, high: str, sign: str = "") -> str:
+        centre, lo, hi = (row[f"total_pnl_{k}"] for k in (stat, low, high))
+        spec = sign + ".1f"
+        return f"{f(centre, 9, spec)} [{f(lo, 8, spec)}, {f(hi, 8, spec)}]"
+
+    d = row.get("total_pnl_diff", math.nan)
+    diff = interval("diff", "diff_low", "diff_high", "+") if np.isfinite(d) else "-"
+    return [
+        f(int(row["rank"]), 2, "d"),
+        str(row["policy"]),
+        interval("mean", "ci_low", "ci_high"),
+        f"{diff:>28s}" if padded else diff,
+        f(row["sharpe_mean"], 7, ".2f"),
+        f(row["max_drawdown_mean"], 7, ".1f"),
+        f(row["mean_abs_inventory_mean"], 6, ".2f"),
+        f(row["frac_at_limit_mean"], 5, ".3f"),
+        f(row["fill_rate_mean"], 7, ".3f"),
+        f(row["quoted_spread_ticks_mean"], 6, ".2f"),
+        f(row["episode_reward_mean"], 9, ".1f"),
+    ]
+
+
 def format_leaderboard(board: pd.DataFrame, baseline: str | None = "avellaneda_stoikov") -> str:
     """A plain-text table of a :func:`leaderboard`, one block per preset.
 
@@ -272,16 +279,6 @@ def format_leaderboard(board: pd.DataFrame, baseline: str | None = "avellaneda_s
     ``baseline`` with its CI, Sharpe, max drawdown, mean |inventory|, time at limit, fill rate,
     quoted spread and mean episode reward; :data:`LEADERBOARD_LEGEND` defines each.
     """
-
-    def ci(row: pd.Series, m: str) -> str:
-        return f"{row[f'{m}_mean']:9.1f} [{row[f'{m}_ci_low']:8.1f}, {row[f'{m}_ci_high']:8.1f}]"
-
-    def diff(row: pd.Series, m: str) -> str:
-        d = row.get(f"{m}_diff", math.nan)
-        if not np.isfinite(d):
-            return f"{'-':>28s}"
-        return f"{d:+9.1f} [{row[f'{m}_diff_low']:+8.1f}, {row[f'{m}_diff_high']:+8.1f}]"
-
     vs = f"vs {baseline} [95% CI]" if baseline else "paired diff"
     header = (
         f"{'#':>2s}  {'policy':24s} {'PnL [95% CI]':>29s} {vs:>28s} {'Sharpe':>7s} "
@@ -293,12 +290,7 @@ def format_leaderboard(board: pd.DataFrame, baseline: str | None = "avellaneda_s
         lines.append(f"== {pre} ({n} episodes per policy) ==")
         lines.append(header)
         for _, row in g.iterrows():
-            lines.append(
-                f"{int(row['rank']):2d}  {str(row['policy'])[:24]:24s} {ci(row, 'total_pnl')} "
-                f"{diff(row, 'total_pnl')} {row['sharpe_mean']:7.2f} "
-                f"{row['max_drawdown_mean']:7.1f} {row['mean_abs_inventory_mean']:6.2f} "
-                f"{row['frac_at_limit_mean']:5.3f} {row['fill_rate_mean']:7.3f} "
-                f"{row['quoted_spread_ticks_mean']:6.2f} {row['episode_reward_mean']:9.1f}"
-            )
+            rank, policy, *cells = leaderboard_cells(row, padded=True)
+            lines.append(f"{rank}  {policy[:24]:24s} " + " ".join(cells))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

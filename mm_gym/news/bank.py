@@ -162,6 +162,21 @@ class HeadlineBank:
         k = b * self.n_per_bucket + j
         return self.text_blob[self.text_offsets[k] : self.text_offsets[k + 1]].decode()
 
+    def lookup(self, flat_index: int) -> tuple[int, float, str]:
+        """``(bucket, score, text)`` of the headline with flat index ``b * N + j``.
+
+        The market records headlines by this index (``MarketSimulator.scalars.headline``).
+
+        Raises:
+            IndexError: If the index is out of range.
+        """
+        b, j = divmod(int(flat_index), self.n_per_bucket)
+        if not 0 <= b < self.n_buckets:
+            raise IndexError(
+                f"flat_index={flat_index} is out of range: must be in [0, {self.scores.size})"
+            )
+        return b, float(self.scores[b, j]), self.text(b, j)
+
     def __repr__(self) -> str:
         """Model, shape, seed and where it lives."""
         return (

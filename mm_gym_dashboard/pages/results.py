@@ -1,8 +1,10 @@
 """The "Results" page: one ``evaluate.py`` export folder (default ``exports/latest``).
 
-Leaderboard with confidence intervals, PnL attribution, inventory paths, market-impact
-scatter, PnL distributions, equity curves, and the export's own plots and report. A file that
-cannot be read is named in a warning and the rest is still shown.
+Leaderboard with confidence intervals, PnL attribution, equity curves and inventory bands (one
+regime at a time, from ``bands.csv``), market-impact scatter, PnL distributions, and the
+export's own plots and report. The terms mean what the report's definitions page says
+(:data:`mm_gym.evaluation.definitions.TERMS`). A file that cannot be read is named in a warning
+and the rest is still shown.
 """
 
 from __future__ import annotations
@@ -15,18 +17,23 @@ from typing import cast
 
 import streamlit as st
 
+from mm_gym.evaluation.definitions import TERMS
 from mm_gym_dashboard import charts
 from mm_gym_dashboard.exports import (
+    BANDS_FILE,
     MAKERS,
     MARKET,
     ExportData,
     attribution,
+    attribution_paths,
+    bands,
     groups,
     impact_points,
     leaderboard,
     list_exports,
     load_export,
     metric_choices,
+    name_column,
     pnl_distribution,
     read_csv,
     resolve_export,
@@ -144,20 +151,72 @@ def _leaderboard_tab(data: ExportData, group: str | None) -> None:
             st.dataframe(data.summary, hide_index=True)
 
 
+def _term(name: str) -> None:
+    """The report's definition of a term, as a caption."""
+    st.caption(f"**{name}** {TERMS[name]}")
+
+
+def _choose_regime(data: ExportData, group: str | None, key: str) -> str:
+    """A regime of the export, chosen in the tab (the sidebar's choice first); "all" if none."""
+    options = [g for g in groups(data) if g != "all"]
+    if data.bands is not None:
+        options += [g for g in dict.fromkeys(data.bands["group"]) if g not in options]
+    if not options:
+        return "all"
+    index = options.index(group) if group in options else 0
+    return str(st.radio("Regime", options, index=index, horizontal=True, key=key))
+
+
 def _attribution_tab(data: ExportData, group: str | None) -> None:
+    _term("PnL attribution")
     found = attribution(data, group)
     if found is None:
         st.info(
-            "No PnL attribution: episodes.csv has no spread_capture / inventory_pnl / fees "
-            "columns and no MM1_metrics.csv has realized / unrealized columns."
+            "No PnL attribution: episodes.csv and summary.csv have no spread_capture / "
+            "inventory_pnl / fees columns and no MM1_metrics.csv has spread_capture / fees / "
+            "total columns."
         )
-        return
-    parts, source = found
-    st.altair_chart(charts.attribution_chart(parts))
-    table = parts.pivot_table(index="contestant", columns="part", values="value", sort=False)
-    table["total"] = table.sum(axis=1)
-    st.dataframe(table.round(3))
-    st.caption(f"From {source}.")
+    else:
+        parts, source = found
+        st.altair_chart(charts.attribution_chart(parts))
+        table = parts.pivot_table(index="contestant", columns="part", values="value", sort=False)
+        table["total"] = table.sum(axis=1)
+        st.dataframe(table.round(3))
+        st.caption(f"Mean per episode {'of ' + group if group else 'over every regime'}; from "
+                   f"{source}.")  # fmt: skip
+    regime = _choose_regime(data, group, "results_attr_regime")
+    paths = attribution_paths(data, None if regime == "all" else regime)
+    if not paths.empty:
+        st.altair_chart(charts.attribution_path_chart(paths))
+        st.caption(f"The sample episode of {regime} (mm1), as in the report.")
+
+
+def _bands_tab(data: ExportData, group: str | None, series: str, key: str) -> None:
+    """Equity curves (``series="pnl"``) or inventory bands of one regime, from bands.csv."""
+    _term("Equity curve")
+    regime = _choose_regime(data, group, f"{key}_regime")
+    pnl = series == "pnl"
+    if data.bands is None:
+        st.info(
+            f"This export has no {BANDS_FILE} (evaluate.py writes it since issue #18; rerun "
+            "evaluate.py to get the mean and 25-75 % band over episodes). The sample episode's "
+            "traces are below."
+        )
+    else:
+        band = bands(data, series, regime)
+        if band.empty:
+            st.info(f"No rows of {regime} in {BANDS_FILE}.")
+        else:
+            what = "Equity curves" if pnl else "Inventory"
+            y_title = charts.column_title("total" if pnl else "inventory")
+            title = f"{what}: mean over episodes and 25-75 % band per contestant ({regime})"
+            st.altair_chart(charts.band_chart(band, title, y_title))
+            name = "mm1's mark-to-market PnL" if pnl else "mm1's inventory"
+            st.caption(f"From {BANDS_FILE}: the line is the mean over episodes of {name}, the band "
+                       "spans its 25 % and 75 % quantiles.")  # fmt: skip
+    with st.expander("Sample episode traces", expanded=data.bands is None):
+        column = "total" if pnl else "inventory"
+        _paths_tab(data, None if regime == "all" else regime, column, key=key)
 
 
 def _maker_and_episode(data: ExportData, key: str) -> tuple[str, object | None]:
@@ -172,9 +231,8 @@ def _maker_and_episode(data: ExportData, key: str) -> tuple[str, object | None]:
     return maker, episode
 
 
-def _paths_tab(
-    data: ExportData, group: str | None, column: str, title: str, y_title: str, key: str
-) -> None:
+def _paths_tab(data: ExportData, group: str | None, column: str, key: str) -> None:
+    """One per-step column of the sample episode's traces, a line per contestant."""
     if not data.contestants:
         st.info("No contestant folders with MM1_metrics.csv / MM2_metrics.csv in this export.")
         return
@@ -183,7 +241,8 @@ def _paths_tab(
     if paths.empty:
         st.info(f"No {maker}_metrics.csv in this export has a {column!r} column.")
         return
-    st.altair_chart(charts.paths_chart(paths, f"{title} ({maker})", y_title))
+    title = f"{charts.column_title(column)} of the sample episode ({maker})"
+    st.altair_chart(charts.paths_chart(paths, title, charts.column_title(column)))
     labels = paths[["step", "event"]].drop_duplicates()["event"].astype(str).str.split(";")
     kinds = [charts.event_kind(e) for e in labels.explode().dropna()]
     if kinds.count("shock") or kinds.count("regime"):
@@ -239,7 +298,14 @@ def _distribution_tab(data: ExportData, group: str | None) -> None:
         st.info(f"No episodes of {group} in episodes.csv.")
         return
     st.altair_chart(charts.distribution_chart(dist, column))
-    st.dataframe(dist.groupby("contestant")["pnl"].describe(percentiles=[0.05, 0.5, 0.95]).round(3))
+    title = charts.column_title(column)
+    table = dist.groupby(["group", "contestant"], sort=False)["pnl"].describe(
+        percentiles=[0.05, 0.25, 0.5, 0.75, 0.95]
+    )
+    table = table.rename(columns={"count": "episodes"}).rename_axis(["regime", "contestant"])
+    st.dataframe(table.round(2))
+    st.caption(f"{title}: boxes quartiles, whiskers 1.5 IQR; the table's columns are its mean, "
+               "standard deviation and percentiles over episodes.")  # fmt: skip
 
 
 def _files_tab(data: ExportData) -> None:
@@ -287,25 +353,30 @@ def _files_tab(data: ExportData) -> None:
 TABS: dict[str, Callable[[ExportData, str | None], None]] = {
     "Leaderboard": _leaderboard_tab,
     "PnL attribution": _attribution_tab,
-    "Inventory paths": partial(
-        _paths_tab,
-        column="inventory",
-        title="Inventory paths",
-        y_title="inventory (lots)",
-        key="results_inv",
-    ),
+    "Equity curves": partial(_bands_tab, series="pnl", key="results_eq"),
+    "Inventory": partial(_bands_tab, series="inventory", key="results_inv"),
     "Market impact": _impact_tab,
     "PnL distributions": _distribution_tab,
-    "Equity curves": partial(
-        _paths_tab,
-        column="total",
-        title="Equity curves",
-        y_title="total PnL (currency)",
-        key="results_eq",
-    ),
     "Files": lambda data, _group: _files_tab(data),
 }
 """The page's tabs in order: title -> ``draw(data, group)``, called inside the tab."""
+
+
+def _export_size(data: ExportData) -> str:
+    """``"6 contestants x 3 regimes, 3,600 episodes (18 trace folders)"``, as far as known."""
+    names = {n.split("/")[0] for n in data.contestants}
+    table = data.episodes if data.episodes is not None else data.summary
+    if table is not None:
+        names = set(table[name_column(table)].astype(str))
+    regimes = [g for g in groups(data) if g != "all"]
+    text = f"{len(names)} contestant{'s' * (len(names) != 1)}"
+    if regimes:
+        text += f" x {len(regimes)} regime{'s' * (len(regimes) != 1)}"
+    if data.episodes is not None:
+        text += f", {len(data.episodes):,} episodes"
+    if data.contestants:
+        text += f" ({len(data.contestants)} sample-trace folders)"
+    return text
 
 
 def render(root: Path) -> None:
@@ -319,8 +390,7 @@ def render(root: Path) -> None:
     except DashboardError as exc:
         st.error(str(exc))
         return
-    n_eps = "" if data.episodes is None else f", {len(data.episodes)} episode rows"
-    st.caption(f"Export `{folder}`: {len(data.contestants)} contestant folders{n_eps}")
+    st.caption(f"Export `{folder}`: {_export_size(data)}")
     for problem in data.problems:
         st.warning(f"Skipped a file that cannot be read: {problem}")
     group = _choose_group(data)

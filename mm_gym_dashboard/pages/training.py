@@ -10,7 +10,15 @@ import streamlit as st
 
 from mm_gym_dashboard import charts
 from mm_gym_dashboard.paths import ENV_RUNS
-from mm_gym_dashboard.runs import RunInfo, default_tags, list_runs, load_scalars, run_info, smooth
+from mm_gym_dashboard.runs import (
+    RunInfo,
+    default_tags,
+    list_runs,
+    load_scalars,
+    run_info,
+    smooth,
+    unfinished_note,
+)
 
 __all__ = ["render"]
 
@@ -91,6 +99,9 @@ def render(root: Path) -> None:
         df, problems = _scalars(str(info.path), _fingerprint(info))
         for problem in problems:
             st.warning(f"Run {name}: {problem}")
+        note = unfinished_note(name, df)
+        if note is not None:
+            st.info(note)
         if not df.empty:
             frames.append(df)
     if not frames:
