@@ -569,48 +569,16 @@ def simulate(
 def report_setup(
     args: Args, regimes: list[str], contestants: list[str], baseline: str | None
 ) -> list[tuple[str, str]]:
-    """The cover page's setup table of ``report.pdf``: ``(label, value)``, Markdown values."""
-    from mm_gym.evaluation import evaluation_seeds
+    """The cover page's setup table of ``report.pdf`` (:func:`~mm_gym.evaluation.setup_rows`)."""
+    from mm_gym.cli import changed_flags
+    from mm_gym.evaluation import evaluation_seeds, setup_rows
 
-    seeds = [int(s) for s in evaluation_seeds(args.episodes, args.seed)]
-    shown = ", ".join(str(s) for s in seeds[:3]) + (", ..." if len(seeds) > 3 else "")
-    horizons = sorted({horizon_of(r, args) for r in regimes})
-    return [
-        ("presets (regimes)", ", ".join(f"`{r}`" for r in regimes)),
-        ("contestants (mm1)", ", ".join(f"`{c}`" for c in contestants)),
-        ("rival (mm2)", f"`{args.rival}`"),
-        (
-            "episodes",
-            f"{args.episodes:,} per contestant and regime, "
-            f"{' / '.join(f'{h:,}' for h in horizons)} steps each",
-        ),
-        (
-            "seeds",
-            f"master seed {args.seed}; episode i of every contestant runs on seed i of "
-            f"the list ({shown}): common random numbers",
-        ),
-        ("paired differences", f"against `{baseline}`" if baseline else "none (no baseline ran)"),
-        (
-            "statistics",
-            f"percentile bootstrap, 2,000 resamples, 95 % intervals, bootstrap seed {args.seed}",
-        ),
-        ("command", f"`evaluate.py {' '.join(command_line(args))}`"),
-    ]
-
-
-def command_line(args: Args) -> list[str]:
-    """The flags of ``args`` that differ from their defaults, as ``--flag value``."""
-    out = []
-    for f in dataclasses.fields(Args):
-        value = getattr(args, f.name)
-        if value == f.default:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(value, bool):
-            out.append(flag if value else f"--no-{flag[2:]}")
-        else:
-            out += [flag, str(value)]
-    return out
+    return setup_rows(
+        regimes=regimes, contestants=contestants, rival=args.rival, episodes=args.episodes,
+        horizons=sorted({horizon_of(r, args) for r in regimes}),
+        seeds=[int(s) for s in evaluation_seeds(args.episodes, args.seed)], seed=args.seed,
+        baseline=baseline, command=f"evaluate.py {' '.join(changed_flags(args))}",
+    )  # fmt: skip
 
 
 def write_run_json(

@@ -34,6 +34,7 @@ __all__ = [
     "CliError",
     "Fail",
     "OneLineParser",
+    "changed_flags",
     "check_types",
     "integer_value",
     "parse_key_values",
@@ -269,3 +270,22 @@ def check_types(settings: Any, fail: Fail, where: str = "") -> None:
             problem = "must be a mapping"
         if problem:
             fail(f"{f.name}={excerpt(value)} {problem}{where}")
+
+
+def changed_flags(settings: Any) -> list[str]:
+    """The fields of a settings dataclass that differ from their defaults, as command-line flags.
+
+    ``--flag value`` per field (``--flag`` / ``--no-flag`` for a bool), in field order: the
+    command that reproduces ``settings`` (a report's setup line).
+    """
+    out = []
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if value == f.default:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            out.append(flag if value else f"--no-{flag[2:]}")
+        else:
+            out += [flag, str(value)]
+    return out

@@ -375,7 +375,7 @@ def attribution_chart(parts: pd.DataFrame) -> AnyChart:
     """Stacked mean PnL parts per contestant (currency), with their sum, the total, as a tick.
 
     ``parts``: columns ``contestant``, ``part``, ``value``
-    (:func:`~mm_gym_dashboard.exports.attribution`).
+    (:func:`~mm_gym_dashboard.tables.attribution`).
     """
     totals = parts.groupby("contestant", as_index=False, sort=False)["value"].sum()
     bars = (
@@ -406,7 +406,7 @@ def attribution_path_chart(paths: pd.DataFrame) -> AnyChart:
     """Each contestant's sample episode: cumulative attribution parts and the total, per step.
 
     ``paths``: columns ``contestant``, ``step``, ``part``, ``value``
-    (:func:`~mm_gym_dashboard.exports.attribution_paths`); one panel per contestant, one scale.
+    (:func:`~mm_gym_dashboard.tables.attribution_paths`); one panel per contestant, one scale.
     """
     return (
         alt.Chart(paths)
@@ -435,7 +435,7 @@ def band_chart(band: pd.DataFrame, title: str, y_title: str) -> AnyChart:
     """Mean per step with its 25-75 % band, one colour per contestant.
 
     ``band``: columns ``contestant``, ``step``, ``mean``, ``p25``, ``p75``
-    (:func:`~mm_gym_dashboard.exports.bands`).
+    (:func:`~mm_gym_dashboard.tables.bands`).
     """
     color = alt.Color("contestant:N", title="contestant", legend=_LEGEND,
                       scale=alt.Scale(scheme="tableau10"),
@@ -467,7 +467,7 @@ def band_chart(band: pd.DataFrame, title: str, y_title: str) -> AnyChart:
 
 
 def paths_chart(paths: pd.DataFrame, title: str, y_title: str) -> AnyChart:
-    """Per-step lines of each contestant (:func:`~mm_gym_dashboard.exports.step_paths`)."""
+    """Per-step lines of each contestant (:func:`~mm_gym_dashboard.tables.step_paths`)."""
     lines = (
         alt.Chart(paths, title=title)
         .mark_line()
@@ -491,7 +491,7 @@ def impact_chart(points: pd.DataFrame, color: str = "contestant") -> AnyChart:
 
     Args:
         points: Columns ``contestant``, ``size``, ``impact`` and optionally ``side``, ``kind``
-            (:func:`~mm_gym_dashboard.exports.impact_points`).
+            (:func:`~mm_gym_dashboard.tables.impact_points`).
         color: The column that colours the points (``contestant``, ``side`` or ``kind``).
     """
     tips = ("contestant", "step", "kind", "side", "size", "pre_mid", "post_mid", "impact")

@@ -14,6 +14,7 @@ import pytest
 from mm_gym.metrics import bootstrap_ci
 from mm_gym_dashboard import exports as ex
 from mm_gym_dashboard import runs as rn
+from mm_gym_dashboard import tables as tb
 from mm_gym_dashboard.live import (
     FEED_COLUMNS,
     LiveMarket,
@@ -39,7 +40,7 @@ def test_load_export_reads_every_file_of_the_sample(export: Path) -> None:
     assert data.problems == []
     assert data.summary is not None and data.episodes is not None
     regimes = ["mean_reverting", "trending"]
-    assert ex.groups(data) == regimes
+    assert tb.groups(data) == regimes
     assert sorted(data.contestants) == sorted(
         f"{c}/{r}" for c in SAMPLE_CONTESTANTS for r in regimes
     )
@@ -108,16 +109,16 @@ def test_load_export_rejects_missing_and_non_export_folders(tmp_path: Path) -> N
 
 def test_metric_choices_put_the_pnl_first_and_skip_ids(export: Path) -> None:
     data = ex.load_export(export)
-    choices = ex.metric_choices(data)
+    choices = tb.metric_choices(data)
     assert choices[0] == "total_pnl"
     assert not {"episode", "seed", "length"} & set(choices)
     data.episodes = None  # summary only: the metrics behind its <m>_mean columns
-    assert ex.metric_choices(data)[:2] == ["total_pnl", "spread_capture"]
+    assert tb.metric_choices(data)[:2] == ["total_pnl", "spread_capture"]
 
 
 def test_leaderboard_uses_the_summary_cis_when_present(export: Path) -> None:
     data = ex.load_export(export)
-    board = ex.leaderboard(data, "total_pnl")
+    board = tb.leaderboard(data, "total_pnl")
     assert board["source"].iloc[0].endswith("summary.csv")
     sm = data.summary.set_index(["policy", "preset"])
     row = board.iloc[0]
@@ -129,7 +130,7 @@ def test_leaderboard_uses_the_summary_cis_when_present(export: Path) -> None:
 
 def test_leaderboard_bootstraps_from_episodes_without_summary_cis(export: Path) -> None:
     data = ex.load_export(export)
-    board = ex.leaderboard(data, "max_drawdown", n_boot=500)  # no CI columns in the summary
+    board = tb.leaderboard(data, "max_drawdown", n_boot=500)  # no CI columns in the summary
     assert board["source"].iloc[0].endswith("episodes.csv")
     ep = data.episodes
     row = board[(board.contestant == "glft") & (board.group == "trending")].iloc[0]
@@ -138,12 +139,12 @@ def test_leaderboard_bootstraps_from_episodes_without_summary_cis(export: Path) 
     assert (row["mean"], row["ci_low"], row["ci_high"]) == pytest.approx(tuple(ci))
     assert row["n"] == 5
     with pytest.raises(DashboardError, match="nope"):
-        ex.leaderboard(data, "nope")
+        tb.leaderboard(data, "nope")
 
 
 def test_attribution_parts_add_up_to_the_total_pnl(export: Path) -> None:
     data = ex.load_export(export)
-    parts, source = ex.attribution(data)
+    parts, source = tb.attribution(data)
     assert source.endswith("episodes.csv")
     # The names of the report's figure: one meaning of "PnL attribution" everywhere.
     from mm_gym.evaluation.figures import ATTRIBUTION_PARTS
@@ -152,14 +153,14 @@ def test_attribution_parts_add_up_to_the_total_pnl(export: Path) -> None:
     totals = parts.groupby("contestant")["value"].sum()
     expected = data.episodes.groupby("policy")["total_pnl"].mean()
     pd.testing.assert_series_equal(totals.sort_index(), expected.sort_index(), check_names=False)
-    one, _ = ex.attribution(data, "trending")
+    one, _ = tb.attribution(data, "trending")
     assert not one.equals(parts)
 
 
 def test_attribution_falls_back_to_the_last_step_of_the_traces(export: Path) -> None:
     data = ex.load_export(export)
     data.episodes = data.summary = None
-    parts, source = ex.attribution(data, "trending")
+    parts, source = tb.attribution(data, "trending")
     assert "MM1_metrics" in source
     assert sorted(parts["contestant"].unique()) == sorted(SAMPLE_CONTESTANTS)
     m = data.contestants["glft/trending"].metrics["MM1"].iloc[-1]
@@ -171,7 +172,7 @@ def test_attribution_falls_back_to_the_last_step_of_the_traces(export: Path) -> 
 
 def test_attribution_paths_sum_to_the_total_at_every_step(export: Path) -> None:
     data = ex.load_export(export)
-    paths = ex.attribution_paths(data, "trending")
+    paths = tb.attribution_paths(data, "trending")
     wide = paths[paths.contestant == "glft"].pivot(index="step", columns="part", values="value")
     parts = wide.drop(columns="total").sum(axis=1)
     np.testing.assert_allclose(parts, wide["total"])
@@ -182,28 +183,28 @@ def test_attribution_paths_sum_to_the_total_at_every_step(export: Path) -> None:
 def test_bands_are_read_per_regime_and_missing_in_older_exports(tmp_path: Path) -> None:
     data = ex.load_export(write_sample_export(tmp_path / "new", episodes=3, steps=40))
     raw = pd.read_csv(data.folder / "bands.csv")
-    pnl = ex.bands(data, "pnl", "trending")
+    pnl = tb.bands(data, "pnl", "trending")
     assert sorted(pnl["contestant"].unique()) == sorted(SAMPLE_CONTESTANTS)
     assert list(pnl.columns) == ["contestant", "step", "mean", "p25", "p75"]
     want = raw[(raw.preset == "trending") & (raw.policy == "glft")]
     got = pnl[pnl.contestant == "glft"]
     np.testing.assert_allclose(got["mean"], want["pnl_mean"])
     np.testing.assert_allclose(got["p75"], want["pnl_p75"])
-    inv = ex.bands(data, "inventory", "trending")
+    inv = tb.bands(data, "inventory", "trending")
     assert inv["step"].min() == 1  # no inventory before the first step
     old = ex.load_export(write_sample_export(tmp_path / "old", steps=40, with_bands=False))
-    assert old.bands is None and ex.bands(old, "pnl", "trending").empty and not old.problems
+    assert old.bands is None and tb.bands(old, "pnl", "trending").empty and not old.problems
 
 
 def test_contestants_nested_by_regime_are_filtered_by_group(export: Path) -> None:
     data = ex.load_export(export)
-    paths = ex.step_paths(data, "inventory", "MM1", group="trending")
+    paths = tb.step_paths(data, "inventory", "MM1", group="trending")
     assert sorted(paths["contestant"].unique()) == sorted(SAMPLE_CONTESTANTS)
-    assert len(ex.step_paths(data, "total", "MM2")["contestant"].unique()) == 6
-    points = ex.impact_points(data, "MM1", group="mean_reverting")
+    assert len(tb.step_paths(data, "total", "MM2")["contestant"].unique()) == 6
+    points = tb.impact_points(data, "MM1", group="mean_reverting")
     assert set(points["side"]) <= {"buy", "sell"}
     assert sorted(points["contestant"].unique()) == sorted(SAMPLE_CONTESTANTS)
-    assert len(ex.impact_points(data, ex.MARKET)) == 6 * 150
+    assert len(tb.impact_points(data, ex.MARKET)) == 6 * 150
 
 
 def test_flat_contestant_folders_belong_to_every_group(export: Path) -> None:
@@ -212,13 +213,13 @@ def test_flat_contestant_folders_belong_to_every_group(export: Path) -> None:
     shutil.rmtree(export / "contestants")
     data = ex.load_export(export)
     assert sorted(data.contestants) == sorted(SAMPLE_CONTESTANTS)
-    paths = ex.step_paths(data, "inventory", group="trending")
+    paths = tb.step_paths(data, "inventory", group="trending")
     assert sorted(paths["contestant"].unique()) == sorted(SAMPLE_CONTESTANTS)
 
 
 def test_pnl_distribution_has_one_row_per_episode(export: Path) -> None:
     data = ex.load_export(export)
-    dist, column = ex.pnl_distribution(data)
+    dist, column = tb.pnl_distribution(data)
     assert column == "total_pnl" and len(dist) == len(data.episodes)
 
 
@@ -381,9 +382,9 @@ def test_every_chart_builds_a_valid_vega_lite_spec(export: Path, tmp_path: Path)
     h, ev = m.history, m.events()
     levels, quotes = m.book()
     data = ex.load_export(export)
-    board = ex.leaderboard(data, "total_pnl")
-    parts, _ = ex.attribution(data)
-    dist, col = ex.pnl_distribution(data)
+    board = tb.leaderboard(data, "total_pnl")
+    parts, _ = tb.attribution(data)
+    dist, col = tb.pnl_distribution(data)
     df, _ = rn.load_scalars(rn.run_info(write_sample_run(tmp_path / "runs", "a", points=5)))
     curve = df[df.tag == "train/loss"].assign(smoothed=lambda d: rn.smooth(d["value"], 0.5))
     built = [
@@ -400,10 +401,10 @@ def test_every_chart_builds_a_valid_vega_lite_spec(export: Path, tmp_path: Path)
         charts.var_chart(m.risk_path(), 0.95),
         charts.leaderboard_chart(board, "total_pnl"),
         charts.attribution_chart(parts),
-        charts.paths_chart(ex.step_paths(data, "total"), "Equity", "PnL"),
-        charts.attribution_path_chart(ex.attribution_paths(data, "trending")),
-        charts.band_chart(ex.bands(data, "pnl", "trending"), "Equity curves", "PnL"),
-        charts.impact_chart(ex.impact_points(data), "kind"),
+        charts.paths_chart(tb.step_paths(data, "total"), "Equity", "PnL"),
+        charts.attribution_path_chart(tb.attribution_paths(data, "trending")),
+        charts.band_chart(tb.bands(data, "pnl", "trending"), "Equity curves", "PnL"),
+        charts.impact_chart(tb.impact_points(data), "kind"),
         charts.distribution_chart(dist, col),
         charts.learning_curve_chart(curve, "train/loss", "wall_time"),
     ]
@@ -426,7 +427,7 @@ def test_leaderboard_reads_the_evaluator_summary_schema_only(export: Path) -> No
 
     data = ex.load_export(export)
     assert data.summary is not None
-    board = ex.leaderboard(data, "total_pnl")
+    board = tb.leaderboard(data, "total_pnl")
     sm = data.summary.set_index(["policy", "preset"])
     for _, row in board.iterrows():
         for stat in ("mean", "ci_low", "ci_high"):
@@ -436,4 +437,4 @@ def test_leaderboard_reads_the_evaluator_summary_schema_only(export: Path) -> No
     data.summary = data.summary.rename(
         columns={"total_pnl_ci_low": "total_pnl_lo", "total_pnl_ci_high": "total_pnl_hi"}
     )
-    assert ex.leaderboard(data, "total_pnl", n_boot=200)["source"].iloc[0].endswith("episodes.csv")
+    assert tb.leaderboard(data, "total_pnl", n_boot=200)["source"].iloc[0].endswith("episodes.csv")

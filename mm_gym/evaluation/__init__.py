@@ -31,7 +31,7 @@ Example:
 
 from mm_gym.evaluation.export import bands_table, csv_text, safe_name, write_tables
 from mm_gym.evaluation.figures import make_figures, write_figures
-from mm_gym.evaluation.report import write_report
+from mm_gym.evaluation.report import setup_rows, write_report
 from mm_gym.evaluation.rollout import (
     BAND_QUANTILES,
     EPISODE_COLUMNS,
@@ -91,6 +91,7 @@ __all__ = [
     "run_tournament",
     "safe_name",
     "setting_configs",
+    "setup_rows",
     "summarize",
     "summary_column",
     "tournament_memory_bytes",

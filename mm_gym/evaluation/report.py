@@ -29,7 +29,7 @@ from mm_gym.evaluation.stats import leaderboard, leaderboard_cells
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FIGURE_DPI", "REGIME_FIGURES", "package_versions", "write_report"]
+__all__ = ["FIGURE_DPI", "REGIME_FIGURES", "package_versions", "setup_rows", "write_report"]
 
 FIGURE_DPI = 150
 """Resolution of the figures in the PDF, dots per inch of the figure's own size."""
@@ -68,6 +68,55 @@ def package_versions() -> list[tuple[str, str]]:
     return out
 
 
+def setup_rows(
+    *,
+    regimes: Sequence[str],
+    contestants: Sequence[str],
+    rival: str,
+    episodes: int,
+    horizons: Sequence[int],
+    seeds: Sequence[int],
+    seed: int,
+    baseline: str | None,
+    command: str,
+) -> list[tuple[str, str]]:
+    """The cover page's setup table: ``(label, value)`` rows, values in Markdown.
+
+    Args:
+        regimes: The presets run.
+        contestants: The contestants (mm1).
+        rival: The rival's spec (mm2).
+        episodes: Episodes per contestant and regime.
+        horizons: The distinct episode lengths, steps.
+        seeds: The episodes' seeds (the first three are shown).
+        seed: The master seed (also the bootstrap's).
+        baseline: The contestant of the paired differences, or None.
+        command: The command line that reproduces the run.
+    """
+    shown = ", ".join(str(s) for s in seeds[:3]) + (", ..." if len(seeds) > 3 else "")
+    return [
+        ("presets (regimes)", ", ".join(f"`{r}`" for r in regimes)),
+        ("contestants (mm1)", ", ".join(f"`{c}`" for c in contestants)),
+        ("rival (mm2)", f"`{rival}`"),
+        (
+            "episodes",
+            f"{episodes:,} per contestant and regime, "
+            f"{' / '.join(f'{h:,}' for h in horizons)} steps each",
+        ),
+        (
+            "seeds",
+            f"master seed {seed}; episode i of every contestant runs on seed i of "
+            f"the list ({shown}): common random numbers",
+        ),
+        ("paired differences", f"against `{baseline}`" if baseline else "none (no baseline ran)"),
+        (
+            "statistics",
+            f"percentile bootstrap, 2,000 resamples, 95 % intervals, bootstrap seed {seed}",
+        ),
+        ("command", f"`{command}`"),
+    ]
+
+
 def write_report(
     path: Any,
     *,
@@ -96,7 +145,7 @@ def write_report(
     """
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.units import mm
-    from reportlab.platypus import PageBreak, SimpleDocTemplate
+    from reportlab.platypus import PageBreak
 
     from mm_gym.files import atomic_write_bytes
 
@@ -135,6 +184,13 @@ def write_report(
         )
     for heading, text in appendix:
         story += [PageBreak(), *_heading(heading, st), _pre(text, st)]
+    atomic_write_bytes(path, _build(story, title, page, margin))
+
+
+def _build(story: list[Any], title: str, page: tuple[float, float], margin: float) -> bytes:
+    """The PDF of ``story`` on ``page`` (points) with ``title`` and the page number below."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
 
     def footer(canvas: Any, doc: Any) -> None:
         canvas.saveState()
@@ -150,7 +206,7 @@ def write_report(
         bottomMargin=margin + 8 * mm, title=title, author="mm_gym evaluate.py",
     )  # fmt: skip
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------- building blocks

@@ -24,22 +24,24 @@ from mm_gym_dashboard.exports import (
     MAKERS,
     MARKET,
     ExportData,
+    list_exports,
+    load_export,
+    read_csv,
+    resolve_export,
+)
+from mm_gym_dashboard.paths import ENV_EXPORTS, DashboardError
+from mm_gym_dashboard.tables import (
     attribution,
     attribution_paths,
     bands,
     groups,
     impact_points,
     leaderboard,
-    list_exports,
-    load_export,
     metric_choices,
     name_column,
     pnl_distribution,
-    read_csv,
-    resolve_export,
     step_paths,
 )
-from mm_gym_dashboard.paths import ENV_EXPORTS, DashboardError
 
 __all__ = ["render"]
 
