@@ -17,6 +17,7 @@ import mm_gym  # noqa: F401  (registers the env ids)
 from mm_gym.config import ConfigError, MarketConfig, preset, with_overrides
 from mm_gym.market import MarketSimulator
 from mm_gym.news import HeadlineFileError, load_headlines
+from mm_gym.news.loader import COLUMNS
 from mm_gym.news.replay import NO_BUCKET, load_replay
 
 pytest.importorskip("vaderSentiment")
@@ -203,3 +204,22 @@ def test_replay_is_deterministic_and_the_same_for_every_seed(tmp_path: Path) -> 
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     assert not np.array_equal(runs[0][0], runs[2][0])  # the market follows the seed
     assert runs[0][1] == runs[1][1] == runs[2][1]  # the file, not the seed, decides the headlines
+
+
+def test_parquet_file_replays_in_a_vector_env(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    path = tmp_path / "news.parquet"
+    frame = pd.DataFrame([(int(t), a, h) for t, a, h in ROWS[:5]], columns=list(COLUMNS))
+    frame.to_parquet(path)
+    envs = gym.make_vec(
+        ENV_ID, num_envs=2, horizon_steps=HORIZON, news_model="vader", news_file=str(path)
+    )
+    envs.reset(seed=0)
+    for _ in range(HORIZON):
+        envs.step(np.zeros((2, 2), np.float32))
+    for i in range(2):
+        records = envs.unwrapped.headlines(i)
+        assert [(r.step, r.text) for r in records] == [(max(int(t), 1), h) for t, _, h in ROWS[:5]]
+    envs.close()
