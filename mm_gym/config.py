@@ -218,6 +218,11 @@ def _choice(default: str, choices: tuple[str, ...]) -> Any:
     return field(default=default, metadata={"choices": choices})
 
 
+def _text(default: str) -> Any:
+    """A field that must be a string (any text; its meaning is checked with the other fields)."""
+    return field(default=default, metadata={"text": True})
+
+
 def _part(cls: type) -> Any:
     """A field holding a nested config of class ``cls`` (default: ``cls()``)."""
     return field(default_factory=cls, metadata={"part": cls})
@@ -241,6 +246,9 @@ def _check_fields(config: Any, prefix: str) -> None:
                 raise ConfigError(f"{name}={excerpt(value)} must be true or false")
         elif "choices" in rule:
             _check_choice(name, value, rule["choices"])
+        elif "text" in rule:
+            if not isinstance(value, str):
+                raise ConfigError(f"{name}={excerpt(value)} must be a string")
         elif "part" in rule:
             if not isinstance(value, rule["part"]):
                 raise ConfigError(f"{name}={excerpt(value)} must be a {rule['part'].__name__}")
@@ -308,6 +316,16 @@ class ProcessConfig(_Validated, prefix="process."):
         news_per_bucket: Headlines ``N`` per bucket in the bank.
         news_bank_seed: Seed of the bank's headline text (the bank is built once and cached,
             :func:`mm_gym.news.load_bank`).
+        news_file: A user's headline file (``.csv`` / ``.parquet``, :func:`mm_gym.news.
+            load_headlines`) that replaces the bank: replay. ``""`` (default): no file. Needs
+            ``news_model`` ``"vader"`` or ``"lm"`` to score it. Each episode replays the same
+            headlines at the same steps (:class:`mm_gym.news.HeadlineReplay` has the rule:
+            integer timestamp ``k`` is env step ``max(k, 1)``; date-times are
+            ``1 + floor((t - t_first) / news_seconds_per_step)``; beyond ``horizon_steps``
+            ignored, with a warning); the market itself is unchanged.
+        news_asset: The asset of ``news_file`` to replay (its ``asset`` column); ``""`` takes
+            the file's only asset (a file with several needs one named).
+        news_seconds_per_step: Seconds per env step when ``news_file`` has date-time stamps.
         alpha_sentiment_weight: Weight ``w_s`` of the observed sentiment in the ``alpha``
             observation feature, ``clip(w_s * sentiment + w_i * imbalance_l1, -1, 1)``
             (observed with ``observe_alpha=True``; it changes nothing else).
@@ -332,8 +350,24 @@ class ProcessConfig(_Validated, prefix="process."):
     news_buckets: int = _ranged(21, 2, 1_001, integer=True)
     news_per_bucket: int = _ranged(256, 1, 100_000, integer=True)
     news_bank_seed: int = _ranged(0, 0, 2**63 - 1, integer=True)
+    news_file: str = _text("")
+    news_asset: str = _text("")
+    news_seconds_per_step: float = _ranged(1.0, 0.0, 1e9, lo_open=True)
     alpha_sentiment_weight: float = _ranged(1.0, -10.0, 10.0)
     alpha_imbalance_weight: float = _ranged(1.0, -10.0, 10.0)
+
+    def _check_together(self) -> None:
+        """A headline file needs a model to score it; an asset needs a file."""
+        if self.news_file and self.news_model == "none":
+            raise ConfigError(
+                f"process.news_file={excerpt(self.news_file)} needs process.news_model 'vader' "
+                "or 'lm' to score its headlines (it is 'none')"
+            )
+        if self.news_asset and not self.news_file:
+            raise ConfigError(
+                f"process.news_asset={excerpt(self.news_asset)} picks an asset of "
+                "process.news_file, which is not set"
+            )
 
 
 @dataclass(frozen=True)

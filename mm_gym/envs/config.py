@@ -49,6 +49,8 @@ MARKET_ALIASES: dict[str, str] = {
     "mm1_limit": "makers.mm1_limit",
     "mm2_limit": "makers.mm2_limit",
     "news_model": "process.news_model",
+    "news_file": "process.news_file",
+    "news_asset": "process.news_asset",
 }
 """Short keyword names accepted by the environments for nested market fields."""
 
@@ -223,7 +225,8 @@ def resolve_configs(
         env_config: Base environment config (default :class:`EnvConfig()`).
         overrides: Keyword overrides: :class:`EnvConfig` fields, :class:`MarketConfig` fields
             (nested as mappings or dotted keys such as ``"flow.shock_rate"``) and the aliases
-            ``mm1_limit`` / ``mm2_limit`` / ``news_model`` (:data:`MARKET_ALIASES`).
+            ``mm1_limit`` / ``mm2_limit`` / ``news_model`` / ``news_file`` / ``news_asset``
+            (:data:`MARKET_ALIASES`).
         extra_keys: Further keys the caller accepts (only used to list them in errors).
         owner: The constructor named in the unknown-key error, e.g. ``"MarketMakingEnv"``.
 

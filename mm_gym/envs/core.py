@@ -62,7 +62,8 @@ REWARD_INFO_KEYS: dict[str, str] = {name: f"reward_{name}" for name in COMPONENT
 
 HEADLINE_INFO_KEYS: tuple[str, str] = ("headline_score", "headline_index")
 """The info keys of an env with headlines (``process.news_model`` set): the score of the step's
-last headline (NaN if none) and its flat bank index ``b * N + j`` (-1 if none)."""
+last headline (NaN if none) and its flat bank index ``b * N + j`` (-1 if none); replaying a
+headline file (``process.news_file``), its row in the file instead."""
 
 
 class HeadlineRecord(NamedTuple):
@@ -70,8 +71,9 @@ class HeadlineRecord(NamedTuple):
 
     Attributes:
         step: The env step it arrived in (1 for the first ``step()`` after a reset).
-        flat_index: Its flat index ``b * N + j`` in the bank.
-        bucket: ``b``, the latent-sentiment bucket it was drawn from.
+        flat_index: Its flat index ``b * N + j`` in the bank; replaying a headline file
+            (``process.news_file``), its row in the file (0 the first after the header).
+        bucket: ``b``, the latent-sentiment bucket it was drawn from (-1 for a file's).
         score: The scoring model's score, the value the observed sentiment averaged.
         text: The headline.
     """
@@ -243,7 +245,8 @@ class MarketCore(RootSeeds):
         feature_names: The observed feature names.
         obs_dim: Number of observed features.
         obs_cols: Their columns in the simulator's features (:func:`observed_columns`).
-        headline_bank: The simulator's :class:`~mm_gym.news.HeadlineBank` (None: no headlines).
+        headline_bank: The simulator's :class:`~mm_gym.news.HeadlineBank`, or its
+            :class:`~mm_gym.news.HeadlineReplay` replaying a file (None: no headlines).
         roots: ``(n,)`` uint64 root seeds (see the module docstring).
         episodes: ``(n,)`` int64 index of the current episode of each market.
     """
@@ -592,7 +595,8 @@ class CoreEnvMixin:
         """The headlines of the current episode, oldest first (``process.news_model`` set).
 
         Each a :class:`HeadlineRecord` ``(step, index, bucket, score, text)``; the text is
-        looked up in the bank here, never in the step. At most four per step are listed (see
+        looked up in the bank (or the replayed file, ``process.news_file``) here, never in the
+        step. At most four per step are listed (see
         :meth:`mm_gym.market.views.ScalarsView.headlines`).
 
         Args:

@@ -167,8 +167,11 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
     decays every step with half-life ``process.news_half_life_steps`` (140) before averaging
     the step's headlines in (weight ``process.alpha_smooth`` each). The market itself is the
     same as without headlines. ``env.unwrapped.headlines()`` lists the episode's headlines as
-    ``HeadlineRecord(step, flat_index, bucket, score, text)``. See ``docs/ARCHITECTURE.md``,
-    "News headlines".
+    ``HeadlineRecord(step, flat_index, bucket, score, text)``. ``news_file="news.csv"`` (a CSV
+    or Parquet file with the columns ``timestamp, asset, headline``; ``news_asset`` picks one
+    asset of several) replays your own headlines instead, at the same steps every episode:
+    integer timestamps are env steps, date-times count ``process.news_seconds_per_step`` (1)
+    seconds per step from the file's first. See ``docs/ARCHITECTURE.md``, "News headlines".
 
     ## Rewards
 
@@ -214,7 +217,8 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
       ``terminal_penalty``, ``dampening``, ``utility``, ``cara_gamma``, ``max_drawdown``.
     - Any :class:`~mm_gym.config.MarketConfig` field (``regime``, ``horizon_steps``, ...), nested
       ones as mappings or dotted keys (``**{"flow.shock_rate": 0.01}``), and the aliases
-      ``mm1_limit`` / ``mm2_limit`` / ``news_model`` (``process.news_model``).
+      ``mm1_limit`` / ``mm2_limit`` / ``news_model`` / ``news_file`` / ``news_asset``
+      (``process.news_model``, ...).
 
     Invalid values raise :class:`~mm_gym.config.ConfigError`; an unknown keyword raises
     :class:`~mm_gym.config.UnknownKeywordError`, a ``ConfigError`` that is also a ``TypeError``
@@ -254,7 +258,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
     or with ``reward_info="flat"`` the same floats as ``reward_pnl``, ``reward_inventory_pnl``,
     ... (no dict). With headlines on (``news_model`` set) also ``headline_score`` (the score of
     the step's last headline, NaN if none) and ``headline_index`` (its flat bank index
-    ``b * N + j``, -1 if none).
+    ``b * N + j``, or its row in a replayed ``news_file``; -1 if none).
 
     ## Seeding
 

@@ -304,7 +304,7 @@ def step_one(
         update_mid(s, m)  # the makers' new quotes are part of the book
     # 2. exogenous state; keep the price window centred on the fundamental (the book model:
     # on the mid, which the fundamental only leads by the informed traders' short-lived signal)
-    step_exogenous(s, p, m)
+    step_exogenous(s, p, m, makers_active)  # the makers are inactive only in the warm-up
     book = p.price_formation == FORMATION_BOOK
     centre = is_[m, I_BASE] + n // 2
     f = fs[m, F_MID] if book else fs[m, F_FUND]

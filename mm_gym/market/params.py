@@ -36,6 +36,7 @@ class MarketParams(NamedTuple):
     news_noise: float  # [process.news_noise]
     alpha_smooth: float  # [process.alpha_smooth]
     news_headlines: bool  # news items are headlines of the bank [process.news_model != "none"]
+    news_replay: bool  # headlines come from a file, not the bank [process.news_file != ""]
     news_decay: float  # per-step decay of the observed sentiment, 2 ** (-1 / half-life)
     alpha_sentiment_weight: float  # [process.alpha_sentiment_weight]
     alpha_imbalance_weight: float  # [process.alpha_imbalance_weight]
@@ -119,6 +120,7 @@ def pack_params(config: MarketConfig) -> MarketParams:
         news_noise=float(pr.news_noise),
         alpha_smooth=float(pr.alpha_smooth),
         news_headlines=pr.news_model != "none",
+        news_replay=pr.news_file != "",
         news_decay=2.0 ** (-1.0 / pr.news_half_life_steps),
         alpha_sentiment_weight=float(pr.alpha_sentiment_weight),
         alpha_imbalance_weight=float(pr.alpha_imbalance_weight),

@@ -14,7 +14,9 @@ Per step (in this order):
    the bank: bucket ``b`` of ``s``, index ``j`` uniform from ``STREAM_NEWS``, reading
    ``scores[b, j]``; the observed sentiment first decays, ``o = news_decay * o``, every step.
    The noise draw is still made (and discarded), so the exogenous stream, and with it the
-   whole market, is the same with or without headlines.
+   whole market, is the same with or without headlines. Replaying a headline file
+   (``news_file``) the items are the file's headlines of the episode step instead; the
+   Poisson count and its noise draws are still made and discarded, for the same reason.
 4. Fundamental ``F`` (ticks), by regime, with ``e ~ N(0,1)``:
    ``mean_reverting``: ``F += ou_kappa * (anchor - F) + sigma * e`` (discrete OU, AR(1) 1-kappa);
    ``trending``: ``F += trend_drift * s + sigma * e`` (drift sign follows sentiment);
@@ -47,6 +49,7 @@ from mm_gym.market.state import (
     I_HEADLINES,
     I_NEWS,
     I_REGIME,
+    I_T,
     MarketState,
 )
 
@@ -56,40 +59,60 @@ REGIME_VOLATILE = 2
 
 
 @nb.njit(cache=True, inline="always")
-def _headlines(s: MarketState, p: MarketParams, m: int, sent: float, n_news: int) -> None:
-    """This step's ``n_news`` headlines of market ``m`` at latent sentiment ``sent``.
+def _headlines(
+    s: MarketState, p: MarketParams, m: int, sent: float, n_news: int, in_episode: bool
+) -> int:
+    """This step's headlines of market ``m`` at latent sentiment ``sent``; returns their number.
 
     The observed sentiment ``o`` is a decaying average of headline scores: every step
     ``o <- news_decay * o``, then per headline ``o <- (1 - alpha_smooth) * o + alpha_smooth *
     score``, so ``o = sum_i alpha (1 - alpha)^(later headlines) news_decay^(age in steps) score_i``,
-    in [-1, 1]. A headline is ``scores[b, j]``: ``b`` the bucket of ``sent`` (the rule of
-    :func:`mm_gym.news.bucket_of`), ``j`` uniform in ``[0, N)`` from ``STREAM_NEWS``. Records the
-    last headline's flat index ``b * N + j`` and score (-1 and NaN without one) and the first
-    ``HEADLINE_CAP`` indices.
+    in [-1, 1]. From the bank there are ``n_news`` headlines, each ``scores[b, j]``: ``b`` the
+    bucket of ``sent`` (the rule of :func:`mm_gym.news.bucket_of`), ``j`` uniform in ``[0, N)``
+    from ``STREAM_NEWS``; its index is ``b * N + j``. In replay (``news_replay``) they are the
+    file's headlines of this episode step (none in the warm-up, ``in_episode`` False), each
+    indexed by its row in the file; the ``n_news`` drawn are discarded. Records the last
+    headline's index and score (-1 and NaN without one) and the first ``HEADLINE_CAP`` indices.
     """
     fs, is_, rng, scores = s.fs, s.is_, s.rng, s.news_scores
     n_buckets, n_per = scores.shape[0], scores.shape[1]
     b = min(max(int((sent + 1.0) * 0.5 * n_buckets), 0), n_buckets - 1)
     alpha = p.alpha_smooth
     o = p.news_decay * fs[m, F_SENT_OBS]
+    first, n = 0, n_news
+    if p.news_replay:
+        for _ in range(n_news):
+            normal(rng, m, STREAM_EXO)  # the noisy reading's draw: keeps the exogenous stream
+        i, start = is_[m, I_T], s.news_replay_start
+        n = 0
+        if in_episode and i + 1 < start.shape[0]:
+            first, n = start[i], start[i + 1] - start[i]
     last = -1
     score = math.nan
-    for k in range(n_news):
-        normal(rng, m, STREAM_EXO)  # the noisy reading's draw: keeps the exogenous stream as is
-        j = min(int(uniform(rng, m, STREAM_NEWS) * n_per), n_per - 1)
-        score = scores[b, j]
+    for k in range(n):
+        if p.news_replay:
+            score = s.news_replay_scores[first + k]
+            last = s.news_replay_rows[first + k]
+        else:
+            normal(rng, m, STREAM_EXO)  # the noisy reading's draw: keeps the exogenous stream
+            j = min(int(uniform(rng, m, STREAM_NEWS) * n_per), n_per - 1)
+            score = scores[b, j]
+            last = b * n_per + j
         o = (1.0 - alpha) * o + alpha * score
-        last = b * n_per + j
         if k < HEADLINE_CAP:
             is_[m, I_HEADLINES + k] = last
     fs[m, F_SENT_OBS] = o
     fs[m, F_HEADLINE_SCORE] = score
     is_[m, I_HEADLINE] = last
+    return n
 
 
 @nb.njit(cache=True, inline="always")
-def step_exogenous(s: MarketState, p: MarketParams, m: int) -> None:
-    """Advance regime, sentiment, news and the fundamental of market ``m`` by one step."""
+def step_exogenous(s: MarketState, p: MarketParams, m: int, in_episode: bool) -> None:
+    """Advance regime, sentiment, news and the fundamental of market ``m`` by one step.
+
+    ``in_episode`` is False in the warm-up (a replayed headline file starts with the episode).
+    """
     fs, is_, rng = s.fs, s.is_, s.rng
     st = STREAM_EXO
     # 1. regime chain (two uniforms every step in switching mode)
@@ -110,7 +133,7 @@ def step_exogenous(s: MarketState, p: MarketParams, m: int) -> None:
     # 3. news
     n_news = poisson(rng, m, st, p.news_rate)
     if p.news_headlines:
-        _headlines(s, p, m, sent, n_news)
+        n_news = _headlines(s, p, m, sent, n_news, in_episode)
     else:
         alpha = p.alpha_smooth
         for _ in range(n_news):

@@ -144,10 +144,23 @@ _VIEW_ATTRS = (
 
 
 def _headline_bank(config: MarketConfig) -> Any:
-    """The headline bank of ``config`` (None without ``news_model``); imported only when used."""
+    """The headline source of ``config``: None, the replayed ``news_file`` or the bank.
+
+    None without ``news_model``; the modules are imported only when used.
+    """
     pr = config.process
     if pr.news_model == "none":
         return None
+    if pr.news_file:
+        from mm_gym.news.replay import load_replay
+
+        return load_replay(
+            pr.news_file,
+            pr.news_model,
+            config.horizon_steps,
+            asset=pr.news_asset,
+            seconds_per_step=pr.news_seconds_per_step,
+        )
     from mm_gym.news import load_bank
 
     return load_bank(pr.news_model, pr.news_buckets, pr.news_per_bucket, pr.news_bank_seed)
@@ -175,7 +188,10 @@ class MarketSimulator:
             the first time), else None. Its ``scores`` are copied into the state; the kernels
             record flat indices ``b * N + j`` (:attr:`scalars` ``headline``,
             ``headline_score``, :meth:`headline_indices`), whose text is
-            ``headline_bank.text(*divmod(index, N))``.
+            ``headline_bank.text(*divmod(index, N))``. With ``config.process.news_file``
+            it is the file's :class:`~mm_gym.news.HeadlineReplay` instead (its arrays copied
+            into the state; the index recorded is the row in the file); both have
+            ``lookup(index) -> (bucket, score, text)``.
     """
 
     def __init__(
@@ -207,8 +223,11 @@ class MarketSimulator:
         self.record = record
         self.params: MarketParams = pack_params(config)
         self.headline_bank = _headline_bank(config)
-        scores = None if self.headline_bank is None else self.headline_bank.scores
-        self.state: MarketState = allocate(self.n_markets, config.n_levels, scores)
+        bank, replay = self.headline_bank, None
+        if config.process.news_file:
+            bank, replay = None, self.headline_bank.kernel_arrays()
+        scores = None if bank is None else bank.scores
+        self.state: MarketState = allocate(self.n_markets, config.n_levels, scores, replay)
         self._quotes = np.zeros((self.n_markets, 2, 4), np.float64)
         self._all = np.ones(self.n_markets, np.bool_)
         self._parallel = _parallel_by_default(self.n_markets) if parallel is None else parallel

@@ -127,6 +127,14 @@ class _StateArrays(NamedTuple):
     # not per market: the headline bank's scores[B, N], read-only to the kernels; (1, 1) zeros
     # without headlines (mm_gym.news.HeadlineBank.scores, copied once at construction)
     news_scores: np.ndarray
+    # not per market either: a replayed headline file (ProcessConfig.news_file), read-only to the
+    # kernels. The headlines of kernel step i (env step i + 1) are entries
+    # news_replay_start[i] .. news_replay_start[i + 1] - 1 of news_replay_scores (their scores)
+    # and news_replay_rows (their rows in the file, recorded as the headline index); without a
+    # file start is [0] (no step has headlines) and the others are empty
+    news_replay_start: np.ndarray  # (horizon_steps + 1,) int64, non-decreasing
+    news_replay_scores: np.ndarray  # (n_headlines,) float64
+    news_replay_rows: np.ndarray  # (n_headlines,) int64
 
 
 class MarketState(_StateArrays):
@@ -150,14 +158,27 @@ class MarketState(_StateArrays):
         return sum(a.nbytes for a in self)
 
 
-def allocate(n_markets: int, n_levels: int, news_scores: np.ndarray | None = None) -> MarketState:
+def allocate(
+    n_markets: int,
+    n_levels: int,
+    news_scores: np.ndarray | None = None,
+    news_replay: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> MarketState:
     """Allocate zeroed state arrays for ``n_markets`` markets with ``n_levels`` price levels.
 
-    ``news_scores`` is the headline bank's ``scores[B, N]`` (copied; None: no headlines).
+    ``news_scores`` is the headline bank's ``scores[B, N]`` (copied; None: no headlines);
+    ``news_replay`` the replayed file's ``(start, scores, rows)`` (copied; None: no file; see
+    :class:`MarketState` and :meth:`mm_gym.news.HeadlineReplay.kernel_arrays`).
     """
     n = n_markets
     scores = np.zeros((1, 1)) if news_scores is None else news_scores
     scores = np.array(scores, dtype=np.float64, order="C", copy=True)
+    if news_replay is None:
+        news_replay = (np.zeros(1, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int64))
+    start, replay_scores, rows = (
+        np.array(a, dtype=t, order="C", copy=True)
+        for a, t in zip(news_replay, (np.int64, np.float64, np.int64), strict=True)
+    )
     state = MarketState(
         fs=np.zeros((n, N_FS), np.float64),
         is_=np.zeros((n, N_IS), np.int64),
@@ -174,5 +195,8 @@ def allocate(n_markets: int, n_levels: int, news_scores: np.ndarray | None = Non
         mos=np.zeros((n, MO_CAP, N_M), np.float64),
         n_mos=np.zeros(n, np.int64),
         news_scores=scores,
+        news_replay_start=start,
+        news_replay_scores=replay_scores,
+        news_replay_rows=rows,
     )
     return state

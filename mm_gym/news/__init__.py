@@ -13,6 +13,8 @@ Pure Python and numpy. The market draws pre-scored headlines from a bank when
 - :mod:`mm_gym.news.bank`: :class:`HeadlineBank`, ``scores[B, N]`` pre-scored per sentiment
   bucket with a numba-simple :func:`bucket_of`, text on demand, cached on disk.
 - :mod:`mm_gym.news.loader`: a user's CSV / Parquet headline file, checked and scored.
+- :mod:`mm_gym.news.replay`: :class:`HeadlineReplay`, such a file placed on env steps and
+  replayed by the market in place of the bank (``ProcessConfig.news_file``).
 - :mod:`mm_gym.news.report`: ``python -m mm_gym.news --report``, the figures of each model.
 
 Example:
@@ -37,6 +39,7 @@ from mm_gym.news.bank import (
 )
 from mm_gym.news.generator import GENERATOR_VERSION, Headline, generate_headline, generate_headlines
 from mm_gym.news.loader import HeadlineFileError, load_headlines
+from mm_gym.news.replay import HeadlineReplay, load_replay
 from mm_gym.news.scoring import MODELS, Scorer, get_scorer
 
 __all__ = [
@@ -46,6 +49,7 @@ __all__ = [
     "Headline",
     "HeadlineBank",
     "HeadlineFileError",
+    "HeadlineReplay",
     "Scorer",
     "bank_path",
     "bucket_centres",
@@ -57,4 +61,5 @@ __all__ = [
     "get_scorer",
     "load_bank",
     "load_headlines",
+    "load_replay",
 ]
