@@ -7,7 +7,7 @@ a field read, as cheap as the indexed read of a flat array it replaces.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from mm_gym.config import REGIMES, FormationConfig, MarketConfig
 from mm_gym.market.rng import geometric_log_q_of_mean
@@ -106,7 +106,6 @@ def pack_params(config: MarketConfig) -> MarketParams:
     # compiled step is the same for both models (FormationConfig.volatile_mo_mult, shock_one_step).
     volatile_flow_mult = pr.volatile_flow_mult * (fo.volatile_mo_mult if book else 1.0)
     shock_steps = 1 if book and fo.shock_one_step else fl.shock_duration_steps
-    a, b = _activity_ar1(fo)
     return MarketParams(
         sigma_ticks=float(pr.sigma_ticks),
         ou_kappa=float(pr.ou_kappa),
@@ -158,6 +157,14 @@ def pack_params(config: MarketConfig) -> MarketParams:
         ),
         horizon_steps=int(config.horizon_steps),
         price_formation=FORMATION_BOOK if config.price_formation == "book" else FORMATION_LEGACY,
+        **_formation_params(fo),
+    )
+
+
+def _formation_params(fo: FormationConfig) -> dict[str, Any]:
+    """The :class:`MarketParams` fields of the "book" price formation (``config.formation``)."""
+    a, b = _activity_ar1(fo)
+    return dict(
         queue_ref_lots=float(fo.queue_ref_lots),
         inside_spread_prob=float(fo.inside_spread_prob),
         metaorder_share=float(fo.metaorder_share),
