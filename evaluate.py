@@ -74,7 +74,8 @@ class Args:
     contestants: str = field(
         default="all",
         metadata={
-            "help": "comma-separated baselines to run as mm1, or 'all' (see --list); "
+            "help": "comma-separated baselines to run as mm1, or 'all' (every one of --list but "
+            "the opt-in sentiment_as); "
             "mypkg.mymod:MyPolicy imports MyPolicy (a QuotingPolicy, or a class or function "
             "making one, called with (regime, overrides) if it takes two arguments)"
         },
@@ -266,10 +267,10 @@ def known_spec(spec: str, regimes: list[str], args: Args) -> bool:
 
 def select_baselines(args: Args, regimes: list[str]) -> dict[str, Callable[[str], Any]]:
     """The scripted contestants (factories ``regime -> policy``), by name or import spec."""
-    from baselines.registry import policy_names
+    from baselines.registry import default_policy_names, policy_names
 
     if args.contestants.strip() == "all":
-        return {n: policy_factory(n, args) for n in policy_names()}
+        return {n: policy_factory(n, args) for n in default_policy_names()}
     names = split(args.contestants)
     unknown = [n for n in names if not known_spec(n, regimes, args)]
     if unknown or not names:

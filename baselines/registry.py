@@ -27,7 +27,9 @@ from mm_gym.policy import QuotingPolicy
 
 __all__ = [
     "BASELINE_NAMES",
+    "OPT_IN_NAMES",
     "PolicyFactory",
+    "default_policy_names",
     "is_import_spec",
     "make_policy",
     "policy_names",
@@ -88,9 +90,12 @@ _REGISTRY: dict[str, PolicyFactory] = {
 BASELINE_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 """The built-in scripted baselines, in leaderboard order of the CLI's ``--list``."""
 
-# Registered by name but not a default contestant: it reads the news ``alpha`` signal (worth it
-# with headlines on, ``process.news_model``) and tunes its ``kappa`` on first use (minutes).
 _REGISTRY["sentiment_as"] = _sentiment_as
+
+OPT_IN_NAMES: tuple[str, ...] = ("sentiment_as",)
+"""Registered names that run only when named, not with ``evaluate.py --contestants all``:
+``sentiment_as`` reads the news ``alpha`` signal (worth it with headlines on,
+``process.news_model``) and tunes its ``kappa`` on first use (about a minute per setting)."""
 
 
 def register_policy(name: str, factory: PolicyFactory, *, overwrite: bool = False) -> None:
@@ -111,6 +116,11 @@ def register_policy(name: str, factory: PolicyFactory, *, overwrite: bool = Fals
 def policy_names() -> tuple[str, ...]:
     """Every registered name, built-ins first."""
     return tuple(_REGISTRY)
+
+
+def default_policy_names() -> tuple[str, ...]:
+    """The registered names ``evaluate.py --contestants all`` runs: all but :data:`OPT_IN_NAMES`."""
+    return tuple(n for n in _REGISTRY if n not in OPT_IN_NAMES)
 
 
 def is_import_spec(spec: str) -> bool:

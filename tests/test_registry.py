@@ -80,3 +80,18 @@ def test_register_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     registry.register_policy("bad", lambda s, o: object())
     with pytest.raises(ValueError, match="not a QuotingPolicy"):
         registry.make_policy("bad")
+
+
+def test_opt_in_policies_are_registered_but_not_run_by_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    import evaluate
+    from baselines import FixedSpread
+
+    assert "sentiment_as" in registry.policy_names()
+    assert "sentiment_as" not in registry.default_policy_names()
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    registry.register_policy("tight", lambda s, o: FixedSpread(0.0, name="tight"))
+    assert registry.default_policy_names()[-1] == "tight"  # a user's policy runs with 'all'
+    chosen = evaluate.select_baselines(evaluate.Args(contestants="all"), ["default"])
+    assert list(chosen) == list(registry.default_policy_names())
+    named = evaluate.select_baselines(evaluate.Args(contestants="sentiment_as"), ["default"])
+    assert list(named) == ["sentiment_as"]
