@@ -77,10 +77,12 @@ def book_presets() -> list[str]:
 
 
 def evaluation_baselines() -> tuple[str, ...]:
-    """The contestants of ``evaluate.py`` by name (:func:`baselines.registry.policy_names`).
+    """Every registered baseline by name (:func:`baselines.registry.policy_names`).
 
-    They carry ``evaluate.py``'s parameters (Avellaneda-Stoikov and GLFT calibrated on the
-    setting), so the live market shows the same opponents as the leaderboard.
+    ``evaluate.py --contestants all`` runs these but the opt-in ones
+    (:data:`baselines.registry.OPT_IN_NAMES`, e.g. ``sentiment_as``). They carry
+    ``evaluate.py``'s parameters (Avellaneda-Stoikov and GLFT calibrated on the setting), so the
+    live market shows the same opponents as the leaderboard.
     """
     from baselines.registry import policy_names
 
