@@ -148,6 +148,16 @@ class Args:
     batch_size: int = field(
         default=2048, metadata={"help": "episodes per vector env (memory ~ 64 kB x episodes)"}
     )
+    ray: str = field(
+        default="",
+        metadata={
+            "help": "run the tournament as Ray tasks (contestant x regime x --batch-size seeds, "
+            "results identical): --ray alone starts a local Ray, --ray HOST:PORT joins a "
+            "cluster (ray start --head; extra 'ray')",
+            "const": "local",
+            "metavar": "ADDRESS",
+        },
+    )
     progress: bool = field(default=True, metadata={"help": "show a tqdm progress bar"})
     list: bool = field(default=False, metadata={"help": "list contestants and regimes, then exit"})
 
@@ -302,6 +312,8 @@ def load_runs(args: Args) -> dict[str, Any]:
         return {}
     runs_dir = Path("runs")
     if args.runs == "auto":
+        from agents.run_folder import newest_completed_run
+
         newest = newest_completed_run(runs_dir)
         if newest is None:
             print(f"--runs auto: no completed train.py run under {runs_dir}/; none added")
@@ -341,30 +353,6 @@ def load_runs(args: Args) -> dict[str, Any]:
             raise CliError(f"run {str(folder)!r} did not load as a QuotingPolicy: {policy!r}")
         policies[f"ppo:{folder.name}"] = policy
     return policies
-
-
-def newest_completed_run(runs_dir: Path) -> Path | None:
-    """The run under ``runs_dir`` that completed last, or None.
-
-    Completed: its ``metadata.json`` says ``"status": "completed"`` and it holds a
-    ``policy.npz``; a run that is still training, was interrupted or failed is passed over.
-    The newest is the one whose ``metadata.json`` was written last (at the end of its run).
-    """
-    if not runs_dir.is_dir():
-        return None
-    done = []
-    for folder in runs_dir.iterdir():
-        meta = folder / "metadata.json"
-        if folder.is_symlink() or not folder.is_dir() or not (folder / "policy.npz").is_file():
-            continue
-        try:
-            status = json.loads(meta.read_text(encoding="utf-8")).get("status")
-            mtime = meta.stat().st_mtime
-        except (OSError, ValueError, AttributeError):  # no, unreadable or not an object
-            continue
-        if status == "completed":
-            done.append((mtime, folder.name, folder))
-    return max(done)[2] if done else None
 
 
 def check_features(policies: dict[str, Any], regimes: list[str], args: Args) -> None:
@@ -440,6 +428,7 @@ def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
     from mm_gym.config import ConfigError
     from mm_gym.evaluation import safe_name
+    from mm_gym.ray_cluster import optional_ray_session
 
     try:
         check_args(args)
@@ -462,7 +451,7 @@ def _main(argv: list[str] | None) -> int:
         if len(set(names)) != len(names):
             raise CliError(f"contestant names collide as folder names: {list(contestants)}")
         check_memory_needed(args, regimes, len(contestants))
-        with prepare_output(args.out, args.overwrite, ROOT) as output:
+        with optional_ray_session(args.ray), prepare_output(args.out, args.overwrite, ROOT) as output:
             try:
                 run(args, regimes, contestants, rival, output.tmp)
             except (ConfigError, MemoryError) as exc:  # input the checks above could not see
@@ -557,7 +546,12 @@ def simulate(
     # The bar counts vector-env steps: one per step of each batch of each (regime, contestant).
     n_batches = -(-args.episodes // args.batch_size)
     total = n_batches * len(contestants) * sum(horizon_of(r, args) for r in regimes)
-    bar = tqdm(total=total, desc="tournament", unit="step", disable=not args.progress)
+    if args.ray:  # one task per batch; the bar counts tasks
+        from mm_gym.evaluation.distributed import run_tournament_ray as run_tournament
+
+        total = n_batches * len(contestants) * len(regimes)
+    unit = "task" if args.ray else "step"
+    bar = tqdm(total=total, desc="tournament", unit=unit, disable=not args.progress)
     t0 = time.perf_counter()
     tournament = run_tournament(
         contestants, regimes, overrides(args), args.episodes, seed=args.seed, rival=rival,

@@ -223,6 +223,23 @@ class Args:
         metadata={"help": "comma-separated baselines of the final table"},
     )
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    seeds: str = field(
+        default="",
+        metadata={
+            "help": "train one run per seed, e.g. 0-9 or 0,2,5 (runs/<name>_s<seed>), then "
+            "aggregate their held-out comparisons across seeds (mean, 95%% CI) into "
+            "runs/<name>_seeds/ (agents.sweep)"
+        },
+    )
+    ray: str = field(
+        default="",
+        metadata={
+            "help": "with --seeds: train the seeds as Ray tasks; --ray alone starts a local Ray, "
+            "--ray HOST:PORT joins a cluster (ray start --head; extra 'ray')",
+            "const": "local",
+            "metavar": "ADDRESS",
+        },
+    )
 
 
 def fail(message: str) -> NoReturn:
@@ -395,9 +412,11 @@ def check_env_and_memory(args: Args, overrides: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> Path:
     """Train (or resume) a run; return its folder. ``callbacks``: extra SB3 callbacks (tests)."""
+    args, given = parse_args(argv)
+    if args.seeds or args.ray:  # a seed sweep: one run per seed, then their aggregate
+        return sweep(argv, args, given)
     with contextlib.ExitStack() as hold:  # holds the run folder's lock until the run ends
         # 1. settings; the folder of a resumed run, locked
-        args, given = parse_args(argv)
         run_dir: Path | None = None
         metadata: dict[str, Any] = {}
         if args.resume:
@@ -430,6 +449,18 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
         write_metadata(run_dir, metadata)
         venv.close()
         return run_dir
+
+
+def sweep(argv: list[str] | None, args: Args, given: set[str]) -> Path:
+    """``--seeds``: :func:`agents.sweep.run_sweep`; return the aggregate folder."""
+    if not args.seeds:
+        fail("--ray trains the seeds of --seeds as Ray tasks: give --seeds too (e.g. 0-9)")
+    if "seed" in given:
+        fail(f"--seed={args.seed} and --seeds={args.seeds}: give one (--seeds sets each run's)")
+    from agents.sweep import run_sweep
+
+    root = Path(__file__).resolve().parent
+    return run_sweep(sys.argv[1:] if argv is None else argv, args, fail, root)
 
 
 def open_resumed_run(

@@ -209,3 +209,27 @@ def versions() -> dict[str, str]:
     except (OSError, subprocess.SubprocessError):
         out["git_commit"] = "unknown"
     return out
+
+
+def newest_completed_run(runs_dir: Path) -> Path | None:
+    """The run under ``runs_dir`` that completed last, or None.
+
+    Completed: its ``metadata.json`` says ``"status": "completed"`` and it holds a
+    ``policy.npz``; a run that is still training, was interrupted or failed is passed over.
+    The newest is the one whose ``metadata.json`` was written last (at the end of its run).
+    """
+    if not runs_dir.is_dir():
+        return None
+    done = []
+    for folder in runs_dir.iterdir():
+        meta = folder / "metadata.json"
+        if folder.is_symlink() or not folder.is_dir() or not (folder / "policy.npz").is_file():
+            continue
+        try:
+            status = json.loads(meta.read_text(encoding="utf-8")).get("status")
+            mtime = meta.stat().st_mtime
+        except (OSError, ValueError, AttributeError):  # no, unreadable or not an object
+            continue
+        if status == "completed":
+            done.append((mtime, folder.name, folder))
+    return max(done)[2] if done else None

@@ -3,7 +3,9 @@
 Each field of the settings dataclass is a ``--flag`` (underscores become dashes) whose help text
 is ``field.metadata["help"]``. The field's annotation picks the flag's form:
 
-    int, float, str   one value of that type (an int also as an integer-valued float: ``1e5``)
+    int, float, str   one value of that type (an int also as an integer-valued float: ``1e5``);
+                      with ``metadata["const"]`` the value may be left out (the flag alone
+                      gives the const: ``--ray`` is ``--ray local``)
     bool              ``--flag`` / ``--no-flag`` (or a plain ``--flag`` switch, see ``switches``)
     list[int]         one or more positive integers (``--net-arch 64 64``)
     dict[str, Any]    ``KEY=VALUE`` items, values read as YAML (``--env-kwargs a=1 b.c=x``)
@@ -192,7 +194,12 @@ def settings_parser(
         else:
             converters: dict[str, Callable[[str], Any]] = {"int": _int_flag, "float": float}
             convert = converters.get(kind, str)
-            parser.add_argument(flag, type=convert, help=help_text)
+            # metadata["const"]: the value may be left out (``--ray`` alone means "local").
+            optional: dict[str, Any] = {}
+            if "const" in f.metadata:
+                optional = {"nargs": "?", "const": f.metadata["const"]}
+                optional["metavar"] = f.metadata.get("metavar", "VALUE")
+            parser.add_argument(flag, type=convert, help=help_text, **optional)
     return parser
 
 

@@ -161,21 +161,80 @@ def rollout(
     if sample_episode is not None and not 0 <= sample_episode < n_total:
         raise ConfigError(f"sample_episode={sample_episode!r} must be in [0, {n_total - 1}]")
     rival_obj = _resolve_rival(rival, policy)
+    plan = batch_plan(n_total, batch_size)
+    results = run_batches(
+        policy, setting, overrides, seed_arr, rival_obj, plan, seed=seed, name=label,
+        sample_episode=sample_episode, progress=progress,
+    )  # fmt: skip
+    return assemble_rollout(label, setting, _rival_name(rival_obj), results)
+
+
+def batch_plan(n_episodes: int, batch_size: int) -> list[tuple[int, int, int]]:
+    """The batches of a rollout: ``(index, first episode, episodes)`` each, in order.
+
+    A rollout's result depends on its batches (the policy's generator is drawn per batch,
+    :func:`_policy_rng`, and the quantile bands come from batch 0), so a rollout split across
+    processes (:mod:`mm_gym.evaluation.distributed`) runs exactly these batches.
+    """
+    return [
+        (b, start, min(batch_size, n_episodes - start))
+        for b, start in enumerate(range(0, n_episodes, batch_size))
+    ]
+
+
+def run_batches(
+    policy: QuotingPolicy,
+    setting: str,
+    overrides: Mapping[str, Any] | None,
+    seeds: np.ndarray,
+    rival: Any,
+    batches: Sequence[tuple[int, int, int]],
+    *,
+    seed: int,
+    name: str,
+    sample_episode: int | None,
+    progress: Callable[[int], Any] | None = None,
+) -> list[tuple[int, dict[str, Any]]]:
+    """Run some batches of :func:`batch_plan` of a rollout; ``(first episode, result)`` each.
+
+    Args:
+        policy: The contestant (reset at the start of each batch).
+        setting: Book preset name or env id.
+        overrides: Environment keyword overrides.
+        seeds: The rollout's root seeds, all of them (``batches`` index into it).
+        rival: ``"builtin"`` or a :class:`QuotingPolicy` (already resolved).
+        batches: ``(index, first episode, episodes)`` of the batches to run.
+        seed: Master seed (the policy's generator).
+        name: Contestant name (the policy's generator).
+        sample_episode: Index in ``seeds`` of the traced episode, or None.
+        progress: Called after each step of the vector env with the number of new steps.
+    """
+    out = []
+    for b, start, size in batches:
+        chunk = seeds[start : start + size]
+        j = None
+        if sample_episode is not None and start <= sample_episode < start + size:
+            j = sample_episode - start
+        res = _run_batch(
+            policy, setting, overrides, chunk, rival, _policy_rng(seed, setting, name, b),
+            j, progress, first=b == 0,
+        )  # fmt: skip
+        out.append((start, res))
+    return out
+
+
+def assemble_rollout(
+    label: str, setting: str, rival_name: str, results: Sequence[tuple[int, dict[str, Any]]]
+) -> Rollout:
+    """The :class:`Rollout` from its batches' results (:func:`run_batches`, in batch order)."""
     frames = []
     out = Rollout(label, setting, pd.DataFrame())
     sums: dict[str, np.ndarray] = {}
     n_full = 0
-    for b, start in enumerate(range(0, n_total, batch_size)):
-        chunk = seed_arr[start : start + batch_size]
-        j = None
-        if sample_episode is not None and start <= sample_episode < start + chunk.size:
-            j = sample_episode - start
-        res = _run_batch(
-            policy, setting, overrides, chunk, rival_obj, _policy_rng(seed, setting, label, b),
-            j, progress, first=b == 0,
-        )  # fmt: skip
+    for start, res in results:
+        res = dict(res)
         df = res.pop("episodes")
-        df.insert(0, "episode", np.arange(start, start + chunk.size))
+        df.insert(0, "episode", np.arange(start, start + len(df)))
         frames.append(df)
         if "n_full" in res:
             for key, total in res.pop("sums").items():
@@ -188,7 +247,7 @@ def rollout(
         for key, total in sums.items():
             out.bands[f"{key}_mean"] = total / n_full
     episodes = pd.concat(frames, ignore_index=True)
-    episodes.insert(0, "rival", _rival_name(rival_obj))
+    episodes.insert(0, "rival", rival_name)
     episodes.insert(0, "policy", label)
     episodes.insert(0, "preset", setting)
     out.episodes = episodes
