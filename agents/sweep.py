@@ -134,7 +134,7 @@ def run_sweep(argv: list[str], given: Any, fail: Fail, root: Path) -> Path:
             prepare_output(str(runs_dir / f"{name}_seeds"), given.overwrite, root, SWEEP) as out,
         ):
             argvs = [seed_argv(rest, s, name, runs_dir, bool(given.ray)) for s in seeds]
-            results = train_on_ray(ray, argvs) if given.ray else [train_one(a) for a in argvs]
+            results = train_on_ray(ray, argvs, given.progress) if given.ray else [train_one(a) for a in argvs]
             text = write_aggregate(out.tmp, seeds, results, given)
             publish(out)
     except CliError as exc:
@@ -165,7 +165,7 @@ def check_run_folders(runs_dir: Path, name: str, seeds: list[int], overwrite: bo
         check_new_run_folder(runs_dir / f"{name}_s{s}", overwrite, fail)
 
 
-def train_on_ray(ray: Any, argvs: list[list[str]]) -> list[dict[str, Any]]:
+def train_on_ray(ray: Any, argvs: list[list[str]], progress: bool) -> list[dict[str, Any]]:
     """Each seed's run as a Ray task (one CPU), under a progress bar over runs."""
     from tqdm import tqdm
 
@@ -174,7 +174,7 @@ def train_on_ray(ray: Any, argvs: list[list[str]]) -> list[dict[str, Any]]:
     task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(train_one)
     refs = [task.remote(a) for a in argvs]
     pending, done = list(refs), {}
-    with tqdm(total=len(refs), desc="seeds", unit="run") as bar:
+    with tqdm(total=len(refs), desc="seeds", unit="run", disable=not progress) as bar:
         try:
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1)
@@ -236,7 +236,7 @@ def aggregate(seeds: list[int], results: list[dict[str, Any]]) -> pd.DataFrame:
         rows.append({
             "comparison": label, "metric": metric, "n_seeds": len(seeds), "mean": mean,
             "ci_low": low, "ci_high": high, "beaten_seeds": beaten,
-            "per_seed": " ".join(f"{v:.6g}" for v in values),
+            "per_seed": " ".join(repr(float(v)) for v in values),
         })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -291,6 +291,9 @@ def write_aggregate(tmp: Path, seeds: list[int], results: list[dict[str, Any]], 
         "seed": seeds,
         "run_dir": [os.path.relpath(r["run_dir"], tmp.parent) for r in results],
     })  # fmt: skip
+    own = agg[agg["comparison"] == "policy"].set_index("metric")
+    for m in METRICS:
+        per_seed[m] = [float(v) for v in own.loc[m, "per_seed"].split()]
     atomic_write_text(tmp / "seeds.csv", per_seed.to_csv(index=False))
     return text
 
