@@ -46,7 +46,7 @@ def import_ray(flag: str = "--ray") -> Any:
     return ray
 
 
-def _host_port(address: str) -> tuple[str, int] | None:
+def _host_port(address: str, flag: str) -> tuple[str, int] | None:
     """``(host, port)`` of ``host:port`` or ``ray://host:port``; None for ``auto``."""
     if address == "auto":
         return None
@@ -54,15 +54,15 @@ def _host_port(address: str) -> tuple[str, int] | None:
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise CliError(
-            f"--ray {address!r}: an address is host:port (e.g. 127.0.0.1:6379, what "
+            f"{flag} {address!r}: an address is host:port (e.g. 127.0.0.1:6379, what "
             "'ray start --head' prints), ray://host:port or auto; --ray alone starts a local Ray"
         )
     return host.strip("[]"), int(port)
 
 
-def _check_reachable(address: str) -> None:
+def _check_reachable(address: str, flag: str) -> None:
     """Fail in seconds, naming ``address``, if nothing listens there."""
-    target = _host_port(address)
+    target = _host_port(address, flag)
     if target is None:
         return
     try:
@@ -71,7 +71,7 @@ def _check_reachable(address: str) -> None:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise CliError(
-            f"--ray {address}: no Ray cluster reachable there ({reason}); start one with "
+            f"{flag} {address}: no Ray cluster reachable there ({reason}); start one with "
             "'ray start --head' and pass the address it prints, or --ray alone for a local Ray"
         ) from None
 
@@ -88,11 +88,11 @@ def ray_session(address: str, flag: str = "--ray") -> Iterator[Any]:
         CliError: Ray is not installed, or the address is malformed or unreachable.
     """
     ray = import_ray(flag)
+    if address != LOCAL:
+        _check_reachable(address, flag)
     if ray.is_initialized():  # a caller (a test, a notebook) connected already: use that
         yield ray
         return
-    if address != LOCAL:
-        _check_reachable(address)
     kwargs: dict[str, Any] = {
         "runtime_env": {"env_vars": dict(TASK_ENV)},
         "log_to_driver": False,
