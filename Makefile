@@ -1,9 +1,9 @@
-# The one entry point: setup | demo | test | check | bench (| test-integrations).
+# The one entry point: setup | demo | test | check | bench (| test-integrations | test-ray).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-full test-integrations check lint type bench bench-eval clean dashboard browser
+.PHONY: setup demo test test-full test-integrations test-ray check lint type bench bench-eval clean dashboard browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -39,6 +39,25 @@ test-full: $(STAMP)
 test-integrations: $(STAMP)
 	$(PY) -m pip install -q -e ".[integrations]"
 	$(PY) -m pytest -q -m integrations
+
+# Ray (evaluate.py --ray, train.py --seeds --ray, examples/rllib_ppo.py): the ray extra in a venv
+# of its own, since ray[rllib] pins gymnasium 1.2.2 (the main .venv keeps its newer one); torch
+# first (its local CPU build), then the package; the numba kernels load from the shared cache
+# when both venvs have the same numba (warmup compiles them otherwise). Then the tests marked ray.
+RAY_VENV ?= .venv-ray
+RAY_PY := $(RAY_VENV)/bin/python
+RAY_STAMP := $(RAY_VENV)/.installed
+
+$(RAY_STAMP): pyproject.toml
+	test -x $(RAY_PY) || python3 -m venv $(RAY_VENV)
+	$(RAY_PY) -m pip install -q --upgrade pip
+	$(RAY_PY) -m pip install -q torch==2.13.0
+	$(RAY_PY) -m pip install -q -e ".[dev,ray]"
+	$(RAY_PY) -m mm_gym.warmup --quiet
+	touch $(RAY_STAMP)
+
+test-ray: $(RAY_STAMP)
+	$(RAY_PY) -m pytest -q -m ray
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -78,4 +97,4 @@ browser:
 	  fi; }
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(RAY_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -238,19 +238,21 @@ def aggregate(seeds: list[int], results: list[dict[str, Any]]) -> pd.DataFrame:
             "ci_low": low, "ci_high": high, "beaten_seeds": beaten,
             "per_seed": " ".join(repr(float(v)) for v in values),
         })  # fmt: skip
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table["beaten_seeds"] = table["beaten_seeds"].astype("Int64")  # none on the policy's rows
+    return table
 
 
 def _per_seed(results: list[dict[str, Any]]) -> tuple[list[tuple], list[tuple]]:
     """``(label, metric, values over seeds, beaten count)`` of the policy and of each difference."""
     tables = [pd.DataFrame(r["table"]) for r in results]
     mine = [t[t["policy"] == r["name"]].iloc[0] for t, r in zip(tables, results, strict=True)]
-    own = [("policy", m, [float(row[f"{m}_mean"]) for row in mine], "") for m in METRICS]
+    own = [("policy", m, [float(row[f"{m}_mean"]) for row in mine], None) for m in METRICS]
     baselines = [p for p in tables[0]["policy"] if p != results[0]["name"]]
     diffs = []
     for b in baselines:
         rows = [t[t["policy"] == b].iloc[0] for t in tables]
-        beaten = str(sum(bool(r["beaten"]) for r in rows))
+        beaten = sum(bool(r["beaten"]) for r in rows)
         for m in METRICS:  # the table holds baseline - policy; report policy - baseline
             diffs.append((f"policy - {b}", m, [-float(r[f"{m}_diff"]) for r in rows], beaten))
     return own, diffs
@@ -271,7 +273,8 @@ def format_aggregate(agg: pd.DataFrame, seeds: list[int], given: Any) -> str:
             for _, r in group.set_index("metric").loc[list(METRICS)].reset_index().iterrows()
         ]
         beaten = group["beaten_seeds"].iloc[0]
-        lines.append(f"{str(label)[:32]:32s} {' '.join(cells)}  {beaten and f'{beaten}/{n}'}")
+        count = "" if pd.isna(beaten) else f"{beaten}/{n}"
+        lines.append(f"{str(label)[:32]:32s} {' '.join(cells)}  {count}")
     lines.append("beaten: seeds whose run beat the baseline on reward and Sharpe (paired 95% CIs)")
     return "\n".join(lines)
 
