@@ -451,7 +451,10 @@ def _main(argv: list[str] | None) -> int:
         if len(set(names)) != len(names):
             raise CliError(f"contestant names collide as folder names: {list(contestants)}")
         check_memory_needed(args, regimes, len(contestants))
-        with optional_ray_session(args.ray), prepare_output(args.out, args.overwrite, ROOT) as output:
+        with (
+            optional_ray_session(args.ray),
+            prepare_output(args.out, args.overwrite, ROOT) as output,
+        ):
             try:
                 run(args, regimes, contestants, rival, output.tmp)
             except (ConfigError, MemoryError) as exc:  # input the checks above could not see

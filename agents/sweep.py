@@ -85,8 +85,9 @@ def split_argv(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def seed_argv(rest: list[str], seed: int, name: str, runs_dir: Path, ray: bool) -> list[str]:
     """The command line of one seed's run."""
+    # --seeds "" and --ray "": a --config file that sets them does not make each run a sweep.
     argv = [*rest, "--seed", str(seed), "--run-name", f"{name}_s{seed}", "--runs-dir"]
-    return [*argv, str(runs_dir), *(["--no-progress"] if ray else [])]
+    return [*argv, str(runs_dir), "--seeds", "", "--ray", "", *(["--no-progress"] if ray else [])]
 
 
 def train_one(argv: list[str]) -> dict[str, Any]:
@@ -117,7 +118,7 @@ def run_sweep(argv: list[str], given: Any, fail: Fail, root: Path) -> Path:
         fail: train.py's error reporter.
         root: The repository (never written to).
     """
-    own, rest = split_argv(argv)
+    rest = split_argv(argv)[1]
     try:
         seeds = parse_seeds(given.seeds)
         check_sweep(given)
@@ -134,7 +135,11 @@ def run_sweep(argv: list[str], given: Any, fail: Fail, root: Path) -> Path:
             prepare_output(str(runs_dir / f"{name}_seeds"), given.overwrite, root, SWEEP) as out,
         ):
             argvs = [seed_argv(rest, s, name, runs_dir, bool(given.ray)) for s in seeds]
-            results = train_on_ray(ray, argvs, given.progress) if given.ray else [train_one(a) for a in argvs]
+            results = (
+                train_on_ray(ray, argvs, given.progress)
+                if given.ray
+                else [train_one(a) for a in argvs]
+            )
             text = write_aggregate(out.tmp, seeds, results, given)
             publish(out)
     except CliError as exc:
@@ -155,7 +160,9 @@ def check_sweep(given: Any) -> None:
         )
 
 
-def check_run_folders(runs_dir: Path, name: str, seeds: list[int], overwrite: bool, fail: Fail) -> None:
+def check_run_folders(
+    runs_dir: Path, name: str, seeds: list[int], overwrite: bool, fail: Fail
+) -> None:
     """Every seed's run folder must be free (or replaceable) before the first one trains."""
     from agents.run_folder import check_new_run_folder
     from agents.train_settings import check_run_name
@@ -299,4 +306,3 @@ def write_aggregate(tmp: Path, seeds: list[int], results: list[dict[str, Any]], 
         per_seed[m] = [float(v) for v in own.loc[m, "per_seed"].split()]
     atomic_write_text(tmp / "seeds.csv", per_seed.to_csv(index=False))
     return text
-

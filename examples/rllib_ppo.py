@@ -92,7 +92,9 @@ def train(config: Any, iterations: int, label: str) -> dict[str, Any]:
         for i in range(iterations):
             result = algo.train()
             runners = result.get("env_runners", {})
-            steps = result.get("num_env_steps_sampled_lifetime", runners.get("num_env_steps_sampled_lifetime"))
+            steps = result.get(
+                "num_env_steps_sampled_lifetime", runners.get("num_env_steps_sampled_lifetime")
+            )
             ret = runners.get("episode_return_mean", float("nan"))
             print(f"{label}: iteration {i + 1}: env steps {steps}, episode return mean {ret}")
         return result

@@ -111,7 +111,6 @@ def ray_session(address: str, flag: str = "--ray") -> Iterator[Any]:
         ray.shutdown()
 
 
-
 def optional_ray_session(address: str) -> contextlib.AbstractContextManager[Any]:
     """:func:`ray_session` for a ``--ray`` given (non-empty ``address``), else nothing."""
     return ray_session(address) if address else contextlib.nullcontext()

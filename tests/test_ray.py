@@ -48,7 +48,9 @@ def single_process(tmp_path_factory) -> Path:
 
 def _assert_same_export(a: Path, b: Path) -> None:
     for name in TABLES:
-        pd.testing.assert_frame_equal(pd.read_csv(a / name), pd.read_csv(b / name), check_exact=True)
+        pd.testing.assert_frame_equal(
+            pd.read_csv(a / name), pd.read_csv(b / name), check_exact=True
+        )
     assert (a / "leaderboard.txt").read_text() == (b / "leaderboard.txt").read_text()
     traces = sorted(p.relative_to(a) for p in (a / "contestants").rglob("*.csv"))
     assert traces and traces == sorted(p.relative_to(b) for p in (b / "contestants").rglob("*.csv"))

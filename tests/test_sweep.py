@@ -76,7 +76,9 @@ def test_train_sweep_flag_conflicts_are_one_error_line(cli_error, tmp_path, argv
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("p_df_t", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (100, 1.9840)])
+@pytest.mark.parametrize(
+    "p_df_t", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (100, 1.9840)]
+)
 def test_t_quantile_matches_the_tables(p_df_t):
     df, t = p_df_t
     assert t_quantile(df) == pytest.approx(t, abs=1e-4)
@@ -112,7 +114,10 @@ def test_train_seed_sweep_without_ray_writes_a_run_per_seed_and_the_aggregate(tm
     assert out == tmp_path / "sw_seeds"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sw_s0", "sw_s2", "sw_seeds"]
     assert sorted(p.name for p in out.iterdir()) == [
-        ".mm_gym-sweep", "aggregate.csv", "aggregate.txt", "seeds.csv"
+        ".mm_gym-sweep",
+        "aggregate.csv",
+        "aggregate.txt",
+        "seeds.csv",
     ]
     per_seed = pd.read_csv(out / "seeds.csv")
     assert per_seed["seed"].tolist() == [0, 2]
