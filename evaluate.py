@@ -36,6 +36,7 @@ Examples:
     python evaluate.py --realism --episodes 100      # and the stylized facts of each regime
     python evaluate.py --contestants glft,mypkg.mymod:MyPolicy   # your own QuotingPolicy
     python evaluate.py --news-model vader --contestants avellaneda_stoikov,sentiment_as
+    python evaluate.py --ray HEAD_IP:6379 --episodes 1000    # as Ray tasks on a cluster
 
 Bad input (an unknown contestant, rival or regime, a missing or unreadable run folder, an
 unwritable, busy or foreign output folder, a request larger than the memory available) prints

@@ -48,6 +48,7 @@ Examples:
     python train.py --rival runs/ppo_s0          # a trained policy quotes as mm2
     python train.py --rival mypkg.mymod:MyPolicy # your own QuotingPolicy quotes as mm2
     python train.py --resume runs/ppo_s1 --total-timesteps 4000000
+    python train.py --seeds 0-9 --ray            # ten runs as Ray tasks, then their aggregate
 """
 
 from __future__ import annotations
