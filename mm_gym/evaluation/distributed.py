@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from mm_gym.config import ConfigError
 from mm_gym.evaluation.rollout import (
@@ -177,8 +178,6 @@ def run_tournament_ray(
         assemble_rollout(job.name, job.setting, _rival_name(job.rival), [done[r] for r in row])
         for job, row in zip(jobs, refs, strict=True)
     ]
-    import pandas as pd
-
     return Tournament(pd.concat([r.episodes for r in rollouts], ignore_index=True), rollouts)
 
 
