@@ -36,7 +36,15 @@ from mm_gym.cli import CliError, Fail
 from mm_gym.files import atomic_write_text
 from mm_gym.output_folder import FolderOwner, prepare_output, publish
 
-__all__ = ["SWEEP", "aggregate", "format_aggregate", "parse_seeds", "run_sweep", "t_quantile"]
+__all__ = [
+    "SWEEP",
+    "SeedRunError",
+    "aggregate",
+    "format_aggregate",
+    "parse_seeds",
+    "run_sweep",
+    "t_quantile",
+]
 
 SWEEP = FolderOwner("train.py --seeds", ".mm_gym-sweep", "a train.py seed sweep")
 """The aggregate folder's owner: ``--overwrite`` replaces only a folder holding its marker."""
@@ -90,21 +98,42 @@ def seed_argv(rest: list[str], seed: int, name: str, runs_dir: Path, ray: bool) 
     return [*argv, str(runs_dir), "--seeds", "", "--ray", "", *(["--no-progress"] if ray else [])]
 
 
+class SeedRunError(RuntimeError):
+    """One seed's train.py run failed; the message is its error line."""
+
+
+class _Tee(io.StringIO):
+    """Kept as text and passed on to ``stream`` (train.py's notes and bar stay visible)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(text)
+        return super().write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def train_one(argv: list[str]) -> dict[str, Any]:
     """Run ``train.main(argv)``; its folder and final table (runs here or in a Ray worker).
 
     Raises:
-        RuntimeError: The run failed (with train.py's error line).
+        SeedRunError: The run failed (with train.py's error line).
     """
+    import sys
+
     import train
 
-    err = io.StringIO()
+    err = _Tee(sys.stderr)
     try:
         with contextlib.redirect_stderr(err):
             run_dir = train.main(argv)
     except SystemExit as exc:  # train.py's fail(): its one line is in err
         lines = err.getvalue().strip().splitlines() or [f"exit status {exc.code}"]
-        raise RuntimeError(lines[-1]) from None
+        raise SeedRunError(lines[-1]) from None
     table = pd.read_csv(run_dir / "evaluation.csv")
     return {"run_dir": str(run_dir), "name": run_dir.name, "table": table.to_dict("records")}
 
@@ -144,6 +173,8 @@ def run_sweep(argv: list[str], given: Any, fail: Fail, root: Path) -> Path:
             publish(out)
     except CliError as exc:
         fail(str(exc))
+    except SeedRunError as exc:
+        fail(f"a seed's run failed: {exc}")
     print(text)
     print(f"\nwrote {out.out}/ (aggregate.txt, aggregate.csv, seeds.csv)")
     return out.out
