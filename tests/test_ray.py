@@ -156,3 +156,14 @@ def test_rllib_example_runs_one_iteration_single_and_multi_agent(capsys):
     printed = capsys.readouterr().out
     assert "single-agent: iteration 1" in printed and "multi-agent: iteration 1" in printed
     assert ROOT.joinpath("examples", "rllib_ppo.py").is_file()
+
+
+def test_without_retries_the_killed_worker_fails_the_run(tmp_path, monkeypatch):
+    from baselines import FixedSpread
+    from mm_gym.evaluation.distributed import CRASH_ONCE_ENV, run_tournament_ray
+
+    monkeypatch.setenv(CRASH_ONCE_ENV, str(tmp_path))
+    with pytest.raises(ray.exceptions.WorkerCrashedError):
+        run_tournament_ray({"fixed": FixedSpread(2.0)}, ["trending"], {"horizon_steps": 20},
+                           n_episodes=2, max_retries=0)  # fmt: skip
+    assert (tmp_path / "crashed").is_file()
