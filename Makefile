@@ -56,8 +56,11 @@ $(RAY_STAMP): pyproject.toml
 	$(RAY_PY) -m mm_gym.warmup --quiet
 	touch $(RAY_STAMP)
 
+# The ray tests, then the env and API tests again under Ray's older gymnasium (1.2.2).
 test-ray: $(RAY_STAMP)
 	$(RAY_PY) -m pytest -q -m ray
+	$(RAY_PY) -m pytest -q tests/test_envs.py tests/test_envs_vector.py tests/test_envs_compat.py \
+	  tests/test_envs_parallel.py tests/test_envs_intensity_vector.py tests/test_multivenue.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
