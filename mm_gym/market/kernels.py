@@ -48,7 +48,14 @@ from mm_gym.market.flow import background_liquidity, market_orders, update_mid
 from mm_gym.market.formation import book_liquidity, book_market_orders, step_activity
 from mm_gym.market.params import FORMATION_BOOK, REGIME_SWITCHING, MarketParams
 from mm_gym.market.processes import step_exogenous
-from mm_gym.market.rng import STREAM_ACTIVITY, STREAM_EXO, normal, seed_streams, uniform
+from mm_gym.market.rng import (
+    STREAM_ACTIVITY,
+    STREAM_EXO,
+    normal,
+    seed_streams,
+    seed_venue_streams,
+    uniform,
+)
 from mm_gym.market.state import (
     A_INV,
     A_STEP_BOUGHT,
@@ -356,6 +363,7 @@ def reset_one(
     s.others[m, :] = 0.0
     s.rets[m, :] = 0.0
     seed_streams(rng, m, seed)
+    seed_venue_streams(rng, m, seed, p.venue)  # nothing for venue 0 (a single-venue market)
     price0 = p.anchor_ticks
     fs[m, F_FUND] = price0
     fs[m, F_MID] = price0

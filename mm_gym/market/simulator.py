@@ -181,6 +181,10 @@ class MarketSimulator:
         parallel: Force the parallel (True) or serial (False) kernel; by default parallel from
             :data:`PARALLEL_MIN_MARKETS` markets on unless the environment variable
             ``MM_GYM_PARALLEL=off``. Results are identical either way.
+        venue: The venue index of a multi-venue asset (:mod:`mm_gym.multivenue`): venues of
+            one asset reset from the same seeds share its exogenous streams and draw their own
+            order flow (:func:`mm_gym.market.rng.seed_venue_streams`). 0 (the default) is the
+            single-venue market.
 
     Attributes:
         headline_bank: The :class:`~mm_gym.news.HeadlineBank` the news items are drawn from
@@ -202,6 +206,7 @@ class MarketSimulator:
         builtin_rival: bool = True,
         record: bool = False,
         parallel: bool | None = None,
+        venue: int = 0,
     ) -> None:
         """Allocate the state arrays and pick the kernels (see the class docstring)."""
         if not isinstance(config, MarketConfig):
@@ -221,7 +226,11 @@ class MarketSimulator:
         self.n_markets = int(n_markets)
         self.builtin_rival = bool(builtin_rival)
         self.record = record
+        if isinstance(venue, bool) or not isinstance(venue, (int, np.integer)) or venue < 0:
+            raise ConfigError(f"venue={venue!r} must be an integer >= 0")
         self.params: MarketParams = pack_params(config)
+        if venue:
+            self.params = self.params._replace(venue=int(venue))
         self.headline_bank = _headline_bank(config)
         bank, replay = self.headline_bank, None
         if config.process.news_file:

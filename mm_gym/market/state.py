@@ -104,7 +104,8 @@ KIND_NOISE = 0
 KIND_INFORMED = 1
 KIND_SHOCK = 2
 KIND_BACKGROUND = 3  # a marketable background limit order
-KIND_NAMES = ("noise", "informed", "shock", "background")
+KIND_ARBITRAGE = 4  # a cross-venue arbitrageur's order (mm_gym.multivenue)
+KIND_NAMES = ("noise", "informed", "shock", "background", "arbitrage")
 
 NO_ORDER_TICK = -1
 

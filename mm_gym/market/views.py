@@ -23,6 +23,7 @@ import numpy as np
 
 from mm_gym.market import state as _s
 from mm_gym.market.state import (
+    KIND_ARBITRAGE,
     KIND_BACKGROUND,
     KIND_INFORMED,
     KIND_NAMES,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FILL_DTYPE",
+    "KIND_ARBITRAGE",
     "KIND_BACKGROUND",
     "KIND_INFORMED",
     "KIND_NAMES",
