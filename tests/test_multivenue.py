@@ -110,6 +110,40 @@ def test_arbitrage_keeps_cash_and_lots_conserved_per_venue() -> None:
         np.testing.assert_allclose(cash, 0.0, atol=1e-6)
 
 
+def test_quotes_slide_off_other_venues_best_prices() -> None:
+    market = MultiVenueMarket(mm_gym.preset("volatile"), DEFAULT_VENUES, n=4)
+    market.reset()
+    sizes = np.ones((4, 3, 2))
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        away = market._other_venues_best()
+        offsets = rng.uniform(-1.0, 3.0, (4, 3, 2))  # often through the other venues
+        market.step(offsets, sizes)
+        # at placement (the kernel's first act), no mm1 quote locked or crossed another venue;
+        # a quote still resting (not filled) shows its placed price
+        for v, s in enumerate(market.sims):
+            o = s.orders
+            placed = o.size[:, 0, 0] > 0
+            assert (o.tick[placed, 0, 0] < away[placed, v, 1]).all()
+            placed = o.size[:, 0, 1] > 0
+            assert (o.tick[placed, 0, 1] > away[placed, v, 0]).all()
+
+
+def test_wealth_marks_the_summed_inventory_at_the_consolidated_mid() -> None:
+    market = MultiVenueMarket(MarketConfig(), DEFAULT_VENUES, n=3)
+    market.reset()
+    offsets, sizes = _touch_quotes(3, 3, size=2.0)
+    for _ in range(200):
+        market.step(offsets, sizes)
+    bid = np.max([s.book.best_bid for s in market.sims], axis=0)
+    ask = np.min([s.book.best_ask for s in market.sims], axis=0)
+    np.testing.assert_array_equal(market.consolidated_mid(), 0.5 * (bid + ask))
+    cash = sum(s.accounts.cash[:, 0] for s in market.sims)
+    inv = market.inventories().sum(1)
+    np.testing.assert_allclose(market.wealth(), cash + inv * 0.5 * (bid + ask) * market.value)
+    assert (inv != 0).any()
+
+
 def test_maker_fees_follow_each_venues_schedule() -> None:
     market = MultiVenueMarket(MarketConfig(), DEFAULT_VENUES, n=2)
     market.reset()

@@ -3,13 +3,14 @@
 The observation, per market: mm1's summed inventory over its limit, the time left and the
 observed sentiment (shared by the venues), then per venue ``<name>.<feature>`` for
 :data:`VENUE_BOOK_FEATURES` (the venue's book as the single-venue env observes it, from mm1's
-point of view) and :data:`VENUE_OWN_FEATURES` (the venue's mid minus the venues' mean mid,
+point of view) and :data:`VENUE_OWN_FEATURES` (the venue's mid minus the consolidated mid,
 mm1's recent fill rate there, its lots bought and sold there in the last step and their spread
 capture per lot in ticks, its inventory there over its limit, the venue's fees and latency):
 what a router needs to value a venue from its own fills.
 
-The reward is :func:`mm_gym.rewards.step_reward` of the PnL summed over the venues (each
-venue's inventory marked at its own mid) and the summed inventory.
+The reward is :func:`mm_gym.rewards.step_reward` of mm1's PnL over the venues (its cash on every
+venue plus its summed inventory marked at the consolidated mid, the mid of the best bid and ask
+over all venues) and its summed inventory.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ class MultiVenueCore(MultiVenueMarket):
         self._fees = np.array([[v.maker_fee_bps, v.taker_fee_bps] for v in self.venues])
         self.prev_wealth = np.zeros(n)
         self.prev_inv = np.zeros((n, self.n_venues))
-        self.prev_mids = np.zeros((n, self.n_venues))
+        self.prev_mid = np.zeros(n)
         self._offsets = np.zeros((n, self.n_venues, 2))
         self._sizes = np.full((n, self.n_venues, 2), self.quote_size)
 
@@ -165,7 +166,7 @@ class MultiVenueCore(MultiVenueMarket):
         m: slice | np.ndarray = slice(None) if mask is None else mask
         self.prev_wealth[m] = self.wealth()[m]
         self.prev_inv[m] = self.inventories()[m]
-        self.prev_mids[m] = self.mids()[m]
+        self.prev_mid[m] = self.consolidated_mid()[m]
 
     def act(self, actions: np.ndarray, active: np.ndarray | None = None) -> None:
         """Step with ``(n, 2V)`` validated float actions (bid, ask per venue, in venue order)."""
@@ -179,9 +180,9 @@ class MultiVenueCore(MultiVenueMarket):
         """``(reward, components, terminated)`` of the step just taken; roll the books forward."""
         wealth = self.wealth()
         inv_v = self.inventories()
-        mids = self.mids()
+        mid = self.consolidated_mid()
         pnl = wealth - self.prev_wealth
-        inventory_pnl = (self.prev_inv * (mids - self.prev_mids)).sum(axis=1) * self.value
+        inventory_pnl = self.prev_inv.sum(axis=1) * (mid - self.prev_mid) * self.value
         terminated = self.sims[0].scalars.t >= self.horizon
         reward, comps = step_reward(
             pnl,
@@ -193,7 +194,7 @@ class MultiVenueCore(MultiVenueMarket):
         )
         self.prev_wealth[:] = wealth
         self.prev_inv[:] = inv_v
-        self.prev_mids[:] = mids
+        self.prev_mid[:] = mid
         return reward, comps, terminated
 
     # ------------------------------------------------------------------ read-out
@@ -208,7 +209,7 @@ class MultiVenueCore(MultiVenueMarket):
         out[:, 1] = first[:, _COL["time_left"]]
         out[:, 2] = first[:, _COL["sentiment"]]
         width = len(VENUE_BOOK_FEATURES) + len(VENUE_OWN_FEATURES)
-        gap = np.clip(mids - mids.mean(axis=1, keepdims=True), -50.0, 50.0)
+        gap = np.clip(mids - self.consolidated_mid()[:, None], -50.0, 50.0)
         for v, sim in enumerate(self.sims):
             c = len(GLOBAL_FEATURES) + v * width
             k = len(VENUE_BOOK_FEATURES)
@@ -243,7 +244,7 @@ class MultiVenueCore(MultiVenueMarket):
             "fills": self.step_fills().sum(axis=1).astype(np.int64),
             "fees": np.asarray(fees, np.float64),
             "arbitrage_lots": self.arbitrage_lots.copy(),
-            "mid": self.mids().mean(axis=1) * tick,
+            "mid": self.consolidated_mid() * tick,
             "regime": sc.regime.copy(),
             "step": sc.t.copy(),
         }

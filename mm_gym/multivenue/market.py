@@ -13,7 +13,9 @@ ticks, sizes in lots) is turned into prices at the venue's current mid; with lat
 prices wait ``L`` steps (the quote resting in step ``t`` is the one sent at ``t - L``; none in an
 episode's first ``L`` steps). Sizes are then cut so that fills on all venues together cannot
 take mm1's summed inventory past its limit (bids from the first venue on get the room left,
-likewise asks). mm2 is each venue's built-in rival, with its own account per venue.
+likewise asks), and a bid at or above another venue's best ask (an ask at or below another's
+best bid) slides to one tick away from it, as post-only orders do under order-protection rules.
+mm2 is each venue's built-in rival, with its own account per venue.
 """
 
 from __future__ import annotations
@@ -29,6 +31,26 @@ from mm_gym.market.venues import uncross
 from mm_gym.multivenue.config import VenueConfig, check_venues, venue_market_config
 
 __all__ = ["MultiVenueMarket"]
+
+
+def _slide(offsets: np.ndarray, mid: np.ndarray, away: np.ndarray) -> None:
+    """Slide quotes that would lock or cross another venue's best price one tick away (in place).
+
+    ``offsets`` ``(n, 2)`` bid and ask offsets from ``mid`` (ticks), ``away`` ``(n, 2)`` the
+    other venues' best bid and ask. A bid at or above another venue's best ask moves to one tick
+    below it, an ask at or below another venue's best bid to one tick above it: the price sliding
+    of a post-only order under order-protection rules (no venue displays a quote that locks or
+    crosses another's), which is also what keeps a slow venue's stale quote from setting its mid.
+    """
+    bid = np.floor(mid - offsets[:, 0])
+    ask = np.ceil(mid + offsets[:, 1])
+    high = bid >= away[:, 1]
+    low = ask <= away[:, 0]
+    if high.any():
+        offsets[high, 0] = mid[high] - (away[high, 1] - 1.0) - _EPS
+    if low.any():
+        offsets[low, 1] = (away[low, 0] + 1.0) - mid[low] - _EPS
+
 
 _EPS = 1e-9  # keeps floor(mid - (mid - tick - eps)) == tick under rounding
 FILL_RATE_EMA = 0.1  # weight of the newest step in each venue's fill-rate estimate
@@ -84,13 +106,28 @@ class MultiVenueMarket(RootSeeds):
         """``(n, V)`` ``maker``'s inventory on each venue, lots."""
         return np.stack([s.accounts.inventory[:, maker] for s in self.sims], axis=1)
 
+    def consolidated_mid(self) -> np.ndarray:
+        """``(n,)`` the mid of the best bid and best ask over all venues (NBBO), ticks.
+
+        The venues' mean mid where every venue lacks a side.
+        """
+        bids = np.stack([s.book.best_bid for s in self.sims], axis=1)
+        asks = np.stack([s.book.best_ask for s in self.sims], axis=1)
+        bid = np.where(np.isnan(bids), -np.inf, bids).max(axis=1)
+        ask = np.where(np.isnan(asks), np.inf, asks).min(axis=1)
+        ok = np.isfinite(bid) & np.isfinite(ask)
+        return np.where(
+            ok, 0.5 * (np.where(ok, bid, 0.0) + np.where(ok, ask, 0.0)), self.mids().mean(axis=1)
+        )
+
     def wealth(self, maker: int = 0) -> np.ndarray:
-        """``(n,)`` ``maker``'s mark-to-market PnL over the venues (each at its own mid)."""
-        total = np.zeros(self.n)
-        for s in self.sims:
-            acc = s.accounts
-            total += acc.cash[:, maker] + acc.inventory[:, maker] * s.book.mid * self.value
-        return total
+        """``(n,)`` ``maker``'s mark-to-market PnL (one position in one asset, one mark).
+
+        Its cash over the venues plus its summed inventory at :meth:`consolidated_mid`.
+        """
+        cash = sum(s.accounts.cash[:, maker] for s in self.sims)
+        inv = self.inventories(maker).sum(axis=1)
+        return np.asarray(cash + inv * self.consolidated_mid() * self.value, np.float64)
 
     def step_fills(self, maker: int = 0) -> np.ndarray:
         """``(n, V)`` ``maker``'s lots filled on each venue in the last step."""
@@ -121,6 +158,7 @@ class MultiVenueMarket(RootSeeds):
         """
         inv = self.inventories().sum(axis=1)
         room = np.stack([self.limit - inv, self.limit + inv], axis=1).clip(0.0, None)  # (n, 2)
+        away = self._other_venues_best()
         for v, sim in enumerate(self.sims):
             mid = sim.book.mid
             q = self._quotes[v]
@@ -130,6 +168,7 @@ class MultiVenueMarket(RootSeeds):
                 want = sizes[:, v]
             else:
                 q[:, 0, :2], want = self._delayed(v, mid, offsets[:, v], sizes[:, v])
+            _slide(q[:, 0, :2], mid, away[:, v])
             got = np.minimum(want, room)
             room = room - got
             q[:, 0, 2:] = got
@@ -140,6 +179,22 @@ class MultiVenueMarket(RootSeeds):
         a = FILL_RATE_EMA
         stepped = slice(None) if active is None else active
         self.fill_rate[stepped] = ((1.0 - a) * self.fill_rate + a * f)[stepped]
+
+    def _other_venues_best(self) -> np.ndarray:
+        """``(n, V, 2)``: per venue, the best bid and best ask among the *other* venues, ticks.
+
+        Makers' orders included; -inf / +inf where no other venue has that side.
+        """
+        bids = np.stack([s.book.best_bid for s in self.sims], axis=1)
+        asks = np.stack([s.book.best_ask for s in self.sims], axis=1)
+        bids = np.where(np.isnan(bids), -np.inf, bids)
+        asks = np.where(np.isnan(asks), np.inf, asks)
+        out = np.empty((self.n, self.n_venues, 2))
+        for v in range(self.n_venues):
+            others = np.arange(self.n_venues) != v
+            out[:, v, 0] = bids[:, others].max(axis=1, initial=-np.inf)
+            out[:, v, 1] = asks[:, others].min(axis=1, initial=np.inf)
+        return out
 
     def _delayed(
         self,
