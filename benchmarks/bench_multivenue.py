@@ -22,15 +22,22 @@ def _rate(make, n: int, steps: int, repeats: int) -> float:
     env = make(n)
     rng = np.random.default_rng(0)
     env.reset(seed=0)
-    space = env.action_space
-    actions = rng.uniform(-1, 1, (64, *space.shape)).astype(np.float32)
-    for i in range(20):  # warm-up (kernels loaded, buffers touched)
-        env.step(actions[i % 64])
+    space = env.action_space if n == 1 else env.single_action_space
+    shape = space.shape if n == 1 else (n, *space.shape)
+    actions = rng.uniform(-1, 1, (64, *shape)).astype(np.float32)
+    single = n == 1
+
+    def run(k: int) -> None:
+        for i in range(k):
+            out = env.step(actions[i % 64])
+            if single and (out[2] or out[3]):
+                env.reset()
+
+    run(20)  # warm-up (kernels loaded, buffers touched)
     rates = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        for i in range(steps):
-            env.step(actions[i % 64])
+        run(steps)
         rates.append(steps * n / (time.perf_counter() - t0))
     env.close()
     return statistics.median(rates)

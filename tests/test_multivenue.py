@@ -200,17 +200,17 @@ def test_vector_env_equals_single_envs_across_autoresets() -> None:
         o, _ = e.reset(seed=5 + i)
         np.testing.assert_array_equal(obs[i], o)
     rng = np.random.default_rng(0)
+    done = [False] * 3
     for _ in range(100):
         a = rng.uniform(-1, 1, (3, 6)).astype(np.float32)
         obs, rew, term, _, _ = vec.step(a)
         for i, e in enumerate(singles):
-            if e._started and getattr(e, "_done", False):
+            if done[i]:  # NEXT_STEP: the vector env resets it in this step
                 o, _ = e.reset()
                 r, t = 0.0, False
-                e._done = False
             else:
                 o, r, t, _, _ = e.step(a[i])
-                e._done = t
+            done[i] = t
             np.testing.assert_array_equal(obs[i], o)
             assert rew[i] == r and term[i] == t
 
@@ -252,6 +252,16 @@ def test_info_and_render_describe_every_venue() -> None:
 def test_bad_settings_are_named(kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         MultiVenueEnv(**kwargs)
+
+
+def test_a_finished_episode_refuses_steps() -> None:
+    env = MultiVenueEnv(horizon_steps=3)
+    env.reset(seed=0)
+    assert [env.step(np.zeros(6))[2] for _ in range(3)] == [False, False, True]
+    with pytest.raises(RuntimeError, match="finished episode"):
+        env.step(np.zeros(6))
+    env.reset()
+    env.step(np.zeros(6))
 
 
 def test_bad_actions_are_refused_with_the_shape() -> None:

@@ -133,22 +133,26 @@ class MultiVenueEnv(OneMarketEnv):
     def _start_episode(self) -> tuple[np.ndarray, dict[str, Any]]:
         self._core.start()
         self._started = True
+        self._ended = False
         return self._core.observations()[0], _first(self._core.infos(None))
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """One step of every venue, then the arbitrageurs (see the class docstring).
 
         Raises:
-            RuntimeError: Before the first reset.
+            RuntimeError: Before the first reset, or after the episode ended.
             ValueError: On an action of the wrong type or shape, or with NaN/infinite values.
         """
         if not self._started:
             raise RuntimeError("step() called before reset()")
+        if self._ended:
+            raise RuntimeError("step() called on a finished episode; call reset() first")
         c = self._core
         who = f"{type(self).__name__}.step: action"
         a = _checked_actions(action, (2 * c.n_venues,), who, self.action_space)
         c.act(a.reshape(1, -1))
         reward, comps, terminated = c.settle()
+        self._ended = bool(terminated[0])
         return (
             c.observations()[0],
             float(reward[0]),

@@ -96,6 +96,7 @@ class MultiVenueMarket(RootSeeds):
         self._quotes = [np.zeros((n, 2, 4)) for _ in self.sims]
         self.arbitrage_lots = np.zeros(n, np.int64)
         self.fill_rate = np.zeros((n, self.n_venues))
+        self._tops: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see tops()
 
     # ------------------------------------------------------------------ read-out
     def mids(self) -> np.ndarray:
@@ -106,19 +107,41 @@ class MultiVenueMarket(RootSeeds):
         """``(n, V)`` ``maker``'s inventory on each venue, lots."""
         return np.stack([s.accounts.inventory[:, maker] for s in self.sims], axis=1)
 
+    def tops(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(n, V)`` best bid and best ask of every venue, ticks, makers' orders included.
+
+        -inf / +inf where a side is empty. Computed once per step or reset (read-only arrays).
+        """
+        if self._tops is None:
+            self._refresh_tops()
+        assert self._tops is not None
+        return self._tops[0], self._tops[1]
+
     def consolidated_mid(self) -> np.ndarray:
         """``(n,)`` the mid of the best bid and best ask over all venues (NBBO), ticks.
 
-        The venues' mean mid where every venue lacks a side.
+        The venues' mean mid where every venue lacks a side. Read-only; once per step or reset.
         """
+        if self._tops is None:
+            self._refresh_tops()
+        assert self._tops is not None
+        return self._tops[2]
+
+    def _refresh_tops(self) -> None:
         bids = np.stack([s.book.best_bid for s in self.sims], axis=1)
         asks = np.stack([s.book.best_ask for s in self.sims], axis=1)
-        bid = np.where(np.isnan(bids), -np.inf, bids).max(axis=1)
-        ask = np.where(np.isnan(asks), np.inf, asks).min(axis=1)
+        bids[np.isnan(bids)] = -np.inf
+        asks[np.isnan(asks)] = np.inf
+        bid, ask = bids.max(axis=1), asks.min(axis=1)
         ok = np.isfinite(bid) & np.isfinite(ask)
-        return np.where(
-            ok, 0.5 * (np.where(ok, bid, 0.0) + np.where(ok, ask, 0.0)), self.mids().mean(axis=1)
-        )
+        if ok.all():
+            mid = 0.5 * (bid + ask)
+        else:
+            nbbo = 0.5 * (np.where(ok, bid, 0.0) + np.where(ok, ask, 0.0))
+            mid = np.where(ok, nbbo, self.mids().mean(axis=1))
+        for a in (bids, asks, mid):
+            a.flags.writeable = False
+        self._tops = (bids, asks, mid)
 
     def wealth(self, maker: int = 0) -> np.ndarray:
         """``(n,)`` ``maker``'s mark-to-market PnL (one position in one asset, one mark).
@@ -145,6 +168,7 @@ class MultiVenueMarket(RootSeeds):
         self.fill_rate[m] = 0.0
         self.arbitrage_lots[:] = 0
         self.arbitrage_lots[m] = uncross(self.sims, mask)[m]
+        self._tops = None
 
     def step(
         self, offsets: np.ndarray, sizes: np.ndarray, active: np.ndarray | None = None
@@ -174,6 +198,7 @@ class MultiVenueMarket(RootSeeds):
             q[:, 0, 2:] = got
             sim.step(q, active, check=False)
         arb = uncross(self.sims, active)
+        self._tops = None
         self.arbitrage_lots[:] = arb if active is None else np.where(active, arb, 0)
         f = self.step_fills()
         a = FILL_RATE_EMA
@@ -185,10 +210,7 @@ class MultiVenueMarket(RootSeeds):
 
         Makers' orders included; -inf / +inf where no other venue has that side.
         """
-        bids = np.stack([s.book.best_bid for s in self.sims], axis=1)
-        asks = np.stack([s.book.best_ask for s in self.sims], axis=1)
-        bids = np.where(np.isnan(bids), -np.inf, bids)
-        asks = np.where(np.isnan(asks), np.inf, asks)
+        bids, asks = self.tops()
         out = np.empty((self.n, self.n_venues, 2))
         for v in range(self.n_venues):
             others = np.arange(self.n_venues) != v
