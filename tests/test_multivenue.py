@@ -297,3 +297,19 @@ def test_the_arbitrageurs_pick_off_stale_maker_quotes() -> None:
             r = s.fills.records()
             picked[v] += int(np.sum((r["maker"] == 0) & (r["kind"] == KIND_ARBITRAGE)))
     assert (picked > 0).all()  # on every venue, mm1's quotes through another venue are taken
+
+
+def test_the_consolidated_mid_has_the_stylized_facts_and_no_linear_predictability() -> None:
+    from mm_gym.multivenue.facts import measure
+
+    facts = measure(MarketConfig(), DEFAULT_VENUES, n_markets=64, steps=3_000, seed=0)
+    c = facts["consolidated"]
+    # the realism report's targets (mm_gym.realism.facts)
+    assert c["max_abs_acf_2_20"] < 0.03
+    assert c["kurtosis_1"] >= 3.0
+    assert c["kurtosis_100"] > 0.5
+    assert c["acf_abs_10"] >= 0.1
+    assert c["acf_abs_50"] >= 0.05
+    for v in DEFAULT_VENUES:
+        assert facts[v.name]["mean_abs_gap_ticks"] < 1.0  # the venues stay aligned
+    assert 0.0 < facts["asset"]["steps_with_arbitrage"] < 0.5
