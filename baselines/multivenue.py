@@ -301,12 +301,18 @@ def _fixed(preset: str) -> QuotingPolicy:
     return FixedSpread(1.0)
 
 
+def _touch(preset: str) -> QuotingPolicy:
+    # 0.25 tick: the best price at a 1- or 2-tick spread (mm_gym.actions.TOUCH_OFFSET_TICKS).
+    return FixedSpread(0.25, name="touch")
+
+
 MULTIVENUE_BASELINES: dict[str, tuple[Callable[[str], QuotingPolicy], bool]] = {
     "routed_as": (_as, True),
     "routed_glft": (_glft, True),
     "everywhere_as": (_as, False),
     "everywhere_glft": (_glft, False),
     "everywhere_fixed": (_fixed, False),
+    "everywhere_touch": (_touch, False),
 }
 """Name -> (single-venue model of a preset, routed?): the multi-venue tournament's contestants.
 The models are :mod:`baselines.registry`'s (AS and GLFT calibrated on the asset's preset)."""
