@@ -202,6 +202,11 @@ class RoutedAS(QuoteEverywhere):
         self.router: VenueRouter | None = None
         self.choice_counts = np.zeros(0, np.int64)
         self._rng = np.random.default_rng(0)
+        self._fcols: dict[str, np.ndarray] = {}
+        self._time_col = 0
+        self._mid = np.zeros((0, 0))  # (n, V) each venue's mid minus the episode's first, ticks
+        self._time_left = np.zeros(0)
+        self._step = 0
 
     def reset(self, rng: np.random.Generator, context: PolicyContext) -> None:
         """Reset the model and forget the router (rebuilt at the next :meth:`act`).
@@ -279,7 +284,7 @@ class RoutedAS(QuoteEverywhere):
 
 
 def routed_as_for(env: Any, base: QuotingPolicy, **kwargs: Any) -> RoutedAS:
-    """A :class:`RoutedAS` whose ``start_price`` is ``env``'s (``env.unwrapped`` or a vector env)."""
+    """A :class:`RoutedAS` with ``env``'s start price (``env`` a Gymnasium or vector env)."""
     cfg = getattr(env, "unwrapped", env).market_config
     return RoutedAS(base, start_price=cfg.price0_ticks * cfg.tick_size, **kwargs)
 

@@ -143,8 +143,10 @@ def test_cli_writes_its_files_and_refuses_to_overwrite(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "mv"
-    argv = ["--episodes", "2", "--steps", "60", "--contestants", "everywhere_fixed",
-            "routed_as", "--baseline", "everywhere_fixed", "--out", str(out), "--no-progress"]  # fmt: skip
+    argv = [
+        *("--episodes", "2", "--steps", "60", "--contestants", "everywhere_fixed", "routed_as"),
+        *("--baseline", "everywhere_fixed", "--out", str(out), "--no-progress"),
+    ]
     assert tour.main(argv) == 0
     for name in ("episodes.csv", "summary.csv", "attribution.csv", "plots/attribution.png"):
         assert (out / name).stat().st_size > 0, name
@@ -184,11 +186,11 @@ def test_cli_refuses_bad_flags(
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"top_k": 0}, "RoutedAS.top_k"),
-        ({"explore": 1.5}, "RoutedAS.explore"),
-        ({"halflife_fills": 0.0}, "RoutedAS.halflife_fills"),
-        ({"adverse_horizon_steps": -1}, "RoutedAS.adverse_horizon_steps"),
-        ({"start_price": 0.0}, "RoutedAS.start_price"),
+        ({"top_k": 0}, r"RoutedAS\.top_k=0"),
+        ({"explore": 1.5}, r"RoutedAS\.explore=1\.5"),
+        ({"halflife_fills": 0.0}, r"RoutedAS\.halflife_fills=0\.0"),
+        ({"adverse_horizon_steps": -1}, r"RoutedAS\.adverse_horizon_steps=-1"),
+        ({"start_price": 0.0}, r"RoutedAS\.start_price=0\.0"),
     ],
 )
 def test_bad_parameters_are_named(kwargs: dict, match: str) -> None:
@@ -197,10 +199,8 @@ def test_bad_parameters_are_named(kwargs: dict, match: str) -> None:
 
 
 def test_bad_base_and_too_many_venues_are_named() -> None:
-    with pytest.raises(ConfigError, match="QuoteEverywhere.base"):
+    with pytest.raises(ConfigError, match=r"QuoteEverywhere\.base"):
         QuoteEverywhere("fixed")  # type: ignore[arg-type]
     env = MultiVenueVectorEnv(1)
-    with pytest.raises(ConfigError, match=r"RoutedAS.top_k=4"):
-        RoutedAS(FixedSpread(1.0), top_k=4).reset(
-            np.random.default_rng(0), env.policy_context()
-        )
+    with pytest.raises(ConfigError, match=r"RoutedAS\.top_k=4"):
+        RoutedAS(FixedSpread(1.0), top_k=4).reset(np.random.default_rng(0), env.policy_context())

@@ -164,7 +164,11 @@ def run_batch(
 
 
 def _episode_rows(
-    name: str, seeds: Sequence[int], res: dict[str, np.ndarray], venues: Sequence[str], steps: int
+    name: str,
+    seeds: Sequence[int] | np.ndarray,
+    res: dict[str, np.ndarray],
+    venues: Sequence[str],
+    steps: int,
 ) -> pd.DataFrame:
     """One row per episode: scalars, then ``<part>_<venue>`` columns."""
     df = pd.DataFrame(
