@@ -49,7 +49,6 @@ import numpy as np
 from baselines.policies import FixedSpread
 from baselines.router import VenueRouter
 from mm_gym.config import ConfigError, _check_range
-from mm_gym.multivenue.core import GLOBAL_FEATURES, VENUE_BOOK_FEATURES
 from mm_gym.policy import PolicyContext, QuotingPolicy
 
 __all__ = [
@@ -123,6 +122,9 @@ class QuoteEverywhere:
         Raises:
             KeyError: If ``context`` is not a multi-venue one (a feature is missing).
         """
+        # Imported here: mm_gym.multivenue loads the simulator, which `import baselines` avoids.
+        from mm_gym.multivenue.core import GLOBAL_FEATURES, VENUE_BOOK_FEATURES
+
         venues = venue_names(context)
         if not venues:
             raise KeyError(f"no '<venue>.<feature>' features in {context.feature_names}")
