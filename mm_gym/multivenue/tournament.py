@@ -397,6 +397,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=64, help="episodes stepped together (64)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first episode (0)")
     p.add_argument("--preset", default="default", help="the asset's market preset (default)")
+    p.add_argument(
+        "--venues", default=None, metavar="YAML",
+        help="the venues as a YAML list of VenueConfig fields, e.g. "
+        "'[{name: A}, {name: S, latency_steps: 20}]' (default: the three default venues)",
+    )  # fmt: skip
     p.add_argument("--top-k", type=int, default=1, help="venues a routed contestant quotes (1)")
     p.add_argument("--bootstrap", type=int, default=2_000, help="bootstrap resamples (2000)")
     p.add_argument("--out", default=None, help="output folder (exports/multivenue/<time>)")
@@ -405,8 +410,23 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _validate(args: argparse.Namespace) -> None:
-    """Refuse bad flags before anything is simulated (one-line :class:`CliError`)."""
+def _venues(text: str | None) -> tuple[Any, ...]:
+    """``--venues`` as checked :class:`~mm_gym.multivenue.VenueConfig` s (one-line errors)."""
+    import yaml
+
+    from mm_gym.config import ConfigError
+    from mm_gym.multivenue import DEFAULT_VENUES, check_venues
+
+    if text is None:
+        return DEFAULT_VENUES
+    try:
+        return check_venues(yaml.safe_load(text))
+    except (ConfigError, yaml.YAMLError) as exc:
+        raise CliError(f"--venues: {' '.join(str(exc).split())}") from None
+
+
+def _validate(args: argparse.Namespace) -> tuple[Any, ...]:
+    """Refuse bad flags before anything is simulated (one-line :class:`CliError`); the venues."""
     from baselines.multivenue import MULTIVENUE_BASELINES
     from mm_gym.presets import book_preset_names
 
@@ -427,12 +447,12 @@ def _validate(args: argparse.Namespace) -> None:
         raise CliError(f"--contestants {args.contestants} names a contestant twice")
     if args.preset not in book_preset_names():
         raise CliError(f"--preset {args.preset!r} is not valid: choose from {book_preset_names()}")
-    from mm_gym.multivenue import DEFAULT_VENUES
-
-    if args.top_k > len(DEFAULT_VENUES):
-        raise CliError(f"--top-k={args.top_k} must be in [1, {len(DEFAULT_VENUES)}] (the venues)")
+    venues = _venues(args.venues)
+    if args.top_k > len(venues):
+        raise CliError(f"--top-k={args.top_k} must be in [1, {len(venues)}] (the venues)")
     if args.out is not None:
         _check_out(Path(args.out), args.overwrite)
+    return venues
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
@@ -459,12 +479,13 @@ def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
     from mm_gym.output_folder import prepare_output, publish
 
     args = _parser().parse_args(argv)
-    _validate(args)
+    venues = _validate(args)
     out = Path(args.out or Path("exports", "multivenue", time.strftime("%Y%m%d-%H%M%S")))
     started = time.perf_counter()
     episodes = play(
         args.contestants, episodes=args.episodes, steps=args.steps, batch=args.batch,
-        seed=args.seed, preset=args.preset, top_k=args.top_k, progress=not args.no_progress,
+        seed=args.seed, preset=args.preset, top_k=args.top_k, venues=venues,
+        progress=not args.no_progress,
     )  # fmt: skip
     seconds = time.perf_counter() - started
     summary = summary_table(episodes, args.baseline, args.bootstrap, args.seed)
