@@ -16,18 +16,27 @@ other venues get action +1, the farthest offset (``max_offset_ticks`` from the m
 action mappings, :mod:`mm_gym.actions`): the action space has no size, so "no quote" is a quote
 parked as far from the mid as the env allows.
 
-**What the router learns from.** Only observed features. Step ``t``'s observation carries, per
-venue, ``bought_lots`` and ``sold_lots`` (mm1's fills in step ``t``), ``edge_ticks`` (their
-spread capture per lot, ``|price - mid at the fill|``), ``ret_1`` (the venue's mid change in
-step ``t``, ticks) and ``maker_fee_bps``. The policy keeps each venue's mid relative to the
-episode's start by summing ``ret_1``; a step's buys (sells) become one fill of side +1 (-1) at
-``price = m - side * edge`` with ``m`` the venue's mid at the start of the step (the mid the
-quotes were priced from), so the router's value per lot is::
+**What the router learns from.** Only what mm1 observes and its own actions. Step ``t``'s
+observation carries, per venue, ``bought_lots`` and ``sold_lots`` (mm1's fills in step ``t``),
+``ret_1`` (the venue's mid change in step ``t``, ticks, arbitrage included), ``spread_ticks``,
+``latency_steps`` and ``maker_fee_bps``. The policy keeps each venue's mid relative to the
+episode's first by summing ``ret_1``, and remembers the prices of the quotes it sent (the env
+prices a quote at ``floor(mid - offset)`` / ``ceil(mid + offset)``, which the spread's parity
+fixes relative to the mid; a quote arriving at or through the observed opposite best is moved
+one tick inside it, the simulator's post-only rule). A step's buys (sells) on a venue are one
+fill of side +1 (-1) at the price of the quote resting there, the one sent ``latency_steps``
+steps before, so the router's value per lot is the fill's mark-out plus its rebate::
 
-    side * (mid_H - price) + rebate = edge + side * (mid_H - m) + rebate_ticks
+    side * (mid_H - price) + rebate_ticks
 
-with ``mid_H`` the venue's mid ``adverse_horizon_steps`` later. The within-step mid path is not
-observed, so the mark-out is measured from the step's start, not from the fill's instant.
+with ``mid_H`` the venue's mid ``adverse_horizon_steps`` later (:class:`~baselines.VenueRouter`).
+Summed over an episode's fills and marked at its last mid this is the venue's PnL exactly at
+latency 0 and to within a tick on a few lots with latency (the post-only rule is applied against
+the observed best, which may be mm1's own quote; the simulator excludes it).
+``fill_price="edge"`` instead prices a fill at the step's starting mid minus the observed
+``edge_ticks`` (spread capture per lot against the mid at the fill, clipped at 0): it misses the
+mid's move within the step and overvalues stale quotes, and ranked a 20-step-latency venue first
+in a measured two-venue market where it was the worse one; kept for comparison.
 
 **Rebate in ticks per lot.** A maker fee of ``b`` bps is charged on one lot's notional at the
 start price ``P`` (currency; :func:`mm_gym.multivenue.bps_to_currency_per_lot`): ``b * 1e-4 * P
@@ -48,6 +57,7 @@ import numpy as np
 
 from baselines.policies import FixedSpread
 from baselines.router import VenueRouter
+from mm_gym.actions import actions_to_offsets
 from mm_gym.config import ConfigError, _check_range
 from mm_gym.policy import PolicyContext, QuotingPolicy
 
@@ -61,7 +71,12 @@ __all__ = [
     "venue_names",
 ]
 
-_ROUTER_FEATURES = ("bought_lots", "sold_lots", "edge_ticks", "ret_1", "maker_fee_bps")
+_ROUTER_FEATURES = (
+    "bought_lots", "sold_lots", "edge_ticks", "ret_1", "maker_fee_bps", "latency_steps",
+    "spread_ticks",
+)  # fmt: skip
+FILL_PRICES = ("quotes", "edge")
+"""How :class:`RoutedAS` prices a step's fills (module docstring)."""
 
 
 def rebate_ticks_per_lot(maker_fee_bps: Any, start_price: float, tick_size: float) -> Any:
@@ -187,9 +202,12 @@ class RoutedAS(QuoteEverywhere):
         adverse_horizon_steps: int = 10,
         explore: float = 0.05,
         start_price: float = 100.0,
+        fill_price: str = "quotes",
         name: str | None = None,
     ) -> None:
         """Validate the parameters."""
+        if fill_price not in FILL_PRICES:
+            raise ConfigError(f"RoutedAS.fill_price={fill_price!r} must be one of {FILL_PRICES}")
         _check_range("RoutedAS.top_k", top_k, 1, 16, integer=True)
         _check_range("RoutedAS.halflife_fills", halflife_fills, 0.0, 1e9, lo_open=True)
         _check_range("RoutedAS.adverse_horizon_steps", adverse_horizon_steps, 0, 1e6, integer=True)
@@ -201,6 +219,7 @@ class RoutedAS(QuoteEverywhere):
         self.adverse_horizon_steps = int(adverse_horizon_steps)
         self.explore = float(explore)
         self.start_price = float(start_price)
+        self.fill_price = fill_price
         self.router: VenueRouter | None = None
         self.choice_counts = np.zeros(0, np.int64)
         self._rng = np.random.default_rng(0)
@@ -229,7 +248,7 @@ class RoutedAS(QuoteEverywhere):
         self.router = None
         self.choice_counts = np.zeros(nv, np.int64)
 
-    def _start_router(self, n: int) -> VenueRouter:
+    def _start_router(self, n: int, latency: np.ndarray) -> VenueRouter:
         nv = self._cols.shape[0]
         self.router = VenueRouter(
             n,
@@ -242,40 +261,94 @@ class RoutedAS(QuoteEverywhere):
         )
         self._mid = np.zeros((n, nv))
         self._time_left = np.full(n, np.inf)
+        self._episode_start = np.zeros(n, np.int64)
+        # Ring of the quotes sent, (bid, ask) prices relative to the episode's first mid, ticks.
+        self._sent = np.zeros((int(latency.max()) + 2, n, nv, 2))
         self._step = 0
         return self.router
+
+    def _fill_prices(
+        self, f: dict[str, np.ndarray], start_mid: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(n, V)`` prices of last step's buys and sells, ticks relative to the first mid.
+
+        ``"quotes"``: the quote resting in the last step, sent ``latency + 1`` calls ago;
+        ``"edge"``: the step's starting mid minus (plus) the observed ``edge_ticks``.
+        """
+        if self.fill_price == "edge":
+            return start_mid - f["edge_ticks"], start_mid + f["edge_ticks"]
+        lat = f["latency_steps"][0].astype(np.int64)  # the same in every environment
+        sent_at = self._step - 1 - lat  # (V,)
+        ring = self._sent[sent_at % self._sent.shape[0], :, np.arange(lat.size)]  # (V, n, 2)
+        return ring[..., 0].T, ring[..., 1].T
+
+    def _remember_quotes(self, actions: np.ndarray, f: dict[str, np.ndarray]) -> None:
+        """Store the prices ``actions`` quote, then post-only-clamp the quotes arriving next.
+
+        The env quotes ``floor(mid - bid offset)`` and ``ceil(mid + ask offset)``; the mid is a
+        whole tick at an even spread and half a tick off at an odd one, so the distances follow
+        from the observed spread. A quote arriving (sent ``latency`` calls ago) at or through
+        the opposite best is placed one tick inside it (:func:`mm_gym.market.kernels`'s
+        post-only rule, here against the observed best, which may be mm1's own quote).
+        """
+        ctx = self.context
+        spread = f["spread_ticks"]
+        n, nv = spread.shape
+        off = actions_to_offsets(
+            actions.reshape(n, nv, 2), ctx.max_offset_ticks, ctx.action_mapping
+        )
+        half = 0.5 * (np.rint(spread) % 2)
+        bid = np.floor(half - off[..., 0]) - half
+        ask = np.ceil(half + off[..., 1]) - half
+        size = self._sent.shape[0]
+        self._sent[self._step % size] = np.stack([self._mid + bid, self._mid + ask], axis=-1)
+        venue = np.arange(nv)
+        slot = (self._step - f["latency_steps"][0].astype(np.int64)) % size
+        arriving = self._sent[slot, :, venue]  # (V, n, 2)
+        best_bid, best_ask = (self._mid - 0.5 * spread).T, (self._mid + 0.5 * spread).T
+        arriving[..., 0] = np.minimum(arriving[..., 0], best_ask - 1.0)
+        arriving[..., 1] = np.maximum(arriving[..., 1], best_bid + 1.0)
+        self._sent[slot, :, venue] = arriving
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Feed the router last step's fills, choose venues, quote on them (class docstring)."""
         actions = super().act(obs)
         ctx = self.context
         n = obs.shape[0]
+        f = {k: obs[:, c].astype(np.float64) for k, c in self._fcols.items()}
         router = self.router
         if router is None or router.n_envs != n:
-            router = self._start_router(n)
-        f = {k: obs[:, c].astype(np.float64) for k, c in self._fcols.items()}
+            router = self._start_router(n, f["latency_steps"][0])
         time_left = obs[:, self._time_col].astype(np.float64)
         new = time_left > self._time_left  # a new episode: forget its fills and estimates
         self._time_left = time_left
         if new.any():
             router.reset(new)
             self._mid[new] = 0.0
+            self._episode_start[new] = self._step
         start_mid = self._mid.copy()
         self._mid[~new] += f["ret_1"][~new]
         rebate = rebate_ticks_per_lot(f["maker_fee_bps"], self.start_price, ctx.tick_size)
-        for side, lots in ((1, f["bought_lots"]), (-1, f["sold_lots"])):
-            env, ven = np.nonzero((lots > 0) & ~new[:, None])
-            m = start_mid[env, ven]
+        prices = self._fill_prices(f, start_mid)
+        sent_at = self._step - 1 - f["latency_steps"].astype(np.int64)
+        valid = ~new[:, None] & (sent_at >= self._episode_start[:, None])
+        for side, lots, price in (
+            (1, f["bought_lots"], prices[0]),
+            (-1, f["sold_lots"], prices[1]),
+        ):
+            env, ven = np.nonzero((lots > 0) & valid)
             router.record_fills(
-                self._step, env, ven, side, m - side * f["edge_ticks"][env, ven], m,
+                self._step, env, ven, side, price[env, ven], self._mid[env, ven],
                 lots[env, ven], rebate[env, ven],
             )  # fmt: skip
         router.observe_mid(self._step, self._mid)
-        self._step += 1
         chosen = router.choose()
         self.choice_counts += chosen.sum(axis=0)
         # Not chosen: both sides at +1, the farthest offset.
         actions[np.repeat(~chosen, 2, axis=1)] = 1.0
+        if self.fill_price == "quotes":
+            self._remember_quotes(actions, f)
+        self._step += 1
         return actions
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -74,6 +75,53 @@ def test_routed_as_quotes_on_top_k_venues_and_parks_the_others() -> None:
         np.testing.assert_array_equal(parked.sum(axis=1), 1)
         obs, *_ = env.step(actions)
     assert policy.choice_counts.sum() == 50 * 8 * 2
+
+
+def _synthesised_venue_pnl(
+    fill_price: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The router's fills summed per venue (ticks, at the last mid), the true PnL, the lots."""
+    import baselines.router
+
+    fills: list[tuple[np.ndarray, ...]] = []
+    record = baselines.router.VenueRouter.record_fills
+
+    def spy(self: Any, step: int, env: Any, ven: Any, side: Any, price: Any, *rest: Any) -> None:
+        _mid, lots, rebate = rest
+        fills.append(tuple(np.broadcast_arrays(env, ven, side, price, lots, rebate)))
+        record(self, step, env, ven, side, price, *rest)
+
+    monkeypatch.setattr(baselines.router.VenueRouter, "record_fills", spy)
+    policy = RoutedAS(FixedSpread(0.25), top_k=2, explore=0.3, fill_price=fill_price)
+    env = MultiVenueVectorEnv(4, horizon_steps=400)
+    obs, _ = env.reset(seed=[1, 2, 3, 4])
+    policy.reset(np.random.default_rng(0), env.policy_context())
+    for _ in range(300):
+        obs, *_ = env.step(policy.act(obs))
+    policy.act(obs)  # takes in the last step's fills
+    e, v, side, price, lots, rebate = (np.concatenate(x) for x in zip(*fills, strict=True))
+    est, lots_v = np.zeros((4, 3)), np.zeros((4, 3))
+    np.add.at(est, (e, v), lots * (side * (policy._mid[e, v] - price) + rebate))
+    np.add.at(lots_v, (e, v), lots)
+    true = tour._venue_wealth(env.unwrapped._core)  # type: ignore[attr-defined]
+    return est, true / env.market_config.value_per_tick_lot, lots_v
+
+
+def test_router_fills_priced_from_its_quotes_add_up_to_each_venues_pnl(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    est, true, lots = _synthesised_venue_pnl("quotes", monkeypatch)
+    assert lots.min() > 10  # every venue traded
+    np.testing.assert_allclose(est[:, 0], true[:, 0], atol=1e-9)  # latency 0: exact
+    assert np.abs(est - true).sum() / lots.sum() < 0.01  # latency: within a tick on a few lots
+
+
+def test_router_fills_priced_from_the_edge_feature_miss_the_venues_pnl(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The comparison that makes "quotes" the default: the edge pricing errs by several times more.
+    est, true, lots = _synthesised_venue_pnl("edge", monkeypatch)
+    assert np.abs(est - true).sum() / lots.sum() > 0.03
 
 
 def test_quote_everywhere_on_one_venue_quotes_as_the_single_venue_baseline() -> None:
@@ -191,6 +239,7 @@ def test_cli_refuses_bad_flags(
         ({"halflife_fills": 0.0}, r"RoutedAS\.halflife_fills=0\.0"),
         ({"adverse_horizon_steps": -1}, r"RoutedAS\.adverse_horizon_steps=-1"),
         ({"start_price": 0.0}, r"RoutedAS\.start_price=0\.0"),
+        ({"fill_price": "mid"}, r"RoutedAS\.fill_price='mid' must be one of"),
     ],
 )
 def test_bad_parameters_are_named(kwargs: dict, match: str) -> None:
