@@ -315,20 +315,29 @@ def attribution_figure(attribution: pd.DataFrame) -> Any:
 
     per_venue = attribution[attribution.venue != "all"]
     names = list(dict.fromkeys(per_venue.contestant))
-    fig = Figure(figsize=(4.0 * len(names), 4.2), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(names), sharey=True))
-    width = 0.8 / (len(PARTS) + 1)
-    for ax, name in zip(axes, names, strict=True):
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig = Figure(figsize=(4.2 * cols, 3.6 * rows + 0.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
+    labels = {
+        "spread_capture": "spread capture",
+        "rebates_fees": "rebates - fees",
+        "inventory_pnl": "inventory PnL",
+        "pnl": "total (venue PnL)",
+    }
+    width = 0.8 / len(labels)
+    for ax, name in zip(axes, names, strict=False):
         g = per_venue[per_venue.contestant == name]
         x = np.arange(len(g))
-        for j, part in enumerate((*PARTS, "pnl")):
-            label = "total (venue PnL)" if part == "pnl" else part.replace("_", " ")
+        for j, (part, label) in enumerate(labels.items()):
             ax.bar(x + (j - 1.5) * width, g[part], width, label=label)
         ax.axhline(0.0, color="black", linewidth=0.6)
         ax.set_xticks(x, [f"venue {v}" for v in g.venue])
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("venue")
-    axes[0].set_ylabel("mean PnL per episode (currency)")
+        ax.set_ylabel("mean PnL per episode (currency)")
+    for ax in axes[len(names) :]:
+        ax.set_visible(False)
     axes[0].legend(fontsize=7)
     fig.suptitle("mm1's PnL attribution per venue (spread + rebates/fees + inventory = total)")
     return fig
