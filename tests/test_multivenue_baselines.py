@@ -11,7 +11,7 @@ import pytest
 
 import mm_gym
 from baselines import AvellanedaStoikov, FixedSpread
-from baselines.multivenue import QuoteEverywhere, RoutedAS, rebate_ticks_per_lot
+from baselines.multivenue import QuoteEverywhere, RoutedAS, rebate_ticks_per_lot, routed_as_for
 from mm_gym.config import ConfigError, MarketConfig, with_overrides
 from mm_gym.multivenue import (
     DEFAULT_VENUES,
@@ -154,6 +154,8 @@ def test_rebate_in_ticks_per_lot_follows_the_bps_conversion() -> None:
     ticks = rebate_ticks_per_lot(-0.08, cfg.price0_ticks * cfg.tick_size, cfg.tick_size)
     currency = bps_to_currency_per_lot(cfg, 0.08)
     assert ticks * cfg.value_per_tick_lot == pytest.approx(currency)
+    env = MultiVenueVectorEnv(1, config=cfg)
+    assert routed_as_for(env, FixedSpread(1.0)).start_price == pytest.approx(500.0)
 
 
 def test_attribution_sums_to_the_total_pnl_and_matches_the_env() -> None:
@@ -220,6 +222,8 @@ def test_cli_writes_its_files_and_refuses_to_overwrite(
         (["--baseline", "routed_glft"], "--baseline 'routed_glft' must be one of"),
         (["--preset", "nope"], "--preset 'nope' is not valid"),
         (["--episodes", "x"], "invalid int value"),
+        (["--venues", "[{name: A}, {name: A}]"], "--venues: venues[1].name='A' repeats"),
+        (["--venues", "[{name: A}]", "--top-k", "2"], "--top-k=2 must be in [1, 1]"),
     ],
 )
 def test_cli_refuses_bad_flags(
