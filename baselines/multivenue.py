@@ -73,7 +73,7 @@ __all__ = [
 
 _ROUTER_FEATURES = (
     "bought_lots", "sold_lots", "edge_ticks", "ret_1", "maker_fee_bps", "latency_steps",
-    "spread_ticks",
+    "spread_ticks", "mid_gap_ticks",
 )  # fmt: skip
 FILL_PRICES = ("quotes", "edge")
 """How :class:`RoutedAS` prices a step's fills (module docstring)."""
@@ -289,7 +289,9 @@ class RoutedAS(QuoteEverywhere):
         whole tick at an even spread and half a tick off at an odd one, so the distances follow
         from the observed spread. A quote arriving (sent ``latency`` calls ago) at or through
         the opposite best is placed one tick inside it (:func:`mm_gym.market.kernels`'s
-        post-only rule, here against the observed best, which may be mm1's own quote).
+        post-only rule, here against the observed best, which may be mm1's own quote), and one at
+        or through another venue's best price slides one tick away from it (the env's order
+        protection, from the venues' ``mid_gap_ticks`` and spreads).
         """
         ctx = self.context
         spread = f["spread_ticks"]
@@ -308,6 +310,21 @@ class RoutedAS(QuoteEverywhere):
         best_bid, best_ask = (self._mid - 0.5 * spread).T, (self._mid + 0.5 * spread).T
         arriving[..., 0] = np.minimum(arriving[..., 0], best_ask - 1.0)
         arriving[..., 1] = np.maximum(arriving[..., 1], best_bid + 1.0)
+        # the env slides a quote off the other venues' best prices (order protection): their
+        # bests relative to the consolidated mid, moved into this venue's coordinates
+        gap = f["mid_gap_ticks"]
+        away_bid, away_ask = gap - 0.5 * spread, gap + 0.5 * spread  # (n, V)
+        for v in range(nv):
+            others = venue != v
+            if not others.any():
+                continue
+            shift = self._mid[:, v] - gap[:, v]
+            arriving[v, :, 0] = np.minimum(
+                arriving[v, :, 0], away_ask[:, others].min(1) + shift - 1.0
+            )
+            arriving[v, :, 1] = np.maximum(
+                arriving[v, :, 1], away_bid[:, others].max(1) + shift + 1.0
+            )
         self._sent[slot, :, venue] = arriving
 
     def act(self, obs: np.ndarray) -> np.ndarray:

@@ -103,7 +103,7 @@ def _synthesised_venue_pnl(
     est, lots_v = np.zeros((4, 3)), np.zeros((4, 3))
     np.add.at(est, (e, v), lots * (side * (policy._mid[e, v] - price) + rebate))
     np.add.at(lots_v, (e, v), lots)
-    true = tour._venue_wealth(env.unwrapped._core)  # type: ignore[attr-defined]
+    true = tour.venue_local_pnl(env.unwrapped._core)  # type: ignore[attr-defined]
     return est, true / env.market_config.value_per_tick_lot, lots_v
 
 

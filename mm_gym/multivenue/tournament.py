@@ -72,7 +72,22 @@ PARTS = ("spread_capture", "rebates_fees", "inventory_pnl")
 
 
 def _venue_wealth(core: Any) -> np.ndarray:
-    """``(n, V)`` mm1's PnL on each venue: cash plus inventory at that venue's mid, currency."""
+    """``(n, V)`` mm1's PnL on each venue, currency: the venues' columns sum to the env's ``pnl``.
+
+    Its cash there plus its inventory there at the consolidated mid (the env's mark).
+    """
+    mid = core.consolidated_mid()
+    cols = [
+        s.accounts.cash[:, 0] + s.accounts.inventory[:, 0] * mid * core.value for s in core.sims
+    ]
+    return np.stack(cols, axis=1)
+
+
+def venue_local_pnl(core: Any) -> np.ndarray:
+    """``(n, V)`` mm1's PnL on each venue marked at that venue's own mid, currency.
+
+    What a router valuing a venue from its own fills and its own mid estimates.
+    """
     cols = [
         s.accounts.cash[:, 0] + s.accounts.inventory[:, 0] * s.book.mid * core.value
         for s in core.sims
