@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 import mm_gym
 from mm_gym.config import ConfigError, MarketConfig
 from mm_gym.market import MarketSimulator
-from mm_gym.market.views import KIND_ARBITRAGE
+from mm_gym.market.views import KIND_ROUTED
 from mm_gym.multivenue import (
     DEFAULT_VENUES,
     MultiVenueEnv,
@@ -284,21 +284,6 @@ def test_venue_market_config_converts_bps_at_the_start_price() -> None:
     assert out.makers.mm1_limit == 3 * cfg.makers.mm1_limit
 
 
-def test_the_arbitrageurs_pick_off_stale_maker_quotes() -> None:
-    market = MultiVenueMarket(mm_gym.preset("volatile"), DEFAULT_VENUES, n=4)
-    for s in market.sims:
-        s.record = True
-    market.reset()
-    offsets, sizes = _touch_quotes(4, 3)
-    picked = np.zeros(3, np.int64)
-    for _ in range(1_000):
-        market.step(offsets, sizes)
-        for v, s in enumerate(market.sims):
-            r = s.fills.records()
-            picked[v] += int(np.sum((r["maker"] == 0) & (r["kind"] == KIND_ARBITRAGE)))
-    assert (picked > 0).all()  # on every venue, mm1's quotes through another venue are taken
-
-
 def test_the_consolidated_mid_has_the_stylized_facts_and_no_linear_predictability() -> None:
     from mm_gym.multivenue.facts import measure
 
@@ -313,3 +298,33 @@ def test_the_consolidated_mid_has_the_stylized_facts_and_no_linear_predictabilit
     for v in DEFAULT_VENUES:
         assert facts[v.name]["mean_abs_gap_ticks"] < 1.0  # the venues stay aligned
     assert 0.0 < facts["asset"]["steps_with_arbitrage"] < 0.5
+
+
+def test_takers_never_trade_through_another_venue_and_are_routed() -> None:
+    market = MultiVenueMarket(mm_gym.preset("volatile"), DEFAULT_VENUES, n=4)
+    for s in market.sims:
+        s.record = True
+    market.reset()
+    offsets, sizes = _touch_quotes(4, 3)
+    routed, routed_fills = 0, 0
+    for _ in range(400):
+        market.step(offsets, sizes)
+        routed += int(market.routed_lots.sum())
+        for s in market.sims:
+            r = s.fills.records()
+            sc = s.scalars
+            taker = r["kind"] <= 2  # noise, informed, shock: protected
+            bid_hit = taker & (r["side"] == 0)  # a taker sold into a resting bid
+            ask_hit = taker & (r["side"] == 1)
+            assert (r["price_ticks"][bid_hit] >= sc.protect_bid[r["market"][bid_hit]]).all()
+            assert (r["price_ticks"][ask_hit] <= sc.protect_ask[r["market"][ask_hit]]).all()
+            routed_fills += int(np.sum(r["kind"] == KIND_ROUTED))
+    assert routed > 0 and routed_fills > 0  # the better prices elsewhere do get the flow
+
+
+def test_a_single_venue_has_no_protection() -> None:
+    sim = MarketSimulator(MarketConfig(), 2)
+    sim.reset(0)
+    assert (sim.scalars.protect_bid == -np.inf).all() and (sim.scalars.protect_ask == np.inf).all()
+    sim.step(np.zeros((2, 2, 4)))
+    assert (sim.scalars.routed_buy_lots == 0).all() and (sim.scalars.routed_sell_lots == 0).all()

@@ -93,10 +93,10 @@ def _synthesised_venue_pnl(
 
     monkeypatch.setattr(baselines.router.VenueRouter, "record_fills", spy)
     policy = RoutedAS(FixedSpread(0.25), top_k=2, explore=0.3, fill_price=fill_price)
-    env = MultiVenueVectorEnv(4, horizon_steps=400)
+    env = MultiVenueVectorEnv(4, horizon_steps=800)
     obs, _ = env.reset(seed=[1, 2, 3, 4])
     policy.reset(np.random.default_rng(0), env.policy_context())
-    for _ in range(300):
+    for _ in range(600):
         obs, *_ = env.step(policy.act(obs))
     policy.act(obs)  # takes in the last step's fills
     e, v, side, price, lots, rebate = (np.concatenate(x) for x in zip(*fills, strict=True))

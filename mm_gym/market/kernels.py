@@ -70,6 +70,10 @@ from mm_gym.market.state import (
     F_HEADLINE_SCORE,
     F_MID,
     F_PREV_MID,
+    F_PROTECT_ASK,
+    F_PROTECT_BID,
+    F_ROUTE_BUY_LIMIT,
+    F_ROUTE_SELL_LIMIT,
     F_SENT_OBS,
     F_STEP_ABS,
     F_STEP_SIGNED,
@@ -81,6 +85,8 @@ from mm_gym.market.state import (
     I_NEWS,
     I_ONE_SIDED,
     I_REGIME,
+    I_ROUTED_BUY,
+    I_ROUTED_SELL,
     I_SHOCK_LEFT,
     I_SHOCK_STEP,
     I_SHOCKS,
@@ -296,6 +302,10 @@ def step_one(
     fs[m, F_PREV_MID] = fs[m, F_MID]
     fs[m, F_STEP_SIGNED] = 0.0
     fs[m, F_STEP_ABS] = 0.0
+    is_[m, I_ROUTED_BUY] = 0
+    is_[m, I_ROUTED_SELL] = 0
+    fs[m, F_ROUTE_BUY_LIMIT] = -math.inf
+    fs[m, F_ROUTE_SELL_LIMIT] = math.inf
     # 1. quotes; the makers take turns placing first (time priority at a shared new price and
     # the post-only check against the other's quotes would otherwise always favour one seat)
     if makers_active:
@@ -355,6 +365,10 @@ def reset_one(
     fs, is_, rng = s.fs, s.is_, s.rng
     n = s.bid_vol.shape[1]
     fs[m, :] = 0.0
+    fs[m, F_PROTECT_BID] = -math.inf  # no other venue (mm_gym.multivenue sets them per step)
+    fs[m, F_PROTECT_ASK] = math.inf
+    fs[m, F_ROUTE_BUY_LIMIT] = -math.inf
+    fs[m, F_ROUTE_SELL_LIMIT] = math.inf
     is_[m, :] = 0
     s.bid_vol[m, :] = 0
     s.ask_vol[m, :] = 0

@@ -30,7 +30,14 @@ import numpy as np
 from mm_gym.config import ConfigError, MarketConfig
 from mm_gym.market import kernels
 from mm_gym.market.params import MarketParams, pack_params
-from mm_gym.market.state import A_INV, F_MID, MarketState, allocate
+from mm_gym.market.state import (
+    A_INV,
+    F_MID,
+    F_PROTECT_ASK,
+    F_PROTECT_BID,
+    MarketState,
+    allocate,
+)
 from mm_gym.market.views import (
     AccountsView,
     BookDepth,
@@ -401,6 +408,20 @@ class MarketSimulator:
             with self._kernel_lock():
                 (kernels.step_parallel if self._parallel else kernels.step_serial)(*args)
         return self._result
+
+    def set_protection(self, bid: np.ndarray, ask: np.ndarray) -> None:
+        """Set the other venues' best prices the takers may not trade through (several venues).
+
+        Args:
+            bid: ``(n_markets,)`` the best bid on the other venues, ticks (-inf: none).
+            ask: ``(n_markets,)`` the best ask on the other venues, ticks (+inf: none).
+
+        A taker's order that would execute beyond them executes here only up to them; the rest
+        is routed away (:attr:`scalars` ``routed_buy_lots`` / ``routed_sell_lots``,
+        :func:`mm_gym.market.venues.route`). A reset clears them (no protection).
+        """
+        self.state.fs[:, F_PROTECT_BID] = bid
+        self.state.fs[:, F_PROTECT_ASK] = ask
 
     def _kernel_lock(self) -> contextlib.AbstractContextManager[Any]:
         """The process-wide lock around a parallel kernel call (nothing for the serial one)."""

@@ -1,4 +1,10 @@
-"""Cross-venue arbitrage between the books of one asset on two venues (:mod:`mm_gym.multivenue`).
+"""Order routing and arbitrage between the venues of one asset (:mod:`mm_gym.multivenue`).
+
+Routing: a venue's takers may not trade through the other venues' best prices (order protection,
+``MarketSimulator.set_protection``); their lots beyond them wait in ``I_ROUTED_*`` and
+:func:`route` sends them to the venues with the best prices (:func:`route_pair`).
+
+Arbitrage:
 
 The venues of one asset are separate simulators whose markets share the asset's exogenous
 streams (:data:`mm_gym.market.rng.SHARED_STREAMS`) but not their order flow, so their prices
@@ -26,9 +32,20 @@ from mm_gym.market.book import NONE_HIGH, NONE_LOW, best_tick, level_lots
 from mm_gym.market.flow import market_order
 from mm_gym.market.kernels import NO_RUNTIME, write_features
 from mm_gym.market.params import MarketParams
-from mm_gym.market.state import F_MID, F_PREV_MID, KIND_ARBITRAGE, MarketState
+from mm_gym.market.state import (
+    F_MID,
+    F_PREV_MID,
+    F_ROUTE_BUY_LIMIT,
+    F_ROUTE_SELL_LIMIT,
+    I_ROUTED_BUY,
+    I_ROUTED_SELL,
+    KIND_ARBITRAGE,
+    KIND_ROUTED,
+    MarketState,
+)
 
 MAX_ROUNDS = 64  # touch levels taken per direction and market in one pass (a bound, not a model)
+ROUTE_ROUNDS = 8  # routing passes over the venue pairs per step (each takes the best level)
 
 
 @nb.njit(cache=True, inline="always")
@@ -62,6 +79,57 @@ def _refresh(s: MarketState, p: MarketParams, m: int) -> None:
     """Make market ``m``'s last return and features include the arbitrage move."""
     s.rets[m, 0] = s.fs[m, F_MID] - s.fs[m, F_PREV_MID]
     write_features(s, p, m)
+
+
+@nb.njit(cache=True, **NO_RUNTIME)  # no reference counting: see mm_gym.market.kernels
+def route_pair(
+    sa: MarketState,
+    pa: MarketParams,
+    sb: MarketState,
+    pb: MarketParams,
+    best_bid: np.ndarray,
+    best_ask: np.ndarray,
+    active: np.ndarray,
+    record: bool,
+    lots: np.ndarray,
+) -> None:
+    """Send venue ``a``'s routed-away lots to venue ``b`` at the best price over the venues.
+
+    A buy executes on ``b`` at prices up to the lower of its taker's limit and ``best_ask[m]``
+    (the best ask over all venues this round), a sell down to the higher of its limit and
+    ``best_bid[m]``: the lots go to the venue with the best price, as a smart order router sends
+    them, as :data:`~mm_gym.market.state.KIND_ROUTED` market orders.
+
+    Args:
+        sa: The routing venue's state (its ``I_ROUTED_*`` lots fall by what executes).
+        pa: Its parameters.
+        sb: The venue receiving the lots.
+        pb: Its parameters.
+        best_bid: ``(n,)`` int64 best bid over the venues, ticks (``NONE_LOW``: none).
+        best_ask: ``(n,)`` int64 best ask over the venues, ticks (``NONE_HIGH``: none).
+        active: ``(n,)`` bool, the markets to route.
+        record: Record the orders and fills.
+        lots: ``(n,)`` int64, incremented by the lots executed.
+    """
+    for m in range(sa.fs.shape[0]):
+        if not active[m]:
+            continue
+        got = 0
+        buy = sa.is_[m, I_ROUTED_BUY]
+        if buy > 0 and best_ask[m] != NONE_HIGH:
+            lim = min(int(sa.fs[m, F_ROUTE_BUY_LIMIT]), best_ask[m])
+            n = market_order(sb, pb, m, 1, buy, lim, KIND_ROUTED, record)
+            sa.is_[m, I_ROUTED_BUY] = buy - n
+            got += n
+        sell = sa.is_[m, I_ROUTED_SELL]
+        if sell > 0 and best_bid[m] != NONE_LOW:
+            lim = max(int(sa.fs[m, F_ROUTE_SELL_LIMIT]), best_bid[m])
+            n = market_order(sb, pb, m, -1, sell, lim, KIND_ROUTED, record)
+            sa.is_[m, I_ROUTED_SELL] = sell - n
+            got += n
+        if got > 0:
+            _refresh(sb, pb, m)
+            lots[m] += got
 
 
 @nb.njit(cache=True, **NO_RUNTIME)  # no reference counting: see mm_gym.market.kernels
@@ -118,4 +186,44 @@ def uncross(sims: list[Any], active: np.ndarray | None = None) -> np.ndarray:
             fee = (a.params.taker_fee + b.params.taker_fee) / a.params.value_per_tick_lot
             record = np.bool_(a.record or b.record)
             arbitrage_pair(a.state, a.params, b.state, b.params, fee, act, record, lots)
+    return lots
+
+
+def _bests(sims: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``(n,)`` int64 best bid and ask over the venues (``NONE_LOW`` / ``NONE_HIGH``: none)."""
+    bid = np.fmax.reduce([s.book.best_bid for s in sims])
+    ask = np.fmin.reduce([s.book.best_ask for s in sims])
+    bid = np.where(np.isnan(bid), NONE_LOW, bid).astype(np.int64)
+    ask = np.where(np.isnan(ask), NONE_HIGH, ask).astype(np.int64)
+    return bid, ask
+
+
+def route(sims: list[Any], active: np.ndarray | None = None) -> np.ndarray:
+    """Route every venue's routed-away lots to the venues with the best prices (:func:`route_pair`).
+
+    Rounds over the ordered venue pairs, each round at that round's best prices over the venues,
+    until no lots are left or :data:`ROUTE_ROUNDS`; lots left then (no venue within the taker's
+    limit) expire and stay counted in the routing venue's ``routed_*_lots``.
+
+    Returns:
+        ``(n,)`` int64 lots executed on another venue.
+    """
+    n = sims[0].n_markets
+    act = np.ones(n, np.bool_) if active is None else np.ascontiguousarray(active, np.bool_)
+    lots = np.zeros(n, np.int64)
+    for _ in range(ROUTE_ROUNDS):
+        left = [s.scalars.routed_buy_lots + s.scalars.routed_sell_lots for s in sims]
+        if not any((x[act] > 0).any() for x in left):
+            break
+        before = int(lots.sum())
+        best_bid, best_ask = _bests(sims)
+        for a in sims:
+            for b in sims:
+                if a is not b:
+                    rec = np.bool_(a.record or b.record)
+                    route_pair(
+                        a.state, a.params, b.state, b.params, best_bid, best_ask, act, rec, lots
+                    )
+        if int(lots.sum()) == before:
+            break
     return lots

@@ -16,6 +16,12 @@ take mm1's summed inventory past its limit (bids from the first venue on get the
 likewise asks), and a bid at or above another venue's best ask (an ask at or below another's
 best bid) slides to one tick away from it, as post-only orders do under order-protection rules.
 mm2 is each venue's built-in rival, with its own account per venue.
+
+Takers have order protection: each venue's noise, informed and shock orders may not trade through
+the other venues' best prices at the step's start (:meth:`MarketSimulator.set_protection`); what
+they would have taken beyond them is routed after the venues' steps to the venues with the best
+prices (:func:`mm_gym.market.venues.route`, kind ``routed``), as a smart order router sends it.
+Then the arbitrageurs uncross the books.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import numpy as np
 from mm_gym.config import ConfigError, MarketConfig
 from mm_gym.envs.seeding import RootSeeds
 from mm_gym.market import MarketSimulator
-from mm_gym.market.venues import uncross
+from mm_gym.market.venues import route, uncross
 from mm_gym.multivenue.config import VenueConfig, check_venues, venue_market_config
 
 __all__ = ["MultiVenueMarket"]
@@ -71,6 +77,8 @@ class MultiVenueMarket(RootSeeds):
         limit: mm1's limit on its summed inventory, lots.
         latency: ``(V,)`` int64 latency of each venue, steps.
         arbitrage_lots: ``(n,)`` int64 lots the arbitrageurs traded in the last step (or reset).
+        routed_lots: ``(n,)`` int64 takers' lots routed to another venue's better price and
+            executed there in the last step.
         fill_rate: ``(n, V)`` EWMA of mm1's lots filled per step on each venue.
     """
 
@@ -95,6 +103,7 @@ class MultiVenueMarket(RootSeeds):
         self._sent = [np.zeros((max(int(lat), 1), n, 4)) for lat in self.latency]
         self._quotes = [np.zeros((n, 2, 4)) for _ in self.sims]
         self.arbitrage_lots = np.zeros(n, np.int64)
+        self.routed_lots = np.zeros(n, np.int64)
         self.fill_rate = np.zeros((n, self.n_venues))
         self._tops: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see tops()
 
@@ -184,6 +193,7 @@ class MultiVenueMarket(RootSeeds):
         room = np.stack([self.limit - inv, self.limit + inv], axis=1).clip(0.0, None)  # (n, 2)
         away = self._other_venues_best()
         for v, sim in enumerate(self.sims):
+            sim.set_protection(away[:, v, 0], away[:, v, 1])
             mid = sim.book.mid
             q = self._quotes[v]
             lat = int(self.latency[v])
@@ -197,6 +207,7 @@ class MultiVenueMarket(RootSeeds):
             room = room - got
             q[:, 0, 2:] = got
             sim.step(q, active, check=False)
+        self.routed_lots[:] = route(self.sims, active)
         arb = uncross(self.sims, active)
         self._tops = None
         self.arbitrage_lots[:] = arb if active is None else np.where(active, arb, 0)
