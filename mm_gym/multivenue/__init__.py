@@ -5,10 +5,12 @@
 with its own maker rebate and taker fee (basis points), depth, flow and order latency (steps).
 The venues share the asset's price formation: the regime, sentiment and news, the informed
 traders' signal, the activity factor and the liquidity shocks come from the same random
-streams, while each venue draws its own order flow. Cross-venue arbitrageurs take any venue
-whose best price is through another's by more than the two taker fees, which keeps the venues'
-prices aligned (:mod:`mm_gym.market.venues`). mm1 quotes on every venue; its inventory limit
-binds on its inventory summed over the venues. mm2 is each venue's built-in rival.
+streams, while each venue draws its own order flow. Takers may not trade through another
+venue's best price (what they would have taken beyond it is routed to the best venues), and
+arbitrageurs take any venue whose best price is through another's by more than the two taker
+fees, which keeps the venues' prices aligned (:mod:`mm_gym.market.venues`). mm1 quotes on every venue; its inventory limit
+binds on its inventory summed over the venues, which is marked at the consolidated mid. mm2 is
+each venue's built-in rival.
 """
 
 from mm_gym.multivenue.config import (
