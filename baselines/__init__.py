@@ -11,8 +11,10 @@ estimator is :func:`calibrate_k`, fitted on the book env by :func:`calibrate_on_
 ``python -m baselines.as2008`` reproduces Avellaneda & Stoikov
 (2008), section 3.3.
 
-Multi-venue building block (issue #15; no environment uses it yet): :class:`VenueRouter`
-learns each venue's value per lot from the maker's fills, chooses venues and splits size.
+Multi-venue (``mm_gym/MultiVenue-v0``, issue #15): :class:`VenueRouter` learns each venue's
+value per lot from the maker's fills, chooses venues and splits size; :class:`QuoteEverywhere`
+runs a single-venue rule on every venue and :class:`RoutedAS` quotes it only on the router's
+top-k venues (:mod:`baselines.multivenue`, played by ``python -m mm_gym.multivenue.tournament``).
 """
 
 from baselines.calibration import (
@@ -24,6 +26,7 @@ from baselines.calibration import (
     calibration_for,
 )
 from baselines.intensity_quotes import GLFTQuotes, InventoryQuotes, SymmetricQuotes
+from baselines.multivenue import QuoteEverywhere, RoutedAS
 from baselines.policies import (
     GLFT,
     AvellanedaStoikov,
@@ -41,7 +44,9 @@ __all__ = [
     "GLFTQuotes",
     "InventoryQuotes",
     "OrderFlowSkew",
+    "QuoteEverywhere",
     "RandomQuoter",
+    "RoutedAS",
     "SentimentAS",
     "SymmetricQuotes",
     "VenueRouter",

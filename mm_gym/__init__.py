@@ -55,6 +55,7 @@ __version__ = "0.2.0"
 __all__ = [
     "BOOK_ENV_IDS",
     "ENV_IDS",
+    "MULTI_VENUE_ENV_IDS",
     "ConfigError",
     "EnvConfig",
     "IntensityMarketMakingEnv",
@@ -88,8 +89,11 @@ _BOOK_IDS: dict[str, str] = {
 BOOK_ENV_IDS: tuple[str, ...] = tuple(_BOOK_IDS)
 """The registered limit-order-book environment ids."""
 
+MULTI_VENUE_ENV_IDS: tuple[str, ...] = ("mm_gym/MultiVenue-v0",)
+"""The registered multi-venue environment ids (:mod:`mm_gym.multivenue`)."""
+
 ENV_IDS: tuple[str, ...] = (*BOOK_ENV_IDS, "mm_gym/AS2008-v1")
-"""Every registered environment id."""
+"""The registered single-venue environment ids (the ones ``train.py`` and ``evaluate.py`` take)."""
 
 
 def _register() -> None:
@@ -107,6 +111,13 @@ def _register() -> None:
             entry_point="mm_gym.envs.intensity:IntensityMarketMakingEnv",
             vector_entry_point="mm_gym.envs.intensity_vector:IntensityMarketMakingVectorEnv",
             kwargs={"preset": "as2008"},
+        )
+    if "mm_gym/MultiVenue-v0" not in gym.registry:
+        gym.register(
+            id="mm_gym/MultiVenue-v0",
+            entry_point="mm_gym.multivenue.env:MultiVenueEnv",
+            vector_entry_point="mm_gym.multivenue.env:MultiVenueVectorEnv",
+            kwargs={"preset": "default"},
         )
 
 

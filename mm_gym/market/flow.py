@@ -53,6 +53,10 @@ from mm_gym.market.state import (
     F_FUND,
     F_HAWKES,
     F_MID,
+    F_PROTECT_ASK,
+    F_PROTECT_BID,
+    F_ROUTE_BUY_LIMIT,
+    F_ROUTE_SELL_LIMIT,
     F_SENT_X,
     F_STEP_ABS,
     F_STEP_SIGNED,
@@ -61,6 +65,8 @@ from mm_gym.market.state import (
     I_BID_LOTS,
     I_ONE_SIDED,
     I_REGIME,
+    I_ROUTED_BUY,
+    I_ROUTED_SELL,
     I_SHOCK_LEFT,
     I_SHOCK_SIDE,
     I_SHOCK_STEP,
@@ -113,9 +119,25 @@ def market_order(
     """
     fs, is_, mos, n_mos = s.fs, s.is_, s.mos, s.n_mos
     pre = fs[m, F_MID]
-    filled = execute(s, p, m, side, size, limit_tick, kind, record)
+    # order protection (several venues): a taker does not trade through another venue's best
+    # price; what it would have taken beyond it is routed away (I_ROUTED_*, mm_gym.market.venues)
+    lim = limit_tick
+    if kind < KIND_BACKGROUND:
+        if side > 0 and limit_tick > fs[m, F_PROTECT_ASK]:
+            lim = int(fs[m, F_PROTECT_ASK])
+        elif side < 0 and limit_tick < fs[m, F_PROTECT_BID]:
+            lim = int(fs[m, F_PROTECT_BID])
+    filled = execute(s, p, m, side, size, lim, kind, record)
+    if lim != limit_tick:
+        if side > 0:
+            is_[m, I_ROUTED_BUY] += size - filled
+            fs[m, F_ROUTE_BUY_LIMIT] = max(fs[m, F_ROUTE_BUY_LIMIT], limit_tick)
+        else:
+            is_[m, I_ROUTED_SELL] += size - filled
+            fs[m, F_ROUTE_SELL_LIMIT] = min(fs[m, F_ROUTE_SELL_LIMIT], limit_tick)
     if kind != KIND_BACKGROUND:  # a market order (a crossing limit order is not flow)
-        is_[m, I_UNFILLED] += size - filled
+        if lim == limit_tick:
+            is_[m, I_UNFILLED] += size - filled
         fs[m, F_STEP_SIGNED] += side * filled
         fs[m, F_STEP_ABS] += filled
     update_mid(s, m)

@@ -48,7 +48,14 @@ from mm_gym.market.flow import background_liquidity, market_orders, update_mid
 from mm_gym.market.formation import book_liquidity, book_market_orders, step_activity
 from mm_gym.market.params import FORMATION_BOOK, REGIME_SWITCHING, MarketParams
 from mm_gym.market.processes import step_exogenous
-from mm_gym.market.rng import STREAM_ACTIVITY, STREAM_EXO, normal, seed_streams, uniform
+from mm_gym.market.rng import (
+    STREAM_ACTIVITY,
+    STREAM_EXO,
+    normal,
+    seed_streams,
+    seed_venue_streams,
+    uniform,
+)
 from mm_gym.market.state import (
     A_INV,
     A_STEP_BOUGHT,
@@ -63,6 +70,10 @@ from mm_gym.market.state import (
     F_HEADLINE_SCORE,
     F_MID,
     F_PREV_MID,
+    F_PROTECT_ASK,
+    F_PROTECT_BID,
+    F_ROUTE_BUY_LIMIT,
+    F_ROUTE_SELL_LIMIT,
     F_SENT_OBS,
     F_STEP_ABS,
     F_STEP_SIGNED,
@@ -74,6 +85,8 @@ from mm_gym.market.state import (
     I_NEWS,
     I_ONE_SIDED,
     I_REGIME,
+    I_ROUTED_BUY,
+    I_ROUTED_SELL,
     I_SHOCK_LEFT,
     I_SHOCK_STEP,
     I_SHOCKS,
@@ -289,6 +302,10 @@ def step_one(
     fs[m, F_PREV_MID] = fs[m, F_MID]
     fs[m, F_STEP_SIGNED] = 0.0
     fs[m, F_STEP_ABS] = 0.0
+    is_[m, I_ROUTED_BUY] = 0
+    is_[m, I_ROUTED_SELL] = 0
+    fs[m, F_ROUTE_BUY_LIMIT] = -math.inf
+    fs[m, F_ROUTE_SELL_LIMIT] = math.inf
     # 1. quotes; the makers take turns placing first (time priority at a shared new price and
     # the post-only check against the other's quotes would otherwise always favour one seat)
     if makers_active:
@@ -348,6 +365,10 @@ def reset_one(
     fs, is_, rng = s.fs, s.is_, s.rng
     n = s.bid_vol.shape[1]
     fs[m, :] = 0.0
+    fs[m, F_PROTECT_BID] = -math.inf  # no other venue (mm_gym.multivenue sets them per step)
+    fs[m, F_PROTECT_ASK] = math.inf
+    fs[m, F_ROUTE_BUY_LIMIT] = -math.inf
+    fs[m, F_ROUTE_SELL_LIMIT] = math.inf
     is_[m, :] = 0
     s.bid_vol[m, :] = 0
     s.ask_vol[m, :] = 0
@@ -356,6 +377,7 @@ def reset_one(
     s.others[m, :] = 0.0
     s.rets[m, :] = 0.0
     seed_streams(rng, m, seed)
+    seed_venue_streams(rng, m, seed, p.venue)  # nothing for venue 0 (a single-venue market)
     price0 = p.anchor_ticks
     fs[m, F_FUND] = price0
     fs[m, F_MID] = price0

@@ -95,6 +95,9 @@ class MarketParams(NamedTuple):
     informed_decay: float
     pull_mult: float
     volatile_lo_mult: float
+    # the venue of a multi-venue asset (mm_gym.multivenue): seeds the venue's own order-flow
+    # streams (rng.seed_venue_streams); 0 for a single-venue market
+    venue: int = 0
 
 
 def pack_params(config: MarketConfig) -> MarketParams:

@@ -28,11 +28,16 @@ STREAM_ACTIVITY = 7  # the slow activity factor ("book" price formation)
 STREAM_META = 8  # metaorder parents and market-order sizes ("book" price formation)
 STREAM_NEWS = 9  # which headline of its bucket a news item is (ProcessConfig.news_model)
 N_STREAMS = 10
+# Streams of the asset rather than of one venue: the venues of one asset (mm_gym.multivenue) seed
+# them alike, so they share the regime, sentiment, news, informed signal, activity and shocks.
+# Every other stream (the venue's own order flow) is seeded per venue (seed_venue_streams).
+SHARED_STREAMS = (STREAM_EXO, STREAM_SHOCK, STREAM_ACTIVITY, STREAM_NEWS)
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _STREAM_SALT = np.uint64(0xD1B54A32D192ED03)
+_VENUE_SALT = np.uint64(0x8CB92BA72F3D8DD7)
 _INV53 = 1.0 / 9007199254740992.0  # 2**-53
 
 
@@ -132,3 +137,18 @@ def seed_streams(rng: np.ndarray, m: int, seed: np.uint64) -> None:
     """
     for s in range(rng.shape[1]):
         rng[m, s] = _mix(seed + np.uint64(s + 1) * _STREAM_SALT)
+
+
+@nb.njit(cache=True)
+def seed_venue_streams(rng: np.ndarray, m: int, seed: np.uint64, venue: int) -> None:
+    """Re-seed venue ``venue``'s own streams of market ``m`` (all but :data:`SHARED_STREAMS`).
+
+    Venue 0 keeps :func:`seed_streams`' seeding (so one venue is the single-venue market); venue
+    ``v > 0`` seeds its own streams from ``seed`` mixed with ``v``.
+    """
+    if venue == 0:
+        return
+    vseed = _mix(seed ^ _mix(np.uint64(venue) * _VENUE_SALT))
+    for s in range(rng.shape[1]):
+        if s != STREAM_EXO and s != STREAM_SHOCK and s != STREAM_ACTIVITY and s != STREAM_NEWS:
+            rng[m, s] = _mix(vseed + np.uint64(s + 1) * _STREAM_SALT)

@@ -30,7 +30,14 @@ import numpy as np
 from mm_gym.config import ConfigError, MarketConfig
 from mm_gym.market import kernels
 from mm_gym.market.params import MarketParams, pack_params
-from mm_gym.market.state import A_INV, F_MID, MarketState, allocate
+from mm_gym.market.state import (
+    A_INV,
+    F_MID,
+    F_PROTECT_ASK,
+    F_PROTECT_BID,
+    MarketState,
+    allocate,
+)
 from mm_gym.market.views import (
     AccountsView,
     BookDepth,
@@ -181,6 +188,10 @@ class MarketSimulator:
         parallel: Force the parallel (True) or serial (False) kernel; by default parallel from
             :data:`PARALLEL_MIN_MARKETS` markets on unless the environment variable
             ``MM_GYM_PARALLEL=off``. Results are identical either way.
+        venue: The venue index of a multi-venue asset (:mod:`mm_gym.multivenue`): venues of
+            one asset reset from the same seeds share its exogenous streams and draw their own
+            order flow (:func:`mm_gym.market.rng.seed_venue_streams`). 0 (the default) is the
+            single-venue market.
 
     Attributes:
         headline_bank: The :class:`~mm_gym.news.HeadlineBank` the news items are drawn from
@@ -202,6 +213,7 @@ class MarketSimulator:
         builtin_rival: bool = True,
         record: bool = False,
         parallel: bool | None = None,
+        venue: int = 0,
     ) -> None:
         """Allocate the state arrays and pick the kernels (see the class docstring)."""
         if not isinstance(config, MarketConfig):
@@ -221,7 +233,11 @@ class MarketSimulator:
         self.n_markets = int(n_markets)
         self.builtin_rival = bool(builtin_rival)
         self.record = record
+        if isinstance(venue, bool) or not isinstance(venue, (int, np.integer)) or venue < 0:
+            raise ConfigError(f"venue={venue!r} must be an integer >= 0")
         self.params: MarketParams = pack_params(config)
+        if venue:
+            self.params = self.params._replace(venue=int(venue))
         self.headline_bank = _headline_bank(config)
         bank, replay = self.headline_bank, None
         if config.process.news_file:
@@ -392,6 +408,20 @@ class MarketSimulator:
             with self._kernel_lock():
                 (kernels.step_parallel if self._parallel else kernels.step_serial)(*args)
         return self._result
+
+    def set_protection(self, bid: np.ndarray, ask: np.ndarray) -> None:
+        """Set the other venues' best prices the takers may not trade through (several venues).
+
+        Args:
+            bid: ``(n_markets,)`` the best bid on the other venues, ticks (-inf: none).
+            ask: ``(n_markets,)`` the best ask on the other venues, ticks (+inf: none).
+
+        A taker's order that would execute beyond them executes here only up to them; the rest
+        is routed away (:attr:`scalars` ``routed_buy_lots`` / ``routed_sell_lots``,
+        :func:`mm_gym.market.venues.route`). A reset clears them (no protection).
+        """
+        self.state.fs[:, F_PROTECT_BID] = bid
+        self.state.fs[:, F_PROTECT_ASK] = ask
 
     def _kernel_lock(self) -> contextlib.AbstractContextManager[Any]:
         """The process-wide lock around a parallel kernel call (nothing for the serial one)."""

@@ -33,7 +33,12 @@ F_ANCHOR = 14  # mean-reversion anchor (reset to the mid at a regime change), ti
 F_STEP_SIGNED = 15  # signed market-order lots executed this step (buys > 0; not crossing limits)
 F_STEP_ABS = 16  # absolute market-order lots executed this step
 F_HEADLINE_SCORE = 17  # score of this step's last headline (NaN: none; news_model set only)
-N_FS = 18
+# several venues (mm_gym.multivenue): order protection of the takers
+F_PROTECT_BID = 18  # the other venues' best bid, ticks (-inf: none, a single venue)
+F_PROTECT_ASK = 19  # the other venues' best ask, ticks (+inf: none)
+F_ROUTE_BUY_LIMIT = 20  # highest limit of this step's buy lots routed away, ticks
+F_ROUTE_SELL_LIMIT = 21  # lowest limit of this step's sell lots routed away, ticks
+N_FS = 22
 
 # --- int scalars per market (is_[m, I_*])
 I_T = 0  # steps since the episode started
@@ -62,7 +67,10 @@ I_META_LEFT = 18 + MAX_META  # I_META_LEFT .. I_META_LEFT + MAX_META - 1
 HEADLINE_CAP = 4  # headlines of one step listed in I_HEADLINES (the rest only count in I_NEWS)
 I_HEADLINE = 18 + 2 * MAX_META  # this step's last headline
 I_HEADLINES = I_HEADLINE + 1  # this step's first HEADLINE_CAP headlines, in arrival order
-N_IS = I_HEADLINES + HEADLINE_CAP
+# several venues: takers' lots that a better price on another venue sent away this step
+I_ROUTED_BUY = I_HEADLINES + HEADLINE_CAP
+I_ROUTED_SELL = I_ROUTED_BUY + 1
+N_IS = I_ROUTED_SELL + 1
 
 # --- makers' orders: orders[m, maker, side, O_*]; side 0 bid, 1 ask
 O_TICK = 0
@@ -104,7 +112,9 @@ KIND_NOISE = 0
 KIND_INFORMED = 1
 KIND_SHOCK = 2
 KIND_BACKGROUND = 3  # a marketable background limit order
-KIND_NAMES = ("noise", "informed", "shock", "background")
+KIND_ARBITRAGE = 4  # a cross-venue arbitrageur's order (mm_gym.multivenue)
+KIND_ROUTED = 5  # a taker's order routed from a venue with a worse price (mm_gym.multivenue)
+KIND_NAMES = ("noise", "informed", "shock", "background", "arbitrage", "routed")
 
 NO_ORDER_TICK = -1
 

@@ -23,10 +23,12 @@ import numpy as np
 
 from mm_gym.market import state as _s
 from mm_gym.market.state import (
+    KIND_ARBITRAGE,
     KIND_BACKGROUND,
     KIND_INFORMED,
     KIND_NAMES,
     KIND_NOISE,
+    KIND_ROUTED,
     KIND_SHOCK,
     MarketState,
 )
@@ -36,10 +38,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FILL_DTYPE",
+    "KIND_ARBITRAGE",
     "KIND_BACKGROUND",
     "KIND_INFORMED",
     "KIND_NAMES",
     "KIND_NOISE",
+    "KIND_ROUTED",
     "KIND_SHOCK",
     "MARKET_ORDER_DTYPE",
     "AccountsView",
@@ -472,6 +476,12 @@ class ScalarsView(_View):
             if none (always -1 without ``process.news_model``).
         headline_score: Live float64 that headline's score, NaN if none.
         unfilled_lots: Live int64 market-order lots in the episode that found no liquidity.
+        routed_buy_lots: Live int64 takers' buy lots of the last step that a better price on
+            another venue sent away and that have not executed there (several venues only).
+        routed_sell_lots: Live int64 the same for sells.
+        protect_bid: Live float64 the other venues' best bid the takers may not trade through,
+            ticks (-inf: a single venue).
+        protect_ask: Live float64 the other venues' best ask, ticks (+inf: a single venue).
         background_arrived: Live int64 background lots that arrived (since the reset, warm-up
             included).
         background_cancelled: Live int64 background lots cancelled (or dropped off the window).
@@ -500,7 +510,11 @@ class ScalarsView(_View):
         "news",
         "one_sided",
         "prev_mid",
+        "protect_ask",
+        "protect_bid",
         "regime",
+        "routed_buy_lots",
+        "routed_sell_lots",
         "sentiment",
         "shock_side",
         "shock_step",
@@ -526,6 +540,10 @@ class ScalarsView(_View):
         self.headline = _ro(i[:, _s.I_HEADLINE])
         self.headline_score = _ro(f[:, _s.F_HEADLINE_SCORE])
         self.unfilled_lots = _ro(i[:, _s.I_UNFILLED])
+        self.routed_buy_lots = _ro(i[:, _s.I_ROUTED_BUY])
+        self.routed_sell_lots = _ro(i[:, _s.I_ROUTED_SELL])
+        self.protect_bid = _ro(f[:, _s.F_PROTECT_BID])
+        self.protect_ask = _ro(f[:, _s.F_PROTECT_ASK])
         self.background_arrived = _ro(i[:, _s.I_BG_ARRIVED])
         self.background_cancelled = _ro(i[:, _s.I_BG_CANCELLED])
         self.background_executed = _ro(i[:, _s.I_BG_EXECUTED])

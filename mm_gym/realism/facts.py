@@ -33,7 +33,7 @@ __all__ = [
 
 MIN_MARKET_STEPS_EMPTY = 1_000_000
 """Sample the empty-side target asks for (market-steps per preset)."""
-KIND_NAMES = ("noise", "informed", "shock", "background")
+KIND_NAMES = ("noise", "informed", "shock", "background", "arbitrage", "routed")
 """Aggressor kinds in the simulator's records (``mm_gym.market.views.KIND_NAMES``)."""
 KIND_NOISE = 0
 

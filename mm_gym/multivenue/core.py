@@ -1,0 +1,254 @@
+"""What the multi-venue environments add to :class:`~.market.MultiVenueMarket`.
+
+The observation, per market: mm1's summed inventory over its limit, the time left and the
+observed sentiment (shared by the venues), then per venue ``<name>.<feature>`` for
+:data:`VENUE_BOOK_FEATURES` (the venue's book as the single-venue env observes it, from mm1's
+point of view) and :data:`VENUE_OWN_FEATURES` (the venue's mid minus the consolidated mid,
+mm1's recent fill rate there, its lots bought and sold there in the last step and their spread
+capture per lot in ticks, its inventory there over its limit, the venue's fees and latency):
+what a router needs to value a venue from its own fills.
+
+The reward is :func:`mm_gym.rewards.step_reward` of mm1's PnL over the venues (its cash on every
+venue plus its summed inventory marked at the consolidated mid, the mid of the best bid and ask
+over all venues) and its summed inventory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from mm_gym.actions import actions_to_offsets
+from mm_gym.config import ConfigError, MarketConfig
+from mm_gym.envs.config import EnvConfig
+from mm_gym.multivenue.config import VenueConfig
+from mm_gym.multivenue.market import MultiVenueMarket
+from mm_gym.observations import FEATURE_NAMES_ALL, feature_bounds
+from mm_gym.policy import PolicyContext
+from mm_gym.rewards import COMPONENT_NAMES, RewardParams, step_reward
+
+__all__ = [
+    "GLOBAL_FEATURES",
+    "VENUE_BOOK_FEATURES",
+    "VENUE_OWN_FEATURES",
+    "MultiVenueCore",
+    "check_env_config",
+]
+
+GLOBAL_FEATURES: tuple[str, ...] = ("inventory", "time_left", "sentiment")
+VENUE_BOOK_FEATURES: tuple[str, ...] = (
+    "spread_ticks",
+    "imbalance_l1",
+    "ret_1",
+    "flow",
+    "volatility_ticks",
+    "own_bid_offset",
+    "own_ask_offset",
+    "rival_bid_offset",
+    "rival_ask_offset",
+)
+VENUE_OWN_FEATURES: tuple[str, ...] = (
+    "mid_gap_ticks",
+    "fill_rate",
+    "bought_lots",
+    "sold_lots",
+    "edge_ticks",
+    "venue_inventory",
+    "maker_fee_bps",
+    "taker_fee_bps",
+    "latency_steps",
+)
+_OWN_BOUNDS = {
+    "mid_gap_ticks": (-50.0, 50.0),
+    "fill_rate": (0.0, 1_000.0),
+    "bought_lots": (0.0, 1_000.0),
+    "sold_lots": (0.0, 1_000.0),
+    "edge_ticks": (0.0, 100.0),
+    "maker_fee_bps": (-100.0, 0.0),
+    "taker_fee_bps": (0.0, 100.0),
+    "latency_steps": (0.0, 1_000.0),
+}
+_COL = {name: i for i, name in enumerate(FEATURE_NAMES_ALL)}
+
+
+def check_env_config(env_config: EnvConfig) -> None:
+    """Refuse the :class:`EnvConfig` options the multi-venue envs do not implement.
+
+    Raises:
+        ConfigError: For ``action_type`` other than ``"continuous"`` or a ``max_drawdown``.
+    """
+    if env_config.action_type != "continuous":
+        raise ConfigError(
+            f"action_type={env_config.action_type!r}: the multi-venue envs take "
+            "action_type='continuous' only (a bid and an ask action per venue)"
+        )
+    if env_config.max_drawdown is not None:
+        raise ConfigError(
+            f"max_drawdown={env_config.max_drawdown!r}: not supported by the multi-venue envs"
+        )
+
+
+class MultiVenueCore(MultiVenueMarket):
+    """``n`` multi-venue markets with observations, rewards and infos (module docstring).
+
+    Args:
+        market_config: The asset's market.
+        env_config: The environment options (continuous actions only).
+        venues: The venues.
+        n: Number of markets.
+    """
+
+    def __init__(
+        self,
+        market_config: MarketConfig,
+        env_config: EnvConfig,
+        venues: tuple[VenueConfig, ...],
+        n: int = 1,
+    ) -> None:
+        """Build the venues and the bookkeeping."""
+        check_env_config(env_config)
+        super().__init__(market_config, venues, n)
+        self.env_config = env_config
+        self.horizon = int(market_config.horizon_steps)
+        self.reward_params = RewardParams.from_env_config(env_config)
+        self.max_offset = float(env_config.max_offset_ticks)
+        self.mapping = env_config.action_mapping
+        self.quote_size = float(env_config.quote_size_lots)
+        self.feature_names = GLOBAL_FEATURES + tuple(
+            f"{v.name}.{f}" for v in self.venues for f in VENUE_BOOK_FEATURES + VENUE_OWN_FEATURES
+        )
+        self._book_cols = np.array([_COL[f] for f in VENUE_BOOK_FEATURES])
+        self._fees = np.array([[v.maker_fee_bps, v.taker_fee_bps] for v in self.venues])
+        self.prev_wealth = np.zeros(n)
+        self.prev_inv = np.zeros((n, self.n_venues))
+        self.prev_mid = np.zeros(n)
+        self._offsets = np.zeros((n, self.n_venues, 2))
+        self._sizes = np.full((n, self.n_venues, 2), self.quote_size)
+
+    def spaces(self) -> tuple[spaces.Box, spaces.Box]:
+        """The observation and action spaces of one market."""
+        low, high = [], []
+        venue = len(VENUE_BOOK_FEATURES) + len(VENUE_OWN_FEATURES)
+        for name in self.feature_names:
+            short = name.split(".", 1)[-1]
+            if short == "venue_inventory":
+                lo, hi = -float(self.n_venues), float(self.n_venues)
+            elif short in _OWN_BOUNDS:
+                lo, hi = _OWN_BOUNDS[short]
+            else:
+                b = feature_bounds((short,))
+                lo, hi = float(b[0][0]), float(b[1][0])
+            low.append(lo)
+            high.append(hi)
+        assert len(low) == len(GLOBAL_FEATURES) + venue * self.n_venues
+        obs = spaces.Box(np.array(low, np.float32), np.array(high, np.float32), dtype=np.float32)
+        act = spaces.Box(-1.0, 1.0, (2 * self.n_venues,), np.float32)
+        return obs, act
+
+    def context(self) -> PolicyContext:
+        """mm1's :class:`~mm_gym.policy.PolicyContext` (its limit is on the summed inventory)."""
+        return PolicyContext(
+            feature_names=self.feature_names,
+            max_offset_ticks=self.max_offset,
+            horizon_steps=self.horizon,
+            inventory_limit=self.limit,
+            tick_size=float(self.market_config.tick_size),
+            quote_size_lots=int(self.quote_size),
+            action_mapping=self.mapping,
+        )
+
+    # ------------------------------------------------------------------ episodes and steps
+    def start(self, mask: np.ndarray | None = None) -> None:
+        """Reset the markets in ``mask`` (default all) and their reward bookkeeping."""
+        self.reset(mask)
+        m: slice | np.ndarray = slice(None) if mask is None else mask
+        self.prev_wealth[m] = self.wealth()[m]
+        self.prev_inv[m] = self.inventories()[m]
+        self.prev_mid[m] = self.consolidated_mid()[m]
+
+    def act(self, actions: np.ndarray, active: np.ndarray | None = None) -> None:
+        """Step with ``(n, 2V)`` validated float actions (bid, ask per venue, in venue order)."""
+        a = actions.reshape(self.n * self.n_venues, 2)
+        self._offsets[:] = actions_to_offsets(a, self.max_offset, self.mapping).reshape(
+            self.n, self.n_venues, 2
+        )
+        self.step(self._offsets, self._sizes, active)
+
+    def settle(self) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """``(reward, components, terminated)`` of the step just taken; roll the books forward."""
+        wealth = self.wealth()
+        inv_v = self.inventories()
+        mid = self.consolidated_mid()
+        pnl = wealth - self.prev_wealth
+        inventory_pnl = self.prev_inv.sum(axis=1) * (mid - self.prev_mid) * self.value
+        terminated = self.sims[0].scalars.t >= self.horizon
+        reward, comps = step_reward(
+            pnl,
+            inventory_pnl,
+            inv_v.sum(axis=1),
+            terminated.astype(np.float64),
+            wealth,
+            self.reward_params,
+        )
+        self.prev_wealth[:] = wealth
+        self.prev_inv[:] = inv_v
+        self.prev_mid[:] = mid
+        return reward, comps, terminated
+
+    # ------------------------------------------------------------------ read-out
+    def observations(self) -> np.ndarray:
+        """``(n, obs_dim)`` float32 observations of mm1 (module docstring)."""
+        n, nv = self.n, self.n_venues
+        inv_v = self.inventories()
+        mids = self.mids()
+        out = np.empty((n, len(self.feature_names)), np.float32)
+        first = self.sims[0].features[:, 0]
+        out[:, 0] = np.clip(inv_v.sum(axis=1) / self.limit, -1.0, 1.0)
+        out[:, 1] = first[:, _COL["time_left"]]
+        out[:, 2] = first[:, _COL["sentiment"]]
+        width = len(VENUE_BOOK_FEATURES) + len(VENUE_OWN_FEATURES)
+        gap = np.clip(mids - self.consolidated_mid()[:, None], -50.0, 50.0)
+        for v, sim in enumerate(self.sims):
+            c = len(GLOBAL_FEATURES) + v * width
+            k = len(VENUE_BOOK_FEATURES)
+            out[:, c : c + k] = sim.features[:, 0][:, self._book_cols]
+            own = out[:, c + k : c + width]
+            acc = sim.accounts
+            bought, sold = acc.step_bought[:, 0], acc.step_sold[:, 0]
+            lots = bought + sold
+            edge = acc.step_edge[:, 0] / (np.maximum(lots, 1.0) * self.value)
+            own[:, 0] = gap[:, v]
+            own[:, 1] = np.minimum(self.fill_rate[:, v], 1_000.0)
+            own[:, 2] = np.minimum(bought, 1_000.0)
+            own[:, 3] = np.minimum(sold, 1_000.0)
+            own[:, 4] = np.clip(edge, 0.0, 100.0)
+            own[:, 5] = np.clip(inv_v[:, v] / self.limit, -nv, nv)
+            own[:, 6:8] = self._fees[v]
+            own[:, 8] = self.latency[v]
+        return out
+
+    def infos(self, components: dict[str, np.ndarray] | None) -> dict[str, Any]:
+        """The batched info dict of mm1 (arrays with a leading ``n``)."""
+        tick = float(self.market_config.tick_size)
+        inv_v = self.inventories()
+        sc = self.sims[0].scalars
+        fees = sum(s.accounts.fees[:, 0] for s in self.sims)
+        info: dict[str, Any] = {
+            "pnl": self.wealth(),
+            "inventory": inv_v.sum(axis=1).astype(np.int64),
+            "venue_inventory": inv_v.astype(np.int64),
+            "venue_mid": self.mids() * tick,
+            "venue_fills": self.step_fills().astype(np.int64),
+            "fills": self.step_fills().sum(axis=1).astype(np.int64),
+            "fees": np.asarray(fees, np.float64),
+            "arbitrage_lots": self.arbitrage_lots.copy(),
+            "mid": self.consolidated_mid() * tick,
+            "regime": sc.regime.copy(),
+            "step": sc.t.copy(),
+        }
+        if components is None:
+            components = dict.fromkeys(COMPONENT_NAMES, np.zeros(self.n))
+        info["reward_components"] = components
+        return info

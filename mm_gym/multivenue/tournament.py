@@ -1,0 +1,539 @@
+"""``python -m mm_gym.multivenue.tournament``: the multi-venue baselines on the same episodes.
+
+Every contestant (:data:`baselines.multivenue.MULTIVENUE_BASELINES`) plays the same ``N``
+episodes of ``mm_gym/MultiVenue-v0`` (episode ``i`` is reset with seed ``seed + i`` for every
+contestant: common random numbers, so the venues' shared exogenous path, regime and sentiment,
+is the same; ``path_hash`` in ``episodes.csv`` fingerprints it), in batches of the native
+vector env. Per contestant it reports the mean episode reward and PnL with 95 % percentile
+bootstrap CIs, the paired difference against ``--baseline`` (bootstrap of the episode-by-episode
+differences), mean ``|inventory|``, the arbitrageurs' lots, and per venue:
+
+- ``spread_capture``: the sum over mm1's fills of ``lots * |price - mid at the fill|``,
+- ``rebates_fees``: maker rebates received minus fees paid,
+- ``inventory_pnl``: the venue's PnL minus the two above (the mark-to-market of the position),
+
+all in currency per episode, which sum to the venue's PnL (cash plus inventory at the venue's
+mid) and, over the venues, to the total PnL; ``fill_share`` (the venue's share of mm1's filled
+lots) and ``quote_share`` (the share of steps mm1 quoted there, not parked at action +1: the
+router's venue choices).
+
+Files (into ``--out``, default ``exports/multivenue/<timestamp>``, through
+:mod:`mm_gym.output_folder`: written into a temporary folder and moved into place; an existing
+folder is replaced only with ``--overwrite`` and only if this tool wrote it): ``episodes.csv``,
+``summary.csv``, ``attribution.csv``, ``plots/attribution.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+import pandas as pd
+
+from mm_gym.cli import CliError, OneLineParser
+from mm_gym.output_folder import FolderOwner
+
+__all__ = [
+    "DEFAULT_CONTESTANTS",
+    "MARKER",
+    "RANGES",
+    "attribution_table",
+    "main",
+    "play",
+    "run",
+    "run_batch",
+    "summary_table",
+]
+
+PROG = "python -m mm_gym.multivenue.tournament"
+MARKER = ".mm_gym-multivenue-tournament"
+"""Marker file in every output folder of this tool (what ``--overwrite`` may replace)."""
+OWNER = FolderOwner(PROG, MARKER, f"a {PROG} output")
+ROOT = Path(__file__).resolve().parents[2]
+"""The folder holding the package (the repository in a checkout): never written to."""
+DEFAULT_CONTESTANTS = ("routed_as", "everywhere_as", "everywhere_fixed")
+RANGES: dict[str, tuple[int, int]] = {
+    "episodes": (2, 1_000_000),
+    "steps": (10, 1_000_000),
+    "batch": (1, 4_096),
+    "seed": (0, 2**62),
+    "bootstrap": (100, 100_000),
+    "top_k": (1, 16),
+}
+"""The allowed range of each numeric flag, inclusive."""
+PARTS = ("spread_capture", "rebates_fees", "inventory_pnl")
+"""The PnL attribution of a venue, in order (they sum to the venue's PnL)."""
+
+
+def _venue_wealth(core: Any) -> np.ndarray:
+    """``(n, V)`` mm1's PnL on each venue, currency: the venues' columns sum to the env's ``pnl``.
+
+    Its cash there plus its inventory there at the consolidated mid (the env's mark).
+    """
+    mid = core.consolidated_mid()
+    cols = [
+        s.accounts.cash[:, 0] + s.accounts.inventory[:, 0] * mid * core.value for s in core.sims
+    ]
+    return np.stack(cols, axis=1)
+
+
+def venue_local_pnl(core: Any) -> np.ndarray:
+    """``(n, V)`` mm1's PnL on each venue marked at that venue's own mid, currency.
+
+    What a router valuing a venue from its own fills and its own mid estimates.
+    """
+    cols = [
+        s.accounts.cash[:, 0] + s.accounts.inventory[:, 0] * s.book.mid * core.value
+        for s in core.sims
+    ]
+    return np.stack(cols, axis=1)
+
+
+def _venue_fees(core: Any) -> np.ndarray:
+    """``(n, V)`` mm1's rebates received minus fees paid in the episode, currency."""
+    return np.stack([s.accounts.fees[:, 0] for s in core.sims], axis=1)
+
+
+def _path_hash(regime: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
+    """A crc32 per episode (column) of its regime and sentiment path (the exogenous path)."""
+    return np.array(
+        [
+            zlib.crc32(
+                np.ascontiguousarray(sentiment[:, i]).tobytes(),
+                zlib.crc32(np.ascontiguousarray(regime[:, i]).tobytes()),
+            )
+            for i in range(regime.shape[1])
+        ],
+        np.int64,
+    )
+
+
+def run_batch(
+    policy: Any,
+    seeds: Sequence[int],
+    steps: int,
+    rng: np.random.Generator,
+    preset: str = "default",
+    venues: Any = None,
+) -> dict[str, np.ndarray]:
+    """Play one episode per seed with ``policy`` in one vector env; per-episode results.
+
+    Returns:
+        Arrays with a leading episode axis: ``episode_reward``, ``total_pnl``,
+        ``mean_abs_inventory``, ``arbitrage_lots``, ``path_hash``, and ``(n, V)``
+        ``spread_capture``, ``rebates_fees``, ``inventory_pnl``, ``venue_pnl``, ``fills``,
+        ``quoted_steps`` (see the module docstring).
+    """
+    from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueVectorEnv
+
+    n = len(seeds)
+    env = MultiVenueVectorEnv(
+        n, preset, venues=DEFAULT_VENUES if venues is None else venues, horizon_steps=steps
+    )
+    core = env._core  # the venues' accounts, read-only (this package's own env)
+    nv = core.n_venues
+    obs, _ = env.reset(seed=[int(s) for s in seeds])
+    policy.reset(rng, env.policy_context())
+    wealth0, fees0 = _venue_wealth(core), _venue_fees(core)
+    acc = {k: np.zeros((n, nv)) for k in ("spread_capture", "fills", "quoted_steps")}
+    reward, abs_inv, arb = np.zeros(n), np.zeros(n), np.zeros(n)
+    regime, sentiment = np.zeros((steps, n), np.int64), np.zeros((steps, n), np.float32)
+    done = np.zeros(n, bool)
+    for t in range(steps):
+        actions = np.asarray(policy.act(obs), np.float32)
+        acc["quoted_steps"] += ~(actions.reshape(n, nv, 2) >= 1.0).all(axis=2)
+        obs, r, term, trunc, info = env.step(actions)
+        reward += r
+        acc["spread_capture"] += np.stack([s.accounts.step_edge[:, 0] for s in core.sims], axis=1)
+        acc["fills"] += info["venue_fills"]
+        abs_inv += np.abs(info["inventory"])
+        arb += info["arbitrage_lots"]
+        regime[t], sentiment[t] = info["regime"], obs[:, 2]
+        done = term | trunc
+    if not done.all():
+        raise RuntimeError(f"episodes did not end after {steps} steps (horizon_steps)")
+    venue_pnl = _venue_wealth(core) - wealth0
+    fees = _venue_fees(core) - fees0
+    # The residual: the three parts sum to the venue's PnL up to rounding.
+    inventory_pnl = venue_pnl - acc["spread_capture"] - fees
+    env.close()
+    return {
+        "episode_reward": reward,
+        "total_pnl": venue_pnl.sum(axis=1),
+        "mean_abs_inventory": abs_inv / steps,
+        "arbitrage_lots": arb,
+        "path_hash": _path_hash(regime, sentiment),
+        "spread_capture": acc["spread_capture"],
+        "rebates_fees": fees,
+        "inventory_pnl": inventory_pnl,
+        "venue_pnl": venue_pnl,
+        "fills": acc["fills"],
+        "quoted_steps": acc["quoted_steps"],
+    }
+
+
+def _episode_rows(
+    name: str,
+    seeds: Sequence[int] | np.ndarray,
+    res: dict[str, np.ndarray],
+    venues: Sequence[str],
+    steps: int,
+) -> pd.DataFrame:
+    """One row per episode: scalars, then ``<part>_<venue>`` columns."""
+    df = pd.DataFrame(
+        {
+            "contestant": name,
+            "seed": np.asarray(seeds, np.int64),
+            **{
+                k: res[k]
+                for k in (
+                    "episode_reward",
+                    "total_pnl",
+                    "mean_abs_inventory",
+                    "arbitrage_lots",
+                    "path_hash",
+                )
+            },
+        }
+    )
+    for k in (*PARTS, "venue_pnl", "fills"):
+        for v, venue in enumerate(venues):
+            df[f"{k}_{venue}"] = res[k][:, v]
+    for v, venue in enumerate(venues):
+        df[f"quote_share_{venue}"] = res["quoted_steps"][:, v] / steps
+    return df
+
+
+def play(
+    contestants: Sequence[str],
+    *,
+    episodes: int = 64,
+    steps: int = 1_000,
+    batch: int = 64,
+    seed: int = 0,
+    preset: str = "default",
+    top_k: int = 1,
+    venues: Any = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Play every contestant on episodes ``seed .. seed + episodes - 1``; ``episodes.csv``.
+
+    Args:
+        contestants: Names of :data:`baselines.multivenue.MULTIVENUE_BASELINES`.
+        episodes: Episodes per contestant.
+        steps: Steps per episode (the market's ``horizon_steps``).
+        batch: Episodes stepped together (vector env size).
+        seed: Seed of the first episode; also seeds the policies' generators.
+        preset: The asset's market preset.
+        top_k: Venues the routed contestants quote per step.
+        venues: The venues (default :data:`mm_gym.multivenue.DEFAULT_VENUES`).
+        progress: Show a tqdm bar over contestant episode-steps.
+    """
+    from tqdm import tqdm
+
+    from baselines.multivenue import make_multivenue_policy
+    from mm_gym import preset as get_preset
+    from mm_gym.multivenue import DEFAULT_VENUES, check_venues
+
+    vs = check_venues(DEFAULT_VENUES if venues is None else venues)
+    cfg = get_preset(preset)
+    price = cfg.price0_ticks * cfg.tick_size
+    frames = []
+    all_seeds = np.arange(seed, seed + episodes, dtype=np.int64)
+    total = len(contestants) * episodes * steps
+    with tqdm(total=total, unit="step", disable=None if progress else True) as bar:
+        for name in contestants:
+            bar.set_description(name)
+            policy = make_multivenue_policy(name, preset, start_price=price, top_k=top_k)
+            for b, start in enumerate(range(0, episodes, batch)):
+                seeds = all_seeds[start : start + batch]
+                rng = np.random.default_rng([seed, zlib.crc32(name.encode()), b])
+                res = run_batch(policy, seeds.tolist(), steps, rng, preset, vs)
+                frames.append(_episode_rows(name, seeds, res, [v.name for v in vs], steps))
+                bar.update(len(seeds) * steps)
+    return pd.concat(frames, ignore_index=True)
+
+
+def venue_columns(episodes: pd.DataFrame) -> list[str]:
+    """The venues of an ``episodes.csv`` table, in order."""
+    return [c.removeprefix("fills_") for c in episodes.columns if c.startswith("fills_")]
+
+
+def summary_table(
+    episodes: pd.DataFrame, baseline: str, n_boot: int = 2_000, seed: int = 0
+) -> pd.DataFrame:
+    """Per contestant: means with bootstrap CIs, paired differences against ``baseline``."""
+    from mm_gym.metrics import bootstrap_ci, paired_diff_ci
+
+    base = episodes[episodes.contestant == baseline].sort_values("seed")
+    rows = []
+    for name, g in episodes.groupby("contestant", sort=False):
+        g = g.sort_values("seed")
+        if not np.array_equal(g.seed.to_numpy(), base.seed.to_numpy()):
+            raise ValueError(f"{name!r} and the baseline {baseline!r} played different seeds")
+        row: dict[str, Any] = {"contestant": name, "n_episodes": len(g)}
+        for metric in ("episode_reward", "total_pnl"):
+            x, y = g[metric].to_numpy(), base[metric].to_numpy()
+            ci = bootstrap_ci(x, n_boot, rng=seed)
+            d = paired_diff_ci(x, y, n_boot, rng=seed)
+            row |= {
+                f"{metric}_mean": ci.estimate,
+                f"{metric}_ci_low": ci.low,
+                f"{metric}_ci_high": ci.high,
+                f"{metric}_diff": d.estimate,
+                f"{metric}_diff_low": d.low,
+                f"{metric}_diff_high": d.high,
+            }
+        row["mean_abs_inventory"] = g.mean_abs_inventory.mean()
+        row["arbitrage_lots"] = g.arbitrage_lots.mean()
+        row["fills"] = g[[f"fills_{v}" for v in venue_columns(episodes)]].sum(axis=1).mean()
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def attribution_table(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Per contestant and venue (and ``all``): mean PnL parts per episode, fill and quote shares.
+
+    ``spread_capture + rebates_fees + inventory_pnl == pnl`` on every row (the parts are means
+    of per-episode parts that sum to the per-episode PnL).
+    """
+    venues = venue_columns(episodes)
+    rows = []
+    for name, g in episodes.groupby("contestant", sort=False):
+        fills = g[[f"fills_{v}" for v in venues]].to_numpy().sum(axis=0)
+        share = fills / fills.sum() if fills.sum() > 0 else np.zeros(len(venues))
+        for v, venue in enumerate(venues):
+            row = {"contestant": name, "venue": venue}
+            row |= {p: g[f"{p}_{venue}"].mean() for p in PARTS}
+            row["pnl"] = g[f"venue_pnl_{venue}"].mean()
+            row["fills"] = fills[v] / len(g)
+            row["fill_share"] = share[v]
+            row["quote_share"] = g[f"quote_share_{venue}"].mean()
+            rows.append(row)
+        total = {"contestant": name, "venue": "all"}
+        total |= {p: g[[f"{p}_{v}" for v in venues]].sum(axis=1).mean() for p in PARTS}
+        total |= {"pnl": g.total_pnl.mean(), "fills": fills.sum() / len(g), "fill_share": 1.0}
+        total["quote_share"] = np.nan
+        rows.append(total)
+    return pd.DataFrame(rows)
+
+
+def attribution_figure(attribution: pd.DataFrame) -> Any:
+    """Bars of the PnL parts per venue, one panel per contestant (a matplotlib Figure)."""
+    from matplotlib.figure import Figure
+
+    per_venue = attribution[attribution.venue != "all"]
+    names = list(dict.fromkeys(per_venue.contestant))
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig = Figure(figsize=(4.2 * cols, 3.6 * rows + 0.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
+    labels = {
+        "spread_capture": "spread capture",
+        "rebates_fees": "rebates - fees",
+        "inventory_pnl": "inventory PnL",
+        "pnl": "total (venue PnL)",
+    }
+    width = 0.8 / len(labels)
+    for ax, name in zip(axes, names, strict=False):
+        g = per_venue[per_venue.contestant == name]
+        x = np.arange(len(g))
+        for j, (part, label) in enumerate(labels.items()):
+            ax.bar(x + (j - 1.5) * width, g[part], width, label=label)
+        ax.axhline(0.0, color="black", linewidth=0.6)
+        ax.set_xticks(x, [f"venue {v}" for v in g.venue])
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("venue")
+        ax.set_ylabel("mean PnL per episode (currency)")
+    for ax in axes[len(names) :]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("mm1's PnL attribution per venue (spread + rebates/fees + inventory = total)")
+    return fig
+
+
+def write_files(episodes: pd.DataFrame, baseline: str, folder: Path, n_boot: int) -> list[str]:
+    """Write the CSVs and the figure into ``folder`` (each atomically); return their names."""
+    import io
+
+    from mm_gym.evaluation.export import csv_text
+    from mm_gym.files import atomic_write_bytes, atomic_write_text
+
+    attribution = attribution_table(episodes)
+    atomic_write_text(folder / "episodes.csv", csv_text(episodes))
+    atomic_write_text(folder / "summary.csv", csv_text(summary_table(episodes, baseline, n_boot)))
+    atomic_write_text(folder / "attribution.csv", csv_text(attribution))
+    buf = io.BytesIO()
+    attribution_figure(attribution).savefig(buf, format="png", dpi=110)
+    atomic_write_bytes(folder / "plots" / "attribution.png", buf.getvalue())
+    return ["episodes.csv", "summary.csv", "attribution.csv", "plots/attribution.png"]
+
+
+def format_summary(summary: pd.DataFrame, attribution: pd.DataFrame) -> str:
+    """The summary and the per-venue attribution as aligned text (what the CLI prints)."""
+    lines = [
+        f"{'contestant':<18}{'reward [95% CI]':>28}{'PnL [95% CI]':>28}"
+        f"{'PnL - baseline [95% CI]':>30}{'|inv|':>8}"
+    ]
+    for r in summary.itertuples():
+        lines.append(
+            f"{r.contestant:<18}"
+            f"{r.episode_reward_mean:>10.1f} [{r.episode_reward_ci_low:.1f}, "
+            f"{r.episode_reward_ci_high:.1f}]".ljust(28 + 18)
+            + f"{r.total_pnl_mean:>10.1f} [{r.total_pnl_ci_low:.1f}, {r.total_pnl_ci_high:.1f}]"
+            f"".ljust(28)
+            + f"{r.total_pnl_diff:>10.1f} [{r.total_pnl_diff_low:.1f}, "
+            f"{r.total_pnl_diff_high:.1f}]".ljust(30)
+            + f"{r.mean_abs_inventory:>8.2f}"
+        )
+    lines.append("")
+    lines.append(
+        f"{'contestant':<18}{'venue':>6}{'spread':>10}{'rebates':>10}{'inventory':>11}"
+        f"{'PnL':>10}{'fill share':>12}{'quote share':>13}"
+    )
+    for r in attribution.itertuples():
+        lines.append(
+            f"{r.contestant:<18}{r.venue:>6}{r.spread_capture:>10.1f}{r.rebates_fees:>10.1f}"
+            f"{r.inventory_pnl:>11.1f}{r.pnl:>10.1f}{r.fill_share:>12.3f}{r.quote_share:>13.3f}"
+        )
+    return "\n".join(lines)
+
+
+def _fail(message: str) -> NoReturn:
+    raise CliError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog=PROG, description=__doc__.splitlines()[0], fail=_fail)
+    p.add_argument(
+        "--contestants", nargs="+", default=list(DEFAULT_CONTESTANTS), metavar="NAME",
+        help=f"multi-venue baselines to play (default: {' '.join(DEFAULT_CONTESTANTS)})",
+    )  # fmt: skip
+    p.add_argument("--baseline", default="everywhere_as", help="paired differences against it")
+    p.add_argument("--episodes", type=int, default=64, help="episodes per contestant (64)")
+    p.add_argument("--steps", type=int, default=1_000, help="steps per episode (1000)")
+    p.add_argument("--batch", type=int, default=64, help="episodes stepped together (64)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first episode (0)")
+    p.add_argument("--preset", default="default", help="the asset's market preset (default)")
+    p.add_argument(
+        "--venues", default=None, metavar="YAML",
+        help="the venues as a YAML list of VenueConfig fields, e.g. "
+        "'[{name: A}, {name: S, latency_steps: 20}]' (default: the three default venues)",
+    )  # fmt: skip
+    p.add_argument("--top-k", type=int, default=1, help="venues a routed contestant quotes (1)")
+    p.add_argument("--bootstrap", type=int, default=2_000, help="bootstrap resamples (2000)")
+    p.add_argument("--out", default=None, help="output folder (exports/multivenue/<time>)")
+    p.add_argument("--overwrite", action="store_true", help="replace this tool's earlier output")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _venues(text: str | None) -> tuple[Any, ...]:
+    """``--venues`` as checked :class:`~mm_gym.multivenue.VenueConfig` s (one-line errors)."""
+    import yaml
+
+    from mm_gym.config import ConfigError
+    from mm_gym.multivenue import DEFAULT_VENUES, check_venues
+
+    if text is None:
+        return DEFAULT_VENUES
+    try:
+        return check_venues(yaml.safe_load(text))
+    except (ConfigError, yaml.YAMLError) as exc:
+        raise CliError(f"--venues: {' '.join(str(exc).split())}") from None
+
+
+def _validate(args: argparse.Namespace) -> tuple[Any, ...]:
+    """Refuse bad flags before anything is simulated (one-line :class:`CliError`); the venues."""
+    from baselines.multivenue import MULTIVENUE_BASELINES
+    from mm_gym.presets import book_preset_names
+
+    for name, (lo, hi) in RANGES.items():
+        v = getattr(args, name)
+        if not lo <= v <= hi:
+            raise CliError(f"--{name.replace('_', '-')}={v} must be in [{lo}, {hi}]")
+    for name in (*args.contestants, args.baseline):
+        if name not in MULTIVENUE_BASELINES:
+            raise CliError(
+                f"contestant {name!r} is not valid: choose from {list(MULTIVENUE_BASELINES)}"
+            )
+    if args.baseline not in args.contestants:
+        raise CliError(
+            f"--baseline {args.baseline!r} must be one of --contestants {args.contestants}"
+        )
+    if len(set(args.contestants)) != len(args.contestants):
+        raise CliError(f"--contestants {args.contestants} names a contestant twice")
+    if args.preset not in book_preset_names():
+        raise CliError(f"--preset {args.preset!r} is not valid: choose from {book_preset_names()}")
+    venues = _venues(args.venues)
+    if args.top_k > len(venues):
+        raise CliError(f"--top-k={args.top_k} must be in [1, {len(venues)}] (the venues)")
+    if args.out is not None:
+        _check_out(Path(args.out), args.overwrite)
+    return venues
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    """Refuse an output folder this run may not write, before any work is done."""
+    from mm_gym.files import UnsafePathError, safe_component
+    from mm_gym.output_folder import check_replaceable
+
+    try:
+        safe_component(out.name, "--out")
+    except UnsafePathError as exc:
+        raise CliError(str(exc)) from None
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise CliError(f"--out {str(out)!r} exists and is not a folder")
+    if out.is_dir():
+        check_replaceable(out, overwrite, OWNER)
+
+
+def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
+    """Parse ``argv``, play, print the tables, write the files; return ``episodes``.
+
+    Raises:
+        CliError: On bad flags (before anything is played) or an unwritable ``--out``.
+    """
+    from mm_gym.output_folder import prepare_output, publish
+
+    args = _parser().parse_args(argv)
+    venues = _validate(args)
+    out = Path(args.out or Path("exports", "multivenue", time.strftime("%Y%m%d-%H%M%S")))
+    started = time.perf_counter()
+    episodes = play(
+        args.contestants, episodes=args.episodes, steps=args.steps, batch=args.batch,
+        seed=args.seed, preset=args.preset, top_k=args.top_k, venues=venues,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    summary = summary_table(episodes, args.baseline, args.bootstrap, args.seed)
+    print(format_summary(summary, attribution_table(episodes)))
+    print(f"\n{args.episodes} episodes x {args.steps} steps per contestant in {seconds:.0f} s")
+    with prepare_output(str(out), args.overwrite, ROOT, OWNER) as output:
+        write_files(episodes, args.baseline, output.tmp, args.bootstrap)
+        publish(output)
+    print(f"wrote {out}")
+    return episodes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The CLI entry point; returns the exit code (2 on a user error)."""
+    try:
+        run(argv)
+    except CliError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
