@@ -121,6 +121,25 @@ def check_replaceable(out: Path, overwrite: bool, owner: FolderOwner = EVALUATE)
     return True
 
 
+def check_out_flag(out: Path, overwrite: bool, owner: FolderOwner) -> None:
+    """Refuse an ``--out`` folder a run of ``owner`` may not write, before any work is done.
+
+    Raises:
+        CliError: If its name is not a single safe path component, it exists and is not a
+            folder (or is a link), or it exists and :func:`check_replaceable` refuses it.
+    """
+    from mm_gym.files import UnsafePathError, safe_component
+
+    try:
+        safe_component(out.name, "--out")
+    except UnsafePathError as exc:
+        raise CliError(str(exc)) from None
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise CliError(f"--out {str(out)!r} exists and is not a folder")
+    if out.is_dir():
+        check_replaceable(out, overwrite, owner)
+
+
 def _clean_abandoned(parent: Path) -> None:
     """Remove stale temporaries and the empty placeholders of killed runs from ``exports/``."""
     from mm_gym.files import FolderBusyError, clean_stale_temps, exclusive_lock

@@ -194,16 +194,6 @@ class MarketMakingVectorEnv(CoreEnvMixin, NativeVectorEnv):
             self._masked(c.infos(0, components, pnl)),
         )
 
-    def _masked(self, info: dict[str, Any], mask: np.ndarray | None = None) -> dict[str, Any]:
-        """Add Gymnasium's ``_key`` masks (default: every key is there for every sub-env)."""
-        out: dict[str, Any] = {}
-        if mask is None:
-            mask = self._all_true
-        for key, value in info.items():
-            out[key] = self._masked(value, mask) if isinstance(value, dict) else value
-            out[f"_{key}"] = mask
-        return out
-
     def render(self) -> tuple[Any, ...] | None:
         """One frame per sub-environment (a ``num_envs`` tuple), or None without a render_mode."""
         if not self._check_render():

@@ -209,6 +209,16 @@ class NativeVectorEnv(VectorEnv):
         infos["final_info"], infos["_final_info"] = final_info, ended
         return infos
 
+    def _masked(self, info: dict[str, Any], mask: np.ndarray | None = None) -> dict[str, Any]:
+        """Add Gymnasium's ``_key`` masks (default: every key is there for every sub-env)."""
+        out: dict[str, Any] = {}
+        if mask is None:
+            mask = self._all_true
+        for key, value in info.items():
+            out[key] = self._masked(value, mask) if isinstance(value, dict) else value
+            out[f"_{key}"] = mask
+        return out
+
     def _end_step(self, ended: np.ndarray) -> None:
         """Remember the ended sub-environments (outside ``SAME_STEP``, which reset them).
 

@@ -8,9 +8,9 @@ traders' signal, the activity factor and the liquidity shocks come from the same
 streams, while each venue draws its own order flow. Takers may not trade through another
 venue's best price (what they would have taken beyond it is routed to the best venues), and
 arbitrageurs take any venue whose best price is through another's by more than the two taker
-fees, which keeps the venues' prices aligned (:mod:`mm_gym.market.venues`). mm1 quotes on every venue; its inventory limit
-binds on its inventory summed over the venues, which is marked at the consolidated mid. mm2 is
-each venue's built-in rival.
+fees, which keeps the venues' prices aligned (:mod:`mm_gym.market.venues`). mm1 quotes on
+every venue; its inventory limit binds on its inventory summed over the venues, which is marked
+at the consolidated mid. mm2 is each venue's built-in rival.
 """
 
 from mm_gym.multivenue.config import (

@@ -261,14 +261,6 @@ class MultiVenueVectorEnv(NativeVectorEnv):
         self._end_step(terminated | truncated)
         return c.observations(), reward, terminated, truncated, self._masked(c.infos(components))
 
-    def _masked(self, info: dict[str, Any], mask: np.ndarray | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        m = self._all_true if mask is None else mask
-        for key, value in info.items():
-            out[key] = self._masked(value, mask) if isinstance(value, dict) else value
-            out[f"_{key}"] = m
-        return out
-
     def render(self) -> tuple[str, ...] | None:
         """One text frame per sub-environment (None without a render_mode)."""
         if not self._check_render():

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from mm_gym.cli import CliError, OneLineParser
-from mm_gym.output_folder import FolderOwner
+from mm_gym.output_folder import FolderOwner, check_out_flag
 
 __all__ = [
     "DEFAULT_CONTESTANTS",
@@ -475,23 +475,8 @@ def _validate(args: argparse.Namespace) -> tuple[Any, ...]:
     if args.top_k > len(venues):
         raise CliError(f"--top-k={args.top_k} must be in [1, {len(venues)}] (the venues)")
     if args.out is not None:
-        _check_out(Path(args.out), args.overwrite)
+        check_out_flag(Path(args.out), args.overwrite, OWNER)
     return venues
-
-
-def _check_out(out: Path, overwrite: bool) -> None:
-    """Refuse an output folder this run may not write, before any work is done."""
-    from mm_gym.files import UnsafePathError, safe_component
-    from mm_gym.output_folder import check_replaceable
-
-    try:
-        safe_component(out.name, "--out")
-    except UnsafePathError as exc:
-        raise CliError(str(exc)) from None
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise CliError(f"--out {str(out)!r} exists and is not a folder")
-    if out.is_dir():
-        check_replaceable(out, overwrite, OWNER)
 
 
 def run(argv: Sequence[str] | None = None) -> pd.DataFrame:

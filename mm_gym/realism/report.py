@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mm_gym.cli import CliError
-from mm_gym.output_folder import FolderOwner
+from mm_gym.output_folder import FolderOwner, check_out_flag
 from mm_gym.realism.facts import Fact, PresetResult, analyse, book_presets, cross_preset_facts
 from mm_gym.realism.measure import estimate_bytes, measure_preset
 from mm_gym.realism.plots import write_plots
@@ -155,23 +155,8 @@ def _validate(args: argparse.Namespace) -> list[str]:
             raise CliError(f"--{name.replace('_', '-')}={v} must be in [{lo}, {hi}]")
     check_sample_memory(args.markets, args.steps, f"--markets {args.markets} --steps {args.steps}")
     if args.out is not None:
-        _check_out(Path(args.out), args.overwrite)
+        check_out_flag(Path(args.out), args.overwrite, OWNER)
     return presets
-
-
-def _check_out(out: Path, overwrite: bool) -> None:
-    """Refuse an output folder this run may not write, before any work is done."""
-    from mm_gym.files import UnsafePathError, safe_component
-    from mm_gym.output_folder import check_replaceable
-
-    try:
-        safe_component(out.name, "--out")
-    except UnsafePathError as exc:
-        raise CliError(str(exc)) from None
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise CliError(f"--out {str(out)!r} exists and is not a folder")
-    if out.is_dir():
-        check_replaceable(out, overwrite, OWNER)
 
 
 def _publish(results: Sequence[PresetResult], out: Path, overwrite: bool, command: str) -> None:
