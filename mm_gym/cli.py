@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 
@@ -41,6 +42,7 @@ __all__ = [
     "integer_value",
     "parse_key_values",
     "parse_settings",
+    "run_cli",
     "settings_from_file",
     "settings_parser",
     "yaml_value",
@@ -54,6 +56,23 @@ T = TypeVar("T")
 
 class CliError(Exception):
     """Bad input: reported by the tool as one line, exit code 2."""
+
+
+def run_cli(run: Callable[[Any], Any], argv: Any, prog: str) -> int:
+    """Run a tool's ``run(argv)`` and return its exit code.
+
+    2 on a :class:`CliError` (one line on stderr), 130 on Ctrl-C ("interrupted; nothing
+    written": the tools publish their output only when complete), else 0.
+    """
+    try:
+        run(argv)
+    except CliError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; nothing written", file=sys.stderr)
+        return 130
+    return 0
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -36,7 +36,7 @@ from typing import Any, NoReturn
 import numpy as np
 import pandas as pd
 
-from mm_gym.cli import CliError, OneLineParser
+from mm_gym.cli import CliError, OneLineParser, run_cli
 from mm_gym.output_folder import FolderOwner, check_out_flag
 
 __all__ = [
@@ -509,15 +509,7 @@ def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The CLI entry point; returns the exit code (2 on a user error)."""
-    try:
-        run(argv)
-    except CliError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
-        return 130
-    return 0
+    return run_cli(run, argv, PROG)
 
 
 if __name__ == "__main__":

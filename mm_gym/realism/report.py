@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mm_gym.cli import CliError
+from mm_gym.cli import CliError, run_cli
 from mm_gym.output_folder import FolderOwner, check_out_flag
 from mm_gym.realism.facts import Fact, PresetResult, analyse, book_presets, cross_preset_facts
 from mm_gym.realism.measure import estimate_bytes, measure_preset
@@ -257,12 +257,4 @@ def run(argv: Sequence[str] | None = None) -> list[PresetResult]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The CLI entry point; returns the exit code (2 on a user error)."""
-    try:
-        run(argv)
-    except CliError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
-        return 130
-    return 0
+    return run_cli(run, argv, PROG)
