@@ -3,8 +3,9 @@
 ``make setup`` runs it, so the first env, test, tour or training does not stop for the compile
 (several CPU-minutes for the market's step on a fresh install; numba caches the machine code
 beside the sources, and later processes load it in about a second). Each entry point is
-compiled once and shared: the serial and the parallel loops of the market, and the evaluator's
-per-step recorder. Running it again costs only the cache loads. ``--quiet`` prints nothing.
+compiled once and shared: the serial and the parallel loops of the market, the evaluator's
+per-step recorder, and the multi-venue routing and arbitrage passes. Running it again costs only
+the cache loads. ``--quiet`` prints nothing.
 """
 
 from __future__ import annotations
@@ -39,10 +40,19 @@ def _recorder() -> None:
     series.record(0, sim, cfg.tick_size, cfg.tick_size * cfg.lot_size, np.ones(2, np.bool_))
 
 
+def _venues() -> None:
+    from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueMarket
+
+    market = MultiVenueMarket(preset("default"), DEFAULT_VENUES[:2], n=2)
+    market.reset()  # the arbitrage pass
+    market.step(np.zeros((2, 2, 2)), np.ones((2, 2, 2)))  # order protection and routing
+
+
 STEPS: tuple[tuple[str, Callable[[], None]], ...] = (
     ("market step and reset, serial loop", lambda: _market(parallel=False)),
     ("market step and reset, parallel loop", lambda: _market(parallel=True)),
     ("evaluation recorder", _recorder),
+    ("multi-venue routing and arbitrage", _venues),
 )
 
 
