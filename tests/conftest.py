@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -15,6 +16,14 @@ from mm_gym.market.simulator import PARALLEL_ENV
 # that it never waits minutes for the parallel kernels' first compile; subprocesses inherit this.
 # Tests marked ``parallel`` (make test-full) switch the default back.
 os.environ.setdefault(PARALLEL_ENV, "off")
+
+# The Ctrl-C tests send SIGINT to this process or to a tool's subprocess. A suite started in the
+# background by a non-interactive shell (`make test &`) inherits SIGINT ignored, and so would
+# every tool it starts, which would then run on instead of stopping (evaluate.py --episodes
+# 100000 ran past its 120 s). Restore Python's default handler, as in a terminal: the tools then
+# start with SIGINT at its default, as a user's do.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
