@@ -101,7 +101,6 @@ def test_arbitrage_keeps_cash_and_lots_conserved_per_venue() -> None:
     offsets, sizes = _touch_quotes(3, 3, size=3.0)
     for _ in range(300):
         market.step(offsets, sizes)
-    assert market.arbitrage_lots.sum() >= 0
     for s in market.sims:
         acc = s.accounts
         lots = acc.inventory.sum(1) + acc.others_inventory

@@ -16,18 +16,19 @@ and for the asset: arbitrage lots per step and the share of steps with an arbitr
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import numpy as np
 
-from mm_gym.config import ConfigError, MarketConfig
+from mm_gym.cli import CliError, OneLineParser, run_cli
+from mm_gym.config import MarketConfig
 from mm_gym.envs.seeding import episode_seeds
 from mm_gym.market import MarketSimulator
 from mm_gym.multivenue.config import DEFAULT_VENUES, VenueConfig
 from mm_gym.multivenue.market import MultiVenueMarket
-from mm_gym.presets import preset, preset_names
+from mm_gym.presets import preset
 from mm_gym.realism import estimators as est
 
 __all__ = ["measure", "venue_facts"]
@@ -139,29 +140,34 @@ def _table(facts: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The command line (module docstring)."""
-    ap = argparse.ArgumentParser(prog="python -m mm_gym.multivenue.facts", description=__doc__)
-    ap.add_argument("--preset", default="default", choices=preset_names())
+PROG = "python -m mm_gym.multivenue.facts"
+
+
+def _fail(message: str) -> NoReturn:
+    raise CliError(message)
+
+
+def _run(argv: Sequence[str] | None) -> None:
+    from mm_gym.presets import book_preset_names
+
+    ap = OneLineParser(prog=PROG, description=__doc__.splitlines()[0], fail=_fail)
+    ap.add_argument("--preset", default="default", choices=book_preset_names())
     ap.add_argument("--markets", type=int, default=64)
     ap.add_argument("--steps", type=int, default=5_000)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
     if not 1 <= a.markets <= 100_000:
-        ap.error(f"--markets {a.markets}: allowed 1 to 100000")
+        raise CliError(f"--markets {a.markets}: allowed 1 to 100000")
     if not 200 <= a.steps <= 1_000_000:
-        ap.error(f"--steps {a.steps}: allowed 200 to 1000000")
+        raise CliError(f"--steps {a.steps}: allowed 200 to 1000000")
     if not 0 <= a.seed < 2**63:
-        ap.error(f"--seed {a.seed}: allowed 0 to 2**63 - 1")
-    try:
-        cfg = preset(a.preset)
-        if cfg.fills != "book":
-            raise ConfigError(f"--preset {a.preset}: the venues are limit order books")
-        print(_table(measure(cfg, n_markets=a.markets, steps=a.steps, seed=a.seed)))
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+        raise CliError(f"--seed {a.seed}: allowed 0 to 2**63 - 1")
+    print(_table(measure(preset(a.preset), n_markets=a.markets, steps=a.steps, seed=a.seed)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line (module docstring): exit 2 on bad input, 130 on Ctrl-C."""
+    return run_cli(_run, argv, PROG)
 
 
 if __name__ == "__main__":
