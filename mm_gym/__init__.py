@@ -96,29 +96,38 @@ ENV_IDS: tuple[str, ...] = (*BOOK_ENV_IDS, "mm_gym/AS2008-v1")
 """The registered single-venue environment ids (the ones ``train.py`` and ``evaluate.py`` take)."""
 
 
+# id -> (entry point, vector entry point, preset), in registration order.
+_ENTRY_POINTS: dict[str, tuple[str, str, str]] = {
+    **{
+        env_id: (
+            "mm_gym.envs.single:MarketMakingEnv",
+            "mm_gym.envs.vector:MarketMakingVectorEnv",
+            preset_name,
+        )
+        for env_id, preset_name in _BOOK_IDS.items()
+    },
+    "mm_gym/AS2008-v1": (
+        "mm_gym.envs.intensity:IntensityMarketMakingEnv",
+        "mm_gym.envs.intensity_vector:IntensityMarketMakingVectorEnv",
+        "as2008",
+    ),
+    "mm_gym/MultiVenue-v0": (
+        "mm_gym.multivenue.env:MultiVenueEnv",
+        "mm_gym.multivenue.env:MultiVenueVectorEnv",
+        "default",
+    ),
+}
+
+
 def _register() -> None:
-    for env_id, preset_name in _BOOK_IDS.items():
+    for env_id, (entry_point, vector_entry_point, preset_name) in _ENTRY_POINTS.items():
         if env_id not in gym.registry:
             gym.register(
                 id=env_id,
-                entry_point="mm_gym.envs.single:MarketMakingEnv",
-                vector_entry_point="mm_gym.envs.vector:MarketMakingVectorEnv",
+                entry_point=entry_point,
+                vector_entry_point=vector_entry_point,
                 kwargs={"preset": preset_name},
             )
-    if "mm_gym/AS2008-v1" not in gym.registry:
-        gym.register(
-            id="mm_gym/AS2008-v1",
-            entry_point="mm_gym.envs.intensity:IntensityMarketMakingEnv",
-            vector_entry_point="mm_gym.envs.intensity_vector:IntensityMarketMakingVectorEnv",
-            kwargs={"preset": "as2008"},
-        )
-    if "mm_gym/MultiVenue-v0" not in gym.registry:
-        gym.register(
-            id="mm_gym/MultiVenue-v0",
-            entry_point="mm_gym.multivenue.env:MultiVenueEnv",
-            vector_entry_point="mm_gym.multivenue.env:MultiVenueVectorEnv",
-            kwargs={"preset": "default"},
-        )
 
 
 _register()
