@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 
 from baselines.intensity_quotes import InventoryQuotes, SymmetricQuotes
-from mm_gym.config import ConfigError, IntensityConfig, preset
+from mm_gym.config import ConfigError, IntensityConfig, is_integer, preset
 from mm_gym.market.intensity import IntensityStrategy, simulate
 
 __all__ = ["PUBLISHED", "Row", "format_table", "main", "run_as2008"]
@@ -99,7 +99,7 @@ def run_as2008(
     Returns:
         ``(inventory row, symmetric row)``.
     """
-    if isinstance(n_paths, bool) or not isinstance(n_paths, (int, np.integer)) or n_paths < 2:
+    if not is_integer(n_paths) or n_paths < 2:
         raise ConfigError(f"n_paths={n_paths!r} must be an integer >= 2")
     if config is None:
         config = preset("as2008").intensity

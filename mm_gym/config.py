@@ -23,7 +23,9 @@ import itertools
 import math
 import reprlib
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
+
+import numpy as np
 
 __all__ = [
     "MAX_CONFIG_BYTES",
@@ -179,6 +181,11 @@ def _check_range(
         raise ConfigError(f"{shown} is out of range: must be {kind} in {interval}")
     if hi is not None and (value > hi or (hi_open and value == hi)):
         raise ConfigError(f"{shown} is out of range: must be {kind} in {interval}")
+
+
+def is_integer(value: Any) -> TypeGuard[int | np.integer]:
+    """Whether ``value`` is a Python or numpy integer; bools (Python's and numpy's) are not."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mm_gym.config import ConfigError, excerpt
+from mm_gym.config import ConfigError, excerpt, is_integer
 from mm_gym.policy import PolicyContext, QuotingPolicy
 
 __all__ = ["RolloutResult", "rollout"]
@@ -64,13 +64,9 @@ def _check_args(policy: Any, episodes: Any, seed: Any) -> None:
             f"policy={excerpt(policy)} is not a QuotingPolicy (a name, reset(rng, context) and "
             "act(obs) -> actions (n, 2) in [-1, 1])"
         )
-    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
+    if not is_integer(episodes) or episodes < 1:
         raise ConfigError(f"episodes={excerpt(episodes)} must be an integer >= 1")
-    if (
-        isinstance(seed, bool)
-        or not isinstance(seed, (int, np.integer))
-        or not 0 <= seed < 2**63 - episodes
-    ):
+    if not is_integer(seed) or not 0 <= seed < 2**63 - episodes:
         raise ConfigError(f"seed={excerpt(seed)} must be an integer in [0, 2**63 - episodes)")
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from gymnasium import spaces
 
 from mm_gym.actions import actions_to_offsets, actions_to_sizes, discrete_offsets_table
-from mm_gym.config import ConfigError, MarketConfig, excerpt
+from mm_gym.config import ConfigError, MarketConfig, excerpt, is_integer
 from mm_gym.envs.config import EnvConfig
 from mm_gym.envs.seeding import (
     RootSeeds,
@@ -612,11 +612,7 @@ class CoreEnvMixin:
                 f"{who}: this env has no headlines; make it with news_model='vader' or 'lm' "
                 "(**{'process.news_model': 'vader'})"
             )
-        if (
-            isinstance(env_index, bool)
-            or not isinstance(env_index, (int, np.integer))
-            or not 0 <= env_index < core.n
-        ):
+        if not is_integer(env_index) or not 0 <= env_index < core.n:
             raise ValueError(f"{who}: env_index={excerpt(env_index)} must be in [0, {core.n})")
         return core.headlines(int(env_index))
 

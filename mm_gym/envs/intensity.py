@@ -16,6 +16,7 @@ from mm_gym.config import (
     MarketConfig,
     UnknownKeywordError,
     excerpt,
+    is_integer,
     with_overrides,
 )
 from mm_gym.config import preset as preset_config
@@ -155,7 +156,7 @@ class IntensityMarketMakingEnv(OneMarketEnv):
         model = market.intensity
         n_steps = model.n_steps
         limit = n_steps + abs(model.q0) if inventory_limit is None else inventory_limit
-        if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
+        if not is_integer(limit) or limit < 1:
             raise ConfigError(
                 f"inventory_limit={excerpt(inventory_limit)} must be None or an integer >= 1"
             )

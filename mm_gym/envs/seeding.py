@@ -22,7 +22,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from mm_gym.config import excerpt
+from mm_gym.config import excerpt, is_integer
 
 __all__ = [
     "SEED_RANGE",
@@ -92,7 +92,7 @@ def check_seed(seed: Any, who: str, name: str = "seed") -> int | None:
     """
     if seed is None:
         return None
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+    if not is_integer(seed):
         raise TypeError(
             f"{who}: {name}={excerpt(seed, 40)} must be None or an integer in {SEED_RANGE}, "
             f"not a {type(seed).__name__}"

@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 
 from mm_gym.actions import action_to_offset, action_to_size
-from mm_gym.config import REGIMES, MarketConfig
+from mm_gym.config import REGIMES, MarketConfig, is_integer
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
     CoreEnvMixin,
@@ -448,7 +448,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
         q[3] = action_to_size(x3, self._max_size)
 
     def _write_discrete(self, action: Any) -> None:
-        if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
+        if is_integer(action):
             i = int(action)
         elif isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
             i = int(action)

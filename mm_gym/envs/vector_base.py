@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from mm_gym.config import ConfigError, excerpt
+from mm_gym.config import ConfigError, excerpt, is_integer
 from mm_gym.envs.seeding import check_seeds
 
 __all__ = ["NativeVectorEnv", "check_autoreset_mode", "check_num_envs"]
@@ -46,7 +46,7 @@ def check_num_envs(num_envs: Any) -> int:
     Raises:
         ConfigError: If ``num_envs`` is not an integer >= 1 (bools are refused).
     """
-    if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+    if not is_integer(num_envs) or num_envs < 1:
         raise ConfigError(f"num_envs={excerpt(num_envs)} must be an integer >= 1")
     return int(num_envs)
 
@@ -54,7 +54,7 @@ def check_num_envs(num_envs: Any) -> int:
 def _check_max_episode_steps(value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not is_integer(value) or value < 1:
         raise ConfigError(f"max_episode_steps={excerpt(value)} must be None or an integer >= 1")
     return int(value)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mm_gym.config import ConfigError, setting_preset
+from mm_gym.config import ConfigError, is_integer, setting_preset
 from mm_gym.observations import REGIME_FEATURES, SIGNAL_FEATURES
 
 __all__ = [
@@ -63,7 +63,7 @@ def evaluation_seeds(n_episodes: int, seed: int = 0, stream: int = 0) -> np.ndar
 
 
 def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+    if not is_integer(value) or value < low:
         raise ConfigError(f"{name}={value!r} must be an integer >= {low}")
 
 

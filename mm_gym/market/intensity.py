@@ -42,7 +42,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from mm_gym.config import ConfigError, IntensityConfig
+from mm_gym.config import ConfigError, IntensityConfig, is_integer
 
 __all__ = [
     "FILL_MODELS",
@@ -128,17 +128,13 @@ class IntensityMarket:
         """Allocate the state arrays; call :meth:`reset` before stepping."""
         if not isinstance(config, IntensityConfig):
             raise ConfigError(f"config={config!r} must be an IntensityConfig")
-        if isinstance(n_paths, bool) or not isinstance(n_paths, (int, np.integer)) or n_paths < 1:
+        if not is_integer(n_paths) or n_paths < 1:
             raise ConfigError(f"n_paths={n_paths!r} must be an integer >= 1")
         if fill_model not in FILL_MODELS:
             raise ConfigError(
                 f"fill_model={fill_model!r} is not valid: choose one of {FILL_MODELS}"
             )
-        if inventory_limit is not None and (
-            isinstance(inventory_limit, bool)
-            or not isinstance(inventory_limit, (int, np.integer))
-            or inventory_limit < 1
-        ):
+        if inventory_limit is not None and (not is_integer(inventory_limit) or inventory_limit < 1):
             raise ConfigError(
                 f"inventory_limit={inventory_limit!r} must be None or an integer >= 1"
             )
@@ -201,7 +197,7 @@ class IntensityMarket:
             mid_rng, fill_rng = seed.spawn(2)
         else:
             if seed is not None and not isinstance(seed, np.random.SeedSequence):
-                if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+                if not is_integer(seed) or seed < 0:
                     raise ConfigError(f"seed={seed!r} must be None or an integer >= 0")
             root = (
                 seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)

@@ -27,7 +27,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from mm_gym.config import ConfigError, MarketConfig
+from mm_gym.config import ConfigError, MarketConfig, is_integer
 from mm_gym.market import kernels
 from mm_gym.market.params import MarketParams, pack_params
 from mm_gym.market.state import (
@@ -223,17 +223,13 @@ class MarketSimulator:
                 f"fills={config.fills!r}: MarketSimulator runs the book; use "
                 "mm_gym.market.intensity for fills='intensity'"
             )
-        if (
-            isinstance(n_markets, bool)
-            or not isinstance(n_markets, (int, np.integer))
-            or n_markets < 1
-        ):
+        if not is_integer(n_markets) or n_markets < 1:
             raise ConfigError(f"n_markets={n_markets!r} must be an integer >= 1")
         self.config = config
         self.n_markets = int(n_markets)
         self.builtin_rival = bool(builtin_rival)
         self.record = record
-        if isinstance(venue, bool) or not isinstance(venue, (int, np.integer)) or venue < 0:
+        if not is_integer(venue) or venue < 0:
             raise ConfigError(f"venue={venue!r} must be an integer >= 0")
         self.params: MarketParams = pack_params(config)
         if venue:
@@ -343,7 +339,7 @@ class MarketSimulator:
         """
         n = self.n_markets
         if np.isscalar(seeds):
-            if isinstance(seeds, (bool, np.bool_)) or not isinstance(seeds, (int, np.integer)):
+            if not is_integer(seeds):
                 raise ValueError(f"seeds={seeds!r} must be a non-negative integer")
             if not 0 <= int(seeds) <= 2**64 - 1 - n:
                 raise ValueError(f"seeds={seeds!r} is out of range: must be in [0, 2**64 - 1 - n]")
