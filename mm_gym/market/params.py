@@ -7,7 +7,7 @@ a field read, as cheap as the indexed read of a flat array it replaces.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, get_type_hints
 
 from mm_gym.config import REGIMES, FormationConfig, MarketConfig
 from mm_gym.market.rng import geometric_log_q_of_mean
@@ -102,59 +102,24 @@ class MarketParams(NamedTuple):
 
 def pack_params(config: MarketConfig) -> MarketParams:
     """The :class:`MarketParams` of ``config``."""
-    pr, fl, mk, rv = config.process, config.flow, config.makers, config.rival
-    fo = config.formation
+    pr, fl, fo = config.process, config.flow, config.formation
     book = config.price_formation == "book"
     # The book model's own volatile flow and shock shape ride on the legacy fields, so the
     # compiled step is the same for both models (FormationConfig.volatile_mo_mult, shock_one_step).
     volatile_flow_mult = pr.volatile_flow_mult * (fo.volatile_mo_mult if book else 1.0)
     shock_steps = 1 if book and fo.shock_one_step else fl.shock_duration_steps
     return MarketParams(
-        sigma_ticks=float(pr.sigma_ticks),
-        ou_kappa=float(pr.ou_kappa),
-        trend_drift_ticks=float(pr.trend_drift_ticks),
-        volatile_sigma_mult=float(pr.volatile_sigma_mult),
+        **_copied_params(config),
         volatile_flow_mult=float(volatile_flow_mult),
-        switch_prob=float(pr.switch_prob),
-        sentiment_kappa=float(pr.sentiment_kappa),
-        sentiment_sigma=float(pr.sentiment_sigma),
-        news_rate=float(pr.news_rate),
-        news_noise=float(pr.news_noise),
-        alpha_smooth=float(pr.alpha_smooth),
         news_headlines=pr.news_model != "none",
         news_replay=pr.news_file != "",
         news_decay=2.0 ** (-1.0 / pr.news_half_life_steps),
-        alpha_sentiment_weight=float(pr.alpha_sentiment_weight),
-        alpha_imbalance_weight=float(pr.alpha_imbalance_weight),
-        lo_rate=float(fl.lo_rate),
-        cancel_rate=float(fl.cancel_rate),
-        noise_rate=float(fl.noise_rate),
-        noise_size_alpha=float(fl.noise_size_alpha),
-        informed_rate=float(fl.informed_rate),
-        informed_scale_ticks=float(fl.informed_scale_ticks),
-        informed_sentiment_weight=float(fl.informed_sentiment_weight),
-        hawkes_alpha=float(fl.hawkes_alpha),
-        hawkes_beta=float(fl.hawkes_beta),
-        shock_rate=float(fl.shock_rate),
-        p_adversarial=float(fl.p_adversarial),
-        permanent_impact_ticks=float(fl.permanent_impact_ticks),
         value_per_tick_lot=float(config.tick_size * config.lot_size),
-        maker_rebate=float(mk.maker_rebate),
-        taker_fee=float(mk.taker_fee),
-        rival_half_spread_ticks=float(rv.half_spread_ticks),
-        rival_inventory_skew_ticks=float(rv.inventory_skew_ticks),
-        rival_flow_skew_ticks=float(rv.flow_skew_ticks),
         anchor_ticks=float(config.price0_ticks),
         lo_distance_log_q=geometric_log_q_of_mean(fl.lo_mean_distance_ticks),
         lo_size_log_q=geometric_log_q_of_mean(fl.lo_mean_size_lots - 1.0),
         informed_size_log_q=geometric_log_q_of_mean(fl.informed_mean_size_lots - 1.0),
-        max_order_lots=int(fl.max_order_lots),
-        hawkes=bool(fl.hawkes),
         shock_duration_steps=int(shock_steps),
-        shock_size_lots=int(fl.shock_size_lots),
-        mm1_limit=int(mk.mm1_limit),
-        mm2_limit=int(mk.mm2_limit),
-        rival_size_lots=int(rv.size_lots),
         regime_mode=(
             REGIME_SWITCHING if config.regime == "switching" else REGIMES.index(config.regime)
         ),
@@ -162,6 +127,37 @@ def pack_params(config: MarketConfig) -> MarketParams:
         price_formation=FORMATION_BOOK if config.price_formation == "book" else FORMATION_LEGACY,
         **_formation_params(fo),
     )
+
+
+# The fields that copy a config field unchanged, by config part: ``process.sigma_ticks`` gives
+# ``sigma_ticks``; the rival's fields are prefixed, ``rival.size_lots`` gives ``rival_size_lots``.
+_COPIED: dict[str, tuple[str, ...]] = {
+    "process": (
+        "sigma_ticks", "ou_kappa", "trend_drift_ticks", "volatile_sigma_mult", "switch_prob",
+        "sentiment_kappa", "sentiment_sigma", "news_rate", "news_noise", "alpha_smooth",
+        "alpha_sentiment_weight", "alpha_imbalance_weight",
+    ),
+    "flow": (
+        "lo_rate", "cancel_rate", "noise_rate", "noise_size_alpha", "informed_rate",
+        "informed_scale_ticks", "informed_sentiment_weight", "hawkes_alpha", "hawkes_beta",
+        "shock_rate", "p_adversarial", "permanent_impact_ticks", "max_order_lots", "hawkes",
+        "shock_size_lots",
+    ),
+    "makers": ("maker_rebate", "taker_fee", "mm1_limit", "mm2_limit"),
+    "rival": ("half_spread_ticks", "inventory_skew_ticks", "flow_skew_ticks", "size_lots"),
+}  # fmt: skip
+_FIELD_TYPES: dict[str, type] = get_type_hints(MarketParams)  # field -> float, int or bool
+
+
+def _copied_params(config: MarketConfig) -> dict[str, Any]:
+    """The :class:`MarketParams` fields of :data:`_COPIED`, each as its annotated type."""
+    out: dict[str, Any] = {}
+    for part, names in _COPIED.items():
+        prefix = "rival_" if part == "rival" else ""
+        for name in names:
+            field = prefix + name
+            out[field] = _FIELD_TYPES[field](getattr(getattr(config, part), name))
+    return out
 
 
 def _formation_params(fo: FormationConfig) -> dict[str, Any]:
