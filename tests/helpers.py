@@ -1,4 +1,4 @@
-"""Helpers the test modules import: the command-line scripts as modules, toy policy files."""
+"""Helpers the test modules import: scripts as modules, a tiny training run, toy policy files."""
 
 from __future__ import annotations
 
@@ -12,6 +12,14 @@ import numpy as np
 from mm_gym.observations import FEATURE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# train.py at the smallest scale that trains and evaluates: 8 markets x 16 steps per update,
+# 40-step episodes, 256 steps in all, 4 evaluation episodes. Callers add --eval-baselines.
+TINY_TRAIN_EVAL = [
+    "--n-envs", "8", "--n-steps", "16", "--batch-size", "64", "--n-epochs", "2",
+    "--net-arch", "16", "16", "--env-kwargs", "horizon_steps=40", "--no-progress",
+    "--checkpoint-every", "0", "--total-timesteps", "256", "--eval-episodes", "4",
+]  # fmt: skip
 
 
 def load_script(filename: str, module_name: str) -> ModuleType:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ROOT, load_script
+from helpers import ROOT, TINY_TRAIN_EVAL, load_script
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
@@ -113,12 +113,7 @@ def test_evaluate_ray_unreachable_address_is_one_line_naming_it(tmp_path, cli_er
     assert not out.exists()
 
 
-TINY_TRAIN = [
-    "--n-envs", "8", "--n-steps", "16", "--batch-size", "64", "--n-epochs", "2",
-    "--net-arch", "16", "16", "--env-kwargs", "horizon_steps=40", "--no-progress",
-    "--checkpoint-every", "0", "--total-timesteps", "256", "--eval-episodes", "4",
-    "--eval-baselines", "fixed_spread,avellaneda_stoikov",
-]  # fmt: skip
+TINY_TRAIN = [*TINY_TRAIN_EVAL, "--eval-baselines", "fixed_spread,avellaneda_stoikov"]
 
 
 def test_train_seed_sweep_on_ray_writes_a_run_per_seed_and_the_aggregate(tmp_path, capsys):

@@ -11,7 +11,7 @@ import importlib.util
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import load_script
+from helpers import TINY_TRAIN_EVAL, load_script
 
 from agents.sweep import aggregate, parse_seeds, t_quantile
 from mm_gym.cli import CliError
@@ -20,12 +20,7 @@ train = load_script("train.py", "train_sweep_cli")
 evaluate = load_script("evaluate.py", "evaluate_sweep_cli")
 HAS_RAY = importlib.util.find_spec("ray") is not None
 
-TINY_TRAIN = [
-    "--n-envs", "8", "--n-steps", "16", "--batch-size", "64", "--n-epochs", "2",
-    "--net-arch", "16", "16", "--env-kwargs", "horizon_steps=40", "--no-progress",
-    "--checkpoint-every", "0", "--total-timesteps", "256", "--eval-episodes", "4",
-    "--eval-baselines", "fixed_spread",
-]  # fmt: skip
+TINY_TRAIN = [*TINY_TRAIN_EVAL, "--eval-baselines", "fixed_spread"]
 
 
 @pytest.mark.parametrize(
