@@ -85,19 +85,3 @@ def test_cli_without_a_published_table_says_so(capsys):
     out = capsys.readouterr().out
     assert out.count("simulated") == 2 and " published " not in out
     assert "results for gamma = 0.1, 0.01, 1 only" in out
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["--gamma", "0"], "must be a finite number > 0"),
-        (["--gamma", "nan"], "must be a finite number > 0"),
-        (["--gamma", "abc"], "is not a number"),
-        (["--paths", "1"], "must be an integer >= 2"),
-        (["--paths", "1.5"], "is not an integer"),
-        (["--seed", "-3"], "must be an integer >= 0"),
-        (["--symmetric", "other"], "invalid choice"),
-    ],
-)
-def test_cli_rejects_bad_arguments_with_clear_errors(argv, message, cli_error):
-    assert message in cli_error(main, argv)

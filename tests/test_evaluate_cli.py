@@ -148,41 +148,9 @@ def test_cli_realism_mode(tmp_path):
     assert float(ret["value"]) == pytest.approx(fact.value, rel=1e-9)
 
 
-@pytest.mark.parametrize(
-    ("argv", "expected"),
-    [
-        (["--realism-markets", "1"], "--realism-markets=1 must be in [2, 1000000] with --realism"),
-        (["--realism-steps", "10"], "--realism-steps=10 must be in [300, 100000000]"),
-    ],
-)
-def test_realism_flags_checked_before_anything_runs(tmp_path, cli_error, argv, expected):
-    line = error_line(cli_error, [*QUICK, "--out", str(tmp_path / "o"), "--realism", *argv])
-    assert expected in line
-    assert list(tmp_path.iterdir()) == []
-
-
 def error_line(cli_error, argv, code=2) -> str:
     """evaluate.py's one ``evaluate.py: error:`` line for ``argv`` (exit status ``code``)."""
     return cli_error(cli.main, argv, code, prog="evaluate.py")
-
-
-@pytest.mark.parametrize(
-    ("argv", "expected"),
-    [
-        (["--contestants", "fixed_spread,foo"], "valid contestants are fixed_spread, order_flow"),
-        (["--regimes", "mean_reverting,sideways"], "unknown regime 'sideways'"),
-        (["--rival", "nobody"], "valid rivals are builtin, fixed_spread"),
-        (["--episodes", "1"], "--episodes=1 must be >= 2"),
-        (["--episodes", "many"], "invalid int value: 'many'"),
-        (["--no-such-flag"], "unrecognized arguments"),
-        (["--news-model", "bert"], "--news-model='bert' must be one of none, vader, lm"),
-    ],
-)
-def test_bad_input_gives_one_error_line(tmp_path, cli_error, argv, expected):
-    out = tmp_path / "out"
-    line = error_line(cli_error, [*QUICK, "--out", str(out), *argv])
-    assert expected in line
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_run_folder(tmp_path, cli_error):

@@ -213,29 +213,6 @@ def test_cli_writes_its_files_and_refuses_to_overwrite(
 
 
 @pytest.mark.parametrize(
-    ("flags", "match"),
-    [
-        (["--episodes", "1"], "--episodes=1 must be in"),
-        (["--steps", "5"], "--steps=5 must be in"),
-        (["--top-k", "4"], "--top-k=4 must be in"),
-        (["--contestants", "nope"], "contestant 'nope' is not valid"),
-        (["--baseline", "routed_glft"], "--baseline 'routed_glft' must be one of"),
-        (["--preset", "nope"], "--preset 'nope' is not valid"),
-        (["--episodes", "x"], "invalid int value"),
-        (["--venues", "[{name: A}, {name: A}]"], "--venues: venues[1].name='A' repeats"),
-        (["--venues", "[{name: A}]", "--top-k", "2"], "--top-k=2 must be in [1, 1]"),
-    ],
-)
-def test_cli_refuses_bad_flags(
-    flags: list[str], match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert tour.main([*flags, "--out", str(tmp_path / "o")]) == 2
-    err = capsys.readouterr().err
-    assert match in err and err.count("\n") == 1, err
-    assert not (tmp_path / "o").exists()
-
-
-@pytest.mark.parametrize(
     ("kwargs", "match"),
     [
         ({"top_k": 0}, r"RoutedAS\.top_k=0"),

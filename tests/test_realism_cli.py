@@ -4,8 +4,6 @@ import csv
 import subprocess
 import sys
 
-import pytest
-
 from mm_gym.realism.report import MARKER, main
 
 SMALL = ["--preset", "default", "--markets", "16", "--steps", "600", "--burn-in", "50"]
@@ -47,21 +45,6 @@ def test_overwrite_refuses_a_folder_it_did_not_write(tmp_path, capsys):
     assert main([*SMALL, "--out", str(foreign), "--overwrite"]) == 2
     assert "refusing to delete it" in capsys.readouterr().err
     assert (foreign / "precious.txt").read_text() == "keep"
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--preset", "as2008"], "is not a book preset"),
-        (["--preset", "nope"], "is not a book preset"),
-        (["--markets", "1"], "--markets=1 must be in"),
-        (["--steps", "10"], "--steps=10 must be in"),
-        (["--out", "bad/.."], "--out="),
-        (["--markets", "many"], "invalid int value"),
-    ],
-)
-def test_bad_input_is_one_line_error(args, message, cli_error):
-    assert message in cli_error(main, args, prog="python -m mm_gym.realism")
 
 
 def test_module_entry_point_and_lazy_import():
