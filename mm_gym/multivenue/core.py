@@ -98,6 +98,8 @@ class MultiVenueCore(MultiVenueMarket):
         env_config: The environment options (continuous actions only).
         venues: The venues.
         n: Number of markets.
+        asset: The asset's index in a portfolio (:class:`~mm_gym.multivenue.MultiVenueMarket`).
+        correlation: Its row of the portfolio's Cholesky factor (None: a single asset).
     """
 
     def __init__(
@@ -106,10 +108,13 @@ class MultiVenueCore(MultiVenueMarket):
         env_config: EnvConfig,
         venues: tuple[VenueConfig, ...],
         n: int = 1,
+        *,
+        asset: int = 0,
+        correlation: tuple[float, ...] | None = None,
     ) -> None:
         """Build the venues and the bookkeeping."""
         check_env_config(env_config)
-        super().__init__(market_config, venues, n)
+        super().__init__(market_config, venues, n, asset=asset, correlation=correlation)
         self.env_config = env_config
         self.horizon = int(market_config.horizon_steps)
         self.reward_params = RewardParams.from_env_config(env_config)
