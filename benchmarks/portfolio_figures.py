@@ -5,12 +5,13 @@
 1. **Realised correlation.** ``N`` portfolios of the default preset and venues, mm1 parking its
    quotes at the farthest offset (action +1: it barely trades, so the books are the market's
    own), for ``T`` steps, two assets at correlation 0.6 and -0.4 and three assets at a full
-   matrix. Per pair: the correlation of the assets' consolidated-mid changes over
+   matrix, in the envs' default price formation (``legacy``), and two assets at 0.6 in the
+   ``book`` formation. Per pair: the correlation of the assets' consolidated-mid changes over
    non-overlapping windows of 1, 5, 20 and 50 steps, pooled over the markets after removing
    each market's mean, with the Fisher-z 95 % interval ``tanh(atanh(r) +- 1.96 / sqrt(m - 3))``
    (``m`` windows; it treats the windows as independent).
 2. **VaR breaches.** ``N`` episodes of ``mm_gym/Portfolio-v0`` (two assets, correlation 0.6,
-   VaR limit 25) on common seeds, mm1 quoting each asset with QuoteEverywhere(AS), the
+   VaR limit 15) on common seeds, mm1 quoting each asset with QuoteEverywhere(AS), the
    overlay off and on: steps ending above the VaR limit, steps the overlay traded, its cost,
    the PnL, and the historical VaR / ES at the episode's end (means over the episodes).
 """
@@ -25,19 +26,26 @@ import numpy as np
 
 from baselines.multivenue import make_multivenue_policy
 from baselines.portfolio import PerAsset
-from mm_gym.config import preset
+from mm_gym.config import preset, with_overrides
 from mm_gym.envs.config import EnvConfig
 from mm_gym.multivenue import DEFAULT_VENUES
 from mm_gym.portfolio import PortfolioConfig
 from mm_gym.portfolio.core import PortfolioCore
-from mm_gym.portfolio.env import PortfolioVectorEnv
+from mm_gym.portfolio.env import DEFAULT_PRICE_FORMATION, PortfolioVectorEnv
 
 HORIZONS = (1, 5, 20, 50)
 
 
-def record_mids(portfolio: PortfolioConfig, markets: int, steps: int, seed: int) -> np.ndarray:
+def record_mids(
+    portfolio: PortfolioConfig,
+    markets: int,
+    steps: int,
+    seed: int,
+    formation: str = DEFAULT_PRICE_FORMATION,
+) -> np.ndarray:
     """``(markets, steps + 1, A)`` consolidated mids, ticks, mm1 quoting at the farthest offset."""
-    core = PortfolioCore(preset("default"), EnvConfig(), DEFAULT_VENUES, portfolio, markets)
+    config = with_overrides(preset("default"), {"price_formation": formation})
+    core = PortfolioCore(config, EnvConfig(), DEFAULT_VENUES, portfolio, markets)
     core.set_roots(seed, np.random.default_rng(seed))
     core.start()
     far = np.ones((markets, core.n_assets * 2 * core.n_venues))
@@ -68,24 +76,21 @@ def fisher_interval(r: float, m: int) -> tuple[float, float]:
 
 def correlation_table(markets: int, steps: int, seed: int) -> None:
     """Print the realised correlation of each case (module docstring, 1)."""
+    matrix = ((1.0, 0.6, -0.3), (0.6, 1.0, 0.2), (-0.3, 0.2, 1.0))
+    legacy = DEFAULT_PRICE_FORMATION
     cases = [
-        ("2 assets, rho 0.6", PortfolioConfig(n_assets=2, correlation=0.6)),
-        ("2 assets, rho -0.4", PortfolioConfig(n_assets=2, correlation=-0.4)),
-        (
-            "3 assets, matrix",
-            PortfolioConfig(
-                n_assets=3,
-                correlation=((1.0, 0.6, -0.3), (0.6, 1.0, 0.2), (-0.3, 0.2, 1.0)),
-            ),
-        ),
+        ("2 assets, rho 0.6", PortfolioConfig(n_assets=2, correlation=0.6), legacy),
+        ("2 assets, rho -0.4", PortfolioConfig(n_assets=2, correlation=-0.4), legacy),
+        ("3 assets, matrix", PortfolioConfig(n_assets=3, correlation=matrix), legacy),
+        ("2 assets, 0.6, book", PortfolioConfig(n_assets=2, correlation=0.6), "book"),
     ]
     print(f"realised correlation of consolidated-mid changes, {markets} markets x {steps} steps")
     print(
         "case                pair  configured  "
-        + "  ".join(f"{h:>3}-step [95% CI]" for h in HORIZONS)
+        + "  ".join(f"{h:>3}-step [95% CI]     " for h in HORIZONS)
     )
-    for label, portfolio in cases:
-        mids = record_mids(portfolio, markets, steps, seed)
+    for label, portfolio, formation in cases:
+        mids = record_mids(portfolio, markets, steps, seed, formation)
         c = portfolio.matrix
         for a in range(portfolio.n_assets):
             for b in range(a + 1, portfolio.n_assets):

@@ -102,7 +102,7 @@ class PortfolioConfig(_Validated, prefix="portfolio."):
     correlation: Any = 0.6
     var_level: float = _ranged(0.99, 0.5, 1.0, lo_open=True, hi_open=True)
     var_horizon_steps: float = _ranged(1.0, 0.0, 1e6, lo_open=True)
-    var_limit: float = _ranged(25.0, 0.0, 1e15, lo_open=True)
+    var_limit: float = _ranged(15.0, 0.0, 1e15, lo_open=True)
     cov_halflife_steps: float = _ranged(100.0, 1.0, 1e6)
     cov_min_steps: int = _ranged(20, 2, 1_000_000, integer=True)
     hist_window_steps: int = _ranged(250, 2, 100_000, integer=True)

@@ -103,7 +103,7 @@ class PortfolioEnv(OneMarketEnv):
         venues: The venues every asset trades on (default
             :data:`~mm_gym.multivenue.DEFAULT_VENUES`).
         portfolio: A :class:`~mm_gym.portfolio.PortfolioConfig` or a mapping of its fields
-            (default: two assets, correlation 0.6, VaR limit 25, overlay off).
+            (default: two assets, correlation 0.6, VaR limit 15, overlay off).
         render_mode: None or ``"ansi"``.
         **overrides: Config overrides as for :class:`mm_gym.MarketMakingEnv`.
 
