@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import numpy as np
@@ -32,46 +31,17 @@ from mm_gym.multivenue import DEFAULT_VENUES
 from mm_gym.portfolio import PortfolioConfig
 from mm_gym.portfolio.core import PortfolioCore
 from mm_gym.portfolio.env import DEFAULT_PRICE_FORMATION, PortfolioVectorEnv
+from mm_gym.portfolio.measure import fisher_interval, record_mids, window_correlation
 
 HORIZONS = (1, 5, 20, 50)
 
 
-def record_mids(
-    portfolio: PortfolioConfig,
-    markets: int,
-    steps: int,
-    seed: int,
-    formation: str = DEFAULT_PRICE_FORMATION,
-) -> np.ndarray:
-    """``(markets, steps + 1, A)`` consolidated mids, ticks, mm1 quoting at the farthest offset."""
+def _mids(portfolio: PortfolioConfig, markets: int, steps: int, seed: int, formation: str):
     config = with_overrides(preset("default"), {"price_formation": formation})
     core = PortfolioCore(config, EnvConfig(), DEFAULT_VENUES, portfolio, markets)
     core.set_roots(seed, np.random.default_rng(seed))
     core.start()
-    far = np.ones((markets, core.n_assets * 2 * core.n_venues))
-    mids = np.empty((markets, steps + 1, core.n_assets))
-    mids[:, 0] = core.mids()
-    for t in range(steps):
-        core.act(far)
-        core.settle()
-        mids[:, t + 1] = core.mids()
-    return mids
-
-
-def window_correlation(mids: np.ndarray, a: int, b: int, h: int) -> tuple[float, int]:
-    """Pooled correlation of assets ``a`` and ``b``'s ``h``-step mid changes; windows used."""
-    x = np.diff(mids[:, ::h, a], axis=1)
-    y = np.diff(mids[:, ::h, b], axis=1)
-    x = x - x.mean(axis=1, keepdims=True)
-    y = y - y.mean(axis=1, keepdims=True)
-    r = float((x * y).sum() / math.sqrt((x * x).sum() * (y * y).sum()))
-    return r, x.size
-
-
-def fisher_interval(r: float, m: int) -> tuple[float, float]:
-    """The 95 % interval of a correlation ``r`` from ``m`` independent pairs (Fisher z)."""
-    half = 1.96 / math.sqrt(m - 3)
-    return math.tanh(math.atanh(r) - half), math.tanh(math.atanh(r) + half)
+    return record_mids(core, steps)
 
 
 def correlation_table(markets: int, steps: int, seed: int) -> None:
@@ -90,7 +60,7 @@ def correlation_table(markets: int, steps: int, seed: int) -> None:
         + "  ".join(f"{h:>3}-step [95% CI]     " for h in HORIZONS)
     )
     for label, portfolio, formation in cases:
-        mids = record_mids(portfolio, markets, steps, seed, formation)
+        mids = _mids(portfolio, markets, steps, seed, formation)
         c = portfolio.matrix
         for a in range(portfolio.n_assets):
             for b in range(a + 1, portfolio.n_assets):

@@ -100,6 +100,12 @@ ENV_IDS: tuple[str, ...] = (*BOOK_ENV_IDS, "mm_gym/AS2008-v1")
 """The registered single-venue environment ids (the ones ``train.py`` and ``evaluate.py`` take)."""
 
 
+_VENUE_CLASSES = {
+    "mm_gym/MultiVenue-v0": "mm_gym.multivenue.env:MultiVenue",
+    "mm_gym/Portfolio-v0": "mm_gym.portfolio.env:Portfolio",
+}  # env id -> its classes' prefix (``<prefix>Env``, ``<prefix>VectorEnv``)
+
+
 def _register() -> None:
     for env_id, preset_name in _BOOK_IDS.items():
         if env_id not in gym.registry:
@@ -116,20 +122,14 @@ def _register() -> None:
             vector_entry_point="mm_gym.envs.intensity_vector:IntensityMarketMakingVectorEnv",
             kwargs={"preset": "as2008"},
         )
-    if "mm_gym/MultiVenue-v0" not in gym.registry:
-        gym.register(
-            id="mm_gym/MultiVenue-v0",
-            entry_point="mm_gym.multivenue.env:MultiVenueEnv",
-            vector_entry_point="mm_gym.multivenue.env:MultiVenueVectorEnv",
-            kwargs={"preset": "default"},
-        )
-    if "mm_gym/Portfolio-v0" not in gym.registry:
-        gym.register(
-            id="mm_gym/Portfolio-v0",
-            entry_point="mm_gym.portfolio.env:PortfolioEnv",
-            vector_entry_point="mm_gym.portfolio.env:PortfolioVectorEnv",
-            kwargs={"preset": "default"},
-        )
+    for env_id, classes in _VENUE_CLASSES.items():
+        if env_id not in gym.registry:
+            gym.register(
+                id=env_id,
+                entry_point=f"{classes}Env",
+                vector_entry_point=f"{classes}VectorEnv",
+                kwargs={"preset": "default"},
+            )
 
 
 _register()

@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from helpers import assert_vector_equals_singles
 
 import mm_gym
 from mm_gym.config import ConfigError
@@ -18,6 +19,7 @@ from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueEnv, VenueConfig
 from mm_gym.portfolio import PortfolioConfig, PortfolioEnv, PortfolioVectorEnv
 from mm_gym.portfolio.core import PortfolioCore
 from mm_gym.portfolio.env import DEFAULT_PRICE_FORMATION
+from mm_gym.portfolio.measure import record_mids, window_correlation
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -29,24 +31,6 @@ def _core(portfolio: PortfolioConfig, n: int, venues=DEFAULT_VENUES, **market) -
     core.set_roots(3, np.random.default_rng(0))
     core.start()
     return core
-
-
-def _mid_changes(core: PortfolioCore, steps: int, actions: np.ndarray) -> np.ndarray:
-    mids = np.empty((core.n, steps + 1, core.n_assets))
-    mids[:, 0] = core.mids()
-    for t in range(steps):
-        core.act(actions)
-        core.settle()
-        mids[:, t + 1] = core.mids()
-    return mids
-
-
-def _window_corr(mids: np.ndarray, a: int, b: int, h: int) -> tuple[float, int]:
-    x = np.diff(mids[:, ::h, a], axis=1)
-    y = np.diff(mids[:, ::h, b], axis=1)
-    x = x - x.mean(axis=1, keepdims=True)
-    y = y - y.mean(axis=1, keepdims=True)
-    return float((x * y).sum() / math.sqrt((x * x).sum() * (y * y).sum())), x.size
 
 
 # --------------------------------------------------------------------------- correlated assets
@@ -92,32 +76,30 @@ def test_realised_correlation_of_50_step_returns_matches_the_configured_one(
     portfolio = PortfolioConfig(n_assets=2 if np.ndim(correlation) == 0 else 3,
                                 correlation=correlation)  # fmt: skip
     core = _core(portfolio, 24)
-    far = np.ones((core.n, core.n_assets * 2 * core.n_venues))  # mm1 barely trades
-    mids = _mid_changes(core, 1000, far)
+    mids = record_mids(core, 1000)  # mm1 parks its quotes at the farthest offset
     want = portfolio.matrix
     for a in range(core.n_assets):
         for b in range(a + 1, core.n_assets):
-            r, m = _window_corr(mids, a, b, 50)
+            r, m = window_correlation(mids, a, b, 50)
             # Fisher z: atanh(r) ~ N(atanh(rho), 1 / (m - 3)); 3.5 standard errors
             assert abs(math.atanh(r) - math.atanh(want[a, b])) < 3.5 / math.sqrt(m - 3), (a, b, r)
 
 
 def test_uncorrelated_assets_show_no_correlation_and_one_step_returns_are_attenuated() -> None:
-    far = np.ones((24, 12))
-    mids = _mid_changes(_core(PortfolioConfig(n_assets=2, correlation=0.0), 24), 1000, far)
-    r, m = _window_corr(mids, 0, 1, 50)
+    mids = record_mids(_core(PortfolioConfig(n_assets=2, correlation=0.0), 24), 1000)
+    r, m = window_correlation(mids, 0, 1, 50)
     assert abs(math.atanh(r)) < 3.5 / math.sqrt(m - 3)
-    mids = _mid_changes(_core(PortfolioConfig(n_assets=2, correlation=0.6), 24), 1000, far)
-    r1, _ = _window_corr(mids, 0, 1, 1)
-    r50, _ = _window_corr(mids, 0, 1, 50)
+    mids = record_mids(_core(PortfolioConfig(n_assets=2, correlation=0.6), 24), 1000)
+    r1, _ = window_correlation(mids, 0, 1, 1)
+    r50, _ = window_correlation(mids, 0, 1, 50)
     assert 0.0 < r1 < 0.3 < r50  # the books' own noise dilutes the one-step returns'
 
 
 def test_the_book_price_formation_does_not_carry_the_correlation() -> None:
     # measured, not wanted: under "book" the fundamental barely moves the mid (README)
     core = _core(PortfolioConfig(n_assets=2, correlation=0.9), 24, price_formation="book")
-    mids = _mid_changes(core, 1000, np.ones((24, 12)))
-    r, _ = _window_corr(mids, 0, 1, 50)
+    mids = record_mids(core, 1000)
+    r, _ = window_correlation(mids, 0, 1, 50)
     assert abs(r) < 0.25
 
 
@@ -249,29 +231,9 @@ def test_hedge_orders_pick_the_cheapest_venue_per_direction() -> None:
 
 def test_vector_env_equals_single_envs_across_autoresets() -> None:
     kw = {"horizon_steps": 40, "portfolio": {"hedge": True, "var_limit": 5.0}}
-    vec = PortfolioVectorEnv(3, **kw)
     singles = [PortfolioEnv(**kw) for _ in range(3)]
-    obs, _ = vec.reset(seed=5)
-    for i, e in enumerate(singles):
-        o, _ = e.reset(seed=5 + i)
-        np.testing.assert_array_equal(obs[i], o)
-    rng = np.random.default_rng(0)
-    done = [False] * 3
-    for _ in range(100):
-        a = rng.uniform(-1, 1, (3, 12)).astype(np.float32)
-        obs, rew, term, _, info = vec.step(a)
-        for i, e in enumerate(singles):
-            if done[i]:
-                o, _ = e.reset()
-                r, t, inf = 0.0, False, None
-            else:
-                o, r, t, _, inf = e.step(a[i])
-            done[i] = t
-            np.testing.assert_array_equal(obs[i], o)
-            assert rew[i] == r and term[i] == t
-            if inf is not None:
-                assert info["var"][i] == inf["var"]
-                np.testing.assert_array_equal(info["hedge_lots"][i], inf["hedge_lots"])
+    keys = ("var", "hedge_lots", "hedge_cost", "hist_var")
+    assert_vector_equals_singles(PortfolioVectorEnv(3, **kw), singles, 5, 100, keys)
 
 
 def test_seeding_is_reproducible() -> None:

@@ -29,6 +29,7 @@ norm of the per-asset inventories (so the running penalty is ``phi * sum_a q_a**
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -113,6 +114,7 @@ class PortfolioCore(RootSeeds):
         self.env_config = env_config
         self.venues = first.venues
         self.n_venues = first.n_venues
+        self.action_width = a * first.action_width
         self.horizon = first.horizon
         self.limit = first.limit
         self.names = asset_names(a)
@@ -151,16 +153,24 @@ class PortfolioCore(RootSeeds):
 
     def context(self) -> PolicyContext:
         """mm1's :class:`~mm_gym.policy.PolicyContext` over the whole observation."""
-        c = self.assets[0].context()
-        return PolicyContext(
-            feature_names=self.feature_names,
-            max_offset_ticks=c.max_offset_ticks,
-            horizon_steps=c.horizon_steps,
-            inventory_limit=c.inventory_limit,
-            tick_size=c.tick_size,
-            quote_size_lots=c.quote_size_lots,
-            action_mapping=c.action_mapping,
-        )
+        return replace(self.assets[0].context(), feature_names=self.feature_names)
+
+    def step_count(self) -> np.ndarray:
+        """``(n,)`` steps since each market's episode started."""
+        return self.steps
+
+    def render_frame(self, m: int) -> str:
+        """A text frame of market ``m``: the risk, then each asset's venues."""
+        from mm_gym.multivenue.env import render_venues  # the env module imports the cores
+
+        lines = [
+            f"t={int(self.steps[m])} pnl={self.wealth()[m]:.2f} VaR={self.var[m]:.2f} "
+            f"(limit {self.portfolio.var_limit:g}, breaches {int(self.breaches[m])}, "
+            f"hedges {int(self.hedges[m])})"
+        ]
+        for name, asset in zip(self.names, self.assets, strict=True):
+            lines.append(f"[{name}] " + render_venues(asset, m))
+        return "\n".join(lines)
 
     def asset_slices(self) -> list[slice]:
         """Where each asset's block (its MultiVenue-v0 observation) lies in the observation."""
