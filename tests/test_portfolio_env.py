@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import pickle
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -236,6 +238,20 @@ def test_vector_env_equals_single_envs_across_autoresets() -> None:
     assert_vector_equals_singles(PortfolioVectorEnv(3, **kw), singles, 5, 100, keys)
 
 
+def test_a_pickled_env_steps_on_as_the_original() -> None:
+    env = PortfolioEnv(portfolio={"hedge": True, "var_limit": 5.0})
+    env.reset(seed=3)
+    for _ in range(30):
+        env.step(np.full(12, -0.5, np.float32))
+    twin = pickle.loads(pickle.dumps(env))
+    for _ in range(30):
+        a = np.full(12, -0.8, np.float32)
+        o1, r1, *_, i1 = env.step(a)
+        o2, r2, *_, i2 = twin.step(a)
+        np.testing.assert_array_equal(o1, o2)
+        assert r1 == r2 and i1["var"] == i2["var"]
+
+
 def test_seeding_is_reproducible() -> None:
     runs = []
     for _ in range(2):
@@ -248,9 +264,14 @@ def test_seeding_is_reproducible() -> None:
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
-def test_gym_make_passes_the_env_checker_and_make_vec_is_native() -> None:
+def test_gym_make_passes_the_env_checkers_and_make_vec_is_native() -> None:
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
     env = gym.make("mm_gym/Portfolio-v0")
-    check_env(env.unwrapped, skip_render_check=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env.unwrapped)
+        sb3_check_env(gym.make("mm_gym/Portfolio-v0").unwrapped, warn=True)
     u = env.unwrapped
     assert len(u.feature_names) == env.observation_space.shape[0]
     assert env.action_space.shape == (12,)
