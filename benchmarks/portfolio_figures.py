@@ -14,6 +14,7 @@
    VaR limit 15) on common seeds, mm1 quoting each asset with QuoteEverywhere(AS), the
    overlay off and on: steps ending above the VaR limit, steps the overlay traded, its cost,
    the PnL, and the historical VaR / ES at the episode's end (means over the episodes).
+3. **Speed.** Env-steps per second of Portfolio-v0 and MultiVenue-v0, one env and 64.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from baselines.portfolio import PerAsset
 from mm_gym.config import preset, with_overrides
 from mm_gym.envs.config import EnvConfig
 from mm_gym.multivenue import DEFAULT_VENUES
+from mm_gym.multivenue.env import MultiVenueEnv, MultiVenueVectorEnv
 from mm_gym.portfolio import PortfolioConfig
 from mm_gym.portfolio.core import PortfolioCore
-from mm_gym.portfolio.env import DEFAULT_PRICE_FORMATION, PortfolioVectorEnv
+from mm_gym.portfolio.env import DEFAULT_PRICE_FORMATION, PortfolioEnv, PortfolioVectorEnv
 from mm_gym.portfolio.measure import fisher_interval, record_mids, window_correlation
 
 HORIZONS = (1, 5, 20, 50)
@@ -94,6 +96,27 @@ def breach_table(markets: int, seed: int) -> None:
         env.close()
 
 
+def speed_table() -> None:
+    """Print env-steps per second of Portfolio-v0 next to MultiVenue-v0 (module docstring, 3)."""
+    print("\nspeed, env-steps/s (zero actions, serial kernels, best of 3)")
+    makers = {
+        "Portfolio-v0 (2 assets)": (PortfolioEnv, PortfolioVectorEnv),
+        "MultiVenue-v0": (MultiVenueEnv, MultiVenueVectorEnv),
+    }
+    for name, (single, vector) in makers.items():
+        for n in (1, 64):
+            env = single() if n == 1 else vector(n)
+            env.reset(seed=0)
+            action = np.zeros(env.action_space.shape, np.float32)
+            steps, best = (300 if n == 1 else 100), 0.0
+            for _ in range(3):
+                t0 = time.perf_counter()
+                for _ in range(steps):
+                    env.step(action)
+                best = max(best, steps * n / (time.perf_counter() - t0))
+            print(f"{name:<24} envs={n:<3} {best:>8,.0f}")
+
+
 def main() -> None:
     """Parse the arguments and print both tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -102,12 +125,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-correlation", action="store_true")
     parser.add_argument("--skip-breaches", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args()
     t0 = time.perf_counter()
     if not args.skip_correlation:
         correlation_table(args.markets, args.steps, args.seed)
     if not args.skip_breaches:
         breach_table(args.markets, args.seed)
+    if not args.skip_speed:
+        speed_table()
     print(f"\n({time.perf_counter() - t0:.0f} s)")
 
 
