@@ -293,3 +293,26 @@ def test_info_and_render_describe_every_asset() -> None:
     np.testing.assert_array_equal(info["inventory"], info["venue_inventory"].sum(1))
     frame = env.render()
     assert "[asset0]" in frame and "[asset1]" in frame and "VaR=" in frame
+
+
+def test_per_asset_runs_a_multivenue_policy_on_each_assets_block() -> None:
+    from baselines import FixedSpread
+    from baselines.multivenue import QuoteEverywhere
+    from baselines.portfolio import PerAsset
+
+    env = PortfolioEnv(portfolio={"n_assets": 3, "correlation": 0.2})
+    obs, _ = env.reset(seed=0)
+    for _ in range(5):
+        obs, *_ = env.step(np.zeros(18, np.float32))
+    policy = PerAsset(lambda: QuoteEverywhere(FixedSpread(2.0)))
+    policy.reset(np.random.default_rng(0), env.policy_context())
+    got = policy.act(obs[None])
+    want = []
+    for block, context in zip(env.asset_slices(), env.asset_contexts(), strict=True):
+        alone = QuoteEverywhere(FixedSpread(2.0))
+        alone.reset(np.random.default_rng(0), context)
+        want.append(alone.act(obs[None, block]))
+    np.testing.assert_array_equal(got, np.concatenate(want, axis=1))
+    assert got.shape == (1, 18) and policy.name == "per_asset_everywhere_fixed_spread"
+    with pytest.raises(KeyError, match="asset<a>"):
+        policy.reset(np.random.default_rng(0), MultiVenueEnv().policy_context())
