@@ -6,7 +6,8 @@
    quotes at the farthest offset (action +1: it barely trades, so the books are the market's
    own), for ``T`` steps, two assets at correlation 0.6 and -0.4 and three assets at a full
    matrix, in the envs' default price formation (``legacy``), and two assets at 0.6 in the
-   ``book`` formation. Per pair: the correlation of the assets' consolidated-mid changes over
+   ``book`` formation (and there, the mid's volatility with and without the fundamental's
+   innovations). Per pair: the correlation of the assets' consolidated-mid changes over
    non-overlapping windows of 1, 5, 20 and 50 steps, pooled over the markets after removing
    each market's mean, with the Fisher-z 95 % interval ``tanh(atanh(r) +- 1.96 / sqrt(m - 3))``
    (``m`` windows; it treats the windows as independent).
@@ -38,8 +39,18 @@ from mm_gym.portfolio.measure import fisher_interval, record_mids, window_correl
 HORIZONS = (1, 5, 20, 50)
 
 
-def _mids(portfolio: PortfolioConfig, markets: int, steps: int, seed: int, formation: str):
-    config = with_overrides(preset("default"), {"price_formation": formation})
+def _mids(
+    portfolio: PortfolioConfig,
+    markets: int,
+    steps: int,
+    seed: int,
+    formation: str,
+    sigma_ticks: float | None = None,
+) -> np.ndarray:
+    overrides: dict[str, object] = {"price_formation": formation}
+    if sigma_ticks is not None:
+        overrides["process.sigma_ticks"] = sigma_ticks
+    config = with_overrides(preset("default"), overrides)
     core = PortfolioCore(config, EnvConfig(), DEFAULT_VENUES, portfolio, markets)
     core.set_roots(seed, np.random.default_rng(seed))
     core.start()
@@ -72,6 +83,19 @@ def correlation_table(markets: int, steps: int, seed: int) -> None:
                     lo, hi = fisher_interval(r, m)
                     cells.append(f"{r:+.3f} [{lo:+.3f},{hi:+.3f}]")
                 print(f"{label:<19} {a}-{b}   {c[a, b]:+.2f}       " + "  ".join(cells))
+
+
+def book_volatility(markets: int, steps: int, seed: int) -> None:
+    """Print the mid's volatility under "book" with and without the fundamental's innovations."""
+    one = PortfolioConfig(n_assets=2, correlation=1.0)
+    vols = []
+    for sigma in (None, 0.0):
+        mids = _mids(one, markets, steps, seed, "book", sigma)
+        vols.append(float(np.sqrt(np.mean(np.diff(mids[:, :, 0], axis=1) ** 2))))
+    print(
+        f"book formation, correlation 1: mid volatility {vols[0]:.3f} ticks per step, "
+        f"{vols[1]:.3f} with process.sigma_ticks = 0"
+    )
 
 
 def breach_table(markets: int, seed: int) -> None:
@@ -130,6 +154,7 @@ def main() -> None:
     t0 = time.perf_counter()
     if not args.skip_correlation:
         correlation_table(args.markets, args.steps, args.seed)
+        book_volatility(args.markets, args.steps, args.seed)
     if not args.skip_breaches:
         breach_table(args.markets, args.seed)
     if not args.skip_speed:
