@@ -56,6 +56,7 @@ __all__ = [
     "BOOK_ENV_IDS",
     "ENV_IDS",
     "MULTI_VENUE_ENV_IDS",
+    "PORTFOLIO_ENV_IDS",
     "ConfigError",
     "EnvConfig",
     "IntensityMarketMakingEnv",
@@ -92,6 +93,9 @@ BOOK_ENV_IDS: tuple[str, ...] = tuple(_BOOK_IDS)
 MULTI_VENUE_ENV_IDS: tuple[str, ...] = ("mm_gym/MultiVenue-v0",)
 """The registered multi-venue environment ids (:mod:`mm_gym.multivenue`)."""
 
+PORTFOLIO_ENV_IDS: tuple[str, ...] = ("mm_gym/Portfolio-v0",)
+"""The registered multi-asset environment ids (:mod:`mm_gym.portfolio`)."""
+
 ENV_IDS: tuple[str, ...] = (*BOOK_ENV_IDS, "mm_gym/AS2008-v1")
 """The registered single-venue environment ids (the ones ``train.py`` and ``evaluate.py`` take)."""
 
@@ -114,6 +118,11 @@ _ENTRY_POINTS: dict[str, tuple[str, str, str]] = {
     "mm_gym/MultiVenue-v0": (
         "mm_gym.multivenue.env:MultiVenueEnv",
         "mm_gym.multivenue.env:MultiVenueVectorEnv",
+        "default",
+    ),
+    "mm_gym/Portfolio-v0": (
+        "mm_gym.portfolio.env:PortfolioEnv",
+        "mm_gym.portfolio.env:PortfolioVectorEnv",
         "default",
     ),
 }

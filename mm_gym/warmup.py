@@ -4,8 +4,8 @@
 (several CPU-minutes for the market's step on a fresh install; numba caches the machine code
 beside the sources, and later processes load it in about a second). Each entry point is
 compiled once and shared: the serial and the parallel loops of the market, the evaluator's
-per-step recorder, and the multi-venue routing and arbitrage passes. Running it again costs only
-the cache loads. ``--quiet`` prints nothing.
+per-step recorder, the multi-venue routing and arbitrage passes, and the portfolio's hedge
+orders. Running it again costs only the cache loads. ``--quiet`` prints nothing.
 """
 
 from __future__ import annotations
@@ -48,11 +48,23 @@ def _venues() -> None:
     market.step(np.zeros((2, 2, 2)), np.ones((2, 2, 2)))  # order protection and routing
 
 
+def _hedge() -> None:
+    from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueMarket
+    from mm_gym.portfolio.hedge import take
+
+    market = MultiVenueMarket(preset("default"), DEFAULT_VENUES[:1], n=2)
+    market.reset()
+    sim = market.sims[0]
+    lots, limit = np.array([1, -1], np.int64), np.array([2**40, -(2**40)], np.int64)
+    take(sim.state, sim.params, lots, limit, np.bool_(False), np.zeros(2, np.int64), np.zeros(2))
+
+
 STEPS: tuple[tuple[str, Callable[[], None]], ...] = (
     ("market step and reset, serial loop", lambda: _market(parallel=False)),
     ("market step and reset, parallel loop", lambda: _market(parallel=True)),
     ("evaluation recorder", _recorder),
     ("multi-venue routing and arbitrage", _venues),
+    ("portfolio hedge orders", _hedge),
 )
 
 

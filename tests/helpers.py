@@ -49,3 +49,30 @@ def toy_policy_arrays(feature_names=FEATURE_NAMES, max_offset=10.0) -> dict[str,
         "feature_names": np.array(list(feature_names)),
         "max_offset_ticks": np.float64(max_offset),
     }
+
+
+def assert_vector_equals_singles(vec, singles, seed: int, steps: int, info_keys=()) -> None:
+    """``vec`` (NEXT_STEP autoreset) steps as its ``singles`` do, seeded ``seed + i``.
+
+    Random actions for ``steps`` steps across the episodes' ends: observations, rewards,
+    terminations and the ``info_keys`` of each sub-environment equal the single env's bit for
+    bit (a single env that ended is reset where the vector env autoresets it).
+    """
+    obs, _ = vec.reset(seed=seed)
+    for i, e in enumerate(singles):
+        np.testing.assert_array_equal(obs[i], e.reset(seed=seed + i)[0])
+    rng = np.random.default_rng(0)
+    done = [False] * len(singles)
+    for _ in range(steps):
+        a = rng.uniform(-1, 1, vec.action_space.shape).astype(np.float32)
+        obs, rew, term, _, info = vec.step(a)
+        for i, e in enumerate(singles):
+            if done[i]:  # NEXT_STEP: the vector env resets it in this step
+                o, r, t, one = e.reset()[0], 0.0, False, None
+            else:
+                o, r, t, _, one = e.step(a[i])
+            done[i] = t
+            np.testing.assert_array_equal(obs[i], o)
+            assert rew[i] == r and term[i] == t
+            for key in info_keys if one is not None else ():
+                np.testing.assert_array_equal(info[key][i], one[key])

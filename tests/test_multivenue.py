@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from helpers import assert_vector_equals_singles
 
 import mm_gym
 from mm_gym.config import ConfigError, MarketConfig
@@ -192,26 +193,8 @@ def test_the_limit_binds_on_the_inventory_summed_over_venues() -> None:
 
 def test_vector_env_equals_single_envs_across_autoresets() -> None:
     kw = {"horizon_steps": 40}
-    vec = MultiVenueVectorEnv(3, **kw)
     singles = [MultiVenueEnv(**kw) for _ in range(3)]
-    obs, _ = vec.reset(seed=5)
-    for i, e in enumerate(singles):
-        o, _ = e.reset(seed=5 + i)
-        np.testing.assert_array_equal(obs[i], o)
-    rng = np.random.default_rng(0)
-    done = [False] * 3
-    for _ in range(100):
-        a = rng.uniform(-1, 1, (3, 6)).astype(np.float32)
-        obs, rew, term, _, _ = vec.step(a)
-        for i, e in enumerate(singles):
-            if done[i]:  # NEXT_STEP: the vector env resets it in this step
-                o, _ = e.reset()
-                r, t = 0.0, False
-            else:
-                o, r, t, _, _ = e.step(a[i])
-            done[i] = t
-            np.testing.assert_array_equal(obs[i], o)
-            assert rew[i] == r and term[i] == t
+    assert_vector_equals_singles(MultiVenueVectorEnv(3, **kw), singles, 5, 100)
 
 
 def test_gym_make_passes_the_env_checker_and_make_vec_is_native() -> None:

@@ -52,6 +52,7 @@ from mm_gym.market.rng import (
     STREAM_ACTIVITY,
     STREAM_EXO,
     normal,
+    seed_asset_streams,
     seed_streams,
     seed_venue_streams,
     uniform,
@@ -377,7 +378,8 @@ def reset_one(
     s.others[m, :] = 0.0
     s.rets[m, :] = 0.0
     seed_streams(rng, m, seed)
-    seed_venue_streams(rng, m, seed, p.venue)  # nothing for venue 0 (a single-venue market)
+    aseed = seed_asset_streams(rng, m, seed, p.asset)  # seed itself for asset 0 (one asset)
+    seed_venue_streams(rng, m, aseed, p.venue)  # nothing for venue 0 (a single-venue market)
     price0 = p.anchor_ticks
     fs[m, F_FUND] = price0
     fs[m, F_MID] = price0

@@ -17,7 +17,11 @@ Per step (in this order):
    whole market, is the same with or without headlines. Replaying a headline file
    (``news_file``) the items are the file's headlines of the episode step instead; the
    Poisson count and its noise draws are still made and discarded, for the same reason.
-4. Fundamental ``F`` (ticks), by regime, with ``e ~ N(0,1)``:
+4. Fundamental ``F`` (ticks), by regime, with ``e ~ N(0,1)``. For an asset of a portfolio
+   (``corr_n > 0``, :mod:`mm_gym.portfolio`) the ``STREAM_EXO`` draw is made and discarded, and
+   ``e = sum_b corr_row[b] * z_b`` instead, ``z_1 .. z_corr_n`` standard normals from the
+   ``STREAM_CORR`` stream every asset shares: the assets' innovations have the correlation matrix
+   whose Cholesky factor's rows are their ``corr_row``.
    ``mean_reverting``: ``F += ou_kappa * (anchor - F) + sigma * e`` (discrete OU, AR(1) 1-kappa);
    ``trending``: ``F += trend_drift * s + sigma * e`` (drift sign follows sentiment);
    ``volatile``: ``F += volatile_sigma_mult * sigma * e``.
@@ -36,7 +40,7 @@ import math
 import numba as nb
 
 from mm_gym.market.params import FORMATION_BOOK, REGIME_SWITCHING, MarketParams
-from mm_gym.market.rng import STREAM_EXO, STREAM_NEWS, normal, poisson, uniform
+from mm_gym.market.rng import STREAM_CORR, STREAM_EXO, STREAM_NEWS, normal, poisson, uniform
 from mm_gym.market.state import (
     F_ANCHOR,
     F_FUND,
@@ -142,6 +146,10 @@ def step_exogenous(s: MarketState, p: MarketParams, m: int, in_episode: bool) ->
     is_[m, I_NEWS] = n_news
     # 4. fundamental
     e = normal(rng, m, st)
+    if p.corr_n > 0:
+        e = 0.0
+        for b in range(p.corr_n):
+            e += p.corr_row[b] * normal(rng, m, STREAM_CORR)
     regime = is_[m, I_REGIME]
     f = fs[m, F_FUND]
     if p.price_formation == FORMATION_BOOK:

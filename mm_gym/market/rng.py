@@ -27,17 +27,20 @@ STREAM_RIVAL = 6  # reserved for randomized rivals
 STREAM_ACTIVITY = 7  # the slow activity factor ("book" price formation)
 STREAM_META = 8  # metaorder parents and market-order sizes ("book" price formation)
 STREAM_NEWS = 9  # which headline of its bucket a news item is (ProcessConfig.news_model)
-N_STREAMS = 10
+STREAM_CORR = 10  # a portfolio's correlated fundamental innovations (mm_gym.portfolio)
+N_STREAMS = 11
 # Streams of the asset rather than of one venue: the venues of one asset (mm_gym.multivenue) seed
 # them alike, so they share the regime, sentiment, news, informed signal, activity and shocks.
 # Every other stream (the venue's own order flow) is seeded per venue (seed_venue_streams).
-SHARED_STREAMS = (STREAM_EXO, STREAM_SHOCK, STREAM_ACTIVITY, STREAM_NEWS)
+# STREAM_CORR is shared by every asset and venue of a portfolio (seed_asset_streams).
+SHARED_STREAMS = (STREAM_EXO, STREAM_SHOCK, STREAM_ACTIVITY, STREAM_NEWS, STREAM_CORR)
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _STREAM_SALT = np.uint64(0xD1B54A32D192ED03)
 _VENUE_SALT = np.uint64(0x8CB92BA72F3D8DD7)
+_ASSET_SALT = np.uint64(0xA0761D6478BD642F)
 _INV53 = 1.0 / 9007199254740992.0  # 2**-53
 
 
@@ -150,5 +153,26 @@ def seed_venue_streams(rng: np.ndarray, m: int, seed: np.uint64, venue: int) -> 
         return
     vseed = _mix(seed ^ _mix(np.uint64(venue) * _VENUE_SALT))
     for s in range(rng.shape[1]):
-        if s != STREAM_EXO and s != STREAM_SHOCK and s != STREAM_ACTIVITY and s != STREAM_NEWS:
+        shared = s == STREAM_EXO or s == STREAM_SHOCK or s == STREAM_ACTIVITY or s == STREAM_NEWS
+        if not shared and s != STREAM_CORR:
             rng[m, s] = _mix(vseed + np.uint64(s + 1) * _STREAM_SALT)
+
+
+@nb.njit(cache=True)
+def seed_asset_streams(rng: np.ndarray, m: int, seed: np.uint64, asset: int) -> np.uint64:
+    """Re-seed asset ``asset``'s streams of market ``m`` (all but ``STREAM_CORR``); its seed.
+
+    The assets of a portfolio (:mod:`mm_gym.portfolio`) reset from one seed: they share
+    ``STREAM_CORR``, from which each draws the same standard normals every step and combines them
+    with its row of the correlation matrix's Cholesky factor, and have every other stream of their
+    own. Asset 0 keeps :func:`seed_streams`' seeding; asset ``a > 0`` seeds its streams from
+    ``seed`` mixed with ``a``. Returns the seed the asset's venues derive theirs from
+    (:func:`seed_venue_streams`).
+    """
+    if asset == 0:
+        return seed
+    aseed = _mix(seed ^ _mix(np.uint64(asset) * _ASSET_SALT))
+    for s in range(rng.shape[1]):
+        if s != STREAM_CORR:
+            rng[m, s] = _mix(aseed + np.uint64(s + 1) * _STREAM_SALT)
+    return aseed

@@ -29,7 +29,7 @@ import numpy as np
 
 from mm_gym.config import ConfigError, MarketConfig, is_integer
 from mm_gym.market import kernels
-from mm_gym.market.params import MarketParams, pack_params
+from mm_gym.market.params import MAX_ASSETS, MarketParams, pack_params
 from mm_gym.market.state import (
     A_INV,
     F_MID,
@@ -173,6 +173,17 @@ def _headline_bank(config: MarketConfig) -> Any:
     return load_bank(pr.news_model, pr.news_buckets, pr.news_per_bucket, pr.news_bank_seed)
 
 
+def _correlation_params(row: Any) -> dict[str, Any]:
+    """The ``corr_n`` and ``corr_row`` of :class:`MarketParams` for a Cholesky row ``row``."""
+    r = np.asarray(row, np.float64)
+    if r.ndim != 1 or not 1 <= r.size <= MAX_ASSETS or not np.isfinite(r).all():
+        raise ConfigError(
+            f"correlation={row!r} must be 1 to {MAX_ASSETS} finite numbers (a Cholesky row)"
+        )
+    padded = tuple(float(x) for x in r) + (0.0,) * (MAX_ASSETS - r.size)
+    return {"corr_n": int(r.size), "corr_row": padded}
+
+
 class MarketSimulator:
     """``n_markets`` limit-order-book markets, two makers each, stepped in one compiled call.
 
@@ -192,6 +203,15 @@ class MarketSimulator:
             one asset reset from the same seeds share its exogenous streams and draw their own
             order flow (:func:`mm_gym.market.rng.seed_venue_streams`). 0 (the default) is the
             single-venue market.
+        asset: The asset index in a portfolio (:mod:`mm_gym.portfolio`): the assets of one
+            portfolio reset from the same seeds have streams of their own
+            (:func:`mm_gym.market.rng.seed_asset_streams`) but one shared stream of the
+            fundamental's innovations. 0 (the default) is a single asset.
+        correlation: With ``asset``, the asset's row of the lower-triangular Cholesky factor
+            of the assets' correlation matrix, one entry per asset (at most
+            :data:`~mm_gym.market.params.MAX_ASSETS`): the fundamental's innovation is this row
+            times the standard normals every asset draws alike. None (the default): the
+            market's own innovation, as a single asset.
 
     Attributes:
         headline_bank: The :class:`~mm_gym.news.HeadlineBank` the news items are drawn from
@@ -214,6 +234,8 @@ class MarketSimulator:
         record: bool = False,
         parallel: bool | None = None,
         venue: int = 0,
+        asset: int = 0,
+        correlation: tuple[float, ...] | None = None,
     ) -> None:
         """Allocate the state arrays and pick the kernels (see the class docstring)."""
         if not isinstance(config, MarketConfig):
@@ -234,6 +256,12 @@ class MarketSimulator:
         self.params: MarketParams = pack_params(config)
         if venue:
             self.params = self.params._replace(venue=int(venue))
+        if isinstance(asset, bool) or not isinstance(asset, (int, np.integer)) or asset < 0:
+            raise ConfigError(f"asset={asset!r} must be an integer >= 0")
+        if correlation is not None:
+            self.params = self.params._replace(asset=int(asset), **_correlation_params(correlation))
+        elif asset:
+            raise ConfigError(f"asset={asset!r} needs its correlation row (correlation=...)")
         self.headline_bank = _headline_bank(config)
         bank, replay = self.headline_bank, None
         if config.process.news_file:

@@ -98,6 +98,8 @@ class MultiVenueCore(MultiVenueMarket):
         env_config: The environment options (continuous actions only).
         venues: The venues.
         n: Number of markets.
+        asset: The asset's index in a portfolio (:class:`~mm_gym.multivenue.MultiVenueMarket`).
+        correlation: Its row of the portfolio's Cholesky factor (None: a single asset).
     """
 
     def __init__(
@@ -106,10 +108,13 @@ class MultiVenueCore(MultiVenueMarket):
         env_config: EnvConfig,
         venues: tuple[VenueConfig, ...],
         n: int = 1,
+        *,
+        asset: int = 0,
+        correlation: tuple[float, ...] | None = None,
     ) -> None:
         """Build the venues and the bookkeeping."""
         check_env_config(env_config)
-        super().__init__(market_config, venues, n)
+        super().__init__(market_config, venues, n, asset=asset, correlation=correlation)
         self.env_config = env_config
         self.horizon = int(market_config.horizon_steps)
         self.reward_params = RewardParams.from_env_config(env_config)
@@ -124,6 +129,7 @@ class MultiVenueCore(MultiVenueMarket):
         self.prev_wealth = np.zeros(n)
         self.prev_inv = np.zeros((n, self.n_venues))
         self.prev_mid = np.zeros(n)
+        self.action_width = 2 * self.n_venues  # a bid and an ask action per venue
         self._offsets = np.zeros((n, self.n_venues, 2))
         self._sizes = np.full((n, self.n_venues, 2), self.quote_size)
 
@@ -158,6 +164,16 @@ class MultiVenueCore(MultiVenueMarket):
             quote_size_lots=int(self.quote_size),
             action_mapping=self.mapping,
         )
+
+    def step_count(self) -> np.ndarray:
+        """``(n,)`` steps since each market's episode started (read-only)."""
+        return self.sims[0].scalars.t
+
+    def render_frame(self, m: int) -> str:
+        """The text frame of market ``m`` (:func:`mm_gym.multivenue.env.render_venues`)."""
+        from mm_gym.multivenue.env import render_venues  # the env module imports this one
+
+        return render_venues(self, m)
 
     # ------------------------------------------------------------------ episodes and steps
     def start(self, mask: np.ndarray | None = None) -> None:

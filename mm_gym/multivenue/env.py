@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from mm_gym.config import MarketConfig
+from mm_gym.config import ConfigError, MarketConfig
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import check_render_mode, describe_value, numeric_array
 from mm_gym.envs.seeding import OneMarketEnv
@@ -26,22 +26,6 @@ __all__ = ["MultiVenueEnv", "MultiVenueVectorEnv", "render_venues"]
 
 _KWARGS = ("preset", "config", "env_config", "venues", "render_mode")
 _VECTOR_KWARGS = ("num_envs", "autoreset_mode", "max_episode_steps")
-
-
-def _build(
-    owner: str,
-    preset: str,
-    config: MarketConfig | None,
-    env_config: EnvConfig | None,
-    venues: Any,
-    overrides: dict[str, Any],
-    n: int,
-    extra: tuple[str, ...] = (),
-) -> MultiVenueCore:
-    market, envc = resolve_configs(
-        preset, config, env_config, overrides, extra_keys=(*_KWARGS, *extra), owner=owner
-    )
-    return MultiVenueCore(market, envc, check_venues(venues), n)
 
 
 def _checked_actions(actions: Any, shape: tuple[int, ...], who: str, space: Any) -> np.ndarray:
@@ -81,7 +65,48 @@ def render_venues(core: MultiVenueCore, m: int) -> str:
     return "\n".join(lines)
 
 
-class MultiVenueEnv(OneMarketEnv):
+class _VenueCores:
+    """How both envs of this module build their markets; a subclass may build another kind.
+
+    A subclass names its own constructor keywords in :attr:`_OPTIONS` (taken out of the
+    overrides and handed to :meth:`_new_core`), may set defaults on the overrides
+    (:meth:`_defaults`) and builds its markets in :meth:`_new_core`.
+    """
+
+    _OPTIONS: tuple[str, ...] = ()
+
+    def _make_core(
+        self,
+        preset: str,
+        config: MarketConfig | None,
+        env_config: EnvConfig | None,
+        venues: Any,
+        overrides: dict[str, Any],
+        n: int,
+        extra: tuple[str, ...] = (),
+    ) -> MultiVenueCore:
+        options = {k: overrides.pop(k) for k in self._OPTIONS if k in overrides}
+        market, envc = resolve_configs(
+            preset,
+            config,
+            env_config,
+            self._defaults(config, overrides),
+            extra_keys=(*_KWARGS, *self._OPTIONS, *extra),
+            owner=type(self).__name__,
+        )
+        return self._new_core(market, envc, check_venues(venues), n, **options)
+
+    def _defaults(self, config: MarketConfig | None, overrides: dict[str, Any]) -> dict[str, Any]:
+        """The overrides, with this env's defaults added."""
+        return overrides
+
+    def _new_core(
+        self, market: MarketConfig, env_config: EnvConfig, venues: Any, n: int, **options: Any
+    ) -> MultiVenueCore:
+        return MultiVenueCore(market, env_config, venues, n)
+
+
+class MultiVenueEnv(_VenueCores, OneMarketEnv):
     """One asset on several venues; the learner is mm1 on every venue (Gymnasium env).
 
     Args:
@@ -116,7 +141,7 @@ class MultiVenueEnv(OneMarketEnv):
     ) -> None:
         """Build the venues (see the class docstring)."""
         check_render_mode(render_mode, self.metadata["render_modes"])
-        self._core = _build(type(self).__name__, preset, config, env_config, venues, overrides, 1)
+        self._core = self._make_core(preset, config, env_config, venues, overrides, 1)
         self._seeds = self._core
         self.render_mode = render_mode
         self.market_config = self._core.market_config
@@ -149,7 +174,7 @@ class MultiVenueEnv(OneMarketEnv):
             raise RuntimeError("step() called on a finished episode; call reset() first")
         c = self._core
         who = f"{type(self).__name__}.step: action"
-        a = _checked_actions(action, (2 * c.n_venues,), who, self.action_space)
+        a = _checked_actions(action, (c.action_width,), who, self.action_space)
         c.act(a.reshape(1, -1))
         reward, comps, terminated = c.settle()
         self._ended = bool(terminated[0])
@@ -167,7 +192,7 @@ class MultiVenueEnv(OneMarketEnv):
             return None
         if not self._started:
             raise RuntimeError("render() called before reset()")
-        return render_venues(self._core, 0)
+        return self._core.render_frame(0)
 
 
 def _first(info: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +208,7 @@ def _first(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class MultiVenueVectorEnv(NativeVectorEnv):
+class MultiVenueVectorEnv(_VenueCores, NativeVectorEnv):
     """``num_envs`` multi-venue markets stepped together (native Gymnasium vector env).
 
     Sub-environment ``i`` reset with seed ``s`` is bit for bit :class:`MultiVenueEnv` reset with
@@ -212,11 +237,10 @@ class MultiVenueVectorEnv(NativeVectorEnv):
         check_render_mode(render_mode, self.metadata["render_modes"])
         self._init_batch(n, autoreset_mode, max_episode_steps, render_mode)
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
-            from mm_gym.config import ConfigError
-
-            raise ConfigError("autoreset_mode=SAME_STEP is not supported by MultiVenueVectorEnv")
-        owner = type(self).__name__
-        self._core = _build(owner, preset, config, env_config, venues, overrides, n, _VECTOR_KWARGS)
+            raise ConfigError(f"autoreset_mode=SAME_STEP is not supported by {type(self).__name__}")
+        self._core = self._make_core(
+            preset, config, env_config, venues, overrides, n, _VECTOR_KWARGS
+        )
         self.market_config = self._core.market_config
         self.env_config = self._core.env_config
         self.venues = self._core.venues
@@ -247,7 +271,7 @@ class MultiVenueVectorEnv(NativeVectorEnv):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         c = self._core
         who = f"{type(self).__name__}.step: actions"
-        a = _checked_actions(actions, (self.num_envs, 2 * c.n_venues), who, self.action_space)
+        a = _checked_actions(actions, (self.num_envs, c.action_width), who, self.action_space)
         if auto.any():
             np.logical_not(auto, out=self._stepping)
             c.act(a, self._stepping)
@@ -257,7 +281,7 @@ class MultiVenueVectorEnv(NativeVectorEnv):
         reward, components, terminated = c.settle()
         reward = np.where(auto, 0.0, reward)
         terminated &= ~auto
-        truncated = self._truncated(c.sims[0].scalars.t) & ~auto
+        truncated = self._truncated(c.step_count()) & ~auto
         self._end_step(terminated | truncated)
         return c.observations(), reward, terminated, truncated, self._masked(c.infos(components))
 
@@ -265,4 +289,4 @@ class MultiVenueVectorEnv(NativeVectorEnv):
         """One text frame per sub-environment (None without a render_mode)."""
         if not self._check_render():
             return None
-        return tuple(render_venues(self._core, m) for m in range(self.num_envs))
+        return tuple(self._core.render_frame(m) for m in range(self.num_envs))

@@ -70,6 +70,9 @@ class MultiVenueMarket(RootSeeds):
             limit on the inventory summed over the venues.
         venues: The venues (:class:`VenueConfig` or mappings of its fields).
         n: Number of markets.
+        asset: The asset's index in a portfolio (:mod:`mm_gym.portfolio`; 0: a single asset).
+        correlation: The asset's row of the Cholesky factor of the portfolio's correlation
+            matrix (None: a single asset); see :class:`~mm_gym.market.MarketSimulator`.
 
     Attributes:
         sims: The venues' simulators, in venue order.
@@ -83,7 +86,13 @@ class MultiVenueMarket(RootSeeds):
     """
 
     def __init__(
-        self, market_config: MarketConfig, venues: Sequence[VenueConfig], n: int = 1
+        self,
+        market_config: MarketConfig,
+        venues: Sequence[VenueConfig],
+        n: int = 1,
+        *,
+        asset: int = 0,
+        correlation: tuple[float, ...] | None = None,
     ) -> None:
         """Build the venues' simulators and the latency buffers."""
         if market_config.fills != "book":
@@ -93,7 +102,13 @@ class MultiVenueMarket(RootSeeds):
         self.market_config = market_config
         self.n_venues = len(self.venues)
         self.sims = [
-            MarketSimulator(venue_market_config(market_config, v, self.n_venues), n, venue=i)
+            MarketSimulator(
+                venue_market_config(market_config, v, self.n_venues),
+                n,
+                venue=i,
+                asset=asset,
+                correlation=correlation,
+            )
             for i, v in enumerate(self.venues)
         ]
         self.limit = int(market_config.makers.mm1_limit)

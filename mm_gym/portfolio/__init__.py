@@ -1,12 +1,47 @@
-"""Portfolio risk building blocks of issue #15 (multi-venue and multi-asset market making).
+"""Several correlated assets on several venues: portfolio VaR and a hedging overlay (issue #15).
 
-Batched numpy parts that the multi-venue and portfolio environments will use; no environment
-uses them yet. See :mod:`mm_gym.portfolio.risk` for the conventions (exposures in currency per
-unit return, covariances of one-step returns, VaR in currency).
+``gym.make("mm_gym/Portfolio-v0")`` is :class:`PortfolioEnv`: A assets (default two), each a
+MultiVenue-v0 market on the same venues, whose fundamentals' innovations are correlated by
+:attr:`PortfolioConfig.correlation`; mm1's portfolio risk (delta-normal VaR from an EWMA
+covariance of the assets' returns, historical VaR and expected shortfall of its PnL) is
+measured every step, observed as a fraction of its limit, and, with the overlay on, hedged by
+marketable orders on the cheapest venue (:mod:`mm_gym.portfolio.core`). The batched numpy
+building blocks are in :mod:`mm_gym.portfolio.risk` (exposures in currency per unit return,
+covariances of one-step returns, VaR in currency).
+
+The environments are imported lazily (they load the market simulator).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from mm_gym.lazy import lazy_getattr
+from mm_gym.portfolio.config import MAX_ASSETS, PortfolioConfig, correlation_matrix
 from mm_gym.portfolio.risk import EWMACovariance, delta_normal_var, hedge_orders, marginal_var
 
-__all__ = ["EWMACovariance", "delta_normal_var", "hedge_orders", "marginal_var"]
+if TYPE_CHECKING:
+    from mm_gym.portfolio.core import PortfolioCore
+    from mm_gym.portfolio.env import PortfolioEnv, PortfolioVectorEnv
+
+__all__ = [
+    "MAX_ASSETS",
+    "EWMACovariance",
+    "PortfolioConfig",
+    "PortfolioCore",
+    "PortfolioEnv",
+    "PortfolioVectorEnv",
+    "correlation_matrix",
+    "delta_normal_var",
+    "hedge_orders",
+    "marginal_var",
+]
+
+__getattr__ = lazy_getattr(
+    __name__,
+    {
+        "PortfolioCore": "mm_gym.portfolio.core",
+        "PortfolioEnv": "mm_gym.portfolio.env",
+        "PortfolioVectorEnv": "mm_gym.portfolio.env",
+    },
+)

@@ -1,7 +1,7 @@
 """Portfolio risk of ``n`` environments at once: covariance, delta-normal VaR, hedging.
 
-The building blocks of issue #15's portfolio risk, in numpy, batched over environments; no
-environment uses them yet. Conventions:
+The building blocks of issue #15's portfolio risk, in numpy, batched over environments, used by
+``mm_gym/Portfolio-v0`` (:mod:`mm_gym.portfolio.core`). Conventions:
 
 - ``n`` environments, ``A`` assets, ``V`` venues. Every array has the environment axis first.
 - A **return** is the relative price change of an asset over one step (dimensionless).
@@ -102,12 +102,34 @@ def _exposure_cov(exposure: ArrayLike, cov: ArrayLike) -> tuple[FloatArray, Floa
     return e, c
 
 
+# The products below are summed in one fixed order per environment, element-wise over the
+# environment axis: an environment's result is then bit for bit the same in any batch (einsum's
+# order of summation can depend on the batch size), so a vector env equals its single envs.
+
+
+def _matvec(c: FloatArray, e: FloatArray) -> FloatArray:
+    """``(n, A)`` ``Sigma e`` per environment for ``c (n, A, A)`` and ``e (n, A)``."""
+    out = np.zeros(e.shape)
+    for b in range(e.shape[1]):
+        out += c[:, :, b] * e[:, b, None]
+    return out
+
+
+def _quadratic(x: FloatArray, c: FloatArray, y: FloatArray) -> FloatArray:
+    """``(n,)`` ``x' Sigma y`` per environment."""
+    xs = x * _matvec(c, y)
+    out = np.zeros(x.shape[0])
+    for a in range(x.shape[1]):
+        out += xs[:, a]
+    return out
+
+
 def _variance(e: FloatArray, c: FloatArray) -> FloatArray:
     """``e' Sigma e`` per environment, currency^2, checked to be non-negative up to round-off."""
-    q = np.einsum("na,nab,nb->n", e, c, e)
+    q = _quadratic(e, c, e)
     # Round-off can leave a PSD quadratic form slightly negative; a clearly negative one means
     # the matrix is not a covariance.
-    bound = _COV_REL_TOL * np.einsum("na,nab,nb->n", np.abs(e), np.abs(c), np.abs(e))
+    bound = _COV_REL_TOL * _quadratic(np.abs(e), np.abs(c), np.abs(e))
     if (q < -bound).any():
         i = int(np.argmax(q < -bound))
         raise ValueError(
@@ -315,7 +337,7 @@ def marginal_var(
     h = _horizon(horizon_steps)
     e, c = _exposure_cov(exposure, cov)
     sd = np.sqrt(_variance(e, c))
-    s = np.einsum("nab,nb->na", c, e)
+    s = _matvec(c, e)
     safe = np.where(sd > 0, sd, 1.0)
     contrib = z * math.sqrt(h) * e * s / safe[:, None]
     return np.asarray(np.where(sd[:, None] > 0, contrib, 0.0), dtype=np.float64)
@@ -358,9 +380,11 @@ def hedge_orders(
         cov: Covariance of one-step returns, ``(n, A, A)`` or ``(A, A)``.
         var_limit: VaR limit, currency, >= 0: a scalar or shape ``(n,)``.
         lot_value: Exposure change of buying one lot of each asset, currency per unit return
-            (``lot_size * price``), > 0, shape ``(A,)``.
+            (``lot_size * price``), > 0, shape ``(A,)`` or per environment ``(n, A)``.
         taker_cost_bps: Cost of taking liquidity on each venue (fee plus expected impact),
-            basis points of notional, shape ``(A, V)`` or per environment ``(n, A, V)``.
+            basis points of notional, shape ``(A, V)`` or per environment ``(n, A, V)``; or per
+            environment and side, ``(n, A, V, 2)`` (buying, selling), where each trade's venue
+            is the cheapest for its direction.
         max_lots: Largest ``|lots|`` per asset, integer >= 0: a scalar or shape ``(A,)``.
         level: Confidence level of the VaR, in (0.5, 1).
         horizon_steps: Horizon of the VaR in steps, > 0.
@@ -381,6 +405,8 @@ def hedge_orders(
     # VaR <= limit  <=>  e' Sigma e <= (limit / (z sqrt(h)))^2: the search works on variances.
     target = (limit / (z * math.sqrt(h))) ** 2
     lots = _greedy_hedge_lots(e, c, target, lv, cap)
+    if costs.ndim == 4:  # per side: a buy's cost where lots > 0, a sell's otherwise
+        costs = np.where((lots > 0)[:, :, None], costs[..., 0], costs[..., 1])
     cheapest = np.argmin(costs, axis=2).astype(np.int64)  # (n, A)
     venue = np.where(lots != 0, cheapest, -1).astype(np.int64)
     return lots, venue
@@ -396,8 +422,8 @@ def _hedge_inputs(
     """Check the arguments of :func:`hedge_orders` for an exposure of ``shape`` ``(n, A)``.
 
     Returns:
-        ``(limit, lot_value, costs, cap)``: the VaR limits ``(n,)``, the lot values ``(A,)``,
-        the costs ``(n, A, V)`` and the lot caps, int64 ``(A,)``.
+        ``(limit, lot_value, costs, cap)``: the VaR limits ``(n,)``, the lot values
+        ``(n, A)``, the costs ``(n, A, V)`` or ``(n, A, V, 2)`` and the lot caps, int64 ``(A,)``.
     """
     n, n_assets = shape
     if np.ndim(var_limit) == 0:
@@ -406,15 +432,20 @@ def _hedge_inputs(
         limit = _floats(var_limit, "var_limit", (n,))
     if (limit < 0).any():
         raise ValueError(f"var_limit must be >= 0, got {limit.min():g}")
-    lv = _floats(lot_value, "lot_value", (n_assets,))
+    if np.ndim(lot_value) == 2:
+        lv = _floats(lot_value, "lot_value", (n, n_assets))
+    else:
+        lv = np.broadcast_to(_floats(lot_value, "lot_value", (n_assets,)), (n, n_assets))
     if (lv <= 0).any():
         raise ValueError(f"lot_value must be > 0, got {lv.min():g}")
     if np.ndim(taker_cost_bps) == 2:
         costs = _floats(taker_cost_bps, "taker_cost_bps", (n_assets, None))
         costs = np.broadcast_to(costs, (n, *costs.shape))
+    elif np.ndim(taker_cost_bps) == 4:
+        costs = _floats(taker_cost_bps, "taker_cost_bps", (n, n_assets, None, 2))
     else:
         costs = _floats(taker_cost_bps, "taker_cost_bps", (n, n_assets, None))
-    if costs.shape[-1] < 1:
+    if costs.shape[2] < 1:
         raise ValueError(f"taker_cost_bps needs at least one venue, got shape {costs.shape}")
     cap = np.asarray(max_lots)
     if cap.shape not in ((), (n_assets,)):
@@ -435,7 +466,7 @@ def _greedy_hedge_lots(
         e: Exposure, ``(n, A)``.
         c: Covariance, ``(n, A, A)``.
         target: Largest allowed variance ``e' Sigma e`` per environment, ``(n,)``.
-        lv: Exposure change of one lot of each asset, ``(A,)``.
+        lv: Exposure change of one lot of each asset, ``(n, A)``.
         cap: Largest ``|lots|`` per asset, ``(A,)``.
 
     Returns:
@@ -452,13 +483,13 @@ def _greedy_hedge_lots(
     # prod(2 max_lots + 1) moves, in practice after about the number of lots traded.
     while active.any():
         idx = np.flatnonzero(active)
-        s = np.einsum("nab,nb->na", c[idx], cur[idx])  # (k, A) = Sigma e
+        s = _matvec(c[idx], cur[idx])  # (k, A) = Sigma e
         # Variance after d * one lot of asset a: q + 2 d L_a s_a + L_a^2 Sigma_aa, d = +1 / -1.
         d = direction[None, None, :]
         new_var = (
             var[idx, None, None]
-            + 2.0 * d * (lv[None, :] * s)[:, :, None]
-            + (lv[None, :] ** 2 * diag[idx])[:, :, None]
+            + 2.0 * d * (lv[idx] * s)[:, :, None]
+            + (lv[idx] ** 2 * diag[idx])[:, :, None]
         )
         allowed = np.abs(lots[idx][:, :, None] + d) <= cap[None, :, None]
         new_var = np.where(allowed, new_var, np.inf)
@@ -470,7 +501,7 @@ def _greedy_hedge_lots(
         asset = best[improves] // 2
         step = direction[best[improves] % 2]
         lots[moving, asset] += step
-        cur[moving, asset] += step * lv[asset]
+        cur[moving, asset] += step * lv[moving, asset]
         # Recomputed from the exposure (not from best_var) so round-off does not accumulate.
         var[moving] = _variance(cur[moving], c[moving])
         active[idx[~improves]] = False

@@ -1,0 +1,173 @@
+"""The portfolio of ``mm_gym/Portfolio-v0``: correlation, VaR limit and hedging overlay."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from mm_gym.config import ConfigError, _check_range, _flag, _ranged, _Validated, excerpt
+from mm_gym.market.params import MAX_ASSETS
+
+__all__ = ["MAX_ASSETS", "PortfolioConfig", "check_portfolio", "correlation_matrix"]
+
+_PSD_TOL = 1e-10  # smallest eigenvalue allowed below 0 (round-off of a singular matrix)
+_SYM_TOL = 1e-12  # largest |C - C'| allowed
+
+
+def correlation_matrix(value: Any, n_assets: int) -> np.ndarray:
+    """The ``(n_assets, n_assets)`` correlation matrix a :class:`PortfolioConfig` holds.
+
+    Args:
+        value: A number ``rho`` (every pair of assets has correlation ``rho``) or a nested
+            sequence of ``n_assets`` rows of ``n_assets`` numbers.
+        n_assets: The number of assets.
+
+    Raises:
+        ConfigError: Naming ``portfolio.correlation``, the value and the rule broken: shape
+            ``n_assets x n_assets``, finite numbers in [-1, 1], symmetric, unit diagonal,
+            positive semi-definite (smallest eigenvalue >= 0).
+    """
+    name = "portfolio.correlation"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        _check_range(name, value, -1.0, 1.0)
+        c = np.full((n_assets, n_assets), float(value))
+        np.fill_diagonal(c, 1.0)
+    else:
+        try:
+            c = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{name}={excerpt(value)} must be a number or a {n_assets}x{n_assets} matrix "
+                "(a list of rows)"
+            ) from None
+        if c.shape != (n_assets, n_assets):
+            raise ConfigError(
+                f"{name}={excerpt(value)} has shape {c.shape}; must be {n_assets}x{n_assets} "
+                f"(portfolio.n_assets={n_assets})"
+            )
+    if not np.isfinite(c).all() or (np.abs(c) > 1.0).any():
+        raise ConfigError(f"{name}={excerpt(value)} must hold finite numbers in [-1, 1]")
+    if np.abs(c - c.T).max() > _SYM_TOL:
+        i, j = np.unravel_index(int(np.argmax(np.abs(c - c.T))), c.shape)
+        raise ConfigError(
+            f"{name}={excerpt(value)} must be symmetric: entry [{i}][{j}] is {c[i, j]:g}, "
+            f"[{j}][{i}] is {c[j, i]:g}"
+        )
+    if (np.diagonal(c) != 1.0).any():
+        k = int(np.argmax(np.diagonal(c) != 1.0))
+        raise ConfigError(
+            f"{name}={excerpt(value)} must have a unit diagonal: entry [{k}][{k}] is {c[k, k]:g}"
+        )
+    low = float(np.linalg.eigvalsh(c).min())
+    if low < -_PSD_TOL:
+        raise ConfigError(
+            f"{name}={excerpt(value)} must be positive semi-definite: its smallest eigenvalue "
+            f"is {low:.3g} < 0"
+        )
+    return c
+
+
+@dataclass(frozen=True)
+class PortfolioConfig(_Validated, prefix="portfolio."):
+    """The portfolio of ``mm_gym/Portfolio-v0`` (:mod:`mm_gym.portfolio.env`).
+
+    Every asset trades on the same market config and the same venues; the assets differ by
+    their random streams, and their fundamentals' innovations are correlated.
+
+    Attributes:
+        n_assets: Number of assets ``A`` (1 to :data:`MAX_ASSETS`).
+        correlation: Correlation of the assets' fundamental innovations: a number (every pair)
+            or an ``A x A`` matrix (symmetric, unit diagonal, positive semi-definite); see
+            :func:`correlation_matrix`.
+        var_level: Confidence level of the VaRs, in (0.5, 1).
+        var_horizon_steps: Horizon of the delta-normal VaR, steps (square-root-of-time rule).
+        var_limit: mm1's limit on the delta-normal VaR of its portfolio, currency; a step that
+            ends with the VaR above it is a breach.
+        cov_halflife_steps: Half-life of the EWMA covariance of the assets' one-step returns.
+        cov_min_steps: Steps of an episode before the VaR is measured (the covariance needs a
+            few returns); until then the VaR is 0 and the overlay idle.
+        hist_window_steps: Window of the historical VaR and expected shortfall of the per-step
+            portfolio PnL, steps (they are 0 in an episode's first ``cov_min_steps`` steps).
+        hedge: The hedging overlay: at the end of a step whose VaR exceeds ``var_limit``, mm1
+            sends marketable orders (:func:`mm_gym.portfolio.risk.hedge_orders`), each asset's
+            on the venue with the lowest taker cost, until the VaR is back under the limit.
+        hedge_limit_ticks: A hedge order's limit price, ticks through the asset's consolidated
+            mid: it walks the book no further (what it cannot fill there is dropped).
+    """
+
+    n_assets: int = _ranged(2, 1, MAX_ASSETS, integer=True)
+    correlation: Any = 0.6
+    var_level: float = _ranged(0.99, 0.5, 1.0, lo_open=True, hi_open=True)
+    var_horizon_steps: float = _ranged(1.0, 0.0, 1e6, lo_open=True)
+    var_limit: float = _ranged(15.0, 0.0, 1e15, lo_open=True)
+    cov_halflife_steps: float = _ranged(100.0, 1.0, 1e6)
+    cov_min_steps: int = _ranged(20, 2, 1_000_000, integer=True)
+    hist_window_steps: int = _ranged(250, 2, 100_000, integer=True)
+    hedge: bool = _flag(False)
+    hedge_limit_ticks: int = _ranged(10, 1, 10_000, integer=True)
+
+    def _check_together(self) -> None:
+        correlation_matrix(self.correlation, self.n_assets)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The ``A x A`` correlation matrix (a copy)."""
+        return correlation_matrix(self.correlation, self.n_assets)
+
+    def cholesky(self) -> np.ndarray:
+        """A lower-triangular ``L`` with ``L L' =`` :attr:`matrix` (semi-definite ones too).
+
+        Row ``a`` is asset ``a``'s :class:`~mm_gym.market.MarketSimulator` ``correlation``.
+        """
+        c = self.matrix
+        try:
+            return np.linalg.cholesky(c)
+        except np.linalg.LinAlgError:  # singular (e.g. correlation 1): LDL' with D >= 0
+            return _semidefinite_cholesky(c)
+
+
+def _semidefinite_cholesky(c: np.ndarray) -> np.ndarray:
+    """Lower-triangular ``L`` with ``L L' = c`` for a positive semi-definite ``c``."""
+    n = c.shape[0]
+    low = np.zeros_like(c)
+    for j in range(n):
+        d = c[j, j] - low[j, :j] @ low[j, :j]
+        low[j, j] = np.sqrt(max(d, 0.0))
+        for i in range(j + 1, n):
+            r = c[i, j] - low[i, :j] @ low[j, :j]
+            low[i, j] = r / low[j, j] if low[j, j] > 1e-12 else 0.0
+    return low
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def check_portfolio(portfolio: Any) -> PortfolioConfig:
+    """``portfolio`` as a :class:`PortfolioConfig` (a mapping of its fields is accepted).
+
+    Raises:
+        ConfigError: For a value neither a PortfolioConfig nor a mapping, an unknown key, or an
+            invalid field (named ``portfolio.<field>``).
+    """
+    if portfolio is None:
+        return PortfolioConfig()
+    if isinstance(portfolio, PortfolioConfig):
+        return portfolio
+    if not isinstance(portfolio, Mapping):
+        raise ConfigError(
+            f"portfolio={excerpt(portfolio)} must be a PortfolioConfig or a mapping of its fields"
+        )
+    keys = {f.name for f in fields(PortfolioConfig)}
+    unknown = sorted(set(portfolio) - keys)
+    if unknown:
+        raise ConfigError(f"portfolio has unknown key {unknown[0]!r}; valid keys: {sorted(keys)}")
+    values = dict(portfolio)
+    if _is_list(values.get("correlation")):  # rows as tuples: the config stays hashable
+        values["correlation"] = tuple(
+            tuple(row) if _is_list(row) else row for row in values["correlation"]
+        )
+    return PortfolioConfig(**values)

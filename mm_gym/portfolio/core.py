@@ -1,0 +1,377 @@
+"""``n`` portfolios of A assets x V venues: risk measures, hedging overlay, observations.
+
+Asset ``a`` is a :class:`~mm_gym.multivenue.MultiVenueCore` (its venues, latency, routing,
+arbitrage and mm1's summed-inventory limit, unchanged) built with ``asset=a`` and row ``a`` of
+the Cholesky factor of the portfolio's correlation matrix: market ``i`` of every asset resets
+from the same episode seed, each asset draws its own streams except the one of the
+fundamental's innovations, which every asset and venue shares, so the assets' fundamentals move
+with the configured correlation (:mod:`mm_gym.market.processes`). With one asset the market is
+exactly MultiVenue-v0's.
+
+A step: every asset steps with its part of the action; then the risk: the assets' one-step
+returns ``r_a = mid_a(t) / mid_a(t-1) - 1`` (consolidated mids) update the EWMA covariance
+(:class:`~mm_gym.portfolio.risk.EWMACovariance`), and the delta-normal VaR of mm1's exposures
+``e_a = inventory_a * lot_size * price_a`` (currency per unit return) is measured
+(:func:`~mm_gym.portfolio.risk.delta_normal_var`; 0 in an episode's first ``cov_min_steps``
+steps). With the overlay on (``portfolio.hedge``) and the VaR above ``var_limit``, mm1 sends the
+marketable orders of :func:`~mm_gym.portfolio.risk.hedge_orders` (cut to its inventory limit),
+each asset's on the venue with the lowest taker cost for that direction (taker fee plus the
+distance from the consolidated mid to the venue's best price, in bps), executed against that
+venue's book (:func:`mm_gym.portfolio.hedge.take`), and the VaR is measured again. A step that
+ends with the VaR above the limit is a breach. The historical VaR and expected shortfall of the
+per-step portfolio PnL over the last ``hist_window_steps`` steps complete the risk.
+
+The reward is :func:`mm_gym.rewards.step_reward` of the portfolio's PnL (every asset's cash on
+every venue plus its inventory at its consolidated mid), its inventory PnL, and the Euclidean
+norm of the per-asset inventories (so the running penalty is ``phi * sum_a q_a**2``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from mm_gym.config import MarketConfig
+from mm_gym.envs.config import EnvConfig
+from mm_gym.envs.seeding import RootSeeds
+from mm_gym.multivenue.config import VenueConfig
+from mm_gym.multivenue.core import MultiVenueCore
+from mm_gym.policy import PolicyContext
+from mm_gym.portfolio.config import PortfolioConfig
+from mm_gym.portfolio.hedge import take
+from mm_gym.portfolio.risk import EWMACovariance, delta_normal_var, hedge_orders
+from mm_gym.rewards import COMPONENT_NAMES, RewardParams, step_reward
+
+__all__ = ["PORTFOLIO_FEATURES", "PortfolioCore", "asset_names"]
+
+PORTFOLIO_FEATURES: tuple[str, ...] = ("time_left", "var_fraction")
+"""The portfolio's own features, first in the observation; then each asset's block."""
+VAR_FRACTION_MAX = 10.0  # the observed VaR over its limit is clipped here
+_NO_PRICE_BPS = 1e9  # the taker cost of a venue side with no resting order
+
+
+def asset_names(n_assets: int) -> tuple[str, ...]:
+    """The assets' names, ``asset0``, ``asset1``, ... (they prefix the assets' features)."""
+    return tuple(f"asset{a}" for a in range(n_assets))
+
+
+class PortfolioCore(RootSeeds):
+    """``n`` portfolios (module docstring).
+
+    Args:
+        market_config: Every asset's market (``fills="book"``).
+        env_config: The environment options (continuous actions only, as MultiVenue-v0).
+        venues: The venues every asset trades on.
+        portfolio: The portfolio: assets, correlation, VaR limit, overlay.
+        n: Number of markets.
+
+    Attributes:
+        assets: The assets' :class:`~mm_gym.multivenue.MultiVenueCore`, in order.
+        feature_names: ``time_left``, ``var_fraction``, then ``asset<a>.<feature>`` for each
+            asset's MultiVenue-v0 features (its inventory, sentiment and venues).
+        cov: The EWMA covariance of the assets' one-step returns.
+        var: ``(n,)`` delta-normal VaR at the end of the last step, currency.
+        var_pre_hedge: ``(n,)`` the VaR before the overlay's orders in the last step.
+        breaches: ``(n,)`` int64 steps of the episode that ended with ``var > var_limit``.
+        hedges: ``(n,)`` int64 steps of the episode in which the overlay traded.
+        hedge_lots: ``(n, A)`` int64 signed lots the overlay traded in the last step.
+        hedge_venue: ``(n, A)`` int64 venue of each asset's hedge (-1: none).
+        hedge_cost: ``(n,)`` the overlay's cost in the last step: taker fees plus the fills'
+            distance from the consolidated mid, currency.
+        hedge_cost_total: ``(n,)`` the same over the episode.
+    """
+
+    def __init__(
+        self,
+        market_config: MarketConfig,
+        env_config: EnvConfig,
+        venues: tuple[VenueConfig, ...],
+        portfolio: PortfolioConfig,
+        n: int = 1,
+    ) -> None:
+        """Build the assets and the risk bookkeeping."""
+        super().__init__(n)
+        self.portfolio = portfolio
+        self.n_assets = a = portfolio.n_assets
+        chol = portfolio.cholesky()
+        self.assets = [
+            MultiVenueCore(
+                market_config,
+                env_config,
+                venues,
+                n,
+                asset=k,
+                correlation=None if a == 1 else tuple(float(x) for x in chol[k, :a]),
+            )
+            for k in range(a)
+        ]
+        first = self.assets[0]
+        self.market_config = market_config
+        self.env_config = env_config
+        self.venues = first.venues
+        self.n_venues = first.n_venues
+        self.action_width = a * first.action_width
+        self.horizon = first.horizon
+        self.limit = first.limit
+        self.names = asset_names(a)
+        self.feature_names = PORTFOLIO_FEATURES + tuple(
+            f"{name}.{f}" for name in self.names for f in first.feature_names
+        )
+        self.reward_params = RewardParams.from_env_config(env_config)
+        self.tick = float(market_config.tick_size)
+        self.lot_size = float(market_config.lot_size)
+        self.value = float(market_config.value_per_tick_lot)
+        self.cov = EWMACovariance(n, a, portfolio.cov_halflife_steps)
+        self.var = np.zeros(n)
+        self.var_pre_hedge = np.zeros(n)
+        self.breaches = np.zeros(n, np.int64)
+        self.hedges = np.zeros(n, np.int64)
+        self.hedge_lots = np.zeros((n, a), np.int64)
+        self.hedge_venue = np.full((n, a), -1, np.int64)
+        self.hedge_cost = np.zeros(n)
+        self.hedge_cost_total = np.zeros(n)
+        self.steps = np.zeros(n, np.int64)
+        self.prev_mid = np.zeros((n, a))
+        self.prev_wealth = np.zeros(n)
+        self._pnl = np.zeros((n, portfolio.hist_window_steps))
+        taker = np.array([v.taker_fee_bps for v in self.venues])
+        self._taker_bps = taker  # (V,)
+
+    # ------------------------------------------------------------------ spaces and context
+    def spaces(self) -> tuple[spaces.Box, spaces.Box]:
+        """The observation and action spaces of one market."""
+        obs, act = self.assets[0].spaces()
+        low = np.concatenate([[0.0, 0.0], np.tile(obs.low, self.n_assets)]).astype(np.float32)
+        high = np.concatenate([[1.0, VAR_FRACTION_MAX], np.tile(obs.high, self.n_assets)])
+        space = spaces.Box(low, high.astype(np.float32), dtype=np.float32)
+        action = spaces.Box(-1.0, 1.0, (self.n_assets * act.shape[0],), np.float32)
+        return space, action
+
+    def context(self) -> PolicyContext:
+        """mm1's :class:`~mm_gym.policy.PolicyContext` over the whole observation."""
+        return replace(self.assets[0].context(), feature_names=self.feature_names)
+
+    def step_count(self) -> np.ndarray:
+        """``(n,)`` steps since each market's episode started."""
+        return self.steps
+
+    def render_frame(self, m: int) -> str:
+        """A text frame of market ``m``: the risk, then each asset's venues."""
+        from mm_gym.multivenue.env import render_venues  # the env module imports the cores
+
+        lines = [
+            f"t={int(self.steps[m])} pnl={self.wealth()[m]:.2f} VaR={self.var[m]:.2f} "
+            f"(limit {self.portfolio.var_limit:g}, breaches {int(self.breaches[m])}, "
+            f"hedges {int(self.hedges[m])})"
+        ]
+        for name, asset in zip(self.names, self.assets, strict=True):
+            lines.append(f"[{name}] " + render_venues(asset, m))
+        return "\n".join(lines)
+
+    def asset_slices(self) -> list[slice]:
+        """Where each asset's block (its MultiVenue-v0 observation) lies in the observation."""
+        width = len(self.assets[0].feature_names)
+        start = len(PORTFOLIO_FEATURES)
+        return [slice(start + k * width, start + (k + 1) * width) for k in range(self.n_assets)]
+
+    # ------------------------------------------------------------------ read-out
+    def mids(self) -> np.ndarray:
+        """``(n, A)`` each asset's consolidated mid, ticks."""
+        return np.stack([c.consolidated_mid() for c in self.assets], axis=1)
+
+    def inventories(self) -> np.ndarray:
+        """``(n, A)`` mm1's inventory in each asset, summed over the venues, lots."""
+        return np.stack([c.inventories().sum(axis=1) for c in self.assets], axis=1)
+
+    def wealth(self) -> np.ndarray:
+        """``(n,)`` mm1's mark-to-market PnL over every asset and venue, currency."""
+        return np.asarray(sum(c.wealth() for c in self.assets), np.float64)
+
+    def exposures(self) -> np.ndarray:
+        """``(n, A)`` mm1's exposure to each asset's return, currency per unit return."""
+        return self.inventories() * self.lot_size * self.mids() * self.tick
+
+    def measured_var(self) -> np.ndarray:
+        """``(n,)`` the delta-normal VaR of the current exposures, currency (0 while warming)."""
+        cov = self.cov.covariance
+        ready = self.steps >= self.portfolio.cov_min_steps
+        cov = np.where(ready[:, None, None], np.nan_to_num(cov), 0.0)
+        p = self.portfolio
+        return delta_normal_var(self.exposures(), cov, p.var_level, p.var_horizon_steps)
+
+    def historical_var_es(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(n,)`` historical VaR and expected shortfall of the per-step portfolio PnL.
+
+        Over the episode's last ``min(steps, hist_window_steps)`` steps, with the rule of
+        :func:`mm_gym.metrics.var_es` (``k = ceil(m (1 - level))`` worst losses; VaR the k-th,
+        ES their mean); 0 in an episode's first ``cov_min_steps`` steps. Currency.
+        """
+        p = self.portfolio
+        var = np.zeros(self.n)
+        es = np.zeros(self.n)
+        used = np.minimum(self.steps, p.hist_window_steps)
+        for m in np.unique(used[self.steps >= p.cov_min_steps]):
+            rows = np.flatnonzero((used == m) & (self.steps >= p.cov_min_steps))
+            k = max(1, math.ceil(round(int(m) * (1.0 - p.var_level), 9)))
+            worst = np.partition(self._pnl[rows, : int(m)], k - 1, axis=1)[:, :k]
+            var[rows] = -worst.max(axis=1)
+            es[rows] = -worst.mean(axis=1)
+        return var, es
+
+    # ------------------------------------------------------------------ episodes and steps
+    def start(self, mask: np.ndarray | None = None) -> None:
+        """Reset the markets in ``mask`` (default all) of every asset, and their risk."""
+        for c in self.assets:
+            c.roots[:] = self.roots
+            c.episodes[:] = self.episodes
+            c.seeded = self.seeded
+            c.start(mask)
+        self.next_episode(mask)
+        m: slice | np.ndarray = slice(None) if mask is None else mask
+        self.cov.reset(None if mask is None else mask)
+        for arr in (self.var, self.var_pre_hedge, self.hedge_cost, self.hedge_cost_total):
+            arr[m] = 0.0
+        for iarr in (self.breaches, self.hedges, self.steps, self.hedge_lots):
+            iarr[m] = 0
+        self.hedge_venue[m] = -1
+        self._pnl[m] = 0.0
+        self.prev_mid[m] = self.mids()[m]
+        self.prev_wealth[m] = self.wealth()[m]
+
+    def act(self, actions: np.ndarray, active: np.ndarray | None = None) -> None:
+        """Step with ``(n, A * 2V)`` validated actions (asset by asset, as each asset's)."""
+        per = actions.reshape(self.n, self.n_assets, -1)
+        for k, c in enumerate(self.assets):
+            c.act(per[:, k], active)
+        stepped = np.ones(self.n, np.bool_) if active is None else active
+        mid = self.mids()
+        self.cov.update(mid / self.prev_mid - 1.0)  # markets not stepped are reset next
+        self.prev_mid[:] = mid
+        self.steps[stepped] += 1
+        var = self.measured_var()
+        self.var_pre_hedge[:] = var
+        self.hedge_lots[:] = 0
+        self.hedge_venue[:] = -1
+        self.hedge_cost[:] = 0.0
+        over = stepped & (var > self.portfolio.var_limit)
+        if self.portfolio.hedge and over.any():
+            self._hedge(over)
+            var = np.where(over, self.measured_var(), var)
+        self.var[:] = var
+        self.breaches += stepped & (var > self.portfolio.var_limit)
+
+    def _taker_costs(self) -> np.ndarray:
+        """``(n, A, V, 2)`` cost of buying and selling on each venue, bps of the mid.
+
+        The taker fee plus the distance from the asset's consolidated mid to the venue's best
+        ask (buying) or best bid (selling).
+        """
+        out = np.empty((self.n, self.n_assets, self.n_venues, 2))
+        for k, c in enumerate(self.assets):
+            bids, asks = c.tops()
+            mid = c.consolidated_mid()[:, None]
+            out[:, k, :, 0] = (asks - mid) / mid * 1e4 + self._taker_bps
+            out[:, k, :, 1] = (mid - bids) / mid * 1e4 + self._taker_bps
+        return np.where(np.isfinite(out), out, _NO_PRICE_BPS)
+
+    def _hedge(self, over: np.ndarray) -> None:
+        """The overlay's orders for the markets in ``over`` (module docstring)."""
+        p = self.portfolio
+        rows = np.flatnonzero(over)
+        cov = np.nan_to_num(self.cov.covariance[rows])
+        mid = self.mids()
+        lot_value = self.lot_size * mid[rows] * self.tick
+        lots, venue = hedge_orders(
+            self.exposures()[rows], cov, p.var_limit, lot_value, self._taker_costs()[rows],
+            max_lots=2 * self.limit, level=p.var_level, horizon_steps=p.var_horizon_steps,
+        )  # fmt: skip
+        inv = self.inventories()[rows]
+        lots = np.clip(lots, -self.limit - inv, self.limit - inv).astype(np.int64)
+        venue = np.where(lots != 0, venue, -1)
+        order = np.zeros(self.n, np.int64)
+        limit = np.zeros(self.n, np.int64)
+        filled = np.zeros(self.n, np.int64)
+        notional = np.zeros(self.n)
+        for k, c in enumerate(self.assets):
+            for v, sim in enumerate(c.sims):
+                send = venue[:, k] == v
+                if not send.any():
+                    continue
+                order[:] = 0
+                order[rows[send]] = lots[send, k]
+                m = mid[:, k]
+                reach = p.hedge_limit_ticks
+                limit[:] = np.where(order > 0, np.floor(m + reach), np.ceil(m - reach))
+                take(sim.state, sim.params, order, limit, np.bool_(sim.record), filled, notional)
+                fee = np.abs(filled) * sim.params.taker_fee
+                cost = fee + (notional - filled * m) * self.value
+                self.hedge_cost += np.where(order != 0, cost, 0.0)
+                self.hedge_lots[:, k] += filled
+                self.hedge_venue[rows[send], k] = v
+            c._tops = None  # the books changed
+        self.hedge_cost_total += self.hedge_cost
+        self.hedges += (self.hedge_lots != 0).any(axis=1)
+
+    def settle(self) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """``(reward, components, terminated)`` of the step just taken; roll forward."""
+        pnl = np.zeros(self.n)
+        inventory_pnl = np.zeros(self.n)
+        for c in self.assets:
+            _, comps, terminated = c.settle()
+            pnl += comps["pnl"]
+            inventory_pnl += comps["inventory_pnl"]
+        wealth = self.wealth()
+        rows = np.flatnonzero(self.steps > 0)  # a market just reset has no step yet
+        self._pnl[rows, (self.steps[rows] - 1) % self._pnl.shape[1]] = pnl[rows]
+        norm = np.sqrt((self.inventories() ** 2).sum(axis=1))
+        reward, comps = step_reward(
+            pnl, inventory_pnl, norm, terminated.astype(np.float64), wealth, self.reward_params
+        )
+        self.prev_wealth[:] = wealth
+        return reward, comps, terminated
+
+    # ------------------------------------------------------------------ observations, infos
+    def observations(self) -> np.ndarray:
+        """``(n, obs_dim)`` float32 observations of mm1 (see :attr:`feature_names`)."""
+        blocks = [c.observations() for c in self.assets]
+        out = np.empty((self.n, len(self.feature_names)), np.float32)
+        out[:, 0] = blocks[0][:, 1]  # time_left, the same in every asset
+        out[:, 1] = np.clip(self.var / self.portfolio.var_limit, 0.0, VAR_FRACTION_MAX)
+        for s, block in zip(self.asset_slices(), blocks, strict=True):
+            out[:, s] = block
+        return out
+
+    def infos(self, components: dict[str, np.ndarray] | None) -> dict[str, Any]:
+        """The batched info dict of mm1 (arrays with a leading ``n``)."""
+        hist_var, hist_es = self.historical_var_es()
+        fills = np.stack([c.step_fills().sum(axis=1) for c in self.assets], axis=1)
+        fees = sum(sum(s.accounts.fees[:, 0] for s in c.sims) for c in self.assets)
+        info: dict[str, Any] = {
+            "pnl": self.wealth(),
+            "inventory": self.inventories().astype(np.int64),
+            "venue_inventory": np.stack([c.inventories() for c in self.assets], 1).astype(np.int64),
+            "mid": self.mids() * self.tick,
+            "exposure": self.exposures(),
+            "fills": fills.astype(np.int64),
+            "fees": np.asarray(fees, np.float64),
+            "var": self.var.copy(),
+            "var_pre_hedge": self.var_pre_hedge.copy(),
+            "var_limit": np.full(self.n, self.portfolio.var_limit),
+            "var_breaches": self.breaches.copy(),
+            "hist_var": hist_var,
+            "hist_es": hist_es,
+            "hedges": self.hedges.copy(),
+            "hedge_lots": self.hedge_lots.copy(),
+            "hedge_venue": self.hedge_venue.copy(),
+            "hedge_cost": self.hedge_cost.copy(),
+            "hedge_cost_total": self.hedge_cost_total.copy(),
+            "step": self.assets[0].sims[0].scalars.t.copy(),
+        }
+        if components is None:
+            components = dict.fromkeys(COMPONENT_NAMES, np.zeros(self.n))
+        info["reward_components"] = components
+        return info

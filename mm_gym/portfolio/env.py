@@ -1,0 +1,121 @@
+"""``PortfolioEnv`` and ``PortfolioVectorEnv``: A correlated assets, each on V venues.
+
+Registered as ``mm_gym/Portfolio-v0``; ``gym.make_vec("mm_gym/Portfolio-v0", num_envs=N)``
+returns the native :class:`PortfolioVectorEnv`. See :mod:`mm_gym.portfolio.core` for the market,
+the risk measures and the hedging overlay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mm_gym.config import MarketConfig
+from mm_gym.envs.config import EnvConfig
+from mm_gym.multivenue.env import MultiVenueEnv, MultiVenueVectorEnv
+from mm_gym.policy import PolicyContext
+from mm_gym.portfolio.config import PortfolioConfig, check_portfolio
+from mm_gym.portfolio.core import PortfolioCore
+
+__all__ = ["DEFAULT_PRICE_FORMATION", "PortfolioEnv", "PortfolioVectorEnv"]
+
+DEFAULT_PRICE_FORMATION = "legacy"
+"""The assets' price formation unless a ``config`` or ``price_formation`` is given: the one in
+which the fundamental, and with it the configured correlation, reaches the price (README,
+"Several assets"; under ``"book"`` the measured correlation of the assets' returns is about 0)."""
+
+
+class _Assets:
+    """What both portfolio envs add to the multi-venue ones: the portfolio and its assets."""
+
+    _OPTIONS: tuple[str, ...] = ("portfolio",)
+    _core: Any
+
+    def _defaults(self, config: MarketConfig | None, overrides: dict[str, Any]) -> dict[str, Any]:
+        if config is None and "price_formation" not in overrides:
+            return {**overrides, "price_formation": DEFAULT_PRICE_FORMATION}
+        return overrides
+
+    def _new_core(
+        self, market: MarketConfig, env_config: EnvConfig, venues: Any, n: int, **options: Any
+    ) -> Any:  # a PortfolioCore where the multi-venue envs build a MultiVenueCore
+        portfolio = check_portfolio(options.get("portfolio"))
+        return PortfolioCore(market, env_config, venues, portfolio, n)
+
+    @property
+    def portfolio(self) -> PortfolioConfig:
+        """The portfolio's config."""
+        return self._core.portfolio
+
+    def asset_contexts(self) -> list[PolicyContext]:
+        """Each asset's MultiVenue-v0 context (its block is ``obs[..., asset_slices()[a]]``)."""
+        return [c.context() for c in self._core.assets]
+
+    def asset_slices(self) -> list[slice]:
+        """Where each asset's MultiVenue-v0 observation lies in an observation row."""
+        return self._core.asset_slices()
+
+
+class PortfolioEnv(_Assets, MultiVenueEnv):
+    """A assets x V venues with portfolio VaR and a hedging overlay (Gymnasium env).
+
+    Description:
+        mm1 quotes every asset on every venue (each asset is a MultiVenue-v0 market); the
+        assets' fundamentals have correlated innovations (``portfolio.correlation``). mm1's
+        portfolio risk is measured each step: the delta-normal VaR from the EWMA covariance
+        of the assets' returns, and the historical VaR / expected shortfall of its per-step
+        PnL; with ``portfolio.hedge`` an overlay sends marketable orders on the cheapest venue
+        when the VaR exceeds its limit (:mod:`mm_gym.portfolio.core`). Stepping, seeding and
+        rendering are :class:`~mm_gym.multivenue.MultiVenueEnv`'s.
+
+    Action Space:
+        ``Box(-1, 1, (A * 2V,))``: per asset, per venue a bid and an ask action (asset by
+        asset, venue by venue), mapped as in MultiVenue-v0.
+
+    Observation Space:
+        ``feature_names``: ``time_left``, ``var_fraction`` (the VaR over its limit, clipped to
+        [0, 10]), then for each asset ``asset<a>.<feature>`` of MultiVenue-v0's features (its
+        inventory over its limit, time left, sentiment, and per venue the book and own
+        features).
+
+    Rewards:
+        :func:`mm_gym.rewards.step_reward` of the portfolio's PnL, with the running and
+        terminal penalties on ``sum_a q_a**2``.
+
+    Episode End:
+        Terminated after ``horizon_steps`` steps.
+
+    Arguments:
+        preset: Every asset's market preset (:func:`mm_gym.preset`), if ``config`` is None,
+            with ``price_formation="legacy"`` unless given (:data:`DEFAULT_PRICE_FORMATION`).
+        config: Every asset's market config.
+        env_config: Environment options (``action_type="continuous"`` only, no drawdown stop).
+        venues: The venues every asset trades on (default
+            :data:`~mm_gym.multivenue.DEFAULT_VENUES`).
+        portfolio: A :class:`~mm_gym.portfolio.PortfolioConfig` or a mapping of its fields
+            (default: two assets, correlation 0.6, VaR limit 15, overlay off).
+        render_mode: None or ``"ansi"``.
+        **overrides: Config overrides as for :class:`mm_gym.MarketMakingEnv`.
+
+    Rival:
+        mm2 is each venue's built-in rival, as in MultiVenue-v0.
+
+    Info:
+        ``pnl``, ``inventory`` ``(A,)``, ``venue_inventory`` ``(A, V)``, ``mid`` ``(A,)``
+        (consolidated, currency), ``exposure`` ``(A,)`` (currency per unit return), ``fills``
+        ``(A,)``, ``fees``, ``var`` and ``var_pre_hedge`` (delta-normal, currency),
+        ``var_limit``, ``var_breaches`` (episode), ``hist_var``, ``hist_es`` (currency; 0
+        early), ``hedges`` (episode), ``hedge_lots`` ``(A,)``, ``hedge_venue`` ``(A,)``,
+        ``hedge_cost``, ``hedge_cost_total``, ``step``, ``reward_components``.
+
+    Version History:
+        v0: first version.
+    """
+
+
+class PortfolioVectorEnv(_Assets, MultiVenueVectorEnv):
+    """``num_envs`` portfolios stepped together (native Gymnasium vector env).
+
+    Sub-environment ``i`` reset with seed ``s`` is bit for bit :class:`PortfolioEnv` reset with
+    ``s``. Autoreset (``NEXT_STEP`` or ``DISABLED``), ``reset_mask`` and ``max_episode_steps``
+    as :class:`~mm_gym.multivenue.MultiVenueVectorEnv`. Arguments as :class:`PortfolioEnv`.
+    """

@@ -1,0 +1,318 @@
+"""mm_gym/Portfolio-v0: correlated assets, portfolio VaR, the hedging overlay, the envs."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from helpers import assert_vector_equals_singles
+
+import mm_gym
+from mm_gym.config import ConfigError
+from mm_gym.envs.config import EnvConfig
+from mm_gym.market.rng import STREAM_CORR, STREAM_EXO, STREAM_NOISE
+from mm_gym.metrics import var_es
+from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueEnv, VenueConfig
+from mm_gym.portfolio import PortfolioConfig, PortfolioEnv, PortfolioVectorEnv
+from mm_gym.portfolio.core import PortfolioCore
+from mm_gym.portfolio.env import DEFAULT_PRICE_FORMATION
+from mm_gym.portfolio.measure import record_mids, window_correlation
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _core(portfolio: PortfolioConfig, n: int, venues=DEFAULT_VENUES, **market) -> PortfolioCore:
+    market = {"price_formation": DEFAULT_PRICE_FORMATION, **market}  # the envs' default
+    cfg = mm_gym.with_overrides(mm_gym.preset("default"), market)
+    core = PortfolioCore(cfg, EnvConfig(), venues, portfolio, n)
+    core.set_roots(3, np.random.default_rng(0))
+    core.start()
+    return core
+
+
+# --------------------------------------------------------------------------- correlated assets
+
+
+def test_one_asset_is_the_multivenue_env_bit_for_bit() -> None:
+    one = PortfolioEnv(portfolio={"n_assets": 1}, horizon_steps=60)
+    mv = MultiVenueEnv(horizon_steps=60, price_formation=DEFAULT_PRICE_FORMATION)
+    o1, _ = one.reset(seed=9)
+    o2, _ = mv.reset(seed=9)
+    block = one.asset_slices()[0]
+    np.testing.assert_array_equal(o1[block], o2)
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        a = rng.uniform(-1, 1, 6).astype(np.float32)
+        o1, r1, *_ = one.step(a)
+        o2, r2, *_ = mv.step(a)
+        np.testing.assert_array_equal(o1[block], o2)
+        assert r1 == r2
+
+
+def test_assets_share_only_the_innovation_stream() -> None:
+    core = _core(PortfolioConfig(n_assets=3, correlation=0.3), 2)
+    rng = [[s.state.rng for s in asset.sims] for asset in core.assets]
+    for asset in rng:
+        for venue in asset[1:]:  # the venues of one asset share its exogenous stream
+            np.testing.assert_array_equal(venue[:, STREAM_EXO], asset[0][:, STREAM_EXO])
+            assert (venue[:, STREAM_NOISE] != asset[0][:, STREAM_NOISE]).all()
+    for a in range(3):
+        for b in range(a + 1, 3):
+            assert (rng[a][0][:, STREAM_EXO] != rng[b][0][:, STREAM_EXO]).all()
+            for v in range(3):
+                np.testing.assert_array_equal(rng[a][v][:, STREAM_CORR], rng[b][0][:, STREAM_CORR])
+
+
+@pytest.mark.parametrize(
+    "correlation",
+    [0.6, -0.4, ((1.0, 0.6, -0.3), (0.6, 1.0, 0.2), (-0.3, 0.2, 1.0))],
+)
+def test_realised_correlation_of_50_step_returns_matches_the_configured_one(
+    correlation,
+) -> None:
+    portfolio = PortfolioConfig(n_assets=2 if np.ndim(correlation) == 0 else 3,
+                                correlation=correlation)  # fmt: skip
+    core = _core(portfolio, 24)
+    mids = record_mids(core, 1000)  # mm1 parks its quotes at the farthest offset
+    want = portfolio.matrix
+    for a in range(core.n_assets):
+        for b in range(a + 1, core.n_assets):
+            r, m = window_correlation(mids, a, b, 50)
+            # Fisher z: atanh(r) ~ N(atanh(rho), 1 / (m - 3)); 3.5 standard errors
+            assert abs(math.atanh(r) - math.atanh(want[a, b])) < 3.5 / math.sqrt(m - 3), (a, b, r)
+
+
+def test_uncorrelated_assets_show_no_correlation_and_one_step_returns_are_attenuated() -> None:
+    mids = record_mids(_core(PortfolioConfig(n_assets=2, correlation=0.0), 24), 1000)
+    r, m = window_correlation(mids, 0, 1, 50)
+    assert abs(math.atanh(r)) < 3.5 / math.sqrt(m - 3)
+    mids = record_mids(_core(PortfolioConfig(n_assets=2, correlation=0.6), 24), 1000)
+    r1, _ = window_correlation(mids, 0, 1, 1)
+    r50, _ = window_correlation(mids, 0, 1, 50)
+    assert 0.0 < r1 < 0.3 < r50  # the books' own noise dilutes the one-step returns'
+
+
+def test_the_book_price_formation_does_not_carry_the_correlation() -> None:
+    # measured, not wanted: under "book" the fundamental barely moves the mid (README)
+    core = _core(PortfolioConfig(n_assets=2, correlation=0.9), 24, price_formation="book")
+    mids = record_mids(core, 1000)
+    r, _ = window_correlation(mids, 0, 1, 50)
+    assert abs(r) < 0.25
+
+
+@pytest.mark.parametrize(
+    ("portfolio", "match"),
+    [
+        ({"correlation": ((1.0, 0.5), (0.4, 1.0))}, r"portfolio\.correlation=.*must be symmetric"),
+        ({"correlation": ((0.9, 0.5), (0.5, 1.0))}, r"portfolio\.correlation=.*unit diagonal"),
+        (
+            {"n_assets": 3, "correlation": -0.8},
+            r"portfolio\.correlation=-0\.8 must be positive semi-definite",
+        ),
+        ({"correlation": ((1.0, 0.5, 0.1), (0.5, 1.0, 0.1))}, r"has shape \(2, 3\); must be 2x2"),
+        ({"correlation": 1.5}, r"portfolio\.correlation=1\.5 is out of range"),
+        ({"correlation": "high"}, r"portfolio\.correlation='high' must be a number or"),
+        ({"n_assets": 9}, r"portfolio\.n_assets=9 is out of range"),
+        ({"var_limit": 0.0}, r"portfolio\.var_limit=0\.0 is out of range"),
+        ({"hedge": "yes"}, r"portfolio\.hedge='yes' must be true or false"),
+        ({"hedging": True}, r"portfolio has unknown key 'hedging'"),
+    ],
+)
+def test_bad_portfolio_settings_are_named(portfolio: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        PortfolioEnv(portfolio=portfolio)
+
+
+# --------------------------------------------------------------------------- risk and hedging
+
+
+def test_historical_var_and_es_are_those_of_the_step_pnl() -> None:
+    env = PortfolioEnv(portfolio={"hist_window_steps": 50})
+    env.reset(seed=2)
+    rng = np.random.default_rng(0)
+    pnl = []
+    for t in range(1, 121):
+        *_, info = env.step(rng.uniform(-1, 0.2, 12).astype(np.float32))
+        pnl.append(info["reward_components"]["pnl"])
+        if t < 20:
+            assert info["hist_var"] == info["hist_es"] == 0.0
+        else:
+            var, es = var_es(np.array(pnl[-50:]), level=0.99)
+            assert info["hist_var"] == pytest.approx(var, rel=1e-12, abs=1e-9)
+            assert info["hist_es"] == pytest.approx(es, rel=1e-12, abs=1e-9)
+
+
+def test_var_is_the_delta_normal_var_of_the_exposures() -> None:
+    env = PortfolioEnv()
+    env.reset(seed=4)
+    rng = np.random.default_rng(3)
+    for _ in range(79):
+        *_, info = env.step(rng.uniform(-1, 0.0, 12).astype(np.float32))
+    core = env.unwrapped._core
+    cov = core.cov.covariance[0]
+    e = info["exposure"]
+    want = 2.3263478740408408 * math.sqrt(e @ cov @ e)
+    assert info["var"] == pytest.approx(want, rel=1e-9)
+    assert info["exposure"] == pytest.approx(info["inventory"] * 100.0 * info["mid"])
+    assert env.unwrapped._core.observations()[0, 1] == pytest.approx(min(want / 15.0, 10.0), 1e-6)
+
+
+_FEES = (
+    VenueConfig("A", taker_fee_bps=6.0),
+    VenueConfig("B", taker_fee_bps=0.1),
+    VenueConfig("C", taker_fee_bps=3.0),
+)
+
+
+def _hedging_run(hedge: bool, steps: int = 300):
+    core = _core(PortfolioConfig(hedge=hedge, var_limit=8.0), 6, venues=_FEES)
+    rng = np.random.default_rng(5)
+    rows = []
+    for _ in range(steps):
+        # mm1 leans to buying asset 0 and selling asset 1: exposure builds up
+        a = rng.uniform(-1, 1, (core.n, 12))
+        a[:, 0:6:2] = -1.0
+        a[:, 7:12:2] = -1.0
+        core.act(a)
+        core.settle()
+        rows.append((core.var_pre_hedge.copy(), core.var.copy(), core.hedge_lots.copy(),
+                     core.hedge_venue.copy(), core.hedge_cost.copy()))  # fmt: skip
+    return core, rows
+
+
+def test_a_hedge_lowers_the_measured_var_on_the_cheapest_venue() -> None:
+    core, rows = _hedging_run(hedge=True)
+    hedged = 0
+    for pre, post, lots, venue, cost in rows:
+        traded = (lots != 0).any(axis=1)
+        hedged += int(traded.sum())
+        assert (post[traded] < pre[traded]).all()
+        assert (venue[lots != 0] == 1).all()  # B: the lowest taker fee by far
+        assert (cost[traded] > 0).all() and (cost[~traded] == 0).all()
+    assert hedged > 20
+    assert (core.hedge_cost_total > 0).all()
+
+
+def test_the_overlay_cuts_the_breaches() -> None:
+    off, _ = _hedging_run(hedge=False)
+    on, _ = _hedging_run(hedge=True)
+    assert off.breaches.sum() > 100
+    assert on.breaches.sum() < 0.2 * off.breaches.sum()
+
+
+def test_cash_and_inventory_are_conserved_with_hedges() -> None:
+    core, rows = _hedging_run(hedge=True, steps=200)
+    assert sum(int((r[2] != 0).sum()) for r in rows) > 0
+    for asset in core.assets:
+        for s in asset.sims:
+            acc = s.accounts
+            np.testing.assert_array_equal(acc.inventory.sum(1) + acc.others_inventory, 0.0)
+            cash = acc.cash.sum(1) + acc.others_cash + acc.exchange_income
+            np.testing.assert_allclose(cash, 0.0, atol=1e-6)
+
+
+def test_hedge_orders_pick_the_cheapest_venue_per_direction() -> None:
+    from mm_gym.portfolio import hedge_orders
+
+    costs = np.zeros((1, 1, 2, 2))
+    costs[0, 0] = [[1.0, 5.0], [4.0, 2.0]]  # venue 0 cheap to buy, venue 1 cheap to sell
+    cov = np.array([[1e-8]])
+    buy, vb = hedge_orders([[-1e6]], cov, 0.0, [1e4], costs, max_lots=10)
+    sell, vs = hedge_orders([[1e6]], cov, 0.0, [1e4], costs, max_lots=10)
+    assert buy[0, 0] > 0 and vb[0, 0] == 0
+    assert sell[0, 0] < 0 and vs[0, 0] == 1
+
+
+# --------------------------------------------------------------------------- the envs
+
+
+def test_vector_env_equals_single_envs_across_autoresets() -> None:
+    kw = {"horizon_steps": 40, "portfolio": {"hedge": True, "var_limit": 5.0}}
+    singles = [PortfolioEnv(**kw) for _ in range(3)]
+    keys = ("var", "hedge_lots", "hedge_cost", "hist_var")
+    assert_vector_equals_singles(PortfolioVectorEnv(3, **kw), singles, 5, 100, keys)
+
+
+def test_a_pickled_env_steps_on_as_the_original() -> None:
+    env = PortfolioEnv(portfolio={"hedge": True, "var_limit": 5.0})
+    env.reset(seed=3)
+    for _ in range(30):
+        env.step(np.full(12, -0.5, np.float32))
+    twin = pickle.loads(pickle.dumps(env))
+    for _ in range(30):
+        a = np.full(12, -0.8, np.float32)
+        o1, r1, *_, i1 = env.step(a)
+        o2, r2, *_, i2 = twin.step(a)
+        np.testing.assert_array_equal(o1, o2)
+        assert r1 == r2 and i1["var"] == i2["var"]
+
+
+def test_seeding_is_reproducible() -> None:
+    runs = []
+    for _ in range(2):
+        env = PortfolioEnv(portfolio={"hedge": True, "var_limit": 5.0})
+        obs, _ = env.reset(seed=11)
+        out = [obs]
+        for t in range(50):
+            out.append(env.step(np.full(12, 0.1 * (t % 5) - 0.3, np.float32))[0])
+        runs.append(np.stack(out))
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_gym_make_passes_the_env_checkers_and_make_vec_is_native() -> None:
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    env = gym.make("mm_gym/Portfolio-v0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env.unwrapped)
+        sb3_check_env(gym.make("mm_gym/Portfolio-v0").unwrapped, warn=True)
+    u = env.unwrapped
+    assert len(u.feature_names) == env.observation_space.shape[0]
+    assert env.action_space.shape == (12,)
+    assert u.feature_names[:2] == ("time_left", "var_fraction")
+    assert "asset1.inventory" in u.feature_names and "asset0.B.spread_ticks" in u.feature_names
+    envs = gym.make_vec("mm_gym/Portfolio-v0", num_envs=2)
+    assert isinstance(envs.unwrapped, PortfolioVectorEnv)
+    envs.reset(seed=0)
+    obs, *_ = envs.step(envs.action_space.sample())
+    assert envs.observation_space.contains(obs)
+    assert "mm_gym/Portfolio-v0" in mm_gym.PORTFOLIO_ENV_IDS
+
+
+def test_info_and_render_describe_every_asset() -> None:
+    env = PortfolioEnv(render_mode="ansi")
+    env.reset(seed=1)
+    _, _, _, _, info = env.step(np.zeros(12, np.float32))
+    assert info["inventory"].shape == (2,) and info["venue_inventory"].shape == (2, 3)
+    np.testing.assert_array_equal(info["inventory"], info["venue_inventory"].sum(1))
+    frame = env.render()
+    assert "[asset0]" in frame and "[asset1]" in frame and "VaR=" in frame
+
+
+def test_per_asset_runs_a_multivenue_policy_on_each_assets_block() -> None:
+    from baselines import FixedSpread
+    from baselines.multivenue import QuoteEverywhere
+    from baselines.portfolio import PerAsset
+
+    env = PortfolioEnv(portfolio={"n_assets": 3, "correlation": 0.2})
+    obs, _ = env.reset(seed=0)
+    for _ in range(5):
+        obs, *_ = env.step(np.zeros(18, np.float32))
+    policy = PerAsset(lambda: QuoteEverywhere(FixedSpread(2.0)))
+    policy.reset(np.random.default_rng(0), env.policy_context())
+    got = policy.act(obs[None])
+    want = []
+    for block, context in zip(env.asset_slices(), env.asset_contexts(), strict=True):
+        alone = QuoteEverywhere(FixedSpread(2.0))
+        alone.reset(np.random.default_rng(0), context)
+        want.append(alone.act(obs[None, block]))
+    np.testing.assert_array_equal(got, np.concatenate(want, axis=1))
+    assert got.shape == (1, 18) and policy.name == "per_asset_everywhere_fixed_spread"
+    with pytest.raises(KeyError, match="asset<a>"):
+        policy.reset(np.random.default_rng(0), MultiVenueEnv().policy_context())
