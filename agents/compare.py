@@ -44,7 +44,8 @@ class Comparison:
 
     Attributes:
         contender: Name of the evaluated policy.
-        episodes: Per-episode rows of :func:`mm_gym.evaluation.evaluate_policies`.
+        episodes: Per-episode rows of :func:`mm_gym.evaluation.evaluate_policies` (of
+            :func:`mm_gym.multivenue.tournament.play` for :func:`compare_multivenue`).
         table: One row per policy, the :func:`mm_gym.evaluation.summarize` schema with the
             contender as baseline: ``policy``, ``n_episodes``, ``<m>_mean`` and ``<m>_std`` of
             every metric, ``<m>_ci_low``, ``<m>_ci_high`` (95% bootstrap CI of the mean) and

@@ -18,8 +18,8 @@ from mm_gym.multivenue import tournament as tour
 
 train = load_script("train.py", "train_cli")
 evaluate = load_script("evaluate.py", "evaluate_cli")
-# The single-venue tests' helpers: the same tiny PPO settings, parameter comparison, Ctrl-C.
-from test_train import TINY, _assert_same_params, _InterruptAt, _params  # noqa: E402
+# The single-venue tests' tiny PPO settings and exact-resume check.
+from test_train import TINY, check_resume_after_ctrl_c_is_exact  # noqa: E402
 
 MV = ["--env-id", "mm_gym/MultiVenue-v0"]
 
@@ -68,19 +68,8 @@ def test_multivenue_run_its_final_table_and_its_policy_in_the_tournament(tmp_pat
 
 
 def test_multivenue_resume_after_ctrl_c_is_exact(tmp_path):
-    straight = _run(tmp_path, "straight", "--total-timesteps", "768")
-    cut = _run(
-        tmp_path, "cut", "--total-timesteps", "768", "--checkpoint-every", "0",
-        callbacks=[_InterruptAt(300)],
-    )  # fmt: skip
-    meta = json.loads((cut / "metadata.json").read_text())
-    assert meta["status"] == "interrupted" and meta["num_timesteps"] == 384
-    train.main(["--resume", str(cut), "--no-progress"])
-    assert json.loads((cut / "metadata.json").read_text())["num_timesteps"] == 768
-    _assert_same_params(_params(straight), _params(cut))
-    with np.load(straight / "policy.npz") as x, np.load(cut / "policy.npz") as y:
-        for k in x.files:
-            np.testing.assert_array_equal(x[k], y[k], err_msg=k)
+    # 96 steps per market: 40-step episodes end mid-rollout before the cut (384) and after it.
+    check_resume_after_ctrl_c_is_exact(_run, tmp_path, 768)
 
 
 @pytest.mark.parametrize(
@@ -112,3 +101,21 @@ def test_each_tool_refuses_the_other_kind_of_run_in_one_line(tmp_path, capsys, c
     multi = _fake_run(tmp_path / "multi", "mm_gym/MultiVenue-v0")
     err = cli_error(evaluate.main, ["--runs", str(multi)], prog="evaluate.py")
     assert f"python -m mm_gym.multivenue.tournament --runs {multi}" in err
+
+
+def test_multivenue_seed_sweep_aggregates_the_multivenue_tables(tmp_path):
+    argv = [
+        *TINY, *MV, "--runs-dir", str(tmp_path), "--run-name", "sw", "--seeds", "0,1",
+        "--total-timesteps", "128", "--eval-episodes", "2", "--eval-baselines", "routed_as",
+    ]  # fmt: skip
+    out = train.main(argv)
+    agg = pd.read_csv(out / "aggregate.csv").set_index(["comparison", "metric"])
+    d = agg.loc[("policy - routed_as", "total_pnl")]
+    per_run = [
+        pd.read_csv(tmp_path / f"sw_s{s}" / "evaluation.csv").set_index("policy") for s in (0, 1)
+    ]
+    # The tables hold routed_as - policy; the aggregate policy - routed_as, its mean over seeds.
+    assert d["mean"] == pytest.approx(
+        -np.mean([t.loc["routed_as", "total_pnl_diff"] for t in per_run])
+    )
+    assert d["n_seeds"] == 2

@@ -509,6 +509,8 @@ def load_runs(folders: Sequence[str], venues: Any = None) -> list[QuotingPolicy]
         CliError: One line naming the run and what is wrong (missing, not a multi-venue run,
             unreadable policy, features the env does not observe, a name given twice).
     """
+    if not folders:
+        return []
     import mm_gym
     from agents.policy import load_policy, trained_env_id
     from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueVectorEnv
