@@ -119,3 +119,15 @@ def test_multivenue_seed_sweep_aggregates_the_multivenue_tables(tmp_path):
         -np.mean([t.loc["routed_as", "total_pnl_diff"] for t in per_run])
     )
     assert d["n_seeds"] == 2
+
+
+def test_quote_profile_tells_the_touch_from_a_wider_quote():
+    from baselines.multivenue import make_multivenue_policy
+
+    profile = load_script("examples/multivenue_quotes.py", "multivenue_quotes").quote_profile
+    touch, held = profile(make_multivenue_policy("everywhere_touch"), episodes=2, steps=30)
+    wide, _ = profile(make_multivenue_policy("everywhere_as"), episodes=2, steps=30)
+    assert list(touch.venue) == ["A", "B", "C"]
+    assert (touch.bid_at_touch > 0.9).all() and (touch.ask_at_touch > 0.9).all()
+    assert (wide.bid_at_touch == 0).all() and (wide.bid_offset > 0.5).all()
+    assert 0 <= held["at_limit"] <= 1 and held["mean_abs_inventory"] >= 0
