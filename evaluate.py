@@ -332,16 +332,28 @@ def load_runs(args: Args) -> dict[str, Any]:
             )
     try:
         load_policy = importlib.import_module("agents").load_policy
+        agents_policy = importlib.import_module("agents.policy")
     except (ImportError, AttributeError) as exc:
         if explicit:
             raise CliError(
                 f"--runs needs agents.load_policy, which cannot be imported: {exc}"
             ) from None
         return {}
+    from mm_gym import MULTI_VENUE_ENV_IDS
     from mm_gym.policy import QuotingPolicy
 
     policies = {}
     for folder in folders:
+        if agents_policy.trained_env_id(folder) in MULTI_VENUE_ENV_IDS:
+            # evaluate.py plays the single-venue envs; a multi-venue run has its own tournament.
+            why = (
+                f"run {str(folder)!r} was trained on a multi-venue env: evaluate it with "
+                f"python -m mm_gym.multivenue.tournament --runs {folder}"
+            )
+            if not explicit:
+                print(f"{PROG}: note: skipping newest {why}", file=sys.stderr)
+                continue
+            raise CliError(why)
         try:
             policy = load_policy(str(folder))
         except Exception as exc:  # a corrupt run is reported, whatever broke inside

@@ -1,9 +1,10 @@
 """Train a PPO quoting policy for mm1: ``python train.py [flags]``.
 
 The learner quotes as mm1 in ``mm_gym/MarketMaking-v1`` (default preset) against the default
-rival, on the native batched vector env (all markets stepped in one compiled call) through the
-SB3 adapter of :mod:`agents`, with running normalisation of observations and rewards. The run
-folder ``runs/<name>/`` receives:
+rival (or, with ``--env-id mm_gym/MultiVenue-v0``, on every venue of one asset: a bid and an
+ask per venue, mm2 each venue's built-in rival), on the native batched vector env (all markets
+stepped in one compiled call) through the SB3 adapter of :mod:`agents`, with running
+normalisation of observations and rewards. The run folder ``runs/<name>/`` receives:
 
     config.yaml          the effective settings (defaults < --config file < command line)
     metadata.json        versions, seed, steps, wall time, throughput, status, evaluation
@@ -12,7 +13,9 @@ folder ``runs/<name>/`` receives:
     policy.npz           the actor and observation statistics, numpy-only (agents.load_policy)
     model.zip            the SB3 model (with its optimizer state)
     vecnormalize.pkl     SB3's VecNormalize statistics (for SB3 users)
-    evaluation.txt/.csv  the final table against the baselines on held-out seeds
+    evaluation.txt/.csv  the final table against the baselines on held-out seeds (on
+                         MultiVenue-v0 the multi-venue baselines, through the tournament of
+                         mm_gym.multivenue.tournament)
 
 Checkpoints are written every ``--checkpoint-every`` steps and on Ctrl-C or SIGTERM (the first
 finishes the current update and saves; a second aborts). ``--resume runs/<name>`` continues
@@ -47,6 +50,7 @@ Examples:
     python train.py --config my_run.yaml --learning-rate 1e-4
     python train.py --rival runs/ppo_s0          # a trained policy quotes as mm2
     python train.py --rival mypkg.mymod:MyPolicy # your own QuotingPolicy quotes as mm2
+    python train.py --env-id mm_gym/MultiVenue-v0 --total-timesteps 3e7  # three venues
     python train.py --resume runs/ppo_s1 --total-timesteps 4000000
     python train.py --seeds 0-9 --ray            # ten runs as Ray tasks, then their aggregate
 """
@@ -117,8 +121,9 @@ class Args:
         default="mm_gym/MarketMaking-v1",
         metadata={
             "help": "order-book environment id: mm_gym/MarketMaking-v1 (preset default), "
-            "MeanReverting-v1, Trending-v1, Volatile-v1, Switching-v1, ShockHeavy-v1, Hawkes-v1 "
-            "(each mm_gym/...; not AS2008-v1, which has no book)"
+            "MeanReverting-v1, Trending-v1, Volatile-v1, Switching-v1, ShockHeavy-v1, Hawkes-v1, "
+            "or MultiVenue-v0 (one asset on several venues; mm2 builtin only) (each "
+            "mm_gym/...; not AS2008-v1, which has no book)"
         },
     )
     env_kwargs: dict[str, Any] = field(
@@ -142,7 +147,8 @@ class Args:
         metadata={
             "help": "mm2: 'builtin', a baseline (fixed_spread, order_flow_skew, "
             "avellaneda_stoikov, glft, random), a trained run folder, or "
-            "mypkg.mymod:MyPolicy (your own QuotingPolicy, see evaluate.py --help)"
+            "mypkg.mymod:MyPolicy (your own QuotingPolicy, see evaluate.py --help); "
+            "'builtin' only on mm_gym/MultiVenue-v0"
         },
     )
     total_timesteps: int = field(
@@ -220,8 +226,12 @@ class Args:
         default=0, metadata={"help": "master seed of the held-out evaluation seeds"}
     )
     eval_baselines: str = field(
-        default="fixed_spread,order_flow_skew,avellaneda_stoikov",
-        metadata={"help": "comma-separated baselines of the final table"},
+        default="",
+        metadata={
+            "help": "comma-separated baselines of the final table (default: "
+            "fixed_spread,order_flow_skew,avellaneda_stoikov; on mm_gym/MultiVenue-v0 "
+            "routed_as,routed_glft,everywhere_as, the multi-venue tournament's names)"
+        },
     )
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
     seeds: str = field(

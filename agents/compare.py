@@ -7,6 +7,11 @@ bootstrapped. The two headline metrics are the environment's episode reward and 
 Sharpe ratio of step PnL. The table is :func:`mm_gym.evaluation.summarize`'s, with the
 contender as the baseline of the paired differences (see :mod:`mm_gym.evaluation.stats` for the
 columns).
+
+On ``mm_gym/MultiVenue-v0`` :func:`compare_multivenue` makes the same table from the
+multi-venue tournament (:mod:`mm_gym.multivenue.tournament`): the policy against the
+multi-venue baselines (:data:`baselines.multivenue.MULTIVENUE_BASELINES`) on the same held-out
+seeds.
 """
 
 from __future__ import annotations
@@ -21,7 +26,13 @@ import pandas as pd
 from agents.rivals import make_policy, make_rival
 from mm_gym.policy import QuotingPolicy
 
-__all__ = ["HEADLINE_METRICS", "Comparison", "compare_with_baselines", "format_comparison"]
+__all__ = [
+    "HEADLINE_METRICS",
+    "Comparison",
+    "compare_multivenue",
+    "compare_with_baselines",
+    "format_comparison",
+]
 
 HEADLINE_METRICS: tuple[str, ...] = ("episode_reward", "sharpe", "total_pnl")
 """Per-episode columns summarised in the table (the first two decide whether a policy wins)."""
@@ -33,7 +44,8 @@ class Comparison:
 
     Attributes:
         contender: Name of the evaluated policy.
-        episodes: Per-episode rows of :func:`mm_gym.evaluation.evaluate_policies`.
+        episodes: Per-episode rows of :func:`mm_gym.evaluation.evaluate_policies` (of
+            :func:`mm_gym.multivenue.tournament.play` for :func:`compare_multivenue`).
         table: One row per policy, the :func:`mm_gym.evaluation.summarize` schema with the
             contender as baseline: ``policy``, ``n_episodes``, ``<m>_mean`` and ``<m>_std`` of
             every metric, ``<m>_ci_low``, ``<m>_ci_high`` (95% bootstrap CI of the mean) and
@@ -103,14 +115,72 @@ def compare_with_baselines(
         episodes, baseline=name, ci_metrics=HEADLINE_METRICS, n_boot=n_boot, seed=seed,
         pooled=False,
     ).drop(columns="preset")  # fmt: skip
-    # The contender beats a baseline if the baseline is below it on both headline metrics:
-    # the CI of (baseline - contender) lies below 0.
+    return Comparison(name, episodes, _with_beaten(table, name), int(n_episodes), str(setting))
+
+
+def _with_beaten(table: pd.DataFrame, contender: str) -> pd.DataFrame:
+    """Add ``beaten``: the baseline is below the contender on both headline metrics.
+
+    That is, the CIs of (baseline - contender) of the episode reward and the Sharpe ratio
+    both lie below 0.
+    """
     table["beaten"] = (
-        (table["policy"] != name)
+        (table["policy"] != contender)
         & (table["episode_reward_diff_high"] < 0)
         & (table["sharpe_diff_high"] < 0)
     )
-    return Comparison(name, episodes, table, int(n_episodes), str(setting))
+    return table
+
+
+def compare_multivenue(
+    contender: QuotingPolicy,
+    baselines: Sequence[str],
+    env_id: str = "mm_gym/MultiVenue-v0",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    n_episodes: int = 200,
+    seed: int = 0,
+    n_boot: int = 2000,
+) -> Comparison:
+    """:func:`compare_with_baselines` on a multi-venue env, through its tournament.
+
+    The contender and the multi-venue baselines play the same held-out episodes (the seeds
+    of :func:`mm_gym.evaluation.evaluation_seeds`, unrelated to the small training seeds) of
+    ``env_id`` with ``overrides`` (its preset, venues and market fields; the episode length is
+    the env's ``horizon_steps``), with :func:`mm_gym.multivenue.tournament.play`; the table is
+    :func:`~mm_gym.multivenue.tournament.summary_table`'s with the contender as baseline (the
+    same columns as :func:`compare_with_baselines`'s, ``policy`` naming the row).
+
+    Args:
+        contender: The policy (a multi-venue one: ``(n, 2V)`` actions).
+        baselines: Names of :data:`baselines.multivenue.MULTIVENUE_BASELINES`.
+        env_id: A multi-venue env id (:data:`mm_gym.MULTI_VENUE_ENV_IDS`).
+        overrides: The env's keyword overrides (no reward options: the env's default reward).
+        n_episodes: Episodes per policy (>= 2).
+        seed: Master seed of the evaluation seeds (and of the bootstrap).
+        n_boot: Bootstrap resamples.
+    """
+    import gymnasium as gym
+
+    from mm_gym.evaluation import evaluation_seeds
+    from mm_gym.multivenue.tournament import play, summary_table
+
+    name = str(contender.name)
+    kwargs = dict(overrides or {})
+    env: Any = gym.make_vec(env_id, num_envs=1, vectorization_mode="vector_entry_point", **kwargs)
+    steps = int(env.unwrapped.market_config.horizon_steps)
+    env.close()
+    preset = str(kwargs.pop("preset", gym.spec(env_id).kwargs.get("preset", "default")))
+    venues = kwargs.pop("venues", None)
+    kwargs.pop("horizon_steps", None)  # play() sets it
+    episodes = play(
+        [contender, *baselines], steps=steps, seed=seed, preset=preset, venues=venues,
+        progress=False, seeds=evaluation_seeds(n_episodes, seed).tolist(), overrides=kwargs,
+    ).rename(columns={"contestant": "policy"})  # fmt: skip
+    table = summary_table(
+        episodes.rename(columns={"policy": "contestant"}), name, n_boot, seed
+    ).rename(columns={"contestant": "policy"})
+    return Comparison(name, episodes, _with_beaten(table, name), int(n_episodes), env_id)
 
 
 def _preset_of(setting: str) -> str:

@@ -56,6 +56,7 @@ __all__ = [
     "load_policy",
     "publish",
     "save_policy_arrays",
+    "trained_env_id",
 ]
 
 POLICY_FILE = "policy.npz"
@@ -208,8 +209,13 @@ class PPOPolicy:
                     f"layer {i}: weights {w.shape} and biases {b.shape} do not chain "
                     f"(expected ({b.shape[0] if b.ndim else '?'}, {fan_in}) weights)"
                 )
-        if self.weights[-1].shape[0] != 2:
-            raise ValueError(f"the actor outputs {self.weights[-1].shape[0]} actions; expected 2")
+        n_out = self.weights[-1].shape[0]
+        if n_out < 2 or n_out % 2:
+            # A bid and an ask action per venue: 2 on a single venue, 2V on MultiVenue-v0.
+            raise ValueError(
+                f"the actor outputs {n_out} actions; expected a bid and an ask per venue "
+                "(2, 4, ...)"
+            )
         if not (self.obs_var + self.epsilon > 0).all():
             raise ValueError("obs_var + epsilon must be > 0 (a zero variance needs epsilon > 0)")
         self.name = name
@@ -250,7 +256,11 @@ class PPOPolicy:
         self._target = None if same else target
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """Map observations ``(n, d)`` to deterministic actions ``(n, 2)`` float32 in [-1, 1]."""
+        """Map observations ``(n, d)`` to deterministic actions ``(n, 2V)`` float32 in [-1, 1].
+
+        ``V`` is 1 for a policy trained on a single venue, the number of venues for one trained
+        on ``mm_gym/MultiVenue-v0`` (a bid and an ask action per venue, in venue order).
+        """
         if self._cols is None:
             raise RuntimeError(f"PPOPolicy {self.name!r}: act() called before reset(rng, context)")
         x = np.asarray(obs)
@@ -330,7 +340,7 @@ def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPoli
             f"no trained policy at {file}: expected a run directory written by train.py "
             f"(containing {POLICY_FILE}) or the path of a {POLICY_FILE}"
         )
-    trained_on = _trained_env_id(file.parent)
+    trained_on = trained_env_id(file.parent)
     if trained_on is not None:
         # A policy of a retired env version learnt another market: refused, not converted.
         check_trained_env_id(trained_on, str(file.parent))
@@ -344,7 +354,7 @@ def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPoli
         raise PolicyFileError(f"{file}: {detail}") from None
 
 
-def _trained_env_id(folder: Path) -> str | None:
+def trained_env_id(folder: Path) -> str | None:
     """The ``env_id`` recorded in the run folder's ``metadata.json``, if it records one."""
     meta = folder / "metadata.json"
     try:

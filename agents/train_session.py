@@ -120,18 +120,30 @@ def record_session(args: Any, saver: Checkpointer, status: str, overrides: dict)
 def evaluate_run(
     args: Any, run_dir: Path, overrides: dict[str, Any], metadata: dict[str, Any]
 ) -> None:
-    """The final table: the new policy against the baselines on held-out seeds."""
-    from agents.compare import compare_with_baselines, format_comparison
+    """The final table: the new policy against the baselines on held-out seeds.
+
+    On a multi-venue env the baselines are the multi-venue ones, played by the multi-venue
+    tournament (:func:`agents.compare.compare_multivenue`).
+    """
+    from agents.compare import compare_multivenue, compare_with_baselines, format_comparison
     from agents.policy import load_policy
+    from agents.train_settings import eval_baselines, is_multivenue
     from mm_gym.rewards import REWARD_KEYS
 
     eval_overrides = {k: v for k, v in overrides.items() if k not in REWARD_KEYS}
-    baselines = [b for b in args.eval_baselines.split(",") if b]
+    baselines = eval_baselines(args)
+    policy = load_policy(run_dir, name=run_dir.name)
     t0 = time.perf_counter()
-    comp = compare_with_baselines(
-        load_policy(run_dir, name=run_dir.name), baselines, args.env_id, eval_overrides,
-        n_episodes=args.eval_episodes, seed=args.eval_seed, rival=args.rival,
-    )  # fmt: skip
+    if is_multivenue(args.env_id):
+        comp = compare_multivenue(
+            policy, baselines, args.env_id, eval_overrides,
+            n_episodes=args.eval_episodes, seed=args.eval_seed,
+        )  # fmt: skip
+    else:
+        comp = compare_with_baselines(
+            policy, baselines, args.env_id, eval_overrides,
+            n_episodes=args.eval_episodes, seed=args.eval_seed, rival=args.rival,
+        )  # fmt: skip
     text = format_comparison(comp)
     print(text)
     atomic_write_text(run_dir / "evaluation.txt", text + "\n")

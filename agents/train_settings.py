@@ -84,29 +84,69 @@ def check_settings(args: Any, fail: Fail, where: str = "") -> None:
         bad(f"lr_schedule={excerpt(args.lr_schedule)} must be 'constant' or 'linear'")
     if args.activation not in ("tanh", "relu"):
         bad(f"activation={excerpt(args.activation)} must be 'tanh' or 'relu'")
-    from agents.rivals import BASELINE_NAMES
-
-    unknown = [b for b in args.eval_baselines.split(",") if b and b not in BASELINE_NAMES]
-    if unknown:
-        bad(
-            f"eval_baselines={excerpt(args.eval_baselines)}: {excerpt(unknown[0])} is not a "
-            f"baseline; choose from {list(BASELINE_NAMES)}"
-        )
     if args.run_name:
         check_run_name(args.run_name, bad)
     check_market(args, bad)
+    allowed = baseline_names(args.env_id)
+    unknown = [b for b in args.eval_baselines.split(",") if b and b not in allowed]
+    if unknown:
+        bad(
+            f"eval_baselines={excerpt(args.eval_baselines)}: {excerpt(unknown[0])} is not a "
+            f"baseline of {args.env_id}; choose from {list(allowed)}"
+        )
+
+
+DEFAULT_EVAL_BASELINES = "fixed_spread,order_flow_skew,avellaneda_stoikov"
+"""The final table's baselines on the single-venue book envs (``--eval-baselines`` empty)."""
+DEFAULT_MULTIVENUE_EVAL_BASELINES = "routed_as,routed_glft,everywhere_as"
+"""The final table's baselines on ``mm_gym/MultiVenue-v0`` (``--eval-baselines`` empty): the
+smart router with AS and with GLFT on top (issue #15's baselines), and AS on every venue."""
+
+
+def is_multivenue(env_id: str) -> bool:
+    """Whether ``env_id`` is a multi-venue env (trained and evaluated on its own baselines)."""
+    import mm_gym
+
+    return env_id in mm_gym.MULTI_VENUE_ENV_IDS
+
+
+def baseline_names(env_id: str) -> tuple[str, ...]:
+    """The baselines the final table of a run on ``env_id`` may name."""
+    if is_multivenue(env_id):
+        from baselines.multivenue import MULTIVENUE_BASELINES
+
+        return tuple(MULTIVENUE_BASELINES)
+    from agents.rivals import BASELINE_NAMES
+
+    return tuple(BASELINE_NAMES)
+
+
+def eval_baselines(args: Any) -> list[str]:
+    """The final table's baselines: ``--eval-baselines``, or the env's default set if empty."""
+    text = args.eval_baselines or (
+        DEFAULT_MULTIVENUE_EVAL_BASELINES if is_multivenue(args.env_id) else DEFAULT_EVAL_BASELINES
+    )
+    return [b for b in text.split(",") if b]
 
 
 def check_market(args: Any, fail: Fail) -> None:
-    """``--env-id`` must be a book env id and ``--regime`` a name of the one preset vocabulary.
+    """``--env-id`` must be a book or multi-venue env id and ``--regime`` a preset name.
 
     Checked with the settings, before anything is built or created: an unknown value would
-    otherwise fail deep inside Gymnasium (``CartPole-v1``: a bare ``IndexError``).
+    otherwise fail deep inside Gymnasium (``CartPole-v1``: a bare ``IndexError``). On
+    ``mm_gym/MultiVenue-v0`` mm2 is each venue's built-in rival, so ``--rival`` must be
+    ``builtin``; ``--regime`` applies to the asset's market as on a single venue.
     """
     import mm_gym
     from mm_gym.config import ConfigError, setting_preset
 
-    if args.env_id not in mm_gym.BOOK_ENV_IDS:
+    trainable = mm_gym.BOOK_ENV_IDS + mm_gym.MULTI_VENUE_ENV_IDS
+    if args.env_id in mm_gym.MULTI_VENUE_ENV_IDS and args.rival != "builtin":
+        fail(
+            f"rival={excerpt(args.rival)}: on {args.env_id} mm2 is each venue's built-in rival; "
+            "the multi-venue env takes no rival policy (leave --rival at 'builtin')"
+        )
+    if args.env_id not in trainable:
         why = (
             " (the Avellaneda-Stoikov intensity model has no order book and no vector env: "
             "train.py trains on the book)"
@@ -115,7 +155,7 @@ def check_market(args: Any, fail: Fail) -> None:
         )
         fail(
             f"env_id={excerpt(args.env_id)} is not a trainable environment{why}; choose one of "
-            f"{list(mm_gym.BOOK_ENV_IDS)}"
+            f"{list(trainable)}"
         )
     if args.regime:
         try:

@@ -138,7 +138,7 @@ class TrainingMonitor(BaseCallback):
     - ``episode/mean_abs_inventory``, ``episode/inventory_std``, ``episode/max_abs_inventory``,
       ``episode/final_abs_inventory`` (lots);
     - ``episode/fill_rate`` (mm1's fills per step) and ``episode/quoted_spread_ticks`` (the
-      requested bid + ask offsets);
+      requested bid + ask offsets, averaged over the venues on MultiVenue-v0);
     - ``reward/<component>``: episode sums of each reward component, unscaled;
     - ``time/env_steps_per_sec`` (this iteration), ``time/env_steps_per_sec_mean`` (since the
       start of this process).

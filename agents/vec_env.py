@@ -1,5 +1,8 @@
 """An SB3 ``VecEnv`` over the native batched :class:`~mm_gym.envs.vector.MarketMakingVectorEnv`.
 
+The multi-venue :class:`~mm_gym.multivenue.MultiVenueVectorEnv` is adapted the same way (its
+info carries the same keys, summed over the venues; its action is a bid and an ask per venue).
+
 Stable-Baselines3 steps a ``VecEnv``; wrapping each market in its own process
 (``SubprocVecEnv``) or looping over Python envs (``DummyVecEnv``) would throw away the batched
 core, which steps all ``num_envs`` markets in one compiled call. :class:`MarketMakingSB3VecEnv`
@@ -158,10 +161,13 @@ class MarketMakingSB3VecEnv(VecEnv):
         fills = info.get("fills")
         if fills is not None:
             self._fills += fills
-        if actions.ndim == 2 and actions.shape[1] >= 2:
-            # Quoted spread in ticks: the sum of the requested bid and ask offsets.
-            o = actions_to_offsets(actions[:, :2], self._max_offset, self._mapping)
-            self._spread += o[:, 0] + o[:, 1]
+        if actions.ndim == 2 and actions.shape[1] >= 2 and actions.shape[1] % 2 == 0:
+            # Quoted spread in ticks: the sum of the requested bid and ask offsets, averaged over
+            # the venues (a bid and an ask action per venue; one venue but on MultiVenue-v0).
+            o = actions_to_offsets(
+                actions.reshape(self.num_envs, -1, 2), self._max_offset, self._mapping
+            )
+            self._spread += (o[..., 0] + o[..., 1]).mean(axis=1)
         comps = info.get("reward_components")
         if isinstance(comps, dict):
             for name, value in comps.items():

@@ -189,8 +189,11 @@ def test_ppo_policy_errors():
     bad = toy_policy_arrays()
     bad["weights_1"] = np.zeros((3, 4), np.float32)
     bad["biases_1"] = np.zeros(3, np.float32)
-    with pytest.raises(ValueError, match="expected 2"):
+    with pytest.raises(ValueError, match="outputs 3 actions; expected a bid and an ask per venue"):
         PPOPolicy(bad)
+    # A bid and an ask per venue: a two-venue actor (MultiVenue-v0 with two venues) loads.
+    bad["weights_1"], bad["biases_1"] = np.zeros((4, 4), np.float32), np.zeros(4, np.float32)
+    assert PPOPolicy(bad).weights[-1].shape[0] == 4
     with pytest.raises(FileNotFoundError, match=r"policy\.npz"):
         load_policy("/nonexistent/run")
 

@@ -6,7 +6,8 @@ contestant: common random numbers, so the venues' shared exogenous path, regime 
 is the same; ``path_hash`` in ``episodes.csv`` fingerprints it), in batches of the native
 vector env. Per contestant it reports the mean episode reward and PnL with 95 % percentile
 bootstrap CIs, the paired difference against ``--baseline`` (bootstrap of the episode-by-episode
-differences), mean ``|inventory|``, the arbitrageurs' lots, and per venue:
+differences), the per-episode Sharpe ratio of step PnL (:func:`mm_gym.metrics.sharpe`), mean
+``|inventory|``, the arbitrageurs' lots, and per venue:
 
 - ``spread_capture``: the sum over mm1's fills of ``lots * |price - mid at the fill|``,
 - ``rebates_fees``: maker rebates received minus fees paid,
@@ -16,6 +17,11 @@ all in currency per episode, which sum to the venue's PnL (cash plus inventory a
 mid) and, over the venues, to the total PnL; ``fill_share`` (the venue's share of mm1's filled
 lots) and ``quote_share`` (the share of steps mm1 quoted there, not parked at action +1: the
 router's venue choices).
+
+Trained policies play too: ``--runs runs/<name> ...`` adds each ``train.py`` run trained on
+``mm_gym/MultiVenue-v0`` (``python train.py --env-id mm_gym/MultiVenue-v0``) as the contestant
+``ppo:<name>`` (:func:`agents.load_policy`); ``--baseline`` may name one. This tool is the one
+way to evaluate a multi-venue run (``evaluate.py`` plays the single-venue envs and refuses it).
 
 Files (into ``--out``, default ``exports/multivenue/<timestamp>``, through
 :mod:`mm_gym.output_folder`: written into a temporary folder and moved into place; an existing
@@ -29,7 +35,7 @@ import argparse
 import sys
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -38,12 +44,15 @@ import pandas as pd
 
 from mm_gym.cli import CliError, OneLineParser, run_cli
 from mm_gym.output_folder import FolderOwner, check_out_flag
+from mm_gym.policy import QuotingPolicy
 
 __all__ = [
     "DEFAULT_CONTESTANTS",
     "MARKER",
     "RANGES",
+    "SUMMARY_METRICS",
     "attribution_table",
+    "load_runs",
     "main",
     "play",
     "run",
@@ -121,21 +130,26 @@ def run_batch(
     rng: np.random.Generator,
     preset: str = "default",
     venues: Any = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
     """Play one episode per seed with ``policy`` in one vector env; per-episode results.
 
+    ``overrides``: further keyword overrides of the env (market fields, reward options), as
+    ``gym.make_vec`` takes them; ``steps`` sets ``horizon_steps``.
+
     Returns:
-        Arrays with a leading episode axis: ``episode_reward``, ``total_pnl``,
+        Arrays with a leading episode axis: ``episode_reward``, ``total_pnl``, ``sharpe``,
         ``mean_abs_inventory``, ``arbitrage_lots``, ``path_hash``, and ``(n, V)``
         ``spread_capture``, ``rebates_fees``, ``inventory_pnl``, ``venue_pnl``, ``fills``,
         ``quoted_steps`` (see the module docstring).
     """
+    from mm_gym.metrics import sharpe
     from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueVectorEnv
 
     n = len(seeds)
-    env = MultiVenueVectorEnv(
-        n, preset, venues=DEFAULT_VENUES if venues is None else venues, horizon_steps=steps
-    )
+    kwargs = {**(overrides or {}), "horizon_steps": steps}
+    vs = DEFAULT_VENUES if venues is None else venues
+    env = MultiVenueVectorEnv(n, preset, venues=vs, **kwargs)
     core = env._core  # the venues' accounts, read-only (this package's own env)
     nv = core.n_venues
     obs, _ = env.reset(seed=[int(s) for s in seeds])
@@ -144,12 +158,14 @@ def run_batch(
     acc = {k: np.zeros((n, nv)) for k in ("spread_capture", "fills", "quoted_steps")}
     reward, abs_inv, arb = np.zeros(n), np.zeros(n), np.zeros(n)
     regime, sentiment = np.zeros((steps, n), np.int64), np.zeros((steps, n), np.float32)
+    step_pnl = np.zeros((n, steps))
     done = np.zeros(n, bool)
     for t in range(steps):
         actions = np.asarray(policy.act(obs), np.float32)
         acc["quoted_steps"] += ~(actions.reshape(n, nv, 2) >= 1.0).all(axis=2)
         obs, r, term, trunc, info = env.step(actions)
         reward += r
+        step_pnl[:, t] = info["reward_components"]["pnl"]
         acc["spread_capture"] += np.stack([s.accounts.step_edge[:, 0] for s in core.sims], axis=1)
         acc["fills"] += info["venue_fills"]
         abs_inv += np.abs(info["inventory"])
@@ -166,6 +182,7 @@ def run_batch(
     return {
         "episode_reward": reward,
         "total_pnl": venue_pnl.sum(axis=1),
+        "sharpe": sharpe(step_pnl),
         "mean_abs_inventory": abs_inv / steps,
         "arbitrage_lots": arb,
         "path_hash": _path_hash(regime, sentiment),
@@ -195,6 +212,7 @@ def _episode_rows(
                 for k in (
                     "episode_reward",
                     "total_pnl",
+                    "sharpe",
                     "mean_abs_inventory",
                     "arbitrage_lots",
                     "path_hash",
@@ -211,7 +229,7 @@ def _episode_rows(
 
 
 def play(
-    contestants: Sequence[str],
+    contestants: Sequence[str | QuotingPolicy],
     *,
     episodes: int = 64,
     steps: int = 1_000,
@@ -221,11 +239,15 @@ def play(
     top_k: int = 1,
     venues: Any = None,
     progress: bool = True,
+    seeds: Sequence[int] | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Play every contestant on episodes ``seed .. seed + episodes - 1``; ``episodes.csv``.
 
     Args:
-        contestants: Names of :data:`baselines.multivenue.MULTIVENUE_BASELINES`.
+        contestants: Names of :data:`baselines.multivenue.MULTIVENUE_BASELINES`, or
+            multi-venue QuotingPolicies (e.g. :func:`agents.load_policy` of a run), labelled
+            by their ``name``.
         episodes: Episodes per contestant.
         steps: Steps per episode (the market's ``horizon_steps``).
         batch: Episodes stepped together (vector env size).
@@ -234,6 +256,9 @@ def play(
         top_k: Venues the routed contestants quote per step.
         venues: The venues (default :data:`mm_gym.multivenue.DEFAULT_VENUES`).
         progress: Show a tqdm bar over contestant episode-steps.
+        seeds: The episodes' seeds, instead of ``seed .. seed + episodes - 1`` (``episodes``
+            is then ignored), e.g. :func:`mm_gym.evaluation.evaluation_seeds` for held-out ones.
+        overrides: Further env overrides (:func:`run_batch`).
     """
     from tqdm import tqdm
 
@@ -245,18 +270,26 @@ def play(
     cfg = get_preset(preset)
     price = cfg.price0_ticks * cfg.tick_size
     frames = []
-    all_seeds = np.arange(seed, seed + episodes, dtype=np.int64)
-    total = len(contestants) * episodes * steps
+    if seeds is None:
+        all_seeds = np.arange(seed, seed + episodes, dtype=np.int64)
+    else:
+        all_seeds = np.asarray(seeds).astype(np.int64)
+    total = len(contestants) * len(all_seeds) * steps
     with tqdm(total=total, unit="step", disable=None if progress else True) as bar:
-        for name in contestants:
+        for contestant in contestants:
+            policy: QuotingPolicy
+            if isinstance(contestant, str):
+                name = contestant
+                policy = make_multivenue_policy(name, preset, start_price=price, top_k=top_k)
+            else:
+                name, policy = str(contestant.name), contestant
             bar.set_description(name)
-            policy = make_multivenue_policy(name, preset, start_price=price, top_k=top_k)
-            for b, start in enumerate(range(0, episodes, batch)):
-                seeds = all_seeds[start : start + batch]
+            for b, start in enumerate(range(0, len(all_seeds), batch)):
+                chunk = all_seeds[start : start + batch]
                 rng = np.random.default_rng([seed, zlib.crc32(name.encode()), b])
-                res = run_batch(policy, seeds.tolist(), steps, rng, preset, vs)
-                frames.append(_episode_rows(name, seeds, res, [v.name for v in vs], steps))
-                bar.update(len(seeds) * steps)
+                res = run_batch(policy, chunk.tolist(), steps, rng, preset, vs, overrides)
+                frames.append(_episode_rows(name, chunk, res, [v.name for v in vs], steps))
+                bar.update(len(chunk) * steps)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -265,10 +298,19 @@ def venue_columns(episodes: pd.DataFrame) -> list[str]:
     return [c.removeprefix("fills_") for c in episodes.columns if c.startswith("fills_")]
 
 
+SUMMARY_METRICS = ("episode_reward", "sharpe", "total_pnl")
+"""Per-episode columns :func:`summary_table` gives CIs and paired differences for."""
+
+
 def summary_table(
     episodes: pd.DataFrame, baseline: str, n_boot: int = 2_000, seed: int = 0
 ) -> pd.DataFrame:
-    """Per contestant: means with bootstrap CIs, paired differences against ``baseline``."""
+    """Per contestant: means with bootstrap CIs, paired differences against ``baseline``.
+
+    For each of :data:`SUMMARY_METRICS` ``m``: ``m_mean``, ``m_ci_low``, ``m_ci_high`` and
+    ``m_diff``, ``m_diff_low``, ``m_diff_high`` (contestant minus ``baseline``, paired by seed;
+    95 % percentile bootstrap).
+    """
     from mm_gym.metrics import bootstrap_ci, paired_diff_ci
 
     base = episodes[episodes.contestant == baseline].sort_values("seed")
@@ -278,7 +320,7 @@ def summary_table(
         if not np.array_equal(g.seed.to_numpy(), base.seed.to_numpy()):
             raise ValueError(f"{name!r} and the baseline {baseline!r} played different seeds")
         row: dict[str, Any] = {"contestant": name, "n_episodes": len(g)}
-        for metric in ("episode_reward", "total_pnl"):
+        for metric in SUMMARY_METRICS:
             x, y = g[metric].to_numpy(), base[metric].to_numpy()
             ci = bootstrap_ci(x, n_boot, rng=seed)
             d = paired_diff_ci(x, y, n_boot, rng=seed)
@@ -379,18 +421,18 @@ def format_summary(summary: pd.DataFrame, attribution: pd.DataFrame) -> str:
     """The summary and the per-venue attribution as aligned text (what the CLI prints)."""
     lines = [
         f"{'contestant':<18}{'reward [95% CI]':>28}{'PnL [95% CI]':>28}"
-        f"{'PnL - baseline [95% CI]':>30}{'|inv|':>8}"
+        f"{'PnL - baseline [95% CI]':>30}{'|inv|':>8}{'Sharpe':>8}"
     ]
     for r in summary.itertuples():
         lines.append(
-            f"{r.contestant:<18}"
+            f"{str(r.contestant)[:17]:<18}"
             f"{r.episode_reward_mean:>10.1f} [{r.episode_reward_ci_low:.1f}, "
             f"{r.episode_reward_ci_high:.1f}]".ljust(28 + 18)
             + f"{r.total_pnl_mean:>10.1f} [{r.total_pnl_ci_low:.1f}, {r.total_pnl_ci_high:.1f}]"
             f"".ljust(28)
             + f"{r.total_pnl_diff:>10.1f} [{r.total_pnl_diff_low:.1f}, "
             f"{r.total_pnl_diff_high:.1f}]".ljust(30)
-            + f"{r.mean_abs_inventory:>8.2f}"
+            + f"{r.mean_abs_inventory:>8.2f}{r.sharpe_mean:>8.2f}"
         )
     lines.append("")
     lines.append(
@@ -399,7 +441,7 @@ def format_summary(summary: pd.DataFrame, attribution: pd.DataFrame) -> str:
     )
     for r in attribution.itertuples():
         lines.append(
-            f"{r.contestant:<18}{r.venue:>6}{r.spread_capture:>10.1f}{r.rebates_fees:>10.1f}"
+            f"{str(r.contestant)[:17]:<18}{r.venue:>6}{r.spread_capture:>10.1f}{r.rebates_fees:>10.1f}"
             f"{r.inventory_pnl:>11.1f}{r.pnl:>10.1f}{r.fill_share:>12.3f}{r.quote_share:>13.3f}"
         )
     return "\n".join(lines)
@@ -415,7 +457,15 @@ def _parser() -> argparse.ArgumentParser:
         "--contestants", nargs="+", default=list(DEFAULT_CONTESTANTS), metavar="NAME",
         help=f"multi-venue baselines to play (default: {' '.join(DEFAULT_CONTESTANTS)})",
     )  # fmt: skip
-    p.add_argument("--baseline", default="everywhere_as", help="paired differences against it")
+    p.add_argument(
+        "--runs", nargs="+", default=[], metavar="RUN",
+        help="train.py run folders trained on mm_gym/MultiVenue-v0 to add as contestants "
+        "ppo:<folder name> (agents.load_policy)",
+    )  # fmt: skip
+    p.add_argument(
+        "--baseline", default="everywhere_as",
+        help="paired differences against it (a contestant, or ppo:<name> of --runs)",
+    )  # fmt: skip
     p.add_argument("--episodes", type=int, default=64, help="episodes per contestant (64)")
     p.add_argument("--steps", type=int, default=1_000, help="steps per episode (1000)")
     p.add_argument("--batch", type=int, default=64, help="episodes stepped together (64)")
@@ -449,8 +499,57 @@ def _venues(text: str | None) -> tuple[Any, ...]:
         raise CliError(f"--venues: {' '.join(str(exc).split())}") from None
 
 
-def _validate(args: argparse.Namespace) -> tuple[Any, ...]:
-    """Refuse bad flags before anything is simulated (one-line :class:`CliError`); the venues."""
+def load_runs(folders: Sequence[str], venues: Any = None) -> list[QuotingPolicy]:
+    """The trained policies of ``train.py`` run folders as contestants ``ppo:<folder name>``.
+
+    Each run must have been trained on a multi-venue env id (its ``metadata.json``) and observe
+    only features the multi-venue env of ``venues`` has.
+
+    Raises:
+        CliError: One line naming the run and what is wrong (missing, not a multi-venue run,
+            unreadable policy, features the env does not observe, a name given twice).
+    """
+    if not folders:
+        return []
+    import mm_gym
+    from agents.policy import load_policy, trained_env_id
+    from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueVectorEnv
+
+    observed = MultiVenueVectorEnv(1, venues=DEFAULT_VENUES if venues is None else venues)
+    policies: list[QuotingPolicy] = []
+    for text in folders:
+        folder = Path(text)
+        if not (folder / "metadata.json").is_file():
+            raise CliError(f"--runs {text!r}: not a train.py run folder (no metadata.json)")
+        env_id = trained_env_id(folder)
+        if env_id not in mm_gym.MULTI_VENUE_ENV_IDS:
+            raise CliError(
+                f"--runs {text!r} was trained on {env_id!r}, not on a multi-venue env "
+                f"{list(mm_gym.MULTI_VENUE_ENV_IDS)}: evaluate it with evaluate.py --runs"
+            )
+        try:
+            policy = load_policy(folder, name=f"ppo:{folder.name}")
+        except (OSError, ValueError) as exc:
+            raise CliError(f"--runs {text!r}: {str(exc).splitlines()[0]}") from None
+        missing = [f for f in policy.feature_names if f not in observed.feature_names]
+        if missing:
+            raise CliError(
+                f"--runs {text!r} was trained on features {missing[:3]} that these venues' "
+                f"env does not observe (venues {[v.name for v in observed.venues]})"
+            )
+        if any(p.name == policy.name for p in policies):
+            raise CliError(f"--runs names {policy.name!r} twice")
+        policies.append(policy)
+    observed.close()
+    return policies
+
+
+def _validate(args: argparse.Namespace) -> tuple[tuple[Any, ...], list[QuotingPolicy]]:
+    """Refuse bad flags before anything is simulated (one-line :class:`CliError`).
+
+    Returns:
+        The venues and the trained contestants of ``--runs``.
+    """
     from baselines.multivenue import MULTIVENUE_BASELINES
     from mm_gym.presets import book_preset_names
 
@@ -458,15 +557,11 @@ def _validate(args: argparse.Namespace) -> tuple[Any, ...]:
         v = getattr(args, name)
         if not lo <= v <= hi:
             raise CliError(f"--{name.replace('_', '-')}={v} must be in [{lo}, {hi}]")
-    for name in (*args.contestants, args.baseline):
+    for name in args.contestants:
         if name not in MULTIVENUE_BASELINES:
             raise CliError(
                 f"contestant {name!r} is not valid: choose from {list(MULTIVENUE_BASELINES)}"
             )
-    if args.baseline not in args.contestants:
-        raise CliError(
-            f"--baseline {args.baseline!r} must be one of --contestants {args.contestants}"
-        )
     if len(set(args.contestants)) != len(args.contestants):
         raise CliError(f"--contestants {args.contestants} names a contestant twice")
     if args.preset not in book_preset_names():
@@ -474,9 +569,13 @@ def _validate(args: argparse.Namespace) -> tuple[Any, ...]:
     venues = _venues(args.venues)
     if args.top_k > len(venues):
         raise CliError(f"--top-k={args.top_k} must be in [1, {len(venues)}] (the venues)")
+    runs = load_runs(args.runs, venues)
+    names = [*args.contestants, *(p.name for p in runs)]
+    if args.baseline not in names:
+        raise CliError(f"--baseline {args.baseline!r} must be one of the contestants {names}")
     if args.out is not None:
         check_out_flag(Path(args.out), args.overwrite, OWNER)
-    return venues
+    return venues, runs
 
 
 def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
@@ -488,11 +587,11 @@ def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
     from mm_gym.output_folder import prepare_output, publish
 
     args = _parser().parse_args(argv)
-    venues = _validate(args)
+    venues, runs = _validate(args)
     out = Path(args.out or Path("exports", "multivenue", time.strftime("%Y%m%d-%H%M%S")))
     started = time.perf_counter()
     episodes = play(
-        args.contestants, episodes=args.episodes, steps=args.steps, batch=args.batch,
+        [*args.contestants, *runs], episodes=args.episodes, steps=args.steps, batch=args.batch,
         seed=args.seed, preset=args.preset, top_k=args.top_k, venues=venues,
         progress=not args.no_progress,
     )  # fmt: skip
