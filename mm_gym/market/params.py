@@ -12,8 +12,8 @@ from typing import Any, NamedTuple, get_type_hints
 from mm_gym.config import REGIMES, FormationConfig, MarketConfig
 from mm_gym.market.rng import geometric_log_q_of_mean
 
-MAX_ASSETS = 8  # assets of a portfolio (mm_gym.portfolio): the length of MarketParams.corr_row
-NO_CORRELATION = (0.0,) * MAX_ASSETS
+MAX_ASSETS = 8  # assets of a portfolio (mm_gym.portfolio): MarketParams.corr_0 .. corr_7
+CORR_FIELDS = tuple(f"corr_{b}" for b in range(MAX_ASSETS))
 REGIME_SWITCHING = 3  # regime_mode of a switching market (0..2: that regime, fixed)
 FORMATION_LEGACY = 0  # price_formation codes
 FORMATION_BOOK = 1
@@ -103,12 +103,20 @@ class MarketParams(NamedTuple):
     # the asset of a portfolio (mm_gym.portfolio): seeds the asset's own streams
     # (rng.seed_asset_streams); 0 for a single asset
     asset: int = 0
-    # the fundamental's innovation of a portfolio's asset is sum_b corr_row[b] * z_b over the
-    # corr_n standard normals z_b drawn each step from the shared STREAM_CORR: corr_row is the
+    # the fundamental's innovation of a portfolio's asset is sum_b corr_b * z_b over the corr_n
+    # standard normals z_b drawn each step from the shared STREAM_CORR: corr_0 .. corr_7 are the
     # asset's row of the Cholesky factor of the correlation matrix (zero-padded to MAX_ASSETS).
-    # corr_n = 0 (a single asset): the innovation is the market's own STREAM_EXO draw
+    # corr_n = 0 (a single asset): the innovation is the market's own STREAM_EXO draw. Scalars,
+    # not a tuple: the parallel kernels' loop bodies (numba parfors) take no tuple arguments.
     corr_n: int = 0
-    corr_row: tuple[float, ...] = NO_CORRELATION
+    corr_0: float = 0.0
+    corr_1: float = 0.0
+    corr_2: float = 0.0
+    corr_3: float = 0.0
+    corr_4: float = 0.0
+    corr_5: float = 0.0
+    corr_6: float = 0.0
+    corr_7: float = 0.0
 
 
 def pack_params(config: MarketConfig) -> MarketParams:

@@ -19,9 +19,9 @@ Per step (in this order):
    Poisson count and its noise draws are still made and discarded, for the same reason.
 4. Fundamental ``F`` (ticks), by regime, with ``e ~ N(0,1)``. For an asset of a portfolio
    (``corr_n > 0``, :mod:`mm_gym.portfolio`) the ``STREAM_EXO`` draw is made and discarded, and
-   ``e = sum_b corr_row[b] * z_b`` instead, ``z_1 .. z_corr_n`` standard normals from the
+   ``e = sum_b corr_b * z_b`` instead, ``z_1 .. z_corr_n`` standard normals from the
    ``STREAM_CORR`` stream every asset shares: the assets' innovations have the correlation matrix
-   whose Cholesky factor's rows are their ``corr_row``.
+   whose Cholesky factor's rows are their ``corr_0 .. corr_7``.
    ``mean_reverting``: ``F += ou_kappa * (anchor - F) + sigma * e`` (discrete OU, AR(1) 1-kappa);
    ``trending``: ``F += trend_drift * s + sigma * e`` (drift sign follows sentiment);
    ``volatile``: ``F += volatile_sigma_mult * sigma * e``.
@@ -147,9 +147,10 @@ def step_exogenous(s: MarketState, p: MarketParams, m: int, in_episode: bool) ->
     # 4. fundamental
     e = normal(rng, m, st)
     if p.corr_n > 0:
+        row = (p.corr_0, p.corr_1, p.corr_2, p.corr_3, p.corr_4, p.corr_5, p.corr_6, p.corr_7)
         e = 0.0
         for b in range(p.corr_n):
-            e += p.corr_row[b] * normal(rng, m, STREAM_CORR)
+            e += row[b] * normal(rng, m, STREAM_CORR)
     regime = is_[m, I_REGIME]
     f = fs[m, F_FUND]
     if p.price_formation == FORMATION_BOOK:

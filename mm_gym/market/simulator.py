@@ -29,7 +29,7 @@ import numpy as np
 
 from mm_gym.config import ConfigError, MarketConfig, is_integer
 from mm_gym.market import kernels
-from mm_gym.market.params import MAX_ASSETS, MarketParams, pack_params
+from mm_gym.market.params import CORR_FIELDS, MAX_ASSETS, MarketParams, pack_params
 from mm_gym.market.state import (
     A_INV,
     F_MID,
@@ -174,14 +174,14 @@ def _headline_bank(config: MarketConfig) -> Any:
 
 
 def _correlation_params(row: Any) -> dict[str, Any]:
-    """The ``corr_n`` and ``corr_row`` of :class:`MarketParams` for a Cholesky row ``row``."""
+    """The ``corr_n`` and ``corr_0 .. corr_7`` of :class:`MarketParams` for a Cholesky row."""
     r = np.asarray(row, np.float64)
     if r.ndim != 1 or not 1 <= r.size <= MAX_ASSETS or not np.isfinite(r).all():
         raise ConfigError(
             f"correlation={row!r} must be 1 to {MAX_ASSETS} finite numbers (a Cholesky row)"
         )
-    padded = tuple(float(x) for x in r) + (0.0,) * (MAX_ASSETS - r.size)
-    return {"corr_n": int(r.size), "corr_row": padded}
+    padded = [float(x) for x in r] + [0.0] * (MAX_ASSETS - r.size)
+    return {"corr_n": int(r.size), **dict(zip(CORR_FIELDS, padded, strict=True))}
 
 
 class MarketSimulator:
