@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from mm_gym.envs.intensity import IntensityMarketMakingEnv
     from mm_gym.envs.parallel import MarketMakingParallelEnv
     from mm_gym.envs.single import MarketMakingEnv
+    from mm_gym.envs.two_makers import TwoMakerVectorEnv
     from mm_gym.envs.vector import MarketMakingVectorEnv
 
 __version__ = "0.2.0"
@@ -67,6 +68,7 @@ __all__ = [
     "PolicyContext",
     "QuotingPolicy",
     "RolloutResult",
+    "TwoMakerVectorEnv",
     "__version__",
     "check_trained_env_id",
     "parallel_env",
@@ -179,6 +181,7 @@ _LAZY = {
     "MarketMakingEnv": "mm_gym.envs.single",
     "MarketMakingParallelEnv": "mm_gym.envs.parallel",
     "MarketMakingVectorEnv": "mm_gym.envs.vector",
+    "TwoMakerVectorEnv": "mm_gym.envs.two_makers",
 }
 
 

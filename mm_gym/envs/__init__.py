@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from mm_gym.envs.intensity import IntensityMarketMakingEnv
     from mm_gym.envs.parallel import MarketMakingParallelEnv, parallel_env
     from mm_gym.envs.single import MarketMakingEnv
+    from mm_gym.envs.two_makers import TwoMakerVectorEnv
     from mm_gym.envs.vector import MarketMakingVectorEnv
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "MarketMakingEnv",
     "MarketMakingParallelEnv",
     "MarketMakingVectorEnv",
+    "TwoMakerVectorEnv",
     "parallel_env",
 ]
 
@@ -32,6 +34,7 @@ _WHERE = {
     "MarketMakingEnv": "mm_gym.envs.single",
     "MarketMakingParallelEnv": "mm_gym.envs.parallel",
     "MarketMakingVectorEnv": "mm_gym.envs.vector",
+    "TwoMakerVectorEnv": "mm_gym.envs.two_makers",
     "parallel_env": "mm_gym.envs.parallel",
 }
 
