@@ -46,7 +46,7 @@ from mm_gym.actions import (
     offsets_to_actions,
 )
 from mm_gym.files import MemoryLimitError, atomic_write_bytes, check_memory
-from mm_gym.policy import PolicyContext
+from mm_gym.policy import AGENT_ID_FEATURE, PolicyContext
 
 __all__ = [
     "MAX_POLICY_BYTES",
@@ -222,6 +222,7 @@ class PPOPolicy:
         # The denominator of VecNormalize's normalisation, computed as it does (float64).
         self._std = np.sqrt(self.obs_var + self.epsilon)
         self._cols: np.ndarray | None = None
+        self._seat: tuple[int, float] | None = None
         self._target: tuple[float, str] | None = None  # the env's (max_offset, mapping) if other
 
     @staticmethod
@@ -244,13 +245,22 @@ class PPOPolicy:
         Raises:
             KeyError: If a feature the policy was trained on is not observed.
         """
-        missing = [f for f in self.feature_names if f not in context.feature_names]
+        names = context.feature_names
+        # A policy trained on both seats (train.py --learners mm1,mm2 --share-policy) reads its
+        # seat from the context where the env does not observe it.
+        seat = AGENT_ID_FEATURE in self.feature_names and AGENT_ID_FEATURE not in names
+        missing = [
+            f for f in self.feature_names if f not in names and not (seat and f == AGENT_ID_FEATURE)
+        ]
         if missing:
             raise KeyError(
                 f"policy {self.name!r} needs features {missing} that the environment does not "
-                f"observe (it observes {list(context.feature_names)})"
+                f"observe (it observes {list(names)})"
             )
-        self._cols = np.array([context.feature_names.index(f) for f in self.feature_names])
+        self._cols = np.array([names.index(f) if f in names else 0 for f in self.feature_names])
+        self._seat = None
+        if seat:
+            self._seat = (self.feature_names.index(AGENT_ID_FEATURE), float(context.maker == "mm2"))
         target = (float(context.max_offset_ticks), context.action_mapping)
         same = target == (self.max_offset_ticks, self.action_mapping)
         self._target = None if same else target
@@ -266,7 +276,10 @@ class PPOPolicy:
         x = np.asarray(obs)
         if x.ndim != 2:
             raise ValueError(f"PPOPolicy.act: obs must be 2-D (n, d); got shape {x.shape}")
-        return self._forward(x[:, self._cols])
+        x = x[:, self._cols]
+        if self._seat is not None:
+            x[:, self._seat[0]] = self._seat[1]
+        return self._forward(x)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         """The actor on observations already in the trained feature order."""

@@ -18,7 +18,12 @@ import numpy as np
 
 from mm_gym.actions import DEFAULT_ACTION_MAPPING
 
-__all__ = ["PolicyContext", "QuotingPolicy"]
+__all__ = ["AGENT_ID_FEATURE", "PolicyContext", "QuotingPolicy"]
+
+
+AGENT_ID_FEATURE = "agent_id"
+"""The seat feature of :class:`~mm_gym.envs.two_makers.TwoMakerVectorEnv` (``agent_id=True``):
+0.0 for mm1, 1.0 for mm2."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,8 @@ class PolicyContext:
         quote_size_lots: Default quote size in lots.
         action_mapping: The environment's offset mapping (:data:`mm_gym.actions.ACTION_MAPPINGS`):
             pass it to :func:`mm_gym.actions.offsets_to_actions`.
+        maker: The seat the policy quotes for, ``"mm1"`` or ``"mm2"`` (e.g. a policy trained
+            on both seats with an ``agent_id`` feature reads it where that is not observed).
     """
 
     feature_names: tuple[str, ...]
@@ -43,6 +50,7 @@ class PolicyContext:
     tick_size: float = 0.01
     quote_size_lots: int = 1
     action_mapping: str = DEFAULT_ACTION_MAPPING
+    maker: str = "mm1"
 
     def index(self, name: str) -> int:
         """Column of feature ``name``; raises KeyError naming the valid features."""

@@ -41,6 +41,7 @@ def _expected(venv, maker: int) -> PolicyContext:
         inventory_limit=int((mc.makers.mm1_limit, mc.makers.mm2_limit)[maker]),
         tick_size=float(mc.tick_size),
         quote_size_lots=int(ec.quote_size_lots),
+        maker=("mm1", "mm2")[maker],
     )
 
 

@@ -174,3 +174,29 @@ def test_sb3_ppo_trains_one_shared_policy_on_both_seats():
     assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
     stats = venv.pop_episode_stats()
     assert stats["length"].size > 0 and (stats["length"] == 16).all()
+
+
+def test_a_policy_trained_with_the_seat_feature_reads_its_seat_from_the_context():
+    """PPOPolicy with an agent_id feature: observed in the two-maker env, else from the context."""
+    from agents.policy import PPOPolicy
+
+    plain = TwoMakerVectorEnv(2, **KW)
+    names = (*plain.feature_names, AGENT_ID_FEATURE)
+    d = len(names)
+    w = np.zeros((2, d), np.float32)
+    w[0, -1] = 1.0  # bid action = the seat feature
+    arrays = {
+        "feature_names": np.array(names), "obs_mean": np.zeros(d), "obs_var": np.ones(d),
+        "clip_obs": np.array(10.0), "epsilon": np.array(1e-8), "weights_0": w,
+        "biases_0": np.zeros(2, np.float32), "activation": np.array("tanh"),
+        "max_offset_ticks": np.array(10.0), "action_mapping": np.array("touch"),
+    }  # fmt: skip
+    policy = PPOPolicy(arrays, name="shared")
+    obs, _ = plain.reset(seed=0)
+    for maker, seat in (("mm1", 0.0), ("mm2", 1.0)):
+        policy.reset(np.random.default_rng(0), plain.policy_context(maker))
+        np.testing.assert_allclose(policy.act(obs[0::2])[:, 0], seat)
+    with_id = TwoMakerVectorEnv(2, agent_id=True, **KW)
+    obs, _ = with_id.reset(seed=0)
+    policy.reset(np.random.default_rng(0), with_id.policy_context("mm1"))
+    np.testing.assert_allclose(policy.act(obs)[:, 0], [0.0, 1.0, 0.0, 1.0])

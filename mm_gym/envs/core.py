@@ -353,6 +353,7 @@ class MarketCore(RootSeeds):
             tick_size=self.tick_size,
             quote_size_lots=int(self.quote_size),
             action_mapping=self.action_mapping,
+            maker=("mm1", "mm2")[maker],
         )
 
     # ------------------------------------------------------------------ stepping

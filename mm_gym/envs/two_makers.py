@@ -29,12 +29,9 @@ from mm_gym.envs.core import (
 from mm_gym.envs.parallel import AGENTS
 from mm_gym.envs.seeding import check_seeds
 from mm_gym.envs.vector_base import NativeVectorEnv, check_num_envs
-from mm_gym.policy import PolicyContext
+from mm_gym.policy import AGENT_ID_FEATURE, PolicyContext
 
 __all__ = ["AGENT_ID_FEATURE", "TwoMakerVectorEnv"]
-
-AGENT_ID_FEATURE = "agent_id"
-"""The feature ``agent_id=True`` appends: 0.0 for mm1's seats, 1.0 for mm2's."""
 
 _KWARGS = ("num_markets", "agent_id", "reward_info", "autoreset_mode", "max_episode_steps")
 
