@@ -151,6 +151,21 @@ class Args:
             "'builtin' only on mm_gym/MultiVenue-v0"
         },
     )
+    learners: str = field(
+        default="mm1",
+        metadata={
+            "help": "who learns: mm1 (against --rival), or mm1,mm2: both makers of every market "
+            "learn at once, one policy for both seats told apart by an agent_id feature (needs "
+            "--share-policy; --n-envs then counts markets, each two seats)"
+        },
+    )
+    share_policy: bool = field(
+        default=False,
+        metadata={
+            "help": "with --learners mm1,mm2: one network for both seats (parameter sharing, "
+            "self-play), the seat an agent_id observation feature"
+        },
+    )
     total_timesteps: int = field(
         default=20_000_000,
         metadata={
@@ -564,13 +579,17 @@ def check_digests(ckpt: Path, metadata: dict[str, Any]) -> None:
 
 def new_model(args: Args, overrides: dict[str, Any]) -> tuple[Any, Any]:
     """A new training env (with its rival) and PPO model."""
-    from agents.ppo import build_ppo, make_training_env
+    from agents.ppo import build_ppo, make_self_play_env, make_training_env
     from agents.rivals import make_rival
+    from agents.train_settings import two_learners
 
-    rival = make_rival(args.rival, args.env_id, overrides)
-    venv = make_training_env(
-        args.env_id, args.n_envs, overrides, rival=rival, **_norm_settings(args)
-    )
+    if two_learners(args):
+        venv = make_self_play_env(args.env_id, args.n_envs, overrides, **_norm_settings(args))
+    else:
+        rival = make_rival(args.rival, args.env_id, overrides)
+        venv = make_training_env(
+            args.env_id, args.n_envs, overrides, rival=rival, **_norm_settings(args)
+        )
     hyper = {
         name: getattr(args, name)
         for name in ("learning_rate", "lr_schedule", "n_steps", "batch_size", "n_epochs",

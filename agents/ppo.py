@@ -22,7 +22,14 @@ from stable_baselines3.common.vec_env import VecNormalize
 from agents.vec_env import MarketMakingSB3VecEnv
 from mm_gym.actions import DEFAULT_ACTION_MAPPING, check_action_mapping
 
-__all__ = ["ACTIVATIONS", "build_ppo", "make_training_env", "native_env", "policy_arrays"]
+__all__ = [
+    "ACTIVATIONS",
+    "build_ppo",
+    "make_self_play_env",
+    "make_training_env",
+    "native_env",
+    "policy_arrays",
+]
 
 ACTIVATIONS: dict[str, type[torch.nn.Module]] = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
 """Hidden-layer activations accepted by :func:`build_ppo`, by name."""
@@ -64,6 +71,27 @@ def make_training_env(
     )
     adapter = MarketMakingSB3VecEnv(native)
     return normalized(adapter, gamma, norm_obs, norm_reward, clip_obs, clip_reward)
+
+
+def make_self_play_env(
+    env_id: str,
+    n_markets: int,
+    env_kwargs: Mapping[str, Any] | None = None,
+    **norm: Any,
+) -> VecNormalize:
+    """Both makers of ``n_markets`` markets as ``2 * n_markets`` SB3 envs (self-play).
+
+    :class:`~mm_gym.envs.two_makers.TwoMakerVectorEnv` of ``env_id``'s preset with the
+    ``agent_id`` feature, through the same adapter and ``VecNormalize`` as
+    :func:`make_training_env` (``norm``: :func:`normalized`'s keywords, all of them).
+    """
+    from mm_gym.envs.two_makers import TwoMakerVectorEnv
+
+    spec = gym.spec(env_id)
+    kwargs = {**spec.kwargs, **dict(env_kwargs or {})}
+    preset = kwargs.pop("preset", "default")
+    native = TwoMakerVectorEnv(n_markets, preset, agent_id=True, **kwargs)
+    return normalized(MarketMakingSB3VecEnv(native), **norm)
 
 
 def normalized(

@@ -87,6 +87,7 @@ def check_settings(args: Any, fail: Fail, where: str = "") -> None:
     if args.run_name:
         check_run_name(args.run_name, bad)
     check_market(args, bad)
+    check_learners(args, bad)
     allowed = baseline_names(args.env_id)
     unknown = [b for b in args.eval_baselines.split(",") if b and b not in allowed]
     if unknown:
@@ -127,6 +128,47 @@ def eval_baselines(args: Any) -> list[str]:
         DEFAULT_MULTIVENUE_EVAL_BASELINES if is_multivenue(args.env_id) else DEFAULT_EVAL_BASELINES
     )
     return [b for b in text.split(",") if b]
+
+
+LEARNERS = ("mm1", "mm1,mm2")
+"""The values of ``--learners``."""
+
+
+def two_learners(args: Any) -> bool:
+    """Whether both makers learn (``--learners mm1,mm2``)."""
+    return getattr(args, "learners", "mm1") == "mm1,mm2"
+
+
+def check_learners(args: Any, fail: Fail) -> None:
+    """``--learners`` / ``--share-policy``: a known value, and a combination train.py runs.
+
+    Both makers learning takes a book env, no ``--rival`` (mm2 is the second learner) and, in
+    this version, ``--share-policy`` (independent networks are ``agents.two_learners`` from
+    Python; train.py does not drive them yet).
+    """
+    import mm_gym
+
+    if args.learners not in LEARNERS:
+        fail(f"learners={excerpt(args.learners)} must be one of {list(LEARNERS)}")
+    if not two_learners(args):
+        if args.share_policy:
+            fail("share_policy=True needs --learners mm1,mm2 (a policy shared by both makers)")
+        return
+    if args.env_id not in mm_gym.BOOK_ENV_IDS:
+        fail(
+            f"learners=mm1,mm2 on env_id={excerpt(args.env_id)}: both makers learn on the "
+            f"single-venue book envs only: {list(mm_gym.BOOK_ENV_IDS)}"
+        )
+    if args.rival != "builtin":
+        fail(
+            f"rival={excerpt(args.rival)} with --learners mm1,mm2: mm2 is the second learner "
+            "(leave --rival at 'builtin')"
+        )
+    if not args.share_policy:
+        fail(
+            "learners=mm1,mm2 needs --share-policy in this version (one network for both "
+            "seats); two independent networks run from Python with agents.two_learners"
+        )
 
 
 def check_market(args: Any, fail: Fail) -> None:

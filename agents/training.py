@@ -206,6 +206,13 @@ class TrainingMonitor(BaseCallback):
             for key, per_episode in stats.items():
                 if key.startswith("component/"):
                     summary["reward/" + key.split("/", 1)[1]] = float(per_episode.mean())
+            seats = getattr(_adapter(self.training_env).env.unwrapped, "seat_names", None)
+            if seats is not None and "seat" in stats:  # both makers learn: each seat's own
+                for k, seat in enumerate(seats):
+                    mine = stats["seat"] == k
+                    if mine.any():
+                        for key in ("reward", "pnl", "mean_abs_inventory", "fill_rate"):
+                            summary[f"{seat}/episode/{key}"] = float(stats[key][mine].mean())
             for key, mean in summary.items():
                 log.record(key, mean)
             self.last_stats = summary

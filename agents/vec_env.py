@@ -61,7 +61,9 @@ EPISODE_STAT_NAMES: tuple[str, ...] = (
 """Per-episode statistics kept by the adapter (plus ``component/<name>``, the episode sum of
 each reward component of ``info["reward_components"]``). ``pnl_sharpe`` is the Sharpe ratio of
 the episode's step PnL (the ``pnl`` reward component), ``mean / std * sqrt(T)``, as
-:func:`mm_gym.metrics.sharpe` computes it for evaluations."""
+:func:`mm_gym.metrics.sharpe` computes it for evaluations. On a two-maker env
+(:class:`~mm_gym.envs.two_makers.TwoMakerVectorEnv`, ``seat_names``) also ``seat``: the maker
+of each episode's sub-env (0 mm1, 1 mm2)."""
 
 
 def _sharpe(total: np.ndarray, total_sq: np.ndarray, n_steps: np.ndarray) -> np.ndarray:
@@ -186,6 +188,7 @@ class MarketMakingSB3VecEnv(VecEnv):
         idx = np.flatnonzero(done)
         length = np.maximum(self._len[idx], 1).astype(np.float64)
         mean_inv = self._inv[idx] / length
+        seats = getattr(self.env.unwrapped, "seat_names", None)
         stats: dict[str, np.ndarray] = {
             "reward": self._ret[idx].copy(),
             "length": self._len[idx].astype(np.float64),
@@ -205,6 +208,8 @@ class MarketMakingSB3VecEnv(VecEnv):
             stats["pnl_sharpe"] = _sharpe(pnl_sum[idx], self._pnl2[idx], self._len[idx])
         for name, acc in self._comp.items():
             stats[f"component/{name}"] = acc[idx].copy()
+        if seats is not None:  # a two-maker env: sub-env 2i + k is seat k of market i
+            stats["seat"] = (idx % len(seats)).astype(np.float64)
         self._finished.append(stats)
         self.episodes_done += len(idx)
         self._clear_stats(done)

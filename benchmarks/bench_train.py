@@ -8,6 +8,12 @@ updating. Targets on 2 cores: >= 20,000 env-steps/s (README, "Performance"); iss
 >= 150,000.
 
     python benchmarks/bench_train.py [--runs 3] [--updates 20] [--n-envs N] [--torch-threads N]
+    python benchmarks/bench_train.py --two-learners   # issue #17: self-play vs one learner
+
+``--two-learners`` interleaves each run with a self-play run of ``train.py --learners mm1,mm2
+--share-policy`` (the same settings, ``n_envs`` markets of two seats each) and reports its
+market-steps/s (both makers' steps counted once per market step) and its ratio to the one
+learner's env-steps/s (issue #17's target: >= 60 %).
 """
 
 from __future__ import annotations
@@ -35,17 +41,27 @@ def _train_module():
     return module
 
 
-def one_run(args, updates: int, seed: int) -> tuple[float, float]:
-    """Steps/s of ``updates`` PPO iterations, and the fraction of time spent in rollouts."""
+def one_run(args, updates: int, seed: int, self_play: bool = False) -> tuple[float, float]:
+    """Market-steps/s of ``updates`` PPO iterations, and the share of time in rollouts.
+
+    ``self_play``: both makers learn one shared policy (``2 * n_envs`` seats); a market step
+    is two of SB3's env steps.
+    """
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from agents.ppo import build_ppo, make_training_env
+    from agents.ppo import build_ppo, make_self_play_env, make_training_env
 
     torch.set_num_threads(args.torch_threads)
-    venv = make_training_env(
-        args.env_id, args.n_envs, dict(args.env_kwargs), gamma=args.gamma, clip_obs=args.clip_obs
-    )
+    if self_play:
+        norm = {"gamma": args.gamma, "norm_obs": True, "norm_reward": True,
+                "clip_obs": args.clip_obs, "clip_reward": 10.0}  # fmt: skip
+        venv = make_self_play_env(args.env_id, args.n_envs, dict(args.env_kwargs), **norm)
+    else:
+        venv = make_training_env(
+            args.env_id, args.n_envs, dict(args.env_kwargs), gamma=args.gamma,
+            clip_obs=args.clip_obs,
+        )  # fmt: skip
     model = build_ppo(
         venv, seed=seed, learning_rate=args.learning_rate, lr_schedule=args.lr_schedule,
         n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs,
@@ -53,7 +69,7 @@ def one_run(args, updates: int, seed: int) -> tuple[float, float]:
         ent_coef=args.ent_coef, vf_coef=args.vf_coef, max_grad_norm=args.max_grad_norm,
         net_arch=args.net_arch, activation=args.activation, log_std_init=args.log_std_init,
     )  # fmt: skip
-    per_update = args.n_envs * args.n_steps
+    per_update = args.n_envs * args.n_steps * (2 if self_play else 1)
     model.learn(per_update)  # warm-up: first allocations, kernels already compiled
 
     class Timer(BaseCallback):
@@ -75,7 +91,8 @@ def one_run(args, updates: int, seed: int) -> tuple[float, float]:
     model.learn(per_update * updates, callback=timer, reset_num_timesteps=False)
     elapsed = time.perf_counter() - t0
     venv.close()
-    return per_update * updates / elapsed, timer.rollout_s / elapsed
+    market_steps = per_update * updates // (2 if self_play else 1)
+    return market_steps / elapsed, timer.rollout_s / elapsed
 
 
 def main() -> None:
@@ -84,6 +101,10 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=20)
     parser.add_argument("--n-envs", type=int, default=0, help="0: train.py's default")
     parser.add_argument("--torch-threads", type=int, default=0, help="0: train.py's default")
+    parser.add_argument(
+        "--two-learners", action="store_true",
+        help="also time self-play (--learners mm1,mm2 --share-policy), interleaved",
+    )  # fmt: skip
     opts = parser.parse_args()
     train = _train_module()
     args = train.Args()
@@ -100,13 +121,23 @@ def main() -> None:
         f"torch_threads={args.torch_threads}; {opts.updates} updates of "
         f"{args.n_envs * args.n_steps:,} steps per run"
     )
-    rates = []
+    rates: list[float] = []
+    pairs: list[float] = []
     for i in range(opts.runs):
         rate, rollout_share = one_run(args, opts.updates, seed=i)
         rates.append(rate)
         print(f"run {i + 1}: {rate:10,.0f} env-steps/s  (rollouts {rollout_share:.0%} of the time)")
+        if opts.two_learners:
+            two, share = one_run(args, opts.updates, seed=i, self_play=True)
+            pairs.append(two)
+            print(f"       self-play {two:10,.0f} market-steps/s (rollouts {share:.0%}), "
+                  f"{two / rate:.0%} of one learner")  # fmt: skip
     median = statistics.median(rates)
     print(f"median: {median:,.0f} env-steps/s (target >= 20,000; issue #14: >= 150,000)")
+    if opts.two_learners:
+        two = statistics.median(pairs)
+        print(f"self-play median: {two:,.0f} market-steps/s, {two / median:.0%} of one learner "
+              "(issue #17: >= 60 %)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -113,6 +113,7 @@ class TwoMakerVectorEnv(CoreEnvMixin, NativeVectorEnv):
         flat = check_reward_info(reward_info)
         self._init_batch(2 * n, autoreset_mode, max_episode_steps, None)
         self.num_markets = n
+        self.seat_names: tuple[str, ...] = AGENTS  # seat 2i + k is maker seat_names[k]
         self.market_config = market
         self.env_config = envc
         self._core = MarketCore(market, envc, n, builtin_rival=False, flat_reward_info=flat)
