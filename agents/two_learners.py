@@ -225,24 +225,22 @@ def learn_together(
     in either (a Ctrl-C here included) stops the other; the first one is raised here.
     """
     results: list[Any] = [None, None]
-
-    def run1() -> None:
-        try:
-            results[1] = learn1()
-        except BaseException as exc:
-            lockstep.finish(1, exc)
-        else:
-            lockstep.finish(1)
-
-    thread = threading.Thread(target=run1, name="mm2-learner", daemon=True)
+    thread = threading.Thread(
+        target=_learn, args=(learn1, 1, lockstep, results), name="mm2-learner", daemon=True
+    )
     thread.start()
-    try:
-        results[0] = learn0()
-    except BaseException as exc:
-        lockstep.finish(0, exc)
-    else:
-        lockstep.finish(0)
+    _learn(learn0, 0, lockstep, results)
     thread.join()
     if lockstep.error is not None:
         raise lockstep.error
     return results[0], results[1]
+
+
+def _learn(learn: Callable[[], Any], k: int, lockstep: Lockstep, results: list[Any]) -> None:
+    """Run learner ``k``'s ``learn()`` into ``results[k]``; tell ``lockstep`` how it ended."""
+    try:
+        results[k] = learn()
+    except BaseException as exc:  # a Ctrl-C too: the partner must stop, the caller re-raises
+        lockstep.finish(k, exc)
+    else:
+        lockstep.finish(k)
