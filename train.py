@@ -325,15 +325,21 @@ def round_total_timesteps(args: Args, done: int) -> None:
     SB3 collects rollouts of ``n_envs x n_steps`` steps and stops after the first one that
     reaches the total, so ``--total-timesteps 1000`` with 512 x 50 would silently run 25,600.
     """
-    rollout = args.n_envs * args.n_steps
+    from agents.train_settings import two_learners
+
+    seats = 2 if two_learners(args) else 1  # self-play: every market is two envs (seats)
+    rollout = args.n_envs * seats * args.n_steps
     remaining = args.total_timesteps - done
     if remaining <= 0 or remaining % rollout == 0:
         return
     total = done + -(-remaining // rollout) * rollout
+    shape = (
+        f"{args.n_envs} x {args.n_steps}" if seats == 1 else f"{args.n_envs} x 2 x {args.n_steps}"
+    )
     print(
         f"{PROG}: note: --total-timesteps {args.total_timesteps:,} rounded up to {total:,}: "
-        f"PPO trains in whole rollouts of n_envs x n_steps = {args.n_envs} x {args.n_steps} = "
-        f"{rollout:,} steps",
+        f"PPO trains in whole rollouts of n_envs{' x seats' if seats > 1 else ''} x n_steps = "
+        f"{shape} = {rollout:,} steps",
         file=sys.stderr,
     )
     args.total_timesteps = total

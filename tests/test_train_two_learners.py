@@ -69,3 +69,9 @@ def test_bad_learner_settings_are_one_line_before_any_folder(tmp_path, capsys, e
     assert train.cli([*TINY, "--runs-dir", str(tmp_path), *extra]) == 2
     assert says in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_the_rounding_note_counts_both_seats(tmp_path, capsys):
+    run = _run(tmp_path, "round", "--total-timesteps", "200")  # rollouts of 4 x 2 x 16 = 128
+    assert json.loads((run / "metadata.json").read_text())["num_timesteps"] == 256
+    assert "rounded up to 256" in capsys.readouterr().err
