@@ -60,7 +60,8 @@ $(RAY_STAMP): pyproject.toml
 test-ray: $(RAY_STAMP)
 	$(RAY_PY) -m pytest -q -m ray
 	$(RAY_PY) -m pytest -q tests/test_envs.py tests/test_envs_vector.py tests/test_envs_compat.py \
-	  tests/test_envs_parallel.py tests/test_envs_intensity_vector.py tests/test_multivenue.py
+	  tests/test_envs_parallel.py tests/test_envs_intensity_vector.py tests/test_multivenue.py \
+	  tests/test_two_makers.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
