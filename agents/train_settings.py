@@ -77,9 +77,11 @@ def check_settings(args: Any, fail: Fail, where: str = "") -> None:
         bad(f"seed={args.seed!r} must be in [0, {MAX_SEED}] (numpy takes 32-bit seeds)")
     if args.eval_episodes == 1:
         bad("eval_episodes=1 must be 0 (skip) or >= 2 (confidence intervals need pairs)")
-    rollout = args.n_envs * args.n_steps
+    seats = 2 if two_learners(args) else 1  # self-play: each market is two envs
+    rollout = args.n_envs * seats * args.n_steps
     if args.batch_size > rollout:
-        bad(f"batch_size={args.batch_size} must be <= n_envs * n_steps = {rollout}")
+        what = "n_envs * 2 * n_steps" if seats > 1 else "n_envs * n_steps"
+        bad(f"batch_size={args.batch_size} must be <= {what} = {rollout}")
     if args.lr_schedule not in ("constant", "linear"):
         bad(f"lr_schedule={excerpt(args.lr_schedule)} must be 'constant' or 'linear'")
     if args.activation not in ("tanh", "relu"):

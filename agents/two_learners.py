@@ -51,6 +51,7 @@ class Lockstep:
         self._kinds: list[list[str]] = [[], []]
         self._actions: list[np.ndarray | None] = [None, None]
         self._finished = [False, False]
+        self._session_calls0 = 0
         self._result: Any = None
         self._result_id = 0
         self._error: BaseException | None = None
@@ -99,6 +100,25 @@ class Lockstep:
             # keep the order: learner 0 computes its next actions before this learner does
             self._wait(lambda: self._calls[0] > me or self._finished[0], "learner 0 (mm1) to go on")
             return self._part(self._result, 1)
+
+    def start(self) -> None:
+        """Begin a session of both learners (each :func:`learn_together` call); keeps errors."""
+        with self._cond:
+            self._raise_if_failed()
+            self._finished = [False, False]
+            self._session_calls0 = self._calls[0]
+
+    def wait_for_first(self) -> None:
+        """Learner 1 (mm2): wait until learner 0 (mm1) made its first call of the session.
+
+        A ``learn`` continued without a reset (``reset_num_timesteps=False``) draws its first
+        actions before any call: mm2 must not draw them before mm1 has.
+        """
+        with self._cond:
+            self._wait(
+                lambda: self._calls[0] > self._session_calls0 or self._finished[0],
+                "learner 0 (mm1) to start",
+            )
 
     def finish(self, k: int, error: BaseException | None = None) -> None:
         """Learner ``k`` has stopped (``error``: because of it; the partner then stops too)."""
@@ -155,10 +175,20 @@ class SeatVecEnv(VecEnv):
         if k not in (0, 1):
             raise ValueError(f"SeatVecEnv: k={k!r} must be 0 (mm1) or 1 (mm2)")
         venv = lockstep.venv
-        super().__init__(lockstep.n, venv.observation_space, venv.action_space)
-        self.lockstep = lockstep
+        self.lockstep = lockstep  # before VecEnv.__init__, which reads render_mode via get_attr
         self.k = k
+        super().__init__(lockstep.n, venv.observation_space, venv.action_space)
         self._actions: np.ndarray | None = None
+
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        """mm1's learner seeds the shared market (its next reset); mm2's seed only its own.
+
+        SB3 calls this with the model's ``seed``, so two runs with the same learners' seeds
+        play the same markets.
+        """
+        if self.k == 0:
+            self.lockstep.venv.seed(seed)
+        return [seed] * self.num_envs
 
     def reset(self) -> np.ndarray:
         """Reset the market (both learners reset it together)."""
@@ -225,12 +255,18 @@ def learn_together(
     in either (a Ctrl-C here included) stops the other; the first one is raised here.
     """
     results: list[Any] = [None, None]
+    lockstep.start()
     thread = threading.Thread(
         target=_learn, args=(learn1, 1, lockstep, results), name="mm2-learner", daemon=True
     )
     thread.start()
     _learn(learn0, 0, lockstep, results)
-    thread.join()
+    try:
+        thread.join()
+    except BaseException as exc:  # a Ctrl-C while mm2 finishes: stop it at its next call
+        lockstep.finish(0, exc)
+        thread.join()
+        raise
     if lockstep.error is not None:
         raise lockstep.error
     return results[0], results[1]
@@ -239,6 +275,8 @@ def learn_together(
 def _learn(learn: Callable[[], Any], k: int, lockstep: Lockstep, results: list[Any]) -> None:
     """Run learner ``k``'s ``learn()`` into ``results[k]``; tell ``lockstep`` how it ended."""
     try:
+        if k == 1:
+            lockstep.wait_for_first()
         results[k] = learn()
     except BaseException as exc:  # a Ctrl-C too: the partner must stop, the caller re-raises
         lockstep.finish(k, exc)

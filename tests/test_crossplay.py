@@ -76,6 +76,19 @@ def test_cli_writes_the_matrix_and_refuses_bad_flags(tmp_path, capsys):
         assert not (tmp_path / "x").exists()
 
 
+def test_a_run_needing_an_unobserved_feature_is_refused_before_play(tmp_path, capsys):
+    from helpers import FEATURE_NAMES, toy_policy_arrays
+
+    run = tmp_path / "news"
+    run.mkdir()
+    np.savez(run / "policy.npz", **toy_policy_arrays((*FEATURE_NAMES[:-1], "headline_score")))
+    out = tmp_path / "cp"
+    assert main(["--contestants", "fixed_spread", "--runs", str(run), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--runs" in err and "headline_score" in err and "Traceback" not in err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("n", [1, 3])
 def test_drawdown_ends_are_counted_once(n):
     """A market ending early (max_drawdown) stops accumulating while the others go on."""

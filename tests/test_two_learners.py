@@ -82,3 +82,56 @@ def test_an_error_in_one_learner_stops_the_other():
 
     with pytest.raises(ValueError, match="mm2 broke"):
         learn_together(lambda: m1.learn(64), broken, lockstep)
+
+
+# ---------------------------------------------------------------------- found in review
+def test_one_lockstep_serves_several_learn_calls():  # training in chunks / continuing
+    _, lockstep, m1, m2 = _pair()
+    learn_together(lambda: m1.learn(64), lambda: m2.learn(64), lockstep)
+    learn_together(
+        lambda: m1.learn(64, reset_num_timesteps=False),
+        lambda: m2.learn(64, reset_num_timesteps=False),
+        lockstep,
+    )
+    assert m1.num_timesteps == m2.num_timesteps == 128
+
+
+def _continued(delay0: float, delay1: float) -> np.ndarray:
+    import time
+
+    _, lockstep, m1, m2 = _pair()
+    learn_together(lambda: m1.learn(64), lambda: m2.learn(64), lockstep)
+    learn_together(
+        lambda: (time.sleep(delay0), m1.learn(64, reset_num_timesteps=False)),
+        lambda: (time.sleep(delay1), m2.learn(64, reset_num_timesteps=False)),
+        lockstep,
+    )
+    return np.concatenate([_params(m1), _params(m2)])
+
+
+def test_a_continued_learn_does_not_depend_on_thread_timing():
+    np.testing.assert_array_equal(_continued(0.3, 0.0), _continued(0.0, 0.3))
+
+
+def _seeded_by_the_learners_only() -> np.ndarray:
+    torch.set_num_threads(1)
+    shared = MarketMakingSB3VecEnv(TwoMakerVectorEnv(4, horizon_steps=24))  # not seeded here
+    e1, e2 = seat_envs(shared, timeout=60.0)
+    kw = {"batch_size": 32, "n_epochs": 2, "device": "cpu", "n_steps": 16}
+    m1 = PPO("MlpPolicy", VecNormalize(e1), seed=0, **kw)
+    m2 = PPO("MlpPolicy", VecNormalize(e2), seed=1, **kw)
+    learn_together(lambda: m1.learn(64), lambda: m2.learn(64), e1.lockstep)
+    return _params(m1)
+
+
+def test_the_learners_seeds_seed_the_market():  # as PPO(seed=...) does on any SB3 VecEnv
+    np.testing.assert_array_equal(_seeded_by_the_learners_only(), _seeded_by_the_learners_only())
+
+
+def test_seat_envs_are_built_without_a_render_mode_warning():
+    import warnings
+
+    shared = MarketMakingSB3VecEnv(TwoMakerVectorEnv(2, horizon_steps=24))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seat_envs(shared)

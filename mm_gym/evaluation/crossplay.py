@@ -245,6 +245,13 @@ def _parser() -> Any:
     return p
 
 
+def _contexts(preset: str) -> Any:
+    """mm1's :class:`~mm_gym.policy.PolicyContext` in the cross-play market of ``preset``."""
+    from mm_gym.envs.two_makers import TwoMakerVectorEnv
+
+    return TwoMakerVectorEnv(1, preset).policy_context("mm1")
+
+
 def _contestants(args: Any) -> dict[str, Callable[[], QuotingPolicy]]:
     """The factories of ``--contestants`` and ``--runs`` (one-line errors before any play)."""
     from baselines.registry import BASELINE_NAMES, make_policy
@@ -263,6 +270,10 @@ def _contestants(args: Any) -> dict[str, Callable[[], QuotingPolicy]]:
             raise CliError(f"--runs {run}: {' '.join(str(exc).split())}") from None
         if first.name in table:
             raise CliError(f"--runs {run}: the name {first.name!r} is taken twice")
+        try:  # a policy needing a feature the market does not observe: refused before play
+            first.reset(np.random.default_rng(0), _contexts(args.preset))
+        except (KeyError, ValueError) as exc:
+            raise CliError(f"--runs {run}: {' '.join(str(exc).split())}") from None
         table[first.name] = partial(load_policy, run)
     if not table:
         raise CliError("nothing to play: give --contestants and/or --runs")
