@@ -15,6 +15,7 @@ from helpers import assert_vector_equals_singles
 import mm_gym
 from mm_gym.config import ConfigError
 from mm_gym.envs.config import EnvConfig
+from mm_gym.market import MarketSimulator
 from mm_gym.market.rng import STREAM_CORR, STREAM_EXO, STREAM_NOISE
 from mm_gym.metrics import var_es
 from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueEnv, VenueConfig
@@ -103,6 +104,22 @@ def test_the_book_price_formation_does_not_carry_the_correlation() -> None:
     mids = record_mids(core, 1000)
     r, _ = window_correlation(mids, 0, 1, 50)
     assert abs(r) < 0.25
+
+
+@pytest.mark.parallel
+def test_a_correlated_asset_steps_alike_on_the_parallel_and_the_serial_kernel() -> None:
+    # the Cholesky row is 8 scalar MarketParams fields: as a tuple it broke the parallel compile
+    out = []
+    for parallel in (False, True):
+        sim = MarketSimulator(mm_gym.preset("default"), 4, parallel=parallel, asset=1,
+                              correlation=(0.6, 0.8))  # fmt: skip
+        sim.reset(np.arange(4, dtype=np.uint64))
+        q = sim.quotes_buffer()
+        q[:, 0] = [1.5, 2.5, 1, 2]
+        for _ in range(50):
+            sim.step(q)
+        out.append(sim.state.fs.copy())
+    np.testing.assert_array_equal(out[0], out[1])
 
 
 @pytest.mark.parametrize(
