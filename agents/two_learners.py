@@ -48,7 +48,8 @@ class Lockstep:
         self.timeout = float(timeout)
         self._cond = threading.Condition()
         self._calls = [0, 0]
-        self._kinds: list[list[str]] = [[], []]
+        # the kind of mm1's calls mm2 has not matched yet (one or two: never a growing list)
+        self._kinds0: dict[int, str] = {}
         self._actions: list[np.ndarray | None] = [None, None]
         self._finished = [False, False]
         self._session_calls0 = 0
@@ -67,7 +68,8 @@ class Lockstep:
             self._raise_if_failed()
             self._calls[k] += 1
             me = self._calls[k]
-            self._kinds[k].append(kind)
+            if k == 0:
+                self._kinds0[me] = kind
             self._actions[k] = actions
             self._cond.notify_all()
             if k == 0:
@@ -84,10 +86,11 @@ class Lockstep:
             )
             if self._calls[0] < me:
                 self._fail(RuntimeError("learner 0 (mm1) finished before learner 1 (mm2)"))
-            if self._kinds[0][me - 1] != kind:
+            theirs = self._kinds0.pop(me)
+            if theirs != kind:
                 self._fail(
                     RuntimeError(
-                        f"the learners disagree at call {me}: mm1 made a {self._kinds[0][me - 1]} "
+                        f"the learners disagree at call {me}: mm1 made a {theirs} "
                         f"and mm2 a {kind} (give both the same n_steps and total_timesteps)"
                     )
                 )

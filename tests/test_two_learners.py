@@ -135,3 +135,26 @@ def test_seat_envs_are_built_without_a_render_mode_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         seat_envs(shared)
+
+
+def test_learners_making_different_calls_stop_with_an_error():
+    """mm1 resets while mm2 steps: the lockstep refuses the step instead of mixing them."""
+    import threading
+
+    from agents.two_learners import Lockstep
+
+    lockstep = Lockstep(MarketMakingSB3VecEnv(TwoMakerVectorEnv(2, horizon_steps=24)), timeout=30)
+    errors: list[BaseException] = []
+
+    def mm1() -> None:
+        try:
+            lockstep.call(0, "reset")
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=mm1)
+    thread.start()
+    with pytest.raises(RuntimeError, match="disagree at call 1: mm1 made a reset and mm2 a step"):
+        lockstep.call(1, "step", np.zeros((2, 2)))
+    thread.join()
+    assert errors and "other learner stopped" in str(errors[0])
