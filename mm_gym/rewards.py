@@ -27,6 +27,22 @@ The reward of one step for one maker (:func:`step_reward`), with ``W`` its mark-
 ``reward = scale * (pnl - dampening - inventory_penalty - terminal_penalty)`` for
 ``utility="pnl"`` and ``reward = scale * (utility - inventory_penalty - terminal_penalty)`` for
 ``utility="cara"``. The components are reported unscaled.
+
+**When the penalties are paid** (``penalty_timing``). ``"running"`` (the default) is the above:
+``phi * q**2`` every step the inventory is held and ``psi * q_T**2`` at the end. ``"upfront"``
+charges the same penalties when the inventory is taken on: a step that moves the inventory from
+``q_t`` to ``q_{t+1}`` with ``L`` steps left after it pays
+
+- ``inventory_penalty = phi * ((L + 1) * q_{t+1}**2 - (L + 1) * q_t**2)`` (or, on a step that
+  ends the episode early, ``phi * (q_{t+1}**2 - (L + 1) * q_t**2)``: the running penalty that
+  will not accrue is handed back), and
+- ``terminal_penalty = psi * (q_{t+1}**2 - q_t**2)``,
+
+so holding an inventory costs nothing more and unwinding it earns its remaining penalty back.
+This is the potential-based shaping of Ng, Harada & Russell (1999) with the potential
+``-(phi * (T - t) + psi) * q_t**2`` (0 at the end of the episode): every episode's total reward
+is the same as with ``"running"`` (up to float rounding), but the cost of an inventory reaches
+the step that took it on instead of arriving over the rest of the episode.
 """
 
 from __future__ import annotations
@@ -59,6 +75,7 @@ REWARD_KEYS: tuple[str, ...] = (
     "reward_scale",
     "inventory_penalty",
     "terminal_penalty",
+    "penalty_timing",
     "dampening",
     "utility",
     "cara_gamma",
@@ -85,6 +102,8 @@ class RewardParams:
         dampening: ``eta`` in [0, 1].
         cara: Whether the objective is the CARA terminal utility instead of the running PnL.
         cara_gamma: ``gamma``, per currency unit.
+        upfront: Whether the penalties are paid when the inventory is taken on
+            (``penalty_timing="upfront"``) instead of while it is held.
     """
 
     scale: float = 1.0
@@ -93,6 +112,7 @@ class RewardParams:
     dampening: float = 0.0
     cara: bool = False
     cara_gamma: float = 0.01
+    upfront: bool = False
 
     @classmethod
     def from_env_config(cls, env_config: Any) -> RewardParams:
@@ -104,6 +124,7 @@ class RewardParams:
             dampening=float(env_config.dampening),
             cara=env_config.utility == "cara",
             cara_gamma=float(env_config.cara_gamma),
+            upfront=env_config.penalty_timing == "upfront",
         )
 
 
@@ -142,6 +163,8 @@ def step_reward(
     terminal: Any,
     wealth: Any,
     params: RewardParams,
+    prev_inventory: Any = 0.0,
+    steps_left: Any = 0,
 ) -> tuple[Any, dict[str, Any]]:
     """The reward of one step and its components (see the module docstring).
 
@@ -152,13 +175,21 @@ def step_reward(
         terminal: Whether the episode ends with this step (bool, or a boolean array).
         wealth: Mark-to-market PnL after the step, currency (read by ``utility="cara"``).
         params: The reward parameters.
+        prev_inventory: Inventory before the step, lots (read with ``params.upfront``).
+        steps_left: Steps of the episode left after this one (read with ``params.upfront``).
 
     Returns:
         ``(reward, components)``; the components (keys :data:`COMPONENT_NAMES`) are unscaled.
     """
     q2 = inventory * inventory
-    running = params.inventory_penalty * q2
-    terminal_pen = params.terminal_penalty * q2 * terminal
+    if params.upfront:
+        p2 = prev_inventory * prev_inventory
+        held = steps_left * (1.0 - terminal)  # the steps this inventory will still be held
+        running = params.inventory_penalty * ((1.0 + held) * q2 - (1.0 + steps_left) * p2)
+        terminal_pen = params.terminal_penalty * (q2 - p2)
+    else:
+        running = params.inventory_penalty * q2
+        terminal_pen = params.terminal_penalty * q2 * terminal
     damp = params.dampening * positive_part(inventory_pnl)
     utility: Any
     if params.cara:

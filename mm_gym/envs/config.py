@@ -36,6 +36,7 @@ __all__ = [
     "ACTION_MAPPINGS",
     "ACTION_TYPES",
     "MARKET_ALIASES",
+    "PENALTY_TIMINGS",
     "UTILITIES",
     "EnvConfig",
     "env_config_keys",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 UTILITIES: tuple[str, ...] = ("pnl", "cara")
+PENALTY_TIMINGS: tuple[str, ...] = ("running", "upfront")
 """Accepted values of :attr:`EnvConfig.utility`."""
 
 MARKET_ALIASES: dict[str, str] = {
@@ -126,6 +128,10 @@ class EnvConfig:
             currency per lot squared (``- phi * q**2`` every step).
         terminal_penalty: Penalty ``psi`` on the squared inventory at the end of the episode,
             currency per lot squared (``- psi * q_T**2``, a stand-in for liquidation cost).
+        penalty_timing: When those two penalties are paid: ``"running"`` (default: while the
+            inventory is held, and at the end) or ``"upfront"`` (when the inventory is taken
+            on, handed back when it is unwound; the same episode total, see
+            :mod:`mm_gym.rewards`).
         dampening: ``eta`` in [0, 1] of the asymmetrically dampened PnL of Spooner et al. (2018):
             ``eta * max(0, inventory PnL)`` is subtracted, so speculative gains from holding
             inventory count less than spread capture while losses count in full.
@@ -149,6 +155,7 @@ class EnvConfig:
     reward_scale: float = 1.0
     inventory_penalty: float = 0.001
     terminal_penalty: float = 0.1
+    penalty_timing: str = "running"
     dampening: float = 0.0
     utility: str = "pnl"
     cara_gamma: float = 0.01
@@ -182,6 +189,12 @@ class EnvConfig:
         _number("reward_scale", self.reward_scale, 0.0, 1e6, lo_open=True)
         _number("inventory_penalty", self.inventory_penalty, 0.0, 1e6)
         _number("terminal_penalty", self.terminal_penalty, 0.0, 1e6)
+        if self.penalty_timing not in PENALTY_TIMINGS:
+            raise _fail(
+                "penalty_timing",
+                self.penalty_timing,
+                f"is not valid: choose one of {list(PENALTY_TIMINGS)}",
+            )
         _number("dampening", self.dampening, 0.0, 1.0)
         if self.utility not in UTILITIES:
             raise _fail("utility", self.utility, f"is not valid: choose one of {list(UTILITIES)}")
@@ -198,6 +211,7 @@ class EnvConfig:
         state = dict(state)
         state.setdefault("action_mapping", LEGACY_ACTION_MAPPING)
         state.setdefault("observe_alpha", False)
+        state.setdefault("penalty_timing", "running")
         for key, value in state.items():
             object.__setattr__(self, key, value)
 

@@ -490,8 +490,16 @@ class MarketCore(RootSeeds):
             terminated |= breach if one else breach.any(axis=1)
         # A float flag multiplies like the single env's Python bool (x * 1.0 == x * True).
         flag = terminated.astype(np.float64)
+        left = self.horizon - self.scalars.t
         reward, comps = step_reward(
-            pnl, inventory_pnl, inv, flag if one else flag[:, None], total, self.reward_params
+            pnl,
+            inventory_pnl,
+            inv,
+            flag if one else flag[:, None],
+            total,
+            self.reward_params,
+            self.prev_inv[:, makers],
+            left if one else left[:, None],
         )
         self.prev_total[:, makers] = total
         self.prev_inv[:, makers] = inv

@@ -52,7 +52,7 @@ _I_Q, _I_T = range(2)
 ) = range(16)  # fmt: skip
 _N_PARAMS = 16
 # _P_FLAGS bits: an inventory limit on fills, a drawdown limit, the CARA utility.
-_HAS_LIMIT, _HAS_DD, _CARA = 1, 2, 4
+_HAS_LIMIT, _HAS_DD, _CARA, _UPFRONT = 1, 2, 4, 8
 
 # Fill decisions without numpy's exp. exp(z) = 2**(z / ln 2) = 2**n * 2**f with n an integer
 # and |f| <= 1/2; 2**f from its Taylor series to degree 7 (truncation below 6e-9 relative, in
@@ -196,6 +196,7 @@ def _apply(stepping, fs, ins, pr, buf, obs, fl, it, term):
     """Fills, accounting, mid move and reward (the CARA utility is left to the caller)."""
     flags = int(pr[_P_FLAGS])
     has_limit, has_dd, cara = flags & _HAS_LIMIT, flags & _HAS_DD, flags & _CARA
+    upfront = flags & _UPFRONT
     limit, ds, n_steps, obs_limit = pr[_P_LIMIT], pr[_P_DS], pr[_P_N_STEPS], pr[_P_OBS_LIMIT]
     scale, inv_pen, term_pen, damping = pr[_P_SCALE], pr[_P_INV_PEN], pr[_P_TERM_PEN], pr[_P_DAMP]
     for i in range(fs.shape[0]):
@@ -231,8 +232,15 @@ def _apply(stepping, fs, ins, pr, buf, obs, fl, it, term):
         pnl = wealth - fs[i, _F_PREV_W]
         inv_pnl = fs[i, _F_PREV_Q] * (sf - fs[i, _F_PREV_S])
         q2 = qf * qf
-        running = inv_pen * q2
-        terminal_pen = term_pen * q2 * (1.0 if terminated else 0.0)
+        if upfront:
+            p2 = fs[i, _F_PREV_Q] * fs[i, _F_PREV_Q]
+            left = n_steps - t
+            held = left * (0.0 if terminated else 1.0)
+            running = inv_pen * ((1.0 + held) * q2 - (1.0 + left) * p2)
+            terminal_pen = term_pen * (q2 - p2)
+        else:
+            running = inv_pen * q2
+            terminal_pen = term_pen * q2 * (1.0 if terminated else 0.0)
         damp = damping * max(inv_pnl, 0.0)
         if cara:
             utility = 0.0  # the caller writes the utility of the terminal steps
@@ -337,6 +345,7 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
             (_HAS_LIMIT if limit is not None else 0)
             | (_HAS_DD if dd is not None else 0)
             | (_CARA if rp.cara else 0)
+            | (_UPFRONT if rp.upfront else 0)
         )
         pr[_P_BAND] = _BAND  # tests widen it to send many decisions to numpy
         self._pr = pr

@@ -508,7 +508,16 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
             self._peak = peak = max(self._peak, total)
             if peak - total >= self._max_dd:
                 terminated = True
-        reward, components = step_reward(pnl, inventory_pnl, inv, terminated, total, self._params)
+        reward, components = step_reward(
+            pnl,
+            inventory_pnl,
+            inv,
+            terminated,
+            total,
+            self._params,
+            self._prev_inv,
+            self._horizon - t,
+        )
         self._prev_total = total
         self._prev_inv = inv
         self._prev_mid = mid

@@ -320,6 +320,7 @@ class PortfolioCore(RootSeeds):
         """``(reward, components, terminated)`` of the step just taken; roll forward."""
         pnl = np.zeros(self.n)
         inventory_pnl = np.zeros(self.n)
+        prev_norm = np.sqrt(sum(c.prev_inv.sum(axis=1) ** 2 for c in self.assets))
         for c in self.assets:
             _, comps, terminated = c.settle()
             pnl += comps["pnl"]
@@ -329,7 +330,14 @@ class PortfolioCore(RootSeeds):
         self._pnl[rows, (self.steps[rows] - 1) % self._pnl.shape[1]] = pnl[rows]
         norm = np.sqrt((self.inventories() ** 2).sum(axis=1))
         reward, comps = step_reward(
-            pnl, inventory_pnl, norm, terminated.astype(np.float64), wealth, self.reward_params
+            pnl,
+            inventory_pnl,
+            norm,
+            terminated.astype(np.float64),
+            wealth,
+            self.reward_params,
+            prev_norm,
+            self.horizon - self.assets[0].sims[0].scalars.t,
         )
         self.prev_wealth[:] = wealth
         return reward, comps, terminated
