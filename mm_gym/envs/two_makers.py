@@ -28,7 +28,7 @@ from mm_gym.envs.core import (
 )
 from mm_gym.envs.parallel import AGENTS
 from mm_gym.envs.seeding import check_seeds
-from mm_gym.envs.vector_base import NativeVectorEnv, check_num_envs
+from mm_gym.envs.vector_base import BatchStep, NativeVectorEnv, check_num_envs
 from mm_gym.policy import AGENT_ID_FEATURE, PolicyContext
 
 __all__ = ["AGENT_ID_FEATURE", "TwoMakerVectorEnv"]
@@ -208,9 +208,7 @@ class TwoMakerVectorEnv(CoreEnvMixin, NativeVectorEnv):
         self._autoreset[seat_mask] = False
         return self._observations(), self._masked(self._infos(None), seat_mask)
 
-    def _step_batch(
-        self, actions: Any, auto: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def _step_batch(self, actions: Any, auto: np.ndarray) -> BatchStep:
         """Both makers' actions into the quotes, one compiled step, rewards per seat."""
         c = self._core
         who = f"{type(self).__name__}.step: actions"

@@ -18,7 +18,11 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from mm_gym.config import ConfigError, excerpt, is_integer
 from mm_gym.envs.seeding import check_seeds
 
-__all__ = ["NativeVectorEnv", "check_autoreset_mode", "check_num_envs"]
+__all__ = ["BatchStep", "NativeVectorEnv", "check_autoreset_mode", "check_num_envs"]
+
+BatchStep = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]
+"""What a vector env's ``step`` returns: observations, rewards, terminations and truncations
+(one row per sub-environment), and the infos."""
 
 
 def check_autoreset_mode(mode: Any) -> AutoresetMode:
@@ -107,9 +111,7 @@ class NativeVectorEnv(VectorEnv):
         super().reset(seed=checked if isinstance(checked, int) else None)
         return self._reset_batch(checked, mask)
 
-    def step(
-        self, actions: Any
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def step(self, actions: Any) -> BatchStep:
         """Step every sub-environment; see the class docstring for autoreset and infos.
 
         Raises:
@@ -137,9 +139,7 @@ class NativeVectorEnv(VectorEnv):
         """
         raise NotImplementedError
 
-    def _step_batch(
-        self, actions: Any, auto: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def _step_batch(self, actions: Any, auto: np.ndarray) -> BatchStep:
         """Step once started; ``auto`` flags the sub-environments to autoreset (``NEXT_STEP``)."""
         raise NotImplementedError
 
