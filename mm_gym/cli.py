@@ -39,6 +39,7 @@ __all__ = [
     "Fail",
     "OneLineParser",
     "changed_flags",
+    "check_ranges",
     "check_types",
     "flag",
     "integer_value",
@@ -282,6 +283,18 @@ def parse_settings(
     settings = cls(**values)
     check_types(settings, fail)
     return settings, set(given)
+
+
+def check_ranges(args: Any, ranges: Mapping[str, tuple[float, float]]) -> None:
+    """Check each flag of ``ranges`` (keyed by its attribute name) against its inclusive range.
+
+    Raises:
+        CliError: Naming the first flag out of range, its value and the range.
+    """
+    for name, (lo, hi) in ranges.items():
+        v = getattr(args, name)
+        if not lo <= v <= hi:
+            raise CliError(f"--{name.replace('_', '-')}={v} must be in [{lo}, {hi}]")
 
 
 def check_types(settings: Any, fail: Fail, where: str = "") -> None:

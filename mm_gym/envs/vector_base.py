@@ -104,12 +104,19 @@ class NativeVectorEnv(VectorEnv):
             RuntimeError: On a masked reset before the first full one.
         """
         who = f"{type(self).__name__}.reset"
+        checked, mask = self._check_reset(seed, options, who)
+        super().reset(seed=checked if isinstance(checked, int) else None)
+        return self._reset_batch(checked, mask)
+
+    def _check_reset(
+        self, seed: Any, options: dict[str, Any] | None, who: str
+    ) -> tuple[int | list[int | None] | None, np.ndarray | None]:
+        """The checked seeds and ``reset_mask`` of a reset, as :meth:`_reset_batch` takes them."""
         checked = check_seeds(seed, self.num_envs, who)
         mask = self._reset_mask(options, who)
         if mask is not None and not self._started and not mask.all():
             raise RuntimeError(f"{who}: a reset_mask needs a first reset() of every sub-env")
-        super().reset(seed=checked if isinstance(checked, int) else None)
-        return self._reset_batch(checked, mask)
+        return checked, mask
 
     def step(self, actions: Any) -> BatchStep:
         """Step every sub-environment; see the class docstring for autoreset and infos.
