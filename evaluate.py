@@ -47,18 +47,17 @@ unexpected failure prints one such line and exits with code 1.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mm_gym.cli import CliError, parse_settings, settings_parser
+from mm_gym.cli import CliError, flag, parse_settings, settings_parser
 from mm_gym.config import book_preset_names
 from mm_gym.output_folder import EXPORT_MARKER, prepare_output, publish
 
@@ -72,95 +71,65 @@ ROOT = Path(__file__).resolve().parent
 class Args:
     """Command-line arguments (each field is a ``--flag``; its metadata is the help text)."""
 
-    contestants: str = field(
-        default="all",
-        metadata={
-            "help": "comma-separated baselines to run as mm1, or 'all' (every one of --list but "
-            "the opt-in sentiment_as); "
-            "mypkg.mymod:MyPolicy imports MyPolicy (a QuotingPolicy, or a class or function "
-            "making one, called with (regime, overrides) if it takes two arguments)"
-        },
+    contestants: str = flag(
+        "all",
+        "comma-separated baselines to run as mm1, or 'all' (every one of --list but the opt-in "
+        "sentiment_as); mypkg.mymod:MyPolicy imports MyPolicy (a QuotingPolicy, or a class or "
+        "function making one, called with (regime, overrides) if it takes two arguments)",
     )
-    runs: str = field(
-        default="auto",
-        metadata={
-            "help": "comma-separated trained run folders (runs/<name>) to add as contestants; "
-            "'auto' adds the newest completed run under runs/ (and says which), 'none' adds none"
-        },
+    runs: str = flag(
+        "auto",
+        "comma-separated trained run folders (runs/<name>) to add as contestants; 'auto' adds "
+        "the newest completed run under runs/ (and says which), 'none' adds none",
     )
-    rival: str = field(
-        default="builtin",
-        metadata={
-            "help": "mm2: 'builtin' (the simulator's scripted rival), a baseline name or "
-            "mypkg.mymod:MyPolicy"
-        },
+    rival: str = flag(
+        "builtin",
+        "mm2: 'builtin' (the simulator's scripted rival), a baseline name or mypkg.mymod:MyPolicy",
     )
-    regimes: str = field(
-        default="mean_reverting,trending,switching",
-        metadata={
-            "help": "comma-separated market presets: "
-            + ", ".join(book_preset_names())
-            + " (or mm_gym/... book env ids; the names of train.py --regime)"
-        },
+    regimes: str = flag(
+        "mean_reverting,trending,switching",
+        f"comma-separated market presets: {', '.join(book_preset_names())} (or mm_gym/... book "
+        "env ids; the names of train.py --regime)",
     )
-    episodes: int = field(
-        default=200, metadata={"help": "episodes per contestant and regime (>= 2)"}
+    episodes: int = flag(200, "episodes per contestant and regime (>= 2)")
+    seed: int = flag(0, "master seed of the evaluation seed list")
+    horizon: int = flag(0, "steps per episode; 0 keeps the preset's (1,000)")
+    news_model: str = flag(
+        "none",
+        "news headlines in every regime (process.news_model): 'none' keeps noisy news readings, "
+        "or the lexicon model scoring them, 'vader' or 'lm' (extra 'news'); the market is the "
+        "same, the observed sentiment is the headlines', and each sample episode's headlines go "
+        "to contestants/<name>/<regime>/headlines.csv",
     )
-    seed: int = field(default=0, metadata={"help": "master seed of the evaluation seed list"})
-    horizon: int = field(
-        default=0, metadata={"help": "steps per episode; 0 keeps the preset's (1,000)"}
+    out: str = flag("", "output folder (default exports/<timestamp>)")
+    overwrite: bool = flag(False, "replace --out if it exists and is not empty")
+    scenarios: bool = flag(
+        False,
+        "also run the stress grid: each regime x sigma x (1, 2, 4) x shock rate (preset, 0.01), "
+        "on independent episodes; AS and GLFT keep their regime's calibration (stressed, not "
+        "re-tuned)",
     )
-    news_model: str = field(
-        default="none",
-        metadata={
-            "help": "news headlines in every regime (process.news_model): 'none' keeps noisy "
-            "news readings, or the lexicon model scoring them, 'vader' or 'lm' (extra 'news'); "
-            "the market is the same, the observed sentiment is the headlines', and each sample "
-            "episode's headlines go to contestants/<name>/<regime>/headlines.csv"
-        },
+    realism: bool = flag(
+        False,
+        "also measure each regime's market with the realism report (python -m mm_gym.realism: "
+        "stylized facts under fixed quotes, independent of the contestants) into realism/ and "
+        "report.pdf",
     )
-    out: str = field(default="", metadata={"help": "output folder (default exports/<timestamp>)"})
-    overwrite: bool = field(
-        default=False, metadata={"help": "replace --out if it exists and is not empty"}
+    realism_markets: int = flag(256, "with --realism: markets per regime")
+    realism_steps: int = flag(
+        5000, "with --realism: steps recorded per market (after a 500-step burn-in)"
     )
-    scenarios: bool = field(
-        default=False,
-        metadata={
-            "help": "also run the stress grid: each regime x sigma x (1, 2, 4) x shock rate "
-            "(preset, 0.01), on independent episodes; AS and GLFT keep their regime's "
-            "calibration (stressed, not re-tuned)"
-        },
+    batch_size: int = flag(2048, "episodes per vector env (memory ~ 64 kB x episodes)")
+    ray: str = flag(
+        "",
+        "run the tournament as Ray tasks (contestant x regime x --batch-size seeds, results "
+        "identical): --ray alone starts a local Ray, --ray HOST:PORT joins a cluster (ray start "
+        "--head; extra 'ray')",
+        const="local",
+        metavar="ADDRESS",
     )
-    realism: bool = field(
-        default=False,
-        metadata={
-            "help": "also measure each regime's market with the realism report (python -m "
-            "mm_gym.realism: stylized facts under fixed quotes, independent of the "
-            "contestants) into realism/ and report.pdf"
-        },
-    )
-    realism_markets: int = field(
-        default=256, metadata={"help": "with --realism: markets per regime"}
-    )
-    realism_steps: int = field(
-        default=5000,
-        metadata={"help": "with --realism: steps recorded per market (after a 500-step burn-in)"},
-    )
-    batch_size: int = field(
-        default=2048, metadata={"help": "episodes per vector env (memory ~ 64 kB x episodes)"}
-    )
-    ray: str = field(
-        default="",
-        metadata={
-            "help": "run the tournament as Ray tasks (contestant x regime x --batch-size seeds, "
-            "results identical): --ray alone starts a local Ray, --ray HOST:PORT joins a "
-            "cluster (ray start --head; extra 'ray')",
-            "const": "local",
-            "metavar": "ADDRESS",
-        },
-    )
-    progress: bool = field(default=True, metadata={"help": "show a tqdm progress bar"})
-    list: bool = field(default=False, metadata={"help": "list contestants and regimes, then exit"})
+    progress: bool = flag(True, "show a tqdm progress bar")
+    list: bool = flag(False, "list contestants and regimes, then exit")
 
 
 BASELINE = "avellaneda_stoikov"  # paired differences are taken against this contestant
@@ -308,81 +277,10 @@ def select_rival(args: Args, regimes: list[str]) -> Any:
 
 
 def load_runs(args: Args) -> dict[str, Any]:
-    """Trained contestants from ``--runs`` (via ``agents.load_policy``), by run name."""
-    if args.runs == "none":
-        return {}
-    runs_dir = Path("runs")
-    if args.runs == "auto":
-        from agents.run_folder import newest_completed_run
+    """Trained contestants from ``--runs`` (:func:`mm_gym.evaluation.trained.load_runs`)."""
+    from mm_gym.evaluation.trained import load_runs as load
 
-        newest = newest_completed_run(runs_dir)
-        if newest is None:
-            print(f"--runs auto: no completed train.py run under {runs_dir}/; none added")
-            return {}
-        print(f"--runs auto: adding {newest} (the newest completed run under {runs_dir}/)")
-        folders, explicit = [newest], False
-    else:
-        folders, explicit = [Path(p) for p in split(args.runs)], True
-    for folder in folders:
-        if not folder.is_dir():
-            existing = sorted(p.name for p in runs_dir.glob("*") if p.is_dir())
-            raise CliError(
-                f"run folder {str(folder)!r} does not exist; runs under runs/: "
-                f"{', '.join(existing) or '(none)'}"
-            )
-    try:
-        load_policy = importlib.import_module("agents").load_policy
-        agents_policy = importlib.import_module("agents.policy")
-    except (ImportError, AttributeError) as exc:
-        if explicit:
-            raise CliError(
-                f"--runs needs agents.load_policy, which cannot be imported: {exc}"
-            ) from None
-        return {}
-    from mm_gym import MULTI_VENUE_ENV_IDS
-    from mm_gym.policy import QuotingPolicy
-
-    policies = {}
-    for folder in folders:
-        if agents_policy.trained_env_id(folder) in MULTI_VENUE_ENV_IDS:
-            # evaluate.py plays the single-venue envs; a multi-venue run has its own tournament.
-            why = (
-                f"run {str(folder)!r} was trained on a multi-venue env: evaluate it with "
-                f"python -m mm_gym.multivenue.tournament --runs {folder}"
-            )
-            if not explicit:
-                print(f"{PROG}: note: skipping newest {why}", file=sys.stderr)
-                continue
-            raise CliError(why)
-        try:
-            policy = load_policy(str(folder))
-        except Exception as exc:  # a corrupt run is reported, whatever broke inside
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if not explicit:
-                print(f"{PROG}: note: skipping newest run {str(folder)!r}: {msg}", file=sys.stderr)
-                continue
-            raise CliError(f"cannot load run {str(folder)!r}: {msg}") from None
-        if not isinstance(policy, QuotingPolicy):
-            raise CliError(f"run {str(folder)!r} did not load as a QuotingPolicy: {policy!r}")
-        policies[f"ppo:{folder.name}"] = policy
-    return policies
-
-
-def check_features(policies: dict[str, Any], regimes: list[str], args: Args) -> None:
-    """Every trained contestant must find its features in every regime's observation."""
-    from mm_gym.envs.core import observed_features
-    from mm_gym.evaluation import observation_overrides, setting_configs
-
-    for label, policy in policies.items():
-        needed = tuple(getattr(policy, "feature_names", ()) or ())
-        for r in regimes:
-            env_config = setting_configs(r, observation_overrides(overrides(args), policy))[1]
-            missing = [f for f in needed if f not in observed_features(env_config)]
-            if missing:
-                raise CliError(
-                    f"run {label.split(':', 1)[-1]!r} was trained on features {missing} that "
-                    f"the {r!r} environment does not observe"
-                )
+    return load(args.runs, PROG)
 
 
 def check_memory_needed(args: Args, regimes: list[str], n_contestants: int) -> None:
@@ -441,6 +339,7 @@ def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
     from mm_gym.config import ConfigError
     from mm_gym.evaluation import safe_name
+    from mm_gym.evaluation.trained import check_features
     from mm_gym.ray_cluster import optional_ray_session
 
     try:
@@ -458,7 +357,7 @@ def _main(argv: list[str] | None) -> int:
             print("regimes:", ", ".join(book_preset_names()), "(or their mm_gym/... env ids)")
             return 0
         runs = load_runs(args)
-        check_features(runs, regimes, args)
+        check_features(runs, regimes, overrides(args))
         contestants.update(runs)
         names = [safe_name(n) for n in contestants]
         if len(set(names)) != len(names):

@@ -1,7 +1,8 @@
 """Command-line settings from a dataclass: the shared parser of ``train.py`` and ``evaluate.py``.
 
 Each field of the settings dataclass is a ``--flag`` (underscores become dashes) whose help text
-is ``field.metadata["help"]``. The field's annotation picks the flag's form:
+is ``field.metadata["help"]`` (:func:`flag` makes such a field). The field's annotation picks
+the flag's form:
 
     int, float, str   one value of that type (an int also as an integer-valued float: ``1e5``);
                       with ``metadata["const"]`` the value may be left out (the flag alone
@@ -38,7 +39,9 @@ __all__ = [
     "Fail",
     "OneLineParser",
     "changed_flags",
+    "check_ranges",
     "check_types",
+    "flag",
     "integer_value",
     "parse_key_values",
     "parse_settings",
@@ -52,6 +55,18 @@ Fail = Callable[[str], NoReturn]
 """A tool's error reporter: prints ``<prog>: error: <message>`` and exits with code 2."""
 
 T = TypeVar("T")
+
+
+def flag(default: T, help_text: str, **argparse_extra: Any) -> T:
+    """A field of a settings dataclass: its default and its ``--help`` text.
+
+    ``argparse_extra`` joins the help in the field's metadata: ``const`` (the value may be left
+    out) and ``metavar``.
+
+    Example:
+        >>> episodes: int = flag(200, "episodes per contestant and regime (>= 2)")
+    """
+    return dataclasses.field(default=default, metadata={"help": help_text, **argparse_extra})
 
 
 class CliError(Exception):
@@ -268,6 +283,18 @@ def parse_settings(
     settings = cls(**values)
     check_types(settings, fail)
     return settings, set(given)
+
+
+def check_ranges(args: Any, ranges: Mapping[str, tuple[float, float]]) -> None:
+    """Check each flag of ``ranges`` (keyed by its attribute name) against its inclusive range.
+
+    Raises:
+        CliError: Naming the first flag out of range, its value and the range.
+    """
+    for name, (lo, hi) in ranges.items():
+        v = getattr(args, name)
+        if not lo <= v <= hi:
+            raise CliError(f"--{name.replace('_', '-')}={v} must be in [{lo}, {hi}]")
 
 
 def check_types(settings: Any, fail: Fail, where: str = "") -> None:

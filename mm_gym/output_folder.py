@@ -28,6 +28,7 @@ __all__ = [
     "EXPORTS",
     "EXPORT_MARKER",
     "LOCK_FILE",
+    "PACKAGE_ROOT",
     "FolderOwner",
     "Output",
     "check_replaceable",
@@ -39,6 +40,8 @@ EXPORTS = Path("exports")
 EXPORT_MARKER = ".mm_gym-export"
 """Marker file in every export: ``--overwrite`` replaces only a folder that holds it."""
 LOCK_FILE = ".lock"  # mm_gym.files.exclusive_lock's lock file inside the locked folder
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+"""The folder holding the ``mm_gym`` package (the repository in a checkout): never written to."""
 _DEFAULT_NAME = re.compile(r"^\d{8}-\d{6}(-\d+)?$")  # exports/<timestamp>[-k]
 
 

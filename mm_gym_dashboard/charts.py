@@ -158,6 +158,11 @@ def _step_x(horizon: int | None, title: str = "step", field: str = "step") -> al
     return alt.X(f"{field}:Q", title=title, scale=scale, axis=alt.Axis(format="d"))
 
 
+def _numbers(fmt: str, *fields: str) -> list[alt.Tooltip]:
+    """Tooltips of the quantitative ``fields``, each shown with the d3 format ``fmt``."""
+    return [alt.Tooltip(f, format=fmt) for f in fields]
+
+
 def _decimals(tick_size: float) -> int:
     return max(0, min(8, math.ceil(-math.log10(tick_size) - 1e-9)))
 
@@ -356,9 +361,7 @@ def leaderboard_chart(board: pd.DataFrame, metric: str) -> AnyChart:
         tooltip=[
             "contestant:N",
             "group:N",
-            alt.Tooltip("mean:Q", format=".3f"),
-            alt.Tooltip("ci_low:Q", format=".3f"),
-            alt.Tooltip("ci_high:Q", format=".3f"),
+            *_numbers(".3f", "mean:Q", "ci_low:Q", "ci_high:Q"),
             "n:Q",
         ],
     )
@@ -585,11 +588,6 @@ def learning_curve_chart(curves: pd.DataFrame, tag: str, x: str = "step") -> Any
     raw = base.mark_line(opacity=0.25).encode(y=alt.Y("value:Q", title=tag))
     smooth = base.mark_line(strokeWidth=2).encode(
         y="smoothed:Q",
-        tooltip=[
-            "run:N",
-            "step:Q",
-            alt.Tooltip("value:Q", format=".4g"),
-            alt.Tooltip("smoothed:Q", format=".4g"),
-        ],
+        tooltip=["run:N", "step:Q", *_numbers(".4g", "value:Q", "smoothed:Q")],
     )
     return alt.layer(raw, smooth).properties(height=_HEIGHT)

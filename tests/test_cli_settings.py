@@ -8,7 +8,10 @@ from typing import Any, NoReturn
 import pytest
 
 from mm_gym.cli import (
+    CliError,
+    check_ranges,
     check_types,
+    flag,
     integer_value,
     parse_key_values,
     parse_settings,
@@ -136,3 +139,21 @@ def test_int_flags_refuse_other_numbers(text) -> None:
         integer_value(text)
     with pytest.raises(Failed, match="must be an integer"):  # a file's value: check_types says so
         check_types(Settings(**settings_from_file(Settings, {"steps": text}, "f", fail)), fail)
+
+
+@dataclass
+class Flagged:
+    """Settings made with :func:`mm_gym.cli.flag`."""
+
+    batch_size: int = flag(8, "episodes per batch")
+    ray: str = flag("", "join a cluster", const="local", metavar="ADDRESS")
+
+
+def test_flag_fields_parse_and_check_ranges_names_the_flag() -> None:
+    parser = settings_parser(Flagged, prog="t", description="", fail=fail)
+    assert "episodes per batch (default: 8)" in parser.format_help()
+    args = parse_settings(Flagged, parser, ["--batch-size", "3", "--ray"], fail)[0]
+    assert (args.batch_size, args.ray) == (3, "local")
+    check_ranges(args, {"batch_size": (1, 3)})
+    with pytest.raises(CliError, match=r"^--batch-size=3 must be in \[4, 8\]$"):
+        check_ranges(args, {"batch_size": (4, 8)})

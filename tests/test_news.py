@@ -9,27 +9,24 @@ import pandas as pd
 import pytest
 
 from mm_gym.config import ConfigError
-from mm_gym.news import bank as bank_mod
-from mm_gym.news.bank import (
-    MARKER,
+from mm_gym.news import (
+    MODELS,
     BankCacheWarning,
+    HeadlineFileError,
     bank_path,
     bucket_centres,
     bucket_of,
     build_bank,
     default_cache_dir,
-    load_bank,
-)
-from mm_gym.news.generator import (
-    P_NEGATION,
-    Phrase,
     generate_headlines,
-    render,
-    tone_probabilities,
+    get_scorer,
+    load_bank,
+    load_headlines,
 )
-from mm_gym.news.loader import HeadlineFileError, load_headlines
+from mm_gym.news import bank as bank_mod
+from mm_gym.news.bank import MARKER
+from mm_gym.news.generator import P_NEGATION, Phrase, render, tone_probabilities
 from mm_gym.news.report import measure_bank
-from mm_gym.news.scoring import MODELS, get_scorer
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from mm_gym.config import ConfigError, MarketConfig, excerpt
@@ -28,7 +28,7 @@ from mm_gym.envs.core import (
 )
 from mm_gym.envs.parallel import AGENTS
 from mm_gym.envs.seeding import check_seeds
-from mm_gym.envs.vector_base import NativeVectorEnv, check_num_envs
+from mm_gym.envs.vector_base import BatchStep, NativeVectorEnv, check_num_envs
 from mm_gym.policy import AGENT_ID_FEATURE, PolicyContext
 
 __all__ = ["AGENT_ID_FEATURE", "TwoMakerVectorEnv"]
@@ -162,42 +162,42 @@ class TwoMakerVectorEnv(CoreEnvMixin, NativeVectorEnv):
         return np.repeat(markets, 2)
 
     # ------------------------------------------------------------------ the vector API
-    def reset(
-        self,
-        *,
-        seed: int | Sequence[int | None] | None = None,
-        options: dict[str, Any] | None = None,
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset every market, or those whose seats ``options["reset_mask"]`` holds.
+    def _check_reset(
+        self, seed: Any, options: dict[str, Any] | None, who: str
+    ) -> tuple[int | list[int | None] | None, np.ndarray | None]:
+        """Seeds and ``reset_mask`` per market (the class docstring's seeding rule).
 
         Raises:
             TypeError: On a seed of the wrong type or a ``reset_mask`` that is not a bool array.
             ValueError: On a seed out of range or a list neither ``num_markets`` nor
-                ``num_envs`` long, a
-                ``reset_mask`` of the wrong shape, with no True entry, or whose two seats of a
-                market disagree.
+                ``num_envs`` long, a ``reset_mask`` of the wrong shape, with no True entry, or
+                whose two seats of a market disagree.
             RuntimeError: On a masked reset before the first full one.
         """
-        who = f"{type(self).__name__}.reset"
         if isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, (str, bytes)):
             if len(seed) == self.num_envs:  # one per seat (SB3's VecEnv.seed): seat 2i's
                 seed = list(seed)[0::2]
         checked = check_seeds(seed, self.num_markets, who)
         seats = self._reset_mask(options, who)
-        markets = None
-        if seats is not None:
-            if not np.array_equal(seats[0::2], seats[1::2]):
-                raise ValueError(
-                    f"{who}: options['reset_mask'] must hold both seats of a market alike "
-                    f"(seats 2i and 2i+1 are market i's); got {excerpt(seats)}"
-                )
-            markets = seats[0::2]
-            if not self._started and not markets.all():
-                raise RuntimeError(f"{who}: a reset_mask needs a first reset() of every market")
-        VectorEnv.reset(self, seed=checked if isinstance(checked, int) else None)  # np_random
+        if seats is None:
+            return checked, None
+        if not np.array_equal(seats[0::2], seats[1::2]):
+            raise ValueError(
+                f"{who}: options['reset_mask'] must hold both seats of a market alike "
+                f"(seats 2i and 2i+1 are market i's); got {excerpt(seats)}"
+            )
+        markets = seats[0::2]
+        if not self._started and not markets.all():
+            raise RuntimeError(f"{who}: a reset_mask needs a first reset() of every market")
+        return checked, markets
+
+    def _reset_batch(
+        self, seed: int | list[int | None] | None, markets: np.ndarray | None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset the markets of ``markets`` (None: all), both seats of each."""
         c = self._core
         full = markets is None or markets.all()
-        c.set_roots(checked, self.np_random, None if full else markets)
+        c.set_roots(seed, self.np_random, None if full else markets)
         c.reset(None if full else markets)
         if full:
             self._autoreset[:] = False
@@ -208,9 +208,7 @@ class TwoMakerVectorEnv(CoreEnvMixin, NativeVectorEnv):
         self._autoreset[seat_mask] = False
         return self._observations(), self._masked(self._infos(None), seat_mask)
 
-    def _step_batch(
-        self, actions: Any, auto: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def _step_batch(self, actions: Any, auto: np.ndarray) -> BatchStep:
         """Both makers' actions into the quotes, one compiled step, rewards per seat."""
         c = self._core
         who = f"{type(self).__name__}.step: actions"

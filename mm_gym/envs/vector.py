@@ -22,7 +22,7 @@ from mm_gym.envs.core import (
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
 from mm_gym.envs.seeding import rival_generator
 from mm_gym.envs.single import ENV_KWARGS
-from mm_gym.envs.vector_base import NativeVectorEnv, check_autoreset_mode, check_num_envs
+from mm_gym.envs.vector_base import BatchStep, NativeVectorEnv, check_autoreset_mode, check_num_envs
 
 __all__ = ["VECTOR_KWARGS", "MarketMakingVectorEnv", "check_autoreset_mode"]
 
@@ -158,9 +158,7 @@ class MarketMakingVectorEnv(CoreEnvMixin, NativeVectorEnv):
         self._autoreset[mask] = False
         return c.observations(0), self._masked(c.infos(0, None), mask)
 
-    def _step_batch(
-        self, actions: Any, auto: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def _step_batch(self, actions: Any, auto: np.ndarray) -> BatchStep:
         """One compiled step of every market (``auto``: reset instead, ``NEXT_STEP``)."""
         c = self._core
         c.write_actions(

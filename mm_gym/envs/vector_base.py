@@ -18,7 +18,11 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from mm_gym.config import ConfigError, excerpt, is_integer
 from mm_gym.envs.seeding import check_seeds
 
-__all__ = ["NativeVectorEnv", "check_autoreset_mode", "check_num_envs"]
+__all__ = ["BatchStep", "NativeVectorEnv", "check_autoreset_mode", "check_num_envs"]
+
+BatchStep = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]
+"""What a vector env's ``step`` returns: observations, rewards, terminations and truncations
+(one row per sub-environment), and the infos."""
 
 
 def check_autoreset_mode(mode: Any) -> AutoresetMode:
@@ -100,16 +104,21 @@ class NativeVectorEnv(VectorEnv):
             RuntimeError: On a masked reset before the first full one.
         """
         who = f"{type(self).__name__}.reset"
+        checked, mask = self._check_reset(seed, options, who)
+        super().reset(seed=checked if isinstance(checked, int) else None)
+        return self._reset_batch(checked, mask)
+
+    def _check_reset(
+        self, seed: Any, options: dict[str, Any] | None, who: str
+    ) -> tuple[int | list[int | None] | None, np.ndarray | None]:
+        """The checked seeds and ``reset_mask`` of a reset, as :meth:`_reset_batch` takes them."""
         checked = check_seeds(seed, self.num_envs, who)
         mask = self._reset_mask(options, who)
         if mask is not None and not self._started and not mask.all():
             raise RuntimeError(f"{who}: a reset_mask needs a first reset() of every sub-env")
-        super().reset(seed=checked if isinstance(checked, int) else None)
-        return self._reset_batch(checked, mask)
+        return checked, mask
 
-    def step(
-        self, actions: Any
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def step(self, actions: Any) -> BatchStep:
         """Step every sub-environment; see the class docstring for autoreset and infos.
 
         Raises:
@@ -137,9 +146,7 @@ class NativeVectorEnv(VectorEnv):
         """
         raise NotImplementedError
 
-    def _step_batch(
-        self, actions: Any, auto: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def _step_batch(self, actions: Any, auto: np.ndarray) -> BatchStep:
         """Step once started; ``auto`` flags the sub-environments to autoreset (``NEXT_STEP``)."""
         raise NotImplementedError
 

@@ -19,7 +19,8 @@ Modules:
 - :mod:`~mm_gym.evaluation.export`: CSV text, safe names, :func:`bands_table`, :func:`write_tables`;
 - :mod:`~mm_gym.evaluation.figures`: :func:`make_figures`, :func:`write_figures`;
 - :mod:`~mm_gym.evaluation.report`: :func:`write_report` (the PDF);
-- :mod:`~mm_gym.evaluation.scenarios`: the stress grid of ``evaluate.py --scenarios``.
+- :mod:`~mm_gym.evaluation.scenarios`: the stress grid of ``evaluate.py --scenarios``;
+- :mod:`~mm_gym.evaluation.trained`: the trained contestants of ``evaluate.py --runs``.
 
 Example:
     >>> from baselines import FixedSpread, RandomQuoter

@@ -29,7 +29,7 @@ from typing import Any, NoReturn
 import numpy as np
 import pandas as pd
 
-from mm_gym.cli import CliError, OneLineParser, run_cli
+from mm_gym.cli import CliError, OneLineParser, check_ranges, run_cli
 from mm_gym.config import ConfigError
 from mm_gym.output_folder import FolderOwner, check_out_flag
 from mm_gym.policy import QuotingPolicy
@@ -40,8 +40,6 @@ PROG = "python -m mm_gym.evaluation.crossplay"
 MARKER = ".mm_gym-crossplay"
 """Marker file in every output folder of this tool (what ``--overwrite`` may replace)."""
 OWNER = FolderOwner(PROG, MARKER, f"a {PROG} output")
-ROOT = Path(__file__).resolve().parents[2]
-"""The folder holding the package (the repository in a checkout): never written to."""
 SEATS = ("mm1", "mm2")
 VALUES = ("reward", "pnl")
 """Per-episode values recorded for each seat (``mm1_reward``, ``mm2_pnl``, ...)."""
@@ -288,14 +286,11 @@ def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
     """
     from mm_gym.evaluation.export import csv_text
     from mm_gym.files import atomic_write_bytes, atomic_write_text
-    from mm_gym.output_folder import prepare_output, publish
+    from mm_gym.output_folder import PACKAGE_ROOT, prepare_output, publish
     from mm_gym.presets import book_preset_names
 
     args = _parser().parse_args(argv)
-    for name, (lo, hi) in RANGES.items():
-        v = getattr(args, name)
-        if not lo <= v <= hi:
-            raise CliError(f"--{name}={v} must be in [{lo}, {hi}]")
+    check_ranges(args, RANGES)
     if args.preset not in book_preset_names():
         raise CliError(f"--preset {args.preset!r} is not valid: choose from {book_preset_names()}")
     if args.out is not None:
@@ -316,7 +311,7 @@ def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
     print("mm1's mean episode PnL [95% CI], rows mm1's policy, columns mm2's:")
     print(format_matrix(matrix))
     print(f"\n{args.episodes} episodes per pair, {len(table) ** 2} pairs, in {seconds:.0f} s")
-    with prepare_output(str(out), args.overwrite, ROOT, OWNER) as output:
+    with prepare_output(str(out), args.overwrite, PACKAGE_ROOT, OWNER) as output:
         import io
 
         atomic_write_text(output.tmp / "episodes.csv", csv_text(episodes))

@@ -17,7 +17,7 @@ from mm_gym.config import ConfigError, MarketConfig
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import check_render_mode, describe_value, numeric_array
 from mm_gym.envs.seeding import OneMarketEnv
-from mm_gym.envs.vector_base import NativeVectorEnv, check_num_envs
+from mm_gym.envs.vector_base import BatchStep, NativeVectorEnv, check_num_envs
 from mm_gym.multivenue.config import DEFAULT_VENUES, VenueConfig, check_venues
 from mm_gym.multivenue.core import MultiVenueCore
 from mm_gym.policy import PolicyContext
@@ -266,9 +266,7 @@ class MultiVenueVectorEnv(_VenueCores, NativeVectorEnv):
         self._started = True
         return c.observations(), self._masked(c.infos(None), mask)
 
-    def _step_batch(
-        self, actions: Any, auto: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def _step_batch(self, actions: Any, auto: np.ndarray) -> BatchStep:
         c = self._core
         who = f"{type(self).__name__}.step: actions"
         a = _checked_actions(actions, (self.num_envs, c.action_width), who, self.action_space)

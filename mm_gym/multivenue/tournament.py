@@ -42,7 +42,7 @@ from typing import Any, NoReturn
 import numpy as np
 import pandas as pd
 
-from mm_gym.cli import CliError, OneLineParser, run_cli
+from mm_gym.cli import CliError, OneLineParser, check_ranges, run_cli
 from mm_gym.output_folder import FolderOwner, check_out_flag
 from mm_gym.policy import QuotingPolicy
 
@@ -64,8 +64,6 @@ PROG = "python -m mm_gym.multivenue.tournament"
 MARKER = ".mm_gym-multivenue-tournament"
 """Marker file in every output folder of this tool (what ``--overwrite`` may replace)."""
 OWNER = FolderOwner(PROG, MARKER, f"a {PROG} output")
-ROOT = Path(__file__).resolve().parents[2]
-"""The folder holding the package (the repository in a checkout): never written to."""
 DEFAULT_CONTESTANTS = ("routed_as", "everywhere_as", "everywhere_fixed")
 RANGES: dict[str, tuple[int, int]] = {
     "episodes": (2, 1_000_000),
@@ -553,10 +551,7 @@ def _validate(args: argparse.Namespace) -> tuple[tuple[Any, ...], list[QuotingPo
     from baselines.multivenue import MULTIVENUE_BASELINES
     from mm_gym.presets import book_preset_names
 
-    for name, (lo, hi) in RANGES.items():
-        v = getattr(args, name)
-        if not lo <= v <= hi:
-            raise CliError(f"--{name.replace('_', '-')}={v} must be in [{lo}, {hi}]")
+    check_ranges(args, RANGES)
     for name in args.contestants:
         if name not in MULTIVENUE_BASELINES:
             raise CliError(
@@ -584,7 +579,7 @@ def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
     Raises:
         CliError: On bad flags (before anything is played) or an unwritable ``--out``.
     """
-    from mm_gym.output_folder import prepare_output, publish
+    from mm_gym.output_folder import PACKAGE_ROOT, prepare_output, publish
 
     args = _parser().parse_args(argv)
     venues, runs = _validate(args)
@@ -599,7 +594,7 @@ def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
     summary = summary_table(episodes, args.baseline, args.bootstrap, args.seed)
     print(format_summary(summary, attribution_table(episodes)))
     print(f"\n{args.episodes} episodes x {args.steps} steps per contestant in {seconds:.0f} s")
-    with prepare_output(str(out), args.overwrite, ROOT, OWNER) as output:
+    with prepare_output(str(out), args.overwrite, PACKAGE_ROOT, OWNER) as output:
         write_files(episodes, args.baseline, output.tmp, args.bootstrap)
         publish(output)
     print(f"wrote {out}")

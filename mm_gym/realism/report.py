@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mm_gym.cli import CliError, run_cli
+from mm_gym.cli import CliError, check_ranges, run_cli
 from mm_gym.output_folder import FolderOwner, check_out_flag
 from mm_gym.realism.facts import Fact, PresetResult, analyse, book_presets, cross_preset_facts
 from mm_gym.realism.measure import estimate_bytes, measure_preset
@@ -56,8 +56,6 @@ PROG = "python -m mm_gym.realism"
 MARKER = ".mm_gym-realism"
 """Marker file in every output folder this tool writes (what ``--overwrite`` may delete)."""
 OWNER = FolderOwner(PROG, MARKER, f"a {PROG} report")
-ROOT = Path(__file__).resolve().parents[2]
-"""The folder holding the package (the repository in a checkout): never written to."""
 
 
 RANGES = {
@@ -149,10 +147,7 @@ def _validate(args: argparse.Namespace) -> list[str]:
     for p in presets:
         if p not in book:
             raise CliError(f"--preset {p!r} is not a book preset: choose from {book}")
-    for name, (lo, hi) in RANGES.items():
-        v = getattr(args, name)
-        if not lo <= v <= hi:
-            raise CliError(f"--{name.replace('_', '-')}={v} must be in [{lo}, {hi}]")
+    check_ranges(args, RANGES)
     check_sample_memory(args.markets, args.steps, f"--markets {args.markets} --steps {args.steps}")
     if args.out is not None:
         check_out_flag(Path(args.out), args.overwrite, OWNER)
@@ -161,9 +156,9 @@ def _validate(args: argparse.Namespace) -> list[str]:
 
 def _publish(results: Sequence[PresetResult], out: Path, overwrite: bool, command: str) -> None:
     """Write everything into a temporary folder, then move it into place (output_folder)."""
-    from mm_gym.output_folder import prepare_output, publish
+    from mm_gym.output_folder import PACKAGE_ROOT, prepare_output, publish
 
-    with prepare_output(str(out), overwrite, ROOT, OWNER) as output:
+    with prepare_output(str(out), overwrite, PACKAGE_ROOT, OWNER) as output:
         write_files(results, output.tmp, command)
         publish(output)
 
