@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import mm_gym  # noqa: F401  (registers the ids)
+from mm_gym import TwoMakerVectorEnv
 from mm_gym.config import ConfigError
 
 
@@ -42,6 +43,7 @@ CASES = {
         lambda **kw: gym.make_vec("mm_gym/AS2008-v1", num_envs=3, inventory_penalty=0.01, **kw),
         200,
     ),
+    "two makers": (lambda **kw: TwoMakerVectorEnv(2, horizon_steps=120, **kw), 120),
     "multi-venue": (lambda **kw: gym.make("mm_gym/MultiVenue-v0", horizon_steps=80, **kw), 80),
     "portfolio": (lambda **kw: gym.make("mm_gym/Portfolio-v0", horizon_steps=80, **kw), 80),
 }
