@@ -163,8 +163,7 @@ def step_reward(
     terminal: Any,
     wealth: Any,
     params: RewardParams,
-    prev_inventory: Any = 0.0,
-    steps_left: Any = 0,
+    before: tuple[Any, Any] = (0.0, 0),
 ) -> tuple[Any, dict[str, Any]]:
     """The reward of one step and its components (see the module docstring).
 
@@ -175,14 +174,15 @@ def step_reward(
         terminal: Whether the episode ends with this step (bool, or a boolean array).
         wealth: Mark-to-market PnL after the step, currency (read by ``utility="cara"``).
         params: The reward parameters.
-        prev_inventory: Inventory before the step, lots (read with ``params.upfront``).
-        steps_left: Steps of the episode left after this one (read with ``params.upfront``).
+        before: ``(inventory before the step, lots; steps of the episode left after it)``,
+            read with ``params.upfront`` only.
 
     Returns:
         ``(reward, components)``; the components (keys :data:`COMPONENT_NAMES`) are unscaled.
     """
     q2 = inventory * inventory
     if params.upfront:
+        prev_inventory, steps_left = before
         p2 = prev_inventory * prev_inventory
         held = steps_left * (1.0 - terminal)  # the steps this inventory will still be held
         running = params.inventory_penalty * ((1.0 + held) * q2 - (1.0 + steps_left) * p2)

@@ -42,9 +42,9 @@ params_strategy = st.builds(
 def test_float_and_array_rewards_agree_bit_for_bit(params, rows):
     pnl, ipnl, inv, term, wealth, prev, left = (np.array(c) for c in zip(*rows, strict=True))
     inv, prev = inv.astype(np.float64), prev.astype(np.float64)
-    reward, comps = step_reward(pnl, ipnl, inv, term, wealth, params, prev, left)
+    reward, comps = step_reward(pnl, ipnl, inv, term, wealth, params, (prev, left))
     for i, (p, ip, q, t, w, q0, n_left) in enumerate(rows):
-        r1, c1 = step_reward(p, ip, float(q), t, w, params, float(q0), n_left)
+        r1, c1 = step_reward(p, ip, float(q), t, w, params, (float(q0), n_left))
         assert isinstance(r1, float)
         assert r1 == reward[i] or (np.isnan(r1) and np.isnan(reward[i]))
         for name in COMPONENT_NAMES:
@@ -71,18 +71,18 @@ def test_reward_formula():
 def test_upfront_penalties_are_paid_when_the_inventory_changes():
     p = RewardParams(inventory_penalty=0.1, terminal_penalty=1.0, upfront=True)
     # From 2 to 3 lots with 9 steps left after this one: (0.1 * 10 + 1) * (9 - 4).
-    r, c = step_reward(10.0, 0.0, 3.0, False, 0.0, p, 2.0, 9)
+    r, c = step_reward(10.0, 0.0, 3.0, False, 0.0, p, (2.0, 9))
     assert c["inventory_penalty"] == pytest.approx(0.1 * 10 * 5)
     assert c["terminal_penalty"] == pytest.approx(5.0)
     assert r == pytest.approx(10.0 - 10.0)
-    r, c = step_reward(0.0, 0.0, 3.0, False, 0.0, p, 3.0, 9)  # holding costs nothing more
+    r, c = step_reward(0.0, 0.0, 3.0, False, 0.0, p, (3.0, 9))  # holding costs nothing more
     assert r == 0.0
-    r, c = step_reward(0.0, 0.0, 1.0, False, 0.0, p, 3.0, 4)  # unwinding earns it back
+    r, c = step_reward(0.0, 0.0, 1.0, False, 0.0, p, (3.0, 4))  # unwinding earns it back
     assert r == pytest.approx((0.1 * 5 + 1.0) * 8)
     # An early end (a drawdown breach) with 4 steps left: the 4 steps' running penalty on the
     # 3 lots held before it is handed back; this step's own running and terminal penalties
     # on 1 lot are paid.
-    r, c = step_reward(0.0, 0.0, 1.0, True, 0.0, p, 3.0, 4)
+    r, c = step_reward(0.0, 0.0, 1.0, True, 0.0, p, (3.0, 4))
     assert c["inventory_penalty"] == pytest.approx(0.1 * (1 - 5 * 9))
     assert r == pytest.approx(-(0.1 * (1 - 45) + 1.0 * (1 - 9)))
 

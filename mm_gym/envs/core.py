@@ -498,8 +498,7 @@ class MarketCore(RootSeeds):
             flag if one else flag[:, None],
             total,
             self.reward_params,
-            self.prev_inv[:, makers],
-            left if one else left[:, None],
+            (self.prev_inv[:, makers], left if one else left[:, None]),
         )
         self.prev_total[:, makers] = total
         self.prev_inv[:, makers] = inv

@@ -244,8 +244,7 @@ class IntensityMarketMakingEnv(OneMarketEnv):
             terminated,
             wealth,
             self._params,
-            self._prev_q,
-            self._n_steps - m.step_index,
+            (self._prev_q, self._n_steps - m.step_index),
         )
         self._prev_wealth, self._prev_q, self._prev_s = wealth, q, s
         self._done = terminated

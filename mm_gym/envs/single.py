@@ -515,8 +515,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
             terminated,
             total,
             self._params,
-            self._prev_inv,
-            self._horizon - t,
+            (self._prev_inv, self._horizon - t),
         )
         self._prev_total = total
         self._prev_inv = inv

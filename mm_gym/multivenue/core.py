@@ -207,8 +207,7 @@ class MultiVenueCore(MultiVenueMarket):
             terminated.astype(np.float64),
             wealth,
             self.reward_params,
-            self.prev_inv.sum(axis=1),
-            self.horizon - self.sims[0].scalars.t,
+            (self.prev_inv.sum(axis=1), self.horizon - self.sims[0].scalars.t),
         )
         self.prev_wealth[:] = wealth
         self.prev_inv[:] = inv_v

@@ -336,8 +336,7 @@ class PortfolioCore(RootSeeds):
             terminated.astype(np.float64),
             wealth,
             self.reward_params,
-            prev_norm,
-            self.horizon - self.assets[0].sims[0].scalars.t,
+            (prev_norm, self.horizon - self.assets[0].sims[0].scalars.t),
         )
         self.prev_wealth[:] = wealth
         return reward, comps, terminated
