@@ -55,17 +55,31 @@ Examples:
     python train.py --seeds 0-9 --ray            # ten runs as Ray tasks, then their aggregate
 """
 
+# ruff: noqa: E402  (the Ctrl-C handler below is set before the slow imports)
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import itertools
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
+
+
+def _interrupted_while_starting(signum: int, frame: Any) -> None:
+    """Ctrl-C while the script's own imports run: one line and exit 130, not a traceback."""
+    print("train.py: error: interrupted while starting; nothing was written", file=sys.stderr)
+    sys.exit(130)
+
+
+# Set before the imports below (numba, the package: seconds on a loaded machine) and replaced by
+# Python's own handler when cli() starts; a test importing this file keeps Python's handler.
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 import yaml
 
@@ -645,6 +659,7 @@ def cli(argv: list[str] | None = None) -> int:
     Returns:
         The exit status: 0, 1 (unexpected error), 2 (invalid settings), 130 (interrupted).
     """
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a Ctrl-C from here: below
     try:
         main(argv)
     except SystemExit as exc:  # fail() has printed its line; --help exits 0
