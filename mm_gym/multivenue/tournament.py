@@ -259,18 +259,16 @@ def attribution_figure(attribution: pd.DataFrame) -> Any:
     rows = -(-len(names) // cols)
     fig = Figure(figsize=(4.2 * cols, 3.6 * rows + 0.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
-    labels = {
-        "spread_capture": "spread capture",
-        "rebates_fees": "rebates - fees",
-        "inventory_pnl": "inventory PnL",
-        "pnl": "total (venue PnL)",
-    }
+    labels = {"spread_capture": "spread capture", "rebates_fees": "rebates - fees"}
+    if "taker_fees" in per_venue:  # a portfolio's: the hedging overlay's cost
+        labels |= {"taker_fees": "hedge taker fees", "hedge_slippage": "hedge slippage"}
+    labels |= {"inventory_pnl": "inventory PnL", "pnl": "total (venue PnL)"}
     width = 0.8 / len(labels)
     for ax, name in zip(axes, names, strict=False):
         g = per_venue[per_venue.contestant == name]
         x = np.arange(len(g))
         for j, (part, label) in enumerate(labels.items()):
-            ax.bar(x + (j - 1.5) * width, g[part], width, label=label)
+            ax.bar(x + (j - (len(labels) - 1) / 2) * width, g[part], width, label=label)
         ax.axhline(0.0, color="black", linewidth=0.6)
         ax.set_xticks(x, [f"venue {v}" for v in g.venue])
         ax.set_title(name, fontsize=10)
@@ -279,7 +277,7 @@ def attribution_figure(attribution: pd.DataFrame) -> Any:
     for ax in axes[len(names) :]:
         ax.set_visible(False)
     axes[0].legend(fontsize=7)
-    fig.suptitle("mm1's PnL attribution per venue (spread + rebates/fees + inventory = total)")
+    fig.suptitle("mm1's PnL attribution per venue (the parts sum to the total)")
     return fig
 
 
