@@ -29,11 +29,11 @@ def _slot(asset: str, venue: str, portfolio: bool) -> str:
     return f"{asset}.{venue}" if portfolio else venue
 
 
-def _grid(n: int, width: float, height: float) -> tuple[Any, np.ndarray]:
-    """A figure with ``n`` panels, at most three a row (the unused ones hidden)."""
+def _grid(n: int, width: float, height: float, cols: int = 3) -> tuple[Any, np.ndarray]:
+    """A figure with ``n`` panels, at most ``cols`` a row (the unused ones hidden)."""
     from matplotlib.figure import Figure
 
-    cols = min(3, n)
+    cols = min(cols, n)
     rows = -(-n // cols)
     fig = Figure(figsize=(width * cols, height * rows + 0.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
@@ -87,7 +87,7 @@ def router_figure(router: pd.DataFrame, portfolio: bool) -> Any:
 
 def risk_figure(makers: pd.DataFrame) -> Any:
     """A portfolio's risk per maker: breaches, hedges, the overlay's cost, the VaRs."""
-    fig, axes = _grid(4, 4.2, 3.0)
+    fig, axes = _grid(4, 5.0, 3.0, cols=2)
     panels = (
         ("var_breaches", "steps ending above the VaR limit"),
         ("hedges", "steps the overlay traded"),

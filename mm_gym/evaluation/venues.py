@@ -324,26 +324,49 @@ def _makers(episodes: pd.DataFrame, totals: pd.DataFrame, regime: str) -> pd.Dat
     return out.reset_index().assign(regime=regime)
 
 
+_SHORT = {
+    "n_episodes": "episodes", "episode_reward": "reward", "total_pnl": "PnL",
+    "mean_abs_inventory": "|inv|", "spread_capture": "spread", "rebates_fees": "rebates",
+    "taker_fees": "taker fee", "hedge_slippage": "slippage", "inventory_pnl": "inventory",
+    "hedge_cost": "hedge cost", "var_breaches": "breaches", "mean_var": "VaR",
+    "hist_var": "hist VaR", "hist_es": "hist ES", "fill_share": "fill share",
+    "quote_share": "quote share",
+}  # fmt: skip
+"""Short column headers of the printed tables (the CSVs keep the full names)."""
+
+
 def format_tables(
     tables: dict[str, pd.DataFrame], plan: VenuePlan, regimes: list[str] | None = None
 ) -> str:
     """The makers and venues tables as aligned text, per regime (default all; what is printed)."""
-    makers, venues = tables["makers"], tables["venues"]
+    from mm_gym.multivenue.tournament import format_summary
+
+    makers, venues, summary = tables["makers"], tables["venues"], tables["summary"]
+    groups = [["n_episodes", "episode_reward", "total_pnl", "sharpe", "mean_abs_inventory",
+               "fills"], ["total_pnl", *_PARTS]]  # fmt: skip
+    if plan.portfolio is None:  # mm1 never takes liquidity on MultiVenue-v0
+        groups[1] = [c for c in groups[1] if c not in ("taker_fees", "hedge_slippage")]
+    else:
+        groups.append(["hedge_cost", "var_breaches", "hedges", "mean_var", "hist_var", "hist_es"])
     blocks = []
     for regime in plan.regimes if regimes is None else regimes:
-        m = makers[makers.regime == regime].drop(columns="regime").set_index("contestant")
+        m = makers[makers.regime == regime].set_index("contestant")
         v = venues[venues.regime == regime].drop(columns="regime")
-        cols = ["n_episodes", "episode_reward", "total_pnl", "sharpe", "mean_abs_inventory",
-                "fills", *_PARTS]  # fmt: skip
-        if plan.portfolio is not None:
-            cols += ["hedge_cost", "var_breaches", "hedges", "mean_var", "hist_var", "hist_es"]
-        blocks.append(
-            f"== {plan.env_id}, regime {regime}: per maker (means per episode, currency) ==\n"
-            + m[cols].to_string(float_format=lambda x: f"{x:.2f}")
-            + f"\n\n== {plan.env_id}, regime {regime}: per venue ==\n"
-            + v.to_string(index=False, float_format=lambda x: f"{x:.3f}")
-        )
+        if plan.portfolio is None:
+            v = v.drop(columns=["asset", "taker_fees", "hedge_slippage"])
+        board = format_summary(summary[summary.regime == regime], venues.iloc[:0])
+        text = [f"== {plan.env_id}, regime {regime}: 95 % bootstrap CIs, differences to "
+                f"{plan.baseline} paired by episode ==", board.split("\n\n")[0], ""]  # fmt: skip
+        text += [f"== {plan.env_id}, regime {regime}: per maker (means per episode, currency) =="]
+        text += [m[g].rename(columns=_SHORT).to_string(float_format=_two) + "\n" for g in groups]
+        text += [f"== {plan.env_id}, regime {regime}: per venue (means per episode) =="]
+        text += [v.rename(columns=_SHORT).to_string(index=False, float_format=_two)]
+        blocks.append("\n".join(text))
     return "\n\n".join(blocks)
+
+
+def _two(x: float) -> str:
+    return f"{x:.2f}"
 
 
 # --------------------------------------------------------------------------- the run
