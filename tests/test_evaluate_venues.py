@@ -59,9 +59,10 @@ def test_portfolio_attribution_sums_and_the_overlay_cost_is_split_over_venues(po
     assert makers.loc["everywhere_touch", "var_breaches"] > 0
     assert makers.loc["everywhere_touch", "hedges"] == 0  # the env's default: overlay off
     assert makers.loc["everywhere_touch+hedge", "hedges"] > 0
-    assert makers.loc["everywhere_touch+hedge", "var_breaches"] < makers.loc[
-        "everywhere_touch", "var_breaches"
-    ]
+    assert (
+        makers.loc["everywhere_touch+hedge", "var_breaches"]
+        < makers.loc["everywhere_touch", "var_breaches"]
+    )
     # The overlay's cost (the env's info) is the taker fees plus slippage on its venues.
     cost = -episodes.filter(regex="^(taker_fees|hedge_slippage)_").sum(axis=1)
     np.testing.assert_allclose(cost, episodes.hedge_cost, atol=1e-9)
@@ -105,7 +106,9 @@ def test_multivenue_tables_equal_the_tournament_on_the_same_seeds():
 
 def test_cli_env_id_writes_the_documented_exports(tmp_path):
     x = tmp_path / "mv"
-    assert cli.main(_args("mm_gym/MultiVenue-v0", "routed_as,everywhere_fixed", "--out", str(x))) == 0
+    assert (
+        cli.main(_args("mm_gym/MultiVenue-v0", "routed_as,everywhere_fixed", "--out", str(x))) == 0
+    )
     for rel in ("episodes.csv", "summary.csv", "leaderboard.txt", "run.json", ".mm_gym-export",
                 "plots/attribution_default.png", "plots/fill_share_default.png",
                 "plots/router_default.png"):  # fmt: skip
@@ -123,19 +126,31 @@ def test_cli_env_id_writes_the_documented_exports(tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (_args("mm_gym/MultiVenue-v0", "routed_as,glft"),
-         "contestant 'glft' cannot play mm_gym/MultiVenue-v0: choose from routed_as,"),
-        (_args("mm_gym/MultiVenue-v0", "routed_as", "--rival", "glft"),
-         "--rival is not available with --env-id mm_gym/MultiVenue-v0"),
-        (_args("mm_gym/MarketMaking-v1", "routed_as"),
-         "--env-id='mm_gym/MarketMaking-v1' must be one of mm_gym/MultiVenue-v0, "
-         "mm_gym/Portfolio-v0"),
-        (_args("mm_gym/MultiVenue-v0", "routed_as", "--regimes", "calm"),
-         "--regimes: 'calm' is not a market preset of mm_gym/MultiVenue-v0: choose from default"),
-        (_args("mm_gym/Portfolio-v0", "routed_as", "--runs", "runs/x"),
-         "--runs is not available with --env-id mm_gym/Portfolio-v0"),
-        (_args("mm_gym/MultiVenue-v0", "routed_as", "--scenarios"),
-         "--scenarios is not available with --env-id"),
+        (
+            _args("mm_gym/MultiVenue-v0", "routed_as,glft"),
+            "contestant 'glft' cannot play mm_gym/MultiVenue-v0: choose from routed_as,",
+        ),
+        (
+            _args("mm_gym/MultiVenue-v0", "routed_as", "--rival", "glft"),
+            "--rival is not available with --env-id mm_gym/MultiVenue-v0",
+        ),
+        (
+            _args("mm_gym/MarketMaking-v1", "routed_as"),
+            "--env-id='mm_gym/MarketMaking-v1' must be one of mm_gym/MultiVenue-v0, "
+            "mm_gym/Portfolio-v0",
+        ),
+        (
+            _args("mm_gym/MultiVenue-v0", "routed_as", "--regimes", "calm"),
+            "--regimes: 'calm' is not a market preset of mm_gym/MultiVenue-v0: choose from default",
+        ),
+        (
+            _args("mm_gym/Portfolio-v0", "routed_as", "--runs", "runs/x"),
+            "--runs is not available with --env-id mm_gym/Portfolio-v0",
+        ),
+        (
+            _args("mm_gym/MultiVenue-v0", "routed_as", "--scenarios"),
+            "--scenarios is not available with --env-id",
+        ),
     ],
 )
 def test_bad_combinations_are_one_line_errors(cli_error, argv, message):

@@ -107,7 +107,7 @@ class VenuePlan:
         return [n + suffix for suffix, _ in self.variants() for n in base]
 
     def variants(self) -> list[tuple[str, dict[str, Any] | None]]:
-        """``(name suffix, portfolio)`` of each way the contestants play (:data:`HEDGE_VARIANTS`)."""
+        """``(name suffix, portfolio)`` of each way the contestants play (HEDGE_VARIANTS)."""
         if self.portfolio is None:
             return [("", None)]
         return [(suffix, {**self.portfolio, **extra}) for suffix, extra in HEDGE_VARIANTS]
@@ -158,7 +158,9 @@ def _runs(args: Any) -> list[Any]:
 
         newest = newest_completed_run(Path("runs"))
         if newest is None or trained_env_id(newest) != args.env_id:
-            print(f"--runs auto: no completed run trained on {args.env_id} is the newest; none added")
+            print(
+                f"--runs auto: no completed run trained on {args.env_id} is the newest; none added"
+            )
             return []
         print(f"--runs auto: adding {newest} (the newest completed run, trained on {args.env_id})")
         folders = [str(newest)]
@@ -201,7 +203,7 @@ def plan_venues(args: Any) -> VenuePlan:
     steps = args.horizon or int(preset(regimes[0]).horizon_steps)
     if steps < 10:
         raise CliError(f"--horizon={steps} must be >= 10 with --env-id")
-    portfolio = {} if args.env_id in PORTFOLIO_ENV_IDS else None
+    portfolio: dict[str, Any] | None = {} if args.env_id in PORTFOLIO_ENV_IDS else None
     return VenuePlan(
         env_id=args.env_id, contestants=contestants, regimes=regimes, episodes=args.episodes,
         seed=args.seed, steps=steps, batch=args.batch_size, portfolio=portfolio,
@@ -234,16 +236,12 @@ def play_regimes(plan: VenuePlan) -> tuple[pd.DataFrame, pd.DataFrame]:
     for regime in plan.regimes:
         quoted: dict[str, np.ndarray] = {}
         for suffix, portfolio in plan.variants():
-
-            def keep(name: str, chunk: np.ndarray, res: dict[str, Any], sx: str = suffix) -> None:
-                quoted[name + sx] = quoted.get(name + sx, 0.0) + res["quoted_path"]
-
             # Each variant under the contestant's own name: its policies draw the same random
             # numbers with the overlay off and on (paired), then it is renamed.
             episodes = play(
                 plan.contestants, steps=plan.steps, batch=plan.batch, seed=plan.seed,
                 preset=regime, progress=plan.progress, seeds=seeds, portfolio=portfolio,
-                on_batch=keep,
+                on_batch=_summing_paths(quoted, suffix),
             )  # fmt: skip
             episodes["contestant"] += suffix
             frames.append(episodes.assign(regime=regime))
@@ -253,6 +251,15 @@ def play_regimes(plan: VenuePlan) -> tuple[pd.DataFrame, pd.DataFrame]:
     return episodes[first + [c for c in episodes.columns if c not in first]], pd.concat(routes)
 
 
+def _summing_paths(quoted: dict[str, Any], suffix: str) -> Any:
+    """A ``play(on_batch=...)`` adding each batch's ``quoted_path`` to ``quoted[name + suffix]``."""
+
+    def keep(name: str, chunk: np.ndarray, res: dict[str, Any]) -> None:
+        quoted[name + suffix] = quoted.get(name + suffix, 0.0) + res["quoted_path"]
+
+    return keep
+
+
 def _slots(episodes: pd.DataFrame) -> list[str]:
     from mm_gym.multivenue.tournament import venue_columns
 
@@ -260,7 +267,7 @@ def _slots(episodes: pd.DataFrame) -> list[str]:
 
 
 def _asset_venue(slot: str) -> tuple[str, str]:
-    """``"asset1.B"`` -> ``("asset1", "B")``; a MultiVenue-v0 venue ``"B"`` -> ``("asset0", "B")``."""
+    """``"asset1.B"`` -> ``("asset1", "B")``; a MultiVenue-v0 venue ``"B"`` -> ``"asset0", "B"``."""
     asset, _, venue = slot.rpartition(".")
     return asset or "asset0", venue
 
@@ -296,7 +303,7 @@ def venue_tables(episodes: pd.DataFrame, plan: VenuePlan, n_boot: int = 2_000) -
         per_venue = att[att.venue != "all"].copy()
         per_venue[["asset", "venue"]] = [_asset_venue(s) for s in per_venue.venue]
         venues.append(per_venue)
-        makers.append(_makers(g, att[att.venue == "all"], regime))
+        makers.append(_makers(g, att[att.venue == "all"], str(regime)))
     venues_df = pd.concat(venues, ignore_index=True).reindex(columns=list(VENUE_COLUMNS))
     venues_df[["taker_fees", "hedge_slippage"]] = venues_df[
         ["taker_fees", "hedge_slippage"]
@@ -384,7 +391,11 @@ def evaluate_venues(args: Any, root: Path) -> int:
     if args.list:
         from baselines.multivenue import MULTIVENUE_BASELINES
 
-        print("contestants:", ", ".join(MULTIVENUE_BASELINES), f"(and --runs trained on {args.env_id})")
+        print(
+            "contestants:",
+            ", ".join(MULTIVENUE_BASELINES),
+            f"(and --runs trained on {args.env_id})",
+        )
         return 0
     _check_memory(plan)
     with prepare_output(args.out, args.overwrite, root) as output:

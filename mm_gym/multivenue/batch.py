@@ -102,9 +102,7 @@ def slot_names(venues: Sequence[str], n_assets: int | None = None) -> list[str]:
     return [f"asset{a}.{v}" for a in range(n_assets) for v in venues]
 
 
-def _make_env(
-    n: int, preset: str, venues: Any, kwargs: dict[str, Any], portfolio: Any
-) -> Any:
+def _make_env(n: int, preset: str, venues: Any, kwargs: dict[str, Any], portfolio: Any) -> Any:
     from mm_gym.multivenue import MultiVenueVectorEnv
 
     if portfolio is None:
@@ -128,6 +126,78 @@ def _hedge_parts(core: Any, out: dict[str, np.ndarray]) -> None:
             out["hedge_slippage"][:, k * nv + v] -= np.where(
                 sent, core.hedge_cost_asset[:, k] - fee, 0.0
             )
+
+
+class _Episodes:
+    """The per-step sums of :func:`run_batch` over ``n`` episodes of ``steps`` steps."""
+
+    def __init__(self, core: Any, n: int, steps: int, senti: list[int]) -> None:
+        self.core, self.n, self.senti = core, n, senti
+        self.cores = getattr(core, "assets", [core])
+        self.wealth0 = _slots(self.cores, _venue_wealth)
+        self.fees0 = _slots(self.cores, _venue_fees)
+        width = self.wealth0.shape[1]
+        self.acc = {k: np.zeros((n, width)) for k in ("spread_capture", "fills", "quoted_steps")}
+        self.hedge = {k: np.zeros((n, width)) for k in HEDGE_PARTS}
+        self.quoted_path = np.zeros((steps, width))
+        self.reward, self.abs_inv, self.arb, self.var_sum = (np.zeros(n) for _ in range(4))
+        self.regime = np.zeros((steps, n, len(self.cores)), np.int64)
+        self.sentiment = np.zeros((steps, n, len(self.cores)), np.float32)
+        self.step_pnl = np.zeros((n, steps))
+
+    def quotes(self, t: int, actions: np.ndarray) -> None:
+        """Count the slots quoted (not parked at +1 on both sides) by step ``t``'s actions."""
+        quoted = ~(actions.reshape(self.n, -1, 2) >= 1.0).all(axis=2)
+        self.acc["quoted_steps"] += quoted
+        self.quoted_path[t] = quoted.sum(axis=0)
+
+    def step(self, t: int, obs: np.ndarray, reward: np.ndarray, info: dict[str, Any]) -> None:
+        """Add step ``t``'s outcome (after ``env.step``)."""
+        cores = self.cores
+        self.reward += reward
+        self.step_pnl[:, t] = info["reward_components"]["pnl"]
+        self.acc["spread_capture"] += _slots(
+            cores, lambda c: np.stack([s.accounts.step_edge[:, 0] for s in c.sims], axis=1)
+        )
+        self.acc["fills"] += _slots(cores, lambda c: c.step_fills())
+        self.abs_inv += np.abs(info["inventory"]).reshape(self.n, -1).sum(axis=1)
+        self.arb += sum(c.arbitrage_lots for c in cores)
+        self.regime[t] = np.stack([c.sims[0].scalars.regime for c in cores], axis=1)
+        self.sentiment[t] = obs[:, self.senti]
+        if "var" in info:  # a portfolio
+            _hedge_parts(self.core, self.hedge)
+            self.var_sum += info["var"]
+
+    def result(self, info: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The episodes' results (:func:`run_batch`), ``info`` the last step's."""
+        from mm_gym.metrics import sharpe
+
+        steps = self.step_pnl.shape[1]
+        venue_pnl = _slots(self.cores, _venue_wealth) - self.wealth0
+        fees = _slots(self.cores, _venue_fees) - self.fees0 - self.hedge["taker_fees"]  # makers'
+        # The residual: the parts sum to the slot's PnL up to rounding.
+        inventory_pnl = venue_pnl - self.acc["spread_capture"] - fees - sum(self.hedge.values())
+        out = {
+            "episode_reward": self.reward,
+            "total_pnl": venue_pnl.sum(axis=1),
+            "sharpe": sharpe(self.step_pnl),
+            "mean_abs_inventory": self.abs_inv / steps,
+            "arbitrage_lots": self.arb,
+            "path_hash": _path_hash(self.regime, self.sentiment),
+            "spread_capture": self.acc["spread_capture"],
+            "rebates_fees": fees,
+            "inventory_pnl": inventory_pnl,
+            "venue_pnl": venue_pnl,
+            "fills": self.acc["fills"],
+            "quoted_steps": self.acc["quoted_steps"],
+            "quoted_path": self.quoted_path,
+        }
+        if "var" in info:
+            out |= self.hedge
+            out |= {"var_breaches": info["var_breaches"], "hedges": info["hedges"]}
+            out |= {"hedge_cost": info["hedge_cost_total"], "mean_var": self.var_sum / steps}
+            out |= {"hist_var": info["hist_var"], "hist_es": info["hist_es"]}
+        return out
 
 
 def run_batch(
@@ -156,75 +226,27 @@ def run_batch(
         each slot at each step; a portfolio adds ``taker_fees``, ``hedge_slippage`` ``(n, S)``
         and :data:`RISK_COLUMNS` ``(n,)``.
     """
-    from mm_gym.metrics import sharpe
     from mm_gym.multivenue import DEFAULT_VENUES
 
     n = len(seeds)
     kwargs = {**(overrides or {}), "horizon_steps": steps}
     env = _make_env(n, preset, DEFAULT_VENUES if venues is None else venues, kwargs, portfolio)
-    core = env._core  # the venues' accounts, read-only (this package's own env)
-    cores = getattr(core, "assets", [core])
     senti = [i for i, f in enumerate(env.feature_names) if f.rsplit(".", 1)[-1] == "sentiment"]
     obs, _ = env.reset(seed=[int(s) for s in seeds])
     policy.reset(rng, env.policy_context())
-    wealth0 = _slots(cores, _venue_wealth)
-    fees0 = _slots(cores, _venue_fees)
-    width = wealth0.shape[1]
-    acc = {k: np.zeros((n, width)) for k in ("spread_capture", "fills", "quoted_steps")}
-    hedge = {k: np.zeros((n, width)) for k in HEDGE_PARTS}
-    quoted_path = np.zeros((steps, width))
-    reward, abs_inv, arb, var_sum = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
-    regime = np.zeros((steps, n, len(cores)), np.int64)
-    sentiment = np.zeros((steps, n, len(cores)), np.float32)
-    step_pnl = np.zeros((n, steps))
+    # The venues' accounts, read-only (this package's own env).
+    record = _Episodes(env._core, n, steps, senti)
     done = np.zeros(n, bool)
     for t in range(steps):
         actions = np.asarray(policy.act(obs), np.float32)
-        quoted = ~(actions.reshape(n, width, 2) >= 1.0).all(axis=2)
-        acc["quoted_steps"] += quoted
-        quoted_path[t] = quoted.sum(axis=0)
+        record.quotes(t, actions)
         obs, r, term, trunc, info = env.step(actions)
-        reward += r
-        step_pnl[:, t] = info["reward_components"]["pnl"]
-        acc["spread_capture"] += _slots(
-            cores, lambda c: np.stack([s.accounts.step_edge[:, 0] for s in c.sims], axis=1)
-        )
-        acc["fills"] += _slots(cores, lambda c: c.step_fills())
-        abs_inv += np.abs(info["inventory"]).reshape(n, -1).sum(axis=1)
-        arb += sum(c.arbitrage_lots for c in cores)
-        regime[t] = np.stack([c.sims[0].scalars.regime for c in cores], axis=1)
-        sentiment[t] = obs[:, senti]
-        if portfolio is not None:
-            _hedge_parts(core, hedge)
-            var_sum += info["var"]
+        record.step(t, obs, r, info)
         done = term | trunc
     if not done.all():
         raise RuntimeError(f"episodes did not end after {steps} steps (horizon_steps)")
-    venue_pnl = _slots(cores, _venue_wealth) - wealth0
-    fees = _slots(cores, _venue_fees) - fees0 - hedge["taker_fees"]  # the makers' part
-    # The residual: the parts sum to the slot's PnL up to rounding.
-    inventory_pnl = venue_pnl - acc["spread_capture"] - fees - sum(hedge.values())
+    out = record.result(info)
     env.close()
-    out = {
-        "episode_reward": reward,
-        "total_pnl": venue_pnl.sum(axis=1),
-        "sharpe": sharpe(step_pnl),
-        "mean_abs_inventory": abs_inv / steps,
-        "arbitrage_lots": arb,
-        "path_hash": _path_hash(regime.reshape(steps, n, -1), sentiment),
-        "spread_capture": acc["spread_capture"],
-        "rebates_fees": fees,
-        "inventory_pnl": inventory_pnl,
-        "venue_pnl": venue_pnl,
-        "fills": acc["fills"],
-        "quoted_steps": acc["quoted_steps"],
-        "quoted_path": quoted_path,
-    }
-    if portfolio is not None:
-        out |= hedge
-        out |= {"var_breaches": info["var_breaches"], "hedges": info["hedges"]}
-        out |= {"hedge_cost": info["hedge_cost_total"], "mean_var": var_sum / steps}
-        out |= {"hist_var": info["hist_var"], "hist_es": info["hist_es"]}
     return out
 
 
