@@ -39,6 +39,11 @@ Examples:
     python evaluate.py --ray HEAD_IP:6379 --episodes 1000    # as Ray tasks on a cluster
     python evaluate.py --env-id mm_gym/MultiVenue-v0 --contestants routed_as,everywhere_as
 
+With ``--env-id mm_gym/MultiVenue-v0`` or ``mm_gym/Portfolio-v0`` the multi-venue baselines play
+that env in each regime's preset, and the files are those of :mod:`mm_gym.evaluation.venues`
+(makers.csv, venues.csv, router.csv: attribution per maker and venue, fill shares, router
+choices, VaR breaches and hedges).
+
 Bad input (an unknown contestant, rival or regime, a missing or unreadable run folder, an
 unwritable, busy or foreign output folder, a request larger than the memory available) prints
 one ``evaluate.py: error: ...`` line and exits with code 2, before the tournament starts; an
@@ -99,10 +104,8 @@ class Args:
     env_id: str = field(
         default="",
         metadata={
-            "help": "'' plays the single-venue envs of --regimes; mm_gym/MultiVenue-v0 or "
-            "mm_gym/Portfolio-v0 plays that env in each regime's preset with the multi-venue "
-            "baselines (and --runs trained on it): per-venue attribution, fill shares, router "
-            "choices, VaR and hedges (mm_gym.evaluation.venues)"
+            "help": "mm_gym/MultiVenue-v0 or mm_gym/Portfolio-v0 "
+            "in each regime's preset, with the multi-venue baselines (mm_gym.evaluation.venues)"
         },
     )
     regimes: str = field(

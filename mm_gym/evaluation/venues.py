@@ -159,7 +159,8 @@ def _runs(args: Any) -> list[Any]:
         newest = newest_completed_run(Path("runs"))
         if newest is None or trained_env_id(newest) != args.env_id:
             print(
-                f"--runs auto: no completed run trained on {args.env_id} is the newest; none added"
+                f"--runs auto: the newest completed run under runs/ (if any) was not trained "
+                f"on {args.env_id}; none added"
             )
             return []
         print(f"--runs auto: adding {newest} (the newest completed run, trained on {args.env_id})")
@@ -386,9 +387,9 @@ def evaluate_venues(args: Any, root: Path) -> int:
         CliError: On bad input, before anything is played.
     """
     from mm_gym.output_folder import prepare_output, publish
+    from mm_gym.presets import book_preset_names
 
-    plan = plan_venues(args)
-    if args.list:
+    if args.list and args.env_id in VENUE_ENV_IDS:
         from baselines.multivenue import MULTIVENUE_BASELINES
 
         print(
@@ -396,7 +397,9 @@ def evaluate_venues(args: Any, root: Path) -> int:
             ", ".join(MULTIVENUE_BASELINES),
             f"(and --runs trained on {args.env_id})",
         )
+        print("regimes:", ", ".join(book_preset_names()), "(the asset's market preset)")
         return 0
+    plan = plan_venues(args)
     _check_memory(plan)
     with prepare_output(args.out, args.overwrite, root) as output:
         started = time.perf_counter()
