@@ -121,6 +121,23 @@ def test_cli_env_id_writes_the_documented_exports(tmp_path):
     pypdf = pytest.importorskip("pypdf")
     report = " ".join(p.extract_text() for p in pypdf.PdfReader(x / "report.pdf").pages)
     assert "mm_gym/MultiVenue-v0: regime default" in " ".join(report.split())
+    # The dashboard reads the export: parts per maker and venue, and the router's lines.
+    pytest.importorskip("altair")
+    from mm_gym_dashboard import charts
+    from mm_gym_dashboard.exports import load_export
+    from mm_gym_dashboard.tables import venue_views
+
+    views = venue_views(load_export(x), "default")
+    venues = pd.read_csv(x / "venues.csv")
+    totals = views["parts"].groupby("contestant", sort=False).value.sum().to_numpy()
+    np.testing.assert_allclose(totals, venues.pnl, atol=1e-9)
+    assert set(views["parts"].part) == {"spread capture", "fees and rebates",
+                                        "inventory mark-to-market"}  # fmt: skip
+    assert len(views["router"]) == len(router) and set(views["router"].maker) == {
+        "routed_as", "everywhere_fixed",
+    }  # fmt: skip
+    charts.attribution_chart(views["parts"], charts.VENUE_PART_COLORS).to_dict()
+    charts.paths_chart(views["router"], "router", "share").to_dict()
 
 
 @pytest.mark.parametrize(
