@@ -270,7 +270,10 @@ def attribution_figure(attribution: pd.DataFrame) -> Any:
         for j, (part, label) in enumerate(labels.items()):
             ax.bar(x + (j - (len(labels) - 1) / 2) * width, g[part], width, label=label)
         ax.axhline(0.0, color="black", linewidth=0.6)
-        ax.set_xticks(x, [f"venue {v}" for v in g.venue])
+        if any("." in str(v) for v in g.venue):  # a portfolio's asset<a>.<venue>
+            ax.set_xticks(x, list(g.venue), rotation=30, fontsize=8)
+        else:
+            ax.set_xticks(x, [f"venue {v}" for v in g.venue])
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("venue")
         ax.set_ylabel("mean PnL per episode (currency)")
