@@ -39,10 +39,8 @@ Examples:
     python evaluate.py --ray HEAD_IP:6379 --episodes 1000    # as Ray tasks on a cluster
     python evaluate.py --env-id mm_gym/MultiVenue-v0 --contestants routed_as,everywhere_as
 
-With ``--env-id mm_gym/MultiVenue-v0`` or ``mm_gym/Portfolio-v0`` the multi-venue baselines play
-that env in each regime's preset, and the files are those of :mod:`mm_gym.evaluation.venues`
-(makers.csv, venues.csv, router.csv: attribution per maker and venue, fill shares, router
-choices, VaR breaches and hedges).
+With ``--env-id mm_gym/MultiVenue-v0`` (or ``Portfolio-v0``) the multi-venue baselines play that
+env; the files are :mod:`mm_gym.evaluation.venues`'s (makers.csv, venues.csv, router.csv).
 
 Bad input (an unknown contestant, rival or regime, a missing or unreadable run folder, an
 unwritable, busy or foreign output folder, a request larger than the memory available) prints
