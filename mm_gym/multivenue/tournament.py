@@ -20,8 +20,9 @@ router's venue choices).
 
 Trained policies play too: ``--runs runs/<name> ...`` adds each ``train.py`` run trained on
 ``mm_gym/MultiVenue-v0`` (``python train.py --env-id mm_gym/MultiVenue-v0``) as the contestant
-``ppo:<name>`` (:func:`agents.load_policy`); ``--baseline`` may name one. This tool is the one
-way to evaluate a multi-venue run (``evaluate.py`` plays the single-venue envs and refuses it).
+``ppo:<name>`` (:func:`agents.load_policy`); ``--baseline`` may name one. ``evaluate.py --env-id
+mm_gym/MultiVenue-v0`` plays the same episodes through :func:`play` (per regime, with its
+exports and report: :mod:`mm_gym.evaluation.venues`); without ``--env-id`` it refuses such a run.
 
 Files (into ``--out``, default ``exports/multivenue/<timestamp>``, through
 :mod:`mm_gym.output_folder`: written into a temporary folder and moved into place; an existing
