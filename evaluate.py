@@ -37,6 +37,10 @@ Examples:
     python evaluate.py --contestants glft,mypkg.mymod:MyPolicy   # your own QuotingPolicy
     python evaluate.py --news-model vader --contestants avellaneda_stoikov,sentiment_as
     python evaluate.py --ray HEAD_IP:6379 --episodes 1000    # as Ray tasks on a cluster
+    python evaluate.py --env-id mm_gym/MultiVenue-v0 --contestants routed_as,everywhere_as
+
+With ``--env-id mm_gym/MultiVenue-v0`` (or ``Portfolio-v0``) the multi-venue baselines play that
+env; the files are :mod:`mm_gym.evaluation.venues`'s (makers.csv, venues.csv, router.csv).
 
 Bad input (an unknown contestant, rival or regime, a missing or unreadable run folder, an
 unwritable, busy or foreign output folder, a request larger than the memory available) prints
@@ -85,6 +89,11 @@ class Args:
     rival: str = flag(
         "builtin",
         "mm2: 'builtin' (the simulator's scripted rival), a baseline name or mypkg.mymod:MyPolicy",
+    )
+    env_id: str = flag(
+        "",
+        "mm_gym/MultiVenue-v0 or mm_gym/Portfolio-v0 in each regime's preset, with the "
+        "multi-venue baselines (mm_gym.evaluation.venues)",
     )
     regimes: str = flag(
         "mean_reverting,trending,switching",
@@ -344,6 +353,10 @@ def _main(argv: list[str] | None) -> int:
 
     try:
         check_args(args)
+        if args.env_id:  # several venues or assets: mm_gym.evaluation.venues
+            from mm_gym.evaluation.venues import evaluate_venues
+
+            return evaluate_venues(args, ROOT)
         regimes = select_regimes(args)
         contestants: dict[str, Any] = dict(select_baselines(args, regimes))
         rival = select_rival(args, regimes)

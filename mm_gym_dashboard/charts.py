@@ -16,6 +16,7 @@ import pandas as pd
 __all__ = [
     "COLUMN_TITLES",
     "TONE_COLORS",
+    "VENUE_PART_COLORS",
     "AnyChart",
     "attribution_chart",
     "attribution_path_chart",
@@ -49,6 +50,9 @@ _PARTS = {
     "fees and rebates": "#1e88e5",
     "total": "#212121",
 }
+VENUE_PART_COLORS = {**_PARTS, "hedge taker fees": "#8e24aa", "hedge slippage": "#e53935"}
+"""Colours of the parts of a multi-venue export (``venues.csv``): the single-venue ones and the
+hedging overlay's two."""
 _SERIES_COLORS = {
     "mid": "#9aa0a6",
     "fundamental": "#f2c14e",
@@ -374,12 +378,14 @@ def leaderboard_chart(board: pd.DataFrame, metric: str) -> AnyChart:
     )
 
 
-def attribution_chart(parts: pd.DataFrame) -> AnyChart:
+def attribution_chart(parts: pd.DataFrame, colors: dict[str, str] | None = None) -> AnyChart:
     """Stacked mean PnL parts per contestant (currency), with their sum, the total, as a tick.
 
     ``parts``: columns ``contestant``, ``part``, ``value``
-    (:func:`~mm_gym_dashboard.tables.attribution`).
+    (:func:`~mm_gym_dashboard.tables.attribution`, or ``venue_views``'s ``parts`` with
+    ``colors=VENUE_PART_COLORS``).
     """
+    colors = _PARTS if colors is None else colors
     totals = parts.groupby("contestant", as_index=False, sort=False)["value"].sum()
     bars = (
         alt.Chart(parts, title="PnL attribution: mean per episode (parts sum to the total)")
@@ -388,7 +394,7 @@ def attribution_chart(parts: pd.DataFrame) -> AnyChart:
             x=alt.X("contestant:N", title=None, axis=alt.Axis(labelAngle=0, labelLimit=200)),
             y=alt.Y("sum(value):Q", title="mean PnL per episode (currency)"),
             color=alt.Color(
-                "part:N", title=None, scale=_scale(_PARTS, parts["part"].unique().tolist())
+                "part:N", title=None, scale=_scale(colors, parts["part"].unique().tolist())
             ),
             tooltip=["contestant:N", "part:N", alt.Tooltip("value:Q", format=".2f")],
         )

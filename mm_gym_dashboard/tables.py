@@ -47,6 +47,7 @@ __all__ = [
     "name_column",
     "pnl_distribution",
     "step_paths",
+    "venue_views",
 ]
 
 
@@ -414,3 +415,74 @@ def _side_name(side: object) -> str:
     except (TypeError, ValueError):
         return str(side)
     return "buy" if x > 0 else "sell" if x < 0 else "none"
+
+
+# --------------------------------------------------------------------------- several venues
+
+VENUE_PARTS: dict[str, str] = {
+    "spread_capture": "spread capture",
+    "rebates_fees": "fees and rebates",
+    "taker_fees": "hedge taker fees",
+    "hedge_slippage": "hedge slippage",
+    "inventory_pnl": "inventory mark-to-market",
+}
+"""The PnL parts of ``venues.csv`` (``evaluate.py --env-id``) and their labels in the charts."""
+
+
+def venue_views(data: ExportData, group: str | None = None) -> dict[str, pd.DataFrame] | None:
+    """The tables of an ``evaluate.py --env-id`` export in ``group`` (a regime); None without.
+
+    Returns:
+        ``makers`` and ``venues`` (``makers.csv`` and ``venues.csv``), ``parts`` (the venues'
+        PnL parts in the long form of the attribution chart: ``contestant`` is
+        ``<maker> · <asset>.<venue>``, ``part`` a label of :data:`VENUE_PARTS`, ``value``) and,
+        if ``router.csv`` is there, ``router`` (``maker``, ``contestant`` the venue, ``step``,
+        ``value`` the share of episodes quoting it, averaged over bins of steps: the router's
+        choices over time).
+
+    Raises:
+        DashboardError: If one of the files cannot be read (naming it).
+    """
+    from mm_gym_dashboard.csv_files import read_csv
+
+    files = {name: data.folder / f"{name}.csv" for name in ("makers", "venues", "router")}
+    if not files["venues"].is_file():
+        return None
+    out: dict[str, pd.DataFrame] = {}
+    for name, path in files.items():
+        if path.is_file():
+            df = read_csv(path)
+            if group not in (None, "all") and "regime" in df:
+                df = df[df["regime"].astype(str) == group]
+            out[name] = df.reset_index(drop=True)
+    v = out["venues"]
+    slot = v["asset"].astype(str) + "." + v["venue"].astype(str)
+    parts = [p for p in VENUE_PARTS if p in v and (p in ("spread_capture", "rebates_fees",
+             "inventory_pnl") or v[p].abs().sum() > 0)]  # fmt: skip
+    long = v.assign(contestant=v["contestant"].astype(str) + " · " + slot)
+    out["parts"] = long.melt(
+        id_vars="contestant", value_vars=parts, var_name="part", value_name="value"
+    ).replace({"part": VENUE_PARTS})
+    if "router" in out:
+        out["router"] = _router_lines(out["router"])
+    return out
+
+
+ROUTER_POINTS = 4_000
+"""The most points the router chart draws for one maker (Vega-Lite's inline data stays small):
+its steps are averaged in bins of equal width."""
+
+
+def _router_lines(r: pd.DataFrame) -> pd.DataFrame:
+    """``router.csv`` as lines per maker and venue, steps averaged in bins (ROUTER_POINTS)."""
+    lines = r.assign(
+        maker=r["contestant"].astype(str),
+        contestant=r["asset"].astype(str) + "." + r["venue"].astype(str),
+    )
+    n_lines = max(1, lines.groupby("maker")["contestant"].nunique().max())
+    width = max(1, math.ceil(lines["step"].nunique() * n_lines / ROUTER_POINTS))
+    lines["bin"] = (lines["step"] - 1) // width
+    binned = lines.groupby(["maker", "contestant", "bin"], sort=False).agg(
+        step=("step", "max"), value=("quote_share", "mean")
+    )
+    return binned.reset_index()[["maker", "contestant", "step", "value"]]

@@ -65,6 +65,17 @@ def test_multivenue_run_its_final_table_and_its_policy_in_the_tournament(tmp_pat
     assert (mine.path_hash == base.path_hash).all()
     diff = (mine.total_pnl - base.total_pnl).mean()
     assert summary.loc["ppo:mv", "total_pnl_diff"] == pytest.approx(diff)
+    # evaluate.py --env-id plays it too, as ppo:<name>, with the per-venue exports.
+    out = tmp_path / "eval"
+    argv = [
+        "--env-id", "mm_gym/MultiVenue-v0", "--runs", str(run), "--contestants", "routed_as",
+        "--regimes", "trending", "--episodes", "2", "--horizon", "40", "--out", str(out),
+        "--no-progress",
+    ]  # fmt: skip
+    assert evaluate.main(argv) == 0
+    makers = pd.read_csv(out / "makers.csv")
+    assert list(makers.contestant) == ["routed_as", "ppo:mv"]
+    assert set(pd.read_csv(out / "venues.csv").contestant) == {"routed_as", "ppo:mv"}
 
 
 def test_multivenue_resume_after_ctrl_c_is_exact(tmp_path):

@@ -29,7 +29,14 @@ from mm_gym.evaluation.stats import leaderboard, leaderboard_cells
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FIGURE_DPI", "REGIME_FIGURES", "package_versions", "setup_rows", "write_report"]
+__all__ = [
+    "FIGURE_DPI",
+    "REGIME_FIGURES",
+    "package_versions",
+    "setup_rows",
+    "write_report",
+    "write_sections_report",
+]
 
 FIGURE_DPI = 150
 """Resolution of the figures in the PDF, dots per inch of the figure's own size."""
@@ -187,6 +194,45 @@ def write_report(
     atomic_write_bytes(path, _build(story, title, page, margin))
 
 
+def write_sections_report(
+    path: Any,
+    *,
+    title: str,
+    setup: Sequence[tuple[str, str]],
+    contents: str,
+    sections: Sequence[tuple[str, Sequence[Any]]],
+) -> None:
+    """A PDF of a cover and sections, written atomically (the multi-venue evaluation's report).
+
+    Args:
+        path: The PDF file.
+        title: The title on the cover and in every page's footer.
+        setup: ``(label, value)`` rows of the cover's setup table.
+        contents: The cover's paragraph saying what follows.
+        sections: ``(heading, items)``, each section on a new page; an item is a string
+            (preformatted text: a table) or a ``(figure, caption)`` pair.
+    """
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.units import mm
+    from reportlab.platypus import PageBreak
+
+    from mm_gym.files import atomic_write_bytes
+
+    st = _styles()
+    page = landscape(A4)
+    margin = 14 * mm
+    frame_w, frame_h = page[0] - 2 * margin, page[1] - 2 * margin - 8 * mm
+    story: list[Any] = _cover(title, setup, st, contents)
+    for heading, items in sections:
+        story += [PageBreak(), *_heading(heading, st)]
+        for item in items:
+            if isinstance(item, str):
+                story.append(_pre(item, st))
+            else:
+                story += _figure(item[0], item[1], frame_w, frame_h, st)
+    atomic_write_bytes(path, _build(story, title, page, margin))
+
+
 def _build(story: list[Any], title: str, page: tuple[float, float], margin: float) -> bytes:
     """The PDF of ``story`` on ``page`` (points) with ``title`` and the page number below."""
     from reportlab.lib.units import mm
@@ -295,7 +341,17 @@ def _table(rows: list[list[Any]], widths: list[float] | None, *, header: bool = 
     return table
 
 
-def _cover(title: str, setup: Sequence[tuple[str, str]], st: dict[str, Any]) -> list[Any]:
+_CONTENTS = (
+    "Contents: the pooled leaderboard (mean episode PnL with its 95 % bootstrap CI and the "
+    "paired difference to the baseline on the same seeds), the definitions of every metric "
+    "with its unit and formula, then one section per regime with its leaderboard and "
+    "figures."
+)
+
+
+def _cover(
+    title: str, setup: Sequence[tuple[str, str]], st: dict[str, Any], contents: str = _CONTENTS
+) -> list[Any]:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, Spacer
 
@@ -305,12 +361,6 @@ def _cover(title: str, setup: Sequence[tuple[str, str]], st: dict[str, Any]) -> 
     versions = ", ".join(f"{k} {v}" for k, v in package_versions())
     rows += [[Paragraph("package versions", st["cell"]), Paragraph(escape(versions), st["cell"])]]
     rows += [[Paragraph("date", st["cell"]), Paragraph(escape(date), st["cell"])]]
-    contents = (
-        "Contents: the pooled leaderboard (mean episode PnL with its 95 % bootstrap CI and the "
-        "paired difference to the baseline on the same seeds), the definitions of every metric "
-        "with its unit and formula, then one section per regime with its leaderboard and "
-        "figures."
-    )
     return [
         Spacer(1, 18 * mm),
         Paragraph(escape(title), st["title"]),

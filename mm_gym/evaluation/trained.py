@@ -70,11 +70,12 @@ def load_runs(runs: str, prog: str, runs_dir: Path = Path("runs")) -> dict[str, 
 
     policies = {}
     for folder in folders:
-        if agents_policy.trained_env_id(folder) in MULTI_VENUE_ENV_IDS:
-            # evaluate.py plays the single-venue envs; a multi-venue run has its own tournament.
+        if (env_id := agents_policy.trained_env_id(folder)) in MULTI_VENUE_ENV_IDS:
+            # Without --env-id evaluate.py plays the single-venue envs.
             why = (
                 f"run {str(folder)!r} was trained on a multi-venue env: evaluate it with "
-                f"python -m mm_gym.multivenue.tournament --runs {folder}"
+                f"evaluate.py --env-id {env_id} --runs {folder} (or "
+                f"python -m mm_gym.multivenue.tournament --runs {folder})"
             )
             if not explicit:
                 print(f"{prog}: note: skipping newest {why}", file=sys.stderr)

@@ -20,8 +20,9 @@ router's venue choices).
 
 Trained policies play too: ``--runs runs/<name> ...`` adds each ``train.py`` run trained on
 ``mm_gym/MultiVenue-v0`` (``python train.py --env-id mm_gym/MultiVenue-v0``) as the contestant
-``ppo:<name>`` (:func:`agents.load_policy`); ``--baseline`` may name one. This tool is the one
-way to evaluate a multi-venue run (``evaluate.py`` plays the single-venue envs and refuses it).
+``ppo:<name>`` (:func:`agents.load_policy`); ``--baseline`` may name one. ``evaluate.py --env-id
+mm_gym/MultiVenue-v0`` plays the same episodes through :func:`play` (per regime, with its
+exports and report: :mod:`mm_gym.evaluation.venues`); without ``--env-id`` it refuses such a run.
 
 Files (into ``--out``, default ``exports/multivenue/<timestamp>``, through
 :mod:`mm_gym.output_folder`: written into a temporary folder and moved into place; an existing
@@ -35,7 +36,7 @@ import argparse
 import sys
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -43,6 +44,8 @@ import numpy as np
 import pandas as pd
 
 from mm_gym.cli import CliError, OneLineParser, check_ranges, run_cli
+from mm_gym.multivenue.batch import HEDGE_PARTS, PARTS, episode_rows, run_batch, slot_names
+from mm_gym.multivenue.batch import venue_local_pnl as venue_local_pnl
 from mm_gym.output_folder import FolderOwner, check_out_flag
 from mm_gym.policy import QuotingPolicy
 
@@ -74,156 +77,21 @@ RANGES: dict[str, tuple[int, int]] = {
     "top_k": (1, 16),
 }
 """The allowed range of each numeric flag, inclusive."""
-PARTS = ("spread_capture", "rebates_fees", "inventory_pnl")
-"""The PnL attribution of a venue, in order (they sum to the venue's PnL)."""
 
 
-def _venue_wealth(core: Any) -> np.ndarray:
-    """``(n, V)`` mm1's PnL on each venue, currency: the venues' columns sum to the env's ``pnl``.
+def _baseline_policy(
+    name: str, preset: str, price: float, top_k: int, portfolio: Any
+) -> QuotingPolicy:
+    """The multi-venue baseline ``name``; on a portfolio, one per asset (``PerAsset``)."""
+    from baselines.multivenue import make_multivenue_policy
 
-    Its cash there plus its inventory there at the consolidated mid (the env's mark).
-    """
-    mid = core.consolidated_mid()
-    cols = [
-        s.accounts.cash[:, 0] + s.accounts.inventory[:, 0] * mid * core.value for s in core.sims
-    ]
-    return np.stack(cols, axis=1)
+    if portfolio is None:
+        return make_multivenue_policy(name, preset, start_price=price, top_k=top_k)
+    from baselines.portfolio import PerAsset
 
-
-def venue_local_pnl(core: Any) -> np.ndarray:
-    """``(n, V)`` mm1's PnL on each venue marked at that venue's own mid, currency.
-
-    What a router valuing a venue from its own fills and its own mid estimates.
-    """
-    cols = [
-        s.accounts.cash[:, 0] + s.accounts.inventory[:, 0] * s.book.mid * core.value
-        for s in core.sims
-    ]
-    return np.stack(cols, axis=1)
-
-
-def _venue_fees(core: Any) -> np.ndarray:
-    """``(n, V)`` mm1's rebates received minus fees paid in the episode, currency."""
-    return np.stack([s.accounts.fees[:, 0] for s in core.sims], axis=1)
-
-
-def _path_hash(regime: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
-    """A crc32 per episode (column) of its regime and sentiment path (the exogenous path)."""
-    return np.array(
-        [
-            zlib.crc32(
-                np.ascontiguousarray(sentiment[:, i]).tobytes(),
-                zlib.crc32(np.ascontiguousarray(regime[:, i]).tobytes()),
-            )
-            for i in range(regime.shape[1])
-        ],
-        np.int64,
+    return PerAsset(
+        lambda: make_multivenue_policy(name, preset, start_price=price, top_k=top_k), name=name
     )
-
-
-def run_batch(
-    policy: Any,
-    seeds: Sequence[int],
-    steps: int,
-    rng: np.random.Generator,
-    preset: str = "default",
-    venues: Any = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> dict[str, np.ndarray]:
-    """Play one episode per seed with ``policy`` in one vector env; per-episode results.
-
-    ``overrides``: further keyword overrides of the env (market fields, reward options), as
-    ``gym.make_vec`` takes them; ``steps`` sets ``horizon_steps``.
-
-    Returns:
-        Arrays with a leading episode axis: ``episode_reward``, ``total_pnl``, ``sharpe``,
-        ``mean_abs_inventory``, ``arbitrage_lots``, ``path_hash``, and ``(n, V)``
-        ``spread_capture``, ``rebates_fees``, ``inventory_pnl``, ``venue_pnl``, ``fills``,
-        ``quoted_steps`` (see the module docstring).
-    """
-    from mm_gym.metrics import sharpe
-    from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueVectorEnv
-
-    n = len(seeds)
-    kwargs = {**(overrides or {}), "horizon_steps": steps}
-    vs = DEFAULT_VENUES if venues is None else venues
-    env = MultiVenueVectorEnv(n, preset, venues=vs, **kwargs)
-    core = env._core  # the venues' accounts, read-only (this package's own env)
-    nv = core.n_venues
-    obs, _ = env.reset(seed=[int(s) for s in seeds])
-    policy.reset(rng, env.policy_context())
-    wealth0, fees0 = _venue_wealth(core), _venue_fees(core)
-    acc = {k: np.zeros((n, nv)) for k in ("spread_capture", "fills", "quoted_steps")}
-    reward, abs_inv, arb = np.zeros(n), np.zeros(n), np.zeros(n)
-    regime, sentiment = np.zeros((steps, n), np.int64), np.zeros((steps, n), np.float32)
-    step_pnl = np.zeros((n, steps))
-    done = np.zeros(n, bool)
-    for t in range(steps):
-        actions = np.asarray(policy.act(obs), np.float32)
-        acc["quoted_steps"] += ~(actions.reshape(n, nv, 2) >= 1.0).all(axis=2)
-        obs, r, term, trunc, info = env.step(actions)
-        reward += r
-        step_pnl[:, t] = info["reward_components"]["pnl"]
-        acc["spread_capture"] += np.stack([s.accounts.step_edge[:, 0] for s in core.sims], axis=1)
-        acc["fills"] += info["venue_fills"]
-        abs_inv += np.abs(info["inventory"])
-        arb += info["arbitrage_lots"]
-        regime[t], sentiment[t] = info["regime"], obs[:, 2]
-        done = term | trunc
-    if not done.all():
-        raise RuntimeError(f"episodes did not end after {steps} steps (horizon_steps)")
-    venue_pnl = _venue_wealth(core) - wealth0
-    fees = _venue_fees(core) - fees0
-    # The residual: the three parts sum to the venue's PnL up to rounding.
-    inventory_pnl = venue_pnl - acc["spread_capture"] - fees
-    env.close()
-    return {
-        "episode_reward": reward,
-        "total_pnl": venue_pnl.sum(axis=1),
-        "sharpe": sharpe(step_pnl),
-        "mean_abs_inventory": abs_inv / steps,
-        "arbitrage_lots": arb,
-        "path_hash": _path_hash(regime, sentiment),
-        "spread_capture": acc["spread_capture"],
-        "rebates_fees": fees,
-        "inventory_pnl": inventory_pnl,
-        "venue_pnl": venue_pnl,
-        "fills": acc["fills"],
-        "quoted_steps": acc["quoted_steps"],
-    }
-
-
-def _episode_rows(
-    name: str,
-    seeds: Sequence[int] | np.ndarray,
-    res: dict[str, np.ndarray],
-    venues: Sequence[str],
-    steps: int,
-) -> pd.DataFrame:
-    """One row per episode: scalars, then ``<part>_<venue>`` columns."""
-    df = pd.DataFrame(
-        {
-            "contestant": name,
-            "seed": np.asarray(seeds, np.int64),
-            **{
-                k: res[k]
-                for k in (
-                    "episode_reward",
-                    "total_pnl",
-                    "sharpe",
-                    "mean_abs_inventory",
-                    "arbitrage_lots",
-                    "path_hash",
-                )
-            },
-        }
-    )
-    for k in (*PARTS, "venue_pnl", "fills"):
-        for v, venue in enumerate(venues):
-            df[f"{k}_{venue}"] = res[k][:, v]
-    for v, venue in enumerate(venues):
-        df[f"quote_share_{venue}"] = res["quoted_steps"][:, v] / steps
-    return df
 
 
 def play(
@@ -239,6 +107,8 @@ def play(
     progress: bool = True,
     seeds: Sequence[int] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    portfolio: Any = None,
+    on_batch: Callable[[str, np.ndarray, dict[str, np.ndarray]], None] | None = None,
 ) -> pd.DataFrame:
     """Play every contestant on episodes ``seed .. seed + episodes - 1``; ``episodes.csv``.
 
@@ -257,12 +127,17 @@ def play(
         seeds: The episodes' seeds, instead of ``seed .. seed + episodes - 1`` (``episodes``
             is then ignored), e.g. :func:`mm_gym.evaluation.evaluation_seeds` for held-out ones.
         overrides: Further env overrides (:func:`run_batch`).
+        portfolio: None plays ``MultiVenue-v0``; a ``PortfolioConfig`` (or a mapping of its
+            fields) plays ``Portfolio-v0``, a named baseline quoting each asset
+            (:class:`baselines.portfolio.PerAsset`); the slots are then ``asset<a>.<venue>``.
+        on_batch: Called with the contestant's name, the batch's seeds and
+            :func:`run_batch`'s results after each batch (e.g. for ``quoted_path``).
     """
     from tqdm import tqdm
 
-    from baselines.multivenue import make_multivenue_policy
     from mm_gym import preset as get_preset
     from mm_gym.multivenue import DEFAULT_VENUES, check_venues
+    from mm_gym.portfolio.config import check_portfolio
 
     vs = check_venues(DEFAULT_VENUES if venues is None else venues)
     cfg = get_preset(preset)
@@ -273,20 +148,26 @@ def play(
     else:
         all_seeds = np.asarray(seeds).astype(np.int64)
     total = len(contestants) * len(all_seeds) * steps
+    n_assets = None if portfolio is None else check_portfolio(portfolio).n_assets
+    slots = slot_names([v.name for v in vs], n_assets)
     with tqdm(total=total, unit="step", disable=None if progress else True) as bar:
         for contestant in contestants:
             policy: QuotingPolicy
             if isinstance(contestant, str):
                 name = contestant
-                policy = make_multivenue_policy(name, preset, start_price=price, top_k=top_k)
+                policy = _baseline_policy(name, preset, price, top_k, portfolio)
             else:
                 name, policy = str(contestant.name), contestant
             bar.set_description(name)
             for b, start in enumerate(range(0, len(all_seeds), batch)):
                 chunk = all_seeds[start : start + batch]
                 rng = np.random.default_rng([seed, zlib.crc32(name.encode()), b])
-                res = run_batch(policy, chunk.tolist(), steps, rng, preset, vs, overrides)
-                frames.append(_episode_rows(name, chunk, res, [v.name for v in vs], steps))
+                res = run_batch(
+                    policy, chunk.tolist(), steps, rng, preset, vs, overrides, portfolio
+                )
+                frames.append(episode_rows(name, chunk, res, slots, steps))
+                if on_batch is not None:
+                    on_batch(name, chunk, res)
                 bar.update(len(chunk) * steps)
     return pd.concat(frames, ignore_index=True)
 
@@ -341,23 +222,26 @@ def attribution_table(episodes: pd.DataFrame) -> pd.DataFrame:
     """Per contestant and venue (and ``all``): mean PnL parts per episode, fill and quote shares.
 
     ``spread_capture + rebates_fees + inventory_pnl == pnl`` on every row (the parts are means
-    of per-episode parts that sum to the per-episode PnL).
+    of per-episode parts that sum to the per-episode PnL); on a portfolio's episodes the venues
+    are its slots ``asset<a>.<venue>`` and ``taker_fees + hedge_slippage`` join the sum
+    (:mod:`mm_gym.multivenue.batch`).
     """
     venues = venue_columns(episodes)
+    parts = [*PARTS, *(p for p in HEDGE_PARTS if f"{p}_{venues[0]}" in episodes)]
     rows = []
     for name, g in episodes.groupby("contestant", sort=False):
         fills = g[[f"fills_{v}" for v in venues]].to_numpy().sum(axis=0)
         share = fills / fills.sum() if fills.sum() > 0 else np.zeros(len(venues))
         for v, venue in enumerate(venues):
             row = {"contestant": name, "venue": venue}
-            row |= {p: g[f"{p}_{venue}"].mean() for p in PARTS}
+            row |= {p: g[f"{p}_{venue}"].mean() for p in parts}
             row["pnl"] = g[f"venue_pnl_{venue}"].mean()
             row["fills"] = fills[v] / len(g)
             row["fill_share"] = share[v]
             row["quote_share"] = g[f"quote_share_{venue}"].mean()
             rows.append(row)
         total = {"contestant": name, "venue": "all"}
-        total |= {p: g[[f"{p}_{v}" for v in venues]].sum(axis=1).mean() for p in PARTS}
+        total |= {p: g[[f"{p}_{v}" for v in venues]].sum(axis=1).mean() for p in parts}
         total |= {"pnl": g.total_pnl.mean(), "fills": fills.sum() / len(g), "fill_share": 1.0}
         total["quote_share"] = np.nan
         rows.append(total)
@@ -374,27 +258,28 @@ def attribution_figure(attribution: pd.DataFrame) -> Any:
     rows = -(-len(names) // cols)
     fig = Figure(figsize=(4.2 * cols, 3.6 * rows + 0.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
-    labels = {
-        "spread_capture": "spread capture",
-        "rebates_fees": "rebates - fees",
-        "inventory_pnl": "inventory PnL",
-        "pnl": "total (venue PnL)",
-    }
+    labels = {"spread_capture": "spread capture", "rebates_fees": "rebates - fees"}
+    if "taker_fees" in per_venue:  # a portfolio's: the hedging overlay's cost
+        labels |= {"taker_fees": "hedge taker fees", "hedge_slippage": "hedge slippage"}
+    labels |= {"inventory_pnl": "inventory PnL", "pnl": "total (venue PnL)"}
     width = 0.8 / len(labels)
     for ax, name in zip(axes, names, strict=False):
         g = per_venue[per_venue.contestant == name]
         x = np.arange(len(g))
         for j, (part, label) in enumerate(labels.items()):
-            ax.bar(x + (j - 1.5) * width, g[part], width, label=label)
+            ax.bar(x + (j - (len(labels) - 1) / 2) * width, g[part], width, label=label)
         ax.axhline(0.0, color="black", linewidth=0.6)
-        ax.set_xticks(x, [f"venue {v}" for v in g.venue])
+        if any("." in str(v) for v in g.venue):  # a portfolio's asset<a>.<venue>
+            ax.set_xticks(x, list(g.venue), rotation=30, fontsize=8)
+        else:
+            ax.set_xticks(x, [f"venue {v}" for v in g.venue])
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("venue")
         ax.set_ylabel("mean PnL per episode (currency)")
     for ax in axes[len(names) :]:
         ax.set_visible(False)
     axes[0].legend(fontsize=7)
-    fig.suptitle("mm1's PnL attribution per venue (spread + rebates/fees + inventory = total)")
+    fig.suptitle("mm1's PnL attribution per venue (the parts sum to the total)")
     return fig
 
 

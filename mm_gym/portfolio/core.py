@@ -83,6 +83,7 @@ class PortfolioCore(RootSeeds):
         hedge_cost: ``(n,)`` the overlay's cost in the last step: taker fees plus the fills'
             distance from the consolidated mid, currency.
         hedge_cost_total: ``(n,)`` the same over the episode.
+        hedge_cost_asset: ``(n, A)`` the last step's ``hedge_cost`` of each asset's orders.
     """
 
     def __init__(
@@ -134,6 +135,7 @@ class PortfolioCore(RootSeeds):
         self.hedge_venue = np.full((n, a), -1, np.int64)
         self.hedge_cost = np.zeros(n)
         self.hedge_cost_total = np.zeros(n)
+        self.hedge_cost_asset = np.zeros((n, a))
         self.steps = np.zeros(n, np.int64)
         self.prev_mid = np.zeros((n, a))
         self.prev_wealth = np.zeros(n)
@@ -238,6 +240,7 @@ class PortfolioCore(RootSeeds):
         for iarr in (self.breaches, self.hedges, self.steps, self.hedge_lots):
             iarr[m] = 0
         self.hedge_venue[m] = -1
+        self.hedge_cost_asset[m] = 0.0
         self._pnl[m] = 0.0
         self.prev_mid[m] = self.mids()[m]
         self.prev_wealth[m] = self.wealth()[m]
@@ -257,6 +260,7 @@ class PortfolioCore(RootSeeds):
         self.hedge_lots[:] = 0
         self.hedge_venue[:] = -1
         self.hedge_cost[:] = 0.0
+        self.hedge_cost_asset[:] = 0.0
         over = stepped & (var > self.portfolio.var_limit)
         if self.portfolio.hedge and over.any():
             self._hedge(over)
@@ -309,10 +313,12 @@ class PortfolioCore(RootSeeds):
                 take(sim.state, sim.params, order, limit, np.bool_(sim.record), filled, notional)
                 fee = np.abs(filled) * sim.params.taker_fee
                 cost = fee + (notional - filled * m) * self.value
-                self.hedge_cost += np.where(order != 0, cost, 0.0)
+                self.hedge_cost_asset[:, k] += np.where(order != 0, cost, 0.0)
                 self.hedge_lots[:, k] += filled
                 self.hedge_venue[rows[send], k] = v
             c._tops = None  # the books changed
+        for k in range(self.n_assets):  # in asset order, as the costs were incurred
+            self.hedge_cost += self.hedge_cost_asset[:, k]
         self.hedge_cost_total += self.hedge_cost
         self.hedges += (self.hedge_lots != 0).any(axis=1)
 

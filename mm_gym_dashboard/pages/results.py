@@ -1,7 +1,8 @@
 """The "Results" page: one ``evaluate.py`` export folder (default ``exports/latest``).
 
 Leaderboard with confidence intervals, PnL attribution, equity curves and inventory bands (one
-regime at a time, from ``bands.csv``), market-impact scatter, PnL distributions, and the
+regime at a time, from ``bands.csv``), market-impact scatter, PnL distributions, the venues of
+an ``evaluate.py --env-id`` export (per maker and venue, router choices over time), and the
 export's own plots and report. The terms mean what the report's definitions page says
 (:data:`mm_gym.evaluation.definitions.TERMS`). A file that cannot be read is named in a warning
 and the rest is still shown.
@@ -41,6 +42,7 @@ from mm_gym_dashboard.tables import (
     name_column,
     pnl_distribution,
     step_paths,
+    venue_views,
 )
 
 __all__ = ["render"]
@@ -352,6 +354,39 @@ def _files_tab(data: ExportData) -> None:
             st.warning(f"{path}: cannot be shown as an image ({exc})")
 
 
+def _venues_tab(data: ExportData, group: str | None) -> None:
+    try:
+        views = venue_views(data, group)
+    except DashboardError as exc:
+        st.warning(str(exc))
+        return
+    if views is None:
+        st.info(
+            "No venues.csv: this export is of the single-venue envs. `python evaluate.py "
+            "--env-id mm_gym/MultiVenue-v0` (or `mm_gym/Portfolio-v0`) writes the per-venue "
+            "tables."
+        )
+        return
+    where = f"in {group}" if group and group != "all" else "over every regime"
+    if "makers" in views:
+        st.dataframe(views["makers"].round(3), hide_index=True)
+        st.caption(f"Per maker, means per episode {where} (makers.csv): the parts sum to the PnL.")
+    st.altair_chart(charts.attribution_chart(views["parts"], charts.VENUE_PART_COLORS))
+    st.dataframe(views["venues"].round(3), hide_index=True)
+    st.caption(
+        f"Per maker and venue, means per episode {where} (venues.csv): the parts sum to the "
+        "venue's PnL; fill_share is the venue's share of the maker's filled lots."
+    )
+    router = views.get("router")
+    if router is not None and not router.empty:
+        makers = list(dict.fromkeys(router["maker"]))
+        maker = st.selectbox("Maker", makers, key="results_router_maker")
+        chosen = router[router["maker"] == maker]
+        st.altair_chart(charts.paths_chart(chosen, "Venues quoted over time", "share of episodes"))
+        st.caption("Share of the episodes in which the maker quoted each venue at each step "
+                   "(router.csv): the router's choices over time.")  # fmt: skip
+
+
 TABS: dict[str, Callable[[ExportData, str | None], None]] = {
     "Leaderboard": _leaderboard_tab,
     "PnL attribution": _attribution_tab,
@@ -359,6 +394,7 @@ TABS: dict[str, Callable[[ExportData, str | None], None]] = {
     "Inventory": partial(_bands_tab, series="inventory", key="results_inv"),
     "Market impact": _impact_tab,
     "PnL distributions": _distribution_tab,
+    "Venues": _venues_tab,
     "Files": lambda data, _group: _files_tab(data),
 }
 """The page's tabs in order: title -> ``draw(data, group)``, called inside the tab."""
