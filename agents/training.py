@@ -55,6 +55,7 @@ __all__ = [
     "checkpoint_digests",
     "checkpoint_path",
     "load_checkpoint",
+    "publish_checkpoint",
     "save_checkpoint",
     "verify_checkpoint",
 ]
@@ -116,9 +117,13 @@ class GracefulInterrupt:
 # ---------------------------------------------------------------------------------- logging
 
 
-def _adapter(venv: VecNormalize) -> MarketMakingSB3VecEnv:
+def _adapter(venv: VecNormalize) -> Any:
+    """The env under ``VecNormalize`` that keeps episode statistics (``pop_episode_stats``).
+
+    The market adapter, or one maker's :class:`~agents.two_learners.SeatVecEnv` of it.
+    """
     inner = venv.venv
-    if not isinstance(inner, MarketMakingSB3VecEnv):
+    if not hasattr(inner, "pop_episode_stats"):
         raise TypeError(f"expected VecNormalize(MarketMakingSB3VecEnv), got {inner!r}")
     return inner
 
@@ -206,7 +211,8 @@ class TrainingMonitor(BaseCallback):
             for key, per_episode in stats.items():
                 if key.startswith("component/"):
                     summary["reward/" + key.split("/", 1)[1]] = float(per_episode.mean())
-            seats = getattr(_adapter(self.training_env).env.unwrapped, "seat_names", None)
+            native = getattr(_adapter(self.training_env), "env", None)
+            seats = getattr(getattr(native, "unwrapped", None), "seat_names", None)
             if seats is not None and "seat" in stats:  # both makers learn: each seat's own
                 for k, seat in enumerate(seats):
                     mine = stats["seat"] == k
@@ -389,6 +395,30 @@ def save_checkpoint(
         The checkpoint directory.
     """
     run = Path(run_dir)
+
+    def write(folder: Path) -> None:
+        _write_checkpoint(
+            folder, model, venv, feature_names, max_offset_ticks, wall_time_s, action_mapping
+        )
+
+    copies = {name: run / name for name in (POLICY_FILE, "model.zip", "vecnormalize.pkl")}
+    return publish_checkpoint(run, write, copies, record)
+
+
+def publish_checkpoint(
+    run_dir: Path,
+    write: Callable[[Path], Any],
+    copies: Mapping[str, Path],
+    record: Callable[[dict[str, str], bool], Any] | None = None,
+) -> Path:
+    """Write a checkpoint with ``write(folder)`` and swap it in atomically; refresh the copies.
+
+    The swap of :func:`save_checkpoint` (a temporary folder, the previous checkpoint kept as
+    ``checkpoint.old`` until the new one is in place, ``record`` called before and after);
+    then each checkpoint file named in ``copies`` is copied, atomically, to its path (the run
+    folder's ``policy.npz``, ``model.zip``, ...). Returns the checkpoint directory.
+    """
+    run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     final = run / CHECKPOINT_DIR
     old = run / (CHECKPOINT_DIR + _OLD_SUFFIX)
@@ -397,9 +427,7 @@ def save_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        _write_checkpoint(
-            tmp, model, venv, feature_names, max_offset_ticks, wall_time_s, action_mapping
-        )
+        write(tmp)
         digests = checkpoint_digests(tmp)
         if record is not None:
             record(digests, False)
@@ -414,11 +442,12 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     # The run folder's copies (what load_policy, evaluate.py and SB3 users read).
-    for name in (POLICY_FILE, "model.zip", "vecnormalize.pkl"):
-        part = run / temp_name(name)
+    for name, dest in copies.items():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.parent / temp_name(dest.name)
         try:
             shutil.copyfile(final / name, part)
-            publish(part, run / name)
+            publish(part, dest)
         except BaseException:
             part.unlink(missing_ok=True)
             raise
