@@ -26,6 +26,8 @@ or the repository:
     realism/               (--realism) the realism report of each regime's market: realism.csv,
                            realism.md and plots, as python -m mm_gym.realism writes them
     run.json               the arguments, seeds, calibrations and timings
+    crossplay/<regime>/    (--cross-play, instead of the tournament) matrix.csv, episodes.csv;
+                           with plots/crossplay_<regime>.png and a report.pdf of the matrices
     .mm_gym-export         marker: this folder is an evaluate.py export
 
 Examples:
@@ -37,6 +39,7 @@ Examples:
     python evaluate.py --contestants glft,mypkg.mymod:MyPolicy   # your own QuotingPolicy
     python evaluate.py --news-model vader --contestants avellaneda_stoikov,sentiment_as
     python evaluate.py --ray HEAD_IP:6379 --episodes 1000    # as Ray tasks on a cluster
+    python evaluate.py --cross-play runs/pair fixed_spread --regimes default  # mm1 x mm2 matrix
 
 Bad input (an unknown contestant, rival or regime, a missing or unreadable run folder, an
 unwritable, busy or foreign output folder, a request larger than the memory available) prints
@@ -157,6 +160,15 @@ class Args:
             "cluster (ray start --head; extra 'ray')",
             "const": "local",
             "metavar": "ADDRESS",
+        },
+    )
+    cross_play: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "instead of the tournament: every policy as mm1 against every policy as "
+            "mm2 in each regime (baselines by name, run folders; a two-learner run gives both "
+            "learners) into crossplay/, plots/ and report.pdf (mm_gym.evaluation.crossplay_eval)",
+            "metavar": "POLICY",
         },
     )
     progress: bool = field(default=True, metadata={"help": "show a tqdm progress bar"})
@@ -457,6 +469,8 @@ def _main(argv: list[str] | None) -> int:
             )  # fmt: skip
             print("regimes:", ", ".join(book_preset_names()), "(or their mm_gym/... env ids)")
             return 0
+        if args.cross_play:
+            return cross_play(args, regimes)
         runs = load_runs(args)
         check_features(runs, regimes, args)
         contestants.update(runs)
@@ -477,6 +491,22 @@ def _main(argv: list[str] | None) -> int:
         fail(str(exc))
     files = "summary.csv, episodes.csv, bands.csv, plots/, report.pdf, contestants/"
     print(f"\nwrote {output.out}/ ({files}{', realism/' if args.realism else ''})")
+    return 0
+
+
+def cross_play(args: Args, regimes: list[str]) -> int:
+    """``--cross-play``: :func:`mm_gym.evaluation.crossplay_eval.run_crossplay` into ``--out``."""
+    from mm_gym.cli import changed_flags
+    from mm_gym.config import setting_preset
+    from mm_gym.evaluation.crossplay_eval import crossplay_factories, run_crossplay
+
+    crossplay_factories(args.cross_play, setting_preset(regimes[0]))  # bad input: before --out
+    with prepare_output(args.out, args.overwrite, ROOT) as output:
+        run_crossplay(args.cross_play, regimes, overrides(args), output.tmp, episodes=args.episodes,
+                      seed=args.seed, batch_size=args.batch_size, progress=args.progress,
+                      command=f"evaluate.py {' '.join(changed_flags(args))}")  # fmt: skip
+        publish(output)
+    print(f"\nwrote {output.out}/ (crossplay/, plots/, report.pdf, run.json)")
     return 0
 
 

@@ -187,6 +187,45 @@ def write_report(
     atomic_write_bytes(path, _build(story, title, page, margin))
 
 
+def write_crossplay_report(
+    path: Any,
+    *,
+    title: str,
+    setup: Sequence[tuple[str, str]],
+    sections: Sequence[tuple[str, str, Any]],
+) -> None:
+    """Write the PDF of ``evaluate.py --cross-play``, atomically: cover, a page per regime.
+
+    Args:
+        path: The PDF file.
+        title: The title on the cover and in every page's footer.
+        setup: ``(label, value)`` rows of the cover's setup table.
+        sections: ``(heading, matrix as preformatted text, heatmap figure)`` per regime.
+    """
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.units import mm
+    from reportlab.platypus import PageBreak
+
+    from mm_gym.files import atomic_write_bytes
+
+    st = _styles()
+    page = landscape(A4)
+    margin = 14 * mm
+    frame_w, frame_h = page[0] - 2 * margin, page[1] - 2 * margin - 8 * mm
+    contents = (
+        "Contents: one page per regime, every policy as mm1 (rows) against every policy as mm2 "
+        "(columns) on the same evaluation seeds: mm1's mean episode PnL with its 95 % "
+        "bootstrap CI, then the heatmap of the means (both seats' reward and PnL are in "
+        "crossplay/<regime>/matrix.csv)."
+    )
+    story: list[Any] = _cover(title, setup, st, "Cross-play of market-making policies", contents)
+    for heading, text, fig in sections:
+        story += [PageBreak(), *_heading(heading, st), _pre(text, st)]
+        caption = "mm1's mean episode PnL per pair (rows: mm1's policy, columns: mm2's)."
+        story += _figure(fig, caption, frame_w, 0.7 * frame_h, st)
+    atomic_write_bytes(path, _build(story, title, page, margin))
+
+
 def _build(story: list[Any], title: str, page: tuple[float, float], margin: float) -> bytes:
     """The PDF of ``story`` on ``page`` (points) with ``title`` and the page number below."""
     from reportlab.lib.units import mm
@@ -295,7 +334,21 @@ def _table(rows: list[list[Any]], widths: list[float] | None, *, header: bool = 
     return table
 
 
-def _cover(title: str, setup: Sequence[tuple[str, str]], st: dict[str, Any]) -> list[Any]:
+_CONTENTS = (
+    "Contents: the pooled leaderboard (mean episode PnL with its 95 % bootstrap CI and the "
+    "paired difference to the baseline on the same seeds), the definitions of every metric "
+    "with its unit and formula, then one section per regime with its leaderboard and "
+    "figures."
+)
+
+
+def _cover(
+    title: str,
+    setup: Sequence[tuple[str, str]],
+    st: dict[str, Any],
+    subtitle: str = "Monte Carlo tournament of market-making policies",
+    contents: str = _CONTENTS,
+) -> list[Any]:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, Spacer
 
@@ -305,16 +358,10 @@ def _cover(title: str, setup: Sequence[tuple[str, str]], st: dict[str, Any]) -> 
     versions = ", ".join(f"{k} {v}" for k, v in package_versions())
     rows += [[Paragraph("package versions", st["cell"]), Paragraph(escape(versions), st["cell"])]]
     rows += [[Paragraph("date", st["cell"]), Paragraph(escape(date), st["cell"])]]
-    contents = (
-        "Contents: the pooled leaderboard (mean episode PnL with its 95 % bootstrap CI and the "
-        "paired difference to the baseline on the same seeds), the definitions of every metric "
-        "with its unit and formula, then one section per regime with its leaderboard and "
-        "figures."
-    )
     return [
         Spacer(1, 18 * mm),
         Paragraph(escape(title), st["title"]),
-        Paragraph("Monte Carlo tournament of market-making policies", st["subtitle"]),
+        Paragraph(escape(subtitle), st["subtitle"]),
         Spacer(1, 8 * mm),
         _table([[Paragraph("<b>setup</b>", st["cell"]), ""], *rows], [45 * mm, 200 * mm]),
         Spacer(1, 6 * mm),
