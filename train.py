@@ -51,6 +51,7 @@ Examples:
     python train.py --rival runs/ppo_s0          # a trained policy quotes as mm2
     python train.py --rival mypkg.mymod:MyPolicy # your own QuotingPolicy quotes as mm2
     python train.py --env-id mm_gym/MultiVenue-v0 --total-timesteps 3e7  # three venues
+    python train.py --learners mm1,mm2 --run-name pair  # two networks: runs/pair/mm1, mm2
     python train.py --resume runs/ppo_s1 --total-timesteps 4000000
     python train.py --seeds 0-9 --ray            # ten runs as Ray tasks, then their aggregate
 """
@@ -161,8 +162,9 @@ class Args:
         default="mm1",
         metadata={
             "help": "who learns: mm1 (against --rival), or mm1,mm2: both makers of every market "
-            "learn at once, one policy for both seats told apart by an agent_id feature (needs "
-            "--share-policy; --n-envs then counts markets, each two seats)"
+            "learn at once (--n-envs counts markets), each with its own network "
+            "(runs/<name>/mm1/, mm2/; --total-timesteps counts market steps), or with "
+            "--share-policy one network for both seats"
         },
     )
     share_policy: bool = field(

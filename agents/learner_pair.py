@@ -50,12 +50,11 @@ from agents.training import (
     GracefulInterrupt,
     TrainingMonitor,
     _read,
-    _read_progress,
     _rng_state,
-    _set_rng_state,
     _StatePickler,
-    checkpoint_path,
     publish_checkpoint,
+    read_checkpoint,
+    restore_rng,
 )
 from agents.two_learners import Lockstep, RolloutBarrier, learn_together, seat_envs
 from agents.vec_env import MarketMakingSB3VecEnv
@@ -204,11 +203,7 @@ def load_pair_checkpoint(
         FileNotFoundError: If the run has no checkpoint.
         CheckpointError: If a checkpoint file is missing or damaged (the message names it).
     """
-    ckpt = checkpoint_path(run_dir)
-    if ckpt is None:
-        raise FileNotFoundError(f"no checkpoint in {run_dir} (expected checkpoint/)")
-    progress = _read(ckpt / "progress.json", _read_progress)
-    state = _read(ckpt / "env_state.pkl", _read_pair_state)
+    ckpt, progress, state = read_checkpoint(run_dir, _read_pair_state)
     venvs = _pair_of_envs(state["env"], norm)
     models = []
     for seat, venv, saved in zip(SEATS, venvs, state["norms"], strict=True):
@@ -221,13 +216,7 @@ def load_pair_checkpoint(
                 lambda path, venv=venv: PPO.load(path, env=venv, device="cpu", force_reset=False),
             )
         )
-
-    # PPO.load re-seeds the global generators from the seeds; put back the saved ones.
-    def restore_rng(path: Path) -> None:
-        with np.load(path, allow_pickle=False) as rng:
-            _set_rng_state(rng)
-
-    _read(ckpt / "rng_state.npz", restore_rng)
+    restore_rng(ckpt)
     return LearnerPair((models[0], models[1]), venvs, state["env"]), progress
 
 

@@ -56,6 +56,8 @@ __all__ = [
     "checkpoint_path",
     "load_checkpoint",
     "publish_checkpoint",
+    "read_checkpoint",
+    "restore_rng",
     "save_checkpoint",
     "verify_checkpoint",
 ]
@@ -565,11 +567,7 @@ def load_checkpoint(
         FileNotFoundError: If the run has no checkpoint.
         CheckpointError: If a checkpoint file is missing or damaged (the message names it).
     """
-    ckpt = checkpoint_path(run_dir)
-    if ckpt is None:
-        raise FileNotFoundError(f"no checkpoint in {run_dir} (expected {CHECKPOINT_DIR}/)")
-    progress = _read(ckpt / "progress.json", _read_progress)
-    state = _read(ckpt / "env_state.pkl", _read_env_state)
+    ckpt, progress, state = read_checkpoint(run_dir, _read_env_state)
     venv = normalized(state["env"], gamma, norm_obs, norm_reward, clip_obs, clip_reward)
     venv.obs_rms = state["obs_rms"]
     venv.ret_rms = state["ret_rms"]
@@ -580,13 +578,36 @@ def load_checkpoint(
         lambda path: PPO.load(path, env=venv, device="cpu", force_reset=False),
     )
 
-    # PPO.load re-seeds the global generators from the run's seed; put back the saved ones.
-    def restore_rng(path: Path) -> None:
+    restore_rng(ckpt)
+    return model, venv, progress
+
+
+def read_checkpoint(
+    run_dir: str | os.PathLike[str], read_state: Callable[[Path], dict[str, Any]]
+) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """The checkpoint directory of ``run_dir``, its ``progress.json`` and its market state.
+
+    ``read_state`` reads (unpickles) ``env_state.pkl``; any failure is a
+    :class:`CheckpointError` naming the file.
+
+    Raises:
+        FileNotFoundError: If the run has no checkpoint.
+    """
+    ckpt = checkpoint_path(run_dir)
+    if ckpt is None:
+        raise FileNotFoundError(f"no checkpoint in {run_dir} (expected {CHECKPOINT_DIR}/)")
+    progress = _read(ckpt / "progress.json", _read_progress)
+    return ckpt, progress, _read(ckpt / "env_state.pkl", read_state)
+
+
+def restore_rng(ckpt: Path) -> None:
+    """Put back the global random states saved in ``ckpt`` (``PPO.load`` re-seeds them)."""
+
+    def restore(path: Path) -> None:
         with np.load(path, allow_pickle=False) as rng:
             _set_rng_state(rng)
 
-    _read(ckpt / "rng_state.npz", restore_rng)
-    return model, venv, progress
+    _read(ckpt / "rng_state.npz", restore)
 
 
 class AtomicCheckpointCallback(BaseCallback):

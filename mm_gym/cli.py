@@ -293,9 +293,13 @@ def check_types(settings: Any, fail: Fail, where: str = "") -> None:
             isinstance(value, list) and all(isinstance(u, str) for u in value)
         ):
             problem = "must be a list of strings"
-        elif kind.startswith("list") and kind != "list[str]" and not (
-            isinstance(value, list)
-            and all(isinstance(u, int) and not isinstance(u, bool) and u >= 1 for u in value)
+        elif (
+            kind.startswith("list")
+            and kind != "list[str]"
+            and not (
+                isinstance(value, list)
+                and all(isinstance(u, int) and not isinstance(u, bool) and u >= 1 for u in value)
+            )
         ):
             problem = "must be a list of positive integers"
         if kind.startswith("dict") and not isinstance(value, dict):

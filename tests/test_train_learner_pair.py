@@ -88,7 +88,7 @@ def test_periodic_checkpoints_do_not_change_training(tmp_path):
 
 def test_a_run_is_named_in_the_error_when_its_root_is_loaded(tmp_path):
     run = _run(tmp_path, "pair", "--total-timesteps", "128")
-    with pytest.raises(FileNotFoundError, match="two learners.*pair/mm1"):
+    with pytest.raises(FileNotFoundError, match=r"two learners.*pair/mm1"):
         load_policy(run)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,7 @@ def run_crossplay(
         preset = setting_preset(regime)
         table = crossplay_factories(specs, preset)
         names = list(table)
-        plays = {n: (lambda f=f: f(preset, overrides)) for n, f in table.items()}
+        plays = {n: partial(f, preset, overrides) for n, f in table.items()}
         started = time.perf_counter()
         with tqdm(total=len(plays) ** 2 * episodes, unit="episode", disable=not progress,
                   desc=f"cross-play {regime}") as bar:  # fmt: skip
