@@ -469,8 +469,10 @@ def _main(argv: list[str] | None) -> int:
             )  # fmt: skip
             print("regimes:", ", ".join(book_preset_names()), "(or their mm_gym/... env ids)")
             return 0
-        if args.cross_play:
-            return cross_play(args, regimes)
+        if args.cross_play:  # instead of the tournament
+            from mm_gym.evaluation.crossplay_eval import evaluate_cross_play
+
+            return evaluate_cross_play(args, regimes, overrides(args), ROOT)
         runs = load_runs(args)
         check_features(runs, regimes, args)
         contestants.update(runs)
@@ -491,22 +493,6 @@ def _main(argv: list[str] | None) -> int:
         fail(str(exc))
     files = "summary.csv, episodes.csv, bands.csv, plots/, report.pdf, contestants/"
     print(f"\nwrote {output.out}/ ({files}{', realism/' if args.realism else ''})")
-    return 0
-
-
-def cross_play(args: Args, regimes: list[str]) -> int:
-    """``--cross-play``: :func:`mm_gym.evaluation.crossplay_eval.run_crossplay` into ``--out``."""
-    from mm_gym.cli import changed_flags
-    from mm_gym.config import setting_preset
-    from mm_gym.evaluation.crossplay_eval import crossplay_factories, run_crossplay
-
-    crossplay_factories(args.cross_play, setting_preset(regimes[0]))  # bad input: before --out
-    with prepare_output(args.out, args.overwrite, ROOT) as output:
-        run_crossplay(args.cross_play, regimes, overrides(args), output.tmp, episodes=args.episodes,
-                      seed=args.seed, batch_size=args.batch_size, progress=args.progress,
-                      command=f"evaluate.py {' '.join(changed_flags(args))}")  # fmt: skip
-        publish(output)
-    print(f"\nwrote {output.out}/ (crossplay/, plots/, report.pdf, run.json)")
     return 0
 
 

@@ -34,6 +34,7 @@ import pickle
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -205,19 +206,19 @@ def load_pair_checkpoint(
     """
     ckpt, progress, state = read_checkpoint(run_dir, _read_pair_state)
     venvs = _pair_of_envs(state["env"], norm)
-    models = []
+    models: list[PPO] = []
     for seat, venv, saved in zip(SEATS, venvs, state["norms"], strict=True):
         venv.obs_rms, venv.ret_rms, venv.returns = (
             saved["obs_rms"], saved["ret_rms"], saved["returns"],
         )  # fmt: skip
-        models.append(
-            _read(
-                ckpt / f"{seat}_model.zip",
-                lambda path, venv=venv: PPO.load(path, env=venv, device="cpu", force_reset=False),
-            )
-        )
+        # force_reset=False keeps SB3's saved last observation: the market goes on mid-episode.
+        models.append(_read(ckpt / f"{seat}_model.zip", partial(_load_model, venv=venv)))
     restore_rng(ckpt)
     return LearnerPair((models[0], models[1]), venvs, state["env"]), progress
+
+
+def _load_model(path: Path, venv: VecNormalize) -> PPO:
+    return PPO.load(path, env=venv, device="cpu", force_reset=False)
 
 
 class PairCheckpointer(Checkpointer):

@@ -351,7 +351,7 @@ class SeatVecEnv(VecEnv):
     @property
     def partial_resets(self) -> int:
         """The shared market's count of partial resets (both makers' seats)."""
-        return int(self.lockstep.venv.partial_resets)
+        return int(getattr(self.lockstep.venv, "partial_resets", 0))
 
     def pop_episode_stats(self) -> dict[str, np.ndarray]:
         """This maker's episode statistics (:meth:`Lockstep.pop_episode_stats`)."""

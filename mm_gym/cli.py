@@ -210,8 +210,8 @@ def settings_parser(
             parser.add_argument(flag, nargs="*", metavar="KEY=VALUE", help=help_text)
         elif kind.startswith("list"):
             metavar = f.metadata.get("metavar", "VALUE")
-            convert = str if kind == "list[str]" else int
-            parser.add_argument(flag, nargs="+", type=convert, metavar=metavar, help=help_text)
+            item: Callable[[str], Any] = str if kind == "list[str]" else int
+            parser.add_argument(flag, nargs="+", type=item, metavar=metavar, help=help_text)
         else:
             converters: dict[str, Callable[[str], Any]] = {"int": _int_flag, "float": float}
             convert = converters.get(kind, str)

@@ -30,7 +30,7 @@ from typing import Any
 from mm_gym.cli import CliError
 from mm_gym.policy import QuotingPolicy
 
-__all__ = ["crossplay_factories", "run_crossplay"]
+__all__ = ["crossplay_factories", "evaluate_cross_play", "run_crossplay"]
 
 Factory = Callable[[str, Mapping[str, Any]], QuotingPolicy]
 """``(preset, overrides) -> a fresh policy``."""
@@ -138,3 +138,27 @@ def run_crossplay(
             "episodes": episodes, "seed": seed, "seeds_first_10": seeds[:10],
             "seconds": seconds}  # fmt: skip
     atomic_write_text(tmp / "run.json", json.dumps(meta, indent=2) + "\n")
+
+
+def evaluate_cross_play(
+    args: Any, regimes: Sequence[str], overrides: Mapping[str, Any], root: Path
+) -> int:
+    """``evaluate.py --cross-play``: check the policies, then :func:`run_crossplay` into ``--out``.
+
+    ``args`` is ``evaluate.py``'s settings; ``root`` the folder never written to (its
+    repository). Bad input raises :class:`CliError` before the output folder is made.
+    """
+    from mm_gym.cli import changed_flags
+    from mm_gym.config import setting_preset
+    from mm_gym.output_folder import prepare_output, publish
+
+    crossplay_factories(args.cross_play, setting_preset(regimes[0]))
+    with prepare_output(args.out, args.overwrite, root) as output:
+        run_crossplay(
+            args.cross_play, regimes, overrides, output.tmp, episodes=args.episodes,
+            seed=args.seed, batch_size=args.batch_size, progress=args.progress,
+            command=f"evaluate.py {' '.join(changed_flags(args))}",
+        )  # fmt: skip
+        publish(output)
+    print(f"\nwrote {output.out}/ (crossplay/, plots/, report.pdf, run.json)")
+    return 0
