@@ -97,6 +97,7 @@ def test_a_run_is_named_in_the_error_when_its_root_is_loaded(tmp_path):
     [
         (["--n-envs", "2", "--batch-size", "33"], "batch_size=33 must be <= n_envs * n_steps = 32"),
         (["--rival", "fixed_spread"], "second learner"),
+        (["--seeds", "0-1"], "seed sweep aggregates one policy per run"),
     ],
 )
 def test_bad_pair_settings_are_one_line_before_any_folder(tmp_path, capsys, extra, says):
