@@ -376,7 +376,7 @@ def load_runs(args: Args) -> dict[str, Any]:
             raise CliError(f"cannot load run {str(folder)!r}: {msg}") from None
         if not isinstance(policy, QuotingPolicy):
             raise CliError(f"run {str(folder)!r} did not load as a QuotingPolicy: {policy!r}")
-        policies[f"ppo:{policy.name}"] = policy  # a two-learner run's learner: ppo:<run>.mm1
+        policies[f"ppo:{folder.name}"] = policy
     return policies
 
 
