@@ -26,6 +26,8 @@ or the repository:
     realism/               (--realism) the realism report of each regime's market: realism.csv,
                            realism.md and plots, as python -m mm_gym.realism writes them
     run.json               the arguments, seeds, calibrations and timings
+    crossplay/<regime>/    (--cross-play, instead of the tournament) matrix.csv, episodes.csv;
+                           with plots/crossplay_<regime>.png and a report.pdf of the matrices
     .mm_gym-export         marker: this folder is an evaluate.py export
 
 Examples:
@@ -37,6 +39,7 @@ Examples:
     python evaluate.py --contestants glft,mypkg.mymod:MyPolicy   # your own QuotingPolicy
     python evaluate.py --news-model vader --contestants avellaneda_stoikov,sentiment_as
     python evaluate.py --ray HEAD_IP:6379 --episodes 1000    # as Ray tasks on a cluster
+    python evaluate.py --cross-play runs/pair fixed_spread --regimes default  # mm1 x mm2 matrix
     python evaluate.py --env-id mm_gym/MultiVenue-v0 --contestants routed_as,everywhere_as
 
 With ``--env-id mm_gym/MultiVenue-v0`` (or ``Portfolio-v0``) the multi-venue baselines play that
@@ -136,6 +139,15 @@ class Args:
         "--head; extra 'ray')",
         const="local",
         metavar="ADDRESS",
+    )
+    cross_play: list[str] = dataclasses.field(
+        default_factory=list,
+        metadata={
+            "help": "instead of the tournament: every policy as mm1 against every policy as "
+            "mm2 in each regime (baselines by name, run folders; a two-learner run gives both "
+            "learners) into crossplay/, plots/ and report.pdf (mm_gym.evaluation.crossplay_eval)",
+            "metavar": "POLICY",
+        },
     )
     progress: bool = flag(True, "show a tqdm progress bar")
     list: bool = flag(False, "list contestants and regimes, then exit")
@@ -369,6 +381,10 @@ def _main(argv: list[str] | None) -> int:
             )  # fmt: skip
             print("regimes:", ", ".join(book_preset_names()), "(or their mm_gym/... env ids)")
             return 0
+        if args.cross_play:  # instead of the tournament
+            from mm_gym.evaluation.crossplay_eval import evaluate_cross_play
+
+            return evaluate_cross_play(args, regimes, overrides(args), ROOT)
         runs = load_runs(args)
         check_features(runs, regimes, overrides(args))
         contestants.update(runs)

@@ -51,6 +51,7 @@ Examples:
     python train.py --rival runs/ppo_s0          # a trained policy quotes as mm2
     python train.py --rival mypkg.mymod:MyPolicy # your own QuotingPolicy quotes as mm2
     python train.py --env-id mm_gym/MultiVenue-v0 --total-timesteps 3e7  # three venues
+    python train.py --learners mm1,mm2 --run-name pair  # two networks: runs/pair/mm1, mm2
     python train.py --resume runs/ppo_s1 --total-timesteps 4000000
     python train.py --seeds 0-9 --ray            # ten runs as Ray tasks, then their aggregate
 """
@@ -92,7 +93,13 @@ from agents.run_folder import (
     enter_lock,
     write_metadata,
 )
-from agents.train_session import Checkpointer, evaluate_run, record_session, train
+from agents.train_session import (
+    attach_logs,
+    evaluate_run,
+    make_checkpointer,
+    record_session,
+    train,
+)
 from agents.train_settings import check_run_name, check_settings
 from mm_gym.cli import check_types, parse_settings, settings_from_file, settings_parser
 from mm_gym.config import (
@@ -102,7 +109,7 @@ from mm_gym.config import (
     read_config_file,
     setting_preset,
 )
-from mm_gym.files import MemoryLimitError, atomic_write_text, check_memory
+from mm_gym.files import MemoryLimitError, array_bytes, atomic_write_text, check_memory
 
 # numba (the market) and torch (PPO) each run an OpenMP pool on the 2 cores; their default
 # busy-waiting threads starve each other between the env step and the update (measured 3-10x
@@ -169,8 +176,9 @@ class Args:
         default="mm1",
         metadata={
             "help": "who learns: mm1 (against --rival), or mm1,mm2: both makers of every market "
-            "learn at once, one policy for both seats told apart by an agent_id feature (needs "
-            "--share-policy; --n-envs then counts markets, each two seats)"
+            "learn at once (--n-envs counts markets), each with its own network "
+            "(runs/<name>/mm1/, mm2/; --total-timesteps counts market steps), or with "
+            "--share-policy one network for both seats"
         },
     )
     share_policy: bool = field(
@@ -339,9 +347,9 @@ def round_total_timesteps(args: Args, done: int) -> None:
     SB3 collects rollouts of ``n_envs x n_steps`` steps and stops after the first one that
     reaches the total, so ``--total-timesteps 1000`` with 512 x 50 would silently run 25,600.
     """
-    from agents.train_settings import two_learners
+    from agents.train_settings import seats_per_market
 
-    seats = 2 if two_learners(args) else 1  # self-play: every market is two envs (seats)
+    seats = seats_per_market(args)  # self-play: every market is two envs (seats)
     rollout = args.n_envs * seats * args.n_steps
     remaining = args.total_timesteps - done
     if remaining <= 0 or remaining % rollout == 0:
@@ -400,25 +408,6 @@ def read_metadata(run_dir: Path) -> dict[str, Any]:
         fail(str(exc))
 
 
-def _array_bytes(obj: Any, seen: set[int], depth: int = 0) -> int:
-    """Bytes of the numpy arrays reachable from ``obj`` (attributes, containers)."""
-    import numpy as np
-
-    if id(obj) in seen or depth > 8:
-        return 0
-    seen.add(id(obj))
-    if isinstance(obj, np.ndarray):
-        return int(obj.nbytes)
-    if isinstance(obj, dict):
-        return sum(_array_bytes(v, seen, depth + 1) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(_array_bytes(v, seen, depth + 1) for v in obj)
-    total = _array_bytes(vars(obj), seen, depth + 1) if hasattr(obj, "__dict__") else 0
-    for slot in getattr(type(obj), "__slots__", ()):
-        total += _array_bytes(getattr(obj, slot, None), seen, depth + 1)
-    return total
-
-
 def check_env_and_memory(args: Args, overrides: dict[str, Any]) -> None:
     """Build one and three markets (checks the env settings) and refuse runs that cannot fit.
 
@@ -438,7 +427,7 @@ def check_env_and_memory(args: Args, overrides: dict[str, Any]) -> None:
         one, three = markets(1), markets(3)
     except (ValueError, KeyError, TypeError, gym.error.Error) as exc:
         fail(f"--env-id/--env-kwargs/--regime: {exc}")
-    per_market = max(_array_bytes(three, set()) - _array_bytes(one, set()), 0) / 2
+    per_market = max(array_bytes(three) - array_bytes(one), 0) / 2
     obs_dim = int(one.single_observation_space.shape[0])
     act_dim = int(one.single_action_space.shape[0])
     rollout = 2 * args.n_envs * args.n_steps * (obs_dim + act_dim + 6) * 4
@@ -481,11 +470,9 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
         round_total_timesteps(args, int(model.num_timesteps))
         if run_dir is None:
             run_dir, metadata = start_new_run(args, hold)
-        from stable_baselines3.common.logger import configure
-
-        model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
+        attach_logs(model, run_dir)
         # 4. train, with checkpoints on schedule and on Ctrl-C / SIGTERM
-        saver = Checkpointer(run_dir, model, venv, metadata, wall_before)
+        saver = make_checkpointer(run_dir, model, venv, metadata, wall_before)
         status = train(args, saver, callbacks)
         # 5. the run's metadata (the model files were written with the last checkpoint)
         record_session(args, saver, status, overrides)
@@ -562,6 +549,8 @@ def build_or_restore(
     Returns:
         The PPO model, its ``VecNormalize`` env and the wall time of earlier sessions, seconds.
     """
+    from agents.learner_pair import load_pair_checkpoint
+    from agents.train_settings import independent_learners
     from agents.training import checkpoint_path, load_checkpoint
 
     ckpt = checkpoint_path(run_dir) if run_dir is not None else None
@@ -576,7 +565,11 @@ def build_or_restore(
             return model, venv, 0.0
         if not args.trust:
             check_digests(ckpt, metadata)
-        model, venv, progress = load_checkpoint(ckpt.parent, **_norm_settings(args))
+        if independent_learners(args):
+            model, progress = load_pair_checkpoint(ckpt.parent, _norm_settings(args))
+            venv = model.venvs[0]
+        else:
+            model, venv, progress = load_checkpoint(ckpt.parent, **_norm_settings(args))
     except (ValueError, KeyError, FileNotFoundError) as exc:  # incl. ConfigError, CheckpointError
         fail(str(exc))
     print(f"resuming {run_dir} at {model.num_timesteps:,} steps")
@@ -598,28 +591,35 @@ def check_digests(ckpt: Path, metadata: dict[str, Any]) -> None:
 
 
 def new_model(args: Args, overrides: dict[str, Any]) -> tuple[Any, Any]:
-    """A new training env (with its rival) and PPO model."""
+    """A new training env (with its rival) and PPO model (two learners: a ``LearnerPair``)."""
     from agents.ppo import build_ppo, make_self_play_env, make_training_env
     from agents.rivals import make_rival
-    from agents.train_settings import two_learners
+    from agents.train_settings import independent_learners, two_learners
 
-    if two_learners(args):
-        venv = make_self_play_env(args.env_id, args.n_envs, overrides, **_norm_settings(args))
-    else:
-        rival = make_rival(args.rival, args.env_id, overrides)
-        venv = make_training_env(
-            args.env_id, args.n_envs, overrides, rival=rival, **_norm_settings(args)
-        )
     hyper = {
         name: getattr(args, name)
         for name in ("learning_rate", "lr_schedule", "n_steps", "batch_size", "n_epochs",
                      "gamma", "gae_lambda", "clip_range", "ent_coef", "vf_coef",
                      "max_grad_norm", "net_arch", "activation", "log_std_init")
     }  # fmt: skip
+    hyper["target_kl"] = args.target_kl or None
+    if independent_learners(args):  # two networks, one per maker (agents.learner_pair)
+        from agents.learner_pair import new_pair
+
+        pair = new_pair(args.env_id, args.n_envs, overrides, _norm_settings(args),
+                        seed=args.seed, **hyper)  # fmt: skip
+        return pair, pair.venvs[0]
+    if two_learners(args):  # one policy for both seats
+        venv = make_self_play_env(args.env_id, args.n_envs, overrides, **_norm_settings(args))
+    else:
+        rival = make_rival(args.rival, args.env_id, overrides)
+        venv = make_training_env(
+            args.env_id, args.n_envs, overrides, rival=rival, **_norm_settings(args)
+        )
     # SB3's initial action mean 0 quotes at the touch under the default action_mapping="touch"
     # (the first rollouts see fills); under "mid" it quotes max_offset_ticks / 2 away and trades
     # nothing, so train with the default mapping.
-    model = build_ppo(venv, seed=args.seed, target_kl=args.target_kl or None, **hyper)
+    model = build_ppo(venv, seed=args.seed, **hyper)
     return model, venv
 
 

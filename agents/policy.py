@@ -348,23 +348,44 @@ def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPoli
     """
     path = Path(run)
     file = path if path.suffix == ".npz" else path / POLICY_FILE
+    if not file.is_file() and (path / LEARNER_SEATS[0] / POLICY_FILE).is_file():
+        raise FileNotFoundError(
+            f"{path} is a run of two learners (train.py --learners mm1,mm2): load one of them, "
+            f"{path / LEARNER_SEATS[0]} or {path / LEARNER_SEATS[1]}"
+        )
     if not file.is_file():
         raise FileNotFoundError(
             f"no trained policy at {file}: expected a run directory written by train.py "
             f"(containing {POLICY_FILE}) or the path of a {POLICY_FILE}"
         )
-    trained_on = trained_env_id(file.parent)
+    # A learner of a two-learner run: its run's metadata and name (runs/x/mm1 is "x.mm1").
+    seat = _learner_seat(file.parent)
+    trained_on = trained_env_id(file.parent.parent if seat else file.parent)
     if trained_on is not None:
         # A policy of a retired env version learnt another market: refused, not converted.
         check_trained_env_id(trained_on, str(file.parent))
     try:
         arrays = _read_npz(file)
+        if name is None and seat:
+            name = f"{file.parent.resolve().parent.name}.{seat}"
         if name is None:
             name = (path.parent.name if path.suffix == ".npz" else path.name) or "ppo"
         return PPOPolicy(arrays, name=name)
     except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PolicyFileError(f"{file}: {detail}") from None
+
+
+LEARNER_SEATS = ("mm1", "mm2")
+"""The seat folders of a two-learner run (``train.py --learners mm1,mm2``)."""
+
+
+def _learner_seat(folder: Path) -> str:
+    """``folder``'s seat if it is a learner's folder of a two-learner run, else ``""``."""
+    parent = folder.resolve().parent
+    if folder.resolve().name in LEARNER_SEATS and (parent / "config.yaml").is_file():
+        return folder.resolve().name
+    return ""
 
 
 def trained_env_id(folder: Path) -> str | None:

@@ -29,6 +29,7 @@ __all__ = [
     "make_training_env",
     "native_env",
     "policy_arrays",
+    "two_maker_env",
 ]
 
 ACTIVATIONS: dict[str, type[torch.nn.Module]] = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
@@ -85,13 +86,28 @@ def make_self_play_env(
     ``agent_id`` feature, through the same adapter and ``VecNormalize`` as
     :func:`make_training_env` (``norm``: :func:`normalized`'s keywords, all of them).
     """
+    return normalized(two_maker_env(env_id, n_markets, env_kwargs, agent_id=True), **norm)
+
+
+def two_maker_env(
+    env_id: str,
+    n_markets: int,
+    env_kwargs: Mapping[str, Any] | None = None,
+    *,
+    agent_id: bool,
+) -> MarketMakingSB3VecEnv:
+    """The SB3 adapter of a :class:`~mm_gym.envs.two_makers.TwoMakerVectorEnv` of ``env_id``.
+
+    ``env_id``'s registered keywords (its preset) with ``env_kwargs`` on top; ``agent_id``
+    appends the seat feature.
+    """
     from mm_gym.envs.two_makers import TwoMakerVectorEnv
 
     spec = gym.spec(env_id)
     kwargs = {**spec.kwargs, **dict(env_kwargs or {})}
     preset = kwargs.pop("preset", "default")
-    native = TwoMakerVectorEnv(n_markets, preset, agent_id=True, **kwargs)
-    return normalized(MarketMakingSB3VecEnv(native), **norm)
+    native = TwoMakerVectorEnv(n_markets, preset, agent_id=agent_id, **kwargs)
+    return MarketMakingSB3VecEnv(native)
 
 
 def normalized(
@@ -115,8 +131,14 @@ def normalized(
 
 
 def native_env(venv: VecNormalize) -> Any:
-    """The native mm_gym vector env under a :func:`make_training_env` stack (unwrapped)."""
+    """The native mm_gym vector env under a :func:`make_training_env` stack (unwrapped).
+
+    Under one maker's :class:`~agents.two_learners.SeatVecEnv` it is the shared market's.
+    """
     adapter = venv.venv
+    lockstep = getattr(adapter, "lockstep", None)
+    if lockstep is not None:  # one learner's seats of a two-maker market
+        adapter = lockstep.venv
     if not isinstance(adapter, MarketMakingSB3VecEnv):
         raise TypeError(f"expected VecNormalize(MarketMakingSB3VecEnv), got {adapter!r}")
     return adapter.env.unwrapped

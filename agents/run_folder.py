@@ -179,6 +179,9 @@ def claim_run_folder(
 def clean_run_folder(run_dir: Path) -> None:
     """Remove temporaries a killed train.py left in its (locked) run folder."""
     clean_stale_temps(run_dir)
+    for seat in ("mm1", "mm2"):  # two learners' seat folders (agents.learner_pair)
+        if (run_dir / seat).is_dir() and not (run_dir / seat).is_symlink():
+            clean_stale_temps(run_dir / seat)
     # Earlier versions named temporaries without the pid; under the lock none is in use.
     for entry in run_dir.iterdir():
         legacy = entry.name.startswith(".checkpoint-") or (

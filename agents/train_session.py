@@ -67,10 +67,29 @@ class Checkpointer:
         self.saved_steps.append(int(self.model.num_timesteps))
 
 
+def make_checkpointer(
+    run_dir: Path, model: Any, venv: Any, metadata: dict[str, Any], wall_before: float
+) -> Checkpointer:
+    """The session's :class:`Checkpointer` (two learners: a ``PairCheckpointer``)."""
+    if hasattr(model, "models"):  # agents.learner_pair.LearnerPair
+        from agents.learner_pair import PairCheckpointer
+
+        return PairCheckpointer(run_dir, model, metadata, wall_before)
+    return Checkpointer(run_dir, model, venv, metadata, wall_before)
+
+
 def train(args: Any, saver: Checkpointer, callbacks: list[Any] | None) -> str:
-    """Train to ``--total-timesteps``; return ``"completed"`` or ``"interrupted"``."""
+    """Train to ``--total-timesteps``; return ``"completed"`` or ``"interrupted"``.
+
+    Two learners (a :class:`~agents.learner_pair.PairCheckpointer`) train in lockstep
+    (:func:`agents.learner_pair.train_pair`).
+    """
     from agents.training import AtomicCheckpointCallback, GracefulInterrupt, TrainingMonitor
 
+    if hasattr(saver, "pair"):
+        from agents.learner_pair import train_pair
+
+        return train_pair(args, saver, callbacks)  # type: ignore[arg-type]
     model = saver.model
     interrupt = GracefulInterrupt()
     checkpoints = AtomicCheckpointCallback(saver.save, args.checkpoint_every, interrupt)
@@ -88,6 +107,16 @@ def train(args: Any, saver: Checkpointer, callbacks: list[Any] | None) -> str:
             # After a stop the env has taken one step past the checkpoint: keep the checkpoint.
             saver.save()
     return "interrupted" if checkpoints.stopped else "completed"
+
+
+def attach_logs(model: Any, run_dir: Path) -> None:
+    """TensorBoard logs in ``run_dir/tb`` (two learners: ``tb/mm1`` and ``tb/mm2``)."""
+    from stable_baselines3.common.logger import configure
+
+    if hasattr(model, "set_loggers"):  # agents.learner_pair.LearnerPair
+        model.set_loggers(run_dir)
+    else:
+        model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
 
 
 def record_session(args: Any, saver: Checkpointer, status: str, overrides: dict) -> None:
@@ -122,17 +151,35 @@ def evaluate_run(
 ) -> None:
     """The final table: the new policy against the baselines on held-out seeds.
 
-    On a multi-venue env the baselines are the multi-venue ones, played by the multi-venue
-    tournament (:func:`agents.compare.compare_multivenue`).
+    Two learners: each learner's policy, played as mm1, in its seat folder. On a multi-venue
+    env the baselines are the multi-venue ones, played by the multi-venue tournament
+    (:func:`agents.compare.compare_multivenue`).
     """
-    from agents.compare import compare_multivenue, compare_with_baselines, format_comparison
-    from agents.policy import load_policy
-    from agents.train_settings import eval_baselines, is_multivenue
+    from agents.train_settings import eval_baselines, independent_learners
     from mm_gym.rewards import REWARD_KEYS
 
     eval_overrides = {k: v for k, v in overrides.items() if k not in REWARD_KEYS}
     baselines = eval_baselines(args)
-    policy = load_policy(run_dir, name=run_dir.name)
+    if independent_learners(args):  # each learner's table, its policy played as mm1
+        tables = {}
+        for seat in ("mm1", "mm2"):
+            print(f"{seat}'s learner, as mm1:")
+            tables[seat] = _final_table(args, run_dir / seat, f"{run_dir.name}.{seat}",
+                                        baselines, eval_overrides)  # fmt: skip
+        metadata["evaluation"] = tables
+        return
+    metadata["evaluation"] = _final_table(args, run_dir, run_dir.name, baselines, eval_overrides)
+
+
+def _final_table(
+    args: Any, folder: Path, name: str, baselines: list[str], eval_overrides: dict[str, Any]
+) -> dict[str, Any]:
+    """The table of ``folder``'s policy, written into it; its record for the metadata."""
+    from agents.compare import compare_multivenue, compare_with_baselines, format_comparison
+    from agents.policy import load_policy
+    from agents.train_settings import is_multivenue
+
+    policy = load_policy(folder, name=name)
     t0 = time.perf_counter()
     if is_multivenue(args.env_id):
         comp = compare_multivenue(
@@ -146,9 +193,9 @@ def evaluate_run(
         )  # fmt: skip
     text = format_comparison(comp)
     print(text)
-    atomic_write_text(run_dir / "evaluation.txt", text + "\n")
-    atomic_write_text(run_dir / "evaluation.csv", comp.table.to_csv(index=False))
-    metadata["evaluation"] = {
+    atomic_write_text(folder / "evaluation.txt", text + "\n")
+    atomic_write_text(folder / "evaluation.csv", comp.table.to_csv(index=False))
+    return {
         "episodes": args.eval_episodes,
         "eval_seed": args.eval_seed,
         "beats_all_baselines": comp.beats_all,

@@ -77,7 +77,7 @@ def check_settings(args: Any, fail: Fail, where: str = "") -> None:
         bad(f"seed={args.seed!r} must be in [0, {MAX_SEED}] (numpy takes 32-bit seeds)")
     if args.eval_episodes == 1:
         bad("eval_episodes=1 must be 0 (skip) or >= 2 (confidence intervals need pairs)")
-    seats = 2 if two_learners(args) else 1  # self-play: each market is two envs
+    seats = seats_per_market(args)  # self-play: each market is two envs
     rollout = args.n_envs * seats * args.n_steps
     if args.batch_size > rollout:
         what = "n_envs * 2 * n_steps" if seats > 1 else "n_envs * n_steps"
@@ -141,12 +141,26 @@ def two_learners(args: Any) -> bool:
     return getattr(args, "learners", "mm1") == "mm1,mm2"
 
 
+def independent_learners(args: Any) -> bool:
+    """Whether two networks learn, one per maker (``--learners mm1,mm2`` without sharing)."""
+    return two_learners(args) and not args.share_policy
+
+
+def seats_per_market(args: Any) -> int:
+    """The envs one learner steps per market: 2 for a policy shared by both seats, else 1.
+
+    A rollout is ``n_envs x seats_per_market x n_steps`` steps (two independent learners
+    each step ``n_envs`` seats, their own maker's).
+    """
+    return 2 if two_learners(args) and args.share_policy else 1
+
+
 def check_learners(args: Any, fail: Fail) -> None:
     """``--learners`` / ``--share-policy``: a known value, and a combination train.py runs.
 
-    Both makers learning takes a book env, no ``--rival`` (mm2 is the second learner) and, in
-    this version, ``--share-policy`` (independent networks are ``agents.two_learners`` from
-    Python; train.py does not drive them yet).
+    Both makers learning takes a single-venue book env and no ``--rival`` (mm2 is the second
+    learner); ``--share-policy`` makes one network for both seats, else each maker has its own
+    (:mod:`agents.learner_pair`).
     """
     import mm_gym
 
@@ -166,10 +180,10 @@ def check_learners(args: Any, fail: Fail) -> None:
             f"rival={excerpt(args.rival)} with --learners mm1,mm2: mm2 is the second learner "
             "(leave --rival at 'builtin')"
         )
-    if not args.share_policy:
+    if independent_learners(args) and getattr(args, "seeds", ""):
         fail(
-            "learners=mm1,mm2 needs --share-policy in this version (one network for both "
-            "seats); two independent networks run from Python with agents.two_learners"
+            f"seeds={excerpt(args.seeds)} with --learners mm1,mm2: a seed sweep aggregates one "
+            "policy per run; train two learners one seed at a time (--seed)"
         )
 
 

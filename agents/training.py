@@ -55,6 +55,9 @@ __all__ = [
     "checkpoint_digests",
     "checkpoint_path",
     "load_checkpoint",
+    "publish_checkpoint",
+    "read_checkpoint",
+    "restore_rng",
     "save_checkpoint",
     "verify_checkpoint",
 ]
@@ -116,9 +119,13 @@ class GracefulInterrupt:
 # ---------------------------------------------------------------------------------- logging
 
 
-def _adapter(venv: VecNormalize) -> MarketMakingSB3VecEnv:
+def _adapter(venv: VecNormalize) -> Any:
+    """The env under ``VecNormalize`` that keeps episode statistics (``pop_episode_stats``).
+
+    The market adapter, or one maker's :class:`~agents.two_learners.SeatVecEnv` of it.
+    """
     inner = venv.venv
-    if not isinstance(inner, MarketMakingSB3VecEnv):
+    if not hasattr(inner, "pop_episode_stats"):
         raise TypeError(f"expected VecNormalize(MarketMakingSB3VecEnv), got {inner!r}")
     return inner
 
@@ -206,7 +213,8 @@ class TrainingMonitor(BaseCallback):
             for key, per_episode in stats.items():
                 if key.startswith("component/"):
                     summary["reward/" + key.split("/", 1)[1]] = float(per_episode.mean())
-            seats = getattr(_adapter(self.training_env).env.unwrapped, "seat_names", None)
+            native = getattr(_adapter(self.training_env), "env", None)
+            seats = getattr(getattr(native, "unwrapped", None), "seat_names", None)
             if seats is not None and "seat" in stats:  # both makers learn: each seat's own
                 for k, seat in enumerate(seats):
                     mine = stats["seat"] == k
@@ -389,6 +397,30 @@ def save_checkpoint(
         The checkpoint directory.
     """
     run = Path(run_dir)
+
+    def write(folder: Path) -> None:
+        _write_checkpoint(
+            folder, model, venv, feature_names, max_offset_ticks, wall_time_s, action_mapping
+        )
+
+    copies = {name: run / name for name in (POLICY_FILE, "model.zip", "vecnormalize.pkl")}
+    return publish_checkpoint(run, write, copies, record)
+
+
+def publish_checkpoint(
+    run_dir: Path,
+    write: Callable[[Path], Any],
+    copies: Mapping[str, Path],
+    record: Callable[[dict[str, str], bool], Any] | None = None,
+) -> Path:
+    """Write a checkpoint with ``write(folder)`` and swap it in atomically; refresh the copies.
+
+    The swap of :func:`save_checkpoint` (a temporary folder, the previous checkpoint kept as
+    ``checkpoint.old`` until the new one is in place, ``record`` called before and after);
+    then each checkpoint file named in ``copies`` is copied, atomically, to its path (the run
+    folder's ``policy.npz``, ``model.zip``, ...). Returns the checkpoint directory.
+    """
+    run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     final = run / CHECKPOINT_DIR
     old = run / (CHECKPOINT_DIR + _OLD_SUFFIX)
@@ -397,9 +429,7 @@ def save_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        _write_checkpoint(
-            tmp, model, venv, feature_names, max_offset_ticks, wall_time_s, action_mapping
-        )
+        write(tmp)
         digests = checkpoint_digests(tmp)
         if record is not None:
             record(digests, False)
@@ -414,11 +444,12 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     # The run folder's copies (what load_policy, evaluate.py and SB3 users read).
-    for name in (POLICY_FILE, "model.zip", "vecnormalize.pkl"):
-        part = run / temp_name(name)
+    for name, dest in copies.items():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.parent / temp_name(dest.name)
         try:
             shutil.copyfile(final / name, part)
-            publish(part, run / name)
+            publish(part, dest)
         except BaseException:
             part.unlink(missing_ok=True)
             raise
@@ -536,11 +567,7 @@ def load_checkpoint(
         FileNotFoundError: If the run has no checkpoint.
         CheckpointError: If a checkpoint file is missing or damaged (the message names it).
     """
-    ckpt = checkpoint_path(run_dir)
-    if ckpt is None:
-        raise FileNotFoundError(f"no checkpoint in {run_dir} (expected {CHECKPOINT_DIR}/)")
-    progress = _read(ckpt / "progress.json", _read_progress)
-    state = _read(ckpt / "env_state.pkl", _read_env_state)
+    ckpt, progress, state = read_checkpoint(run_dir, _read_env_state)
     venv = normalized(state["env"], gamma, norm_obs, norm_reward, clip_obs, clip_reward)
     venv.obs_rms = state["obs_rms"]
     venv.ret_rms = state["ret_rms"]
@@ -551,13 +578,36 @@ def load_checkpoint(
         lambda path: PPO.load(path, env=venv, device="cpu", force_reset=False),
     )
 
-    # PPO.load re-seeds the global generators from the run's seed; put back the saved ones.
-    def restore_rng(path: Path) -> None:
+    restore_rng(ckpt)
+    return model, venv, progress
+
+
+def read_checkpoint(
+    run_dir: str | os.PathLike[str], read_state: Callable[[Path], dict[str, Any]]
+) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """The checkpoint directory of ``run_dir``, its ``progress.json`` and its market state.
+
+    ``read_state`` reads (unpickles) ``env_state.pkl``; any failure is a
+    :class:`CheckpointError` naming the file.
+
+    Raises:
+        FileNotFoundError: If the run has no checkpoint.
+    """
+    ckpt = checkpoint_path(run_dir)
+    if ckpt is None:
+        raise FileNotFoundError(f"no checkpoint in {run_dir} (expected {CHECKPOINT_DIR}/)")
+    progress = _read(ckpt / "progress.json", _read_progress)
+    return ckpt, progress, _read(ckpt / "env_state.pkl", read_state)
+
+
+def restore_rng(ckpt: Path) -> None:
+    """Put back the global random states saved in ``ckpt`` (``PPO.load`` re-seeds them)."""
+
+    def restore(path: Path) -> None:
         with np.load(path, allow_pickle=False) as rng:
             _set_rng_state(rng)
 
-    _read(ckpt / "rng_state.npz", restore_rng)
-    return model, venv, progress
+    _read(ckpt / "rng_state.npz", restore)
 
 
 class AtomicCheckpointCallback(BaseCallback):

@@ -14,6 +14,13 @@ torch's and numpy's global generators (action sampling, minibatch shuffles) in t
 so a run is reproducible from its seeds. Both learners must step the market as often: the
 same ``total_timesteps`` (their ``n_steps`` and other settings may differ); a learner that
 finishes first stops the other with an error, not a hang.
+
+**Rollout starts.** Learners with the same ``n_steps`` may meet at the start of every rollout
+(:meth:`Lockstep.rollout_start`, called by :class:`RolloutBarrier`, an SB3 callback): both have
+then finished their update and neither has drawn its next actions, the one point where both
+models, the market and the random states can be saved together and a resume continues
+exactly (``train.py --learners mm1,mm2``'s checkpoints, :mod:`agents.learner_pair`). With
+the barrier both updates come before either learner's next actions.
 """
 
 from __future__ import annotations
@@ -23,10 +30,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
-__all__ = ["Lockstep", "SeatVecEnv", "learn_together", "seat_envs"]
+__all__ = ["Lockstep", "RolloutBarrier", "SeatVecEnv", "learn_together", "seat_envs"]
 
 
 class Lockstep:
@@ -53,6 +61,15 @@ class Lockstep:
         self._actions: list[np.ndarray | None] = [None, None]
         self._finished = [False, False]
         self._session_calls0 = 0
+        self._session_starts0 = 0
+        # rollout starts reached by each learner; mm2 leaves one once mm1 has made its next call
+        self._starts = [0, 0]
+        self._released = 0
+        self._release_calls0 = 0
+        # the per-seat episode statistics popped from the shared adapter, not yet read
+        self._stats: list[list[dict[str, np.ndarray]]] = [[], []]
+        self.stop_requested = False
+        """Set while both learners wait at a rollout start: both stop after their next step."""
         self._result: Any = None
         self._result_id = 0
         self._error: BaseException | None = None
@@ -66,6 +83,7 @@ class Lockstep:
         """
         with self._cond:
             self._raise_if_failed()
+            self._check_rollouts_match(k)
             self._calls[k] += 1
             me = self._calls[k]
             if k == 0:
@@ -74,16 +92,22 @@ class Lockstep:
             self._cond.notify_all()
             if k == 0:
                 self._wait(
-                    lambda: self._result_id >= me or self._finished[1],
+                    lambda: (
+                        self._result_id >= me
+                        or self._finished[1]
+                        or self._starts[1] > self._starts[0]
+                    ),
                     "learner 1 (mm2) to take its turn",
                 )
+                self._check_rollouts_match(0)
                 if self._result_id < me:
                     self._fail(RuntimeError("learner 1 (mm2) finished before learner 0 (mm1)"))
                 return self._part(self._result, 0)
             self._wait(
-                lambda: self._calls[0] >= me or self._finished[0],
+                lambda: self._calls[0] >= me or self._finished[0] or self._mm1_at_start(),
                 "learner 0 (mm1) to take its turn",
             )
+            self._check_rollouts_match(k)
             if self._calls[0] < me:
                 self._fail(RuntimeError("learner 0 (mm1) finished before learner 1 (mm2)"))
             theirs = self._kinds0.pop(me)
@@ -101,7 +125,10 @@ class Lockstep:
             self._result_id = me
             self._cond.notify_all()
             # keep the order: learner 0 computes its next actions before this learner does
-            self._wait(lambda: self._calls[0] > me or self._finished[0], "learner 0 (mm1) to go on")
+            self._wait(
+                lambda: self._calls[0] > me or self._finished[0] or self._mm1_at_start(),
+                "learner 0 (mm1) to go on",
+            )
             return self._part(self._result, 1)
 
     def start(self) -> None:
@@ -109,7 +136,9 @@ class Lockstep:
         with self._cond:
             self._raise_if_failed()
             self._finished = [False, False]
+            self.stop_requested = False
             self._session_calls0 = self._calls[0]
+            self._session_starts0 = self._starts[0]
 
     def wait_for_first(self) -> None:
         """Learner 1 (mm2): wait until learner 0 (mm1) made its first call of the session.
@@ -119,9 +148,73 @@ class Lockstep:
         """
         with self._cond:
             self._wait(
-                lambda: self._calls[0] > self._session_calls0 or self._finished[0],
+                lambda: (
+                    self._calls[0] > self._session_calls0
+                    or self._starts[0] > self._session_starts0
+                    or self._finished[0]
+                ),
                 "learner 0 (mm1) to start",
             )
+
+    def rollout_start(self, k: int, both_there: Callable[[], Any] | None = None) -> None:
+        """Learner ``k`` starts a rollout: wait until the other learner starts its rollout too.
+
+        Learner 0 (mm1) then calls ``both_there()`` (e.g. to save both learners) and goes on
+        first; learner 1 (mm2) goes on once mm1 has made its next call, so that mm1 draws its
+        actions first, as in every step. Both learners must call this at the start of every
+        rollout (the same ``n_steps``); otherwise the learner that does not stops with an
+        error, not a hang.
+        """
+        with self._cond:
+            self._raise_if_failed()
+            self._starts[k] += 1
+            mine = self._starts[k]
+            self._cond.notify_all()
+            if k == 0:
+                self._wait(
+                    lambda: self._starts[1] >= mine or self._finished[1],
+                    "learner 1 (mm2) to start its rollout",
+                )
+                if self._starts[1] < mine:
+                    self._fail(RuntimeError("learner 1 (mm2) finished before learner 0 (mm1)"))
+                if both_there is not None:
+                    try:
+                        both_there()
+                    except BaseException as exc:
+                        self._fail(exc)
+                self._released, self._release_calls0 = mine, self._calls[0]
+                self._cond.notify_all()
+                return
+            self._wait(
+                lambda: (
+                    (self._released >= mine and self._calls[0] > self._release_calls0)
+                    or self._finished[0]
+                ),
+                "learner 0 (mm1) to start its rollout",
+            )
+            if self._released < mine:
+                self._fail(RuntimeError("learner 0 (mm1) finished before learner 1 (mm2)"))
+
+    def pop_episode_stats(self, k: int) -> dict[str, np.ndarray]:
+        """Maker ``k``'s statistics of the episodes finished since its last call.
+
+        The shared adapter's :meth:`~agents.vec_env.MarketMakingSB3VecEnv.pop_episode_stats`
+        split by seat (``seat`` dropped); the other maker's part is kept for its call.
+        """
+        with self._cond:
+            popped = (
+                self.venv.pop_episode_stats() if hasattr(self.venv, "pop_episode_stats") else {}
+            )
+            if popped:
+                seat = popped.pop("seat", None)
+                for j in range(2):
+                    mine = np.ones(len(popped["reward"]), np.bool_) if seat is None else seat == j
+                    self._stats[j].append({key: v[mine] for key, v in popped.items()})
+            parts, self._stats[k] = self._stats[k], []
+        parts = [p for p in parts if len(p["reward"])]
+        if not parts:
+            return {}
+        return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
     def finish(self, k: int, error: BaseException | None = None) -> None:
         """Learner ``k`` has stopped (``error``: because of it; the partner then stops too)."""
@@ -137,6 +230,20 @@ class Lockstep:
         return self._error
 
     # ------------------------------------------------------------------ internals
+    def _mm1_at_start(self) -> bool:
+        """Whether mm1 waits at a rollout start that mm2 has not reached."""
+        return self._starts[0] > self._starts[1]
+
+    def _check_rollouts_match(self, k: int) -> None:
+        """Refuse a step while the other learner waits at a rollout start (unequal rollouts)."""
+        if self._starts[1 - k] > self._starts[k]:
+            self._fail(
+                RuntimeError(
+                    f"learner {1 - k} ({'mm2' if k == 0 else 'mm1'}) started a rollout where "
+                    f"learner {k} did not: rollout barriers need both learners' n_steps equal"
+                )
+            )
+
     def _joint(self, kind: str) -> Any:
         if kind == "reset":
             return self.venv.reset()
@@ -240,6 +347,43 @@ class SeatVecEnv(VecEnv):
     def get_images(self) -> Sequence[np.ndarray | None]:
         """No frames (the two-maker env does not render)."""
         return [None] * self.num_envs
+
+    @property
+    def partial_resets(self) -> int:
+        """The shared market's count of partial resets (both makers' seats)."""
+        return int(getattr(self.lockstep.venv, "partial_resets", 0))
+
+    def pop_episode_stats(self) -> dict[str, np.ndarray]:
+        """This maker's episode statistics (:meth:`Lockstep.pop_episode_stats`)."""
+        return self.lockstep.pop_episode_stats(self.k)
+
+
+class RolloutBarrier(BaseCallback):
+    """SB3 callback: meet the other learner at the start of every rollout.
+
+    Give each learner one, on the same :class:`Lockstep`. After ``both_there`` (mm1's only,
+    called while both wait at a rollout start, e.g. a checkpoint) has set
+    :attr:`Lockstep.stop_requested`, both learners stop after their next step (SB3 stops a
+    ``learn`` only after a step).
+
+    Args:
+        lockstep: The learners' :class:`Lockstep`.
+        k: This learner (0 mm1, 1 mm2).
+        both_there: Called by mm1 while both learners wait at a rollout start.
+    """
+
+    def __init__(
+        self, lockstep: Lockstep, k: int, both_there: Callable[[], Any] | None = None
+    ) -> None:
+        """Set up."""
+        super().__init__()
+        self.lockstep, self.k, self.both_there = lockstep, k, both_there
+
+    def _on_rollout_start(self) -> None:
+        self.lockstep.rollout_start(self.k, self.both_there)
+
+    def _on_step(self) -> bool:
+        return not self.lockstep.stop_requested
 
 
 def seat_envs(venv: VecEnv, *, timeout: float = 600.0) -> tuple[SeatVecEnv, SeatVecEnv]:

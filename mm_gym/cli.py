@@ -9,6 +9,7 @@ the flag's form:
                       gives the const: ``--ray`` is ``--ray local``)
     bool              ``--flag`` / ``--no-flag`` (or a plain ``--flag`` switch, see ``switches``)
     list[int]         one or more positive integers (``--net-arch 64 64``)
+    list[str]         one or more strings (``--cross-play runs/a fixed_spread``)
     dict[str, Any]    ``KEY=VALUE`` items, values read as YAML (``--env-kwargs a=1 b.c=x``)
 
 A field named ``config`` makes ``--config FILE`` a YAML file of settings (read by
@@ -224,7 +225,8 @@ def settings_parser(
             parser.add_argument(flag, nargs="*", metavar="KEY=VALUE", help=help_text)
         elif kind.startswith("list"):
             metavar = f.metadata.get("metavar", "VALUE")
-            parser.add_argument(flag, nargs="+", type=int, metavar=metavar, help=help_text)
+            item: Callable[[str], Any] = str if kind == "list[str]" else int
+            parser.add_argument(flag, nargs="+", type=item, metavar=metavar, help=help_text)
         else:
             converters: dict[str, Callable[[str], Any]] = {"int": _int_flag, "float": float}
             convert = converters.get(kind, str)
@@ -314,9 +316,17 @@ def check_types(settings: Any, fail: Fail, where: str = "") -> None:
             "bool": None if isinstance(value, bool) else "must be true or false",
             "str": None if isinstance(value, str) else "must be a string",
         }.get(kind)
-        if kind.startswith("list") and not (
-            isinstance(value, list)
-            and all(isinstance(u, int) and not isinstance(u, bool) and u >= 1 for u in value)
+        if kind == "list[str]" and not (
+            isinstance(value, list) and all(isinstance(u, str) for u in value)
+        ):
+            problem = "must be a list of strings"
+        elif (
+            kind.startswith("list")
+            and kind != "list[str]"
+            and not (
+                isinstance(value, list)
+                and all(isinstance(u, int) and not isinstance(u, bool) and u >= 1 for u in value)
+            )
         ):
             problem = "must be a list of positive integers"
         if kind.startswith("dict") and not isinstance(value, dict):

@@ -27,11 +27,13 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "FolderBusyError",
     "MemoryLimitError",
     "UnsafePathError",
+    "array_bytes",
     "atomic_write_bytes",
     "atomic_write_text",
     "check_memory",
@@ -259,6 +261,30 @@ def memory_available_bytes() -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def array_bytes(obj: Any, seen: set[int] | None = None, depth: int = 0) -> int:
+    """Bytes of the numpy arrays reachable from ``obj`` (attributes, slots, containers).
+
+    Each object is counted once and the walk stops 8 levels deep: a memory estimate, e.g. of a
+    vector env (``train.py`` measures one and three markets and takes the difference).
+    """
+    import numpy as np
+
+    seen = set() if seen is None else seen
+    if id(obj) in seen or depth > 8:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if isinstance(obj, dict):
+        return sum(array_bytes(v, seen, depth + 1) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(array_bytes(v, seen, depth + 1) for v in obj)
+    total = array_bytes(vars(obj), seen, depth + 1) if hasattr(obj, "__dict__") else 0
+    for slot in getattr(type(obj), "__slots__", ()):
+        total += array_bytes(getattr(obj, slot, None), seen, depth + 1)
+    return total
 
 
 def check_memory(nbytes: float, what: str, margin: float = 0.2) -> None:

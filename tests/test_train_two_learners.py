@@ -59,7 +59,6 @@ def test_the_shared_policy_plays_mm1_in_the_single_env(tmp_path):
     [
         (["--learners", "mm2"], "learners='mm2' must be one of"),
         (["--share-policy"], "share_policy=True needs --learners mm1,mm2"),
-        (["--learners", "mm1,mm2"], "needs --share-policy"),
         (["--learners", "mm1,mm2", "--share-policy", "--rival", "fixed_spread"], "second learner"),
         (["--learners", "mm1,mm2", "--share-policy", "--n-envs", "2", "--batch-size", "65"],
          "batch_size=65 must be <= n_envs * 2 * n_steps = 64"),

@@ -158,3 +158,20 @@ def test_learners_making_different_calls_stop_with_an_error():
         lockstep.call(1, "step", np.zeros((2, 2)))
     thread.join()
     assert errors and "other learner stopped" in str(errors[0])
+
+
+def test_rollout_barriers_keep_training_reproducible_and_refuse_unequal_rollouts():
+    from agents.two_learners import RolloutBarrier
+
+    def run(n_steps1: int) -> np.ndarray:
+        _, lockstep, m1, m2 = _pair(n_steps1=n_steps1)
+        learn_together(
+            lambda: m1.learn(128, callback=RolloutBarrier(lockstep, 0)),
+            lambda: m2.learn(128, callback=RolloutBarrier(lockstep, 1)),
+            lockstep,
+        )
+        return np.concatenate([_params(m1), _params(m2)])
+
+    np.testing.assert_array_equal(run(N_STEPS), run(N_STEPS))
+    with pytest.raises(RuntimeError, match="rollout barriers need both learners' n_steps equal"):
+        run(8)

@@ -34,7 +34,15 @@ from mm_gym.config import ConfigError
 from mm_gym.output_folder import FolderOwner, check_out_flag
 from mm_gym.policy import QuotingPolicy
 
-__all__ = ["cross_play", "crossplay_figure", "crossplay_matrix", "main", "run"]
+__all__ = [
+    "add_contestants",
+    "cross_play",
+    "crossplay_figure",
+    "crossplay_matrix",
+    "main",
+    "run",
+    "run_contestants",
+]
 
 PROG = "python -m mm_gym.evaluation.crossplay"
 MARKER = ".mm_gym-crossplay"
@@ -260,22 +268,49 @@ def _contestants(args: Any) -> dict[str, Callable[[], QuotingPolicy]]:
             raise CliError(f"contestant {name!r} is not valid: choose from {list(BASELINE_NAMES)}")
         table[name] = partial(make_policy, name, args.preset)
     for run in args.runs:
-        from agents.policy import load_policy
-
-        try:
-            first = load_policy(run)
-        except (OSError, ValueError, ConfigError) as exc:
-            raise CliError(f"--runs {run}: {' '.join(str(exc).split())}") from None
-        if first.name in table:
-            raise CliError(f"--runs {run}: the name {first.name!r} is taken twice")
-        try:  # a policy needing a feature the market does not observe: refused before play
-            first.reset(np.random.default_rng(0), _contexts(args.preset))
-        except (KeyError, ValueError) as exc:
-            raise CliError(f"--runs {run}: {' '.join(str(exc).split())}") from None
-        table[first.name] = partial(load_policy, run)
+        add_contestants(table, run_contestants(run, args.preset, "--runs"), f"--runs {run}")
     if not table:
         raise CliError("nothing to play: give --contestants and/or --runs")
     return table
+
+
+def add_contestants(table: dict[str, Any], new: Mapping[str, Any], where: str) -> None:
+    """Add ``new`` to ``table``; a name taken twice is a one-line error naming ``where``."""
+    for name, factory in new.items():
+        if name in table:
+            raise CliError(f"{where}: the name {name!r} is taken twice")
+        table[name] = factory
+
+
+def run_contestants(
+    run: str | Path, preset: str, flag: str
+) -> dict[str, Callable[[], QuotingPolicy]]:
+    """A trained run folder's policies as contestants, by name (factories of fresh copies).
+
+    A run's ``policy.npz``, or both learners of a two-learner run (``train.py --learners
+    mm1,mm2``: ``<run>.mm1`` and ``<run>.mm2``). Each is loaded and reset in ``preset``'s
+    cross-play market now, so a broken file or a policy needing a feature the market does not
+    observe is a one-line :class:`~mm_gym.cli.CliError` (naming ``flag`` and the run) before
+    any play.
+    """
+    from agents.policy import LEARNER_SEATS, POLICY_FILE, load_policy
+
+    folder = Path(run)
+    folders = [folder]
+    if folder.is_dir() and not (folder / POLICY_FILE).is_file():
+        pair = [folder / seat for seat in LEARNER_SEATS]
+        if all((f / POLICY_FILE).is_file() for f in pair):
+            folders = pair
+    out: dict[str, Callable[[], QuotingPolicy]] = {}
+    for path in folders:
+        try:
+            first = load_policy(path)
+            # a policy needing a feature the market does not observe: refused before play
+            first.reset(np.random.default_rng(0), _contexts(preset))
+        except (OSError, ValueError, KeyError, ConfigError) as exc:
+            raise CliError(f"{flag} {run}: {' '.join(str(exc).split())}") from None
+        out[first.name] = partial(load_policy, path)
+    return out
 
 
 def run(argv: Sequence[str] | None = None) -> pd.DataFrame:

@@ -34,6 +34,7 @@ __all__ = [
     "REGIME_FIGURES",
     "package_versions",
     "setup_rows",
+    "write_crossplay_report",
     "write_report",
     "write_sections_report",
 ]
@@ -201,8 +202,9 @@ def write_sections_report(
     setup: Sequence[tuple[str, str]],
     contents: str,
     sections: Sequence[tuple[str, Sequence[Any]]],
+    subtitle: str = "Monte Carlo tournament of market-making policies",
 ) -> None:
-    """A PDF of a cover and sections, written atomically (the multi-venue evaluation's report).
+    """A PDF of a cover and sections, written atomically (the multi-venue and cross-play reports).
 
     Args:
         path: The PDF file.
@@ -211,6 +213,7 @@ def write_sections_report(
         contents: The cover's paragraph saying what follows.
         sections: ``(heading, items)``, each section on a new page; an item is a string
             (preformatted text: a table) or a ``(figure, caption)`` pair.
+        subtitle: The cover's line under the title.
     """
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.units import mm
@@ -222,15 +225,47 @@ def write_sections_report(
     page = landscape(A4)
     margin = 14 * mm
     frame_w, frame_h = page[0] - 2 * margin, page[1] - 2 * margin - 8 * mm
-    story: list[Any] = _cover(title, setup, st, contents)
+    story: list[Any] = _cover(title, setup, st, subtitle, contents)
     for heading, items in sections:
         story += [PageBreak(), *_heading(heading, st)]
         for item in items:
             if isinstance(item, str):
                 story.append(_pre(item, st))
             else:
-                story += _figure(item[0], item[1], frame_w, frame_h, st)
+                story += _figure(item[0], item[1], frame_w, 0.7 * frame_h, st)
     atomic_write_bytes(path, _build(story, title, page, margin))
+
+
+def write_crossplay_report(
+    path: Any,
+    *,
+    title: str,
+    setup: Sequence[tuple[str, str]],
+    sections: Sequence[tuple[str, str, Any]],
+) -> None:
+    """The PDF of ``evaluate.py --cross-play``: cover, then a page per regime.
+
+    Args:
+        path: The PDF file.
+        title: The title on the cover and in every page's footer.
+        setup: ``(label, value)`` rows of the cover's setup table.
+        sections: ``(heading, matrix as preformatted text, heatmap figure)`` per regime.
+    """
+    contents = (
+        "Contents: one page per regime, every policy as mm1 (rows) against every policy as mm2 "
+        "(columns) on the same evaluation seeds: mm1's mean episode PnL with its 95 % "
+        "bootstrap CI, then the heatmap of the means (both seats' reward and PnL are in "
+        "crossplay/<regime>/matrix.csv)."
+    )
+    caption = "mm1's mean episode PnL per pair (rows: mm1's policy, columns: mm2's)."
+    write_sections_report(
+        path,
+        title=title,
+        setup=setup,
+        contents=contents,
+        sections=[(heading, [text, (fig, caption)]) for heading, text, fig in sections],
+        subtitle="Cross-play of market-making policies",
+    )
 
 
 def _build(story: list[Any], title: str, page: tuple[float, float], margin: float) -> bytes:
@@ -350,7 +385,11 @@ _CONTENTS = (
 
 
 def _cover(
-    title: str, setup: Sequence[tuple[str, str]], st: dict[str, Any], contents: str = _CONTENTS
+    title: str,
+    setup: Sequence[tuple[str, str]],
+    st: dict[str, Any],
+    subtitle: str = "Monte Carlo tournament of market-making policies",
+    contents: str = _CONTENTS,
 ) -> list[Any]:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, Spacer
@@ -364,7 +403,7 @@ def _cover(
     return [
         Spacer(1, 18 * mm),
         Paragraph(escape(title), st["title"]),
-        Paragraph("Monte Carlo tournament of market-making policies", st["subtitle"]),
+        Paragraph(escape(subtitle), st["subtitle"]),
         Spacer(1, 8 * mm),
         _table([[Paragraph("<b>setup</b>", st["cell"]), ""], *rows], [45 * mm, 200 * mm]),
         Spacer(1, 6 * mm),

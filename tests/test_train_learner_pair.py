@@ -1,0 +1,106 @@
+"""train.py --learners mm1,mm2 (issue #17): two independent PPO learners, one per maker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import load_script
+from test_train import TINY, _InterruptAt
+
+from agents.policy import load_policy
+
+PAIR = ["--learners", "mm1,mm2"]
+SEATS = ("mm1", "mm2")
+train = load_script("train.py", "train_learner_pair")
+
+
+def _run(tmp_path: Path, name: str, *extra: str, callbacks=None) -> Path:
+    argv = [*TINY, *PAIR, "--runs-dir", str(tmp_path), "--run-name", name, *extra]
+    return train.main(argv, callbacks=callbacks)
+
+
+def _params(run: Path, seat: str) -> dict[str, np.ndarray]:
+    """Every tensor of a learner's policy and optimizer state (its checkpoint's model.zip)."""
+    from test_train import _params as params
+
+    return params(run, f"checkpoint/{seat}_model.zip")
+
+
+def _assert_same_learners(a: Path, b: Path) -> None:
+    for seat in SEATS:
+        x, y = _params(a, seat), _params(b, seat)
+        assert x.keys() == y.keys()
+        for key in x:
+            np.testing.assert_array_equal(x[key], y[key], err_msg=f"{seat}{key}")
+        with np.load(a / seat / "policy.npz") as p, np.load(b / seat / "policy.npz") as q:
+            for key in p.files:
+                np.testing.assert_array_equal(p[key], q[key], err_msg=f"{seat} {key}")
+
+
+def test_two_networks_learn_log_per_seat_and_load_as_runs(tmp_path):
+    run = _run(tmp_path, "pair", "--total-timesteps", "512")
+    meta = json.loads((run / "metadata.json").read_text())
+    assert meta["status"] == "completed" and meta["num_timesteps"] == 512
+    weights = {s: _params(run, s)[".policy.action_net.weight"] for s in SEATS}
+    assert not np.array_equal(weights["mm1"], weights["mm2"])  # separate networks
+    for seat in SEATS:  # each learner's parameters moved from its initial ones
+        start = _run(tmp_path, f"start_{seat}", "--total-timesteps", "128")
+        assert not np.array_equal(_params(start, seat)[".policy.action_net.weight"],
+                                  weights[seat])  # fmt: skip
+        policy = load_policy(run / seat)
+        assert policy.name == f"pair.{seat}"
+        assert "agent_id" not in policy.feature_names  # each learner plays its own seat
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    for seat in SEATS:
+        acc = EventAccumulator(str(next((run / "tb" / seat).glob("events.out.tfevents.*"))))
+        acc.Reload()
+        assert "episode/reward" in acc.Tags()["scalars"]
+
+
+def test_resume_after_ctrl_c_is_exact_for_both_learners(tmp_path):
+    straight = _run(tmp_path, "straight", "--total-timesteps", "768")
+    cut = _run(tmp_path, "cut", "--total-timesteps", "768", "--checkpoint-every", "0",
+               callbacks=[_InterruptAt(300)])  # fmt: skip
+    meta = json.loads((cut / "metadata.json").read_text())
+    assert meta["status"] == "interrupted" and meta["num_timesteps"] == 384
+    train.main(["--resume", str(cut), "--no-progress"])
+    assert json.loads((cut / "metadata.json").read_text())["num_timesteps"] == 768
+    _assert_same_learners(straight, cut)
+
+
+def test_half_then_resume_for_the_other_half_equals_one_go(tmp_path):
+    const = ("--lr-schedule", "constant")  # a linear schedule decays over the run's total
+    whole = _run(tmp_path, "whole", "--total-timesteps", "768", *const)
+    half = _run(tmp_path, "half", "--total-timesteps", "384", *const)
+    train.main(["--resume", str(half), "--total-timesteps", "768", "--no-progress"])
+    _assert_same_learners(whole, half)
+
+
+def test_periodic_checkpoints_do_not_change_training(tmp_path):
+    a = _run(tmp_path, "a", "--total-timesteps", "512", "--checkpoint-every", "128")
+    b = _run(tmp_path, "b", "--total-timesteps", "512", "--checkpoint-every", "0")
+    _assert_same_learners(a, b)
+
+
+def test_a_run_is_named_in_the_error_when_its_root_is_loaded(tmp_path):
+    run = _run(tmp_path, "pair", "--total-timesteps", "128")
+    with pytest.raises(FileNotFoundError, match=r"two learners.*pair/mm1"):
+        load_policy(run)
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--n-envs", "2", "--batch-size", "33"], "batch_size=33 must be <= n_envs * n_steps = 32"),
+        (["--rival", "fixed_spread"], "second learner"),
+        (["--seeds", "0-1"], "seed sweep aggregates one policy per run"),
+    ],
+)
+def test_bad_pair_settings_are_one_line_before_any_folder(tmp_path, capsys, extra, says):
+    assert train.cli([*TINY, *PAIR, "--runs-dir", str(tmp_path), *extra]) == 2
+    assert says in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
