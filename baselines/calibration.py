@@ -489,7 +489,7 @@ def config_fingerprint(setting: str, overrides: Mapping[str, Any] | None = None)
     """A short hash of the resolved market and environment configs of ``setting``.
 
     Fields that change only the observation (``process.news_model`` and the other news fields,
-    ``observe_alpha``) are left out.
+    ``observe_alpha``), and ``penalty_timing`` (the same episode totals), are left out.
     """
     from mm_gym.config import MARKET_MODEL_VERSION
     from mm_gym.evaluation import setting_configs
@@ -504,6 +504,9 @@ def config_fingerprint(setting: str, overrides: Mapping[str, Any] | None = None)
     # actions to offsets: the action mapping leaves the fingerprint as it was before the field.
     env_text = repr(envc).replace(f"action_mapping={envc.action_mapping!r}, ", "")
     env_text = env_text.replace(f"observe_alpha={envc.observe_alpha!r}, ", "")
+    # When the penalties are paid leaves every episode's total reward, which gamma is tuned on,
+    # as it is (mm_gym.rewards): the timing leaves the fingerprint as it was before the field.
+    env_text = env_text.replace(f"penalty_timing={envc.penalty_timing!r}, ", "")
     key = f"({MARKET_MODEL_VERSION!r}, {text}, {env_text})"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
