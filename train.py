@@ -154,6 +154,14 @@ class Args:
             "inventory_penalty=0.005 flow.shock_rate=0.005"
         },
     )
+    penalty_timing: str = field(
+        default="upfront",
+        metadata={
+            "help": "when the training env charges the inventory penalties (EnvConfig."
+            "penalty_timing): 'upfront' as the inventory is taken on, or 'running' while it is "
+            "held; the same episode totals, and the held-out tables use the env's default"
+        },
+    )
     regime: str = field(
         default="",
         metadata={
@@ -332,13 +340,15 @@ def validate(args: Args, where: str = "") -> None:
 def env_overrides(args: Args) -> dict[str, Any]:
     """The ``gym.make_vec`` overrides of the training env (``--regime`` and ``--env-kwargs``).
 
-    ``--regime P``: preset ``P``'s differences from ``default`` (:func:`preset_overrides`),
-    then ``--env-kwargs`` on top, but the regime is ``P``'s (as ``--regime`` always set it).
+    ``--penalty-timing``, then ``--regime P``: preset ``P``'s differences from ``default``
+    (:func:`preset_overrides`), then ``--env-kwargs`` on top, but the regime is ``P``'s (as
+    ``--regime`` always set it).
     """
+    timing = {"penalty_timing": args.penalty_timing}
     if not args.regime:
-        return dict(args.env_kwargs)
+        return {**timing, **args.env_kwargs}
     chosen = preset_overrides(setting_preset(args.regime))
-    return {**chosen, **args.env_kwargs, "regime": chosen["regime"]}
+    return {**timing, **chosen, **args.env_kwargs, "regime": chosen["regime"]}
 
 
 def round_total_timesteps(args: Args, done: int) -> None:
@@ -378,6 +388,8 @@ def resumed_settings(args: Args, given: set[str], run_dir: Path) -> Args:
     # Runs saved before the "touch" action mapping carry --init-offset-ticks, a setting of the
     # model's initialisation only (a resumed run restores its model): nothing to continue.
     data.pop("init_offset_ticks", None)
+    # Runs saved before --penalty-timing trained with the env's own timing.
+    data.setdefault("penalty_timing", "running")
     values = {**dataclasses.asdict(Args()), **settings_from_file(Args, data, str(saved), fail)}
     stored = Args(**values)
     check_types(stored, fail, where)

@@ -165,13 +165,39 @@ def test_total_timesteps_rounded_up_to_whole_rollouts_and_said(tmp_path, capsys)
 def test_regime_takes_every_book_preset_as_overrides_of_the_env():
     from mm_gym.config import book_preset_names, preset, preset_overrides, with_overrides
 
+    def market_overrides(argv):
+        overrides = train.env_overrides(train.parse_args(argv)[0])
+        assert overrides.pop("penalty_timing") == "upfront"  # --penalty-timing's default
+        return overrides
+
     for name in book_preset_names():
-        args, _ = train.parse_args(["--regime", name])
-        assert with_overrides(preset("default"), train.env_overrides(args)) == preset(name)
-    args, _ = train.parse_args(["--regime", "trending", "--env-kwargs", "flow.hawkes=true"])
-    assert train.env_overrides(args) == {"regime": "trending", "flow.hawkes": True}
-    args, _ = train.parse_args(["--regime", "mm_gym/ShockHeavy-v1"])
-    assert train.env_overrides(args) == preset_overrides("shock_heavy")
+        overrides = market_overrides(["--regime", name])
+        assert with_overrides(preset("default"), overrides) == preset(name)
+    overrides = market_overrides(["--regime", "trending", "--env-kwargs", "flow.hawkes=true"])
+    assert overrides == {"regime": "trending", "flow.hawkes": True}
+    assert market_overrides(["--regime", "mm_gym/ShockHeavy-v1"]) == preset_overrides("shock_heavy")
+
+
+def test_penalty_timing_reaches_the_env_and_an_old_run_resumes_with_running(tmp_path, capsys):
+    args, _ = train.parse_args(["--penalty-timing", "running"])
+    assert train.env_overrides(args) == {"penalty_timing": "running"}
+    args, _ = train.parse_args(["--env-kwargs", "penalty_timing=running"])  # env kwargs win
+    assert train.env_overrides(args)["penalty_timing"] == "running"
+    run = _run(tmp_path, "t", "--total-timesteps", "128")
+    assert yaml.safe_load((run / "config.yaml").read_text())["penalty_timing"] == "upfront"
+    assert json.loads((run / "metadata.json").read_text())["env_kwargs"] == {
+        "horizon_steps": 40,
+        "penalty_timing": "upfront",
+    }
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    del config["penalty_timing"]  # as saved before the flag: those runs trained with "running"
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    resumed = train.resumed_settings(train.Args(resume=str(run)), {"resume"}, run)
+    assert resumed.penalty_timing == "running"
+    with pytest.raises(SystemExit):
+        train.main([*TINY, "--runs-dir", str(tmp_path), "--penalty-timing", "later"])
+    err = capsys.readouterr().err
+    assert "penalty_timing='later' must be 'upfront' or 'running'" in err
 
 
 def test_bad_config_key_and_bad_env_override(tmp_path, capsys):
