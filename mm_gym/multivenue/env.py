@@ -20,6 +20,7 @@ from mm_gym.envs.seeding import OneMarketEnv
 from mm_gym.envs.vector_base import BatchStep, NativeVectorEnv, check_num_envs
 from mm_gym.multivenue.config import DEFAULT_VENUES, VenueConfig, check_venues
 from mm_gym.multivenue.core import MultiVenueCore
+from mm_gym.multivenue.routing import DEFAULT_ACTION_FORM, check_action_form
 from mm_gym.policy import PolicyContext
 
 __all__ = ["MultiVenueEnv", "MultiVenueVectorEnv", "render_venues"]
@@ -94,6 +95,7 @@ class _VenueCores:
         extra: tuple[str, ...] = (),
     ) -> MultiVenueCore:
         options = {k: overrides.pop(k) for k in self._OPTIONS if k in overrides}
+        self.action_form = check_action_form(options.get("action_form", DEFAULT_ACTION_FORM))
         market, envc = resolve_configs(
             preset,
             config,
@@ -188,7 +190,7 @@ class MultiVenueEnv(_VenueCores, OneMarketEnv):
             raise RuntimeError("step() called on a finished episode; call reset() first")
         c = self._core
         who = f"{type(self).__name__}.step: action"
-        a = _checked_actions(action, (c.action_width,), who, self.action_space, c.action_form)
+        a = _checked_actions(action, (c.action_width,), who, self.action_space, self.action_form)
         c.act(a.reshape(1, -1))
         reward, comps, terminated = c.settle()
         self._ended = bool(terminated[0])
@@ -284,7 +286,7 @@ class MultiVenueVectorEnv(_VenueCores, NativeVectorEnv):
         c = self._core
         who = f"{type(self).__name__}.step: actions"
         shape = (self.num_envs, c.action_width)
-        a = _checked_actions(actions, shape, who, self.action_space, c.action_form)
+        a = _checked_actions(actions, shape, who, self.action_space, self.action_form)
         if auto.any():
             np.logical_not(auto, out=self._stepping)
             c.act(a, self._stepping)
