@@ -188,3 +188,19 @@ def test_routed_actions_of_the_wrong_shape_are_refused() -> None:
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"shape \(5,\) \(a bid and an ask action, then a routing"):
         env.step(np.zeros(6))
+
+
+def test_the_training_adapter_logs_the_routed_quote_spread_only() -> None:
+    pytest.importorskip("stable_baselines3")
+    from agents.vec_env import MarketMakingSB3VecEnv
+
+    venues = [{"name": "A"}, {"name": "B", "latency_steps": 1}]  # 2 + V = 2V: 4 actions
+    env = MultiVenueVectorEnv(2, venues=venues, horizon_steps=5, **ROUTED)
+    adapter = MarketMakingSB3VecEnv(env)
+    adapter.seed(0)
+    adapter.reset()
+    a = np.array([[-0.5, 0.0, 1.0, -1.0]] * 2, np.float32)
+    for _ in range(5):
+        adapter.step(a)
+    want = actions_to_offsets(a[0, :2], 10.0, "touch").sum()  # 0.125 + 0.25 ticks
+    np.testing.assert_allclose(adapter.pop_episode_stats()["quoted_spread_ticks"], [want, want])
