@@ -126,7 +126,8 @@ class MultiVenueEnv(_VenueCores, OneMarketEnv):
         venues: The venues (:class:`~mm_gym.multivenue.VenueConfig` or mappings of its fields;
             default :data:`~mm_gym.multivenue.DEFAULT_VENUES`).
         render_mode: None or ``"ansi"``.
-        action_form: ``"per_venue"`` (default) or ``"routed"`` (below).
+        action_form: ``"per_venue"`` (default) or ``"routed"`` (below); kept as the
+            ``action_form`` attribute.
         **overrides: Config overrides as for :class:`mm_gym.MarketMakingEnv`.
 
     Action (``action_form="per_venue"``): ``Box(-1, 1, (2V,))``: a bid and an ask action per
