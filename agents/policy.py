@@ -45,6 +45,7 @@ from mm_gym.actions import (
     actions_to_offsets,
     offsets_to_actions,
 )
+from mm_gym.config import ConfigError, excerpt
 from mm_gym.files import MemoryLimitError, atomic_write_bytes, check_memory
 from mm_gym.policy import AGENT_ID_FEATURE, PolicyContext
 
@@ -344,7 +345,8 @@ def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPoli
         PolicyFileError: If the file is empty, truncated, not an npz, too large, or holds
             missing or invalid arrays; the message names the file.
         mm_gym.ConfigError: If the run's ``metadata.json`` records an env id that is no longer
-            registered (a run trained on a ``-v0`` id); one line naming it and the current id.
+            registered (a run trained on a ``-v0`` id; one line naming it and the current id),
+            or MultiVenue-v0's routed action form (``env_kwargs.action_form``).
     """
     path = Path(run)
     file = path if path.suffix == ".npz" else path / POLICY_FILE
@@ -360,10 +362,12 @@ def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPoli
         )
     # A learner of a two-learner run: its run's metadata and name (runs/x/mm1 is "x.mm1").
     seat = _learner_seat(file.parent)
-    trained_on = trained_env_id(file.parent.parent if seat else file.parent)
+    run_folder = file.parent.parent if seat else file.parent
+    trained_on = trained_env_id(run_folder)
     if trained_on is not None:
         # A policy of a retired env version learnt another market: refused, not converted.
         check_trained_env_id(trained_on, str(file.parent))
+    _check_action_form(run_folder)
     try:
         arrays = _read_npz(file)
         if name is None and seat:
@@ -388,16 +392,33 @@ def _learner_seat(folder: Path) -> str:
     return ""
 
 
-def trained_env_id(folder: Path) -> str | None:
-    """The ``env_id`` recorded in the run folder's ``metadata.json``, if it records one."""
+def _run_metadata(folder: Path) -> dict[str, Any]:
+    """The run folder's ``metadata.json`` (empty if absent, unreadable or not a mapping)."""
     meta = folder / "metadata.json"
     try:
         if not meta.is_file() or meta.stat().st_size > 1 << 24:
-            return None
-        env_id = json.loads(meta.read_text(encoding="utf-8")).get("env_id")
-    except (OSError, ValueError, AttributeError):
-        return None  # unreadable metadata: the policy file itself is still checked
+            return {}
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # unreadable metadata: the policy file itself is still checked
+    return data if isinstance(data, dict) else {}
+
+
+def trained_env_id(folder: Path) -> str | None:
+    """The ``env_id`` recorded in the run folder's ``metadata.json``, if it records one."""
+    env_id = _run_metadata(folder).get("env_id")
     return env_id if isinstance(env_id, str) else None
+
+
+def _check_action_form(folder: Path) -> None:
+    """Refuse a run trained on MultiVenue-v0's routed action form (its actions are not 2V)."""
+    kwargs = _run_metadata(folder).get("env_kwargs")
+    if isinstance(kwargs, dict) and kwargs.get("action_form", "per_venue") != "per_venue":
+        raise ConfigError(
+            f"{folder} was trained with action_form={excerpt(kwargs['action_form'])}: a "
+            "policy loads as per-venue quotes only (action_form='per_venue'); use the run's "
+            "SB3 checkpoint with the routed env"
+        )
 
 
 def _read_npz(file: Path) -> dict[str, np.ndarray]:

@@ -112,6 +112,8 @@ class MarketMakingSB3VecEnv(VecEnv):
         env_config = getattr(base, "env_config", None)
         self._max_offset = float(getattr(env_config, "max_offset_ticks", 2.0))
         self._mapping = getattr(env_config, "action_mapping", LEGACY_ACTION_MAPPING)
+        # MultiVenue-v0's routed form: one bid and one ask action, then the routing actions.
+        self._routed = getattr(base, "action_form", "per_venue") == "routed"
         self._actions: np.ndarray | None = None
         self._pending = np.zeros(self.num_envs, np.bool_)  # NEXT_STEP resets owed to SB3
         self.partial_resets = 0
@@ -163,6 +165,8 @@ class MarketMakingSB3VecEnv(VecEnv):
         fills = info.get("fills")
         if fills is not None:
             self._fills += fills
+        if actions.ndim == 2 and self._routed:
+            actions = actions[:, :2]  # the one quote; the routing actions are not offsets
         if actions.ndim == 2 and actions.shape[1] >= 2 and actions.shape[1] % 2 == 0:
             # Quoted spread in ticks: the sum of the requested bid and ask offsets, averaged over
             # the venues (a bid and an ask action per venue; one venue but on MultiVenue-v0).
@@ -337,4 +341,5 @@ class MarketMakingSB3VecEnv(VecEnv):
             state = dict(state)
             state["_max_offset"] = 2.0 * state.pop("_half_offset")
             state.setdefault("_mapping", LEGACY_ACTION_MAPPING)
+        state = {"_routed": False, **state}  # pickled before the routed form existed
         self.__dict__.update(state)

@@ -13,6 +13,7 @@ from helpers import load_script
 pytest.importorskip("stable_baselines3")
 
 import agents
+from mm_gym.config import ConfigError
 from mm_gym.multivenue import MultiVenueVectorEnv
 from mm_gym.multivenue import tournament as tour
 
@@ -90,10 +91,33 @@ def test_multivenue_resume_after_ctrl_c_is_exact(tmp_path):
         ([*MV, "--eval-baselines", "avellaneda_stoikov"], "not a baseline of mm_gym/MultiVenue"),
         (["--eval-baselines", "routed_as"], "'routed_as' is not a baseline of mm_gym/MarketMak"),
         ([*MV, "--regime", "nope"], "regime='nope' is not valid"),
+        (
+            [*MV, "--env-kwargs", "action_form=routed"],
+            "action_form='routed' with eval_episodes=200: the final table plays",
+        ),
     ],
 )
 def test_unsupported_multivenue_combinations_exit_with_one_line(argv, message, cli_error):
     assert message in cli_error(train.cli, argv, prog="train.py")
+
+
+def test_ppo_trains_on_the_routed_action_form(tmp_path):
+    routed = [x if x != "horizon_steps=40" else "horizon_steps=40 action_form=routed" for x in TINY]
+    argv = [
+        *routed,
+        *MV,
+        "--runs-dir",
+        str(tmp_path),
+        "--run-name",
+        "rt",
+        "--total-timesteps",
+        "256",
+    ]
+    run = train.main([w for x in argv for w in x.split(" ")], None)
+    meta = json.loads((run / "metadata.json").read_text())
+    assert meta["status"] == "completed" and meta["env_kwargs"]["action_form"] == "routed"
+    with pytest.raises(ConfigError, match="trained with action_form='routed'"):
+        agents.load_policy(run)  # its 2 + V actions are not a per-venue policy's 2V
 
 
 def _fake_run(folder: Path, env_id: str) -> Path:

@@ -9,8 +9,9 @@ streams, while each venue draws its own order flow. Takers may not trade through
 venue's best price (what they would have taken beyond it is routed to the best venues), and
 arbitrageurs take any venue whose best price is through another's by more than the two taker
 fees, which keeps the venues' prices aligned (:mod:`mm_gym.market.venues`). mm1 quotes on
-every venue; its inventory limit binds on its inventory summed over the venues, which is marked
-at the consolidated mid. mm2 is each venue's built-in rival.
+every venue (or, with ``action_form="routed"``, one quote sized over the venues by a routing
+vector: :mod:`mm_gym.multivenue.routing`); its inventory limit binds on its inventory summed
+over the venues, which is marked at the consolidated mid. mm2 is each venue's built-in rival.
 """
 
 from mm_gym.multivenue.config import (
@@ -24,8 +25,10 @@ from mm_gym.multivenue.config import (
 from mm_gym.multivenue.core import MultiVenueCore
 from mm_gym.multivenue.env import MultiVenueEnv, MultiVenueVectorEnv
 from mm_gym.multivenue.market import MultiVenueMarket
+from mm_gym.multivenue.routing import ACTION_FORMS, allocate_lots, route_weights
 
 __all__ = [
+    "ACTION_FORMS",
     "DEFAULT_VENUES",
     "MAX_VENUES",
     "MultiVenueCore",
@@ -33,7 +36,9 @@ __all__ = [
     "MultiVenueMarket",
     "MultiVenueVectorEnv",
     "VenueConfig",
+    "allocate_lots",
     "bps_to_currency_per_lot",
     "check_venues",
+    "route_weights",
     "venue_market_config",
 ]

@@ -25,6 +25,12 @@ from mm_gym.config import ConfigError, MarketConfig
 from mm_gym.envs.config import EnvConfig
 from mm_gym.multivenue.config import VenueConfig
 from mm_gym.multivenue.market import MultiVenueMarket
+from mm_gym.multivenue.routing import (
+    DEFAULT_ACTION_FORM,
+    allocate_lots,
+    check_action_form,
+    route_weights,
+)
 from mm_gym.observations import FEATURE_NAMES_ALL, feature_bounds
 from mm_gym.policy import PolicyContext
 from mm_gym.rewards import COMPONENT_NAMES, RewardParams, step_reward
@@ -100,6 +106,8 @@ class MultiVenueCore(MultiVenueMarket):
         n: Number of markets.
         asset: The asset's index in a portfolio (:class:`~mm_gym.multivenue.MultiVenueMarket`).
         correlation: Its row of the portfolio's Cholesky factor (None: a single asset).
+        action_form: ``"per_venue"`` (a bid and an ask action per venue) or ``"routed"`` (one
+            quote and a routing vector, :mod:`mm_gym.multivenue.routing`).
     """
 
     def __init__(
@@ -111,9 +119,11 @@ class MultiVenueCore(MultiVenueMarket):
         *,
         asset: int = 0,
         correlation: tuple[float, ...] | None = None,
+        action_form: str = DEFAULT_ACTION_FORM,
     ) -> None:
         """Build the venues and the bookkeeping."""
         check_env_config(env_config)
+        self.action_form = check_action_form(action_form)
         super().__init__(market_config, venues, n, asset=asset, correlation=correlation)
         self.env_config = env_config
         self.horizon = int(market_config.horizon_steps)
@@ -129,7 +139,10 @@ class MultiVenueCore(MultiVenueMarket):
         self.prev_wealth = np.zeros(n)
         self.prev_inv = np.zeros((n, self.n_venues))
         self.prev_mid = np.zeros(n)
-        self.action_width = 2 * self.n_venues  # a bid and an ask action per venue
+        self.routed = self.action_form == "routed"
+        # per venue a bid and an ask action; routed: one bid, one ask, then a weight per venue
+        self.action_width = 2 + self.n_venues if self.routed else 2 * self.n_venues
+        self.budget_lots = int(env_config.quote_size_lots) * self.n_venues  # routed, per side
         self._offsets = np.zeros((n, self.n_venues, 2))
         self._sizes = np.full((n, self.n_venues, 2), self.quote_size)
 
@@ -150,7 +163,7 @@ class MultiVenueCore(MultiVenueMarket):
             high.append(hi)
         assert len(low) == len(GLOBAL_FEATURES) + venue * self.n_venues
         obs = spaces.Box(np.array(low, np.float32), np.array(high, np.float32), dtype=np.float32)
-        act = spaces.Box(-1.0, 1.0, (2 * self.n_venues,), np.float32)
+        act = spaces.Box(-1.0, 1.0, (self.action_width,), np.float32)
         return obs, act
 
     def context(self) -> PolicyContext:
@@ -185,12 +198,32 @@ class MultiVenueCore(MultiVenueMarket):
         self.prev_mid[m] = self.consolidated_mid()[m]
 
     def act(self, actions: np.ndarray, active: np.ndarray | None = None) -> None:
-        """Step with ``(n, 2V)`` validated float actions (bid, ask per venue, in venue order)."""
+        """Step with ``(n, action_width)`` validated float actions.
+
+        Per venue: a bid and an ask action per venue, in venue order. Routed: a bid and an ask
+        action, then a routing action per venue (:meth:`routed_quotes`).
+        """
+        if self.routed:
+            self.routed_quotes(actions)
+            self.step(self._offsets, self._sizes, active)
+            return
         a = actions.reshape(self.n * self.n_venues, 2)
         self._offsets[:] = actions_to_offsets(a, self.max_offset, self.mapping).reshape(
             self.n, self.n_venues, 2
         )
         self.step(self._offsets, self._sizes, active)
+
+    def routed_quotes(self, actions: np.ndarray) -> None:
+        """Set this step's offsets and sizes from ``(n, 2 + V)`` routed actions.
+
+        The bid and ask offsets (one pair, every venue, from its own mid) and the sizes:
+        :func:`~mm_gym.multivenue.routing.allocate_lots` of :attr:`budget_lots` by the routing
+        weights, the same on both sides (0 lots: no quote on that venue).
+        """
+        offsets = actions_to_offsets(actions[:, :2], self.max_offset, self.mapping)
+        self._offsets[:] = offsets[:, None, :]
+        lots = allocate_lots(route_weights(actions[:, 2:]), self.budget_lots)
+        self._sizes[:] = lots[:, :, None]
 
     def settle(self) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
         """``(reward, components, terminated)`` of the step just taken; roll the books forward."""

@@ -20,6 +20,7 @@ from mm_gym.envs.seeding import OneMarketEnv
 from mm_gym.envs.vector_base import BatchStep, NativeVectorEnv, check_num_envs
 from mm_gym.multivenue.config import DEFAULT_VENUES, VenueConfig, check_venues
 from mm_gym.multivenue.core import MultiVenueCore
+from mm_gym.multivenue.routing import DEFAULT_ACTION_FORM, check_action_form
 from mm_gym.policy import PolicyContext
 
 __all__ = ["MultiVenueEnv", "MultiVenueVectorEnv", "render_venues"]
@@ -28,12 +29,20 @@ _KWARGS = ("preset", "config", "env_config", "venues", "render_mode")
 _VECTOR_KWARGS = ("num_envs", "autoreset_mode", "max_episode_steps")
 
 
-def _checked_actions(actions: Any, shape: tuple[int, ...], who: str, space: Any) -> np.ndarray:
+_LAYOUT = {
+    "per_venue": "a bid and an ask action per venue",
+    "routed": "a bid and an ask action, then a routing action per venue",
+}
+
+
+def _checked_actions(
+    actions: Any, shape: tuple[int, ...], who: str, space: Any, form: str = "per_venue"
+) -> np.ndarray:
     """``actions`` as float64 of ``shape``, or a ValueError naming what is wrong."""
     a = numeric_array(actions, "fiu")
     if a is None or a.shape != shape:
         raise ValueError(
-            f"{who} must be real numbers of shape {shape} (a bid and an ask action per venue); "
+            f"{who} must be real numbers of shape {shape} ({_LAYOUT[form]}); "
             f"got {describe_value(actions)} (action space {space})"
         )
     a = a.astype(np.float64, copy=False)
@@ -73,7 +82,7 @@ class _VenueCores:
     (:meth:`_defaults`) and builds its markets in :meth:`_new_core`.
     """
 
-    _OPTIONS: tuple[str, ...] = ()
+    _OPTIONS: tuple[str, ...] = ("action_form",)
 
     def _make_core(
         self,
@@ -86,6 +95,7 @@ class _VenueCores:
         extra: tuple[str, ...] = (),
     ) -> MultiVenueCore:
         options = {k: overrides.pop(k) for k in self._OPTIONS if k in overrides}
+        self.action_form = check_action_form(options.get("action_form", DEFAULT_ACTION_FORM))
         market, envc = resolve_configs(
             preset,
             config,
@@ -103,7 +113,7 @@ class _VenueCores:
     def _new_core(
         self, market: MarketConfig, env_config: EnvConfig, venues: Any, n: int, **options: Any
     ) -> MultiVenueCore:
-        return MultiVenueCore(market, env_config, venues, n)
+        return MultiVenueCore(market, env_config, venues, n, **options)
 
 
 class MultiVenueEnv(_VenueCores, OneMarketEnv):
@@ -116,11 +126,18 @@ class MultiVenueEnv(_VenueCores, OneMarketEnv):
         venues: The venues (:class:`~mm_gym.multivenue.VenueConfig` or mappings of its fields;
             default :data:`~mm_gym.multivenue.DEFAULT_VENUES`).
         render_mode: None or ``"ansi"``.
+        action_form: ``"per_venue"`` (default) or ``"routed"`` (below); kept as the
+            ``action_form`` attribute.
         **overrides: Config overrides as for :class:`mm_gym.MarketMakingEnv`.
 
-    Action: ``Box(-1, 1, (2V,))``: a bid and an ask action per venue in venue order, each mapped
-    to an offset from that venue's mid by ``env_config.action_mapping`` (as the single-venue
-    env), size ``env_config.quote_size_lots``. Observation: ``feature_names`` (see
+    Action (``action_form="per_venue"``): ``Box(-1, 1, (2V,))``: a bid and an ask action per
+    venue in venue order, each mapped to an offset from that venue's mid by
+    ``env_config.action_mapping`` (as the single-venue env), size ``env_config.quote_size_lots``.
+    Action (``action_form="routed"``): ``Box(-1, 1, (2 + V,))``: one bid and one ask action,
+    mapped the same way and quoted from every venue's own mid, then a routing action per venue:
+    weights ``(a_v + 1) / 2`` split ``quote_size_lots * V`` lots per side over the venues by the
+    largest-remainder method; a venue allocated 0 lots is not quoted
+    (:mod:`mm_gym.multivenue.routing`). Observation: ``feature_names`` (see
     :mod:`mm_gym.multivenue.core`). Reward: the single-venue env's, on the PnL and inventory
     summed over the venues. ``info``: ``pnl``, ``inventory`` (summed), ``venue_inventory``,
     ``venue_mid``, ``venue_fills``, ``fills``, ``fees``, ``arbitrage_lots``, ``mid`` (the
@@ -174,7 +191,7 @@ class MultiVenueEnv(_VenueCores, OneMarketEnv):
             raise RuntimeError("step() called on a finished episode; call reset() first")
         c = self._core
         who = f"{type(self).__name__}.step: action"
-        a = _checked_actions(action, (c.action_width,), who, self.action_space)
+        a = _checked_actions(action, (c.action_width,), who, self.action_space, self.action_form)
         c.act(a.reshape(1, -1))
         reward, comps, terminated = c.settle()
         self._ended = bool(terminated[0])
@@ -269,7 +286,8 @@ class MultiVenueVectorEnv(_VenueCores, NativeVectorEnv):
     def _step_batch(self, actions: Any, auto: np.ndarray) -> BatchStep:
         c = self._core
         who = f"{type(self).__name__}.step: actions"
-        a = _checked_actions(actions, (self.num_envs, c.action_width), who, self.action_space)
+        shape = (self.num_envs, c.action_width)
+        a = _checked_actions(actions, shape, who, self.action_space, self.action_form)
         if auto.any():
             np.logical_not(auto, out=self._stepping)
             c.act(a, self._stepping)

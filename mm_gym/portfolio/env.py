@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mm_gym.config import MarketConfig
+from mm_gym.config import ConfigError, MarketConfig, excerpt
 from mm_gym.envs.config import EnvConfig
 from mm_gym.multivenue.env import MultiVenueEnv, MultiVenueVectorEnv
+from mm_gym.multivenue.routing import DEFAULT_ACTION_FORM
 from mm_gym.policy import PolicyContext
 from mm_gym.portfolio.config import PortfolioConfig, check_portfolio
 from mm_gym.portfolio.core import PortfolioCore
@@ -27,7 +28,7 @@ which the fundamental, and with it the configured correlation, reaches the price
 class _Assets:
     """What both portfolio envs add to the multi-venue ones: the portfolio and its assets."""
 
-    _OPTIONS: tuple[str, ...] = ("portfolio",)
+    _OPTIONS: tuple[str, ...] = ("portfolio", "action_form")
     _core: Any
 
     def _defaults(self, config: MarketConfig | None, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -38,6 +39,12 @@ class _Assets:
     def _new_core(
         self, market: MarketConfig, env_config: EnvConfig, venues: Any, n: int, **options: Any
     ) -> Any:  # a PortfolioCore where the multi-venue envs build a MultiVenueCore
+        form = options.get("action_form", DEFAULT_ACTION_FORM)
+        if form != DEFAULT_ACTION_FORM:
+            raise ConfigError(
+                f"action_form={excerpt(form)}: {type(self).__name__} takes "
+                f"action_form={DEFAULT_ACTION_FORM!r} only (the routed form is MultiVenue-v0's)"
+            )
         portfolio = check_portfolio(options.get("portfolio"))
         return PortfolioCore(market, env_config, venues, portfolio, n)
 
@@ -94,6 +101,7 @@ class PortfolioEnv(_Assets, MultiVenueEnv):
         portfolio: A :class:`~mm_gym.portfolio.PortfolioConfig` or a mapping of its fields
             (default: two assets, correlation 0.6, VaR limit 15, overlay off).
         render_mode: None or ``"ansi"``.
+        action_form: ``"per_venue"`` only (MultiVenue-v0's ``"routed"`` form is refused).
         **overrides: Config overrides as for :class:`mm_gym.MarketMakingEnv`.
 
     Rival:

@@ -1,0 +1,96 @@
+"""The routed action form of the multi-venue envs: one quote, sized over the venues by weights.
+
+``action_form="routed"`` (:data:`ACTION_FORMS`) replaces the per-venue action ``Box(-1, 1, (2V,))``
+by ``Box(-1, 1, (2 + V,))``: a bid and an ask offset action, mapped to ticks by the env's
+``action_mapping`` as on one venue and quoted from *each venue's own mid*, then one routing action
+per venue. The routing actions become weights by the clipped-linear map
+``w_v = (clip(a_v, -1, 1) + 1) / 2`` (:func:`route_weights`), and the size budget
+``quote_size_lots * V`` lots per side (the total the per-venue form quotes) is split over the
+venues in proportion to the weights, in whole lots, by the largest-remainder method
+(:func:`allocate_lots`). A venue allocated 0 lots gets no quote; all weights 0 quote nowhere.
+
+Why clipped-linear rather than a softmax: -1 is an exact 0 (a router can leave a venue out, which
+no finite softmax input can), the centre of the Box, where PPO, SAC and TD3 start, splits the
+budget evenly (a fresh policy quotes everywhere and gets fills to learn from), and the map's
+slope is the same everywhere in the Box (a softmax saturates).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mm_gym.config import ConfigError, excerpt
+
+__all__ = [
+    "ACTION_FORMS",
+    "DEFAULT_ACTION_FORM",
+    "WEIGHT_RESOLUTION",
+    "allocate_lots",
+    "check_action_form",
+    "route_weights",
+]
+
+ACTION_FORMS: tuple[str, ...] = ("per_venue", "routed")
+"""The accepted ``action_form`` values of the multi-venue envs (module docstring)."""
+
+DEFAULT_ACTION_FORM = "per_venue"
+"""A bid and an ask action per venue, as before ``action_form`` existed."""
+
+WEIGHT_RESOLUTION = 2**20
+"""Routing weights are integers ``rint((a + 1) * WEIGHT_RESOLUTION)``: the allocation is then
+exact integer arithmetic (no float rounding can move a lot), at a resolution of about 1e-6."""
+
+
+def check_action_form(action_form: Any) -> str:
+    """Return ``action_form`` if it is one of :data:`ACTION_FORMS`.
+
+    Raises:
+        ConfigError: Naming the value and the allowed ones.
+    """
+    if not isinstance(action_form, str) or action_form not in ACTION_FORMS:
+        raise ConfigError(
+            f"action_form={excerpt(action_form)} is not valid: choose one of {list(ACTION_FORMS)}"
+        )
+    return action_form
+
+
+def route_weights(actions: np.ndarray) -> np.ndarray:
+    """``(n, V)`` routing actions in [-1, 1] (clipped) as int64 weights in [0, 2 * resolution].
+
+    The clipped-linear map ``(a + 1) / 2`` of the module docstring, scaled to integers by
+    :data:`WEIGHT_RESOLUTION`: -1 is weight 0 (no lots), +1 the largest weight.
+    """
+    a = np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0)
+    return np.rint((a + 1.0) * WEIGHT_RESOLUTION).astype(np.int64)
+
+
+def allocate_lots(weights: np.ndarray, budget_lots: int) -> np.ndarray:
+    """Split ``budget_lots`` over the venues in proportion to ``weights``, in whole lots.
+
+    The largest-remainder (Hamilton) method: venue ``v`` first gets
+    ``floor(budget * w_v / W)`` lots (``W`` the row's total weight), then the lots left, one
+    each, go to the venues with the largest remainders ``budget * w_v mod W``, ties to the lower
+    venue index. Integer arithmetic throughout, so the result is deterministic.
+
+    Args:
+        weights: ``(n, V)`` non-negative int64 weights (:func:`route_weights`).
+        budget_lots: Lots to split per row (>= 0).
+
+    Returns:
+        ``(n, V)`` int64 lots; each row sums to ``budget_lots``, or is all 0 where its weights
+        are all 0.
+    """
+    w = np.asarray(weights, dtype=np.int64)
+    total = w.sum(axis=1, keepdims=True)
+    safe = np.maximum(total, 1)
+    scaled = budget_lots * w
+    lots = scaled // safe
+    remainder = scaled % safe
+    left = budget_lots - lots.sum(axis=1, keepdims=True)  # in [0, V): one per remainder
+    order = np.argsort(-remainder, axis=1, kind="stable")  # ties: lower venue first
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(w.shape[1])[None, :].repeat(len(w), 0), axis=1)
+    lots += rank < left
+    return np.where(total > 0, lots, 0)
