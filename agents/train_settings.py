@@ -86,8 +86,11 @@ def check_settings(args: Any, fail: Fail, where: str = "") -> None:
         bad(f"lr_schedule={excerpt(args.lr_schedule)} must be 'constant' or 'linear'")
     if args.activation not in ("tanh", "relu"):
         bad(f"activation={excerpt(args.activation)} must be 'tanh' or 'relu'")
-    if args.penalty_timing not in ("upfront", "running"):
-        bad(f"penalty_timing={excerpt(args.penalty_timing)} must be 'upfront' or 'running'")
+    from mm_gym.envs.config import PENALTY_TIMINGS
+
+    if args.penalty_timing not in PENALTY_TIMINGS:
+        choices = " or ".join(repr(t) for t in sorted(PENALTY_TIMINGS, reverse=True))
+        bad(f"penalty_timing={excerpt(args.penalty_timing)} must be {choices}")
     if args.run_name:
         check_run_name(args.run_name, bad)
     check_market(args, bad)

@@ -40,9 +40,13 @@ charges the same penalties when the inventory is taken on: a step that moves the
 
 so holding an inventory costs nothing more and unwinding it earns its remaining penalty back.
 This is the potential-based shaping of Ng, Harada & Russell (1999) with the potential
-``-(phi * (T - t) + psi) * q_t**2`` (0 at the end of the episode): every episode's total reward
-is the same as with ``"running"`` (up to float rounding), but the cost of an inventory reaches
-the step that took it on instead of arriving over the rest of the episode.
+``-(phi * (T - t) + psi) * q_t**2`` (0 at the end of the episode and, so that a start
+inventory is paid in full on the first step, at its start): the total reward of every episode
+that ends (at the horizon or early) is the same as with ``"running"`` (up to float rounding),
+but the cost of an inventory reaches the step that took it on instead of arriving over the rest
+of the episode. An episode cut short by truncation (``max_episode_steps`` below the horizon, an
+outer ``TimeLimit``) has paid upfront for steps it did not run; bootstrapping learners (SB3 on
+``truncated``) are unaffected.
 """
 
 from __future__ import annotations
@@ -163,7 +167,7 @@ def step_reward(
     terminal: Any,
     wealth: Any,
     params: RewardParams,
-    before: tuple[Any, Any] = (0.0, 0),
+    before: tuple[Any, Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """The reward of one step and its components (see the module docstring).
 
@@ -175,13 +179,17 @@ def step_reward(
         wealth: Mark-to-market PnL after the step, currency (read by ``utility="cara"``).
         params: The reward parameters.
         before: ``(inventory before the step, lots; steps of the episode left after it)``,
-            read with ``params.upfront`` only.
+            needed with ``params.upfront`` (a ``ValueError`` without it), ignored otherwise.
 
     Returns:
         ``(reward, components)``; the components (keys :data:`COMPONENT_NAMES`) are unscaled.
     """
     q2 = inventory * inventory
     if params.upfront:
+        if before is None:
+            raise ValueError(
+                "step_reward: params.upfront needs before=(prev_inventory, steps_left)"
+            )
         prev_inventory, steps_left = before
         p2 = prev_inventory * prev_inventory
         held = steps_left * (1.0 - terminal)  # the steps this inventory will still be held

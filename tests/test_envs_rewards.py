@@ -87,6 +87,11 @@ def test_upfront_penalties_are_paid_when_the_inventory_changes():
     assert r == pytest.approx(-(0.1 * (1 - 45) + 1.0 * (1 - 9)))
 
 
+def test_upfront_without_the_state_before_the_step_is_refused():
+    with pytest.raises(ValueError, match="before"):
+        step_reward(0.0, 0.0, 1.0, False, 0.0, RewardParams(upfront=True))
+
+
 def test_cara_utility():
     assert cara_utility(0.0, 0.1) == 0.0
     assert cara_utility(1e-6, 1e-3) == pytest.approx(1e-6, rel=1e-3)  # ~ W for small gamma

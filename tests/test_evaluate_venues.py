@@ -168,6 +168,10 @@ def test_cli_env_id_writes_the_documented_exports(tmp_path):
             _args("mm_gym/MultiVenue-v0", "routed_as", "--scenarios"),
             "--scenarios is not available with --env-id",
         ),
+        (
+            _args("mm_gym/MultiVenue-v0", "routed_as", "--cross-play", "fixed_spread"),
+            "--cross-play is not available with --env-id",
+        ),
     ],
 )
 def test_bad_combinations_are_one_line_errors(cli_error, argv, message):

@@ -44,6 +44,18 @@ CASES = {
         200,
     ),
     "two makers": (lambda **kw: TwoMakerVectorEnv(2, horizon_steps=120, **kw), 120),
+    "AS2008 start inventory": (
+        lambda **kw: gym.make(
+            "mm_gym/AS2008-v1", inventory_penalty=0.01, **{"intensity.q0": 5}, **kw
+        ),
+        200,
+    ),
+    "AS2008 vector start inventory": (
+        lambda **kw: gym.make_vec(
+            "mm_gym/AS2008-v1", num_envs=3, inventory_penalty=0.01, **{"intensity.q0": 5}, **kw
+        ),
+        200,
+    ),
     "multi-venue": (lambda **kw: gym.make("mm_gym/MultiVenue-v0", horizon_steps=80, **kw), 80),
     "portfolio": (lambda **kw: gym.make("mm_gym/Portfolio-v0", horizon_steps=80, **kw), 80),
 }

@@ -241,7 +241,8 @@ def test_rival_accepts_an_import_spec(tmp_path, monkeypatch):
     (tmp_path / "my_train_rival.py").write_text(
         "from baselines import FixedSpread\n\n\n"
         "def rival(setting, overrides):\n"
-        "    assert overrides == {'horizon_steps': 40}, overrides\n"
+        "    # the training env's overrides: --penalty-timing's default, then --env-kwargs\n"
+        "    assert overrides == {'penalty_timing': 'upfront', 'horizon_steps': 40}, overrides\n"
         "    return FixedSpread(2.0, name='my_rival')\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))

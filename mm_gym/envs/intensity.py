@@ -244,7 +244,9 @@ class IntensityMarketMakingEnv(OneMarketEnv):
             terminated,
             wealth,
             self._params,
-            (self._prev_q, self._n_steps - m.step_index),
+            # upfront: the potential of the episode's start is 0, so its first step pays the
+            # start inventory (intensity.q0) in full, as the running timing does over time
+            (self._prev_q if m.step_index > 1 else 0.0, self._n_steps - m.step_index),
         )
         self._prev_wealth, self._prev_q, self._prev_s = wealth, q, s
         self._done = terminated

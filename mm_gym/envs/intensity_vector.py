@@ -233,7 +233,8 @@ def _apply(stepping, fs, ins, pr, buf, obs, fl, it, term):
         inv_pnl = fs[i, _F_PREV_Q] * (sf - fs[i, _F_PREV_S])
         q2 = qf * qf
         if upfront:
-            p2 = fs[i, _F_PREV_Q] * fs[i, _F_PREV_Q]
+            # the first step pays the start inventory (q0) in full (intensity.py, upfront)
+            p2 = fs[i, _F_PREV_Q] * fs[i, _F_PREV_Q] if t > 1 else 0.0
             left = n_steps - t
             held = left * (0.0 if terminated else 1.0)
             running = inv_pen * ((1.0 + held) * q2 - (1.0 + left) * p2)

@@ -91,7 +91,13 @@ def load_runs(runs: str, prog: str, runs_dir: Path = Path("runs")) -> dict[str, 
             raise CliError(f"cannot load run {str(folder)!r}: {msg}") from None
         if not isinstance(policy, QuotingPolicy):
             raise CliError(f"run {str(folder)!r} did not load as a QuotingPolicy: {policy!r}")
-        policies[f"ppo:{folder.name}"] = policy
+        label = f"ppo:{folder.name}"
+        if label in policies:
+            raise CliError(
+                f"--runs: two run folders are named {folder.name!r} (contestant {label!r}); "
+                "give runs with different folder names"
+            )
+        policies[label] = policy
     return policies
 
 

@@ -121,6 +121,7 @@ def _refuse_single_venue_flags(args: Any) -> None:
         ("--realism", args.realism),
         ("--news-model", args.news_model != "none"),
         ("--ray", bool(args.ray)),
+        ("--cross-play", bool(getattr(args, "cross_play", []))),
     ):
         if given:
             raise CliError(
