@@ -280,6 +280,9 @@ def select_baselines(args: Args, regimes: list[str]) -> dict[str, Callable[[str]
             f"{', '.join(policy_names())}, 'all' or an import spec mypkg.mymod:MyPolicy "
             "(trained runs go in --runs)"
         )
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise CliError(f"--contestants names {', '.join(repeated)} more than once")
     return {n: policy_factory(n, args) for n in names}
 
 
@@ -336,7 +339,17 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that the same clean-up runs."""
 
 
+# Exit codes of the signals received during this run (Ctrl-C 130, SIGTERM 143).
+_SIGNALLED: list[int] = []
+
+
+def _on_sigint(signum: int, frame: Any) -> NoReturn:
+    _SIGNALLED.append(130)
+    raise KeyboardInterrupt
+
+
 def _on_sigterm(signum: int, frame: Any) -> NoReturn:
+    _SIGNALLED.append(143)
     raise _Terminated
 
 
@@ -344,16 +357,25 @@ def main(argv: list[str] | None = None) -> int:
     """Run the tournament; return the exit code (130 after Ctrl-C, 143 after SIGTERM)."""
     # Signal handlers can only be set from the main thread (a test may call main elsewhere).
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    handlers = {signal.SIGINT: _on_sigint, signal.SIGTERM: _on_sigterm} if in_main_thread else {}
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    _SIGNALLED.clear()
     try:
         return _main(argv)
     except KeyboardInterrupt as exc:
         # prepare_output has removed the temporary folder and any placeholder on the way out.
         print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
         return 143 if isinstance(exc, _Terminated) else 130
+    except Exception:
+        # A signal that lands inside a library's C code (matplotlib drawing a figure) can
+        # surface as that library's error instead of KeyboardInterrupt: still an interruption.
+        if not _SIGNALLED:
+            raise
+        print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
+        return _SIGNALLED[-1]
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _main(argv: list[str] | None) -> int:

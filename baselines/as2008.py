@@ -30,6 +30,7 @@ from typing import Literal
 import numpy as np
 
 from baselines.intensity_quotes import InventoryQuotes, SymmetricQuotes
+from mm_gym.cli import OneLineParser, exit_with_error
 from mm_gym.config import ConfigError, IntensityConfig, is_integer, preset
 from mm_gym.market.intensity import IntensityStrategy, simulate
 
@@ -176,8 +177,10 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog="python -m baselines.as2008",
+    prog = "python -m baselines.as2008"
+    parser = OneLineParser(
+        prog=prog,
+        fail=exit_with_error(prog),
         description="Reproduce the simulations of Avellaneda & Stoikov (2008), section 3.3.",
     )
     parser.add_argument(

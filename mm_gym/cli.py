@@ -42,6 +42,7 @@ __all__ = [
     "changed_flags",
     "check_ranges",
     "check_types",
+    "exit_with_error",
     "flag",
     "integer_value",
     "parse_key_values",
@@ -89,6 +90,16 @@ def run_cli(run: Callable[[Any], Any], argv: Any, prog: str) -> int:
         print(f"{prog}: interrupted; nothing written", file=sys.stderr)
         return 130
     return 0
+
+
+def exit_with_error(prog: str) -> Fail:
+    """A :data:`Fail` for ``prog``: prints ``<prog>: error: <message>``, exits with code 2."""
+
+    def fail(message: str) -> NoReturn:
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+    return fail
 
 
 class OneLineParser(argparse.ArgumentParser):

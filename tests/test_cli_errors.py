@@ -32,7 +32,7 @@ class Tool(NamedTuple):
 
 
 TOOLS = {
-    "as2008": Tool(as2008.main, "python -m baselines.as2008", True, lambda out: []),
+    "as2008": Tool(as2008.main, "python -m baselines.as2008", False, lambda out: []),
     "train": Tool(train.parse_args, "train.py", False, lambda out: []),
     "evaluate": Tool(
         evaluate.main, "evaluate.py", False, lambda out: [*EVALUATE_QUICK, "--out", str(out)]
@@ -59,6 +59,11 @@ BAD_ARGUMENTS = [
         "evaluate",
         ["--contestants", "fixed_spread,foo"],
         "valid contestants are fixed_spread, order_flow",
+    ),
+    (
+        "evaluate",
+        ["--contestants", "glft,fixed_spread,glft"],
+        "--contestants names glft more than once",
     ),
     ("evaluate", ["--regimes", "mean_reverting,sideways"], "unknown regime 'sideways'"),
     ("evaluate", ["--rival", "nobody"], "valid rivals are builtin, fixed_spread"),

@@ -396,3 +396,22 @@ def test_unexpected_error_from_the_command_line_is_one_line(tmp_path):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("evaluate.py: error: ") and "boom" in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_surfacing_as_another_error_is_an_interruption(tmp_path, capsys, monkeypatch):
+    # Ctrl-C inside matplotlib's C code surfaced as "ValueError: Invalid affine transformation
+    # matrix" (evaluate.py --env-id drawing its figures): it must read as an interruption.
+    def drawing(args, regimes, contestants, rival, tmp):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            raise ValueError("Invalid affine transformation matrix") from None
+
+    monkeypatch.setattr(cli, "run", drawing)
+    assert cli.main([*ONE, *QUICK, "--out", str(tmp_path / "exp")]) == 130
+    assert capsys.readouterr().err.strip() == "evaluate.py: interrupted; nothing written"
+    assert list(tmp_path.iterdir()) == []
+    # Without a signal the same error is reported as an error, not an interruption.
+    monkeypatch.setattr(cli, "run", lambda *a: (_ for _ in ()).throw(ValueError("bad")))
+    with pytest.raises(ValueError, match="bad"):
+        cli.main([*ONE, *QUICK, "--out", str(tmp_path / "exp")])
