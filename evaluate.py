@@ -513,15 +513,13 @@ def simulate(
     n_batches = -(-args.episodes // args.batch_size)
     total = n_batches * len(contestants) * sum(horizon_of(r, args) for r in regimes)
     if args.ray:  # one task per batch; the bar counts tasks
-        from mm_gym.evaluation.distributed import run_tournament_ray as run_tournament
-
         total = n_batches * len(contestants) * len(regimes)
     unit = "task" if args.ray else "step"
     bar = tqdm(total=total, desc="tournament", unit=unit, disable=not args.progress)
     t0 = time.perf_counter()
     tournament = run_tournament(
         contestants, regimes, overrides(args), args.episodes, seed=args.seed, rival=rival,
-        batch_size=args.batch_size, progress=bar.update,
+        batch_size=args.batch_size, progress=bar.update, ray=bool(args.ray),
     )  # fmt: skip
     bar.close()
     return tournament, time.perf_counter() - t0

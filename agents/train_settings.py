@@ -185,7 +185,8 @@ def check_learners(args: Any, fail: Fail) -> None:
             f"rival={excerpt(args.rival)} with --learners mm1,mm2: mm2 is the second learner "
             "(leave --rival at 'builtin')"
         )
-    if independent_learners(args) and getattr(args, "seeds", ""):
+    seeds: str = getattr(args, "seeds", "")
+    if independent_learners(args) and seeds:
         fail(
             f"seeds={excerpt(args.seeds)} with --learners mm1,mm2: a seed sweep aggregates one "
             "policy per run; train two learners one seed at a time (--seed)"

@@ -39,6 +39,7 @@ __all__ = [
     "CliError",
     "Fail",
     "OneLineParser",
+    "add_export_flags",
     "changed_flags",
     "check_ranges",
     "check_types",
@@ -100,6 +101,19 @@ def exit_with_error(prog: str) -> Fail:
         raise SystemExit(2)
 
     return fail
+
+
+def add_export_flags(p: argparse.ArgumentParser, folder: str) -> None:
+    """Add the flags of a tool that writes an export folder (``exports/<folder>/<time>``).
+
+    ``--bootstrap`` (resamples of the confidence intervals), ``--out``, ``--overwrite`` and
+    ``--no-progress``; :func:`mm_gym.output_folder.export_folder` and
+    :func:`mm_gym.output_folder.write_export` read ``--out`` and ``--overwrite``.
+    """
+    p.add_argument("--bootstrap", type=int, default=2_000, help="bootstrap resamples (2000)")
+    p.add_argument("--out", default=None, help=f"output folder (exports/{folder}/<time>)")
+    p.add_argument("--overwrite", action="store_true", help="replace this tool's earlier output")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -17,7 +17,7 @@ import re
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +32,10 @@ __all__ = [
     "FolderOwner",
     "Output",
     "check_replaceable",
+    "export_folder",
     "prepare_output",
     "publish",
+    "write_export",
 ]
 
 EXPORTS = Path("exports")
@@ -321,3 +323,21 @@ def publish(output: Output) -> None:
             tmp_link.unlink(missing_ok=True)
             tmp_link.symlink_to(out.name, target_is_directory=True)
             os.replace(tmp_link, link)
+
+
+def export_folder(out_flag: str | None, folder: str) -> Path:
+    """``--out``, or ``exports/<folder>/<local time, YYYYmmdd-HHMMSS>`` (the standalone tools)."""
+    return Path(out_flag or Path(EXPORTS, folder, time.strftime("%Y%m%d-%H%M%S")))
+
+
+def write_export(
+    out: Path, overwrite: bool, owner: FolderOwner, write: Callable[[Path], object]
+) -> None:
+    """Write a tool's files with ``write(temporary folder)``, publish them at ``out``, say so.
+
+    :func:`prepare_output` and :func:`publish`: the folder appears complete or not at all.
+    """
+    with prepare_output(str(out), overwrite, PACKAGE_ROOT, owner) as output:
+        write(output.tmp)
+        publish(output)
+    print(f"wrote {out}")

@@ -29,9 +29,9 @@ from typing import Any, NoReturn
 import numpy as np
 import pandas as pd
 
-from mm_gym.cli import CliError, OneLineParser, check_ranges, run_cli
+from mm_gym.cli import CliError, OneLineParser, add_export_flags, check_ranges, run_cli
 from mm_gym.config import ConfigError
-from mm_gym.output_folder import FolderOwner, check_out_flag
+from mm_gym.output_folder import FolderOwner, check_out_flag, export_folder, write_export
 from mm_gym.policy import QuotingPolicy
 
 __all__ = [
@@ -244,10 +244,7 @@ def _parser() -> Any:
     p.add_argument("--episodes", type=int, default=200, help="episodes per pair (200)")
     p.add_argument("--batch", type=int, default=256, help="episodes stepped together (256)")
     p.add_argument("--seed", type=int, default=0, help="master seed (0)")
-    p.add_argument("--bootstrap", type=int, default=2_000, help="bootstrap resamples (2000)")
-    p.add_argument("--out", default=None, help="output folder (exports/crossplay/<time>)")
-    p.add_argument("--overwrite", action="store_true", help="replace this tool's earlier output")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_export_flags(p, "crossplay")
     return p
 
 
@@ -319,9 +316,6 @@ def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
     Raises:
         CliError: On bad flags (before anything is played) or an unwritable ``--out``.
     """
-    from mm_gym.evaluation.export import csv_text
-    from mm_gym.files import atomic_write_bytes, atomic_write_text
-    from mm_gym.output_folder import PACKAGE_ROOT, prepare_output, publish
     from mm_gym.presets import book_preset_names
 
     args = _parser().parse_args(argv)
@@ -331,7 +325,7 @@ def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
     if args.out is not None:
         check_out_flag(Path(args.out), args.overwrite, OWNER)
     table = _contestants(args)
-    out = Path(args.out or Path("exports", "crossplay", time.strftime("%Y%m%d-%H%M%S")))
+    out = export_folder(args.out, "crossplay")
     total = len(table) ** 2 * args.episodes
     started = time.perf_counter()
     from tqdm.auto import tqdm
@@ -346,17 +340,22 @@ def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
     print("mm1's mean episode PnL [95% CI], rows mm1's policy, columns mm2's:")
     print(format_matrix(matrix))
     print(f"\n{args.episodes} episodes per pair, {len(table) ** 2} pairs, in {seconds:.0f} s")
-    with prepare_output(str(out), args.overwrite, PACKAGE_ROOT, OWNER) as output:
-        import io
-
-        atomic_write_text(output.tmp / "episodes.csv", csv_text(episodes))
-        atomic_write_text(output.tmp / "matrix.csv", csv_text(matrix))
-        buf = io.BytesIO()
-        crossplay_figure(matrix).savefig(buf, format="png", dpi=110)
-        atomic_write_bytes(output.tmp / "plots" / "crossplay.png", buf.getvalue())
-        publish(output)
-    print(f"wrote {out}")
+    write_export(out, args.overwrite, OWNER, partial(_write_files, episodes, matrix))
     return matrix
+
+
+def _write_files(episodes: pd.DataFrame, matrix: pd.DataFrame, folder: Path) -> None:
+    """``episodes.csv``, ``matrix.csv`` and ``plots/crossplay.png`` into ``folder``."""
+    import io
+
+    from mm_gym.evaluation.export import csv_text
+    from mm_gym.files import atomic_write_bytes, atomic_write_text
+
+    atomic_write_text(folder / "episodes.csv", csv_text(episodes))
+    atomic_write_text(folder / "matrix.csv", csv_text(matrix))
+    buf = io.BytesIO()
+    crossplay_figure(matrix).savefig(buf, format="png", dpi=110)
+    atomic_write_bytes(folder / "plots" / "crossplay.png", buf.getvalue())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,9 +1,10 @@
 """The tournament as Ray tasks: ``evaluate.py --ray [ADDRESS]``.
 
-:func:`run_tournament_ray` gives the same :class:`~mm_gym.evaluation.rollout.Tournament` as
-:func:`~mm_gym.evaluation.rollout.run_tournament`, bit for bit: it plans the same rollouts
-(each contestant in each setting, on the one seed list, so common random numbers are kept), and
-each task runs one batch of one rollout (:func:`~mm_gym.evaluation.rollout.batch_plan`:
+``run_tournament(..., ray=True)`` (:func:`run_on_ray`; :data:`run_tournament_ray` for short)
+gives the same :class:`~mm_gym.evaluation.rollout.Tournament` as
+:func:`~mm_gym.evaluation.rollout.run_tournament` in one process, bit for bit: it plans the same
+rollouts (each contestant in each setting, on the one seed list, so common random numbers are
+kept), and each task runs one batch of one rollout (:func:`~mm_gym.evaluation.rollout.batch_plan`:
 ``batch_size`` consecutive seeds, the seed chunk) exactly as the single process runs it: the
 same seeds, the same policy generator (drawn from the seed, setting, name and batch index), a
 fresh environment. The driver then assembles each rollout from its batches in order
@@ -23,8 +24,9 @@ every other task find the file and run normally. Only the tests set it.
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,23 +36,28 @@ import pandas as pd
 
 from mm_gym.config import ConfigError
 from mm_gym.evaluation.rollout import (
+    Contestant,
     PolicyOrFactory,
     Tournament,
-    _check_policies,
+    _contestants,
     _resolve_rival,
     _rival_name,
-    _setting_factory,
     assemble_rollout,
     batch_plan,
     run_batches,
+    run_tournament,
 )
-from mm_gym.evaluation.settings import DEFAULT_BATCH, evaluation_seeds, resolve_setting
+from mm_gym.evaluation.settings import DEFAULT_BATCH, MAX_RETRIES
 from mm_gym.policy import QuotingPolicy
 
-__all__ = ["CRASH_ONCE_ENV", "MAX_RETRIES", "RolloutJob", "plan_tournament", "run_tournament_ray"]
-
-MAX_RETRIES = 3
-"""Times a task whose worker died is run again before the run fails."""
+__all__ = [
+    "CRASH_ONCE_ENV",
+    "MAX_RETRIES",
+    "RolloutJob",
+    "plan_tournament",
+    "run_on_ray",
+    "run_tournament_ray",
+]
 
 CRASH_ONCE_ENV = "MM_GYM_RAY_TEST_CRASH_ONCE"
 """Test-only: a folder; the first task to start there kills its worker once (see above)."""
@@ -84,23 +91,15 @@ def plan_tournament(
     batch_size: int = DEFAULT_BATCH,
 ) -> list[RolloutJob]:
     """The rollouts of :func:`run_tournament`, in its order, built as it builds them."""
-    if not isinstance(policies, Mapping) or not policies:
-        raise ConfigError("policies must be a non-empty mapping {name: policy or factory}")
-    for s in settings:
-        resolve_setting(s)
+    return _jobs(_contestants(policies, settings, rival), n_episodes, batch_size)
+
+
+def _jobs(contestants: Iterable[Contestant], n_episodes: int, batch_size: int) -> list[RolloutJob]:
     plan = batch_plan(n_episodes, batch_size)
-    jobs = []
-    for s in settings:
-        made = {
-            name: p if isinstance(p, QuotingPolicy) or not callable(p) else p(s)
-            for name, p in policies.items()
-        }
-        for name, pol in _check_policies(made).items():
-            riv = rival
-            if callable(rival) and not isinstance(rival, QuotingPolicy):
-                riv = _setting_factory(rival, s)
-            jobs.append(RolloutJob(s, name, pol, _resolve_rival(riv, pol), plan))
-    return jobs
+    return [
+        RolloutJob(s, name, pol, _resolve_rival(riv, pol), plan)
+        for s, name, pol, riv in contestants
+    ]
 
 
 def _batch_task(
@@ -125,46 +124,45 @@ def _batch_task(
     )[0]  # fmt: skip
 
 
-def run_tournament_ray(
-    policies: Mapping[str, PolicyOrFactory],
-    settings: Sequence[str] = ("mean_reverting", "trending", "switching"),
-    overrides: Mapping[str, Any] | None = None,
-    n_episodes: int = 200,
+run_tournament_ray = functools.partial(run_tournament, ray=True)
+""":func:`~mm_gym.evaluation.rollout.run_tournament` with ``ray=True``: one Ray task per batch
+(Ray must be initialised); ``progress`` is called with 1 as each task finishes."""
+
+
+def run_on_ray(
+    contestants: Iterable[Contestant],
+    seeds: np.ndarray,
+    overrides: Mapping[str, Any] | None,
     *,
-    seed: int = 0,
-    stream: int = 0,
-    rival: Any = "builtin",
-    batch_size: int = DEFAULT_BATCH,
-    sample_episode: int | None = 0,
-    progress: Callable[[int], Any] | None = None,
-    max_retries: int = MAX_RETRIES,
+    seed: int,
+    batch_size: int,
+    sample_episode: int | None,
+    progress: Callable[[int], Any] | None,
+    max_retries: int,
 ) -> Tournament:
-    """:func:`run_tournament` as Ray tasks, one per batch; Ray must be initialised.
+    """The tournament of ``contestants`` as Ray tasks, one per batch (``run_tournament(ray=True)``).
 
     Args:
-        policies: As :func:`run_tournament`.
-        settings: Presets or env ids.
+        contestants: The rollouts, as :func:`~mm_gym.evaluation.rollout.run_tournament` makes
+            them.
+        seeds: The evaluation seeds.
         overrides: Environment keyword overrides applied in every setting.
-        n_episodes: Episodes per (setting, policy).
         seed: Master seed.
-        stream: Seed list number.
-        rival: As :func:`run_tournament`.
         batch_size: Episodes per vector environment, and so per task.
         sample_episode: Index of the episode traced step by step (None: no traces).
         progress: Called with 1 as each task finishes.
         max_retries: Times a task whose worker died is retried.
 
     Returns:
-        The :class:`Tournament`, equal to :func:`run_tournament`'s with the same arguments.
+        The :class:`Tournament`, equal to the single process's with the same arguments.
     """
     import ray
 
-    seed_arr = evaluation_seeds(n_episodes, seed, stream)
-    if sample_episode is not None and not 0 <= sample_episode < seed_arr.size:
-        raise ConfigError(f"sample_episode={sample_episode!r} must be in [0, {seed_arr.size - 1}]")
-    jobs = plan_tournament(policies, settings, n_episodes, rival=rival, batch_size=batch_size)
+    if sample_episode is not None and not 0 <= sample_episode < seeds.size:
+        raise ConfigError(f"sample_episode={sample_episode!r} must be in [0, {seeds.size - 1}]")
+    jobs = _jobs(contestants, seeds.size, batch_size)
     task = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=False)(_batch_task)
-    seeds_ref, overrides_ref = ray.put(seed_arr), ray.put(dict(overrides or {}))
+    seeds_ref, overrides_ref = ray.put(seeds), ray.put(dict(overrides or {}))
     crash = os.environ.get(CRASH_ONCE_ENV, "")
     refs: list[list[Any]] = []
     for job in jobs:

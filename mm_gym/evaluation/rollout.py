@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from mm_gym.evaluation.episode_metrics import EPISODE_COLUMNS, batch_metrics
 from mm_gym.evaluation.recorder import SeriesBuffers, Trace
 from mm_gym.evaluation.settings import (
     DEFAULT_BATCH,
+    MAX_RETRIES,
     _check_int,
     evaluation_seeds,
     make_vector_env,
@@ -509,6 +510,8 @@ def run_tournament(
     batch_size: int = DEFAULT_BATCH,
     sample_episode: int | None = 0,
     progress: Callable[[int], Any] | None = None,
+    ray: bool = False,
+    max_retries: int = MAX_RETRIES,
 ) -> Tournament:
     """Every policy in every setting on one seed list, with sample traces and plot data.
 
@@ -521,35 +524,68 @@ def run_tournament(
         seed: Master seed.
         stream: Seed list number (:func:`evaluation_seeds`).
         rival: As :func:`evaluate_policies`, or a factory ``setting -> policy``.
-        batch_size: Episodes per vector environment.
+        batch_size: Episodes per vector environment (with ``ray``, per task).
         sample_episode: Index of the episode traced step by step (None: no traces).
-        progress: Called with the number of steps done, per step.
+        progress: Called with the number of steps done, per step (with ``ray``: with 1 as each
+            task finishes).
+        ray: Run each batch of each rollout as a Ray task
+            (:mod:`mm_gym.evaluation.distributed`; Ray must be initialised); the result is the
+            same, bit for bit.
+        max_retries: With ``ray``, times a task whose worker died is run again.
 
     Returns:
         The :class:`Tournament`.
+    """
+    contestants = _contestants(policies, settings, rival)
+    seed_arr = evaluation_seeds(n_episodes, seed, stream)
+    if ray:
+        from mm_gym.evaluation.distributed import run_on_ray
+
+        return run_on_ray(
+            contestants, seed_arr, overrides, seed=seed, batch_size=batch_size,
+            sample_episode=sample_episode, progress=progress, max_retries=max_retries,
+        )  # fmt: skip
+    runs = [
+        rollout(
+            pol, s, overrides, seed_arr, seed=seed, rival=riv, name=name,
+            batch_size=batch_size, sample_episode=sample_episode, progress=progress,
+        )
+        for s, name, pol, riv in contestants
+    ]  # fmt: skip
+    return Tournament(pd.concat([r.episodes for r in runs], ignore_index=True), runs)
+
+
+Contestant = tuple[str, str, QuotingPolicy, Any]
+"""One rollout of a tournament: ``(setting, name, policy, rival)``, the rival as :func:`rollout`
+takes it."""
+
+
+def _contestants(
+    policies: Mapping[str, PolicyOrFactory], settings: Sequence[str], rival: Any
+) -> Iterator[Contestant]:
+    """The rollouts of :func:`run_tournament` in run order; the arguments are checked now.
+
+    The factories of a setting are called when the iteration reaches it; a rival factory
+    taking the setting is bound to it.
     """
     if not isinstance(policies, Mapping) or not policies:
         raise ConfigError("policies must be a non-empty mapping {name: policy or factory}")
     for s in settings:
         resolve_setting(s)
-    seed_arr = evaluation_seeds(n_episodes, seed, stream)
-    runs = []
-    for s in settings:
-        made = {
-            name: p if isinstance(p, QuotingPolicy) or not callable(p) else p(s)
-            for name, p in policies.items()
-        }
-        for name, pol in _check_policies(made).items():
-            riv = rival
-            if callable(rival) and not isinstance(rival, QuotingPolicy):
-                riv = _setting_factory(rival, s)
-            runs.append(
-                rollout(
-                    pol, s, overrides, seed_arr, seed=seed, rival=riv, name=name,
-                    batch_size=batch_size, sample_episode=sample_episode, progress=progress,
-                )
-            )  # fmt: skip
-    return Tournament(pd.concat([r.episodes for r in runs], ignore_index=True), runs)
+
+    def contestants() -> Iterator[Contestant]:
+        for s in settings:
+            made = {
+                name: p if isinstance(p, QuotingPolicy) or not callable(p) else p(s)
+                for name, p in policies.items()
+            }
+            for name, pol in _check_policies(made).items():
+                riv = rival
+                if callable(rival) and not isinstance(rival, QuotingPolicy):
+                    riv = _setting_factory(rival, s)
+                yield s, name, pol, riv
+
+    return contestants()
 
 
 def _setting_factory(factory: Callable[..., QuotingPolicy], setting: str) -> Any:

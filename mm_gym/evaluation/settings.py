@@ -16,6 +16,7 @@ from mm_gym.observations import REGIME_FEATURES, SIGNAL_FEATURES
 
 __all__ = [
     "DEFAULT_BATCH",
+    "MAX_RETRIES",
     "evaluation_seeds",
     "make_vector_env",
     "observation_overrides",
@@ -26,6 +27,9 @@ __all__ = [
 
 DEFAULT_BATCH = 2048
 """Episodes per vector environment unless told otherwise."""
+
+MAX_RETRIES = 3
+"""Times a Ray task whose worker died is run again before the run fails (``evaluate.py --ray``)."""
 
 _SEED_SALT = 0x6D6D5F65  # "mm_e": evaluation seeds are unrelated to training seeds 0, 1, 2...
 

@@ -33,6 +33,7 @@ folder is replaced only with ``--overwrite`` and only if this tool wrote it): ``
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 import zlib
@@ -43,10 +44,10 @@ from typing import Any, NoReturn
 import numpy as np
 import pandas as pd
 
-from mm_gym.cli import CliError, OneLineParser, check_ranges, run_cli
+from mm_gym.cli import CliError, OneLineParser, add_export_flags, check_ranges, run_cli
 from mm_gym.multivenue.batch import HEDGE_PARTS, PARTS, episode_rows, run_batch, slot_names
 from mm_gym.multivenue.batch import venue_local_pnl as venue_local_pnl
-from mm_gym.output_folder import FolderOwner, check_out_flag
+from mm_gym.output_folder import FolderOwner, check_out_flag, export_folder, write_export
 from mm_gym.policy import QuotingPolicy
 
 __all__ = [
@@ -360,10 +361,7 @@ def _parser() -> argparse.ArgumentParser:
         "'[{name: A}, {name: S, latency_steps: 20}]' (default: the three default venues)",
     )  # fmt: skip
     p.add_argument("--top-k", type=int, default=1, help="venues a routed contestant quotes (1)")
-    p.add_argument("--bootstrap", type=int, default=2_000, help="bootstrap resamples (2000)")
-    p.add_argument("--out", default=None, help="output folder (exports/multivenue/<time>)")
-    p.add_argument("--overwrite", action="store_true", help="replace this tool's earlier output")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_export_flags(p, "multivenue")
     return p
 
 
@@ -464,11 +462,9 @@ def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
     Raises:
         CliError: On bad flags (before anything is played) or an unwritable ``--out``.
     """
-    from mm_gym.output_folder import PACKAGE_ROOT, prepare_output, publish
-
     args = _parser().parse_args(argv)
     venues, runs = _validate(args)
-    out = Path(args.out or Path("exports", "multivenue", time.strftime("%Y%m%d-%H%M%S")))
+    out = export_folder(args.out, "multivenue")
     started = time.perf_counter()
     episodes = play(
         [*args.contestants, *runs], episodes=args.episodes, steps=args.steps, batch=args.batch,
@@ -479,10 +475,8 @@ def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
     summary = summary_table(episodes, args.baseline, args.bootstrap, args.seed)
     print(format_summary(summary, attribution_table(episodes)))
     print(f"\n{args.episodes} episodes x {args.steps} steps per contestant in {seconds:.0f} s")
-    with prepare_output(str(out), args.overwrite, PACKAGE_ROOT, OWNER) as output:
-        write_files(episodes, args.baseline, output.tmp, args.bootstrap)
-        publish(output)
-    print(f"wrote {out}")
+    write_files_to = functools.partial(write_files, episodes, args.baseline, n_boot=args.bootstrap)
+    write_export(out, args.overwrite, OWNER, write_files_to)
     return episodes
 
 
