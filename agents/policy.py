@@ -24,7 +24,8 @@ differ, ``act`` converts each action to the offset it meant in training and back
 quoting that offset here, so a policy quotes the prices it was trained to quote.
 
 A run trained on ``mm_gym/MultiVenue-v0`` with ``action_form="routed"`` (recorded in its
-``metadata.json``, ``env_kwargs``) loads with :attr:`PPOPolicy.action_form` ``"routed"``: its
+``policy.npz`` and its ``metadata.json``'s ``env_kwargs``; a file written before the array
+existed has only the latter) loads with :attr:`PPOPolicy.action_form` ``"routed"``: its
 actor gives ``2 + V`` actions, one quote and a routing action per venue, which the routed env
 maps to per-venue quotes (:func:`mm_gym.multivenue.routing.routed_quotes`); the evaluators play
 it on that env (:func:`mm_gym.multivenue.batch.run_batch`).
@@ -103,6 +104,19 @@ def _checked_form(action_form: Any) -> str:
     return check(action_form)
 
 
+def _recorded_form(arrays: Mapping[str, np.ndarray], given: str | None) -> str:
+    """The action form of a policy file's arrays, checked against the one ``given``."""
+    if "action_form" not in arrays:
+        return _checked_form(PER_VENUE if given is None else given)
+    recorded = _array(arrays, "action_form")
+    if recorded.shape != () or recorded.dtype.kind != "U":
+        raise _fail("action_form", recorded, "must be a string (a 0-D array)")
+    form = _checked_form(str(recorded))
+    if given is not None and _checked_form(given) != form:
+        raise _fail("action_form", recorded, f"contradicts the run's action_form={given!r}")
+    return form
+
+
 class PolicyFileError(ValueError):
     """A ``policy.npz`` cannot be used: unreadable, too large, or with invalid arrays."""
 
@@ -156,11 +170,14 @@ class PPOPolicy:
             and ``biases_i`` for each layer (the last one gives the action mean),
             ``obs_mean``, ``obs_var``, ``clip_obs``, ``epsilon``, ``activation``,
             ``feature_names`` and ``max_offset_ticks``; optionally ``action_mapping``
-            (missing: ``"mid"``, the mapping of every policy saved before it was recorded).
+            (missing: ``"mid"``, the mapping of every policy saved before it was recorded)
+            and ``action_form`` (missing: ``"per_venue"``, or the argument).
         name: Display name.
         action_form: ``"per_venue"`` (a bid and an ask action per venue) or ``"routed"`` (a
             bid and an ask action, then a routing action per venue: MultiVenue-v0's routed
-            form, :mod:`mm_gym.multivenue.routing`).
+            form, :mod:`mm_gym.multivenue.routing`), as the run's metadata records it; None
+            (default): the file's ``action_form``, else ``"per_venue"``. A file that records
+            another form is refused.
 
     Attributes:
         name: Display name.
@@ -177,7 +194,7 @@ class PPOPolicy:
         self,
         arrays: Mapping[str, np.ndarray],
         name: str = "ppo",
-        action_form: str = PER_VENUE,
+        action_form: str | None = None,
     ) -> None:
         """Check the arrays and keep float32 copies.
 
@@ -185,7 +202,7 @@ class PPOPolicy:
             ValueError: Naming the array and the problem (missing, wrong shape, not finite,
                 negative variance, unsupported activation or version), or the action form.
         """
-        self.action_form = _checked_form(action_form)
+        self.action_form = _recorded_form(arrays, action_form)
         version = _array(arrays, "format_version") if "format_version" in arrays else None
         if version is not None and (version.shape != () or version.dtype.kind not in "iu"):
             raise _fail("format_version", version, "must be an integer")
@@ -252,8 +269,8 @@ class PPOPolicy:
             # A bid and an ask action per venue: 2 on a single venue, 2V on MultiVenue-v0.
             raise ValueError(
                 f"the actor outputs {n_out} actions; expected a bid and an ask per venue "
-                "(2, 4, ...; a routed run's policy loads from its run folder, whose "
-                "metadata.json records action_form='routed')"
+                "(2, 4, ...; a routed run's records action_form='routed' in its policy.npz "
+                "or its run's metadata.json)"
             )
         self.n_venues = n_out - 2 if self.routed else n_out // 2
         if not (self.obs_var + self.epsilon > 0).all():
@@ -375,9 +392,7 @@ def save_policy_arrays(path: str | os.PathLike[str], arrays: Mapping[str, Any]) 
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_policy(
-    run: str | os.PathLike[str], name: str | None = None, action_form: str | None = None
-) -> PPOPolicy:
+def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPolicy:
     """Load the trained policy of a run directory as a :class:`~mm_gym.policy.QuotingPolicy`.
 
     The file is checked before anything is decompressed: it must be a zip of ``.npy`` members
@@ -387,9 +402,6 @@ def load_policy(
     Args:
         run: A run directory written by ``train.py`` (``runs/<name>``), or a ``policy.npz``.
         name: Display name (default: the run directory's name).
-        action_form: The action form the run was trained with; None (default) reads it from
-            the run's ``metadata.json`` (``env_kwargs``; ``train.py``'s final table gives it,
-            as it plays before that file records the session).
 
     Returns:
         A numpy-only :class:`PPOPolicy`; call ``reset(rng, context)`` before ``act``.
@@ -400,7 +412,8 @@ def load_policy(
             missing or invalid arrays; the message names the file.
         mm_gym.ConfigError: If the run's ``metadata.json`` records an env id that is no longer
             registered (a run trained on a ``-v0`` id; one line naming it and the current id),
-            or an unknown ``env_kwargs.action_form``.
+            or an unknown ``env_kwargs.action_form``. The action form is read from there
+            (:class:`PPOPolicy`; ``policy.npz`` records it too).
     """
     path = Path(run)
     file = path if path.suffix == ".npz" else path / POLICY_FILE
@@ -421,8 +434,7 @@ def load_policy(
     if trained_on is not None:
         # A policy of a retired env version learnt another market: refused, not converted.
         check_trained_env_id(trained_on, str(file.parent))
-    if action_form is None:
-        action_form = _action_form(run_folder)
+    action_form = _action_form(run_folder)
     try:
         arrays = _read_npz(file)
         if name is None and seat:
@@ -465,12 +477,13 @@ def trained_env_id(folder: Path) -> str | None:
     return env_id if isinstance(env_id, str) else None
 
 
-def _action_form(folder: Path) -> str:
-    """The action form the run was trained with (``metadata.json``'s ``env_kwargs``)."""
+def _action_form(folder: Path) -> str | None:
+    """The action form the run was trained with (``metadata.json``'s ``env_kwargs``), if any."""
     kwargs = _run_metadata(folder).get("env_kwargs")
-    form = kwargs.get("action_form", PER_VENUE) if isinstance(kwargs, dict) else PER_VENUE
+    if not isinstance(kwargs, dict) or "action_form" not in kwargs:
+        return None
     try:
-        return _checked_form(form)
+        return _checked_form(kwargs["action_form"])
     except ConfigError as exc:
         raise ConfigError(f"{folder}: its metadata.json's env_kwargs: {exc}") from None
 

@@ -179,10 +179,7 @@ def _final_table(
     from agents.policy import load_policy
     from agents.train_settings import is_multivenue
 
-    # The routed action form's policy gives 2 + V actions: the metadata, not yet written,
-    # will record the form; the table needs it now.
-    form = eval_overrides.get("action_form", "per_venue")
-    policy = load_policy(folder, name=name, action_form=form)
+    policy = load_policy(folder, name=name)
     t0 = time.perf_counter()
     if is_multivenue(args.env_id):
         comp = compare_multivenue(
