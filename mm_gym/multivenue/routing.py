@@ -131,6 +131,6 @@ def quoted_venues(actions: np.ndarray, action_form: str, budget_lots: int) -> np
     """
     a = np.asarray(actions)
     if action_form != "routed":
-        return ~(a.reshape(len(a), -1, 2) >= 1.0).all(axis=2)
+        return np.logical_not((a.reshape(len(a), -1, 2) >= 1.0).all(axis=2))
     lots = allocate_lots(route_weights(a[:, 2:]), budget_lots)
     return (lots > 0) & ~(a[:, :2] >= 1.0).all(axis=1, keepdims=True)
