@@ -269,8 +269,8 @@ class PPOPolicy:
             # A bid and an ask action per venue: 2 on a single venue, 2V on MultiVenue-v0.
             raise ValueError(
                 f"the actor outputs {n_out} actions; expected a bid and an ask per venue "
-                "(2, 4, ...; a routed run's records action_form='routed' in its policy.npz "
-                "or its run's metadata.json)"
+                "(2, 4, ...; a routed run's policy.npz or metadata.json records "
+                "action_form='routed')"
             )
         self.n_venues = n_out - 2 if self.routed else n_out // 2
         if not (self.obs_var + self.epsilon > 0).all():
