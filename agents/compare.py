@@ -152,7 +152,8 @@ def compare_multivenue(
     same columns as :func:`compare_with_baselines`'s, ``policy`` naming the row).
 
     Args:
-        contender: The policy (a multi-venue one: ``(n, 2V)`` actions).
+        contender: The policy (a multi-venue one: ``(n, 2V)`` actions, or a routed run's
+            ``(n, 2 + V)``, played on the routed env while the baselines play per venue).
         baselines: Names of :data:`baselines.multivenue.MULTIVENUE_BASELINES`.
         env_id: A multi-venue env id (:data:`mm_gym.MULTI_VENUE_ENV_IDS`).
         overrides: The env's keyword overrides (no reward options: the env's default reward).

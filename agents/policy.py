@@ -22,6 +22,13 @@ records ``max_offset_ticks`` and ``action_mapping`` (see :mod:`mm_gym.actions`).
 ``"mid"`` mapping, and is read so. Where the environment's mapping or ``max_offset_ticks``
 differ, ``act`` converts each action to the offset it meant in training and back to the action
 quoting that offset here, so a policy quotes the prices it was trained to quote.
+
+A run trained on ``mm_gym/MultiVenue-v0`` with ``action_form="routed"`` (recorded in its
+``policy.npz`` and its ``metadata.json``'s ``env_kwargs``; a file written before the array
+existed has only the latter) loads with :attr:`PPOPolicy.action_form` ``"routed"``: its
+actor gives ``2 + V`` actions, one quote and a routing action per venue, which the routed env
+maps to per-venue quotes (:func:`mm_gym.multivenue.routing.routed_quotes`); the evaluators play
+it on that env (:func:`mm_gym.multivenue.batch.run_batch`).
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from mm_gym.actions import (
     actions_to_offsets,
     offsets_to_actions,
 )
-from mm_gym.config import ConfigError, excerpt
+from mm_gym.config import ConfigError
 from mm_gym.files import MemoryLimitError, atomic_write_bytes, check_memory
 from mm_gym.policy import AGENT_ID_FEATURE, PolicyContext
 
@@ -71,6 +78,8 @@ refusing a zip bomb (a small file whose members inflate to gigabytes) before dec
 """
 
 FORMAT_VERSION = 1
+PER_VENUE = "per_venue"
+"""The default action form (:data:`mm_gym.multivenue.routing.DEFAULT_ACTION_FORM`)."""
 _ACTIVATIONS = ("tanh", "relu")
 _REQUIRED = (
     "activation",
@@ -81,6 +90,31 @@ _REQUIRED = (
     "epsilon",
     "max_offset_ticks",
 )
+
+
+def _checked_form(action_form: Any) -> str:
+    """``action_form`` if it is a multi-venue env's (ConfigError otherwise, naming it).
+
+    The default is accepted without importing :mod:`mm_gym.multivenue`, which loads its markets.
+    """
+    if action_form == PER_VENUE:
+        return PER_VENUE
+    from mm_gym.multivenue.routing import check_action_form as check
+
+    return check(action_form)
+
+
+def _recorded_form(arrays: Mapping[str, np.ndarray], given: str | None) -> str:
+    """The action form of a policy file's arrays, checked against the one ``given``."""
+    if "action_form" not in arrays:
+        return _checked_form(PER_VENUE if given is None else given)
+    recorded = _array(arrays, "action_form")
+    if recorded.shape != () or recorded.dtype.kind != "U":
+        raise _fail("action_form", recorded, "must be a string (a 0-D array)")
+    form = _checked_form(str(recorded))
+    if given is not None and _checked_form(given) != form:
+        raise _fail("action_form", recorded, f"contradicts the run's action_form={given!r}")
+    return form
 
 
 class PolicyFileError(ValueError):
@@ -136,8 +170,14 @@ class PPOPolicy:
             and ``biases_i`` for each layer (the last one gives the action mean),
             ``obs_mean``, ``obs_var``, ``clip_obs``, ``epsilon``, ``activation``,
             ``feature_names`` and ``max_offset_ticks``; optionally ``action_mapping``
-            (missing: ``"mid"``, the mapping of every policy saved before it was recorded).
+            (missing: ``"mid"``, the mapping of every policy saved before it was recorded)
+            and ``action_form`` (missing: ``"per_venue"``, or the argument).
         name: Display name.
+        action_form: ``"per_venue"`` (a bid and an ask action per venue) or ``"routed"`` (a
+            bid and an ask action, then a routing action per venue: MultiVenue-v0's routed
+            form, :mod:`mm_gym.multivenue.routing`), as the run's metadata records it; None
+            (default): the file's ``action_form``, else ``"per_venue"``. A file that records
+            another form is refused.
 
     Attributes:
         name: Display name.
@@ -145,16 +185,24 @@ class PPOPolicy:
         max_offset_ticks: The offset that an action of +1 meant in training.
         action_mapping: The mapping of offsets the policy was trained with. Actions are
             converted when the environment's ``max_offset_ticks`` or ``action_mapping``
-            differs (see the module docstring).
+            differs (see the module docstring); a routed policy's routing actions are kept.
+        action_form: The action form it was trained with.
+        n_venues: The venues its actions quote (1 for a single-venue policy).
     """
 
-    def __init__(self, arrays: Mapping[str, np.ndarray], name: str = "ppo") -> None:
+    def __init__(
+        self,
+        arrays: Mapping[str, np.ndarray],
+        name: str = "ppo",
+        action_form: str | None = None,
+    ) -> None:
         """Check the arrays and keep float32 copies.
 
         Raises:
             ValueError: Naming the array and the problem (missing, wrong shape, not finite,
-                negative variance, unsupported activation or version).
+                negative variance, unsupported activation or version), or the action form.
         """
+        self.action_form = _recorded_form(arrays, action_form)
         version = _array(arrays, "format_version") if "format_version" in arrays else None
         if version is not None and (version.shape != () or version.dtype.kind not in "iu"):
             raise _fail("format_version", version, "must be an integer")
@@ -211,12 +259,20 @@ class PPOPolicy:
                     f"(expected ({b.shape[0] if b.ndim else '?'}, {fan_in}) weights)"
                 )
         n_out = self.weights[-1].shape[0]
-        if n_out < 2 or n_out % 2:
+        self.routed = self.action_form == "routed"
+        if self.routed and n_out < 3:
+            raise ValueError(
+                f"the actor outputs {n_out} actions; a routed policy's are a bid, an ask and "
+                "a routing action per venue (3, 4, ...)"
+            )
+        if not self.routed and (n_out < 2 or n_out % 2):
             # A bid and an ask action per venue: 2 on a single venue, 2V on MultiVenue-v0.
             raise ValueError(
                 f"the actor outputs {n_out} actions; expected a bid and an ask per venue "
-                "(2, 4, ...)"
+                "(2, 4, ...; a routed run's policy.npz or metadata.json records "
+                "action_form='routed')"
             )
+        self.n_venues = n_out - 2 if self.routed else n_out // 2
         if not (self.obs_var + self.epsilon > 0).all():
             raise ValueError("obs_var + epsilon must be > 0 (a zero variance needs epsilon > 0)")
         self.name = name
@@ -253,6 +309,12 @@ class PPOPolicy:
         missing = [
             f for f in self.feature_names if f not in names and not (seat and f == AGENT_ID_FEATURE)
         ]
+        if missing and self.routed:
+            raise KeyError(
+                f"policy {self.name!r} was trained on mm_gym/MultiVenue-v0's routed action "
+                f"form ({self.n_venues} venues): it plays only that env with "
+                f"action_form='routed', which observes its features (this env lacks {missing[:3]})"
+            )
         if missing:
             raise KeyError(
                 f"policy {self.name!r} needs features {missing} that the environment does not "
@@ -267,10 +329,12 @@ class PPOPolicy:
         self._target = None if same else target
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """Map observations ``(n, d)`` to deterministic actions ``(n, 2V)`` float32 in [-1, 1].
+        """Map observations ``(n, d)`` to deterministic actions float32 in [-1, 1].
 
-        ``V`` is 1 for a policy trained on a single venue, the number of venues for one trained
-        on ``mm_gym/MultiVenue-v0`` (a bid and an ask action per venue, in venue order).
+        ``(n, 2V)``: ``V`` is 1 for a policy trained on a single venue, the number of venues for
+        one trained on ``mm_gym/MultiVenue-v0`` (a bid and an ask action per venue, in venue
+        order). A routed policy's are ``(n, 2 + V)``: a bid and an ask action, then a routing
+        action per venue.
         """
         if self._cols is None:
             raise RuntimeError(f"PPOPolicy {self.name!r}: act() called before reset(rng, context)")
@@ -291,13 +355,15 @@ class PPOPolicy:
             h = h @ w.T + b
             if i < last:
                 h = np.tanh(h) if self.activation == "tanh" else np.maximum(h, 0.0)
-        a = np.clip(h, -1.0, 1.0)
+        a = np.clip(h, -1.0, 1.0).astype(np.float32)
         if self._target is not None:
-            # The offsets (ticks) the actions meant in training, then this env's actions for them.
-            offsets = actions_to_offsets(a, self.max_offset_ticks, self.action_mapping)
+            # The offsets (ticks) the actions meant in training, then this env's actions for them
+            # (a routed policy's routing actions are weights, not offsets: kept).
+            quotes = a[:, :2] if self.routed else a
+            offsets = actions_to_offsets(quotes, self.max_offset_ticks, self.action_mapping)
             max_offset, mapping = self._target
-            return offsets_to_actions(offsets, max_offset, mapping)
-        return a.astype(np.float32)
+            quotes[...] = offsets_to_actions(offsets, max_offset, mapping)
+        return a
 
     def __repr__(self) -> str:
         """``PPOPolicy(name, layers)``."""
@@ -346,7 +412,8 @@ def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPoli
             missing or invalid arrays; the message names the file.
         mm_gym.ConfigError: If the run's ``metadata.json`` records an env id that is no longer
             registered (a run trained on a ``-v0`` id; one line naming it and the current id),
-            or MultiVenue-v0's routed action form (``env_kwargs.action_form``).
+            or an unknown ``env_kwargs.action_form``. The action form is read from there
+            (:class:`PPOPolicy`; ``policy.npz`` records it too).
     """
     path = Path(run)
     file = path if path.suffix == ".npz" else path / POLICY_FILE
@@ -367,14 +434,14 @@ def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPoli
     if trained_on is not None:
         # A policy of a retired env version learnt another market: refused, not converted.
         check_trained_env_id(trained_on, str(file.parent))
-    _check_action_form(run_folder)
+    action_form = _action_form(run_folder)
     try:
         arrays = _read_npz(file)
         if name is None and seat:
             name = f"{file.parent.resolve().parent.name}.{seat}"
         if name is None:
             name = (path.parent.name if path.suffix == ".npz" else path.name) or "ppo"
-        return PPOPolicy(arrays, name=name)
+        return PPOPolicy(arrays, name=name, action_form=action_form)
     except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PolicyFileError(f"{file}: {detail}") from None
@@ -410,15 +477,15 @@ def trained_env_id(folder: Path) -> str | None:
     return env_id if isinstance(env_id, str) else None
 
 
-def _check_action_form(folder: Path) -> None:
-    """Refuse a run trained on MultiVenue-v0's routed action form (its actions are not 2V)."""
+def _action_form(folder: Path) -> str | None:
+    """The action form the run was trained with (``metadata.json``'s ``env_kwargs``), if any."""
     kwargs = _run_metadata(folder).get("env_kwargs")
-    if isinstance(kwargs, dict) and kwargs.get("action_form", "per_venue") != "per_venue":
-        raise ConfigError(
-            f"{folder} was trained with action_form={excerpt(kwargs['action_form'])}: a "
-            "policy loads as per-venue quotes only (action_form='per_venue'); use the run's "
-            "SB3 checkpoint with the routed env"
-        )
+    if not isinstance(kwargs, dict) or "action_form" not in kwargs:
+        return None
+    try:
+        return _checked_form(kwargs["action_form"])
+    except ConfigError as exc:
+        raise ConfigError(f"{folder}: its metadata.json's env_kwargs: {exc}") from None
 
 
 def _read_npz(file: Path) -> dict[str, np.ndarray]:

@@ -269,7 +269,8 @@ def policy_arrays(
             never read with another mapping; see :class:`agents.policy.PPOPolicy`).
 
     Returns:
-        The arrays of ``policy.npz`` (see :class:`agents.policy.PPOPolicy`).
+        The arrays of ``policy.npz`` (see :class:`agents.policy.PPOPolicy`); ``action_form``
+        ``"routed"`` if ``venv`` steps MultiVenue-v0's routed form.
     """
     policy = model.policy
     layers: list[Any] = [
@@ -304,4 +305,8 @@ def policy_arrays(
         max_offset_ticks=np.float64(max_offset_ticks),
         action_mapping=np.array(check_action_mapping(action_mapping)),
     )
+    if getattr(venv.venv, "action_form", "per_venue") == "routed":
+        # MultiVenue-v0's routed form: 2 + V actions (recorded only then, so a per-venue
+        # actor's file is as before).
+        arrays["action_form"] = np.array("routed")
     return arrays

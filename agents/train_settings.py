@@ -199,19 +199,10 @@ def check_market(args: Any, fail: Fail) -> None:
     Checked with the settings, before anything is built or created: an unknown value would
     otherwise fail deep inside Gymnasium (``CartPole-v1``: a bare ``IndexError``). On
     ``mm_gym/MultiVenue-v0`` mm2 is each venue's built-in rival, so ``--rival`` must be
-    ``builtin``; ``--regime`` applies to the asset's market as on a single venue. Its routed
-    action form (``--env-kwargs action_form=routed``) trains with ``--eval-episodes 0`` only.
+    ``builtin``; ``--regime`` applies to the asset's market as on a single venue.
     """
     import mm_gym
     from mm_gym.config import ConfigError, setting_preset
-
-    form = args.env_kwargs.get("action_form", "per_venue")
-    if form == "routed" and args.eval_episodes > 0:
-        fail(
-            f"action_form='routed' with eval_episodes={args.eval_episodes}: the final table "
-            "plays the multi-venue tournament, whose baselines and policy files quote per "
-            "venue; pass --eval-episodes 0"
-        )
 
     trainable = mm_gym.BOOK_ENV_IDS + mm_gym.MULTI_VENUE_ENV_IDS
     if args.env_id in mm_gym.MULTI_VENUE_ENV_IDS and args.rival != "builtin":

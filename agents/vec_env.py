@@ -121,6 +121,11 @@ class MarketMakingSB3VecEnv(VecEnv):
         self._finished: list[dict[str, np.ndarray]] = []
         self._clear_stats(np.ones(self.num_envs, np.bool_))
 
+    @property
+    def action_form(self) -> str:
+        """The env's action form: ``"routed"`` (MultiVenue-v0's routed form) or ``"per_venue"``."""
+        return "routed" if self._routed else "per_venue"
+
     # ------------------------------------------------------------------ statistics
     def _clear_stats(self, mask: np.ndarray) -> None:
         """Zero the running per-episode sums of the sub-envs in ``mask``."""

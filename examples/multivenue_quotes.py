@@ -86,8 +86,14 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=32)
     p.add_argument("--seed", type=int, default=2_000_000)
     args = p.parse_args()
+    run = agents.load_policy(args.run)
+    if run.action_form != "per_venue":
+        p.error(
+            f"{args.run} was trained on the routed action form: this profile reads per-venue "
+            "quotes (evaluate it with python -m mm_gym.multivenue.tournament --runs)"
+        )
     policies = [
-        agents.load_policy(args.run),
+        run,
         make_multivenue_policy("everywhere_touch"),
         make_multivenue_policy("everywhere_as"),
     ]

@@ -13,7 +13,6 @@ from helpers import load_script
 pytest.importorskip("stable_baselines3")
 
 import agents
-from mm_gym.config import ConfigError
 from mm_gym.multivenue import MultiVenueVectorEnv
 from mm_gym.multivenue import tournament as tour
 
@@ -91,33 +90,50 @@ def test_multivenue_resume_after_ctrl_c_is_exact(tmp_path):
         ([*MV, "--eval-baselines", "avellaneda_stoikov"], "not a baseline of mm_gym/MultiVenue"),
         (["--eval-baselines", "routed_as"], "'routed_as' is not a baseline of mm_gym/MarketMak"),
         ([*MV, "--regime", "nope"], "regime='nope' is not valid"),
-        (
-            [*MV, "--env-kwargs", "action_form=routed"],
-            "action_form='routed' with eval_episodes=200: the final table plays",
-        ),
     ],
 )
 def test_unsupported_multivenue_combinations_exit_with_one_line(argv, message, cli_error):
     assert message in cli_error(train.cli, argv, prog="train.py")
 
 
-def test_ppo_trains_on_the_routed_action_form(tmp_path):
+def test_a_routed_run_its_final_table_and_its_evaluation(tmp_path, capsys, cli_error):
     routed = [x if x != "horizon_steps=40" else "horizon_steps=40 action_form=routed" for x in TINY]
-    argv = [
-        *routed,
-        *MV,
-        "--runs-dir",
-        str(tmp_path),
-        "--run-name",
-        "rt",
-        "--total-timesteps",
-        "256",
-    ]
-    run = train.main([w for x in argv for w in x.split(" ")], None)
+    argv = [*routed, *MV, "--runs-dir", str(tmp_path), "--run-name", "rt", "--eval-episodes", "2"]
+    run = train.main([w for x in [*argv, "--total-timesteps", "256"] for w in x.split(" ")], None)
     meta = json.loads((run / "metadata.json").read_text())
     assert meta["status"] == "completed" and meta["env_kwargs"]["action_form"] == "routed"
-    with pytest.raises(ConfigError, match="trained with action_form='routed'"):
-        agents.load_policy(run)  # its 2 + V actions are not a per-venue policy's 2V
+    # The final table: the routed policy against the per-venue baselines, on the same seeds.
+    table = pd.read_csv(run / "evaluation.csv")
+    assert list(table.policy) == ["rt", "routed_as", "routed_glft", "everywhere_as"]
+    assert (table.n_episodes == 2).all() and np.isfinite(table.total_pnl_diff).all()
+    policy = agents.load_policy(run)
+    assert policy.action_form == "routed" and policy.n_venues == 3
+    with np.load(run / "policy.npz") as arrays:  # recorded in the file too
+        assert str(arrays["action_form"]) == "routed" and arrays["biases_2"].shape == (5,)
+    # evaluate.py --env-id plays it beside the baselines; summary.csv has its row.
+    out = tmp_path / "eval"
+    argv = [
+        "--env-id", "mm_gym/MultiVenue-v0", "--runs", str(run), "--contestants",
+        "routed_as,everywhere_as", "--regimes", "default", "--episodes", "2", "--horizon", "40",
+        "--out", str(out), "--no-progress",
+    ]  # fmt: skip
+    assert evaluate.main(argv) == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary.contestant) == ["routed_as", "everywhere_as", "ppo:rt"]
+    assert np.isfinite(summary.total_pnl_mean).all()
+    router = pd.read_csv(out / "router.csv")
+    assert set(router.contestant) == {"routed_as", "everywhere_as", "ppo:rt"}
+    # The tournament too; as a single-venue contestant it is refused in one line.
+    argv = ["--runs", str(run), "--contestants", "everywhere_as", "--episodes", "2", "--steps",
+            "40", "--out", str(tmp_path / "tour"), "--no-progress"]  # fmt: skip
+    assert tour.main(argv) == 0
+    assert "ppo:rt" in set(pd.read_csv(tmp_path / "tour" / "summary.csv").contestant)
+    capsys.readouterr()
+    err = cli_error(evaluate.main, ["--runs", str(run)], prog="evaluate.py")
+    assert f"run {str(run)!r} was trained on a multi-venue env" in err
+    argv = ["--env-id", "mm_gym/Portfolio-v0", "--runs", str(run), "--contestants", "routed_as"]
+    err = cli_error(evaluate.main, argv, prog="evaluate.py")
+    assert "--runs is not available with --env-id mm_gym/Portfolio-v0" in err
 
 
 def _fake_run(folder: Path, env_id: str) -> Path:

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mm_gym.multivenue.routing import DEFAULT_ACTION_FORM, quoted_venues
+
 __all__ = [
     "HEDGE_PARTS",
     "PARTS",
@@ -146,8 +148,10 @@ class _Episodes:
         self.step_pnl = np.zeros((n, steps))
 
     def quotes(self, t: int, actions: np.ndarray) -> None:
-        """Count the slots quoted (not parked at +1 on both sides) by step ``t``'s actions."""
-        quoted = ~(actions.reshape(self.n, -1, 2) >= 1.0).all(axis=2)
+        """Count the slots quoted (not parked at +1 on both sides, not sized 0) at step ``t``."""
+        core = self.core
+        form = getattr(core, "action_form", DEFAULT_ACTION_FORM)
+        quoted = quoted_venues(actions, form, getattr(core, "budget_lots", 0))
         self.acc["quoted_steps"] += quoted
         self.quoted_path[t] = quoted.sum(axis=0)
 
@@ -215,7 +219,10 @@ def run_batch(
     ``overrides``: further keyword overrides of the env (market fields, reward options), as
     ``gym.make_vec`` takes them; ``steps`` sets ``horizon_steps``. ``portfolio``: None plays
     ``MultiVenue-v0``; a :class:`~mm_gym.portfolio.PortfolioConfig` (or a mapping of its fields)
-    plays ``Portfolio-v0``, whose action ``policy`` must give.
+    plays ``Portfolio-v0``, whose action ``policy`` must give. A policy whose ``action_form``
+    is ``"routed"`` (a routed run, :func:`agents.load_policy`) plays ``MultiVenue-v0`` with
+    ``action_form="routed"``, which maps its actions to per-venue quotes
+    (:func:`~mm_gym.multivenue.routing.routed_quotes`); any other plays the per-venue form.
 
     Returns:
         Arrays with a leading episode axis: ``episode_reward``, ``total_pnl``, ``sharpe``,
@@ -230,6 +237,7 @@ def run_batch(
 
     n = len(seeds)
     kwargs = {**(overrides or {}), "horizon_steps": steps}
+    kwargs["action_form"] = getattr(policy, "action_form", DEFAULT_ACTION_FORM)
     env = _make_env(n, preset, DEFAULT_VENUES if venues is None else venues, kwargs, portfolio)
     senti = [i for i, f in enumerate(env.feature_names) if f.rsplit(".", 1)[-1] == "sentiment"]
     obs, _ = env.reset(seed=[int(s) for s in seeds])

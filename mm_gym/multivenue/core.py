@@ -27,9 +27,8 @@ from mm_gym.multivenue.config import VenueConfig
 from mm_gym.multivenue.market import MultiVenueMarket
 from mm_gym.multivenue.routing import (
     DEFAULT_ACTION_FORM,
-    allocate_lots,
     check_action_form,
-    route_weights,
+    routed_quotes,
 )
 from mm_gym.observations import FEATURE_NAMES_ALL, feature_bounds
 from mm_gym.policy import PolicyContext
@@ -216,13 +215,12 @@ class MultiVenueCore(MultiVenueMarket):
     def routed_quotes(self, actions: np.ndarray) -> None:
         """Set this step's offsets and sizes from ``(n, 2 + V)`` routed actions.
 
-        The bid and ask offsets (one pair, every venue, from its own mid) and the sizes:
-        :func:`~mm_gym.multivenue.routing.allocate_lots` of :attr:`budget_lots` by the routing
-        weights, the same on both sides (0 lots: no quote on that venue).
+        :func:`~mm_gym.multivenue.routing.routed_quotes`: the bid and ask offsets (one pair,
+        every venue, from its own mid) and the sizes, :attr:`budget_lots` allocated by the
+        routing weights, the same on both sides (0 lots: no quote on that venue).
         """
-        offsets = actions_to_offsets(actions[:, :2], self.max_offset, self.mapping)
-        self._offsets[:] = offsets[:, None, :]
-        lots = allocate_lots(route_weights(actions[:, 2:]), self.budget_lots)
+        offsets, lots = routed_quotes(actions, self.max_offset, self.mapping, self.budget_lots)
+        self._offsets[:] = offsets
         self._sizes[:] = lots[:, :, None]
 
     def settle(self) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:

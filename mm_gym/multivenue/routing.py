@@ -8,6 +8,8 @@ per venue. The routing actions become weights by the clipped-linear map
 ``quote_size_lots * V`` lots per side (the total the per-venue form quotes) is split over the
 venues in proportion to the weights, in whole lots, by the largest-remainder method
 (:func:`allocate_lots`). A venue allocated 0 lots gets no quote; all weights 0 quote nowhere.
+:func:`routed_quotes` is the whole map, from actions to per-venue offsets and lots: the env
+quotes with it, and the evaluator reads a routed policy's venue choices with it.
 
 Why clipped-linear rather than a softmax: -1 is an exact 0 (a router can leave a venue out, which
 no finite softmax input can), the centre of the Box, where PPO, SAC and TD3 start, splits the
@@ -21,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from mm_gym.actions import actions_to_offsets
 from mm_gym.config import ConfigError, excerpt
 
 __all__ = [
@@ -29,7 +32,9 @@ __all__ = [
     "WEIGHT_RESOLUTION",
     "allocate_lots",
     "check_action_form",
+    "quoted_venues",
     "route_weights",
+    "routed_quotes",
 ]
 
 ACTION_FORMS: tuple[str, ...] = ("per_venue", "routed")
@@ -94,3 +99,38 @@ def allocate_lots(weights: np.ndarray, budget_lots: int) -> np.ndarray:
     np.put_along_axis(rank, order, np.arange(w.shape[1])[None, :].repeat(len(w), 0), axis=1)
     lots += rank < left
     return np.where(total > 0, lots, 0)
+
+
+def routed_quotes(
+    actions: np.ndarray, max_offset_ticks: float, mapping: str, budget_lots: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The per-venue quotes of ``(n, 2 + V)`` routed actions (the module docstring's map).
+
+    Args:
+        actions: A bid and an ask action, then a routing action per venue, per row.
+        max_offset_ticks: The offset of an action of +1 (the env's ``max_offset_ticks``).
+        mapping: The env's ``action_mapping`` (:func:`mm_gym.actions.actions_to_offsets`).
+        budget_lots: Lots per side split over the venues (``quote_size_lots * V``).
+
+    Returns:
+        ``(offsets, lots)``: ``(n, V, 2)`` bid and ask offsets in ticks from each venue's own
+        mid (the same pair on every venue) and ``(n, V)`` int64 lots per side (0: no quote).
+    """
+    a = np.asarray(actions)
+    pair = actions_to_offsets(a[:, :2], max_offset_ticks, mapping)
+    offsets = np.repeat(pair[:, None, :], a.shape[1] - 2, axis=1)
+    return offsets, allocate_lots(route_weights(a[:, 2:]), budget_lots)
+
+
+def quoted_venues(actions: np.ndarray, action_form: str, budget_lots: int) -> np.ndarray:
+    """``(n, V)`` bool: the venues ``(n, width)`` actions quote (not parked, not sized 0).
+
+    Per venue: a venue is parked when both its actions are at +1 (the widest quote, which the
+    multi-venue baselines send to leave a venue). Routed: the one quote is parked so on every
+    venue, and a venue allocated 0 lots (:func:`routed_quotes`) is not quoted either.
+    """
+    a = np.asarray(actions)
+    if action_form != "routed":
+        return np.logical_not((a.reshape(len(a), -1, 2) >= 1.0).all(axis=2))
+    lots = allocate_lots(route_weights(a[:, 2:]), budget_lots)
+    return (lots > 0) & ~(a[:, :2] >= 1.0).all(axis=1, keepdims=True)

@@ -20,9 +20,12 @@ router's venue choices).
 
 Trained policies play too: ``--runs runs/<name> ...`` adds each ``train.py`` run trained on
 ``mm_gym/MultiVenue-v0`` (``python train.py --env-id mm_gym/MultiVenue-v0``) as the contestant
-``ppo:<name>`` (:func:`agents.load_policy`); ``--baseline`` may name one. ``evaluate.py --env-id
-mm_gym/MultiVenue-v0`` plays the same episodes through :func:`play` (per regime, with its
-exports and report: :mod:`mm_gym.evaluation.venues`); without ``--env-id`` it refuses such a run.
+``ppo:<name>`` (:func:`agents.load_policy`); ``--baseline`` may name one. A run trained with
+``--env-kwargs action_form=routed`` plays the env's routed form, whose own map turns its one
+quote and routing vector into per-venue quotes (:func:`~mm_gym.multivenue.routing.
+routed_quotes`), on the same episodes as the rest. ``evaluate.py --env-id mm_gym/MultiVenue-v0``
+plays the same episodes through :func:`play` (per regime, with its exports and report:
+:mod:`mm_gym.evaluation.venues`); without ``--env-id`` it refuses such a run.
 
 Files (into ``--out``, default ``exports/multivenue/<timestamp>``, through
 :mod:`mm_gym.output_folder`: written into a temporary folder and moved into place; an existing
@@ -116,7 +119,8 @@ def play(
     Args:
         contestants: Names of :data:`baselines.multivenue.MULTIVENUE_BASELINES`, or
             multi-venue QuotingPolicies (e.g. :func:`agents.load_policy` of a run), labelled
-            by their ``name``.
+            by their ``name``; one whose ``action_form`` is ``"routed"`` plays the routed env
+            (:func:`run_batch`), on ``MultiVenue-v0`` only.
         episodes: Episodes per contestant.
         steps: Steps per episode (the market's ``horizon_steps``).
         batch: Episodes stepped together (vector env size).
@@ -133,6 +137,9 @@ def play(
             (:class:`baselines.portfolio.PerAsset`); the slots are then ``asset<a>.<venue>``.
         on_batch: Called with the contestant's name, the batch's seeds and
             :func:`run_batch`'s results after each batch (e.g. for ``quoted_path``).
+
+    Raises:
+        ValueError: Before anything is played, if a routed contestant is given a ``portfolio``.
     """
     from tqdm import tqdm
 
@@ -150,6 +157,13 @@ def play(
         all_seeds = np.asarray(seeds).astype(np.int64)
     total = len(contestants) * len(all_seeds) * steps
     n_assets = None if portfolio is None else check_portfolio(portfolio).n_assets
+    for c in contestants:
+        if n_assets is not None and getattr(c, "action_form", "per_venue") != "per_venue":
+            raise ValueError(
+                f"{getattr(c, 'name', c)!r} was trained on MultiVenue-v0's routed action form "
+                "(one quote and a routing vector over one asset's venues): it cannot play "
+                "Portfolio-v0, which takes per-venue quotes for every asset"
+            )
     slots = slot_names([v.name for v in vs], n_assets)
     with tqdm(total=total, unit="step", disable=None if progress else True) as bar:
         for contestant in contestants:
@@ -383,12 +397,14 @@ def _venues(text: str | None) -> tuple[Any, ...]:
 def load_runs(folders: Sequence[str], venues: Any = None) -> list[QuotingPolicy]:
     """The trained policies of ``train.py`` run folders as contestants ``ppo:<folder name>``.
 
-    Each run must have been trained on a multi-venue env id (its ``metadata.json``) and observe
-    only features the multi-venue env of ``venues`` has.
+    Each run must have been trained on a multi-venue env id (its ``metadata.json``), observe
+    only features the multi-venue env of ``venues`` has and quote its number of venues. A run
+    trained on the routed action form loads as a routed policy (:func:`run_batch` plays it so).
 
     Raises:
         CliError: One line naming the run and what is wrong (missing, not a multi-venue run,
-            unreadable policy, features the env does not observe, a name given twice).
+            unreadable policy, features the env does not observe, another number of venues, a
+            name given twice).
     """
     if not folders:
         return []
@@ -417,6 +433,11 @@ def load_runs(folders: Sequence[str], venues: Any = None) -> list[QuotingPolicy]
             raise CliError(
                 f"--runs {text!r} was trained on features {missing[:3]} that these venues' "
                 f"env does not observe (venues {[v.name for v in observed.venues]})"
+            )
+        if policy.n_venues != len(observed.venues):
+            raise CliError(
+                f"--runs {text!r} quotes {policy.n_venues} venues ({policy.action_form} actions); "
+                f"these venues are {len(observed.venues)}: {[v.name for v in observed.venues]}"
             )
         if any(p.name == policy.name for p in policies):
             raise CliError(f"--runs names {policy.name!r} twice")
