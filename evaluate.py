@@ -64,7 +64,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mm_gym.cli import CliError, flag, parse_settings, settings_parser
+from mm_gym.cli import CliError, Fail, exit_with_error, flag, parse_settings, settings_parser
 from mm_gym.config import book_preset_names
 from mm_gym.output_folder import EXPORT_MARKER, prepare_output, publish
 
@@ -156,10 +156,8 @@ class Args:
 BASELINE = "avellaneda_stoikov"  # paired differences are taken against this contestant
 
 
-def fail(message: str) -> NoReturn:
-    """Print one error line and exit with code 2."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+fail: Fail = exit_with_error(PROG)
+"""Print one error line and exit with code 2."""
 
 
 def parse_args(argv: list[str] | None = None) -> Args:

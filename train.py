@@ -68,7 +68,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 
 def _interrupted_while_starting(signum: int, frame: Any) -> None:
@@ -101,7 +101,14 @@ from agents.train_session import (
     train,
 )
 from agents.train_settings import check_run_name, check_settings
-from mm_gym.cli import check_types, parse_settings, settings_from_file, settings_parser
+from mm_gym.cli import (
+    Fail,
+    check_types,
+    exit_with_error,
+    parse_settings,
+    settings_from_file,
+    settings_parser,
+)
 from mm_gym.config import (
     ConfigError,
     book_preset_names,
@@ -299,10 +306,8 @@ class Args:
     )
 
 
-def fail(message: str) -> NoReturn:
-    """Print one error line and exit with code 2."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+fail: Fail = exit_with_error(PROG)
+"""Print one error line and exit with code 2."""
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[Args, set[str]]:
