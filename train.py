@@ -65,32 +65,54 @@ import itertools
 import os
 import signal
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Each Ctrl-C received before training: "starting" (the imports below; its line printed there)
+# or "running". Python swallows an exception raised in a weakref callback (the import machinery
+# runs one per module lock) and goes on: raise_if_interrupted() raises a recorded one again.
+_INTERRUPTED: list[str] = []
+
 
 def _interrupted_while_starting(signum: int, frame: Any) -> None:
     """Ctrl-C while the script's own imports run: one line and exit 130, not a traceback."""
+    _INTERRUPTED.append("starting")
     print("train.py: error: interrupted while starting; nothing was written", file=sys.stderr)
     sys.exit(130)
 
 
+def _interrupted(signum: int, frame: Any) -> None:
+    """Ctrl-C before training starts: recorded, then raised as ``KeyboardInterrupt``."""
+    _INTERRUPTED.append("running")
+    raise KeyboardInterrupt
+
+
+def raise_if_interrupted() -> None:
+    """Raise ``KeyboardInterrupt`` if a Ctrl-C was received (and maybe swallowed) since start."""
+    if _INTERRUPTED:
+        raise KeyboardInterrupt
+
+
+def _unraisable(info: Any) -> None:
+    """``sys.unraisablehook``: a swallowed Ctrl-C is already recorded; anything else is reported."""
+    if info.exc_type is not None and issubclass(info.exc_type, (KeyboardInterrupt, SystemExit)):
+        return
+    sys.__unraisablehook__(info)
+
+
 # Set before the imports below (numba, the package: seconds on a loaded machine) and replaced by
-# Python's own handler when cli() starts; a test importing this file keeps Python's handler.
+# _interrupted when cli() starts; a test importing this file keeps Python's handler.
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, _interrupted_while_starting)
-
-import yaml
+    sys.unraisablehook = _unraisable
 
 from agents.run_folder import (
     RUN_MARKER,
     check_new_run_folder,
-    claim_run_folder,
     clean_run_folder,
-    default_run_name,
     enter_lock,
+    start_new_run,
     write_metadata,
 )
 from agents.train_session import (
@@ -105,6 +127,7 @@ from mm_gym.cli import (
     Fail,
     check_types,
     exit_with_error,
+    one_line,
     parse_settings,
     settings_from_file,
     settings_parser,
@@ -116,7 +139,7 @@ from mm_gym.config import (
     read_config_file,
     setting_preset,
 )
-from mm_gym.files import MemoryLimitError, array_bytes, atomic_write_text, check_memory
+from mm_gym.files import MemoryLimitError, array_bytes, check_memory
 
 # numba (the market) and torch (PPO) each run an OpenMP pool on the 2 cores; their default
 # busy-waiting threads starve each other between the env step and the update (measured 3-10x
@@ -418,10 +441,8 @@ def resumed_settings(args: Args, given: set[str], run_dir: Path) -> Args:
 def read_metadata(run_dir: Path) -> dict[str, Any]:
     """The run's ``metadata.json`` (empty if the run predates it)."""
     path = run_dir / RUN_MARKER
-    if not path.exists():
-        return {}
     try:
-        return read_config_file(path, "run metadata")
+        return read_config_file(path, "run metadata") if path.exists() else {}
     except ConfigError as exc:
         fail(str(exc))
 
@@ -481,13 +502,15 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
                       "starting it again", file=sys.stderr)  # fmt: skip
         # 2. libraries, threads, determinism
         set_up_torch(args.torch_threads)
+        raise_if_interrupted()
         # 3. environment and model (new, or restored); all checked before a folder is touched
         overrides = env_overrides(args)
         check_env_and_memory(args, overrides)
         model, venv, wall_before = build_or_restore(args, overrides, run_dir, metadata)
         round_total_timesteps(args, int(model.num_timesteps))
+        raise_if_interrupted()
         if run_dir is None:
-            run_dir, metadata = start_new_run(args, hold)
+            run_dir, metadata = start_new_run(args, hold, fail, PROG)
         attach_logs(model, run_dir)
         # 4. train, with checkpoints on schedule and on Ctrl-C / SIGTERM
         saver = make_checkpointer(run_dir, model, venv, metadata, wall_before)
@@ -641,62 +664,33 @@ def new_model(args: Args, overrides: dict[str, Any]) -> tuple[Any, Any]:
     return model, venv
 
 
-def start_new_run(args: Args, hold: contextlib.ExitStack) -> tuple[Path, dict[str, Any]]:
-    """Claim the run folder (locked in ``hold``); write its marker and settings first."""
-    default_name = default_run_name(args.env_id, args.seed)
-    run_dir = claim_run_folder(
-        args.runs_dir, args.run_name, args.overwrite, default_name, hold, fail
-    )
-    args.run_name = run_dir.name
-    # The marker first: from here on --overwrite recognises the folder as a run.
-    metadata = {
-        "created_by": PROG,
-        "status": "running",
-        "run_name": run_dir.name,
-        "env_id": args.env_id,
-        "seed": args.seed,
-        "num_timesteps": 0,
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "checkpoint_sha256": [],
-    }
-    write_metadata(run_dir, metadata)
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(dataclasses.asdict(args)))
-    return run_dir, metadata
-
-
-def _one_line(exc: BaseException) -> str:
-    """``Type: first line of the message``, bounded: an unexpected error as one line."""
-    lines = str(exc).strip().splitlines()
-    text = (lines[0] if lines else "")[:200]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def cli(argv: list[str] | None = None) -> int:
     """The command line: :func:`main`, every failure reported as one ``train.py: error:`` line.
 
     Returns:
         The exit status: 0, 1 (unexpected error), 2 (invalid settings), 130 (interrupted).
     """
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # a Ctrl-C from here: below
+    # A Ctrl-C from here: below (training installs its own handler, which saves a checkpoint).
+    signal.signal(signal.SIGINT, _interrupted)
     try:
         main(argv)
     except SystemExit as exc:  # fail() has printed its line; --help exits 0
         return exc.code if isinstance(exc.code, int) else 2
-    except KeyboardInterrupt:
-        print(
-            f"{PROG}: error: interrupted; nothing more was saved (a started run keeps its "
-            "last checkpoint: python train.py --resume runs/<name>; one stopped before its "
-            "first checkpoint starts again under the same --run-name)",
-            file=sys.stderr,
-        )
-        return 130
     except MemoryError as exc:
-        print(f"{PROG}: error: out of memory ({_one_line(exc)}); try a smaller --n-envs",
+        print(f"{PROG}: error: out of memory ({one_line(exc)}); try a smaller --n-envs",
               file=sys.stderr)  # fmt: skip
         return 1
-    except Exception as exc:  # the last resort of "never a traceback"
-        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
-        return 1
+    except (KeyboardInterrupt, Exception) as exc:
+        # A Ctrl-C landing inside a library's C code may surface as that library's error.
+        if not isinstance(exc, KeyboardInterrupt) and not _INTERRUPTED:
+            print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)  # never a traceback
+            return 1
+        if "starting" not in _INTERRUPTED:  # else its line was printed while the imports ran
+            print(f"{PROG}: error: interrupted; nothing more was saved (a started run keeps its "
+                  "last checkpoint: python train.py --resume runs/<name>; one stopped before its "
+                  "first checkpoint starts again under the same --run-name)",
+                  file=sys.stderr)  # fmt: skip
+        return 130
     return 0
 
 

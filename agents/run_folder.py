@@ -11,6 +11,7 @@ reported through the tool's ``fail`` (one error line, exit code 2), as :mod:`mm_
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -21,6 +22,8 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from mm_gym.cli import Fail
 from mm_gym.files import (
@@ -236,3 +239,32 @@ def newest_completed_run(runs_dir: Path) -> Path | None:
         if status == "completed":
             done.append((mtime, folder.name, folder))
     return max(done)[2] if done else None
+
+
+def start_new_run(
+    args: Any, hold: contextlib.ExitStack, fail: Fail, prog: str
+) -> tuple[Path, dict[str, Any]]:
+    """Claim ``train.py``'s run folder (locked in ``hold``); write its marker and settings first.
+
+    ``args``: the run's settings dataclass (``env_id``, ``seed``, ``runs_dir``, ``run_name``,
+    ``overwrite``); ``run_name`` is set to the folder's name.
+    """
+    default_name = default_run_name(args.env_id, args.seed)
+    run_dir = claim_run_folder(
+        args.runs_dir, args.run_name, args.overwrite, default_name, hold, fail
+    )
+    args.run_name = run_dir.name
+    # The marker first: from here on --overwrite recognises the folder as a run.
+    metadata = {
+        "created_by": prog,
+        "status": "running",
+        "run_name": run_dir.name,
+        "env_id": args.env_id,
+        "seed": args.seed,
+        "num_timesteps": 0,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "checkpoint_sha256": [],
+    }
+    write_metadata(run_dir, metadata)
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(dataclasses.asdict(args)))
+    return run_dir, metadata

@@ -103,6 +103,13 @@ def exit_with_error(prog: str) -> Fail:
     return fail
 
 
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``, bounded: an unexpected error as one line."""
+    lines = str(exc).strip().splitlines()
+    text = (lines[0] if lines else "")[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def add_export_flags(p: argparse.ArgumentParser, folder: str) -> None:
     """Add the flags of a tool that writes an export folder (``exports/<folder>/<time>``).
 

@@ -434,6 +434,39 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
     assert len(err.strip().splitlines()) == 1
 
 
+def test_a_swallowed_ctrl_c_still_stops_the_run(tmp_path, monkeypatch, capsys):
+    """A Ctrl-C raised inside a weakref callback (the import machinery's module locks) is
+    swallowed by Python; the recorded signal stops the run before any folder is made."""
+    real = train.set_up_torch
+
+    def swallowed(threads: int) -> None:
+        real(threads)
+        train._INTERRUPTED.append("running")  # what _interrupted records before it raises
+
+    monkeypatch.setattr(train, "set_up_torch", swallowed)
+    monkeypatch.setattr(train, "_INTERRUPTED", [])
+    argv = [*TINY, "--runs-dir", str(tmp_path), "--run-name", "x", "--total-timesteps", "64"]
+    assert train.cli(argv) == 130
+    assert not (tmp_path / "x").exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("train.py: error: interrupted"), err
+
+
+def test_the_unraisable_hook_keeps_only_a_swallowed_ctrl_c_quiet(monkeypatch, capsys):
+    class RaisesOnDel:
+        def __init__(self, exc: BaseException) -> None:
+            self.exc = exc
+
+        def __del__(self) -> None:
+            raise self.exc
+
+    monkeypatch.setattr(sys, "unraisablehook", train._unraisable)
+    RaisesOnDel(KeyboardInterrupt())  # Python swallows it: "Exception ignored in ..."
+    assert capsys.readouterr().err == ""
+    RaisesOnDel(ValueError("lost"))
+    assert "ValueError: lost" in capsys.readouterr().err
+
+
 def test_ctrl_c_before_training_is_one_line(tmp_path):
     proc = _cli(*TINY, "--runs-dir", str(tmp_path), "--run-name", "x", "--total-timesteps", "64")
     time.sleep(1.5)  # importing torch, building the env
