@@ -360,7 +360,14 @@ def test_policy_choices_list_baselines_and_runs(tmp_path: Path) -> None:
     assert policy_choices(tmp_path, rival=True)[0] == "builtin"
 
 
-def test_evaluation_baselines_are_evaluate_pys_contestants() -> None:
+def test_evaluation_baselines_are_evaluate_pys_contestants(monkeypatch) -> None:
+    from baselines import calibration
+
+    # The last name is sentiment_as, tuned when built (12 candidates x 512 episodes, a minute):
+    # the wiring is under test here, the tuning in tests/test_news_market.py.
+    monkeypatch.setattr(calibration, "SENTIMENT_KAPPAS", (0.0, 2.0))
+    monkeypatch.setattr(calibration, "SENTIMENT_WEIGHTS", ((1.0, 0.5),))
+    monkeypatch.setattr(calibration, "SENTIMENT_TUNING_EPISODES", 2)
     names = evaluation_baselines()
     if not names:
         pytest.skip("agents.BASELINE_NAMES is not available")
