@@ -122,7 +122,7 @@ from agents.train_session import (
     record_session,
     train,
 )
-from agents.train_settings import check_run_name, check_settings
+from agents.train_settings import check_run_name, check_settings, check_trained_actions
 from mm_gym.cli import (
     Fail,
     check_types,
@@ -466,6 +466,7 @@ def check_env_and_memory(args: Args, overrides: dict[str, Any]) -> None:
         one, three = markets(1), markets(3)
     except (ValueError, KeyError, TypeError, gym.error.Error) as exc:
         fail(f"--env-id/--env-kwargs/--regime: {exc}")
+    check_trained_actions(one.single_action_space, fail)
     per_market = max(array_bytes(three) - array_bytes(one), 0) / 2
     obs_dim = int(one.single_observation_space.shape[0])
     act_dim = int(one.single_action_space.shape[0])

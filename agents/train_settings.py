@@ -111,6 +111,20 @@ DEFAULT_MULTIVENUE_EVAL_BASELINES = "routed_as,routed_glft,everywhere_as"
 smart router with AS and with GLFT on top (issue #15's baselines), and AS on every venue."""
 
 
+def check_trained_actions(space: Any, fail: Fail) -> None:
+    """Refuse an env whose actions are not continuous offsets (``action_type="discrete"``).
+
+    ``train.py``'s policies are run by the evaluator and :func:`agents.load_policy` as
+    quoting policies, which send continuous (bid, ask) offsets.
+    """
+    if len(getattr(space, "shape", ()) or ()) != 1:
+        fail(
+            f"--env-kwargs: train.py trains continuous (bid, ask) offsets, which its evaluation "
+            f"and load_policy run; this env's action space is {space} (action_type='discrete' "
+            "is for your own RL code: gym.make(..., action_type='discrete'))"
+        )
+
+
 def is_multivenue(env_id: str) -> bool:
     """Whether ``env_id`` is a multi-venue env (trained and evaluated on its own baselines)."""
     import mm_gym

@@ -51,6 +51,7 @@ outer ``TimeLimit``) has paid upfront for steps it did not run; bootstrapping le
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -117,6 +118,13 @@ class RewardParams:
     cara: bool = False
     cara_gamma: float = 0.01
     upfront: bool = False
+
+    def __setstate__(self, state: list[Any]) -> None:
+        """Unpickle; a params object pickled before a later field existed gets its default."""
+        fields = dataclasses.fields(self)
+        values = [*state, *(f.default for f in fields[len(state) :])]
+        for f, value in zip(fields, values, strict=True):
+            object.__setattr__(self, f.name, value)
 
     @classmethod
     def from_env_config(cls, env_config: Any) -> RewardParams:

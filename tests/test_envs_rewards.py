@@ -105,3 +105,18 @@ def test_cara_utility():
     assert c["utility"] == 0.0 and r == pytest.approx(-0.04)
     r, c = step_reward(3.0, 1.0, 2.0, True, 7.0, p)
     assert c["utility"] == pytest.approx(cara_utility(7.0, 0.2))
+
+
+def test_params_pickled_before_the_penalty_timing_field_unpickle_with_its_default(monkeypatch):
+    """A run checkpointed before ``upfront`` existed resumes (its pickled params have 6 fields)."""
+    import pickle
+
+    params = RewardParams(2.0, 0.1, 0.2, 0.3, False, 0.05, upfront=True)
+    assert pickle.loads(pickle.dumps(params)) == params
+    six_fields = [2.0, 0.1, 0.2, 0.3, False, 0.05]
+    monkeypatch.setattr(RewardParams, "__getstate__", lambda self: six_fields)
+    old = pickle.dumps(params)
+    monkeypatch.undo()
+    restored = pickle.loads(old)
+    assert restored == RewardParams(2.0, 0.1, 0.2, 0.3, False, 0.05, upfront=False)
+    assert step_reward(1.0, 0.0, 3.0, 0.0, 0.0, restored)[0] == pytest.approx(2.0 * (1.0 - 0.9))

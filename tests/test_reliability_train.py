@@ -413,6 +413,7 @@ def test_folder_without_checkpoint_but_with_other_files_is_not_reused(tmp_path, 
         (["--env-id", "mm_gym/AS2008-v1"], ["'mm_gym/AS2008-v1'", "no order book"]),
         (["--rival", "no_such_rival"], ["'no_such_rival'", "avellaneda_stoikov"]),
         (["--env-kwargs", "no_such_key=1"], ["'no_such_key'", "inventory_penalty"]),
+        (["--env-kwargs", "action_type=discrete"], ["Discrete(", "continuous (bid, ask)"]),
     ],
 )
 def test_failed_start_creates_no_run_folder(tmp_path, capsys, extra, shown):
