@@ -16,7 +16,7 @@ exposes the first :data:`N_FEATURES` columns, plus the regime one-hot when
 | 8 | imbalance_l1 | -1 | 1 | (bid - ask) / (bid + ask) lots at the best prices |
 | 9 | imbalance_l5 | -1 | 1 | the same over five ticks from each best price (empty ones count 0) |
 | 10 | flow | -1 | 1 | EMA of signed market-order lots / EMA of absolute lots (buy > 0) |
-| 11 | sentiment | -1 | 1 | observed sentiment (EMA of news readings) |
+| 11 | sentiment | -1 | 1 | observed sentiment (EMA of readings or decaying mean of headlines) |
 | 12 | volatility_ticks | 0 | 100 | EWMA realized volatility of mid changes, ticks per step |
 | 13 | own_bid_offset | 0 | 100 | mid - own resting bid, ticks (100 when none rests) |
 | 14 | own_ask_offset | 0 | 100 | own resting ask - mid, ticks (100 when none rests) |

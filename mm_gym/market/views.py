@@ -488,7 +488,8 @@ class ScalarsView(_View):
         background_executed: Live int64 background lots executed against.
         mid: Live float64 mid, ticks.
         prev_mid: Live float64 mid at the start of the last step, ticks.
-        sentiment: Live float64 observed sentiment (EMA of news readings), in [-1, 1].
+        sentiment: Live float64 observed sentiment (EMA of news readings, or decaying average
+            of headline scores), in [-1, 1].
         fundamental: Live float64 fundamental price, ticks (hidden from agents; diagnostics).
         hawkes_excitation: Live float64 Hawkes excitation of the noise rate, orders per step.
         flow_signed: Live float64 EMA of signed market-order lots per step (buys > 0).

@@ -278,7 +278,8 @@ def _draw(market: LiveMarket, window: int, level: float, n_headlines: int) -> No
     m[2].metric("mm1 inventory", f"{last['mm1_inventory']:+.0f}", help="lots")
     m[3].metric("mm1 PnL", _fmt(last["mm1_total"]), _delta(last["mm1_total"] - prev["mm1_total"]))
     m[4].metric("mm2 PnL", _fmt(last["mm2_total"]), _delta(last["mm2_total"] - prev["mm2_total"]))
-    m[5].metric("Sentiment", f"{last['sentiment']:+.3f}", help="observed (EMA of news)")
+    sentiment_help = "observed (EMA of readings or decaying mean of headlines)"
+    m[5].metric("Sentiment", f"{last['sentiment']:+.3f}", help=sentiment_help)
     m[6].metric(
         "Shock steps", n_shocks, "shock now" if last["shock"] else None, delta_color="inverse"
     )
