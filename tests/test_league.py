@@ -168,3 +168,40 @@ def test_half_then_resume_of_a_league_run_equals_one_go(tmp_path):
     train.main(["--resume", str(half), "--total-timesteps", "640", "--no-progress"])
     _assert_same_learners(whole, half)
     assert _index(whole) == _index(half)
+
+
+def test_the_learners_and_their_opponents_take_their_seats():
+    """mm1's learner as mm1 in markets 0..n-1, mm2's as mm2 in n..2n-1, opponents opposite."""
+    from agents.league import league_factory
+    from agents.learner_pair import new_pair
+    from baselines.registry import make_policy
+
+    env_id, kw, n = "mm_gym/MarketMaking-v1", {"horizon_steps": 40}, 3
+    settings = LeagueSettings(current=0.0, snapshot_every=0, baselines=("fixed_spread",))
+    norm = {"gamma": 0.99, "norm_obs": True, "norm_reward": True, "clip_obs": 10.0,
+            "clip_reward": 10.0}  # fmt: skip
+    pair = new_pair(env_id, n, kw, norm, seed=0, league=league_factory(settings, env_id, kw),
+                    n_steps=16, batch_size=48, net_arch=[8])  # fmt: skip
+    lockstep, league, shared = pair.lockstep, pair.league, pair.shared
+    assert shared.num_envs == 4 * n and pair.venvs[0].num_envs == n
+    obs = lockstep._joint("reset")
+    league.new_rollout()
+    assert league.draw == [["fixed_spread"] * n] * 2  # n groups of one market each
+    sent: dict[str, np.ndarray] = {}
+    step_async = shared.step_async
+    shared.step_async = lambda a: (sent.setdefault("joint", a.copy()), step_async(a))[1]
+    a0, a1 = np.full((n, 2), 0.3, np.float32), np.full((n, 2), -0.4, np.float32)
+    lockstep._actions = [a0, a1]
+    result = lockstep._joint("step")
+    joint = sent["joint"]
+    np.testing.assert_array_equal(joint[0 : 2 * n : 2], a0)
+    np.testing.assert_array_equal(joint[2 * n + 1 :: 2], a1)
+    for seat, rows in (("mm2", slice(1, 2 * n, 2)), ("mm1", slice(2 * n, None, 2))):
+        baseline = make_policy("fixed_spread")
+        baseline.reset(np.random.default_rng(0), shared.env.unwrapped.policy_context(seat))
+        np.testing.assert_array_equal(joint[rows], baseline.act(obs[rows]))
+    mine = lockstep._part(result, 1)
+    np.testing.assert_array_equal(mine[0], result[0][2 * n + 1 :: 2])
+    np.testing.assert_array_equal(mine[1], result[1][2 * n + 1 :: 2])
+    assert league.acc_steps == 1
+    np.testing.assert_allclose(league.diff[0], result[1][0 : 2 * n : 2] - result[1][1 : 2 * n : 2])
