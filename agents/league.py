@@ -394,7 +394,7 @@ class LeagueLockstep(Lockstep):
 
     def _joint(self, kind: str) -> Any:
         if kind == "reset":
-            obs = self.venv.reset()
+            obs = np.asarray(self.venv.reset())
             self.league.last_obs = obs
             return obs
         a0, a1 = self._actions
@@ -406,7 +406,7 @@ class LeagueLockstep(Lockstep):
         joint[2 * n :: 2] = self.league.opponent_actions(1, last[2 * n :: 2])
         self.venv.step_async(joint)
         result = self.venv.step_wait()
-        obs, rewards = result[0], result[1]
+        obs, rewards = np.asarray(result[0]), result[1]
         self.league.last_obs = obs
         self.league.add_rewards(
             (rewards[0 : 2 * n : 2], rewards[2 * n + 1 :: 2]),

@@ -263,8 +263,7 @@ class Lockstep:
         self.venv.step_async(joint)
         return self.venv.step_wait()
 
-    @staticmethod
-    def _part(result: Any, k: int) -> Any:
+    def _part(self, result: Any, k: int) -> Any:
         if isinstance(result, tuple):  # step: (obs, rewards, dones, infos)
             obs, rewards, dones, infos = result
             return obs[k::2], rewards[k::2], dones[k::2], list(infos[k::2])

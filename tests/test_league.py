@@ -105,7 +105,7 @@ class _FirstParams(BaseCallback):
         self.before: dict[str, np.ndarray] = {}
 
     def _on_training_start(self) -> None:
-        league = self.training_env.venv.lockstep.league
+        league = self.training_env.venv.lockstep.league  # type: ignore[attr-defined]
         for seat, model in zip(SEATS, league.models, strict=True):
             self.before[seat] = model.policy.action_net.weight.detach().numpy().copy()
 
