@@ -20,6 +20,8 @@ The run folder::
     mm1/, mm2/                   each learner's policy.npz, model.zip and vecnormalize.pkl
                                  (``load_policy("runs/<name>/mm1")``, ``evaluate.py --runs``)
     mm1/evaluation.txt/.csv      the final table of each learner, played as mm1
+    league/                      with ``--league``: the snapshots, <seat>_<steps>/policy.npz,
+                                 and league.json (:mod:`agents.league`)
 
 Checkpoints are taken where both learners meet at the start of a rollout
 (:class:`~agents.two_learners.RolloutBarrier`): both have finished their update and neither has

@@ -252,7 +252,9 @@ def check_league(args: Any, fail: Fail) -> None:
     A ``--league-*`` setting other than its default needs ``--league``; the league needs two
     networks (``--learners mm1,mm2`` without ``--share-policy``).
     """
-    if not getattr(args, "league", False):
+    if not hasattr(args, "league"):
+        return
+    if not args.league:
         defaults = type(args)()
         changed = [f for f in LEAGUE_FLAGS if getattr(args, f) != getattr(defaults, f)]
         if changed:
