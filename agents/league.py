@@ -29,7 +29,8 @@ of AlphaStar's PFSP that needs no finished episode.
 policy is frozen into ``league/<seat>_<steps>/policy.npz`` of the run folder (a
 ``policy.npz`` as ``train.py`` writes, ``agents.load_policy`` reads) and joins the other
 learner's pool; each pool keeps the latest ``size`` snapshots. ``league/league.json`` indexes
-them, with the win rates and the current draw. The league's whole state (its random
+them (``pools``: each learner's, by its seat), with the win rates (``win_rates``) and the
+current draw (``draw``: each group's opponent), by learner. The league's whole state (its random
 generator, win rates, draw, last observations and the rollout's sums) is saved in every
 checkpoint (``league.json``, ``league_state.npz``), so a resumed run continues bit for bit;
 a dropped snapshot's folder is removed once a checkpoint no longer refers to it.
@@ -325,7 +326,8 @@ class League:
         return {
             "format": _FORMAT,
             "settings": {**asdict(self.settings), "baselines": list(self.settings.baselines)},
-            "snapshots": {s: self.snapshots[k] for s, k in by_seat.items()},
+            # each learner's pool of the other learner's snapshots, by the learner's seat
+            "pools": {s: self.snapshots[k] for s, k in by_seat.items()},
             "win_rates": {s: self.win_rates[k] for s, k in by_seat.items()},
             "draw": {s: self.draw[k] for s, k in by_seat.items()},
             "next_snapshot": self.next_snapshot,
@@ -357,7 +359,7 @@ class League:
         if data.get("format") != _FORMAT or saved != mine:
             raise ValueError(f"{ckpt / INDEX_FILE} holds another league: {saved} (run: {mine})")
         for k, seat in enumerate(SEATS):
-            self.snapshots[k] = list(data["snapshots"][seat])
+            self.snapshots[k] = list(data["pools"][seat])
             self.win_rates[k] = {str(a): float(b) for a, b in data["win_rates"][seat].items()}
             self.draw[k] = [str(name) for name in data["draw"][seat]]
             for snap in self.snapshots[k]:

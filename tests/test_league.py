@@ -124,7 +124,7 @@ def test_a_league_run_learns_snapshots_bounded_and_logs(tmp_path):
     index = _index(run)
     # Snapshots at the rollout starts 128 .. 640; each pool keeps the latest two.
     for learner, other in (("mm1", "mm2"), ("mm2", "mm1")):
-        names = [s["name"] for s in index["snapshots"][learner]]
+        names = [s["name"] for s in index["pools"][learner]]
         assert names == [f"{other}_000000512", f"{other}_000000640"]
         for name in names:
             assert load_policy(run / "league" / name, name=name).name == name
@@ -133,7 +133,7 @@ def test_a_league_run_learns_snapshots_bounded_and_logs(tmp_path):
             0.0 <= w <= 1.0 for w in index["win_rates"][learner].values()
         )
     folders = sorted(p.name for p in (run / "league").iterdir() if p.is_dir())
-    assert folders == sorted(s["name"] for pool in index["snapshots"].values() for s in pool)
+    assert folders == sorted(s["name"] for pool in index["pools"].values() for s in pool)
     assert (run / "checkpoint" / "league.json").read_text() == (
         run / "league" / "league.json"
     ).read_text()
