@@ -205,3 +205,7 @@ def test_the_learners_and_their_opponents_take_their_seats():
     np.testing.assert_array_equal(mine[1], result[1][2 * n + 1 :: 2])
     assert league.acc_steps == 1
     np.testing.assert_allclose(league.diff[0], result[1][0 : 2 * n : 2] - result[1][1 : 2 * n : 2])
+    # Each learner's episode statistics are its own seats' only (not its opponents').
+    every = {"reward": np.arange(4.0 * n), "sub_env": np.arange(4.0 * n)}
+    np.testing.assert_array_equal(np.flatnonzero(lockstep._owned(every, 0)), [0, 2, 4])
+    np.testing.assert_array_equal(np.flatnonzero(lockstep._owned(every, 1)), [7, 9, 11])
