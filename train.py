@@ -52,6 +52,7 @@ Examples:
     python train.py --rival mypkg.mymod:MyPolicy # your own QuotingPolicy quotes as mm2
     python train.py --env-id mm_gym/MultiVenue-v0 --total-timesteps 3e7  # three venues
     python train.py --learners mm1,mm2 --run-name pair  # two networks: runs/pair/mm1, mm2
+    python train.py --learners mm1,mm2 --league  # ... against a league of opponents
     python train.py --resume runs/ppo_s1 --total-timesteps 4000000
     python train.py --seeds 0-9 --ray            # ten runs as Ray tasks, then their aggregate
 """
@@ -61,7 +62,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
 import os
 import signal
 import sys
@@ -122,7 +122,7 @@ from agents.train_session import (
     record_session,
     train,
 )
-from agents.train_settings import check_run_name, check_settings, check_trained_actions
+from agents.train_settings import check_env_and_memory, check_run_name, check_settings
 from mm_gym.cli import (
     Fail,
     check_types,
@@ -139,7 +139,6 @@ from mm_gym.config import (
     read_config_file,
     setting_preset,
 )
-from mm_gym.files import MemoryLimitError, array_bytes, check_memory
 
 # numba (the market) and torch (PPO) each run an OpenMP pool on the 2 cores; their default
 # busy-waiting threads starve each other between the env step and the update (measured 3-10x
@@ -226,6 +225,31 @@ class Args:
             "help": "with --learners mm1,mm2: one network for both seats (parameter sharing, "
             "self-play), the seat an agent_id observation feature"
         },
+    )
+    league: bool = field(
+        default=False,
+        metadata={
+            "help": "with --learners mm1,mm2: a self-play league (agents.league): each learner "
+            "plays its own --n-envs markets against the other's current policy, the other's "
+            "past snapshots and --league-baselines, drawn by prioritised fictitious self-play"
+        },
+    )
+    league_current: float = field(
+        default=0.5, metadata={"help": "--league: probability of the other's current policy"}
+    )
+    league_snapshot_every: int = field(
+        default=1_000_000, metadata={"help": "--league: steps between snapshots (0: none)"}
+    )
+    league_size: int = field(
+        default=10, metadata={"help": "--league: snapshots kept per learner (the latest)"}
+    )
+    league_baselines: str = field(
+        default="fixed_spread,order_flow_skew,avellaneda_stoikov",
+        metadata={"help": "--league: comma-separated baselines.registry names in the pools"},
+    )
+    league_pfsp_power: float = field(
+        default=2.0,
+        metadata={"help": "--league: p of the PFSP weight (1 - win rate)^p (0: uniform)"},
     )
     total_timesteps: int = field(
         default=20_000_000,
@@ -447,41 +471,6 @@ def read_metadata(run_dir: Path) -> dict[str, Any]:
         fail(str(exc))
 
 
-def check_env_and_memory(args: Args, overrides: dict[str, Any]) -> None:
-    """Build one and three markets (checks the env settings) and refuse runs that cannot fit.
-
-    The estimate: SB3's rollout buffer (``n_envs * n_steps`` rows of observation, action and
-    six scalars, float32, twice: ``get()`` flattens into copies), plus the market state
-    measured per market, three times (the env, the SB3 adapter's buffers, a checkpoint's
-    pickled copy), plus the networks and Adam's moments.
-    """
-    import gymnasium as gym
-
-    def markets(n: int) -> Any:
-        return gym.make_vec(
-            args.env_id, num_envs=n, vectorization_mode="vector_entry_point", **overrides
-        ).unwrapped
-
-    try:
-        one, three = markets(1), markets(3)
-    except (ValueError, KeyError, TypeError, gym.error.Error) as exc:
-        fail(f"--env-id/--env-kwargs/--regime: {exc}")
-    check_trained_actions(one.single_action_space, fail)
-    per_market = max(array_bytes(three) - array_bytes(one), 0) / 2
-    obs_dim = int(one.single_observation_space.shape[0])
-    act_dim = int(one.single_action_space.shape[0])
-    rollout = 2 * args.n_envs * args.n_steps * (obs_dim + act_dim + 6) * 4
-    widths = [obs_dim, *args.net_arch]
-    params = 2 * sum(a * b + b for a, b in itertools.pairwise(widths)) + (widths[-1] + 1) * (
-        act_dim + 1
-    )
-    need = rollout + 3 * args.n_envs * per_market + 4 * 4 * params
-    try:
-        check_memory(need, f"n_envs={args.n_envs} x n_steps={args.n_steps}")
-    except MemoryLimitError as exc:
-        fail(str(exc))
-
-
 # ---------------------------------------------------------------- the run, phase by phase
 
 
@@ -506,7 +495,7 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
         raise_if_interrupted()
         # 3. environment and model (new, or restored); all checked before a folder is touched
         overrides = env_overrides(args)
-        check_env_and_memory(args, overrides)
+        check_env_and_memory(args, overrides, fail)
         model, venv, wall_before = build_or_restore(args, overrides, run_dir, metadata)
         round_total_timesteps(args, int(model.num_timesteps))
         raise_if_interrupted()
@@ -591,6 +580,7 @@ def build_or_restore(
     Returns:
         The PPO model, its ``VecNormalize`` env and the wall time of earlier sessions, seconds.
     """
+    from agents.league import league_of
     from agents.learner_pair import load_pair_checkpoint
     from agents.train_settings import independent_learners
     from agents.training import checkpoint_path, load_checkpoint
@@ -608,7 +598,8 @@ def build_or_restore(
         if not args.trust:
             check_digests(ckpt, metadata)
         if independent_learners(args):
-            model, progress = load_pair_checkpoint(ckpt.parent, _norm_settings(args))
+            league = league_of(args, overrides)
+            model, progress = load_pair_checkpoint(ckpt.parent, _norm_settings(args), league)
             venv = model.venvs[0]
         else:
             model, venv, progress = load_checkpoint(ckpt.parent, **_norm_settings(args))
@@ -646,10 +637,11 @@ def new_model(args: Args, overrides: dict[str, Any]) -> tuple[Any, Any]:
     }  # fmt: skip
     hyper["target_kl"] = args.target_kl or None
     if independent_learners(args):  # two networks, one per maker (agents.learner_pair)
+        from agents.league import league_of
         from agents.learner_pair import new_pair
 
         pair = new_pair(args.env_id, args.n_envs, overrides, _norm_settings(args),
-                        seed=args.seed, **hyper)  # fmt: skip
+                        seed=args.seed, league=league_of(args, overrides), **hyper)  # fmt: skip
         return pair, pair.venvs[0]
     if two_learners(args):  # one policy for both seats
         venv = make_self_play_env(args.env_id, args.n_envs, overrides, **_norm_settings(args))

@@ -20,6 +20,8 @@ The run folder::
     mm1/, mm2/                   each learner's policy.npz, model.zip and vecnormalize.pkl
                                  (``load_policy("runs/<name>/mm1")``, ``evaluate.py --runs``)
     mm1/evaluation.txt/.csv      the final table of each learner, played as mm1
+    league/                      with ``--league``: the snapshots, <seat>_<steps>/policy.npz,
+                                 and league.json (:mod:`agents.league`)
 
 Checkpoints are taken where both learners meet at the start of a rollout
 (:class:`~agents.two_learners.RolloutBarrier`): both have finished their update and neither has
@@ -42,6 +44,7 @@ import numpy as np
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
+from agents.league import INDEX_FILE, LEAGUE_DIR, League
 from agents.policy import POLICY_FILE, save_policy_arrays
 from agents.ppo import build_ppo, normalized, policy_arrays, two_maker_env
 from agents.train_session import Checkpointer
@@ -83,6 +86,8 @@ class LearnerPair:
     models: tuple[PPO, PPO]
     venvs: tuple[VecNormalize, VecNormalize]
     shared: MarketMakingSB3VecEnv
+    league: League | None = None
+    """The self-play league (``--league``): the learners' opponents (:mod:`agents.league`)."""
 
     @property
     def lockstep(self) -> Lockstep:
@@ -102,8 +107,14 @@ class LearnerPair:
             model.set_logger(configure(str(run_dir / "tb" / seat), ["tensorboard"]))
 
 
-def _pair_of_envs(shared: MarketMakingSB3VecEnv, norm: Mapping[str, Any]) -> tuple[Any, Any]:
-    mm1, mm2 = seat_envs(shared)
+LeagueFactory = Callable[[MarketMakingSB3VecEnv], League]
+"""Makes the league of a shared market (:func:`agents.league.league_factory`)."""
+
+
+def _pair_of_envs(
+    shared: MarketMakingSB3VecEnv, norm: Mapping[str, Any], league: League | None = None
+) -> tuple[Any, Any]:
+    mm1, mm2 = seat_envs(shared) if league is None else league.seat_envs()
     return normalized(mm1, **norm), normalized(mm2, **norm)
 
 
@@ -114,6 +125,7 @@ def new_pair(
     norm: Mapping[str, Any],
     *,
     seed: int,
+    league: LeagueFactory | None = None,
     **hyper: Any,
 ) -> LearnerPair:
     """Two new PPO learners on ``n_markets`` markets of ``env_id`` (with ``overrides``).
@@ -124,15 +136,21 @@ def new_pair(
         overrides: Environment overrides.
         norm: :func:`agents.ppo.normalized`'s settings, for both learners.
         seed: mm1's seed (and the market's); mm2's is ``seed + 1`` (mod 2**32).
+        league: The league's factory (``--league``): then each learner has ``n_markets``
+            markets of its own, against the league's opponents (``2 * n_markets`` in all).
         **hyper: :func:`agents.ppo.build_ppo`'s settings, for both learners.
     """
-    shared = two_maker_env(env_id, n_markets, overrides, agent_id=False)
-    venvs = _pair_of_envs(shared, norm)
+    markets = n_markets if league is None else 2 * n_markets
+    shared = two_maker_env(env_id, markets, overrides, agent_id=False)
+    the_league = None if league is None else league(shared)
+    venvs = _pair_of_envs(shared, norm, the_league)
     models = (
         build_ppo(venvs[0], seed=seed, **hyper),
         build_ppo(venvs[1], seed=(seed + 1) % 2**32, **hyper),
     )
-    return LearnerPair(models, venvs, shared)
+    if the_league is not None:
+        the_league.bind(models, venvs)
+    return LearnerPair(models, venvs, shared, the_league)
 
 
 # ---------------------------------------------------------------------- checkpoints
@@ -174,9 +192,16 @@ def save_pair_checkpoint(
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         (folder / "progress.json").write_text(json.dumps(progress, indent=2) + "\n")
+        if pair.league is not None:
+            pair.league.write_state(folder)
 
     copies = {f"{seat}_{name}": run_dir / seat / name for seat in SEATS for name in _COPIES}
-    return publish_checkpoint(run_dir, write, copies, record)
+    if pair.league is not None:
+        copies[INDEX_FILE] = run_dir / LEAGUE_DIR / INDEX_FILE
+    final = publish_checkpoint(run_dir, write, copies, record)
+    if pair.league is not None:  # snapshots the new checkpoint no longer refers to
+        pair.league.prune()
+    return final
 
 
 def _read_pair_state(path: Path) -> dict[str, Any]:
@@ -190,11 +215,12 @@ def _read_pair_state(path: Path) -> dict[str, Any]:
 
 
 def load_pair_checkpoint(
-    run_dir: Path, norm: Mapping[str, Any]
+    run_dir: Path, norm: Mapping[str, Any], league: LeagueFactory | None = None
 ) -> tuple[LearnerPair, dict[str, Any]]:
     """Restore both learners, the market and the random states of ``run_dir``'s checkpoint.
 
-    It unpickles ``env_state.pkl`` and SB3's model files: check them first
+    ``league``: the league's factory of a ``--league`` run (its state is restored too). It
+    unpickles ``env_state.pkl`` and SB3's model files: check them first
     (:func:`agents.training.verify_checkpoint`) unless they are trusted.
 
     Returns:
@@ -205,7 +231,8 @@ def load_pair_checkpoint(
         CheckpointError: If a checkpoint file is missing or damaged (the message names it).
     """
     ckpt, progress, state = read_checkpoint(run_dir, _read_pair_state)
-    venvs = _pair_of_envs(state["env"], norm)
+    the_league = None if league is None else league(state["env"])
+    venvs = _pair_of_envs(state["env"], norm, the_league)
     models: list[PPO] = []
     for seat, venv, saved in zip(SEATS, venvs, state["norms"], strict=True):
         venv.obs_rms, venv.ret_rms, venv.returns = (
@@ -213,8 +240,13 @@ def load_pair_checkpoint(
         )  # fmt: skip
         # force_reset=False keeps SB3's saved last observation: the market goes on mid-episode.
         models.append(_read(ckpt / f"{seat}_model.zip", partial(_load_model, venv=venv)))
+    if the_league is not None:
+        the_league.bind(models, venvs)
+        the_league.run_dir = run_dir
+        the_league.restore(ckpt)
     restore_rng(ckpt)
-    return LearnerPair((models[0], models[1]), venvs, state["env"]), progress
+    pair = LearnerPair((models[0], models[1]), venvs, state["env"], the_league)
+    return pair, progress
 
 
 def _load_model(path: Path, venv: VecNormalize) -> PPO:
@@ -230,6 +262,8 @@ class PairCheckpointer(Checkpointer):
         """Start this session's clock; ``venv`` is mm1's (its market is the pair's)."""
         super().__init__(run_dir, pair, pair.venvs[0], metadata, wall_before)
         self.pair = pair
+        if pair.league is not None:
+            pair.league.run_dir = run_dir  # its snapshots go to run_dir/league/
 
     def save(self) -> None:
         """Write a checkpoint of both learners now (both at the start of a rollout)."""
@@ -266,10 +300,12 @@ def train_pair(args: Any, saver: PairCheckpointer, callbacks: list[Any] | None) 
     pair, lockstep = saver.pair, saver.pair.lockstep
     interrupt = GracefulInterrupt()
     checkpoints = _PairCheckpoints(saver.save, args.checkpoint_every, interrupt, lockstep)
+    league = [[], []] if pair.league is None else [pair.league.callbacks(k) for k in range(2)]
     lists = (
         [TrainingMonitor(args.total_timesteps, progress_bar=args.progress), checkpoints,
-         *(callbacks or [])],
-        [TrainingMonitor(args.total_timesteps, progress_bar=False), RolloutBarrier(lockstep, 1)],
+         *league[0], *(callbacks or [])],
+        [TrainingMonitor(args.total_timesteps, progress_bar=False), RolloutBarrier(lockstep, 1),
+         *league[1]],
     )  # fmt: skip
     remaining = args.total_timesteps - pair.num_timesteps
 

@@ -7,12 +7,19 @@ error line, exit code 2), as :mod:`mm_gym.cli` does.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, NoReturn
 
 from mm_gym.cli import Fail, check_types
 from mm_gym.config import excerpt
-from mm_gym.files import UnsafePathError, safe_component
+from mm_gym.files import (
+    MemoryLimitError,
+    UnsafePathError,
+    array_bytes,
+    check_memory,
+    safe_component,
+)
 
 # Range of every float setting: (low, high, low open, high open); all must also be finite.
 FLOAT_RANGES: dict[str, tuple[float, float, bool, bool]] = {
@@ -95,6 +102,7 @@ def check_settings(args: Any, fail: Fail, where: str = "") -> None:
         check_run_name(args.run_name, bad)
     check_market(args, bad)
     check_learners(args, bad)
+    check_league(args, bad)
     allowed = baseline_names(args.env_id)
     unknown = [b for b in args.eval_baselines.split(",") if b and b not in allowed]
     if unknown:
@@ -240,3 +248,101 @@ def check_market(args: Any, fail: Fail) -> None:
             setting_preset(args.regime)
         except ConfigError as exc:
             fail(f"regime={excerpt(args.regime)} is not valid: {str(exc).split(': ', 1)[1]}")
+
+
+LEAGUE_FLAGS = (
+    "league_current",
+    "league_snapshot_every",
+    "league_size",
+    "league_baselines",
+    "league_pfsp_power",
+)
+"""The settings of ``--league`` (:mod:`agents.league`)."""
+
+
+def check_league(args: Any, fail: Fail) -> None:
+    """``--league`` and its ``--league-*`` settings: ranges, baseline names, a usable pool.
+
+    A ``--league-*`` setting other than its default needs ``--league``; the league needs two
+    networks (``--learners mm1,mm2`` without ``--share-policy``).
+    """
+    if not hasattr(args, "league"):
+        return
+    if not args.league:
+        defaults = type(args)()
+        changed = [f for f in LEAGUE_FLAGS if getattr(args, f) != getattr(defaults, f)]
+        if changed:
+            fail(f"{changed[0]}={excerpt(getattr(args, changed[0]))} needs --league")
+        return
+    if not independent_learners(args):
+        fail(
+            "league=True needs --learners mm1,mm2 without --share-policy (two networks, each "
+            "with its own opponents)"
+        )
+    current, power = float(args.league_current), float(args.league_pfsp_power)
+    if not (math.isfinite(current) and 0.0 <= current <= 1.0):
+        fail(f"league_current={current!r} must be a finite number in [0, 1] (a probability)")
+    if not (math.isfinite(power) and 0.0 <= power <= 100.0):
+        fail(f"league_pfsp_power={power!r} must be a finite number in [0, 100]")
+    if args.league_snapshot_every < 0:
+        fail(f"league_snapshot_every={args.league_snapshot_every!r} must be >= 0 (0: none)")
+    if args.league_size < 1:
+        fail(f"league_size={args.league_size!r} must be >= 1")
+    from baselines.registry import policy_names
+
+    allowed = policy_names()
+    names = league_baselines(args)
+    for name in names:
+        if name not in allowed:
+            fail(
+                f"league_baselines={excerpt(args.league_baselines)}: {excerpt(name)} is not a "
+                f"baseline; choose from {list(allowed)}"
+            )
+    if len(set(names)) != len(names):
+        fail(f"league_baselines={excerpt(args.league_baselines)} names a baseline twice")
+    if current < 1.0 and not names and args.league_snapshot_every == 0:
+        fail(
+            f"league_current={current!r} < 1 draws opponents from the pool, but it stays empty: "
+            "give --league-baselines or --league-snapshot-every > 0"
+        )
+
+
+def league_baselines(args: Any) -> list[str]:
+    """The names of ``--league-baselines`` (comma-separated, blanks dropped)."""
+    return [b.strip() for b in str(args.league_baselines).split(",") if b.strip()]
+
+
+def check_env_and_memory(args: Any, overrides: dict[str, Any], fail: Fail) -> None:
+    """Build one and three markets (checks the env settings) and refuse runs that cannot fit.
+
+    The estimate: SB3's rollout buffer (``n_envs * n_steps`` rows of observation, action and
+    six scalars, float32, twice: ``get()`` flattens into copies), plus the market state
+    measured per market, three times (the env, the SB3 adapter's buffers, a checkpoint's
+    pickled copy), plus the networks and Adam's moments. A league steps twice the markets.
+    """
+    import gymnasium as gym
+
+    def markets(n: int) -> Any:
+        return gym.make_vec(
+            args.env_id, num_envs=n, vectorization_mode="vector_entry_point", **overrides
+        ).unwrapped
+
+    try:
+        one, three = markets(1), markets(3)
+    except (ValueError, KeyError, TypeError, gym.error.Error) as exc:
+        fail(f"--env-id/--env-kwargs/--regime: {exc}")
+    check_trained_actions(one.single_action_space, fail)
+    per_market = max(array_bytes(three) - array_bytes(one), 0) / 2
+    obs_dim = int(one.single_observation_space.shape[0])
+    act_dim = int(one.single_action_space.shape[0])
+    rollout = 2 * args.n_envs * args.n_steps * (obs_dim + act_dim + 6) * 4
+    widths = [obs_dim, *args.net_arch]
+    params = 2 * sum(a * b + b for a, b in itertools.pairwise(widths)) + (widths[-1] + 1) * (
+        act_dim + 1
+    )
+    n_markets = args.n_envs * (2 if getattr(args, "league", False) else 1)
+    need = rollout + 3 * n_markets * per_market + 4 * 4 * params
+    try:
+        check_memory(need, f"n_envs={args.n_envs} x n_steps={args.n_steps}")
+    except MemoryLimitError as exc:
+        fail(str(exc))

@@ -206,10 +206,10 @@ class Lockstep:
                 self.venv.pop_episode_stats() if hasattr(self.venv, "pop_episode_stats") else {}
             )
             if popped:
-                seat = popped.pop("seat", None)
+                owned = [self._owned(popped, j) for j in range(2)]
+                popped = {key: v for key, v in popped.items() if key not in ("seat", "sub_env")}
                 for j in range(2):
-                    mine = np.ones(len(popped["reward"]), np.bool_) if seat is None else seat == j
-                    self._stats[j].append({key: v[mine] for key, v in popped.items()})
+                    self._stats[j].append({key: v[owned[j]] for key, v in popped.items()})
             parts, self._stats[k] = self._stats[k], []
         parts = [p for p in parts if len(p["reward"])]
         if not parts:
@@ -229,7 +229,16 @@ class Lockstep:
         """The first exception either learner stopped with (None: none so far)."""
         return self._error
 
+    def seat_index(self, k: int, i: int) -> int:
+        """The shared env's index of learner ``k``'s seat ``i`` (maker ``k`` of market ``i``)."""
+        return 2 * i + k
+
     # ------------------------------------------------------------------ internals
+    def _owned(self, stats: dict[str, np.ndarray], k: int) -> np.ndarray:
+        """Which of the shared env's finished episodes (``stats``) are learner ``k``'s."""
+        seat = stats.get("seat")
+        return np.ones(len(stats["reward"]), np.bool_) if seat is None else seat == k
+
     def _mm1_at_start(self) -> bool:
         """Whether mm1 waits at a rollout start that mm2 has not reached."""
         return self._starts[0] > self._starts[1]
@@ -254,8 +263,7 @@ class Lockstep:
         self.venv.step_async(joint)
         return self.venv.step_wait()
 
-    @staticmethod
-    def _part(result: Any, k: int) -> Any:
+    def _part(self, result: Any, k: int) -> Any:
         if isinstance(result, tuple):  # step: (obs, rewards, dones, infos)
             obs, rewards, dones, infos = result
             return obs[k::2], rewards[k::2], dones[k::2], list(infos[k::2])
@@ -322,7 +330,7 @@ class SeatVecEnv(VecEnv):
             local = [indices]
         else:
             local = indices
-        return [2 * i + self.k for i in local]
+        return [self.lockstep.seat_index(self.k, i) for i in local]
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         """The shared VecEnv's attribute for these seats."""

@@ -63,7 +63,7 @@ each reward component of ``info["reward_components"]``). ``pnl_sharpe`` is the S
 the episode's step PnL (the ``pnl`` reward component), ``mean / std * sqrt(T)``, as
 :func:`mm_gym.metrics.sharpe` computes it for evaluations. On a two-maker env
 (:class:`~mm_gym.envs.two_makers.TwoMakerVectorEnv`, ``seat_names``) also ``seat``: the maker
-of each episode's sub-env (0 mm1, 1 mm2)."""
+of each episode's sub-env (0 mm1, 1 mm2), and ``sub_env``: its index."""
 
 
 def _sharpe(total: np.ndarray, total_sq: np.ndarray, n_steps: np.ndarray) -> np.ndarray:
@@ -219,6 +219,7 @@ class MarketMakingSB3VecEnv(VecEnv):
             stats[f"component/{name}"] = acc[idx].copy()
         if seats is not None:  # a two-maker env: sub-env 2i + k is seat k of market i
             stats["seat"] = (idx % len(seats)).astype(np.float64)
+            stats["sub_env"] = idx.astype(np.float64)
         self._finished.append(stats)
         self.episodes_done += len(idx)
         self._clear_stats(done)

@@ -9,11 +9,17 @@ updating. Targets on 2 cores: >= 20,000 env-steps/s (README, "Performance"); iss
 
     python benchmarks/bench_train.py [--runs 3] [--updates 20] [--n-envs N] [--torch-threads N]
     python benchmarks/bench_train.py --two-learners   # issue #17: self-play vs one learner
+    python benchmarks/bench_train.py --pair [--league]  # two networks (and their league)
 
 ``--two-learners`` interleaves each run with a self-play run of ``train.py --learners mm1,mm2
 --share-policy`` (the same settings, ``n_envs`` markets of two seats each) and reports its
 market-steps/s (both makers' steps counted once per market step) and its ratio to the one
-learner's env-steps/s (issue #17's target: >= 60 %).
+learner's env-steps/s (issue #17's target: >= 60 %). ``--pair`` interleaves a run of two
+independent learners (``train.py --learners mm1,mm2``: two networks in lockstep on ``n_envs``
+shared markets) and ``--league`` one of their league (``--league``: each learner on its own
+``n_envs`` markets against the league's opponents, ``2 * n_envs`` markets per step); both
+report market-steps/s (every market stepped once per step, whoever quotes in it) and each
+learner's steps/s, and their ratio to the one learner's env-steps/s.
 """
 
 from __future__ import annotations
@@ -95,6 +101,52 @@ def one_run(args, updates: int, seed: int, self_play: bool = False) -> tuple[flo
     return market_steps / elapsed, timer.rollout_s / elapsed
 
 
+def pair_run(args, updates: int, seed: int, league: bool) -> tuple[float, float]:
+    """Market-steps/s and each learner's steps/s of ``updates`` updates of two learners."""
+    import tempfile
+
+    import torch
+
+    from agents.league import league_of
+    from agents.learner_pair import new_pair
+    from agents.two_learners import RolloutBarrier, learn_together
+
+    torch.set_num_threads(args.torch_threads)
+    norm = {"gamma": args.gamma, "norm_obs": True, "norm_reward": True,
+            "clip_obs": args.clip_obs, "clip_reward": 10.0}  # fmt: skip
+    args.league = league
+    pair = new_pair(
+        args.env_id, args.n_envs, dict(args.env_kwargs), norm, seed=seed,
+        league=league_of(args, dict(args.env_kwargs)), learning_rate=args.learning_rate,
+        lr_schedule=args.lr_schedule, n_steps=args.n_steps, batch_size=args.batch_size,
+        n_epochs=args.n_epochs, gamma=args.gamma, gae_lambda=args.gae_lambda,
+        clip_range=args.clip_range, ent_coef=args.ent_coef, vf_coef=args.vf_coef,
+        max_grad_norm=args.max_grad_norm, net_arch=args.net_arch, activation=args.activation,
+        log_std_init=args.log_std_init,
+    )  # fmt: skip
+    per_update = args.n_envs * args.n_steps
+    with tempfile.TemporaryDirectory() as tmp:
+        if pair.league is not None:
+            pair.league.run_dir = Path(tmp)  # snapshots (none at the default schedule)
+
+        def session(steps: int) -> None:
+            lockstep = pair.lockstep
+            learn = [
+                lambda k=k: pair.models[k].learn(
+                    steps, callback=[RolloutBarrier(lockstep, k)], reset_num_timesteps=False
+                )
+                for k in range(2)
+            ]
+            learn_together(learn[0], learn[1], lockstep)
+
+        session(per_update)  # warm-up
+        t0 = time.perf_counter()
+        session(per_update * updates)
+        elapsed = time.perf_counter() - t0
+    learner_rate = per_update * updates / elapsed
+    return learner_rate * (2 if league else 1), learner_rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -105,6 +157,13 @@ def main() -> None:
         "--two-learners", action="store_true",
         help="also time self-play (--learners mm1,mm2 --share-policy), interleaved",
     )  # fmt: skip
+    parser.add_argument(
+        "--pair", action="store_true",
+        help="also time two independent learners (--learners mm1,mm2), interleaved",
+    )  # fmt: skip
+    parser.add_argument(
+        "--league", action="store_true", help="also time their league (--league), interleaved"
+    )
     opts = parser.parse_args()
     train = _train_module()
     args = train.Args()
@@ -123,6 +182,7 @@ def main() -> None:
     )
     rates: list[float] = []
     pairs: list[float] = []
+    others: dict[str, list[float]] = {"pair": [], "league": []}
     for i in range(opts.runs):
         rate, rollout_share = one_run(args, opts.updates, seed=i)
         rates.append(rate)
@@ -132,12 +192,23 @@ def main() -> None:
             pairs.append(two)
             print(f"       self-play {two:10,.0f} market-steps/s (rollouts {share:.0%}), "
                   f"{two / rate:.0%} of one learner")  # fmt: skip
+        for kind in ("pair", "league"):
+            if getattr(opts, kind):
+                market, learner = pair_run(args, opts.updates, seed=i, league=kind == "league")
+                others[kind].append(market)
+                print(f"       {kind} {market:10,.0f} market-steps/s ({learner:,.0f} per "
+                      f"learner), {market / rate:.0%} of one learner")  # fmt: skip
     median = statistics.median(rates)
     print(f"median: {median:,.0f} env-steps/s (target >= 20,000; issue #14: >= 150,000)")
     if opts.two_learners:
         two = statistics.median(pairs)
         print(f"self-play median: {two:,.0f} market-steps/s, {two / median:.0%} of one learner "
               "(issue #17: >= 60 %)")  # fmt: skip
+    for kind, values in others.items():
+        if values:
+            two = statistics.median(values)
+            print(f"{kind} median: {two:,.0f} market-steps/s, {two / median:.0%} of one "
+                  "learner (issue #17: >= 60 %)")  # fmt: skip
 
 
 if __name__ == "__main__":
