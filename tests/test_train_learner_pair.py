@@ -104,3 +104,40 @@ def test_bad_pair_settings_are_one_line_before_any_folder(tmp_path, capsys, extr
     assert train.cli([*TINY, *PAIR, "--runs-dir", str(tmp_path), *extra]) == 2
     assert says in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_each_learner_improves_against_the_other_frozen_at_its_start(tmp_path):
+    """Issue #17: both learners' reward rises against a frozen opponent in a short run.
+
+    train.py's defaults (512 markets, upfront penalties), one rollout (51,200 steps) against four
+    (204,800): each learner's later policy plays the other learner's one-rollout policy, frozen,
+    on 64 held-out episodes, against its own one-rollout policy on the same seeds; the paired
+    95 % interval of the reward gain must lie above 0. Measured at f4515ca: mm1 +71.8 [+37.1,
+    +110.6], mm2 +76.9 [+41.4, +118.9] (and +52.4 / +44.0 against fixed_spread, frozen, which
+    neither learner met in training: 99.5 -> 151.9 and 110.6 -> 154.6). About 30 s.
+    """
+    from mm_gym.evaluation.crossplay import cross_play
+    from mm_gym.evaluation.crossplay_eval import crossplay_factories
+    from mm_gym.metrics import paired_diff_ci
+
+    default = ["--no-progress", "--eval-episodes", "0", "--runs-dir", str(tmp_path)]
+    for name, steps in (("start", "51200"), ("later", "204800")):
+        train.main([*PAIR, *default, "--run-name", name, "--total-timesteps", steps])
+    runs = [str(tmp_path / "start"), str(tmp_path / "later")]
+    factories = crossplay_factories(runs, "default")
+    assert list(factories) == ["start.mm1", "start.mm2", "later.mm1", "later.mm2"]
+
+    def rewards(mm1: str, mm2: str, seat: str) -> np.ndarray:
+        pair = {name: (lambda f=factories[name]: f("default", {})) for name in (mm1, mm2)}
+        eps = cross_play(pair, "default", None, n_episodes=64, seed=7, batch_size=64)
+        return eps[(eps.mm1 == mm1) & (eps.mm2 == mm2)][f"{seat}_reward"].to_numpy()
+
+    gains = {
+        "mm1": paired_diff_ci(rewards("later.mm1", "start.mm2", "mm1"),
+                              rewards("start.mm1", "start.mm2", "mm1"), rng=0),
+        "mm2": paired_diff_ci(rewards("start.mm1", "later.mm2", "mm2"),
+                              rewards("start.mm1", "start.mm2", "mm2"), rng=0),
+    }  # fmt: skip
+    for seat, gain in gains.items():
+        assert gain.low > 0, (seat, gains)
