@@ -113,6 +113,16 @@ class Args:
         "same, the observed sentiment is the headlines', and each sample episode's headlines go "
         "to contestants/<name>/<regime>/headlines.csv",
     )
+    env_kwargs: dict[str, Any] = dataclasses.field(
+        default_factory=dict,
+        metadata={
+            "help": "environment overrides KEY=VALUE ... in every regime (values parsed as "
+            "YAML), e.g. inventory_penalty=0.005 flow.shock_rate=0.005 (AS and GLFT are "
+            "calibrated with them); with --env-id also venues=[{...}, ...] and "
+            "portfolio.FIELD=VALUE (Portfolio-v0, e.g. portfolio.var_limit=10)",
+            "metavar": "KEY=VALUE",
+        },
+    )
     out: str = flag("", "output folder (default exports/<timestamp>)")
     overwrite: bool = flag(False, "replace --out if it exists and is not empty")
     scenarios: bool = flag(
@@ -213,14 +223,19 @@ def check_args(args: Args) -> None:
             args.realism_markets, args.realism_steps,
             f"--realism-markets {args.realism_markets} --realism-steps {args.realism_steps}",
         )  # fmt: skip
-    if args.horizon:
+    for key, instead in (("horizon_steps", "--horizon"), ("process.news_model", "--news-model")):
+        if key in args.env_kwargs:
+            raise CliError(f"--env-kwargs {key}: set it with {instead}")
+    if (args.horizon or args.env_kwargs) and not args.env_id:  # --env-id: plan_venues checks
         from mm_gym.config import ConfigError
         from mm_gym.evaluation import setting_configs
 
         try:
             setting_configs("mean_reverting", overrides(args))
-        except ConfigError as exc:
-            raise CliError(f"--horizon={args.horizon}: {exc}") from None
+        except (ConfigError, TypeError) as exc:
+            given = [f"--horizon={args.horizon}"] * bool(args.horizon)
+            given += ["--env-kwargs"] * bool(args.env_kwargs)
+            raise CliError(f"{' / '.join(given)}: {exc}") from None
 
 
 def select_regimes(args: Args) -> list[str]:
@@ -461,6 +476,9 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     baseline = BASELINE if BASELINE in contestants else None
     summary = summarize(tournament.episodes, baseline=baseline, seed=args.seed)
     text = format_leaderboard(leaderboard(summary), baseline=baseline)
+    if args.env_kwargs:  # the legend quotes the defaults: say what this run changed
+        given = " ".join(f"{k}={v!r}" for k, v in args.env_kwargs.items())
+        text += f"\nenvironment overrides (--env-kwargs, in every regime): {given}"
     print()
     print(text)
     print(LEADERBOARD_LEGEND)
@@ -594,8 +612,10 @@ def run_realism(args: Args, regimes: list[str], folder: Path) -> str:
 
 
 def overrides(args: Args) -> dict[str, Any]:
-    """Environment overrides from the flags (``--horizon``, ``--news-model``)."""
-    out: dict[str, Any] = {"horizon_steps": args.horizon} if args.horizon else {}
+    """Environment overrides from the flags (``--env-kwargs``, ``--horizon``, ``--news-model``)."""
+    out: dict[str, Any] = dict(args.env_kwargs)
+    if args.horizon:
+        out["horizon_steps"] = args.horizon
     if args.news_model != "none":
         out["process.news_model"] = args.news_model
     return out

@@ -291,3 +291,38 @@ def test_regimes_and_train_regime_share_one_vocabulary():
         assert train.parse_args(["--regime", name])[0].regime == name
     helps = (cli.Args.__dataclass_fields__["regimes"], train.Args.__dataclass_fields__["regime"])
     assert all(", ".join(names) in f.metadata["help"] for f in helps)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (["bogus=1"], "--env-kwargs: unknown key 'bogus'"),
+        (["flow.shock_rate=-1"], "--env-kwargs: flow.shock_rate=-1 is out of range"),
+        (["horizon_steps=50"], "--env-kwargs horizon_steps: set it with --horizon"),
+        (["process.news_model=vader"], "--env-kwargs process.news_model: set it with --news-model"),
+        (["inventory_penalty"], "--env-kwargs expects KEY=VALUE items"),
+    ],
+)
+def test_bad_env_kwargs_are_one_line_errors_before_any_folder(tmp_path, cli_error, kwargs, message):
+    out = tmp_path / "o"
+    line = error_line(cli_error, ["--out", str(out), *QUICK, "--env-kwargs", *kwargs])
+    assert message in line, line
+    assert not out.exists()
+
+
+def test_env_kwargs_reach_every_regime_and_are_named_under_the_leaderboard(tmp_path):
+    base = ["--contestants", "fixed_spread", "--regimes", "mean_reverting,trending", *QUICK]
+    plain, penalised = tmp_path / "plain", tmp_path / "penalised"
+    assert cli.main([*base, "--out", str(plain)]) == 0
+    assert cli.main([*base, "--out", str(penalised), "--env-kwargs", "inventory_penalty=0.01"]) == 0
+    a = pd.read_csv(plain / "episodes.csv")
+    b = pd.read_csv(penalised / "episodes.csv")
+    assert list(a.preset) == list(b.preset) and set(a.preset) == {"mean_reverting", "trending"}
+    # The same market and quotes: the same PnL; a ten times higher penalty: a lower reward.
+    pd.testing.assert_series_equal(a.total_pnl, b.total_pnl)
+    assert (b.episode_reward < a.episode_reward).all()
+    text = (penalised / "leaderboard.txt").read_text()
+    assert "environment overrides (--env-kwargs, in every regime): inventory_penalty=0.01" in text
+    assert json.loads((penalised / "run.json").read_text())["args"]["env_kwargs"] == {
+        "inventory_penalty": 0.01
+    }

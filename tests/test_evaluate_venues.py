@@ -172,8 +172,54 @@ def test_cli_env_id_writes_the_documented_exports(tmp_path):
             _args("mm_gym/MultiVenue-v0", "routed_as", "--cross-play", "fixed_spread"),
             "--cross-play is not available with --env-id",
         ),
+        (
+            _args("mm_gym/MultiVenue-v0", "routed_as", "--env-kwargs", "portfolio.var_limit=3"),
+            "--env-kwargs portfolio.var_limit: mm_gym/MultiVenue-v0 has no portfolio",
+        ),
+        (
+            _args("mm_gym/Portfolio-v0", "routed_as", "--env-kwargs", "portfolio.hedge=true"),
+            "--env-kwargs portfolio.hedge: evaluate.py plays every contestant with the hedging "
+            "overlay off and on",
+        ),
+        (
+            _args("mm_gym/Portfolio-v0", "routed_as", "--env-kwargs", "portfolio.var_limit=-1"),
+            "--env-kwargs: portfolio.var_limit=-1 is out of range",
+        ),
+        (
+            _args(
+                "mm_gym/MultiVenue-v0", "routed_as", "--env-kwargs", "venues=[{latency_steps: -1}]"
+            ),
+            "--env-kwargs: venues[0]: venue.latency_steps=-1 is out of range",
+        ),
+        (
+            _args("mm_gym/MultiVenue-v0", "routed_as", "--env-kwargs", "bogus=1"),
+            "--env-kwargs: unknown key 'bogus'",
+        ),
     ],
 )
 def test_bad_combinations_are_one_line_errors(cli_error, argv, message):
     err = cli_error(cli.main, argv, prog=PROG)
     assert message in err, err
+
+
+def test_env_kwargs_set_the_venues_the_portfolio_and_the_market():
+    """--env-kwargs: two venues, three assets, a VaR limit and a market field, all played."""
+    kwargs = ["venues=[{name: X}, {name: Y, latency_steps: 1}]", "portfolio.n_assets=3",
+              "portfolio.var_limit=3", "inventory_penalty=0.01"]  # fmt: skip
+    argv = _args("mm_gym/Portfolio-v0", "everywhere_touch", "--env-kwargs", *kwargs)
+    plan = plan_venues(cli.parse_args(argv))
+    assert plan.portfolio == {"n_assets": 3, "var_limit": 3}
+    assert plan.overrides == {"inventory_penalty": 0.01}
+    episodes, _ = play_regimes(plan)
+    tables = venue_tables(episodes, plan, n_boot=100)
+    venues = tables["venues"]
+    assert sorted(set(zip(venues.asset, venues.venue, strict=True))) == [
+        (f"asset{a}", v) for a in range(3) for v in "XY"
+    ]
+    makers = tables["makers"].set_index("contestant")
+    assert makers.loc["everywhere_touch+hedge", "hedges"] > 0  # the low limit is reached
+    # The market override reaches the env: the same episodes, only the reward's penalty differs.
+    plan.overrides = {}
+    again, _ = play_regimes(plan)
+    np.testing.assert_array_equal(episodes.total_pnl, again.total_pnl)
+    assert (episodes.episode_reward < again.episode_reward).all()

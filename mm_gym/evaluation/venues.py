@@ -99,6 +99,8 @@ class VenuePlan:
     baseline: str
     portfolio: dict[str, Any] | None  # None: MultiVenue-v0
     progress: bool = True
+    venues: Any = None  # None: mm_gym.multivenue.DEFAULT_VENUES
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)  # the env's, by key
 
     @property
     def names(self) -> list[str]:
@@ -205,22 +207,63 @@ def plan_venues(args: Any) -> VenuePlan:
     steps = args.horizon or int(preset(regimes[0]).horizon_steps)
     if steps < 10:
         raise CliError(f"--horizon={steps} must be >= 10 with --env-id")
-    portfolio: dict[str, Any] | None = {} if args.env_id in PORTFOLIO_ENV_IDS else None
+    venues, portfolio, env_overrides = _venue_kwargs(args, regimes, steps)
     return VenuePlan(
         env_id=args.env_id, contestants=contestants, regimes=regimes, episodes=args.episodes,
         seed=args.seed, steps=steps, batch=args.batch_size, portfolio=portfolio,
         baseline=BASELINE if BASELINE in names else names[0], progress=args.progress,
+        venues=venues, overrides=env_overrides,
     )  # fmt: skip
+
+
+def _venue_kwargs(args: Any, regimes: list[str], steps: int) -> tuple[Any, Any, dict[str, Any]]:
+    """``--env-kwargs`` split into ``(venues, portfolio, env overrides)``, checked on one env.
+
+    ``venues=[...]`` replaces the default venues; ``portfolio={...}`` or ``portfolio.<field>``
+    set the portfolio's fields (Portfolio-v0 only; not ``hedge``, played both ways); the rest
+    are the env's keyword overrides. A bad key or value is one :class:`CliError`, naming it.
+    """
+    import gymnasium as gym
+
+    from mm_gym.config import ConfigError
+
+    kwargs = dict(getattr(args, "env_kwargs", None) or {})
+    venues = kwargs.pop("venues", None)
+    portfolio: dict[str, Any] | None = {} if args.env_id in PORTFOLIO_ENV_IDS else None
+    for key in [k for k in kwargs if k == "portfolio" or k.startswith("portfolio.")]:
+        value = kwargs.pop(key)
+        if portfolio is None:
+            raise CliError(f"--env-kwargs {key}: {args.env_id} has no portfolio (Portfolio-v0)")
+        if key == "portfolio" and not isinstance(value, dict):
+            raise CliError(f"--env-kwargs portfolio={value!r} must be a mapping of its fields")
+        portfolio.update(value if key == "portfolio" else {key.removeprefix("portfolio."): value})
+    if portfolio and "hedge" in portfolio:
+        raise CliError(
+            "--env-kwargs portfolio.hedge: evaluate.py plays every contestant with the hedging "
+            "overlay off and on (<name>+hedge)"
+        )
+    options: dict[str, Any] = {} if portfolio is None else {"portfolio": portfolio}
+    if venues is not None:
+        options["venues"] = venues
+    try:  # one env of the first regime: every key and value checked before anything plays
+        gym.make(args.env_id, preset=regimes[0], horizon_steps=steps, **options, **kwargs).close()
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise CliError(f"--env-kwargs: {exc}") from None
+    return venues, portfolio, kwargs
 
 
 def _check_memory(plan: VenuePlan) -> None:
     """Refuse a batch whose books would not fit in memory (about 64 kB per book)."""
     from mm_gym.files import MemoryLimitError, check_memory
+    from mm_gym.multivenue import DEFAULT_VENUES
+    from mm_gym.portfolio.config import check_portfolio
 
-    assets = 1 if plan.portfolio is None else 2
-    books = min(plan.batch, plan.episodes) * 3 * assets  # the default three venues
+    assets = 1 if plan.portfolio is None else check_portfolio(plan.portfolio).n_assets
+    n_venues = len(DEFAULT_VENUES if plan.venues is None else plan.venues)
+    books = min(plan.batch, plan.episodes) * n_venues * assets
+    where = f"--batch-size={plan.batch} ({assets} asset(s) x {n_venues} venues)"
     try:
-        check_memory(64e3 * books, f"--batch-size={plan.batch} ({assets} asset(s) x 3 venues)")
+        check_memory(64e3 * books, where)
     except MemoryLimitError as exc:
         raise CliError(str(exc)) from None
 
@@ -243,7 +286,8 @@ def play_regimes(plan: VenuePlan) -> tuple[pd.DataFrame, pd.DataFrame]:
             episodes = play(
                 plan.contestants, steps=plan.steps, batch=plan.batch, seed=plan.seed,
                 preset=regime, progress=plan.progress, seeds=seeds, portfolio=portfolio,
-                on_batch=_summing_paths(quoted, suffix),
+                on_batch=_summing_paths(quoted, suffix), venues=plan.venues,
+                overrides=plan.overrides,
             )  # fmt: skip
             episodes["contestant"] += suffix
             frames.append(episodes.assign(regime=regime))
