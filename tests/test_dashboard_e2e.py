@@ -316,6 +316,7 @@ def test_dashboard_pages_render_in_chromium(
     write_sample_export(exports, episodes=6, steps=100)
     write_sample_run(runs, "ppo_a", points=20)
     write_sample_run(runs, "ppo_b_starting", points=0)  # no episode finished yet
+    write_venue_export(exports / "venues")
     env = {**os.environ, "MM_GYM_EXPORTS": str(exports), "MM_GYM_RUNS": str(runs)}
     env["MM_GYM_CACHE"] = str(tmp_path_factory.getbasetemp() / "news_cache")  # headline bank
     shots = Path(os.environ.get("MM_GYM_SCREENSHOTS") or tmp_path / "shots")
@@ -341,6 +342,7 @@ def test_dashboard_pages_render_in_chromium(
                 slug = tab.lower().replace(" ", "_")
                 text = check_page(browser, tab, shots / f"dashboard_results_{slug}.png")
                 assert wanted in text and "Regime" in text, text[:2000]
+            check_venues_tab(browser, url, shots / "dashboard_results_venues.png")
             # Play in a real browser: the view refreshes by itself and the step count grows.
             browser.open(f"{url}/?page=live", READY_JS % json.dumps("Live market"))
             assert browser.evaluate(STEP_JS) == 0
@@ -370,3 +372,28 @@ def check_headline_feed(browser: Browser, url: str, shot: Path) -> None:
     assert "Headlines (VADER headlines, newest first, up to 10)" in text
     assert "Observed sentiment" in text and "Latest score" in text
     assert browser.evaluate(FEED_JS) > 200  # 10 rows drawn (their text: tests/test_dashboard.py)
+
+
+def write_venue_export(out: Path) -> None:
+    """A real ``evaluate.py --env-id mm_gym/MultiVenue-v0`` export (two baselines, 2 x 60 steps)."""
+    from helpers import load_script
+
+    evaluate = load_script("evaluate.py", "evaluate_for_the_dashboard")
+    argv = ["--env-id", "mm_gym/MultiVenue-v0", "--contestants", "routed_as,everywhere_as",
+            "--regimes", "default", "--episodes", "2", "--horizon", "60", "--runs", "none",
+            "--no-progress", "--out", str(out)]  # fmt: skip
+    assert evaluate.main(argv) == 0
+    assert (out / "venues.csv").is_file() and (out / "router.csv").is_file()
+
+
+def check_venues_tab(browser: Browser, url: str, shot: Path) -> None:
+    """The Results page of a multi-venue export: its Venues tab draws the venues' tables."""
+    browser.open(f"{url}/?page=results&export=venues", READY_JS % json.dumps("Results"))
+    assert browser.evaluate(TAB_JS % json.dumps("Venues"))
+    browser.wait(VISIBLE_JS % json.dumps("(venues.csv)"))
+    browser.wait(READY_JS % json.dumps("Results"))
+    browser.wait(CHARTS_JS)
+    text = check_page(browser, "Venues", shot)
+    for wanted in ("(makers.csv)", "(venues.csv)", "(router.csv)", "routed_as", "everywhere_as"):
+        assert wanted in text, (wanted, text[:2000])
+    assert "No venues.csv" not in text
