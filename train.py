@@ -651,8 +651,7 @@ def new_model(args: Args, overrides: dict[str, Any]) -> tuple[Any, Any]:
             args.env_id, args.n_envs, overrides, rival=rival, **_norm_settings(args)
         )
     # SB3's initial action mean 0 quotes at the touch under the default action_mapping="touch"
-    # (the first rollouts see fills); under "mid" it quotes max_offset_ticks / 2 away and trades
-    # nothing, so train with the default mapping.
+    # (the first rollouts see fills; under "mid" it would quote 5 ticks away and trade nothing).
     model = build_ppo(venv, seed=args.seed, **hyper)
     return model, venv
 
@@ -663,8 +662,18 @@ def cli(argv: list[str] | None = None) -> int:
     Returns:
         The exit status: 0, 1 (unexpected error), 2 (invalid settings), 130 (interrupted).
     """
-    # A Ctrl-C from here: below (training installs its own handler, which saves a checkpoint).
-    signal.signal(signal.SIGINT, _interrupted)
+    # A Ctrl-C from here: below (training installs its own, which saves a checkpoint); an earlier
+    # in-process call's is over, one during the script's imports (recorded "starting") is not.
+    _INTERRUPTED[:] = [x for x in _INTERRUPTED if x == "starting"]
+    previous = signal.signal(signal.SIGINT, _interrupted)
+    try:
+        return _cli(argv)
+    finally:
+        if previous is not _interrupted_while_starting:  # a caller's (the script exits next)
+            signal.signal(signal.SIGINT, previous)
+
+
+def _cli(argv: list[str] | None) -> int:  # cli() under its Ctrl-C handler
     try:
         main(argv)
     except SystemExit as exc:  # fail() has printed its line; --help exits 0

@@ -476,3 +476,14 @@ def test_ctrl_c_before_training_is_one_line(tmp_path):
     assert "Traceback" not in err, err
     lines = [line for line in err.strip().splitlines() if line]
     assert len(lines) == 1 and lines[0].startswith("train.py: "), err
+
+
+def test_an_in_process_cli_call_forgets_an_earlier_ctrl_c_and_restores_the_handler(tmp_path):
+    """A notebook calling train.cli again after a Ctrl-C: the new run trains; Ctrl-C is its own."""
+    before = signal.getsignal(signal.SIGINT)
+    train._INTERRUPTED.append("running")  # what an earlier call's Ctrl-C leaves recorded
+    argv = [*TINY, "--runs-dir", str(tmp_path), "--run-name", "x", "--total-timesteps", "64"]
+    assert train.cli(argv) == 0
+    assert json.loads((tmp_path / "x" / "metadata.json").read_text())["status"] == "completed"
+    assert signal.getsignal(signal.SIGINT) is before
+    assert train._INTERRUPTED == []
