@@ -276,7 +276,10 @@ class PairCheckpointer(Checkpointer):
 
 
 class _PairCheckpoints(AtomicCheckpointCallback):
-    """mm1's checkpoint callback: it saves where both learners meet at a rollout start."""
+    """mm1's checkpoint callback: it saves where both learners meet at a rollout start.
+
+    Its :meth:`both_there` is mm1's :class:`~agents.two_learners.RolloutBarrier`'s.
+    """
 
     def __init__(
         self, save: Callable[[], Any], every: int, interrupt: GracefulInterrupt, lockstep: Lockstep
@@ -285,10 +288,11 @@ class _PairCheckpoints(AtomicCheckpointCallback):
         self.lockstep = lockstep
 
     def _on_rollout_start(self) -> None:
-        self.lockstep.rollout_start(0, self._both_there)
+        """Nothing yet: the barrier calls :meth:`both_there` once both learners are there."""
 
-    def _both_there(self) -> None:
-        super()._on_rollout_start()  # saves if due or asked
+    def both_there(self) -> None:
+        """Save if due or asked; a stop asked stops both learners after their next step."""
+        super()._on_rollout_start()
         self.lockstep.stop_requested = self.stopped
 
 
@@ -301,11 +305,12 @@ def train_pair(args: Any, saver: PairCheckpointer, callbacks: list[Any] | None) 
     interrupt = GracefulInterrupt()
     checkpoints = _PairCheckpoints(saver.save, args.checkpoint_every, interrupt, lockstep)
     league = [[], []] if pair.league is None else [pair.league.callbacks(k) for k in range(2)]
+    # Each barrier last: mm1's lets mm2 go on to its update once mm1's rollout-end callbacks ran.
     lists = (
         [TrainingMonitor(args.total_timesteps, progress_bar=args.progress), checkpoints,
-         *league[0], *(callbacks or [])],
-        [TrainingMonitor(args.total_timesteps, progress_bar=False), RolloutBarrier(lockstep, 1),
-         *league[1]],
+         *league[0], *(callbacks or []), RolloutBarrier(lockstep, 0, checkpoints.both_there)],
+        [TrainingMonitor(args.total_timesteps, progress_bar=False), *league[1],
+         RolloutBarrier(lockstep, 1)],
     )  # fmt: skip
     remaining = args.total_timesteps - pair.num_timesteps
 

@@ -7,13 +7,13 @@ train a shared policy on all seats as it trains on any vector env. For two indep
 ``VecEnv`` of its own maker's ``n`` seats, and runs stock ``model.learn`` in its own thread;
 :class:`Lockstep` joins their calls into one step of the market.
 
-**Order.** The two threads never run at once: learner 0 (mm1) computes its actions, hands them
-over and waits; learner 1 (mm2) computes its actions, steps the market for both and waits until
-learner 0 has computed its next actions (or finished), and so on. Each learner draws from
-torch's and numpy's global generators (action sampling, minibatch shuffles) in this fixed order,
-so a run is reproducible from its seeds. Both learners must step the market as often: the
-same ``total_timesteps`` (their ``n_steps`` and other settings may differ); a learner that
-finishes first stops the other with an error, not a hang.
+**Order.** Outside the updates the two threads never run at once: learner 0 (mm1) computes
+its actions, hands them over and waits; learner 1 (mm2) computes its actions, steps the market
+for both and waits until learner 0 has computed its next actions (or finished), and so on.
+Each learner draws from torch's and numpy's global generators (action sampling, minibatch
+shuffles) in this fixed order, so a run is reproducible from its seeds. Both learners must step
+the market as often: the same ``total_timesteps`` (their ``n_steps`` and other settings may
+differ); a learner that finishes first stops the other with an error, not a hang.
 
 **Rollout starts.** Learners with the same ``n_steps`` may meet at the start of every rollout
 (:meth:`Lockstep.rollout_start`, called by :class:`RolloutBarrier`, an SB3 callback): both have
@@ -21,20 +21,42 @@ then finished their update and neither has drawn its next actions, the one point
 models, the market and the random states can be saved together and a resume continues
 exactly (``train.py --learners mm1,mm2``'s checkpoints, :mod:`agents.learner_pair`). With
 the barrier both updates come before either learner's next actions.
+
+**Updates at once.** With the barrier the two PPO updates run at the same time, one per core
+(issue #17): at the end of its rollout mm1's :class:`RolloutBarrier` draws its update's
+minibatch shuffles from numpy's global generator (:class:`PredrawnRolloutBuffer`) and then
+lets mm2 go on (:meth:`Lockstep.rollout_end`); mm2 ends its rollout and updates while mm1
+updates, and both meet at the next rollout start. An SB3 PPO update draws nothing else from
+the global generators, so they are drawn in the order of updates taken in turn (mm1's, then
+mm2's) and a run equals one whose updates do not overlap, bit for bit. Where mm1's update may
+use fewer shuffles than it has epochs (``target_kl`` set), or it is not a plain PPO (gSDE, a
+dict observation space), the updates are taken in turn as without the overlap.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Sequence
+from typing import Any, cast
 
 import numpy as np
+from stable_baselines3 import PPO
+from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.type_aliases import RolloutBufferSamples
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
-__all__ = ["Lockstep", "RolloutBarrier", "SeatVecEnv", "learn_together", "seat_envs"]
+__all__ = [
+    "Lockstep",
+    "PredrawnRolloutBuffer",
+    "RolloutBarrier",
+    "SeatVecEnv",
+    "learn_together",
+    "predrawable_epochs",
+    "seat_envs",
+]
 
 
 class Lockstep:
@@ -66,6 +88,8 @@ class Lockstep:
         self._starts = [0, 0]
         self._released = 0
         self._release_calls0 = 0
+        # mm1's call count when it last ended a rollout ready to update alongside mm2 (-1: never)
+        self._ended_calls0 = -1
         # the per-seat episode statistics popped from the shared adapter, not yet read
         self._stats: list[list[dict[str, np.ndarray]]] = [[], []]
         self.stop_requested = False
@@ -124,9 +148,15 @@ class Lockstep:
                 self._fail(exc)
             self._result_id = me
             self._cond.notify_all()
-            # keep the order: learner 0 computes its next actions before this learner does
+            # keep the order: learner 0 computes its next actions before this learner does (or
+            # has ended its rollout and will draw nothing before the next rollout start)
             self._wait(
-                lambda: self._calls[0] > me or self._finished[0] or self._mm1_at_start(),
+                lambda: (
+                    self._calls[0] > me
+                    or self._finished[0]
+                    or self._mm1_at_start()
+                    or self._ended_calls0 == me
+                ),
                 "learner 0 (mm1) to go on",
             )
             return self._part(self._result, 1)
@@ -194,6 +224,25 @@ class Lockstep:
             )
             if self._released < mine:
                 self._fail(RuntimeError("learner 0 (mm1) finished before learner 1 (mm2)"))
+
+    def rollout_end(self, k: int) -> None:
+        """Learner ``k`` ended its rollout and has drawn its update's random numbers.
+
+        From here to its next :meth:`rollout_start` the learner draws nothing from numpy's or
+        torch's global generators (its :class:`PredrawnRolloutBuffer` holds the update's
+        shuffles). Learner 0 (mm1) then lets learner 1 (mm2), waiting after their last joint
+        step, go on to end its rollout and update while mm1 updates; for learner 1 it is a
+        no-op (it updates last anyway). Call it only between a step and the next rollout start
+        of a learner whose rollouts end at the same steps as the other's (a
+        :class:`RolloutBarrier` on both).
+        """
+        if k not in (0, 1):
+            raise ValueError(f"rollout_end: k={k!r} must be 0 (mm1) or 1 (mm2)")
+        if k == 1:
+            return
+        with self._cond:
+            self._ended_calls0 = self._calls[0]
+            self._cond.notify_all()
 
     def pop_episode_stats(self, k: int) -> dict[str, np.ndarray]:
         """Maker ``k``'s statistics of the episodes finished since its last call.
@@ -366,29 +415,131 @@ class SeatVecEnv(VecEnv):
         return self.lockstep.pop_episode_stats(self.k)
 
 
+class PredrawnRolloutBuffer(RolloutBuffer):
+    """SB3's ``RolloutBuffer`` whose minibatch shuffles can be drawn before the update.
+
+    ``RolloutBuffer.get`` (one call per epoch of a PPO update) draws its permutation from
+    numpy's global generator when the update runs; :meth:`predraw` draws the next updates'
+    permutations earlier, at a point of a fixed order, the same numbers in the same order.
+    Without predrawn permutations :meth:`get` draws as SB3 does.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """As ``RolloutBuffer``; no permutation drawn yet."""
+        super().__init__(*args, **kwargs)
+        self._perms: deque[np.ndarray] = deque()
+
+    @classmethod
+    def like(cls, buffer: RolloutBuffer) -> PredrawnRolloutBuffer:
+        """An empty buffer of ``buffer``'s size, spaces, device, ``gae_lambda`` and ``gamma``."""
+        return cls(
+            buffer.buffer_size, buffer.observation_space, buffer.action_space,
+            device=buffer.device, gae_lambda=buffer.gae_lambda, gamma=buffer.gamma,
+            n_envs=buffer.n_envs,
+        )  # fmt: skip
+
+    @property
+    def predrawn(self) -> int:
+        """Permutations drawn and not yet used."""
+        return len(self._perms)
+
+    def predraw(self, n: int) -> None:
+        """Draw the permutations of the next ``n`` calls of :meth:`get` now."""
+        size = self.buffer_size * self.n_envs
+        # numpy's global generator on purpose: the very numbers SB3's get() would draw.
+        self._perms.extend(np.random.permutation(size) for _ in range(n))  # noqa: NPY002
+
+    def get(self, batch_size: int | None = None) -> Generator[RolloutBufferSamples, None, None]:
+        """SB3 2.x's ``RolloutBuffer.get``, its permutation the next predrawn one if any."""
+        assert self.full, ""
+        if self._perms:
+            indices = self._perms.popleft()
+        else:
+            indices = np.random.permutation(self.buffer_size * self.n_envs)  # noqa: NPY002 (as SB3)
+        # Prepare the data
+        if not self.generator_ready:
+            _tensor_names = ["observations", "actions", "values", "log_probs", "advantages",
+                             "returns"]  # fmt: skip
+            for tensor in _tensor_names:
+                self.__dict__[tensor] = self.swap_and_flatten(self.__dict__[tensor])
+            self.generator_ready = True
+
+        # Return everything, don't create minibatches
+        if batch_size is None:
+            batch_size = self.buffer_size * self.n_envs
+
+        start_idx = 0
+        while start_idx < self.buffer_size * self.n_envs:
+            yield self._get_samples(indices[start_idx : start_idx + batch_size])
+            start_idx += batch_size
+
+
+def predrawable_epochs(model: Any) -> int:
+    """The shuffles each update of ``model`` draws, if they can be drawn ahead (else 0).
+
+    A plain SB3 PPO draws one permutation per epoch, ``n_epochs``, and nothing else from the
+    global generators; with ``target_kl`` it may stop early and use fewer, with gSDE it draws
+    its exploration noise at each rollout start, and a dict observation space has its own
+    buffer: those are 0.
+    """
+    plain = (
+        isinstance(model, PPO)
+        and model.target_kl is None
+        and not model.use_sde
+        and type(model.rollout_buffer) in (RolloutBuffer, PredrawnRolloutBuffer)
+    )
+    return int(model.n_epochs) if plain else 0
+
+
 class RolloutBarrier(BaseCallback):
     """SB3 callback: meet the other learner at the start of every rollout.
 
-    Give each learner one, on the same :class:`Lockstep`. After ``both_there`` (mm1's only,
-    called while both wait at a rollout start, e.g. a checkpoint) has set
-    :attr:`Lockstep.stop_requested`, both learners stop after their next step (SB3 stops a
-    ``learn`` only after a step).
+    Give each learner one, on the same :class:`Lockstep`, as the last of its callbacks. After
+    ``both_there`` (mm1's only, called while both wait at a rollout start, e.g. a checkpoint)
+    has set :attr:`Lockstep.stop_requested`, both learners stop after their next step (SB3
+    stops a ``learn`` only after a step).
+
+    mm1's barrier also lets the two updates run at once (the module docstring): at training
+    start it gives a PPO model a :class:`PredrawnRolloutBuffer`, and at each rollout end it
+    draws the update's shuffles and calls :meth:`Lockstep.rollout_end`, unless the model's
+    update cannot be drawn ahead (:func:`predrawable_epochs`) or ``overlap`` is False.
 
     Args:
         lockstep: The learners' :class:`Lockstep`.
         k: This learner (0 mm1, 1 mm2).
         both_there: Called by mm1 while both learners wait at a rollout start.
+        overlap: Let the two updates run at once where they can (mm1's; False: in turn).
     """
 
     def __init__(
-        self, lockstep: Lockstep, k: int, both_there: Callable[[], Any] | None = None
+        self,
+        lockstep: Lockstep,
+        k: int,
+        both_there: Callable[[], Any] | None = None,
+        *,
+        overlap: bool = True,
     ) -> None:
         """Set up."""
         super().__init__()
         self.lockstep, self.k, self.both_there = lockstep, k, both_there
+        self.overlap = overlap
+        self._epochs = 0  # shuffles drawn at each rollout end (0: the updates taken in turn)
+
+    def _on_training_start(self) -> None:
+        self._epochs = predrawable_epochs(self.model) if self.overlap and self.k == 0 else 0
+        if self._epochs:  # a new one: no shuffles left over from an update cut short
+            model = cast(PPO, self.model)
+            model.rollout_buffer = PredrawnRolloutBuffer.like(model.rollout_buffer)
 
     def _on_rollout_start(self) -> None:
         self.lockstep.rollout_start(self.k, self.both_there)
+
+    def _on_rollout_end(self) -> None:
+        if self._epochs:
+            buffer = cast(PPO, self.model).rollout_buffer
+            assert isinstance(buffer, PredrawnRolloutBuffer) and not buffer.predrawn
+            buffer.predraw(self._epochs)
+            self.lockstep.rollout_end(self.k)
 
     def _on_step(self) -> bool:
         return not self.lockstep.stop_requested

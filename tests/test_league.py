@@ -170,6 +170,14 @@ def test_half_then_resume_of_a_league_run_equals_one_go(tmp_path):
     assert _index(whole) == _index(half)
 
 
+def test_the_league_learners_update_at_once(tmp_path, monkeypatch):
+    from test_two_learners import meeting_updates
+
+    met = meeting_updates(monkeypatch, 20.0)
+    _run(tmp_path, "at_once", "--total-timesteps", "512")
+    assert met == [True] * 4  # 512 / (8 x 16) updates, mm2's starting while mm1's runs
+
+
 def test_the_learners_and_their_opponents_take_their_seats():
     """mm1's learner as mm1 in markets 0..n-1, mm2's as mm2 in n..2n-1, opponents opposite."""
     from agents.league import league_factory

@@ -86,6 +86,14 @@ def test_periodic_checkpoints_do_not_change_training(tmp_path):
     _assert_same_learners(a, b)
 
 
+def test_the_two_learners_update_at_once(tmp_path, monkeypatch):
+    from test_two_learners import meeting_updates
+
+    met = meeting_updates(monkeypatch, 20.0)
+    _run(tmp_path, "at_once", "--total-timesteps", "512")
+    assert met == [True] * 4  # 512 / (8 x 16) updates, mm2's starting while mm1's runs
+
+
 def test_a_run_is_named_in_the_error_when_its_root_is_loaded(tmp_path):
     run = _run(tmp_path, "pair", "--total-timesteps", "128")
     with pytest.raises(FileNotFoundError, match=r"two learners.*pair/mm1"):

@@ -175,3 +175,105 @@ def test_rollout_barriers_keep_training_reproducible_and_refuse_unequal_rollouts
     np.testing.assert_array_equal(run(N_STEPS), run(N_STEPS))
     with pytest.raises(RuntimeError, match="rollout barriers need both learners' n_steps equal"):
         run(8)
+
+
+# ---------------------------------------------------------------------- updates at once
+def _barrier_run(overlap: bool) -> tuple[np.ndarray, ...]:
+    from agents.two_learners import RolloutBarrier
+
+    _, lockstep, m1, m2 = _pair()
+    learn_together(
+        lambda: m1.learn(192, callback=RolloutBarrier(lockstep, 0, overlap=overlap)),
+        lambda: m2.learn(192, callback=RolloutBarrier(lockstep, 1, overlap=overlap)),
+        lockstep,
+    )
+    return (
+        np.concatenate([_params(m1), _params(m2)]),
+        np.random.get_state()[1].copy(),  # noqa: NPY002  (SB3's generator, after the updates)
+        torch.get_rng_state().numpy().copy(),
+    )
+
+
+def test_overlapped_updates_equal_updates_taken_in_turn_bit_for_bit():
+    for a, b in zip(_barrier_run(overlap=True), _barrier_run(overlap=False), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def meeting_updates(monkeypatch: pytest.MonkeyPatch, wait_s: float) -> list[bool]:
+    """Make mm1's every PPO update wait up to ``wait_s`` inside itself for mm2's to start.
+
+    Returns the list of whether they met, one per update of mm1's, filled as they run: taken
+    in turn, mm2's update cannot start while mm1's runs and each wait times out.
+    """
+    import threading
+
+    from stable_baselines3 import PPO
+
+    original, cond = PPO.train, threading.Condition()
+    started, met = [0, 0], []
+
+    def train(model: PPO) -> None:
+        k = 1 if threading.current_thread().name == "mm2-learner" else 0
+        with cond:
+            started[k] += 1
+            cond.notify_all()
+            if k == 0:
+                met.append(cond.wait_for(lambda: started[1] >= started[0], wait_s))
+        original(model)
+
+    monkeypatch.setattr(PPO, "train", train)
+    return met
+
+
+def _meet(monkeypatch: pytest.MonkeyPatch, wait_s: float, target_kl: float | None) -> list:
+    from agents.two_learners import RolloutBarrier
+
+    met = meeting_updates(monkeypatch, wait_s)
+    _, lockstep, m1, m2 = _pair()
+    m1.target_kl = target_kl
+    learn_together(
+        lambda: m1.learn(192, callback=RolloutBarrier(lockstep, 0)),
+        lambda: m2.learn(192, callback=RolloutBarrier(lockstep, 1)),
+        lockstep,
+    )
+    return met
+
+
+def test_the_two_updates_run_at_once(monkeypatch):
+    assert _meet(monkeypatch, 20.0, target_kl=None) == [True] * 3  # 192 / (4 x 16) updates
+
+
+def test_updates_that_may_stop_early_are_taken_in_turn(monkeypatch):
+    """With target_kl mm1's update may use fewer shuffles than drawn ahead: no overlap."""
+    assert _meet(monkeypatch, 1.0, target_kl=1e3) == [False] * 3
+
+
+def test_a_predrawn_buffer_yields_the_minibatches_sb3_would():
+    from gymnasium import spaces
+    from stable_baselines3.common.buffers import RolloutBuffer
+
+    from agents.two_learners import PredrawnRolloutBuffer
+
+    box = spaces.Box(-1.0, 1.0, (3,), np.float32)
+    plain = RolloutBuffer(8, box, spaces.Box(-1.0, 1.0, (2,), np.float32), n_envs=2)
+    ahead = PredrawnRolloutBuffer.like(plain)
+    data = np.random.default_rng(5)
+    for _ in range(8):
+        row = [data.standard_normal((2, *s)).astype(np.float32) for s in ((3,), (2,))]
+        args = (*row, data.standard_normal(2), np.zeros(2), torch.zeros(2), torch.zeros(2))
+        plain.add(*args)
+        ahead.add(*args)
+
+    def batches(buffer, n_epochs: int) -> list[np.ndarray]:
+        return [b.observations.numpy() for _ in range(n_epochs) for b in buffer.get(4)]
+
+    # numpy's legacy global generator: the one SB3's buffer draws its shuffles from
+    np.random.seed(11)  # noqa: NPY002
+    expected = batches(plain, 3)
+    np.random.seed(11)  # noqa: NPY002
+    ahead.predraw(3)
+    np.random.seed(99)  # noqa: NPY002  (drawn already: later draws change nothing)
+    got = batches(ahead, 3)
+    assert ahead.predrawn == 0 and len(got) == len(expected) == 12
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
