@@ -30,21 +30,20 @@ from mm_gym.rewards import COMPONENT_NAMES, cara_utility
 __all__ = ["IntensityMarketMakingVectorEnv"]
 
 _MID, _FILL = 0, 1  # the two child streams of IntensityMarket.reset: mid path, fill uniforms
-# Rows of the float64 output block of one step, one column per sub-environment (fresh each
-# step: the rewards and infos are its rows, contiguous views; a view of a row costs less to make
-# than one of a column, and the kernel writes both layouts as fast).
-_R_REWARD, _R_PNL, _R_CASH, _R_MID = 0, 1, 2, 3
-_R_COMP = 4  # then the reward components, in COMPONENT_NAMES order
-_N_FLOAT_ROWS = _R_COMP + len(COMPONENT_NAMES)
-# The rows of the reward components, by name.
-_COMP_ROWS = tuple((name, _R_COMP + j) for j, name in enumerate(COMPONENT_NAMES))
+# Columns of the float64 info block of one step, one row per sub-environment (fresh each step:
+# the infos hold its columns, strided views): pnl, cash, mid, then the reward components.
+_R_PNL, _R_CASH, _R_MID = 0, 1, 2
+_R_COMP = 3  # then the reward components, in COMPONENT_NAMES order
+_N_FLOAT_COLS = _R_COMP + len(COMPONENT_NAMES)
+# The columns of the reward components, by name.
+_COMP_COLS = tuple((name, _R_COMP + j) for j, name in enumerate(COMPONENT_NAMES))
 _C_PNL = _R_COMP + COMPONENT_NAMES.index("pnl")
 _C_INV_PNL = _R_COMP + COMPONENT_NAMES.index("inventory_pnl")
 _C_DAMP = _R_COMP + COMPONENT_NAMES.index("dampening")
 _C_RUNNING = _R_COMP + COMPONENT_NAMES.index("inventory_penalty")
 _C_TERMINAL = _R_COMP + COMPONENT_NAMES.index("terminal_penalty")
 _C_UTILITY = _R_COMP + COMPONENT_NAMES.index("utility")
-# Rows of the int64 block: inventory, fills this step, step index.
+# Columns of the int64 info block: inventory, fills this step, step index.
 _R_INV, _R_FILLS, _R_STEP = 0, 1, 2
 
 
@@ -156,15 +155,15 @@ def _write_outputs(i, fs, ins, pr, obs, fl, it):
     x = q / pr[_P_OBS_LIMIT]
     obs[i, 0] = np.float32(min(max(x, -1.0), 1.0))
     obs[i, 1] = np.float32((pr[_P_N_STEPS] - t) / pr[_P_N_STEPS])
-    fl[_R_PNL, i] = fs[i, _F_CASH] + q * fs[i, _F_S]
-    fl[_R_CASH, i] = fs[i, _F_CASH]
-    fl[_R_MID, i] = fs[i, _F_S]
-    it[_R_INV, i] = q
-    it[_R_STEP, i] = t
+    fl[i, _R_PNL] = fs[i, _F_CASH] + q * fs[i, _F_S]
+    fl[i, _R_CASH] = fs[i, _F_CASH]
+    fl[i, _R_MID] = fs[i, _F_S]
+    it[i, _R_INV] = q
+    it[i, _R_STEP] = t
 
 
 @nb.njit(cache=True, **NO_RUNTIME)  # allocates nothing: no reference counting (market.kernels)
-def _reset_kernel(mask, write_all, seeds, scratch, rng, fs, ins, pr, obs, fl, it):
+def _reset_kernel(mask, write_all, seeds, scratch, rng, fs, ins, pr, obs, rew, fl, it):
     """Reset the masked sub-environments; write their observation, reward and info rows.
 
     As ``IntensityMarket.reset(seed)`` and the single env's ``reset`` do. With ``write_all``
@@ -186,14 +185,15 @@ def _reset_kernel(mask, write_all, seeds, scratch, rng, fs, ins, pr, obs, fl, it
             ins[i, _I_T] = 0
         elif not write_all:
             continue
-        for r in range(fl.shape[0]):
-            fl[r, i] = 0.0
-        it[_R_FILLS, i] = 0
+        rew[i] = 0.0
+        for r in range(fl.shape[1]):
+            fl[i, r] = 0.0
+        it[i, _R_FILLS] = 0
         _write_outputs(i, fs, ins, pr, obs, fl, it)
 
 
 @nb.njit(cache=True, **NO_RUNTIME)  # see _reset_kernel
-def _step_kernel(a, auto, fast, th, rng, fs, ins, pr, buf, obs, fl, it, term, trunc, ended):
+def _step_kernel(a, auto, fast, th, rng, fs, ins, pr, buf, obs, rew, fl, it, term, trunc, ended):
     """One step of every sub-environment, one pass, each one's work done in turn.
 
     ``IntensityMarket.step``, then the reward of ``IntensityMarketMakingEnv.step``, operation
@@ -248,7 +248,7 @@ def _step_kernel(a, auto, fast, th, rng, fs, ins, pr, buf, obs, fl, it, term, tr
             unsure += 1
             continue
         te, en = _settle(
-            i, c0 == 1, c1 == 1, up, d0, d1, fs, ins, pr, obs, fl, it, term, trunc, ended
+            i, c0 == 1, c1 == 1, up, d0, d1, fs, ins, pr, obs, rew, fl, it, term, trunc, ended
         )
         n_term += te
         n_ended += en
@@ -256,7 +256,7 @@ def _step_kernel(a, auto, fast, th, rng, fs, ins, pr, buf, obs, fl, it, term, tr
 
 
 @nb.njit(cache=True, **NO_RUNTIME)  # see _reset_kernel
-def _settle_kernel(count, buf, fs, ins, pr, obs, fl, it, term, trunc, ended):
+def _settle_kernel(count, buf, fs, ins, pr, obs, rew, fl, it, term, trunc, ended):
     """Finish the ``count`` steps :func:`_step_kernel` left in ``buf``, fills decided.
 
     Returns:
@@ -268,7 +268,7 @@ def _settle_kernel(count, buf, fs, ins, pr, obs, fl, it, term, trunc, ended):
         code = int(row[_B_CODE])
         te, en = _settle(
             int(row[_B_ENV]), (code & 3) == 1, (code >> 2) == 1, row[_B_UP] != 0.0,
-            row[_B_D0], row[_B_D1], fs, ins, pr, obs, fl, it, term, trunc, ended,
+            row[_B_D0], row[_B_D1], fs, ins, pr, obs, rew, fl, it, term, trunc, ended,
         )  # fmt: skip
         n_term += te
         n_ended += en
@@ -276,7 +276,9 @@ def _settle_kernel(count, buf, fs, ins, pr, obs, fl, it, term, trunc, ended):
 
 
 @nb.njit(cache=True, inline="always")
-def _settle(i, bid_filled, ask_filled, up, d0, d1, fs, ins, pr, obs, fl, it, term, trunc, ended):
+def _settle(
+    i, bid_filled, ask_filled, up, d0, d1, fs, ins, pr, obs, rew, fl, it, term, trunc, ended
+):
     """Fills, accounting, mid move and reward of sub-environment ``i`` (CARA utility: caller).
 
     Returns:
@@ -302,7 +304,7 @@ def _settle(i, bid_filled, ask_filled, up, d0, d1, fs, ins, pr, obs, fl, it, ter
     t = ins[i, _I_T] + 1
     fs[i, _F_S], fs[i, _F_CASH] = sf, cash
     ins[i, _I_Q], ins[i, _I_T] = q, t
-    it[_R_FILLS, i] = np.int64(bid_filled) + np.int64(ask_filled)
+    it[i, _R_FILLS] = np.int64(bid_filled) + np.int64(ask_filled)
     # IntensityMarketMakingEnv.step and rewards.step_reward.
     qf = float(q)
     wealth = cash + qf * sf
@@ -336,22 +338,22 @@ def _settle(i, bid_filled, ask_filled, up, d0, d1, fs, ins, pr, obs, fl, it, ter
     truncated = (max_steps > 0.0) & (t >= max_steps)
     ended_now = terminated | truncated
     term[i], trunc[i], ended[i] = terminated, truncated, ended_now
-    fl[_R_REWARD, i] = reward
-    fl[_C_PNL, i] = pnl
-    fl[_C_INV_PNL, i] = inv_pnl
-    fl[_C_DAMP, i] = damp
-    fl[_C_RUNNING, i] = running
-    fl[_C_TERMINAL, i] = terminal_pen
-    fl[_C_UTILITY, i] = utility
+    rew[i] = reward
+    fl[i, _C_PNL] = pnl
+    fl[i, _C_INV_PNL] = inv_pnl
+    fl[i, _C_DAMP] = damp
+    fl[i, _C_RUNNING] = running
+    fl[i, _C_TERMINAL] = terminal_pen
+    fl[i, _C_UTILITY] = utility
     # The single env's _obs and _info.
     obs_limit = pr[_P_OBS_LIMIT]
     obs[i, 0] = np.float32(min(max(q / obs_limit, -1.0), 1.0))
     obs[i, 1] = np.float32((n_steps - t) / n_steps)
-    fl[_R_PNL, i] = cash + q * sf
-    fl[_R_CASH, i] = cash
-    fl[_R_MID, i] = sf
-    it[_R_INV, i] = q
-    it[_R_STEP, i] = t
+    fl[i, _R_PNL] = cash + q * sf
+    fl[i, _R_CASH] = cash
+    fl[i, _R_MID] = sf
+    it[i, _R_INV] = q
+    it[i, _R_STEP] = t
     return terminated, ended_now
 
 
@@ -464,7 +466,7 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
         full = mask is None or bool(mask.all())
         m = self._all_true if mask is None else mask
         self._seeds.set_roots(seed, self.np_random, m)
-        obs, fl, it = self._reset(m)
+        obs, _, fl, it = self._reset(m)
         self._autoreset[m] = False
         self._started = True
         return obs, self._infos(fl, it, None if full else m)
@@ -472,26 +474,27 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
     def _reset(
         self,
         m: np.ndarray,
-        out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Start the next episode of the sub-environments of ``m`` by :func:`_reset_kernel`.
 
-        Returns the observations and the float and int output blocks: fresh, every
-        sub-environment's entries written, or ``out`` with those of ``m`` written.
+        Returns the observations, rewards and info blocks: fresh, every row written, or
+        ``out`` with the rows of ``m`` written.
         """
         n = self.num_envs
         write_all = out is None
         if out is None:
             out = (
                 np.empty((n, 2), np.float32),
-                np.empty((_N_FLOAT_ROWS, n)),
-                np.empty((3, n), np.int64),
+                np.empty(n),
+                np.empty((n, _N_FLOAT_COLS)),
+                np.empty((n, 3), np.int64),
             )
-        obs, fl, it = out
+        obs, rew, fl, it = out
         seeds = self._seeds.next_episode(m)
         _reset_kernel(
             m, write_all, seeds, self._scratch, self._rng, self._fs, self._ins, self._pr,
-            obs, fl, it,
+            obs, rew, fl, it,
         )  # fmt: skip
         return out
 
@@ -564,8 +567,9 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
         ):
             a = self._checked_actions(actions)
         obs = np.empty((n, 2), np.float32)
-        fl = np.empty((_N_FLOAT_ROWS, n))
-        it = np.empty((3, n), np.int64)
+        rew = np.empty(n)
+        fl = np.empty((n, _N_FLOAT_COLS))
+        it = np.empty((n, 3), np.int64)
         term, trunc = np.empty((2, n), np.bool_)
         ended = self._spare
         th = self._th
@@ -573,7 +577,7 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
             th[0] = th[1] = self._fill_probability(self._distances(a)).reshape(-1)
         fs, ins, pr, buf = self._fs, self._ins, self._pr, self._buf
         unsure, n_term, n_ended, n_auto = _step_kernel(
-            a.reshape(-1), auto, self._linear, th, self._rng, fs, ins, pr, buf, obs, fl, it,
+            a.reshape(-1), auto, self._linear, th, self._rng, fs, ins, pr, buf, obs, rew, fl, it,
             term, trunc, ended,
         )  # fmt: skip
         if unsure < 0:
@@ -581,28 +585,29 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
         if unsure > 0:  # rare (see _BAND): numpy's exp decides, as in the single env
             self._decide_unsure(unsure)
             more_term, more_ended = _settle_kernel(
-                unsure, buf, fs, ins, pr, obs, fl, it, term, trunc, ended
+                unsure, buf, fs, ins, pr, obs, rew, fl, it, term, trunc, ended
             )
             n_term += more_term
             n_ended += more_ended
         if n_auto:  # NEXT_STEP only: these return their reset observation instead
-            self._reset(auto, (obs, fl, it))
+            self._reset(auto, (obs, rew, fl, it))
         if n_term and self._params.cara:
             # rewards.step_reward: utility = cara_utility(W_T) on the terminal step.
             rp = self._params
-            util = np.where(term, cara_utility(fl[_R_PNL], rp.cara_gamma), 0.0)
-            fl[_C_UTILITY] = util
-            fl[_R_REWARD] = rp.scale * (util - fl[_C_RUNNING] - fl[_C_TERMINAL])
+            util = np.where(term, cara_utility(fl[:, _R_PNL], rp.cara_gamma), 0.0)
+            fl[:, _C_UTILITY] = util
+            rew[:] = rp.scale * (util - fl[:, _C_RUNNING] - fl[:, _C_TERMINAL])
         if self._same_step:
             if n_ended:
-                return self._same_step_reset_batch(obs, fl, it, term, trunc, ended.copy())
+                return self._same_step_reset_batch(obs, rew, fl, it, term, trunc, ended.copy())
         else:
             self._autoreset, self._spare = ended, auto
-        return obs, fl[_R_REWARD], term, trunc, self._infos(fl, it)
+        return obs, rew, term, trunc, self._infos(fl, it)
 
     def _same_step_reset_batch(
         self,
         obs: np.ndarray,
+        rew: np.ndarray,
         fl: np.ndarray,
         it: np.ndarray,
         term: np.ndarray,
@@ -611,33 +616,33 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """A ``SAME_STEP`` step's return when the ``ended`` ones reset in it."""
         final_info = self._infos(fl, it, ended)
-        obs2, fl2, it2 = self._reset(ended)
+        obs2, _, fl2, it2 = self._reset(ended)
         next_obs = np.where(ended[:, None], obs2, obs)
         keep = ~ended
-        fl2[:, keep] = fl[:, keep]
-        it2[:, keep] = it[:, keep]
+        fl2[keep] = fl[keep]
+        it2[keep] = it[keep]
         infos = self._add_final(self._infos(fl2, it2), obs, final_info, ended)
-        return next_obs, fl[_R_REWARD], term, trunc, infos
+        return next_obs, rew, term, trunc, infos
 
     def _infos(
         self, fl: np.ndarray, it: np.ndarray, mask: np.ndarray | None = None
     ) -> dict[str, Any]:
-        """The single env's info keys as arrays (rows of ``fl``, ``it``), with ``_key`` masks."""
+        """The single env's info keys as arrays (columns of ``fl``, ``it``), with ``_key`` masks."""
         m = self._all_true if mask is None else mask
-        comps = {name: fl[r] for name, r in _COMP_ROWS}
+        comps = {name: fl[:, c] for name, c in _COMP_COLS}
         comps.update(self._comp_masks if mask is None else {f"_{c}": m for c in COMPONENT_NAMES})
         return {
-            "pnl": fl[_R_PNL],
+            "pnl": fl[:, _R_PNL],
             "_pnl": m,
-            "cash": fl[_R_CASH],
+            "cash": fl[:, _R_CASH],
             "_cash": m,
-            "inventory": it[_R_INV],
+            "inventory": it[:, _R_INV],
             "_inventory": m,
-            "mid": fl[_R_MID],
+            "mid": fl[:, _R_MID],
             "_mid": m,
-            "fills": it[_R_FILLS],
+            "fills": it[:, _R_FILLS],
             "_fills": m,
-            "step": it[_R_STEP],
+            "step": it[:, _R_STEP],
             "_step": m,
             "reward_components": comps,
             "_reward_components": m,
