@@ -192,7 +192,7 @@ def _reset_kernel(mask, write_all, seeds, scratch, rng, fs, ins, pr, obs, rew, f
         _write_outputs(i, fs, ins, pr, obs, fl, it)
 
 
-@nb.njit(cache=True, **NO_RUNTIME)  # see _reset_kernel
+@nb.njit(cache=True, error_model="numpy", **NO_RUNTIME)  # see _reset_kernel
 def _step_kernel(a, auto, fast, th, rng, fs, ins, pr, buf, obs, rew, fl, it, term, trunc, ended):
     """One step of every sub-environment, one pass, each one's work done in turn.
 
@@ -255,7 +255,7 @@ def _step_kernel(a, auto, fast, th, rng, fs, ins, pr, buf, obs, rew, fl, it, ter
     return unsure, n_term, n_ended, n_auto
 
 
-@nb.njit(cache=True, **NO_RUNTIME)  # see _reset_kernel
+@nb.njit(cache=True, error_model="numpy", **NO_RUNTIME)  # see _reset_kernel
 def _settle_kernel(count, buf, fs, ins, pr, obs, rew, fl, it, term, trunc, ended):
     """Finish the ``count`` steps :func:`_step_kernel` left in ``buf``, fills decided.
 
