@@ -29,6 +29,7 @@ from mm_gym.rewards import COMPONENT_NAMES, cara_utility
 
 __all__ = ["IntensityMarketMakingVectorEnv"]
 
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # actions taken as they are
 _MID, _FILL = 0, 1  # the two child streams of IntensityMarket.reset: mid path, fill uniforms
 # Columns of the float64 info block of one step, one row per sub-environment (fresh each step:
 # the infos hold its columns, strided views): pnl, cash, mid, then the reward components.
@@ -562,9 +563,7 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
         """One compiled step; the ``auto`` ones reset instead (``NEXT_STEP``)."""
         a = actions
         n = self.num_envs
-        if not (
-            type(a) is np.ndarray and a.dtype in (np.float32, np.float64) and a.shape == (n, 2)
-        ):
+        if not (type(a) is np.ndarray and a.dtype in _FLOAT_DTYPES and a.shape == (n, 2)):
             a = self._checked_actions(actions)
         obs = np.empty((n, 2), np.float32)
         rew = np.empty(n)
@@ -629,20 +628,22 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
     ) -> dict[str, Any]:
         """The single env's info keys as arrays (columns of ``fl``, ``it``), with ``_key`` masks."""
         m = self._all_true if mask is None else mask
-        comps = {name: fl[:, c] for name, c in _COMP_COLS}
+        # Rows of the transposes: an integer index makes a view faster than fl[:, c] does.
+        cols, int_cols = fl.T, it.T
+        comps = {name: cols[c] for name, c in _COMP_COLS}
         comps.update(self._comp_masks if mask is None else {f"_{c}": m for c in COMPONENT_NAMES})
         return {
-            "pnl": fl[:, _R_PNL],
+            "pnl": cols[_R_PNL],
             "_pnl": m,
-            "cash": fl[:, _R_CASH],
+            "cash": cols[_R_CASH],
             "_cash": m,
-            "inventory": it[:, _R_INV],
+            "inventory": int_cols[_R_INV],
             "_inventory": m,
-            "mid": fl[:, _R_MID],
+            "mid": cols[_R_MID],
             "_mid": m,
-            "fills": it[:, _R_FILLS],
+            "fills": int_cols[_R_FILLS],
             "_fills": m,
-            "step": it[:, _R_STEP],
+            "step": int_cols[_R_STEP],
             "_step": m,
             "reward_components": comps,
             "_reward_components": m,
