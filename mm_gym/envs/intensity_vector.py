@@ -51,7 +51,7 @@ _R_INV, _R_FILLS, _R_STEP = 0, 1, 2
 # The state of the sub-environments, one row each: float64 ``fs`` (n, 6) and int64 ``ins``
 # (n, 2), and the scalar parameters in one float64 array ``pr`` (every integer in it is far
 # below 2**53, so exact), which keeps the compiled call's arguments few.
-_F_S, _F_CASH, _F_PREV_W, _F_PREV_Q, _F_PREV_S, _F_PEAK = range(6)
+_F_S, _F_CASH, _F_PEAK = range(3)
 _I_Q, _I_T = range(2)
 (
     _P_S0, _P_Q0, _P_DS, _P_LIMIT, _P_N_STEPS, _P_OBS_LIMIT, _P_MAX_DD, _P_SCALE, _P_INV_PEN,
@@ -178,10 +178,7 @@ def _reset_kernel(mask, write_all, seeds, scratch, rng, fs, ins, pr, obs, rew, f
             seed_stream(rng, i, _FILL, seeds[i], scratch)
             fs[i, _F_S] = s0
             fs[i, _F_CASH] = 0.0
-            fs[i, _F_PREV_W] = 0.0 + q0 * s0
-            fs[i, _F_PREV_Q] = q0
-            fs[i, _F_PREV_S] = s0
-            fs[i, _F_PEAK] = fs[i, _F_PREV_W]
+            fs[i, _F_PEAK] = 0.0 + q0 * s0  # the start's wealth
             ins[i, _I_Q] = np.int64(q0)
             ins[i, _I_T] = 0
         elif not write_all:
@@ -292,12 +289,14 @@ def _settle(
         limit = pr[_P_LIMIT]
         bid_filled = bid_filled & (q < limit)
         ask_filled = ask_filled & (q > -limit)
-    si = fs[i, _F_S]
+    si, prev_cash = fs[i, _F_S], fs[i, _F_CASH]
+    # The state before the step, as the single env keeps it (prev_q, prev_s, prev_wealth): the
+    # same numbers (its wealth is cash + float(q) * s, the start's 0.0 + q0 * s0).
+    prev_q = float(q)
+    prev_w = prev_cash + prev_q * si
     bid_price = si - d0
     ask_price = si + d1
-    cash = fs[i, _F_CASH] + (
-        select(ask_filled, ask_price, 0.0) - select(bid_filled, bid_price, 0.0)
-    )
+    cash = prev_cash + (select(ask_filled, ask_price, 0.0) - select(bid_filled, bid_price, 0.0))
     q += np.int64(bid_filled) - np.int64(ask_filled)
     # AS (2008) section 3.3: the mid moves up or down by sigma*sqrt(dt), equally likely.
     ds = pr[_P_DS]
@@ -313,13 +312,13 @@ def _settle(
     if flags & _HAS_DD:
         fs[i, _F_PEAK] = max(fs[i, _F_PEAK], wealth)
         terminated = terminated | (fs[i, _F_PEAK] - wealth >= pr[_P_MAX_DD])
-    pnl = wealth - fs[i, _F_PREV_W]
-    inv_pnl = fs[i, _F_PREV_Q] * (sf - fs[i, _F_PREV_S])
+    pnl = wealth - prev_w
+    inv_pnl = prev_q * (sf - si)
     q2 = qf * qf
     inv_pen, term_pen = pr[_P_INV_PEN], pr[_P_TERM_PEN]
     if flags & _UPFRONT:
         # the first step pays the start inventory (q0) in full (intensity.py, upfront)
-        p2 = select(t > 1, fs[i, _F_PREV_Q] * fs[i, _F_PREV_Q], 0.0)
+        p2 = select(t > 1, prev_q * prev_q, 0.0)
         left = n_steps - t
         held = left * select(terminated, 0.0, 1.0)
         running = inv_pen * ((1.0 + held) * q2 - (1.0 + left) * p2)
@@ -334,7 +333,6 @@ def _settle(
     else:
         utility = 0.0 * pnl
         reward = pr[_P_SCALE] * (pnl - damp - running - terminal_pen)
-    fs[i, _F_PREV_W], fs[i, _F_PREV_Q], fs[i, _F_PREV_S] = wealth, qf, sf
     max_steps = pr[_P_MAX_STEPS]
     truncated = (max_steps > 0.0) & (t >= max_steps)
     ended_now = terminated | truncated
@@ -447,7 +445,7 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
         self.action_space = batch_space(self.single_action_space, n)
         self.observation_space = batch_space(self.single_observation_space, n)
         self._rng = np.zeros((n, 2, 4), np.uint64)
-        self._fs = np.zeros((n, 6))
+        self._fs = np.zeros((n, 3))
         self._ins = np.zeros((n, 2), np.int64)
         self._seeds = RootSeeds(n)
         self._buf = np.zeros((n, 7))  # the fill decisions left to numpy (_step_kernel)
