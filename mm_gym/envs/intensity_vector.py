@@ -44,13 +44,15 @@ _C_DAMP = _R_COMP + COMPONENT_NAMES.index("dampening")
 _C_RUNNING = _R_COMP + COMPONENT_NAMES.index("inventory_penalty")
 _C_TERMINAL = _R_COMP + COMPONENT_NAMES.index("terminal_penalty")
 _C_UTILITY = _R_COMP + COMPONENT_NAMES.index("utility")
-# Columns of the int64 info block: inventory, fills this step, step index.
+# Columns of the int64 info block: inventory, fills this step, step index. (The rewards are an
+# array of their own: contiguous.)
 _R_INV, _R_FILLS, _R_STEP = 0, 1, 2
 
 
-# The state of the sub-environments, one row each: float64 ``fs`` (n, 6) and int64 ``ins``
-# (n, 2), and the scalar parameters in one float64 array ``pr`` (every integer in it is far
-# below 2**53, so exact), which keeps the compiled call's arguments few.
+# The state of the sub-environments, one row each: float64 ``fs`` (n, 3) and int64 ``ins``
+# (n, 2) (the single env's previous wealth, inventory and mid follow from them), and the scalar
+# parameters in one float64 array ``pr`` (every integer in it is far below 2**53, so exact),
+# which keeps the compiled call's arguments few.
 _F_S, _F_CASH, _F_PEAK = range(3)
 _I_Q, _I_T = range(2)
 (
@@ -61,16 +63,17 @@ _N_PARAMS = 17
 # _P_FLAGS bits: an inventory limit on fills, a drawdown limit, the CARA utility, the penalties
 # paid up front; _P_MAX_STEPS is max_episode_steps (0: none).
 _HAS_LIMIT, _HAS_DD, _CARA, _UPFRONT = 1, 2, 4, 8
-# A fill decision the kernel leaves to numpy (see _decide): the columns of its row of ``buf``.
+# A step the kernel leaves to numpy's exp (see _fill_bounds): the columns of its row of ``buf``.
 _B_ENV, _B_D0, _B_D1, _B_U0, _B_U1, _B_UP, _B_CODE = range(7)
 
-# Fill decisions without numpy's exp. exp(z) = 2**(z / ln 2) = 2**n * 2**f with n an integer
-# and |f| <= 1/2; 2**f from its Taylor series to degree 7 (truncation below 6e-9 relative, in
-# Estrin's scheme for a short dependency chain), 2**n exactly. A decision is taken from this value
-# only when the uniform lies outside p * (1 -+ _BAND), over a hundred times wider than the
-# error, so it is the decision numpy's exp gives; inside the band (about 2e-6 * p of the
-# draws) numpy decides. Below _TINY_P (z < -700 included, where p < 1e-304) only a uniform of
-# exactly 0 can fill (the least positive one is 2**-53): 0 is left to numpy, any other is no fill.
+# Fill decisions without numpy's exp (_fill_bounds). exp(z) = 2**(z / ln 2) = 2**n * 2**f with n
+# an integer and |f| <= 1/2; 2**f from its Taylor series to degree 7 (truncation below 6e-9
+# relative, in Estrin's scheme for a short dependency chain), 2**n exactly. A decision is taken
+# from this value only when the uniform lies outside p * (1 -+ _BAND), over a hundred times wider
+# than the error, so it is the decision numpy's exp gives; inside the band (about 2e-6 * p of
+# the draws) numpy decides. Below _TINY_P (z < -700 included, where p < 1e-304) only a uniform
+# of exactly 0 can fill (the least positive one is 2**-53): 0 is left to numpy, any other is no
+# fill.
 _LOG2E = 1.4426950408889634
 _F64 = types.float64
 
@@ -192,18 +195,17 @@ def _reset_kernel(mask, write_all, seeds, scratch, rng, fs, ins, pr, obs, rew, f
 
 @nb.njit(cache=True, error_model="numpy", **NO_RUNTIME)  # see _reset_kernel
 def _step_kernel(a, auto, fast, th, rng, fs, ins, pr, buf, obs, rew, fl, it, term, trunc, ended):
-    """One step of every sub-environment, one pass, each one's work done in turn.
+    """One step of every sub-environment: the fill bounds in one pass, then one pass each.
 
     ``IntensityMarket.step``, then the reward of ``IntensityMarketMakingEnv.step``, operation
-    for operation (so bit-identical). The ``auto`` ones are skipped (reset by the caller). Each
-    of the others draws its three uniforms, decides its fills, then (:func:`_settle`) its
-    accounting, mid move, reward, observation and info row, and its ``term``, ``trunc`` and
-    ``ended`` (either) flags, unless a fill decision is left to numpy (:func:`_decide`): then
-    its distances, uniforms and decisions go to the next row of ``buf`` ``(n, 7)`` (columns
-    ``_B_*``), for the caller to decide and :func:`_settle_kernel` to finish.
-
-    ``p_exact`` (``(n, 2)``) are the fill probabilities when the caller computed them
-    (``"poisson"``), else empty.
+    for operation (so bit-identical). ``a`` is the actions flattened, ``(2n,)``. With ``fast``
+    ("linear" fills) the bounds ``th`` ``(2, 2n)`` come from :func:`_fill_bounds`, else the
+    caller wrote the fill probabilities into both rows. The ``auto`` sub-environments are
+    skipped (the caller resets them). Each of the others draws its three uniforms, decides its
+    fills, then (:func:`_settle`) its accounting, mid move, reward, observation and info row,
+    and its ``term``, ``trunc`` and ``ended`` (either) flags; unless a fill is left to numpy:
+    then its distances, uniforms and decisions go to the next row of ``buf`` ``(n, 7)``
+    (columns ``_B_*``), for the caller to decide and :func:`_settle_kernel` to finish.
 
     Returns:
         ``(unsure, terminated, ended, auto)`` counts, the first the rows of ``buf`` written; or
@@ -455,6 +457,12 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
         # one), then the two swap (internal: never handed out).
         self._spare = np.zeros(n, np.bool_)
         self._comp_masks = {f"_{c}": self._all_true for c in COMPONENT_NAMES}
+        # The rare path's kernel compiled (or loaded from numba's cache) now, not in the middle
+        # of a run at the first fill left to numpy.
+        _settle_kernel(
+            0, self._buf, self._fs, self._ins, pr, np.empty((0, 2), np.float32), np.empty(0),
+            np.empty((0, _N_FLOAT_COLS)), np.empty((0, 3), np.int64), *np.empty((3, 0), np.bool_),
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ reset
 
