@@ -13,15 +13,16 @@ sub-environments, so this module re-implements, in numba, the two pieces of nump
   128-bit LCG step, and ``Generator.random()`` = ``(next_uint64 >> 11) * 2**-53``.
 
 A stream's state is four uint64 words ``[state_hi, state_lo, inc_hi, inc_lo]``. The LCG step is
-one 128-bit multiply-add in LLVM's ``i128`` (:func:`lcg128`, a numba intrinsic: numba has no
-128-bit integer), which x86-64 does in three multiplies; spelt out in 64-bit halves it took
-about four times the instructions.
+one 128-bit multiply-add in LLVM's ``i128`` (:data:`lcg128`, a numba intrinsic: numba has no
+128-bit integer), which x86-64 does in three multiplies (a ``mulx`` and two ``imul``) where
+the high half's product spelt out in 32-bit pieces took seven.
 ``tests/test_envs_intensity_vector.py`` checks every function against numpy itself.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import numba as nb
 import numpy as np
@@ -51,12 +52,8 @@ _MULT_128 = (int(_MUL_HI) << 64) | int(_MUL_LO)
 _U64 = types.uint64
 
 
-@intrinsic
-def lcg128(typingctx: Any, hi: Any, lo: Any, inc_hi: Any, inc_lo: Any) -> tuple[Any, Any]:
-    """``(hi, lo) * MULT + (inc_hi, inc_lo)`` modulo 2**128, as ``(hi, lo)``; uint64 words.
-
-    PCG64's LCG step (``pcg_setseq_128_step_r``), in LLVM's 128-bit integers.
-    """
+def _lcg128(typingctx: Any, hi: Any, lo: Any, inc_hi: Any, inc_lo: Any) -> tuple[Any, Any]:
+    """The typing and code of :data:`lcg128` (numba calls it at compile time)."""
     sig = types.UniTuple(_U64, 2)(_U64, _U64, _U64, _U64)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
@@ -75,6 +72,15 @@ def lcg128(typingctx: Any, hi: Any, lo: Any, inc_hi: Any, inc_lo: Any) -> tuple[
         return context.make_tuple(builder, signature.return_type, (out_hi, out_lo))
 
     return sig, codegen
+
+
+lcg128 = cast(
+    "Callable[[np.uint64, np.uint64, np.uint64, np.uint64], tuple[np.uint64, np.uint64]]",
+    intrinsic(_lcg128),
+)
+"""``lcg128(hi, lo, inc_hi, inc_lo)``: ``(hi, lo) * MULT + (inc_hi, inc_lo)`` modulo 2**128,
+as ``(hi, lo)``, uint64 words: PCG64's LCG step (``pcg_setseq_128_step_r``) in LLVM's 128-bit
+integers. Callable only from compiled code."""
 
 
 @nb.njit(cache=True, inline="always")
