@@ -193,7 +193,8 @@ def _reset_kernel(mask, write_all, seeds, scratch, rng, fs, ins, pr, obs, rew, f
         _write_outputs(i, fs, ins, pr, obs, fl, it)
 
 
-@nb.njit(cache=True, error_model="numpy", **NO_RUNTIME)  # see _reset_kernel
+# No zero-division checks (error_model): every divisor is >= 1. No runtime: see _reset_kernel.
+@nb.njit(cache=True, error_model="numpy", **NO_RUNTIME)
 def _step_kernel(a, auto, fast, th, rng, fs, ins, pr, buf, obs, rew, fl, it, term, trunc, ended):
     """One step of every sub-environment: the fill bounds in one pass, then one pass each.
 
@@ -255,7 +256,8 @@ def _step_kernel(a, auto, fast, th, rng, fs, ins, pr, buf, obs, rew, fl, it, ter
     return unsure, n_term, n_ended, n_auto
 
 
-@nb.njit(cache=True, error_model="numpy", **NO_RUNTIME)  # see _reset_kernel
+# No zero-division checks (error_model): every divisor is >= 1. No runtime: see _reset_kernel.
+@nb.njit(cache=True, error_model="numpy", **NO_RUNTIME)
 def _settle_kernel(count, buf, fs, ins, pr, obs, rew, fl, it, term, trunc, ended):
     """Finish the ``count`` steps :func:`_step_kernel` left in ``buf``, fills decided.
 
