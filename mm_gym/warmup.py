@@ -4,8 +4,9 @@
 (several CPU-minutes for the market's step on a fresh install; numba caches the machine code
 beside the sources, and later processes load it in about a second). Each entry point is
 compiled once and shared: the serial and the parallel loops of the market, the evaluator's
-per-step recorder, the multi-venue routing and arbitrage passes, and the portfolio's hedge
-orders. Running it again costs only the cache loads. ``--quiet`` prints nothing.
+per-step recorder, the multi-venue routing and arbitrage passes, the portfolio's hedge
+orders, and the AS2008 vector env's step and reset. Running it again costs only the cache
+loads. ``--quiet`` prints nothing.
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ def _venues() -> None:
     market.step(np.zeros((2, 2, 2)), np.ones((2, 2, 2)))  # order protection and routing
 
 
+def _as2008() -> None:
+    from mm_gym.envs.intensity_vector import IntensityMarketMakingVectorEnv
+
+    envs = IntensityMarketMakingVectorEnv(2)  # compiles the rare path's kernel too
+    envs.reset(seed=0)
+    for dtype in (np.float32, np.float64):  # the two action types taken without a copy
+        envs.step(np.zeros((2, 2), dtype))
+
+
 def _hedge() -> None:
     from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueMarket
     from mm_gym.portfolio.hedge import take
@@ -65,6 +75,7 @@ STEPS: tuple[tuple[str, Callable[[], None]], ...] = (
     ("evaluation recorder", _recorder),
     ("multi-venue routing and arbitrage", _venues),
     ("portfolio hedge orders", _hedge),
+    ("AS2008 vector env step and reset", _as2008),
 )
 
 

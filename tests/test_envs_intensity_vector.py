@@ -10,7 +10,12 @@ from gymnasium.vector import AutoresetMode
 
 import mm_gym  # noqa: F401  (registers the ids)
 from mm_gym.config import ConfigError, UnknownKeywordError
-from mm_gym.envs.intensity_vector import _P_BAND, IntensityMarketMakingVectorEnv
+from mm_gym.envs.intensity_vector import (
+    _LEAST_POSITIVE,
+    _P_BAND,
+    IntensityMarketMakingVectorEnv,
+    _fill_bounds,
+)
 from mm_gym.envs.pcg64 import next_double, seed_stream
 
 ID = "mm_gym/AS2008-v1"
@@ -105,6 +110,81 @@ def test_fill_decisions_left_to_numpy_are_the_same(monkeypatch):
     assert len(calls) > 20  # steps with a decision made by numpy
     for i in range(n):
         _assert_sub_env_equals(_single_rollout({}, seed + i, actions[:, i]), vec_rows, i)
+
+
+@nb.njit
+def _bounds(actions, pr):
+    th = np.empty((2, actions.shape[0]))
+    _fill_bounds(actions, pr, th)
+    return th
+
+
+@pytest.mark.parametrize(
+    ("kw", "tiny_p"),
+    [
+        ({}, "none"),
+        ({"max_delta": 1000.0}, "some"),  # -k * delta down to -1500: exp below the double range
+        ({"intensity.A": 1e-300, "intensity.k": 40.0}, "all"),  # p from 5e-303 down to 0
+        ({"intensity.A": 200.0, "intensity.k": 1e-3}, "none"),  # A * dt = 1: p = 1 at delta 0
+    ],
+)
+def test_fill_bounds_bracket_numpys_fill_probability(kw, tiny_p):
+    """Every uniform below ``lo`` fills and every one from ``hi`` does not, as with numpy's exp.
+
+    The uniforms are multiples of 2**-53: a bracket ``(0, least positive double)`` (tiny p)
+    is sound only if numpy's p is below 2**-53.
+    """
+    envs = IntensityMarketMakingVectorEnv(1, **kw)
+    rng = np.random.default_rng(7)
+    actions = np.concatenate([rng.uniform(-1.2, 1.2, 20_000), [-1.0, 1.0, 0.0, -0.0, 2.0]])
+    lo, hi = _bounds(actions.astype(np.float32), envs._pr)
+    delta = (np.clip(actions.astype(np.float32).astype(np.float64), -1, 1) + 1) * (
+        0.5 * envs.max_delta
+    )
+    p = envs._template._market.fill_probability(delta)
+    tiny = (lo == 0.0) & (hi == _LEAST_POSITIVE)
+    assert np.all(tiny | ((lo <= p) & (p <= hi)))
+    assert np.all(p[tiny] < 2.0**-53)
+    # the band is narrow: numpy decides about 2e-6 of the draws at most
+    assert np.all(tiny | (hi - lo <= 2.1e-6 * p))
+    assert {"none": not tiny.any(), "some": 0 < tiny.sum() < len(p), "all": tiny.all()}[tiny_p]
+
+
+def test_tiny_fill_probabilities_are_decided_without_numpy(monkeypatch):
+    """Quotes 500+ away (p < 1e-300): no fill unless the uniform is exactly 0, decided in the
+    kernel, which leaves nothing to numpy; the path equals the single envs'."""
+    n, seed = 3, 8
+    rng = np.random.default_rng(9)
+    actions = rng.uniform(-1, 1, (260, n, 2)).astype(np.float32)
+    actions[:, :, 0] = np.abs(actions[:, :, 0])  # bid at least 500 away: z <= -750
+    envs = gym.make_vec(ID, num_envs=n, max_delta=1000.0)
+    calls = []
+    decide = envs.unwrapped._decide_unsure
+    monkeypatch.setattr(envs.unwrapped, "_decide_unsure", lambda *a: calls.append(1) or decide(*a))
+    vec_rows = _vector_rollout(envs, seed, actions)
+    for i in range(n):
+        _assert_sub_env_equals(
+            _single_rollout({"max_delta": 1000.0}, seed + i, actions[:, i]), vec_rows, i
+        )
+    assert not calls
+
+
+def test_returned_arrays_are_not_reused_by_later_steps():
+    envs = gym.make_vec(ID, num_envs=3, max_episode_steps=2, utility="pnl")
+    first = envs.reset(seed=1)
+    kept = [first]
+    for _ in range(5):  # autoresets included
+        kept.append(envs.step(np.full((3, 2), 0.1, np.float32)))
+    copies = [
+        (np.copy(r[0]), {k: np.copy(v) for k, v in r[-1].items() if k != "reward_components"})
+        for r in kept
+    ]
+    for _ in range(3):
+        envs.step(np.full((3, 2), -0.4, np.float32))
+    for r, (obs, info) in zip(kept, copies, strict=True):
+        assert np.array_equal(r[0], obs)
+        for k, v in info.items():
+            assert np.array_equal(r[-1][k], v), k
 
 
 def test_max_episode_steps_truncates_as_time_limit():

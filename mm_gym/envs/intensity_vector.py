@@ -12,261 +12,352 @@ import numba as nb
 import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from mm_gym.config import MarketConfig
 from mm_gym.envs.core import describe_value, numeric_array
 from mm_gym.envs.intensity import IntensityMarketMakingEnv, intensity_policy_context
-from mm_gym.envs.pcg64 import seed_stream, step_double
+from mm_gym.envs.pcg64 import output_bits, seed_stream, to_double
 from mm_gym.envs.seeding import RootSeeds
 from mm_gym.envs.vector_base import NativeVectorEnv, check_num_envs
 from mm_gym.market.intensity import _MAX_EXPONENT
+from mm_gym.market.kernels import NO_RUNTIME
 from mm_gym.policy import PolicyContext
 from mm_gym.rewards import COMPONENT_NAMES, cara_utility
 
 __all__ = ["IntensityMarketMakingVectorEnv"]
 
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # actions taken as they are
 _MID, _FILL = 0, 1  # the two child streams of IntensityMarket.reset: mid path, fill uniforms
-# Rows of the float64 output block of one step (fresh each step: the infos hold views of it).
-_R_REWARD, _R_PNL, _R_CASH, _R_MID = 0, 1, 2, 3
-_R_COMP = 4  # then the reward components, in COMPONENT_NAMES order
-_N_FLOAT_ROWS = _R_COMP + len(COMPONENT_NAMES)
-# The rows of the reward components, by name.
+# Columns of the float64 info block of one step, one row per sub-environment (fresh each step:
+# the infos hold its columns, strided views): pnl, cash, mid, then the reward components.
+_R_PNL, _R_CASH, _R_MID = 0, 1, 2
+_R_COMP = 3  # then the reward components, in COMPONENT_NAMES order
+_N_FLOAT_COLS = _R_COMP + len(COMPONENT_NAMES)
+# The columns of the reward components, by name.
+_COMP_COLS = tuple((name, _R_COMP + j) for j, name in enumerate(COMPONENT_NAMES))
 _C_PNL = _R_COMP + COMPONENT_NAMES.index("pnl")
 _C_INV_PNL = _R_COMP + COMPONENT_NAMES.index("inventory_pnl")
 _C_DAMP = _R_COMP + COMPONENT_NAMES.index("dampening")
 _C_RUNNING = _R_COMP + COMPONENT_NAMES.index("inventory_penalty")
 _C_TERMINAL = _R_COMP + COMPONENT_NAMES.index("terminal_penalty")
 _C_UTILITY = _R_COMP + COMPONENT_NAMES.index("utility")
-# Rows of the int64 block: inventory, fills this step, step index.
+# Columns of the int64 info block: inventory, fills this step, step index. (The rewards are an
+# array of their own: contiguous.)
 _R_INV, _R_FILLS, _R_STEP = 0, 1, 2
 
 
-# The state of the sub-environments: float64 columns of ``fs`` (n, 6) and int64 columns of
-# ``ins`` (n, 2), and the scalar parameters in one float64 array ``pr`` (every integer in it is
-# far below 2**53, so exact), which keeps the compiled call's arguments few (each costs time).
-_F_S, _F_CASH, _F_PREV_W, _F_PREV_Q, _F_PREV_S, _F_PEAK = range(6)
+# The state of the sub-environments, one row each: float64 ``fs`` (n, 3) and int64 ``ins``
+# (n, 2) (the single env's previous wealth, inventory and mid follow from them), and the scalar
+# parameters in one float64 array ``pr`` (every integer in it is far below 2**53, so exact),
+# which keeps the compiled call's arguments few.
+_F_S, _F_CASH, _F_PEAK = range(3)
 _I_Q, _I_T = range(2)
 (
     _P_S0, _P_Q0, _P_DS, _P_LIMIT, _P_N_STEPS, _P_OBS_LIMIT, _P_MAX_DD, _P_SCALE, _P_INV_PEN,
-    _P_TERM_PEN, _P_DAMP, _P_NEG_K, _P_HALF_DELTA, _P_A_DT, _P_FLAGS, _P_BAND,
-) = range(16)  # fmt: skip
-_N_PARAMS = 16
-# _P_FLAGS bits: an inventory limit on fills, a drawdown limit, the CARA utility.
+    _P_TERM_PEN, _P_DAMP, _P_NEG_K, _P_HALF_DELTA, _P_A_DT, _P_FLAGS, _P_BAND, _P_MAX_STEPS,
+) = range(17)  # fmt: skip
+_N_PARAMS = 17
+# _P_FLAGS bits: an inventory limit on fills, a drawdown limit, the CARA utility, the penalties
+# paid up front; _P_MAX_STEPS is max_episode_steps (0: none).
 _HAS_LIMIT, _HAS_DD, _CARA, _UPFRONT = 1, 2, 4, 8
+# A step the kernel leaves to numpy's exp (see _fill_bounds): the columns of its row of ``buf``.
+_B_ENV, _B_D0, _B_D1, _B_U0, _B_U1, _B_UP, _B_CODE = range(7)
 
-# Fill decisions without numpy's exp. exp(z) = 2**(z / ln 2) = 2**n * 2**f with n an integer
-# and |f| <= 1/2; 2**f from its Taylor series to degree 7 (truncation below 6e-9 relative, in
-# Estrin's scheme for a short dependency chain), 2**n exactly. A decision is taken from this value
-# only when the uniform lies outside p * (1 -+ _BAND), over a hundred times wider than the
-# error, so it is the decision numpy's exp gives; inside the band (about 2e-6 * p of the
-# draws) numpy decides.
+# Fill decisions without numpy's exp (_fill_bounds). exp(z) = 2**(z / ln 2) = 2**n * 2**f with n
+# an integer and |f| <= 1/2; 2**f from its Taylor series to degree 7 (truncation below 6e-9
+# relative, in Estrin's scheme for a short dependency chain), 2**n exactly. A decision is taken
+# from this value only when the uniform lies outside p * (1 -+ _BAND), over a hundred times wider
+# than the error, so it is the decision numpy's exp gives; inside the band (about 2e-6 * p of
+# the draws) numpy decides. Below _TINY_P (z < -700 included, where p < 1e-304) only a uniform
+# of exactly 0 can fill (the least positive one is 2**-53): 0 is left to numpy, any other is no
+# fill.
 _LOG2E = 1.4426950408889634
+_F64 = types.float64
+
+
+@intrinsic
+def pow2(typingctx: Any, k: Any) -> tuple[Any, Any]:
+    """``2.0 ** k`` for an integer ``-1022 <= k <= 1023``, exactly: its bits, made directly."""
+    sig = _F64(types.int64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        i64 = ir.IntType(64)
+        biased = builder.add(args[0], ir.Constant(i64, 1023))
+        return builder.bitcast(builder.shl(biased, ir.Constant(i64, 52)), ir.DoubleType())
+
+    return sig, codegen
+
+
 _C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7 = (math.log(2.0) ** k / math.factorial(k) for k in range(8))
 _BAND = 1e-6
+_TINY_P = 1e-200
+_MIN_Z = -700.0
 _UNSURE = 2  # a decision code besides 0 (no fill) and 1 (fill)
+_LEAST_POSITIVE = 5e-324
+
+
+@intrinsic
+def select(typingctx: Any, cond: Any, if_true: Any, if_false: Any) -> tuple[Any, Any]:
+    """``if_true if cond else if_false`` for floats, without a branch (LLVM's ``select``).
+
+    numba compiles a conditional expression to a branch, which mispredicts half the time on a
+    random fill; the values are the same.
+    """
+    sig = _F64(types.boolean, _F64, _F64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.select(args[0], args[1], args[2])
+
+    return sig, codegen
 
 
 @nb.njit(cache=True, inline="always")
-def _decide(u: float, z: float, a_dt: float, band: float) -> int:
-    """Whether ``u < min(a_dt * exp(z), 1)`` (the "linear" fill), or ``_UNSURE``."""
-    if not -700.0 <= z <= 700.0:
-        return _UNSURE
-    y = z * _LOG2E
-    n = math.floor(y + 0.5)
-    f = y - n
-    f2 = f * f
-    e = ((_C0 + _C1 * f) + f2 * (_C2 + _C3 * f)) + (f2 * f2) * (
-        (_C4 + _C5 * f) + f2 * (_C6 + _C7 * f)
-    )
-    k = int(n)
-    # 2**k: exact as 1 / 2**-k in the usual range (z = -k * delta <= 0); ldexp, slower, else.
-    p = a_dt * e / float(1 << -k) if -62 <= k <= 0 else a_dt * math.ldexp(e, k)
-    # Without branches (the uniform makes them unpredictable): 1, 0 or _UNSURE.
-    below, above = u < p * (1.0 - band), u >= p * (1.0 + band)
-    return np.int64(below) + _UNSURE * np.int64(not (below or above))
+def _fill_bounds(a, pr, th):
+    """Bounds on each uniform's fill decision, from the fast ``exp``, into ``th`` ``(2, 2n)``.
+
+    ``a`` is the actions flattened, ``(2n,)`` (bid, ask of sub-environment 0, then 1, ...).
+    ``IntensityMarket.fill_probability`` ("linear"): ``p = min(a_dt * exp(-k * delta), 1)``,
+    ``-k * delta <= 0``. Column ``j`` of ``th`` holds ``(lo, hi)`` for uniform ``j``: ``u < lo``
+    fills, ``u >= hi`` does not, any other is left to numpy (see _BAND and _TINY_P). A loop of
+    its own over flat arrays: it runs in SIMD lanes, some six times faster than over ``(n, 2)``
+    rows, and inside the step's loop its latency (some 70 cycles) held each sub-environment up.
+    """
+    neg_k, half, a_dt, band = pr[_P_NEG_K], pr[_P_HALF_DELTA], pr[_P_A_DT], pr[_P_BAND]
+    below, above = 1.0 - band, 1.0 + band
+    for j in range(a.shape[0]):
+        # actions.action_to_offset, "mid": (clip(a, -1, 1) + 1) * (0.5 * max_delta).
+        z = neg_k * ((min(max(float(a[j]), -1.0), 1.0) + 1.0) * half)
+        y = max(z, _MIN_Z) * _LOG2E
+        n = math.floor(y + 0.5)
+        f = y - n
+        f2 = f * f
+        e = ((_C0 + _C1 * f) + f2 * (_C2 + _C3 * f)) + (f2 * f2) * (
+            (_C4 + _C5 * f) + f2 * (_C6 + _C7 * f)
+        )
+        p = a_dt * e * pow2(int(n))  # 2**n exact: n >= -1010 (a normal number)
+        normal = (p >= _TINY_P) & (z >= _MIN_Z)
+        # tiny p: no certain fill (lo = 0), a certain miss for any u > 0 (hi: the least
+        # positive double; every uniform is a multiple of 2**-53)
+        th[0, j] = select(normal, p * below, 0.0)
+        th[1, j] = select(normal, p * above, _LEAST_POSITIVE)
+
+
+@nb.njit(cache=True, inline="always")
+def _decision(u: float, lo: float, hi: float) -> int:
+    """1 (fill: ``u < lo``), 0 (no fill: ``u >= hi``) or ``_UNSURE``; without branches."""
+    fill, no_fill = u < lo, u >= hi
+    return np.int64(fill) + _UNSURE * (1 - np.int64(fill | no_fill))
 
 
 @nb.njit(cache=True, inline="always")
 def _write_outputs(i, fs, ins, pr, obs, fl, it):
-    """Observation and info rows of sub-environment ``i`` (the single env's ``_obs``, ``_info``)."""
+    """Observation and info row of sub-environment ``i`` (the single env's ``_obs``, ``_info``)."""
     q, t = ins[i, _I_Q], ins[i, _I_T]
     x = q / pr[_P_OBS_LIMIT]
     obs[i, 0] = np.float32(min(max(x, -1.0), 1.0))
     obs[i, 1] = np.float32((pr[_P_N_STEPS] - t) / pr[_P_N_STEPS])
-    fl[_R_PNL, i] = fs[i, _F_CASH] + q * fs[i, _F_S]
-    fl[_R_CASH, i] = fs[i, _F_CASH]
-    fl[_R_MID, i] = fs[i, _F_S]
-    it[_R_INV, i] = q
-    it[_R_STEP, i] = t
+    fl[i, _R_PNL] = fs[i, _F_CASH] + q * fs[i, _F_S]
+    fl[i, _R_CASH] = fs[i, _F_CASH]
+    fl[i, _R_MID] = fs[i, _F_S]
+    it[i, _R_INV] = q
+    it[i, _R_STEP] = t
 
 
-@nb.njit(cache=True)
-def _reset_kernel(mask, seeds, rng, fs, ins, pr, obs, fl, it):
-    """Reset the masked sub-environments; write every observation and info row.
+@nb.njit(cache=True, **NO_RUNTIME)  # allocates nothing: no reference counting (market.kernels)
+def _reset_kernel(mask, write_all, seeds, scratch, rng, fs, ins, pr, obs, rew, fl, it):
+    """Reset the masked sub-environments; write their observation, reward and info rows.
 
-    As ``IntensityMarket.reset(seed)`` and the single env's ``reset`` do.
+    As ``IntensityMarket.reset(seed)`` and the single env's ``reset`` do. With ``write_all``
+    the rows of the others too (from their state; zero reward, components and fills).
+    ``scratch``: 17 uint64 for :func:`~mm_gym.envs.pcg64.seed_stream`.
     """
     s0, q0 = pr[_P_S0], pr[_P_Q0]
-    scratch = np.empty(17, np.uint64)
     for i in range(fs.shape[0]):
         if mask[i]:
             seed_stream(rng, i, _MID, seeds[i], scratch)
             seed_stream(rng, i, _FILL, seeds[i], scratch)
             fs[i, _F_S] = s0
             fs[i, _F_CASH] = 0.0
-            fs[i, _F_PREV_W] = 0.0 + q0 * s0
-            fs[i, _F_PREV_Q] = q0
-            fs[i, _F_PREV_S] = s0
-            fs[i, _F_PEAK] = fs[i, _F_PREV_W]
+            fs[i, _F_PEAK] = 0.0 + q0 * s0  # the start's wealth
             ins[i, _I_Q] = np.int64(q0)
             ins[i, _I_T] = 0
-            for r in range(fl.shape[0]):
-                fl[r, i] = 0.0
-            it[_R_FILLS, i] = 0
+        elif not write_all:
+            continue
+        rew[i] = 0.0
+        for r in range(fl.shape[1]):
+            fl[i, r] = 0.0
+        it[i, _R_FILLS] = 0
         _write_outputs(i, fs, ins, pr, obs, fl, it)
 
 
-@nb.njit(cache=True)
-def _step_kernel(stepping, a, p_exact, rng, fs, ins, pr, buf, obs, fl, it, term):
-    """One step of the sub-environments in ``stepping``.
+# No zero-division checks (error_model): every divisor is >= 1. No runtime: see _reset_kernel.
+@nb.njit(cache=True, error_model="numpy", **NO_RUNTIME)
+def _step_kernel(a, auto, fast, th, rng, fs, ins, pr, buf, obs, rew, fl, it, term, trunc, ended):
+    """One step of every sub-environment: the fill bounds in one pass, then one pass each.
 
     ``IntensityMarket.step``, then the reward of ``IntensityMarketMakingEnv.step``, operation
-    for operation (so bit-identical).
-
-    ``p_exact`` (``(n, 2)``) are the fill probabilities when the caller computed them
-    (``"poisson"``), else empty. ``buf`` ``(n, 6)`` receives the distances (bid, ask), the
-    uniforms (bid, ask, mid) and, in column 5, the fill decisions ``dec_bid + 4 * dec_ask``.
+    for operation (so bit-identical). ``a`` is the actions flattened, ``(2n,)``. With ``fast``
+    ("linear" fills) the bounds ``th`` ``(2, 2n)`` come from :func:`_fill_bounds`, else the
+    caller wrote the fill probabilities into both rows. The ``auto`` sub-environments are
+    skipped (the caller resets them). Each of the others draws its three uniforms, decides its
+    fills, then (:func:`_settle`) its accounting, mid move, reward, observation and info row,
+    and its ``term``, ``trunc`` and ``ended`` (either) flags; unless a fill is left to numpy:
+    then its distances, uniforms and decisions go to the next row of ``buf`` ``(n, 7)``
+    (columns ``_B_*``), for the caller to decide and :func:`_settle_kernel` to finish.
 
     Returns:
-        0 when done; -1 (nothing drawn) if an action is NaN or infinite; else the number of
-        fill decisions left to the caller (code ``_UNSURE``), who then calls
-        :func:`_apply_kernel` (the uniforms are drawn, nothing else has changed).
+        ``(unsure, terminated, ended, auto)`` counts, the first the rows of ``buf`` written; or
+        ``(-1, 0, 0, 0)`` (nothing drawn) if an action is NaN or infinite.
     """
-    n = a.shape[0]
+    n = auto.shape[0]
+    finite = True
+    for j in range(a.shape[0]):  # no early exit: this loop runs in SIMD lanes
+        finite &= abs(float(a[j])) < np.inf
+    if not finite:
+        return -1, 0, 0, 0
+    if fast:
+        _fill_bounds(a, pr, th)
+    half = pr[_P_HALF_DELTA]
+    unsure = n_term = n_ended = n_auto = 0
     for i in range(n):
-        for j in range(2):
-            x = float(a[i, j])
-            if not -np.inf < x < np.inf:
-                return -1
-    exact = p_exact.shape[0] == n
-    neg_k, half, a_dt, band = pr[_P_NEG_K], pr[_P_HALF_DELTA], pr[_P_A_DT], pr[_P_BAND]
-    unsure = 0
-    for i in range(n):
-        if not stepping[i]:
+        if auto[i]:
+            term[i] = trunc[i] = ended[i] = False
+            n_auto += 1
             continue
         # IntensityMarket.step: the fill stream draws (bid, ask), then the mid stream one.
-        # (Through scalars: a compiled helper taking the array costs its reference counting.)
-        hi, lo, u0 = step_double(
-            rng[i, _FILL, 0], rng[i, _FILL, 1], rng[i, _FILL, 2], rng[i, _FILL, 3]
-        )
-        hi, lo, u1 = step_double(hi, lo, rng[i, _FILL, 2], rng[i, _FILL, 3])
+        inc_hi, inc_lo = rng[i, _FILL, 2], rng[i, _FILL, 3]
+        hi, lo, b0 = output_bits(rng[i, _FILL, 0], rng[i, _FILL, 1], inc_hi, inc_lo)
+        hi, lo, b1 = output_bits(hi, lo, inc_hi, inc_lo)
         rng[i, _FILL, 0], rng[i, _FILL, 1] = hi, lo
-        hi, lo, buf[i, 4] = step_double(
-            rng[i, _MID, 0], rng[i, _MID, 1], rng[i, _MID, 2], rng[i, _MID, 3]
-        )
+        hi, lo, bm = output_bits(rng[i, _MID, 0], rng[i, _MID, 1], rng[i, _MID, 2], rng[i, _MID, 3])
         rng[i, _MID, 0], rng[i, _MID, 1] = hi, lo
+        # random() < 0.5 exactly when the top output bit is clear: (bits >> 11) < 2**52.
+        up = (bm >> np.uint64(63)) == 0
+        u0, u1 = to_double(b0), to_double(b1)
+        c0 = _decision(u0, th[0, 2 * i], th[1, 2 * i])
+        c1 = _decision(u1, th[0, 2 * i + 1], th[1, 2 * i + 1])
         # actions.action_to_offset, "mid": (clip(a, -1, 1) + 1) * (0.5 * max_delta).
-        d0 = (min(max(float(a[i, 0]), -1.0), 1.0) + 1.0) * half
-        d1 = (min(max(float(a[i, 1]), -1.0), 1.0) + 1.0) * half
-        if exact:
-            c0 = 1 if u0 < p_exact[i, 0] else 0
-            c1 = 1 if u1 < p_exact[i, 1] else 0
-        else:
-            # IntensityMarket.fill_probability: a_dt * exp(min(-k * delta, 700)).
-            c0 = _decide(u0, min(neg_k * d0, _MAX_EXPONENT), a_dt, band)
-            c1 = _decide(u1, min(neg_k * d1, _MAX_EXPONENT), a_dt, band)
-            if c0 == _UNSURE or c1 == _UNSURE:
-                unsure += (c0 == _UNSURE) + (c1 == _UNSURE)
-        buf[i, 0], buf[i, 1], buf[i, 2], buf[i, 3] = d0, d1, u0, u1
-        buf[i, 5] = c0 + 4 * c1
-    if unsure:
-        return unsure
-    _apply(stepping, fs, ins, pr, buf, obs, fl, it, term)
-    return 0
+        d0 = (min(max(float(a[2 * i]), -1.0), 1.0) + 1.0) * half
+        d1 = (min(max(float(a[2 * i + 1]), -1.0), 1.0) + 1.0) * half
+        if (c0 | c1) & _UNSURE:
+            row = buf[unsure]
+            row[_B_ENV], row[_B_D0], row[_B_D1], row[_B_U0], row[_B_U1] = i, d0, d1, u0, u1
+            row[_B_UP], row[_B_CODE] = up, c0 + 4 * c1
+            unsure += 1
+            continue
+        te, en = _settle(
+            i, c0 == 1, c1 == 1, up, d0, d1, fs, ins, pr, obs, rew, fl, it, term, trunc, ended
+        )
+        n_term += te
+        n_ended += en
+    return unsure, n_term, n_ended, n_auto
 
 
-@nb.njit(cache=True)
-def _apply_kernel(stepping, fs, ins, pr, buf, obs, fl, it, term):
-    """The rest of :func:`_step_kernel` once the caller has decided the unsure fills."""
-    _apply(stepping, fs, ins, pr, buf, obs, fl, it, term)
+# No zero-division checks (error_model): every divisor is >= 1. No runtime: see _reset_kernel.
+@nb.njit(cache=True, error_model="numpy", **NO_RUNTIME)
+def _settle_kernel(count, buf, fs, ins, pr, obs, rew, fl, it, term, trunc, ended):
+    """Finish the ``count`` steps :func:`_step_kernel` left in ``buf``, fills decided.
+
+    Returns:
+        ``(terminated, ended)`` counts among them.
+    """
+    n_term = n_ended = 0
+    for k in range(count):
+        row = buf[k]
+        code = int(row[_B_CODE])
+        te, en = _settle(
+            int(row[_B_ENV]), (code & 3) == 1, (code >> 2) == 1, row[_B_UP] != 0.0,
+            row[_B_D0], row[_B_D1], fs, ins, pr, obs, rew, fl, it, term, trunc, ended,
+        )  # fmt: skip
+        n_term += te
+        n_ended += en
+    return n_term, n_ended
 
 
 @nb.njit(cache=True, inline="always")
-def _apply(stepping, fs, ins, pr, buf, obs, fl, it, term):
-    """Fills, accounting, mid move and reward (the CARA utility is left to the caller)."""
+def _settle(
+    i, bid_filled, ask_filled, up, d0, d1, fs, ins, pr, obs, rew, fl, it, term, trunc, ended
+):
+    """Fills, accounting, mid move and reward of sub-environment ``i`` (CARA utility: caller).
+
+    Returns:
+        Whether it terminated, and whether it ended (terminated or truncated).
+    """
     flags = int(pr[_P_FLAGS])
-    has_limit, has_dd, cara = flags & _HAS_LIMIT, flags & _HAS_DD, flags & _CARA
-    upfront = flags & _UPFRONT
-    limit, ds, n_steps, obs_limit = pr[_P_LIMIT], pr[_P_DS], pr[_P_N_STEPS], pr[_P_OBS_LIMIT]
-    scale, inv_pen, term_pen, damping = pr[_P_SCALE], pr[_P_INV_PEN], pr[_P_TERM_PEN], pr[_P_DAMP]
-    for i in range(fs.shape[0]):
-        if not stepping[i]:
-            continue
-        code = int(buf[i, 5])
-        bid_filled = (code & 3) == 1
-        ask_filled = (code >> 2) == 1
-        q = ins[i, _I_Q]
-        if has_limit:
-            bid_filled = bid_filled and q < limit
-            ask_filled = ask_filled and q > -limit
-        si = fs[i, _F_S]
-        bid_price = si - buf[i, 0]
-        ask_price = si + buf[i, 1]
-        cash = fs[i, _F_CASH] + (
-            (ask_price if ask_filled else 0.0) - (bid_price if bid_filled else 0.0)
-        )
-        q += np.int64(bid_filled) - np.int64(ask_filled)
-        # AS (2008) section 3.3: the mid moves up or down by sigma*sqrt(dt), equally likely.
-        sf = si + (ds if buf[i, 4] < 0.5 else -ds)
-        t = ins[i, _I_T] + 1
-        fs[i, _F_S], fs[i, _F_CASH] = sf, cash
-        ins[i, _I_Q], ins[i, _I_T] = q, t
-        it[_R_FILLS, i] = np.int64(bid_filled) + np.int64(ask_filled)
-        # IntensityMarketMakingEnv.step and rewards.step_reward.
-        qf = float(q)
-        wealth = cash + qf * sf
-        terminated = t >= n_steps
-        if has_dd:
-            fs[i, _F_PEAK] = max(fs[i, _F_PEAK], wealth)
-            terminated = terminated or fs[i, _F_PEAK] - wealth >= pr[_P_MAX_DD]
-        pnl = wealth - fs[i, _F_PREV_W]
-        inv_pnl = fs[i, _F_PREV_Q] * (sf - fs[i, _F_PREV_S])
-        q2 = qf * qf
-        if upfront:
-            # the first step pays the start inventory (q0) in full (intensity.py, upfront)
-            p2 = fs[i, _F_PREV_Q] * fs[i, _F_PREV_Q] if t > 1 else 0.0
-            left = n_steps - t
-            held = left * (0.0 if terminated else 1.0)
-            running = inv_pen * ((1.0 + held) * q2 - (1.0 + left) * p2)
-            terminal_pen = term_pen * (q2 - p2)
-        else:
-            running = inv_pen * q2
-            terminal_pen = term_pen * q2 * (1.0 if terminated else 0.0)
-        damp = damping * max(inv_pnl, 0.0)
-        if cara:
-            utility = 0.0  # the caller writes the utility of the terminal steps
-            reward = scale * (utility - running - terminal_pen)
-        else:
-            utility = 0.0 * pnl
-            reward = scale * (pnl - damp - running - terminal_pen)
-        fs[i, _F_PREV_W], fs[i, _F_PREV_Q], fs[i, _F_PREV_S] = wealth, qf, sf
-        term[i] = terminated
-        fl[_R_REWARD, i] = reward
-        fl[_C_PNL, i] = pnl
-        fl[_C_INV_PNL, i] = inv_pnl
-        fl[_C_DAMP, i] = damp
-        fl[_C_RUNNING, i] = running
-        fl[_C_TERMINAL, i] = terminal_pen
-        fl[_C_UTILITY, i] = utility
-        # The single env's _obs and _info (written here, not by a helper: a compiled call that
-        # takes arrays costs reference counting on each, most of the step's time).
-        obs[i, 0] = np.float32(min(max(q / obs_limit, -1.0), 1.0))
-        obs[i, 1] = np.float32((n_steps - t) / n_steps)
-        fl[_R_PNL, i] = cash + q * sf
-        fl[_R_CASH, i] = cash
-        fl[_R_MID, i] = sf
-        it[_R_INV, i] = q
-        it[_R_STEP, i] = t
+    n_steps = pr[_P_N_STEPS]
+    q = ins[i, _I_Q]
+    if flags & _HAS_LIMIT:
+        limit = pr[_P_LIMIT]
+        bid_filled = bid_filled & (q < limit)
+        ask_filled = ask_filled & (q > -limit)
+    si, prev_cash = fs[i, _F_S], fs[i, _F_CASH]
+    # The state before the step, as the single env keeps it (prev_q, prev_s, prev_wealth): the
+    # same numbers (its wealth is cash + float(q) * s, the start's 0.0 + q0 * s0).
+    prev_q = float(q)
+    prev_w = prev_cash + prev_q * si
+    bid_price = si - d0
+    ask_price = si + d1
+    cash = prev_cash + (select(ask_filled, ask_price, 0.0) - select(bid_filled, bid_price, 0.0))
+    q += np.int64(bid_filled) - np.int64(ask_filled)
+    # AS (2008) section 3.3: the mid moves up or down by sigma*sqrt(dt), equally likely.
+    ds = pr[_P_DS]
+    sf = si + select(up, ds, -ds)
+    t = ins[i, _I_T] + 1
+    fs[i, _F_S], fs[i, _F_CASH] = sf, cash
+    ins[i, _I_Q], ins[i, _I_T] = q, t
+    it[i, _R_FILLS] = np.int64(bid_filled) + np.int64(ask_filled)
+    # IntensityMarketMakingEnv.step and rewards.step_reward.
+    qf = float(q)
+    wealth = cash + qf * sf
+    terminated = t >= n_steps
+    if flags & _HAS_DD:
+        fs[i, _F_PEAK] = max(fs[i, _F_PEAK], wealth)
+        terminated = terminated | (fs[i, _F_PEAK] - wealth >= pr[_P_MAX_DD])
+    pnl = wealth - prev_w
+    inv_pnl = prev_q * (sf - si)
+    q2 = qf * qf
+    inv_pen, term_pen = pr[_P_INV_PEN], pr[_P_TERM_PEN]
+    if flags & _UPFRONT:
+        # the first step pays the start inventory (q0) in full (intensity.py, upfront)
+        p2 = select(t > 1, prev_q * prev_q, 0.0)
+        left = n_steps - t
+        held = left * select(terminated, 0.0, 1.0)
+        running = inv_pen * ((1.0 + held) * q2 - (1.0 + left) * p2)
+        terminal_pen = term_pen * (q2 - p2)
+    else:
+        running = inv_pen * q2
+        terminal_pen = term_pen * q2 * select(terminated, 1.0, 0.0)
+    damp = pr[_P_DAMP] * max(inv_pnl, 0.0)
+    if flags & _CARA:
+        utility = 0.0  # the caller writes the utility of the terminal steps
+        reward = pr[_P_SCALE] * (utility - running - terminal_pen)
+    else:
+        utility = 0.0 * pnl
+        reward = pr[_P_SCALE] * (pnl - damp - running - terminal_pen)
+    max_steps = pr[_P_MAX_STEPS]
+    truncated = (max_steps > 0.0) & (t >= max_steps)
+    ended_now = terminated | truncated
+    term[i], trunc[i], ended[i] = terminated, truncated, ended_now
+    rew[i] = reward
+    fl[i, _C_PNL] = pnl
+    fl[i, _C_INV_PNL] = inv_pnl
+    fl[i, _C_DAMP] = damp
+    fl[i, _C_RUNNING] = running
+    fl[i, _C_TERMINAL] = terminal_pen
+    fl[i, _C_UTILITY] = utility
+    # The single env's _obs and _info.
+    obs_limit = pr[_P_OBS_LIMIT]
+    obs[i, 0] = np.float32(min(max(q / obs_limit, -1.0), 1.0))
+    obs[i, 1] = np.float32((n_steps - t) / n_steps)
+    fl[i, _R_PNL] = cash + q * sf
+    fl[i, _R_CASH] = cash
+    fl[i, _R_MID] = sf
+    it[i, _R_INV] = q
+    it[i, _R_STEP] = t
+    return terminated, ended_now
 
 
 class IntensityMarketMakingVectorEnv(NativeVectorEnv):
@@ -349,17 +440,31 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
             | (_UPFRONT if rp.upfront else 0)
         )
         pr[_P_BAND] = _BAND  # tests widen it to send many decisions to numpy
+        pr[_P_MAX_STEPS] = self.max_episode_steps or 0
         self._pr = pr
+        self._linear = self.fill_model == "linear"
+        self._same_step = self.autoreset_mode == AutoresetMode.SAME_STEP
         self.single_action_space = template.action_space
         self.single_observation_space = template.observation_space
         self.action_space = batch_space(self.single_action_space, n)
         self.observation_space = batch_space(self.single_observation_space, n)
         self._rng = np.zeros((n, 2, 4), np.uint64)
-        self._fs = np.zeros((n, 6))
+        self._fs = np.zeros((n, 3))
         self._ins = np.zeros((n, 2), np.int64)
         self._seeds = RootSeeds(n)
-        self._buf = np.zeros((n, 6))  # the step's distances, uniforms and fill decisions
-        self._no_p = np.zeros((0, 2))
+        self._buf = np.zeros((n, 7))  # the fill decisions left to numpy (_step_kernel)
+        self._th = np.zeros((2, 2 * n))  # fill bounds (_fill_bounds)
+        self._scratch = np.zeros(17, np.uint64)
+        # The step writes the ended flags into the array that is not _autoreset (it reads that
+        # one), then the two swap (internal: never handed out).
+        self._spare = np.zeros(n, np.bool_)
+        self._comp_masks = {f"_{c}": self._all_true for c in COMPONENT_NAMES}
+        # The rare path's kernel compiled (or loaded from numba's cache) now, not in the middle
+        # of a run at the first fill left to numpy.
+        _settle_kernel(
+            0, self._buf, self._fs, self._ins, pr, np.empty((0, 2), np.float32), np.empty(0),
+            np.empty((0, _N_FLOAT_COLS)), np.empty((0, 3), np.int64), *np.empty((3, 0), np.bool_),
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ reset
 
@@ -370,29 +475,37 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
         full = mask is None or bool(mask.all())
         m = self._all_true if mask is None else mask
         self._seeds.set_roots(seed, self.np_random, m)
-        obs, fl, it = self._reset(m)
+        obs, _, fl, it = self._reset(m)
         self._autoreset[m] = False
         self._started = True
         return obs, self._infos(fl, it, None if full else m)
 
     def _reset(
-        self, m: np.ndarray, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self,
+        m: np.ndarray,
+        out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Start the next episode of the sub-environments of ``m`` by :func:`_reset_kernel`.
 
-        Returns the observations and the info blocks (written into ``out`` if given).
+        Returns the observations, rewards and info blocks: fresh, every row written, or
+        ``out`` with the rows of ``m`` written.
         """
         n = self.num_envs
+        write_all = out is None
         if out is None:
             out = (
                 np.empty((n, 2), np.float32),
-                np.zeros((_N_FLOAT_ROWS, n)),
-                np.zeros((3, n), np.int64),
+                np.empty(n),
+                np.empty((n, _N_FLOAT_COLS)),
+                np.empty((n, 3), np.int64),
             )
-        obs, fl, it = out
+        obs, rew, fl, it = out
         seeds = self._seeds.next_episode(m)
-        _reset_kernel(m, seeds, self._rng, self._fs, self._ins, self._pr, obs, fl, it)
-        return obs, fl, it
+        _reset_kernel(
+            m, write_all, seeds, self._scratch, self._rng, self._fs, self._ins, self._pr,
+            obs, rew, fl, it,
+        )  # fmt: skip
+        return out
 
     # ------------------------------------------------------------------ step
 
@@ -440,85 +553,105 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
         np.expm1(z, out=z)
         return np.negative(z, out=z)
 
-    def _decide_unsure(self, stepping: np.ndarray, buf: np.ndarray) -> None:
-        """Decide the fills :func:`_step_kernel` left unsure with numpy's ``exp``."""
-        code = buf[:, 5].astype(np.int64)
-        for j, shift in ((0, 0), (1, 2)):
+    def _decide_unsure(self, count: int) -> None:
+        """Decide the fills :func:`_step_kernel` left in ``buf[:count]`` with numpy's ``exp``."""
+        rows = self._buf[:count]
+        code = rows[:, _B_CODE].astype(np.int64)
+        for d, u, shift in ((_B_D0, _B_U0, 0), (_B_D1, _B_U1, 2)):
             c = (code >> shift) & 3
-            where = stepping & (c == _UNSURE)
+            where = c == _UNSURE
             if where.any():
-                filled = buf[where, 2 + j] < self._fill_probability(buf[where, j].copy())
-                c[where] = filled
+                c[where] = rows[where, u] < self._fill_probability(rows[where, d])
             code = code & ~(3 << shift) | (c << shift)
-        buf[:, 5] = code
+        rows[:, _B_CODE] = code
 
     def _step_batch(
         self, actions: Any, auto: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """One compiled step; the ``auto`` ones reset instead (``NEXT_STEP``)."""
-        any_auto = auto.any()
-        a = self._checked_actions(actions)
+        a = actions
         n = self.num_envs
+        if not (type(a) is np.ndarray and a.dtype in _FLOAT_DTYPES and a.shape == (n, 2)):
+            a = self._checked_actions(actions)
         obs = np.empty((n, 2), np.float32)
-        fl = np.empty((_N_FLOAT_ROWS, n))
-        it = np.empty((3, n), np.int64)
-        stepping = np.logical_not(auto, out=self._stepping) if any_auto else self._all_true
-        terminated = np.zeros(n, np.bool_)
-        if self.fill_model == "linear":
-            p_exact = self._no_p
-        else:
-            p_exact = self._fill_probability(self._distances(a))
+        rew = np.empty(n)
+        fl = np.empty((n, _N_FLOAT_COLS))
+        it = np.empty((n, 3), np.int64)
+        term, trunc = np.empty((2, n), np.bool_)
+        ended = self._spare
+        th = self._th
+        if not self._linear:  # "poisson": numpy decides every fill (lo = hi = p)
+            th[0] = th[1] = self._fill_probability(self._distances(a)).reshape(-1)
         fs, ins, pr, buf = self._fs, self._ins, self._pr, self._buf
-        unsure = _step_kernel(
-            stepping, a, p_exact, self._rng, fs, ins, pr, buf, obs, fl, it, terminated
-        )
+        unsure, n_term, n_ended, n_auto = _step_kernel(
+            a.reshape(-1), auto, self._linear, th, self._rng, fs, ins, pr, buf, obs, rew, fl, it,
+            term, trunc, ended,
+        )  # fmt: skip
         if unsure < 0:
             raise self._bad_action(actions, "NaN or infinite value")
         if unsure > 0:  # rare (see _BAND): numpy's exp decides, as in the single env
-            self._decide_unsure(stepping, buf)
-            _apply_kernel(stepping, fs, ins, pr, buf, obs, fl, it, terminated)
-        if any_auto:  # NEXT_STEP only: these return their reset observation instead
-            self._reset(auto, (obs, fl, it))
-        rp = self._params
-        if rp.cara and terminated.any():
+            self._decide_unsure(unsure)
+            more_term, more_ended = _settle_kernel(
+                unsure, buf, fs, ins, pr, obs, rew, fl, it, term, trunc, ended
+            )
+            n_term += more_term
+            n_ended += more_ended
+        if n_auto:  # NEXT_STEP only: these return their reset observation instead
+            self._reset(auto, (obs, rew, fl, it))
+        if n_term and self._params.cara:
             # rewards.step_reward: utility = cara_utility(W_T) on the terminal step.
-            util = np.where(terminated, cara_utility(fl[_R_PNL], rp.cara_gamma), 0.0)
-            fl[_C_UTILITY] = util
-            fl[_R_REWARD] = rp.scale * (util - fl[_C_RUNNING] - fl[_C_TERMINAL])
-        truncated = self._truncated(self._ins[:, _I_T]) & stepping
-        ended = terminated | truncated
-        reward = fl[_R_REWARD]
-        if self._same_step_reset(ended):
-            final_info = self._infos(fl, it, ended)
-            obs2, fl2, it2 = self._reset(ended)
-            next_obs = np.where(ended[:, None], obs2, obs)
-            keep = ~ended
-            fl2[:, keep] = fl[:, keep]
-            it2[:, keep] = it[:, keep]
-            infos = self._add_final(self._infos(fl2, it2), obs, final_info, ended)
-            return next_obs, reward.copy(), terminated, truncated, infos
-        self._end_step(ended)
-        return obs, reward, terminated, truncated, self._infos(fl, it)
+            rp = self._params
+            util = np.where(term, cara_utility(fl[:, _R_PNL], rp.cara_gamma), 0.0)
+            fl[:, _C_UTILITY] = util
+            rew[:] = rp.scale * (util - fl[:, _C_RUNNING] - fl[:, _C_TERMINAL])
+        if self._same_step:
+            if n_ended:
+                return self._same_step_reset_batch(obs, rew, fl, it, term, trunc, ended.copy())
+        else:
+            self._autoreset, self._spare = ended, auto
+        return obs, rew, term, trunc, self._infos(fl, it)
+
+    def _same_step_reset_batch(
+        self,
+        obs: np.ndarray,
+        rew: np.ndarray,
+        fl: np.ndarray,
+        it: np.ndarray,
+        term: np.ndarray,
+        trunc: np.ndarray,
+        ended: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """A ``SAME_STEP`` step's return when the ``ended`` ones reset in it."""
+        final_info = self._infos(fl, it, ended)
+        obs2, _, fl2, it2 = self._reset(ended)
+        next_obs = np.where(ended[:, None], obs2, obs)
+        keep = ~ended
+        fl2[keep] = fl[keep]
+        it2[keep] = it[keep]
+        infos = self._add_final(self._infos(fl2, it2), obs, final_info, ended)
+        return next_obs, rew, term, trunc, infos
 
     def _infos(
         self, fl: np.ndarray, it: np.ndarray, mask: np.ndarray | None = None
     ) -> dict[str, Any]:
-        """The single env's info keys as arrays, with Gymnasium's ``_key`` masks."""
+        """The single env's info keys as arrays (columns of ``fl``, ``it``), with ``_key`` masks."""
         m = self._all_true if mask is None else mask
-        comps = {name: fl[_R_COMP + j] for j, name in enumerate(COMPONENT_NAMES)}
-        comps.update({f"_{name}": m for name in COMPONENT_NAMES})
+        # Rows of the transposes: an integer index makes a view faster than fl[:, c] does.
+        cols, int_cols = fl.T, it.T
+        comps = {name: cols[c] for name, c in _COMP_COLS}
+        comps.update(self._comp_masks if mask is None else {f"_{c}": m for c in COMPONENT_NAMES})
         return {
-            "pnl": fl[_R_PNL],
+            "pnl": cols[_R_PNL],
             "_pnl": m,
-            "cash": fl[_R_CASH],
+            "cash": cols[_R_CASH],
             "_cash": m,
-            "inventory": it[_R_INV],
+            "inventory": int_cols[_R_INV],
             "_inventory": m,
-            "mid": fl[_R_MID],
+            "mid": cols[_R_MID],
             "_mid": m,
-            "fills": it[_R_FILLS],
+            "fills": int_cols[_R_FILLS],
             "_fills": m,
-            "step": it[_R_STEP],
+            "step": int_cols[_R_STEP],
             "_step": m,
             "reward_components": comps,
             "_reward_components": m,

@@ -12,16 +12,25 @@ sub-environments, so this module re-implements, in numba, the two pieces of nump
 - PCG64 (O'Neill 2014, XSL-RR 128/64, numpy's ``pcg64.h``): seeding ``pcg64_set_seed``, the
   128-bit LCG step, and ``Generator.random()`` = ``(next_uint64 >> 11) * 2**-53``.
 
-A stream's state is four uint64 words ``[state_hi, state_lo, inc_hi, inc_lo]``.
+A stream's state is four uint64 words ``[state_hi, state_lo, inc_hi, inc_lo]``. The LCG step is
+one 128-bit multiply-add in LLVM's ``i128`` (:data:`lcg128`, a numba intrinsic: numba has no
+128-bit integer), which x86-64 does in three multiplies (a ``mulx`` and two ``imul``) where
+the high half's product spelt out in 32-bit pieces took seven.
 ``tests/test_envs_intensity_vector.py`` checks every function against numpy itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
-__all__ = ["next_double", "seed_stream", "step_double"]
+__all__ = ["lcg128", "next_double", "output_bits", "seed_stream", "step_double", "to_double"]
 
 _M32 = np.uint64(0xFFFFFFFF)
 _U32 = np.uint64(32)
@@ -39,26 +48,45 @@ _MUL_LO = np.uint64(4865540595714422341)
 _INV53 = 1.0 / 9007199254740992.0  # 2**-53
 
 
-@nb.njit(cache=True, inline="always")
-def _mulhi64(a: np.uint64, b: np.uint64) -> np.uint64:
-    """The high 64 bits of the 128-bit product ``a * b``."""
-    a0, a1 = a & _M32, a >> _U32
-    b0, b1 = b & _M32, b >> _U32
-    p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
-    mid = (p00 >> _U32) + (p01 & _M32) + (p10 & _M32)
-    return p11 + (p01 >> _U32) + (p10 >> _U32) + (mid >> _U32)
+_MULT_128 = (int(_MUL_HI) << 64) | int(_MUL_LO)
+_U64 = types.uint64
+
+
+def _lcg128(typingctx: Any, hi: Any, lo: Any, inc_hi: Any, inc_lo: Any) -> tuple[Any, Any]:
+    """The typing and code of :data:`lcg128` (numba calls it at compile time)."""
+    sig = types.UniTuple(_U64, 2)(_U64, _U64, _U64, _U64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        i64, i128 = ir.IntType(64), ir.IntType(128)
+        shift = ir.Constant(i128, 64)
+
+        def wide(h: Any, low: Any) -> Any:
+            return builder.or_(builder.shl(builder.zext(h, i128), shift), builder.zext(low, i128))
+
+        state = builder.add(
+            builder.mul(wide(args[0], args[1]), ir.Constant(i128, _MULT_128)),
+            wide(args[2], args[3]),
+        )
+        out_hi = builder.trunc(builder.lshr(state, shift), i64)
+        out_lo = builder.trunc(state, i64)
+        return context.make_tuple(builder, signature.return_type, (out_hi, out_lo))
+
+    return sig, codegen
+
+
+lcg128 = cast(
+    "Callable[[np.uint64, np.uint64, np.uint64, np.uint64], tuple[np.uint64, np.uint64]]",
+    intrinsic(_lcg128),
+)
+"""``lcg128(hi, lo, inc_hi, inc_lo)``: ``(hi, lo) * MULT + (inc_hi, inc_lo)`` modulo 2**128,
+as ``(hi, lo)``, uint64 words: PCG64's LCG step (``pcg_setseq_128_step_r``) in LLVM's 128-bit
+integers. Callable only from compiled code."""
 
 
 @nb.njit(cache=True, inline="always")
 def _lcg_step(st: np.ndarray, i: int, c: int) -> None:
     """``state = state * MULT + inc`` modulo 2**128 for stream ``st[i, c]``."""
-    hi, lo = st[i, c, 0], st[i, c, 1]
-    new_lo = lo * _MUL_LO
-    new_hi = lo * _MUL_HI + hi * _MUL_LO + _mulhi64(lo, _MUL_LO)
-    out_lo = new_lo + st[i, c, 3]
-    carry = np.uint64(1) if out_lo < new_lo else np.uint64(0)
-    st[i, c, 0] = new_hi + st[i, c, 2] + carry
-    st[i, c, 1] = out_lo
+    st[i, c, 0], st[i, c, 1] = lcg128(st[i, c, 0], st[i, c, 1], st[i, c, 2], st[i, c, 3])
 
 
 @nb.njit(cache=True, inline="always")
@@ -70,6 +98,30 @@ def next_double(st: np.ndarray, i: int, c: int) -> float:
 
 
 @nb.njit(cache=True, inline="always")
+def output_bits(
+    hi: np.uint64, lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint64
+) -> tuple[np.uint64, np.uint64, np.uint64]:
+    """One ``next_uint64`` from state ``(hi, lo)``: the new state and the 64 output bits.
+
+    XSL-RR: the state's two halves xored, rotated right by its top six bits.
+    """
+    hi, lo = lcg128(hi, lo, inc_hi, inc_lo)
+    x = hi ^ lo
+    rot = hi >> np.uint64(58)
+    return hi, lo, (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+
+
+@nb.njit(cache=True, inline="always")
+def to_double(bits: np.uint64) -> float:
+    """``Generator.random()``'s double from 64 output bits: ``(bits >> 11) * 2**-53``.
+
+    Converted as a signed integer (below 2**53, so the same value): one instruction, where an
+    unsigned 64-bit conversion takes several on x86-64.
+    """
+    return float(np.int64(bits >> np.uint64(11))) * _INV53
+
+
+@nb.njit(cache=True, inline="always")
 def step_double(
     hi: np.uint64, lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint64
 ) -> tuple[np.uint64, np.uint64, float]:
@@ -77,16 +129,8 @@ def step_double(
 
     Returns the new state and the draw (scalars only, for the hot loops).
     """
-    new_lo = lo * _MUL_LO
-    new_hi = lo * _MUL_HI + hi * _MUL_LO + _mulhi64(lo, _MUL_LO)
-    out_lo = new_lo + inc_lo
-    carry = np.uint64(1) if out_lo < new_lo else np.uint64(0)
-    hi = new_hi + inc_hi + carry
-    lo = out_lo
-    x = hi ^ lo
-    rot = hi >> np.uint64(58)
-    out = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
-    return hi, lo, float(out >> np.uint64(11)) * _INV53
+    hi, lo, bits = output_bits(hi, lo, inc_hi, inc_lo)
+    return hi, lo, to_double(bits)
 
 
 @nb.njit(cache=True, inline="always")
