@@ -118,8 +118,10 @@ class Args:
         metadata={
             "help": "environment overrides KEY=VALUE ... in every regime (values parsed as "
             "YAML), e.g. inventory_penalty=0.005 flow.shock_rate=0.005 (AS and GLFT are "
-            "calibrated with them); with --env-id also venues=[{...}, ...] and "
-            "portfolio.FIELD=VALUE (Portfolio-v0, e.g. portfolio.var_limit=10)",
+            "calibrated with them; --realism measures the presets' own markets); with --env-id "
+            "also venues=[{...}, ...] and portfolio.FIELD=VALUE (Portfolio-v0, e.g. "
+            "portfolio.var_limit=10), the multi-venue baselines keeping their preset's "
+            "calibration",
             "metavar": "KEY=VALUE",
         },
     )
@@ -223,19 +225,27 @@ def check_args(args: Args) -> None:
             args.realism_markets, args.realism_steps,
             f"--realism-markets {args.realism_markets} --realism-steps {args.realism_steps}",
         )  # fmt: skip
-    for key, instead in (("horizon_steps", "--horizon"), ("process.news_model", "--news-model")):
+    for key, instead in (
+        ("horizon_steps", "set it with --horizon"),
+        ("process.news_model", "set it with --news-model"),
+        ("action_type", "the contestants send continuous (bid, ask) offsets"),
+        ("action_form", "each contestant plays its own action form"),
+    ):
         if key in args.env_kwargs:
-            raise CliError(f"--env-kwargs {key}: set it with {instead}")
-    if (args.horizon or args.env_kwargs) and not args.env_id:  # --env-id: plan_venues checks
-        from mm_gym.config import ConfigError
-        from mm_gym.evaluation import setting_configs
+            raise CliError(f"--env-kwargs {key}: {instead}")
 
+
+def check_overrides(args: Args, regimes: list[str]) -> None:
+    """Refuse ``--horizon`` / ``--env-kwargs`` values no regime's env takes, before any play."""
+    from mm_gym.config import ConfigError
+    from mm_gym.evaluation import setting_configs
+    from mm_gym.evaluation.venues import env_flags_given
+
+    for regime in regimes if (args.horizon or args.env_kwargs) else []:
         try:
-            setting_configs("mean_reverting", overrides(args))
+            setting_configs(regime, overrides(args))
         except (ConfigError, TypeError) as exc:
-            given = [f"--horizon={args.horizon}"] * bool(args.horizon)
-            given += ["--env-kwargs"] * bool(args.env_kwargs)
-            raise CliError(f"{' / '.join(given)}: {exc}") from None
+            raise CliError(f"{env_flags_given(args)}: {exc}") from None
 
 
 def select_regimes(args: Args) -> list[str]:
@@ -405,6 +415,7 @@ def _main(argv: list[str] | None) -> int:
 
             return evaluate_venues(args, ROOT)
         regimes = select_regimes(args)
+        check_overrides(args, regimes)
         contestants: dict[str, Any] = dict(select_baselines(args, regimes))
         rival = select_rival(args, regimes)
         if args.list:
@@ -465,6 +476,7 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
         write_report,
         write_tables,
     )
+    from mm_gym.evaluation.venues import overrides_line
 
     t0 = time.perf_counter()
     # AS / GLFT calibrations are looked up (or computed, once per regime) before the clock of
@@ -476,9 +488,7 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     baseline = BASELINE if BASELINE in contestants else None
     summary = summarize(tournament.episodes, baseline=baseline, seed=args.seed)
     text = format_leaderboard(leaderboard(summary), baseline=baseline)
-    if args.env_kwargs:  # the legend quotes the defaults: say what this run changed
-        given = " ".join(f"{k}={v!r}" for k, v in args.env_kwargs.items())
-        text += f"\nenvironment overrides (--env-kwargs, in every regime): {given}"
+    text += overrides_line(args)  # the legend quotes the defaults
     print()
     print(text)
     print(LEADERBOARD_LEGEND)
@@ -589,8 +599,9 @@ def run_realism(args: Args, regimes: list[str], folder: Path) -> str:
     """The realism report of the regimes' markets into ``folder``; return its tables as text.
 
     Each regime's preset is measured as ``python -m mm_gym.realism --preset P`` measures it
-    (fixed symmetric quotes for both makers, the preset's own market; ``--horizon`` does not
-    apply), with ``--realism-markets`` markets and ``--realism-steps`` steps from ``--seed``.
+    (fixed symmetric quotes for both makers, the preset's own market; ``--horizon`` and
+    ``--env-kwargs`` do not apply), with ``--realism-markets`` markets and ``--realism-steps``
+    steps from ``--seed``.
     """
     from mm_gym.config import preset, setting_preset
     from mm_gym.realism.report import format_table, measure, write_files

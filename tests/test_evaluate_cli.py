@@ -301,6 +301,7 @@ def test_regimes_and_train_regime_share_one_vocabulary():
         (["horizon_steps=50"], "--env-kwargs horizon_steps: set it with --horizon"),
         (["process.news_model=vader"], "--env-kwargs process.news_model: set it with --news-model"),
         (["inventory_penalty"], "--env-kwargs expects KEY=VALUE items"),
+        (["action_type=discrete"], "--env-kwargs action_type: the contestants send continuous"),
     ],
 )
 def test_bad_env_kwargs_are_one_line_errors_before_any_folder(tmp_path, cli_error, kwargs, message):

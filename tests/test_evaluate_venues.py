@@ -195,6 +195,14 @@ def test_cli_env_id_writes_the_documented_exports(tmp_path):
             _args("mm_gym/MultiVenue-v0", "routed_as", "--env-kwargs", "bogus=1"),
             "--env-kwargs: unknown key 'bogus'",
         ),
+        (
+            _args("mm_gym/MultiVenue-v0", "routed_as", "--horizon", "200000000"),
+            "--horizon=200000000: horizon_steps=200000000 is out of range",
+        ),
+        (
+            _args("mm_gym/MultiVenue-v0", "routed_as", "--env-kwargs", "action_form=routed"),
+            "--env-kwargs action_form: each contestant plays its own action form",
+        ),
     ],
 )
 def test_bad_combinations_are_one_line_errors(cli_error, argv, message):

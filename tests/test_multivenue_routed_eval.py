@@ -143,3 +143,24 @@ def test_a_routed_policy_file_is_not_read_as_a_per_venue_one(tmp_path) -> None:
     other = _run_folder(tmp_path, recorded, {"action_form": "per_venue"}, "other")
     with pytest.raises(PolicyFileError, match="contradicts the run's action_form='per_venue'"):
         load_policy(other)
+
+
+def test_evaluate_checks_runs_against_the_venues_of_its_env_kwargs(tmp_path) -> None:
+    """evaluate.py --env-id ... --runs R --env-kwargs venues=[...]: R is checked on those venues."""
+    from helpers import load_script
+
+    from mm_gym.evaluation.venues import plan_venues, play_regimes
+
+    evaluate = load_script("evaluate.py", "evaluate_routed_venues")
+    two = _routed_arrays(MultiVenueEnv(venues=TWO_VENUES), 10.0)
+    run = _run_folder(tmp_path, two, {"action_form": "routed", "venues": TWO_VENUES})
+    argv = ["--env-id", ENV_ID, "--runs", str(run), "--contestants", "everywhere_as", "--regimes",
+            "default", "--episodes", "2", "--horizon", "20", "--no-progress"]  # fmt: skip
+    with pytest.raises(CliError, match="quotes 2 venues \\(routed actions\\); these venues are 3"):
+        plan_venues(evaluate.parse_args(argv))
+    venues = "venues=[{name: A}, {name: B, latency_steps: 1}]"
+    plan = plan_venues(evaluate.parse_args([*argv, "--env-kwargs", venues]))
+    assert [getattr(c, "name", c) for c in plan.contestants] == ["everywhere_as", "ppo:rt"]
+    episodes, _ = play_regimes(plan)
+    assert sorted(set(episodes.contestant)) == ["everywhere_as", "ppo:rt"]
+    assert [c for c in episodes.columns if c.startswith("fills_")] == ["fills_A", "fills_B"]

@@ -45,7 +45,9 @@ __all__ = [
     "VENUE_ENV_IDS",
     "VENUE_FILES",
     "VenuePlan",
+    "env_flags_given",
     "evaluate_venues",
+    "overrides_line",
     "plan_venues",
     "venue_tables",
 ]
@@ -151,8 +153,11 @@ def _contestants(args: Any) -> list[str]:
     return names
 
 
-def _runs(args: Any) -> list[Any]:
-    """The trained contestants of ``--runs`` (multi-venue runs; none on a portfolio)."""
+def _runs(args: Any, venues: Any = None) -> list[Any]:
+    """The trained contestants of ``--runs`` (multi-venue runs; none on a portfolio).
+
+    Each is checked against the env of ``venues`` (None: the default venues) it will play.
+    """
     if args.runs == "none":
         return []
     if args.runs == "auto":
@@ -177,7 +182,7 @@ def _runs(args: Any) -> list[Any]:
         )
     from mm_gym.multivenue.tournament import load_runs
 
-    return list(load_runs(folders))
+    return list(load_runs(folders, venues))
 
 
 def plan_venues(args: Any) -> VenuePlan:
@@ -201,13 +206,13 @@ def plan_venues(args: Any) -> VenuePlan:
                 f"--regimes: {r!r} is not a market preset of {args.env_id}: choose from "
                 f"{', '.join(book_preset_names())}"
             )
-    contestants: list[Any] = _contestants(args)
-    contestants += _runs(args)
-    names = [c if isinstance(c, str) else str(c.name) for c in contestants]
     steps = args.horizon or int(preset(regimes[0]).horizon_steps)
     if steps < 10:
         raise CliError(f"--horizon={steps} must be >= 10 with --env-id")
     venues, portfolio, env_overrides = _venue_kwargs(args, regimes, steps)
+    contestants: list[Any] = _contestants(args)
+    contestants += _runs(args, venues)
+    names = [c if isinstance(c, str) else str(c.name) for c in contestants]
     return VenuePlan(
         env_id=args.env_id, contestants=contestants, regimes=regimes, episodes=args.episodes,
         seed=args.seed, steps=steps, batch=args.batch_size, portfolio=portfolio,
@@ -245,11 +250,29 @@ def _venue_kwargs(args: Any, regimes: list[str], steps: int) -> tuple[Any, Any, 
     options: dict[str, Any] = {} if portfolio is None else {"portfolio": portfolio}
     if venues is not None:
         options["venues"] = venues
-    try:  # one env of the first regime: every key and value checked before anything plays
-        gym.make(args.env_id, preset=regimes[0], horizon_steps=steps, **options, **kwargs).close()
-    except (ConfigError, TypeError, ValueError) as exc:
-        raise CliError(f"--env-kwargs: {exc}") from None
+    for regime in regimes:  # every key and value checked before anything plays
+        try:
+            gym.make(args.env_id, preset=regime, horizon_steps=steps, **options, **kwargs).close()
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise CliError(f"{env_flags_given(args)}: {exc}") from None
     return venues, portfolio, kwargs
+
+
+def overrides_line(args: Any) -> str:
+    """A line naming ``--env-kwargs``, newline first, for under a table ("" if none given).
+
+    The leaderboard's legend quotes the defaults; this says what the run changed.
+    """
+    if not getattr(args, "env_kwargs", None):
+        return ""
+    given = " ".join(f"{k}={v!r}" for k, v in args.env_kwargs.items())
+    return f"\nenvironment overrides (--env-kwargs, in every regime): {given}"
+
+
+def env_flags_given(args: Any) -> str:
+    """The flags of ``evaluate.py`` that set the env's keywords in this run, for an error."""
+    given = [f"--horizon={args.horizon}"] * bool(args.horizon)
+    return " / ".join(given + ["--env-kwargs"] * bool(args.env_kwargs)) or "the env"
 
 
 def _check_memory(plan: VenuePlan) -> None:
@@ -452,6 +475,7 @@ def evaluate_venues(args: Any, root: Path) -> int:
         seconds = time.perf_counter() - started
         tables = venue_tables(episodes, plan)
         text = format_tables(tables, plan)
+        text += overrides_line(args)
         print(f"\n{text}")
         _write(output.tmp, plan, episodes, router, tables, text, args, seconds)
         publish(output)
