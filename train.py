@@ -651,7 +651,7 @@ def new_model(args: Args, overrides: dict[str, Any]) -> tuple[Any, Any]:
             args.env_id, args.n_envs, overrides, rival=rival, **_norm_settings(args)
         )
     # SB3's initial action mean 0 quotes at the touch under the default action_mapping="touch"
-    # (the first rollouts see fills; under "mid" it would quote 5 ticks away and trade nothing).
+    # (the first rollouts see fills; under "mid" it would quote max_offset / 2 away, no fills).
     model = build_ppo(venv, seed=args.seed, **hyper)
     return model, venv
 
@@ -669,7 +669,7 @@ def cli(argv: list[str] | None = None) -> int:
     try:
         return _cli(argv)
     finally:
-        if previous is not _interrupted_while_starting:  # a caller's (the script exits next)
+        if previous not in (None, _interrupted_while_starting):  # a caller's Python handler
             signal.signal(signal.SIGINT, previous)
 
 

@@ -299,7 +299,10 @@ class _PairCheckpoints(AtomicCheckpointCallback):
 def train_pair(args: Any, saver: PairCheckpointer, callbacks: list[Any] | None) -> str:
     """Train both learners to ``--total-timesteps``; ``"completed"`` or ``"interrupted"``.
 
-    ``callbacks`` (tests) are mm1's extra SB3 callbacks.
+    ``callbacks`` (tests) are mm1's extra SB3 callbacks. They come before mm1's barrier, the
+    last of its callbacks (it releases mm2 at the rollout end): their ``_on_rollout_start``
+    runs before the learners meet and a checkpoint is saved, while mm2 may still be updating,
+    so they must not draw from the global random generators there.
     """
     pair, lockstep = saver.pair, saver.pair.lockstep
     interrupt = GracefulInterrupt()

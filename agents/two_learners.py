@@ -7,7 +7,7 @@ train a shared policy on all seats as it trains on any vector env. For two indep
 ``VecEnv`` of its own maker's ``n`` seats, and runs stock ``model.learn`` in its own thread;
 :class:`Lockstep` joins their calls into one step of the market.
 
-**Order.** Outside the updates the two threads never run at once: learner 0 (mm1) computes
+**Order.** While they step the market the two threads take turns: learner 0 (mm1) computes
 its actions, hands them over and waits; learner 1 (mm2) computes its actions, steps the market
 for both and waits until learner 0 has computed its next actions (or finished), and so on.
 Each learner draws from torch's and numpy's global generators (action sampling, minibatch
@@ -479,14 +479,15 @@ def predrawable_epochs(model: Any) -> int:
 
     A plain SB3 PPO draws one permutation per epoch, ``n_epochs``, and nothing else from the
     global generators; with ``target_kl`` it may stop early and use fewer, with gSDE it draws
-    its exploration noise at each rollout start, and a dict observation space has its own
-    buffer: those are 0.
+    its exploration noise at each rollout start, a dict observation space has its own buffer,
+    and a policy with dropout draws from torch's generator in the update: those are 0.
     """
     plain = (
         isinstance(model, PPO)
         and model.target_kl is None
         and not model.use_sde
         and type(model.rollout_buffer) in (RolloutBuffer, PredrawnRolloutBuffer)
+        and not any("Dropout" in type(m).__name__ for m in model.policy.modules())
     )
     return int(model.n_epochs) if plain else 0
 

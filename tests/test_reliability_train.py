@@ -478,10 +478,12 @@ def test_ctrl_c_before_training_is_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("train.py: "), err
 
 
-def test_an_in_process_cli_call_forgets_an_earlier_ctrl_c_and_restores_the_handler(tmp_path):
+def test_an_in_process_cli_call_forgets_an_earlier_ctrl_c_and_restores_the_handler(
+    tmp_path, monkeypatch
+):
     """A notebook calling train.cli again after a Ctrl-C: the new run trains; Ctrl-C is its own."""
     before = signal.getsignal(signal.SIGINT)
-    train._INTERRUPTED.append("running")  # what an earlier call's Ctrl-C leaves recorded
+    monkeypatch.setattr(train, "_INTERRUPTED", ["running"])  # an earlier call's Ctrl-C
     argv = [*TINY, "--runs-dir", str(tmp_path), "--run-name", "x", "--total-timesteps", "64"]
     assert train.cli(argv) == 0
     assert json.loads((tmp_path / "x" / "metadata.json").read_text())["status"] == "completed"

@@ -115,7 +115,7 @@ def test_bad_pair_settings_are_one_line_before_any_folder(tmp_path, capsys, extr
 
 
 @pytest.mark.slow
-def test_each_learner_improves_against_the_other_frozen_at_its_start(tmp_path):
+def test_each_learner_improves_against_the_other_frozen_after_one_rollout(tmp_path):
     """Issue #17: both learners' reward rises against a frozen opponent in a short run.
 
     train.py's defaults (512 markets, upfront penalties), one rollout (51,200 steps) against four

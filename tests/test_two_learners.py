@@ -277,3 +277,16 @@ def test_a_predrawn_buffer_yields_the_minibatches_sb3_would():
     assert ahead.predrawn == 0 and len(got) == len(expected) == 12
     for a, b in zip(got, expected, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_updates_that_draw_more_than_their_shuffles_are_taken_in_turn():
+    """target_kl, gSDE or dropout in the policy: the update is not drawn ahead (0 epochs)."""
+    from agents.two_learners import predrawable_epochs
+
+    _, _, m1, _ = _pair()
+    assert predrawable_epochs(m1) == m1.n_epochs
+    m1.target_kl = 0.01
+    assert predrawable_epochs(m1) == 0
+    m1.target_kl = None
+    m1.policy.mlp_extractor.policy_net.append(torch.nn.Dropout(0.1))  # draws in the update
+    assert predrawable_epochs(m1) == 0

@@ -67,7 +67,7 @@ _HAS_LIMIT, _HAS_DD, _CARA, _UPFRONT = 1, 2, 4, 8
 _B_ENV, _B_D0, _B_D1, _B_U0, _B_U1, _B_UP, _B_CODE = range(7)
 
 # Fill decisions without numpy's exp (_fill_bounds). exp(z) = 2**(z / ln 2) = 2**n * 2**f with n
-# an integer and |f| <= 1/2; 2**f from its Taylor series to degree 7 (truncation below 6e-9
+# an integer and |f| <= 1/2; 2**f from its Taylor series to degree 7 (truncation below 7.1e-9
 # relative, in Estrin's scheme for a short dependency chain), 2**n exactly. A decision is taken
 # from this value only when the uniform lies outside p * (1 -+ _BAND), over a hundred times wider
 # than the error, so it is the decision numpy's exp gives; inside the band (about 2e-6 * p of
