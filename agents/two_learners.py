@@ -30,7 +30,8 @@ updates, and both meet at the next rollout start. An SB3 PPO update draws nothin
 the global generators, so they are drawn in the order of updates taken in turn (mm1's, then
 mm2's) and a run equals one whose updates do not overlap, bit for bit. Where mm1's update may
 use fewer shuffles than it has epochs (``target_kl`` set), or it is not a plain PPO (gSDE, a
-dict observation space), the updates are taken in turn as without the overlap.
+dict observation space, dropout in the policy: :func:`predrawable_epochs`), the updates are
+taken in turn as without the overlap.
 """
 
 from __future__ import annotations
