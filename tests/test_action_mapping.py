@@ -356,6 +356,9 @@ def test_sb3_ppo_with_default_hyperparameters_learns_a_positive_reward():
     +101 / +121); the value fit (explained variance 0.0-0.2; reward_scale=0.1 lifts it to
     0.1-0.5, held-out +52 / +89 / +171 in unscaled units); max_offset_ticks=3 with upfront
     penalties and O(1) observations (+179 / +227 / +209, and +149 / +143 / +155 at 49,152).
+    Closest, not enough: a wrapper mapping the actions (-1, 0.6] to the touch interval keeps
+    the deterministic policy at its start (+197 / +208 / +197, upfront penalties), and with
+    O(1) observations too it ends at +267 / +9 / +223 at 49,152 steps.
     """
     import torch
     from stable_baselines3 import PPO
