@@ -320,7 +320,9 @@ def test_train_records_the_mapping_and_resumes_an_old_run_with_the_old_one(tmp_p
     reason="on the v1 (book) market SB3 PPO with default hyper-parameters does not improve on "
     "its start in a short run: the fresh policy quotes the touch on both sides (+197 on the "
     "held-out seeds) and training drifts to one-sided quoting at the inventory limit (-462, "
-    "-254, -484 after 49,152 steps, PPO seeds 0-2; measured at 0.2.0); issue #13 item 1, open",
+    "-254, -484 after 49,152 steps, PPO seeds 0-2; measured at 0.2.0): PPO improves its "
+    "exploring policy, which quotes one side off the touch on half its steps, not the "
+    "deterministic one (see the docstring); issue #13 item 1, open",
 )
 def test_sb3_ppo_with_default_hyperparameters_learns_a_positive_reward():
     """SB3 PPO, default hyper-parameters, default id: a positive reward, better than its start.
@@ -337,6 +339,26 @@ def test_sb3_ppo_with_default_hyperparameters_learns_a_positive_reward():
     either (action 0 at 0.5 tick then). ``train.py``'s settings (512 envs, VecNormalize,
     20 M steps) are what reach a positive held-out reward (README, Training). On the 0.1 market
     this test passed: -320 -> +112 at 24,576 steps.
+
+    Diagnosis (24,576 steps, PPO seeds 0-2, unless said): the start is close to the best a
+    simple quoter does here: both sides at the touch, pulling the heavy side 2 ticks back
+    beyond 3 / 5 / 8 lots of inventory, score +229 / +203 / +197 on seeds 100-102 (start +197).
+    Action 0 sits at the edge of the touch: every offset action above 0.0257 backs a side off,
+    so about half of PPO's exploration samples on each side, independently, quote behind the
+    touch whatever the exploration std (at std 1 this exploring policy, scripted, scores -44
+    an episode; log_std_init=-2, as a diagnostic only, still ends at +177 / +133 / +174, with
+    upfront penalties +126 / +147 / +17). PPO does improve the exploring policy it is graded
+    on (its training episode return rises from about +6 to +15 / +52 / +59 at 98,304 steps
+    with upfront penalties and O(1) observations), but the optimum of that noisy policy quotes
+    wider (learned mean offsets 0.35-2.6 ticks, 0.25 at the start), so the deterministic
+    policy falls below its start. Not the cause: the observation scale (features scaled to
+    O(1): -257 / -178 / -298; with upfront penalties -13 / +63 / +86, at 98,304 steps +55 /
+    +101 / +121); the value fit (explained variance 0.0-0.2; reward_scale=0.1 lifts it to
+    0.1-0.5, held-out +52 / +89 / +171 in unscaled units); max_offset_ticks=3 with upfront
+    penalties and O(1) observations (+179 / +227 / +209, and +149 / +143 / +155 at 49,152).
+    Closest, not enough: a wrapper mapping the actions (-1, 0.6] to the touch interval keeps
+    the deterministic policy at its start (+197 / +208 / +197, upfront penalties), and with
+    O(1) observations too it ends at +267 / +9 / +223 at 49,152 steps.
     """
     import torch
     from stable_baselines3 import PPO
