@@ -27,13 +27,63 @@ from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
 from mm_gym.envs.seeding import check_seed
 from mm_gym.rewards import COMPONENT_NAMES
 
-__all__ = ["AGENTS", "MarketMakingParallelEnv", "parallel_env"]
+__all__ = [
+    "AGENTS",
+    "MarketMakingParallelEnv",
+    "check_agent_actions",
+    "max_cycles_overrides",
+    "parallel_env",
+]
 
 AGENTS: tuple[str, str] = ("mm1", "mm2")
 """The agent ids; ``"mm1"`` is maker 0 (the target of adverse liquidity shocks), ``"mm2"``
 maker 1."""
 
 _PARALLEL_KWARGS = ("preset", "config", "env_config", "render_mode", "reward_info", "max_cycles")
+
+
+def max_cycles_overrides(max_cycles: Any, overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` with ``horizon_steps=max_cycles`` (PettingZoo's name for the episode length).
+
+    Raises:
+        ConfigError: If ``overrides`` gives a different ``horizon_steps``.
+    """
+    if max_cycles is None:
+        return overrides
+    horizon = overrides.get("horizon_steps", max_cycles)
+    if horizon != max_cycles:
+        raise ConfigError(
+            f"max_cycles={excerpt(max_cycles)} and horizon_steps={excerpt(horizon)} "
+            "disagree: they name the same episode length, give one"
+        )
+    return {**overrides, "horizon_steps": max_cycles}
+
+
+def check_agent_actions(actions: Any, who: str) -> None:
+    """Refuse ``actions`` unless it is a mapping with exactly one entry per agent of AGENTS.
+
+    Raises:
+        TypeError: If ``actions`` is not a mapping.
+        ValueError: Naming the missing and unknown agent keys.
+    """
+    if not isinstance(actions, Mapping):
+        raise TypeError(
+            f"{who}: actions must be a dict {{agent: action}} for the agents "
+            f"{list(AGENTS)}, not a {type(actions).__name__}"
+        )
+    if len(actions) == len(AGENTS) and all(agent in actions for agent in AGENTS):
+        return
+    missing = [agent for agent in AGENTS if agent not in actions]
+    unknown = [key for key in actions if key not in AGENTS]
+    problems = []
+    if missing:
+        problems.append(f"no entry for agent {' or '.join(map(repr, missing))}")
+    if unknown:
+        problems.append(f"unknown agent key(s) {excerpt(unknown)}")
+    raise ValueError(
+        f"{who}: actions has {' and '.join(problems)}; give one action per agent of "
+        f"{list(AGENTS)}"
+    )
 
 
 class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
@@ -111,14 +161,7 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
                 f"rival={excerpt(overrides['rival'])}: the parallel env has no rival policy, "
                 "mm2 is an agent (use mm_gym.MarketMakingEnv(rival=...) for a scripted mm2)"
             )
-        if max_cycles is not None:
-            horizon = overrides.get("horizon_steps", max_cycles)
-            if horizon != max_cycles:
-                raise ConfigError(
-                    f"max_cycles={excerpt(max_cycles)} and horizon_steps={excerpt(horizon)} "
-                    "disagree: they name the same episode length, give one"
-                )
-            overrides = {**overrides, "horizon_steps": max_cycles}
+        overrides = max_cycles_overrides(max_cycles, overrides)
         market, envc = resolve_configs(
             preset,
             config,
@@ -218,13 +261,7 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
         if not self.agents:
             raise RuntimeError("step() called with no live agents; call reset() first")
         who = f"{type(self).__name__}.step"
-        if not isinstance(actions, Mapping):
-            raise TypeError(
-                f"{who}: actions must be a dict {{agent: action}} for the agents "
-                f"{list(AGENTS)}, not a {type(actions).__name__}"
-            )
-        if len(actions) != len(AGENTS) or any(agent not in actions for agent in AGENTS):
-            self._refuse_keys(actions, who)
+        check_agent_actions(actions, who)
         c = self._core
         for k, agent in enumerate(AGENTS):
             c.write_actions(
@@ -244,20 +281,6 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
         if done:
             self.agents = []
         return obs, rewards, terms, truncs, infos
-
-    def _refuse_keys(self, actions: Mapping[Any, Any], who: str) -> None:
-        """Raise the ValueError naming the missing and unknown agent keys of ``actions``."""
-        missing = [agent for agent in AGENTS if agent not in actions]
-        unknown = [key for key in actions if key not in AGENTS]
-        problems = []
-        if missing:
-            problems.append(f"no entry for agent {' or '.join(map(repr, missing))}")
-        if unknown:
-            problems.append(f"unknown agent key(s) {excerpt(unknown)}")
-        raise ValueError(
-            f"{who}: actions has {' and '.join(problems)}; give one action per agent of "
-            f"{list(AGENTS)}"
-        )
 
     def _batch(self, action: Any, agent: str, who: str) -> np.ndarray:
         """``agent``'s action as a batch of one, its type and shape checked."""
