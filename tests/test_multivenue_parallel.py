@@ -14,12 +14,14 @@ import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import mm_gym
+from mm_gym.actions import offsets_to_actions
 from mm_gym.config import ConfigError
 from mm_gym.envs.config import EnvConfig
 from mm_gym.market.state import A_INV, F_FLOW_ABS, F_FLOW_SIGNED
 from mm_gym.multivenue import (
     DEFAULT_VENUES,
     MultiVenueCore,
+    MultiVenueEnv,
     MultiVenueMarket,
     VenueConfig,
     parallel_env,
@@ -53,8 +55,8 @@ def _rival_quotes(ref: MultiVenueMarket, market: MultiVenueMarket) -> tuple[np.n
     [
         # default limits: with one venue the summed limit is the venue's
         ("volatile", (VenueConfig("A"),), {}),
-        # a rival 4 ticks wide never reaches another venue's best here (in the volatile preset
-        # even an 8-tick one did, at the first step); a large limit keeps mm2's summed limit off
+        # a rival 4 ticks wide does not reach another venue's best in these episodes (it can in
+        # others: the venues may start 8 ticks apart); a large limit keeps mm2's summed limit off
         ("default", DEFAULT_VENUES, {"rival.half_spread_ticks": 4.0, "makers.mm2_limit": 10**5}),
     ],
     ids=["one-venue", "three-venues-wide-rival"],
@@ -83,6 +85,31 @@ def test_mm2_fed_the_builtin_rivals_quotes_reproduces_the_one_maker_market(
             np.testing.assert_array_equal(a.orders.tick, b.orders.tick)
             np.testing.assert_array_equal(a.orders.size, b.orders.size)
     assert np.abs(one.inventories(1)).max() > 0  # the rival traded
+
+
+def test_parallel_env_with_mm2_quoting_the_rival_equals_the_one_maker_env() -> None:
+    # through the actions: offsets_to_actions of the rival's offsets, quote_size_lots its size
+    kw = {"venues": (VenueConfig("A"),), "mm2_limit": 10**5, "horizon_steps": 300}
+    kw["quote_size_lots"] = mm_gym.MarketConfig().rival.size_lots
+    one = MultiVenueEnv(**kw)
+    par = parallel_env(mm2_latency=(0,), **kw)
+    obs1, _ = one.reset(seed=8)
+    obs2, _ = par.reset(seed=8)
+    np.testing.assert_array_equal(obs1, obs2["mm1"])
+    core = par._core
+    rng = np.random.default_rng(1)
+    done = False
+    while not done:
+        a1 = rng.uniform(-1, 1, one.action_space.shape)
+        offsets, _ = _rival_quotes(one._core, core)
+        a2 = offsets_to_actions(offsets[0], core.max_offset, core.mapping).reshape(-1)
+        obs1, r1, done, _, info1 = one.step(a1)
+        obs2, r2, _, _, info2 = par.step({"mm1": a1, "mm2": a2})
+        np.testing.assert_array_equal(obs1, obs2["mm1"])
+        assert r1 == r2["mm1"]
+        assert info1["pnl"] == info2["mm1"]["pnl"]
+    assert par.agents == []
+    assert (info2["mm2"]["venue_inventory"] != 0).any() or info2["mm2"]["pnl"] != 0.0
 
 
 def _placed_through(market: MultiVenueMarket, k: int, away: np.ndarray) -> np.ndarray:
@@ -197,13 +224,19 @@ def test_each_agent_observes_from_its_own_seat() -> None:
         obs, _, _, _, info = env.step(acts)
     col = {f: i for i, f in enumerate(names)}
     for v in env.venues:
-        for own, rival in (("own_bid_offset", "rival_bid_offset"), ("own_ask_offset", "rival_ask_offset")):
+        for own, rival in (
+            ("own_bid_offset", "rival_bid_offset"),
+            ("own_ask_offset", "rival_ask_offset"),
+        ):
             assert obs["mm1"][col[f"{v.name}.{own}"]] == obs["mm2"][col[f"{v.name}.{rival}"]]
     for agent, limit in (("mm1", 10), ("mm2", 40)):
         inv = info[agent]["inventory"]
         assert obs[agent][col["inventory"]] == np.float32(np.clip(inv / limit, -1, 1))
         assert env.policy_context(agent).inventory_limit == limit
-    assert info["mm1"]["inventory"] != info["mm2"]["inventory"] or info["mm1"]["pnl"] != info["mm2"]["pnl"]
+    assert (
+        info["mm1"]["inventory"] != info["mm2"]["inventory"]
+        or info["mm1"]["pnl"] != info["mm2"]["pnl"]
+    )
 
 
 def test_render_shows_both_makers() -> None:
@@ -231,7 +264,7 @@ def test_bad_construction_is_refused_naming_the_field(kwargs, match) -> None:
 
 
 def test_mm2_latency_without_two_makers_is_refused() -> None:
-    with pytest.raises(ConfigError, match="mm2_latency=.* needs two_makers=True"):
+    with pytest.raises(ConfigError, match=r"mm2_latency=.* needs two_makers=True"):
         MultiVenueMarket(mm_gym.MarketConfig(), DEFAULT_VENUES, 1, mm2_latency=(0, 0, 0))
 
 

@@ -81,8 +81,7 @@ def check_agent_actions(actions: Any, who: str) -> None:
     if unknown:
         problems.append(f"unknown agent key(s) {excerpt(unknown)}")
     raise ValueError(
-        f"{who}: actions has {' and '.join(problems)}; give one action per agent of "
-        f"{list(AGENTS)}"
+        f"{who}: actions has {' and '.join(problems)}; give one action per agent of {list(AGENTS)}"
     )
 
 

@@ -186,7 +186,7 @@ class MultiVenueCore(MultiVenueMarket):
         return obs, act
 
     def context(self, maker: int = 0) -> PolicyContext:
-        """``maker``'s :class:`~mm_gym.policy.PolicyContext` (its limit: on its summed inventory)."""
+        """``maker``'s :class:`~mm_gym.policy.PolicyContext` (limit: on its summed inventory)."""
         return PolicyContext(
             feature_names=self.feature_names,
             max_offset_ticks=self.max_offset,

@@ -1,4 +1,4 @@
-"""``MultiVenueParallelEnv``: two learning makers on one multi-venue asset (PettingZoo Parallel API).
+"""``MultiVenueParallelEnv``: two learning makers on one multi-venue asset (PettingZoo API).
 
 ``mm_gym.multivenue.parallel_env(...)`` makes it, as ``mm_gym.parallel_env(...)`` makes the
 single-venue :class:`~mm_gym.envs.parallel.MarketMakingParallelEnv`.
