@@ -24,20 +24,32 @@ from mm_gym.envs.core import (
     numeric_array,
 )
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
-from mm_gym.envs.seeding import check_seed
+from mm_gym.envs.seeding import RootSeeds, check_seed
 from mm_gym.rewards import COMPONENT_NAMES
 
 __all__ = [
     "AGENTS",
     "MarketMakingParallelEnv",
+    "ParallelStep",
     "check_agent_actions",
     "max_cycles_overrides",
     "parallel_env",
+    "seed_roots",
 ]
 
 AGENTS: tuple[str, str] = ("mm1", "mm2")
 """The agent ids; ``"mm1"`` is maker 0 (the target of adverse liquidity shocks), ``"mm2"``
 maker 1."""
+
+ParallelStep = tuple[
+    dict[str, np.ndarray],
+    dict[str, float],
+    dict[str, bool],
+    dict[str, bool],
+    dict[str, dict[str, Any]],
+]
+"""What a parallel env's ``step`` returns: observations, rewards, terminations, truncations and
+infos, each a dict by agent."""
 
 _PARALLEL_KWARGS = ("preset", "config", "env_config", "render_mode", "reward_info", "max_cycles")
 
@@ -57,6 +69,28 @@ def max_cycles_overrides(max_cycles: Any, overrides: dict[str, Any]) -> dict[str
             "disagree: they name the same episode length, give one"
         )
     return {**overrides, "horizon_steps": max_cycles}
+
+
+def seed_roots(
+    seed: Any, np_random: np.random.Generator | None, roots: RootSeeds, who: str
+) -> np.random.Generator:
+    """A parallel env's reset seeding: check ``seed``, renew the generator, set the roots.
+
+    As the single environments: a seed makes a new generator (as does the first reset), and the
+    market roots are set from ``seed`` or drawn from the generator (:mod:`mm_gym.envs.seeding`).
+
+    Returns:
+        The env's generator, to keep for the next reset.
+
+    Raises:
+        TypeError: If ``seed`` is neither None nor an integer (bools are refused).
+        ValueError: If ``seed`` lies outside [0, 2**63).
+    """
+    seed = check_seed(seed, who)
+    if seed is not None or np_random is None:
+        np_random, _ = seeding.np_random(seed)
+    roots.set_roots(seed, np_random)
+    return np_random
 
 
 def check_agent_actions(actions: Any, who: str) -> None:
@@ -225,26 +259,15 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
             TypeError: If ``seed`` is neither None nor an integer (bools are refused).
             ValueError: If ``seed`` lies outside [0, 2**63).
         """
-        seed = check_seed(seed, f"{type(self).__name__}.reset")
-        if seed is not None or self._np_random is None:
-            self._np_random, _ = seeding.np_random(seed)
         c = self._core
-        c.set_roots(seed, self._np_random)
+        self._np_random = seed_roots(seed, self._np_random, c, f"{type(self).__name__}.reset")
         c.reset()
         self.agents = list(AGENTS)
         zeros = np.zeros((1, 2))
         comps = {name: zeros for name in COMPONENT_NAMES}
         return self._observations(), self._infos(comps)
 
-    def step(
-        self, actions: dict[str, Any]
-    ) -> tuple[
-        dict[str, np.ndarray],
-        dict[str, float],
-        dict[str, bool],
-        dict[str, bool],
-        dict[str, dict[str, Any]],
-    ]:
+    def step(self, actions: dict[str, Any]) -> ParallelStep:
         """Quote both agents' actions for one step.
 
         Args:

@@ -11,14 +11,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
-from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
 from mm_gym.config import MarketConfig
 from mm_gym.envs.config import EnvConfig
 from mm_gym.envs.core import check_render_mode
-from mm_gym.envs.parallel import AGENTS, check_agent_actions, max_cycles_overrides
-from mm_gym.envs.seeding import check_seed
+from mm_gym.envs.parallel import (
+    AGENTS,
+    ParallelStep,
+    check_agent_actions,
+    max_cycles_overrides,
+    seed_roots,
+)
 from mm_gym.multivenue.config import DEFAULT_VENUES, VenueConfig
 from mm_gym.multivenue.core import MultiVenueCore
 from mm_gym.multivenue.env import _checked_actions, _first, _VenueCores
@@ -139,31 +143,19 @@ class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
-        """Start a new episode (``options`` is unused); returns ``(observations, infos)``.
+        """Start a new episode; ``(observations, infos)``. ``options`` is unused.
 
         Raises:
-            TypeError: If ``seed`` is neither None nor an integer (bools are refused).
-            ValueError: If ``seed`` lies outside [0, 2**63).
+            TypeError, ValueError: On a bad ``seed`` (:func:`~mm_gym.envs.parallel.seed_roots`).
         """
-        seed = check_seed(seed, f"{type(self).__name__}.reset")
-        if seed is not None or self._np_random is None:
-            self._np_random, _ = seeding.np_random(seed)
         c = self._core
-        c.set_roots(seed, self._np_random)
+        self._np_random = seed_roots(seed, self._np_random, c, f"{type(self).__name__}.reset")
         c.start()
         self.agents = list(AGENTS)
         obs = {a: c.observations(k)[0] for k, a in enumerate(AGENTS)}
         return obs, {a: _first(c.infos(None, k)) for k, a in enumerate(AGENTS)}
 
-    def step(
-        self, actions: dict[str, Any]
-    ) -> tuple[
-        dict[str, np.ndarray],
-        dict[str, float],
-        dict[str, bool],
-        dict[str, bool],
-        dict[str, dict[str, Any]],
-    ]:
+    def step(self, actions: dict[str, Any]) -> ParallelStep:
         """Quote both agents' actions on every venue for one step, then the arbitrageurs.
 
         Raises:
