@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pettingzoo.test import parallel_api_test, parallel_seed_test
+from pettingzoo.test import parallel_api_test, parallel_seed_test, render_test
+from pettingzoo.utils.conversions import parallel_to_aec
 
 import mm_gym
 from mm_gym.actions import offsets_to_actions
@@ -239,12 +240,16 @@ def test_each_agent_observes_from_its_own_seat() -> None:
     )
 
 
-def test_render_shows_both_makers() -> None:
+def test_render_shows_both_makers(capsys) -> None:
     env = parallel_env(render_mode="ansi", **KW)
     env.reset(seed=0)
     env.step({a: np.zeros(env.action_space(a).shape) for a in env.agents})
     frame = env.render()
     assert frame.count(" mm1 ") == 3 and frame.count(" mm2 ") == 3
+    render_test(
+        lambda render_mode=None: parallel_to_aec(parallel_env(render_mode=render_mode, **KW))
+    )
+    assert " mm2 " in capsys.readouterr().out  # "human" wrote the frame
 
 
 @pytest.mark.parametrize(
@@ -254,7 +259,7 @@ def test_render_shows_both_makers() -> None:
         ({"mm2_latency": (0, -1, 2)}, r"mm2_latency\[1\]=-1 must be an integer in \[0, 1000\]"),
         ({"mm2_latency": (0, True, 2)}, r"mm2_latency\[1\]=True"),
         ({"max_cycles": 5, "horizon_steps": 9}, "max_cycles=5 and horizon_steps=9 disagree"),
-        ({"render_mode": "rgb_array"}, "render_mode"),
+        ({"render_mode": "rgb_array"}, "render_mode='rgb_array' is not valid"),
         ({"rivals": 2}, "unknown key 'rivals'"),
     ],
 )

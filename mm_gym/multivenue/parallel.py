@@ -6,6 +6,7 @@ single-venue :class:`~mm_gym.envs.parallel.MarketMakingParallelEnv`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -68,7 +69,8 @@ class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
             :class:`~mm_gym.multivenue.MultiVenueEnv`.
         mm2_latency: mm2's latency on each venue, steps (one per venue; default the venues'
             ``latency_steps``, as mm1's).
-        render_mode: None or ``"ansi"`` (both makers' quotes per venue).
+        render_mode: None, ``"ansi"`` (a text frame: both makers' quotes per venue) or
+            ``"human"`` (that frame written to standard output; there is no window).
         max_cycles: PettingZoo's name for the episode length, ``horizon_steps``; giving both
             with different values is a ``ConfigError``.
 
@@ -77,7 +79,7 @@ class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "mm_gym_multi_venue_v0",
-        "render_modes": ["ansi"],
+        "render_modes": ["ansi", "human"],
         "render_fps": 20,
         "is_parallelizable": True,
     }
@@ -194,10 +196,15 @@ class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
         return obs, rewards, terms, dict.fromkeys(AGENTS, False), infos
 
     def render(self) -> str | None:
-        """The ``"ansi"`` text frame (None without a render_mode)."""
+        """The text frame ("ansi"; "human" writes it to standard output and returns None)."""
         if self.render_mode is None:
             return None
-        return self._core.render_frame(0)
+        text = self._core.render_frame(0)
+        if self.render_mode == "human":
+            # The human mode of a text environment: there is no window to draw in.
+            sys.stdout.write(text + "\n")
+            return None
+        return text
 
     def close(self) -> None:
         """Nothing to release."""
