@@ -162,8 +162,10 @@ class MultiVenueCore(MultiVenueMarket):
         # per venue a bid and an ask action; routed: one bid, one ask, then a weight per venue
         self.action_width = 2 + self.n_venues if self.routed else 2 * self.n_venues
         self.budget_lots = int(env_config.quote_size_lots) * self.n_venues  # routed, per side
-        self._offsets = np.zeros((2, n, self.n_venues, 2))  # per maker
-        self._sizes = np.full((2, n, self.n_venues, 2), self.quote_size)
+        # each maker's offsets and sizes of this step; _offsets and _sizes are mm1's
+        self._maker_offsets = np.zeros((2, n, self.n_venues, 2))
+        self._maker_sizes = np.full((2, n, self.n_venues, 2), self.quote_size)
+        self._offsets, self._sizes = self._maker_offsets[0], self._maker_sizes[0]
 
     def spaces(self) -> tuple[spaces.Box, spaces.Box]:
         """The observation and action spaces of one market."""
@@ -232,8 +234,8 @@ class MultiVenueCore(MultiVenueMarket):
         mm2 = None
         if mm2_actions is not None:
             self._set_quotes(mm2_actions, 1)
-            mm2 = (self._offsets[1], self._sizes[1])
-        self.step(self._offsets[0], self._sizes[0], active, mm2)
+            mm2 = (self._maker_offsets[1], self._maker_sizes[1])
+        self.step(self._offsets, self._sizes, active, mm2)
 
     def _set_quotes(self, actions: np.ndarray, k: int) -> None:
         """Set maker ``k``'s offsets and sizes for this step from its actions."""
@@ -241,7 +243,7 @@ class MultiVenueCore(MultiVenueMarket):
             self.routed_quotes(actions, k)
             return
         a = actions.reshape(self.n * self.n_venues, 2)
-        self._offsets[k] = actions_to_offsets(a, self.max_offset, self.mapping).reshape(
+        self._maker_offsets[k] = actions_to_offsets(a, self.max_offset, self.mapping).reshape(
             self.n, self.n_venues, 2
         )
 
@@ -253,8 +255,8 @@ class MultiVenueCore(MultiVenueMarket):
         routing weights, the same on both sides (0 lots: no quote on that venue).
         """
         offsets, lots = routed_quotes(actions, self.max_offset, self.mapping, self.budget_lots)
-        self._offsets[maker] = offsets
-        self._sizes[maker] = lots[:, :, None]
+        self._maker_offsets[maker] = offsets
+        self._maker_sizes[maker] = lots[:, :, None]
 
     def settle(self, maker: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
         """``(reward, components, terminated)`` of ``maker``'s step just taken; roll its books.
