@@ -162,10 +162,19 @@ class MultiVenueCore(MultiVenueMarket):
         # per venue a bid and an ask action; routed: one bid, one ask, then a weight per venue
         self.action_width = 2 + self.n_venues if self.routed else 2 * self.n_venues
         self.budget_lots = int(env_config.quote_size_lots) * self.n_venues  # routed, per side
-        # each maker's offsets and sizes of this step; _offsets and _sizes are mm1's
+        # each maker's offsets and sizes of this step (mm1's are also _offsets and _sizes)
         self._maker_offsets = np.zeros((2, n, self.n_venues, 2))
         self._maker_sizes = np.full((2, n, self.n_venues, 2), self.quote_size)
-        self._offsets, self._sizes = self._maker_offsets[0], self._maker_sizes[0]
+
+    @property
+    def _offsets(self) -> np.ndarray:
+        """``(n, V, 2)`` mm1's offsets of this step (a view taken on use: pickles keep none)."""
+        return self._maker_offsets[0]
+
+    @property
+    def _sizes(self) -> np.ndarray:
+        """``(n, V, 2)`` mm1's sizes of this step (a view taken on use)."""
+        return self._maker_sizes[0]
 
     def spaces(self) -> tuple[spaces.Box, spaces.Box]:
         """The observation and action spaces of one market."""

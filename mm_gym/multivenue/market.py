@@ -140,7 +140,6 @@ class MultiVenueMarket(RootSeeds):
         self.arbitrage_lots = np.zeros(n, np.int64)
         self.routed_lots = np.zeros(n, np.int64)
         self.fill_rates = np.zeros((2, n, self.n_venues))
-        self.fill_rate = self.fill_rates[0]
         self._tops: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see tops()
 
     def _mm2_latency(self, mm2_latency: Sequence[int] | None) -> np.ndarray:
@@ -167,6 +166,11 @@ class MultiVenueMarket(RootSeeds):
         return np.array(lat, np.int64)
 
     # ------------------------------------------------------------------ read-out
+    @property
+    def fill_rate(self) -> np.ndarray:
+        """``(n, V)`` mm1's fill rates, ``fill_rates[0]`` (a property: pickling keeps no views)."""
+        return self.fill_rates[0]
+
     def mids(self) -> np.ndarray:
         """``(n, V)`` each venue's mid, ticks."""
         return np.stack([s.book.mid for s in self.sims], axis=1)
