@@ -308,3 +308,30 @@ def test_a_pickled_env_continues_exactly() -> None:
         assert rew == rew_c
         for a in obs:
             np.testing.assert_array_equal(obs[a], obs_c[a])
+
+
+def test_a_market_pickled_in_the_one_maker_layout_still_continues_exactly() -> None:
+    # a checkpoint written before the two-maker mode holds mm1's arrays only
+    cfg = mm_gym.with_overrides(mm_gym.preset("default"), {"horizon_steps": 200})
+    core = MultiVenueCore(cfg, EnvConfig(), DEFAULT_VENUES, 2)
+    core.set_roots(1, np.random.default_rng(0))
+    core.start()
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        core.act(rng.uniform(-1, 1, (2, 6)))
+        core.settle()
+    state = pickle.loads(pickle.dumps(core)).__dict__
+    old = {k: v for k, v in state.items() if k not in ("_maker_offsets", "_maker_sizes")}
+    old.update(_offsets=state["_maker_offsets"][0], _sizes=state["_maker_sizes"][0])
+    old.update(fill_rate=state["fill_rates"][0], _sent=state["_sent"][0])
+    old.update({k: state[k][0] for k in ("prev_wealth", "prev_inv", "prev_mid")})
+    for k in ("fill_rates", "two_makers", "latencies", "limits"):
+        del old[k]
+    restored = MultiVenueCore.__new__(MultiVenueCore)
+    restored.__setstate__(old)
+    for _ in range(30):
+        a = rng.uniform(-1, 1, (2, 6))
+        core.act(a)
+        restored.act(a)
+        np.testing.assert_array_equal(core.settle()[0], restored.settle()[0])
+        np.testing.assert_array_equal(core.observations(), restored.observations())

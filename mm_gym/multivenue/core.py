@@ -166,6 +166,16 @@ class MultiVenueCore(MultiVenueMarket):
         self._maker_offsets = np.zeros((2, n, self.n_venues, 2))
         self._maker_sizes = np.full((2, n, self.n_venues, 2), self.quote_size)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, also a core pickled before the two-maker mode (a checkpoint's)."""
+        if "_maker_offsets" not in state:  # one maker's layout: mm1's arrays only
+            for key in ("prev_wealth", "prev_inv", "prev_mid"):
+                state[key] = np.stack([state[key], np.zeros_like(state[key])])
+            for key in ("offsets", "sizes"):
+                mine = state.pop(f"_{key}")
+                state[f"_maker_{key}"] = np.stack([mine, mine])
+        super().__setstate__(state)
+
     @property
     def _offsets(self) -> np.ndarray:
         """``(n, V, 2)`` mm1's offsets of this step (a view taken on use: pickles keep none)."""

@@ -32,6 +32,7 @@ Then the arbitrageurs uncross the books.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -141,6 +142,17 @@ class MultiVenueMarket(RootSeeds):
         self.routed_lots = np.zeros(n, np.int64)
         self.fill_rates = np.zeros((2, n, self.n_venues))
         self._tops: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see tops()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, also a market pickled before the two-maker mode (a checkpoint's)."""
+        if "fill_rates" not in state:  # one maker's layout: mm1's arrays only
+            rate = state.pop("fill_rate")
+            state["fill_rates"] = np.stack([rate, np.zeros_like(rate)])
+            state["two_makers"] = False
+            state["latencies"] = np.stack([state["latency"], state["latency"]])
+            state["_sent"] = [state["_sent"], [np.zeros_like(b) for b in state["_sent"]]]
+            state["limits"] = (state["limit"], int(state["market_config"].makers.mm2_limit))
+        self.__dict__.update(state)
 
     def _mm2_latency(self, mm2_latency: Sequence[int] | None) -> np.ndarray:
         """``(V,)`` mm2's latencies: ``mm2_latency`` checked, or the venues' latencies."""
