@@ -24,16 +24,99 @@ from mm_gym.envs.core import (
     numeric_array,
 )
 from mm_gym.envs.render import HISTORY_STEPS, render_ansi, render_rgb
-from mm_gym.envs.seeding import check_seed
+from mm_gym.envs.seeding import RootSeeds, check_seed
 from mm_gym.rewards import COMPONENT_NAMES
 
-__all__ = ["AGENTS", "MarketMakingParallelEnv", "parallel_env"]
+__all__ = [
+    "AGENTS",
+    "MarketMakingParallelEnv",
+    "ParallelStep",
+    "check_agent_actions",
+    "max_cycles_overrides",
+    "parallel_env",
+    "seed_roots",
+]
 
 AGENTS: tuple[str, str] = ("mm1", "mm2")
 """The agent ids; ``"mm1"`` is maker 0 (the target of adverse liquidity shocks), ``"mm2"``
 maker 1."""
 
+ParallelStep = tuple[
+    dict[str, np.ndarray],
+    dict[str, float],
+    dict[str, bool],
+    dict[str, bool],
+    dict[str, dict[str, Any]],
+]
+"""What a parallel env's ``step`` returns: observations, rewards, terminations, truncations and
+infos, each a dict by agent."""
+
 _PARALLEL_KWARGS = ("preset", "config", "env_config", "render_mode", "reward_info", "max_cycles")
+
+
+def max_cycles_overrides(max_cycles: Any, overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` with ``horizon_steps=max_cycles`` (PettingZoo's name for the episode length).
+
+    Raises:
+        ConfigError: If ``overrides`` gives a different ``horizon_steps``.
+    """
+    if max_cycles is None:
+        return overrides
+    horizon = overrides.get("horizon_steps", max_cycles)
+    if horizon != max_cycles:
+        raise ConfigError(
+            f"max_cycles={excerpt(max_cycles)} and horizon_steps={excerpt(horizon)} "
+            "disagree: they name the same episode length, give one"
+        )
+    return {**overrides, "horizon_steps": max_cycles}
+
+
+def seed_roots(
+    seed: Any, np_random: np.random.Generator | None, roots: RootSeeds, who: str
+) -> np.random.Generator:
+    """A parallel env's reset seeding: check ``seed``, renew the generator, set the roots.
+
+    As the single environments: a seed makes a new generator (as does the first reset), and the
+    market roots are set from ``seed`` or drawn from the generator (:mod:`mm_gym.envs.seeding`).
+
+    Returns:
+        The env's generator, to keep for the next reset.
+
+    Raises:
+        TypeError: If ``seed`` is neither None nor an integer (bools are refused).
+        ValueError: If ``seed`` lies outside [0, 2**63).
+    """
+    seed = check_seed(seed, who)
+    if seed is not None or np_random is None:
+        np_random, _ = seeding.np_random(seed)
+    roots.set_roots(seed, np_random)
+    return np_random
+
+
+def check_agent_actions(actions: Any, who: str) -> None:
+    """Refuse ``actions`` unless it is a mapping with exactly one entry per agent of AGENTS.
+
+    Raises:
+        TypeError: If ``actions`` is not a mapping.
+        ValueError: Naming the missing and unknown agent keys.
+    """
+    if not isinstance(actions, Mapping):
+        raise TypeError(
+            f"{who}: actions must be a dict {{agent: action}} for the agents "
+            f"{list(AGENTS)}, not a {type(actions).__name__}"
+        )
+    if len(actions) == len(AGENTS) and all(agent in actions for agent in AGENTS):
+        return
+    missing = [agent for agent in AGENTS if agent not in actions]
+    unknown = [key for key in actions if key not in AGENTS]
+    problems = []
+    if missing:
+        problems.append(f"no entry for agent {' or '.join(map(repr, missing))}")
+    if unknown:
+        problems.append(f"unknown agent key(s) {excerpt(unknown)}")
+    raise ValueError(
+        f"{who}: actions has {' and '.join(problems)}; give one action per agent of {list(AGENTS)}"
+    )
 
 
 class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
@@ -111,14 +194,7 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
                 f"rival={excerpt(overrides['rival'])}: the parallel env has no rival policy, "
                 "mm2 is an agent (use mm_gym.MarketMakingEnv(rival=...) for a scripted mm2)"
             )
-        if max_cycles is not None:
-            horizon = overrides.get("horizon_steps", max_cycles)
-            if horizon != max_cycles:
-                raise ConfigError(
-                    f"max_cycles={excerpt(max_cycles)} and horizon_steps={excerpt(horizon)} "
-                    "disagree: they name the same episode length, give one"
-                )
-            overrides = {**overrides, "horizon_steps": max_cycles}
+        overrides = max_cycles_overrides(max_cycles, overrides)
         market, envc = resolve_configs(
             preset,
             config,
@@ -183,26 +259,15 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
             TypeError: If ``seed`` is neither None nor an integer (bools are refused).
             ValueError: If ``seed`` lies outside [0, 2**63).
         """
-        seed = check_seed(seed, f"{type(self).__name__}.reset")
-        if seed is not None or self._np_random is None:
-            self._np_random, _ = seeding.np_random(seed)
         c = self._core
-        c.set_roots(seed, self._np_random)
+        self._np_random = seed_roots(seed, self._np_random, c, f"{type(self).__name__}.reset")
         c.reset()
         self.agents = list(AGENTS)
         zeros = np.zeros((1, 2))
         comps = {name: zeros for name in COMPONENT_NAMES}
         return self._observations(), self._infos(comps)
 
-    def step(
-        self, actions: dict[str, Any]
-    ) -> tuple[
-        dict[str, np.ndarray],
-        dict[str, float],
-        dict[str, bool],
-        dict[str, bool],
-        dict[str, dict[str, Any]],
-    ]:
+    def step(self, actions: dict[str, Any]) -> ParallelStep:
         """Quote both agents' actions for one step.
 
         Args:
@@ -218,13 +283,7 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
         if not self.agents:
             raise RuntimeError("step() called with no live agents; call reset() first")
         who = f"{type(self).__name__}.step"
-        if not isinstance(actions, Mapping):
-            raise TypeError(
-                f"{who}: actions must be a dict {{agent: action}} for the agents "
-                f"{list(AGENTS)}, not a {type(actions).__name__}"
-            )
-        if len(actions) != len(AGENTS) or any(agent not in actions for agent in AGENTS):
-            self._refuse_keys(actions, who)
+        check_agent_actions(actions, who)
         c = self._core
         for k, agent in enumerate(AGENTS):
             c.write_actions(
@@ -244,20 +303,6 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
         if done:
             self.agents = []
         return obs, rewards, terms, truncs, infos
-
-    def _refuse_keys(self, actions: Mapping[Any, Any], who: str) -> None:
-        """Raise the ValueError naming the missing and unknown agent keys of ``actions``."""
-        missing = [agent for agent in AGENTS if agent not in actions]
-        unknown = [key for key in actions if key not in AGENTS]
-        problems = []
-        if missing:
-            problems.append(f"no entry for agent {' or '.join(map(repr, missing))}")
-        if unknown:
-            problems.append(f"unknown agent key(s) {excerpt(unknown)}")
-        raise ValueError(
-            f"{who}: actions has {' and '.join(problems)}; give one action per agent of "
-            f"{list(AGENTS)}"
-        )
 
     def _batch(self, action: Any, agent: str, who: str) -> np.ndarray:
         """``agent``'s action as a batch of one, its type and shape checked."""

@@ -11,7 +11,9 @@ arbitrageurs take any venue whose best price is through another's by more than t
 fees, which keeps the venues' prices aligned (:mod:`mm_gym.market.venues`). mm1 quotes on
 every venue (or, with ``action_form="routed"``, one quote sized over the venues by a routing
 vector: :mod:`mm_gym.multivenue.routing`); its inventory limit binds on its inventory summed
-over the venues, which is marked at the consolidated mid. mm2 is each venue's built-in rival.
+over the venues, which is marked at the consolidated mid. mm2 is each venue's built-in rival;
+:func:`parallel_env` makes the PettingZoo form where mm2 is a second learner quoting per venue
+like mm1 (:class:`MultiVenueParallelEnv`).
 """
 
 from mm_gym.multivenue.config import (
@@ -25,6 +27,7 @@ from mm_gym.multivenue.config import (
 from mm_gym.multivenue.core import MultiVenueCore
 from mm_gym.multivenue.env import MultiVenueEnv, MultiVenueVectorEnv
 from mm_gym.multivenue.market import MultiVenueMarket
+from mm_gym.multivenue.parallel import MultiVenueParallelEnv, parallel_env
 from mm_gym.multivenue.routing import ACTION_FORMS, allocate_lots, route_weights
 
 __all__ = [
@@ -34,11 +37,13 @@ __all__ = [
     "MultiVenueCore",
     "MultiVenueEnv",
     "MultiVenueMarket",
+    "MultiVenueParallelEnv",
     "MultiVenueVectorEnv",
     "VenueConfig",
     "allocate_lots",
     "bps_to_currency_per_lot",
     "check_venues",
+    "parallel_env",
     "route_weights",
     "venue_market_config",
 ]

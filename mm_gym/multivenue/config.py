@@ -103,21 +103,25 @@ def bps_to_currency_per_lot(config: MarketConfig, bps: float) -> float:
     return bps * 1e-4 * config.price0_ticks * config.value_per_tick_lot
 
 
-def venue_market_config(base: MarketConfig, venue: VenueConfig, n_venues: int) -> MarketConfig:
+def venue_market_config(
+    base: MarketConfig, venue: VenueConfig, n_venues: int, *, two_makers: bool = False
+) -> MarketConfig:
     """The market config of one venue: the asset's market with the venue's fees and flow.
 
     mm1's per-venue limit is ``n_venues`` times the asset's: the limit that binds is on mm1's
     inventory summed over the venues, applied by :class:`~mm_gym.multivenue.MultiVenueMarket`.
+    With ``two_makers`` mm2's likewise (otherwise mm2 is the venue's built-in rival, whose limit
+    is per venue).
     """
     fl = base.flow
-    return with_overrides(
-        base,
-        {
-            "makers.maker_rebate": bps_to_currency_per_lot(base, -venue.maker_fee_bps),
-            "makers.taker_fee": bps_to_currency_per_lot(base, venue.taker_fee_bps),
-            "makers.mm1_limit": base.makers.mm1_limit * n_venues,
-            "flow.lo_rate": fl.lo_rate * venue.depth_mult,
-            "flow.noise_rate": fl.noise_rate * venue.flow_mult,
-            "flow.informed_rate": fl.informed_rate * venue.flow_mult,
-        },
-    )
+    overrides: dict[str, object] = {
+        "makers.maker_rebate": bps_to_currency_per_lot(base, -venue.maker_fee_bps),
+        "makers.taker_fee": bps_to_currency_per_lot(base, venue.taker_fee_bps),
+        "makers.mm1_limit": base.makers.mm1_limit * n_venues,
+        "flow.lo_rate": fl.lo_rate * venue.depth_mult,
+        "flow.noise_rate": fl.noise_rate * venue.flow_mult,
+        "flow.informed_rate": fl.informed_rate * venue.flow_mult,
+    }
+    if two_makers:
+        overrides["makers.mm2_limit"] = base.makers.mm2_limit * n_venues
+    return with_overrides(base, overrides)

@@ -52,9 +52,14 @@ def _checked_actions(
 
 
 def render_venues(core: MultiVenueCore, m: int) -> str:
-    """A text frame of market ``m``: per venue the mid, best prices and mm1's quotes."""
+    """A text frame of market ``m``: per venue the mid, best prices and mm1's quotes.
+
+    With two makers (:class:`~mm_gym.multivenue.parallel.MultiVenueParallelEnv`) mm2's quotes
+    and inventory there too.
+    """
     tick = float(core.market_config.tick_size)
     inv = core.inventories()[m]
+    inv2 = core.inventories(1)[m]
     lines = [
         f"t={int(core.sims[0].scalars.t[m])} inventory={int(inv.sum())} "
         f"pnl={core.wealth()[m]:.2f} arbitrage lots={int(core.arbitrage_lots[m])}"
@@ -63,12 +68,16 @@ def render_venues(core: MultiVenueCore, m: int) -> str:
         bid, ask = float(sim.book.best_bid[m]) * tick, float(sim.book.best_ask[m]) * tick
         own = sim.orders
         quotes = [
-            f"{own.tick[m, 0, side] * tick:.2f}" if own.size[m, 0, side] > 0 else "-"
-            for side in (0, 1)
-        ]
+            [f"{own.tick[m, k, side] * tick:.2f}" if own.size[m, k, side] > 0 else "-"
+             for side in (0, 1)]
+            for k in range(2)
+        ]  # fmt: skip
+        mm2 = ""
+        if core.two_makers:
+            mm2 = f" mm2 {quotes[1][0]}/{quotes[1][1]} inventory {int(inv2[v])}"
         lines.append(
             f"{venue.name}: mid {sim.book.mid[m] * tick:.3f} bid {bid:.2f} ask {ask:.2f} "
-            f"mm1 {quotes[0]}/{quotes[1]} inventory {int(inv[v])} "
+            f"mm1 {quotes[0][0]}/{quotes[0][1]} inventory {int(inv[v])}{mm2} "
             f"latency {venue.latency_steps}"
         )
     return "\n".join(lines)

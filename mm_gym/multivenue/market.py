@@ -15,7 +15,12 @@ episode's first ``L`` steps). Sizes are then cut so that fills on all venues tog
 take mm1's summed inventory past its limit (bids from the first venue on get the room left,
 likewise asks), and a bid at or above another venue's best ask (an ask at or below another's
 best bid) slides to one tick away from it, as post-only orders do under order-protection rules.
-mm2 is each venue's built-in rival, with its own account per venue.
+mm2 is each venue's built-in rival, with its own account per venue; or, with ``two_makers=True``
+(the PettingZoo form, :mod:`mm_gym.multivenue.parallel`), a second maker quoting per venue exactly
+as mm1 does: its own latency buffers (``mm2_latency``, default the venues' latencies), its own
+limit on its summed inventory (``makers.mm2_limit``), the same slide, its own fill rates. The
+makers' quotes for a venue are prepared in maker order, both against the other venues' best
+prices at the step's start.
 
 Takers have order protection: each venue's noise, informed and shock orders may not trade through
 the other venues' best prices at the step's start (:meth:`MarketSimulator.set_protection`); what
@@ -27,10 +32,11 @@ Then the arbitrageurs uncross the books.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from mm_gym.config import ConfigError, MarketConfig
+from mm_gym.config import ConfigError, MarketConfig, excerpt
 from mm_gym.envs.seeding import RootSeeds
 from mm_gym.market import MarketSimulator
 from mm_gym.market.venues import route, uncross
@@ -73,16 +79,24 @@ class MultiVenueMarket(RootSeeds):
         asset: The asset's index in a portfolio (:mod:`mm_gym.portfolio`; 0: a single asset).
         correlation: The asset's row of the Cholesky factor of the portfolio's correlation
             matrix (None: a single asset); see :class:`~mm_gym.market.MarketSimulator`.
+        two_makers: If True, mm2 quotes through :meth:`step` like mm1 (module docstring);
+            False (the default): mm2 is each venue's built-in rival.
+        mm2_latency: With ``two_makers``, mm2's latency on each venue, steps (default: the
+            venues' ``latency_steps``, as mm1's).
 
     Attributes:
         sims: The venues' simulators, in venue order.
         venues: The venues' configs.
         limit: mm1's limit on its summed inventory, lots.
-        latency: ``(V,)`` int64 latency of each venue, steps.
+        limits: ``(2,)`` each maker's limit on its summed inventory, lots (mm2's binds only
+            with ``two_makers``).
+        latency: ``(V,)`` int64 latency of each venue, steps (mm1's).
+        latencies: ``(2, V)`` int64 each maker's latency on each venue, steps.
         arbitrage_lots: ``(n,)`` int64 lots the arbitrageurs traded in the last step (or reset).
         routed_lots: ``(n,)`` int64 takers' lots routed to another venue's better price and
             executed there in the last step.
         fill_rate: ``(n, V)`` EWMA of mm1's lots filled per step on each venue.
+        fill_rates: ``(2, n, V)`` the same per maker (``fill_rates[0]`` is ``fill_rate``).
     """
 
     def __init__(
@@ -93,6 +107,8 @@ class MultiVenueMarket(RootSeeds):
         *,
         asset: int = 0,
         correlation: tuple[float, ...] | None = None,
+        two_makers: bool = False,
+        mm2_latency: Sequence[int] | None = None,
     ) -> None:
         """Build the venues' simulators and the latency buffers."""
         if market_config.fills != "book":
@@ -101,10 +117,12 @@ class MultiVenueMarket(RootSeeds):
         self.venues = check_venues(venues)
         self.market_config = market_config
         self.n_venues = len(self.venues)
+        self.two_makers = bool(two_makers)
         self.sims = [
             MarketSimulator(
-                venue_market_config(market_config, v, self.n_venues),
+                venue_market_config(market_config, v, self.n_venues, two_makers=self.two_makers),
                 n,
+                builtin_rival=not self.two_makers,
                 venue=i,
                 asset=asset,
                 correlation=correlation,
@@ -112,17 +130,59 @@ class MultiVenueMarket(RootSeeds):
             for i, v in enumerate(self.venues)
         ]
         self.limit = int(market_config.makers.mm1_limit)
+        self.limits = (self.limit, int(market_config.makers.mm2_limit))
         self.value = float(market_config.value_per_tick_lot)
         self.latency = np.array([v.latency_steps for v in self.venues], np.int64)
-        # per venue, (max(L, 1), n, 4) sent prices and sizes: bid tick, ask tick, bid, ask lots
-        self._sent = [np.zeros((max(int(lat), 1), n, 4)) for lat in self.latency]
+        self.latencies = np.stack([self.latency, self._mm2_latency(mm2_latency)])
+        # per maker and venue, (max(L, 1), n, 4) sent prices and sizes: bid tick, ask tick,
+        # bid, ask lots
+        self._sent = [[np.zeros((max(int(lat), 1), n, 4)) for lat in row] for row in self.latencies]
         self._quotes = [np.zeros((n, 2, 4)) for _ in self.sims]
         self.arbitrage_lots = np.zeros(n, np.int64)
         self.routed_lots = np.zeros(n, np.int64)
-        self.fill_rate = np.zeros((n, self.n_venues))
+        self.fill_rates = np.zeros((2, n, self.n_venues))
         self._tops: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see tops()
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, also a market pickled before the two-maker mode (a checkpoint's)."""
+        if "fill_rates" not in state:  # one maker's layout: mm1's arrays only
+            rate = state.pop("fill_rate")
+            state["fill_rates"] = np.stack([rate, np.zeros_like(rate)])
+            state["two_makers"] = False
+            state["latencies"] = np.stack([state["latency"], state["latency"]])
+            state["_sent"] = [state["_sent"], [np.zeros_like(b) for b in state["_sent"]]]
+            state["limits"] = (state["limit"], int(state["market_config"].makers.mm2_limit))
+        self.__dict__.update(state)
+
+    def _mm2_latency(self, mm2_latency: Sequence[int] | None) -> np.ndarray:
+        """``(V,)`` mm2's latencies: ``mm2_latency`` checked, or the venues' latencies."""
+        if mm2_latency is None:
+            return self.latency.copy()
+        if not self.two_makers:
+            raise ConfigError(
+                f"mm2_latency={excerpt(mm2_latency)} needs two_makers=True (mm2 is otherwise "
+                "each venue's built-in rival, which quotes without latency)"
+            )
+        lat = list(mm2_latency) if isinstance(mm2_latency, Sequence) else None
+        if lat is None or isinstance(mm2_latency, str) or len(lat) != self.n_venues:
+            raise ConfigError(
+                f"mm2_latency={excerpt(mm2_latency)} must be a list of {self.n_venues} "
+                "latencies in steps, one per venue"
+            )
+        for v, value in enumerate(lat):
+            ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            if not ok or not 0 <= value <= 1_000:
+                raise ConfigError(
+                    f"mm2_latency[{v}]={excerpt(value)} must be an integer in [0, 1000] (steps)"
+                )
+        return np.array(lat, np.int64)
+
     # ------------------------------------------------------------------ read-out
+    @property
+    def fill_rate(self) -> np.ndarray:
+        """``(n, V)`` mm1's fill rates, ``fill_rates[0]`` (a property: pickling keeps no views)."""
+        return self.fill_rates[0]
+
     def mids(self) -> np.ndarray:
         """``(n, V)`` each venue's mid, ticks."""
         return np.stack([s.book.mid for s in self.sims], axis=1)
@@ -186,16 +246,21 @@ class MultiVenueMarket(RootSeeds):
         """Start the next episode of the markets in ``mask`` (default all), then uncross them."""
         seeds = self.next_episode(mask)
         m: slice | np.ndarray = slice(None) if mask is None else mask
-        for sim, sent in zip(self.sims, self._sent, strict=True):
+        for sim in self.sims:
             sim.reset(seeds, mask)
+        for sent in self._sent[0] + self._sent[1]:
             sent[:, m] = 0.0
-        self.fill_rate[m] = 0.0
+        self.fill_rates[:, m] = 0.0
         self.arbitrage_lots[:] = 0
         self.arbitrage_lots[m] = uncross(self.sims, mask)[m]
         self._tops = None
 
     def step(
-        self, offsets: np.ndarray, sizes: np.ndarray, active: np.ndarray | None = None
+        self,
+        offsets: np.ndarray,
+        sizes: np.ndarray,
+        active: np.ndarray | None = None,
+        mm2: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """Step every venue of the markets in ``active`` (default all), then uncross them.
 
@@ -203,33 +268,46 @@ class MultiVenueMarket(RootSeeds):
             offsets: ``(n, V, 2)`` mm1's bid and ask offsets from each venue's mid, ticks.
             sizes: ``(n, V, 2)`` mm1's bid and ask sizes, lots (before the limit's cut).
             active: ``(n,)`` bool, the markets to step.
+            mm2: With ``two_makers``, mm2's offsets and sizes as mm1's (required then);
+                otherwise None.
         """
-        inv = self.inventories().sum(axis=1)
-        room = np.stack([self.limit - inv, self.limit + inv], axis=1).clip(0.0, None)  # (n, 2)
+        if (mm2 is None) == self.two_makers:
+            raise ValueError(
+                f"mm2 quotes must be given exactly when two_makers=True; two_makers="
+                f"{self.two_makers}, mm2 {'missing' if mm2 is None else 'given'}"
+            )
+        quotes = [(offsets, sizes)] if mm2 is None else [(offsets, sizes), mm2]
+        rooms = []
+        for k in range(len(quotes)):
+            inv = self.inventories(k).sum(axis=1)
+            limit = self.limits[k]
+            rooms.append(np.stack([limit - inv, limit + inv], axis=1).clip(0.0, None))  # (n, 2)
         away = self._other_venues_best()
         for v, sim in enumerate(self.sims):
             sim.set_protection(away[:, v, 0], away[:, v, 1])
             mid = sim.book.mid
             q = self._quotes[v]
-            lat = int(self.latency[v])
-            if lat == 0:
-                q[:, 0, :2] = offsets[:, v]
-                want = sizes[:, v]
-            else:
-                q[:, 0, :2], want = self._delayed(v, mid, offsets[:, v], sizes[:, v])
-            _slide(q[:, 0, :2], mid, away[:, v])
-            got = np.minimum(want, room)
-            room = room - got
-            q[:, 0, 2:] = got
+            for k, (off, size) in enumerate(quotes):
+                if self.latencies[k, v] == 0:
+                    q[:, k, :2] = off[:, v]
+                    want = size[:, v]
+                else:
+                    q[:, k, :2], want = self._delayed(k, v, mid, off[:, v], size[:, v])
+                _slide(q[:, k, :2], mid, away[:, v])
+                got = np.minimum(want, rooms[k])
+                rooms[k] = rooms[k] - got
+                q[:, k, 2:] = got
             sim.step(q, active, check=False)
         self.routed_lots[:] = route(self.sims, active)
         arb = uncross(self.sims, active)
         self._tops = None
         self.arbitrage_lots[:] = arb if active is None else np.where(active, arb, 0)
-        f = self.step_fills()
         a = FILL_RATE_EMA
         stepped = slice(None) if active is None else active
-        self.fill_rate[stepped] = ((1.0 - a) * self.fill_rate + a * f)[stepped]
+        for k in range(len(quotes)):
+            f = self.step_fills(k)
+            rate = self.fill_rates[k]
+            rate[stepped] = ((1.0 - a) * rate + a * f)[stepped]
 
     def _other_venues_best(self) -> np.ndarray:
         """``(n, V, 2)``: per venue, the best bid and best ask among the *other* venues, ticks.
@@ -246,18 +324,19 @@ class MultiVenueMarket(RootSeeds):
 
     def _delayed(
         self,
+        k: int,
         v: int,
         mid: np.ndarray,
         offsets: np.ndarray,
         sizes: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Send this step's quote to venue ``v``; return the arriving one's offsets and sizes.
+        """Send maker ``k``'s quote to venue ``v``; return the arriving one's offsets and sizes.
 
         The arriving quote was sent ``L`` steps ago at prices fixed then; its offsets are taken
         from the venue's current mid (so the kernel places it at exactly those prices).
         """
-        lat = int(self.latency[v])
-        buf = self._sent[v]
+        lat = int(self.latencies[k, v])
+        buf = self._sent[k][v]
         t = self.sims[v].scalars.t
         slot = t % lat  # (n,): each market's own clock (markets reset at different times)
         rows = np.arange(self.n)

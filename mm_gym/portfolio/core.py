@@ -326,7 +326,7 @@ class PortfolioCore(RootSeeds):
         """``(reward, components, terminated)`` of the step just taken; roll forward."""
         pnl = np.zeros(self.n)
         inventory_pnl = np.zeros(self.n)
-        prev_norm = np.sqrt(sum(c.prev_inv.sum(axis=1) ** 2 for c in self.assets))
+        prev_norm = np.sqrt(sum(c.prev_inv[0].sum(axis=1) ** 2 for c in self.assets))
         for c in self.assets:
             _, comps, terminated = c.settle()
             pnl += comps["pnl"]

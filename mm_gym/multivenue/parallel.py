@@ -1,0 +1,219 @@
+"""``MultiVenueParallelEnv``: two learning makers on one multi-venue asset (PettingZoo API).
+
+``mm_gym.multivenue.parallel_env(...)`` makes it, as ``mm_gym.parallel_env(...)`` makes the
+single-venue :class:`~mm_gym.envs.parallel.MarketMakingParallelEnv`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from mm_gym.config import MarketConfig
+from mm_gym.envs.config import EnvConfig
+from mm_gym.envs.core import check_render_mode
+from mm_gym.envs.parallel import (
+    AGENTS,
+    ParallelStep,
+    check_agent_actions,
+    max_cycles_overrides,
+    seed_roots,
+)
+from mm_gym.multivenue.config import DEFAULT_VENUES, VenueConfig
+from mm_gym.multivenue.core import MultiVenueCore
+from mm_gym.multivenue.env import _checked_actions, _first, _VenueCores
+from mm_gym.policy import PolicyContext
+
+__all__ = ["MultiVenueParallelEnv", "parallel_env"]
+
+
+class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
+    """Two learning market makers, ``"mm1"`` and ``"mm2"``, quoting one asset on several venues.
+
+    Description:
+        The market of :class:`~mm_gym.multivenue.MultiVenueEnv` with ``two_makers=True``
+        (:class:`~mm_gym.multivenue.MultiVenueMarket`): mm2 is not each venue's built-in rival
+        but an agent quoting per venue exactly as mm1 does, with its own latency buffers, its
+        own limit ``makers.mm2_limit`` on its inventory summed over the venues, the same
+        order-protection slide and its own fill rates.
+
+    Action Space:
+        Each agent's as :class:`~mm_gym.multivenue.MultiVenueEnv`'s for ``action_form`` (the
+        same form for both). ``step`` takes exactly one action per agent,
+        ``{"mm1": a1, "mm2": a2}``; a missing or unknown key is an error.
+
+    Observation Space:
+        Each agent's as :class:`~mm_gym.multivenue.MultiVenueEnv`'s, from its own point of
+        view: ``inventory`` and ``<venue>.venue_inventory`` over its own limit, its fills, fill
+        rates and spread capture, its quotes as ``own_*`` and the other maker's as ``rival_*``.
+        ``state()`` is mm1's then mm2's observation (``state_space``).
+
+    Rewards:
+        Each agent's :func:`mm_gym.rewards.step_reward` of its own PnL over the venues and its
+        own summed inventory, as the one-maker env computes mm1's.
+
+    Episode End:
+        Both agents terminate together after ``horizon_steps`` (``max_cycles``); ``agents`` is
+        then empty.
+
+    Info:
+        Per agent the one-maker env's keys, for that maker.
+
+    Arguments:
+        preset, config, env_config, venues, action_form, **overrides: As
+            :class:`~mm_gym.multivenue.MultiVenueEnv`.
+        mm2_latency: mm2's latency on each venue, steps (one per venue; default the venues'
+            ``latency_steps``, as mm1's).
+        render_mode: None, ``"ansi"`` (a text frame: both makers' quotes per venue) or
+            ``"human"`` (that frame written to standard output; there is no window).
+        max_cycles: PettingZoo's name for the episode length, ``horizon_steps``; giving both
+            with different values is a ``ConfigError``.
+
+    Seeding: ``reset(seed=s)`` seeds as :class:`~mm_gym.multivenue.MultiVenueEnv` does.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "mm_gym_multi_venue_v0",
+        "render_modes": ["ansi", "human"],
+        "render_fps": 20,
+        "is_parallelizable": True,
+    }
+    _OPTIONS = ("action_form", "mm2_latency")
+
+    def __init__(
+        self,
+        preset: str = "default",
+        *,
+        config: MarketConfig | None = None,
+        env_config: EnvConfig | None = None,
+        venues: Sequence[VenueConfig | dict[str, Any]] = DEFAULT_VENUES,
+        render_mode: str | None = None,
+        max_cycles: int | None = None,
+        **overrides: Any,
+    ) -> None:
+        """Build the venues (see the class docstring)."""
+        check_render_mode(render_mode, self.metadata["render_modes"])
+        overrides = max_cycles_overrides(max_cycles, overrides)
+        self._core = self._make_core(
+            preset, config, env_config, venues, overrides, 1, ("max_cycles",)
+        )
+        self.render_mode = render_mode
+        self.market_config = self._core.market_config
+        self.env_config = self._core.env_config
+        self.venues = self._core.venues
+        self.feature_names: tuple[str, ...] = self._core.feature_names
+        self.possible_agents = list(AGENTS)
+        self.agents: list[str] = []
+        built = {a: self._core.spaces() for a in AGENTS}
+        # ParallelEnv declares these dicts; wrappers (skrl's) read them instead of the methods.
+        self.observation_spaces: dict[str, spaces.Space[Any]] = {a: built[a][0] for a in AGENTS}
+        self.action_spaces: dict[str, spaces.Space[Any]] = {a: built[a][1] for a in AGENTS}
+        obs = built["mm1"][0]
+        self.state_space = spaces.Box(
+            np.concatenate([obs.low, obs.low]),
+            np.concatenate([obs.high, obs.high]),
+            dtype=np.float32,
+        )
+        self._np_random: np.random.Generator | None = None
+
+    def _new_core(
+        self, market: MarketConfig, env_config: EnvConfig, venues: Any, n: int, **options: Any
+    ) -> MultiVenueCore:
+        return MultiVenueCore(market, env_config, venues, n, two_makers=True, **options)
+
+    def observation_space(self, agent: str) -> spaces.Space[Any]:
+        """The observation space of ``agent`` (the same object on every call)."""
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space[Any]:
+        """The action space of ``agent`` (the same object on every call)."""
+        return self.action_spaces[agent]
+
+    def policy_context(self, agent: str) -> PolicyContext:
+        """The :class:`~mm_gym.policy.PolicyContext` of a policy quoting for ``agent``."""
+        return self._core.context(AGENTS.index(agent))
+
+    def state(self) -> np.ndarray:
+        """mm1's then mm2's observation as one float32 vector (``state_space``)."""
+        return np.concatenate([self._core.observations(k)[0] for k in range(2)])
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+        """Start a new episode; ``(observations, infos)``. ``options`` is unused.
+
+        Raises:
+            TypeError, ValueError: On a bad ``seed`` (:func:`~mm_gym.envs.parallel.seed_roots`).
+        """
+        c = self._core
+        self._np_random = seed_roots(seed, self._np_random, c, f"{type(self).__name__}.reset")
+        c.start()
+        self.agents = list(AGENTS)
+        obs = {a: c.observations(k)[0] for k, a in enumerate(AGENTS)}
+        return obs, {a: _first(c.infos(None, k)) for k, a in enumerate(AGENTS)}
+
+    def step(self, actions: dict[str, Any]) -> ParallelStep:
+        """Quote both agents' actions on every venue for one step, then the arbitrageurs.
+
+        Raises:
+            RuntimeError: If the episode is over (no live agents) or was never reset.
+            TypeError: If ``actions`` is not a mapping.
+            ValueError: On a missing or unknown agent key, or an action of the wrong type or
+                shape, or with NaN/infinite values (naming the agent).
+        """
+        if not self.agents:
+            raise RuntimeError("step() called with no live agents; call reset() first")
+        who = f"{type(self).__name__}.step"
+        check_agent_actions(actions, who)
+        c = self._core
+        a1, a2 = (
+            _checked_actions(
+                actions[a],
+                (c.action_width,),
+                f"{who}: action of {a}",
+                self.action_spaces[a],
+                self.action_form,
+            )
+            for a in AGENTS
+        )
+        c.act(a1.reshape(1, -1), None, a2.reshape(1, -1))
+        rewards, infos = {}, {}
+        done = False
+        for k, agent in enumerate(AGENTS):
+            reward, comps, terminated = c.settle(k)
+            rewards[agent] = float(reward[0])
+            infos[agent] = _first(c.infos(comps, k))
+            done = bool(terminated[0])
+        obs = {a: c.observations(k)[0] for k, a in enumerate(AGENTS)}
+        if done:
+            self.agents = []
+        terms = dict.fromkeys(AGENTS, done)
+        return obs, rewards, terms, dict.fromkeys(AGENTS, False), infos
+
+    def render(self) -> str | None:
+        """The text frame ("ansi"; "human" writes it to standard output and returns None)."""
+        if self.render_mode is None:
+            return None
+        text = self._core.render_frame(0)
+        if self.render_mode == "human":
+            # The human mode of a text environment: there is no window to draw in.
+            sys.stdout.write(text + "\n")
+            return None
+        return text
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def parallel_env(**kwargs: Any) -> MultiVenueParallelEnv:
+    """Make the two-maker multi-venue PettingZoo environment.
+
+    Args:
+        **kwargs: As :class:`MultiVenueParallelEnv`.
+    """
+    return MultiVenueParallelEnv(**kwargs)
