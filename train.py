@@ -378,16 +378,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, set[str]]:
 def validate(args: Args, where: str = "") -> None:
     """Check types and ranges of the settings (one error line on the first problem)."""
     check_settings(args, fail, where)
-    from mm_gym import retired_env_id
-
-    current = retired_env_id(args.env_id)
-    if current is not None and args.resume:  # its config.yaml names a retired id
-        fail(
-            f"run {args.resume} was trained on {args.env_id}, which is no longer registered (the "
-            f"market and the actions changed); the current id is {current}: start a new run"
-        )
-    if current is not None:
-        fail(f"--env-id {args.env_id} is no longer registered; the current id is {current}")
 
 
 def env_overrides(args: Args) -> dict[str, Any]:
