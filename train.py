@@ -495,12 +495,14 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
         # 4. train, with checkpoints on schedule and on Ctrl-C / SIGTERM
         saver = make_checkpointer(run_dir, model, venv, metadata, wall_before)
         status = train(args, saver, callbacks)
-        # 5. the run's metadata (the model files were written with the last checkpoint)
+        # 5. the run's metadata (the model files were written with the last checkpoint); on
+        # disk before the table, which a Ctrl-C may stop (--resume --eval-episodes redoes it)
         record_session(args, saver, status, overrides)
+        write_metadata(run_dir, metadata)
         # 6. the new policy against the baselines on held-out seeds
         if status == "completed" and args.eval_episodes > 0:
             evaluate_run(args, run_dir, overrides, metadata)
-        write_metadata(run_dir, metadata)
+            write_metadata(run_dir, metadata)
         venv.close()
         return run_dir
 

@@ -240,3 +240,26 @@ def test_running_the_dashboard_with_python_says_how_to_run_it():
     assert proc.stderr.strip() == (
         "dashboard.py: error: a Streamlit app; run: streamlit run dashboard.py"
     )
+
+
+# ---- 7. interruptions ------------------------------------------------------------------------
+
+
+def test_ctrl_c_in_the_final_table_leaves_the_trained_run_completed(tmp_path, monkeypatch, capsys):
+    # The metadata was written only after the table: a Ctrl-C there left "status": "running"
+    # on a run whose training had completed (evaluate.py --runs auto then skipped it).
+    pytest.importorskip("stable_baselines3")
+    import json
+
+    from test_train import TINY
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "evaluate_run", interrupted)
+    argv = [*TINY, "--total-timesteps", "128", "--runs-dir", str(tmp_path), "--run-name", "r"]
+    argv += ["--eval-episodes", "2"]
+    assert train.cli(argv) == 130
+    meta = json.loads((tmp_path / "r" / "metadata.json").read_text())
+    assert meta["status"] == "completed" and meta["num_timesteps"] == 128
+    assert "interrupted" in capsys.readouterr().err
