@@ -421,7 +421,7 @@ def round_total_timesteps(args: Args, done: int) -> None:
 
 
 def resumed_settings(args: Args, given: set[str], run_dir: Path) -> Args:
-    """The saved settings of ``run_dir`` with the resume-mutable flags of this command line."""
+    """The saved settings of ``run_dir`` with the resume-mutable flags given (or in --config)."""
     saved = run_dir / "config.yaml"
     try:
         data = read_config_file(saved, "saved settings")
@@ -436,6 +436,8 @@ def resumed_settings(args: Args, given: set[str], run_dir: Path) -> Args:
     values = {**dataclasses.asdict(Args()), **settings_from_file(Args, data, str(saved), fail)}
     stored = Args(**values)
     check_types(stored, fail, where)
+    if args.config:  # the --config file's settings count as given, as its flags would
+        given = given | set(settings_from_file(Args, read_config_file(args.config), "", fail))
     changed = sorted(
         k for k in given - {"resume", "config"} - set(RESUME_MUTABLE)
         if getattr(args, k) != getattr(stored, k)

@@ -263,3 +263,28 @@ def test_ctrl_c_in_the_final_table_leaves_the_trained_run_completed(tmp_path, mo
     meta = json.loads((tmp_path / "r" / "metadata.json").read_text())
     assert meta["status"] == "completed" and meta["num_timesteps"] == 128
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_resume_reads_the_config_file_as_it_reads_flags(tmp_path, cli_error):
+    # A --config file given with --resume was read and then ignored: its total_timesteps did
+    # not extend the run (it "completed" at once), a changed learning_rate went unreported.
+    pytest.importorskip("stable_baselines3")
+    import json
+
+    from test_train import TINY
+
+    run = tmp_path / "r"
+    assert (
+        train.cli(
+            [*TINY, "--total-timesteps", "128", "--runs-dir", str(tmp_path), "--run-name", "r"]
+        )
+        == 0
+    )
+    changed = tmp_path / "lr.yaml"
+    changed.write_text("learning_rate: 0.0005\n")
+    err = cli_error(train.cli, ["--resume", str(run), "--config", str(changed)], 2, "train.py")
+    assert "['learning_rate']" in err
+    more = tmp_path / "more.yaml"
+    more.write_text("total_timesteps: 256\n")
+    assert train.cli(["--resume", str(run), "--config", str(more)]) == 0
+    assert json.loads((run / "metadata.json").read_text())["num_timesteps"] == 256
