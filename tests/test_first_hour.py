@@ -288,3 +288,10 @@ def test_resume_reads_the_config_file_as_it_reads_flags(tmp_path, cli_error):
     more.write_text("total_timesteps: 256\n")
     assert train.cli(["--resume", str(run), "--config", str(more)]) == 0
     assert json.loads((run / "metadata.json").read_text())["num_timesteps"] == 256
+
+
+@pytest.mark.parametrize("value", [-1, 0, 2.5, "10"])
+def test_parallel_env_names_max_cycles_not_horizon_steps(value):
+    # The error named horizon_steps, a keyword the caller never gave.
+    with pytest.raises(ConfigError, match=r"^max_cycles=.* must be an integer in \[1, 100000000\]"):
+        mm_gym.parallel_env(max_cycles=value)

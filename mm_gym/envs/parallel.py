@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -11,7 +12,7 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
-from mm_gym.config import ConfigError, MarketConfig, excerpt
+from mm_gym.config import ConfigError, MarketConfig, _check_range, excerpt
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
     CoreEnvMixin,
@@ -33,6 +34,7 @@ AGENTS: tuple[str, str] = ("mm1", "mm2")
 """The agent ids; ``"mm1"`` is maker 0 (the target of adverse liquidity shocks), ``"mm2"``
 maker 1."""
 
+_HORIZON = next(f for f in fields(MarketConfig) if f.name == "horizon_steps")
 _PARALLEL_KWARGS = ("preset", "config", "env_config", "render_mode", "reward_info", "max_cycles")
 
 
@@ -111,7 +113,9 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
                 f"rival={excerpt(overrides['rival'])}: the parallel env has no rival policy, "
                 "mm2 is an agent (use mm_gym.MarketMakingEnv(rival=...) for a scripted mm2)"
             )
-        if max_cycles is not None:
+        if max_cycles is not None:  # checked as horizon_steps is, named as given
+            lo, hi, bounds = _HORIZON.metadata["range"]
+            _check_range("max_cycles", max_cycles, lo, hi, **bounds)
             horizon = overrides.get("horizon_steps", max_cycles)
             if horizon != max_cycles:
                 raise ConfigError(
