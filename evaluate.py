@@ -211,6 +211,10 @@ def check_args(args: Args) -> None:
             model_version(args.news_model)
         except ImportError as exc:
             raise CliError(f"--news-model={args.news_model}: {exc}") from None
+    if not args.realism and (args.realism_markets, args.realism_steps) != (
+        (Args.realism_markets, Args.realism_steps)
+    ):
+        raise CliError("--realism-markets and --realism-steps need --realism")
     if args.realism:
         from mm_gym.realism.report import RANGES, check_sample_memory
 
@@ -225,14 +229,18 @@ def check_args(args: Args) -> None:
             args.realism_markets, args.realism_steps,
             f"--realism-markets {args.realism_markets} --realism-steps {args.realism_steps}",
         )  # fmt: skip
+    from mm_gym.evaluation.settings import override_fields
+
+    given = override_fields(args.env_kwargs)
     for key, instead in (
         ("horizon_steps", "set it with --horizon"),
+        ("regime", "set it with --regimes"),
         ("process.news_model", "set it with --news-model"),
         ("action_type", "the contestants send continuous (bid, ask) offsets"),
         ("action_form", "each contestant plays its own action form"),
     ):
-        if key in args.env_kwargs:
-            raise CliError(f"--env-kwargs {key}: {instead}")
+        if key in given:
+            raise CliError(f"--env-kwargs {given[key]}: {instead}")
 
 
 def check_overrides(args: Args, regimes: list[str]) -> None:
@@ -261,6 +269,8 @@ def select_regimes(args: Args) -> list[str]:
             resolve_setting(r)
         except ConfigError as exc:
             raise CliError(f"unknown regime {r!r}: {str(exc).split(': ', 1)[1]}") from None
+    if len(set(regimes)) < len(regimes):
+        raise CliError(f"--regimes names a regime more than once: {args.regimes!r}")
     return regimes
 
 

@@ -378,16 +378,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, set[str]]:
 def validate(args: Args, where: str = "") -> None:
     """Check types and ranges of the settings (one error line on the first problem)."""
     check_settings(args, fail, where)
-    from mm_gym import retired_env_id
-
-    current = retired_env_id(args.env_id)
-    if current is not None and args.resume:  # its config.yaml names a retired id
-        fail(
-            f"run {args.resume} was trained on {args.env_id}, which is no longer registered (the "
-            f"market and the actions changed); the current id is {current}: start a new run"
-        )
-    if current is not None:
-        fail(f"--env-id {args.env_id} is no longer registered; the current id is {current}")
 
 
 def env_overrides(args: Args) -> dict[str, Any]:
@@ -431,7 +421,7 @@ def round_total_timesteps(args: Args, done: int) -> None:
 
 
 def resumed_settings(args: Args, given: set[str], run_dir: Path) -> Args:
-    """The saved settings of ``run_dir`` with the resume-mutable flags of this command line."""
+    """The saved settings of ``run_dir`` with the resume-mutable flags given (or in --config)."""
     saved = run_dir / "config.yaml"
     try:
         data = read_config_file(saved, "saved settings")
@@ -446,6 +436,8 @@ def resumed_settings(args: Args, given: set[str], run_dir: Path) -> Args:
     values = {**dataclasses.asdict(Args()), **settings_from_file(Args, data, str(saved), fail)}
     stored = Args(**values)
     check_types(stored, fail, where)
+    if args.config:  # the --config file's settings count as given, as its flags would
+        given = given | set(settings_from_file(Args, read_config_file(args.config), "", fail))
     changed = sorted(
         k for k in given - {"resume", "config"} - set(RESUME_MUTABLE)
         if getattr(args, k) != getattr(stored, k)
@@ -505,12 +497,14 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
         # 4. train, with checkpoints on schedule and on Ctrl-C / SIGTERM
         saver = make_checkpointer(run_dir, model, venv, metadata, wall_before)
         status = train(args, saver, callbacks)
-        # 5. the run's metadata (the model files were written with the last checkpoint)
+        # 5. the run's metadata (the model files were written with the last checkpoint); on
+        # disk before the table, which a Ctrl-C may stop (--resume --eval-episodes redoes it)
         record_session(args, saver, status, overrides)
+        write_metadata(run_dir, metadata)
         # 6. the new policy against the baselines on held-out seeds
         if status == "completed" and args.eval_episodes > 0:
             evaluate_run(args, run_dir, overrides, metadata)
-        write_metadata(run_dir, metadata)
+            write_metadata(run_dir, metadata)
         venv.close()
         return run_dir
 

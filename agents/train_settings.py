@@ -37,6 +37,8 @@ FLOAT_RANGES: dict[str, tuple[float, float, bool, bool]] = {
 }
 # np.random.seed (SB3 seeds numpy's global generator) takes 32-bit seeds.
 MAX_SEED = 2**32 - 1
+# A typo's bound (2e70 for 2e7): 1e12 steps are months at train.py's fastest.
+MAX_TIMESTEPS = 10**12
 
 
 def _interval(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
@@ -77,6 +79,10 @@ def check_settings(args: Any, fail: Fail, where: str = "") -> None:
     for name in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "torch_threads"):
         if getattr(args, name) < 1:
             bad(f"{name}={getattr(args, name)!r} must be >= 1")
+    if args.total_timesteps > MAX_TIMESTEPS:
+        bad(f"total_timesteps={args.total_timesteps!r} must be in [1, {MAX_TIMESTEPS:,}]")
+    if args.batch_size < 2:  # SB3 normalises the advantages over each minibatch
+        bad(f"batch_size={args.batch_size!r} must be >= 2 (advantages are normalised per batch)")
     for name in ("checkpoint_every", "eval_episodes", "eval_seed", "seed"):
         if getattr(args, name) < 0:
             bad(f"{name}={getattr(args, name)!r} must be >= 0")
@@ -231,6 +237,13 @@ def check_market(args: Any, fail: Fail) -> None:
         fail(
             f"rival={excerpt(args.rival)}: on {args.env_id} mm2 is each venue's built-in rival; "
             "the multi-venue env takes no rival policy (leave --rival at 'builtin')"
+        )
+    current, resume = mm_gym.retired_env_id(args.env_id), getattr(args, "resume", "")
+    if current is not None:
+        fail(
+            f"env_id={args.env_id} is no longer registered (the market and the actions changed); "
+            f"the current id is {current}"
+            + (f": run {args.resume} cannot continue, start a new run" if resume else "")
         )
     if args.env_id not in trainable:
         why = (

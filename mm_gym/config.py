@@ -188,6 +188,15 @@ def is_integer(value: Any) -> TypeGuard[int | np.integer]:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+def _plain_number(value: Any) -> Any:
+    """A numpy integer or float (a sweep's ``np.linspace``) as the equal Python number."""
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if not isinstance(value, str) or value not in choices:
         raise ConfigError(f"{name}={excerpt(value)} is not valid: choose one of {list(choices)}")
@@ -247,7 +256,12 @@ def _check_fields(config: Any, prefix: str) -> None:
             lo, hi, bounds = rule["range"]
             lo = getattr(config, lo) if isinstance(lo, str) else lo
             hi = getattr(config, hi) if isinstance(hi, str) else hi
+            value = _plain_number(value)
             _check_range(name, value, lo, hi, **bounds)
+            if bounds["integer"]:
+                value = int(value)  # 1e3 (integer-valued) counts steps as 1000 does
+            if value is not getattr(config, f.name):
+                object.__setattr__(config, f.name, value)
         elif "flag" in rule:
             if not isinstance(value, bool):
                 raise ConfigError(f"{name}={excerpt(value)} must be true or false")

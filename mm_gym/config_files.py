@@ -38,18 +38,40 @@ def with_overrides(config: MarketConfig, overrides: Mapping[str, Any]) -> Market
             ``{"flow.shock_rate": 0.01}``.
 
     Raises:
-        ConfigError: On an unknown key (listing the valid ones) or an invalid value.
+        ConfigError: On an unknown key (listing the valid ones), an invalid value, or two keys
+            that set the same field (``"flow.shock_rate"`` and ``{"flow": {"shock_rate": ..}}``)
+            or a field and a part of it (``"flow"`` given a value and ``"flow.shock_rate"``).
     """
     nested: dict[str, Any] = {}
     for key, value in overrides.items():
         if not isinstance(key, str):
             raise ConfigError(f"override key {excerpt(key)} must be a string")
-        parts = key.split(".")
-        cur = nested
-        for p in parts[:-1]:
-            cur = cur.setdefault(p, {})
-        cur[parts[-1]] = value
+        _put(nested, key.split("."), value, key)
     return _merge(config, nested, "")
+
+
+def _put(tree: dict[str, Any], parts: list[str], value: Any, key: str) -> None:
+    """Set ``tree[parts[0]]...[parts[-1]] = value``, merging mappings into copies, never over.
+
+    Raises:
+        ConfigError: If ``key`` sets a field another key already set, or a part of one.
+    """
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if part not in tree:
+            if last and not isinstance(value, Mapping):
+                tree[part] = value
+                return
+            tree[part] = {}
+        elif not isinstance(tree[part], dict) or (last and not isinstance(value, Mapping)):
+            field_name = ".".join(parts[: i + 1])
+            raise ConfigError(
+                f"override key {excerpt(key)} sets {field_name!r}, which another key sets too: "
+                "give each field once"
+            )
+        tree = tree[part]
+    for sub_key, sub_value in value.items():  # a key that is no field name is refused later
+        _put(tree, [sub_key], sub_value, f"{key}.{sub_key}")
 
 
 def _merge(obj: Any, changes: Mapping[str, Any], path: str) -> Any:

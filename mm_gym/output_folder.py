@@ -135,6 +135,11 @@ def check_out_flag(out: Path, overwrite: bool, owner: FolderOwner) -> None:
     """
     from mm_gym.files import UnsafePathError, safe_component
 
+    if out.name in ("", ".", ".."):  # "." has no name of its own: say what was given
+        raise CliError(
+            f"--out {str(out)!r} names no new folder (the working folder, a parent or the root): "
+            "choose one such as exports/<name>"
+        )
     try:
         safe_component(out.name, "--out")
     except UnsafePathError as exc:

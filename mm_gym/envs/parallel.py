@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -11,7 +12,7 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
-from mm_gym.config import ConfigError, MarketConfig, excerpt
+from mm_gym.config import ConfigError, MarketConfig, _check_range, excerpt
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
     CoreEnvMixin,
@@ -51,6 +52,8 @@ ParallelStep = tuple[
 """What a parallel env's ``step`` returns: observations, rewards, terminations, truncations and
 infos, each a dict by agent."""
 
+_HORIZON = next(f for f in fields(MarketConfig) if f.name == "horizon_steps")
+
 _PARALLEL_KWARGS = ("preset", "config", "env_config", "render_mode", "reward_info", "max_cycles")
 
 
@@ -58,10 +61,13 @@ def max_cycles_overrides(max_cycles: Any, overrides: dict[str, Any]) -> dict[str
     """``overrides`` with ``horizon_steps=max_cycles`` (PettingZoo's name for the episode length).
 
     Raises:
-        ConfigError: If ``overrides`` gives a different ``horizon_steps``.
+        ConfigError: If ``max_cycles`` is out of ``horizon_steps``'s range, or ``overrides``
+            gives a different ``horizon_steps``.
     """
     if max_cycles is None:
         return overrides
+    lo, hi, bounds = _HORIZON.metadata["range"]  # checked as horizon_steps is, named as given
+    _check_range("max_cycles", max_cycles, lo, hi, **bounds)
     horizon = overrides.get("horizon_steps", max_cycles)
     if horizon != max_cycles:
         raise ConfigError(

@@ -28,6 +28,7 @@ __all__ = [
     "SEED_RANGE",
     "OneMarketEnv",
     "RootSeeds",
+    "check_options",
     "check_seed",
     "check_seeds",
     "episode_seeds",
@@ -103,6 +104,30 @@ def check_seed(seed: Any, who: str, name: str = "seed") -> int | None:
             f"{who}: {name}={excerpt(seed, 40)} is out of range: must be an integer in {SEED_RANGE}"
         )
     return value
+
+
+def check_options(options: Any, who: str, keys: tuple[str, ...] = ()) -> None:
+    """Refuse reset ``options`` the environment would ignore (a mistyped key would go unseen).
+
+    Args:
+        options: The value passed: None, or a dict whose keys are among ``keys``.
+        who: The method named in errors, e.g. ``"MarketMakingEnv.reset"``.
+        keys: The option keys the environment reads (none for a one-market environment).
+
+    Raises:
+        TypeError: If ``options`` is neither None nor a dict.
+        ValueError: On a key not in ``keys``.
+    """
+    if options is None:
+        return
+    takes = f"the keys {list(keys)}" if keys else "no keys (this environment has no reset options)"
+    if not isinstance(options, dict):
+        raise TypeError(f"{who}: options={excerpt(options, 40)} must be None or a dict of {takes}")
+    unknown = [k for k in options if k not in keys]
+    if unknown:
+        raise ValueError(
+            f"{who}: options key {excerpt(unknown[0], 40)} is not valid: it takes {takes}"
+        )
 
 
 def check_seeds(seed: Any, n: int, who: str) -> int | list[int | None] | None:
@@ -224,12 +249,16 @@ class OneMarketEnv(gym.Env[np.ndarray, Any]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start a new episode (``options`` is unused); seeding as :mod:`mm_gym.envs.seeding`.
+        """Start a new episode; seeding as :mod:`mm_gym.envs.seeding`.
+
+        ``options`` must be None or empty: the environment has no reset options.
 
         Raises:
-            TypeError: If ``seed`` is neither None nor an integer (bools are refused).
-            ValueError: If ``seed`` lies outside [0, 2**63).
+            TypeError: If ``seed`` is neither None nor an integer (bools are refused), or
+                ``options`` is not a dict.
+            ValueError: If ``seed`` lies outside [0, 2**63), or ``options`` holds a key.
         """
+        check_options(options, f"{type(self).__name__}.reset")
         seed = check_seed(seed, f"{type(self).__name__}.reset")
         super().reset(seed=seed)
         self._seeds.set_roots(seed, self.np_random)

@@ -16,7 +16,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 from mm_gym.config import ConfigError, excerpt, is_integer
-from mm_gym.envs.seeding import check_seeds
+from mm_gym.envs.seeding import check_options, check_seeds
 
 __all__ = ["BatchStep", "NativeVectorEnv", "check_autoreset_mode", "check_num_envs"]
 
@@ -94,13 +94,14 @@ class NativeVectorEnv(VectorEnv):
             seed: None, an int (sub-environment ``i`` gets ``seed + i``) or ``num_envs`` ints
                 or Nones; see the class docstring.
             options: None, or ``{"reset_mask": mask}`` with ``mask`` a bool numpy array
-                ``(num_envs,)`` holding at least one True entry (other keys are unused).
+                ``(num_envs,)`` holding at least one True entry (no other key).
 
         Raises:
             TypeError: If ``seed`` is not None, an integer or a sequence of integers or Nones,
-                or ``reset_mask`` is not a bool numpy array.
+                ``options`` is not a dict, or ``reset_mask`` is not a bool numpy array.
             ValueError: If a seed lies outside [0, 2**63), a sequence is not ``num_envs`` long,
-                or ``reset_mask`` has the wrong shape or no True entry.
+                ``options`` holds a key other than ``reset_mask``, or ``reset_mask`` has the
+                wrong shape or no True entry.
             RuntimeError: On a masked reset before the first full one.
         """
         who = f"{type(self).__name__}.reset"
@@ -112,6 +113,7 @@ class NativeVectorEnv(VectorEnv):
         self, seed: Any, options: dict[str, Any] | None, who: str
     ) -> tuple[int | list[int | None] | None, np.ndarray | None]:
         """The checked seeds and ``reset_mask`` of a reset, as :meth:`_reset_batch` takes them."""
+        check_options(options, who, ("reset_mask",))
         checked = check_seeds(seed, self.num_envs, who)
         mask = self._reset_mask(options, who)
         if mask is not None and not self._started and not mask.all():

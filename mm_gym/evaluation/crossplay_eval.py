@@ -152,6 +152,7 @@ def evaluate_cross_play(
     from mm_gym.config import setting_preset
     from mm_gym.output_folder import prepare_output, publish
 
+    _refuse_tournament_flags(args)
     crossplay_factories(args.cross_play, setting_preset(regimes[0]))
     with prepare_output(args.out, args.overwrite, root) as output:
         run_crossplay(
@@ -162,3 +163,17 @@ def evaluate_cross_play(
         publish(output)
     print(f"\nwrote {output.out}/ (crossplay/, plots/, report.pdf, run.json)")
     return 0
+
+
+def _refuse_tournament_flags(args: Any) -> None:
+    """The tournament's flags, which the cross-play matrix would ignore: one-line CliError."""
+    for flag, given in (
+        ("--contestants", args.contestants != "all"),
+        ("--runs", args.runs not in ("auto", "none")),
+        ("--rival", args.rival != "builtin"),
+        ("--scenarios", args.scenarios),
+        ("--realism", args.realism),
+        ("--ray", bool(args.ray)),
+    ):
+        if given:
+            raise CliError(f"{flag} is not available with --cross-play (it plays its POLICY list)")

@@ -20,6 +20,7 @@ __all__ = [
     "evaluation_seeds",
     "make_vector_env",
     "observation_overrides",
+    "override_fields",
     "resolve_setting",
     "setting_configs",
     "tournament_memory_bytes",
@@ -91,6 +92,26 @@ def resolve_setting(setting: str) -> tuple[str, dict[str, Any]]:
     if setting in mm_gym.BOOK_ENV_IDS:
         return setting, {}
     return "mm_gym/MarketMaking-v1", {"preset": name}
+
+
+def override_fields(overrides: Mapping[Any, Any], prefix: str = "") -> dict[str, str]:
+    """Every field that ``overrides`` sets, dotted and aliases resolved, to the key given for it.
+
+    ``{"news_model": "vader", "process": {"sigma_ticks": 1}}`` gives ``{"process.news_model":
+    "news_model", "process": "process", "process.sigma_ticks": "process"}``: a field is found
+    however it was written (:data:`mm_gym.envs.config.MARKET_ALIASES`, nested mappings).
+    """
+    from mm_gym.envs.config import MARKET_ALIASES
+
+    out: dict[str, str] = {}
+    for key, value in overrides.items():
+        name = prefix + str(key)
+        name = MARKET_ALIASES.get(name, name)
+        out[name] = str(key)
+        if isinstance(value, Mapping):
+            nested = override_fields(value, name + ".")
+            out.update({field: str(key) for field in nested})
+    return out
 
 
 def setting_configs(setting: str, overrides: Mapping[str, Any] | None = None) -> tuple[Any, Any]:

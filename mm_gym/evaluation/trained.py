@@ -53,8 +53,9 @@ def load_runs(runs: str, prog: str, runs_dir: Path = Path("runs")) -> dict[str, 
     for folder in folders:
         if not folder.is_dir():
             existing = sorted(p.name for p in runs_dir.glob("*") if p.is_dir())
+            problem = "is a file, not a folder" if folder.exists() else "does not exist"
             raise CliError(
-                f"run folder {str(folder)!r} does not exist; runs under {runs_dir}/: "
+                f"run folder {str(folder)!r} {problem}; runs under {runs_dir}/: "
                 f"{', '.join(existing) or '(none)'}"
             )
     try:

@@ -187,6 +187,11 @@ def _configs(presets: Sequence[str], items: Sequence[str]) -> dict[str, Any]:
             configs[p] = with_overrides(preset(p), overrides)
         except ConfigError as exc:
             raise CliError(f"--override: {exc}") from None
+        if configs[p].fills != "book":  # the simulator would refuse it with a traceback
+            raise CliError(
+                f"--override fills={configs[p].fills!r}: the report measures the order book; "
+                "choose 'book'"
+            )
     return configs
 
 
