@@ -85,7 +85,7 @@ BAD_ARGUMENTS = [
     ("realism", ["--preset", "nope"], "is not a book preset"),
     ("realism", ["--markets", "1"], "--markets=1 must be in"),
     ("realism", ["--steps", "10"], "--steps=10 must be in"),
-    ("realism", ["--out", "bad/.."], "--out="),
+    ("realism", ["--out", "bad/.."], "--out 'bad/..'"),
     ("realism", ["--markets", "many"], "invalid int value"),
     ("tournament", ["--episodes", "1"], "--episodes=1 must be in"),
     ("tournament", ["--steps", "5"], "--steps=5 must be in"),

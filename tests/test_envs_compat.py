@@ -137,7 +137,7 @@ def test_parallel_max_cycles_is_the_horizon():
     assert mm_gym.parallel_env(max_cycles=9, horizon_steps=9).market_config.horizon_steps == 9
     with pytest.raises(ConfigError, match="max_cycles=5 and horizon_steps=9"):
         mm_gym.parallel_env(max_cycles=5, horizon_steps=9)
-    with pytest.raises(ConfigError, match="horizon_steps"):
+    with pytest.raises(ConfigError, match=r"max_cycles=0 is out of range: .* \[1, 100000000\]"):
         mm_gym.parallel_env(max_cycles=0)
 
 

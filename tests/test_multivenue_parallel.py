@@ -289,7 +289,7 @@ def test_bad_actions_are_refused_naming_the_agent() -> None:
         env.step([good, good])
     with pytest.raises(ValueError, match=r"action of mm2 must be real numbers of shape \(6,\)"):
         env.step({"mm1": good, "mm2": np.zeros(4)})
-    with pytest.raises(ValueError, match="action of mm1 contain NaN"):
+    with pytest.raises(ValueError, match="action of mm1 has NaN"):
         env.step({"mm1": np.full(6, np.nan), "mm2": good})
 
 

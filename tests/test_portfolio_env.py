@@ -333,3 +333,16 @@ def test_per_asset_runs_a_multivenue_policy_on_each_assets_block() -> None:
     assert got.shape == (1, 18) and policy.name == "per_asset_everywhere_fixed_spread"
     with pytest.raises(KeyError, match="asset<a>"):
         policy.reset(np.random.default_rng(0), MultiVenueEnv().policy_context())
+
+
+def test_a_bad_action_is_described_asset_by_asset_and_nan_is_named():
+    env = gym.make("mm_gym/Portfolio-v0", horizon_steps=10)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"shape \(12,\) \(asset by asset, a bid and an ask"):
+        env.step(np.zeros(6))
+    with pytest.raises(ValueError, match="action has NaN or infinite values"):
+        env.step(np.full(12, np.nan))
+    venues = gym.make("mm_gym/MultiVenue-v0", horizon_steps=10)
+    venues.reset(seed=0)
+    with pytest.raises(ValueError, match=r"shape \(6,\) \(a bid and an ask action per venue\)"):
+        venues.step(np.zeros(5))

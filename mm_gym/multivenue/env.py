@@ -36,18 +36,21 @@ _LAYOUT = {
 
 
 def _checked_actions(
-    actions: Any, shape: tuple[int, ...], who: str, space: Any, form: str = "per_venue"
+    actions: Any, shape: tuple[int, ...], who: str, space: Any, layout: str = _LAYOUT["per_venue"]
 ) -> np.ndarray:
-    """``actions`` as float64 of ``shape``, or a ValueError naming what is wrong."""
+    """``actions`` as float64 of ``shape``, or a ValueError naming what is wrong.
+
+    ``layout`` says in words what a row holds (e.g. :data:`_LAYOUT`'s entries).
+    """
     a = numeric_array(actions, "fiu")
     if a is None or a.shape != shape:
         raise ValueError(
-            f"{who} must be real numbers of shape {shape} ({_LAYOUT[form]}); "
+            f"{who} must be real numbers of shape {shape} ({layout}); "
             f"got {describe_value(actions)} (action space {space})"
         )
     a = a.astype(np.float64, copy=False)
     if not np.isfinite(a).all():
-        raise ValueError(f"{who} contain NaN or infinite values: {describe_value(actions)}")
+        raise ValueError(f"{who} has NaN or infinite values: {describe_value(actions)}")
     return a
 
 
@@ -118,6 +121,10 @@ class _VenueCores:
     def _defaults(self, config: MarketConfig | None, overrides: dict[str, Any]) -> dict[str, Any]:
         """The overrides, with this env's defaults added."""
         return overrides
+
+    def _action_layout(self) -> str:
+        """What an action row holds, in words (for errors)."""
+        return _LAYOUT[self.action_form]
 
     def _new_core(
         self, market: MarketConfig, env_config: EnvConfig, venues: Any, n: int, **options: Any
@@ -200,7 +207,8 @@ class MultiVenueEnv(_VenueCores, OneMarketEnv):
             raise RuntimeError("step() called on a finished episode; call reset() first")
         c = self._core
         who = f"{type(self).__name__}.step: action"
-        a = _checked_actions(action, (c.action_width,), who, self.action_space, self.action_form)
+        shape = (c.action_width,)
+        a = _checked_actions(action, shape, who, self.action_space, self._action_layout())
         c.act(a.reshape(1, -1))
         reward, comps, terminated = c.settle()
         self._ended = bool(terminated[0])
@@ -296,7 +304,7 @@ class MultiVenueVectorEnv(_VenueCores, NativeVectorEnv):
         c = self._core
         who = f"{type(self).__name__}.step: actions"
         shape = (self.num_envs, c.action_width)
-        a = _checked_actions(actions, shape, who, self.action_space, self.action_form)
+        a = _checked_actions(actions, shape, who, self.action_space, self._action_layout())
         if auto.any():
             np.logical_not(auto, out=self._stepping)
             c.act(a, self._stepping)

@@ -177,7 +177,7 @@ class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
                 (c.action_width,),
                 f"{who}: action of {a}",
                 self.action_spaces[a],
-                self.action_form,
+                self._action_layout(),
             )
             for a in AGENTS
         )

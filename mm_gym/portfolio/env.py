@@ -48,6 +48,10 @@ class _Assets:
         portfolio = check_portfolio(options.get("portfolio"))
         return PortfolioCore(market, env_config, venues, portfolio, n)
 
+    def _action_layout(self) -> str:
+        """What an action row holds, in words (for errors)."""
+        return "asset by asset, a bid and an ask action per venue"
+
     @property
     def portfolio(self) -> PortfolioConfig:
         """The portfolio's config."""
