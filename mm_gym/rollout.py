@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from mm_gym.config import ConfigError, excerpt, is_integer
+from mm_gym.files import check_memory
 from mm_gym.policy import PolicyContext, QuotingPolicy
 
 __all__ = ["RolloutResult", "rollout"]
@@ -177,6 +178,8 @@ def rollout(
     Raises:
         ConfigError: On an invalid argument, an environment that is not an mm_gym one, or a
             non-continuous ``action_type`` (a QuotingPolicy returns continuous offsets).
+        MemoryLimitError: If ``episodes``' result arrays would not fit in available memory
+            (a :class:`MemoryError`).
 
     Example:
         >>> import gymnasium as gym
@@ -187,6 +190,8 @@ def rollout(
     """
     _check_args(policy, episodes, seed)
     episodes, seed = int(episodes), int(seed)
+    # the five per-episode result arrays, 8 bytes an entry, before any episode runs
+    check_memory(5 * 8 * episodes, f"rollout(episodes={episodes:,})")
     if isinstance(env_or_id, str):
         return _run_id(env_or_id, policy, episodes, seed, env_kwargs)
     if env_kwargs:

@@ -62,6 +62,30 @@ def test_non_integers_and_huge_numpy_integers_are_still_refused(value):
         gym.make(ID, horizon_steps=value)
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("observe_regime", np.True_, True),  # was "must be true or false"
+        ("max_offset_ticks", np.float32(8.0), 8.0),  # was kept as a numpy float32
+        ("quote_size_lots", np.int64(2), 2),
+    ],
+)
+def test_env_fields_take_numpy_numbers_as_python_ones(key, value, expected):
+    env = gym.make(ID, disable_env_checker=True, **{key: value})
+    got = getattr(env.unwrapped.env_config, key)
+    assert got == expected and type(got) is type(expected)
+    env.reset(seed=0)
+    env.step(np.zeros(2, np.float32))
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("quote_size_lots", np.True_), ("reward_scale", np.nan)]
+)
+def test_env_fields_still_refuse_numpy_bools_as_numbers_and_nan(key, value):
+    with pytest.raises(ConfigError, match=key):
+        gym.make(ID, **{key: value})
+
+
 # ---- 2. overrides that set one field twice ------------------------------------------------------
 
 

@@ -165,6 +165,9 @@ def test_rollout_refuses_bad_arguments():
         mm_gym.rollout(ID, FixedSpread(), episodes=0)
     with pytest.raises(ConfigError, match="not a registered id"):
         mm_gym.rollout("mm_gym/Nope-v1", FixedSpread())
+    # refused before any env is built or array allocated (40 TB of result arrays)
+    with pytest.raises(MemoryError, match=r"rollout\(episodes=1,000,000,000,000\) needs about"):
+        mm_gym.rollout(ID, FixedSpread(), episodes=10**12)
 
 
 def test_import_mm_gym_binds_the_rollout_function():

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+import numpy as np
+
 from mm_gym.actions import (
     ACTION_MAPPINGS,
     ACTION_TYPES,
@@ -162,7 +164,11 @@ class EnvConfig:
     max_drawdown: float | None = None
 
     def __post_init__(self) -> None:
-        """Validate every field (and turn grid lists into tuples)."""
+        """Validate every field (turn grid lists into tuples, numpy scalars into Python's)."""
+        for f in fields(self):  # np.True_, np.float32(2.0), np.int64(3): a sweep's values
+            value = getattr(self, f.name)
+            if isinstance(value, (np.bool_, np.number)):
+                object.__setattr__(self, f.name, value.item())
         if self.action_type not in ACTION_TYPES:
             raise _fail(
                 "action_type", self.action_type, f"is not valid: choose one of {list(ACTION_TYPES)}"
