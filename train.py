@@ -443,8 +443,9 @@ def resumed_settings(args: Args, given: set[str], run_dir: Path) -> Args:
         if getattr(args, k) != getattr(stored, k)
     )  # fmt: skip
     if changed:
+        source = f"flags or settings in --config {args.config}" if args.config else "flags"
         fail(
-            f"--resume continues the saved settings; these flags differ from the saved "
+            f"--resume continues the saved settings; these {source} differ from the saved "
             f"settings: {changed} (only {list(RESUME_MUTABLE)} may change)"
         )
     merged = dataclasses.replace(

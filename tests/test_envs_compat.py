@@ -135,6 +135,7 @@ def test_parallel_max_cycles_is_the_horizon():
         assert all(terms.values()) == (k == 6) and not any(truncs.values())
     assert env.agents == []
     assert mm_gym.parallel_env(max_cycles=9, horizon_steps=9).market_config.horizon_steps == 9
+    assert mm_gym.parallel_env(max_cycles=np.int64(9)).market_config.horizon_steps == 9
     with pytest.raises(ConfigError, match="max_cycles=5 and horizon_steps=9"):
         mm_gym.parallel_env(max_cycles=5, horizon_steps=9)
     with pytest.raises(ConfigError, match=r"max_cycles=0 is out of range: .* \[1, 100000000\]"):

@@ -127,6 +127,7 @@ def _envs():
     yield gym.make("mm_gym/MultiVenue-v0", horizon_steps=20, disable_env_checker=True)
     yield gym.make_vec(ID, num_envs=2, horizon_steps=20)
     yield gym.make_vec("mm_gym/AS2008-v1", num_envs=2)
+    yield mm_gym.TwoMakerVectorEnv(1, horizon_steps=20)
 
 
 @pytest.mark.parametrize(

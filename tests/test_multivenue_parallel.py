@@ -242,6 +242,25 @@ def test_each_agent_observes_from_its_own_seat() -> None:
     )
 
 
+def test_each_agent_sees_its_own_latency_and_fill_rate() -> None:
+    env = parallel_env(mm2_latency=[4, 0, 2], **KW)
+    env.reset(seed=2)
+    col = {f: i for i, f in enumerate(env.feature_names)}
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        acts = {a: rng.uniform(-1, 0, env.action_space(a).shape) for a in env.agents}
+        obs, _, _, _, _ = env.step(acts)
+    rates = env._core.fill_rates
+    assert rates[0].any() and rates[1].any() and not np.array_equal(rates[0], rates[1])
+    for k, agent in enumerate(("mm1", "mm2")):
+        lat = env._core.latencies[k]
+        for v, venue in enumerate(env.venues):
+            assert obs[agent][col[f"{venue.name}.latency_steps"]] == lat[v]
+            assert obs[agent][col[f"{venue.name}.fill_rate"]] == np.float32(rates[k, 0, v])
+    assert list(env._core.latencies[1]) == [4, 0, 2]
+    assert list(env._core.latencies[0]) != [4, 0, 2]
+
+
 def test_render_shows_both_makers(capsys) -> None:
     env = parallel_env(render_mode="ansi", **KW)
     env.reset(seed=0)
@@ -257,7 +276,7 @@ def test_render_shows_both_makers(capsys) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"mm2_latency": (0, 1)}, r"mm2_latency=.* list of 3 latencies"),
+        ({"mm2_latency": (0, 1)}, r"mm2_latency=.* list or tuple of 3 latencies"),
         ({"mm2_latency": (0, -1, 2)}, r"mm2_latency\[1\]=-1 must be an integer in \[0, 1000\]"),
         ({"mm2_latency": (0, True, 2)}, r"mm2_latency\[1\]=True"),
         ({"max_cycles": 5, "horizon_steps": 9}, "max_cycles=5 and horizon_steps=9 disagree"),

@@ -12,7 +12,7 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
-from mm_gym.config import ConfigError, MarketConfig, _check_range, excerpt
+from mm_gym.config import ConfigError, MarketConfig, _check_range, _plain_number, excerpt
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
     CoreEnvMixin,
@@ -66,8 +66,10 @@ def max_cycles_overrides(max_cycles: Any, overrides: dict[str, Any]) -> dict[str
     """
     if max_cycles is None:
         return overrides
+    max_cycles = _plain_number(max_cycles)  # np.int64(50) as horizon_steps takes it
     lo, hi, bounds = _HORIZON.metadata["range"]  # checked as horizon_steps is, named as given
     _check_range("max_cycles", max_cycles, lo, hi, **bounds)
+    max_cycles = int(max_cycles)
     horizon = overrides.get("horizon_steps", max_cycles)
     if horizon != max_cycles:
         raise ConfigError(

@@ -27,7 +27,7 @@ from mm_gym.envs.core import (
     make_observation_space,
 )
 from mm_gym.envs.parallel import AGENTS
-from mm_gym.envs.seeding import check_seeds
+from mm_gym.envs.seeding import check_options, check_seeds
 from mm_gym.envs.vector_base import BatchStep, NativeVectorEnv, check_num_envs
 from mm_gym.policy import AGENT_ID_FEATURE, PolicyContext
 
@@ -168,12 +168,14 @@ class TwoMakerVectorEnv(CoreEnvMixin, NativeVectorEnv):
         """Seeds and ``reset_mask`` per market (the class docstring's seeding rule).
 
         Raises:
-            TypeError: On a seed of the wrong type or a ``reset_mask`` that is not a bool array.
-            ValueError: On a seed out of range or a list neither ``num_markets`` nor
-                ``num_envs`` long, a ``reset_mask`` of the wrong shape, with no True entry, or
-                whose two seats of a market disagree.
+            TypeError: On a seed of the wrong type, ``options`` not a dict, or a ``reset_mask``
+                that is not a bool array.
+            ValueError: On an options key other than ``reset_mask``, a seed out of range or a
+                list neither ``num_markets`` nor ``num_envs`` long, a ``reset_mask`` of the
+                wrong shape, with no True entry, or whose two seats of a market disagree.
             RuntimeError: On a masked reset before the first full one.
         """
+        check_options(options, who, ("reset_mask",))
         if isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, (str, bytes)):
             if len(seed) == self.num_envs:  # one per seat (SB3's VecEnv.seed): seat 2i's
                 seed = list(seed)[0::2]

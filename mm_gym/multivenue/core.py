@@ -333,7 +333,7 @@ class MultiVenueCore(MultiVenueMarket):
             own[:, 4] = np.clip(edge, 0.0, 100.0)
             own[:, 5] = np.clip(inv_v[:, v] / limit, -nv, nv)
             own[:, 6:8] = self._fees[v]
-            own[:, 8] = self.latency[v]
+            own[:, 8] = self.latencies[k, v]
         return out
 
     def infos(self, components: dict[str, np.ndarray] | None, maker: int = 0) -> dict[str, Any]:

@@ -77,7 +77,10 @@ def render_venues(core: MultiVenueCore, m: int) -> str:
         ]  # fmt: skip
         mm2 = ""
         if core.two_makers:
-            mm2 = f" mm2 {quotes[1][0]}/{quotes[1][1]} inventory {int(inv2[v])}"
+            mm2 = (
+                f" mm2 {quotes[1][0]}/{quotes[1][1]} inventory {int(inv2[v])}"
+                f" latency {int(core.latencies[1, v])}"
+            )
         lines.append(
             f"{venue.name}: mid {sim.book.mid[m] * tick:.3f} bid {bid:.2f} ask {ask:.2f} "
             f"mm1 {quotes[0][0]}/{quotes[0][1]} inventory {int(inv[v])}{mm2} "

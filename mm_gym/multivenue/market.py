@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from mm_gym.config import ConfigError, MarketConfig, excerpt
+from mm_gym.config import ConfigError, MarketConfig, _plain_number, excerpt
 from mm_gym.envs.seeding import RootSeeds
 from mm_gym.market import MarketSimulator
 from mm_gym.market.venues import route, uncross
@@ -163,18 +163,21 @@ class MultiVenueMarket(RootSeeds):
                 f"mm2_latency={excerpt(mm2_latency)} needs two_makers=True (mm2 is otherwise "
                 "each venue's built-in rival, which quotes without latency)"
             )
-        lat = list(mm2_latency) if isinstance(mm2_latency, Sequence) else None
-        if lat is None or isinstance(mm2_latency, str) or len(lat) != self.n_venues:
+        listed = isinstance(mm2_latency, (Sequence, np.ndarray)) and np.ndim(mm2_latency) == 1
+        lat = list(mm2_latency) if listed and not isinstance(mm2_latency, str) else None
+        if lat is None or len(lat) != self.n_venues:
             raise ConfigError(
-                f"mm2_latency={excerpt(mm2_latency)} must be a list of {self.n_venues} "
+                f"mm2_latency={excerpt(mm2_latency)} must be a list or tuple of {self.n_venues} "
                 "latencies in steps, one per venue"
             )
         for v, value in enumerate(lat):
-            ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-            if not ok or not 0 <= value <= 1_000:
+            value = _plain_number(value)  # 1.0 and np.int64(1) as VenueConfig takes them
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not ok or not 0 <= value <= 1_000 or value != int(value):
                 raise ConfigError(
                     f"mm2_latency[{v}]={excerpt(value)} must be an integer in [0, 1000] (steps)"
                 )
+            lat[v] = int(value)
         return np.array(lat, np.int64)
 
     # ------------------------------------------------------------------ read-out
