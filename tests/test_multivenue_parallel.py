@@ -354,3 +354,12 @@ def test_a_market_pickled_in_the_one_maker_layout_still_continues_exactly() -> N
         restored.act(a)
         np.testing.assert_array_equal(core.settle()[0], restored.settle()[0])
         np.testing.assert_array_equal(core.observations(), restored.observations())
+
+
+@pytest.mark.parametrize("make", [mm_gym.parallel_env, parallel_env])
+def test_an_unknown_agent_is_named_with_the_valid_ones(make) -> None:
+    env = make(**KW)
+    assert env.observation_space("mm2") is env.observation_spaces["mm2"]
+    for method in ("observation_space", "action_space", "policy_context"):
+        with pytest.raises(ValueError, match=r"'mm3'.*\['mm1', 'mm2'\]"):
+            getattr(env, method)("mm3")

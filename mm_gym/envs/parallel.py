@@ -32,6 +32,7 @@ __all__ = [
     "AGENTS",
     "MarketMakingParallelEnv",
     "ParallelStep",
+    "agent_index",
     "check_agent_actions",
     "max_cycles_overrides",
     "parallel_env",
@@ -99,6 +100,17 @@ def seed_roots(
         np_random, _ = seeding.np_random(seed)
     roots.set_roots(seed, np_random)
     return np_random
+
+
+def agent_index(agent: Any, who: str) -> int:
+    """The maker index of ``agent`` (0 for ``"mm1"``, 1 for ``"mm2"``).
+
+    Raises:
+        ValueError: Naming ``agent`` and the valid agents.
+    """
+    if isinstance(agent, str) and agent in AGENTS:
+        return AGENTS.index(agent)
+    raise ValueError(f"{who}: agent={excerpt(agent)} is not an agent: choose one of {list(AGENTS)}")
 
 
 def check_agent_actions(actions: Any, who: str) -> None:
@@ -244,11 +256,13 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
 
     def observation_space(self, agent: str) -> spaces.Box:
         """The observation space of ``agent`` (the same object on every call)."""
-        return self._obs_spaces[agent]
+        who = f"{type(self).__name__}.observation_space"
+        return self._obs_spaces[AGENTS[agent_index(agent, who)]]
 
     def action_space(self, agent: str) -> spaces.Space[Any]:
         """The action space of ``agent`` (the same object on every call)."""
-        return self._act_spaces[agent]
+        who = f"{type(self).__name__}.action_space"
+        return self._act_spaces[AGENTS[agent_index(agent, who)]]
 
     def state(self) -> np.ndarray:
         """The global state: mm1's then mm2's observation, one float32 vector (``state_space``).

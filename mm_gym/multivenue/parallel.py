@@ -20,6 +20,7 @@ from mm_gym.envs.core import check_render_mode
 from mm_gym.envs.parallel import (
     AGENTS,
     ParallelStep,
+    agent_index,
     check_agent_actions,
     max_cycles_overrides,
     seed_roots,
@@ -128,15 +129,18 @@ class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
 
     def observation_space(self, agent: str) -> spaces.Space[Any]:
         """The observation space of ``agent`` (the same object on every call)."""
-        return self.observation_spaces[agent]
+        who = f"{type(self).__name__}.observation_space"
+        return self.observation_spaces[AGENTS[agent_index(agent, who)]]
 
     def action_space(self, agent: str) -> spaces.Space[Any]:
         """The action space of ``agent`` (the same object on every call)."""
-        return self.action_spaces[agent]
+        who = f"{type(self).__name__}.action_space"
+        return self.action_spaces[AGENTS[agent_index(agent, who)]]
 
     def policy_context(self, agent: str) -> PolicyContext:
         """The :class:`~mm_gym.policy.PolicyContext` of a policy quoting for ``agent``."""
-        return self._core.context(AGENTS.index(agent))
+        who = f"{type(self).__name__}.policy_context"
+        return self._core.context(agent_index(agent, who))
 
     def state(self) -> np.ndarray:
         """mm1's then mm2's observation as one float32 vector (``state_space``)."""
