@@ -58,6 +58,12 @@ class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
         Each agent's :func:`mm_gym.rewards.step_reward` of its own PnL over the venues and its
         own summed inventory, as the one-maker env computes mm1's.
 
+    Starting State:
+        As :class:`~mm_gym.multivenue.MultiVenueEnv`'s: every venue's book built by the
+        warm-up's background flow without makers, both makers' accounts flat, everything drawn
+        from the episode's seed; with a latency ``L`` on a venue, a maker's quotes there rest
+        from step ``L`` on (none in the episode's first ``L`` steps).
+
     Episode End:
         Both agents terminate together after ``horizon_steps`` (``max_cycles``); ``agents`` is
         then empty.
@@ -75,7 +81,11 @@ class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
         max_cycles: PettingZoo's name for the episode length, ``horizon_steps``; giving both
             with different values is a ``ConfigError``.
 
-    Seeding: ``reset(seed=s)`` seeds as :class:`~mm_gym.multivenue.MultiVenueEnv` does.
+    Seeding: ``reset(seed=s)`` seeds as :class:`~mm_gym.multivenue.MultiVenueEnv` does;
+    ``reset(options=...)`` accepts and ignores any options (PettingZoo's API test passes some).
+
+    Version History:
+        * v0: Initial version (issue #15).
     """
 
     metadata: ClassVar[dict[str, Any]] = {
