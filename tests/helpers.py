@@ -76,3 +76,30 @@ def assert_vector_equals_singles(vec, singles, seed: int, steps: int, info_keys=
             assert rew[i] == r and term[i] == t
             for key in info_keys if one is not None else ():
                 np.testing.assert_array_equal(info[key][i], one[key])
+
+
+def assert_quotes_rest_latency_later(market, steps: int, period: int, latency: dict) -> None:
+    """Each maker's quote rests on the slow venue exactly its latency after it was sent.
+
+    ``market`` is a :class:`mm_gym.multivenue.MultiVenueMarket` of one market on two venues,
+    the second one slow; ``latency`` maps a maker (0 mm1, 1 mm2: it then quotes too) to its
+    latency there, steps. Every step sends one-lot quotes far from the touch (not filled, not
+    clamped) at a different price (cycling over ``period`` steps), so a resting quote tells
+    which step sent it; before ``latency`` steps nothing has arrived (sizes 0).
+    """
+    market.reset()
+    slow = market.sims[1]
+    sent = []
+    ones = np.ones((1, 2, 2))
+    for t in range(steps):
+        offsets = np.full((1, 2, 2), 6.0 + t % period)
+        mid = float(slow.book.mid[0])
+        sent.append((np.floor(mid - offsets[0, 1, 0]), np.ceil(mid + offsets[0, 1, 1])))
+        market.step(offsets, ones, None, (offsets, ones) if 1 in latency else None)
+        o = slow.orders
+        for k, lag in latency.items():
+            if t < lag:
+                assert o.size[0, k, 0] == 0 and o.size[0, k, 1] == 0, (k, t)
+            else:
+                assert (o.tick[0, k, 0], o.tick[0, k, 1]) == sent[t - lag], (k, t)
+                assert o.size[0, k, 0] == 1 and o.size[0, k, 1] == 1, (k, t)

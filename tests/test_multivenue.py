@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from helpers import assert_vector_equals_singles
+from helpers import assert_quotes_rest_latency_later, assert_vector_equals_singles
 
 import mm_gym
 from mm_gym.config import ConfigError, MarketConfig
@@ -160,21 +160,7 @@ def test_maker_fees_follow_each_venues_schedule() -> None:
 def test_a_slow_venue_places_the_quote_sent_latency_steps_earlier() -> None:
     venues = (VenueConfig("fast", latency_steps=0), VenueConfig("slow", latency_steps=2))
     market = MultiVenueMarket(MarketConfig(), venues, n=1)
-    market.reset()
-    slow = market.sims[1]
-    sent = []
-    for t in range(8):
-        # far from the touch (not filled, not clamped), and a different price every step
-        offsets = np.full((1, 2, 2), 6.0 + t % 3)
-        mid = float(slow.book.mid[0])
-        sent.append((np.floor(mid - offsets[0, 1, 0]), np.ceil(mid + offsets[0, 1, 1])))
-        market.step(offsets, np.ones((1, 2, 2)))
-        o = slow.orders
-        if t < 2:
-            assert o.size[0, 0, 0] == 0 and o.size[0, 0, 1] == 0  # nothing has arrived yet
-        else:
-            assert (o.tick[0, 0, 0], o.tick[0, 0, 1]) == sent[t - 2]
-            assert o.size[0, 0, 0] == 1 and o.size[0, 0, 1] == 1
+    assert_quotes_rest_latency_later(market, steps=8, period=3, latency={0: 2})
 
 
 def test_the_limit_binds_on_the_inventory_summed_over_venues() -> None:

@@ -13,6 +13,7 @@ import pickle
 
 import numpy as np
 import pytest
+from helpers import assert_quotes_rest_latency_later
 from pettingzoo.test import parallel_api_test, parallel_seed_test, render_test
 from pettingzoo.utils.conversions import parallel_to_aec
 
@@ -171,22 +172,8 @@ def test_cash_and_lots_are_conserved_and_mm2s_summed_limit_binds() -> None:
 def test_mm2s_quote_rests_exactly_its_latency_later() -> None:
     venues = (VenueConfig("fast"), VenueConfig("slow"))
     market = MultiVenueMarket(mm_gym.MarketConfig(), venues, 1, two_makers=True, mm2_latency=(0, 3))
-    market.reset()
-    slow = market.sims[1]
-    sent = []
-    for t in range(9):
-        # far from the touch (not filled), and a different price every step
-        offsets = np.full((1, 2, 2), 6.0 + t % 4)
-        mid = float(slow.book.mid[0])
-        sent.append((np.floor(mid - offsets[0, 1, 0]), np.ceil(mid + offsets[0, 1, 1])))
-        market.step(offsets, np.ones((1, 2, 2)), None, (offsets, np.ones((1, 2, 2))))
-        o = slow.orders
-        assert (o.tick[0, 0, 0], o.tick[0, 0, 1]) == sent[t]  # mm1: latency 0 there
-        if t < 3:
-            assert o.size[0, 1, 0] == 0 and o.size[0, 1, 1] == 0  # nothing has arrived yet
-        else:
-            assert (o.tick[0, 1, 0], o.tick[0, 1, 1]) == sent[t - 3]
-            assert o.size[0, 1, 0] == 1 and o.size[0, 1, 1] == 1
+    # mm1 has no latency on either venue
+    assert_quotes_rest_latency_later(market, steps=9, period=4, latency={0: 0, 1: 3})
 
 
 @pytest.mark.parametrize("action_form", ["per_venue", "routed"])
