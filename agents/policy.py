@@ -162,6 +162,65 @@ def _scalar(arrays: Mapping[str, np.ndarray], key: str, low: float, inclusive: b
     return value
 
 
+def _check_version(arrays: Mapping[str, np.ndarray]) -> None:
+    """A ``format_version``, if the arrays hold one, is the integer :data:`FORMAT_VERSION`."""
+    if "format_version" not in arrays:
+        return
+    version = _array(arrays, "format_version")
+    if version.shape != () or version.dtype.kind not in "iu":
+        raise _fail("format_version", version, "must be an integer")
+    if int(version) != FORMAT_VERSION:
+        raise _fail("format_version", version, f"is not supported (expected {FORMAT_VERSION})")
+
+
+def _layers(arrays: Mapping[str, np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The actor's finite weight matrices and bias vectors, layer by layer, as float32."""
+    layer_ids = [
+        int(key.rsplit("_", 1)[1])
+        for key in arrays
+        if key.startswith(("weights_", "biases_")) and key.rsplit("_", 1)[1].isdigit()
+    ]
+    if not layer_ids:
+        raise ValueError("policy arrays hold no layers (weights_0, biases_0, ...)")
+    n_layers = max(layer_ids) + 1
+    # Layers are weights_i and biases_i for i = 0..n-1: a gap is a damaged file.
+    for i in range(n_layers):
+        for key in (f"weights_{i}", f"biases_{i}"):
+            if key not in arrays:
+                raise ValueError(f"array {key!r} is missing (the file holds {sorted(arrays)})")
+    weights = [_finite_matrix(arrays, f"weights_{i}", 2) for i in range(n_layers)]
+    biases = [_finite_matrix(arrays, f"biases_{i}", 1) for i in range(n_layers)]
+    return weights, biases
+
+
+def _check_chain(weights: list[np.ndarray], biases: list[np.ndarray], d: int) -> None:
+    """Each layer takes the previous one's outputs (the first, ``d`` features)."""
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        fan_in = d if i == 0 else weights[i - 1].shape[0]
+        if w.shape[1] != fan_in or b.shape != (w.shape[0],):
+            raise ValueError(
+                f"layer {i}: weights {w.shape} and biases {b.shape} do not chain "
+                f"(expected ({b.shape[0] if b.ndim else '?'}, {fan_in}) weights)"
+            )
+
+
+def _n_venues(n_out: int, routed: bool) -> int:
+    """The venues an actor with ``n_out`` outputs quotes (routed: bid, ask, a weight each)."""
+    if routed and n_out < 3:
+        raise ValueError(
+            f"the actor outputs {n_out} actions; a routed policy's are a bid, an ask and "
+            "a routing action per venue (3, 4, ...)"
+        )
+    if not routed and (n_out < 2 or n_out % 2):
+        # A bid and an ask action per venue: 2 on a single venue, 2V on MultiVenue-v0.
+        raise ValueError(
+            f"the actor outputs {n_out} actions; expected a bid and an ask per venue "
+            "(2, 4, ...; a routed run's policy.npz or metadata.json records "
+            "action_form='routed')"
+        )
+    return n_out - 2 if routed else n_out // 2
+
+
 class PPOPolicy:
     """A feed-forward actor with observation normalisation, batched and numpy-only.
 
@@ -203,29 +262,11 @@ class PPOPolicy:
                 negative variance, unsupported activation or version), or the action form.
         """
         self.action_form = _recorded_form(arrays, action_form)
-        version = _array(arrays, "format_version") if "format_version" in arrays else None
-        if version is not None and (version.shape != () or version.dtype.kind not in "iu"):
-            raise _fail("format_version", version, "must be an integer")
-        if version is not None and int(version) != FORMAT_VERSION:
-            raise _fail("format_version", version, f"is not supported (expected {FORMAT_VERSION})")
+        _check_version(arrays)
         missing = [k for k in _REQUIRED if k not in arrays]
         if missing:
             raise ValueError(f"arrays {missing} are missing (the file holds {sorted(arrays)})")
-        layer_ids = [
-            int(key.rsplit("_", 1)[1])
-            for key in arrays
-            if key.startswith(("weights_", "biases_")) and key.rsplit("_", 1)[1].isdigit()
-        ]
-        if not layer_ids:
-            raise ValueError("policy arrays hold no layers (weights_0, biases_0, ...)")
-        n_layers = max(layer_ids) + 1
-        # Layers are weights_i and biases_i for i = 0..n-1: a gap is a damaged file.
-        for i in range(n_layers):
-            for key in (f"weights_{i}", f"biases_{i}"):
-                if key not in arrays:
-                    raise ValueError(f"array {key!r} is missing (the file holds {sorted(arrays)})")
-        self.weights = [_finite_matrix(arrays, f"weights_{i}", 2) for i in range(n_layers)]
-        self.biases = [_finite_matrix(arrays, f"biases_{i}", 1) for i in range(n_layers)]
+        self.weights, self.biases = _layers(arrays)
         activation = _array(arrays, "activation")
         if activation.shape != () or str(activation) not in _ACTIVATIONS:
             raise _fail("activation", activation, f"is not supported: {list(_ACTIVATIONS)}")
@@ -251,28 +292,9 @@ class PPOPolicy:
                 allowed = list(ACTION_MAPPINGS)
                 raise _fail("action_mapping", mapping, f"is not valid: choose one of {allowed}")
             self.action_mapping = str(mapping)
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            fan_in = d if i == 0 else self.weights[i - 1].shape[0]
-            if w.shape[1] != fan_in or b.shape != (w.shape[0],):
-                raise ValueError(
-                    f"layer {i}: weights {w.shape} and biases {b.shape} do not chain "
-                    f"(expected ({b.shape[0] if b.ndim else '?'}, {fan_in}) weights)"
-                )
-        n_out = self.weights[-1].shape[0]
+        _check_chain(self.weights, self.biases, d)
         self.routed = self.action_form == "routed"
-        if self.routed and n_out < 3:
-            raise ValueError(
-                f"the actor outputs {n_out} actions; a routed policy's are a bid, an ask and "
-                "a routing action per venue (3, 4, ...)"
-            )
-        if not self.routed and (n_out < 2 or n_out % 2):
-            # A bid and an ask action per venue: 2 on a single venue, 2V on MultiVenue-v0.
-            raise ValueError(
-                f"the actor outputs {n_out} actions; expected a bid and an ask per venue "
-                "(2, 4, ...; a routed run's policy.npz or metadata.json records "
-                "action_form='routed')"
-            )
-        self.n_venues = n_out - 2 if self.routed else n_out // 2
+        self.n_venues = _n_venues(self.weights[-1].shape[0], self.routed)
         if not (self.obs_var + self.epsilon > 0).all():
             raise ValueError("obs_var + epsilon must be > 0 (a zero variance needs epsilon > 0)")
         self.name = name

@@ -198,6 +198,32 @@ def test_ppo_policy_errors():
         load_policy("/nonexistent/run")
 
 
+def _without_layers(arrays):
+    return {k: v for k, v in arrays.items() if not k.startswith(("weights_", "biases_"))}
+
+
+@pytest.mark.parametrize(
+    ("change", "action_form", "message"),
+    [
+        ({"format_version": np.array(1.5)}, None, "format_version=.* must be an integer"),
+        ({"format_version": np.array(2)}, None, r"format_version=.* is not supported \(expected 1"),
+        (_without_layers, None, r"hold no layers \(weights_0, biases_0"),
+        ({"weights_3": np.zeros((2, 2), np.float32)}, None, "array 'weights_2' is missing"),
+        (
+            {"weights_1": np.zeros((2, 5), np.float32)},
+            None,
+            r"layer 1: weights \(2, 5\) and biases \(2,\) do not chain \(expected \(2, 4\)",
+        ),
+        ({}, "routed", "outputs 2 actions; a routed policy's are a bid, an ask and a routing"),
+    ],
+)
+def test_ppo_policy_names_what_is_wrong_with_its_arrays(change, action_form, message):
+    arrays = toy_policy_arrays()
+    arrays = change(arrays) if callable(change) else {**arrays, **change}
+    with pytest.raises(ValueError, match=message):
+        PPOPolicy(arrays, action_form=action_form)
+
+
 def test_load_policy_imports_no_torch(tmp_path):
     save_policy_arrays(tmp_path / "run" / "policy.npz", toy_policy_arrays())
     code = (
