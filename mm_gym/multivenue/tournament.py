@@ -83,19 +83,36 @@ RANGES: dict[str, tuple[int, int]] = {
 """The allowed range of each numeric flag, inclusive."""
 
 
-def _baseline_policy(
-    name: str, preset: str, price: float, top_k: int, portfolio: Any
-) -> QuotingPolicy:
-    """The multi-venue baseline ``name``; on a portfolio, one per asset (``PerAsset``)."""
+def _contestant(
+    contestant: str | QuotingPolicy, preset: str, price: float, top_k: int, portfolio: Any
+) -> tuple[str, QuotingPolicy]:
+    """A contestant's name and policy: a given policy, or the multi-venue baseline it names.
+
+    On a portfolio the baseline quotes each asset (``PerAsset``).
+    """
+    if not isinstance(contestant, str):
+        return str(contestant.name), contestant
     from baselines.multivenue import make_multivenue_policy
 
+    name = contestant
     if portfolio is None:
-        return make_multivenue_policy(name, preset, start_price=price, top_k=top_k)
+        return name, make_multivenue_policy(name, preset, start_price=price, top_k=top_k)
     from baselines.portfolio import PerAsset
 
-    return PerAsset(
+    return name, PerAsset(
         lambda: make_multivenue_policy(name, preset, start_price=price, top_k=top_k), name=name
     )
+
+
+def _check_per_venue(contestants: Sequence[str | QuotingPolicy]) -> None:
+    """Every contestant quotes per venue (Portfolio-v0 has no routed action form)."""
+    for c in contestants:
+        if getattr(c, "action_form", "per_venue") != "per_venue":
+            raise ValueError(
+                f"{getattr(c, 'name', c)!r} was trained on MultiVenue-v0's routed action form "
+                "(one quote and a routing vector over one asset's venues): it cannot play "
+                "Portfolio-v0, which takes per-venue quotes for every asset"
+            )
 
 
 def play(
@@ -157,22 +174,12 @@ def play(
         all_seeds = np.asarray(seeds).astype(np.int64)
     total = len(contestants) * len(all_seeds) * steps
     n_assets = None if portfolio is None else check_portfolio(portfolio).n_assets
-    for c in contestants:
-        if n_assets is not None and getattr(c, "action_form", "per_venue") != "per_venue":
-            raise ValueError(
-                f"{getattr(c, 'name', c)!r} was trained on MultiVenue-v0's routed action form "
-                "(one quote and a routing vector over one asset's venues): it cannot play "
-                "Portfolio-v0, which takes per-venue quotes for every asset"
-            )
+    if n_assets is not None:
+        _check_per_venue(contestants)
     slots = slot_names([v.name for v in vs], n_assets)
     with tqdm(total=total, unit="step", disable=None if progress else True) as bar:
         for contestant in contestants:
-            policy: QuotingPolicy
-            if isinstance(contestant, str):
-                name = contestant
-                policy = _baseline_policy(name, preset, price, top_k, portfolio)
-            else:
-                name, policy = str(contestant.name), contestant
+            name, policy = _contestant(contestant, preset, price, top_k, portfolio)
             bar.set_description(name)
             for b, start in enumerate(range(0, len(all_seeds), batch)):
                 chunk = all_seeds[start : start + batch]
