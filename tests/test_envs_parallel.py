@@ -13,6 +13,7 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import mm_gym
 from mm_gym.config import ConfigError
+from mm_gym.multivenue import parallel_env as multivenue_parallel_env
 
 
 @pytest.mark.parametrize("action_type", ["continuous", "continuous_sizes", "discrete"])
@@ -130,3 +131,21 @@ def test_parallel_errors():
         mm_gym.parallel_env(rivals=1)
     assert par.observation_space("mm1") is par.observation_space("mm1")
     assert par.action_space("mm2") is par.action_space("mm2")
+
+
+@pytest.mark.parametrize(
+    ("make", "line_end"),
+    [
+        (mm_gym.parallel_env, ""),  # the ladder's text ends its last line itself
+        (multivenue_parallel_env, "\n"),
+    ],
+)
+def test_human_render_writes_the_ansi_frame(make, line_end, capsys) -> None:
+    frames = {}
+    for mode in ("ansi", "human"):
+        env = make(render_mode=mode, horizon_steps=20)
+        env.reset(seed=3)
+        frames[mode] = env.render()
+    assert frames["human"] is None
+    assert frames["ansi"].endswith("\n") != bool(line_end)
+    assert capsys.readouterr().out == frames["ansi"] + line_end

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any, ClassVar
 
@@ -32,6 +32,7 @@ __all__ = [
     "AGENTS",
     "MarketMakingParallelEnv",
     "ParallelStep",
+    "TwoSeatParallelEnv",
     "agent_index",
     "check_agent_actions",
     "max_cycles_overrides",
@@ -139,7 +140,86 @@ def check_agent_actions(actions: Any, who: str) -> None:
     )
 
 
-class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
+class TwoSeatParallelEnv(ParallelEnv):
+    """What the two-maker PettingZoo envs share: the seats, their spaces, render and close.
+
+    A subclass calls :meth:`_init_seats` in its constructor, keeps its market in ``_core``
+    (a :class:`~mm_gym.envs.seeding.RootSeeds`) and writes its text frame in
+    :meth:`_text_frame`.
+    """
+
+    render_mode: str | None
+    _core: Any
+
+    def _init_seats(self, make_spaces: Callable[[], tuple[spaces.Box, spaces.Space[Any]]]) -> None:
+        """Both seats' observation and action spaces (one pair each), the state space, no agents.
+
+        The state space is mm1's then mm2's observation space.
+        """
+        self.possible_agents = list(AGENTS)
+        self.agents: list[str] = []
+        built = {a: make_spaces() for a in AGENTS}
+        self._obs_spaces = {a: built[a][0] for a in AGENTS}
+        self._act_spaces = {a: built[a][1] for a in AGENTS}
+        # ParallelEnv declares these dicts; wrappers (skrl's) read them instead of the methods.
+        self.observation_spaces: dict[str, spaces.Space[Any]] = dict(self._obs_spaces)
+        self.action_spaces: dict[str, spaces.Space[Any]] = dict(self._act_spaces)
+        obs_space = self._obs_spaces["mm1"]
+        self.state_space = spaces.Box(
+            np.concatenate([obs_space.low, obs_space.low]),
+            np.concatenate([obs_space.high, obs_space.high]),
+            dtype=np.float32,
+        )
+        self._np_random: np.random.Generator | None = None
+
+    def observation_space(self, agent: str) -> spaces.Box:
+        """The observation space of ``agent`` (the same object on every call)."""
+        who = f"{type(self).__name__}.observation_space"
+        return self._obs_spaces[AGENTS[agent_index(agent, who)]]
+
+    def action_space(self, agent: str) -> spaces.Space[Any]:
+        """The action space of ``agent`` (the same object on every call)."""
+        who = f"{type(self).__name__}.action_space"
+        return self._act_spaces[AGENTS[agent_index(agent, who)]]
+
+    def _seed(self, seed: int | None) -> None:
+        """Seed the market for a new episode (:func:`seed_roots`) and bring both agents in."""
+        who = f"{type(self).__name__}.reset"
+        self._np_random = seed_roots(seed, self._np_random, self._core, who)
+        self.agents = list(AGENTS)
+
+    def _check_step(self, actions: Any) -> str:
+        """Refuse a step with no live agents or without exactly one action per agent.
+
+        Returns:
+            The name of the step for error messages (``"<Env>.step"``).
+        """
+        if not self.agents:
+            raise RuntimeError("step() called with no live agents; call reset() first")
+        who = f"{type(self).__name__}.step"
+        check_agent_actions(actions, who)
+        return who
+
+    def _text_frame(self) -> str:
+        """The text frame of the ``"ansi"`` and ``"human"`` render modes."""
+        raise NotImplementedError
+
+    def render(self) -> str | np.ndarray | None:
+        """The text frame ("ansi"; "human" writes it to standard output and returns None)."""
+        if self.render_mode is None:
+            return None
+        text = self._text_frame()
+        if self.render_mode == "human":
+            # The human mode of a text environment: there is no window to draw in.
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            return None
+        return text
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class MarketMakingParallelEnv(CoreEnvMixin, TwoSeatParallelEnv):
     """Two learning market makers, ``"mm1"`` and ``"mm2"``, quoting in one book.
 
     The market, actions, observations, rewards and info are those of
@@ -237,32 +317,11 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
             flat_reward_info=flat,
         )
         self.feature_names: tuple[str, ...] = self._core.feature_names
-        self.possible_agents = list(AGENTS)
-        self.agents: list[str] = []
-        self._obs_spaces = {a: make_observation_space(self.feature_names) for a in AGENTS}
-        self._act_spaces = {a: make_action_space(envc) for a in AGENTS}
-        # ParallelEnv declares these dicts; wrappers (skrl's) read them instead of the methods.
-        self.observation_spaces: dict[str, spaces.Space[Any]] = dict(self._obs_spaces)
-        self.action_spaces: dict[str, spaces.Space[Any]] = dict(self._act_spaces)
-        obs_space = self._obs_spaces["mm1"]
-        self.state_space = spaces.Box(
-            np.concatenate([obs_space.low, obs_space.low]),
-            np.concatenate([obs_space.high, obs_space.high]),
-            dtype=np.float32,
+        self._init_seats(
+            lambda: (make_observation_space(self.feature_names), make_action_space(envc))
         )
-        self._np_random: np.random.Generator | None = None
         self._discrete = envc.action_type == "discrete"
         self._width = {"continuous": 2, "continuous_sizes": 4, "discrete": 0}[envc.action_type]
-
-    def observation_space(self, agent: str) -> spaces.Box:
-        """The observation space of ``agent`` (the same object on every call)."""
-        who = f"{type(self).__name__}.observation_space"
-        return self._obs_spaces[AGENTS[agent_index(agent, who)]]
-
-    def action_space(self, agent: str) -> spaces.Space[Any]:
-        """The action space of ``agent`` (the same object on every call)."""
-        who = f"{type(self).__name__}.action_space"
-        return self._act_spaces[AGENTS[agent_index(agent, who)]]
 
     def state(self) -> np.ndarray:
         """The global state: mm1's then mm2's observation, one float32 vector (``state_space``).
@@ -281,10 +340,8 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
             TypeError: If ``seed`` is neither None nor an integer (bools are refused).
             ValueError: If ``seed`` lies outside [0, 2**63).
         """
-        c = self._core
-        self._np_random = seed_roots(seed, self._np_random, c, f"{type(self).__name__}.reset")
-        c.reset()
-        self.agents = list(AGENTS)
+        self._seed(seed)
+        self._core.reset()
         zeros = np.zeros((1, 2))
         comps = {name: zeros for name in COMPONENT_NAMES}
         return self._observations(), self._infos(comps)
@@ -302,10 +359,7 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
             ValueError: On a missing or unknown agent key (both makers quote every step, so
                 there is no "no action" default), or an invalid action.
         """
-        if not self.agents:
-            raise RuntimeError("step() called with no live agents; call reset() first")
-        who = f"{type(self).__name__}.step"
-        check_agent_actions(actions, who)
+        who = self._check_step(actions)
         c = self._core
         for k, agent in enumerate(AGENTS):
             c.write_actions(
@@ -366,19 +420,12 @@ class MarketMakingParallelEnv(CoreEnvMixin, ParallelEnv):
 
     def render(self) -> str | np.ndarray | None:
         """Render the book ("ansi": text; "rgb_array": frame; "human": text to stdout, None)."""
-        if self.render_mode is None:
-            return None
         if self.render_mode == "rgb_array":
             return render_rgb(self._core, 0)
-        text = render_ansi(self._core, 0)
-        if self.render_mode == "human":
-            # The human mode of a text environment: there is no window to draw in.
-            sys.stdout.write(text)
-            return None
-        return text
+        return super().render()
 
-    def close(self) -> None:
-        """Nothing to release."""
+    def _text_frame(self) -> str:
+        return render_ansi(self._core, 0)
 
 
 def parallel_env(**kwargs: Any) -> MarketMakingParallelEnv:

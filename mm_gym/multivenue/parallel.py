@@ -6,13 +6,10 @@ single-venue :class:`~mm_gym.envs.parallel.MarketMakingParallelEnv`.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from gymnasium import spaces
-from pettingzoo import ParallelEnv
 
 from mm_gym.config import MarketConfig
 from mm_gym.envs.config import EnvConfig
@@ -20,10 +17,9 @@ from mm_gym.envs.core import check_render_mode
 from mm_gym.envs.parallel import (
     AGENTS,
     ParallelStep,
+    TwoSeatParallelEnv,
     agent_index,
-    check_agent_actions,
     max_cycles_overrides,
-    seed_roots,
 )
 from mm_gym.multivenue.config import DEFAULT_VENUES, VenueConfig
 from mm_gym.multivenue.core import MultiVenueCore
@@ -33,7 +29,7 @@ from mm_gym.policy import PolicyContext
 __all__ = ["MultiVenueParallelEnv", "parallel_env"]
 
 
-class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
+class MultiVenueParallelEnv(_VenueCores, TwoSeatParallelEnv):
     """Two learning market makers, ``"mm1"`` and ``"mm2"``, quoting one asset on several venues.
 
     Description:
@@ -118,34 +114,12 @@ class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
         self.env_config = self._core.env_config
         self.venues = self._core.venues
         self.feature_names: tuple[str, ...] = self._core.feature_names
-        self.possible_agents = list(AGENTS)
-        self.agents: list[str] = []
-        built = {a: self._core.spaces() for a in AGENTS}
-        # ParallelEnv declares these dicts; wrappers (skrl's) read them instead of the methods.
-        self.observation_spaces: dict[str, spaces.Space[Any]] = {a: built[a][0] for a in AGENTS}
-        self.action_spaces: dict[str, spaces.Space[Any]] = {a: built[a][1] for a in AGENTS}
-        obs = built["mm1"][0]
-        self.state_space = spaces.Box(
-            np.concatenate([obs.low, obs.low]),
-            np.concatenate([obs.high, obs.high]),
-            dtype=np.float32,
-        )
-        self._np_random: np.random.Generator | None = None
+        self._init_seats(self._core.spaces)
 
     def _new_core(
         self, market: MarketConfig, env_config: EnvConfig, venues: Any, n: int, **options: Any
     ) -> MultiVenueCore:
         return MultiVenueCore(market, env_config, venues, n, two_makers=True, **options)
-
-    def observation_space(self, agent: str) -> spaces.Space[Any]:
-        """The observation space of ``agent`` (the same object on every call)."""
-        who = f"{type(self).__name__}.observation_space"
-        return self.observation_spaces[AGENTS[agent_index(agent, who)]]
-
-    def action_space(self, agent: str) -> spaces.Space[Any]:
-        """The action space of ``agent`` (the same object on every call)."""
-        who = f"{type(self).__name__}.action_space"
-        return self.action_spaces[AGENTS[agent_index(agent, who)]]
 
     def policy_context(self, agent: str) -> PolicyContext:
         """The :class:`~mm_gym.policy.PolicyContext` of a policy quoting for ``agent``."""
@@ -164,10 +138,9 @@ class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
         Raises:
             TypeError, ValueError: On a bad ``seed`` (:func:`~mm_gym.envs.parallel.seed_roots`).
         """
+        self._seed(seed)
         c = self._core
-        self._np_random = seed_roots(seed, self._np_random, c, f"{type(self).__name__}.reset")
         c.start()
-        self.agents = list(AGENTS)
         obs = {a: c.observations(k)[0] for k, a in enumerate(AGENTS)}
         return obs, {a: _first(c.infos(None, k)) for k, a in enumerate(AGENTS)}
 
@@ -180,17 +153,14 @@ class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
             ValueError: On a missing or unknown agent key, or an action of the wrong type or
                 shape, or with NaN/infinite values (naming the agent).
         """
-        if not self.agents:
-            raise RuntimeError("step() called with no live agents; call reset() first")
-        who = f"{type(self).__name__}.step"
-        check_agent_actions(actions, who)
+        who = self._check_step(actions)
         c = self._core
         a1, a2 = (
             _checked_actions(
                 actions[a],
                 (c.action_width,),
                 f"{who}: action of {a}",
-                self.action_spaces[a],
+                self._act_spaces[a],
                 self._action_layout(),
             )
             for a in AGENTS
@@ -209,19 +179,8 @@ class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
         terms = dict.fromkeys(AGENTS, done)
         return obs, rewards, terms, dict.fromkeys(AGENTS, False), infos
 
-    def render(self) -> str | None:
-        """The text frame ("ansi"; "human" writes it to standard output and returns None)."""
-        if self.render_mode is None:
-            return None
-        text = self._core.render_frame(0)
-        if self.render_mode == "human":
-            # The human mode of a text environment: there is no window to draw in.
-            sys.stdout.write(text + "\n")
-            return None
-        return text
-
-    def close(self) -> None:
-        """Nothing to release."""
+    def _text_frame(self) -> str:
+        return self._core.render_frame(0)
 
 
 def parallel_env(**kwargs: Any) -> MultiVenueParallelEnv:
