@@ -30,10 +30,25 @@ from mm_gym.multivenue.core import MultiVenueCore
 from mm_gym.multivenue.env import _checked_actions, _first, _VenueCores
 from mm_gym.policy import PolicyContext
 
-__all__ = ["MultiVenueParallelEnv", "parallel_env"]
+__all__ = ["MultiVenueParallelEnv", "TwoMakerCores", "parallel_env"]
 
 
-class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
+class TwoMakerCores(_VenueCores):
+    """How the two-maker multi-venue envs build their markets: ``two_makers=True``.
+
+    Takes ``mm2_latency`` (and ``action_form``) out of the overrides for
+    :class:`~mm_gym.multivenue.MultiVenueCore`.
+    """
+
+    _OPTIONS = ("action_form", "mm2_latency")
+
+    def _new_core(
+        self, market: MarketConfig, env_config: EnvConfig, venues: Any, n: int, **options: Any
+    ) -> MultiVenueCore:
+        return MultiVenueCore(market, env_config, venues, n, two_makers=True, **options)
+
+
+class MultiVenueParallelEnv(TwoMakerCores, ParallelEnv):
     """Two learning market makers, ``"mm1"`` and ``"mm2"``, quoting one asset on several venues.
 
     Description:
@@ -94,7 +109,6 @@ class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
         "render_fps": 20,
         "is_parallelizable": True,
     }
-    _OPTIONS = ("action_form", "mm2_latency")
 
     def __init__(
         self,
@@ -131,11 +145,6 @@ class MultiVenueParallelEnv(_VenueCores, ParallelEnv):
             dtype=np.float32,
         )
         self._np_random: np.random.Generator | None = None
-
-    def _new_core(
-        self, market: MarketConfig, env_config: EnvConfig, venues: Any, n: int, **options: Any
-    ) -> MultiVenueCore:
-        return MultiVenueCore(market, env_config, venues, n, two_makers=True, **options)
 
     def observation_space(self, agent: str) -> spaces.Space[Any]:
         """The observation space of ``agent`` (the same object on every call)."""
