@@ -313,11 +313,13 @@ class TwoMakerVectorEnv(CoreEnvMixin, TwoMakerSeats):
 
 
 def _interleave(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """Two makers' batched info dicts ``(n,)`` as one ``(2n,)`` dict in seat order."""
+    """Two makers' batched info dicts ``(n, ...)`` as one ``(2n, ...)`` dict in seat order."""
     out: dict[str, Any] = {}
     for key, value in a.items():
         if isinstance(value, dict):
             out[key] = _interleave(value, b[key])
         else:
-            out[key] = np.stack([np.asarray(value), np.asarray(b[key])], axis=1).reshape(-1)
+            first = np.asarray(value)  # (n, ...): market i's rows go to seats 2i and 2i + 1
+            both = np.stack([first, np.asarray(b[key])], axis=1)
+            out[key] = both.reshape(-1, *first.shape[1:])
     return out
