@@ -88,3 +88,14 @@ def test_bad_multivenue_pair_settings_are_one_line_before_any_folder(tmp_path, c
     err = capsys.readouterr().err.strip()
     assert says in err and err.count("\n") == 0
     assert not any(tmp_path.iterdir())
+
+
+def test_one_shared_policy_trains_on_both_seats_of_the_multivenue_market(tmp_path):
+    run = _run(tmp_path, "shared", "--share-policy", "--total-timesteps", "256")
+    meta = json.loads((run / "metadata.json").read_text())
+    assert meta["status"] == "completed" and meta["feature_names"][-1] == "agent_id"
+    policy = load_policy(run)
+    env = MultiVenueVectorEnv(2, horizon_steps=20)  # no seat feature: read from the context
+    obs, _ = env.reset(seed=[4, 5])
+    policy.reset(np.random.default_rng(0), env.policy_context())
+    assert policy.act(obs).shape == (2, 6)
