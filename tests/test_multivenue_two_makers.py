@@ -7,44 +7,14 @@ import pickle
 import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
+from helpers import assert_same_seat_info, assert_seats_equal_parallel, seat_info
 
 import mm_gym
 from mm_gym.config import ConfigError
-from mm_gym.envs.parallel import AGENTS
 from mm_gym.multivenue import MultiVenueTwoMakerVectorEnv, parallel_env
 from mm_gym.policy import AGENT_ID_FEATURE
 
 KW = {"horizon_steps": 25}
-
-
-def _flat(info: dict, s: int) -> dict:
-    """Seat ``s``'s entries of a batched info dict (nested dicts flattened, masks left out)."""
-    out = {}
-    for key, value in info.items():
-        if key.startswith("_"):
-            continue
-        if isinstance(value, dict):
-            out.update({f"{key}.{a}": v[s] for a, v in value.items() if not a.startswith("_")})
-        else:
-            out[key] = value[s]
-    return out
-
-
-def _flat_single(info: dict) -> dict:
-    out = {}
-    for key, value in info.items():
-        if isinstance(value, dict):
-            out.update({f"{key}.{a}": v for a, v in value.items()})
-        else:
-            out[key] = value
-    return out
-
-
-def _assert_same_info(batched: dict, s: int, single: dict) -> None:
-    a, b = _flat(batched, s), _flat_single(single)
-    assert a.keys() == b.keys()
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
 @pytest.mark.parametrize(
@@ -55,36 +25,10 @@ def _assert_same_info(batched: dict, s: int, single: dict) -> None:
 def test_seats_equal_the_parallel_env_market_by_market_across_autoresets(kwargs) -> None:
     n = 3
     venv = MultiVenueTwoMakerVectorEnv(n, **KW, **kwargs)
+    assert len(venv.feature_names) == venv.single_observation_space.shape[0]
     pars = [parallel_env(**KW, **kwargs) for _ in range(n)]
-    obs, info = venv.reset(seed=11)
-    assert venv.num_envs == 2 * n and obs.shape == (2 * n, len(venv.feature_names))
-    for i, p in enumerate(pars):
-        o, inf = p.reset(seed=11 + i)
-        for k, agent in enumerate(AGENTS):
-            np.testing.assert_array_equal(obs[2 * i + k], o[agent])
-            _assert_same_info(info, 2 * i + k, inf[agent])
-    rng = np.random.default_rng(0)
-    pending = np.zeros(n, bool)  # NEXT_STEP: the step after an end resets instead
-    ends = 0
-    for _ in range(2 * KW["horizon_steps"] + 10):  # into a third episode
-        a = rng.uniform(-1.0, 1.0, venv.action_space.shape)
-        obs, reward, term, trunc, info = venv.step(a)
-        for i, p in enumerate(pars):
-            if pending[i]:
-                o, inf = p.reset()  # the parallel env's next episode (its own seeding rule)
-                r, done = dict.fromkeys(AGENTS, 0.0), False
-            else:
-                o, r, te, _, inf = p.step({agent: a[2 * i + k] for k, agent in enumerate(AGENTS)})
-                done = te["mm1"]
-            for k, agent in enumerate(AGENTS):
-                s = 2 * i + k
-                np.testing.assert_array_equal(obs[s], o[agent])
-                assert reward[s] == r[agent]
-                assert bool(term[s]) == done and not trunc[s]
-                _assert_same_info(info, s, inf[agent])
-            pending[i] = done
-            ends += done
-    assert ends == 2 * n
+    steps = 2 * KW["horizon_steps"] + 10  # into a third episode
+    assert assert_seats_equal_parallel(venv, pars, 11, steps, assert_same_seat_info) == 2 * n
 
 
 def _trajectory(venv: MultiVenueTwoMakerVectorEnv, seed, market: int, steps: int = 40) -> list:
@@ -198,12 +142,7 @@ def test_bad_input_names_what_is_wrong() -> None:
         venv.step(bad)
     with pytest.raises(ValueError, match="options key 'seed_offset' is not valid"):
         venv.reset(options={"seed_offset": 1})
-    with pytest.raises(ValueError, match="both seats"):
-        venv.reset(options={"reset_mask": np.array([True, False, False, False])})
-    with pytest.raises(ValueError, match="expected 2"):
-        venv.reset(seed=[1, 2, 3])
-    seats, _ = venv.reset(seed=[5, 99, 6, 98])  # one per seat: market i takes seat 2i's
-    np.testing.assert_array_equal(seats, venv.reset(seed=[5, 6])[0])
+    # seeds and reset_mask per seat: TwoMakerSeats, tested with TwoMakerVectorEnv
     with pytest.raises(ValueError, match=r"agent=.*'mm3'.*\['mm1', 'mm2'\]"):
         venv.policy_context("mm3")
 
@@ -222,7 +161,7 @@ def test_a_pickled_env_continues_exactly() -> None:
         for x, y in zip(got[:4], want[:4], strict=True):
             np.testing.assert_array_equal(x, y)
         for s in range(4):
-            a, b = _flat(got[4], s), _flat(want[4], s)
+            a, b = seat_info(got[4], s), seat_info(want[4], s)
             assert a.keys() == b.keys()
             for key in a:
                 np.testing.assert_array_equal(a[key], b[key], err_msg=key)
