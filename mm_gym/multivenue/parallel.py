@@ -1,7 +1,9 @@
 """``MultiVenueParallelEnv``: two learning makers on one multi-venue asset (PettingZoo API).
 
 ``mm_gym.multivenue.parallel_env(...)`` makes it, as ``mm_gym.parallel_env(...)`` makes the
-single-venue :class:`~mm_gym.envs.parallel.MarketMakingParallelEnv`.
+single-venue :class:`~mm_gym.envs.parallel.MarketMakingParallelEnv`. Its batched form, ``n``
+markets as ``2n`` seats of one vector env, is
+:class:`~mm_gym.multivenue.two_makers.MultiVenueTwoMakerVectorEnv`.
 """
 
 from __future__ import annotations
