@@ -2,7 +2,8 @@
 
 The learner quotes as mm1 in ``mm_gym/MarketMaking-v1`` (default preset) against the default
 rival (or, with ``--env-id mm_gym/MultiVenue-v0``, on every venue of one asset: a bid and an
-ask per venue, mm2 each venue's built-in rival), on the native batched vector env (all markets
+ask per venue, mm2 each venue's built-in rival, or with ``--learners mm1,mm2`` a second
+learner), on the native batched vector env (all markets
 stepped in one compiled call) through the SB3 adapter of :mod:`agents`, with running
 normalisation of observations and rewards. The run folder ``runs/<name>/`` receives:
 
@@ -53,6 +54,7 @@ Examples:
     python train.py --env-id mm_gym/MultiVenue-v0 --total-timesteps 3e7  # three venues
     python train.py --learners mm1,mm2 --run-name pair  # two networks: runs/pair/mm1, mm2
     python train.py --learners mm1,mm2 --league  # ... against a league of opponents
+    python train.py --env-id mm_gym/MultiVenue-v0 --learners mm1,mm2  # both makers, 3 venues
     python train.py --resume runs/ppo_s1 --total-timesteps 4000000
     python train.py --seeds 0-9 --ray            # ten runs as Ray tasks, then their aggregate
 """
@@ -172,7 +174,8 @@ class Args:
         metadata={
             "help": "order-book environment id: mm_gym/MarketMaking-v1 (preset default), "
             "MeanReverting-v1, Trending-v1, Volatile-v1, Switching-v1, ShockHeavy-v1, Hawkes-v1, "
-            "or MultiVenue-v0 (one asset on several venues; mm2 builtin only) (each "
+            "or MultiVenue-v0 (one asset on several venues; mm2 the built-in rival, or a second "
+            "learner with --learners mm1,mm2) (each "
             "mm_gym/...; not AS2008-v1, which has no book)"
         },
     )
@@ -216,7 +219,7 @@ class Args:
             "help": "who learns: mm1 (against --rival), or mm1,mm2: both makers of every market "
             "learn at once (--n-envs counts markets), each with its own network "
             "(runs/<name>/mm1/, mm2/; --total-timesteps counts market steps), or with "
-            "--share-policy one network for both seats"
+            "--share-policy one network for both seats; on MultiVenue-v0 too (mm2_latency=...)"
         },
     )
     share_policy: bool = field(

@@ -96,17 +96,23 @@ def two_maker_env(
     *,
     agent_id: bool,
 ) -> MarketMakingSB3VecEnv:
-    """The SB3 adapter of a :class:`~mm_gym.envs.two_makers.TwoMakerVectorEnv` of ``env_id``.
+    """The SB3 adapter of the two-maker vector env of ``env_id``.
 
-    ``env_id``'s registered keywords (its preset) with ``env_kwargs`` on top; ``agent_id``
-    appends the seat feature.
+    :class:`~mm_gym.envs.two_makers.TwoMakerVectorEnv` for a book env id,
+    :class:`~mm_gym.multivenue.MultiVenueTwoMakerVectorEnv` for a multi-venue one; ``env_id``'s
+    registered keywords (its preset) with ``env_kwargs`` on top; ``agent_id`` appends the seat
+    feature.
     """
+    from mm_gym import MULTI_VENUE_ENV_IDS
     from mm_gym.envs.two_makers import TwoMakerVectorEnv
 
     spec = gym.spec(env_id)
     kwargs = {**spec.kwargs, **dict(env_kwargs or {})}
     preset = kwargs.pop("preset", "default")
-    native = TwoMakerVectorEnv(n_markets, preset, agent_id=agent_id, **kwargs)
+    kind: Any = TwoMakerVectorEnv
+    if env_id in MULTI_VENUE_ENV_IDS:
+        from mm_gym.multivenue import MultiVenueTwoMakerVectorEnv as kind
+    native = kind(n_markets, preset, agent_id=agent_id, **kwargs)
     return MarketMakingSB3VecEnv(native)
 
 

@@ -155,10 +155,11 @@ def evaluate_run(
     env the baselines are the multi-venue ones, played by the multi-venue tournament
     (:func:`agents.compare.compare_multivenue`).
     """
-    from agents.train_settings import eval_baselines, independent_learners
+    from agents.train_settings import TWO_MAKER_KEYS, eval_baselines, independent_learners
     from mm_gym.rewards import REWARD_KEYS
 
-    eval_overrides = {k: v for k, v in overrides.items() if k not in REWARD_KEYS}
+    left_out = (*REWARD_KEYS, *TWO_MAKER_KEYS)  # the final table plays as mm1, against mm2
+    eval_overrides = {k: v for k, v in overrides.items() if k not in left_out}
     baselines = eval_baselines(args)
     if independent_learners(args):  # each learner's table, its policy played as mm1
         tables = {}

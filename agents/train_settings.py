@@ -168,6 +168,10 @@ def eval_baselines(args: Any) -> list[str]:
 LEARNERS = ("mm1", "mm1,mm2")
 """The values of ``--learners``."""
 
+TWO_MAKER_KEYS = ("mm2_latency",)
+"""Env overrides only the two-maker envs take (``--learners mm1,mm2`` on a multi-venue env):
+left out where the run builds a one-maker env (the memory check, the final table)."""
+
 
 def two_learners(args: Any) -> bool:
     """Whether both makers learn (``--learners mm1,mm2``)."""
@@ -191,7 +195,7 @@ def seats_per_market(args: Any) -> int:
 def check_learners(args: Any, fail: Fail) -> None:
     """``--learners`` / ``--share-policy``: a known value, and a combination train.py runs.
 
-    Both makers learning takes a single-venue book env and no ``--rival`` (mm2 is the second
+    Both makers learning takes a book or multi-venue env and no ``--rival`` (mm2 is the second
     learner); ``--share-policy`` makes one network for both seats, else each maker has its own
     (:mod:`agents.learner_pair`).
     """
@@ -203,10 +207,11 @@ def check_learners(args: Any, fail: Fail) -> None:
         if args.share_policy:
             fail("share_policy=True needs --learners mm1,mm2 (a policy shared by both makers)")
         return
-    if args.env_id not in mm_gym.BOOK_ENV_IDS:
+    two_maker_ids = mm_gym.BOOK_ENV_IDS + mm_gym.MULTI_VENUE_ENV_IDS
+    if args.env_id not in two_maker_ids:
         fail(
             f"learners=mm1,mm2 on env_id={excerpt(args.env_id)}: both makers learn on the "
-            f"single-venue book envs only: {list(mm_gym.BOOK_ENV_IDS)}"
+            f"book and multi-venue envs only: {list(two_maker_ids)}"
         )
     if args.rival != "builtin":
         fail(
@@ -292,6 +297,11 @@ def check_league(args: Any, fail: Fail) -> None:
             "league=True needs --learners mm1,mm2 without --share-policy (two networks, each "
             "with its own opponents)"
         )
+    if is_multivenue(args.env_id):
+        fail(
+            f"league=True on {args.env_id}: the league's opponents are single-venue policies; "
+            "train two learners there without --league"
+        )
     current, power = float(args.league_current), float(args.league_pfsp_power)
     if not (math.isfinite(current) and 0.0 <= current <= 1.0):
         fail(f"league_current={current!r} must be a finite number in [0, 1] (a probability)")
@@ -340,6 +350,8 @@ def check_env_and_memory(args: Any, overrides: dict[str, Any], fail: Fail) -> No
             args.env_id, num_envs=n, vectorization_mode="vector_entry_point", **overrides
         ).unwrapped
 
+    if two_learners(args):  # the one-maker env has no mm2 options; new_model checks them
+        overrides = {k: v for k, v in overrides.items() if k not in TWO_MAKER_KEYS}
     try:
         one, three = markets(1), markets(3)
     except (ValueError, KeyError, TypeError, gym.error.Error) as exc:

@@ -22,8 +22,9 @@ __all__ = ["AGENT_ID_FEATURE", "PolicyContext", "QuotingPolicy"]
 
 
 AGENT_ID_FEATURE = "agent_id"
-"""The seat feature of :class:`~mm_gym.envs.two_makers.TwoMakerVectorEnv` (``agent_id=True``):
-0.0 for mm1, 1.0 for mm2."""
+"""The seat feature of :class:`~mm_gym.envs.two_makers.TwoMakerVectorEnv` and
+:class:`~mm_gym.multivenue.two_makers.MultiVenueTwoMakerVectorEnv` (``agent_id=True``): 0.0 for
+mm1, 1.0 for mm2."""
 
 
 @dataclass(frozen=True)

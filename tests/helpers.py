@@ -103,3 +103,76 @@ def assert_quotes_rest_latency_later(market, steps: int, period: int, latency: d
             else:
                 assert (o.tick[0, k, 0], o.tick[0, k, 1]) == sent[t - lag], (k, t)
                 assert o.size[0, k, 0] == 1 and o.size[0, k, 1] == 1, (k, t)
+
+
+def assert_seats_equal_parallel(venv, pars, seed: int, steps: int, same_info) -> int:
+    """A two-maker vector env's seats (NEXT_STEP) step as its parallel envs ``pars`` do.
+
+    ``pars[i]`` is reset with ``seed + i``; random actions for ``steps`` steps across the
+    episodes' ends (a parallel env that ended is reset where ``venv`` autoresets its market):
+    seat ``2i + k``'s observations, rewards and flags equal agent ``k``'s of ``pars[i]`` bit for
+    bit, and ``same_info(batched_info, seat, agent_info)`` checks the infos. Returns the number
+    of episodes that ended.
+    """
+    agents = ("mm1", "mm2")
+    obs, info = venv.reset(seed=seed)
+    assert venv.num_envs == 2 * len(pars) and obs.shape[0] == venv.num_envs
+    for i, p in enumerate(pars):
+        o, inf = p.reset(seed=seed + i)
+        for k, agent in enumerate(agents):
+            np.testing.assert_array_equal(obs[2 * i + k], o[agent])
+            same_info(info, 2 * i + k, inf[agent])
+    rng = np.random.default_rng(0)
+    pending = np.zeros(len(pars), bool)  # NEXT_STEP: the step after an end resets instead
+    ends = 0
+    for _ in range(steps):
+        a = rng.uniform(-1.0, 1.0, venv.action_space.shape)
+        obs, reward, term, trunc, info = venv.step(a)
+        for i, p in enumerate(pars):
+            if pending[i]:
+                o, inf = p.reset()  # the parallel env's next episode (its own seed rule)
+                r, done = dict.fromkeys(agents, 0.0), False
+            else:
+                o, r, te, _, inf = p.step({agent: a[2 * i + k] for k, agent in enumerate(agents)})
+                done = te["mm1"]
+            for k, agent in enumerate(agents):
+                s = 2 * i + k
+                np.testing.assert_array_equal(obs[s], o[agent])
+                assert reward[s] == r[agent]
+                assert bool(term[s]) == done and not trunc[s]
+                same_info(info, s, inf[agent])
+            pending[i] = done
+            ends += done
+    return ends
+
+
+def seat_info(info: dict, s: int) -> dict:
+    """Seat ``s``'s entries of a batched info dict (nested dicts flattened, masks left out)."""
+    out = {}
+    for key, value in info.items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, dict):
+            out.update({f"{key}.{a}": v[s] for a, v in value.items() if not a.startswith("_")})
+        else:
+            out[key] = value[s]
+    return out
+
+
+def flat_info(info: dict) -> dict:
+    """One env's info dict with nested dicts flattened (``"reward_components.pnl"``)."""
+    out = {}
+    for key, value in info.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{a}": v for a, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def assert_same_seat_info(batched: dict, s: int, single: dict) -> None:
+    """Seat ``s`` of a two-maker vector env's ``batched`` info equals ``single`` bit for bit."""
+    a, b = seat_info(batched, s), flat_info(single)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)

@@ -62,8 +62,8 @@ def test_the_shared_policy_plays_mm1_in_the_single_env(tmp_path):
         (["--learners", "mm1,mm2", "--share-policy", "--rival", "fixed_spread"], "second learner"),
         (["--learners", "mm1,mm2", "--share-policy", "--n-envs", "2", "--batch-size", "65"],
          "batch_size=65 must be <= n_envs * 2 * n_steps = 64"),
-        (["--learners", "mm1,mm2", "--share-policy", "--env-id", "mm_gym/MultiVenue-v0"],
-         "single-venue book envs only"),
+        (["--learners", "mm1,mm2", "--share-policy", "--env-id", "mm_gym/Portfolio-v0"],
+         "not a trainable environment"),
     ],
 )  # fmt: skip
 def test_bad_learner_settings_are_one_line_before_any_folder(tmp_path, capsys, extra, says):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
+from helpers import assert_same_seat_info, assert_seats_equal_parallel
 
 import mm_gym
 from mm_gym.config import ConfigError
-from mm_gym.envs.parallel import AGENTS, MarketMakingParallelEnv
+from mm_gym.envs.parallel import MarketMakingParallelEnv
 from mm_gym.envs.two_makers import AGENT_ID_FEATURE, TwoMakerVectorEnv
 
 KW = {"horizon_steps": 30}
@@ -18,65 +19,14 @@ def _actions(rng: np.random.Generator, n_seats: int) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, (n_seats, 2))
 
 
-def _flat(info: dict, k: int) -> dict:
-    """Seat ``k``'s scalars of a batched info dict (nested dicts flattened with a prefix)."""
-    out = {}
-    for key, value in info.items():
-        if key.startswith("_"):
-            continue
-        if isinstance(value, dict):
-            out.update(
-                {f"{key}.{a}": float(v[k]) for a, v in value.items() if not a.startswith("_")}
-            )
-        else:
-            out[key] = float(value[k])
-    return out
-
-
-def _flat_single(info: dict) -> dict:
-    out = {}
-    for key, value in info.items():
-        if isinstance(value, dict):
-            out.update({f"{key}.{a}": float(v) for a, v in value.items()})
-        else:
-            out[key] = float(value)
-    return out
-
-
 def test_seats_equal_the_parallel_env_market_by_market_across_autoresets():
     n = 3
     venv = TwoMakerVectorEnv(n, **KW)
+    assert len(venv.feature_names) == venv.single_observation_space.shape[0]
     pars = [MarketMakingParallelEnv(**KW) for _ in range(n)]
-    obs, info = venv.reset(seed=7)
-    assert obs.shape == (2 * n, len(venv.feature_names)) and venv.num_envs == 2 * n
-    singles = [p.reset(seed=7 + i) for i, p in enumerate(pars)]
-    for i, (o, inf) in enumerate(singles):
-        for k, agent in enumerate(AGENTS):
-            np.testing.assert_array_equal(obs[2 * i + k], o[agent])
-            assert _flat(info, 2 * i + k) == _flat_single(inf[agent])
-    rng = np.random.default_rng(0)
-    ended_seen = 0
-    pending = np.zeros(n, bool)  # NEXT_STEP: the step after an end resets instead
-    for _ in range(75):  # two and a half episodes
-        a = _actions(rng, 2 * n)
-        obs, reward, term, trunc, info = venv.step(a)
-        for i, p in enumerate(pars):
-            if pending[i]:
-                o, inf = p.reset()  # the parallel env's next episode (its own seed rule)
-                r = dict.fromkeys(AGENTS, 0.0)
-                done = False
-            else:
-                o, r, te, _, inf = p.step({agent: a[2 * i + k] for k, agent in enumerate(AGENTS)})
-                done = te["mm1"]
-            for k, agent in enumerate(AGENTS):
-                s = 2 * i + k
-                np.testing.assert_array_equal(obs[s], o[agent])
-                assert reward[s] == r[agent]
-                assert bool(term[s]) == done and not trunc[s]
-                assert _flat(info, s) == _flat_single(inf[agent])
-            pending[i] = done
-            ended_seen += done
-    assert ended_seen == 2 * n
+
+    # 75 steps: two and a half episodes
+    assert assert_seats_equal_parallel(venv, pars, 7, 75, assert_same_seat_info) == 2 * n
 
 
 def test_both_seats_trade_in_one_book_and_cash_is_conserved():

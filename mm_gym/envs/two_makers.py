@@ -31,12 +31,115 @@ from mm_gym.envs.seeding import check_options, check_seeds
 from mm_gym.envs.vector_base import BatchStep, NativeVectorEnv, check_num_envs
 from mm_gym.policy import AGENT_ID_FEATURE, PolicyContext
 
-__all__ = ["AGENT_ID_FEATURE", "TwoMakerVectorEnv"]
+__all__ = ["AGENT_ID_FEATURE", "TwoMakerSeats", "TwoMakerVectorEnv", "check_agent_id"]
+
+
+def check_agent_id(agent_id: Any) -> None:
+    """Refuse an ``agent_id`` that is not a bool.
+
+    Raises:
+        ConfigError: Naming the value.
+    """
+    if not isinstance(agent_id, (bool, np.bool_)):
+        raise ConfigError(f"agent_id={excerpt(agent_id)} must be True or False")
+
 
 _KWARGS = ("num_markets", "agent_id", "reward_info", "autoreset_mode", "max_episode_steps")
 
 
-class TwoMakerVectorEnv(CoreEnvMixin, NativeVectorEnv):
+class TwoMakerSeats(NativeVectorEnv):
+    """What the two-maker vector envs share: seat ``2i + k`` is maker ``k`` of market ``i``.
+
+    :class:`TwoMakerVectorEnv` (one venue) and
+    :class:`~mm_gym.multivenue.two_makers.MultiVenueTwoMakerVectorEnv` (several venues) check
+    their reset's seeds and ``reset_mask``, map markets to seats and truncate markets here
+    (the class docstring of :class:`TwoMakerVectorEnv` states the rules). Subclasses set
+    ``num_markets``.
+    """
+
+    num_markets: int
+    agent_id: bool
+    _obs: np.ndarray
+    _stepping_markets: np.ndarray
+    feature_names: tuple[str, ...]
+
+    def _init_seats(
+        self, names: tuple[str, ...], obs: spaces.Box, act: spaces.Space[Any], agent_id: bool
+    ) -> None:
+        """Set the seats' names, features and spaces from one maker's (after ``_init_batch``).
+
+        ``agent_id`` appends :data:`AGENT_ID_FEATURE` (0 mm1, 1 mm2) to ``names`` and ``obs``;
+        :attr:`_obs` ``(num_markets, 2, d)`` then holds the seat column already.
+        """
+        self.seat_names: tuple[str, ...] = AGENTS  # seat 2i + k is maker seat_names[k]
+        self.agent_id = bool(agent_id)
+        if self.agent_id:
+            names = (*names, AGENT_ID_FEATURE)
+            obs = spaces.Box(
+                np.append(obs.low, np.float32(0.0)),
+                np.append(obs.high, np.float32(1.0)),
+                dtype=np.float32,
+            )
+        self.feature_names = names
+        self.single_observation_space = obs
+        self.single_action_space = act
+        self.observation_space = batch_space(obs, self.num_envs)
+        self.action_space = batch_space(act, self.num_envs)
+        self._obs = np.zeros((self.num_markets, 2, len(names)), np.float32)
+        if self.agent_id:
+            self._obs[:, 1, -1] = 1.0
+        self._stepping_markets = np.ones(self.num_markets, np.bool_)
+
+    def _seat_infos(self, per_maker: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """mm1's and mm2's batched infos ``(num_markets,)`` as one dict in seat order."""
+        return _interleave(per_maker[0], per_maker[1])
+
+    def _seat_context(self, context: PolicyContext) -> PolicyContext:
+        """``context`` with the seats' ``feature_names`` (:data:`AGENT_ID_FEATURE` last if set)."""
+        return replace(context, feature_names=self.feature_names) if self.agent_id else context
+
+    def _seat_mask(self, markets: np.ndarray) -> np.ndarray:
+        return np.repeat(markets, 2)
+
+    def _check_reset(
+        self, seed: Any, options: dict[str, Any] | None, who: str
+    ) -> tuple[int | list[int | None] | None, np.ndarray | None]:
+        """Seeds and ``reset_mask`` per market (the class docstring's seeding rule).
+
+        Raises:
+            TypeError: On a seed of the wrong type, ``options`` not a dict, or a ``reset_mask``
+                that is not a bool array.
+            ValueError: On an options key other than ``reset_mask``, a seed out of range or a
+                list neither ``num_markets`` nor ``num_envs`` long, a ``reset_mask`` of the
+                wrong shape, with no True entry, or whose two seats of a market disagree.
+            RuntimeError: On a masked reset before the first full one.
+        """
+        check_options(options, who, ("reset_mask",))
+        if isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, (str, bytes)):
+            if len(seed) == self.num_envs:  # one per seat (SB3's VecEnv.seed): seat 2i's
+                seed = list(seed)[0::2]
+        checked = check_seeds(seed, self.num_markets, who)
+        seats = self._reset_mask(options, who)
+        if seats is None:
+            return checked, None
+        if not np.array_equal(seats[0::2], seats[1::2]):
+            raise ValueError(
+                f"{who}: options['reset_mask'] must hold both seats of a market alike "
+                f"(seats 2i and 2i+1 are market i's); got {excerpt(seats)}"
+            )
+        markets = seats[0::2]
+        if not self._started and not markets.all():
+            raise RuntimeError(f"{who}: a reset_mask needs a first reset() of every market")
+        return checked, markets
+
+    def _truncated(self, steps: np.ndarray) -> np.ndarray:
+        """Per market (``(num_markets,)``), unlike the base's per sub-environment flags."""
+        if self.max_episode_steps is None:
+            return np.zeros(self.num_markets, np.bool_)
+        return steps >= self.max_episode_steps
+
+
+class TwoMakerVectorEnv(CoreEnvMixin, TwoMakerSeats):
     """Both makers of ``num_markets`` markets, one seat (sub-environment) per maker and market.
 
     Seat ``2 * i + k`` is maker ``k`` (0 ``"mm1"``, 1 ``"mm2"``, :data:`AGENTS`) of market
@@ -94,8 +197,7 @@ class TwoMakerVectorEnv(CoreEnvMixin, NativeVectorEnv):
     ) -> None:
         """Build the markets; see the class docstring for the arguments."""
         n = check_num_envs(num_markets)
-        if not isinstance(agent_id, (bool, np.bool_)):
-            raise ConfigError(f"agent_id={excerpt(agent_id)} must be True or False")
+        check_agent_id(agent_id)
         if "rival" in overrides and not isinstance(overrides["rival"], Mapping):
             raise ConfigError(
                 f"rival={excerpt(overrides['rival'])}: {type(self).__name__} has no rival "
@@ -113,29 +215,15 @@ class TwoMakerVectorEnv(CoreEnvMixin, NativeVectorEnv):
         flat = check_reward_info(reward_info)
         self._init_batch(2 * n, autoreset_mode, max_episode_steps, None)
         self.num_markets = n
-        self.seat_names: tuple[str, ...] = AGENTS  # seat 2i + k is maker seat_names[k]
         self.market_config = market
         self.env_config = envc
         self._core = MarketCore(market, envc, n, builtin_rival=False, flat_reward_info=flat)
-        self.agent_id = bool(agent_id)
-        names = self._core.feature_names
-        base = make_observation_space(names)
-        if self.agent_id:
-            names = (*names, AGENT_ID_FEATURE)
-            base = spaces.Box(
-                np.append(base.low, np.float32(0.0)),
-                np.append(base.high, np.float32(1.0)),
-                dtype=np.float32,
-            )
-        self.feature_names: tuple[str, ...] = names
-        self.single_observation_space = base
-        self.single_action_space = make_action_space(envc)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._obs = np.zeros((n, 2, len(names)), np.float32)
-        if self.agent_id:
-            self._obs[:, 1, -1] = 1.0
-        self._stepping_markets = np.ones(n, np.bool_)
+        self._init_seats(
+            self._core.feature_names,
+            make_observation_space(self._core.feature_names),
+            make_action_space(envc),
+            agent_id,
+        )
 
     # ------------------------------------------------------------------ seats <-> markets
     def _observations(self) -> np.ndarray:
@@ -156,42 +244,7 @@ class TwoMakerVectorEnv(CoreEnvMixin, NativeVectorEnv):
             )
             for k in range(2)
         ]
-        return _interleave(per_maker[0], per_maker[1])
-
-    def _seat_mask(self, markets: np.ndarray) -> np.ndarray:
-        return np.repeat(markets, 2)
-
-    # ------------------------------------------------------------------ the vector API
-    def _check_reset(
-        self, seed: Any, options: dict[str, Any] | None, who: str
-    ) -> tuple[int | list[int | None] | None, np.ndarray | None]:
-        """Seeds and ``reset_mask`` per market (the class docstring's seeding rule).
-
-        Raises:
-            TypeError: On a seed of the wrong type, ``options`` not a dict, or a ``reset_mask``
-                that is not a bool array.
-            ValueError: On an options key other than ``reset_mask``, a seed out of range or a
-                list neither ``num_markets`` nor ``num_envs`` long, a ``reset_mask`` of the
-                wrong shape, with no True entry, or whose two seats of a market disagree.
-            RuntimeError: On a masked reset before the first full one.
-        """
-        check_options(options, who, ("reset_mask",))
-        if isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, (str, bytes)):
-            if len(seed) == self.num_envs:  # one per seat (SB3's VecEnv.seed): seat 2i's
-                seed = list(seed)[0::2]
-        checked = check_seeds(seed, self.num_markets, who)
-        seats = self._reset_mask(options, who)
-        if seats is None:
-            return checked, None
-        if not np.array_equal(seats[0::2], seats[1::2]):
-            raise ValueError(
-                f"{who}: options['reset_mask'] must hold both seats of a market alike "
-                f"(seats 2i and 2i+1 are market i's); got {excerpt(seats)}"
-            )
-        markets = seats[0::2]
-        if not self._started and not markets.all():
-            raise RuntimeError(f"{who}: a reset_mask needs a first reset() of every market")
-        return checked, markets
+        return self._seat_infos(per_maker)
 
     def _reset_batch(
         self, seed: int | list[int | None] | None, markets: np.ndarray | None
@@ -247,21 +300,12 @@ class TwoMakerVectorEnv(CoreEnvMixin, NativeVectorEnv):
         infos = self._masked(self._infos(components, pnl))
         return self._observations(), seat_reward, seat_terminated, seat_truncated, infos
 
-    def _truncated(self, steps: np.ndarray) -> np.ndarray:
-        """Per market (``(num_markets,)``), unlike the base's per sub-environment flags."""
-        if self.max_episode_steps is None:
-            return np.zeros(self.num_markets, np.bool_)
-        return steps >= self.max_episode_steps
-
     def policy_context(self, maker: str = "mm1") -> PolicyContext:
         """The :class:`~mm_gym.policy.PolicyContext` of ``maker``'s seats.
 
         With ``agent_id=True`` its ``feature_names`` end with :data:`AGENT_ID_FEATURE`.
         """
-        context = super().policy_context(maker)
-        if self.agent_id:
-            context = replace(context, feature_names=self.feature_names)
-        return context
+        return self._seat_context(super().policy_context(maker))
 
     def __repr__(self) -> str:
         """``TwoMakerVectorEnv(preset, num_markets=N)``."""
@@ -269,11 +313,13 @@ class TwoMakerVectorEnv(CoreEnvMixin, NativeVectorEnv):
 
 
 def _interleave(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """Two makers' batched info dicts ``(n,)`` as one ``(2n,)`` dict in seat order."""
+    """Two makers' batched info dicts ``(n, ...)`` as one ``(2n, ...)`` dict in seat order."""
     out: dict[str, Any] = {}
     for key, value in a.items():
         if isinstance(value, dict):
             out[key] = _interleave(value, b[key])
         else:
-            out[key] = np.stack([np.asarray(value), np.asarray(b[key])], axis=1).reshape(-1)
+            first = np.asarray(value)  # (n, ...): market i's rows go to seats 2i and 2i + 1
+            both = np.stack([first, np.asarray(b[key])], axis=1)
+            out[key] = both.reshape(-1, *first.shape[1:])
     return out

@@ -13,7 +13,9 @@ every venue (or, with ``action_form="routed"``, one quote sized over the venues 
 vector: :mod:`mm_gym.multivenue.routing`); its inventory limit binds on its inventory summed
 over the venues, which is marked at the consolidated mid. mm2 is each venue's built-in rival;
 :func:`parallel_env` makes the PettingZoo form where mm2 is a second learner quoting per venue
-like mm1 (:class:`MultiVenueParallelEnv`).
+like mm1 (:class:`MultiVenueParallelEnv`), and :class:`MultiVenueTwoMakerVectorEnv` its batched
+form, both makers of ``n`` markets as the ``2n`` seats of one vector env (as
+:class:`mm_gym.TwoMakerVectorEnv` on one venue).
 """
 
 from mm_gym.multivenue.config import (
@@ -29,6 +31,7 @@ from mm_gym.multivenue.env import MultiVenueEnv, MultiVenueVectorEnv
 from mm_gym.multivenue.market import MultiVenueMarket
 from mm_gym.multivenue.parallel import MultiVenueParallelEnv, parallel_env
 from mm_gym.multivenue.routing import ACTION_FORMS, allocate_lots, route_weights
+from mm_gym.multivenue.two_makers import MultiVenueTwoMakerVectorEnv
 
 __all__ = [
     "ACTION_FORMS",
@@ -38,6 +41,7 @@ __all__ = [
     "MultiVenueEnv",
     "MultiVenueMarket",
     "MultiVenueParallelEnv",
+    "MultiVenueTwoMakerVectorEnv",
     "MultiVenueVectorEnv",
     "VenueConfig",
     "allocate_lots",

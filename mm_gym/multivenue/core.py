@@ -216,6 +216,7 @@ class MultiVenueCore(MultiVenueMarket):
             tick_size=float(self.market_config.tick_size),
             quote_size_lots=int(self.quote_size),
             action_mapping=self.mapping,
+            maker=("mm1", "mm2")[maker],
         )
 
     def step_count(self) -> np.ndarray:

@@ -1,7 +1,9 @@
 """``MultiVenueParallelEnv``: two learning makers on one multi-venue asset (PettingZoo API).
 
 ``mm_gym.multivenue.parallel_env(...)`` makes it, as ``mm_gym.parallel_env(...)`` makes the
-single-venue :class:`~mm_gym.envs.parallel.MarketMakingParallelEnv`.
+single-venue :class:`~mm_gym.envs.parallel.MarketMakingParallelEnv`. Its batched form, ``n``
+markets as ``2n`` seats of one vector env, is
+:class:`~mm_gym.multivenue.two_makers.MultiVenueTwoMakerVectorEnv`.
 """
 
 from __future__ import annotations
@@ -26,10 +28,25 @@ from mm_gym.multivenue.core import MultiVenueCore
 from mm_gym.multivenue.env import _checked_actions, _first, _VenueCores
 from mm_gym.policy import PolicyContext
 
-__all__ = ["MultiVenueParallelEnv", "parallel_env"]
+__all__ = ["MultiVenueParallelEnv", "TwoMakerCores", "parallel_env"]
 
 
-class MultiVenueParallelEnv(_VenueCores, TwoSeatParallelEnv):
+class TwoMakerCores(_VenueCores):
+    """How the two-maker multi-venue envs build their markets: ``two_makers=True``.
+
+    Takes ``mm2_latency`` (and ``action_form``) out of the overrides for
+    :class:`~mm_gym.multivenue.MultiVenueCore`.
+    """
+
+    _OPTIONS = ("action_form", "mm2_latency")
+
+    def _new_core(
+        self, market: MarketConfig, env_config: EnvConfig, venues: Any, n: int, **options: Any
+    ) -> MultiVenueCore:
+        return MultiVenueCore(market, env_config, venues, n, two_makers=True, **options)
+
+
+class MultiVenueParallelEnv(TwoMakerCores, TwoSeatParallelEnv):
     """Two learning market makers, ``"mm1"`` and ``"mm2"``, quoting one asset on several venues.
 
     Description:
@@ -90,7 +107,6 @@ class MultiVenueParallelEnv(_VenueCores, TwoSeatParallelEnv):
         "render_fps": 20,
         "is_parallelizable": True,
     }
-    _OPTIONS = ("action_form", "mm2_latency")
 
     def __init__(
         self,
@@ -115,11 +131,6 @@ class MultiVenueParallelEnv(_VenueCores, TwoSeatParallelEnv):
         self.venues = self._core.venues
         self.feature_names: tuple[str, ...] = self._core.feature_names
         self._init_seats(self._core.spaces)
-
-    def _new_core(
-        self, market: MarketConfig, env_config: EnvConfig, venues: Any, n: int, **options: Any
-    ) -> MultiVenueCore:
-        return MultiVenueCore(market, env_config, venues, n, two_makers=True, **options)
 
     def policy_context(self, agent: str) -> PolicyContext:
         """The :class:`~mm_gym.policy.PolicyContext` of a policy quoting for ``agent``."""
