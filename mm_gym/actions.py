@@ -33,13 +33,13 @@ k, 0, max_offset_ticks)``, ``ask = clip(s - k, 0, max_offset_ticks)``:
 
 | action | column 0: half-spread ``s`` | column 1: skew ``k`` |
 | --- | --- | --- |
-| -1 | 0 ticks: the mid | ``-max_offset_ticks / 2``: both quotes up (leaning to buying) |
+| -1 | 0 ticks: the mid | ``-max_offset_ticks / 4``: both quotes up (leaning to buying) |
 | 0 | 0.3125 tick: at the touch at a 1- or 2-tick spread | 0: no skew (so is every ``abs(a) <= 0.5``) |
 | ``0.6`` | 0.5 tick: every ``s`` in [-1, 0.6] quotes within half a tick | |
-| +1 | ``max_offset_ticks`` | ``+max_offset_ticks / 2``: both quotes down |
+| +1 | ``max_offset_ticks`` | ``+max_offset_ticks / 4``: both quotes down |
 
 ``s`` is linear on [-1, 0.6] and on [0.6, 1] (:data:`SPREAD_TOUCH_ACTION`, :data:`TOUCH_SPREAD_TICKS`);
-``k`` is 0 on [-0.5, 0.5] (:data:`SKEW_DEAD_ZONE`) and linear beyond. Exploration noise then
+``k`` is 0 on [-0.5, 0.5] (:data:`SKEW_DEAD_ZONE`) and linear beyond (:data:`SKEW_RANGE`). Exploration noise then
 moves both quotes together, and most of it around 0 quotes the touch on both sides: under the
 per-side maps a Gaussian policy quotes each side behind the touch about half the time,
 independently (issue #13; the measurements are in the README). Its actions must come in
@@ -65,6 +65,7 @@ __all__ = [
     "LEGACY_ACTION_MAPPING",
     "PAIR_MAPPINGS",
     "SKEW_DEAD_ZONE",
+    "SKEW_RANGE",
     "SPREAD_TOUCH_ACTION",
     "TOUCH_OFFSET_TICKS",
     "TOUCH_SPREAD_TICKS",
@@ -109,6 +110,12 @@ the far end of the offsets ``(0, 0.5]`` that quote the touch at a 1- or 2-tick s
 
 SKEW_DEAD_ZONE = 0.5
 """Under ``"spread_skew"``, skew actions with ``abs(a) <= SKEW_DEAD_ZONE`` do not skew."""
+
+SKEW_RANGE = 0.25
+"""Under ``"spread_skew"``, the skew of action +1, as a fraction of ``max_offset_ticks``. The
+bid and ask offsets are then at most ``2 * SKEW_RANGE * max_offset_ticks`` apart unless one is
+clipped at 0 or at ``max_offset_ticks`` (see :func:`offsets_to_actions`). Measured with SB3 PPO
+(issue #13): 0.25 kept the deterministic policy above its start where 0.5 did not."""
 
 
 def check_action_mapping(mapping: object) -> str:
@@ -173,8 +180,8 @@ def _spread_shape(max_offset_ticks: float) -> tuple[float, float, float]:
 
 
 def _skew_slope(max_offset_ticks: float) -> float:
-    """Ticks of skew per unit of action beyond the dead zone (``max_offset_ticks / 2`` at 1)."""
-    return 0.5 * max_offset_ticks / (1.0 - SKEW_DEAD_ZONE)
+    """Ticks of skew per unit of action beyond the dead zone (``SKEW_RANGE * max`` at 1)."""
+    return SKEW_RANGE * max_offset_ticks / (1.0 - SKEW_DEAD_ZONE)
 
 
 def _spread_skew_offsets(a: np.ndarray, max_offset_ticks: float) -> np.ndarray:
@@ -248,7 +255,10 @@ def offsets_to_actions(
     step back, so ``actions_to_offsets(offsets_to_actions(o))`` quotes the prices of ``o``. For
     ``"spread_skew"`` the inverse keeps prices, not offsets: the actions quote the middle of
     each offset's half-tick interval (exactly 0 for an offset of 0), so that float32 rounding
-    (about 1e-6 tick) cannot cross a boundary. For ``"mid"`` the function is the one of earlier
+    (about 1e-6 tick) cannot cross a boundary; a pair further apart than the skew reaches
+    (``2 * SKEW_RANGE * max_offset_ticks`` ticks, unless clipping at 0 or at
+    ``max_offset_ticks`` bridges the gap) keeps the price of its side nearer the mid and
+    quotes the other side that far from it. For ``"mid"`` the function is the one of earlier
     releases, unchanged.
 
     Args:
@@ -284,7 +294,8 @@ def _spread_skew_actions(o: np.ndarray, max_offset_ticks: float) -> np.ndarray:
     max_offset_ticks)]``, ``c = ceil(2 * o)``; an offset of 0 (class 0) is aimed ``margin``
     below 0, which the map clips to exactly 0, the other side keeping its middle. Then
     ``s = (bid + ask) / 2`` and ``k = (bid - ask) / 2`` are inverted through the half-spread
-    and skew maps (``k`` = 0 at action 0, the middle of the dead zone).
+    and skew maps (``k`` = 0 at action 0, the middle of the dead zone). A skew beyond
+    ``SKEW_RANGE * max_offset_ticks`` is cut to it, the side nearer the mid kept.
     """
     _check_pairs(o.shape, "spread_skew")
     m = max_offset_ticks
@@ -292,13 +303,16 @@ def _spread_skew_actions(o: np.ndarray, max_offset_ticks: float) -> np.ndarray:
     middle = 0.5 * (0.5 * (c - 1.0) + np.minimum(0.5 * c, m))
     zero = c == 0.0
     both = zero[..., 0] & zero[..., 1]
-    # The side that is not at 0 (if one is); the margin keeps s >= 0 and |k| <= m / 2.
+    # The side that is not at 0 (if one is); the margin keeps s >= 0.
     other = np.where(zero[..., 0], middle[..., 1], middle[..., 0])
     margin = np.minimum(np.minimum(0.25, other), m - other)
     bid = np.where(zero[..., 0], -margin, middle[..., 0])
     ask = np.where(zero[..., 1], -margin, middle[..., 1])
-    s = np.where(both, 0.0, 0.5 * (bid + ask))
-    k = np.where(both, 0.0, 0.5 * (bid - ask))
+    k = 0.5 * (bid - ask)
+    reach = SKEW_RANGE * m
+    s = np.where(np.abs(k) > reach, np.minimum(bid, ask) + reach, 0.5 * (bid + ask))
+    s = np.where(both, 0.0, np.maximum(s, 0.0))
+    k = np.where(both, 0.0, np.clip(k, -reach, reach))
     t, lower, upper = _spread_shape(m)
     x = np.where(s <= t, s / lower - 1.0, SPREAD_TOUCH_ACTION + (s - t) / upper)
     y = np.sign(k) * (SKEW_DEAD_ZONE + np.abs(k) / _skew_slope(m))

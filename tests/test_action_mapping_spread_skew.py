@@ -19,6 +19,7 @@ import mm_gym  # noqa: F401  (registers the env ids)
 from agents.policy import PPOPolicy
 from baselines import GLFT, AvellanedaStoikov, FixedSpread, OrderFlowSkew, RandomQuoter
 from mm_gym.actions import (
+    SKEW_RANGE,
     action_pair_to_offsets,
     action_to_offset,
     actions_to_offsets,
@@ -45,13 +46,13 @@ def test_mapping_table_of_minus_one_zero_plus_one():
         (0.0, 0.0): (0.3125, 0.3125),  # the touch at a 1- or 2-tick spread
         (0.6, 0.0): (0.5, 0.5),  # the last half-spread within half a tick
         (1.0, 0.0): (10.0, 10.0),
-        (0.0, -1.0): (0.0, 5.3125),  # both quotes up by 5 ticks (clipped at the mid)
-        (0.0, 1.0): (5.3125, 0.0),  # both quotes down by 5 ticks
+        (0.0, -1.0): (0.0, 2.8125),  # both quotes up by 2.5 ticks (clipped at the mid)
+        (0.0, 1.0): (2.8125, 0.0),  # both quotes down by 2.5 ticks
         (0.0, 0.5): (0.3125, 0.3125),  # the skew's dead zone ends at 0.5
         (0.0, -0.5): (0.3125, 0.3125),
-        (0.0, 0.75): (2.8125, 0.0),
-        (1.0, 1.0): (10.0, 5.0),  # clipped to max_offset_ticks
-        (-3.0, 3.0): (5.0, 0.0),  # out-of-range actions are clipped
+        (0.0, 0.75): (1.5625, 0.0),
+        (1.0, 1.0): (10.0, 7.5),  # clipped to max_offset_ticks
+        (-3.0, 3.0): (2.5, 0.0),  # out-of-range actions are clipped
     }
     actions = np.array(list(table), dtype=np.float64)
     np.testing.assert_array_equal(actions_to_offsets(actions, 10.0, SS), list(table.values()))
@@ -93,8 +94,13 @@ def test_scalar_twin_is_bit_identical():
 
 
 @pytest.mark.parametrize("max_offset", MAX_OFFSETS)
-def test_inverse_keeps_every_price(max_offset):
-    """offsets -> actions -> offsets quotes the prices asked for, including exactly the mid."""
+def test_inverse_keeps_every_price_the_skew_reaches(max_offset):
+    """offsets -> actions -> offsets quotes the prices asked for, including exactly the mid.
+
+    The skew reaches ``SKEW_RANGE * max_offset`` (2.5 ticks at 10): pairs at most twice that
+    apart, less a tick for the half-tick middles, keep both prices; pairs further apart keep
+    the side nearer the mid and quote the other as far from it as the skew reaches.
+    """
     rng = np.random.default_rng(0)
     halves = np.arange(0.0, 2 * max_offset + 1) / 2
     near = np.concatenate([halves, halves - 1e-7, halves + 1e-7, np.zeros(50)])
@@ -103,8 +109,22 @@ def test_inverse_keeps_every_price(max_offset):
     a = offsets_to_actions(offsets, max_offset, SS)
     assert a.dtype == np.float32 and a.shape == offsets.shape and (np.abs(a) <= 1).all()
     back = actions_to_offsets(a, max_offset, SS)
-    np.testing.assert_array_equal(_price_class(back), _price_class(offsets))
-    # And actions -> offsets -> actions -> offsets: the same prices again.
+    gap = np.abs(offsets[:, 0] - offsets[:, 1])
+    reach = 2.0 * SKEW_RANGE * max_offset
+    kept = gap <= reach - 1.0
+    np.testing.assert_array_equal(_price_class(back[kept]), _price_class(offsets[kept]))
+    # Too far apart: the nearer side's price is kept, the other comes in to the reach.
+    cut = gap > reach + 1.0
+    near_side = np.argmin(offsets, axis=1)
+    rows = np.arange(len(offsets))
+    np.testing.assert_array_equal(
+        _price_class(back[rows, near_side][cut]), _price_class(offsets[rows, near_side][cut])
+    )
+    far_side = 1 - near_side
+    far = back[rows, far_side][cut]
+    assert (far < offsets[rows, far_side][cut]).all()
+    assert (far >= np.minimum(back[rows, near_side][cut] + reach - 0.75, max_offset)).all()
+    # And actions -> offsets -> actions -> offsets: the same prices again (always reachable).
     x = rng.uniform(-1, 1, (5000, 2)).astype(np.float32)
     o = actions_to_offsets(x, max_offset, SS)
     again = actions_to_offsets(offsets_to_actions(o, max_offset, SS), max_offset, SS)
@@ -133,16 +153,30 @@ def _baseline_rollout(policy, mapping: str, steps: int = 150) -> dict[str, np.nd
         OrderFlowSkew(),
         AvellanedaStoikov(gamma=0.1, k=1.5),
         GLFT(gamma=0.1, k=1.5, A=1.0),
-        RandomQuoter(),
     ],
     ids=lambda p: p.name,
 )
 def test_baselines_quote_exactly_as_under_touch(policy):
-    """Scripted policies think in ticks: their rollouts are bit-identical under both mappings."""
+    """Scripted policies think in ticks: their rollouts are bit-identical under both mappings.
+
+    (``RandomQuoter`` draws each side's offset independently up to ``max_offset_ticks``, beyond
+    the skew's reach: see the next test.)
+    """
     touch = _baseline_rollout(policy, "touch")
     skew = _baseline_rollout(policy, SS)
     for key in touch:
         np.testing.assert_array_equal(skew[key], touch[key], err_msg=key)
+
+
+def test_random_quoter_keeps_its_nearer_side_beyond_the_skew_reach():
+    touch = _baseline_rollout(RandomQuoter(), "touch", steps=1)
+    skew = _baseline_rollout(RandomQuoter(), SS, steps=1)
+    # Observed own quote offsets (ticks from the mid) after the first step.
+    cols = [FEATURE_NAMES.index("own_bid_offset"), FEATURE_NAMES.index("own_ask_offset")]
+    want, got = touch["obs"][0][:, cols], skew["obs"][0][:, cols]
+    near = np.argmin(want, axis=1)
+    rows = np.arange(len(want))
+    np.testing.assert_array_equal(got[rows, near], want[rows, near])
 
 
 @pytest.mark.parametrize("venues", [1, 2])
@@ -151,9 +185,10 @@ def test_policy_trained_under_touch_quotes_its_prices_in_a_spread_skew_env(venue
     obs = np.random.default_rng(2).normal(size=(400, len(FEATURE_NAMES))).astype(np.float32)
     arrays = toy_policy_arrays()
     arrays["action_mapping"] = np.array("touch")
+    # Outputs in about [-0.3, 0.3]: offsets 0.2-3.2 ticks apart by less than the skew's reach.
     rng = np.random.default_rng(1)
-    arrays["weights_1"] = rng.normal(size=(2 * venues, 4)).astype(np.float32)
-    arrays["biases_1"] = rng.uniform(-0.5, 0.5, 2 * venues).astype(np.float32)
+    arrays["weights_1"] = 0.02 * rng.normal(size=(2 * venues, 4)).astype(np.float32)
+    arrays["biases_1"] = rng.uniform(-0.1, 0.1, 2 * venues).astype(np.float32)
     policy = PPOPolicy(arrays)
 
     def ctx(mapping: str) -> PolicyContext:

@@ -120,7 +120,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
     fills and a zero reward. ``"spread_skew"`` (opt-in) reads index 0 as the half-spread ``s``
     (-1 the mid, 0 the touch, 0.3125 tick, every action up to 0.6 within half a tick, +1
     ``max_offset_ticks``) and index 1 as the skew ``k`` (0 on [-0.5, 0.5], then linear to
-    ``+-max_offset_ticks / 2``; positive leans to selling): bid offset ``clip(s + k, 0,
+    ``+-max_offset_ticks / 4``; positive leans to selling): bid offset ``clip(s + k, 0,
     max_offset_ticks)``, ask offset ``clip(s - k, 0, max_offset_ticks)``. Both quotes have
     ``quote_size_lots`` lots.
 
