@@ -27,23 +27,24 @@ signal; ``"mid"`` is ``(a + 1) / 2 * max_offset_ticks``. At a 1- or 2-tick sprea
 of a fresh policy (about +-0.01) quote the touch on both sides (at ``h`` = 0.5, the edge, any
 positive output quoted one tick behind: a coin flip of the initial weights).
 
-``"spread_skew"`` maps the pair jointly: column 0 is the half-spread ``s``, column 1 the skew
-``k`` (positive leans to selling, as the discrete grid's), and the offsets are ``bid = clip(s +
-k, 0, max_offset_ticks)``, ``ask = clip(s - k, 0, max_offset_ticks)``:
+``"spread_skew"`` (opt-in) maps the pair jointly: column 0 is the half-spread ``s``, column 1
+the skew ``k`` (positive leans to selling, as the discrete grid's), and the offsets are
+``bid = clip(s + k, 0, max_offset_ticks)``, ``ask = clip(s - k, 0, max_offset_ticks)``:
 
 | action | column 0: half-spread ``s`` | column 1: skew ``k`` |
 | --- | --- | --- |
-| -1 | 0 ticks: the mid | ``-max_offset_ticks / 4``: both quotes up (leaning to buying) |
-| 0 | 0.3125 tick: at the touch at a 1- or 2-tick spread | 0: no skew (so is every ``abs(a) <= 0.5``) |
-| ``0.6`` | 0.5 tick: every ``s`` in [-1, 0.6] quotes within half a tick | |
+| -1 | 0 ticks: the mid | ``-max_offset_ticks / 4``: both quotes up (leaning to buy) |
+| 0 | 0.3125 tick: the touch at a 1- or 2-tick spread | 0: no skew, as on all of [-0.5, 0.5] |
+| 0.6 | 0.5 tick: all of (-1, 0.6] quotes the touch there | |
 | +1 | ``max_offset_ticks`` | ``+max_offset_ticks / 4``: both quotes down |
 
-``s`` is linear on [-1, 0.6] and on [0.6, 1] (:data:`SPREAD_TOUCH_ACTION`, :data:`TOUCH_SPREAD_TICKS`);
-``k`` is 0 on [-0.5, 0.5] (:data:`SKEW_DEAD_ZONE`) and linear beyond (:data:`SKEW_RANGE`). Exploration noise then
-moves both quotes together, and most of it around 0 quotes the touch on both sides: under the
-per-side maps a Gaussian policy quotes each side behind the touch about half the time,
-independently (issue #13; the measurements are in the README). Its actions must come in
-(bid, ask) pairs: a last axis of 2.
+``s`` is linear on [-1, 0.6] and on [0.6, 1] (:data:`SPREAD_TOUCH_ACTION`,
+:data:`TOUCH_SPREAD_TICKS`); ``k`` is 0 on [-0.5, 0.5] (:data:`SKEW_DEAD_ZONE`) and linear
+beyond (:data:`SKEW_RANGE`). Exploration noise then moves both quotes together, and most of
+it around 0 quotes the touch on both sides; under the per-side maps a Gaussian policy quotes
+each side behind the touch about half the time, independently (issue #13, measurements in the
+README). Its actions come in (bid, ask) pairs: a last axis of 2. The two offsets are at most
+``2 * SKEW_RANGE * max_offset_ticks`` apart (5 ticks by default) unless one is clipped.
 
 Quote prices: ``bid = floor(mid - bid_offset)``, ``ask = ceil(mid + ask_offset)`` in ticks, so
 a maker never quotes inside its own offsets; quotes are post-only (see the simulator). The mid is
@@ -213,8 +214,7 @@ def action_to_offset(
     if mapping != "touch":
         check_action_mapping(mapping)
         raise ValueError(
-            f"action_mapping={mapping!r} maps (bid, ask) pairs jointly: use "
-            "action_pair_to_offsets"
+            f"action_mapping={mapping!r} maps (bid, ask) pairs jointly: use action_pair_to_offsets"
         )
     h = _touch(max_offset_ticks)
     return (a + 1.0) * h if a <= 0.0 else h + a * (max_offset_ticks - h)

@@ -76,3 +76,44 @@ def assert_vector_equals_singles(vec, singles, seed: int, steps: int, info_keys=
             assert rew[i] == r and term[i] == t
             for key in info_keys if one is not None else ():
                 np.testing.assert_array_equal(info[key][i], one[key])
+
+
+def sb3_ppo_before_and_after(
+    env_id: str, steps: int, **env_kwargs
+) -> tuple[list[float], list[float], int, int, float]:
+    """Stock SB3 PPO (default hyper-parameters, PPO seed 0, one env, one torch thread).
+
+    Returns the deterministic returns on held-out seeds 100-102 before and after ``steps``
+    training steps, the mm1 fills over those episodes before and after, and the training time
+    in seconds.
+    """
+    import time
+
+    import gymnasium as gym
+    import torch
+    from stable_baselines3 import PPO
+
+    torch.set_num_threads(1)
+    env = gym.make(env_id, **env_kwargs)
+
+    def held_out_returns(model: PPO) -> tuple[list[float], int]:
+        returns, fills = [], 0
+        for seed in (100, 101, 102):
+            obs, _ = env.reset(seed=seed)
+            done, total = False, 0.0
+            while not done:
+                action, _ = model.predict(obs, deterministic=True)
+                obs, reward, terminated, truncated, info = env.step(action)
+                total += float(reward)
+                fills += info["fills"]
+                done = terminated or truncated
+            returns.append(total)
+        return returns, fills
+
+    model = PPO("MlpPolicy", gym.make(env_id, **env_kwargs), seed=0, device="cpu")
+    before, fills_before = held_out_returns(model)
+    start = time.perf_counter()
+    model.learn(steps)
+    elapsed = time.perf_counter() - start
+    after, fills_after = held_out_returns(model)
+    return before, after, fills_before, fills_after, elapsed

@@ -10,13 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
-import time
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import yaml
-from helpers import load_script, toy_policy_arrays
+from helpers import load_script, sb3_ppo_before_and_after, toy_policy_arrays
 
 import mm_gym  # noqa: F401  (registers the env ids)
 from agents.policy import PolicyFileError, PPOPolicy, load_policy, save_policy_arrays
@@ -361,31 +360,6 @@ def test_sb3_ppo_with_default_hyperparameters_learns_a_positive_reward():
     the deterministic policy at its start (+197 / +208 / +197, upfront penalties), and with
     O(1) observations too it ends at +267 / +9 / +223 at 49,152 steps.
     """
-    import torch
-    from stable_baselines3 import PPO
-
-    torch.set_num_threads(1)
-    env = gym.make(ID)
-
-    def held_out_returns(model: PPO) -> tuple[list[float], int]:
-        returns, fills = [], 0
-        for seed in (100, 101, 102):
-            obs, _ = env.reset(seed=seed)
-            done, total = False, 0.0
-            while not done:
-                action, _ = model.predict(obs, deterministic=True)
-                obs, reward, terminated, truncated, info = env.step(action)
-                total += float(reward)
-                fills += info["fills"]
-                done = terminated or truncated
-            returns.append(total)
-        return returns, fills
-
-    model = PPO("MlpPolicy", gym.make(ID), seed=0, device="cpu")
-    before, fills_before = held_out_returns(model)
-    start = time.perf_counter()
-    model.learn(24_576)
-    elapsed = time.perf_counter() - start
-    after, fills_after = held_out_returns(model)
+    before, after, fills_before, fills_after, elapsed = sb3_ppo_before_and_after(ID, 24_576)
     assert fills_before > 0 and fills_after > 0
     assert np.mean(after) > max(np.mean(before), 0.0), (before, after, elapsed)
