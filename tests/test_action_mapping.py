@@ -358,7 +358,9 @@ def test_sb3_ppo_with_default_hyperparameters_learns_a_positive_reward():
     penalties and O(1) observations (+179 / +227 / +209, and +149 / +143 / +155 at 49,152).
     Closest, not enough: a wrapper mapping the actions (-1, 0.6] to the touch interval keeps
     the deterministic policy at its start (+197 / +208 / +197, upfront penalties), and with
-    O(1) observations too it ends at +267 / +9 / +223 at 49,152 steps.
+    O(1) observations too it ends at +267 / +9 / +223 at 49,152 steps. The opt-in
+    ``action_mapping="spread_skew"`` (half-spread and skew, both with a wide region at the
+    touch) passes this protocol: see test_action_mapping_spread_skew.
     """
     before, after, fills_before, fills_after, elapsed = sb3_ppo_before_and_after(ID, 24_576)
     assert fills_before > 0 and fills_after > 0
