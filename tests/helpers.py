@@ -117,3 +117,25 @@ def sb3_ppo_before_and_after(
     elapsed = time.perf_counter() - start
     after, fills_after = held_out_returns(model)
     return before, after, fills_before, fills_after, elapsed
+
+
+def baseline_rollout(env_id: str, policy, mapping: str, steps: int = 150) -> dict[str, np.ndarray]:
+    """Observations, PnL and mm1's quote ticks of ``policy`` on 3 markets under ``mapping``.
+
+    ``steps`` steps of a seeded ``gym.make_vec(env_id, num_envs=3, horizon_steps=steps)``,
+    the policy reset with its own seeded generator and the env's context.
+    """
+    import gymnasium as gym
+
+    envs = gym.make_vec(env_id, num_envs=3, horizon_steps=steps, action_mapping=mapping)
+    obs, _ = envs.reset(seed=0)
+    core = envs.unwrapped._core
+    policy.reset(np.random.default_rng(5), core.context(0))
+    out: dict[str, list] = {"obs": [], "pnl": [], "ticks": []}
+    for _ in range(steps):
+        obs, _, _, _, info = envs.step(policy.act(obs))
+        out["obs"].append(obs)
+        out["pnl"].append(info["pnl"])
+        out["ticks"].append(core.orders.tick[:, 0].copy())
+    envs.close()
+    return {k: np.asarray(v) for k, v in out.items()}

@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import yaml
-from helpers import load_script, sb3_ppo_before_and_after, toy_policy_arrays
+from helpers import baseline_rollout, load_script, sb3_ppo_before_and_after, toy_policy_arrays
 
 import mm_gym  # noqa: F401  (registers the env ids)
 from agents.policy import PolicyFileError, PPOPolicy, load_policy, save_policy_arrays
@@ -153,21 +153,6 @@ def test_single_and_vector_envs_quote_the_same_offsets(mapping):
 
 
 # ---------------------------------------------------------------------- baselines unchanged
-def _baseline_rollout(policy, mapping: str, steps: int = 150) -> dict[str, np.ndarray]:
-    envs = gym.make_vec(ID, num_envs=3, horizon_steps=steps, action_mapping=mapping)
-    obs, _ = envs.reset(seed=0)
-    core = envs.unwrapped._core
-    policy.reset(np.random.default_rng(5), core.context(0))
-    out: dict[str, list] = {"obs": [], "pnl": [], "ticks": []}
-    for _ in range(steps):
-        obs, _, _, _, info = envs.step(policy.act(obs))
-        out["obs"].append(obs)
-        out["pnl"].append(info["pnl"])
-        out["ticks"].append(core.orders.tick[:, 0].copy())
-    envs.close()
-    return {k: np.asarray(v) for k, v in out.items()}
-
-
 @pytest.mark.parametrize(
     "policy",
     [
@@ -182,8 +167,8 @@ def _baseline_rollout(policy, mapping: str, steps: int = 150) -> dict[str, np.nd
 )
 def test_baselines_quote_exactly_as_before(policy):
     """Each baseline's rollout is bit-identical under "touch" and under the old "mid"."""
-    old = _baseline_rollout(policy, "mid")
-    new = _baseline_rollout(policy, "touch")
+    old = baseline_rollout(ID, policy, "mid")
+    new = baseline_rollout(ID, policy, "touch")
     for key in old:
         np.testing.assert_array_equal(new[key], old[key], err_msg=key)
 

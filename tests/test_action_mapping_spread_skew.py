@@ -13,7 +13,7 @@ import pickle
 import gymnasium as gym
 import numpy as np
 import pytest
-from helpers import sb3_ppo_before_and_after, toy_policy_arrays
+from helpers import baseline_rollout, sb3_ppo_before_and_after, toy_policy_arrays
 
 import mm_gym  # noqa: F401  (registers the env ids)
 from agents.policy import PPOPolicy
@@ -131,21 +131,6 @@ def test_inverse_keeps_every_price_the_skew_reaches(max_offset):
     np.testing.assert_array_equal(_price_class(again), _price_class(o))
 
 
-def _baseline_rollout(policy, mapping: str, steps: int = 150) -> dict[str, np.ndarray]:
-    envs = gym.make_vec(ID, num_envs=3, horizon_steps=steps, action_mapping=mapping)
-    obs, _ = envs.reset(seed=0)
-    core = envs.unwrapped._core
-    policy.reset(np.random.default_rng(5), core.context(0))
-    out: dict[str, list] = {"obs": [], "pnl": [], "ticks": []}
-    for _ in range(steps):
-        obs, _, _, _, info = envs.step(policy.act(obs))
-        out["obs"].append(obs)
-        out["pnl"].append(info["pnl"])
-        out["ticks"].append(core.orders.tick[:, 0].copy())
-    envs.close()
-    return {k: np.asarray(v) for k, v in out.items()}
-
-
 @pytest.mark.parametrize(
     "policy",
     [
@@ -162,15 +147,15 @@ def test_baselines_quote_exactly_as_under_touch(policy):
     (``RandomQuoter`` draws each side's offset independently up to ``max_offset_ticks``, beyond
     the skew's reach: see the next test.)
     """
-    touch = _baseline_rollout(policy, "touch")
-    skew = _baseline_rollout(policy, SS)
+    touch = baseline_rollout(ID, policy, "touch")
+    skew = baseline_rollout(ID, policy, SS)
     for key in touch:
         np.testing.assert_array_equal(skew[key], touch[key], err_msg=key)
 
 
 def test_random_quoter_keeps_its_nearer_side_beyond_the_skew_reach():
-    touch = _baseline_rollout(RandomQuoter(), "touch", steps=1)
-    skew = _baseline_rollout(RandomQuoter(), SS, steps=1)
+    touch = baseline_rollout(ID, RandomQuoter(), "touch", steps=1)
+    skew = baseline_rollout(ID, RandomQuoter(), SS, steps=1)
     # Observed own quote offsets (ticks from the mid) after the first step.
     cols = [FEATURE_NAMES.index("own_bid_offset"), FEATURE_NAMES.index("own_ask_offset")]
     want, got = touch["obs"][0][:, cols], skew["obs"][0][:, cols]
