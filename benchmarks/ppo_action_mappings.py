@@ -4,10 +4,11 @@ Run ``python benchmarks/ppo_action_mappings.py VARIANT PPO_SEED`` (e.g. ``spread
 prints one JSON line per checkpoint (24,576 and 49,152 steps by default, ``--steps``): the
 deterministic returns on held-out seeds 100-102 before and after, the fills, the mean and spread
 of the deterministic actions, mean ``|inventory|`` and PPO's log-std. The protocol is
-``tests/test_action_mapping.py``'s: ``PPO("MlpPolicy", env, seed=PPO_SEED)``, default
-hyper-parameters, one env, one torch thread. 49,152 steps continue the 24,576-step model
-(``reset_num_timesteps=False``; the rollouts are 2,048 steps, so the boundaries match one
-49,152-step run). About 1-2 minutes a run on a free core.
+``tests/test_action_mapping.py``'s (whose held-out episodes are :func:`held_out`):
+``PPO("MlpPolicy", env, seed=PPO_SEED)``, default hyper-parameters, one env, one torch thread.
+49,152 steps continue the 24,576-step model (``reset_num_timesteps=False``; the rollouts are
+2,048 steps, so the boundaries match one 49,152-step run). About 1-2 minutes a run on a free
+core. Run it where this checkout's ``mm_gym`` is the one imported (``PYTHONPATH=.``).
 
 ``touch``, ``mid`` and ``spread_skew`` are the package's mappings (``action_mapping=``). The
 other variants are the candidates measured for ``spread_skew``, as a wrapper: a half-spread
@@ -87,7 +88,7 @@ def held_out(model: PPO, env: gym.Env) -> dict[str, object]:
             actions.append(np.clip(action, -1.0, 1.0))
             inventory.append(abs(info["inventory"]))
             done = terminated or truncated
-        returns.append(round(total, 3))
+        returns.append(total)
     a = np.array(actions)
     return {
         "mean": round(float(np.mean(returns)), 3),

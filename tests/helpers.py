@@ -85,7 +85,7 @@ def sb3_ppo_before_and_after(
 
     Returns the deterministic returns on held-out seeds 100-102 before and after ``steps``
     training steps, the mm1 fills over those episodes before and after, and the training time
-    in seconds.
+    in seconds. The episodes are ``benchmarks/ppo_action_mappings.py``'s ``held_out``.
     """
     import time
 
@@ -93,30 +93,16 @@ def sb3_ppo_before_and_after(
     import torch
     from stable_baselines3 import PPO
 
+    bench = load_script("benchmarks/ppo_action_mappings.py", "ppo_action_mappings")
     torch.set_num_threads(1)
     env = gym.make(env_id, **env_kwargs)
-
-    def held_out_returns(model: PPO) -> tuple[list[float], int]:
-        returns, fills = [], 0
-        for seed in (100, 101, 102):
-            obs, _ = env.reset(seed=seed)
-            done, total = False, 0.0
-            while not done:
-                action, _ = model.predict(obs, deterministic=True)
-                obs, reward, terminated, truncated, info = env.step(action)
-                total += float(reward)
-                fills += info["fills"]
-                done = terminated or truncated
-            returns.append(total)
-        return returns, fills
-
     model = PPO("MlpPolicy", gym.make(env_id, **env_kwargs), seed=0, device="cpu")
-    before, fills_before = held_out_returns(model)
+    before = bench.held_out(model, env)
     start = time.perf_counter()
     model.learn(steps)
     elapsed = time.perf_counter() - start
-    after, fills_after = held_out_returns(model)
-    return before, after, fills_before, fills_after, elapsed
+    after = bench.held_out(model, env)
+    return before["returns"], after["returns"], before["fills"], after["fills"], elapsed
 
 
 def baseline_rollout(env_id: str, policy, mapping: str, steps: int = 150) -> dict[str, np.ndarray]:
