@@ -381,10 +381,12 @@ class PPOPolicy:
         if self._target is not None:
             # The offsets (ticks) the actions meant in training, then this env's actions for them
             # (a routed policy's routing actions are weights, not offsets: kept).
+            # (bid, ask) pairs, one per venue: "spread_skew" maps a pair jointly.
             quotes = a[:, :2] if self.routed else a
-            offsets = actions_to_offsets(quotes, self.max_offset_ticks, self.action_mapping)
+            pairs = quotes.reshape(len(quotes), -1, 2)
+            offsets = actions_to_offsets(pairs, self.max_offset_ticks, self.action_mapping)
             max_offset, mapping = self._target
-            quotes[...] = offsets_to_actions(offsets, max_offset, mapping)
+            quotes[...] = offsets_to_actions(offsets, max_offset, mapping).reshape(quotes.shape)
         return a
 
     def __repr__(self) -> str:

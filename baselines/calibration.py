@@ -250,16 +250,18 @@ class _DepthLadder:
 
     def __init__(self, depths: np.ndarray) -> None:
         self.depths = depths
-        self._actions = np.zeros(len(depths), np.float32)
+        self._actions = np.zeros((len(depths), 2), np.float32)
 
     def reset(self, rng: np.random.Generator, context: PolicyContext) -> None:
+        # (bid, ask) pairs: a mapping may map a pair jointly ("spread_skew").
         self._actions = offsets_to_actions(
-            self.depths, context.max_offset_ticks, context.action_mapping
+            np.stack([self.depths, self.depths], axis=1),
+            context.max_offset_ticks,
+            context.action_mapping,
         )
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        a = self._actions
-        return np.stack([a, a], axis=1)
+        return self._actions.copy()
 
 
 def calibrate_on_env(

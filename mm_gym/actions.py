@@ -10,7 +10,8 @@ Three action kinds (``action_type``):
   ``spreads[i // n_skews]`` and skew ``skews[i % n_skews]`` (ticks, positive skew shifts both
   quotes down, i.e. leans to selling).
 
-Two offset mappings (``action_mapping``), each continuous, increasing and clipped to [-1, 1]:
+Three offset mappings (``action_mapping``), each continuous and clipped to [-1, 1]. ``"touch"``
+and ``"mid"`` map each column on its own (increasing):
 
 | action | ``"touch"`` (default) | ``"mid"`` (the earlier default, linear) |
 | --- | --- | --- |
@@ -26,12 +27,32 @@ signal; ``"mid"`` is ``(a + 1) / 2 * max_offset_ticks``. At a 1- or 2-tick sprea
 of a fresh policy (about +-0.01) quote the touch on both sides (at ``h`` = 0.5, the edge, any
 positive output quoted one tick behind: a coin flip of the initial weights).
 
+``"spread_skew"`` (opt-in) maps the pair jointly: column 0 is the half-spread ``s``, column 1
+the skew ``k`` (positive leans to selling, as the discrete grid's), and the offsets are
+``bid = clip(s + k, 0, max_offset_ticks)``, ``ask = clip(s - k, 0, max_offset_ticks)``:
+
+| action | column 0: half-spread ``s`` | column 1: skew ``k`` |
+| --- | --- | --- |
+| -1 | 0 ticks: the mid | ``-max_offset_ticks / 4``: both quotes up (leaning to buy) |
+| 0 | 0.3125 tick: the touch at a 1- or 2-tick spread | 0: no skew, as on all of [-0.5, 0.5] |
+| 0.6 | 0.5 tick: all of (-1, 0.6] quotes the touch there | |
+| +1 | ``max_offset_ticks`` | ``+max_offset_ticks / 4``: both quotes down |
+
+``s`` is linear on [-1, 0.6] and on [0.6, 1] (:data:`SPREAD_TOUCH_ACTION`,
+:data:`TOUCH_SPREAD_TICKS`); ``k`` is 0 on [-0.5, 0.5] (:data:`SKEW_DEAD_ZONE`) and linear
+beyond (:data:`SKEW_RANGE`). Exploration noise then moves both quotes together, and most of
+it around 0 quotes the touch on both sides; under the per-side maps a Gaussian policy quotes
+each side behind the touch about half the time, independently (issue #13, measurements in the
+README). Its actions come in (bid, ask) pairs: a last axis of 2. The two offsets are at most
+``2 * SKEW_RANGE * max_offset_ticks`` apart (5 ticks by default) unless one is clipped.
+
 Quote prices: ``bid = floor(mid - bid_offset)``, ``ask = ceil(mid + ask_offset)`` in ticks, so
 a maker never quotes inside its own offsets; quotes are post-only (see the simulator). The mid is
 a multiple of half a tick, so an offset in ``(k / 2, (k + 1) / 2]`` quotes the same price as
-any other offset in that interval: :func:`offsets_to_actions` returns, for the ``"touch"``
-mapping, a float32 action whose offset lies in the same half-tick interval as the offset asked
-for, so a scripted policy quotes exactly the prices of its offsets whatever the float32 rounding.
+any other offset in that interval: :func:`offsets_to_actions` returns, for ``"touch"`` and
+``"spread_skew"``, float32 actions whose offsets lie in the same half-tick intervals as the
+offsets asked for, so a scripted policy quotes exactly the prices of its offsets whatever the
+float32 rounding.
 """
 
 from __future__ import annotations
@@ -43,7 +64,13 @@ __all__ = [
     "ACTION_TYPES",
     "DEFAULT_ACTION_MAPPING",
     "LEGACY_ACTION_MAPPING",
+    "PAIR_MAPPINGS",
+    "SKEW_DEAD_ZONE",
+    "SKEW_RANGE",
+    "SPREAD_TOUCH_ACTION",
     "TOUCH_OFFSET_TICKS",
+    "TOUCH_SPREAD_TICKS",
+    "action_pair_to_offsets",
     "action_to_offset",
     "action_to_size",
     "actions_to_offsets",
@@ -56,8 +83,11 @@ __all__ = [
 ACTION_TYPES: tuple[str, ...] = ("continuous", "continuous_sizes", "discrete")
 """The accepted ``action_type`` values."""
 
-ACTION_MAPPINGS: tuple[str, ...] = ("touch", "mid")
+ACTION_MAPPINGS: tuple[str, ...] = ("touch", "mid", "spread_skew")
 """The accepted ``action_mapping`` values (see the module docstring)."""
+
+PAIR_MAPPINGS: tuple[str, ...] = ("spread_skew",)
+"""The mappings of a (bid, ask) pair of actions jointly (the others map each action alone)."""
 
 DEFAULT_ACTION_MAPPING = "touch"
 """The mapping of new environments."""
@@ -70,6 +100,23 @@ TOUCH_OFFSET_TICKS = 0.25
 1 or 2 ticks (about 97% of steps in the default book), inside it otherwise; the middle of the
 interval ``(0, 0.5]`` of offsets that quote the touch, so a small action either side of 0 quotes
 the same price."""
+
+SPREAD_TOUCH_ACTION = 0.6
+"""Under ``"spread_skew"``, the half-spread action up to which (from -1) the half-spread is at
+most :data:`TOUCH_SPREAD_TICKS`: the touch at a 1- or 2-tick spread."""
+
+TOUCH_SPREAD_TICKS = 0.5
+"""Under ``"spread_skew"``, the half-spread (ticks) of the action :data:`SPREAD_TOUCH_ACTION`:
+the far end of the offsets ``(0, 0.5]`` that quote the touch at a 1- or 2-tick spread."""
+
+SKEW_DEAD_ZONE = 0.5
+"""Under ``"spread_skew"``, skew actions with ``abs(a) <= SKEW_DEAD_ZONE`` do not skew."""
+
+SKEW_RANGE = 0.25
+"""Under ``"spread_skew"``, the skew of action +1, as a fraction of ``max_offset_ticks``. The
+bid and ask offsets are then at most ``2 * SKEW_RANGE * max_offset_ticks`` apart unless one is
+clipped at 0 or at ``max_offset_ticks`` (see :func:`offsets_to_actions`). Measured with SB3 PPO
+(issue #13): 0.25 kept the deterministic policy above its start where 0.5 did not."""
 
 
 def check_action_mapping(mapping: object) -> str:
@@ -92,20 +139,64 @@ def actions_to_offsets(
     """Map continuous actions (clipped to [-1, 1]) to offsets in [0, max_offset_ticks] ticks.
 
     Args:
-        actions: Actions of any shape.
+        actions: Actions of any shape; under a mapping of :data:`PAIR_MAPPINGS`, (bid, ask)
+            pairs: a last axis of 2.
         max_offset_ticks: The offset of +1.
         mapping: One of :data:`ACTION_MAPPINGS`.
 
     Returns:
         float64 offsets, ticks from the mid, of the shape of ``actions``.
+
+    Raises:
+        ValueError: If ``mapping`` is unknown, or pairs are needed and the last axis is not 2.
     """
     a = np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0)
     if mapping == "mid":
         return (a + 1.0) * (0.5 * max_offset_ticks)
     check_action_mapping(mapping)
+    if mapping == "spread_skew":
+        return _spread_skew_offsets(a, max_offset_ticks)
     h = _touch(max_offset_ticks)
     # The same operations as action_to_offset, element by element (bit-identical).
     return np.where(a <= 0.0, (a + 1.0) * h, h + a * (max_offset_ticks - h))
+
+
+def _check_pairs(shape: tuple[int, ...], mapping: str) -> None:
+    """Raise ValueError unless ``shape`` has a last axis of 2 ((bid, ask) pairs)."""
+    if shape[-1:] != (2,):
+        raise ValueError(
+            f"action_mapping={mapping!r} maps (bid, ask) pairs jointly: the last axis must be "
+            f"2; got shape {shape}"
+        )
+
+
+def _spread_shape(max_offset_ticks: float) -> tuple[float, float, float]:
+    """``(t, lower, upper)`` of the ``"spread_skew"`` half-spread map.
+
+    ``t`` is the half-spread at :data:`SPREAD_TOUCH_ACTION` (half the range if that is smaller);
+    ``lower`` and ``upper`` the slopes, ticks per unit of action, below and above it.
+    """
+    t = min(TOUCH_SPREAD_TICKS, 0.5 * max_offset_ticks)
+    return t, t / (1.0 + SPREAD_TOUCH_ACTION), (max_offset_ticks - t) / (1.0 - SPREAD_TOUCH_ACTION)
+
+
+def _skew_slope(max_offset_ticks: float) -> float:
+    """Ticks of skew per unit of action beyond the dead zone (``SKEW_RANGE * max`` at 1)."""
+    return SKEW_RANGE * max_offset_ticks / (1.0 - SKEW_DEAD_ZONE)
+
+
+def _spread_skew_offsets(a: np.ndarray, max_offset_ticks: float) -> np.ndarray:
+    """``"spread_skew"``: clipped ``(..., 2)`` actions to (bid, ask) offsets."""
+    _check_pairs(a.shape, "spread_skew")
+    t, lower, upper = _spread_shape(max_offset_ticks)
+    x, y = a[..., 0], a[..., 1]
+    # The same operations as action_pair_to_offsets, element by element (bit-identical).
+    s = np.where(x <= SPREAD_TOUCH_ACTION, (x + 1.0) * lower, t + (x - SPREAD_TOUCH_ACTION) * upper)
+    k = np.sign(y) * np.maximum(np.abs(y) - SKEW_DEAD_ZONE, 0.0) * _skew_slope(max_offset_ticks)
+    out = np.empty(a.shape)
+    out[..., 0] = np.clip(s + k, 0.0, max_offset_ticks)
+    out[..., 1] = np.clip(s - k, 0.0, max_offset_ticks)
+    return out
 
 
 def action_to_offset(
@@ -114,15 +205,43 @@ def action_to_offset(
     """:func:`actions_to_offsets` of one Python float (bit-identical; no numpy call).
 
     The single environment maps its action with this scalar twin: a numpy call on a
-    two-element array costs more than the rest of the mapping.
+    two-element array costs more than the rest of the mapping. A mapping of
+    :data:`PAIR_MAPPINGS` needs both actions: :func:`action_pair_to_offsets`.
     """
     a = min(max(action, -1.0), 1.0)
     if mapping == "mid":
         return (a + 1.0) * (0.5 * max_offset_ticks)
     if mapping != "touch":
         check_action_mapping(mapping)
+        raise ValueError(
+            f"action_mapping={mapping!r} maps (bid, ask) pairs jointly: use action_pair_to_offsets"
+        )
     h = _touch(max_offset_ticks)
     return (a + 1.0) * h if a <= 0.0 else h + a * (max_offset_ticks - h)
+
+
+def action_pair_to_offsets(
+    bid_action: float,
+    ask_action: float,
+    max_offset_ticks: float,
+    mapping: str = DEFAULT_ACTION_MAPPING,
+) -> tuple[float, float]:
+    """:func:`actions_to_offsets` of one (bid, ask) pair of Python floats (bit-identical)."""
+    if mapping != "spread_skew":
+        return (
+            action_to_offset(bid_action, max_offset_ticks, mapping),
+            action_to_offset(ask_action, max_offset_ticks, mapping),
+        )
+    x = min(max(bid_action, -1.0), 1.0)
+    y = min(max(ask_action, -1.0), 1.0)
+    t, lower, upper = _spread_shape(max_offset_ticks)
+    s = (x + 1.0) * lower if x <= SPREAD_TOUCH_ACTION else t + (x - SPREAD_TOUCH_ACTION) * upper
+    z = max(abs(y) - SKEW_DEAD_ZONE, 0.0) * _skew_slope(max_offset_ticks)
+    k = z if y > 0.0 else -z  # np.sign(y) * z: +-0.0 inside the dead zone adds nothing
+    return (
+        min(max(s + k, 0.0), max_offset_ticks),
+        min(max(s - k, 0.0), max_offset_ticks),
+    )
 
 
 def offsets_to_actions(
@@ -134,10 +253,17 @@ def offsets_to_actions(
     mid, is quoted at the mid). For ``"touch"``, an action whose float32 rounding would carry
     its offset across a half-tick boundary (and so quote one tick off) is moved by one float32
     step back, so ``actions_to_offsets(offsets_to_actions(o))`` quotes the prices of ``o``. For
-    ``"mid"`` the function is the one of earlier releases, unchanged.
+    ``"spread_skew"`` the inverse keeps prices, not offsets: the actions quote the middle of
+    each offset's half-tick interval (exactly 0 for an offset of 0), so that float32 rounding
+    (about 1e-6 tick) cannot cross a boundary; a pair further apart than the skew reaches
+    (``2 * SKEW_RANGE * max_offset_ticks`` ticks, unless clipping at 0 or at
+    ``max_offset_ticks`` bridges the gap) keeps the price of its side nearer the mid and
+    quotes the other side that far from it. For ``"mid"`` the function is the one of earlier
+    releases, unchanged.
 
     Args:
-        offsets_ticks: Offsets of any shape, ticks from the mid.
+        offsets_ticks: Offsets of any shape, ticks from the mid; (bid, ask) pairs, a last axis
+            of 2, under a mapping of :data:`PAIR_MAPPINGS`.
         max_offset_ticks: The offset of +1.
         mapping: One of :data:`ACTION_MAPPINGS`.
     """
@@ -145,6 +271,8 @@ def offsets_to_actions(
     if mapping == "mid":
         return (o / (0.5 * max_offset_ticks) - 1.0).astype(np.float32)
     check_action_mapping(mapping)
+    if mapping == "spread_skew":
+        return _spread_skew_actions(o, max_offset_ticks)
     h = _touch(max_offset_ticks)
     exact = np.where(o <= h, o / h - 1.0, (o - h) / (max_offset_ticks - h))
     a = exact.astype(np.float32)
@@ -157,6 +285,39 @@ def offsets_to_actions(
     a = np.where(got > want, np.nextafter(a, np.float32(-1.0)), a)
     a = np.where(got < want, np.nextafter(a, np.float32(1.0)), a)
     return np.asarray(a, dtype=np.float32)
+
+
+def _spread_skew_actions(o: np.ndarray, max_offset_ticks: float) -> np.ndarray:
+    """``"spread_skew"``: clipped ``(..., 2)`` offsets to actions quoting the same prices.
+
+    Each offset is replaced by the middle of its price class ``((c - 1) / 2, min(c / 2,
+    max_offset_ticks)]``, ``c = ceil(2 * o)``; an offset of 0 (class 0) is aimed ``margin``
+    below 0, which the map clips to exactly 0, the other side keeping its middle. Then
+    ``s = (bid + ask) / 2`` and ``k = (bid - ask) / 2`` are inverted through the half-spread
+    and skew maps (``k`` = 0 at action 0, the middle of the dead zone). A skew beyond
+    ``SKEW_RANGE * max_offset_ticks`` is cut to it, the side nearer the mid kept.
+    """
+    _check_pairs(o.shape, "spread_skew")
+    m = max_offset_ticks
+    c = np.ceil(2.0 * o)
+    middle = 0.5 * (0.5 * (c - 1.0) + np.minimum(0.5 * c, m))
+    zero = c == 0.0
+    both = zero[..., 0] & zero[..., 1]
+    # The side that is not at 0 (if one is); the margin keeps s >= 0.
+    other = np.where(zero[..., 0], middle[..., 1], middle[..., 0])
+    margin = np.minimum(np.minimum(0.25, other), m - other)
+    bid = np.where(zero[..., 0], -margin, middle[..., 0])
+    ask = np.where(zero[..., 1], -margin, middle[..., 1])
+    k = 0.5 * (bid - ask)
+    reach = SKEW_RANGE * m
+    s = np.where(np.abs(k) > reach, np.minimum(bid, ask) + reach, 0.5 * (bid + ask))
+    s = np.where(both, 0.0, np.maximum(s, 0.0))
+    k = np.where(both, 0.0, np.clip(k, -reach, reach))
+    t, lower, upper = _spread_shape(m)
+    x = np.where(s <= t, s / lower - 1.0, SPREAD_TOUCH_ACTION + (s - t) / upper)
+    y = np.sign(k) * (SKEW_DEAD_ZONE + np.abs(k) / _skew_slope(m))
+    y = np.where(k == 0.0, 0.0, y)
+    return np.clip(np.stack([x, y], axis=-1), -1.0, 1.0).astype(np.float32)
 
 
 def actions_to_sizes(actions: np.ndarray, max_size_lots: int) -> np.ndarray:

@@ -1,10 +1,12 @@
 """The ``QuotingPolicy`` protocol shared by baselines, learned agents and the rival.
 
 A quoting policy maps a batch of observations to a batch of actions in the environment's
-continuous action space ``Box(-1, 1, (2,))``: column 0 is the bid offset, column 1 the ask
-offset, each mapped to [0, ``max_offset_ticks``] ticks from the mid by the environment's
-``action_mapping`` (see :mod:`mm_gym.actions`); a policy that thinks in ticks converts with
-``offsets_to_actions(offsets, ctx.max_offset_ticks, ctx.action_mapping)``. It sees only what
+continuous action space ``Box(-1, 1, (2,))``, mapped to a bid and an ask offset in [0,
+``max_offset_ticks``] ticks from the mid by the environment's ``action_mapping`` (see
+:mod:`mm_gym.actions`: column 0 the bid offset and column 1 the ask offset, or under
+``"spread_skew"`` the half-spread and the skew); a policy that thinks in ticks converts its
+``(n, 2)`` (bid, ask) offsets with ``offsets_to_actions(offsets, ctx.max_offset_ticks,
+ctx.action_mapping)``. It sees only what
 an agent observes, by feature name (:data:`mm_gym.observations.FEATURE_NAMES`), plus the static
 :class:`PolicyContext`.
 """

@@ -176,3 +176,52 @@ def assert_same_seat_info(batched: dict, s: int, single: dict) -> None:
     assert a.keys() == b.keys()
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def sb3_ppo_before_and_after(
+    env_id: str, steps: int, **env_kwargs
+) -> tuple[list[float], list[float], int, int, float]:
+    """Stock SB3 PPO (default hyper-parameters, PPO seed 0, one env, one torch thread).
+
+    Returns the deterministic returns on held-out seeds 100-102 before and after ``steps``
+    training steps, the mm1 fills over those episodes before and after, and the training time
+    in seconds. The episodes are ``benchmarks/ppo_action_mappings.py``'s ``held_out``.
+    """
+    import time
+
+    import gymnasium as gym
+    import torch
+    from stable_baselines3 import PPO
+
+    bench = load_script("benchmarks/ppo_action_mappings.py", "ppo_action_mappings")
+    torch.set_num_threads(1)
+    env = gym.make(env_id, **env_kwargs)
+    model = PPO("MlpPolicy", gym.make(env_id, **env_kwargs), seed=0, device="cpu")
+    before = bench.held_out(model, env)
+    start = time.perf_counter()
+    model.learn(steps)
+    elapsed = time.perf_counter() - start
+    after = bench.held_out(model, env)
+    return before["returns"], after["returns"], before["fills"], after["fills"], elapsed
+
+
+def baseline_rollout(env_id: str, policy, mapping: str, steps: int = 150) -> dict[str, np.ndarray]:
+    """Observations, PnL and mm1's quote ticks of ``policy`` on 3 markets under ``mapping``.
+
+    ``steps`` steps of a seeded ``gym.make_vec(env_id, num_envs=3, horizon_steps=steps)``,
+    the policy reset with its own seeded generator and the env's context.
+    """
+    import gymnasium as gym
+
+    envs = gym.make_vec(env_id, num_envs=3, horizon_steps=steps, action_mapping=mapping)
+    obs, _ = envs.reset(seed=0)
+    core = envs.unwrapped._core
+    policy.reset(np.random.default_rng(5), core.context(0))
+    out: dict[str, list] = {"obs": [], "pnl": [], "ticks": []}
+    for _ in range(steps):
+        obs, _, _, _, info = envs.step(policy.act(obs))
+        out["obs"].append(obs)
+        out["pnl"].append(info["pnl"])
+        out["ticks"].append(core.orders.tick[:, 0].copy())
+    envs.close()
+    return {k: np.asarray(v) for k, v in out.items()}

@@ -10,13 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
-import time
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import yaml
-from helpers import load_script, toy_policy_arrays
+from helpers import baseline_rollout, load_script, sb3_ppo_before_and_after, toy_policy_arrays
 
 import mm_gym  # noqa: F401  (registers the env ids)
 from agents.policy import PolicyFileError, PPOPolicy, load_policy, save_policy_arrays
@@ -82,7 +81,7 @@ def test_mapping_table_of_minus_one_zero_plus_one():
     assert (np.diff(actions_to_offsets(x, 10.0)) > 0).all()
 
 
-@pytest.mark.parametrize("mapping", ACTION_MAPPINGS)
+@pytest.mark.parametrize("mapping", ["touch", "mid"])  # "spread_skew" maps pairs: its own file
 def test_scalar_twin_is_bit_identical(mapping):
     x = np.concatenate([np.linspace(-1.5, 1.5, 301), [-0.0, 0.0, 1e-17, -1e-17, -1 + 1e-16]])
     for max_offset in MAX_OFFSETS:
@@ -116,7 +115,8 @@ def test_mid_inverse_is_the_old_function():
 
 
 def test_action_mapping_is_validated():
-    with pytest.raises(ConfigError, match=r"action_mapping='linear' is not valid.*'touch', 'mid'"):
+    allowed = r"choose one of \['touch', 'mid', 'spread_skew'\]"
+    with pytest.raises(ConfigError, match=r"action_mapping='linear' is not valid: " + allowed):
         EnvConfig(action_mapping="linear")
     with pytest.raises(ConfigError, match="action_mapping=3"):
         gym.make(ID, action_mapping=3)
@@ -153,21 +153,6 @@ def test_single_and_vector_envs_quote_the_same_offsets(mapping):
 
 
 # ---------------------------------------------------------------------- baselines unchanged
-def _baseline_rollout(policy, mapping: str, steps: int = 150) -> dict[str, np.ndarray]:
-    envs = gym.make_vec(ID, num_envs=3, horizon_steps=steps, action_mapping=mapping)
-    obs, _ = envs.reset(seed=0)
-    core = envs.unwrapped._core
-    policy.reset(np.random.default_rng(5), core.context(0))
-    out: dict[str, list] = {"obs": [], "pnl": [], "ticks": []}
-    for _ in range(steps):
-        obs, _, _, _, info = envs.step(policy.act(obs))
-        out["obs"].append(obs)
-        out["pnl"].append(info["pnl"])
-        out["ticks"].append(core.orders.tick[:, 0].copy())
-    envs.close()
-    return {k: np.asarray(v) for k, v in out.items()}
-
-
 @pytest.mark.parametrize(
     "policy",
     [
@@ -182,8 +167,8 @@ def _baseline_rollout(policy, mapping: str, steps: int = 150) -> dict[str, np.nd
 )
 def test_baselines_quote_exactly_as_before(policy):
     """Each baseline's rollout is bit-identical under "touch" and under the old "mid"."""
-    old = _baseline_rollout(policy, "mid")
-    new = _baseline_rollout(policy, "touch")
+    old = baseline_rollout(ID, policy, "mid")
+    new = baseline_rollout(ID, policy, "touch")
     for key in old:
         np.testing.assert_array_equal(new[key], old[key], err_msg=key)
 
@@ -358,33 +343,10 @@ def test_sb3_ppo_with_default_hyperparameters_learns_a_positive_reward():
     penalties and O(1) observations (+179 / +227 / +209, and +149 / +143 / +155 at 49,152).
     Closest, not enough: a wrapper mapping the actions (-1, 0.6] to the touch interval keeps
     the deterministic policy at its start (+197 / +208 / +197, upfront penalties), and with
-    O(1) observations too it ends at +267 / +9 / +223 at 49,152 steps.
+    O(1) observations too it ends at +267 / +9 / +223 at 49,152 steps. The opt-in
+    ``action_mapping="spread_skew"`` (half-spread and skew, both with a wide region at the
+    touch) passes this protocol: see test_action_mapping_spread_skew.
     """
-    import torch
-    from stable_baselines3 import PPO
-
-    torch.set_num_threads(1)
-    env = gym.make(ID)
-
-    def held_out_returns(model: PPO) -> tuple[list[float], int]:
-        returns, fills = [], 0
-        for seed in (100, 101, 102):
-            obs, _ = env.reset(seed=seed)
-            done, total = False, 0.0
-            while not done:
-                action, _ = model.predict(obs, deterministic=True)
-                obs, reward, terminated, truncated, info = env.step(action)
-                total += float(reward)
-                fills += info["fills"]
-                done = terminated or truncated
-            returns.append(total)
-        return returns, fills
-
-    model = PPO("MlpPolicy", gym.make(ID), seed=0, device="cpu")
-    before, fills_before = held_out_returns(model)
-    start = time.perf_counter()
-    model.learn(24_576)
-    elapsed = time.perf_counter() - start
-    after, fills_after = held_out_returns(model)
+    before, after, fills_before, fills_after, elapsed = sb3_ppo_before_and_after(ID, 24_576)
     assert fills_before > 0 and fills_after > 0
     assert np.mean(after) > max(np.mean(before), 0.0), (before, after, elapsed)

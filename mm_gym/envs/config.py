@@ -112,8 +112,10 @@ class EnvConfig:
             (a half-spread x skew grid). See :mod:`mm_gym.actions`.
         action_mapping: How a continuous offset action in [-1, 1] becomes ticks from the mid:
             ``"touch"`` (default: -1 at the mid, 0 at the touch (0.25 tick), +1
-            ``max_offset_ticks``) or ``"mid"`` (the earlier default, linear: -1 at the mid, 0 at
-            ``max_offset_ticks / 2``, +1 ``max_offset_ticks``). See :mod:`mm_gym.actions`.
+            ``max_offset_ticks``), ``"mid"`` (the earlier default, linear: -1 at the mid, 0 at
+            ``max_offset_ticks / 2``, +1 ``max_offset_ticks``) or ``"spread_skew"`` (the pair
+            read as a half-spread, 0 at the touch, and a skew, 0 on [-0.5, 0.5]). See
+            :mod:`mm_gym.actions`.
         max_offset_ticks: Offset from the mid, ticks, that an action of +1 maps to (-1 maps to 0).
         quote_size_lots: Size of each quote, lots, for ``"continuous"`` and ``"discrete"``.
         max_size_lots: Size, lots, that a size action of +1 maps to (``"continuous_sizes"``).

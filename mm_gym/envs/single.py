@@ -9,7 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from mm_gym.actions import action_to_offset, action_to_size
+from mm_gym.actions import action_pair_to_offsets, action_to_size
 from mm_gym.config import REGIMES, MarketConfig, is_integer
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
@@ -117,7 +117,12 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
 
     ``"touch"`` is linear on [-1, 0] and on [0, 1]; ``"mid"`` is ``(a + 1) / 2 *
     max_offset_ticks``, whose centre (5 ticks) is behind the book, where a fresh policy gets no
-    fills and a zero reward. Both quotes have ``quote_size_lots`` lots.
+    fills and a zero reward. ``"spread_skew"`` (opt-in) reads index 0 as the half-spread ``s``
+    (-1 the mid, 0 the touch, 0.3125 tick, every action up to 0.6 within half a tick, +1
+    ``max_offset_ticks``) and index 1 as the skew ``k`` (0 on [-0.5, 0.5], then linear to
+    ``+-max_offset_ticks / 4``; positive leans to selling): bid offset ``clip(s + k, 0,
+    max_offset_ticks)``, ask offset ``clip(s - k, 0, max_offset_ticks)``. Both quotes have
+    ``quote_size_lots`` lots.
 
     ``"continuous_sizes"``: ``Box(-1, 1, (4,))``, indices 2 and 3 the bid and ask sizes,
     ``rint((a + 1) / 2 * max_size_lots)`` lots (0: no quote). ``"discrete"``:
@@ -435,15 +440,13 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
     def _write_continuous(self, action: Any) -> None:
         x0, x1 = self._floats(action, 2)
         q = self._q0
-        # The scalar twins of MarketCore.write_actions' mapping, so vector == single.
-        q[0] = action_to_offset(x0, self._max_offset, self._mapping)
-        q[1] = action_to_offset(x1, self._max_offset, self._mapping)
+        # The scalar twin of MarketCore.write_actions' mapping, so vector == single.
+        q[0], q[1] = action_pair_to_offsets(x0, x1, self._max_offset, self._mapping)
 
     def _write_sizes(self, action: Any) -> None:
         x0, x1, x2, x3 = self._floats(action, 4)
         q = self._q0
-        q[0] = action_to_offset(x0, self._max_offset, self._mapping)
-        q[1] = action_to_offset(x1, self._max_offset, self._mapping)
+        q[0], q[1] = action_pair_to_offsets(x0, x1, self._max_offset, self._mapping)
         q[2] = action_to_size(x2, self._max_size)
         q[3] = action_to_size(x3, self._max_size)
 
