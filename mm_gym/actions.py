@@ -116,7 +116,8 @@ SKEW_RANGE = 0.25
 """Under ``"spread_skew"``, the skew of action +1, as a fraction of ``max_offset_ticks``. The
 bid and ask offsets are then at most ``2 * SKEW_RANGE * max_offset_ticks`` apart unless one is
 clipped at 0 or at ``max_offset_ticks`` (see :func:`offsets_to_actions`). Measured with SB3 PPO
-(issue #13): 0.25 kept the deterministic policy above its start where 0.5 did not."""
+(issue #13): 0.25 kept the deterministic policy above its start on PPO seeds 0-2 where 0.5 did
+not; on fresh seeds 3-5 it ended below its start (README, Actions)."""
 
 
 def check_action_mapping(mapping: object) -> str:

@@ -13,7 +13,7 @@ import pickle
 import gymnasium as gym
 import numpy as np
 import pytest
-from helpers import baseline_rollout, sb3_ppo_before_and_after, toy_policy_arrays
+from helpers import baseline_rollout, toy_policy_arrays
 
 import mm_gym  # noqa: F401  (registers the env ids)
 from agents.policy import PPOPolicy
@@ -216,20 +216,3 @@ def test_pickle_round_trip_keeps_the_mapping():
         e.step(action)
     np.testing.assert_array_equal(restored._core.quotes, env._core.quotes)
     np.testing.assert_array_equal(env._core.quotes[0, 0, :2], actions_to_offsets(action, 10.0, SS))
-
-
-@pytest.mark.slow
-def test_sb3_ppo_with_default_hyperparameters_beats_its_start_under_spread_skew():
-    """test_action_mapping's PPO protocol (issue #13 item 1) with ``action_mapping="spread_skew"``.
-
-    SB3 PPO, default hyper-parameters, one env, one torch thread, PPO seed 0; deterministic
-    episodes on held-out seeds 100-102. The fresh policy quotes the touch on both sides, as under
-    "touch" (+197). Measured after 24,576 steps, PPO seeds 0 / 1 / 2: +202 / +244 / +257 (under
-    "touch": -469 / -158 / -444); after 49,152 steps +164 / +70 / +96, positive but below the
-    start (under "touch" -462 / -254 / -484). Seed 0's margin over its start is small (+5).
-    """
-    before, after, fills_before, fills_after, elapsed = sb3_ppo_before_and_after(
-        ID, 24_576, action_mapping=SS
-    )
-    assert fills_before > 0 and fills_after > 0
-    assert np.mean(after) > max(np.mean(before), 0.0), (before, after, elapsed)
