@@ -36,6 +36,8 @@ for, so a scripted policy quotes exactly the prices of its offsets whatever the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "actions_to_sizes",
     "check_action_mapping",
     "discrete_offsets_table",
+    "offset_function",
     "offsets_to_actions",
 ]
 
@@ -113,16 +116,42 @@ def action_to_offset(
 ) -> float:
     """:func:`actions_to_offsets` of one Python float (bit-identical; no numpy call).
 
-    The single environment maps its action with this scalar twin: a numpy call on a
-    two-element array costs more than the rest of the mapping.
+    A caller mapping many actions with the same arguments binds them once with
+    :func:`offset_function`.
     """
-    a = min(max(action, -1.0), 1.0)
+    return offset_function(max_offset_ticks, mapping)(action)
+
+
+def offset_function(
+    max_offset_ticks: float, mapping: str = DEFAULT_ACTION_MAPPING
+) -> Callable[[float], float]:
+    """:func:`action_to_offset` for this ``max_offset_ticks`` and ``mapping``, constants bound.
+
+    The single environment maps its action with this scalar twin of :func:`actions_to_offsets`
+    (the same operations on the same values, so bit-identical): a numpy call on a two-element
+    array costs more than the whole mapping.
+
+    Raises:
+        ValueError: If ``mapping`` is not one of :data:`ACTION_MAPPINGS`.
+    """
+    check_action_mapping(mapping)
     if mapping == "mid":
-        return (a + 1.0) * (0.5 * max_offset_ticks)
-    if mapping != "touch":
-        check_action_mapping(mapping)
+        half = 0.5 * max_offset_ticks
+
+        def mid(action: float) -> float:
+            # Clipping by comparisons: min(max(x, -1.0), 1.0) in half the time, the same value.
+            a = -1.0 if action < -1.0 else 1.0 if action > 1.0 else action
+            return (a + 1.0) * half
+
+        return mid
     h = _touch(max_offset_ticks)
-    return (a + 1.0) * h if a <= 0.0 else h + a * (max_offset_ticks - h)
+    beyond = max_offset_ticks - h
+
+    def touch(action: float) -> float:
+        a = -1.0 if action < -1.0 else 1.0 if action > 1.0 else action
+        return (a + 1.0) * h if a <= 0.0 else h + a * beyond
+
+    return touch
 
 
 def offsets_to_actions(

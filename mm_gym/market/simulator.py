@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import threading
@@ -432,6 +433,41 @@ class MarketSimulator:
             with self._kernel_lock():
                 (kernels.step_parallel if self._parallel else kernels.step_serial)(*args)
         return self._result
+
+    def stepper(self, quotes: np.ndarray) -> Callable[[], None]:
+        """A call that steps every market with ``quotes``: ``step(quotes, check=False)`` minus
+        the per-call work (argument checks and packing, the lock of the serial kernel).
+
+        For a caller that steps one buffer of its own, validated as it writes it, many times
+        (the single environment, where that work cost as much as a quarter of a step). The
+        call reads :attr:`record` each time, so switching it takes effect from the next step as
+        with :meth:`step`; it does not return the :class:`StepResult`.
+
+        Args:
+            quotes: The ``(n_markets, 2, 4)`` float64 C-contiguous buffer the call will step
+                with (:meth:`quotes_buffer`); its contents are read at each call.
+
+        Raises:
+            ValueError: Here, if ``quotes`` is not such a buffer.
+            RuntimeError: At a call before :meth:`reset`.
+        """
+        self._check_step_input(quotes, None)
+        if self._parallel:
+            return functools.partial(self.step, quotes, check=False)
+        state, params, all_markets = self.state, self.params, self._all
+        builtin_rival = self.builtin_rival
+
+        def step_all() -> None:
+            kernel = self._step
+            if kernel is None or not self._reset_done:  # unpickled (kernels unbound), or no reset
+                if not self._reset_done:
+                    raise RuntimeError("call reset() before step()")
+                self._bind_kernels()
+                kernel = self._step
+                assert kernel is not None
+            kernel(state, params, quotes, all_markets, builtin_rival, self._record)
+
+        return step_all
 
     def set_protection(self, bid: np.ndarray, ask: np.ndarray) -> None:
         """Set the other venues' best prices the takers may not trade through (several venues).
