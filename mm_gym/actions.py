@@ -183,8 +183,12 @@ def offsets_to_actions(
     got = np.ceil(2.0 * actions_to_offsets(a, max_offset_ticks, mapping))
     # One float32 step moves the offset by at most 2**-23 * max_offset_ticks <= 1.2e-5 ticks,
     # far less than half a tick, so one step towards the exact action always suffices.
-    a = np.where(got > want, np.nextafter(a, np.float32(-1.0)), a)
-    a = np.where(got < want, np.nextafter(a, np.float32(1.0)), a)
+    # Most batches need no step at all: test first, then move only what is off.
+    over, under = got > want, got < want
+    if over.any():
+        a = np.where(over, np.nextafter(a, np.float32(-1.0)), a)
+    if under.any():
+        a = np.where(under, np.nextafter(a, np.float32(1.0)), a)
     return np.asarray(a, dtype=np.float32)
 
 
