@@ -50,11 +50,18 @@ class BoundStep(structref.StructRefProxy):
     def __new__(
         cls, state: MarketState, params: MarketParams, quotes: np.ndarray, active: np.ndarray
     ) -> BoundStep:
-        """Box the arguments into the struct."""
-        return structref.StructRefProxy.__new__(cls, state, params, quotes, active)
+        """Box the arguments into the struct (with :func:`_new_bound_step`, cached)."""
+        bound: BoundStep = _new_bound_step(state, params, quotes, active)
+        return bound
 
 
 structref.define_proxy(BoundStep, _BoundStepType, ["state", "params", "quotes", "active"])
+
+
+@nb.njit(cache=True)
+def _new_bound_step(state, params, quotes, active):  # argument types: numba's
+    # StructRefProxy.__new__ would compile its constructor afresh in every process (0.6 s).
+    return BoundStep(state, params, quotes, active)
 
 
 @nb.njit(cache=True)
