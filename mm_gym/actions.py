@@ -57,6 +57,8 @@ float32 rounding.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 __all__ = [
@@ -77,7 +79,9 @@ __all__ = [
     "actions_to_sizes",
     "check_action_mapping",
     "discrete_offsets_table",
+    "offset_function",
     "offsets_to_actions",
+    "pair_offset_function",
 ]
 
 ACTION_TYPES: tuple[str, ...] = ("continuous", "continuous_sizes", "discrete")
@@ -205,20 +209,75 @@ def action_to_offset(
 ) -> float:
     """:func:`actions_to_offsets` of one Python float (bit-identical; no numpy call).
 
-    The single environment maps its action with this scalar twin: a numpy call on a
-    two-element array costs more than the rest of the mapping. A mapping of
-    :data:`PAIR_MAPPINGS` needs both actions: :func:`action_pair_to_offsets`.
+    A caller mapping many actions with the same arguments binds them once with
+    :func:`offset_function`. A mapping of :data:`PAIR_MAPPINGS` needs both actions:
+    :func:`action_pair_to_offsets`.
     """
-    a = min(max(action, -1.0), 1.0)
-    if mapping == "mid":
-        return (a + 1.0) * (0.5 * max_offset_ticks)
-    if mapping != "touch":
-        check_action_mapping(mapping)
+    return offset_function(max_offset_ticks, mapping)(action)
+
+
+def offset_function(
+    max_offset_ticks: float, mapping: str = DEFAULT_ACTION_MAPPING
+) -> Callable[[float], float]:
+    """:func:`action_to_offset` for this ``max_offset_ticks`` and ``mapping``, constants bound.
+
+    The single environment maps its action with this scalar twin of :func:`actions_to_offsets`
+    (the same operations on the same values, so bit-identical): a numpy call on a two-element
+    array costs more than the whole mapping.
+
+    Raises:
+        ValueError: If ``mapping`` is not one of :data:`ACTION_MAPPINGS`, or maps (bid, ask)
+            pairs jointly (:data:`PAIR_MAPPINGS`: :func:`action_pair_to_offsets`).
+    """
+    check_action_mapping(mapping)
+    if mapping in PAIR_MAPPINGS:
         raise ValueError(
             f"action_mapping={mapping!r} maps (bid, ask) pairs jointly: use action_pair_to_offsets"
         )
+    if mapping == "mid":
+        half = 0.5 * max_offset_ticks
+
+        def mid(action: float) -> float:
+            # Clipping by comparisons: min(max(x, -1.0), 1.0) in half the time, the same value.
+            a = -1.0 if action < -1.0 else 1.0 if action > 1.0 else action
+            return (a + 1.0) * half
+
+        return mid
     h = _touch(max_offset_ticks)
-    return (a + 1.0) * h if a <= 0.0 else h + a * (max_offset_ticks - h)
+    beyond = max_offset_ticks - h
+
+    def touch(action: float) -> float:
+        a = -1.0 if action < -1.0 else 1.0 if action > 1.0 else action
+        return (a + 1.0) * h if a <= 0.0 else h + a * beyond
+
+    return touch
+
+
+def pair_offset_function(
+    max_offset_ticks: float, mapping: str = DEFAULT_ACTION_MAPPING
+) -> Callable[[float, float], tuple[float, float]]:
+    """:func:`action_pair_to_offsets` for this ``max_offset_ticks`` and ``mapping``, bound.
+
+    The single environment maps its (bid, ask) actions with it: under a per-side mapping both go
+    through one :func:`offset_function`, under a pair mapping through
+    :func:`action_pair_to_offsets` (bit-identical to :func:`actions_to_offsets` either way).
+
+    Raises:
+        ValueError: If ``mapping`` is not one of :data:`ACTION_MAPPINGS`.
+    """
+    check_action_mapping(mapping)
+    if mapping in PAIR_MAPPINGS:
+
+        def joint(bid_action: float, ask_action: float) -> tuple[float, float]:
+            return action_pair_to_offsets(bid_action, ask_action, max_offset_ticks, mapping)
+
+        return joint
+    offset = offset_function(max_offset_ticks, mapping)
+
+    def each(bid_action: float, ask_action: float) -> tuple[float, float]:
+        return offset(bid_action), offset(ask_action)
+
+    return each
 
 
 def action_pair_to_offsets(
@@ -283,8 +342,12 @@ def offsets_to_actions(
     got = np.ceil(2.0 * actions_to_offsets(a, max_offset_ticks, mapping))
     # One float32 step moves the offset by at most 2**-23 * max_offset_ticks <= 1.2e-5 ticks,
     # far less than half a tick, so one step towards the exact action always suffices.
-    a = np.where(got > want, np.nextafter(a, np.float32(-1.0)), a)
-    a = np.where(got < want, np.nextafter(a, np.float32(1.0)), a)
+    # Most batches need no step at all: test first, then move only what is off.
+    over, under = got > want, got < want
+    if over.any():
+        a = np.where(over, np.nextafter(a, np.float32(-1.0)), a)
+    if under.any():
+        a = np.where(under, np.nextafter(a, np.float32(1.0)), a)
     return np.asarray(a, dtype=np.float32)
 
 

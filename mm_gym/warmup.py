@@ -27,6 +27,7 @@ def _market(parallel: bool) -> None:
     sim = MarketSimulator(preset("default"), n_markets=2, parallel=parallel)
     sim.reset(np.arange(2, dtype=np.uint64))
     sim.step(sim.quotes_buffer())
+    sim.stepper(sim.quotes_buffer())()  # the single env's way in (serial: mm_gym.market.bound)
 
 
 def _recorder() -> None:

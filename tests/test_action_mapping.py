@@ -24,6 +24,7 @@ from mm_gym.actions import (
     ACTION_MAPPINGS,
     action_to_offset,
     actions_to_offsets,
+    offset_function,
     offsets_to_actions,
 )
 from mm_gym.config import ConfigError
@@ -85,8 +86,11 @@ def test_mapping_table_of_minus_one_zero_plus_one():
 def test_scalar_twin_is_bit_identical(mapping):
     x = np.concatenate([np.linspace(-1.5, 1.5, 301), [-0.0, 0.0, 1e-17, -1e-17, -1 + 1e-16]])
     for max_offset in MAX_OFFSETS:
-        batched = actions_to_offsets(x, max_offset, mapping)
-        assert [action_to_offset(v, max_offset, mapping) for v in x.tolist()] == batched.tolist()
+        batched = actions_to_offsets(x, max_offset, mapping).view(np.int64)  # bits: -0.0 too
+        bound = offset_function(max_offset, mapping)  # what the single env maps with
+        for scalar in (bound, lambda v, m=max_offset: action_to_offset(v, m, mapping)):
+            got = np.array([scalar(v) for v in x.tolist()]).view(np.int64)
+            np.testing.assert_array_equal(got, batched)
 
 
 @pytest.mark.parametrize("max_offset", MAX_OFFSETS)

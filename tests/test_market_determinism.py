@@ -128,3 +128,36 @@ def test_a_slow_kernel_bind_says_it_is_compiling_once(monkeypatch, capsys):
         pass  # a cache load: silent
     time.sleep(0.1)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("parallel", [False, pytest.param(True, marks=pytest.mark.parallel)])
+def test_stepper_steps_as_step_does_bit_for_bit(parallel):
+    # The single env's way in (serial: the arrays bound once in mm_gym.market.bound).
+    sims = [MarketSimulator(preset("switching"), 2, parallel=parallel) for _ in range(2)]
+    for sim in sims:
+        sim.reset(np.array([5, 6], np.uint64))
+    quotes = [sim.quotes_buffer() for sim in sims]
+    stepper = sims[1].stepper(quotes[1])
+    offsets = np.random.default_rng(0).uniform(0.0, 4.0, (150, 2, 2))
+    recorded = False
+    for k in range(150):
+        for q in quotes:  # the buffer is read at each call, not copied when bound
+            q[:, 0, :2] = offsets[k]
+            q[:, 0, 2:] = 1.0
+        if k == 100:  # record is read at each call too
+            sims[0].record = sims[1].record = True
+        sims[0].step(quotes[0], check=False)
+        stepper()
+        recorded = recorded or bool(sims[1].market_orders.count.any())
+    for name in sims[0].state._fields:  # the fill and market-order tables included
+        np.testing.assert_array_equal(getattr(sims[0].state, name), getattr(sims[1].state, name))
+    assert recorded  # the stepper recorded from step 100 on
+
+
+def test_stepper_checks_its_buffer_and_refuses_to_step_before_reset():
+    sim = MarketSimulator(preset("default"), 1)
+    with pytest.raises(ValueError, match="shape"):
+        sim.stepper(np.zeros((2, 2, 4)))
+    stepper = sim.stepper(sim.quotes_buffer())
+    with pytest.raises(RuntimeError, match="reset"):
+        stepper()

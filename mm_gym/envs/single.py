@@ -9,7 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from mm_gym.actions import action_pair_to_offsets, action_to_size
+from mm_gym.actions import action_to_size, pair_offset_function
 from mm_gym.config import REGIMES, MarketConfig, is_integer
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import (
@@ -335,8 +335,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
         c = self._core
         self._seeds = c  # the roots OneMarketEnv.reset sets
         # The quotes are the env's own (validated actions, a checked rival's): not re-checked.
-        self._sim_step = functools.partial(c.sim.step, check=False)
-        self._quotes = c.quotes
+        self._sim_step = c.sim.stepper(c.quotes)
         # Market 0 of the simulator's live views: (2,) per maker, (1,) per market.
         acc, sc = c.accounts, c.scalars
         self._inv = acc.inventory[0]
@@ -365,8 +364,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
         self._horizon = c.horizon
         self._params = c.reward_params
         self._max_dd = c.max_drawdown
-        self._max_offset = c.max_offset
-        self._mapping = c.action_mapping
+        self._offsets = pair_offset_function(c.max_offset, c.action_mapping)
         self._max_size = c.max_size
         self._offsets_rows = c.offsets_rows
         self._record = c.history_len > 0
@@ -384,7 +382,6 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
         state = self.__dict__.copy()
         for key in (
             "_sim_step",
-            "_quotes",
             "_inv",
             "_cash",
             "_realized",
@@ -399,6 +396,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
             "_headline",
             "_headline_score",
             "_q0",
+            "_offsets",
             "_write",
         ):
             state.pop(key, None)
@@ -441,12 +439,12 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
         x0, x1 = self._floats(action, 2)
         q = self._q0
         # The scalar twin of MarketCore.write_actions' mapping, so vector == single.
-        q[0], q[1] = action_pair_to_offsets(x0, x1, self._max_offset, self._mapping)
+        q[0], q[1] = self._offsets(x0, x1)
 
     def _write_sizes(self, action: Any) -> None:
         x0, x1, x2, x3 = self._floats(action, 4)
         q = self._q0
-        q[0], q[1] = action_pair_to_offsets(x0, x1, self._max_offset, self._mapping)
+        q[0], q[1] = self._offsets(x0, x1)
         q[2] = action_to_size(x2, self._max_size)
         q[3] = action_to_size(x3, self._max_size)
 
@@ -492,7 +490,7 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
         self._write(action)
         if self._rival is not None:
             self._core.write_rival_actions(self._rival.act(self._core.observations(1)))
-        self._sim_step(self._quotes)
+        self._sim_step()
         if self._record:
             self._core.record_history()
         if self._headlines_on and self._headline.item(0) >= 0:  # a scalar test: most steps

@@ -87,12 +87,13 @@ def batch_metrics(
         def rows(x: np.ndarray, steps: int, g: np.ndarray = g) -> np.ndarray:
             return np.ascontiguousarray(x[:steps, g].T)
 
+        inv_g = rows(inv, L)
         cash_g = np.hstack([zero, rows(cash, L)])
         fees_g = np.hstack([zero, rows(fees, L)])
         d_fees = np.diff(fees_g, axis=1)
         att = metrics.pnl_attribution_from_steps(
             rows(mid, L + 1),
-            rows(inv, L),
+            inv_g,
             np.diff(cash_g, axis=1) - d_fees,
             rows(edge, L),
             d_fees,
@@ -109,7 +110,7 @@ def batch_metrics(
         out["max_drawdown"][g] = metrics.max_drawdown(equity)
         var, es = metrics.var_es(step_pnl, 0.95)
         out["var"][g], out["es"][g] = var, es
-        for k, v in metrics.inventory_stats(rows(inv, L), limit).items():
+        for k, v in metrics.inventory_stats(inv_g, limit).items():
             out[k][g] = v
         out["final_inventory"][g] = inv[L - 1, g]
         with warnings.catch_warnings():

@@ -287,11 +287,13 @@ class _BatchRun:
     def add_rewards(self, r: np.ndarray, components: Mapping[str, Any], alive: np.ndarray) -> None:
         """Add a step's rewards and reward components of the live episodes."""
         n = self.length.size
-        self.reward += np.where(alive, r, 0.0)
+        # Adding in place where alive is bit-identical to adding np.where(alive, x, 0.0): a sum
+        # that starts at +0.0 is never -0.0, and x + 0.0 == x bit for bit for any other x.
+        np.add(self.reward, r, out=self.reward, where=alive)
         for key, val in components.items():
             if not key.startswith("_"):
                 c = self.comps.setdefault(key, np.zeros(n))
-                c += np.where(alive, val, 0.0)
+                np.add(c, val, out=c, where=alive)
 
     def end(self, idx: np.ndarray, t: int, sim: Any, info: Mapping[str, Any]) -> None:
         """Record the final values of the episodes ``idx``, which ended at step ``t``."""

@@ -29,6 +29,7 @@ import numpy as np
 
 from mm_gym.config import ConfigError, MarketConfig, is_integer
 from mm_gym.market import kernels
+from mm_gym.market.bound import BoundStep, step_bound
 from mm_gym.market.params import CORR_FIELDS, MAX_ASSETS, MarketParams, pack_params
 from mm_gym.market.state import (
     A_INV,
@@ -432,6 +433,47 @@ class MarketSimulator:
             with self._kernel_lock():
                 (kernels.step_parallel if self._parallel else kernels.step_serial)(*args)
         return self._result
+
+    def stepper(self, quotes: np.ndarray) -> Callable[[], None]:
+        """A call that steps every market with ``quotes``, ``step(quotes, check=False)`` made lean.
+
+        For a caller that steps one buffer of its own, validated as it writes it, many times
+        (the single environment). For the serial kernel the call passes the simulator's arrays
+        and parameters as one :class:`~mm_gym.market.bound.BoundStep` made here, instead of
+        unboxing them at every call, and skips the argument checks and the lock: together
+        about half the time of a one-market step outside the kernel's own work. The call reads
+        :attr:`record` each time, so switching it takes effect from the next step as with
+        :meth:`step`; it does not return the :class:`StepResult`.
+
+        Args:
+            quotes: The ``(n_markets, 2, 4)`` float64 C-contiguous buffer the call will step
+                with (:meth:`quotes_buffer`); its contents are read at each call.
+
+        Raises:
+            ValueError: Here, if ``quotes`` is not such a buffer.
+            RuntimeError: At a call before :meth:`reset`.
+        """
+        self._check_step_input(quotes, None)
+        if self._parallel:
+
+            def step_parallel() -> None:
+                self.step(quotes, check=False)
+
+            return step_parallel
+        bound = BoundStep(self.state, self.params, quotes, self._all)
+        builtin_rival = self.builtin_rival
+        kernel: Callable[..., None] | None = None  # compiled (or loaded) at the first call
+
+        def step_all() -> None:
+            nonlocal kernel
+            if kernel is None or not self._reset_done:
+                if not self._reset_done:
+                    raise RuntimeError("call reset() before step()")
+                with _compile_notice():
+                    kernel = step_bound.compile((numba.typeof(bound), numba.boolean, numba.boolean))
+            kernel(bound, builtin_rival, self._record)
+
+        return step_all
 
     def set_protection(self, bid: np.ndarray, ask: np.ndarray) -> None:
         """Set the other venues' best prices the takers may not trade through (several venues).
