@@ -13,7 +13,7 @@ import pickle
 import gymnasium as gym
 import numpy as np
 import pytest
-from helpers import baseline_rollout, toy_policy_arrays
+from helpers import assert_vector_equals_singles, baseline_rollout, toy_policy_arrays
 
 import mm_gym  # noqa: F401  (registers the env ids)
 from agents.policy import PPOPolicy
@@ -216,3 +216,11 @@ def test_pickle_round_trip_keeps_the_mapping():
         e.step(action)
     np.testing.assert_array_equal(restored._core.quotes, env._core.quotes)
     np.testing.assert_array_equal(env._core.quotes[0, 0, :2], actions_to_offsets(action, 10.0, SS))
+
+
+@pytest.mark.parametrize("action_type", ["continuous", "continuous_sizes"])
+def test_single_env_maps_pairs_as_the_vector_env_does(action_type):
+    """The single env's scalar pair mapping equals the vector env's array mapping, bit for bit."""
+    kw = dict(action_mapping=SS, action_type=action_type, horizon_steps=60)
+    singles = [gym.make(ID, **kw).unwrapped for _ in range(3)]
+    assert_vector_equals_singles(gym.make_vec(ID, num_envs=3, **kw), singles, 7, 150)
