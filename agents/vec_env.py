@@ -114,6 +114,8 @@ class MarketMakingSB3VecEnv(VecEnv):
         self._mapping = getattr(env_config, "action_mapping", LEGACY_ACTION_MAPPING)
         # MultiVenue-v0's routed form: one bid and one ask action, then the routing actions.
         self._routed = getattr(base, "action_form", "per_venue") == "routed"
+        # action_type="continuous_sizes": a bid and an ask action, then the two size actions.
+        self._sizes = getattr(env_config, "action_type", "continuous") == "continuous_sizes"
         self._actions: np.ndarray | None = None
         self._pending = np.zeros(self.num_envs, np.bool_)  # NEXT_STEP resets owed to SB3
         self.partial_resets = 0
@@ -170,8 +172,8 @@ class MarketMakingSB3VecEnv(VecEnv):
         fills = info.get("fills")
         if fills is not None:
             self._fills += fills
-        if actions.ndim == 2 and self._routed:
-            actions = actions[:, :2]  # the one quote; the routing actions are not offsets
+        if actions.ndim == 2 and (self._routed or self._sizes):
+            actions = actions[:, :2]  # the one quote; routing or size actions are not offsets
         if actions.ndim == 2 and actions.shape[1] >= 2 and actions.shape[1] % 2 == 0:
             # Quoted spread in ticks: the sum of the requested bid and ask offsets, averaged over
             # the venues (a bid and an ask action per venue; one venue but on MultiVenue-v0).
@@ -347,5 +349,6 @@ class MarketMakingSB3VecEnv(VecEnv):
             state = dict(state)
             state["_max_offset"] = 2.0 * state.pop("_half_offset")
             state.setdefault("_mapping", LEGACY_ACTION_MAPPING)
-        state = {"_routed": False, **state}  # pickled before the routed form existed
+        # Pickled before the routed form, or before sizes were told apart from offsets.
+        state = {"_routed": False, "_sizes": False, **state}
         self.__dict__.update(state)

@@ -278,3 +278,20 @@ def test_make_policy_resolves_registry_names_and_import_specs(tmp_path, monkeypa
     sys.modules.pop("my_agents_policy", None)
     with pytest.raises(ValueError, match="import spec"):
         make_policy("not_a_policy")
+
+
+def test_vec_env_adapter_quoted_spread_reads_only_the_offsets_with_sizes():
+    """Under ``action_type="continuous_sizes"`` the two size actions are not a second venue's
+    offsets: the logged spread is the bid plus the ask offset of the first two actions."""
+    n, steps = 2, 10
+    env = gym.make_vec(
+        "mm_gym/MarketMaking-v1", num_envs=n, horizon_steps=steps,
+        action_type="continuous_sizes",
+    )  # fmt: skip
+    adapter = MarketMakingSB3VecEnv(env)
+    adapter.seed(3)
+    adapter.reset()
+    a = np.tile(np.array([[-1.0, 1.0, 1.0, 1.0]], np.float32), (n, 1))  # 0 and 10 ticks
+    for _ in range(steps):
+        adapter.step(a)
+    np.testing.assert_allclose(adapter.pop_episode_stats()["quoted_spread_ticks"], 10.0)

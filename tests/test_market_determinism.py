@@ -146,6 +146,8 @@ def test_stepper_steps_as_step_does_bit_for_bit(parallel):
             q[:, 0, 2:] = 1.0
         if k == 100:  # record is read at each call too
             sims[0].record = sims[1].record = True
+        if k == 120:  # and so is builtin_rival
+            sims[0].builtin_rival = sims[1].builtin_rival = False
         sims[0].step(quotes[0], check=False)
         stepper()
         recorded = recorded or bool(sims[1].market_orders.count.any())

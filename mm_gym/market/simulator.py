@@ -442,8 +442,8 @@ class MarketSimulator:
         and parameters as one :class:`~mm_gym.market.bound.BoundStep` made here, instead of
         unboxing them at every call, and skips the argument checks and the lock: together
         about half the time of a one-market step outside the kernel's own work. The call reads
-        :attr:`record` each time, so switching it takes effect from the next step as with
-        :meth:`step`; it does not return the :class:`StepResult`.
+        :attr:`record` and :attr:`builtin_rival` each time, so switching either takes effect
+        from the next step as with :meth:`step`; it does not return the :class:`StepResult`.
 
         Args:
             quotes: The ``(n_markets, 2, 4)`` float64 C-contiguous buffer the call will step
@@ -461,7 +461,6 @@ class MarketSimulator:
 
             return step_parallel
         bound = BoundStep(self.state, self.params, quotes, self._all)
-        builtin_rival = self.builtin_rival
         kernel: Callable[..., None] | None = None  # compiled (or loaded) at the first call
 
         def step_all() -> None:
@@ -471,7 +470,7 @@ class MarketSimulator:
                     raise RuntimeError("call reset() before step()")
                 with _compile_notice():
                     kernel = step_bound.compile((numba.typeof(bound), numba.boolean, numba.boolean))
-            kernel(bound, builtin_rival, self._record)
+            kernel(bound, self.builtin_rival, self._record)
 
         return step_all
 
