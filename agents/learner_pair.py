@@ -1,7 +1,8 @@
 """Two independent PPO learners in one ``train.py`` run: ``--learners mm1,mm2`` (issue #17).
 
 mm1 and mm2 each have their own network, optimiser and ``VecNormalize``, and quote in the same
-``n_envs`` markets of one :class:`~mm_gym.envs.two_makers.TwoMakerVectorEnv` (no ``agent_id``
+``n_envs`` markets of one :class:`~mm_gym.envs.two_makers.TwoMakerVectorEnv` (or, on
+``mm_gym/MultiVenue-v0``, :class:`~mm_gym.multivenue.MultiVenueTwoMakerVectorEnv`; no ``agent_id``
 feature: each learner only ever plays its own seat), stepped once per step for both in one
 compiled call (:class:`~agents.two_learners.Lockstep`, mm1's learner in the main thread,
 mm2's in another). mm1's model is seeded ``--seed``, mm2's ``--seed + 1`` (mod 2**32), so the
@@ -131,7 +132,8 @@ def new_pair(
     """Two new PPO learners on ``n_markets`` markets of ``env_id`` (with ``overrides``).
 
     Args:
-        env_id: A single-venue book env id (its preset).
+        env_id: A book env id (its preset): the single-venue id, or ``mm_gym/MultiVenue-v0``
+            (:class:`~mm_gym.multivenue.MultiVenueTwoMakerVectorEnv`).
         n_markets: Markets stepped together (each learner's ``n_envs``).
         overrides: Environment overrides.
         norm: :func:`agents.ppo.normalized`'s settings, for both learners.

@@ -82,7 +82,8 @@ def make_self_play_env(
 ) -> VecNormalize:
     """Both makers of ``n_markets`` markets as ``2 * n_markets`` SB3 envs (self-play).
 
-    :class:`~mm_gym.envs.two_makers.TwoMakerVectorEnv` of ``env_id``'s preset with the
+    :class:`~mm_gym.envs.two_makers.TwoMakerVectorEnv` (on ``mm_gym/MultiVenue-v0``
+    :class:`~mm_gym.multivenue.MultiVenueTwoMakerVectorEnv`) of ``env_id``'s preset with the
     ``agent_id`` feature, through the same adapter and ``VecNormalize`` as
     :func:`make_training_env` (``norm``: :func:`normalized`'s keywords, all of them).
     """

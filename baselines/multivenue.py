@@ -12,9 +12,10 @@ spread, volatility, flow ...). The rule's offsets are offsets from that venue's 
 
 :class:`RoutedAS` is issue #15's smart router with a quoting model on top: the same per-venue
 quotes, sent only to the ``top_k`` venues a :class:`~baselines.VenueRouter` ranks best; the
-other venues get action +1, the farthest offset (``max_offset_ticks`` from the mid under both
-action mappings, :mod:`mm_gym.actions`): the action space has no size, so "no quote" is a quote
-parked as far from the mid as the env allows.
+other venues are parked (:func:`mm_gym.multivenue.routing.parked_action`: both sides
+``max_offset_ticks`` from the mid, (+1, +1) under the per-side action mappings and (+1, 0) under
+``"spread_skew"``, :mod:`mm_gym.actions`): the action space has no size, so "no quote" is a
+quote parked as far from the mid as the env allows.
 
 **What the router learns from.** Only what mm1 observes and its own actions. Step ``t``'s
 observation carries, per venue, ``bought_lots`` and ``sold_lots`` (mm1's fills in step ``t``),
@@ -59,6 +60,7 @@ from baselines.policies import FixedSpread
 from baselines.router import VenueRouter
 from mm_gym.actions import actions_to_offsets
 from mm_gym.config import ConfigError, _check_range
+from mm_gym.multivenue.routing import parked_action
 from mm_gym.policy import PolicyContext, QuotingPolicy
 
 __all__ = [
@@ -361,8 +363,8 @@ class RoutedAS(QuoteEverywhere):
         router.observe_mid(self._step, self._mid)
         chosen = router.choose()
         self.choice_counts += chosen.sum(axis=0)
-        # Not chosen: both sides at +1, the farthest offset.
-        actions[np.repeat(~chosen, 2, axis=1)] = 1.0
+        # Not chosen: parked, both sides at the farthest offset.
+        actions.reshape(n, -1, 2)[~chosen] = parked_action(ctx.action_mapping)
         if self.fill_price == "quotes":
             self._remember_quotes(actions, f)
         self._step += 1

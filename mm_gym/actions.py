@@ -38,6 +38,7 @@ the skew ``k`` (positive leans to selling, as the discrete grid's), and the offs
 | 0.6 | 0.5 tick: all of (-1, 0.6] quotes the touch there | |
 | +1 | ``max_offset_ticks`` | ``+max_offset_ticks / 4``: both quotes down |
 
+(The 0.3125 and 0.5 tick hold for ``max_offset_ticks >= 1``; below, they scale with it.)
 ``s`` is linear on [-1, 0.6] and on [0.6, 1] (:data:`SPREAD_TOUCH_ACTION`,
 :data:`TOUCH_SPREAD_TICKS`); ``k`` is 0 on [-0.5, 0.5] (:data:`SKEW_DEAD_ZONE`) and linear
 beyond (:data:`SKEW_RANGE`). Exploration noise then moves both quotes together, and most of
@@ -315,7 +316,9 @@ def offsets_to_actions(
     step back, so ``actions_to_offsets(offsets_to_actions(o))`` quotes the prices of ``o``. For
     ``"spread_skew"`` the inverse keeps prices, not offsets: the actions quote the middle of
     each offset's half-tick interval (exactly 0 for an offset of 0), so that float32 rounding
-    (about 1e-6 tick) cannot cross a boundary; a pair further apart than the skew reaches
+    (about 1e-6 tick) cannot cross a boundary. For an integer ``max_offset_ticks`` every price
+    of a pair the skew reaches is kept (for a non-integer one, a pair at the edge of the reach
+    can come back with its far side one tick nearer); a pair further apart than the skew reaches
     (``2 * SKEW_RANGE * max_offset_ticks`` ticks, unless clipping at 0 or at
     ``max_offset_ticks`` bridges the gap) keeps the price of its side nearer the mid and
     quotes the other side that far from it. For ``"mid"`` the function is the one of earlier

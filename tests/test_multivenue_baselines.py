@@ -234,3 +234,24 @@ def test_bad_base_and_too_many_venues_are_named() -> None:
     env = MultiVenueVectorEnv(1)
     with pytest.raises(ConfigError, match=r"RoutedAS\.top_k=4"):
         RoutedAS(FixedSpread(1.0), top_k=4).reset(np.random.default_rng(0), env.policy_context())
+
+
+@pytest.mark.parametrize("mapping", ["touch", "mid", "spread_skew"])
+def test_routed_as_parks_the_venues_it_leaves_at_the_widest_quote(mapping: str) -> None:
+    """Venues RoutedAS does not choose get both sides at max_offset_ticks under every mapping,
+    and quoted_venues counts exactly the chosen ones as quoted."""
+    from mm_gym.actions import actions_to_offsets
+    from mm_gym.multivenue.routing import quoted_venues
+
+    n, m = 8, 2.0
+    env = MultiVenueVectorEnv(n, horizon_steps=40, max_offset_ticks=m, action_mapping=mapping)
+    policy = RoutedAS(FixedSpread(0.25), top_k=1, explore=0.05)
+    obs, _ = env.reset(seed=list(range(n)))
+    policy.reset(np.random.default_rng(0), env.policy_context())
+    for _ in range(20):
+        actions = policy.act(obs)
+        offsets = actions_to_offsets(actions.reshape(n, -1, 2), m, mapping)
+        quoted = quoted_venues(actions, "per_venue", 0, mapping)
+        assert quoted.sum() == n  # top 1: one venue quoted in each market
+        assert (offsets[~quoted] == m).all() and (offsets[quoted] < m).all()
+        obs, *_ = env.step(actions)

@@ -91,6 +91,13 @@ def test_quoted_venues_reads_routed_lots_and_parked_quotes() -> None:
     np.testing.assert_array_equal(quoted_venues(a, "routed", 3), want)
     per_venue = np.array([[1.0, 1.0, 0.0, 1.0, -1.0, -1.0]])
     np.testing.assert_array_equal(quoted_venues(per_venue, "per_venue", 0), [[False, True, True]])
+    # spread_skew parks at (+1, 0); (+1, +1) skews the ask to 0.75 * max_offset_ticks: quoted.
+    skewed = np.array([[1.0, 0.0, 1.0, 1.0, 1.0, 0.4]])
+    want_skewed = [[False, True, False]]
+    np.testing.assert_array_equal(quoted_venues(skewed, "per_venue", 0, "spread_skew"), want_skewed)
+    routed = np.array([[1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
+    want_routed = [[False, False], [True, True]]
+    np.testing.assert_array_equal(quoted_venues(routed, "routed", 2, "spread_skew"), want_routed)
 
 
 def _run_folder(tmp_path: Path, arrays: dict, env_kwargs: dict, name: str = "rt") -> Path:

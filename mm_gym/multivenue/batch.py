@@ -148,10 +148,11 @@ class _Episodes:
         self.step_pnl = np.zeros((n, steps))
 
     def quotes(self, t: int, actions: np.ndarray) -> None:
-        """Count the slots quoted (not parked at +1 on both sides, not sized 0) at step ``t``."""
+        """Count the slots quoted (not parked at the widest offset, not sized 0) at step ``t``."""
         core = self.core
         form = getattr(core, "action_form", DEFAULT_ACTION_FORM)
-        quoted = quoted_venues(actions, form, getattr(core, "budget_lots", 0))
+        mapping = core.env_config.action_mapping
+        quoted = quoted_venues(actions, form, getattr(core, "budget_lots", 0), mapping)
         self.acc["quoted_steps"] += quoted
         self.quoted_path[t] = quoted.sum(axis=0)
 

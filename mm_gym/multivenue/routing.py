@@ -23,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from mm_gym.actions import actions_to_offsets
+from mm_gym.actions import (
+    DEFAULT_ACTION_MAPPING,
+    PAIR_MAPPINGS,
+    SKEW_DEAD_ZONE,
+    actions_to_offsets,
+    check_action_mapping,
+)
 from mm_gym.config import ConfigError, excerpt
 
 __all__ = [
@@ -32,6 +38,7 @@ __all__ = [
     "WEIGHT_RESOLUTION",
     "allocate_lots",
     "check_action_form",
+    "parked_action",
     "quoted_venues",
     "route_weights",
     "routed_quotes",
@@ -122,15 +129,42 @@ def routed_quotes(
     return offsets, allocate_lots(route_weights(a[:, 2:]), budget_lots)
 
 
-def quoted_venues(actions: np.ndarray, action_form: str, budget_lots: int) -> np.ndarray:
+def parked_action(mapping: str = DEFAULT_ACTION_MAPPING) -> np.ndarray:
+    """The (bid, ask) action pair that parks a venue: both sides ``max_offset_ticks`` away.
+
+    The action space has no size, so the multi-venue baselines leave a venue by quoting it as
+    far from the mid as the env allows: (+1, +1) under the per-side mappings, (+1, 0) under
+    ``"spread_skew"`` (the widest half-spread, no skew).
+
+    Raises:
+        ValueError: If ``mapping`` is not one of :data:`mm_gym.actions.ACTION_MAPPINGS`.
+    """
+    check_action_mapping(mapping)
+    return np.array([1.0, 0.0] if mapping in PAIR_MAPPINGS else [1.0, 1.0])
+
+
+def _parked(pairs: np.ndarray, mapping: str) -> np.ndarray:
+    """``(...)`` bool: the ``(..., 2)`` action pairs that quote both sides at the widest offset."""
+    if mapping in PAIR_MAPPINGS:  # the widest half-spread, a skew inside its dead zone
+        return (pairs[..., 0] >= 1.0) & (np.abs(pairs[..., 1]) <= SKEW_DEAD_ZONE)
+    return (pairs >= 1.0).all(axis=-1)
+
+
+def quoted_venues(
+    actions: np.ndarray,
+    action_form: str,
+    budget_lots: int,
+    mapping: str = DEFAULT_ACTION_MAPPING,
+) -> np.ndarray:
     """``(n, V)`` bool: the venues ``(n, width)`` actions quote (not parked, not sized 0).
 
-    Per venue: a venue is parked when both its actions are at +1 (the widest quote, which the
-    multi-venue baselines send to leave a venue). Routed: the one quote is parked so on every
-    venue, and a venue allocated 0 lots (:func:`routed_quotes`) is not quoted either.
+    Per venue: a venue is parked when its action pair quotes both sides at the widest offset
+    (:func:`parked_action`, which the multi-venue baselines send to leave a venue; ``mapping``
+    is the env's ``action_mapping``). Routed: the one quote is parked so on every venue, and a
+    venue allocated 0 lots (:func:`routed_quotes`) is not quoted either.
     """
     a = np.asarray(actions)
     if action_form != "routed":
-        return np.logical_not((a.reshape(len(a), -1, 2) >= 1.0).all(axis=2))
+        return np.logical_not(_parked(a.reshape(len(a), -1, 2), mapping))
     lots = allocate_lots(route_weights(a[:, 2:]), budget_lots)
-    return (lots > 0) & ~(a[:, :2] >= 1.0).all(axis=1, keepdims=True)
+    return (lots > 0) & ~_parked(a[:, None, :2], mapping)
