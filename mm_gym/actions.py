@@ -58,6 +58,7 @@ float32 rounding.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -214,7 +215,15 @@ def action_to_offset(
     :func:`offset_function`. A mapping of :data:`PAIR_MAPPINGS` needs both actions:
     :func:`action_pair_to_offsets`.
     """
-    return offset_function(max_offset_ticks, mapping)(action)
+    if mapping not in ACTION_MAPPINGS:
+        check_action_mapping(mapping)  # raises, naming the allowed values
+    return _bound_offset(float(max_offset_ticks), mapping)(action)
+
+
+@functools.lru_cache(maxsize=64)
+def _bound_offset(max_offset_ticks: float, mapping: str) -> Callable[[float], float]:
+    """:func:`offset_function`, made once per ``(max_offset_ticks, mapping)``."""
+    return offset_function(max_offset_ticks, mapping)
 
 
 def offset_function(
@@ -260,19 +269,15 @@ def pair_offset_function(
     """:func:`action_pair_to_offsets` for this ``max_offset_ticks`` and ``mapping``, bound.
 
     The single environment maps its (bid, ask) actions with it: under a per-side mapping both go
-    through one :func:`offset_function`, under a pair mapping through
-    :func:`action_pair_to_offsets` (bit-identical to :func:`actions_to_offsets` either way).
+    through one :func:`offset_function`; under ``"spread_skew"`` the pair is mapped jointly with
+    the constants worked out here once (bit-identical to :func:`actions_to_offsets` either way).
 
     Raises:
         ValueError: If ``mapping`` is not one of :data:`ACTION_MAPPINGS`.
     """
     check_action_mapping(mapping)
     if mapping in PAIR_MAPPINGS:
-
-        def joint(bid_action: float, ask_action: float) -> tuple[float, float]:
-            return action_pair_to_offsets(bid_action, ask_action, max_offset_ticks, mapping)
-
-        return joint
+        return _spread_skew_pair(max_offset_ticks)
     offset = offset_function(max_offset_ticks, mapping)
 
     def each(bid_action: float, ask_action: float) -> tuple[float, float]:
@@ -281,28 +286,48 @@ def pair_offset_function(
     return each
 
 
+def _spread_skew_pair(max_offset_ticks: float) -> Callable[[float, float], tuple[float, float]]:
+    """The scalar ``"spread_skew"`` map of one (bid, ask) pair, its constants bound."""
+    t, lower, upper = _spread_shape(max_offset_ticks)
+    slope = _skew_slope(max_offset_ticks)
+
+    def joint(bid_action: float, ask_action: float) -> tuple[float, float]:
+        # The same operations as _spread_skew_offsets, element by element (bit-identical).
+        x = min(max(bid_action, -1.0), 1.0)
+        y = min(max(ask_action, -1.0), 1.0)
+        s = (x + 1.0) * lower if x <= SPREAD_TOUCH_ACTION else t + (x - SPREAD_TOUCH_ACTION) * upper
+        z = max(abs(y) - SKEW_DEAD_ZONE, 0.0) * slope
+        k = z if y > 0.0 else -z  # np.sign(y) * z: +-0.0 inside the dead zone adds nothing
+        return (
+            min(max(s + k, 0.0), max_offset_ticks),
+            min(max(s - k, 0.0), max_offset_ticks),
+        )
+
+    return joint
+
+
 def action_pair_to_offsets(
     bid_action: float,
     ask_action: float,
     max_offset_ticks: float,
     mapping: str = DEFAULT_ACTION_MAPPING,
 ) -> tuple[float, float]:
-    """:func:`actions_to_offsets` of one (bid, ask) pair of Python floats (bit-identical)."""
-    if mapping != "spread_skew":
-        return (
-            action_to_offset(bid_action, max_offset_ticks, mapping),
-            action_to_offset(ask_action, max_offset_ticks, mapping),
-        )
-    x = min(max(bid_action, -1.0), 1.0)
-    y = min(max(ask_action, -1.0), 1.0)
-    t, lower, upper = _spread_shape(max_offset_ticks)
-    s = (x + 1.0) * lower if x <= SPREAD_TOUCH_ACTION else t + (x - SPREAD_TOUCH_ACTION) * upper
-    z = max(abs(y) - SKEW_DEAD_ZONE, 0.0) * _skew_slope(max_offset_ticks)
-    k = z if y > 0.0 else -z  # np.sign(y) * z: +-0.0 inside the dead zone adds nothing
-    return (
-        min(max(s + k, 0.0), max_offset_ticks),
-        min(max(s - k, 0.0), max_offset_ticks),
-    )
+    """:func:`actions_to_offsets` of one (bid, ask) pair of Python floats (bit-identical).
+
+    A caller mapping many pairs with the same arguments binds them once with
+    :func:`pair_offset_function`.
+    """
+    if mapping not in ACTION_MAPPINGS:
+        check_action_mapping(mapping)  # raises, naming the allowed values
+    return _bound_pair(float(max_offset_ticks), mapping)(bid_action, ask_action)
+
+
+@functools.lru_cache(maxsize=64)
+def _bound_pair(
+    max_offset_ticks: float, mapping: str
+) -> Callable[[float, float], tuple[float, float]]:
+    """:func:`pair_offset_function`, made once per ``(max_offset_ticks, mapping)``."""
+    return pair_offset_function(max_offset_ticks, mapping)
 
 
 def offsets_to_actions(
