@@ -684,6 +684,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         prog="baselines.calibration",
         description="Recalibrate AS/GLFT on book presets and print their DEFAULT_CALIBRATIONS "
         "entries (to paste into baselines/calibration.py); writes no file.",
+        allow_abbrev=False,
     )
     ap.add_argument("presets", nargs="*", help="book presets (default: all)")
     args = ap.parse_args(argv)
