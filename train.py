@@ -321,7 +321,7 @@ class Args:
     checkpoint_every: int = field(
         default=2_000_000, metadata={"help": "steps between checkpoints (0: only at the end)"}
     )
-    torch_threads: int = field(default=1, metadata={"help": "torch intra-op threads"})
+    torch_threads: int = field(default=1, metadata={"help": "torch intra-op threads, 1-4 per CPU"})
     eval_episodes: int = field(
         default=200, metadata={"help": "held-out episodes per policy in the final table (0: skip)"}
     )

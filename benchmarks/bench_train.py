@@ -165,6 +165,10 @@ def main() -> None:
         "--league", action="store_true", help="also time their league (--league), interleaved"
     )
     opts = parser.parse_args()
+    if opts.torch_threads:  # 0: train.py's default
+        from agents.train_settings import check_torch_threads
+
+        check_torch_threads(opts.torch_threads, "--torch-threads", parser.error)
     train = _train_module()
     args = train.Args()
     if opts.n_envs:

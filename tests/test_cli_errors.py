@@ -55,6 +55,10 @@ BAD_ARGUMENTS = [
     ("train", ["--batch-size", "999999"], "batch_size"),
     ("train", ["--lr-schedule", "cosine"], "lr_schedule"),
     ("train", ["--env-kwargs", "novalue"], "KEY=VALUE"),
+    ("train", ["--runs-dir", ""], "runs_dir='' must name a folder"),
+    ("train", ["--runs-dir", " "], "runs_dir=' ' must name a folder"),
+    ("train", ["--torch-threads", "0"], "torch_threads=0 must be in [1, "),
+    ("train", ["--torch-threads", "1000"], "torch_threads=1000 must be in [1, "),
     (
         "evaluate",
         ["--contestants", "fixed_spread,foo"],
@@ -151,3 +155,22 @@ def test_every_argument_parser_of_the_repository_refuses_abbreviated_flags() -> 
             if not refused:
                 missing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert missing == [], f"parsers that accept abbreviated flags: {missing}"
+
+
+@pytest.mark.parametrize("threads", ["-1", "1000"])
+def test_bench_train_refuses_a_torch_thread_count_out_of_range(threads: str) -> None:
+    """``benchmarks/bench_train.py --torch-threads`` is bounded as train.py's (0: its default)."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--torch-threads", threads],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # this checkout's agents, not an install's
+    )  # fmt: skip
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert f"--torch-threads={threads} must be in [1, " in res.stderr, res.stderr
+    assert res.stdout == ""
