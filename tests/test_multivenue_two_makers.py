@@ -118,7 +118,7 @@ def test_agent_id_feature_marks_the_seat_and_contexts_name_the_maker() -> None:
 
 
 def test_bad_input_names_what_is_wrong() -> None:
-    with pytest.raises(ConfigError, match="num_envs=0"):
+    with pytest.raises(ConfigError, match="num_markets=0 must be an integer >= 1"):
         MultiVenueTwoMakerVectorEnv(0)
     with pytest.raises(ConfigError, match="agent_id='yes'"):
         MultiVenueTwoMakerVectorEnv(1, agent_id="yes")

@@ -44,14 +44,14 @@ def check_autoreset_mode(mode: Any) -> AutoresetMode:
     )
 
 
-def check_num_envs(num_envs: Any) -> int:
-    """``num_envs`` as an int.
+def check_num_envs(num_envs: Any, name: str = "num_envs") -> int:
+    """``num_envs`` as an int; ``name``: the argument it was given as (``"num_markets"``).
 
     Raises:
-        ConfigError: If ``num_envs`` is not an integer >= 1 (bools are refused).
+        ConfigError: If ``num_envs`` is not an integer >= 1 (bools are refused), naming ``name``.
     """
     if not is_integer(num_envs) or num_envs < 1:
-        raise ConfigError(f"num_envs={excerpt(num_envs)} must be an integer >= 1")
+        raise ConfigError(f"{name}={excerpt(num_envs)} must be an integer >= 1")
     return int(num_envs)
 
 

@@ -84,7 +84,7 @@ class MultiVenueTwoMakerVectorEnv(TwoMakerCores, TwoMakerSeats):
         **overrides: Any,
     ) -> None:
         """Build the markets; see the class docstring for the arguments."""
-        n = check_num_envs(num_markets)
+        n = check_num_envs(num_markets, "num_markets")
         check_agent_id(agent_id)
         self._init_batch(2 * n, autoreset_mode, max_episode_steps, None)
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
