@@ -18,7 +18,13 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from mm_gym.config import ConfigError, excerpt, is_integer
 from mm_gym.envs.seeding import check_options, check_seeds
 
-__all__ = ["BatchStep", "NativeVectorEnv", "check_autoreset_mode", "check_num_envs"]
+__all__ = [
+    "BatchStep",
+    "NativeVectorEnv",
+    "check_autoreset_mode",
+    "check_num_envs",
+    "refuse_same_step",
+]
 
 BatchStep = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]
 """What a vector env's ``step`` returns: observations, rewards, terminations and truncations
@@ -42,6 +48,20 @@ def check_autoreset_mode(mode: Any) -> AutoresetMode:
         f"autoreset_mode={excerpt(mode)} is not valid: use a gymnasium.vector.AutoresetMode "
         f"or its name, one of {choices}"
     )
+
+
+def refuse_same_step(mode: AutoresetMode, owner: str) -> None:
+    """Refuse ``SAME_STEP`` in a vector env (``owner``) that has no such autoreset.
+
+    Raises:
+        ConfigError: If ``mode`` is ``SAME_STEP``, listing the modes ``owner`` takes.
+    """
+    if mode == AutoresetMode.SAME_STEP:
+        allowed = [m.name for m in AutoresetMode if m != AutoresetMode.SAME_STEP]
+        raise ConfigError(
+            f"autoreset_mode=SAME_STEP is not supported by {owner}; use one of {allowed} "
+            "(NEXT_STEP is the default)"
+        )
 
 
 def check_num_envs(num_envs: Any, name: str = "num_envs") -> int:
