@@ -191,8 +191,9 @@ class Args:
         metadata={
             "help": "when the training env charges the inventory penalties (EnvConfig."
             "penalty_timing): 'upfront' as the inventory is taken on, or 'running' while it is "
-            "held; the same episode totals, and the held-out tables use the env's default (a "
-            "penalty_timing in --env-kwargs takes precedence)"
+            "held; the same totals over whole episodes (not truncated ones, see README), and "
+            "the held-out tables use the env's default (a penalty_timing in --env-kwargs "
+            "takes precedence)"
         },
     )
     regime: str = field(
