@@ -10,7 +10,9 @@ half-written (Ctrl-C or SIGTERM: one line, exit code 130 or 143; after a SIGKILL
 removes the dead run's temporary). The output folder is locked for the run: a second run into
 the same ``--out`` stops at once. Every export holds the marker file ``.mm_gym-export``;
 ``--overwrite`` replaces only a folder holding it, never the working folder, one of its parents
-or the repository:
+or the repository; the export it replaces waits as ``<out>.previous-<pid>`` until the new one
+is in place (a run killed meanwhile leaves it there, and the next run names it, never deletes
+it):
 
     summary.csv            mean, std, 95% bootstrap CI and paired difference to AS per metric
     episodes.csv           one row per (regime, contestant, episode)

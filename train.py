@@ -191,8 +191,9 @@ class Args:
         metadata={
             "help": "when the training env charges the inventory penalties (EnvConfig."
             "penalty_timing): 'upfront' as the inventory is taken on, or 'running' while it is "
-            "held; the same episode totals, and the held-out tables use the env's default (a "
-            "penalty_timing in --env-kwargs takes precedence)"
+            "held; the same totals over whole episodes (not truncated ones, see README), and "
+            "the held-out tables use the env's default (a penalty_timing in --env-kwargs "
+            "takes precedence)"
         },
     )
     regime: str = field(
@@ -321,7 +322,7 @@ class Args:
     checkpoint_every: int = field(
         default=2_000_000, metadata={"help": "steps between checkpoints (0: only at the end)"}
     )
-    torch_threads: int = field(default=1, metadata={"help": "torch intra-op threads"})
+    torch_threads: int = field(default=1, metadata={"help": "torch intra-op threads, 1-4 per CPU"})
     eval_episodes: int = field(
         default=200, metadata={"help": "held-out episodes per policy in the final table (0: skip)"}
     )

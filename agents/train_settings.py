@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from typing import Any, NoReturn
 
 from mm_gym.cli import Fail, check_types
@@ -39,10 +40,28 @@ FLOAT_RANGES: dict[str, tuple[float, float, bool, bool]] = {
 MAX_SEED = 2**32 - 1
 # A typo's bound (2e70 for 2e7): 1e12 steps are months at train.py's fastest.
 MAX_TIMESTEPS = 10**12
+# torch's intra-op threads beyond the CPUs only contend (a typo such as 1000 starts a thousand);
+# up to 4 per CPU leaves room to measure deliberate oversubscription.
+TORCH_THREADS_PER_CPU = 4
 
 
 def _interval(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
     return f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+
+
+def max_torch_threads() -> int:
+    """The largest ``--torch-threads``: :data:`TORCH_THREADS_PER_CPU` per CPU of this machine."""
+    return TORCH_THREADS_PER_CPU * (os.cpu_count() or 1)
+
+
+def check_torch_threads(threads: int, name: str, fail: Fail) -> None:
+    """Fail unless ``threads`` is in ``[1, max_torch_threads()]`` (``name``: the flag or field)."""
+    top = max_torch_threads()
+    if not 1 <= threads <= top:
+        fail(
+            f"{name}={threads!r} must be in [1, {top}] ({TORCH_THREADS_PER_CPU} per CPU; this "
+            f"machine has {os.cpu_count() or 1})"
+        )
 
 
 def check_run_name(run_name: str, fail: Fail) -> None:
@@ -76,9 +95,10 @@ def check_settings(args: Any, fail: Fail, where: str = "") -> None:
             bad(
                 f"{name}={value!r} must be a finite number in {_interval(lo, hi, lo_open, hi_open)}"
             )
-    for name in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "torch_threads"):
+    for name in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"):
         if getattr(args, name) < 1:
             bad(f"{name}={getattr(args, name)!r} must be >= 1")
+    check_torch_threads(args.torch_threads, "torch_threads", bad)
     if args.total_timesteps > MAX_TIMESTEPS:
         bad(f"total_timesteps={args.total_timesteps!r} must be in [1, {MAX_TIMESTEPS:,}]")
     if args.batch_size < 2:  # SB3 normalises the advantages over each minibatch
@@ -106,6 +126,12 @@ def check_settings(args: Any, fail: Fail, where: str = "") -> None:
         bad(f"penalty_timing={excerpt(args.penalty_timing)} must be {choices}")
     if args.run_name:
         check_run_name(args.run_name, bad)
+    if not getattr(args, "resume", "") and not args.runs_dir.strip():
+        # Path("") / name is name: the run would be written into the working folder.
+        bad(
+            f"runs_dir={args.runs_dir!r} must name a folder (e.g. runs): an empty --runs-dir "
+            "would write the run into the working folder"
+        )
     check_market(args, bad)
     check_learners(args, bad)
     check_league(args, bad)

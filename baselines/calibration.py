@@ -681,10 +681,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     from mm_gym.config import book_preset_names
 
     ap = argparse.ArgumentParser(
-        prog="baselines.calibration",
+        prog="baselines.calibration", allow_abbrev=False,
         description="Recalibrate AS/GLFT on book presets and print their DEFAULT_CALIBRATIONS "
         "entries (to paste into baselines/calibration.py); writes no file.",
-    )
+    )  # fmt: skip
     ap.add_argument("presets", nargs="*", help="book presets (default: all)")
     args = ap.parse_args(argv)
     names = args.presets or book_preset_names()

@@ -52,7 +52,7 @@ print(json.dumps(out))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     ap.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[1])
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

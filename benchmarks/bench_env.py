@@ -200,7 +200,7 @@ def side_by_side(python: str, src: str, single_steps: int, vec_steps: int, repea
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per row (median)")
     parser.add_argument("--quick", action="store_true", help="fewer steps per run")
     parser.add_argument(

@@ -32,7 +32,7 @@ REGIMES = ("mean_reverting", "trending", "switching")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[2048, 50])
     parser.add_argument("--num-cpus", type=int, default=2, help="CPUs of the local Ray")

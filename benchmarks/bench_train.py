@@ -148,7 +148,7 @@ def pair_run(args, updates: int, seed: int, league: bool) -> tuple[float, float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--updates", type=int, default=20)
     parser.add_argument("--n-envs", type=int, default=0, help="0: train.py's default")
@@ -165,6 +165,10 @@ def main() -> None:
         "--league", action="store_true", help="also time their league (--league), interleaved"
     )
     opts = parser.parse_args()
+    if opts.torch_threads:  # 0: train.py's default
+        from agents.train_settings import check_torch_threads
+
+        check_torch_threads(opts.torch_threads, "--torch-threads", parser.error)
     train = _train_module()
     args = train.Args()
     if opts.n_envs:

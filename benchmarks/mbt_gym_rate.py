@@ -1,4 +1,4 @@
-"""mbt_gym's env-steps/s at one batch size: run by ``bench_env.py --mbt-gym`` in mbt_gym's Python.
+"""mbt_gym's env-steps/s at one batch size: run by ``bench_env.py --mbt-gym-python``.
 
 mbt_gym (JJJerome/mbt_gym, the nearest peer: vectorised numpy, Brownian mid, Poisson arrivals,
 exponential fill function, no book) is not a dependency of mm_gym and is never imported by it:
@@ -24,7 +24,7 @@ import warnings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--src", required=True, help="a checkout of JJJerome/mbt_gym")
     parser.add_argument("--envs", type=int, required=True, help="num_trajectories")
     parser.add_argument("--steps", type=int, required=True, help="env-steps to time (total)")

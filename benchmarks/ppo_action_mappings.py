@@ -102,7 +102,7 @@ def held_out(model: PPO, env: gym.Env) -> dict[str, object]:
 
 def main() -> None:
     """Train once per checkpoint and print each checkpoint's held-out figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("variant", choices=["touch", "mid", "spread_skew", *WRAPPED])
     parser.add_argument("ppo_seed", type=int)
     parser.add_argument("--steps", type=int, nargs="+", default=[24_576, 49_152])

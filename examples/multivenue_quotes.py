@@ -81,7 +81,7 @@ def main() -> None:
     import agents
     from baselines.multivenue import make_multivenue_policy
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("run", help="a train.py run folder trained on mm_gym/MultiVenue-v0")
     p.add_argument("--episodes", type=int, default=32)
     p.add_argument("--seed", type=int, default=2_000_000)

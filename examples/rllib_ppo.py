@@ -29,7 +29,7 @@ MULTI_ENV = "mm_gym_parallel"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """``--setup``, ``--iterations``, ``--horizon``, ``--batch``, ``--seed``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--setup", choices=("single", "multi", "both"), default="both")
     parser.add_argument("--iterations", type=int, default=1, help="training iterations (>= 1)")
     parser.add_argument("--horizon", type=int, default=100, help="steps per episode (>= 10)")

@@ -124,10 +124,16 @@ def add_export_flags(p: argparse.ArgumentParser, folder: str) -> None:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse whose errors are one line through the tool's ``fail`` (no usage block)."""
+    """argparse whose errors are one line through the tool's ``fail`` (no usage block).
+
+    Flags are taken whole (``allow_abbrev=False``): an abbreviation (``--n-env`` for
+    ``--n-envs``) is an unknown flag, not silently the flag it prefixes today, which may be
+    another one once a flag is added.
+    """
 
     def __init__(self, *args: Any, fail: Fail, **kwargs: Any) -> None:
-        """As :class:`argparse.ArgumentParser`, plus the tool's ``fail``."""
+        """As :class:`argparse.ArgumentParser` (``allow_abbrev`` off), plus the tool's ``fail``."""
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         self._fail = fail
 

@@ -17,7 +17,7 @@ from mm_gym.config import preset, preset_names
 
 def main(argv: list[str] | None = None) -> None:
     """Run the demo (see the module docstring)."""
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     ap.add_argument(
         "--preset", default="default", choices=[p for p in preset_names() if p != "as2008"]
     )

@@ -2,7 +2,10 @@
 
 A run writes into a hidden temporary folder (``.<name>.tmp-<pid>``) next to its output folder
 and renames it into place at the end (:func:`publish`), so an interrupted run leaves nothing
-half-written. The output folder is locked (:func:`mm_gym.files.exclusive_lock`) for the run.
+half-written. An earlier output being replaced (``--overwrite``) waits under the visible name
+``<name>.previous-<pid>`` until the new one is in place: a run killed meanwhile leaves it there,
+never deleted, and the next run into that folder names it. The output folder is locked
+(:func:`mm_gym.files.exclusive_lock`) for the run.
 Every folder holds its tool's marker (:class:`FolderOwner`; ``evaluate.py``'s exports
 :data:`EXPORT_MARKER`); ``--overwrite`` replaces only a folder holding it, never the working
 folder, one of its parents or the repository. Bad input raises :class:`mm_gym.cli.CliError` (one
@@ -16,6 +19,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -186,6 +190,29 @@ def _clean_own_stale_temps(out: Path) -> None:
                 entry.unlink()
 
 
+def _previous_name(name: str) -> str:
+    """The visible name an output being replaced waits under: ``<name>.previous-<pid>``."""
+    return f"{name}.previous-{os.getpid()}"
+
+
+def _name_set_aside(out: Path, owner: FolderOwner) -> None:
+    """Name (stderr) the earlier outputs of ``out`` that a killed ``--overwrite`` set aside.
+
+    :func:`publish` moves an output it replaces to ``<name>.previous-<pid>`` and deletes it once
+    the new one is in place; one whose run is gone was left by a kill in between. It is the
+    user's earlier result: kept, and said, never deleted.
+    """
+    pattern = re.compile(rf"^{re.escape(out.name)}\.previous-(\d+)$")
+    for entry in sorted(out.parent.iterdir()):
+        m = pattern.match(entry.name)
+        if m is not None and not _pid_alive(int(m.group(1))):
+            print(
+                f"{owner.tool}: note: {str(entry)!r} holds the {str(out)!r} that a killed "
+                "--overwrite run had set aside (kept: move it back or delete it yourself)",
+                file=sys.stderr,
+            )
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -212,12 +239,16 @@ def _reserve_default() -> Path:
     raise CliError(f"no free folder name {stamp}-<k> under {str(EXPORTS)!r}")
 
 
-def _reserve_given(out_flag: str, root: Path) -> tuple[Path, bool]:
-    """``(--out, created)``: refuse a dangerous folder, clean dead runs' temporaries, reserve."""
+def _reserve_given(out_flag: str, root: Path, owner: FolderOwner) -> tuple[Path, bool]:
+    """``(--out, created)``: refuse a dangerous folder, clean dead runs' temporaries, reserve.
+
+    Earlier outputs a killed ``--overwrite`` set aside are named, not removed.
+    """
     out = Path(out_flag)
     _refuse_dangerous_out(out, root)
     out.parent.mkdir(parents=True, exist_ok=True)
     _clean_own_stale_temps(out)
+    _name_set_aside(out, owner)
     return out, _reserve(out)
 
 
@@ -248,7 +279,10 @@ def prepare_output(
 
     default = not out_flag
     try:
-        out, created = (_reserve_default(), True) if default else _reserve_given(out_flag, root)
+        if default:
+            out, created = _reserve_default(), True
+        else:
+            out, created = _reserve_given(out_flag, root, owner)
     except OSError as exc:
         raise CliError(
             f"cannot write the output folder {out_flag or str(EXPORTS)!r}: {exc.strerror}"
@@ -302,7 +336,9 @@ def publish(output: Output) -> None:
     """Move the finished temporary folder into place (and point ``exports/latest`` at it).
 
     A placeholder (or an empty folder) is replaced in one ``rename``; an earlier export is moved
-    aside, replaced, then deleted (only if it carries the export marker).
+    aside to ``<name>.previous-<pid>``, replaced, then deleted (only if it carries the export
+    marker). Its visible name is what keeps it safe from a kill between the two renames: the
+    next run deletes dead runs' hidden temporaries, but only names this one.
     """
     from mm_gym.files import remove_owned_folder, temp_name
 
@@ -314,14 +350,14 @@ def publish(output: Output) -> None:
             (out / LOCK_FILE).unlink(missing_ok=True)
             tmp.rename(out)
         else:
-            old = out.parent / temp_name(out.name, "old")
-            out.rename(old)
+            previous = out.parent / _previous_name(out.name)
+            out.rename(previous)
             try:
                 tmp.rename(out)
             except OSError:
-                old.rename(out)
+                previous.rename(out)
                 raise
-            remove_owned_folder(old, output.owner.marker, output.owner.what)
+            remove_owned_folder(previous, output.owner.marker, output.owner.what)
         if output.latest:
             link = out.parent / "latest"
             tmp_link = out.parent / temp_name("latest")

@@ -82,7 +82,9 @@ STEPS: tuple[tuple[str, Callable[[], None]], ...] = (
 
 def main(argv: list[str] | None = None) -> int:
     """Compile (or load) each kernel in turn, saying which and how long it took."""
-    parser = argparse.ArgumentParser(prog="python -m mm_gym.warmup", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m mm_gym.warmup", description=__doc__, allow_abbrev=False
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing")
     args = parser.parse_args(argv)
     say = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))

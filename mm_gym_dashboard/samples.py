@@ -231,7 +231,7 @@ def write_sample_run(
 
 def main(argv: list[str] | None = None) -> None:
     """Write sample ``exports/`` and ``runs/`` folders under a directory."""
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     ap.add_argument("directory", type=Path)
     args = ap.parse_args(argv)
     write_sample_export(args.directory / "exports")

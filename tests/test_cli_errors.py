@@ -55,6 +55,10 @@ BAD_ARGUMENTS = [
     ("train", ["--batch-size", "999999"], "batch_size"),
     ("train", ["--lr-schedule", "cosine"], "lr_schedule"),
     ("train", ["--env-kwargs", "novalue"], "KEY=VALUE"),
+    ("train", ["--runs-dir", ""], "runs_dir='' must name a folder"),
+    ("train", ["--runs-dir", " "], "runs_dir=' ' must name a folder"),
+    ("train", ["--torch-threads", "0"], "torch_threads=0 must be in [1, "),
+    ("train", ["--torch-threads", "1000"], "torch_threads=1000 must be in [1, "),
     (
         "evaluate",
         ["--contestants", "fixed_spread,foo"],
@@ -96,6 +100,13 @@ BAD_ARGUMENTS = [
     ("tournament", ["--episodes", "x"], "invalid int value"),
     ("tournament", ["--venues", "[{name: A}, {name: A}]"], "--venues: venues[1].name='A' repeats"),
     ("tournament", ["--venues", "[{name: A}]", "--top-k", "2"], "--top-k=2 must be in [1, 1]"),
+    # An abbreviation would bind to whichever flag it prefixes today (--n-env: --n-envs), and
+    # silently to another once a flag is added: every tool takes whole flags only.
+    ("as2008", ["--path", "5"], "unrecognized arguments: --path 5"),
+    ("train", ["--n-env", "3"], "unrecognized arguments: --n-env 3"),
+    ("evaluate", ["--episode", "5"], "unrecognized arguments: --episode 5"),
+    ("realism", ["--market", "5"], "unrecognized arguments: --market 5"),
+    ("tournament", ["--episode", "5"], "unrecognized arguments: --episode 5"),
 ]
 
 
@@ -110,3 +121,56 @@ def test_bad_arguments_exit_2_with_one_error_line_and_write_nothing(
     assert err.splitlines()[-1].startswith(f"{t.prog}: error: "), err
     assert message in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_argument_parser_of_the_repository_refuses_abbreviated_flags() -> None:
+    """Each ``ArgumentParser`` built in the repository passes ``allow_abbrev=False``.
+
+    :class:`mm_gym.cli.OneLineParser` (and so ``settings_parser``) refuses abbreviations itself;
+    the scripts, benchmarks and examples that build a plain parser must say so.
+    """
+    import ast
+
+    from helpers import ROOT
+
+    from mm_gym.cli import OneLineParser
+
+    assert OneLineParser(fail=print).allow_abbrev is False  # type: ignore[arg-type]
+    missing = []
+    for path in sorted(ROOT.rglob("*.py")):
+        parts = path.relative_to(ROOT).parts
+        if parts[0] in (".venv", "tests") or any(p.startswith(".") for p in parts):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if not name.endswith("Parser") or name == "OneLineParser":
+                continue
+            refused = any(
+                k.arg == "allow_abbrev" and isinstance(k.value, ast.Constant) and not k.value.value
+                for k in node.keywords
+            )
+            if not refused:
+                missing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert missing == [], f"parsers that accept abbreviated flags: {missing}"
+
+
+@pytest.mark.parametrize("threads", ["-1", "1000"])
+def test_bench_train_refuses_a_torch_thread_count_out_of_range(threads: str) -> None:
+    """``benchmarks/bench_train.py --torch-threads`` is bounded as train.py's (0: its default)."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--torch-threads", threads],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # this checkout's agents, not an install's
+    )  # fmt: skip
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert f"--torch-threads={threads} must be in [1, " in res.stderr, res.stderr
+    assert res.stdout == ""

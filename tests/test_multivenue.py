@@ -222,6 +222,13 @@ def test_bad_settings_are_named(kwargs: dict, match: str) -> None:
         MultiVenueEnv(**kwargs)
 
 
+def test_same_step_autoreset_is_refused_naming_the_modes_it_takes() -> None:
+    with pytest.raises(
+        ConfigError, match=r"SAME_STEP is not supported .*\['NEXT_STEP', 'DISABLED'\]"
+    ):
+        MultiVenueVectorEnv(1, autoreset_mode="SAME_STEP")
+
+
 def test_a_finished_episode_refuses_steps() -> None:
     env = MultiVenueEnv(horizon_steps=3)
     env.reset(seed=0)

@@ -118,11 +118,13 @@ def test_agent_id_feature_marks_the_seat_and_contexts_name_the_maker() -> None:
 
 
 def test_bad_input_names_what_is_wrong() -> None:
-    with pytest.raises(ConfigError, match="num_envs=0"):
+    with pytest.raises(ConfigError, match="num_markets=0 must be an integer >= 1"):
         MultiVenueTwoMakerVectorEnv(0)
     with pytest.raises(ConfigError, match="agent_id='yes'"):
         MultiVenueTwoMakerVectorEnv(1, agent_id="yes")
-    with pytest.raises(ConfigError, match="SAME_STEP is not supported"):
+    with pytest.raises(
+        ConfigError, match=r"SAME_STEP is not supported .*\['NEXT_STEP', 'DISABLED'\]"
+    ):
         MultiVenueTwoMakerVectorEnv(1, autoreset_mode="SAME_STEP")
     with pytest.raises(ConfigError, match=r"mm2_latency\[1\]=-1"):
         MultiVenueTwoMakerVectorEnv(1, mm2_latency=(0, -1, 0))

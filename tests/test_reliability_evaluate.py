@@ -98,6 +98,55 @@ def test_overwrite_replaces_an_export_and_keeps_it_marked(tmp_path, fake_run):
     assert _tree(tmp_path) == ["exp", f"exp/{cli.EXPORT_MARKER}", "exp/summary.csv"]
 
 
+_KILLED_BETWEEN_THE_RENAMES = """
+import os, signal, sys
+from pathlib import Path
+
+sys.path.insert(0, sys.argv[1])
+import evaluate
+
+def run(args, regimes, contestants, rival, tmp):
+    (tmp / "summary.csv").write_text("run 2\\n")
+
+rename = Path.rename
+
+def rename_or_die(self, target):  # SIGKILL at the rename that puts the new export in place
+    if Path(target).name == "exp" and self.name.startswith(".exp.tmp-"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return rename(self, target)
+
+evaluate.run, Path.rename = run, rename_or_die
+evaluate.main(sys.argv[2:])
+"""
+
+
+def test_a_kill_while_overwriting_keeps_the_old_export_where_the_user_sees_it(
+    tmp_path, capsys, fake_run
+):
+    out = tmp_path / "exp"
+    assert cli.main([*ONE, *QUICK, "--out", str(out)]) == 0  # "run 1"
+    argv = [*ONE, *QUICK, "--out", str(out), "--overwrite"]
+    killed = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_BETWEEN_THE_RENAMES, str(ROOT), *argv],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    _, err = killed.communicate(timeout=300)
+    assert killed.returncode == -signal.SIGKILL, err
+    assert not out.exists()  # killed after moving the old export aside
+    kept = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert [p.name for p in kept] == [f"exp.previous-{killed.pid}"], _tree(tmp_path)
+    assert (kept[0] / "summary.csv").read_text() == "run 1\n"
+    assert (kept[0] / cli.EXPORT_MARKER).is_file()
+    capsys.readouterr()
+    # The next run cleans the dead run's hidden temporary, says where the old export waits and
+    # leaves it there.
+    assert cli.main(argv) == 0
+    assert f"exp.previous-{killed.pid}" in capsys.readouterr().err
+    assert (out / "summary.csv").read_text() == "run 2\n"
+    assert (kept[0] / "summary.csv").read_text() == "run 1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp", kept[0].name]
+
+
 def test_out_refuses_a_symbolic_link(tmp_path, cli_error, no_run):
     real = tmp_path / "real"
     real.mkdir()

@@ -68,6 +68,16 @@ def run_copy(base_run, tmp_path) -> Path:
 # ---- 1. run names and --overwrite ------------------------------------------------------------
 
 
+def test_an_empty_runs_dir_is_refused_before_any_folder_is_made(tmp_path, capsys, monkeypatch):
+    # Path("") / name is name: the run would land in the working folder.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        train.main([*TINY, "--runs-dir", "", "--run-name", "x", "--total-timesteps", "64"])
+    err = _error(capsys)
+    assert "runs_dir=''" in err and "--runs-dir" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("name", ["..", ".", "a/b", ".hidden", "-x", ""])
 def test_run_name_must_be_one_safe_component(tmp_path, capsys, name):
     runs = tmp_path / "checkout" / "runs"

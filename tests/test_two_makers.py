@@ -87,7 +87,7 @@ def test_same_step_and_disabled_autoreset_and_truncation():
 
 
 def test_bad_input_names_what_is_wrong():
-    with pytest.raises(ConfigError, match="num_envs"):
+    with pytest.raises(ConfigError, match="num_markets=0 must be an integer >= 1"):
         TwoMakerVectorEnv(0)
     with pytest.raises(ConfigError, match="agent_id"):
         TwoMakerVectorEnv(1, agent_id="yes")

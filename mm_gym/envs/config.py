@@ -134,8 +134,10 @@ class EnvConfig:
             currency per lot squared (``- psi * q_T**2``, a stand-in for liquidation cost).
         penalty_timing: When those two penalties are paid: ``"running"`` (default: while the
             inventory is held, and at the end) or ``"upfront"`` (when the inventory is taken
-            on, handed back when it is unwound; the same episode total, see
-            :mod:`mm_gym.rewards`).
+            on, handed back when it is unwound; the same total over an episode that ends at
+            its horizon or early, see :mod:`mm_gym.rewards`). An episode truncated before
+            ``horizon_steps`` (``max_episode_steps``, an outer ``TimeLimit``) has paid upfront
+            for the steps it never ran: shorten ``horizon_steps`` instead.
         dampening: ``eta`` in [0, 1] of the asymmetrically dampened PnL of Spooner et al. (2018):
             ``eta * max(0, inventory PnL)`` is subtracted, so speculative gains from holding
             inventory count less than spread capture while losses count in full.

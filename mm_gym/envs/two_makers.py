@@ -196,7 +196,7 @@ class TwoMakerVectorEnv(CoreEnvMixin, TwoMakerSeats):
         **overrides: Any,
     ) -> None:
         """Build the markets; see the class docstring for the arguments."""
-        n = check_num_envs(num_markets)
+        n = check_num_envs(num_markets, "num_markets")
         check_agent_id(agent_id)
         if "rival" in overrides and not isinstance(overrides["rival"], Mapping):
             raise ConfigError(

@@ -18,7 +18,13 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from mm_gym.config import ConfigError, excerpt, is_integer
 from mm_gym.envs.seeding import check_options, check_seeds
 
-__all__ = ["BatchStep", "NativeVectorEnv", "check_autoreset_mode", "check_num_envs"]
+__all__ = [
+    "BatchStep",
+    "NativeVectorEnv",
+    "check_autoreset_mode",
+    "check_num_envs",
+    "refuse_same_step",
+]
 
 BatchStep = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]
 """What a vector env's ``step`` returns: observations, rewards, terminations and truncations
@@ -44,14 +50,28 @@ def check_autoreset_mode(mode: Any) -> AutoresetMode:
     )
 
 
-def check_num_envs(num_envs: Any) -> int:
-    """``num_envs`` as an int.
+def refuse_same_step(mode: AutoresetMode, owner: str) -> None:
+    """Refuse ``SAME_STEP`` in a vector env (``owner``) that has no such autoreset.
 
     Raises:
-        ConfigError: If ``num_envs`` is not an integer >= 1 (bools are refused).
+        ConfigError: If ``mode`` is ``SAME_STEP``, listing the modes ``owner`` takes.
+    """
+    if mode == AutoresetMode.SAME_STEP:
+        allowed = [m.name for m in AutoresetMode if m != AutoresetMode.SAME_STEP]
+        raise ConfigError(
+            f"autoreset_mode=SAME_STEP is not supported by {owner}; use one of {allowed} "
+            "(NEXT_STEP is the default)"
+        )
+
+
+def check_num_envs(num_envs: Any, name: str = "num_envs") -> int:
+    """``num_envs`` as an int; ``name``: the argument it was given as (``"num_markets"``).
+
+    Raises:
+        ConfigError: If ``num_envs`` is not an integer >= 1 (bools are refused), naming ``name``.
     """
     if not is_integer(num_envs) or num_envs < 1:
-        raise ConfigError(f"num_envs={excerpt(num_envs)} must be an integer >= 1")
+        raise ConfigError(f"{name}={excerpt(num_envs)} must be an integer >= 1")
     return int(num_envs)
 
 

@@ -13,11 +13,11 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from mm_gym.config import ConfigError, MarketConfig
+from mm_gym.config import MarketConfig
 from mm_gym.envs.config import EnvConfig, resolve_configs
 from mm_gym.envs.core import check_render_mode, describe_value, numeric_array
 from mm_gym.envs.seeding import OneMarketEnv
-from mm_gym.envs.vector_base import BatchStep, NativeVectorEnv, check_num_envs
+from mm_gym.envs.vector_base import BatchStep, NativeVectorEnv, check_num_envs, refuse_same_step
 from mm_gym.multivenue.config import DEFAULT_VENUES, VenueConfig, check_venues
 from mm_gym.multivenue.core import MultiVenueCore
 from mm_gym.multivenue.routing import DEFAULT_ACTION_FORM, check_action_form
@@ -273,8 +273,7 @@ class MultiVenueVectorEnv(_VenueCores, NativeVectorEnv):
         n = check_num_envs(num_envs)
         check_render_mode(render_mode, self.metadata["render_modes"])
         self._init_batch(n, autoreset_mode, max_episode_steps, render_mode)
-        if self.autoreset_mode == AutoresetMode.SAME_STEP:
-            raise ConfigError(f"autoreset_mode=SAME_STEP is not supported by {type(self).__name__}")
+        refuse_same_step(self.autoreset_mode, type(self).__name__)
         self._core = self._make_core(
             preset, config, env_config, venues, overrides, n, _VECTOR_KWARGS
         )

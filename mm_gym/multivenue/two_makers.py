@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from mm_gym.config import ConfigError, MarketConfig
+from mm_gym.config import MarketConfig
 from mm_gym.envs.config import EnvConfig
 from mm_gym.envs.parallel import agent_index
 from mm_gym.envs.two_makers import TwoMakerSeats, check_agent_id
-from mm_gym.envs.vector_base import BatchStep, NativeVectorEnv, check_num_envs
+from mm_gym.envs.vector_base import BatchStep, NativeVectorEnv, check_num_envs, refuse_same_step
 from mm_gym.multivenue.config import DEFAULT_VENUES, VenueConfig
 from mm_gym.multivenue.env import _checked_actions
 from mm_gym.multivenue.parallel import TwoMakerCores
@@ -84,11 +84,10 @@ class MultiVenueTwoMakerVectorEnv(TwoMakerCores, TwoMakerSeats):
         **overrides: Any,
     ) -> None:
         """Build the markets; see the class docstring for the arguments."""
-        n = check_num_envs(num_markets)
+        n = check_num_envs(num_markets, "num_markets")
         check_agent_id(agent_id)
         self._init_batch(2 * n, autoreset_mode, max_episode_steps, None)
-        if self.autoreset_mode == AutoresetMode.SAME_STEP:
-            raise ConfigError(f"autoreset_mode=SAME_STEP is not supported by {type(self).__name__}")
+        refuse_same_step(self.autoreset_mode, type(self).__name__)
         self.num_markets = n
         self._core = self._make_core(preset, config, env_config, venues, overrides, n, _KWARGS)
         self.market_config = self._core.market_config

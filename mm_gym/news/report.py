@@ -77,7 +77,7 @@ def measure_bank(bank: HeadlineBank) -> BankFigures:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], allow_abbrev=False)
     p.add_argument("--report", action="store_true", help="print the figures of each model")
     p.add_argument("--model", nargs="+", default=list(MODELS), help=f"models, of {list(MODELS)}")
     p.add_argument("--buckets", type=int, default=DEFAULT_N_BUCKETS, help="sentiment buckets B")

@@ -84,7 +84,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Measure the stylized facts of the book presets.")
+    p = _Parser(
+        prog=PROG, description="Measure the stylized facts of the book presets.", allow_abbrev=False
+    )
     p.add_argument(
         "--preset",
         nargs="+",
