@@ -181,6 +181,7 @@ def test_each_agent_observes_its_own_risk_and_quotes() -> None:
     for _ in range(40):
         obs, _, _, _, info = env.step({a: rng.uniform(-1, 1, 12) for a in env.agents})
         for agent, limit in (("mm1", 10), ("mm2", 40)):
+            assert env.observation_space(agent).contains(obs[agent])
             fraction = np.clip(info[agent]["var"] / 3.0, 0.0, 10.0)
             assert obs[agent][col["var_fraction"]] == np.float32(fraction)
             for a in range(2):
