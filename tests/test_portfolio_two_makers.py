@@ -145,8 +145,9 @@ def test_each_makers_var_and_hedges_act_on_its_own_exposure(leaner: int) -> None
 
 def test_cash_and_inventory_are_conserved_per_asset_with_both_makers_hedging() -> None:
     n = 3
+    hedging = {"hedge": True, "var_limit": 6.0}
     venv = PortfolioTwoMakerVectorEnv(
-        n, "shock_heavy", venues=FEES, horizon_steps=300, portfolio={"hedge": True, "var_limit": 6.0}
+        n, "shock_heavy", venues=FEES, horizon_steps=300, portfolio=hedging
     )
     venv.reset(seed=4)
     rng = np.random.default_rng(4)
@@ -193,7 +194,8 @@ def test_each_agent_observes_its_own_risk_and_quotes() -> None:
     for a in range(2):
         for v in env.venues:
             for side in ("bid", "ask"):
-                own, rival = (col[f"asset{a}.{v.name}.{who}_{side}_offset"] for who in ("own", "rival"))
+                block = f"asset{a}.{v.name}"
+                own, rival = col[f"{block}.own_{side}_offset"], col[f"{block}.rival_{side}_offset"]
                 assert obs["mm1"][own] == obs["mm2"][rival]
                 assert obs["mm2"][own] == obs["mm1"][rival]
     assert env.policy_context("mm2").inventory_limit == 40

@@ -57,4 +57,3 @@ __getattr__ = lazy_getattr(
         "parallel_env": "mm_gym.portfolio.parallel",
     },
 )
-

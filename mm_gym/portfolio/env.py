@@ -121,7 +121,8 @@ class PortfolioEnv(_Assets, MultiVenueEnv):
         **overrides: Config overrides as for :class:`mm_gym.MarketMakingEnv`.
 
     Rival:
-        mm2 is each venue's built-in rival, as in MultiVenue-v0.
+        mm2 is each venue's built-in rival, as in MultiVenue-v0 (a second learner in
+        :class:`~mm_gym.portfolio.PortfolioParallelEnv`).
 
     Info:
         ``pnl``, ``inventory`` ``(A,)``, ``venue_inventory`` ``(A, V)``, ``mid`` ``(A,)``

@@ -24,7 +24,7 @@ class TwoMakerAssets(_Assets):
     :class:`~mm_gym.portfolio.core.PortfolioCore`.
     """
 
-    _OPTIONS = ("portfolio", "action_form", "mm2_latency")
+    _OPTIONS: tuple[str, ...] = ("portfolio", "action_form", "mm2_latency")
     _TWO_MAKERS = True
 
 
