@@ -78,13 +78,11 @@ class PortfolioParallelEnv(TwoMakerAssets, MultiVenueParallelEnv):
         action_form: ``"per_venue"`` only.
         mm2_latency: mm2's latency on each venue, steps (one per venue, every asset; default
             the venues' ``latency_steps``, as mm1's).
-        render_mode: None, ``"ansi"`` (a text frame: each maker's risk, then each asset's venues
-            with both makers' quotes) or ``"human"`` (that frame written to standard output).
-        max_cycles: PettingZoo's name for the episode length, ``horizon_steps``; giving both
-            with different values is a ``ConfigError``.
+        render_mode, max_cycles: As :class:`~mm_gym.multivenue.MultiVenueParallelEnv`; the
+            text frame gives each maker's risk, then each asset's venues with both makers'
+            quotes.
 
-    Seeding: ``reset(seed=s)`` seeds as :class:`~mm_gym.portfolio.PortfolioEnv` does;
-    ``reset(options=...)`` accepts and ignores any options (PettingZoo's API test passes some).
+    Seeding: as :class:`~mm_gym.multivenue.MultiVenueParallelEnv`.
 
     Version History:
         * v0: Initial version (issue #15).
