@@ -277,12 +277,18 @@ def check_market(args: Any, fail: Fail) -> None:
             + (f": run {args.resume} cannot continue, start a new run" if resume else "")
         )
     if args.env_id not in trainable:
-        why = (
-            " (the Avellaneda-Stoikov intensity model has no order book and no vector env: "
-            "train.py trains on the book)"
-            if args.env_id in mm_gym.ENV_IDS
-            else ""
-        )
+        why = ""
+        if args.env_id in mm_gym.ENV_IDS:
+            why = (
+                " (the Avellaneda-Stoikov intensity model has no order book and no vector env: "
+                "train.py trains on the book)"
+            )
+        elif args.env_id in mm_gym.PORTFOLIO_ENV_IDS:
+            why = (
+                " (train.py does not train on the portfolio, with one learner or two; for "
+                "another trainer its two-maker envs are mm_gym.portfolio.parallel_env and "
+                "PortfolioTwoMakerVectorEnv)"
+            )
         fail(
             f"env_id={excerpt(args.env_id)} is not a trainable environment{why}; choose one of "
             f"{list(trainable)}"

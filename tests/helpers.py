@@ -159,6 +159,17 @@ def seat_info(info: dict, s: int) -> dict:
     return out
 
 
+def assert_same_seat_steps(got: tuple, want: tuple) -> None:
+    """Two two-maker vector env steps are the same bit for bit: arrays, flags, every seat's info."""
+    for x, y in zip(got[:4], want[:4], strict=True):
+        np.testing.assert_array_equal(x, y)
+    for s in range(len(got[0])):
+        a, b = seat_info(got[4], s), seat_info(want[4], s)
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
 def flat_info(info: dict) -> dict:
     """One env's info dict with nested dicts flattened (``"reward_components.pnl"``)."""
     out = {}

@@ -30,6 +30,7 @@ from mm_gym.multivenue import (
     VenueConfig,
     parallel_env,
 )
+from mm_gym.portfolio import parallel_env as portfolio_parallel_env
 
 KW = {"horizon_steps": 60}
 
@@ -271,9 +272,10 @@ def test_render_shows_both_makers(capsys) -> None:
         ({"rivals": 2}, "unknown key 'rivals'"),
     ],
 )
-def test_bad_construction_is_refused_naming_the_field(kwargs, match) -> None:
+@pytest.mark.parametrize("make", [parallel_env, portfolio_parallel_env])
+def test_bad_construction_is_refused_naming_the_field(make, kwargs, match) -> None:
     with pytest.raises((ConfigError, ValueError), match=match):
-        parallel_env(**kwargs)
+        make(**kwargs)
 
 
 def test_mm2_latency_without_two_makers_is_refused() -> None:

@@ -64,6 +64,8 @@ def test_the_shared_policy_plays_mm1_in_the_single_env(tmp_path):
          "batch_size=65 must be <= n_envs * 2 * n_steps = 64"),
         (["--learners", "mm1,mm2", "--share-policy", "--env-id", "mm_gym/Portfolio-v0"],
          "not a trainable environment"),
+        (["--learners", "mm1,mm2", "--env-id", "mm_gym/Portfolio-v0"],
+         "train.py does not train on the portfolio, with one learner or two"),
     ],
 )  # fmt: skip
 def test_bad_learner_settings_are_one_line_before_any_folder(tmp_path, capsys, extra, says):

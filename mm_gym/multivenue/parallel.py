@@ -38,7 +38,7 @@ class TwoMakerCores(_VenueCores):
     :class:`~mm_gym.multivenue.MultiVenueCore`.
     """
 
-    _OPTIONS = ("action_form", "mm2_latency")
+    _OPTIONS: tuple[str, ...] = ("action_form", "mm2_latency")
 
     def _new_core(
         self, market: MarketConfig, env_config: EnvConfig, venues: Any, n: int, **options: Any

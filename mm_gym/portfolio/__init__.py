@@ -9,6 +9,10 @@ marketable orders on the cheapest venue (:mod:`mm_gym.portfolio.core`). The batc
 building blocks are in :mod:`mm_gym.portfolio.risk` (exposures in currency per unit return,
 covariances of one-step returns, VaR in currency).
 
+Both makers learn in :class:`PortfolioParallelEnv` (PettingZoo, ``parallel_env(...)``) and its
+batched form :class:`PortfolioTwoMakerVectorEnv` (seat ``2i + k`` maker ``k`` of market ``i``):
+each maker with its own inventory per asset, its own VaR and, with the overlay on, its own hedges.
+
 The environments are imported lazily (they load the market simulator).
 """
 
@@ -23,6 +27,8 @@ from mm_gym.portfolio.risk import EWMACovariance, delta_normal_var, hedge_orders
 if TYPE_CHECKING:
     from mm_gym.portfolio.core import PortfolioCore
     from mm_gym.portfolio.env import PortfolioEnv, PortfolioVectorEnv
+    from mm_gym.portfolio.parallel import PortfolioParallelEnv, parallel_env
+    from mm_gym.portfolio.two_makers import PortfolioTwoMakerVectorEnv
 
 __all__ = [
     "MAX_ASSETS",
@@ -30,11 +36,14 @@ __all__ = [
     "PortfolioConfig",
     "PortfolioCore",
     "PortfolioEnv",
+    "PortfolioParallelEnv",
+    "PortfolioTwoMakerVectorEnv",
     "PortfolioVectorEnv",
     "correlation_matrix",
     "delta_normal_var",
     "hedge_orders",
     "marginal_var",
+    "parallel_env",
 ]
 
 __getattr__ = lazy_getattr(
@@ -43,5 +52,8 @@ __getattr__ = lazy_getattr(
         "PortfolioCore": "mm_gym.portfolio.core",
         "PortfolioEnv": "mm_gym.portfolio.env",
         "PortfolioVectorEnv": "mm_gym.portfolio.env",
+        "PortfolioParallelEnv": "mm_gym.portfolio.parallel",
+        "PortfolioTwoMakerVectorEnv": "mm_gym.portfolio.two_makers",
+        "parallel_env": "mm_gym.portfolio.parallel",
     },
 )

@@ -92,8 +92,9 @@ class PortfolioConfig(_Validated, prefix="portfolio."):
         hist_window_steps: Window of the historical VaR and expected shortfall of the per-step
             portfolio PnL, steps (they are 0 in an episode's first ``cov_min_steps`` steps).
         hedge: The hedging overlay: at the end of a step whose VaR exceeds ``var_limit``, mm1
-            sends marketable orders (:func:`mm_gym.portfolio.risk.hedge_orders`), each asset's
-            on the venue with the lowest taker cost, until the VaR is back under the limit.
+            (with two learning makers, each maker whose own VaR does) sends marketable orders
+            (:func:`mm_gym.portfolio.risk.hedge_orders`), each asset's on the venue with the
+            lowest taker cost, until the VaR is back under the limit.
         hedge_limit_ticks: A hedge order's limit price, ticks through the asset's consolidated
             mid: it walks the book no further (what it cannot fill there is dropped).
     """

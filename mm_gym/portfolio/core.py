@@ -24,6 +24,16 @@ per-step portfolio PnL over the last ``hist_window_steps`` steps complete the ri
 The reward is :func:`mm_gym.rewards.step_reward` of the portfolio's PnL (every asset's cash on
 every venue plus its inventory at its consolidated mid), its inventory PnL, and the Euclidean
 norm of the per-asset inventories (so the running penalty is ``phi * sum_a q_a**2``).
+
+With ``two_makers=True`` (the PettingZoo form, :mod:`mm_gym.portfolio.parallel`) every asset is
+a two-maker :class:`~mm_gym.multivenue.MultiVenueCore`: mm2 quotes like mm1 (its own latency
+buffers and summed-inventory limit per asset), and each maker has its own risk
+(:class:`MakerRisk`): its exposures, VaR, breaches, historical VaR / ES of its own PnL and,
+with the overlay on, its own hedges, cut to its own limit. The covariance of the assets' returns
+is the market's and is shared. The overlays act in maker order: mm1's VaR is measured and
+hedged, then mm2's, on the books mm1's hedge left. :meth:`PortfolioCore.observations`,
+:meth:`~PortfolioCore.infos`, :meth:`~PortfolioCore.settle` and :meth:`~PortfolioCore.context`
+take a ``maker`` (0: mm1, 1: mm2) and give that maker's view; with one maker they are mm1's.
 """
 
 from __future__ import annotations
@@ -46,7 +56,7 @@ from mm_gym.portfolio.hedge import take
 from mm_gym.portfolio.risk import EWMACovariance, delta_normal_var, hedge_orders
 from mm_gym.rewards import COMPONENT_NAMES, RewardParams, step_reward
 
-__all__ = ["PORTFOLIO_FEATURES", "PortfolioCore", "asset_names"]
+__all__ = ["PORTFOLIO_FEATURES", "MakerRisk", "PortfolioCore", "asset_names"]
 
 PORTFOLIO_FEATURES: tuple[str, ...] = ("time_left", "var_fraction")
 """The portfolio's own features, first in the observation; then each asset's block."""
@@ -59,6 +69,59 @@ def asset_names(n_assets: int) -> tuple[str, ...]:
     return tuple(f"asset{a}" for a in range(n_assets))
 
 
+class MakerRisk:
+    """One maker's portfolio risk and hedges in ``n`` markets (see :class:`PortfolioCore`).
+
+    Attributes:
+        var, var_pre_hedge, breaches, hedges, hedge_lots, hedge_venue, hedge_cost,
+        hedge_cost_total, hedge_cost_asset: As :class:`PortfolioCore`'s, for this maker.
+        pnl: ``(n, hist_window_steps)`` its per-step PnL, a ring buffer indexed by step.
+    """
+
+    def __init__(self, n: int, n_assets: int, window: int) -> None:
+        """Zero risk, no hedges."""
+        self.var = np.zeros(n)
+        self.var_pre_hedge = np.zeros(n)
+        self.breaches = np.zeros(n, np.int64)
+        self.hedges = np.zeros(n, np.int64)
+        self.hedge_lots = np.zeros((n, n_assets), np.int64)
+        self.hedge_venue = np.full((n, n_assets), -1, np.int64)
+        self.hedge_cost = np.zeros(n)
+        self.hedge_cost_total = np.zeros(n)
+        self.hedge_cost_asset = np.zeros((n, n_assets))
+        self.pnl = np.zeros((n, window))
+
+    def reset(self, m: slice | np.ndarray) -> None:
+        """Forget the risk and hedges of the markets ``m`` (a new episode)."""
+        for arr in (self.var, self.var_pre_hedge, self.hedge_cost, self.hedge_cost_total):
+            arr[m] = 0.0
+        for iarr in (self.breaches, self.hedges, self.hedge_lots):
+            iarr[m] = 0
+        self.hedge_venue[m] = -1
+        self.hedge_cost_asset[m] = 0.0
+        self.pnl[m] = 0.0
+
+    def clear_step(self) -> None:
+        """Forget the last step's hedges (every market)."""
+        self.hedge_lots[:] = 0
+        self.hedge_venue[:] = -1
+        self.hedge_cost[:] = 0.0
+        self.hedge_cost_asset[:] = 0.0
+
+
+class _Mm1:
+    """A :class:`PortfolioCore` attribute that is mm1's :class:`MakerRisk` field of that name.
+
+    Read on use (pickles keep no views); with one maker these are the whole risk.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, core: Any, owner: type | None = None) -> Any:
+        return getattr(core.risk[0], self.name)
+
+
 class PortfolioCore(RootSeeds):
     """``n`` portfolios (module docstring).
 
@@ -68,9 +131,14 @@ class PortfolioCore(RootSeeds):
         venues: The venues every asset trades on.
         portfolio: The portfolio: assets, correlation, VaR limit, overlay.
         n: Number of markets.
+        two_makers: mm2 learns too, with its own risk (module docstring); False: mm2 is each
+            venue's built-in rival and only mm1's risk is measured.
+        mm2_latency: With ``two_makers``, mm2's latency per venue (default the venues').
 
     Attributes:
         assets: The assets' :class:`~mm_gym.multivenue.MultiVenueCore`, in order.
+        risk: Each maker's :class:`MakerRisk` (one: mm1's; two with ``two_makers``). The
+            attributes below from ``var`` on are mm1's, ``risk[0]``'s.
         feature_names: ``time_left``, ``var_fraction``, then ``asset<a>.<feature>`` for each
             asset's MultiVenue-v0 features (its inventory, sentiment and venues).
         cov: The EWMA covariance of the assets' one-step returns.
@@ -86,6 +154,16 @@ class PortfolioCore(RootSeeds):
         hedge_cost_asset: ``(n, A)`` the last step's ``hedge_cost`` of each asset's orders.
     """
 
+    var = _Mm1()
+    var_pre_hedge = _Mm1()
+    breaches = _Mm1()
+    hedges = _Mm1()
+    hedge_lots = _Mm1()
+    hedge_venue = _Mm1()
+    hedge_cost = _Mm1()
+    hedge_cost_total = _Mm1()
+    hedge_cost_asset = _Mm1()
+
     def __init__(
         self,
         market_config: MarketConfig,
@@ -93,6 +171,9 @@ class PortfolioCore(RootSeeds):
         venues: tuple[VenueConfig, ...],
         portfolio: PortfolioConfig,
         n: int = 1,
+        *,
+        two_makers: bool = False,
+        mm2_latency: tuple[int, ...] | None = None,
     ) -> None:
         """Build the assets and the risk bookkeeping."""
         super().__init__(n)
@@ -107,6 +188,8 @@ class PortfolioCore(RootSeeds):
                 n,
                 asset=k,
                 correlation=None if a == 1 else tuple(float(x) for x in chol[k, :a]),
+                two_makers=two_makers,
+                mm2_latency=mm2_latency,
             )
             for k in range(a)
         ]
@@ -118,6 +201,8 @@ class PortfolioCore(RootSeeds):
         self.action_width = a * first.action_width
         self.horizon = first.horizon
         self.limit = first.limit
+        self.limits = first.limits
+        self.two_makers = first.two_makers
         self.names = asset_names(a)
         self.feature_names = PORTFOLIO_FEATURES + tuple(
             f"{name}.{f}" for name in self.names for f in first.feature_names
@@ -127,19 +212,10 @@ class PortfolioCore(RootSeeds):
         self.lot_size = float(market_config.lot_size)
         self.value = float(market_config.value_per_tick_lot)
         self.cov = EWMACovariance(n, a, portfolio.cov_halflife_steps)
-        self.var = np.zeros(n)
-        self.var_pre_hedge = np.zeros(n)
-        self.breaches = np.zeros(n, np.int64)
-        self.hedges = np.zeros(n, np.int64)
-        self.hedge_lots = np.zeros((n, a), np.int64)
-        self.hedge_venue = np.full((n, a), -1, np.int64)
-        self.hedge_cost = np.zeros(n)
-        self.hedge_cost_total = np.zeros(n)
-        self.hedge_cost_asset = np.zeros((n, a))
+        window = portfolio.hist_window_steps
+        self.risk = [MakerRisk(n, a, window) for _ in range(2 if self.two_makers else 1)]
         self.steps = np.zeros(n, np.int64)
         self.prev_mid = np.zeros((n, a))
-        self.prev_wealth = np.zeros(n)
-        self._pnl = np.zeros((n, portfolio.hist_window_steps))
         taker = np.array([v.taker_fee_bps for v in self.venues])
         self._taker_bps = taker  # (V,)
 
@@ -153,9 +229,9 @@ class PortfolioCore(RootSeeds):
         action = spaces.Box(-1.0, 1.0, (self.n_assets * act.shape[0],), np.float32)
         return space, action
 
-    def context(self) -> PolicyContext:
-        """mm1's :class:`~mm_gym.policy.PolicyContext` over the whole observation."""
-        return replace(self.assets[0].context(), feature_names=self.feature_names)
+    def context(self, maker: int = 0) -> PolicyContext:
+        """``maker``'s :class:`~mm_gym.policy.PolicyContext` over the whole observation."""
+        return replace(self.assets[0].context(maker), feature_names=self.feature_names)
 
     def step_count(self) -> np.ndarray:
         """``(n,)`` steps since each market's episode started."""
@@ -165,10 +241,12 @@ class PortfolioCore(RootSeeds):
         """A text frame of market ``m``: the risk, then each asset's venues."""
         from mm_gym.multivenue.env import render_venues  # the env module imports the cores
 
+        who = ("mm1 ", "mm2 ") if self.two_makers else ("",)
         lines = [
-            f"t={int(self.steps[m])} pnl={self.wealth()[m]:.2f} VaR={self.var[m]:.2f} "
-            f"(limit {self.portfolio.var_limit:g}, breaches {int(self.breaches[m])}, "
-            f"hedges {int(self.hedges[m])})"
+            f"t={int(self.steps[m])} {who[k]}pnl={self.wealth(k)[m]:.2f} VaR={r.var[m]:.2f} "
+            f"(limit {self.portfolio.var_limit:g}, breaches {int(r.breaches[m])}, "
+            f"hedges {int(r.hedges[m])})"
+            for k, r in enumerate(self.risk)
         ]
         for name, asset in zip(self.names, self.assets, strict=True):
             lines.append(f"[{name}] " + render_venues(asset, m))
@@ -185,28 +263,28 @@ class PortfolioCore(RootSeeds):
         """``(n, A)`` each asset's consolidated mid, ticks."""
         return np.stack([c.consolidated_mid() for c in self.assets], axis=1)
 
-    def inventories(self) -> np.ndarray:
-        """``(n, A)`` mm1's inventory in each asset, summed over the venues, lots."""
-        return np.stack([c.inventories().sum(axis=1) for c in self.assets], axis=1)
+    def inventories(self, maker: int = 0) -> np.ndarray:
+        """``(n, A)`` ``maker``'s inventory in each asset, summed over the venues, lots."""
+        return np.stack([c.inventories(maker).sum(axis=1) for c in self.assets], axis=1)
 
-    def wealth(self) -> np.ndarray:
-        """``(n,)`` mm1's mark-to-market PnL over every asset and venue, currency."""
-        return np.asarray(sum(c.wealth() for c in self.assets), np.float64)
+    def wealth(self, maker: int = 0) -> np.ndarray:
+        """``(n,)`` ``maker``'s mark-to-market PnL over every asset and venue, currency."""
+        return np.asarray(sum(c.wealth(maker) for c in self.assets), np.float64)
 
-    def exposures(self) -> np.ndarray:
-        """``(n, A)`` mm1's exposure to each asset's return, currency per unit return."""
-        return self.inventories() * self.lot_size * self.mids() * self.tick
+    def exposures(self, maker: int = 0) -> np.ndarray:
+        """``(n, A)`` ``maker``'s exposure to each asset's return, currency per unit return."""
+        return self.inventories(maker) * self.lot_size * self.mids() * self.tick
 
-    def measured_var(self) -> np.ndarray:
-        """``(n,)`` the delta-normal VaR of the current exposures, currency (0 while warming)."""
+    def measured_var(self, maker: int = 0) -> np.ndarray:
+        """``(n,)`` the delta-normal VaR of ``maker``'s exposures, currency (0 while warming)."""
         cov = self.cov.covariance
         ready = self.steps >= self.portfolio.cov_min_steps
         cov = np.where(ready[:, None, None], np.nan_to_num(cov), 0.0)
         p = self.portfolio
-        return delta_normal_var(self.exposures(), cov, p.var_level, p.var_horizon_steps)
+        return delta_normal_var(self.exposures(maker), cov, p.var_level, p.var_horizon_steps)
 
-    def historical_var_es(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(n,)`` historical VaR and expected shortfall of the per-step portfolio PnL.
+    def historical_var_es(self, maker: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """``(n,)`` historical VaR and expected shortfall of ``maker``'s per-step PnL.
 
         Over the episode's last ``min(steps, hist_window_steps)`` steps, with the rule of
         :func:`mm_gym.metrics.var_es` (``k = ceil(m (1 - level))`` worst losses; VaR the k-th,
@@ -219,7 +297,7 @@ class PortfolioCore(RootSeeds):
         for m in np.unique(used[self.steps >= p.cov_min_steps]):
             rows = np.flatnonzero((used == m) & (self.steps >= p.cov_min_steps))
             k = max(1, math.ceil(round(int(m) * (1.0 - p.var_level), 9)))
-            worst = np.partition(self._pnl[rows, : int(m)], k - 1, axis=1)[:, :k]
+            worst = np.partition(self.risk[maker].pnl[rows, : int(m)], k - 1, axis=1)[:, :k]
             var[rows] = -worst.max(axis=1)
             es[rows] = -worst.mean(axis=1)
         return var, es
@@ -235,38 +313,45 @@ class PortfolioCore(RootSeeds):
         self.next_episode(mask)
         m: slice | np.ndarray = slice(None) if mask is None else mask
         self.cov.reset(None if mask is None else mask)
-        for arr in (self.var, self.var_pre_hedge, self.hedge_cost, self.hedge_cost_total):
-            arr[m] = 0.0
-        for iarr in (self.breaches, self.hedges, self.steps, self.hedge_lots):
-            iarr[m] = 0
-        self.hedge_venue[m] = -1
-        self.hedge_cost_asset[m] = 0.0
-        self._pnl[m] = 0.0
+        self.steps[m] = 0
         self.prev_mid[m] = self.mids()[m]
-        self.prev_wealth[m] = self.wealth()[m]
+        for risk in self.risk:
+            risk.reset(m)
 
-    def act(self, actions: np.ndarray, active: np.ndarray | None = None) -> None:
-        """Step with ``(n, A * 2V)`` validated actions (asset by asset, as each asset's)."""
+    def act(
+        self,
+        actions: np.ndarray,
+        active: np.ndarray | None = None,
+        mm2_actions: np.ndarray | None = None,
+    ) -> None:
+        """Step with ``(n, A * 2V)`` validated actions (asset by asset, as each asset's).
+
+        ``mm2_actions``: mm2's, alike, with ``two_makers`` (required then).
+        """
         per = actions.reshape(self.n, self.n_assets, -1)
+        per2 = None if mm2_actions is None else mm2_actions.reshape(self.n, self.n_assets, -1)
         for k, c in enumerate(self.assets):
-            c.act(per[:, k], active)
+            c.act(per[:, k], active, None if per2 is None else per2[:, k])
         stepped = np.ones(self.n, np.bool_) if active is None else active
         mid = self.mids()
         self.cov.update(mid / self.prev_mid - 1.0)  # markets not stepped are reset next
         self.prev_mid[:] = mid
         self.steps[stepped] += 1
-        var = self.measured_var()
-        self.var_pre_hedge[:] = var
-        self.hedge_lots[:] = 0
-        self.hedge_venue[:] = -1
-        self.hedge_cost[:] = 0.0
-        self.hedge_cost_asset[:] = 0.0
+        for k in range(len(self.risk)):  # maker order: mm2's overlay sees mm1's hedge
+            self._measure_and_hedge(stepped, k)
+
+    def _measure_and_hedge(self, stepped: np.ndarray, maker: int) -> None:
+        """``maker``'s VaR, its overlay's orders where it is over the limit, its breaches."""
+        risk = self.risk[maker]
+        var = self.measured_var(maker)
+        risk.var_pre_hedge[:] = var
+        risk.clear_step()
         over = stepped & (var > self.portfolio.var_limit)
         if self.portfolio.hedge and over.any():
-            self._hedge(over)
-            var = np.where(over, self.measured_var(), var)
-        self.var[:] = var
-        self.breaches += stepped & (var > self.portfolio.var_limit)
+            self._hedge(over, maker)
+            var = np.where(over, self.measured_var(maker), var)
+        risk.var[:] = var
+        risk.breaches += stepped & (var > self.portfolio.var_limit)
 
     def _taker_costs(self) -> np.ndarray:
         """``(n, A, V, 2)`` cost of buying and selling on each venue, bps of the mid.
@@ -282,19 +367,21 @@ class PortfolioCore(RootSeeds):
             out[:, k, :, 1] = (mid - bids) / mid * 1e4 + self._taker_bps
         return np.where(np.isfinite(out), out, _NO_PRICE_BPS)
 
-    def _hedge(self, over: np.ndarray) -> None:
-        """The overlay's orders for the markets in ``over`` (module docstring)."""
+    def _hedge(self, over: np.ndarray, maker: int = 0) -> None:
+        """``maker``'s overlay orders for the markets in ``over`` (module docstring)."""
         p = self.portfolio
+        risk = self.risk[maker]
+        limit_lots = self.limits[maker]
         rows = np.flatnonzero(over)
         cov = np.nan_to_num(self.cov.covariance[rows])
         mid = self.mids()
         lot_value = self.lot_size * mid[rows] * self.tick
         lots, venue = hedge_orders(
-            self.exposures()[rows], cov, p.var_limit, lot_value, self._taker_costs()[rows],
-            max_lots=2 * self.limit, level=p.var_level, horizon_steps=p.var_horizon_steps,
+            self.exposures(maker)[rows], cov, p.var_limit, lot_value, self._taker_costs()[rows],
+            max_lots=2 * limit_lots, level=p.var_level, horizon_steps=p.var_horizon_steps,
         )  # fmt: skip
-        inv = self.inventories()[rows]
-        lots = np.clip(lots, -self.limit - inv, self.limit - inv).astype(np.int64)
+        inv = self.inventories(maker)[rows]
+        lots = np.clip(lots, -limit_lots - inv, limit_lots - inv).astype(np.int64)
         venue = np.where(lots != 0, venue, -1)
         order = np.zeros(self.n, np.int64)
         limit = np.zeros(self.n, np.int64)
@@ -310,31 +397,36 @@ class PortfolioCore(RootSeeds):
                 m = mid[:, k]
                 reach = p.hedge_limit_ticks
                 limit[:] = np.where(order > 0, np.floor(m + reach), np.ceil(m - reach))
-                take(sim.state, sim.params, order, limit, np.bool_(sim.record), filled, notional)
+                take(sim.state, sim.params, order, limit, np.bool_(sim.record), filled, notional,
+                     maker)  # fmt: skip
                 fee = np.abs(filled) * sim.params.taker_fee
                 cost = fee + (notional - filled * m) * self.value
-                self.hedge_cost_asset[:, k] += np.where(order != 0, cost, 0.0)
-                self.hedge_lots[:, k] += filled
-                self.hedge_venue[rows[send], k] = v
+                risk.hedge_cost_asset[:, k] += np.where(order != 0, cost, 0.0)
+                risk.hedge_lots[:, k] += filled
+                risk.hedge_venue[rows[send], k] = v
             c._tops = None  # the books changed
         for k in range(self.n_assets):  # in asset order, as the costs were incurred
-            self.hedge_cost += self.hedge_cost_asset[:, k]
-        self.hedge_cost_total += self.hedge_cost
-        self.hedges += (self.hedge_lots != 0).any(axis=1)
+            risk.hedge_cost += risk.hedge_cost_asset[:, k]
+        risk.hedge_cost_total += risk.hedge_cost
+        risk.hedges += (risk.hedge_lots != 0).any(axis=1)
 
-    def settle(self) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-        """``(reward, components, terminated)`` of the step just taken; roll forward."""
+    def settle(self, maker: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """``(reward, components, terminated)`` of ``maker``'s step just taken; roll forward.
+
+        With two makers call it once per maker each step.
+        """
         pnl = np.zeros(self.n)
         inventory_pnl = np.zeros(self.n)
-        prev_norm = np.sqrt(sum(c.prev_inv[0].sum(axis=1) ** 2 for c in self.assets))
+        prev_norm = np.sqrt(sum(c.prev_inv[maker].sum(axis=1) ** 2 for c in self.assets))
         for c in self.assets:
-            _, comps, terminated = c.settle()
+            _, comps, terminated = c.settle(maker)
             pnl += comps["pnl"]
             inventory_pnl += comps["inventory_pnl"]
-        wealth = self.wealth()
+        wealth = self.wealth(maker)
+        risk = self.risk[maker]
         rows = np.flatnonzero(self.steps > 0)  # a market just reset has no step yet
-        self._pnl[rows, (self.steps[rows] - 1) % self._pnl.shape[1]] = pnl[rows]
-        norm = np.sqrt((self.inventories() ** 2).sum(axis=1))
+        risk.pnl[rows, (self.steps[rows] - 1) % risk.pnl.shape[1]] = pnl[rows]
+        norm = np.sqrt((self.inventories(maker) ** 2).sum(axis=1))
         reward, comps = step_reward(
             pnl,
             inventory_pnl,
@@ -344,44 +436,46 @@ class PortfolioCore(RootSeeds):
             self.reward_params,
             (prev_norm, self.horizon - self.assets[0].sims[0].scalars.t),
         )
-        self.prev_wealth[:] = wealth
         return reward, comps, terminated
 
     # ------------------------------------------------------------------ observations, infos
-    def observations(self) -> np.ndarray:
-        """``(n, obs_dim)`` float32 observations of mm1 (see :attr:`feature_names`)."""
-        blocks = [c.observations() for c in self.assets]
+    def observations(self, maker: int = 0) -> np.ndarray:
+        """``(n, obs_dim)`` float32 observations of ``maker`` (see :attr:`feature_names`)."""
+        blocks = [c.observations(maker) for c in self.assets]
         out = np.empty((self.n, len(self.feature_names)), np.float32)
         out[:, 0] = blocks[0][:, 1]  # time_left, the same in every asset
-        out[:, 1] = np.clip(self.var / self.portfolio.var_limit, 0.0, VAR_FRACTION_MAX)
+        var = self.risk[maker].var
+        out[:, 1] = np.clip(var / self.portfolio.var_limit, 0.0, VAR_FRACTION_MAX)
         for s, block in zip(self.asset_slices(), blocks, strict=True):
             out[:, s] = block
         return out
 
-    def infos(self, components: dict[str, np.ndarray] | None) -> dict[str, Any]:
-        """The batched info dict of mm1 (arrays with a leading ``n``)."""
-        hist_var, hist_es = self.historical_var_es()
-        fills = np.stack([c.step_fills().sum(axis=1) for c in self.assets], axis=1)
-        fees = sum(sum(s.accounts.fees[:, 0] for s in c.sims) for c in self.assets)
+    def infos(self, components: dict[str, np.ndarray] | None, maker: int = 0) -> dict[str, Any]:
+        """The batched info dict of ``maker`` (arrays with a leading ``n``)."""
+        k, r = maker, self.risk[maker]
+        hist_var, hist_es = self.historical_var_es(k)
+        fills = np.stack([c.step_fills(k).sum(axis=1) for c in self.assets], axis=1)
+        fees = sum(sum(s.accounts.fees[:, k] for s in c.sims) for c in self.assets)
+        venue_inventory = np.stack([c.inventories(k) for c in self.assets], 1)
         info: dict[str, Any] = {
-            "pnl": self.wealth(),
-            "inventory": self.inventories().astype(np.int64),
-            "venue_inventory": np.stack([c.inventories() for c in self.assets], 1).astype(np.int64),
+            "pnl": self.wealth(k),
+            "inventory": self.inventories(k).astype(np.int64),
+            "venue_inventory": venue_inventory.astype(np.int64),
             "mid": self.mids() * self.tick,
-            "exposure": self.exposures(),
+            "exposure": self.exposures(k),
             "fills": fills.astype(np.int64),
             "fees": np.asarray(fees, np.float64),
-            "var": self.var.copy(),
-            "var_pre_hedge": self.var_pre_hedge.copy(),
+            "var": r.var.copy(),
+            "var_pre_hedge": r.var_pre_hedge.copy(),
             "var_limit": np.full(self.n, self.portfolio.var_limit),
-            "var_breaches": self.breaches.copy(),
+            "var_breaches": r.breaches.copy(),
             "hist_var": hist_var,
             "hist_es": hist_es,
-            "hedges": self.hedges.copy(),
-            "hedge_lots": self.hedge_lots.copy(),
-            "hedge_venue": self.hedge_venue.copy(),
-            "hedge_cost": self.hedge_cost.copy(),
-            "hedge_cost_total": self.hedge_cost_total.copy(),
+            "hedges": r.hedges.copy(),
+            "hedge_lots": r.hedge_lots.copy(),
+            "hedge_venue": r.hedge_venue.copy(),
+            "hedge_cost": r.hedge_cost.copy(),
+            "hedge_cost_total": r.hedge_cost_total.copy(),
             "step": self.assets[0].sims[0].scalars.t.copy(),
         }
         if components is None:

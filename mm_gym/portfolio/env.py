@@ -11,6 +11,7 @@ from typing import Any
 
 from mm_gym.config import ConfigError, MarketConfig, excerpt
 from mm_gym.envs.config import EnvConfig
+from mm_gym.envs.parallel import agent_index
 from mm_gym.multivenue.env import MultiVenueEnv, MultiVenueVectorEnv
 from mm_gym.multivenue.routing import DEFAULT_ACTION_FORM
 from mm_gym.policy import PolicyContext
@@ -26,9 +27,14 @@ which the fundamental, and with it the configured correlation, reaches the price
 
 
 class _Assets:
-    """What both portfolio envs add to the multi-venue ones: the portfolio and its assets."""
+    """What the portfolio envs add to the multi-venue ones: the portfolio and its assets.
+
+    :attr:`_TWO_MAKERS` builds a two-maker :class:`PortfolioCore` (the PettingZoo form and its
+    vector env, which also name ``mm2_latency`` in their :attr:`_OPTIONS`).
+    """
 
     _OPTIONS: tuple[str, ...] = ("portfolio", "action_form")
+    _TWO_MAKERS = False
     _core: Any
 
     def _defaults(self, config: MarketConfig | None, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -39,14 +45,16 @@ class _Assets:
     def _new_core(
         self, market: MarketConfig, env_config: EnvConfig, venues: Any, n: int, **options: Any
     ) -> Any:  # a PortfolioCore where the multi-venue envs build a MultiVenueCore
-        form = options.get("action_form", DEFAULT_ACTION_FORM)
+        form = options.pop("action_form", DEFAULT_ACTION_FORM)
         if form != DEFAULT_ACTION_FORM:
             raise ConfigError(
                 f"action_form={excerpt(form)}: {type(self).__name__} takes "
                 f"action_form={DEFAULT_ACTION_FORM!r} only (the routed form is MultiVenue-v0's)"
             )
-        portfolio = check_portfolio(options.get("portfolio"))
-        return PortfolioCore(market, env_config, venues, portfolio, n)
+        portfolio = check_portfolio(options.pop("portfolio", None))
+        return PortfolioCore(
+            market, env_config, venues, portfolio, n, two_makers=self._TWO_MAKERS, **options
+        )
 
     def _action_layout(self) -> str:
         """What an action row holds, in words (for errors)."""
@@ -57,9 +65,13 @@ class _Assets:
         """The portfolio's config."""
         return self._core.portfolio
 
-    def asset_contexts(self) -> list[PolicyContext]:
-        """Each asset's MultiVenue-v0 context (its block is ``obs[..., asset_slices()[a]]``)."""
-        return [c.context() for c in self._core.assets]
+    def asset_contexts(self, maker: str = "mm1") -> list[PolicyContext]:
+        """Each asset's MultiVenue-v0 context (its block is ``obs[..., asset_slices()[a]]``).
+
+        ``maker``'s (``"mm2"`` with two learning makers).
+        """
+        k = agent_index(maker, f"{type(self).__name__}.asset_contexts")
+        return [c.context(k) for c in self._core.assets]
 
     def asset_slices(self) -> list[slice]:
         """Where each asset's MultiVenue-v0 observation lies in an observation row."""
@@ -109,7 +121,8 @@ class PortfolioEnv(_Assets, MultiVenueEnv):
         **overrides: Config overrides as for :class:`mm_gym.MarketMakingEnv`.
 
     Rival:
-        mm2 is each venue's built-in rival, as in MultiVenue-v0.
+        mm2 is each venue's built-in rival, as in MultiVenue-v0 (a second learner in
+        :class:`~mm_gym.portfolio.PortfolioParallelEnv`).
 
     Info:
         ``pnl``, ``inventory`` ``(A,)``, ``venue_inventory`` ``(A, V)``, ``mid`` ``(A,)``

@@ -1,14 +1,16 @@
-"""mm1's marketable hedge orders, executed against a venue's real book.
+"""A maker's marketable hedge orders, executed against a venue's real book.
 
-The hedging overlay of :mod:`mm_gym.portfolio` sends mm1's marketable orders through the book
+The hedging overlay of :mod:`mm_gym.portfolio` sends a maker's marketable orders (mm1's, or with
+two learning makers each maker's own) through the book
 like any taker's: :func:`take` walks the book level by level up to a limit price with
 :func:`mm_gym.market.flow.market_order` (kind :data:`~mm_gym.market.state.KIND_ROUTED`, an
 order a router sends), which fills the resting makers (mm2, and background liquidity) in
 price-time priority, pays them their rebates and applies the market's permanent impact. The
 market order's aggressor is accounted in ``others`` by the book; :func:`take` then hands that
-side of every fill to mm1's account: the lots, the notional at the fill prices and the taker fee,
-so cash and inventory stay conserved over all participants. mm1's own resting quote on the side
-it takes is cancelled first (no trade with itself).
+side of every fill to the hedging maker's account: the lots, the notional at the fill prices and
+the taker fee, so cash and inventory stay conserved over all participants. That maker's own
+resting quote on the side it takes is cancelled first (no trade with itself); the other maker's
+quotes are filled like any resting order.
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ def take(
     record: bool,
     filled: np.ndarray,
     notional_ticks: np.ndarray,
+    maker: int = 0,
 ) -> None:
-    """mm1 takes ``|lots[m]|`` lots (buys if positive) in every market, up to ``limit[m]``.
+    """Maker ``maker`` takes ``|lots[m]|`` lots (buys if positive) in each market, to ``limit[m]``.
 
     Args:
         s: The venue's state.
@@ -62,6 +65,7 @@ def take(
         record: Record the orders and fills as the step does.
         filled: ``(n,)`` int64, set to the signed lots traded.
         notional_ticks: ``(n,)`` float64, set to the signed sum of ``tick * lots`` traded.
+        maker: The hedging maker, 0 (mm1) or 1 (mm2).
     """
     value = p.value_per_tick_lot
     for m in range(s.fs.shape[0]):
@@ -71,11 +75,11 @@ def take(
             continue
         side = 1 if lots[m] > 0 else -1
         rest = 1 if side > 0 else 0  # a buy takes the asks
-        s.orders[m, 0, rest, O_SIZE] = 0  # mm1 does not trade with its own quote
+        s.orders[m, maker, rest, O_SIZE] = 0  # a maker does not trade with its own quote
         left = abs(lots[m])
         got = 0
         notional = 0.0
-        a = s.acct[m, 0]
+        a = s.acct[m, maker]
         for _ in range(MAX_LEVELS):
             tick = best_tick(s, m, rest, -1)
             if tick == NONE_HIGH or tick == NONE_LOW or side * (tick - limit[m]) > 0:
@@ -95,7 +99,7 @@ def take(
                 break
         if got == 0:
             continue
-        # the aggressor's side of the fills, booked to ``others`` by the book, is mm1's
+        # the aggressor's side of the fills, booked to ``others`` by the book, is the maker's
         fee = p.taker_fee * got
         cash = -side * notional * value - fee
         s.others[m, X_CASH] -= cash
