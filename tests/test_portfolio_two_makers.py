@@ -219,7 +219,7 @@ def test_bad_portfolio_construction_is_refused_naming_the_field(kwargs, match) -
 
 
 def test_bad_input_to_the_vector_env_and_actions_is_named() -> None:
-    with pytest.raises(ConfigError, match="num_envs=0"):
+    with pytest.raises(ConfigError, match="num_markets=0"):
         PortfolioTwoMakerVectorEnv(0)
     with pytest.raises(ConfigError, match="agent_id='yes'"):
         PortfolioTwoMakerVectorEnv(1, agent_id="yes")
