@@ -98,7 +98,9 @@ def check_settings(args: Any, fail: Fail, where: str = "") -> None:
     for name in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"):
         if getattr(args, name) < 1:
             bad(f"{name}={getattr(args, name)!r} must be >= 1")
-    check_torch_threads(args.torch_threads, "torch_threads", bad)
+    # A saved value may exceed this machine's bound (the run began on a larger one).
+    hint = " (--torch-threads may be changed on --resume)" if getattr(args, "resume", "") else ""
+    check_torch_threads(args.torch_threads, "torch_threads", lambda m: bad(m + hint))
     if args.total_timesteps > MAX_TIMESTEPS:
         bad(f"total_timesteps={args.total_timesteps!r} must be in [1, {MAX_TIMESTEPS:,}]")
     if args.batch_size < 2:  # SB3 normalises the advantages over each minibatch

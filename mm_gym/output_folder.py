@@ -190,22 +190,35 @@ def _clean_own_stale_temps(out: Path) -> None:
                 entry.unlink()
 
 
-def _previous_name(name: str) -> str:
-    """The visible name an output being replaced waits under: ``<name>.previous-<pid>``."""
-    return f"{name}.previous-{os.getpid()}"
+def _previous_path(out: Path) -> Path:
+    """A free visible name for ``out`` to wait under while replaced: ``<name>.previous-<pid>``.
+
+    ``-<k>`` is appended where that name is taken (a run in a container gets the pid of an
+    earlier, killed one), so an earlier output set aside is never renamed over.
+    """
+    base = f"{out.name}.previous-{os.getpid()}"
+    path, k = out.parent / base, 1
+    while path.exists() or path.is_symlink():
+        k += 1
+        path = out.parent / f"{base}-{k}"
+    return path
 
 
 def _name_set_aside(out: Path, owner: FolderOwner) -> None:
     """Name (stderr) the earlier outputs of ``out`` that a killed ``--overwrite`` set aside.
 
-    :func:`publish` moves an output it replaces to ``<name>.previous-<pid>`` and deletes it once
-    the new one is in place; one whose run is gone was left by a kill in between. It is the
-    user's earlier result: kept, and said, never deleted.
+    :func:`publish` moves an output it replaces to ``<name>.previous-<pid>[-<k>]`` and hides it
+    once the new one is in place; one still visible whose run is gone (or has this run's pid: a
+    container's runs share pids) was left by a kill in between. It is the user's earlier result:
+    kept, and said, never deleted.
     """
-    pattern = re.compile(rf"^{re.escape(out.name)}\.previous-(\d+)$")
+    pattern = re.compile(rf"^{re.escape(out.name)}\.previous-(\d+)(?:-\d+)?$")
     for entry in sorted(out.parent.iterdir()):
         m = pattern.match(entry.name)
-        if m is not None and not _pid_alive(int(m.group(1))):
+        if m is None:
+            continue
+        pid = int(m.group(1))
+        if pid == os.getpid() or not _pid_alive(pid):
             print(
                 f"{owner.tool}: note: {str(entry)!r} holds the {str(out)!r} that a killed "
                 "--overwrite run had set aside (kept: move it back or delete it yourself)",
@@ -336,9 +349,10 @@ def publish(output: Output) -> None:
     """Move the finished temporary folder into place (and point ``exports/latest`` at it).
 
     A placeholder (or an empty folder) is replaced in one ``rename``; an earlier export is moved
-    aside to ``<name>.previous-<pid>``, replaced, then deleted (only if it carries the export
-    marker). Its visible name is what keeps it safe from a kill between the two renames: the
-    next run deletes dead runs' hidden temporaries, but only names this one.
+    aside to ``<name>.previous-<pid>`` (``-<k>`` added if taken), replaced, then hidden as this
+    run's temporary and deleted (only if it carries the export marker). Its visible name is what
+    keeps it safe from a kill between the two renames: the next run deletes dead runs' hidden
+    temporaries, but only names this one.
     """
     from mm_gym.files import remove_owned_folder, temp_name
 
@@ -350,14 +364,19 @@ def publish(output: Output) -> None:
             (out / LOCK_FILE).unlink(missing_ok=True)
             tmp.rename(out)
         else:
-            previous = out.parent / _previous_name(out.name)
+            previous = _previous_path(out)
             out.rename(previous)
             try:
                 tmp.rename(out)
             except OSError:
                 previous.rename(out)
                 raise
-            remove_owned_folder(previous, output.owner.marker, output.owner.what)
+            # The new output is in place: hide the old one as this run's temporary before
+            # deleting it, so a kill during the deletion leaves a dead run's temporary (which
+            # the next run removes), not a visible half-deleted "earlier result".
+            old = out.parent / temp_name(out.name, "old")
+            previous.rename(old)
+            remove_owned_folder(old, output.owner.marker, output.owner.what)
         if output.latest:
             link = out.parent / "latest"
             tmp_link = out.parent / temp_name("latest")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -145,6 +146,64 @@ def test_a_kill_while_overwriting_keeps_the_old_export_where_the_user_sees_it(
     assert (out / "summary.csv").read_text() == "run 2\n"
     assert (kept[0] / "summary.csv").read_text() == "run 1\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exp", kept[0].name]
+
+
+_KILLED_WHILE_DELETING_THE_OLD_EXPORT = """
+import os, signal, sys
+
+sys.path.insert(0, sys.argv[1])
+import evaluate
+import mm_gym.files
+
+def run(args, regimes, contestants, rival, tmp):
+    (tmp / "summary.csv").write_text("run 2\\n")
+
+def remove_or_die(folder, marker, what):  # SIGKILL as the replaced export is being deleted
+    os.kill(os.getpid(), signal.SIGKILL)
+
+evaluate.run, mm_gym.files.remove_owned_folder = run, remove_or_die
+evaluate.main(sys.argv[2:])
+"""
+
+
+def test_a_kill_while_deleting_the_replaced_export_leaves_no_visible_leftover(
+    tmp_path, capsys, fake_run
+):
+    out = tmp_path / "exp"
+    assert cli.main([*ONE, *QUICK, "--out", str(out)]) == 0  # "run 1"
+    argv = [*ONE, *QUICK, "--out", str(out), "--overwrite"]
+    killed = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WHILE_DELETING_THE_OLD_EXPORT, str(ROOT), *argv],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    _, err = killed.communicate(timeout=300)
+    assert killed.returncode == -signal.SIGKILL, err
+    assert (out / "summary.csv").read_text() == "run 2\n"  # the new export is in place
+    # The superseded export waits only as the dead run's hidden temporary: nothing visible
+    # invites the user to "move it back" over the newer result.
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["exp"]
+    capsys.readouterr()
+    assert cli.main(argv) == 0
+    assert "previous" not in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp"]  # the temporary cleaned
+
+
+def test_a_set_aside_export_with_this_runs_pid_is_named_and_never_renamed_over(
+    tmp_path, capsys, fake_run
+):
+    # In a container every run may get the same pid: an earlier killed run's set-aside export
+    # can bear this run's pid.
+    out = tmp_path / "exp"
+    assert cli.main([*ONE, *QUICK, "--out", str(out)]) == 0
+    earlier = tmp_path / f"exp.previous-{os.getpid()}"
+    shutil.copytree(out, earlier)
+    (earlier / "summary.csv").write_text("run 0\n")
+    capsys.readouterr()
+    assert cli.main([*ONE, *QUICK, "--out", str(out), "--overwrite"]) == 0
+    assert earlier.name in capsys.readouterr().err
+    assert (out / "summary.csv").read_text() == "run 2\n"
+    assert (earlier / "summary.csv").read_text() == "run 0\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp", earlier.name]
 
 
 def test_out_refuses_a_symbolic_link(tmp_path, cli_error, no_run):

@@ -78,6 +78,26 @@ def test_an_empty_runs_dir_is_refused_before_any_folder_is_made(tmp_path, capsys
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_saved_torch_thread_count_over_this_machines_bound_says_how_to_resume(
+    tmp_path, capsys, monkeypatch
+):
+    # A run begun on a machine with more CPUs saved a thread count this machine's bound refuses.
+    import torch
+
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # keep this process's pool
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    _main(tmp_path, "big", "--torch-threads", "16", "--total-timesteps", "64")
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    capsys.readouterr()
+    argv = ["--resume", str(tmp_path / "big"), "--total-timesteps", "128", "--no-progress"]
+    with pytest.raises(SystemExit):
+        train.main(argv)
+    err = _error(capsys)
+    assert "torch_threads=16 must be in [1, 8]" in err, err
+    assert "--torch-threads may be changed on --resume" in err, err
+    train.main([*argv, "--torch-threads", "1"])  # which resumes
+
+
 @pytest.mark.parametrize("name", ["..", ".", "a/b", ".hidden", "-x", ""])
 def test_run_name_must_be_one_safe_component(tmp_path, capsys, name):
     runs = tmp_path / "checkout" / "runs"
