@@ -68,7 +68,7 @@ from typing import Any, NoReturn
 
 from mm_gym.cli import CliError, Fail, exit_with_error, flag, parse_settings, settings_parser
 from mm_gym.config import book_preset_names
-from mm_gym.output_folder import EXPORT_MARKER, prepare_output, publish
+from mm_gym.output_folder import EXPORT_MARKER, prepare_output, publish, written
 
 __all__ = ["EXPORT_MARKER", "Args", "CliError", "entry", "main", "parse_args", "run"]
 
@@ -461,8 +461,7 @@ def _main(argv: list[str] | None) -> int:
             publish(output)
     except CliError as exc:
         fail(str(exc))
-    files = "summary.csv, episodes.csv, bands.csv, plots/, report.pdf, contestants/"
-    print(f"\nwrote {output.out}/ ({files}{', realism/' if args.realism else ''})")
+    print(f"\n{written(output.out)}")
     return 0
 
 

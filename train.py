@@ -535,7 +535,8 @@ def open_resumed_run(
     """
     run_dir = Path(args.resume)
     if not (run_dir / "config.yaml").is_file():
-        fail(f"--resume {args.resume!r}: no config.yaml there (not a train.py run folder)")
+        why = "no config.yaml there (not a train.py run folder)"
+        fail(f"--resume {args.resume!r}: {why if run_dir.exists() else 'no such folder'}")
     enter_lock(hold, run_dir, fail)
     clean_run_folder(run_dir)
     args = resumed_settings(args, given, run_dir)

@@ -11,6 +11,7 @@ imported on first use: ``train.py`` imports this module before it sets ``OMP_WAI
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,13 @@ def train(args: Any, saver: Checkpointer, callbacks: list[Any] | None) -> str:
     """
     from agents.training import AtomicCheckpointCallback, GracefulInterrupt, TrainingMonitor
 
+    done = int(saver.model.num_timesteps)
+    if done >= args.total_timesteps:  # a --resume of a completed run: say so, not silence
+        print(
+            f"train.py: note: the run has already trained {done:,} steps (--total-timesteps "
+            f"{args.total_timesteps:,}): nothing to train; a larger --total-timesteps continues it",
+            file=sys.stderr,
+        )
     if hasattr(saver, "pair"):
         from agents.learner_pair import train_pair
 

@@ -40,6 +40,7 @@ __all__ = [
     "prepare_output",
     "publish",
     "write_export",
+    "written",
 ]
 
 EXPORTS = Path("exports")
@@ -343,6 +344,12 @@ def _signals_held() -> Iterator[None]:
         for sig in signal.sigpending() & sigs:
             signal.sigwait({sig})
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def written(out: Path) -> str:
+    """The line a command prints at the end: ``out`` and what it holds (hidden files left out)."""
+    names = sorted(f"{p.name}/" if p.is_dir() else p.name for p in Path(out).iterdir())
+    return f"wrote {out}/ ({', '.join(n for n in names if not n.startswith('.'))})"
 
 
 def publish(output: Output) -> None:

@@ -146,6 +146,12 @@ def test_summary_paired_differences_and_leaderboard():
     assert board["total_pnl_mean"].is_monotonic_decreasing
     text = format_leaderboard(board, baseline="fixed")
     assert "== all (12 episodes per policy) ==" in text
+    # Run names are shown whole (two auto-named runs differ only in their last characters),
+    # and the columns stay aligned.
+    long = board.assign(policy=[f"ppo:ppo_MarketMaking-v1_s0_20261203-0{i}" for i in range(3)])
+    lines = format_leaderboard(long, baseline="fixed").splitlines()
+    assert all(f"ppo:ppo_MarketMaking-v1_s0_20261203-0{i}" in lines[2 + i] for i in range(3))
+    assert len({len(line) for line in lines[2:5]}) == 1
 
 
 def test_bad_settings_and_options_raise_config_errors():

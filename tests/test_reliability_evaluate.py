@@ -121,18 +121,25 @@ evaluate.main(sys.argv[2:])
 """
 
 
-def test_a_kill_while_overwriting_keeps_the_old_export_where_the_user_sees_it(
-    tmp_path, capsys, fake_run
-):
+def _export_then_overwrite_killed(tmp_path: Path, script: str):
+    """Export "run 1" into ``tmp_path/exp``, then run ``script`` (an ``--overwrite`` that kills
+    itself with SIGKILL); return the folder, the ``--overwrite`` argv and the killed process."""
     out = tmp_path / "exp"
     assert cli.main([*ONE, *QUICK, "--out", str(out)]) == 0  # "run 1"
     argv = [*ONE, *QUICK, "--out", str(out), "--overwrite"]
     killed = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_BETWEEN_THE_RENAMES, str(ROOT), *argv],
+        [sys.executable, "-c", script, str(ROOT), *argv],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     _, err = killed.communicate(timeout=300)
     assert killed.returncode == -signal.SIGKILL, err
+    return out, argv, killed
+
+
+def test_a_kill_while_overwriting_keeps_the_old_export_where_the_user_sees_it(
+    tmp_path, capsys, fake_run
+):
+    out, argv, killed = _export_then_overwrite_killed(tmp_path, _KILLED_BETWEEN_THE_RENAMES)
     assert not out.exists()  # killed after moving the old export aside
     kept = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert [p.name for p in kept] == [f"exp.previous-{killed.pid}"], _tree(tmp_path)
@@ -169,15 +176,7 @@ evaluate.main(sys.argv[2:])
 def test_a_kill_while_deleting_the_replaced_export_leaves_no_visible_leftover(
     tmp_path, capsys, fake_run
 ):
-    out = tmp_path / "exp"
-    assert cli.main([*ONE, *QUICK, "--out", str(out)]) == 0  # "run 1"
-    argv = [*ONE, *QUICK, "--out", str(out), "--overwrite"]
-    killed = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_WHILE_DELETING_THE_OLD_EXPORT, str(ROOT), *argv],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    _, err = killed.communicate(timeout=300)
-    assert killed.returncode == -signal.SIGKILL, err
+    out, argv, _ = _export_then_overwrite_killed(tmp_path, _KILLED_WHILE_DELETING_THE_OLD_EXPORT)
     assert (out / "summary.csv").read_text() == "run 2\n"  # the new export is in place
     # The superseded export waits only as the dead run's hidden temporary: nothing visible
     # invites the user to "move it back" over the newer result.

@@ -63,7 +63,7 @@ def _assert_same_params(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> N
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
-def test_train_smoke_resume_and_load_policy(tmp_path):
+def test_train_smoke_resume_and_load_policy(tmp_path, capsys):
     run = _run(tmp_path, "smoke", "--total-timesteps", "512")
     for name in ("config.yaml", "metadata.json", "policy.npz", "model.zip", "vecnormalize.pkl"):
         assert (run / name).is_file(), name
@@ -79,6 +79,11 @@ def test_train_smoke_resume_and_load_policy(tmp_path):
     train.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"])
     meta = json.loads((run / "metadata.json").read_text())
     assert meta["num_timesteps"] == 1024 and meta["wall_time_s"] > 0
+    # Resuming a completed run says there is nothing to train, and trains nothing.
+    capsys.readouterr()
+    train.main(["--resume", str(run), "--no-progress"])
+    assert "already trained 1,024 steps" in capsys.readouterr().err
+    assert json.loads((run / "metadata.json").read_text())["num_timesteps"] == 1024
     policy = agents.load_policy(run)
     df = evaluate_policies({"ppo": policy}, "default", {"horizon_steps": 40}, n_episodes=2)
     assert np.isfinite(df["episode_reward"]).all()
@@ -209,6 +214,16 @@ def test_bad_config_key_and_bad_env_override(tmp_path, capsys):
     with pytest.raises(SystemExit):
         _run(tmp_path, "bad", "--env-kwargs", "no_such_key=1")
     assert "no_such_key" in capsys.readouterr().err
+
+
+def test_resume_of_a_missing_or_foreign_folder_says_which(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--resume", str(tmp_path / "nope")])
+    assert "no such folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train.main(["--resume", str(tmp_path)])
+    assert "no config.yaml there" in capsys.readouterr().err
+    assert not (tmp_path / "nope").exists()
 
 
 def test_resume_rejects_changed_training_settings(tmp_path, capsys):

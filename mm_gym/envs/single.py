@@ -84,18 +84,18 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
     ## Description
 
     The agent is market maker **mm1** in a limit order book with price-time priority, queue
-    positions and integer ticks and lots. Each step (1 s of trading by default) it sets a bid and
-    an ask around the mid; background limit orders arrive and cancel, noise and informed traders
-    send market orders (the informed ones cause adverse selection), rare liquidity shocks send
-    bursts of large orders, mostly against mm1's inventory, and a second maker, **mm2** (the
-    rival), competes for the same flow. The regime (mean-reverting, trending with a drift that
-    follows news sentiment, volatile, or a Markov switching mix of the three) acts on the price
-    through order flow: liquidity is anchored on the book, and the hidden fundamental, the
-    informed traders' target, reaches the price only through their orders
+    positions and integer ticks and lots. Each step (a unit of time with no calendar length: every
+    rate is per step) it sets a bid and an ask around the mid; background limit orders arrive and
+    cancel, noise and informed traders send market orders (the informed ones cause adverse
+    selection), rare liquidity shocks send bursts of large orders, mostly against mm1's inventory,
+    and a second maker, **mm2** (the rival), competes for the same flow. The regime (mean-reverting,
+    trending with a drift that follows news sentiment, volatile, or a Markov switching mix of the
+    three) acts on the price through order flow: liquidity is anchored on the book, and the hidden
+    fundamental, the informed traders' target, reaches the price only through their orders
     (``price_formation="book"``, the default; ``"legacy"`` is the v0 market, which re-centres
-    liquidity on a fundamental that follows the regime). The agent earns the spread and
-    rebates, and bears inventory risk and adverse selection. See ``docs/ARCHITECTURE.md`` for
-    the fixed order of events within a step.
+    liquidity on a fundamental that follows the regime). The agent earns the spread and rebates, and
+    bears inventory risk and adverse selection. See ``docs/ARCHITECTURE.md`` for the fixed order of
+    events within a step.
 
     ## Action Space
 
@@ -183,9 +183,12 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
     Per step, in currency (one tick on one lot is ``tick_size * lot_size``, 1.0 by default), with
     ``W`` mm1's mark-to-market PnL (cash + inventory x mid) and ``q`` its inventory in lots:
     ``reward_scale * (dW - dampening * max(0, q_t * dmid) - inventory_penalty * q**2
-    - [end] terminal_penalty * q**2)``. ``dampening`` is the asymmetric dampening of Spooner et al.
-    (2018) (0, off, by default); with ``utility="cara"`` the PnL term is replaced by the CARA
-    utility ``(1 - exp(-cara_gamma * W_T)) / cara_gamma`` paid at the end. The unscaled terms
+    - [end] terminal_penalty * q**2)``. With ``penalty_timing="upfront"`` the two penalties are
+    charged when the inventory is taken on and handed back when it is unwound (the same episode
+    total for an episode that reaches its horizon or ends early; ``train.py`` trains this way).
+    ``dampening`` is the asymmetric dampening of Spooner et al. (2018) (0, off, by default);
+    with ``utility="cara"`` the PnL term is replaced by the CARA utility
+    ``(1 - exp(-cara_gamma * W_T)) / cara_gamma`` paid at the end. The unscaled terms
     are in ``info["reward_components"]``; see :mod:`mm_gym.rewards`.
 
     ## Starting State
@@ -218,8 +221,8 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
     - Any :class:`EnvConfig` field: ``action_type``, ``action_mapping``, ``max_offset_ticks``,
       ``quote_size_lots``, ``max_size_lots``, ``discrete_half_spreads_ticks``,
       ``discrete_skews_ticks``, ``observe_regime``, ``observe_alpha``, ``reward_scale``,
-      ``inventory_penalty``,
-      ``terminal_penalty``, ``dampening``, ``utility``, ``cara_gamma``, ``max_drawdown``.
+      ``inventory_penalty``, ``terminal_penalty``, ``penalty_timing``, ``dampening``,
+      ``utility``, ``cara_gamma``, ``max_drawdown``.
     - Any :class:`~mm_gym.config.MarketConfig` field (``regime``, ``horizon_steps``, ...), nested
       ones as mappings or dotted keys (``**{"flow.shock_rate": 0.01}``), and the aliases
       ``mm1_limit`` / ``mm2_limit`` / ``news_model`` / ``news_file`` / ``news_asset``

@@ -150,7 +150,7 @@ def evaluate_cross_play(
     """
     from mm_gym.cli import changed_flags
     from mm_gym.config import setting_preset
-    from mm_gym.output_folder import prepare_output, publish
+    from mm_gym.output_folder import prepare_output, publish, written
 
     _refuse_tournament_flags(args)
     crossplay_factories(args.cross_play, setting_preset(regimes[0]))
@@ -161,7 +161,7 @@ def evaluate_cross_play(
             command=f"evaluate.py {' '.join(changed_flags(args))}",
         )  # fmt: skip
         publish(output)
-    print(f"\nwrote {output.out}/ (crossplay/, plots/, report.pdf, run.json)")
+    print(f"\n{written(output.out)}")
     return 0
 
 

@@ -84,7 +84,7 @@ def resolve_setting(setting: str) -> tuple[str, dict[str, Any]]:
 
     Raises:
         ConfigError: On an unknown name (the message lists the valid ones) or the intensity
-            preset (it has no order book and no vector environment).
+            preset (it has no order book).
     """
     import mm_gym
 

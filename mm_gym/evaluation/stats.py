@@ -275,13 +275,14 @@ def leaderboard_cells(row: pd.Series, *, padded: bool = False) -> list[str]:
 def format_leaderboard(board: pd.DataFrame, baseline: str | None = "avellaneda_stoikov") -> str:
     """A plain-text table of a :func:`leaderboard`, one block per preset.
 
-    Columns: rank, policy, mean total PnL with its 95% CI, the paired difference to
+    Columns: rank, policy (the whole name), mean total PnL with its 95% CI, the paired difference to
     ``baseline`` with its CI, Sharpe, max drawdown, mean |inventory|, time at limit, fill rate,
     quoted spread and mean episode reward; :data:`LEADERBOARD_LEGEND` defines each.
     """
     vs = f"vs {baseline} [95% CI]" if baseline else "paired diff"
+    w = max([24, *(len(str(p)) for p in board["policy"])])  # whole names: runs differ at the end
     header = (
-        f"{'#':>2s}  {'policy':24s} {'PnL [95% CI]':>29s} {vs:>28s} {'Sharpe':>7s} "
+        f"{'#':>2s}  {'policy':{w}s} {'PnL [95% CI]':>29s} {vs:>28s} {'Sharpe':>7s} "
         f"{'maxDD':>7s} {'|inv|':>6s} {'@lim':>5s} {'fills/s':>7s} {'spread':>6s} {'reward':>9s}"
     )
     lines = []
@@ -291,6 +292,6 @@ def format_leaderboard(board: pd.DataFrame, baseline: str | None = "avellaneda_s
         lines.append(header)
         for _, row in g.iterrows():
             rank, policy, *cells = leaderboard_cells(row, padded=True)
-            lines.append(f"{rank}  {policy[:24]:24s} " + " ".join(cells))
+            lines.append(f"{rank}  {policy:{w}s} " + " ".join(cells))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

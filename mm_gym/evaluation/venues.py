@@ -454,7 +454,7 @@ def evaluate_venues(args: Any, root: Path) -> int:
     Raises:
         CliError: On bad input, before anything is played.
     """
-    from mm_gym.output_folder import prepare_output, publish
+    from mm_gym.output_folder import prepare_output, publish, written
     from mm_gym.presets import book_preset_names
 
     if args.list and args.env_id in VENUE_ENV_IDS:
@@ -479,7 +479,7 @@ def evaluate_venues(args: Any, root: Path) -> int:
         print(f"\n{text}")
         _write(output.tmp, plan, episodes, router, tables, text, args, seconds)
         publish(output)
-    print(f"\nwrote {output.out}/ ({', '.join(VENUE_FILES)})")
+    print(f"\n{written(output.out)}")
     return 0
 
 
