@@ -362,8 +362,16 @@ def test_a_one_maker_portfolio_has_no_mm2_context(make) -> None:
     who = type(env).__name__
     with pytest.raises(ValueError, match=rf"{who}.asset_contexts: maker='mm2'.*only 'mm1'"):
         env.asset_contexts("mm2")
-    with pytest.raises(ValueError, match=r"PortfolioCore.context: maker='mm2'.*only 'mm1'"):
-        env._core.context(1)
+    core = env._core
+    for method, args in (("context", ()), ("observations", ()), ("infos", (None,))):
+        with pytest.raises(ValueError, match=rf"PortfolioCore.{method}: maker='mm2'.*only 'mm1'"):
+            getattr(core, method)(*args, maker=1)
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    before = pickle.dumps(core)
+    with pytest.raises(ValueError, match=r"PortfolioCore.settle: maker='mm2'.*only 'mm1'"):
+        core.settle(1)
+    assert pickle.dumps(core) == before  # refused before it rolled anything forward
     assert [c.maker for c in env.asset_contexts()] == ["mm1", "mm1"]
 
 

@@ -483,6 +483,7 @@ class PortfolioCore(RootSeeds):
 
         With two makers call it once per maker each step.
         """
+        maker = self.check_maker(maker, f"{type(self).__name__}.settle")  # before any change
         pnl = np.zeros(self.n)
         inventory_pnl = np.zeros(self.n)
         prev_norm = np.sqrt(sum(c.prev_inv[maker].sum(axis=1) ** 2 for c in self.assets))
@@ -509,6 +510,7 @@ class PortfolioCore(RootSeeds):
     # ------------------------------------------------------------------ observations, infos
     def observations(self, maker: int = 0) -> np.ndarray:
         """``(n, obs_dim)`` float32 observations of ``maker`` (see :attr:`feature_names`)."""
+        maker = self.check_maker(maker, f"{type(self).__name__}.observations")
         blocks = [c.observations(maker) for c in self.assets]
         out = np.empty((self.n, len(self.feature_names)), np.float32)
         out[:, 0] = blocks[0][:, 1]  # time_left, the same in every asset
@@ -520,7 +522,8 @@ class PortfolioCore(RootSeeds):
 
     def infos(self, components: dict[str, np.ndarray] | None, maker: int = 0) -> dict[str, Any]:
         """The batched info dict of ``maker`` (arrays with a leading ``n``)."""
-        k, r = maker, self.risk[maker]
+        k = self.check_maker(maker, f"{type(self).__name__}.infos")
+        r = self.risk[k]
         hist_var, hist_es = self.historical_var_es(k)
         fills = np.stack([c.step_fills(k).sum(axis=1) for c in self.assets], axis=1)
         fees = sum(sum(s.accounts.fees[:, k] for s in c.sims) for c in self.assets)
