@@ -31,14 +31,14 @@ buffers and summed-inventory limit per asset), and each maker has its own risk
 (:class:`MakerRisk`): its exposures, VaR, breaches, historical VaR / ES of its own PnL and,
 with the overlay on, its own hedges, cut to its own limit. The covariance of the assets' returns
 is the market's and is shared. The overlays act in maker order: mm1's VaR is measured and
-hedged, then mm2's, on the books mm1's hedge left (so mm1 hedges first, at the better prices:
-an asymmetry of the order, not of the makers). mm2's hedge moves the books and mids and can fill
-mm1's quotes after mm1's VaR was measured, so with the overlay on both makers' VaR is measured
-again at the end of the step, after both hedges: ``var``, the observed ``var_fraction`` and the
-breaches are of the step's end (``var_pre_hedge`` is each maker's before its own orders).
-:meth:`PortfolioCore.observations`,
-:meth:`~PortfolioCore.infos`, :meth:`~PortfolioCore.settle` and :meth:`~PortfolioCore.context`
-take a ``maker`` (0: mm1, 1: mm2) and give that maker's view; with one maker they are mm1's.
+hedged, then mm2's, on the books mm1's hedge left (mm1 takes first from the books the step
+left: an asymmetry of the order, not of the makers). mm2's hedge moves the books and mids and
+can fill mm1's quotes after mm1's VaR was measured, so with the overlay on both makers' VaR is
+measured again at the end of the step, after both hedges: ``var``, the observed
+``var_fraction`` and the breaches are of the step's end (``var_pre_hedge`` is each maker's
+before its own orders). :meth:`PortfolioCore.observations`, :meth:`~PortfolioCore.infos`,
+:meth:`~PortfolioCore.settle` and :meth:`~PortfolioCore.context` take a ``maker`` (0: mm1,
+1: mm2) and give that maker's view; with one maker they are mm1's (maker 1 is refused).
 """
 
 from __future__ import annotations
