@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 import pickle
 import warnings
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -269,6 +271,24 @@ def test_a_pickled_env_steps_on_as_the_original() -> None:
         assert r1 == r2 and i1["var"] == i2["var"]
 
 
+def test_an_env_pickled_by_release_4f57f95_steps_on_as_that_release_did() -> None:
+    # checkpoints written before the two-maker forms hold mm1's risk as the core's own arrays
+    # (tests/data/make_portfolio_4f57f95.py wrote the pickle there, and that release's next steps)
+    data = Path(__file__).parent / "data"
+    with gzip.open(data / "portfolio_4f57f95.pkl.gz") as f:
+        env, venv = pickle.load(f)
+    want = np.load(data / "portfolio_4f57f95.npz")
+    for name, e in (("env", env), ("venv", venv)):
+        for t, action in enumerate(want[f"{name}.action"]):
+            obs, reward, terminated, _, info = e.step(action)
+            got = {"obs": obs, "reward": reward, "terminated": terminated, **info}
+            for key in ("obs", "reward", "terminated", "var", "var_pre_hedge", "var_breaches",
+                        "hedge_lots", "hedges", "pnl", "hist_var"):  # fmt: skip
+                np.testing.assert_array_equal(got[key], want[f"{name}.{key}"][t], f"{name} {key}")
+        assert not e._core.two_makers and len(e._core.risk) == 1
+    assert want["env.hedge_lots"].any() and want["venv.terminated"].any()  # hedges, autoreset
+
+
 def test_seeding_is_reproducible() -> None:
     runs = []
     for _ in range(2):
@@ -333,6 +353,26 @@ def test_per_asset_runs_a_multivenue_policy_on_each_assets_block() -> None:
     assert got.shape == (1, 18) and policy.name == "per_asset_everywhere_fixed_spread"
     with pytest.raises(KeyError, match="asset<a>"):
         policy.reset(np.random.default_rng(0), MultiVenueEnv().policy_context())
+
+
+@pytest.mark.parametrize("make", [PortfolioEnv, lambda: PortfolioVectorEnv(2)])
+def test_a_one_maker_portfolio_has_no_mm2_context(make) -> None:
+    # its mm2 is each venue's built-in rival: no learner's seat, context or hedges
+    env = make()
+    who = type(env).__name__
+    with pytest.raises(ValueError, match=rf"{who}.asset_contexts: maker='mm2'.*only 'mm1'"):
+        env.asset_contexts("mm2")
+    core = env._core
+    for method, args in (("context", ()), ("observations", ()), ("infos", (None,))):
+        with pytest.raises(ValueError, match=rf"PortfolioCore.{method}: maker='mm2'.*only 'mm1'"):
+            getattr(core, method)(*args, maker=1)
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    before = pickle.dumps(core)
+    with pytest.raises(ValueError, match=r"PortfolioCore.settle: maker='mm2'.*only 'mm1'"):
+        core.settle(1)
+    assert pickle.dumps(core) == before  # refused before it rolled anything forward
+    assert [c.maker for c in env.asset_contexts()] == ["mm1", "mm1"]
 
 
 def test_a_bad_action_is_described_asset_by_asset_and_nan_is_named():

@@ -143,6 +143,40 @@ def test_each_makers_var_and_hedges_act_on_its_own_exposure(leaner: int) -> None
         assert info["var"][s] == pytest.approx(want, rel=1e-9, abs=1e-12)
 
 
+def test_each_makers_var_and_breaches_are_of_the_steps_end_after_both_hedges() -> None:
+    # mm2's hedge moves the books and mids, and fills mm1's quotes, after mm1's overlay: the
+    # VaR each maker sees and is counted on must be that of its exposures once both have hedged
+    n, limit = 3, 2.0
+    venv = PortfolioTwoMakerVectorEnv(
+        n,
+        venues=FEES,
+        horizon_steps=300,
+        portfolio={"hedge": True, "var_limit": limit, "hedge_limit_ticks": 1},
+    )
+    venv.reset(seed=4)
+    rng = np.random.default_rng(4)
+    col = venv._core.feature_names.index("var_fraction")
+    breaches = np.zeros(2 * n, np.int64)
+    moved = 0  # steps where mm2 hedged while mm1 held a position
+    for _ in range(150):
+        a = np.empty((2 * n, 12))
+        a[0::2] = _lean(rng, n)
+        a[1::2] = -_lean(rng, n)
+        obs, _, _, _, info = venv.step(a)
+        core = venv._core
+        ready = core.steps >= core.portfolio.cov_min_steps  # the VaR is 0 while warming up
+        cov = np.where(ready[:, None, None], np.nan_to_num(core.cov.covariance), 0.0)
+        want = delta_normal_var(info["exposure"], np.repeat(cov, 2, axis=0))
+        np.testing.assert_allclose(info["var"], want, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(obs[:, col], np.float32(np.clip(want / limit, 0, 10)))
+        breaches += want > limit
+        np.testing.assert_array_equal(info["var_breaches"], breaches)
+        moved += int(
+            ((info["hedge_lots"][1::2] != 0).any(1) & info["inventory"][0::2].any(1)).sum()
+        )
+    assert moved > 20 and breaches.any(), (moved, breaches)
+
+
 def test_cash_and_inventory_are_conserved_per_asset_with_both_makers_hedging() -> None:
     n = 3
     hedging = {"hedge": True, "var_limit": 6.0}

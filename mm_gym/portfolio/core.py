@@ -31,9 +31,14 @@ buffers and summed-inventory limit per asset), and each maker has its own risk
 (:class:`MakerRisk`): its exposures, VaR, breaches, historical VaR / ES of its own PnL and,
 with the overlay on, its own hedges, cut to its own limit. The covariance of the assets' returns
 is the market's and is shared. The overlays act in maker order: mm1's VaR is measured and
-hedged, then mm2's, on the books mm1's hedge left. :meth:`PortfolioCore.observations`,
-:meth:`~PortfolioCore.infos`, :meth:`~PortfolioCore.settle` and :meth:`~PortfolioCore.context`
-take a ``maker`` (0: mm1, 1: mm2) and give that maker's view; with one maker they are mm1's.
+hedged, then mm2's, on the books mm1's hedge left (mm1 takes first from the books the step
+left: an asymmetry of the order, not of the makers). mm2's hedge moves the books and mids and
+can fill mm1's quotes after mm1's VaR was measured, so with the overlay on both makers' VaR is
+measured again at the end of the step, after both hedges: ``var``, the observed
+``var_fraction`` and the breaches are of the step's end (``var_pre_hedge`` is each maker's
+before its own orders). :meth:`PortfolioCore.observations`, :meth:`~PortfolioCore.infos`,
+:meth:`~PortfolioCore.settle` and :meth:`~PortfolioCore.context` take a ``maker`` (0: mm1,
+1: mm2) and give that maker's view; with one maker they are mm1's (maker 1 is refused).
 """
 
 from __future__ import annotations
@@ -107,6 +112,21 @@ class MakerRisk:
         self.hedge_venue[:] = -1
         self.hedge_cost[:] = 0.0
         self.hedge_cost_asset[:] = 0.0
+
+
+_RISK_FIELDS = (
+    "var",
+    "var_pre_hedge",
+    "breaches",
+    "hedges",
+    "hedge_lots",
+    "hedge_venue",
+    "hedge_cost",
+    "hedge_cost_total",
+    "hedge_cost_asset",
+)
+"""The :class:`MakerRisk` fields a one-maker :class:`PortfolioCore` held as its own before the
+two-maker forms (pickles of 4f57f95 and earlier; :meth:`PortfolioCore.__setstate__`)."""
 
 
 class _Mm1:
@@ -219,6 +239,23 @@ class PortfolioCore(RootSeeds):
         taker = np.array([v.taker_fee_bps for v in self.venues])
         self._taker_bps = taker  # (V,)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, also a core pickled before the two-maker forms (a checkpoint's).
+
+        Such a core held mm1's risk as its own arrays and its PnL ring buffer as ``_pnl``:
+        they become ``risk[0]``, the core a one-maker one.
+        """
+        if "risk" not in state:
+            risk = MakerRisk.__new__(MakerRisk)
+            for name in _RISK_FIELDS:
+                setattr(risk, name, state.pop(name))
+            risk.pnl = state.pop("_pnl")
+            state.pop("prev_wealth", None)  # kept then, never read
+            state["risk"] = [risk]
+            state["two_makers"] = False
+            state["limits"] = (state["limit"], int(state["market_config"].makers.mm2_limit))
+        self.__dict__.update(state)
+
     # ------------------------------------------------------------------ spaces and context
     def spaces(self) -> tuple[spaces.Box, spaces.Box]:
         """The observation and action spaces of one market."""
@@ -229,9 +266,34 @@ class PortfolioCore(RootSeeds):
         action = spaces.Box(-1.0, 1.0, (self.n_assets * act.shape[0],), np.float32)
         return space, action
 
+    def check_maker(self, maker: int, who: str) -> int:
+        """``maker`` (0: mm1, 1: mm2) if it is one of this core's learning makers.
+
+        Raises:
+            ValueError: Naming ``who``, the maker and the allowed one, for mm2 (or anything
+                but 0) in a one-maker core, where mm2 is each venue's built-in rival.
+        """
+        if maker in range(len(self.risk)):
+            return maker
+        name = repr(("mm1", "mm2")[maker]) if maker in (0, 1) else repr(maker)
+        raise ValueError(
+            f"{who}: maker={name}: a one-maker portfolio has only 'mm1' (mm2 is each venue's "
+            "built-in rival; PortfolioParallelEnv has two learning makers)"
+        )
+
     def context(self, maker: int = 0) -> PolicyContext:
-        """``maker``'s :class:`~mm_gym.policy.PolicyContext` over the whole observation."""
-        return replace(self.assets[0].context(maker), feature_names=self.feature_names)
+        """``maker``'s :class:`~mm_gym.policy.PolicyContext` over the whole observation.
+
+        Raises:
+            ValueError: For mm2 in a one-maker core (:meth:`check_maker`).
+        """
+        k = self.check_maker(maker, f"{type(self).__name__}.context")
+        return replace(self.assets[0].context(k), feature_names=self.feature_names)
+
+    def asset_contexts(self, maker: int, who: str) -> list[PolicyContext]:
+        """``maker``'s MultiVenue-v0 context of each asset (:meth:`check_maker`, as ``who``)."""
+        k = self.check_maker(maker, who)
+        return [c.context(k) for c in self.assets]
 
     def step_count(self) -> np.ndarray:
         """``(n,)`` steps since each market's episode started."""
@@ -339,9 +401,16 @@ class PortfolioCore(RootSeeds):
         self.steps[stepped] += 1
         for k in range(len(self.risk)):  # maker order: mm2's overlay sees mm1's hedge
             self._measure_and_hedge(stepped, k)
+        if self.two_makers and self.portfolio.hedge:
+            # mm2's hedge moved the books, the mids and (filling mm1's quotes) mm1's positions
+            # after mm1's VaR was measured: each maker's VaR is that of the step's end
+            for k, risk in enumerate(self.risk):
+                risk.var[:] = self.measured_var(k)
+        for risk in self.risk:
+            risk.breaches += stepped & (risk.var > self.portfolio.var_limit)
 
     def _measure_and_hedge(self, stepped: np.ndarray, maker: int) -> None:
-        """``maker``'s VaR, its overlay's orders where it is over the limit, its breaches."""
+        """``maker``'s VaR, and its overlay's orders where it is over the limit."""
         risk = self.risk[maker]
         var = self.measured_var(maker)
         risk.var_pre_hedge[:] = var
@@ -351,7 +420,6 @@ class PortfolioCore(RootSeeds):
             self._hedge(over, maker)
             var = np.where(over, self.measured_var(maker), var)
         risk.var[:] = var
-        risk.breaches += stepped & (var > self.portfolio.var_limit)
 
     def _taker_costs(self) -> np.ndarray:
         """``(n, A, V, 2)`` cost of buying and selling on each venue, bps of the mid.
@@ -415,6 +483,7 @@ class PortfolioCore(RootSeeds):
 
         With two makers call it once per maker each step.
         """
+        maker = self.check_maker(maker, f"{type(self).__name__}.settle")  # before any change
         pnl = np.zeros(self.n)
         inventory_pnl = np.zeros(self.n)
         prev_norm = np.sqrt(sum(c.prev_inv[maker].sum(axis=1) ** 2 for c in self.assets))
@@ -441,6 +510,7 @@ class PortfolioCore(RootSeeds):
     # ------------------------------------------------------------------ observations, infos
     def observations(self, maker: int = 0) -> np.ndarray:
         """``(n, obs_dim)`` float32 observations of ``maker`` (see :attr:`feature_names`)."""
+        maker = self.check_maker(maker, f"{type(self).__name__}.observations")
         blocks = [c.observations(maker) for c in self.assets]
         out = np.empty((self.n, len(self.feature_names)), np.float32)
         out[:, 0] = blocks[0][:, 1]  # time_left, the same in every asset
@@ -452,7 +522,8 @@ class PortfolioCore(RootSeeds):
 
     def infos(self, components: dict[str, np.ndarray] | None, maker: int = 0) -> dict[str, Any]:
         """The batched info dict of ``maker`` (arrays with a leading ``n``)."""
-        k, r = maker, self.risk[maker]
+        k = self.check_maker(maker, f"{type(self).__name__}.infos")
+        r = self.risk[k]
         hist_var, hist_es = self.historical_var_es(k)
         fills = np.stack([c.step_fills(k).sum(axis=1) for c in self.assets], axis=1)
         fees = sum(sum(s.accounts.fees[:, k] for s in c.sims) for c in self.assets)

@@ -68,10 +68,14 @@ class _Assets:
     def asset_contexts(self, maker: str = "mm1") -> list[PolicyContext]:
         """Each asset's MultiVenue-v0 context (its block is ``obs[..., asset_slices()[a]]``).
 
-        ``maker``'s (``"mm2"`` with two learning makers).
+        ``maker``'s (``"mm2"`` with two learning makers only).
+
+        Raises:
+            ValueError: If ``maker`` is not an agent, or is ``"mm2"`` in a one-maker portfolio
+                (its mm2 is each venue's built-in rival, not a learner with a context).
         """
-        k = agent_index(maker, f"{type(self).__name__}.asset_contexts")
-        return [c.context(k) for c in self._core.assets]
+        who = f"{type(self).__name__}.asset_contexts"
+        return self._core.asset_contexts(agent_index(maker, who), who)
 
     def asset_slices(self) -> list[slice]:
         """Where each asset's MultiVenue-v0 observation lies in an observation row."""

@@ -41,7 +41,8 @@ class PortfolioParallelEnv(TwoMakerAssets, MultiVenueParallelEnv):
         covariance of the assets' returns is the market's, shared), its breaches, the
         historical VaR / ES of its own PnL and, with ``portfolio.hedge``, its own overlay's
         marketable orders on the cheapest venue, cut to its own limit. The overlays act in
-        maker order each step: mm1's, then mm2's on the books mm1's hedge left
+        maker order each step: mm1's, then mm2's on the books mm1's hedge left; then both
+        makers' VaR is measured again, at the step's end, and breaches are counted on it
         (:mod:`mm_gym.portfolio.core`).
 
     Action Space:
