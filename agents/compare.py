@@ -17,7 +17,7 @@ seeds.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,7 @@ class Comparison:
             and the Sharpe difference CIs of a baseline lie below 0).
         n_episodes: Episodes per policy.
         setting: Preset or env id evaluated.
+        overrides: The env overrides evaluated under (the regime among them), as given.
     """
 
     contender: str
@@ -61,6 +62,7 @@ class Comparison:
     table: pd.DataFrame
     n_episodes: int
     setting: str
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
     def beats_all(self) -> bool:
@@ -115,7 +117,8 @@ def compare_with_baselines(
         episodes, baseline=name, ci_metrics=HEADLINE_METRICS, n_boot=n_boot, seed=seed,
         pooled=False,
     ).drop(columns="preset")  # fmt: skip
-    return Comparison(name, episodes, _with_beaten(table, name), int(n_episodes), str(setting))
+    return Comparison(name, episodes, _with_beaten(table, name), int(n_episodes), str(setting),
+                      dict(overrides or {}))  # fmt: skip
 
 
 def _with_beaten(table: pd.DataFrame, contender: str) -> pd.DataFrame:
@@ -181,7 +184,8 @@ def compare_multivenue(
     table = summary_table(
         episodes.rename(columns={"policy": "contestant"}), name, n_boot, seed
     ).rename(columns={"contestant": "policy"})
-    return Comparison(name, episodes, _with_beaten(table, name), int(n_episodes), env_id)
+    return Comparison(name, episodes, _with_beaten(table, name), int(n_episodes), env_id,
+                      dict(overrides or {}))  # fmt: skip
 
 
 def _preset_of(setting: str) -> str:
@@ -208,16 +212,18 @@ def format_comparison(comp: Comparison) -> str:
         d, low, high = -row[f"{m}_diff"], -row[f"{m}_diff_high"], -row[f"{m}_diff_low"]
         return f"{d:+8.2f} [{low:+8.2f}, {high:+8.2f}]"
 
+    changed = ", ".join(f"{k}={v}" for k, v in comp.overrides.items())
+    w = max([20, *(len(str(p)) for p in comp.table["policy"])])  # whole names
     lines = [
-        f"{c} vs baselines on {comp.n_episodes} held-out episodes of {comp.setting} "
-        "(95% bootstrap CIs; differences paired by seed)",
-        f"{'policy':20s} {'episode reward':>25s} {'PnL Sharpe':>25s} {'PnL':>9s} "
+        f"{c} vs baselines on {comp.n_episodes} held-out episodes of {comp.setting}"
+        f"{f' with {changed}' if changed else ''} (95% bootstrap CIs; differences paired by seed)",
+        f"{'policy':{w}s} {'episode reward':>25s} {'PnL Sharpe':>25s} {'PnL':>9s} "
         f"{c[:10] + ' - policy: reward':>29s} {'Sharpe':>29s}  beaten",
     ]
     for _, row in comp.table.iterrows():
         beaten = "" if row["policy"] == c else ("yes" if row["beaten"] else "no")
         lines.append(
-            f"{str(row['policy'])[:20]:20s} {ci(row, 'episode_reward')} {ci(row, 'sharpe')} "
+            f"{row['policy']!s:{w}s} {ci(row, 'episode_reward')} {ci(row, 'sharpe')} "
             f"{row['total_pnl_mean']:9.2f} {diff(row, 'episode_reward')} {diff(row, 'sharpe')}  "
             f"{beaten}"
         )

@@ -237,7 +237,12 @@ def test_compare_table_is_the_summary_schema_with_the_contender_as_baseline():
     rnd = comp.table[comp.table["policy"] == "random"].iloc[0]
     beaten = rnd["episode_reward_diff_high"] < 0 and rnd["sharpe_diff_high"] < 0
     assert rnd["beaten"] == beaten and comp.beats_all == beaten
-    assert "random" in format_comparison(comp)
+    text = format_comparison(comp)
+    assert "random" in text
+    # The header names the market's overrides (train.py's --regime is one), and whole names.
+    assert "episodes of trending with horizon_steps=120 (95%" in text.splitlines()[0]
+    comp.table["policy"] = comp.table["policy"].replace("random", "random_quoter_with_a_long_name")
+    assert "random_quoter_with_a_long_name " in format_comparison(comp)
 
 
 def test_the_evaluator_reads_no_state_arrays_and_leaves_pyplot_alone():
