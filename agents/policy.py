@@ -29,6 +29,11 @@ existed has only the latter) loads with :attr:`PPOPolicy.action_form` ``"routed"
 actor gives ``2 + V`` actions, one quote and a routing action per venue, which the routed env
 maps to per-venue quotes (:func:`mm_gym.multivenue.routing.routed_quotes`); the evaluators play
 it on that env (:func:`mm_gym.multivenue.batch.run_batch`).
+
+A ``policy.npz`` exported from an env whose ``action_type`` is not ``"continuous"`` records it
+(``action_type``, e.g. ``"continuous_sizes"``: offsets then quote sizes) and is refused, since
+its size actions would be read as another venue's offsets; a file without the array (written
+before it existed) loads as before.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from mm_gym.policy import AGENT_ID_FEATURE, PolicyContext
 __all__ = [
     "MAX_POLICY_BYTES",
     "POLICY_FILE",
+    "SUPPORTED_ACTION_TYPE",
     "PPOPolicy",
     "PolicyFileError",
     "load_policy",
@@ -115,6 +121,31 @@ def _recorded_form(arrays: Mapping[str, np.ndarray], given: str | None) -> str:
     if given is not None and _checked_form(given) != form:
         raise _fail("action_form", recorded, f"contradicts the run's action_form={given!r}")
     return form
+
+
+SUPPORTED_ACTION_TYPE = "continuous"
+"""The only ``action_type`` a :class:`PPOPolicy` plays: a bid and an ask offset action per venue
+(:data:`mm_gym.actions.ACTION_TYPES`)."""
+
+
+def _check_action_type(arrays: Mapping[str, np.ndarray]) -> None:
+    """Refuse a file recording an ``action_type`` other than :data:`SUPPORTED_ACTION_TYPE`.
+
+    A ``"continuous_sizes"`` actor's 4 outputs (offsets, then sizes) would otherwise load as a
+    two-venue policy. A file without the array (every file written before it) is not checked.
+    """
+    if "action_type" not in arrays:
+        return
+    recorded = _array(arrays, "action_type")
+    if recorded.shape != () or recorded.dtype.kind != "U":
+        raise _fail("action_type", recorded, "must be a string (a 0-D array)")
+    if str(recorded) != SUPPORTED_ACTION_TYPE:
+        raise _fail(
+            "action_type",
+            recorded,
+            f"is not supported: a PPOPolicy plays only action_type={SUPPORTED_ACTION_TYPE!r} "
+            "policies (a bid and an ask offset action per venue, no size actions)",
+        )
 
 
 class PolicyFileError(ValueError):
@@ -230,7 +261,8 @@ class PPOPolicy:
             ``obs_mean``, ``obs_var``, ``clip_obs``, ``epsilon``, ``activation``,
             ``feature_names`` and ``max_offset_ticks``; optionally ``action_mapping``
             (missing: ``"mid"``, the mapping of every policy saved before it was recorded)
-            and ``action_form`` (missing: ``"per_venue"``, or the argument).
+            and ``action_form`` (missing: ``"per_venue"``, or the argument); ``action_type``
+            (missing: ``"continuous"``; any other value is refused).
         name: Display name.
         action_form: ``"per_venue"`` (a bid and an ask action per venue) or ``"routed"`` (a
             bid and an ask action, then a routing action per venue: MultiVenue-v0's routed
@@ -259,9 +291,11 @@ class PPOPolicy:
 
         Raises:
             ValueError: Naming the array and the problem (missing, wrong shape, not finite,
-                negative variance, unsupported activation or version), or the action form.
+                negative variance, unsupported activation, version or action type), or the
+                action form.
         """
         self.action_form = _recorded_form(arrays, action_form)
+        _check_action_type(arrays)
         _check_version(arrays)
         missing = [k for k in _REQUIRED if k not in arrays]
         if missing:

@@ -277,7 +277,8 @@ def policy_arrays(
 
     Returns:
         The arrays of ``policy.npz`` (see :class:`agents.policy.PPOPolicy`); ``action_form``
-        ``"routed"`` if ``venv`` steps MultiVenue-v0's routed form.
+        ``"routed"`` if ``venv`` steps MultiVenue-v0's routed form; ``action_type`` if the
+        env's is not ``"continuous"`` (:class:`~agents.policy.PPOPolicy` refuses such a file).
     """
     policy = model.policy
     layers: list[Any] = [
@@ -316,4 +317,9 @@ def policy_arrays(
         # MultiVenue-v0's routed form: 2 + V actions (recorded only then, so a per-venue
         # actor's file is as before).
         arrays["action_form"] = np.array("routed")
+    action_type = str(getattr(venv.venv, "action_type", "continuous"))
+    if action_type != "continuous":
+        # e.g. "continuous_sizes": 4 actions that PPOPolicy would otherwise read as two venues'
+        # (bid, ask) pairs; recorded so that it refuses the file (a default file is as before).
+        arrays["action_type"] = np.array(action_type)
     return arrays

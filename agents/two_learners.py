@@ -407,6 +407,11 @@ class SeatVecEnv(VecEnv):
         return [None] * self.num_envs
 
     @property
+    def action_type(self) -> str:
+        """The shared market's ``action_type`` (what :func:`agents.ppo.policy_arrays` records)."""
+        return str(getattr(self.lockstep.venv, "action_type", "continuous"))
+
+    @property
     def partial_resets(self) -> int:
         """The shared market's count of partial resets (both makers' seats)."""
         return int(getattr(self.lockstep.venv, "partial_resets", 0))

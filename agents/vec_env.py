@@ -128,6 +128,12 @@ class MarketMakingSB3VecEnv(VecEnv):
         """The env's action form: ``"routed"`` (MultiVenue-v0's routed form) or ``"per_venue"``."""
         return "routed" if self._routed else "per_venue"
 
+    @property
+    def action_type(self) -> str:
+        """The env's ``action_type`` (``"continuous"`` for an env without an ``env_config``)."""
+        env_config = getattr(self.env.unwrapped, "env_config", None)
+        return str(getattr(env_config, "action_type", "continuous"))
+
     # ------------------------------------------------------------------ statistics
     def _clear_stats(self, mask: np.ndarray) -> None:
         """Zero the running per-episode sums of the sub-envs in ``mask``."""

@@ -6,10 +6,10 @@ Book-environment policies (:class:`mm_gym.policy.QuotingPolicy`, ticks and steps
 Intensity-model strategies (currency and time, for
 :func:`mm_gym.market.intensity.simulate`): :class:`InventoryQuotes`, :class:`SymmetricQuotes`,
 :class:`GLFTQuotes`. The formulas themselves are in :mod:`baselines.formulas`; the fill-curve
-estimator is :func:`calibrate_k`, fitted on the book env by :func:`calibrate_on_env`
-(:func:`calibrated_as` / :func:`calibrated_glft` build the tuned baselines);
-``python -m baselines.as2008`` reproduces Avellaneda & Stoikov
-(2008), section 3.3.
+estimator is :func:`calibrate_k`, fitted on the book env by :func:`calibrate_on_env` (both in
+:mod:`baselines.fill_fit`; :func:`calibrated_as` / :func:`calibrated_glft` of
+:mod:`baselines.calibration` build the tuned baselines); ``python -m baselines.as2008``
+reproduces Avellaneda & Stoikov (2008), section 3.3.
 
 Multi-venue (``mm_gym/MultiVenue-v0``, issue #15): :class:`VenueRouter` learns each venue's
 value per lot from the maker's fills, chooses venues and splits size; :class:`QuoteEverywhere`
@@ -18,13 +18,12 @@ top-k venues (:mod:`baselines.multivenue`, played by ``python -m mm_gym.multiven
 """
 
 from baselines.calibration import (
-    calibrate_k,
-    calibrate_on_env,
     calibrated_as,
     calibrated_glft,
     calibrated_sentiment_as,
     calibration_for,
 )
+from baselines.fill_fit import calibrate_k, calibrate_on_env
 from baselines.intensity_quotes import GLFTQuotes, InventoryQuotes, SymmetricQuotes
 from baselines.multivenue import QuoteEverywhere, RoutedAS
 from baselines.policies import (

@@ -218,7 +218,7 @@ class AvellanedaStoikov(_ModelPolicy):
     Args:
         gamma: Risk aversion, 1 / (tick * lot) (> 0).
         k: Decay of the fill intensity with distance, 1 / tick (> 0); estimate it with
-            :func:`baselines.calibration.calibrate_k`.
+            :func:`baselines.fill_fit.calibrate_k`.
         sigma: Mid volatility, ticks / sqrt(step) (>= 0); ``None`` reads the observed
             ``volatility_ticks`` feature (the EWMA of one-step mid changes, ticks per step,
             which is sigma in ticks / sqrt(step)).

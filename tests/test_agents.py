@@ -13,7 +13,7 @@ from helpers import toy_policy_arrays
 
 import mm_gym  # noqa: F401  (registers the ids)
 from agents import BASELINE_NAMES, PPOPolicy, load_policy, make_policy, make_rival
-from agents.policy import save_policy_arrays
+from agents.policy import PolicyFileError, save_policy_arrays
 from mm_gym.metrics import sharpe
 from mm_gym.observations import FEATURE_NAMES, REGIME_FEATURES
 from mm_gym.policy import PolicyContext, QuotingPolicy
@@ -137,6 +137,7 @@ def test_exported_actor_matches_sb3_deterministic_predict(small_model, tmp_path)
     arrays = policy_arrays(
         model, venv, native.feature_names, ec.max_offset_ticks, ec.action_mapping
     )
+    assert "action_type" not in arrays  # the default action type: the file is as before
     save_policy_arrays(tmp_path / "policy.npz", arrays)
     policy = load_policy(tmp_path / "policy.npz", name="ppo")
     assert isinstance(policy, QuotingPolicy) and policy.name == "ppo"
@@ -215,6 +216,13 @@ def _without_layers(arrays):
             r"layer 1: weights \(2, 5\) and biases \(2,\) do not chain \(expected \(2, 4\)",
         ),
         ({}, "routed", "outputs 2 actions; a routed policy's are a bid, an ask and a routing"),
+        ({"action_type": np.array(4)}, None, r"action_type=4 must be a string \(a 0-D array"),
+        (
+            {"action_type": np.array("discrete")},
+            None,
+            r"action_type='discrete' is not supported: a PPOPolicy plays only "
+            r"action_type='continuous' policies",
+        ),
     ],
 )
 def test_ppo_policy_names_what_is_wrong_with_its_arrays(change, action_form, message):
@@ -222,6 +230,41 @@ def test_ppo_policy_names_what_is_wrong_with_its_arrays(change, action_form, mes
     arrays = change(arrays) if callable(change) else {**arrays, **change}
     with pytest.raises(ValueError, match=message):
         PPOPolicy(arrays, action_form=action_form)
+
+
+def test_continuous_sizes_policy_file_is_refused_and_older_files_still_load(tmp_path):
+    sizes = toy_policy_arrays()  # an actor with 4 outputs: offsets, then the two sizes
+    sizes["weights_1"] = np.random.default_rng(1).normal(size=(4, 4)).astype(np.float32)
+    sizes["biases_1"] = np.zeros(4, np.float32)
+    save_policy_arrays(tmp_path / "old.npz", sizes)  # no action_type: read as before (2 venues)
+    assert load_policy(tmp_path / "old.npz").n_venues == 2
+    save_policy_arrays(
+        tmp_path / "sizes.npz", {**sizes, "action_type": np.array("continuous_sizes")}
+    )
+    with pytest.raises(
+        PolicyFileError,
+        match=r"sizes\.npz: action_type='continuous_sizes' is not supported: a PPOPolicy plays "
+        r"only action_type='continuous' policies",
+    ):
+        load_policy(tmp_path / "sizes.npz")
+    assert PPOPolicy({**toy_policy_arrays(), "action_type": np.array("continuous")}).n_venues == 1
+
+
+def test_exported_continuous_sizes_actor_records_its_action_type(tmp_path):
+    overrides = {"horizon_steps": HORIZON, "action_type": "continuous_sizes"}
+    venv = make_training_env(ENV_ID, 2, overrides)
+    model = build_ppo(venv, seed=0, n_steps=16, batch_size=32, n_epochs=1, net_arch=(8,))
+    native = venv.venv.env.unwrapped
+    ec = native.env_config
+    arrays = policy_arrays(
+        model, venv, native.feature_names, ec.max_offset_ticks, ec.action_mapping
+    )
+    assert str(arrays["action_type"]) == "continuous_sizes"
+    assert arrays["weights_1"].shape[0] == 4
+    save_policy_arrays(tmp_path / "policy.npz", arrays)
+    with pytest.raises(PolicyFileError, match="action_type='continuous_sizes' is not supported"):
+        load_policy(tmp_path / "policy.npz")
+    venv.close()
 
 
 def test_load_policy_imports_no_torch(tmp_path):

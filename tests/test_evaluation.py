@@ -11,11 +11,11 @@ import pytest
 from baselines import AvellanedaStoikov, FixedSpread, OrderFlowSkew, RandomQuoter
 from baselines.calibration import (
     DEFAULT_CALIBRATIONS,
-    calibrate_on_env,
     calibrated_as,
     calibration_for,
     config_fingerprint,
 )
+from baselines.fill_fit import calibrate_on_env
 from mm_gym.config import ConfigError
 from mm_gym.evaluation import (
     EPISODE_COLUMNS,

@@ -303,3 +303,46 @@ def test_a_single_venue_has_no_protection() -> None:
     assert (sim.scalars.protect_bid == -np.inf).all() and (sim.scalars.protect_ask == np.inf).all()
     sim.step(np.zeros((2, 2, 4)))
     assert (sim.scalars.routed_buy_lots == 0).all() and (sim.scalars.routed_sell_lots == 0).all()
+
+
+def _routing_trace(roots: list[int], steps: int) -> list[list[tuple[np.ndarray, ...]]]:
+    """Per step and market: each venue's market orders, fills and unfilled lots, and routed lots.
+
+    ``len(roots)`` markets of the volatile preset (routing every step or so), mm1 at the touch.
+    """
+    n = len(roots)
+    market = MultiVenueMarket(mm_gym.preset("volatile"), DEFAULT_VENUES, n=n)
+    for s in market.sims:
+        s.record = True
+    market.set_roots(roots, np.random.default_rng(0))
+    market.reset()
+    offsets, sizes = _touch_quotes(n, 3)
+    trace = []
+    for _ in range(steps):
+        market.step(offsets, sizes)
+        per_market: list[tuple[np.ndarray, ...]] = [() for _ in range(n)]
+        for s in market.sims:
+            orders, fills = s.market_orders.records(), s.fills.records()
+            for m in range(n):
+                own_orders = orders[orders["market"] == m][["size_lots", "side", "kind"]]
+                own_fills = fills[fills["market"] == m][["maker", "side", "price_ticks", "kind"]]
+                unfilled = np.array([s.scalars.unfilled_lots[m]])
+                per_market[m] += (own_orders, own_fills, unfilled)
+        trace.append([(*x, np.array([market.routed_lots[m]])) for m, x in enumerate(per_market)])
+    return trace
+
+
+def test_a_markets_routing_is_the_same_alone_and_in_a_batch() -> None:
+    """Routing stops per market: another market still routing adds no round to this one's."""
+    roots, steps = [11, 12, 13, 14], 150
+    batch = _routing_trace(roots, steps)
+    for j, root in enumerate(roots):
+        alone = _routing_trace([root], steps)
+        for t in range(steps):
+            for got, want in zip(batch[t][j], alone[t][0], strict=True):
+                np.testing.assert_array_equal(got, want, err_msg=f"market {j}, step {t}")
+    # A routed order that executed nothing is not recorded (its lots stay routed away).
+    for step in batch:
+        for market in step:
+            for orders in market[:-1][0::3]:  # each venue's orders (the last: routed lots)
+                assert not ((orders["kind"] == KIND_ROUTED) & (orders["size_lots"] == 0)).any()

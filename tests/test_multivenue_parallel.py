@@ -10,6 +10,7 @@ to reach another venue's best price, where the two must agree bit for bit.
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -259,6 +260,21 @@ def test_render_shows_both_makers(capsys) -> None:
         lambda render_mode=None: parallel_to_aec(parallel_env(render_mode=render_mode, **KW))
     )
     assert " mm2 " in capsys.readouterr().out  # "human" wrote the frame
+
+
+def test_render_labels_each_makers_own_latency() -> None:
+    lat = (4, 0, 2)  # mm2's; the default venues' (mm1's) are 0, 1, 2
+    env = parallel_env(render_mode="ansi", mm2_latency=lat, **KW)
+    env.reset(seed=0)
+    rows = env.render().splitlines()[1:]
+    assert len(rows) == len(env.venues) == 3
+    row_form = re.compile(
+        r" mm1 \S+ inventory -?\d+ latency (\d+) mm2 \S+ inventory -?\d+ latency (\d+)$"
+    )
+    for v, (venue, row) in enumerate(zip(env.venues, rows, strict=True)):
+        found = row_form.search(row)
+        assert row.startswith(f"{venue.name}: ") and found is not None, row
+        assert (int(found[1]), int(found[2])) == (venue.latency_steps, lat[v]), row
 
 
 @pytest.mark.parametrize(

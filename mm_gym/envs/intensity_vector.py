@@ -31,22 +31,22 @@ __all__ = ["IntensityMarketMakingVectorEnv"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # actions taken as they are
 _MID, _FILL = 0, 1  # the two child streams of IntensityMarket.reset: mid path, fill uniforms
-# Columns of the float64 info block of one step, one row per sub-environment (fresh each step:
-# the infos hold its columns, strided views): pnl, cash, mid, then the reward components.
-_R_PNL, _R_CASH, _R_MID = 0, 1, 2
-_R_COMP = 3  # then the reward components, in COMPONENT_NAMES order
-_N_FLOAT_COLS = _R_COMP + len(COMPONENT_NAMES)
+# Columns of the float64 info block ``fl`` of one step, one row per sub-environment (fresh each
+# step: the infos hold its columns, strided views): pnl, cash, mid, then the reward components.
+_FL_PNL, _FL_CASH, _FL_MID = 0, 1, 2
+_FL_COMP = 3  # then the reward components, in COMPONENT_NAMES order
+_N_FLOAT_COLS = _FL_COMP + len(COMPONENT_NAMES)
 # The columns of the reward components, by name.
-_COMP_COLS = tuple((name, _R_COMP + j) for j, name in enumerate(COMPONENT_NAMES))
-_C_PNL = _R_COMP + COMPONENT_NAMES.index("pnl")
-_C_INV_PNL = _R_COMP + COMPONENT_NAMES.index("inventory_pnl")
-_C_DAMP = _R_COMP + COMPONENT_NAMES.index("dampening")
-_C_RUNNING = _R_COMP + COMPONENT_NAMES.index("inventory_penalty")
-_C_TERMINAL = _R_COMP + COMPONENT_NAMES.index("terminal_penalty")
-_C_UTILITY = _R_COMP + COMPONENT_NAMES.index("utility")
-# Columns of the int64 info block: inventory, fills this step, step index. (The rewards are an
-# array of their own: contiguous.)
-_R_INV, _R_FILLS, _R_STEP = 0, 1, 2
+_COMP_COLS = tuple((name, _FL_COMP + j) for j, name in enumerate(COMPONENT_NAMES))
+_C_PNL = _FL_COMP + COMPONENT_NAMES.index("pnl")
+_C_INV_PNL = _FL_COMP + COMPONENT_NAMES.index("inventory_pnl")
+_C_DAMP = _FL_COMP + COMPONENT_NAMES.index("dampening")
+_C_RUNNING = _FL_COMP + COMPONENT_NAMES.index("inventory_penalty")
+_C_TERMINAL = _FL_COMP + COMPONENT_NAMES.index("terminal_penalty")
+_C_UTILITY = _FL_COMP + COMPONENT_NAMES.index("utility")
+# Columns of the int64 info block ``it``: inventory, fills this step, step index. (The rewards
+# are an array of their own: contiguous.)
+_IT_INV, _IT_FILLS, _IT_STEP = 0, 1, 2
 
 
 # The state of the sub-environments, one row each: float64 ``fs`` (n, 3) and int64 ``ins``
@@ -159,11 +159,11 @@ def _write_outputs(i, fs, ins, pr, obs, fl, it):
     x = q / pr[_P_OBS_LIMIT]
     obs[i, 0] = np.float32(min(max(x, -1.0), 1.0))
     obs[i, 1] = np.float32((pr[_P_N_STEPS] - t) / pr[_P_N_STEPS])
-    fl[i, _R_PNL] = fs[i, _F_CASH] + q * fs[i, _F_S]
-    fl[i, _R_CASH] = fs[i, _F_CASH]
-    fl[i, _R_MID] = fs[i, _F_S]
-    it[i, _R_INV] = q
-    it[i, _R_STEP] = t
+    fl[i, _FL_PNL] = fs[i, _F_CASH] + q * fs[i, _F_S]
+    fl[i, _FL_CASH] = fs[i, _F_CASH]
+    fl[i, _FL_MID] = fs[i, _F_S]
+    it[i, _IT_INV] = q
+    it[i, _IT_STEP] = t
 
 
 @nb.njit(cache=True, **NO_RUNTIME)  # allocates nothing: no reference counting (market.kernels)
@@ -189,7 +189,7 @@ def _reset_kernel(mask, write_all, seeds, scratch, rng, fs, ins, pr, obs, rew, f
         rew[i] = 0.0
         for r in range(fl.shape[1]):
             fl[i, r] = 0.0
-        it[i, _R_FILLS] = 0
+        it[i, _IT_FILLS] = 0
         _write_outputs(i, fs, ins, pr, obs, fl, it)
 
 
@@ -308,7 +308,7 @@ def _settle(
     t = ins[i, _I_T] + 1
     fs[i, _F_S], fs[i, _F_CASH] = sf, cash
     ins[i, _I_Q], ins[i, _I_T] = q, t
-    it[i, _R_FILLS] = np.int64(bid_filled) + np.int64(ask_filled)
+    it[i, _IT_FILLS] = np.int64(bid_filled) + np.int64(ask_filled)
     # IntensityMarketMakingEnv.step and rewards.step_reward.
     qf = float(q)
     wealth = cash + qf * sf
@@ -352,11 +352,11 @@ def _settle(
     obs_limit = pr[_P_OBS_LIMIT]
     obs[i, 0] = np.float32(min(max(q / obs_limit, -1.0), 1.0))
     obs[i, 1] = np.float32((n_steps - t) / n_steps)
-    fl[i, _R_PNL] = cash + q * sf
-    fl[i, _R_CASH] = cash
-    fl[i, _R_MID] = sf
-    it[i, _R_INV] = q
-    it[i, _R_STEP] = t
+    fl[i, _FL_PNL] = cash + q * sf
+    fl[i, _FL_CASH] = cash
+    fl[i, _FL_MID] = sf
+    it[i, _IT_INV] = q
+    it[i, _IT_STEP] = t
     return terminated, ended_now
 
 
@@ -601,7 +601,7 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
         if n_term and self._params.cara:
             # rewards.step_reward: utility = cara_utility(W_T) on the terminal step.
             rp = self._params
-            util = np.where(term, cara_utility(fl[:, _R_PNL], rp.cara_gamma), 0.0)
+            util = np.where(term, cara_utility(fl[:, _FL_PNL], rp.cara_gamma), 0.0)
             fl[:, _C_UTILITY] = util
             rew[:] = rp.scale * (util - fl[:, _C_RUNNING] - fl[:, _C_TERMINAL])
         if self._same_step:
@@ -641,17 +641,17 @@ class IntensityMarketMakingVectorEnv(NativeVectorEnv):
         comps = {name: cols[c] for name, c in _COMP_COLS}
         comps.update(self._comp_masks if mask is None else {f"_{c}": m for c in COMPONENT_NAMES})
         return {
-            "pnl": cols[_R_PNL],
+            "pnl": cols[_FL_PNL],
             "_pnl": m,
-            "cash": cols[_R_CASH],
+            "cash": cols[_FL_CASH],
             "_cash": m,
-            "inventory": int_cols[_R_INV],
+            "inventory": int_cols[_IT_INV],
             "_inventory": m,
-            "mid": cols[_R_MID],
+            "mid": cols[_FL_MID],
             "_mid": m,
-            "fills": int_cols[_R_FILLS],
+            "fills": int_cols[_IT_FILLS],
             "_fills": m,
-            "step": int_cols[_R_STEP],
+            "step": int_cols[_IT_STEP],
             "_step": m,
             "reward_components": comps,
             "_reward_components": m,

@@ -75,6 +75,7 @@ from mm_gym.market.state import (
     KIND_BACKGROUND,
     KIND_INFORMED,
     KIND_NOISE,
+    KIND_ROUTED,
     KIND_SHOCK,
     M_KIND,
     M_POST_MID,
@@ -143,7 +144,8 @@ def market_order(
     update_mid(s, m)
     if filled > 0 and p.permanent_impact_ticks > 0.0:
         fs[m, F_FUND] += p.permanent_impact_ticks * side * filled
-    if record and (filled > 0 or kind != KIND_BACKGROUND):
+    # A routed order that executed nothing is no trade: its lots stay routed away (venues.route)
+    if record and (filled > 0 or (kind != KIND_BACKGROUND and kind != KIND_ROUTED)):
         j = n_mos[m]
         if j < MO_CAP:
             r = mos[m, j]

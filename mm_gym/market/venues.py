@@ -201,9 +201,11 @@ def _bests(sims: list[Any]) -> tuple[np.ndarray, np.ndarray]:
 def route(sims: list[Any], active: np.ndarray | None = None) -> np.ndarray:
     """Route every venue's routed-away lots to the venues with the best prices (:func:`route_pair`).
 
-    Rounds over the ordered venue pairs, each round at that round's best prices over the venues,
-    until no lots are left or :data:`ROUTE_ROUNDS`; lots left then (no venue within the taker's
-    limit) expire and stay counted in the routing venue's ``routed_*_lots``.
+    Rounds over the ordered venue pairs, each round at that round's best prices over the venues;
+    a market stops when it has no lots left, after a round that executed none of its lots, or
+    after :data:`ROUTE_ROUNDS`. Lots left then (no venue within the taker's limit) expire and
+    stay counted in the routing venue's ``routed_*_lots``. Each market stops on its own, so its
+    routing (orders, fills, unfilled lots) is the same whatever else is in the batch.
 
     Returns:
         ``(n,)`` int64 lots executed on another venue.
@@ -212,10 +214,11 @@ def route(sims: list[Any], active: np.ndarray | None = None) -> np.ndarray:
     act = np.ones(n, np.bool_) if active is None else np.ascontiguousarray(active, np.bool_)
     lots = np.zeros(n, np.int64)
     for _ in range(ROUTE_ROUNDS):
-        left = [s.scalars.routed_buy_lots + s.scalars.routed_sell_lots for s in sims]
-        if not any((x[act] > 0).any() for x in left):
+        left = sum(s.scalars.routed_buy_lots + s.scalars.routed_sell_lots for s in sims)
+        act = act & (left > 0)  # a new array: the caller's ``active`` is never written
+        if not act.any():
             break
-        before = int(lots.sum())
+        before = lots.copy()
         best_bid, best_ask = _bests(sims)
         for a in sims:
             for b in sims:
@@ -224,6 +227,7 @@ def route(sims: list[Any], active: np.ndarray | None = None) -> np.ndarray:
                     route_pair(
                         a.state, a.params, b.state, b.params, best_bid, best_ask, act, rec, lots
                     )
-        if int(lots.sum()) == before:
-            break
+        # A round that executed none of a market's lots leaves its state as it was: every later
+        # round would only repeat the attempts (and their unfilled lots) for it.
+        act = act & (lots > before)
     return lots

@@ -422,7 +422,9 @@ class FillsView(_RecordsView):
 class MarketOrdersView(_RecordsView):
     """The market orders of the last step (recorded only while ``record`` is on).
 
-    Background limit orders that crossed appear too (kind ``background``) when they filled.
+    Background limit orders that crossed appear too (kind ``background``) when they filled, and
+    routed orders (kind ``routed``, several venues) only when they filled: a taker's order that
+    found no liquidity is recorded with 0 lots.
     Row ``j < min(count[m], capacity)`` of each ``(n, capacity)`` array is market ``m``'s
     ``j``-th order in the step; :meth:`records` (:data:`MARKET_ORDER_DTYPE`) and
     :meth:`to_frame` list them all.

@@ -57,8 +57,9 @@ def _checked_actions(
 def render_venues(core: MultiVenueCore, m: int) -> str:
     """A text frame of market ``m``: per venue the mid, best prices and mm1's quotes.
 
-    With two makers (:class:`~mm_gym.multivenue.parallel.MultiVenueParallelEnv`) mm2's quotes
-    and inventory there too.
+    Each maker's quotes are followed by its inventory and its own latency on the venue. With
+    two makers (:class:`~mm_gym.multivenue.parallel.MultiVenueParallelEnv`) mm2's come after
+    mm1's (mm2's latency is ``mm2_latency``'s, which may differ from the venue's).
     """
     tick = float(core.market_config.tick_size)
     inv = core.inventories()[m]
@@ -83,8 +84,8 @@ def render_venues(core: MultiVenueCore, m: int) -> str:
             )
         lines.append(
             f"{venue.name}: mid {sim.book.mid[m] * tick:.3f} bid {bid:.2f} ask {ask:.2f} "
-            f"mm1 {quotes[0][0]}/{quotes[0][1]} inventory {int(inv[v])}{mm2} "
-            f"latency {venue.latency_steps}"
+            f"mm1 {quotes[0][0]}/{quotes[0][1]} inventory {int(inv[v])} "
+            f"latency {int(core.latencies[0, v])}{mm2}"
         )
     return "\n".join(lines)
 

@@ -147,7 +147,7 @@ def _parked(pairs: np.ndarray, mapping: str) -> np.ndarray:
     """``(...)`` bool: the ``(..., 2)`` action pairs that quote both sides at the widest offset."""
     if mapping in PAIR_MAPPINGS:  # the widest half-spread, a skew inside its dead zone
         return (pairs[..., 0] >= 1.0) & (np.abs(pairs[..., 1]) <= SKEW_DEAD_ZONE)
-    return (pairs >= 1.0).all(axis=-1)
+    return np.asarray((pairs >= 1.0).all(axis=-1))  # .all() is typed bool-or-array
 
 
 def quoted_venues(
