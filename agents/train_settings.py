@@ -153,17 +153,25 @@ DEFAULT_MULTIVENUE_EVAL_BASELINES = "routed_as,routed_glft,everywhere_as"
 smart router with AS and with GLFT on top (issue #15's baselines), and AS on every venue."""
 
 
-def check_trained_actions(space: Any, fail: Fail) -> None:
+def check_trained_actions(space: Any, fail: Fail, action_type: str, eval_episodes: int) -> None:
     """Refuse an env whose actions are not continuous offsets (``action_type="discrete"``).
 
     ``train.py``'s policies are run by the evaluator and :func:`agents.load_policy` as
-    quoting policies, which send continuous (bid, ask) offsets.
+    quoting policies, which send continuous (bid, ask) offsets. ``"continuous_sizes"`` trains
+    (its SB3 model is the user's to run) but has no final table: refused, before any training,
+    unless ``--eval-episodes 0``.
     """
     if len(getattr(space, "shape", ()) or ()) != 1:
         fail(
             f"--env-kwargs: train.py trains continuous (bid, ask) offsets, which its evaluation "
             f"and load_policy run; this env's action space is {space} (action_type='discrete' "
             "is for your own RL code: gym.make(..., action_type='discrete'))"
+        )
+    if action_type != "continuous" and eval_episodes > 0:
+        fail(
+            f"--env-kwargs action_type={action_type}: the final table (and load_policy) plays "
+            "only action_type='continuous' policies; give --eval-episodes 0 to train it anyway "
+            "(model.zip is an SB3 model for your own code)"
         )
 
 
@@ -390,7 +398,8 @@ def check_env_and_memory(args: Any, overrides: dict[str, Any], fail: Fail) -> No
         one, three = markets(1), markets(3)
     except (ValueError, KeyError, TypeError, gym.error.Error) as exc:
         fail(f"--env-id/--env-kwargs/--regime: {exc}")
-    check_trained_actions(one.single_action_space, fail)
+    action_type = str(getattr(getattr(one, "env_config", None), "action_type", "continuous"))
+    check_trained_actions(one.single_action_space, fail, action_type, args.eval_episodes)
     per_market = max(array_bytes(three) - array_bytes(one), 0) / 2
     obs_dim = int(one.single_observation_space.shape[0])
     act_dim = int(one.single_action_space.shape[0])

@@ -267,3 +267,14 @@ def test_rival_accepts_an_import_spec(tmp_path, monkeypatch):
     sys.modules.pop("my_train_rival", None)
     meta = json.loads((run / "metadata.json").read_text())
     assert meta["status"] == "completed" and meta["rival"] == "my_train_rival:rival"
+
+
+def test_continuous_sizes_is_refused_before_training_unless_no_final_table(tmp_path, capsys):
+    # The final table plays only continuous offsets: refused before any folder or training.
+    sizes = ["--env-kwargs", "horizon_steps=40", "action_type=continuous_sizes"]
+    with pytest.raises(SystemExit):
+        _run(tmp_path, "sizes", "--total-timesteps", "128", *sizes, "--eval-episodes", "2")
+    assert "--eval-episodes 0" in capsys.readouterr().err
+    assert not (tmp_path / "sizes").exists()
+    run = _run(tmp_path, "sizes", "--total-timesteps", "128", *sizes)  # TINY: no final table
+    assert json.loads((run / "metadata.json").read_text())["status"] == "completed"
