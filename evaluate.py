@@ -43,6 +43,7 @@ Examples:
     python evaluate.py --ray HEAD_IP:6379 --episodes 1000    # as Ray tasks on a cluster
     python evaluate.py --cross-play runs/pair fixed_spread --regimes default  # mm1 x mm2 matrix
     python evaluate.py --env-id mm_gym/MultiVenue-v0 --contestants routed_as,everywhere_as
+    python evaluate.py --env-id mm_gym/MultiVenue-v0 --cross-play runs/mv_pair routed_as
 
 With ``--env-id mm_gym/MultiVenue-v0`` (or ``Portfolio-v0``) the multi-venue baselines play that
 env; the files are :mod:`mm_gym.evaluation.venues`'s (makers.csv, venues.csv, router.csv).
@@ -98,7 +99,8 @@ class Args:
     env_id: str = flag(
         "",
         "mm_gym/MultiVenue-v0 or mm_gym/Portfolio-v0 in each regime's preset, with the "
-        "multi-venue baselines (mm_gym.evaluation.venues)",
+        "multi-venue baselines (mm_gym.evaluation.venues); with --cross-play, MultiVenue-v0's "
+        "two makers",
     )
     regimes: str = flag(
         "mean_reverting,trending,switching",
@@ -159,7 +161,8 @@ class Args:
         metadata={
             "help": "instead of the tournament: every policy as mm1 against every policy as "
             "mm2 in each regime (baselines by name, run folders; a two-learner run gives both "
-            "learners) into crossplay/, plots/ and report.pdf (mm_gym.evaluation.crossplay_eval)",
+            "learners) into crossplay/, plots/ and report.pdf (mm_gym.evaluation.crossplay_eval); "
+            "with --env-id mm_gym/MultiVenue-v0 on every venue (multi-venue baselines and runs)",
             "metavar": "POLICY",
         },
     )

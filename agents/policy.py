@@ -279,6 +279,9 @@ class PPOPolicy:
             differs (see the module docstring); a routed policy's routing actions are kept.
         action_form: The action form it was trained with.
         n_venues: The venues its actions quote (1 for a single-venue policy).
+        env_id: The env id its run was trained on (:func:`load_policy` reads it from the run's
+            ``metadata.json``), or None if unknown (cross-play refuses a policy of another
+            market by it: :func:`mm_gym.evaluation.crossplay_envs.check_contestant`).
     """
 
     def __init__(
@@ -332,6 +335,7 @@ class PPOPolicy:
         if not (self.obs_var + self.epsilon > 0).all():
             raise ValueError("obs_var + epsilon must be > 0 (a zero variance needs epsilon > 0)")
         self.name = name
+        self.env_id: str | None = None
         # The denominator of VecNormalize's normalisation, computed as it does (float64).
         self._std = np.sqrt(self.obs_var + self.epsilon)
         self._cols: np.ndarray | None = None
@@ -499,7 +503,9 @@ def load_policy(run: str | os.PathLike[str], name: str | None = None) -> PPOPoli
             name = f"{file.parent.resolve().parent.name}.{seat}"
         if name is None:
             name = (path.parent.name if path.suffix == ".npz" else path.name) or "ppo"
-        return PPOPolicy(arrays, name=name, action_form=action_form)
+        policy = PPOPolicy(arrays, name=name, action_form=action_form)
+        policy.env_id = trained_on
+        return policy
     except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PolicyFileError(f"{file}: {detail}") from None

@@ -114,6 +114,9 @@ class QuoteEverywhere:
         ConfigError: If ``base`` is not a QuotingPolicy or ``name`` is empty.
     """
 
+    multi_venue = True
+    """It quotes every venue of a multi-venue env (what cross-play checks a baseline for)."""
+
     def __init__(self, base: QuotingPolicy, *, name: str | None = None) -> None:
         """Wrap ``base``."""
         self.base = _check_policy(type(self).__name__, base)

@@ -169,8 +169,8 @@ def test_cli_env_id_writes_the_documented_exports(tmp_path):
             "--scenarios is not available with --env-id",
         ),
         (
-            _args("mm_gym/MultiVenue-v0", "routed_as", "--cross-play", "fixed_spread"),
-            "--cross-play is not available with --env-id",
+            _args("mm_gym/Portfolio-v0", "routed_as", "--cross-play", "everywhere_as"),
+            "cross-play on mm_gym/Portfolio-v0 is not supported",
         ),
         (
             _args("mm_gym/MultiVenue-v0", "routed_as", "--env-kwargs", "portfolio.var_limit=3"),

@@ -7,13 +7,22 @@ one market preset, both makers quoting through
 evaluation seeds (:func:`~mm_gym.evaluation.settings.evaluation_seeds`), so the cells of the
 matrix differ only by the policies. It prints the matrix of mm1's mean episode PnL with 95 %
 bootstrap intervals, and writes ``episodes.csv`` (one row per pair and episode, both makers'
-reward and PnL), ``matrix.csv`` (every pair: both makers' mean reward and PnL with intervals)
+reward and PnL), ``matrix.csv`` (every pair: both seats' mean reward and PnL with intervals)
 and ``plots/crossplay.png`` (the heatmap) into ``--out`` (default
 ``exports/crossplay/<time>``), published only when complete.
 
+``--env-id mm_gym/MultiVenue-v0`` plays the same matrix on the multi-venue market (issue #15):
+both makers quote every venue through
+:class:`~mm_gym.multivenue.MultiVenueTwoMakerVectorEnv`, the contestants are the multi-venue
+baselines (:data:`baselines.multivenue.MULTIVENUE_BASELINES`, default ``routed_as
+everywhere_as``) and runs trained on that env (a two-learner run, ``train.py --env-id
+mm_gym/MultiVenue-v0 --learners mm1,mm2``, gives both learners). A contestant of the other
+market, or Portfolio-v0, is refused in one line before any play
+(:mod:`mm_gym.evaluation.crossplay_envs`).
+
 A policy facing itself plays two copies (no shared state). Each policy gets its own generator
-per pair, seat and batch (a function of ``--seed``, the preset, the pair and the seat), so a
-result does not depend on which other pairs were played.
+per pair, seat and batch (a function of ``--seed``, the preset, the pair, the seat and, on a
+multi-venue env, the env id), so a result does not depend on which other pairs were played.
 """
 
 from __future__ import annotations
@@ -31,6 +40,14 @@ import pandas as pd
 
 from mm_gym.cli import CliError, OneLineParser, add_export_flags, check_ranges, run_cli
 from mm_gym.config import ConfigError
+from mm_gym.evaluation.crossplay_envs import (
+    SINGLE_VENUE_ENV_ID,
+    baseline_factory,
+    check_contestant,
+    check_crossplay_env_id,
+    is_multi_venue,
+    two_maker_env,
+)
 from mm_gym.output_folder import FolderOwner, check_out_flag, export_folder, write_export
 from mm_gym.policy import QuotingPolicy
 
@@ -53,8 +70,10 @@ VALUES = ("reward", "pnl")
 """Per-episode values recorded for each seat (``mm1_reward``, ``mm2_pnl``, ...)."""
 
 
-def _rng(seed: int, preset: str, pair: tuple[str, str], seat: int, batch: int) -> Any:
+def _rng(seed: int, preset: str, pair: tuple[str, str], seat: int, batch: int, env_id: str) -> Any:
     key = [int(seed), zlib.crc32(preset.encode()), zlib.crc32("|".join(pair).encode())]
+    if env_id != SINGLE_VENUE_ENV_ID:  # the single-venue key predates env_id: kept as it was
+        key.append(zlib.crc32(env_id.encode()))
     return np.random.default_rng([*key, seat, batch])
 
 
@@ -74,40 +93,51 @@ def cross_play(
     seed: int = 0,
     batch_size: int = 256,
     progress: Callable[[int], Any] | None = None,
+    env_id: str = SINGLE_VENUE_ENV_ID,
 ) -> pd.DataFrame:
     """Play every ordered pair of ``contestants`` (mm1, mm2) on the same episode seeds.
 
     Args:
         contestants: Name -> factory of a fresh :class:`~mm_gym.policy.QuotingPolicy`.
-        preset: Book market preset.
+        preset: Book market preset (on a multi-venue env, the asset's).
         overrides: Environment / market overrides (as ``gym.make`` keywords).
         n_episodes: Episodes per pair, >= 1.
         seed: Master seed (the evaluation seeds and the policies' generators), >= 0.
         batch_size: Markets stepped together, >= 1.
         progress: Called with the number of episodes of each batch played.
+        env_id: :data:`~mm_gym.evaluation.crossplay_envs.SINGLE_VENUE_ENV_ID` (default:
+            :class:`~mm_gym.envs.two_makers.TwoMakerVectorEnv`) or ``mm_gym/MultiVenue-v0``
+            (:class:`~mm_gym.multivenue.MultiVenueTwoMakerVectorEnv`; multi-venue contestants).
 
     Returns:
         One row per pair and episode: ``mm1``, ``mm2`` (the policies), ``episode``, ``seed``,
         ``mm1_reward``, ``mm2_reward``, ``mm1_pnl``, ``mm2_pnl`` (episode sums; PnL in
         currency, marked at the last mid).
+
+    Raises:
+        ConfigError: Before any play: no contestants, a bad ``batch_size``, an ``env_id``
+            cross-play does not play (Portfolio-v0 among them), or a contestant that cannot
+            quote its market (:func:`~mm_gym.evaluation.crossplay_envs.check_contestant`).
     """
-    from mm_gym.envs.two_makers import TwoMakerVectorEnv
     from mm_gym.evaluation.settings import evaluation_seeds
 
     if not contestants:
         raise ConfigError("cross_play: no contestants")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size={batch_size!r} must be an integer >= 1")
+    env_id = check_crossplay_env_id(env_id)
+    for name, factory in contestants.items():  # every contestant checked before any play
+        check_contestant(_made(factory, name), name, env_id)
     seeds = evaluation_seeds(n_episodes, seed)
     frames = []
     for a in contestants:
         for b in contestants:
             for batch, start in enumerate(range(0, n_episodes, batch_size)):
                 chunk = seeds[start : start + batch_size]
-                env = TwoMakerVectorEnv(len(chunk), preset, **dict(overrides or {}))
+                env = two_maker_env(env_id, len(chunk), preset, overrides)
                 p1, p2 = _made(contestants[a], a), _made(contestants[b], b)
-                p1.reset(_rng(seed, preset, (a, b), 0, batch), env.policy_context("mm1"))
-                p2.reset(_rng(seed, preset, (a, b), 1, batch), env.policy_context("mm2"))
+                p1.reset(_rng(seed, preset, (a, b), 0, batch, env_id), env.policy_context("mm1"))
+                p2.reset(_rng(seed, preset, (a, b), 1, batch, env_id), env.policy_context("mm2"))
                 sums = _play(env, chunk, p1, p2)
                 if progress is not None:
                     progress(len(chunk))
@@ -134,7 +164,8 @@ def _play(
     reward = np.zeros((n, 2))
     pnl = np.zeros((n, 2))
     live = np.ones(n, np.bool_)
-    actions = np.empty((2 * n, 2))
+    # a bid and an ask per venue (one venue: 2 columns)
+    actions = np.empty((2 * n, env.single_action_space.shape[0]))
     while live.any():
         actions[0::2] = p1.act(obs[0::2])
         actions[1::2] = p2.act(obs[1::2])
@@ -225,8 +256,13 @@ RANGES: dict[str, tuple[int, int]] = {
     "batch": (1, 4_096),
     "seed": (0, 2**62),
     "bootstrap": (100, 100_000),
+    "horizon": (0, 1_000_000),
 }
 """The allowed range of each numeric flag, inclusive."""
+SV_DEFAULT = ("fixed_spread", "avellaneda_stoikov")
+"""The default ``--contestants`` on the single-venue market."""
+MV_DEFAULT = ("routed_as", "everywhere_as")
+"""The default ``--contestants`` with ``--env-id mm_gym/MultiVenue-v0``."""
 
 
 def _fail(message: str) -> NoReturn:
@@ -236,11 +272,17 @@ def _fail(message: str) -> NoReturn:
 def _parser() -> Any:
     p = OneLineParser(prog=PROG, description=__doc__.splitlines()[0], fail=_fail)
     p.add_argument(
-        "--contestants", nargs="*", default=["fixed_spread", "avellaneda_stoikov"],
-        metavar="NAME", help="baselines of the registry (default: fixed_spread avellaneda_stoikov)",
+        "--contestants", nargs="*", default=None, metavar="NAME",
+        help="baselines of the registry (default: fixed_spread avellaneda_stoikov; with "
+        f"--env-id mm_gym/MultiVenue-v0 the multi-venue baselines, default {' '.join(MV_DEFAULT)})",
     )  # fmt: skip
     p.add_argument("--runs", nargs="*", default=[], metavar="RUN", help="trained runs (runs/x)")
     p.add_argument("--preset", default="default", help="market preset (default)")
+    p.add_argument(
+        "--env-id", default=SINGLE_VENUE_ENV_ID,
+        help=f"{SINGLE_VENUE_ENV_ID} (default) or mm_gym/MultiVenue-v0 (makers on every venue)",
+    )  # fmt: skip
+    p.add_argument("--horizon", type=int, default=0, help="steps per episode (0: the preset's)")
     p.add_argument("--episodes", type=int, default=200, help="episodes per pair (200)")
     p.add_argument("--batch", type=int, default=256, help="episodes stepped together (256)")
     p.add_argument("--seed", type=int, default=0, help="master seed (0)")
@@ -248,24 +290,43 @@ def _parser() -> Any:
     return p
 
 
-def _contexts(preset: str) -> Any:
+def _contexts(
+    preset: str, env_id: str = SINGLE_VENUE_ENV_ID, overrides: Mapping[str, Any] | None = None
+) -> Any:
     """mm1's :class:`~mm_gym.policy.PolicyContext` in the cross-play market of ``preset``."""
-    from mm_gym.envs.two_makers import TwoMakerVectorEnv
+    return two_maker_env(env_id, 1, preset, overrides).policy_context("mm1")
 
-    return TwoMakerVectorEnv(1, preset).policy_context("mm1")
+
+def _overrides(args: Any) -> dict[str, Any]:
+    """The env overrides of the flags (``--horizon``)."""
+    return {"horizon_steps": args.horizon} if args.horizon else {}
 
 
 def _contestants(args: Any) -> dict[str, Callable[[], QuotingPolicy]]:
     """The factories of ``--contestants`` and ``--runs`` (one-line errors before any play)."""
+    from baselines.multivenue import MULTIVENUE_BASELINES
     from baselines.registry import BASELINE_NAMES, make_policy
 
+    multi = is_multi_venue(args.env_id)
+    known = list(MULTIVENUE_BASELINES if multi else BASELINE_NAMES)
+    names = args.contestants
+    if names is None:
+        names = list(MV_DEFAULT if multi else SV_DEFAULT)
     table: dict[str, Callable[[], QuotingPolicy]] = {}
-    for name in args.contestants:
-        if name not in BASELINE_NAMES:
-            raise CliError(f"contestant {name!r} is not valid: choose from {list(BASELINE_NAMES)}")
-        table[name] = partial(make_policy, name, args.preset)
+    for name in names:
+        if name not in BASELINE_NAMES and name not in MULTIVENUE_BASELINES:
+            raise CliError(f"contestant {name!r} is not valid: choose from {known}")
+        if not multi and not args.horizon and name in BASELINE_NAMES:
+            table[name] = partial(make_policy, name, args.preset)  # as before --env-id
+            continue
+        try:
+            factory = baseline_factory(name, args.env_id, "--contestants")
+        except ConfigError as exc:
+            raise CliError(str(exc)) from None
+        table[name] = partial(factory, args.preset, _overrides(args))
     for run in args.runs:
-        add_contestants(table, run_contestants(run, args.preset, "--runs"), f"--runs {run}")
+        runs = run_contestants(run, args.preset, "--runs", args.env_id, _overrides(args))
+        add_contestants(table, runs, f"--runs {run}")
     if not table:
         raise CliError("nothing to play: give --contestants and/or --runs")
     return table
@@ -280,15 +341,21 @@ def add_contestants(table: dict[str, Any], new: Mapping[str, Any], where: str) -
 
 
 def run_contestants(
-    run: str | Path, preset: str, flag: str
+    run: str | Path,
+    preset: str,
+    flag: str,
+    env_id: str = SINGLE_VENUE_ENV_ID,
+    overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, Callable[[], QuotingPolicy]]:
     """A trained run folder's policies as contestants, by name (factories of fresh copies).
 
     A run's ``policy.npz``, or both learners of a two-learner run (``train.py --learners
-    mm1,mm2``: ``<run>.mm1`` and ``<run>.mm2``). Each is loaded and reset in ``preset``'s
-    cross-play market now, so a broken file or a policy needing a feature the market does not
-    observe is a one-line :class:`~mm_gym.cli.CliError` (naming ``flag`` and the run) before
-    any play.
+    mm1,mm2``: ``<run>.mm1`` and ``<run>.mm2``). Each is loaded, checked against ``env_id``
+    (:func:`~mm_gym.evaluation.crossplay_envs.check_contestant`: a run trained on the other
+    market is refused, naming the env it was trained on) and reset in ``preset``'s cross-play
+    market of ``env_id`` now, so a broken file or a policy needing a feature the market does
+    not observe is a one-line :class:`~mm_gym.cli.CliError` (naming ``flag`` and the run)
+    before any play.
     """
     from agents.policy import LEARNER_SEATS, POLICY_FILE, load_policy
 
@@ -302,8 +369,9 @@ def run_contestants(
     for path in folders:
         try:
             first = load_policy(path)
+            check_contestant(first, first.name, env_id)
             # a policy needing a feature the market does not observe: refused before play
-            first.reset(np.random.default_rng(0), _contexts(preset))
+            first.reset(np.random.default_rng(0), _contexts(preset, env_id, overrides))
         except (OSError, ValueError, KeyError, ConfigError) as exc:
             raise CliError(f"{flag} {run}: {' '.join(str(exc).split())}") from None
         out[first.name] = partial(load_policy, path)
@@ -320,6 +388,10 @@ def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
 
     args = _parser().parse_args(argv)
     check_ranges(args, RANGES)
+    try:
+        check_crossplay_env_id(args.env_id)
+    except ConfigError as exc:
+        raise CliError(f"--env-id: {exc}") from None
     if args.preset not in book_preset_names():
         raise CliError(f"--preset {args.preset!r} is not valid: choose from {book_preset_names()}")
     if args.out is not None:
@@ -332,8 +404,8 @@ def run(argv: Sequence[str] | None = None) -> pd.DataFrame:
 
     with tqdm(total=total, unit="episode", disable=args.no_progress, desc="cross-play") as bar:
         episodes = cross_play(
-            table, args.preset, n_episodes=args.episodes, seed=args.seed, batch_size=args.batch,
-            progress=bar.update,
+            table, args.preset, _overrides(args) or None, n_episodes=args.episodes,
+            seed=args.seed, batch_size=args.batch, progress=bar.update, env_id=args.env_id,
         )  # fmt: skip
     matrix = crossplay_matrix(episodes, n_boot=args.bootstrap, seed=args.seed)
     seconds = time.perf_counter() - started

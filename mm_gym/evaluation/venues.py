@@ -6,7 +6,9 @@ episodes of the env in each regime (the asset's market preset), through the mult
 tournament (:func:`mm_gym.multivenue.tournament.play`; the numbers are the tournament's for
 the same seeds). The episodes' seeds are :func:`mm_gym.evaluation.evaluation_seeds` of
 ``--episodes`` and ``--seed`` (the held-out seeds ``train.py``'s final table plays). mm2 is
-each venue's built-in rival.
+each venue's built-in rival. With ``--cross-play`` the mm1 x mm2 matrix of both makers on the
+env is played instead (:func:`mm_gym.evaluation.crossplay_eval.evaluate_cross_play_venues`;
+MultiVenue-v0 only).
 
 Files, besides ``report.pdf``, ``run.json`` and the export marker (:data:`VENUE_FILES`):
 
@@ -125,7 +127,6 @@ def _refuse_single_venue_flags(args: Any) -> None:
         ("--realism", args.realism),
         ("--news-model", args.news_model != "none"),
         ("--ray", bool(args.ray)),
-        ("--cross-play", bool(getattr(args, "cross_play", []))),
     ):
         if given:
             raise CliError(
@@ -457,6 +458,10 @@ def evaluate_venues(args: Any, root: Path) -> int:
     from mm_gym.output_folder import prepare_output, publish, written
     from mm_gym.presets import book_preset_names
 
+    if getattr(args, "cross_play", []):  # the mm1 x mm2 matrix on this env instead
+        from mm_gym.evaluation.crossplay_eval import evaluate_cross_play_venues
+
+        return evaluate_cross_play_venues(args, root)
     if args.list and args.env_id in VENUE_ENV_IDS:
         from baselines.multivenue import MULTIVENUE_BASELINES
 
