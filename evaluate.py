@@ -659,28 +659,20 @@ def preset_sigma(setting: str) -> float:
 
 
 def calibrations(regimes: list[str], env_overrides: dict[str, Any], names: set[str]) -> dict:
-    """Look up (or compute, once per regime) the calibrations the run uses, for ``run.json``.
+    """The calibrations the run uses, looked up or computed once per regime, for ``run.json``.
 
-    AS and GLFT's (:func:`baselines.calibration.calibration_for`), and with ``sentiment_as``
-    its tuned blend weights and ``kappa`` (:func:`baselines.calibration.calibrated_sentiment_as`,
-    about a minute per regime, cached for the tournament), each regime's pick printed: a
-    ``kappa`` of 0 quotes exactly as ``avellaneda_stoikov``.
+    AS and GLFT's, and sentiment_as's tuned weights and kappa, printed (kappa 0 is plain AS).
     """
     if not {"avellaneda_stoikov", "glft", "sentiment_as"} & names:
         return {}
     from baselines.calibration import calibrated_sentiment_as, calibration_for
 
     out = {r: dataclasses.asdict(calibration_for(r, env_overrides)) for r in regimes}
-    if "sentiment_as" in names:
-        for r in regimes:
-            policy = calibrated_sentiment_as(r, env_overrides)
-            assert policy.weights is not None  # the tuned policy blends its own signal
-            out[r]["sentiment_as"] = {"weights": list(policy.weights), "kappa": policy.kappa}
-            same = " (quotes as avellaneda_stoikov)" if policy.kappa == 0 else ""
-            print(
-                f"sentiment_as on {r}: tuned weights (w_s, w_i) = {policy.weights}, "
-                f"kappa = {policy.kappa:g} ticks{same}"
-            )
+    for r in regimes if "sentiment_as" in names else ():
+        pol = calibrated_sentiment_as(r, env_overrides)  # tuned (a minute), cached for the run
+        out[r]["sentiment_as"] = {"weights": list(pol.weights or ()), "kappa": pol.kappa}
+        same = " (quotes as avellaneda_stoikov)" if pol.kappa == 0 else ""
+        print(f"sentiment_as on {r}: tuned weights {pol.weights}, kappa {pol.kappa:g}{same}")
     return out
 
 

@@ -362,7 +362,7 @@ def test_sentiment_as_is_tuned_before_the_clock_and_its_shift_reaches_the_quotes
     assert phase == {"simulating": True, "tuned_while_simulating": 0}
     calib = json.loads((out / "run.json").read_text())["calibrations"]["mean_reverting"]
     assert calib["sentiment_as"] == {"weights": [1.0, 1.0], "kappa": 2.0}
-    said = "sentiment_as on mean_reverting: tuned weights (w_s, w_i) = (1.0, 1.0), kappa = 2 ticks"
+    said = "sentiment_as on mean_reverting: tuned weights (1.0, 1.0), kappa 2\n"
     assert said in capsys.readouterr().out
     eps = pd.read_csv(out / "episodes.csv").set_index(["policy", "episode"])
     shifted, plain = eps.loc["sentiment_as"], eps.loc["avellaneda_stoikov"]
