@@ -493,8 +493,9 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     from mm_gym.evaluation.venues import overrides_line
 
     t0 = time.perf_counter()
-    # AS / GLFT calibrations are looked up (or computed, once per regime) before the clock of
-    # the simulation starts, so the progress bar measures the tournament alone.
+    # AS / GLFT calibrations are looked up (or computed, once per regime), and sentiment_as's
+    # signal tuned, before the clock of the simulation starts, so the progress bar and the
+    # market-steps per second measure the tournament alone.
     calib = calibrations(regimes, overrides(args), {*contestants, args.rival})
     seconds = {"calibration": time.perf_counter() - t0}
     tournament, seconds["simulation"] = simulate(args, regimes, contestants, rival)
@@ -537,7 +538,7 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     t_sim, t_cal = seconds["simulation"], seconds["calibration"]
     print(
         f"simulated {market_steps:,} market-steps in {t_sim:.1f} s "
-        f"({market_steps / max(t_sim, 1e-9):,.0f}/s); calibration lookup {t_cal:.1f} s"
+        f"({market_steps / max(t_sim, 1e-9):,.0f}/s); calibration {t_cal:.1f} s"
     )
 
 
@@ -661,12 +662,21 @@ def preset_sigma(setting: str) -> float:
 
 
 def calibrations(regimes: list[str], env_overrides: dict[str, Any], names: set[str]) -> dict:
-    """Look up (or compute, once per regime) the AS / GLFT calibrations the run uses."""
-    if not {"avellaneda_stoikov", "glft"} & names:
-        return {}
-    from baselines.calibration import calibration_for
+    """The calibrations the run uses, looked up or computed once per regime, for ``run.json``.
 
-    return {r: dataclasses.asdict(calibration_for(r, env_overrides)) for r in regimes}
+    AS and GLFT's, and sentiment_as's tuned weights and kappa, printed (kappa 0 is plain AS).
+    """
+    if not {"avellaneda_stoikov", "glft", "sentiment_as"} & names:
+        return {}
+    from baselines.calibration import calibrated_sentiment_as, calibration_for
+
+    out = {r: dataclasses.asdict(calibration_for(r, env_overrides)) for r in regimes}
+    for r in regimes if "sentiment_as" in names else ():
+        pol = calibrated_sentiment_as(r, env_overrides)  # tuned (a minute), cached for the run
+        out[r]["sentiment_as"] = {"weights": list(pol.weights or ()), "kappa": pol.kappa}
+        same = " (quotes as avellaneda_stoikov)" if pol.kappa == 0 else ""
+        print(f"sentiment_as on {r}: tuned weights {pol.weights}, kappa {pol.kappa:g}{same}")
+    return out
 
 
 def run_scenarios(

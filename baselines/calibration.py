@@ -334,7 +334,12 @@ def calibrated_sentiment_as(
     fp = f"{config_fingerprint(setting, overrides)}|{_news_text(setting, overrides)}"
     key = (f"{setting}|{tuple(kappas)}|{grid}|{n_episodes}", fp)
     if key not in _KAPPA_CACHE:
+        # kappa = 0 is plain AS whatever the weights: it runs once (the first of them, which
+        # tune_gamma's first-best pick would return anyway), a fifth of the default grid saved.
         candidates = [(w, x) for w in grid for x in kappas]
+        candidates = [
+            c for i, c in enumerate(candidates) if c[1] != 0 or _first_zero(candidates, i)
+        ]
 
         def make(i: float) -> SentimentAS:
             w, x = candidates[int(i)]
@@ -349,6 +354,11 @@ def calibrated_sentiment_as(
         _KAPPA_CACHE[key] = candidates[int(best)]
     w, kappa = _KAPPA_CACHE[key]
     return SentimentAS(c.gamma_as, c.k, kappa, w, name=name)
+
+
+def _first_zero(candidates: Sequence[tuple[Any, float]], i: int) -> bool:
+    """Whether ``candidates[i]`` is the first with ``kappa == 0``."""
+    return all(x != 0 for _, x in candidates[:i])
 
 
 def _news_text(setting: str, overrides: Mapping[str, Any] | None) -> str:

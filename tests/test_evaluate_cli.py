@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from helpers import ROOT, load_script
@@ -327,3 +328,43 @@ def test_env_kwargs_reach_every_regime_and_are_named_under_the_leaderboard(tmp_p
     assert json.loads((penalised / "run.json").read_text())["args"]["env_kwargs"] == {
         "inventory_penalty": 0.01
     }
+
+
+def test_sentiment_as_is_tuned_before_the_clock_and_its_shift_reaches_the_quotes(
+    tmp_path, tmp_path_factory, monkeypatch, capsys
+):
+    """sentiment_as's tuning is calibration time, not simulation (it made a 20-episode run
+    report 508 market-steps/s); its pick goes to run.json, and a kappa != 0 changes the play."""
+    pytest.importorskip("vaderSentiment")
+    from baselines import calibration
+
+    monkeypatch.setenv("MM_GYM_CACHE", str(tmp_path_factory.getbasetemp() / "news_cache"))
+    monkeypatch.setattr(calibration, "_KAPPA_CACHE", {})  # tuned in this run, not earlier
+    monkeypatch.setattr(calibration, "SENTIMENT_KAPPAS", (2.0,))
+    monkeypatch.setattr(calibration, "SENTIMENT_WEIGHTS", ((1.0, 1.0),))
+    monkeypatch.setattr(calibration, "SENTIMENT_TUNING_EPISODES", 2)
+    phase = {"simulating": False, "tuned_while_simulating": 0}
+    tune, simulate = calibration.tune_gamma, cli.simulate
+
+    def tune_gamma(*args, **kwargs):
+        phase["tuned_while_simulating"] += phase["simulating"]
+        return tune(*args, **kwargs)
+
+    def simulating(*args, **kwargs):
+        phase["simulating"] = True
+        return simulate(*args, **kwargs)
+
+    monkeypatch.setattr(calibration, "tune_gamma", tune_gamma)
+    monkeypatch.setattr(cli, "simulate", simulating)
+    out = tmp_path / "sent"
+    args = ["--contestants", "avellaneda_stoikov,sentiment_as", "--regimes", "mean_reverting"]
+    assert cli.main([*args, "--news-model", "vader", "--out", str(out), *QUICK]) == 0
+    assert phase == {"simulating": True, "tuned_while_simulating": 0}
+    calib = json.loads((out / "run.json").read_text())["calibrations"]["mean_reverting"]
+    assert calib["sentiment_as"] == {"weights": [1.0, 1.0], "kappa": 2.0}
+    said = "sentiment_as on mean_reverting: tuned weights (1.0, 1.0), kappa 2\n"
+    assert said in capsys.readouterr().out
+    eps = pd.read_csv(out / "episodes.csv").set_index(["policy", "episode"])
+    shifted, plain = eps.loc["sentiment_as"], eps.loc["avellaneda_stoikov"]
+    # The shift reached the quotes: kappa * alpha != 0 plays otherwise than AS.
+    assert not np.allclose(shifted["episode_reward"], plain["episode_reward"])

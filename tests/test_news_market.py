@@ -274,3 +274,34 @@ def test_tournament_exports_the_sample_episodes_headlines(tmp_path) -> None:
     assert "contestants/fixed/trending/headlines.csv" in written
     plain = run_tournament({"fixed": FixedSpread(1.0)}, ("trending",), {"horizon_steps": 20}, 2)
     assert "headlines" not in plain.rollouts[0].traces
+
+
+def test_sentiment_as_tuning_plays_kappa_zero_once_with_the_same_pick(monkeypatch) -> None:
+    """kappa = 0 is plain AS whatever the weights: one run of it, and the grid's pick kept."""
+    from baselines import SentimentAS, calibration
+
+    monkeypatch.setattr(calibration, "_KAPPA_CACHE", {})
+    played: list[list[tuple[tuple[float, float] | None, float]]] = []
+    tune = calibration.tune_gamma
+
+    def tune_gamma(make, gammas, *args, **kwargs):
+        policies = [make(g) for g in gammas]
+        if all(isinstance(p, SentimentAS) for p in policies):  # not AS's own gamma tuning
+            played.append([(p.weights, p.kappa) for p in policies])
+        return tune(make, gammas, *args, **kwargs)
+
+    monkeypatch.setattr(calibration, "tune_gamma", tune_gamma)
+    overrides = {**NEWS, "horizon_steps": 60}
+    weights, kappas = ((1.0, 0.0), (1.0, 1.0)), (0.0, 2.0, 0.0)
+    pick = calibration.calibrated_sentiment_as(
+        "trending", overrides, weights=weights, kappas=kappas, n_episodes=3
+    )
+    assert played == [[((1.0, 0.0), 0.0), ((1.0, 0.0), 2.0), ((1.0, 1.0), 2.0)]]
+    # Every candidate played, as before: the same best (the first of equal means).
+    c = calibration.calibration_for("trending", overrides)
+    full = [(w, x) for w in weights for x in kappas]
+    best, _ = tune(
+        lambda i: SentimentAS(c.gamma_as, c.k, full[int(i)][1], full[int(i)][0]),
+        [float(i) for i in range(len(full))], "trending", overrides, n_episodes=3,
+    )  # fmt: skip
+    assert (pick.weights, pick.kappa) == full[int(best)]

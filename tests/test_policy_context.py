@@ -176,13 +176,15 @@ def test_import_mm_gym_binds_the_rollout_function():
     assert callable(mm_gym.rollout) and mm_gym.rollout.__name__ == "rollout"
 
 
-def test_readme_bring_your_own_policy_snippet_runs():
+def test_readme_bring_your_own_policy_snippet_runs_and_prints_what_the_readme_shows(capsys):
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = text.split("## Bring your own policy", 1)[1].split("\n## ", 1)[0]
     code = re.search(r"```python\n(.*?)```", section, re.S)
-    assert code is not None
+    shown = re.search(r"```text\n(.*?)```", section, re.S)
+    assert code is not None and shown is not None
     namespace: dict = {}
     exec(compile(code.group(1), "README.md", "exec"), namespace)
     res = namespace["res"]
     assert isinstance(res, mm_gym.RolloutResult) and len(res) == 8
     assert isinstance(namespace["policy"], mm_gym.QuotingPolicy)
+    assert capsys.readouterr().out == shown.group(1)
