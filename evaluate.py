@@ -493,9 +493,8 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
     from mm_gym.evaluation.venues import overrides_line
 
     t0 = time.perf_counter()
-    # AS / GLFT calibrations are looked up (or computed, once per regime), and sentiment_as's
-    # signal tuned, before the clock of the simulation starts, so the progress bar and the
-    # market-steps per second measure the tournament alone.
+    # Calibrations (AS / GLFT, sentiment_as's tuning) come before the simulation's clock starts,
+    # so the progress bar and the market-steps per second measure the tournament alone.
     calib = calibrations(regimes, overrides(args), {*contestants, args.rival})
     seconds = {"calibration": time.perf_counter() - t0}
     tournament, seconds["simulation"] = simulate(args, regimes, contestants, rival)
@@ -662,10 +661,7 @@ def preset_sigma(setting: str) -> float:
 
 
 def calibrations(regimes: list[str], env_overrides: dict[str, Any], names: set[str]) -> dict:
-    """The calibrations the run uses, looked up or computed once per regime, for ``run.json``.
-
-    AS and GLFT's, and sentiment_as's tuned weights and kappa, printed (kappa 0 is plain AS).
-    """
+    """The run's calibrations (AS, GLFT; sentiment_as's tuned weights and kappa, printed)."""
     if not {"avellaneda_stoikov", "glft", "sentiment_as"} & names:
         return {}
     from baselines.calibration import calibrated_sentiment_as, calibration_for
