@@ -215,7 +215,7 @@ def evaluate_cross_play_venues(args: Any, root: Path) -> int:
     overrides. Portfolio-v0, ``--news-model`` and the tournament's flags are refused, each
     in one :class:`CliError` line, before anything is played or written.
     """
-    from mm_gym.presets import book_preset_names
+    from mm_gym.evaluation.venues import venue_regimes
 
     try:
         env_id = check_crossplay_env_id(args.env_id)
@@ -228,13 +228,7 @@ def evaluate_cross_play_venues(args: Any, root: Path) -> int:
         )
     if args.news_model != "none":
         raise CliError(f"--news-model is not available with --env-id {env_id} (one book only)")
-    regimes = [t.strip() for t in args.regimes.split(",") if t.strip()]
-    for r in regimes or [""]:
-        if r not in book_preset_names():
-            raise CliError(
-                f"--regimes: {r!r} is not a market preset of {env_id}: choose from "
-                f"{', '.join(book_preset_names())}"
-            )
+    regimes = venue_regimes(args.regimes, env_id)
     overrides = dict(args.env_kwargs)
     if args.horizon:
         overrides["horizon_steps"] = args.horizon

@@ -51,6 +51,7 @@ __all__ = [
     "evaluate_venues",
     "overrides_line",
     "plan_venues",
+    "venue_regimes",
     "venue_tables",
 ]
 
@@ -186,13 +187,31 @@ def _runs(args: Any, venues: Any = None) -> list[Any]:
     return list(load_runs(folders, venues))
 
 
+def venue_regimes(regimes_flag: str, env_id: str) -> list[str]:
+    """``--regimes`` as the asset's market presets of ``env_id`` (each checked).
+
+    Raises:
+        CliError: On an empty list or a name that is not a book preset (naming the choices).
+    """
+    from mm_gym.presets import book_preset_names
+
+    regimes = [t.strip() for t in regimes_flag.split(",") if t.strip()]
+    for r in regimes or [""]:
+        if r not in book_preset_names():
+            raise CliError(
+                f"--regimes: {r!r} is not a market preset of {env_id}: choose from "
+                f"{', '.join(book_preset_names())}"
+            )
+    return regimes
+
+
 def plan_venues(args: Any) -> VenuePlan:
     """Check ``evaluate.py``'s flags for ``--env-id`` (:class:`CliError`: one line) and plan.
 
     Args:
         args: ``evaluate.Args`` with ``env_id`` one of :data:`VENUE_ENV_IDS`.
     """
-    from mm_gym.presets import book_preset_names, preset
+    from mm_gym.presets import preset
 
     if args.env_id not in VENUE_ENV_IDS:
         raise CliError(
@@ -200,13 +219,7 @@ def plan_venues(args: Any) -> VenuePlan:
             "envs are chosen with --regimes)"
         )
     _refuse_single_venue_flags(args)
-    regimes = [t.strip() for t in args.regimes.split(",") if t.strip()]
-    for r in regimes or [""]:
-        if r not in book_preset_names():
-            raise CliError(
-                f"--regimes: {r!r} is not a market preset of {args.env_id}: choose from "
-                f"{', '.join(book_preset_names())}"
-            )
+    regimes = venue_regimes(args.regimes, args.env_id)
     steps = args.horizon or int(preset(regimes[0]).horizon_steps)
     if steps < 10:
         raise CliError(f"--horizon={steps} must be >= 10 with --env-id")
