@@ -335,7 +335,7 @@ def calibrated_sentiment_as(
     key = (f"{setting}|{tuple(kappas)}|{grid}|{n_episodes}", fp)
     if key not in _KAPPA_CACHE:
         # kappa = 0 is plain AS whatever the weights: it runs once (the first of them, which
-        # tune_gamma's first-best pick would return anyway), a fifth of the default grid saved.
+        # tune_gamma's first-best pick would return anyway), an eighth of the default grid saved.
         candidates = [(w, x) for w in grid for x in kappas]
         candidates = [
             c for i, c in enumerate(candidates) if c[1] != 0 or _first_zero(candidates, i)

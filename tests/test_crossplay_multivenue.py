@@ -125,6 +125,8 @@ def test_cli_plays_a_two_learner_multivenue_run_against_a_baseline(tmp_path):
         ("single_baseline_on_mv", "'fixed_spread' is a single-venue baseline: it cannot quote"),
         ("mv_baseline_on_single", "'routed_as' is a multi-venue baseline"),
         ("portfolio", "cross-play on mm_gym/Portfolio-v0 is not supported"),
+        ("fewer_venues", f"trained on 2 venue(s); this cross-play's market of {MV} has 3"),
+        ("portfolio_run", "was trained on mm_gym/Portfolio-v0; cross-play does not play"),
     ],
 )
 def test_cli_refusals_are_one_line_before_any_output(tmp_path, capsys, case, says):
@@ -138,6 +140,12 @@ def test_cli_refusals_are_one_line_before_any_output(tmp_path, capsys, case, say
         "single_baseline_on_mv": ["--env-id", MV, "--contestants", "fixed_spread"],
         "mv_baseline_on_single": ["--contestants", "routed_as"],
         "portfolio": ["--env-id", "mm_gym/Portfolio-v0"],
+        # a run on venues A and B of A, B, C: its features are a subset, its env id the same
+        "fewer_venues": ["--env-id", MV, "--contestants", "routed_as", "--runs", str(_run(
+            tmp_path / "mv2", tuple(f for f in _mv_features() if not f.startswith("C.")), 4,
+            MV))],
+        "portfolio_run": ["--env-id", MV, "--runs", str(_run(
+            tmp_path / "port", _mv_features(), 6, "mm_gym/Portfolio-v0"))],
     }[case]  # fmt: skip
     out = tmp_path / "out"
     assert main([*argv, *QUICK, "--out", str(out)]) == 2

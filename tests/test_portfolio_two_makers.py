@@ -304,3 +304,11 @@ def test_the_two_maker_forms_are_exported_from_the_portfolio_package() -> None:
         assert name in mm_gym.portfolio.__all__
     assert PortfolioParallelEnv.metadata["name"] == "mm_gym_portfolio_v0"
     assert math.isclose(parallel_env().portfolio.var_limit, 15.0)
+
+
+def test_a_two_maker_core_names_both_makers_when_refusing_one():
+    core = PortfolioTwoMakerVectorEnv(1, horizon_steps=10)._core
+    assert core.check_maker(1, "X") == 1 and core.check_maker(np.int64(0), "X") == 0
+    for bad in (2, -1, True, 1.0):
+        with pytest.raises(ValueError, match=r"X: maker=.*: choose 0 \('mm1'\) or 1 \('mm2'\)"):
+            core.check_maker(bad, "X")

@@ -47,6 +47,7 @@ from mm_gym.evaluation.crossplay_envs import (
     check_crossplay_env_id,
     is_multi_venue,
     two_maker_env,
+    venue_count,
 )
 from mm_gym.output_folder import FolderOwner, check_out_flag, export_folder, write_export
 from mm_gym.policy import QuotingPolicy
@@ -126,8 +127,9 @@ def cross_play(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size={batch_size!r} must be an integer >= 1")
     env_id = check_crossplay_env_id(env_id)
+    venues = venue_count(two_maker_env(env_id, 1, preset, overrides))
     for name, factory in contestants.items():  # every contestant checked before any play
-        check_contestant(_made(factory, name), name, env_id)
+        check_contestant(_made(factory, name), name, env_id, venues)
     seeds = evaluation_seeds(n_episodes, seed)
     frames = []
     for a in contestants:
@@ -290,13 +292,6 @@ def _parser() -> Any:
     return p
 
 
-def _contexts(
-    preset: str, env_id: str = SINGLE_VENUE_ENV_ID, overrides: Mapping[str, Any] | None = None
-) -> Any:
-    """mm1's :class:`~mm_gym.policy.PolicyContext` in the cross-play market of ``preset``."""
-    return two_maker_env(env_id, 1, preset, overrides).policy_context("mm1")
-
-
 def _overrides(args: Any) -> dict[str, Any]:
     """The env overrides of the flags (``--horizon``)."""
     return {"horizon_steps": args.horizon} if args.horizon else {}
@@ -369,9 +364,10 @@ def run_contestants(
     for path in folders:
         try:
             first = load_policy(path)
-            check_contestant(first, first.name, env_id)
+            env = two_maker_env(env_id, 1, preset, overrides)
+            check_contestant(first, first.name, env_id, venue_count(env))
             # a policy needing a feature the market does not observe: refused before play
-            first.reset(np.random.default_rng(0), _contexts(preset, env_id, overrides))
+            first.reset(np.random.default_rng(0), env.policy_context("mm1"))
         except (OSError, ValueError, KeyError, ConfigError) as exc:
             raise CliError(f"{flag} {run}: {' '.join(str(exc).split())}") from None
         out[first.name] = partial(load_policy, path)

@@ -12,7 +12,8 @@ it was trained on (:attr:`agents.policy.PPOPolicy.env_id`, from its run's ``meta
 else its ``n_venues``); a baseline quotes several venues if it says so with the attribute
 ``multi_venue = True`` (:class:`baselines.multivenue.QuoteEverywhere` and
 :class:`~baselines.multivenue.RoutedAS`). :func:`check_contestant` refuses the rest in one
-line naming the contestant, the env it was made for and the env asked for. Portfolio-v0 has a
+line naming the contestant, the env it was made for and the env asked for (and a trained
+policy quoting another number of venues than the market has). Portfolio-v0 has a
 two-maker form (:class:`~mm_gym.portfolio.PortfolioTwoMakerVectorEnv`), but cross-play does not
 play it (:func:`check_crossplay_env_id` says so).
 """
@@ -34,6 +35,7 @@ __all__ = [
     "check_crossplay_env_id",
     "is_multi_venue",
     "two_maker_env",
+    "venue_count",
 ]
 
 SINGLE_VENUE_ENV_ID = "mm_gym/MarketMaking-v1"
@@ -77,11 +79,16 @@ def two_maker_env(
     return TwoMakerVectorEnv(n_markets, preset, **dict(overrides or {}))
 
 
+def venue_count(env: Any) -> int:
+    """The venues of a two-maker cross-play env (a bid and an ask action per venue)."""
+    return int(env.single_action_space.shape[0]) // 2
+
+
 def _made_for(policy: Any) -> tuple[str, bool]:
     """What ``policy`` was made for, as words, and whether that quotes several venues."""
     trained_on = getattr(policy, "env_id", None)
     if isinstance(trained_on, str):  # a trained policy whose run recorded its env
-        return trained_on, is_multi_venue(trained_on) or trained_on in PORTFOLIO_ENV_IDS
+        return trained_on, is_multi_venue(trained_on)
     n_venues = getattr(policy, "n_venues", None)
     if isinstance(n_venues, int):  # a trained policy without that record: its actions tell
         if n_venues > 1:
@@ -92,21 +99,37 @@ def _made_for(policy: Any) -> tuple[str, bool]:
     return "a single venue (it cannot quote several venues)", False
 
 
-def check_contestant(policy: Any, name: str, env_id: str) -> None:
+def check_contestant(policy: Any, name: str, env_id: str, n_venues: int | None = None) -> None:
     """Refuse ``policy`` (contestant ``name``) if it cannot quote ``env_id``'s market.
+
+    ``n_venues``: the venues of the market played (None: not checked); a trained policy
+    quoting another number of venues is refused.
 
     Raises:
         ConfigError: One line naming the contestant, what it was made for and ``env_id``: a
-            single-venue policy or baseline in a multi-venue cross-play, a multi-venue one in a
-            single-venue cross-play, or a policy trained on MultiVenue-v0's routed action form
-            (cross-play's makers both quote per venue).
+            policy trained on Portfolio-v0, a single-venue policy or baseline in a multi-venue
+            cross-play, a multi-venue one in a single-venue cross-play, a policy trained on
+            another number of venues, or a policy trained on MultiVenue-v0's routed action
+            form (cross-play's makers both quote per venue).
     """
     made_for, multi = _made_for(policy)
+    if made_for in PORTFOLIO_ENV_IDS:
+        raise ConfigError(
+            f"contestant {name!r} was trained on {made_for}; cross-play does not play its "
+            f"policies (it plays {', '.join(CROSSPLAY_ENV_IDS)})"
+        )
     verb = "was trained on" if hasattr(policy, "n_venues") else "quotes"
     if multi != is_multi_venue(env_id):
         raise ConfigError(
             f"contestant {name!r} {verb} {made_for}; this cross-play plays {env_id}: give "
             f"{'multi-venue' if is_multi_venue(env_id) else 'single-venue'} policies only"
+        )
+    trained = getattr(policy, "n_venues", None)
+    if n_venues is not None and isinstance(trained, int) and trained != n_venues:
+        raise ConfigError(
+            f"contestant {name!r} was trained on {trained} venue(s); this cross-play's market "
+            f"of {env_id} has {n_venues}: play it on the venues it was trained on (its run's "
+            "metadata.json env_kwargs; evaluate.py --cross-play --env-kwargs venues=...)"
         )
     if getattr(policy, "action_form", "per_venue") != "per_venue":
         raise ConfigError(

@@ -126,7 +126,8 @@ _RISK_FIELDS = (
     "hedge_cost_asset",
 )
 """The :class:`MakerRisk` fields a one-maker :class:`PortfolioCore` held as its own before the
-two-maker forms (pickles of 4f57f95 and earlier; :meth:`PortfolioCore.__setstate__`)."""
+two-maker forms (pickles of 4f57f95, back to debc193, which added ``hedge_cost_asset``;
+:meth:`PortfolioCore.__setstate__`)."""
 
 
 class _Mm1:
@@ -270,12 +271,16 @@ class PortfolioCore(RootSeeds):
         """``maker`` (0: mm1, 1: mm2) if it is one of this core's learning makers.
 
         Raises:
-            ValueError: Naming ``who``, the maker and the allowed one, for mm2 (or anything
-                but 0) in a one-maker core, where mm2 is each venue's built-in rival.
+            ValueError: Naming ``who``, the maker and the allowed ones: mm2 (1) in a one-maker
+                core, where mm2 is each venue's built-in rival, or anything but the integers
+                0 and 1 (a bool is refused) in a two-maker one.
         """
-        if maker in range(len(self.risk)):
-            return maker
-        name = repr(("mm1", "mm2")[maker]) if maker in (0, 1) else repr(maker)
+        valid = isinstance(maker, (int, np.integer)) and not isinstance(maker, bool)
+        if valid and 0 <= maker < len(self.risk):
+            return int(maker)
+        name = repr(("mm1", "mm2")[maker]) if valid and maker in (0, 1) else repr(maker)
+        if len(self.risk) == 2:
+            raise ValueError(f"{who}: maker={name}: choose 0 ('mm1') or 1 ('mm2')")
         raise ValueError(
             f"{who}: maker={name}: a one-maker portfolio has only 'mm1' (mm2 is each venue's "
             "built-in rival; PortfolioParallelEnv has two learning makers)"
