@@ -255,7 +255,13 @@ def test_render_shows_both_makers(capsys) -> None:
     env.reset(seed=0)
     env.step({a: np.zeros(env.action_space(a).shape) for a in env.agents})
     frame = env.render()
-    assert frame.count(" mm1 ") == 3 and frame.count(" mm2 ") == 3
+    header, *rows = frame.splitlines()
+    assert all(" mm1 " in r and " mm2 " in r for r in rows) and len(rows) == 3
+    # the header gives each maker's inventory and PnL, not mm1's alone
+    core = env._core
+    for k, seat in enumerate(("mm1", "mm2")):
+        inv, pnl = int(core.inventories(k)[0].sum()), core.wealth(k)[0]
+        assert f"{seat} inventory={inv} pnl={pnl:.2f}" in header, header
     render_test(
         lambda render_mode=None: parallel_to_aec(parallel_env(render_mode=render_mode, **KW))
     )

@@ -47,7 +47,8 @@ def test_render_shows_both_makers_risk_and_quotes(capsys) -> None:
     env.step({a: np.zeros(12) for a in env.agents})
     frame = env.render()
     assert "mm1 pnl=" in frame and "mm2 pnl=" in frame
-    assert frame.count(" mm2 ") == 1 + 2 * 3  # its risk line, its quotes on each asset's venues
+    # its risk line, then per asset its inventory and PnL there and its quotes on each venue
+    assert frame.count(" mm2 ") == 1 + 2 * (1 + 3)
     render_test(
         lambda render_mode=None: parallel_to_aec(
             parallel_env(render_mode=render_mode, max_cycles=20)

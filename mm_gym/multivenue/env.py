@@ -57,16 +57,20 @@ def _checked_actions(
 def render_venues(core: MultiVenueCore, m: int) -> str:
     """A text frame of market ``m``: per venue the mid, best prices and mm1's quotes.
 
-    Each maker's quotes are followed by its inventory and its own latency on the venue. With
-    two makers (:class:`~mm_gym.multivenue.parallel.MultiVenueParallelEnv`) mm2's come after
-    mm1's (mm2's latency is ``mm2_latency``'s, which may differ from the venue's).
+    The first line has the step, the inventory and PnL (with two makers, each maker's) and the
+    arbitrage lots. Each maker's quotes are followed by its inventory and its own latency on the
+    venue. With two makers (:class:`~mm_gym.multivenue.parallel.MultiVenueParallelEnv`) mm2's
+    come after mm1's (mm2's latency is ``mm2_latency``'s, which may differ from the venue's).
     """
     tick = float(core.market_config.tick_size)
     inv = core.inventories()[m]
     inv2 = core.inventories(1)[m]
+    accounts = f"inventory={int(inv.sum())} pnl={core.wealth()[m]:.2f}"
+    if core.two_makers:  # both makers' totals, each named
+        accounts = f"mm1 {accounts} mm2 inventory={int(inv2.sum())} pnl={core.wealth(1)[m]:.2f}"
     lines = [
-        f"t={int(core.sims[0].scalars.t[m])} inventory={int(inv.sum())} "
-        f"pnl={core.wealth()[m]:.2f} arbitrage lots={int(core.arbitrage_lots[m])}"
+        f"t={int(core.sims[0].scalars.t[m])} {accounts} "
+        f"arbitrage lots={int(core.arbitrage_lots[m])}"
     ]
     for v, (venue, sim) in enumerate(zip(core.venues, core.sims, strict=True)):
         bid, ask = float(sim.book.best_bid[m]) * tick, float(sim.book.best_ask[m]) * tick
