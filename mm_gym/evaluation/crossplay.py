@@ -300,7 +300,7 @@ def _overrides(args: Any) -> dict[str, Any]:
 def _contestants(args: Any) -> dict[str, Callable[[], QuotingPolicy]]:
     """The factories of ``--contestants`` and ``--runs`` (one-line errors before any play)."""
     from baselines.multivenue import MULTIVENUE_BASELINES
-    from baselines.registry import BASELINE_NAMES, make_policy
+    from baselines.registry import BASELINE_NAMES
 
     multi = is_multi_venue(args.env_id)
     known = list(MULTIVENUE_BASELINES if multi else BASELINE_NAMES)
@@ -311,9 +311,6 @@ def _contestants(args: Any) -> dict[str, Callable[[], QuotingPolicy]]:
     for name in names:
         if name not in BASELINE_NAMES and name not in MULTIVENUE_BASELINES:
             raise CliError(f"contestant {name!r} is not valid: choose from {known}")
-        if not multi and not args.horizon and name in BASELINE_NAMES:
-            table[name] = partial(make_policy, name, args.preset)  # as before --env-id
-            continue
         try:
             factory = baseline_factory(name, args.env_id, "--contestants")
         except ConfigError as exc:
