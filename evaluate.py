@@ -57,18 +57,17 @@ unexpected failure prints one such line and exits with code 1.
 from __future__ import annotations
 
 import dataclasses
-import json
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from mm_gym.cli import CliError, Fail, exit_with_error, flag, parse_settings, settings_parser
 from mm_gym.config import book_preset_names
+from mm_gym.lazy import lazy_getattr
 from mm_gym.output_folder import EXPORT_MARKER, prepare_output, publish, written
 
 __all__ = ["EXPORT_MARKER", "Args", "CliError", "entry", "main", "parse_args", "run"]
@@ -172,6 +171,21 @@ class Args:
 
 BASELINE = "avellaneda_stoikov"  # paired differences are taken against this contestant
 
+# The checks and the extra outputs live in mm_gym.evaluation (evaluate_settings, evaluate_outputs)
+# and are imported where used: mm_gym.evaluation imports numba, pandas and matplotlib, which
+# --help and a mistyped flag need not wait for. Their names still resolve here (PEP 562).
+_MOVED = {
+    "mm_gym.evaluation.evaluate_settings": (
+        "split", "check_args", "check_overrides", "select_regimes", "policy_factory",
+        "known_spec", "select_baselines", "select_rival", "load_runs", "check_memory_needed",
+        "overrides", "horizon_of",
+    ),
+    "mm_gym.evaluation.evaluate_outputs": (
+        "report_setup", "write_run_json", "run_realism", "preset_sigma", "run_scenarios",
+    ),
+}  # fmt: skip
+__getattr__ = lazy_getattr(__name__, {n: module for module, names in _MOVED.items() for n in names})
+
 
 fail: Fail = exit_with_error(PROG)
 """Print one error line and exit with code 2."""
@@ -184,190 +198,6 @@ def parse_args(argv: list[str] | None = None) -> Args:
         defaults_in_help="plain", switches=True, raw_description=True,
     )  # fmt: skip
     return parse_settings(Args, parser, argv, fail)[0]
-
-
-def split(text: str) -> list[str]:
-    """``"a, b,,c"`` -> ``["a", "b", "c"]``."""
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def check_args(args: Args) -> None:
-    """Reject bad values before anything runs."""
-    if args.episodes < 2:
-        raise CliError(f"--episodes={args.episodes} must be >= 2 (the CIs need two episodes)")
-    if args.seed < 0:
-        raise CliError(f"--seed={args.seed} must be >= 0")
-    if args.horizon < 0:
-        raise CliError(f"--horizon={args.horizon} must be >= 0 (0: the preset's horizon)")
-    if args.batch_size < 1:
-        raise CliError(f"--batch-size={args.batch_size} must be >= 1")
-    if args.news_model != "none":
-        from mm_gym.config import NEWS_MODELS
-        from mm_gym.news.scoring import model_version
-
-        if args.news_model not in NEWS_MODELS:
-            raise CliError(
-                f"--news-model={args.news_model!r} must be one of {', '.join(NEWS_MODELS)}"
-            )
-        try:  # the model's package, before any market is built
-            model_version(args.news_model)
-        except ImportError as exc:
-            raise CliError(f"--news-model={args.news_model}: {exc}") from None
-    if not args.realism and (args.realism_markets, args.realism_steps) != (
-        (Args.realism_markets, Args.realism_steps)
-    ):
-        raise CliError("--realism-markets and --realism-steps need --realism")
-    if args.realism:
-        from mm_gym.realism.report import RANGES, check_sample_memory
-
-        for flag, v, (lo, hi) in (
-            ("--realism-markets", args.realism_markets, RANGES["markets"]),
-            ("--realism-steps", args.realism_steps, RANGES["steps"]),
-            ("--seed", args.seed, RANGES["seed"]),
-        ):
-            if not lo <= v <= hi:
-                raise CliError(f"{flag}={v} must be in [{lo}, {hi}] with --realism")
-        check_sample_memory(
-            args.realism_markets, args.realism_steps,
-            f"--realism-markets {args.realism_markets} --realism-steps {args.realism_steps}",
-        )  # fmt: skip
-    from mm_gym.evaluation.settings import override_fields
-
-    given = override_fields(args.env_kwargs)
-    for key, instead in (
-        ("horizon_steps", "set it with --horizon"),
-        ("regime", "set it with --regimes"),
-        ("process.news_model", "set it with --news-model"),
-        ("action_type", "the contestants send continuous (bid, ask) offsets"),
-        ("action_form", "each contestant plays its own action form"),
-    ):
-        if key in given:
-            raise CliError(f"--env-kwargs {given[key]}: {instead}")
-
-
-def check_overrides(args: Args, regimes: list[str]) -> None:
-    """Refuse ``--horizon`` / ``--env-kwargs`` values no regime's env takes, before any play."""
-    from mm_gym.config import ConfigError
-    from mm_gym.evaluation import setting_configs
-    from mm_gym.evaluation.venues import env_flags_given
-
-    for regime in regimes if (args.horizon or args.env_kwargs) else []:
-        try:
-            setting_configs(regime, overrides(args))
-        except (ConfigError, TypeError) as exc:
-            raise CliError(f"{env_flags_given(args)}: {exc}") from None
-
-
-def select_regimes(args: Args) -> list[str]:
-    """The regimes to run; every name must be a book preset or env id."""
-    from mm_gym.config import ConfigError
-    from mm_gym.evaluation import resolve_setting
-
-    regimes = split(args.regimes)
-    if not regimes:
-        raise CliError("--regimes is empty")
-    for r in regimes:
-        try:
-            resolve_setting(r)
-        except ConfigError as exc:
-            raise CliError(f"unknown regime {r!r}: {str(exc).split(': ', 1)[1]}") from None
-    if len(set(regimes)) < len(regimes):
-        raise CliError(f"--regimes names a regime more than once: {args.regimes!r}")
-    return regimes
-
-
-def policy_factory(spec: str, args: Args) -> Callable[[str], Any]:
-    """``regime -> policy`` for a registry name or import spec (:mod:`baselines.registry`).
-
-    AS and GLFT are calibrated on the regime with this run's overrides (``--horizon``), as
-    ``train.py``'s rivals and final table are; the stress grid keeps that calibration.
-    """
-    from baselines.registry import make_policy
-
-    env_overrides = overrides(args)
-    return lambda regime: make_policy(spec, regime, env_overrides)
-
-
-def known_spec(spec: str, regimes: list[str], args: Args) -> bool:
-    """Whether ``spec`` is a registered name or an import spec (which must build a policy)."""
-    from baselines.registry import is_import_spec, make_policy, policy_names
-
-    if spec in policy_names() or not is_import_spec(spec):
-        return spec in policy_names()
-    try:  # built once now, so that a bad module fails before the tournament
-        make_policy(spec, regimes[0], overrides(args))
-    except Exception as exc:  # the user's module may raise anything
-        raise CliError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
-    return True
-
-
-def select_baselines(args: Args, regimes: list[str]) -> dict[str, Callable[[str], Any]]:
-    """The scripted contestants (factories ``regime -> policy``), by name or import spec."""
-    from baselines.registry import default_policy_names, policy_names
-
-    if args.contestants.strip() == "all":
-        return {n: policy_factory(n, args) for n in default_policy_names()}
-    names = split(args.contestants)
-    unknown = [n for n in names if not known_spec(n, regimes, args)]
-    if unknown or not names:
-        raise CliError(
-            f"unknown contestant(s) {unknown or [args.contestants]}: valid contestants are "
-            f"{', '.join(policy_names())}, 'all' or an import spec mypkg.mymod:MyPolicy "
-            "(trained runs go in --runs)"
-        )
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise CliError(f"--contestants names {', '.join(repeated)} more than once")
-    return {n: policy_factory(n, args) for n in names}
-
-
-def select_rival(args: Args, regimes: list[str]) -> Any:
-    """``"builtin"`` or a factory ``regime -> policy`` for mm2."""
-    from baselines.registry import policy_names
-
-    if args.rival == "builtin":
-        return "builtin"
-    if not known_spec(args.rival, regimes, args):
-        raise CliError(
-            f"unknown rival {args.rival!r}: valid rivals are builtin, "
-            f"{', '.join(policy_names())} or an import spec mypkg.mymod:MyPolicy"
-        )
-    return policy_factory(args.rival, args)
-
-
-def load_runs(args: Args) -> dict[str, Any]:
-    """Trained contestants from ``--runs`` (:func:`mm_gym.evaluation.trained.load_runs`)."""
-    from mm_gym.evaluation.trained import load_runs as load
-
-    return load(args.runs, PROG)
-
-
-def check_memory_needed(args: Args, regimes: list[str], n_contestants: int) -> None:
-    """Refuse a request whose estimated peak memory exceeds what the machine has available."""
-    from mm_gym.evaluation import tournament_memory_bytes
-    from mm_gym.evaluation.scenarios import scenario_grid
-    from mm_gym.files import MemoryLimitError, check_memory
-
-    n_scen = len(scenario_grid(regimes)) if args.scenarios else 0
-    common = (regimes, overrides(args), args.episodes, n_contestants)
-    need = tournament_memory_bytes(*common, args.batch_size, n_scenarios=n_scen)
-    # Name the flag that matters: the batch term grows with --horizon and --batch-size, the
-    # rest with --episodes.
-    batch_only = tournament_memory_bytes(
-        regimes, overrides(args), min(args.episodes, 2), n_contestants, args.batch_size
-    )
-    what = (
-        f"--horizon={horizon_of(regimes[0], args)} with --batch-size={args.batch_size}"
-        if batch_only > need / 2
-        else f"--episodes={args.episodes}"
-    )
-    try:
-        check_memory(need, f"{what} ({n_contestants} contestants x {len(regimes)} regimes)")
-    except MemoryLimitError as exc:
-        raise CliError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- main
@@ -420,6 +250,16 @@ def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
     from mm_gym.config import ConfigError
     from mm_gym.evaluation import safe_name
+    from mm_gym.evaluation.evaluate_settings import (
+        check_args,
+        check_memory_needed,
+        check_overrides,
+        load_runs,
+        overrides,
+        select_baselines,
+        select_regimes,
+        select_rival,
+    )
     from mm_gym.evaluation.trained import check_features
     from mm_gym.ray_cluster import optional_ray_session
 
@@ -490,6 +330,13 @@ def run(args: Args, regimes: list[str], contestants: dict[str, Any], rival: Any,
         write_report,
         write_tables,
     )
+    from mm_gym.evaluation.evaluate_outputs import (
+        report_setup,
+        run_realism,
+        run_scenarios,
+        write_run_json,
+    )
+    from mm_gym.evaluation.evaluate_settings import overrides
     from mm_gym.evaluation.venues import overrides_line
 
     t0 = time.perf_counter()
@@ -548,6 +395,7 @@ def simulate(
     from tqdm import tqdm
 
     from mm_gym.evaluation import run_tournament
+    from mm_gym.evaluation.evaluate_settings import horizon_of, overrides
 
     # The bar counts vector-env steps: one per step of each batch of each (regime, contestant).
     n_batches = -(-args.episodes // args.batch_size)
@@ -565,101 +413,6 @@ def simulate(
     return tournament, time.perf_counter() - t0
 
 
-def report_setup(
-    args: Args, regimes: list[str], contestants: list[str], baseline: str | None
-) -> list[tuple[str, str]]:
-    """The cover page's setup table of ``report.pdf`` (:func:`~mm_gym.evaluation.setup_rows`)."""
-    from mm_gym.cli import changed_flags
-    from mm_gym.evaluation import evaluation_seeds, setup_rows
-
-    return setup_rows(
-        regimes=regimes, contestants=contestants, rival=args.rival, episodes=args.episodes,
-        horizons=sorted({horizon_of(r, args) for r in regimes}),
-        seeds=[int(s) for s in evaluation_seeds(args.episodes, args.seed)], seed=args.seed,
-        baseline=baseline, command=f"evaluate.py {' '.join(changed_flags(args))}",
-    )  # fmt: skip
-
-
-def write_run_json(
-    tmp: Path,
-    args: Args,
-    regimes: list[str],
-    contestants: list[str],
-    baseline: str | None,
-    calib: dict[str, Any],
-    seconds: dict[str, float],
-    market_steps: int,
-) -> None:
-    """``run.json``: the arguments, seeds, calibrations and timings of the run."""
-    from mm_gym.evaluation import evaluation_seeds
-    from mm_gym.files import atomic_write_text
-
-    meta = {
-        "args": dataclasses.asdict(args),
-        "regimes": regimes,
-        "contestants": contestants,
-        "baseline_for_differences": baseline,
-        "calibrations": calib,
-        "seeds_first_10": [int(s) for s in evaluation_seeds(args.episodes, args.seed)[:10]],
-        "default_sigma_ticks": {r: preset_sigma(r) for r in regimes},
-        "seconds": {k: round(v, 2) for k, v in seconds.items()},
-        "market_steps": market_steps,
-        "market_steps_per_second": round(market_steps / max(seconds["simulation"], 1e-9)),
-    }
-    atomic_write_text(tmp / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
-
-
-def run_realism(args: Args, regimes: list[str], folder: Path) -> str:
-    """The realism report of the regimes' markets into ``folder``; return its tables as text.
-
-    Each regime's preset is measured as ``python -m mm_gym.realism --preset P`` measures it
-    (fixed symmetric quotes for both makers, the preset's own market; ``--horizon`` and
-    ``--env-kwargs`` do not apply), with ``--realism-markets`` markets and ``--realism-steps``
-    steps from ``--seed``.
-    """
-    from mm_gym.config import preset, setting_preset
-    from mm_gym.realism.report import format_table, measure, write_files
-
-    presets = list(dict.fromkeys(setting_preset(r) for r in regimes))
-    results = measure(
-        {p: preset(p) for p in presets}, args.realism_markets, args.realism_steps,
-        seed=args.seed, progress=args.progress,
-    )  # fmt: skip
-    tables = "\n\n".join(format_table(r) for r in results)
-    print(f"\n== realism of the regimes' markets (python -m mm_gym.realism) ==\n{tables}")
-    folder.mkdir()
-    command = (
-        f"evaluate.py --realism --realism-markets {args.realism_markets} "
-        f"--realism-steps {args.realism_steps} --seed {args.seed} (presets {', '.join(presets)})"
-    )
-    write_files(results, folder, command)
-    return f"== realism of the regimes' markets ==\n{tables}"
-
-
-def overrides(args: Args) -> dict[str, Any]:
-    """Environment overrides from the flags (``--env-kwargs``, ``--horizon``, ``--news-model``)."""
-    out: dict[str, Any] = dict(args.env_kwargs)
-    if args.horizon:
-        out["horizon_steps"] = args.horizon
-    if args.news_model != "none":
-        out["process.news_model"] = args.news_model
-    return out
-
-
-def horizon_of(setting: str, args: Args) -> int:
-    """Steps per episode of ``setting`` (for the progress bar)."""
-    from mm_gym.evaluation import setting_configs
-
-    return int(setting_configs(setting, overrides(args))[0].horizon_steps)
-
-
-def preset_sigma(setting: str) -> float:
-    """The preset's fundamental volatility, ticks per step."""
-    from mm_gym.evaluation import setting_configs
-
-    return float(setting_configs(setting)[0].process.sigma_ticks)
-
-
 def calibrations(regimes: list[str], env_overrides: dict[str, Any], names: set[str]) -> dict:
     """The run's calibrations (AS, GLFT; sentiment_as's tuned weights and kappa, printed)."""
     if not {"avellaneda_stoikov", "glft", "sentiment_as"} & names:
@@ -673,25 +426,6 @@ def calibrations(regimes: list[str], env_overrides: dict[str, Any], names: set[s
         same = " (quotes as avellaneda_stoikov)" if pol.kappa == 0 else ""
         print(f"sentiment_as on {r}: tuned weights {pol.weights}, kappa {pol.kappa:g}{same}")
     return out
-
-
-def run_scenarios(
-    args: Args, regimes: list[str], policies: dict[str, Any], rival: Any, baseline: str | None
-) -> tuple[dict[str, Any], str]:
-    """The stress grid (:mod:`mm_gym.evaluation.scenarios`) under a progress bar."""
-    from tqdm import tqdm
-
-    from mm_gym.evaluation.scenarios import run_scenarios as run_grid
-    from mm_gym.evaluation.scenarios import scenario_grid
-
-    grid = scenario_grid(regimes)
-    n_batches = -(-args.episodes // args.batch_size)
-    total = sum(n_batches * len(policies) * horizon_of(r, args) for r, _, _ in grid)
-    with tqdm(total=total, desc="scenarios", unit="step", disable=not args.progress) as bar:
-        return run_grid(
-            policies, grid, overrides(args), args.episodes, seed=args.seed, rival=rival,
-            batch_size=args.batch_size, baseline=baseline, progress=bar.update,
-        )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -63,7 +63,6 @@ Examples:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import signal
 import sys
@@ -109,14 +108,14 @@ if __name__ == "__main__":
     signal.signal(signal.SIGINT, _interrupted_while_starting)
     sys.unraisablehook = _unraisable
 
+from agents import train_settings
 from agents.run_folder import (
-    RUN_MARKER,
     check_new_run_folder,
-    clean_run_folder,
-    enter_lock,
+    open_resumed_run,
     start_new_run,
     write_metadata,
 )
+from agents.train_model import build_or_restore, set_up_torch
 from agents.train_session import (
     attach_logs,
     evaluate_run,
@@ -124,23 +123,15 @@ from agents.train_session import (
     record_session,
     train,
 )
-from agents.train_settings import check_env_and_memory, check_run_name, check_settings
-from mm_gym.cli import (
-    Fail,
-    check_types,
-    exit_with_error,
-    one_line,
-    parse_settings,
-    settings_from_file,
-    settings_parser,
+from agents.train_settings import (
+    check_env_and_memory,
+    check_run_name,
+    check_settings,
+    env_overrides,
+    round_total_timesteps,
 )
-from mm_gym.config import (
-    ConfigError,
-    book_preset_names,
-    preset_overrides,
-    read_config_file,
-    setting_preset,
-)
+from mm_gym.cli import Fail, exit_with_error, one_line, parse_settings, settings_parser
+from mm_gym.config import book_preset_names
 
 # numba (the market) and torch (PPO) each run an OpenMP pool on the 2 cores; their default
 # busy-waiting threads starve each other between the env step and the update (measured 3-10x
@@ -148,18 +139,6 @@ from mm_gym.config import (
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 PROG = "train.py"
-
-# Settings that may differ on --resume (they do not change what is trained).
-RESUME_MUTABLE = (
-    "total_timesteps",
-    "checkpoint_every",
-    "progress",
-    "torch_threads",
-    "eval_episodes",
-    "eval_seed",
-    "eval_baselines",
-    "trust",
-)
 
 
 @dataclass
@@ -384,88 +363,13 @@ def validate(args: Args, where: str = "") -> None:
     check_settings(args, fail, where)
 
 
-def env_overrides(args: Args) -> dict[str, Any]:
-    """The ``gym.make_vec`` overrides of the training env (``--regime`` and ``--env-kwargs``).
-
-    ``--penalty-timing``, then ``--regime P``: preset ``P``'s differences from ``default``
-    (:func:`preset_overrides`), then ``--env-kwargs`` on top, but the regime is ``P``'s (as
-    ``--regime`` always set it).
-    """
-    timing = {"penalty_timing": args.penalty_timing}
-    if not args.regime:
-        return {**timing, **args.env_kwargs}
-    chosen = preset_overrides(setting_preset(args.regime))
-    return {**timing, **chosen, **args.env_kwargs, "regime": chosen["regime"]}
-
-
-def round_total_timesteps(args: Args, done: int) -> None:
-    """Round ``--total-timesteps`` up to whole PPO rollouts from ``done`` steps, saying so.
-
-    SB3 collects rollouts of ``n_envs x n_steps`` steps and stops after the first one that
-    reaches the total, so ``--total-timesteps 1000`` with 512 x 50 would silently run 25,600.
-    """
-    from agents.train_settings import seats_per_market
-
-    seats = seats_per_market(args)  # self-play: every market is two envs (seats)
-    rollout = args.n_envs * seats * args.n_steps
-    remaining = args.total_timesteps - done
-    if remaining <= 0 or remaining % rollout == 0:
-        return
-    total = done + -(-remaining // rollout) * rollout
-    shape = (
-        f"{args.n_envs} x {args.n_steps}" if seats == 1 else f"{args.n_envs} x 2 x {args.n_steps}"
-    )
-    print(
-        f"{PROG}: note: --total-timesteps {args.total_timesteps:,} rounded up to {total:,}: "
-        f"PPO trains in whole rollouts of n_envs{' x seats' if seats > 1 else ''} x n_steps = "
-        f"{shape} = {rollout:,} steps",
-        file=sys.stderr,
-    )
-    args.total_timesteps = total
-
-
 def resumed_settings(args: Args, given: set[str], run_dir: Path) -> Args:
-    """The saved settings of ``run_dir`` with the resume-mutable flags given (or in --config)."""
-    saved = run_dir / "config.yaml"
-    try:
-        data = read_config_file(saved, "saved settings")
-    except ConfigError as exc:
-        fail(str(exc))
-    where = f" (in {saved})"
-    # Runs saved before the "touch" action mapping carry --init-offset-ticks, a setting of the
-    # model's initialisation only (a resumed run restores its model): nothing to continue.
-    data.pop("init_offset_ticks", None)
-    # Runs saved before --penalty-timing trained with the env's own timing.
-    data.setdefault("penalty_timing", "running")
-    values = {**dataclasses.asdict(Args()), **settings_from_file(Args, data, str(saved), fail)}
-    stored = Args(**values)
-    check_types(stored, fail, where)
-    if args.config:  # the --config file's settings count as given, as its flags would
-        given = given | set(settings_from_file(Args, read_config_file(args.config), "", fail))
-    changed = sorted(
-        k for k in given - {"resume", "config"} - set(RESUME_MUTABLE)
-        if getattr(args, k) != getattr(stored, k)
-    )  # fmt: skip
-    if changed:
-        source = f"flags or settings in --config {args.config}" if args.config else "flags"
-        fail(
-            f"--resume continues the saved settings; these {source} differ from the saved "
-            f"settings: {changed} (only {list(RESUME_MUTABLE)} may change)"
-        )
-    merged = dataclasses.replace(
-        stored, **{k: getattr(args, k) for k in RESUME_MUTABLE if k in given}, resume=args.resume
-    )
-    validate(merged, where)
+    """The saved settings of ``run_dir`` with the resume-mutable flags given (or in --config).
+
+    :func:`agents.train_settings.resumed_settings` with this tool's ``fail``.
+    """
+    merged: Args = train_settings.resumed_settings(args, given, run_dir, fail)
     return merged
-
-
-def read_metadata(run_dir: Path) -> dict[str, Any]:
-    """The run's ``metadata.json`` (empty if the run predates it)."""
-    path = run_dir / RUN_MARKER
-    try:
-        return read_config_file(path, "run metadata") if path.exists() else {}
-    except ConfigError as exc:
-        fail(str(exc))
 
 
 # ---------------------------------------------------------------- the run, phase by phase
@@ -481,7 +385,7 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
         run_dir: Path | None = None
         metadata: dict[str, Any] = {}
         if args.resume:
-            args, run_dir, metadata = open_resumed_run(args, given, hold)
+            args, run_dir, metadata = open_resumed_run(args, given, hold, fail)
         elif args.run_name:
             reuse = Path(args.runs_dir) / args.run_name
             if check_new_run_folder(reuse, args.overwrite, fail):
@@ -493,8 +397,8 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> P
         # 3. environment and model (new, or restored); all checked before a folder is touched
         overrides = env_overrides(args)
         check_env_and_memory(args, overrides, fail)
-        model, venv, wall_before = build_or_restore(args, overrides, run_dir, metadata)
-        round_total_timesteps(args, int(model.num_timesteps))
+        model, venv, wall_before = build_or_restore(args, overrides, run_dir, metadata, fail)
+        round_total_timesteps(args, int(model.num_timesteps), PROG)
         raise_if_interrupted()
         if run_dir is None:
             run_dir, metadata = start_new_run(args, hold, fail, PROG)
@@ -524,136 +428,6 @@ def sweep(argv: list[str] | None, args: Args, given: set[str]) -> Path:
 
     root = Path(__file__).resolve().parent
     return run_sweep(sys.argv[1:] if argv is None else argv, args, fail, root)
-
-
-def open_resumed_run(
-    args: Args, given: set[str], hold: contextlib.ExitStack
-) -> tuple[Args, Path, dict[str, Any]]:
-    """Lock ``--resume``'s folder; return its settings, the folder and its metadata.
-
-    The settings are the saved ones with this command line's resume-mutable flags.
-    """
-    run_dir = Path(args.resume)
-    if not (run_dir / "config.yaml").is_file():
-        why = "no config.yaml there (not a train.py run folder)"
-        fail(f"--resume {args.resume!r}: {why if run_dir.exists() else 'no such folder'}")
-    enter_lock(hold, run_dir, fail)
-    clean_run_folder(run_dir)
-    args = resumed_settings(args, given, run_dir)
-    metadata = read_metadata(run_dir)
-    metadata.pop("evaluation", None)  # of an earlier session; redone at the end if asked
-    return args, run_dir, metadata
-
-
-def set_up_torch(threads: int) -> None:
-    """Import the training stack; set torch's intra-op threads and deterministic algorithms."""
-    import importlib
-
-    import torch
-
-    import mm_gym  # noqa: F401  (registers the env ids)
-
-    # Every heavy import happens here, before the env is built, as it always has: the phases
-    # below then only run code (a Ctrl-C during the imports is a plain KeyboardInterrupt).
-    for module in ("stable_baselines3.common.logger", "agents.ppo", "agents.training"):
-        importlib.import_module(module)
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-
-
-def _norm_settings(args: Args) -> dict[str, Any]:
-    """``VecNormalize``'s settings."""
-    return {
-        "clip_obs": args.clip_obs,
-        "clip_reward": 10.0,
-        "gamma": args.gamma,
-        "norm_obs": args.norm_obs,
-        "norm_reward": args.norm_reward,
-    }
-
-
-def build_or_restore(
-    args: Args, overrides: dict[str, Any], run_dir: Path | None, metadata: dict[str, Any]
-) -> tuple[Any, Any, float]:
-    """The model and env: restored from ``run_dir``'s checkpoint, else new.
-
-    Returns:
-        The PPO model, its ``VecNormalize`` env and the wall time of earlier sessions, seconds.
-    """
-    from agents.league import league_of
-    from agents.learner_pair import load_pair_checkpoint
-    from agents.train_settings import independent_learners
-    from agents.training import checkpoint_path, load_checkpoint
-
-    ckpt = checkpoint_path(run_dir) if run_dir is not None else None
-    if run_dir is not None and ckpt is None and metadata.get("checkpoint_sha256"):
-        fail(f"--resume {args.resume!r}: its checkpoint/ folder is missing (metadata.json "
-             "records one); restore it or start a new run")  # fmt: skip
-    try:
-        if ckpt is None:
-            if run_dir is not None:  # stopped before its first checkpoint: start it again
-                print(f"resuming {run_dir} from the start (it has no checkpoint yet)")
-            model, venv = new_model(args, overrides)
-            return model, venv, 0.0
-        if not args.trust:
-            check_digests(ckpt, metadata)
-        if independent_learners(args):
-            league = league_of(args, overrides)
-            model, progress = load_pair_checkpoint(ckpt.parent, _norm_settings(args), league)
-            venv = model.venvs[0]
-        else:
-            model, venv, progress = load_checkpoint(ckpt.parent, **_norm_settings(args))
-    except (ValueError, KeyError, FileNotFoundError) as exc:  # incl. ConfigError, CheckpointError
-        fail(str(exc))
-    print(f"resuming {run_dir} at {model.num_timesteps:,} steps")
-    return model, venv, float(progress["wall_time_s"])
-
-
-def check_digests(ckpt: Path, metadata: dict[str, Any]) -> None:
-    """Refuse a checkpoint whose files do not match the digests ``metadata.json`` records."""
-    from agents.training import CheckpointError, verify_checkpoint
-
-    recorded = metadata.get("checkpoint_sha256")
-    try:
-        verify_checkpoint(ckpt, recorded if isinstance(recorded, list) else [])
-    except CheckpointError as exc:
-        fail(
-            f"{exc}; --resume unpickles these files, so it loads only checkpoints "
-            "matching the recorded digests: pass --trust to load it anyway"
-        )
-
-
-def new_model(args: Args, overrides: dict[str, Any]) -> tuple[Any, Any]:
-    """A new training env (with its rival) and PPO model (two learners: a ``LearnerPair``)."""
-    from agents.ppo import build_ppo, make_self_play_env, make_training_env
-    from agents.rivals import make_rival
-    from agents.train_settings import independent_learners, two_learners
-
-    hyper = {
-        name: getattr(args, name)
-        for name in ("learning_rate", "lr_schedule", "n_steps", "batch_size", "n_epochs",
-                     "gamma", "gae_lambda", "clip_range", "ent_coef", "vf_coef",
-                     "max_grad_norm", "net_arch", "activation", "log_std_init")
-    }  # fmt: skip
-    hyper["target_kl"] = args.target_kl or None
-    if independent_learners(args):  # two networks, one per maker (agents.learner_pair)
-        from agents.league import league_of
-        from agents.learner_pair import new_pair
-
-        pair = new_pair(args.env_id, args.n_envs, overrides, _norm_settings(args),
-                        seed=args.seed, league=league_of(args, overrides), **hyper)  # fmt: skip
-        return pair, pair.venvs[0]
-    if two_learners(args):  # one policy for both seats
-        venv = make_self_play_env(args.env_id, args.n_envs, overrides, **_norm_settings(args))
-    else:
-        rival = make_rival(args.rival, args.env_id, overrides)
-        venv = make_training_env(
-            args.env_id, args.n_envs, overrides, rival=rival, **_norm_settings(args)
-        )
-    # SB3's initial action mean 0 quotes at the touch under the default action_mapping="touch"
-    # (the first rollouts see fills; under "mid" it would quote max_offset / 2 away, no fills).
-    model = build_ppo(venv, seed=args.seed, **hyper)
-    return model, venv
 
 
 def cli(argv: list[str] | None = None) -> int:

@@ -1,5 +1,8 @@
 """The run folder of ``train.py``: name, lock, ``metadata.json``, ``--overwrite``, temporaries.
 
+A new run claims its folder with :func:`start_new_run`, a resumed one opens it with
+:func:`open_resumed_run`.
+
 A run holds an exclusive lock on its folder while it trains. ``--overwrite`` deletes only a
 folder holding :data:`RUN_MARKER` (written as a run starts), and only once every setting has
 been checked and the env and model built. A run that stopped before its first checkpoint
@@ -25,7 +28,9 @@ from typing import Any
 
 import yaml
 
+from agents.train_settings import resumed_settings
 from mm_gym.cli import Fail
+from mm_gym.config import ConfigError, read_config_file
 from mm_gym.files import (
     LOCK_FILE,
     FolderBusyError,
@@ -268,3 +273,32 @@ def start_new_run(
     write_metadata(run_dir, metadata)
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(dataclasses.asdict(args)))
     return run_dir, metadata
+
+
+def read_metadata(run_dir: Path, fail: Fail) -> dict[str, Any]:
+    """The run's ``metadata.json`` (empty if the run predates it)."""
+    path = run_dir / RUN_MARKER
+    try:
+        return read_config_file(path, "run metadata") if path.exists() else {}
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def open_resumed_run(
+    args: Any, given: set[str], hold: contextlib.ExitStack, fail: Fail
+) -> tuple[Any, Path, dict[str, Any]]:
+    """Lock ``--resume``'s folder; return its settings, the folder and its metadata.
+
+    The settings are the saved ones with this command line's resume-mutable flags
+    (:func:`agents.train_settings.resumed_settings`; ``args``: ``train.py``'s ``Args``).
+    """
+    run_dir = Path(args.resume)
+    if not (run_dir / "config.yaml").is_file():
+        why = "no config.yaml there (not a train.py run folder)"
+        fail(f"--resume {args.resume!r}: {why if run_dir.exists() else 'no such folder'}")
+    enter_lock(hold, run_dir, fail)
+    clean_run_folder(run_dir)
+    args = resumed_settings(args, given, run_dir, fail)
+    metadata = read_metadata(run_dir, fail)
+    metadata.pop("evaluation", None)  # of an earlier session; redone at the end if asked
+    return args, run_dir, metadata

@@ -1,4 +1,8 @@
-"""The checks of ``train.py``'s settings: types, ranges and their relations.
+"""The checks of ``train.py``'s settings (types, ranges, their relations) and what they resolve to.
+
+What they resolve to: the training env's overrides (:func:`env_overrides`), ``--total-timesteps``
+rounded up to whole rollouts (:func:`round_total_timesteps`) and a resumed run's settings, the
+saved ones with the flags that may change (:func:`resumed_settings`, :data:`RESUME_MUTABLE`).
 
 Kept apart from ``train.py``'s ``Args`` (which lists the settings with their help) so that
 the script reads top to bottom; every problem is reported through the tool's ``fail`` (one
@@ -7,13 +11,22 @@ error line, exit code 2), as :mod:`mm_gym.cli` does.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import os
+import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
-from mm_gym.cli import Fail, check_types
-from mm_gym.config import excerpt
+from mm_gym.cli import Fail, check_types, settings_from_file
+from mm_gym.config import (
+    ConfigError,
+    excerpt,
+    preset_overrides,
+    read_config_file,
+    setting_preset,
+)
 from mm_gym.files import (
     MemoryLimitError,
     UnsafePathError,
@@ -414,3 +427,96 @@ def check_env_and_memory(args: Any, overrides: dict[str, Any], fail: Fail) -> No
         check_memory(need, f"n_envs={args.n_envs} x n_steps={args.n_steps}")
     except MemoryLimitError as exc:
         fail(str(exc))
+
+
+# --------------------------------------------- resolved: the env overrides, the total, a resume
+
+
+def env_overrides(args: Any) -> dict[str, Any]:
+    """The ``gym.make_vec`` overrides of the training env (``--regime`` and ``--env-kwargs``).
+
+    ``--penalty-timing``, then ``--regime P``: preset ``P``'s differences from ``default``
+    (:func:`preset_overrides`), then ``--env-kwargs`` on top, but the regime is ``P``'s (as
+    ``--regime`` always set it).
+    """
+    timing = {"penalty_timing": args.penalty_timing}
+    if not args.regime:
+        return {**timing, **args.env_kwargs}
+    chosen = preset_overrides(setting_preset(args.regime))
+    return {**timing, **chosen, **args.env_kwargs, "regime": chosen["regime"]}
+
+
+def round_total_timesteps(args: Any, done: int, prog: str) -> None:
+    """Round ``--total-timesteps`` up to whole PPO rollouts from ``done`` steps, saying so.
+
+    SB3 collects rollouts of ``n_envs x n_steps`` steps and stops after the first one that
+    reaches the total, so ``--total-timesteps 1000`` with 512 x 50 would silently run 25,600.
+    """
+    seats = seats_per_market(args)  # self-play: every market is two envs (seats)
+    rollout = args.n_envs * seats * args.n_steps
+    remaining = args.total_timesteps - done
+    if remaining <= 0 or remaining % rollout == 0:
+        return
+    total = done + -(-remaining // rollout) * rollout
+    shape = (
+        f"{args.n_envs} x {args.n_steps}" if seats == 1 else f"{args.n_envs} x 2 x {args.n_steps}"
+    )
+    print(
+        f"{prog}: note: --total-timesteps {args.total_timesteps:,} rounded up to {total:,}: "
+        f"PPO trains in whole rollouts of n_envs{' x seats' if seats > 1 else ''} x n_steps = "
+        f"{shape} = {rollout:,} steps",
+        file=sys.stderr,
+    )
+    args.total_timesteps = total
+
+
+# Settings that may differ on --resume (they do not change what is trained).
+RESUME_MUTABLE = (
+    "total_timesteps",
+    "checkpoint_every",
+    "progress",
+    "torch_threads",
+    "eval_episodes",
+    "eval_seed",
+    "eval_baselines",
+    "trust",
+)
+
+
+def resumed_settings(args: Any, given: set[str], run_dir: Path, fail: Fail) -> Any:
+    """The saved settings of ``run_dir`` with the resume-mutable flags given (or in --config).
+
+    ``args``: ``train.py``'s ``Args`` of this command line, ``given``: the flags it gave.
+    """
+    Args = type(args)  # train.py's settings dataclass
+    saved = run_dir / "config.yaml"
+    try:
+        data = read_config_file(saved, "saved settings")
+    except ConfigError as exc:
+        fail(str(exc))
+    where = f" (in {saved})"
+    # Runs saved before the "touch" action mapping carry --init-offset-ticks, a setting of the
+    # model's initialisation only (a resumed run restores its model): nothing to continue.
+    data.pop("init_offset_ticks", None)
+    # Runs saved before --penalty-timing trained with the env's own timing.
+    data.setdefault("penalty_timing", "running")
+    values = {**dataclasses.asdict(Args()), **settings_from_file(Args, data, str(saved), fail)}
+    stored = Args(**values)
+    check_types(stored, fail, where)
+    if args.config:  # the --config file's settings count as given, as its flags would
+        given = given | set(settings_from_file(Args, read_config_file(args.config), "", fail))
+    changed = sorted(
+        k for k in given - {"resume", "config"} - set(RESUME_MUTABLE)
+        if getattr(args, k) != getattr(stored, k)
+    )  # fmt: skip
+    if changed:
+        source = f"flags or settings in --config {args.config}" if args.config else "flags"
+        fail(
+            f"--resume continues the saved settings; these {source} differ from the saved "
+            f"settings: {changed} (only {list(RESUME_MUTABLE)} may change)"
+        )
+    merged = dataclasses.replace(
+        stored, **{k: getattr(args, k) for k in RESUME_MUTABLE if k in given}, resume=args.resume
+    )
+    check_settings(merged, fail, where)
+    return merged

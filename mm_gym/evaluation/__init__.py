@@ -20,7 +20,9 @@ Modules:
 - :mod:`~mm_gym.evaluation.figures`: :func:`make_figures`, :func:`write_figures`;
 - :mod:`~mm_gym.evaluation.report`: :func:`write_report` (the PDF);
 - :mod:`~mm_gym.evaluation.scenarios`: the stress grid of ``evaluate.py --scenarios``;
-- :mod:`~mm_gym.evaluation.trained`: the trained contestants of ``evaluate.py --runs``.
+- :mod:`~mm_gym.evaluation.trained`: the trained contestants of ``evaluate.py --runs``;
+- :mod:`~mm_gym.evaluation.evaluate_settings`, :mod:`~mm_gym.evaluation.evaluate_outputs`:
+  ``evaluate.py``'s flags checked and resolved, and what it writes besides the tournament.
 
 Example:
     >>> from baselines import FixedSpread, RandomQuoter
