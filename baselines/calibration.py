@@ -27,7 +27,7 @@ from baselines.fill_fit import (
 from baselines.policies import GLFT, AvellanedaStoikov, SentimentAS
 from mm_gym.config import ConfigError
 from mm_gym.policy import QuotingPolicy
-from mm_gym.result_cache import report_to
+from mm_gym.result_cache import cached_result, json_round_trip, report_to, result_key
 
 # The fill-curve names moved to baselines.fill_fit stay importable from here (as before).
 __all__ = [
@@ -305,13 +305,11 @@ def _through_cache(
     The key holds ``params``, the configs of ``setting`` with ``overrides``, the versions and the
     sources of mm_gym and baselines; the value has the form ``_FIELDS[kind]`` checks.
     """
-    from mm_gym.result_cache import cached_result, json_round_trip, result_key
-
     try:
         key = result_key(kind, setting, overrides, params, (str(Path(__file__).parent),))
     except OSError:  # an unreadable news file: computing reports it, nothing is stored
-        return json_round_trip(compute())  # type: ignore[no-any-return]
-    return cached_result(key, compute, _FIELDS[kind], refresh=refresh)  # type: ignore[no-any-return]
+        return json_round_trip(compute())
+    return cached_result(key, compute, _FIELDS[kind], refresh=refresh)
 
 
 def _numbers(value: Any, n: int | None = None) -> bool:

@@ -276,29 +276,27 @@ def _read(path: Path, key: Mapping[str, Any], check: Callable[[Any], bool]) -> A
     return entry["value"]
 
 
-def _owned(folder: Path) -> bool:
-    """Whether ``folder`` is the cache's own: marked, or new or empty (then marked)."""
-    try:
-        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-            return False
-        if not folder.exists() or not any(folder.iterdir()):
-            atomic_write_text(folder / MARKER, "mm_gym result cache (delete the folder to clear)\n")
-        if not (folder / MARKER).is_file():
-            return False
-        clean_stale_temps(folder)  # only hidden .tmp-PID names of dead processes
-    except OSError:
-        return False
-    return True
+def _claim(folder: Path) -> str:
+    """Why ``folder`` is not the cache's own ("" if it is: marked, or new or empty, then marked)."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        return f"{folder} is not a folder"
+    if not folder.exists() or not any(folder.iterdir()):
+        atomic_write_text(folder / MARKER, "mm_gym result cache (delete the folder to clear)\n")
+    if not (folder / MARKER).is_file():
+        return f"{folder} is not mm_gym's cache folder (no {MARKER})"
+    clean_stale_temps(folder)  # only hidden .tmp-PID names of dead processes
+    return ""
 
 
 def _store(path: Path, key: Mapping[str, Any], value: Any) -> str:
     """Write the entry; returns what to tell the user about where it went."""
-    if not _owned(path.parent):
-        return f"not cached: {path.parent} is not mm_gym's cache folder (no {MARKER})"
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        return f"not cached: {path} is not a regular file"
     entry = {"key": key, "key_sha256": _hash(key), "value": value}
     try:
+        foreign = _claim(path.parent)
+        if not foreign and (path.is_symlink() or (path.exists() and not path.is_file())):
+            foreign = f"{path} is not a regular file"
+        if foreign:
+            return f"not cached: {foreign}"
         atomic_write_text(path, json.dumps(entry, indent=1, sort_keys=True) + "\n")
     except OSError as exc:
         warnings.warn(

@@ -43,6 +43,17 @@ def _sb3_log_folder(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _result_cache_folder(tmp_path_factory, monkeypatch):
+    """Each test gets an empty calibration cache of its own (mm_gym.result_cache), never ~/.cache.
+
+    Per test, not per session: a test that counts tuning runs must not find another test's
+    entry; subprocesses inherit the variable.
+    """
+    monkeypatch.setenv("MM_GYM_CACHE_DIR", str(tmp_path_factory.mktemp("mm_gym_cache")))
+    monkeypatch.delenv("MM_GYM_NO_CACHE", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _parallel_kernels(request, monkeypatch):
     if request.node.get_closest_marker("parallel"):
         monkeypatch.setenv(PARALLEL_ENV, "auto")
