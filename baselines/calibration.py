@@ -3,7 +3,9 @@
 ``A`` and ``k`` of the fill-intensity curve ``lambda(delta) = A * exp(-k * delta)`` are fitted by
 :mod:`baselines.fill_fit` (:func:`calibrate_on_env`); each baseline's risk aversion ``gamma`` is
 then tuned on the env's own reward (:func:`tune_gamma`). :data:`DEFAULT_CALIBRATIONS` stores the
-results per preset, used while the preset's config fingerprint matches.
+results per preset, used while the preset's config fingerprint matches. Any other calibration,
+and :func:`calibrated_sentiment_as`'s tuning, is computed once and kept in the on-disk cache of
+:mod:`mm_gym.result_cache` (``MM_GYM_NO_CACHE=1`` recomputes; the values are the same either way).
 """
 
 from __future__ import annotations
@@ -254,12 +256,13 @@ def calibration_for(
     A stored entry of :data:`DEFAULT_CALIBRATIONS` is used when its fingerprint matches the
     current configs (a preset, or its env id, as stored); otherwise (overrides that change the
     market, or a preset changed since) :func:`calibrate_setting` runs, a few seconds to a
-    minute, and its result is cached for the process.
+    minute, once: its result is kept for the process and in the on-disk cache
+    (:mod:`mm_gym.result_cache`), where later processes load it.
 
     Args:
         setting: Book preset name or env id.
         overrides: Environment keyword overrides.
-        recalibrate: Ignore the stored and cached values.
+        recalibrate: Ignore the stored and cached values (the result replaces the cached one).
     """
     fp = config_fingerprint(setting, overrides)
     # Looked up by fingerprint, so an env id, or overrides that leave the configs unchanged,
@@ -381,7 +384,9 @@ def calibrated_sentiment_as(
     the evaluation seeds), on ``setting`` with ``overrides`` as given: pass a ``news_model``
     (``{"news_model": "vader"}``) for headline sentiment, else the sentiment is the noisy
     readings'. Only ``kappa * w`` matters while the clip is inactive, so ``w_s`` is fixed at 1
-    in the default grid and ``w_i`` varies. The result is cached for the process.
+    in the default grid and ``w_i`` varies. The result is kept for the process and in the
+    on-disk cache (:mod:`mm_gym.result_cache`), keyed by the configs, the grids, the episodes,
+    the seed, ``k`` and ``gamma``, the versions and the sources.
 
     Args:
         setting: Book preset name or env id.
