@@ -417,14 +417,15 @@ def calibrations(regimes: list[str], env_overrides: dict[str, Any], names: set[s
     """The run's calibrations (AS, GLFT; sentiment_as's tuned weights and kappa, printed)."""
     if not {"avellaneda_stoikov", "glft", "sentiment_as"} & names:
         return {}
-    from baselines.calibration import calibrated_sentiment_as, calibration_for
+    from baselines.calibration import calibrated_sentiment_as, calibration_for, report_to
 
-    out = {r: dataclasses.asdict(calibration_for(r, env_overrides)) for r in regimes}
-    for r in regimes if "sentiment_as" in names else ():
-        pol = calibrated_sentiment_as(r, env_overrides)  # tuned (a minute), cached for the run
-        out[r]["sentiment_as"] = {"weights": list(pol.weights or ()), "kappa": pol.kappa}
-        same = " (quotes as avellaneda_stoikov)" if pol.kappa == 0 else ""
-        print(f"sentiment_as on {r}: tuned weights {pol.weights}, kappa {pol.kappa:g}{same}")
+    with report_to(print):  # "calibration: loaded from cache <path>" or "calibrated in N s ..."
+        out = {r: dataclasses.asdict(calibration_for(r, env_overrides)) for r in regimes}
+        for r in regimes if "sentiment_as" in names else ():
+            pol = calibrated_sentiment_as(r, env_overrides)  # tuned (a minute), or from the cache
+            out[r]["sentiment_as"] = {"weights": list(pol.weights or ()), "kappa": pol.kappa}
+            same = " (quotes as avellaneda_stoikov)" if pol.kappa == 0 else ""
+            print(f"sentiment_as on {r}: tuned weights {pol.weights}, kappa {pol.kappa:g}{same}")
     return out
 
 

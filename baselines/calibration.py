@@ -3,16 +3,20 @@
 ``A`` and ``k`` of the fill-intensity curve ``lambda(delta) = A * exp(-k * delta)`` are fitted by
 :mod:`baselines.fill_fit` (:func:`calibrate_on_env`); each baseline's risk aversion ``gamma`` is
 then tuned on the env's own reward (:func:`tune_gamma`). :data:`DEFAULT_CALIBRATIONS` stores the
-results per preset, used while the preset's config fingerprint matches.
+results per preset, used while the preset's config fingerprint matches. Any other calibration,
+and :func:`calibrated_sentiment_as`'s tuning, is computed once and kept in the on-disk cache of
+:mod:`mm_gym.result_cache` (``MM_GYM_NO_CACHE=1`` recomputes; the values are the same either way).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from baselines.fill_fit import (
@@ -25,6 +29,7 @@ from baselines.fill_fit import (
 from baselines.policies import GLFT, AvellanedaStoikov, SentimentAS
 from mm_gym.config import ConfigError
 from mm_gym.policy import QuotingPolicy
+from mm_gym.result_cache import cached_result, json_round_trip, report_to, result_key
 
 # The fill-curve names moved to baselines.fill_fit stay importable from here (as before).
 __all__ = [
@@ -44,6 +49,7 @@ __all__ = [
     "calibrated_sentiment_as",
     "calibration_for",
     "config_fingerprint",
+    "report_to",
     "tune_gamma",
 ]
 
@@ -250,12 +256,13 @@ def calibration_for(
     A stored entry of :data:`DEFAULT_CALIBRATIONS` is used when its fingerprint matches the
     current configs (a preset, or its env id, as stored); otherwise (overrides that change the
     market, or a preset changed since) :func:`calibrate_setting` runs, a few seconds to a
-    minute, and its result is cached for the process.
+    minute, once: its result is kept for the process and in the on-disk cache
+    (:mod:`mm_gym.result_cache`), where later processes load it.
 
     Args:
         setting: Book preset name or env id.
         overrides: Environment keyword overrides.
-        recalibrate: Ignore the stored and cached values.
+        recalibrate: Ignore the stored and cached values (the result replaces the cached one).
     """
     fp = config_fingerprint(setting, overrides)
     # Looked up by fingerprint, so an env id, or overrides that leave the configs unchanged,
@@ -265,8 +272,68 @@ def calibration_for(
         return stored
     key = (setting, fp)
     if recalibrate or key not in _CACHE:
-        _CACHE[key] = calibrate_setting(setting, overrides)
+        _CACHE[key] = _calibrate_through_cache(setting, overrides, refresh=recalibrate)
     return _CACHE[key]
+
+
+def _calibrate_through_cache(
+    setting: str, overrides: Mapping[str, Any] | None, *, refresh: bool
+) -> Calibration:
+    """:func:`calibrate_setting` with its defaults, through the on-disk cache."""
+    n_episodes, seed = 128, CALIBRATION_SEED
+    params = {
+        "n_episodes": n_episodes, "seed": seed, "depths": CALIBRATION_DEPTHS,
+        "as_gammas": AS_GAMMAS, "glft_gammas": GLFT_GAMMAS,
+    }  # fmt: skip
+
+    def compute() -> dict[str, Any]:
+        fresh = calibrate_setting(setting, overrides, n_episodes=n_episodes, seed=seed)
+        return dataclasses.asdict(fresh)
+
+    value = _through_cache("calibration", setting, overrides, params, compute, refresh=refresh)
+    return Calibration(**value)
+
+
+def _through_cache(
+    kind: str,
+    setting: str,
+    overrides: Mapping[str, Any] | None,
+    params: Mapping[str, Any],
+    compute: Callable[[], dict[str, Any]],
+    *,
+    refresh: bool = False,
+) -> dict[str, Any]:
+    """``compute()`` through the on-disk cache, :func:`mm_gym.result_cache.cached_result`.
+
+    The key holds ``params``, the configs of ``setting`` with ``overrides``, the versions and the
+    sources of mm_gym and baselines; the value has the form ``_FIELDS[kind]`` checks.
+    """
+    try:
+        key = result_key(kind, setting, overrides, params, (str(Path(__file__).parent),))
+    except OSError:  # an unreadable news file: computing reports it, nothing is stored
+        return json_round_trip(compute())
+    return cached_result(key, compute, _FIELDS[kind], refresh=refresh)
+
+
+def _numbers(value: Any, n: int | None = None) -> bool:
+    """Whether ``value`` is a real number (``n`` None) or a list of ``n`` of them."""
+    if n is not None:
+        return isinstance(value, list) and len(value) == n and all(map(_numbers, value))
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_FIELDS: dict[str, Callable[[Any], bool]] = {
+    "calibration": lambda v: (
+        isinstance(v, dict) and set(v) == {f.name for f in dataclasses.fields(Calibration)}
+        and all(_numbers(v[f]) for f in ("A", "k", "gamma_as", "gamma_glft"))
+        and isinstance(v["fingerprint"], str)
+    ),
+    "sentiment_as": lambda v: (
+        isinstance(v, dict) and set(v) == {"weights", "kappa"}
+        and _numbers(v["weights"], 2) and _numbers(v["kappa"])
+    ),
+}  # fmt: skip
+"""Whether a cached value has the form of each kind (else it is recomputed)."""
 
 
 def calibrated_as(
@@ -317,7 +384,9 @@ def calibrated_sentiment_as(
     the evaluation seeds), on ``setting`` with ``overrides`` as given: pass a ``news_model``
     (``{"news_model": "vader"}``) for headline sentiment, else the sentiment is the noisy
     readings'. Only ``kappa * w`` matters while the clip is inactive, so ``w_s`` is fixed at 1
-    in the default grid and ``w_i`` varies. The result is cached for the process.
+    in the default grid and ``w_i`` varies. The result is kept for the process and in the
+    on-disk cache (:mod:`mm_gym.result_cache`), keyed by the configs, the grids, the episodes,
+    the seed, ``k`` and ``gamma``, the versions and the sources.
 
     Args:
         setting: Book preset name or env id.
@@ -334,26 +403,46 @@ def calibrated_sentiment_as(
     fp = f"{config_fingerprint(setting, overrides)}|{_news_text(setting, overrides)}"
     key = (f"{setting}|{tuple(kappas)}|{grid}|{n_episodes}", fp)
     if key not in _KAPPA_CACHE:
-        # kappa = 0 is plain AS whatever the weights: it runs once (the first of them, which
-        # tune_gamma's first-best pick would return anyway), an eighth of the default grid saved.
-        candidates = [(w, x) for w in grid for x in kappas]
-        candidates = [
-            c for i, c in enumerate(candidates) if c[1] != 0 or _first_zero(candidates, i)
-        ]
+        params = {
+            "kappas": kappas, "weights": grid, "n_episodes": n_episodes,
+            "seed": CALIBRATION_SEED, "gamma_as": c.gamma_as, "k": c.k,
+        }  # fmt: skip
 
-        def make(i: float) -> SentimentAS:
-            w, x = candidates[int(i)]
-            return SentimentAS(c.gamma_as, c.k, x, w)
+        def compute() -> dict[str, Any]:
+            w, x = _tune_sentiment(setting, overrides, c, kappas, grid, n_episodes)
+            return {"weights": w, "kappa": x}
 
-        with warnings.catch_warnings():  # its edge-of-grid warning would name an index here
-            warnings.simplefilter("ignore", RuntimeWarning)
-            best, _ = tune_gamma(
-                make, [float(i) for i in range(len(candidates))], setting, overrides,
-                n_episodes=n_episodes,
-            )  # fmt: skip
-        _KAPPA_CACHE[key] = candidates[int(best)]
+        value = _through_cache("sentiment_as", setting, overrides, params, compute)
+        _KAPPA_CACHE[key] = (tuple(value["weights"]), value["kappa"])
     w, kappa = _KAPPA_CACHE[key]
     return SentimentAS(c.gamma_as, c.k, kappa, w, name=name)
+
+
+def _tune_sentiment(
+    setting: str,
+    overrides: Mapping[str, Any] | None,
+    c: Calibration,
+    kappas: Sequence[float],
+    grid: Sequence[tuple[float, float]],
+    n_episodes: int,
+) -> tuple[tuple[float, float], float]:
+    """The best ``(weights, kappa)`` of :func:`calibrated_sentiment_as` (a minute per setting)."""
+    # kappa = 0 is plain AS whatever the weights: it runs once (the first of them, which
+    # tune_gamma's first-best pick would return anyway), an eighth of the default grid saved.
+    candidates = [(w, x) for w in grid for x in kappas]
+    candidates = [c for i, c in enumerate(candidates) if c[1] != 0 or _first_zero(candidates, i)]
+
+    def make(i: float) -> SentimentAS:
+        w, x = candidates[int(i)]
+        return SentimentAS(c.gamma_as, c.k, x, w)
+
+    with warnings.catch_warnings():  # its edge-of-grid warning would name an index here
+        warnings.simplefilter("ignore", RuntimeWarning)
+        best, _ = tune_gamma(
+            make, [float(i) for i in range(len(candidates))], setting, overrides,
+            n_episodes=n_episodes,
+        )  # fmt: skip
+    return candidates[int(best)]
 
 
 def _first_zero(candidates: Sequence[tuple[Any, float]], i: int) -> bool:

@@ -42,6 +42,30 @@ def _sb3_log_folder(tmp_path_factory):
         os.environ["SB3_LOGDIR"] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_result_cache(tmp_path_factory):
+    """The calibration cache (mm_gym.result_cache) of module and session fixtures' subprocesses:
+    in pytest's temporary folder, never ~/.cache (each test then gets its own, below)."""
+    previous = os.environ.get("MM_GYM_CACHE_DIR")
+    os.environ["MM_GYM_CACHE_DIR"] = str(tmp_path_factory.mktemp("mm_gym_cache_session"))
+    yield
+    if previous is None:
+        os.environ.pop("MM_GYM_CACHE_DIR", None)
+    else:
+        os.environ["MM_GYM_CACHE_DIR"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _result_cache_folder(tmp_path_factory, monkeypatch):
+    """Each test gets an empty calibration cache of its own (mm_gym.result_cache), never ~/.cache.
+
+    Per test, not per session: a test that counts tuning runs must not find another test's
+    entry; subprocesses inherit the variable.
+    """
+    monkeypatch.setenv("MM_GYM_CACHE_DIR", str(tmp_path_factory.mktemp("mm_gym_cache")))
+    monkeypatch.delenv("MM_GYM_NO_CACHE", raising=False)
+
+
 @pytest.fixture(autouse=True)
 def _parallel_kernels(request, monkeypatch):
     if request.node.get_closest_marker("parallel"):
