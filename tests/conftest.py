@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -26,6 +27,20 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+@contextlib.contextmanager
+def _environ(name, value):
+    """``os.environ[name] = value`` within the block, then as it was (unset if it was unset)."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _sb3_log_folder(tmp_path_factory):
     """SB3 models made without a logger log into pytest's temporary folder, not /tmp/SB3-*.
@@ -33,26 +48,16 @@ def _sb3_log_folder(tmp_path_factory):
     (SB3's default logger makes a new ``SB3-<timestamp>`` folder in the system's temporary
     folder on every ``learn`` unless ``SB3_LOGDIR`` is set; the suite must not leave those.)
     """
-    previous = os.environ.get("SB3_LOGDIR")
-    os.environ["SB3_LOGDIR"] = str(tmp_path_factory.mktemp("sb3"))
-    yield
-    if previous is None:
-        os.environ.pop("SB3_LOGDIR", None)
-    else:
-        os.environ["SB3_LOGDIR"] = previous
+    with _environ("SB3_LOGDIR", str(tmp_path_factory.mktemp("sb3"))):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_result_cache(tmp_path_factory):
     """The calibration cache (mm_gym.result_cache) of module and session fixtures' subprocesses:
     in pytest's temporary folder, never ~/.cache (each test then gets its own, below)."""
-    previous = os.environ.get("MM_GYM_CACHE_DIR")
-    os.environ["MM_GYM_CACHE_DIR"] = str(tmp_path_factory.mktemp("mm_gym_cache_session"))
-    yield
-    if previous is None:
-        os.environ.pop("MM_GYM_CACHE_DIR", None)
-    else:
-        os.environ["MM_GYM_CACHE_DIR"] = previous
+    with _environ("MM_GYM_CACHE_DIR", str(tmp_path_factory.mktemp("mm_gym_cache_session"))):
+        yield
 
 
 @pytest.fixture(autouse=True)
