@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 import re
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,14 +119,20 @@ def tune_gamma(
     means = df.groupby("policy", sort=False)[objective].mean()
     scores = {float(g): float(means[f"g{i}"]) for i, g in enumerate(gammas)}
     best = max(scores, key=lambda g: scores[g])
-    if len(scores) > 2 and best in (min(scores), max(scores)):
+    _warn_if_at_edge(best, scores, stacklevel=3)
+    return best, scores
+
+
+def _warn_if_at_edge(best: float, grid: Iterable[float], stacklevel: int) -> None:
+    """:func:`tune_gamma`'s warning that ``best`` is the grid's smallest or largest candidate."""
+    grid = sorted(grid)
+    if len(grid) > 2 and best in (grid[0], grid[-1]):
         warnings.warn(
-            f"tune_gamma: the best gamma {best!r} is at the edge of the grid {sorted(scores)}; "
+            f"tune_gamma: the best gamma {best!r} is at the edge of the grid {grid}; "
             "the optimum may lie outside it",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
-    return best, scores
 
 
 @dataclass(frozen=True)
@@ -286,11 +292,18 @@ def _calibrate_through_cache(
         "as_gammas": AS_GAMMAS, "glft_gammas": GLFT_GAMMAS,
     }  # fmt: skip
 
+    computed = False
+
     def compute() -> dict[str, Any]:
+        nonlocal computed
+        computed = True
         fresh = calibrate_setting(setting, overrides, n_episodes=n_episodes, seed=seed)
         return dataclasses.asdict(fresh)
 
     value = _through_cache("calibration", setting, overrides, params, compute, refresh=refresh)
+    if not computed:  # loaded: the warnings tune_gamma gave when it was computed, again
+        _warn_if_at_edge(value["gamma_as"], AS_GAMMAS, stacklevel=4)
+        _warn_if_at_edge(value["gamma_glft"], GLFT_GAMMAS, stacklevel=4)
     return Calibration(**value)
 
 

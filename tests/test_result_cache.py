@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -253,6 +254,31 @@ def test_cached_calibrations_equal_fresh_ones(monkeypatch) -> None:
     assert [type(getattr(loaded, f)) for f in ("A", "k", "gamma_as")] == [float] * 3
     assert (again.weights, again.kappa) == (pick.weights, pick.kappa)
     assert type(again.weights) is tuple and type(again.kappa) is type(pick.kappa)
+
+
+@pytest.mark.parametrize(
+    ("gamma_as", "gamma_glft", "edges"),
+    [
+        (calibration.AS_GAMMAS[0], calibration.GLFT_GAMMAS[-1], [1e-05, 1.0]),
+        (calibration.AS_GAMMAS[2], calibration.GLFT_GAMMAS[3], []),
+    ],
+)
+def test_a_loaded_calibration_warns_at_the_edge_of_the_grid_as_computing_did(
+    gamma_as, gamma_glft, edges, monkeypatch
+) -> None:
+    """tune_gamma's edge-of-grid warning is given again for a calibration loaded from the cache."""
+    monkeypatch.setattr(calibration, "_CACHE", {})
+    made = calibration.Calibration(0.3, 1.1, gamma_as, gamma_glft, "fp")
+    monkeypatch.setattr(calibration, "calibrate_setting", lambda *a, **k: made)
+    calibration.calibration_for("trending", SMALL)  # computed (the stub warns nothing) and stored
+    calibration._CACHE.clear()  # a new process, as far as the memo goes
+    monkeypatch.setattr(calibration, "calibrate_setting", None)  # loading must not compute
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert calibration.calibration_for("trending", SMALL) == made
+    said = [str(w.message) for w in seen if w.category is RuntimeWarning]
+    assert [float(m.split("gamma ")[1].split(" is")[0]) for m in said] == edges
+    assert all("edge of the grid" in m for m in said)
 
 
 @pytest.mark.filterwarnings("ignore:tune_gamma:RuntimeWarning")  # edge of the grid
