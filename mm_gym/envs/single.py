@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 from typing import Any
 
@@ -30,16 +31,6 @@ from mm_gym.envs.seeding import rival_generator as _rival_generator
 from mm_gym.rewards import COMPONENT_NAMES, step_reward
 
 __all__ = ["ENV_KWARGS", "MarketMakingEnv"]
-
-ENV_KWARGS: tuple[str, ...] = (
-    "preset",
-    "config",
-    "env_config",
-    "rival",
-    "render_mode",
-    "reward_info",
-)
-"""Constructor keywords besides the config overrides."""
 
 _INF = float("inf")
 _ZERO_COMPONENTS = dict.fromkeys(COMPONENT_NAMES, 0.0)
@@ -557,3 +548,11 @@ class MarketMakingEnv(CoreEnvMixin, OneMarketEnv):
     def regime_name(self) -> str:
         """Name of the current regime (hidden from the agent unless ``observe_regime``)."""
         return REGIMES[int(self._regime.item(0))]
+
+
+ENV_KWARGS: tuple[str, ...] = tuple(
+    name
+    for name, p in inspect.signature(MarketMakingEnv).parameters.items()
+    if p.kind is not p.VAR_KEYWORD
+)
+"""Constructor keywords besides the config overrides (read from :class:`MarketMakingEnv`'s)."""
