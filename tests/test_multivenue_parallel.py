@@ -61,9 +61,10 @@ def _rival_quotes(ref: MultiVenueMarket, market: MultiVenueMarket) -> tuple[np.n
     [
         # default limits: with one venue the summed limit is the venue's
         ("volatile", (VenueConfig("A"),), {}),
-        # a rival 4 ticks wide does not reach another venue's best in these episodes (it can in
-        # others: the venues may start 8 ticks apart); a large limit keeps mm2's summed limit off
-        ("default", DEFAULT_VENUES, {"rival.half_spread_ticks": 4.0, "makers.mm2_limit": 10**5}),
+        # a rival 3 ticks wide does not reach another venue's best in these episodes and still
+        # trades (4 ticks wide it traded only while the venues warmed up alone started far
+        # apart); a large limit keeps mm2's summed limit off
+        ("default", DEFAULT_VENUES, {"rival.half_spread_ticks": 3.0, "makers.mm2_limit": 10**5}),
     ],
     ids=["one-venue", "three-venues-wide-rival"],
 )

@@ -278,9 +278,18 @@ def test_an_env_pickled_by_release_4f57f95_steps_on_as_that_release_did() -> Non
     with gzip.open(data / "portfolio_4f57f95.pkl.gz") as f:
         env, venv = pickle.load(f)
     want = np.load(data / "portfolio_4f57f95.npz")
+    # The vector env's episodes end at step 60 and the next start with the venues' joint warm-up
+    # (added after that release, a deliberate change of every multi-venue episode's start): its
+    # steps are compared up to the one that ends the episode, the later ones only taken.
+    last = {
+        "env": len(want["env.action"]) - 1,
+        "venv": int(np.argmax(want["venv.terminated"].any(1))),
+    }
     for name, e in (("env", env), ("venv", venv)):
         for t, action in enumerate(want[f"{name}.action"]):
             obs, reward, terminated, _, info = e.step(action)
+            if t > last[name]:
+                continue
             got = {"obs": obs, "reward": reward, "terminated": terminated, **info}
             for key in ("obs", "reward", "terminated", "var", "var_pre_hedge", "var_breaches",
                         "hedge_lots", "hedges", "pnl", "hist_var"):  # fmt: skip

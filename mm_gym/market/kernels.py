@@ -400,6 +400,13 @@ def reset_one(
     off = np.bool_(False)  # not a literal False: the same compiled step_one as the loops
     for _ in range(warmup_steps):
         step_one(s, p, m, quotes, off, off, off)  # np.bool_ flags: see above
+    start_episode(s, p, m)
+
+
+@nb.njit(cache=True, inline="always")
+def start_episode(s: MarketState, p: MarketParams, m: int) -> None:
+    """End market ``m``'s warm-up: its episode starts here at step 0, flags and records cleared."""
+    fs, is_ = s.fs, s.is_
     full_rescan(s, m)
     update_mid(s, m)
     fs[m, F_PREV_MID] = fs[m, F_MID]
@@ -414,6 +421,28 @@ def reset_one(
     s.n_fills[m] = 0
     s.n_mos[m] = 0
     write_features(s, p, m)
+
+
+@nb.njit(cache=True)
+def warm_serial(s, p, mask, quotes):  # argument types: see reset_one
+    """One warm-up step (makers inactive) of the markets with ``mask[m]``, reset with none.
+
+    With :func:`start_serial` after the last one, what ``reset_one``'s own warm-up does, in
+    steps a caller can interleave with its own (the venues of one asset warm up together:
+    :class:`mm_gym.multivenue.MultiVenueMarket`).
+    """
+    off = np.bool_(False)
+    for m in range(s.fs.shape[0]):
+        if mask[m]:
+            step_one(s, p, m, quotes, off, off, off)
+
+
+@nb.njit(cache=True)
+def start_serial(s, p, mask):  # argument types: see reset_one
+    """Start the episodes of the markets with ``mask[m]`` after :func:`warm_serial`'s warm-up."""
+    for m in range(s.fs.shape[0]):
+        if mask[m]:
+            start_episode(s, p, m)
 
 
 # The thin loops over markets. numba caches a function by its own name, so the serial and the

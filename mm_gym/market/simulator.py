@@ -358,13 +358,22 @@ class MarketSimulator:
         """
         return np.zeros((self.n_markets, 2, 4), np.float64)
 
-    def reset(self, seeds: np.ndarray | int, mask: np.ndarray | None = None) -> None:
+    def reset(
+        self,
+        seeds: np.ndarray | int,
+        mask: np.ndarray | None = None,
+        *,
+        warmup_steps: int | None = None,
+    ) -> None:
         """Start new episodes.
 
         Args:
             seeds: One non-negative integer seed per market (or one int for market ``i`` to get
                 ``seed + i``). A market's whole episode is a function of its seed alone.
             mask: Reset only the markets where ``mask`` is True (default: all).
+            warmup_steps: Warm-up steps (default the config's ``warmup_steps``). With 0, a
+                caller may warm the markets up itself: :meth:`warm_up` steps, then
+                :meth:`start_episodes`.
         """
         n = self.n_markets
         if np.isscalar(seeds):
@@ -388,10 +397,27 @@ class MarketSimulator:
         mask_c = np.ascontiguousarray(m)
         with self._kernel_lock():
             self._reset(
-                self.state, self.params, seeds_u64, mask_c, int(self.config.warmup_steps),
+                self.state, self.params, seeds_u64, mask_c,
+                int(self.config.warmup_steps if warmup_steps is None else warmup_steps),
                 self._quotes,
             )  # fmt: skip
         self._reset_done = True
+
+    def warm_up(self, mask: np.ndarray | None = None) -> None:
+        """One warm-up step of the markets in ``mask`` (default all): the makers do not quote.
+
+        For markets reset with ``warmup_steps=0`` whose warm-up the caller interleaves with its
+        own work (the venues of one asset warm up together, order protection, routing and
+        arbitrage on: :class:`mm_gym.multivenue.MultiVenueMarket`). :meth:`start_episodes` ends
+        it; the steps are those of :meth:`reset`'s own warm-up.
+        """
+        m = self._all if mask is None else np.ascontiguousarray(mask, dtype=np.bool_)
+        kernels.warm_serial(self.state, self.params, m, self._quotes)
+
+    def start_episodes(self, mask: np.ndarray | None = None) -> None:
+        """End the warm-up of the markets in ``mask`` (default all): step 0 of their episodes."""
+        m = self._all if mask is None else np.ascontiguousarray(mask, dtype=np.bool_)
+        kernels.start_serial(self.state, self.params, m)
 
     def step(
         self, quotes: np.ndarray, active: np.ndarray | None = None, *, check: bool = True

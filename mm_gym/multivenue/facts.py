@@ -6,12 +6,19 @@ touch on every venue and mm2 the built-in rival, next to ``N`` single-venue mark
 preset, seeds and quotes, and prints one table. Per venue (and for the single venue):
 
 - excess kurtosis of 1- and 100-step mid returns, max |ACF(r)| at lags 2-20, ACF(|r|) at
-  lags 10 and 50 (the realism report's estimators, :mod:`mm_gym.realism.estimators`);
+  lags 10 and 50, and the out-of-sample R^2 of an OLS of the next return on the last
+  :data:`~mm_gym.realism.facts.PREDICTOR_LAGS` returns, fitted on the first half of the markets
+  and scored on the second (the realism report's estimators, :mod:`mm_gym.realism.estimators`;
+  its target is below :data:`~mm_gym.realism.facts.R2_TARGET`);
 - the share of steps with a 1-tick spread and the volatility per step, ticks;
 - the mean |venue mid - the consolidated mid| (of the best bid and ask over the venues), ticks,
   and the correlation of its 1- and 10-step returns with venue 0's;
 
 and for the asset: arbitrage lots per step and the share of steps with an arbitrage trade.
+
+``--transient`` prints instead the mean spread of every venue and of the single venue at each of
+the first steps of an episode (step 0: right after the reset), next to its mean over the
+measured steps: how far an episode's start is from the steady state.
 """
 
 from __future__ import annotations
@@ -30,8 +37,9 @@ from mm_gym.multivenue.config import DEFAULT_VENUES, VenueConfig
 from mm_gym.multivenue.market import MultiVenueMarket
 from mm_gym.presets import preset
 from mm_gym.realism import estimators as est
+from mm_gym.realism.facts import PREDICTOR_LAGS
 
-__all__ = ["measure", "venue_facts"]
+__all__ = ["measure", "spread_by_step", "venue_facts"]
 
 
 def venue_facts(mids: np.ndarray, spreads: np.ndarray) -> dict[str, float]:
@@ -51,6 +59,7 @@ def venue_facts(mids: np.ndarray, spreads: np.ndarray) -> dict[str, float]:
         "acf_abs_50": float(acf_abs[1]),
         "one_tick_spread": float(spread[0]),
         "volatility_ticks": float(np.sqrt(np.mean(r * r))),
+        "predictor_oos_r2": est.predictor_r2_from_parts(est.predictor_parts(r, PREDICTOR_LAGS)),
     }
 
 
@@ -81,6 +90,18 @@ def _record(
         spreads[nv + 1, :, t] = asks[nv] - bids[nv]
 
 
+def _start(
+    config: MarketConfig, venues: Sequence[VenueConfig], n_markets: int, seed: int
+) -> tuple[MultiVenueMarket, MarketSimulator]:
+    """The multi-venue markets and the single-venue ones on venue 0's seeds, reset."""
+    market = MultiVenueMarket(config, venues, n_markets)
+    single = MarketSimulator(config, n_markets)
+    market.set_roots(seed, np.random.default_rng(seed))
+    market.reset()
+    single.reset(episode_seeds(market.roots, market.episodes))  # venue 0's seeds
+    return market, single
+
+
 def measure(
     config: MarketConfig,
     venues: Sequence[VenueConfig] = DEFAULT_VENUES,
@@ -95,11 +116,7 @@ def measure(
     Returns:
         ``{venue name, "consolidated", "single" or "asset": {fact: value}}``.
     """
-    market = MultiVenueMarket(config, venues, n_markets)
-    single = MarketSimulator(config, n_markets)
-    market.set_roots(seed, np.random.default_rng(seed))
-    market.reset()
-    single.reset(episode_seeds(market.roots, market.episodes))  # venue 0's seeds
+    market, single = _start(config, venues, n_markets, seed)
     nv = market.n_venues
     mids = np.zeros((nv + 2, n_markets, steps + 1))  # venues, consolidated, single
     spreads = np.zeros((nv + 2, n_markets, steps))
@@ -129,12 +146,56 @@ def measure(
     return out
 
 
+def spread_by_step(
+    config: MarketConfig, *, n_markets: int = 256, steps: int = 200, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Each venue's and the single venue's mean spread at every step of an episode's start.
+
+    The markets of :func:`measure` on the default venues (mm1 at the touch on every venue, the
+    single venue on venue 0's seeds), reset once and stepped ``steps`` times.
+
+    Returns:
+        ``{venue name or "single": (steps + 1,) mean spread in ticks}``, index ``t`` after ``t``
+        steps (0: right after the reset), over the markets with both sides of the book.
+    """
+    market, single = _start(config, DEFAULT_VENUES, n_markets, seed)
+    nv = market.n_venues
+    offsets, sizes = np.full((n_markets, nv, 2), 0.25), np.ones((n_markets, nv, 2))
+    q = np.zeros((n_markets, 2, 4))
+    q[:, 0, :2], q[:, 0, 2:] = 0.25, 1.0
+    books = [s.book for s in market.sims] + [single.book]
+    out = np.zeros((nv + 1, steps + 1))
+    for t in range(steps + 1):
+        if t > 0:
+            market.step(offsets, sizes)
+            single.step(q)
+        for j, b in enumerate(books):
+            out[j, t] = np.nanmean(b.best_ask - b.best_bid)
+    names = [v.name for v in market.venues] + ["single"]
+    return dict(zip(names, out, strict=True))
+
+
+def _transient_table(spreads: dict[str, np.ndarray], shown: int = 11, steady: int = 50) -> str:
+    cols = list(spreads)
+    lines = ["| step | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for t in range(shown):
+        lines.append(f"| {t} | " + " | ".join(f"{spreads[c][t]:.2f}" for c in cols) + " |")
+    last = len(spreads[cols[0]]) - 1
+    cells = " | ".join(f"{spreads[c][steady:].mean():.2f}" for c in cols)
+    lines.append(f"| mean of {steady}-{last} | {cells} |")
+    return "\n".join(lines)
+
+
+_FORMATS = {"predictor_oos_r2": "{:.4f}"}
+
+
 def _table(facts: dict[str, dict[str, float]]) -> str:
     cols = [k for k in facts if k != "asset"]
     rows = sorted({f for k in cols for f in facts[k]}, key=list(facts[cols[0]]).index)
     lines = ["| fact | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for f in rows:
-        cells = [f"{facts[c][f]:.3f}" if f in facts[c] else "—" for c in cols]
+        fmt = _FORMATS.get(f, "{:.3f}")
+        cells = [fmt.format(facts[c][f]) if f in facts[c] else "—" for c in cols]
         lines.append(f"| {f} | " + " | ".join(cells) + " |")
     lines += [f"| {k} | {v:.3f} |" for k, v in facts["asset"].items()]
     return "\n".join(lines)
@@ -155,6 +216,11 @@ def _run(argv: Sequence[str] | None) -> None:
     ap.add_argument("--markets", type=int, default=64)
     ap.add_argument("--steps", type=int, default=5_000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--transient",
+        action="store_true",
+        help="print each venue's mean spread at the first steps of an episode instead",
+    )
     a = ap.parse_args(argv)
     if not 1 <= a.markets <= 100_000:
         raise CliError(f"--markets {a.markets}: allowed 1 to 100000")
@@ -162,7 +228,12 @@ def _run(argv: Sequence[str] | None) -> None:
         raise CliError(f"--steps {a.steps}: allowed 200 to 1000000")
     if not 0 <= a.seed < 2**63:
         raise CliError(f"--seed {a.seed}: allowed 0 to 2**63 - 1")
-    print(_table(measure(preset(a.preset), n_markets=a.markets, steps=a.steps, seed=a.seed)))
+    cfg = preset(a.preset)
+    if a.transient:
+        steps = min(a.steps, 200)
+        print(_transient_table(spread_by_step(cfg, n_markets=a.markets, steps=steps, seed=a.seed)))
+    else:
+        print(_table(measure(cfg, n_markets=a.markets, steps=a.steps, seed=a.seed)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,13 @@ asset's regime, sentiment, news, informed signal, activity and shock times
 single-venue market of the same seed until the makers or the arbitrageurs act. After every venue
 has stepped, :func:`mm_gym.market.venues.uncross` takes every crossed pair of books.
 
+A reset warms the venues up together: each venue starts from an empty book and the venues take
+``warmup_steps`` warm-up steps in lockstep (no maker quotes), each step with order protection,
+routing and arbitrage as in an episode's step, so an episode starts from books that have been
+aligned all along (warmed up alone, each venue drifted off on its own flow and the uncrossing
+that followed left spreads of 5-6 ticks at step 0). With one venue the warm-up is the venue's
+own, and the market is the single-venue market of the same seed.
+
 A step, per venue in venue order: mm1's quote for the venue (offsets from the venue's mid in
 ticks, sizes in lots) is turned into prices at the venue's current mid; with latency ``L`` the
 prices wait ``L`` steps (the quote resting in step ``t`` is the one sent at ``t - L``; none in an
@@ -92,7 +99,8 @@ class MultiVenueMarket(RootSeeds):
             with ``two_makers``).
         latency: ``(V,)`` int64 latency of each venue, steps (mm1's).
         latencies: ``(2, V)`` int64 each maker's latency on each venue, steps.
-        arbitrage_lots: ``(n,)`` int64 lots the arbitrageurs traded in the last step (or reset).
+        arbitrage_lots: ``(n,)`` int64 lots the arbitrageurs traded in the last step (0 after a
+            reset: the warm-up's trades are not the episode's).
         routed_lots: ``(n,)`` int64 takers' lots routed to another venue's better price and
             executed there in the last step.
         fill_rate: ``(n, V)`` EWMA of mm1's lots filled per step on each venue.
@@ -246,17 +254,34 @@ class MultiVenueMarket(RootSeeds):
 
     # ------------------------------------------------------------------ episodes and steps
     def reset(self, mask: np.ndarray | None = None) -> None:
-        """Start the next episode of the markets in ``mask`` (default all), then uncross them."""
+        """Start the next episode of the markets in ``mask`` (default all), warmed up together."""
         seeds = self.next_episode(mask)
         m: slice | np.ndarray = slice(None) if mask is None else mask
-        for sim in self.sims:
-            sim.reset(seeds, mask)
+        if self.n_venues == 1:
+            self.sims[0].reset(seeds, mask)
+        else:
+            self._warm_up(seeds, mask)
         for sent in self._sent[0] + self._sent[1]:
             sent[:, m] = 0.0
         self.fill_rates[:, m] = 0.0
         self.arbitrage_lots[:] = 0
-        self.arbitrage_lots[m] = uncross(self.sims, mask)[m]
         self._tops = None
+
+    def _warm_up(self, seeds: np.ndarray, mask: np.ndarray | None) -> None:
+        """Reset the venues' markets in ``mask`` and warm them up together (module docstring)."""
+        act = np.ones(self.n, np.bool_) if mask is None else np.asarray(mask, np.bool_)
+        for sim in self.sims:
+            sim.reset(seeds, mask, warmup_steps=0)
+        for _ in range(int(self.market_config.warmup_steps)):
+            self._tops = None
+            away = self._other_venues_best()
+            for v, sim in enumerate(self.sims):
+                sim.set_protection(away[:, v, 0], away[:, v, 1])
+                sim.warm_up(act)
+            route(self.sims, act)
+            uncross(self.sims, act)
+        for sim in self.sims:
+            sim.start_episodes(act)
 
     def step(
         self,
