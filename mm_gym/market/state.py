@@ -38,7 +38,9 @@ F_PROTECT_BID = 18  # the other venues' best bid, ticks (-inf: none, a single ve
 F_PROTECT_ASK = 19  # the other venues' best ask, ticks (+inf: none)
 F_ROUTE_BUY_LIMIT = 20  # highest limit of this step's buy lots routed away, ticks
 F_ROUTE_SELL_LIMIT = 21  # lowest limit of this step's sell lots routed away, ticks
-N_FS = 22
+# a portfolio's common quote revisions (mm_gym.market.revision)
+F_REVISION = 22  # accumulated revision not yet applied to the book, ticks (in [-0.5, 0.5))
+N_FS = 23
 
 # --- int scalars per market (is_[m, I_*])
 I_T = 0  # steps since the episode started
@@ -70,7 +72,9 @@ I_HEADLINES = I_HEADLINE + 1  # this step's first HEADLINE_CAP headlines, in arr
 # several venues: takers' lots that a better price on another venue sent away this step
 I_ROUTED_BUY = I_HEADLINES + HEADLINE_CAP
 I_ROUTED_SELL = I_ROUTED_BUY + 1
-N_IS = I_ROUTED_SELL + 1
+# a portfolio's common quote revisions: ticks the whole book moved this step (signed)
+I_REVISION = I_ROUTED_SELL + 1
+N_IS = I_REVISION + 1
 
 # --- makers' orders: orders[m, maker, side, O_*]; side 0 bid, 1 ask
 O_TICK = 0
