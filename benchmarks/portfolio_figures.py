@@ -16,9 +16,11 @@
    :func:`mm_gym.portfolio.measure.lead_lag_r2`): from the other assets' last 5 mid changes,
    and from its own fundamental's (hidden from agents).
 2. **VaR breaches.** ``N`` episodes of ``mm_gym/Portfolio-v0`` (defaults: two assets,
-   correlation 0.6, the default VaR limit) on common seeds, mm1 quoting each asset with QuoteEverywhere(AS), the
-   overlay off and on: steps ending above the VaR limit, steps the overlay traded, its cost,
-   the PnL, and the historical VaR / ES at the episode's end (means over the episodes).
+   correlation 0.6, the default VaR limit) on common seeds, mm1 quoting each asset with
+   QuoteEverywhere(AS), the overlay off and on: steps ending above the VaR limit, steps the
+   overlay traded, its cost, the PnL, and the historical VaR / ES at the episode's end (means
+   over the episodes). Before them, one lot's VaR (:func:`lot_var`), from which the default
+   VaR limit is set.
 3. **Speed.** Env-steps per second of Portfolio-v0 and MultiVenue-v0, one env and 64.
 """
 
@@ -38,13 +40,13 @@ from mm_gym.multivenue.env import MultiVenueEnv, MultiVenueVectorEnv
 from mm_gym.portfolio import PortfolioConfig
 from mm_gym.portfolio.core import PortfolioCore
 from mm_gym.portfolio.env import DEFAULT_PRICE_FORMATION, PortfolioEnv, PortfolioVectorEnv
-from mm_gym.portfolio.risk import delta_normal_var
 from mm_gym.portfolio.measure import (
     fisher_interval,
     lead_lag_r2,
     record_prices,
     window_correlation,
 )
+from mm_gym.portfolio.risk import delta_normal_var
 
 HORIZONS = (1, 5, 20, 50)
 
@@ -100,7 +102,9 @@ def correlation_table(markets: int, steps: int, seed: int) -> None:
                 lead_lag_r2(mids[:, :, 0], funds[:, :, :1]),
             )
         )
-    print("\ncase                mid vol/step  var/step (50)  OOS R2 other assets  OOS R2 fundamental")
+    print(
+        "\ncase                mid vol/step  var/step (50)  OOS R2 other assets  OOS R2 fundamental"
+    )
     for label, vol, var50, r2_assets, r2_fund in facts:
         print(f"{label:<19} {vol:>12.3f}  {var50:>13.3f}  {r2_assets:>19.4f}  {r2_fund:>18.4f}")
 
@@ -126,8 +130,10 @@ def lot_var(seed: int = 1) -> float:
             cov = np.nan_to_num(core.cov.covariance[:1])
             vars_.append(float(delta_normal_var(e, cov, p.var_level, p.var_horizon_steps)[0]))
     value = float(np.median(vars_))
-    print(f"\none lot's VaR (median over steps 100-600, seed {seed}): {value:.3f}; x 16 = "
-          f"{16 * value:.1f} (default var_limit {p.var_limit:g})")
+    print(
+        f"\none lot's VaR (median over steps 100-600, seed {seed}): {value:.3f}; x 16 = "
+        f"{16 * value:.1f} (default var_limit {p.var_limit:g})"
+    )
     return value
 
 

@@ -32,7 +32,7 @@ def portfolio_asset(config: MarketConfig, n_markets: int) -> MarketSimulator:
         config, n_markets, builtin_rival=False, record=True, asset=1, correlation=row
     )
     revisions = tuple(float(x) for x in portfolio.revision_cholesky()[1])
-    sim.set_revisions(revisions, portfolio.revision_ticks)
+    sim.set_revisions(revisions, portfolio.revision_ticks, portfolio.revision_prob)
     return sim
 
 

@@ -178,7 +178,9 @@ def test_var_is_the_delta_normal_var_of_the_exposures() -> None:
     want = 2.3263478740408408 * math.sqrt(e @ cov @ e)
     assert info["var"] == pytest.approx(want, rel=1e-9)
     assert info["exposure"] == pytest.approx(info["inventory"] * 100.0 * info["mid"])
-    assert env.unwrapped._core.observations()[0, 1] == pytest.approx(min(want / PortfolioConfig().var_limit, 10.0), 1e-6)
+    assert env.unwrapped._core.observations()[0, 1] == pytest.approx(
+        min(want / PortfolioConfig().var_limit, 10.0), 1e-6
+    )
 
 
 _FEES = (

@@ -118,11 +118,13 @@ class MarketParams(NamedTuple):
     corr_5: float = 0.0
     corr_6: float = 0.0
     corr_7: float = 0.0
-    # common quote revisions of a portfolio's asset (mm_gym.market.revision): each step the
-    # whole book moves by the rounded accumulation of revision_ticks * sum_b rev_b * z_b, over
-    # corr_n further standard normals of STREAM_CORR; rev_0 .. rev_7 are the asset's row of the
-    # Cholesky factor of the revisions' correlation matrix. revision_ticks = 0: no revisions.
+    # common quote revisions of a portfolio's asset (mm_gym.market.revision): with probability
+    # revision_prob a step moves the whole book by floor(revision_ticks / sqrt(revision_prob)
+    # * sum_b rev_b * z_b + dither) ticks, over corr_n further standard normals of STREAM_CORR;
+    # rev_0 .. rev_7 are the asset's row of the Cholesky factor of the revisions' correlation
+    # matrix. revision_ticks = 0: no revisions (no draws).
     revision_ticks: float = 0.0
+    revision_prob: float = 1.0
     rev_0: float = 0.0
     rev_1: float = 0.0
     rev_2: float = 0.0

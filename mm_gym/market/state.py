@@ -38,9 +38,7 @@ F_PROTECT_BID = 18  # the other venues' best bid, ticks (-inf: none, a single ve
 F_PROTECT_ASK = 19  # the other venues' best ask, ticks (+inf: none)
 F_ROUTE_BUY_LIMIT = 20  # highest limit of this step's buy lots routed away, ticks
 F_ROUTE_SELL_LIMIT = 21  # lowest limit of this step's sell lots routed away, ticks
-# a portfolio's common quote revisions (mm_gym.market.revision)
-F_REVISION = 22  # accumulated revision not yet applied to the book, ticks (in [-0.5, 0.5))
-N_FS = 23
+N_FS = 22
 
 # --- int scalars per market (is_[m, I_*])
 I_T = 0  # steps since the episode started

@@ -16,8 +16,10 @@ __all__ = ["MAX_ASSETS", "PortfolioConfig", "check_portfolio", "correlation_matr
 _PSD_TOL = 1e-10  # smallest eigenvalue allowed below 0 (round-off of a singular matrix)
 _SYM_TOL = 1e-12  # largest |C - C'| allowed
 # The common quote revisions' defaults (README, "Several assets", how they were chosen):
-REVISION_TICKS = 0.7  # revisions' std per step, ticks
+REVISION_TICKS = 0.75  # revisions' std per step, ticks
+REVISION_PROB = 0.1  # probability of a revision each step
 BOOK_VARIANCE_TICKS2 = 0.15  # an asset's own mid variance per step at 50 steps, ticks^2
+ROUNDING_VARIANCE_TICKS2 = 1.0 / 6.0  # a dithered revision's rounding, mean of f (1 - f)
 
 
 def correlation_matrix(value: Any, n_assets: int) -> np.ndarray:
@@ -104,12 +106,15 @@ class PortfolioConfig(_Validated, prefix="portfolio."):
             standard deviation per step of the common quote revisions that carry the
             correlation to the prices (:mod:`mm_gym.market.revision`), ticks; 0 turns them
             off (the prices are then about uncorrelated). Unused under ``"legacy"``.
+        revision_prob: The probability of a revision each step (every asset revises on the
+            same steps; a revision's std is ``revision_ticks / sqrt(revision_prob)``): rarer,
+            larger revisions round less per step.
         book_variance_ticks2: The variance per step of an asset's mid without revisions
             (the book's own, idiosyncratic moves) over the 50-step horizon the correlation
             is calibrated at, ticks squared (default: measured at the default preset and
-            venues). The revisions' correlation is the configured one scaled up by
-            ``(revision_ticks**2 + book_variance_ticks2) / revision_ticks**2`` so that the
-            mids' correlation is the configured one (:meth:`revision_matrix`).
+            venues). The revisions' correlation is the configured one divided by
+            :attr:`max_correlation` so that the mids' correlation is the configured one
+            (:meth:`revision_matrix`).
     """
 
     n_assets: int = _ranged(2, 1, MAX_ASSETS, integer=True)
@@ -123,6 +128,7 @@ class PortfolioConfig(_Validated, prefix="portfolio."):
     hedge: bool = _flag(False)
     hedge_limit_ticks: int = _ranged(10, 1, 10_000, integer=True)
     revision_ticks: float = _ranged(REVISION_TICKS, 0.0, 100.0)
+    revision_prob: float = _ranged(REVISION_PROB, 0.0, 1.0, lo_open=True)
     book_variance_ticks2: float = _ranged(BOOK_VARIANCE_TICKS2, 0.0, 1e4)
 
     def _check_together(self) -> None:
@@ -144,20 +150,24 @@ class PortfolioConfig(_Validated, prefix="portfolio."):
     def max_correlation(self) -> float:
         """The largest ``|correlation|`` the revisions can carry to the mids.
 
-        ``revision_ticks**2 / (revision_ticks**2 + book_variance_ticks2)``: the share of a
-        mid's variance that the revisions make (0 without revisions).
+        ``s2 / (s2 + book_variance_ticks2 + revision_prob / 6)``, ``s2 = revision_ticks**2``:
+        the share of a mid's variance per step at the calibration horizon that the revisions'
+        common part makes; the other parts, the book's own moves and the revisions' rounding
+        (1/6 per revision on average), are independent across assets. 0 without revisions.
         """
         common = self.revision_ticks**2
-        return common / (common + self.book_variance_ticks2) if common > 0.0 else 0.0
+        own = self.book_variance_ticks2 + self.revision_prob * ROUNDING_VARIANCE_TICKS2
+        return common / (common + own) if common > 0.0 else 0.0
 
     def revision_matrix(self) -> np.ndarray:
-        """The revisions' correlation matrix: :attr:`matrix` with each off-diagonal entry
-        divided by :attr:`max_correlation`.
+        """The revisions' correlation matrix: :attr:`matrix`, off the diagonal scaled up.
 
-        A mid's change over the calibration horizon is its revisions' (variance
-        ``revision_ticks**2`` per step) plus the book's own, independent of them and of the
-        other assets' (``book_variance_ticks2``), so two mids whose revisions have correlation
-        ``rho_e`` have correlation ``rho_e * max_correlation``.
+        Each off-diagonal entry is divided by :attr:`max_correlation`.
+        A mid's change over the calibration horizon is its revisions' common part (variance
+        ``revision_ticks**2`` per step) plus parts independent of it and of the other assets'
+        (the book's own, ``book_variance_ticks2``, and the revisions' rounding), so two mids
+        whose revisions have correlation ``rho_e`` have correlation ``rho_e *
+        max_correlation``.
 
         Raises:
             ConfigError: Naming ``portfolio.correlation`` if an entry exceeds

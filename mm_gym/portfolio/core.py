@@ -232,7 +232,8 @@ class PortfolioCore(RootSeeds):
             rows = portfolio.revision_cholesky()
             for k, c in enumerate(self.assets):
                 for sim in c.sims:
-                    sim.set_revisions(tuple(float(x) for x in rows[k, :a]), portfolio.revision_ticks)
+                    row = tuple(float(x) for x in rows[k, :a])
+                    sim.set_revisions(row, portfolio.revision_ticks, portfolio.revision_prob)
         first = self.assets[0]
         self.market_config = market_config
         self.env_config = env_config
