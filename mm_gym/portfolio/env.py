@@ -87,7 +87,9 @@ class PortfolioEnv(_Assets, MultiVenueEnv):
 
     Description:
         mm1 quotes every asset on every venue (each asset is a MultiVenue-v0 market); the
-        assets' fundamentals have correlated innovations (``portfolio.correlation``). mm1's
+        assets' prices are correlated (``portfolio.correlation``) through common quote
+        revisions of their books (:mod:`mm_gym.market.revision`; under ``"legacy"``, through
+        their fundamentals' correlated innovations). mm1's
         portfolio risk is measured each step: the delta-normal VaR from the EWMA covariance
         of the assets' returns, and the historical VaR / expected shortfall of its per-step
         PnL; with ``portfolio.hedge`` an overlay sends marketable orders on the cheapest venue
@@ -137,7 +139,9 @@ class PortfolioEnv(_Assets, MultiVenueEnv):
         ``hedge_cost``, ``hedge_cost_total``, ``step``, ``reward_components``.
 
     Version History:
-        v0: first version.
+        v0: first version; during 0.2 development its default price formation became
+        ``"book"`` with common quote revisions (was ``"legacy"``) and its VaR limit 33
+        (was 15). The id was not bumped: v0 was never released.
     """
 
 
