@@ -5,16 +5,22 @@
 1. **Realised correlation.** ``N`` portfolios of the default preset and venues, mm1 parking its
    quotes at the farthest offset (action +1: it barely trades, so the books are the market's
    own), for ``T`` steps, two assets at correlation 0.6 and -0.4 and three assets at a full
-   matrix, in the envs' default price formation (``legacy``), and two assets at 0.6 in the
-   ``book`` formation (and there, the mid's volatility with and without the fundamental's
-   innovations). Per pair: the correlation of the assets' consolidated-mid changes over
-   non-overlapping windows of 1, 5, 20 and 50 steps, pooled over the markets after removing
-   each market's mean, with the Fisher-z 95 % interval ``tanh(atanh(r) +- 1.96 / sqrt(m - 3))``
-   (``m`` windows; it treats the windows as independent).
-2. **VaR breaches.** ``N`` episodes of ``mm_gym/Portfolio-v0`` (two assets, correlation 0.6,
-   VaR limit 15) on common seeds, mm1 quoting each asset with QuoteEverywhere(AS), the
-   overlay off and on: steps ending above the VaR limit, steps the overlay traded, its cost,
-   the PnL, and the historical VaR / ES at the episode's end (means over the episodes).
+   matrix, in the envs' default price formation (``book``, with the common quote revisions),
+   and two assets at 0.6 in the ``book`` formation without revisions and in ``legacy``. Per
+   pair: the correlation of the assets' consolidated-mid changes over non-overlapping windows
+   of 1, 5, 20 and 50 steps, pooled over the markets after removing each market's mean, with
+   the Fisher-z 95 % interval ``tanh(atanh(r) +- 1.96 / sqrt(m - 3))`` (``m`` windows; it
+   treats the windows as independent). Per case also: asset 0's mid volatility per step, its
+   variance per step over 50-step windows, and the out-of-sample R^2 of two linear forecasts
+   of asset 0's next mid change (first half of the markets fitted, second half scored;
+   :func:`mm_gym.portfolio.measure.lead_lag_r2`): from the other assets' last 5 mid changes,
+   and from its own fundamental's (hidden from agents).
+2. **VaR breaches.** ``N`` episodes of ``mm_gym/Portfolio-v0`` (defaults: two assets,
+   correlation 0.6, the default VaR limit) on common seeds, mm1 quoting each asset with
+   QuoteEverywhere(AS), the overlay off and on: steps ending above the VaR limit, steps the
+   overlay traded, its cost, the PnL, and the historical VaR / ES at the episode's end (means
+   over the episodes). Before them, one lot's VaR (:func:`lot_var`), from which the default
+   VaR limit is set.
 3. **Speed.** Env-steps per second of Portfolio-v0 and MultiVenue-v0, one env and 64.
 """
 
@@ -34,46 +40,47 @@ from mm_gym.multivenue.env import MultiVenueEnv, MultiVenueVectorEnv
 from mm_gym.portfolio import PortfolioConfig
 from mm_gym.portfolio.core import PortfolioCore
 from mm_gym.portfolio.env import DEFAULT_PRICE_FORMATION, PortfolioEnv, PortfolioVectorEnv
-from mm_gym.portfolio.measure import fisher_interval, record_mids, window_correlation
+from mm_gym.portfolio.measure import (
+    fisher_interval,
+    lead_lag_r2,
+    record_prices,
+    window_correlation,
+)
+from mm_gym.portfolio.risk import delta_normal_var
 
 HORIZONS = (1, 5, 20, 50)
 
 
-def _mids(
-    portfolio: PortfolioConfig,
-    markets: int,
-    steps: int,
-    seed: int,
-    formation: str,
-    sigma_ticks: float | None = None,
-) -> np.ndarray:
-    overrides: dict[str, object] = {"price_formation": formation}
-    if sigma_ticks is not None:
-        overrides["process.sigma_ticks"] = sigma_ticks
-    config = with_overrides(preset("default"), overrides)
+def _prices(
+    portfolio: PortfolioConfig, markets: int, steps: int, seed: int, formation: str
+) -> tuple[np.ndarray, np.ndarray]:
+    config = with_overrides(preset("default"), {"price_formation": formation})
     core = PortfolioCore(config, EnvConfig(), DEFAULT_VENUES, portfolio, markets)
     core.set_roots(seed, np.random.default_rng(seed))
     core.start()
-    return record_mids(core, steps)
+    return record_prices(core, steps)
 
 
 def correlation_table(markets: int, steps: int, seed: int) -> None:
     """Print the realised correlation of each case (module docstring, 1)."""
     matrix = ((1.0, 0.6, -0.3), (0.6, 1.0, 0.2), (-0.3, 0.2, 1.0))
-    legacy = DEFAULT_PRICE_FORMATION
+    default = DEFAULT_PRICE_FORMATION
+    two = PortfolioConfig(n_assets=2, correlation=0.6)
     cases = [
-        ("2 assets, rho 0.6", PortfolioConfig(n_assets=2, correlation=0.6), legacy),
-        ("2 assets, rho -0.4", PortfolioConfig(n_assets=2, correlation=-0.4), legacy),
-        ("3 assets, matrix", PortfolioConfig(n_assets=3, correlation=matrix), legacy),
-        ("2 assets, 0.6, book", PortfolioConfig(n_assets=2, correlation=0.6), "book"),
+        ("2 assets, rho 0.6", two, default),
+        ("2 assets, rho -0.4", PortfolioConfig(n_assets=2, correlation=-0.4), default),
+        ("3 assets, matrix", PortfolioConfig(n_assets=3, correlation=matrix), default),
+        ("2, 0.6, no revision", PortfolioConfig(correlation=0.6, revision_ticks=0.0), "book"),
+        ("2, 0.6, legacy", two, "legacy"),
     ]
     print(f"realised correlation of consolidated-mid changes, {markets} markets x {steps} steps")
     print(
         "case                pair  configured  "
         + "  ".join(f"{h:>3}-step [95% CI]     " for h in HORIZONS)
     )
+    facts = []
     for label, portfolio, formation in cases:
-        mids = _mids(portfolio, markets, steps, seed, formation)
+        mids, funds = _prices(portfolio, markets, steps, seed, formation)
         c = portfolio.matrix
         for a in range(portfolio.n_assets):
             for b in range(a + 1, portfolio.n_assets):
@@ -83,19 +90,51 @@ def correlation_table(markets: int, steps: int, seed: int) -> None:
                     lo, hi = fisher_interval(r, m)
                     cells.append(f"{r:+.3f} [{lo:+.3f},{hi:+.3f}]")
                 print(f"{label:<19} {a}-{b}   {c[a, b]:+.2f}       " + "  ".join(cells))
-
-
-def book_volatility(markets: int, steps: int, seed: int) -> None:
-    """Print the mid's volatility under "book" with and without the fundamental's innovations."""
-    one = PortfolioConfig(n_assets=2, correlation=1.0)
-    vols = []
-    for sigma in (None, 0.0):
-        mids = _mids(one, markets, steps, seed, "book", sigma)
-        vols.append(float(np.sqrt(np.mean(np.diff(mids[:, :, 0], axis=1) ** 2))))
+        d1 = np.diff(mids[:, :, 0], axis=1)
+        d50 = np.diff(mids[:, ::50, 0], axis=1)
+        d50 = d50 - d50.mean(axis=1, keepdims=True)
+        facts.append(
+            (
+                label,
+                float(np.sqrt(np.mean(d1**2))),
+                float(np.mean(d50**2) / 50),
+                lead_lag_r2(mids[:, :, 0], mids[:, :, 1:]),
+                lead_lag_r2(mids[:, :, 0], funds[:, :, :1]),
+            )
+        )
     print(
-        f"book formation, correlation 1: mid volatility {vols[0]:.3f} ticks per step, "
-        f"{vols[1]:.3f} with process.sigma_ticks = 0"
+        "\ncase                mid vol/step  var/step (50)  OOS R2 other assets  OOS R2 fundamental"
     )
+    for label, vol, var50, r2_assets, r2_fund in facts:
+        print(f"{label:<19} {vol:>12.3f}  {var50:>13.3f}  {r2_assets:>19.4f}  {r2_fund:>18.4f}")
+
+
+def lot_var(seed: int = 1) -> float:
+    """Print and return one lot's VaR: the median over steps 100-600 of one episode (``seed``).
+
+    The one-step 99 % delta-normal VaR of a position of one lot of asset 0 alone, from the
+    env's EWMA covariance, mm1 parking its quotes at the farthest offset; the default
+    ``var_limit`` is 16 of it, rounded (README, "Several assets").
+    """
+    env = PortfolioEnv()
+    env.reset(seed=seed)
+    core = env.unwrapped._core
+    p = core.portfolio
+    action = np.ones(env.action_space.shape, np.float32)
+    vars_ = []
+    for t in range(600):
+        env.step(action)
+        if t + 1 >= 100:
+            e = np.zeros((1, core.n_assets))
+            e[0, 0] = core.lot_size * core.mids()[0, 0] * core.tick
+            cov = np.nan_to_num(core.cov.covariance[:1])
+            vars_.append(float(delta_normal_var(e, cov, p.var_level, p.var_horizon_steps)[0]))
+    value = float(np.median(vars_))
+    print(
+        f"\none lot's VaR (median over steps 100-600, seed {seed}): {value:.3f}; x 16 = "
+        f"{16 * value:.1f} (default var_limit {p.var_limit:g})"
+    )
+    return value
 
 
 def breach_table(markets: int, seed: int) -> None:
@@ -154,8 +193,8 @@ def main() -> None:
     t0 = time.perf_counter()
     if not args.skip_correlation:
         correlation_table(args.markets, args.steps, args.seed)
-        book_volatility(args.markets, args.steps, args.seed)
     if not args.skip_breaches:
+        lot_var()
         breach_table(args.markets, args.seed)
     if not args.skip_speed:
         speed_table()

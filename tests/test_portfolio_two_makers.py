@@ -19,6 +19,7 @@ import mm_gym.portfolio
 from mm_gym.config import ConfigError
 from mm_gym.multivenue import VenueConfig
 from mm_gym.portfolio import (
+    PortfolioConfig,
     PortfolioParallelEnv,
     PortfolioTwoMakerVectorEnv,
     delta_normal_var,
@@ -304,7 +305,7 @@ def test_the_two_maker_forms_are_exported_from_the_portfolio_package() -> None:
     for name in ("PortfolioParallelEnv", "PortfolioTwoMakerVectorEnv", "parallel_env"):
         assert name in mm_gym.portfolio.__all__
     assert PortfolioParallelEnv.metadata["name"] == "mm_gym_portfolio_v0"
-    assert math.isclose(parallel_env().portfolio.var_limit, 15.0)
+    assert math.isclose(parallel_env().portfolio.var_limit, PortfolioConfig().var_limit)
 
 
 def test_a_two_maker_core_names_both_makers_when_refusing_one():

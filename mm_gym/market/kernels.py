@@ -48,6 +48,7 @@ from mm_gym.market.flow import background_liquidity, market_orders, update_mid
 from mm_gym.market.formation import book_liquidity, book_market_orders, step_activity
 from mm_gym.market.params import FORMATION_BOOK, REGIME_SWITCHING, MarketParams
 from mm_gym.market.processes import step_exogenous
+from mm_gym.market.revision import revise_quotes
 from mm_gym.market.rng import (
     STREAM_ACTIVITY,
     STREAM_EXO,
@@ -323,6 +324,8 @@ def step_one(
     # 2. exogenous state; keep the price window centred on the fundamental (the book model:
     # on the mid, which the fundamental only leads by the informed traders' short-lived signal)
     step_exogenous(s, p, m, makers_active)  # the makers are inactive only in the warm-up
+    if p.revision_ticks > 0.0:  # a portfolio's common quote revisions move the whole book
+        revise_quotes(s, p, m)
     book = p.price_formation == FORMATION_BOOK
     centre = is_[m, I_BASE] + n // 2
     f = fs[m, F_MID] if book else fs[m, F_FUND]

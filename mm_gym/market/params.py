@@ -14,6 +14,7 @@ from mm_gym.market.rng import geometric_log_q_of_mean
 
 MAX_ASSETS = 8  # assets of a portfolio (mm_gym.portfolio): MarketParams.corr_0 .. corr_7
 CORR_FIELDS = tuple(f"corr_{b}" for b in range(MAX_ASSETS))
+REV_FIELDS = tuple(f"rev_{b}" for b in range(MAX_ASSETS))  # MarketParams.rev_0 .. rev_7
 REGIME_SWITCHING = 3  # regime_mode of a switching market (0..2: that regime, fixed)
 FORMATION_LEGACY = 0  # price_formation codes
 FORMATION_BOOK = 1
@@ -117,6 +118,21 @@ class MarketParams(NamedTuple):
     corr_5: float = 0.0
     corr_6: float = 0.0
     corr_7: float = 0.0
+    # common quote revisions of a portfolio's asset (mm_gym.market.revision): with probability
+    # revision_prob a step moves the whole book by floor(revision_ticks / sqrt(revision_prob)
+    # * sum_b rev_b * z_b + dither) ticks, over corr_n further standard normals of STREAM_CORR;
+    # rev_0 .. rev_7 are the asset's row of the Cholesky factor of the revisions' correlation
+    # matrix. revision_ticks = 0: no revisions (no draws).
+    revision_ticks: float = 0.0
+    revision_prob: float = 1.0
+    rev_0: float = 0.0
+    rev_1: float = 0.0
+    rev_2: float = 0.0
+    rev_3: float = 0.0
+    rev_4: float = 0.0
+    rev_5: float = 0.0
+    rev_6: float = 0.0
+    rev_7: float = 0.0
 
 
 def pack_params(config: MarketConfig) -> MarketParams:

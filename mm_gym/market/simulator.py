@@ -31,6 +31,7 @@ from mm_gym.config import ConfigError, MarketConfig, is_integer
 from mm_gym.market import kernels
 from mm_gym.market.bound import BoundStep, step_bound
 from mm_gym.market.params import CORR_FIELDS, MAX_ASSETS, MarketParams, pack_params
+from mm_gym.market.revision import revision_params
 from mm_gym.market.state import (
     A_INV,
     F_MID,
@@ -513,6 +514,32 @@ class MarketSimulator:
         """
         self.state.fs[:, F_PROTECT_BID] = bid
         self.state.fs[:, F_PROTECT_ASK] = ask
+
+    def set_revisions(
+        self, row: tuple[float, ...], revision_ticks: float, revision_prob: float = 1.0
+    ) -> None:
+        """Turn on a portfolio asset's common quote revisions (:mod:`mm_gym.market.revision`).
+
+        Args:
+            row: The asset's row of the Cholesky factor of the revisions' correlation matrix,
+                as many entries as its ``correlation`` row.
+            revision_ticks: Standard deviation of the revisions per step, ticks (0: none).
+            revision_prob: Probability of a revision each step, in (0, 1].
+
+        Raises:
+            ConfigError: For a market that is not a portfolio's asset (no ``correlation``
+                row), a row of another length, or an invalid ``revision_ticks`` or
+                ``revision_prob``.
+
+        Call it before the first :meth:`reset` and :meth:`stepper` (they bind the parameters).
+        """
+        n = self.params.corr_n
+        if n == 0 or len(row) != n:
+            raise ConfigError(
+                f"revision row={row!r} needs a portfolio's asset with a correlation row of "
+                f"the same length (it has {n} entries)"
+            )
+        self.params = self.params._replace(**revision_params(row, revision_ticks, revision_prob))
 
     def _kernel_lock(self) -> contextlib.AbstractContextManager[Any]:
         """The process-wide lock around a parallel kernel call (nothing for the serial one)."""

@@ -70,7 +70,9 @@ I_HEADLINES = I_HEADLINE + 1  # this step's first HEADLINE_CAP headlines, in arr
 # several venues: takers' lots that a better price on another venue sent away this step
 I_ROUTED_BUY = I_HEADLINES + HEADLINE_CAP
 I_ROUTED_SELL = I_ROUTED_BUY + 1
-N_IS = I_ROUTED_SELL + 1
+# a portfolio's common quote revisions: ticks the whole book moved this step (signed)
+I_REVISION = I_ROUTED_SELL + 1
+N_IS = I_REVISION + 1
 
 # --- makers' orders: orders[m, maker, side, O_*]; side 0 bid, 1 ask
 O_TICK = 0

@@ -15,6 +15,11 @@ __all__ = ["MAX_ASSETS", "PortfolioConfig", "check_portfolio", "correlation_matr
 
 _PSD_TOL = 1e-10  # smallest eigenvalue allowed below 0 (round-off of a singular matrix)
 _SYM_TOL = 1e-12  # largest |C - C'| allowed
+# The common quote revisions' defaults (README, "Several assets", how they were chosen):
+REVISION_TICKS = 0.75  # revisions' std per step, ticks
+REVISION_PROB = 0.1  # probability of a revision each step
+BOOK_VARIANCE_TICKS2 = 0.15  # an asset's own mid variance per step at 50 steps, ticks^2
+ROUNDING_VARIANCE_TICKS2 = 1.0 / 6.0  # a dithered revision's rounding, mean of f (1 - f)
 
 
 def correlation_matrix(value: Any, n_assets: int) -> np.ndarray:
@@ -97,18 +102,34 @@ class PortfolioConfig(_Validated, prefix="portfolio."):
             lowest taker cost, until the VaR is back under the limit.
         hedge_limit_ticks: A hedge order's limit price, ticks through the asset's consolidated
             mid: it walks the book no further (what it cannot fill there is dropped).
+        revision_ticks: Under the ``"book"`` price formation with two or more assets, the
+            standard deviation per step of the common quote revisions that carry the
+            correlation to the prices (:mod:`mm_gym.market.revision`), ticks; 0 turns them
+            off (the prices are then about uncorrelated). Unused under ``"legacy"``.
+        revision_prob: The probability of a revision each step (every asset revises on the
+            same steps; a revision's std is ``revision_ticks / sqrt(revision_prob)``): rarer,
+            larger revisions round less per step.
+        book_variance_ticks2: The variance per step of an asset's mid without revisions
+            (the book's own, idiosyncratic moves) over the 50-step horizon the correlation
+            is calibrated at, ticks squared (default: measured at the default preset and
+            venues). The revisions' correlation is the configured one divided by
+            :attr:`max_correlation` so that the mids' correlation is the configured one
+            (:meth:`revision_matrix`).
     """
 
     n_assets: int = _ranged(2, 1, MAX_ASSETS, integer=True)
     correlation: Any = 0.6
     var_level: float = _ranged(0.99, 0.5, 1.0, lo_open=True, hi_open=True)
     var_horizon_steps: float = _ranged(1.0, 0.0, 1e6, lo_open=True)
-    var_limit: float = _ranged(15.0, 0.0, 1e15, lo_open=True)
+    var_limit: float = _ranged(33.0, 0.0, 1e15, lo_open=True)  # 16 lots' VaR (README)
     cov_halflife_steps: float = _ranged(100.0, 1.0, 1e6)
     cov_min_steps: int = _ranged(20, 2, 1_000_000, integer=True)
     hist_window_steps: int = _ranged(250, 2, 100_000, integer=True)
     hedge: bool = _flag(False)
     hedge_limit_ticks: int = _ranged(10, 1, 10_000, integer=True)
+    revision_ticks: float = _ranged(REVISION_TICKS, 0.0, 100.0)
+    revision_prob: float = _ranged(REVISION_PROB, 0.0, 1.0, lo_open=True)
+    book_variance_ticks2: float = _ranged(BOOK_VARIANCE_TICKS2, 0.0, 1e4)
 
     def _check_together(self) -> None:
         correlation_matrix(self.correlation, self.n_assets)
@@ -123,11 +144,74 @@ class PortfolioConfig(_Validated, prefix="portfolio."):
 
         Row ``a`` is asset ``a``'s :class:`~mm_gym.market.MarketSimulator` ``correlation``.
         """
+        return _cholesky(self.matrix)
+
+    @property
+    def max_correlation(self) -> float:
+        """The largest ``|correlation|`` the revisions can carry to the mids.
+
+        ``s2 / (s2 + book_variance_ticks2 + revision_prob / 6)``, ``s2 = revision_ticks**2``:
+        the share of a mid's variance per step at the calibration horizon that the revisions'
+        common part makes; the other parts, the book's own moves and the revisions' rounding
+        (1/6 per revision on average), are independent across assets. 0 without revisions.
+        """
+        common = self.revision_ticks**2
+        own = self.book_variance_ticks2 + self.revision_prob * ROUNDING_VARIANCE_TICKS2
+        return common / (common + own) if common > 0.0 else 0.0
+
+    def revision_matrix(self) -> np.ndarray:
+        """The revisions' correlation matrix: :attr:`matrix`, off the diagonal scaled up.
+
+        Each off-diagonal entry is divided by :attr:`max_correlation`.
+        A mid's change over the calibration horizon is its revisions' common part (variance
+        ``revision_ticks**2`` per step) plus parts independent of it and of the other assets'
+        (the book's own, ``book_variance_ticks2``, and the revisions' rounding), so two mids
+        whose revisions have correlation ``rho_e`` have correlation ``rho_e *
+        max_correlation``.
+
+        Raises:
+            ConfigError: Naming ``portfolio.correlation`` if an entry exceeds
+                :attr:`max_correlation` in magnitude or the scaled matrix is not positive
+                semi-definite (raise ``revision_ticks`` to reach further, at a more volatile
+                mid), or ``portfolio.revision_ticks`` if it is 0.
+        """
+        name = "portfolio.correlation"
+        if self.revision_ticks <= 0.0:
+            raise ConfigError(
+                f"portfolio.revision_ticks={self.revision_ticks!r}: no revisions to correlate"
+            )
         c = self.matrix
-        try:
-            return np.linalg.cholesky(c)
-        except np.linalg.LinAlgError:  # singular (e.g. correlation 1): LDL' with D >= 0
-            return _semidefinite_cholesky(c)
+        reach = self.max_correlation
+        off = ~np.eye(self.n_assets, dtype=bool)
+        if (np.abs(c[off]) > reach).any():
+            worst = float(np.abs(c[off]).max())
+            raise ConfigError(
+                f"{name}={excerpt(self.correlation)} has an entry of magnitude {worst:g}; with "
+                f"portfolio.revision_ticks={self.revision_ticks:g} and book_variance_ticks2="
+                f"{self.book_variance_ticks2:g} the mids can be correlated up to "
+                f"{reach:.3f} in magnitude (raise revision_ticks to reach further)"
+            )
+        e = np.where(off, c / reach, 1.0)
+        low = float(np.linalg.eigvalsh(e).min())
+        if low < -_PSD_TOL:
+            raise ConfigError(
+                f"{name}={excerpt(self.correlation)}: the revisions' matrix (its off-diagonal "
+                f"entries divided by {reach:.3f}, portfolio.max_correlation) is not positive "
+                f"semi-definite (smallest eigenvalue {low:.3g}); raise revision_ticks"
+            )
+        return e
+
+    def revision_cholesky(self) -> np.ndarray:
+        """A lower-triangular ``L`` with ``L L' =`` :meth:`revision_matrix` (raises as it)."""
+        return _cholesky(self.revision_matrix())
+
+
+def _cholesky(c: np.ndarray) -> np.ndarray:
+    """Lower-triangular ``L`` with ``L L' = c``, ``c`` positive semi-definite."""
+    try:
+        return np.linalg.cholesky(c)
+    except np.linalg.LinAlgError:  # singular (e.g. correlation 1): LDL' with D >= 0
+        return _semidefinite_cholesky(c)
 
 
 def _semidefinite_cholesky(c: np.ndarray) -> np.ndarray:

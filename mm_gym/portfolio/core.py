@@ -61,12 +61,25 @@ from mm_gym.portfolio.hedge import take
 from mm_gym.portfolio.risk import EWMACovariance, delta_normal_var, hedge_orders
 from mm_gym.rewards import COMPONENT_NAMES, RewardParams, step_reward
 
-__all__ = ["PORTFOLIO_FEATURES", "MakerRisk", "PortfolioCore", "asset_names"]
+__all__ = ["PORTFOLIO_FEATURES", "MakerRisk", "PortfolioCore", "asset_names", "revisions_on"]
 
 PORTFOLIO_FEATURES: tuple[str, ...] = ("time_left", "var_fraction")
 """The portfolio's own features, first in the observation; then each asset's block."""
 VAR_FRACTION_MAX = 10.0  # the observed VaR over its limit is clipped here
 _NO_PRICE_BPS = 1e9  # the taker cost of a venue side with no resting order
+
+
+def revisions_on(market_config: MarketConfig, portfolio: PortfolioConfig) -> bool:
+    """Whether the assets' books carry common quote revisions (:mod:`mm_gym.market.revision`).
+
+    Under the ``"book"`` price formation with two or more assets and ``revision_ticks > 0``;
+    under ``"legacy"`` the fundamental carries the correlation, and one asset has none to carry.
+    """
+    return (
+        market_config.price_formation == "book"
+        and portfolio.n_assets > 1
+        and portfolio.revision_ticks > 0.0
+    )
 
 
 def asset_names(n_assets: int) -> tuple[str, ...]:
@@ -214,6 +227,13 @@ class PortfolioCore(RootSeeds):
             )
             for k in range(a)
         ]
+        self.revisions = revisions_on(market_config, portfolio)
+        if self.revisions:
+            rows = portfolio.revision_cholesky()
+            for k, c in enumerate(self.assets):
+                for sim in c.sims:
+                    row = tuple(float(x) for x in rows[k, :a])
+                    sim.set_revisions(row, portfolio.revision_ticks, portfolio.revision_prob)
         first = self.assets[0]
         self.market_config = market_config
         self.env_config = env_config

@@ -20,10 +20,10 @@ from mm_gym.portfolio.core import PortfolioCore
 
 __all__ = ["DEFAULT_PRICE_FORMATION", "PortfolioEnv", "PortfolioVectorEnv"]
 
-DEFAULT_PRICE_FORMATION = "legacy"
-"""The assets' price formation unless a ``config`` or ``price_formation`` is given: the one in
-which the fundamental, and with it the configured correlation, reaches the price (README,
-"Several assets"; under ``"book"`` the measured correlation of the assets' returns is about 0)."""
+DEFAULT_PRICE_FORMATION = "book"
+"""The assets' price formation unless a ``config`` or ``price_formation`` is given (the package's
+default): the common quote revisions carry the correlation to the prices (README, "Several
+assets"; :mod:`mm_gym.market.revision`)."""
 
 
 class _Assets:
@@ -87,7 +87,9 @@ class PortfolioEnv(_Assets, MultiVenueEnv):
 
     Description:
         mm1 quotes every asset on every venue (each asset is a MultiVenue-v0 market); the
-        assets' fundamentals have correlated innovations (``portfolio.correlation``). mm1's
+        assets' prices are correlated (``portfolio.correlation``) through common quote
+        revisions of their books (:mod:`mm_gym.market.revision`; under ``"legacy"``, through
+        their fundamentals' correlated innovations). mm1's
         portfolio risk is measured each step: the delta-normal VaR from the EWMA covariance
         of the assets' returns, and the historical VaR / expected shortfall of its per-step
         PnL; with ``portfolio.hedge`` an overlay sends marketable orders on the cheapest venue
@@ -113,13 +115,13 @@ class PortfolioEnv(_Assets, MultiVenueEnv):
 
     Arguments:
         preset: Every asset's market preset (:func:`mm_gym.preset`), if ``config`` is None,
-            with ``price_formation="legacy"`` unless given (:data:`DEFAULT_PRICE_FORMATION`).
+            in the package's default price formation, ``"book"`` (:data:`DEFAULT_PRICE_FORMATION`).
         config: Every asset's market config.
         env_config: Environment options (``action_type="continuous"`` only, no drawdown stop).
         venues: The venues every asset trades on (default
             :data:`~mm_gym.multivenue.DEFAULT_VENUES`).
         portfolio: A :class:`~mm_gym.portfolio.PortfolioConfig` or a mapping of its fields
-            (default: two assets, correlation 0.6, VaR limit 15, overlay off).
+            (default: two assets, correlation 0.6, VaR limit 33, overlay off).
         render_mode: None or ``"ansi"``.
         action_form: ``"per_venue"`` only (MultiVenue-v0's ``"routed"`` form is refused).
         **overrides: Config overrides as for :class:`mm_gym.MarketMakingEnv`.
@@ -137,7 +139,9 @@ class PortfolioEnv(_Assets, MultiVenueEnv):
         ``hedge_cost``, ``hedge_cost_total``, ``step``, ``reward_components``.
 
     Version History:
-        v0: first version.
+        v0: first version; during 0.2 development its default price formation became
+        ``"book"`` with common quote revisions (was ``"legacy"``) and its VaR limit 33
+        (was 15). The id was not bumped: v0 was never released.
     """
 
 

@@ -235,6 +235,7 @@ def measure_preset(
     seed: int,
     chunk_steps: int = 250,
     progress: Callable[[int], object] | None = None,
+    make_simulator: Callable[[MarketConfig, int], Any] | None = None,
 ) -> Measurement:
     """Run one preset under the fixed-quotes protocol (module docstring) and record it.
 
@@ -248,6 +249,10 @@ def measure_preset(
         chunk_steps: Steps per chunk: orders are gathered per chunk and ``progress`` is called
             once per chunk with the steps done (burn-in included).
         progress: Optional callback ``progress(steps)``.
+        make_simulator: ``make_simulator(config, n_markets)`` builds the simulator (e.g. a
+            portfolio's asset, ``benchmarks/portfolio_realism.py``); default a
+            :class:`~mm_gym.market.MarketSimulator` without the built-in rival, recording.
+            It must record (``record=True``) and leave mm2 to the quotes.
 
     Returns:
         The :class:`Measurement`.
@@ -255,7 +260,10 @@ def measure_preset(
     from mm_gym.market import MarketSimulator
 
     t0 = time.perf_counter()
-    sim = MarketSimulator(config, n_markets, builtin_rival=False, record=True)
+    if make_simulator is None:
+        sim = MarketSimulator(config, n_markets, builtin_rival=False, record=True)
+    else:
+        sim = make_simulator(config, n_markets)
     sim.reset(int(seed))
     quotes = sim.quotes_buffer()
     quotes[:, :] = (QUOTE_OFFSET_TICKS, QUOTE_OFFSET_TICKS, QUOTE_LOTS, QUOTE_LOTS)

@@ -1,0 +1,138 @@
+"""The common quote revisions that carry a portfolio's correlation under the "book" formation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mm_gym
+from mm_gym.config import ConfigError
+from mm_gym.envs.config import EnvConfig
+from mm_gym.market import MarketSimulator
+from mm_gym.market.revision import revise_quotes
+from mm_gym.market.state import F_FUND, F_MID, I_BASE, I_REVISION, O_SIZE, O_TICK
+from mm_gym.multivenue import DEFAULT_VENUES
+from mm_gym.portfolio import PortfolioConfig, PortfolioEnv
+from mm_gym.portfolio.core import PortfolioCore
+from mm_gym.portfolio.measure import lead_lag_r2, record_prices, window_correlation
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+LEAD_LAG_R2_MAX = 0.005  # the realism report's threshold for its own next-return predictor
+
+
+def _core(portfolio: PortfolioConfig, n: int, seed: int = 3, **market) -> PortfolioCore:
+    cfg = mm_gym.with_overrides(mm_gym.preset("default"), {"price_formation": "book", **market})
+    core = PortfolioCore(cfg, EnvConfig(), DEFAULT_VENUES, portfolio, n)
+    core.set_roots(seed, np.random.default_rng(0))
+    core.start()
+    return core
+
+
+def test_the_revision_matrix_compensates_the_books_own_variance() -> None:
+    p = PortfolioConfig(
+        correlation=0.6, revision_ticks=0.7, revision_prob=0.3, book_variance_ticks2=0.2
+    )
+    share = 0.49 / (0.49 + 0.2 + 0.3 / 6)
+    assert p.max_correlation == pytest.approx(share)
+    np.testing.assert_allclose(p.revision_matrix(), [[1.0, 0.6 / share], [0.6 / share, 1.0]])
+    assert np.allclose(p.revision_cholesky() @ p.revision_cholesky().T, p.revision_matrix())
+
+
+@pytest.mark.parametrize(
+    ("portfolio", "match"),
+    [
+        ({"correlation": 0.95}, r"portfolio\.correlation=0\.95 .*correlated up to 0\.\d+"),
+        (
+            {"n_assets": 3, "correlation": ((1.0, 0.7, -0.4), (0.7, 1.0, 0.2), (-0.4, 0.2, 1.0))},
+            r"portfolio\.correlation=.*not positive semi-definite",
+        ),
+        ({"revision_ticks": -1.0}, r"portfolio\.revision_ticks=-1\.0 is out of range"),
+    ],
+)
+def test_a_correlation_the_revisions_cannot_carry_is_named(portfolio: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        PortfolioEnv(portfolio=portfolio)
+
+
+def test_unreachable_correlations_are_fine_where_no_revisions_are_used() -> None:
+    PortfolioEnv(portfolio={"correlation": 0.95}, price_formation="legacy")
+    PortfolioEnv(portfolio={"correlation": 0.95, "revision_ticks": 0.0})
+    PortfolioEnv(portfolio={"n_assets": 1})
+
+
+def test_a_revision_translates_the_whole_book_on_every_venue_alike() -> None:
+    core = _core(PortfolioConfig(correlation=0.6), 8)
+    actions = np.full((core.n, core.action_width), -0.6)  # quotes near the touch
+    moved = 0
+    for _ in range(40):
+        core.act(actions)
+        core.settle()
+        for c in core.assets:
+            k = [s.state.is_[:, I_REVISION] for s in c.sims]
+            for other in k[1:]:
+                np.testing.assert_array_equal(other, k[0])  # every venue of an asset alike
+            moved += int((k[0] != 0).sum())
+    assert 0.03 * 640 < moved < 0.2 * 640  # 2 assets x 8 markets x 40 steps, about 10 % revised
+
+
+def test_a_revision_moves_prices_and_keeps_every_queue() -> None:
+    sim = MarketSimulator(mm_gym.preset("default"), 6, asset=0, correlation=(1.0, 0.0))
+    sim.set_revisions((1.0, 0.0), 3.0, 1.0)  # large, every step: a move of a few ticks
+    sim.reset(np.arange(6, dtype=np.uint64))
+    q = sim.quotes_buffer()
+    q[:, 0] = [1.5, 1.5, 2, 2]
+    sim.step(q)
+    st = sim.state
+    before = [a.copy() for a in (st.is_, st.fs, st.orders, st.bid_vol, st.ask_vol)]
+    for m in range(6):
+        revise_quotes(st, sim.params, m)
+    k = st.is_[:, I_REVISION]
+    assert (k != 0).sum() >= 4
+    np.testing.assert_array_equal(st.is_[:, I_BASE], before[0][:, I_BASE] + k)
+    for col in (F_MID, F_FUND):
+        np.testing.assert_allclose(st.fs[:, col], before[1][:, col] + k)
+    resting = before[2][:, :, :, O_SIZE] > 0
+    assert resting.any()
+    moved = np.where(resting, before[2][..., O_TICK] + k[:, None, None], before[2][..., O_TICK])
+    np.testing.assert_array_equal(st.orders[..., O_TICK], moved)
+    np.testing.assert_array_equal(np.delete(st.orders, O_TICK, axis=3),
+                                  np.delete(before[2], O_TICK, axis=3))  # fmt: skip
+    np.testing.assert_array_equal(st.bid_vol, before[3])  # every level and queue, translated
+    np.testing.assert_array_equal(st.ask_vol, before[4])
+    with pytest.raises(ConfigError, match="revision row"):
+        sim.set_revisions((1.0,), 1.0)  # a row of another length
+    single = MarketSimulator(mm_gym.preset("default"), 1)
+    with pytest.raises(ConfigError, match="revision row"):
+        single.set_revisions((1.0,), 1.0)  # not a portfolio's asset
+
+
+def test_without_revisions_the_book_formation_does_not_carry_the_correlation() -> None:
+    # measured, not wanted: under "book" the fundamental barely moves the mid (README)
+    mids, _ = record_prices(_core(PortfolioConfig(correlation=0.6, revision_ticks=0.0), 24), 1000)
+    r, _ = window_correlation(mids, 0, 1, 50)
+    assert abs(r) < 0.2
+
+
+def test_no_other_asset_predicts_a_mids_next_change() -> None:
+    # The revisions are contemporaneous: no lead-lag free lunch (the legacy formation's other
+    # asset scores about 0.013, its fundamental 0.06; README). A mid's own past predicts its
+    # next change a little (the consolidated mid's bounce); the other assets' past adds nothing
+    # to it. (The hidden fundamental's past on top of the mid's own can add a little: the
+    # informed traders' signal, the deliberate channel, which predicts without revisions too.)
+    mids, funds = record_prices(_core(PortfolioConfig(correlation=0.6), 64, seed=5), 1000)
+    for a in range(2):
+        own = mids[:, :, a : a + 1]
+        others = np.delete(mids, a, axis=2)
+        assert lead_lag_r2(mids[:, :, a], others) < LEAD_LAG_R2_MAX
+        assert lead_lag_r2(mids[:, :, a], funds[:, :, a : a + 1]) < LEAD_LAG_R2_MAX
+        both = np.concatenate([own, others], axis=2)
+        assert lead_lag_r2(mids[:, :, a], both) - lead_lag_r2(mids[:, :, a], own) < LEAD_LAG_R2_MAX
+
+
+def test_the_revisions_at_most_double_the_mids_volatility() -> None:
+    vols = []
+    for ticks in (0.0, PortfolioConfig().revision_ticks):
+        mids, _ = record_prices(_core(PortfolioConfig(revision_ticks=ticks), 24), 500)
+        vols.append(float(np.sqrt(np.mean(np.diff(mids[:, :, 0], axis=1) ** 2))))
+    assert vols[1] < 2.1 * vols[0], vols
