@@ -73,7 +73,11 @@ def test_assets_share_only_the_innovation_stream() -> None:
 
 @pytest.mark.parametrize(
     "correlation",
-    [0.6, -0.4, ((1.0, 0.6, -0.3), (0.6, 1.0, 0.2), (-0.3, 0.2, 1.0))],
+    [  # 0.6 in the default suite; the others, 7-10 s each, in make test-full (marker slow)
+        0.6,
+        pytest.param(-0.4, marks=pytest.mark.slow),
+        pytest.param(((1.0, 0.6, -0.3), (0.6, 1.0, 0.2), (-0.3, 0.2, 1.0)), marks=pytest.mark.slow),
+    ],
 )
 def test_realised_correlation_of_50_step_returns_matches_the_configured_one(
     correlation,
@@ -90,6 +94,7 @@ def test_realised_correlation_of_50_step_returns_matches_the_configured_one(
             assert abs(math.atanh(r) - math.atanh(want[a, b])) < 3.5 / math.sqrt(m - 3), (a, b, r)
 
 
+@pytest.mark.slow  # 5-14 s: make test-full
 def test_uncorrelated_assets_show_no_correlation_and_one_step_returns_are_attenuated() -> None:
     mids = record_mids(_core(PortfolioConfig(n_assets=2, correlation=0.0), 24), 1000)
     r, m = window_correlation(mids, 0, 1, 50)
@@ -101,6 +106,7 @@ def test_uncorrelated_assets_show_no_correlation_and_one_step_returns_are_attenu
     assert 0.0 < r1 < r50 - 0.1
 
 
+@pytest.mark.slow  # 5-14 s: make test-full
 def test_the_legacy_price_formation_carries_the_correlation_through_the_fundamental() -> None:
     portfolio = PortfolioConfig(n_assets=2, correlation=-0.4)
     mids = record_mids(_core(portfolio, 24, price_formation="legacy"), 1000)

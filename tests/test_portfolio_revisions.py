@@ -107,6 +107,7 @@ def test_a_revision_moves_prices_and_keeps_every_queue() -> None:
         single.set_revisions((1.0,), 1.0)  # not a portfolio's asset
 
 
+@pytest.mark.slow  # 7-9 s: make test-full
 def test_without_revisions_the_book_formation_does_not_carry_the_correlation() -> None:
     # measured, not wanted: under "book" the fundamental barely moves the mid (README)
     mids, _ = record_prices(_core(PortfolioConfig(correlation=0.6, revision_ticks=0.0), 24), 1000)
@@ -130,6 +131,7 @@ def test_no_other_asset_predicts_a_mids_next_change() -> None:
         assert lead_lag_r2(mids[:, :, a], both) - lead_lag_r2(mids[:, :, a], own) < LEAD_LAG_R2_MAX
 
 
+@pytest.mark.slow  # 7-9 s: make test-full
 def test_the_revisions_at_most_double_the_mids_volatility() -> None:
     vols = []
     for ticks in (0.0, PortfolioConfig().revision_ticks):
