@@ -370,10 +370,11 @@ class MarketCore(RootSeeds):
         """Append the last step's headlines of every market to :attr:`headline_log`.
 
         A market not stepped keeps its record of the step before, which :attr:`headline_log`
-        already holds: its step counter did not move, so it is skipped by step.
+        already holds: its step counter did not move, so it is skipped by step. Only markets
+        with news in their last step have headlines to record (``headline`` keeps the last one).
         """
         sc = self.scalars
-        for i in np.flatnonzero(sc.headline >= 0):
+        for i in np.flatnonzero((sc.news > 0) & (sc.headline >= 0)):
             log, t = self.headline_log[i], int(sc.t[i])
             if log and log[-1][0] == t:
                 continue
