@@ -161,19 +161,29 @@ def _row(name: str, res: dict[str, np.ndarray]) -> str:
 
 def main() -> None:
     """Fit, evaluate, print one table per half-spread (module docstring)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--markets", type=int, default=256)
-    ap.add_argument("--steps", type=int, default=1_000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--half-spreads", type=float, nargs="+", default=[0.25, 1.25])
-    ap.add_argument("--horizons", type=int, nargs="+", default=[1, 5, 20])
-    ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 2.0, 4.0])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    ap.add_argument("--markets", type=int, default=256, help="markets fitted and evaluated")
+    ap.add_argument("--steps", type=int, default=1_000, help="steps per episode")
+    ap.add_argument("--seed", type=int, default=0, help="root of the first fitted market")
+    ap.add_argument(
+        "--half-spreads", type=float, nargs="+", default=[0.25, 1.25], help="base makers, ticks"
+    )
+    ap.add_argument(
+        "--horizons", type=int, nargs="+", default=[1, 5, 20], help="forecast horizons, steps"
+    )
+    ap.add_argument(
+        "--scales", type=float, nargs="+", default=[1.0, 2.0, 4.0], help="lean per forecast tick"
+    )
     ap.add_argument("--signal", choices=["consolidated", "mean"], default="consolidated")
     ap.add_argument("--quoted", default="ABC", help="the venues quoted, by name")
     ap.add_argument(
         "--no-latency", action="store_true", help="the default venues with latency 0 (a control)"
     )
     a = ap.parse_args()
+    if a.markets < 2 or a.steps < LAGS + 2 + max(a.horizons) or min(a.horizons) < 1:
+        ap.error(f"need --markets >= 2, --horizons >= 1 and --steps > {LAGS + 1} + the horizon")
+    if a.seed < 0:
+        ap.error(f"--seed {a.seed}: must be >= 0")
     venues = DEFAULT_VENUES
     if a.no_latency:
         venues = tuple(dataclasses.replace(v, latency_steps=0) for v in venues)
