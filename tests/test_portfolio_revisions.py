@@ -13,27 +13,9 @@ import mm_gym
 from mm_gym.config import ConfigError
 from mm_gym.envs.config import EnvConfig
 from mm_gym.market import MarketSimulator
+from mm_gym.market import state as ms
 from mm_gym.market.revision import revise_quotes
-from mm_gym.market.state import (
-    A_CASH,
-    A_INV,
-    A_STEP_PICKED,
-    F_FUND,
-    F_MID,
-    I_BASE,
-    I_BEST_ASK,
-    I_BEST_BID,
-    I_REVISION,
-    KIND_PICKOFF,
-    O_AHEAD,
-    O_SIZE,
-    O_TICK,
-    R_KIND,
-    R_TICK,
-    X_CASH,
-    X_EXCHANGE,
-    X_INV,
-)
+from mm_gym.market.state import F_FUND, F_MID, I_BASE, I_REVISION, O_SIZE, O_TICK
 from mm_gym.multivenue import DEFAULT_VENUES
 from mm_gym.portfolio import PortfolioConfig, PortfolioEnv
 from mm_gym.portfolio.core import PortfolioCore
@@ -50,6 +32,14 @@ def _core(portfolio: PortfolioConfig, n: int, seed: int = 3, **market) -> Portfo
     core.set_roots(seed, np.random.default_rng(0))
     core.start()
     return core
+
+
+def _stepped(core: PortfolioCore, actions: np.ndarray, steps: int) -> Any:
+    """Step ``core`` ``steps`` times with ``actions``, yielding after each step."""
+    for _ in range(steps):
+        core.act(actions)
+        core.settle()
+        yield
 
 
 def test_the_revision_matrix_compensates_the_books_own_variance() -> None:
@@ -88,9 +78,7 @@ def test_a_revision_translates_the_whole_book_on_every_venue_alike() -> None:
     core = _core(PortfolioConfig(correlation=0.6), 8)
     actions = np.full((core.n, core.action_width), -0.6)  # quotes near the touch
     moved = 0
-    for _ in range(40):
-        core.act(actions)
-        core.settle()
+    for _ in _stepped(core, actions, 40):
         for c in core.assets:
             k = [s.state.is_[:, I_REVISION] for s in c.sims]
             for other in k[1:]:
@@ -196,8 +184,8 @@ def test_an_unpegged_revision_fills_the_quotes_it_crosses_at_their_own_price() -
             np.testing.assert_array_equal(st.orders[m], orders0[m])
             continue
         base = st.is_[m, I_BASE]  # moved by k: the revised book
-        reach_bid = base + st.is_[m, I_BEST_BID]
-        reach_ask = base + st.is_[m, I_BEST_ASK]
+        reach_bid = base + st.is_[m, ms.I_BEST_BID]
+        reach_ask = base + st.is_[m, ms.I_BEST_ASK]
         cash, inv, lots = np.zeros(2), np.zeros(2), np.zeros(2)
         ticks = []
         for maker in range(2):
@@ -219,19 +207,20 @@ def test_an_unpegged_revision_fills_the_quotes_it_crosses_at_their_own_price() -
                 else:
                     kept += 1
                     assert st.orders[m, maker, side, O_SIZE] == size
-                    assert st.orders[m, maker, side, O_AHEAD] == 0  # first in its level
-        np.testing.assert_allclose(st.acct[m, :, A_CASH] - acct0[m, :, A_CASH], cash, atol=1e-9)
-        np.testing.assert_array_equal(st.acct[m, :, A_INV] - acct0[m, :, A_INV], inv)
+                    assert st.orders[m, maker, side, ms.O_AHEAD] == 0  # first in its level
+        gained = st.acct[m, :, ms.A_CASH] - acct0[m, :, ms.A_CASH]
+        np.testing.assert_allclose(gained, cash, atol=1e-9)
+        np.testing.assert_array_equal(st.acct[m, :, ms.A_INV] - acct0[m, :, ms.A_INV], inv)
         np.testing.assert_array_equal(
-            st.acct[m, :, A_STEP_PICKED] - acct0[m, :, A_STEP_PICKED], lots
+            st.acct[m, :, ms.A_STEP_PICKED] - acct0[m, :, ms.A_STEP_PICKED], lots
         )
         # conserved: the makers' cash and lots came from the takers and the exchange
         moved = st.others[m] - others0[m]
-        assert moved[X_CASH] + moved[X_EXCHANGE] + cash.sum() == pytest.approx(0.0, abs=1e-9)
-        assert moved[X_INV] + inv.sum() == 0
+        assert moved[ms.X_CASH] + moved[ms.X_EXCHANGE] + cash.sum() == pytest.approx(0.0, abs=1e-9)
+        assert moved[ms.X_INV] + inv.sum() == 0
         records = st.fills[m, n_fills0[m] : st.n_fills[m]]
-        assert (records[:, R_KIND] == KIND_PICKOFF).all()
-        np.testing.assert_array_equal(np.sort(records[:, R_TICK]), np.sort(ticks))  # own prices
+        assert (records[:, ms.R_KIND] == ms.KIND_PICKOFF).all()
+        np.testing.assert_array_equal(np.sort(records[:, ms.R_TICK]), np.sort(ticks))  # own prices
     assert crossed >= 3 and kept >= 3, (crossed, kept)  # both cases seen
 
 
@@ -267,15 +256,13 @@ def test_unpegged_makers_are_picked_off_in_the_env() -> None:
         core = _core(PortfolioConfig(correlation=0.6, revision_pegging=pegged), 4)
         actions = np.full((core.n, core.action_width), -0.8)  # quotes at the touch
         total = 0.0
-        for _ in range(100):
-            core.act(actions)
-            core.settle()
+        for _ in _stepped(core, actions, 100):
             for c in core.assets:
                 for sim in c.sims:
                     total += float(sim.accounts.step_picked.sum())
                     st = sim.state
                     np.testing.assert_allclose(
-                        st.acct[:, :, A_INV].sum(axis=1) + st.others[:, X_INV], 0.0, atol=1e-9
+                        st.acct[:, :, ms.A_INV].sum(axis=1) + st.others[:, ms.X_INV], 0.0, atol=1e-9
                     )
         picked[pegged] = total
     assert picked[True] == 0.0 and picked[False] > 0.0, picked
