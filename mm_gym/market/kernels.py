@@ -63,6 +63,7 @@ from mm_gym.market.state import (
     A_STEP_BOUGHT,
     A_STEP_EDGE,
     A_STEP_FILLS,
+    A_STEP_PICKED,
     A_STEP_SOLD,
     F_ACT_0,
     F_ANCHOR,
@@ -299,6 +300,7 @@ def step_one(
         acct[m, k, A_STEP_SOLD] = 0.0
         acct[m, k, A_STEP_EDGE] = 0.0
         acct[m, k, A_STEP_FILLS] = 0.0
+        acct[m, k, A_STEP_PICKED] = 0.0
     is_[m, I_SHOCK_STEP] = 0
     is_[m, I_ONE_SIDED] = 0
     fs[m, F_PREV_MID] = fs[m, F_MID]
@@ -325,7 +327,7 @@ def step_one(
     # on the mid, which the fundamental only leads by the informed traders' short-lived signal)
     step_exogenous(s, p, m, makers_active)  # the makers are inactive only in the warm-up
     if p.revision_ticks > 0.0:  # a portfolio's common quote revisions move the whole book
-        revise_quotes(s, p, m)
+        revise_quotes(s, p, m, record)
     book = p.price_formation == FORMATION_BOOK
     centre = is_[m, I_BASE] + n // 2
     f = fs[m, F_MID] if book else fs[m, F_FUND]

@@ -133,6 +133,10 @@ class MarketParams(NamedTuple):
     rev_5: float = 0.0
     rev_6: float = 0.0
     rev_7: float = 0.0
+    # the makers' resting orders move with a revision (True) or keep their prices and are
+    # picked off when the revised book crosses them (False); last, so that a pickled
+    # MarketParams of an older release unpickles with the pegged orders it ran with
+    revision_pegged: bool = True
 
 
 def pack_params(config: MarketConfig) -> MarketParams:

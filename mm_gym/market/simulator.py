@@ -37,6 +37,7 @@ from mm_gym.market.state import (
     F_MID,
     F_PROTECT_ASK,
     F_PROTECT_BID,
+    N_A,
     MarketState,
     allocate,
 )
@@ -332,7 +333,16 @@ class MarketSimulator:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore the arrays and re-make the views; kernels are bound again on first use."""
+        """Restore the arrays and re-make the views; kernels are bound again on first use.
+
+        The makers' accounts of a simulator pickled before a column was added are widened
+        with zeros to the current layout (the compiled step writes every ``A_STEP_*`` column).
+        """
+        st = state["state"]
+        if st.acct.shape[2] < N_A:
+            wide = np.zeros((*st.acct.shape[:2], N_A), st.acct.dtype)
+            wide[:, :, : st.acct.shape[2]] = st.acct
+            state["state"] = st._replace(acct=wide)
         self.__dict__.update(state)
         self._bind_views()
 
@@ -516,7 +526,12 @@ class MarketSimulator:
         self.state.fs[:, F_PROTECT_ASK] = ask
 
     def set_revisions(
-        self, row: tuple[float, ...], revision_ticks: float, revision_prob: float = 1.0
+        self,
+        row: tuple[float, ...],
+        revision_ticks: float,
+        revision_prob: float = 1.0,
+        *,
+        pegged: bool = True,
     ) -> None:
         """Turn on a portfolio asset's common quote revisions (:mod:`mm_gym.market.revision`).
 
@@ -525,6 +540,8 @@ class MarketSimulator:
                 as many entries as its ``correlation`` row.
             revision_ticks: Standard deviation of the revisions per step, ticks (0: none).
             revision_prob: Probability of a revision each step, in (0, 1].
+            pegged: Whether the makers' resting orders move with a revision (True) or keep
+                their prices and are picked off when the revised book crosses them.
 
         Raises:
             ConfigError: For a market that is not a portfolio's asset (no ``correlation``
@@ -539,7 +556,9 @@ class MarketSimulator:
                 f"revision row={row!r} needs a portfolio's asset with a correlation row of "
                 f"the same length (it has {n} entries)"
             )
-        self.params = self.params._replace(**revision_params(row, revision_ticks, revision_prob))
+        self.params = self.params._replace(
+            **revision_params(row, revision_ticks, revision_prob, pegged)
+        )
 
     def _kernel_lock(self) -> contextlib.AbstractContextManager[Any]:
         """The process-wide lock around a parallel kernel call (nothing for the serial one)."""

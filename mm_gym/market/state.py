@@ -93,7 +93,8 @@ A_STEP_BOUGHT = 7  # lots bought this step
 A_STEP_SOLD = 8  # lots sold this step
 A_STEP_EDGE = 9  # this step's spread capture: sum of size * |price - mid at fill|, currency
 A_STEP_FILLS = 10  # fills this step
-N_A = 11
+A_STEP_PICKED = 11  # lots of it picked off by this step's quote revision (mm_gym.market.revision)
+N_A = 12
 
 # --- all other participants together: others[m, X_*]
 X_CASH = 0  # traders' and background liquidity's cash
@@ -116,7 +117,8 @@ KIND_SHOCK = 2
 KIND_BACKGROUND = 3  # a marketable background limit order
 KIND_ARBITRAGE = 4  # a cross-venue arbitrageur's order (mm_gym.multivenue)
 KIND_ROUTED = 5  # a taker's order routed from a venue with a worse price (mm_gym.multivenue)
-KIND_NAMES = ("noise", "informed", "shock", "background", "arbitrage", "routed")
+KIND_PICKOFF = 6  # a taker picking off a maker's stale quote after a revision (unpegged)
+KIND_NAMES = ("noise", "informed", "shock", "background", "arbitrage", "routed", "pickoff")
 
 NO_ORDER_TICK = -1
 

@@ -28,6 +28,7 @@ from mm_gym.market.state import (
     KIND_INFORMED,
     KIND_NAMES,
     KIND_NOISE,
+    KIND_PICKOFF,
     KIND_ROUTED,
     KIND_SHOCK,
     MarketState,
@@ -43,6 +44,7 @@ __all__ = [
     "KIND_INFORMED",
     "KIND_NAMES",
     "KIND_NOISE",
+    "KIND_PICKOFF",
     "KIND_ROUTED",
     "KIND_SHOCK",
     "MARKET_ORDER_DTYPE",
@@ -241,6 +243,8 @@ class AccountsView(_View):
         step_edge: Live float64 last step's spread capture, ``sum size * |price - mid|``,
             currency.
         step_fills: Live float64 fills in the last step.
+        step_picked: Live float64 lots of the last step's fills that its quote revision
+            picked off (an unpegged portfolio's asset, :mod:`mm_gym.market.revision`).
         others_cash: Live ``(n,)`` float64 cash of all other participants (traders and
             background liquidity).
         others_inventory: Live ``(n,)`` float64 their inventory, lots.
@@ -261,6 +265,7 @@ class AccountsView(_View):
         "step_bought",
         "step_edge",
         "step_fills",
+        "step_picked",
         "step_sold",
         "volume",
     )
@@ -281,6 +286,7 @@ class AccountsView(_View):
         self.step_sold = _ro(a[:, :, _s.A_STEP_SOLD])
         self.step_edge = _ro(a[:, :, _s.A_STEP_EDGE])
         self.step_fills = _ro(a[:, :, _s.A_STEP_FILLS])
+        self.step_picked = _ro(a[:, :, _s.A_STEP_PICKED])
         self.others_cash = _ro(state.others[:, _s.X_CASH])
         self.others_inventory = _ro(state.others[:, _s.X_INV])
         self.exchange_income = _ro(state.others[:, _s.X_EXCHANGE])

@@ -109,6 +109,11 @@ class PortfolioConfig(_Validated, prefix="portfolio."):
         revision_prob: The probability of a revision each step (every asset revises on the
             same steps; a revision's std is ``revision_ticks / sqrt(revision_prob)``): rarer,
             larger revisions round less per step.
+        revision_pegging: Whether the makers' resting orders move with a revision (pegged: they
+            keep their queue and are never filled by it, so news costs a maker nothing).
+            False (the default): they keep their prices, and one the revised book's opposite
+            side reaches is picked off, filled whole at its own price
+            (:mod:`mm_gym.market.revision`; README, "Several assets", for the measured cost).
         book_variance_ticks2: The variance per step of an asset's mid without revisions
             (the book's own, idiosyncratic moves) over the 50-step horizon the correlation
             is calibrated at, ticks squared (default: measured at the default preset and
@@ -129,6 +134,7 @@ class PortfolioConfig(_Validated, prefix="portfolio."):
     hedge_limit_ticks: int = _ranged(10, 1, 10_000, integer=True)
     revision_ticks: float = _ranged(REVISION_TICKS, 0.0, 100.0)
     revision_prob: float = _ranged(REVISION_PROB, 0.0, 1.0, lo_open=True)
+    revision_pegging: bool = _flag(False)
     book_variance_ticks2: float = _ranged(BOOK_VARIANCE_TICKS2, 0.0, 1e4)
 
     def _check_together(self) -> None:

@@ -233,7 +233,12 @@ class PortfolioCore(RootSeeds):
             for k, c in enumerate(self.assets):
                 for sim in c.sims:
                     row = tuple(float(x) for x in rows[k, :a])
-                    sim.set_revisions(row, portfolio.revision_ticks, portfolio.revision_prob)
+                    sim.set_revisions(
+                        row,
+                        portfolio.revision_ticks,
+                        portfolio.revision_prob,
+                        pegged=portfolio.revision_pegging,
+                    )
         first = self.assets[0]
         self.market_config = market_config
         self.env_config = env_config

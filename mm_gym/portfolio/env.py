@@ -141,7 +141,9 @@ class PortfolioEnv(_Assets, MultiVenueEnv):
     Version History:
         v0: first version; during 0.2 development its default price formation became
         ``"book"`` with common quote revisions (was ``"legacy"``) and its VaR limit 33
-        (was 15). The id was not bumped: v0 was never released.
+        (was 15), and then the revisions picked off the makers' stale quotes
+        (``portfolio.revision_pegging=False``; they were pegged to the book). The id was not
+        bumped: v0 was never released.
     """
 
 
