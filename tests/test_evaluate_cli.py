@@ -127,6 +127,7 @@ def test_cli_scenarios_mode(tmp_path):
     assert not set(episodes["seed"]) & set(base["seed"])
 
 
+@pytest.mark.slow  # 14-30 s; in make test-full (the default suite's 600 s budget)
 def test_cli_realism_mode(tmp_path):
     """--realism writes each regime's realism report (as python -m mm_gym.realism would)."""
     from mm_gym.config import preset
@@ -312,6 +313,7 @@ def test_bad_env_kwargs_are_one_line_errors_before_any_folder(tmp_path, cli_erro
     assert not out.exists()
 
 
+@pytest.mark.slow  # 14-30 s; in make test-full (the default suite's 600 s budget)
 def test_env_kwargs_reach_every_regime_and_are_named_under_the_leaderboard(tmp_path):
     base = ["--contestants", "fixed_spread", "--regimes", "mean_reverting,trending", *QUICK]
     plain, penalised = tmp_path / "plain", tmp_path / "penalised"
