@@ -46,9 +46,10 @@ def _recorder() -> None:
 def _venues() -> None:
     from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueMarket
 
-    market = MultiVenueMarket(preset("default"), DEFAULT_VENUES[:2], n=2)
-    market.reset()  # the joint warm-up
-    market.step(np.zeros((2, 2, 2)), np.ones((2, 2, 2)))  # order protection, routing, arbitrage
+    # the joint warm-up compiles once per number of venues (a tuple of that length): the default 3
+    market = MultiVenueMarket(preset("default"), DEFAULT_VENUES, n=2)
+    market.reset()
+    market.step(np.zeros((2, 3, 2)), np.ones((2, 3, 2)))  # order protection, routing, arbitrage
     sim = market.sims[0]  # a warm-up stepped from Python (MarketSimulator.warm_up)
     sim.reset(0, warmup_steps=0)
     sim.warm_up()

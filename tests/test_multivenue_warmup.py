@@ -54,7 +54,7 @@ def _assert_same_states(got: MultiVenueMarket, want: MultiVenueMarket, when: str
     [
         ("volatile", DEFAULT_VENUES, 5, [[1, 0, 1, 0, 0], [0, 1, 0, 0, 1]], True, False, None),
         ("default", DEFAULT_VENUES, 3, [[0, 1, 0]], False, True, None),
-        ("shock_heavy", (*DEFAULT_VENUES, SLOW_D), 2, [[0, 1]], False, False, None),
+        ("shock_heavy", (*DEFAULT_VENUES[:2], SLOW_D), 2, [[0, 1]], False, False, None),
         ("hawkes", DEFAULT_VENUES[:2], 3, [[1, 1, 0]], False, False, 7),
         ("default", DEFAULT_VENUES, 3, [[1, 0, 1]], False, False, 0),
     ],
