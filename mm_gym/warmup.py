@@ -46,7 +46,7 @@ def _recorder() -> None:
 def _venues() -> None:
     from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueMarket
 
-    # the joint warm-up compiles once per number of venues (a tuple of that length): the default 3
+    # one compiled joint warm-up for every number of venues (the tuples are padded: market.venues)
     market = MultiVenueMarket(preset("default"), DEFAULT_VENUES, n=2)
     market.reset()
     market.step(np.zeros((2, 3, 2)), np.ones((2, 3, 2)))  # order protection, routing, arbitrage

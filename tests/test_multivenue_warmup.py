@@ -54,7 +54,7 @@ def _assert_same_states(got: MultiVenueMarket, want: MultiVenueMarket, when: str
     [
         ("volatile", DEFAULT_VENUES, 5, [[1, 0, 1, 0, 0], [0, 1, 0, 0, 1]], True, False, None),
         ("default", DEFAULT_VENUES, 3, [[0, 1, 0]], False, True, None),
-        ("shock_heavy", (*DEFAULT_VENUES[:2], SLOW_D), 2, [[0, 1]], False, False, None),
+        ("shock_heavy", (*DEFAULT_VENUES, SLOW_D), 2, [[0, 1]], False, False, None),
         ("hawkes", DEFAULT_VENUES[:2], 3, [[1, 1, 0]], False, False, 7),
         ("default", DEFAULT_VENUES, 3, [[1, 0, 1]], False, False, 0),
     ],
@@ -134,3 +134,11 @@ def test_a_parallel_batch_warms_up_as_the_stepwise_warm_up(monkeypatch: pytest.M
             m.step(offsets, sizes)
         m.reset(np.arange(n) % 3 == 1)
     _assert_same_states(compiled, stepwise, "masked reset")
+
+
+def test_one_compiled_warm_up_takes_every_number_of_venues() -> None:
+    """The tuples are padded to WARM_VENUES: as many as a multi-venue market may have."""
+    from mm_gym.market.venues import WARM_VENUES
+    from mm_gym.multivenue import MAX_VENUES
+
+    assert WARM_VENUES == MAX_VENUES

@@ -279,19 +279,24 @@ def route(sims: list[Any], active: np.ndarray | None = None) -> np.ndarray:
 # step (step_one, start_episode) and of route / uncross (_route_one, _uncross_one), per market.
 # ``states`` and ``params`` are tuples of the venues' MarketState and MarketParams: every
 # venue's are of one numba type (a homogeneous tuple), so ``states[v]`` takes a runtime ``v``.
+# A tuple's length is part of its numba type, so :func:`warm_up` pads both to WARM_VENUES
+# entries (repeating the last venue) and the kernels loop over the first ``n_venues`` only:
+# one compiled warm-up serves every number of venues.
+WARM_VENUES = 16
+"""The venues one compiled warm-up takes (``mm_gym.multivenue.MAX_VENUES``, a test checks)."""
 
 
 @nb.njit(cache=True, inline="always")
-def _protect(states: tuple[MarketState, ...], m: int) -> None:
+def _protect(states: tuple[MarketState, ...], n_venues: int, m: int) -> None:
     """Set market ``m``'s order protection on every venue: the other venues' best prices.
 
     As ``MultiVenueMarket.step`` sets them (makers' orders included; -inf / +inf where no other
     venue has that side).
     """
-    for v in range(len(states)):
+    for v in range(n_venues):
         bid = -math.inf
         ask = math.inf
-        for u in range(len(states)):
+        for u in range(n_venues):
             if u != v:
                 b = best_tick(states[u], m, 0, -1)
                 a = best_tick(states[u], m, 1, -1)
@@ -311,7 +316,7 @@ def _route_market(
     records: np.ndarray,
 ) -> None:
     """:func:`route`'s rounds for market ``m``: the same rounds, best prices and stops."""
-    n_venues = len(states)
+    n_venues = records.shape[0]
     for _ in range(ROUTE_ROUNDS):
         left = 0
         for v in range(n_venues):
@@ -353,17 +358,19 @@ def warm_market(
     venue pair in order (:func:`uncross`); then each venue's ``start_episode``. A market not in
     ``mask`` only gets its protection set, from its books as they are (the next step sets it
     again), when ``steps > 0``: what the warm-up stepped venue by venue from Python did.
-    ``fees[a, b]`` (``a < b``): the pair's fee in ticks (:func:`uncross`); ``records[v]``:
-    whether venue ``v`` records; ``quotes``: a ``(n, 2, 4)`` float64 buffer (not read).
+    ``fees[a, b]`` (``a < b``): the pair's fee in ticks (:func:`uncross`), ``(V, V)`` for the
+    ``V`` venues (``states`` and ``params`` may be longer: padded, see :data:`WARM_VENUES`);
+    ``records[v]``: whether venue ``v`` records; ``quotes``: a ``(n, 2, 4)`` float64 buffer
+    (not read).
     """
+    n_venues = fees.shape[0]
     if not mask[m]:
         if steps > 0:
-            _protect(states, m)
+            _protect(states, n_venues, m)
         return
     off = np.bool_(False)  # not a literal False: the same compiled step_one as the loops
-    n_venues = len(states)
     for _ in range(steps):
-        _protect(states, m)
+        _protect(states, n_venues, m)
         for v in range(n_venues):
             step_one(states[v], params[v], m, quotes, off, off, off)
         _route_market(states, params, m, records)
@@ -403,13 +410,16 @@ def warm_up(sims: list[Any], active: np.ndarray, steps: int) -> None:
         steps: Warm-up steps.
     """
     n_venues = len(sims)
+    if not 1 <= n_venues <= WARM_VENUES:
+        raise ValueError(f"warm_up takes 1 to {WARM_VENUES} venues, got {n_venues}")
     fees = np.zeros((n_venues, n_venues))
     for i, a in enumerate(sims):
         for j in range(i + 1, n_venues):
             fees[i, j] = _fee_ticks(a, sims[j])
     records = np.array([s.record for s in sims], np.bool_)
+    padded = [*sims, *[sims[-1]] * (WARM_VENUES - n_venues)]  # one tuple type: module comment
     warm_venues(
-        tuple(s.state for s in sims), tuple(s.params for s in sims),
+        tuple(s.state for s in padded), tuple(s.params for s in padded),
         np.ascontiguousarray(active, np.bool_), int(steps), fees, records,
         sims[0].quotes_buffer(),
     )  # fmt: skip
