@@ -4,9 +4,10 @@
 (several CPU-minutes for the market's step on a fresh install; numba caches the machine code
 beside the sources, and later processes load it in about a second). Each entry point is
 compiled once and shared: the serial and the parallel loops of the market, the evaluator's
-per-step recorder, the multi-venue routing and arbitrage passes, the portfolio's hedge
-orders, and the AS2008 vector env's step and reset. Running it again costs only the cache
-loads. ``--quiet`` prints nothing.
+per-step recorder, the multi-venue joint warm-up, routing and arbitrage passes (and the
+stepwise warm-up of ``MarketSimulator.warm_up``), the portfolio's hedge orders, and the
+AS2008 vector env's step and reset. Running it again costs only the cache loads. ``--quiet``
+prints nothing.
 """
 
 from __future__ import annotations
@@ -45,9 +46,14 @@ def _recorder() -> None:
 def _venues() -> None:
     from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueMarket
 
-    market = MultiVenueMarket(preset("default"), DEFAULT_VENUES[:2], n=2)
-    market.reset()  # the arbitrage pass
-    market.step(np.zeros((2, 2, 2)), np.ones((2, 2, 2)))  # order protection and routing
+    # one compiled joint warm-up for every number of venues (the tuples are padded: market.venues)
+    market = MultiVenueMarket(preset("default"), DEFAULT_VENUES, n=2)
+    market.reset()
+    market.step(np.zeros((2, 3, 2)), np.ones((2, 3, 2)))  # order protection, routing, arbitrage
+    sim = market.sims[0]  # a warm-up stepped from Python (MarketSimulator.warm_up)
+    sim.reset(0, warmup_steps=0)
+    sim.warm_up()
+    sim.start_episodes()
 
 
 def _as2008() -> None:
@@ -74,7 +80,7 @@ STEPS: tuple[tuple[str, Callable[[], None]], ...] = (
     ("market step and reset, serial loop", lambda: _market(parallel=False)),
     ("market step and reset, parallel loop", lambda: _market(parallel=True)),
     ("evaluation recorder", _recorder),
-    ("multi-venue routing and arbitrage", _venues),
+    ("multi-venue joint warm-up, routing and arbitrage", _venues),
     ("portfolio hedge orders", _hedge),
     ("AS2008 vector env step and reset", _as2008),
 )

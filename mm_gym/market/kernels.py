@@ -433,8 +433,9 @@ def warm_serial(s, p, mask, quotes):  # argument types: see reset_one
     """One warm-up step (makers inactive) of the markets with ``mask[m]``, reset with none.
 
     With :func:`start_serial` after the last one, what ``reset_one``'s own warm-up does, in
-    steps a caller can interleave with its own (the venues of one asset warm up together:
-    :class:`mm_gym.multivenue.MultiVenueMarket`).
+    steps a caller can interleave with its own (:meth:`MarketSimulator.warm_up`; the venues of
+    one asset warm up together in one compiled call, :func:`mm_gym.market.venues.warm_up`,
+    which the tests check against such steps).
     """
     off = np.bool_(False)
     for m in range(s.fs.shape[0]):

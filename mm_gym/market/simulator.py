@@ -418,9 +418,11 @@ class MarketSimulator:
         """One warm-up step of the markets in ``mask`` (default all): the makers do not quote.
 
         For markets reset with ``warmup_steps=0`` whose warm-up the caller interleaves with its
-        own work (the venues of one asset warm up together, order protection, routing and
-        arbitrage on: :class:`mm_gym.multivenue.MultiVenueMarket`). :meth:`start_episodes` ends
-        it; the steps are those of :meth:`reset`'s own warm-up.
+        own work (e.g. the venues of one asset stepped together from Python, order protection,
+        routing and arbitrage on: the reference :func:`mm_gym.market.venues.warm_up`, which
+        :class:`mm_gym.multivenue.MultiVenueMarket` runs as one compiled call, is tested
+        against). :meth:`start_episodes` ends it; the steps are those of :meth:`reset`'s own
+        warm-up.
         """
         m = self._all if mask is None else np.ascontiguousarray(mask, dtype=np.bool_)
         kernels.warm_serial(self.state, self.params, m, self._quotes)

@@ -10,7 +10,8 @@ has stepped, :func:`mm_gym.market.venues.uncross` takes every crossed pair of bo
 
 A reset warms the venues up together: each venue starts from an empty book and the venues take
 ``warmup_steps`` warm-up steps in lockstep (no maker quotes), each step with order protection,
-routing and arbitrage as in an episode's step, so an episode starts from books that have been
+routing and arbitrage as in an episode's step, all in one compiled call
+(:func:`mm_gym.market.venues.warm_up`), so an episode starts from books that have been
 aligned all along (warmed up alone, each venue drifted off on its own flow and the uncrossing
 that followed left spreads of 5-6 ticks at step 0). With one venue the warm-up is the venue's
 own, and the market is the single-venue market of the same seed.
@@ -46,7 +47,7 @@ import numpy as np
 from mm_gym.config import ConfigError, MarketConfig, _plain_number, excerpt
 from mm_gym.envs.seeding import RootSeeds
 from mm_gym.market import MarketSimulator
-from mm_gym.market.venues import route, uncross
+from mm_gym.market.venues import route, uncross, warm_up
 from mm_gym.multivenue.config import VenueConfig, check_venues, venue_market_config
 
 __all__ = ["MultiVenueMarket"]
@@ -272,16 +273,7 @@ class MultiVenueMarket(RootSeeds):
         act = np.ones(self.n, np.bool_) if mask is None else np.asarray(mask, np.bool_)
         for sim in self.sims:
             sim.reset(seeds, mask, warmup_steps=0)
-        for _ in range(int(self.market_config.warmup_steps)):
-            self._tops = None
-            away = self._other_venues_best()
-            for v, sim in enumerate(self.sims):
-                sim.set_protection(away[:, v, 0], away[:, v, 1])
-                sim.warm_up(act)
-            route(self.sims, act)
-            uncross(self.sims, act)
-        for sim in self.sims:
-            sim.start_episodes(act)
+        warm_up(self.sims, act, int(self.market_config.warmup_steps))  # one compiled call
 
     def step(
         self,
