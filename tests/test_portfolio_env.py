@@ -20,7 +20,7 @@ from mm_gym.envs.config import EnvConfig
 from mm_gym.market import MarketSimulator
 from mm_gym.market.rng import STREAM_CORR, STREAM_EXO, STREAM_NOISE
 from mm_gym.metrics import var_es
-from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueEnv, VenueConfig
+from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueEnv
 from mm_gym.portfolio import PortfolioConfig, PortfolioEnv, PortfolioVectorEnv
 from mm_gym.portfolio.core import PortfolioCore
 from mm_gym.portfolio.env import DEFAULT_PRICE_FORMATION
@@ -189,18 +189,51 @@ def test_var_is_the_delta_normal_var_of_the_exposures() -> None:
     )
 
 
-_FEES = (
-    VenueConfig("A", taker_fee_bps=6.0),
-    VenueConfig("B", taker_fee_bps=0.1),
-    VenueConfig("C", taker_fee_bps=3.0),
-)
+def _venue_tops(sim) -> tuple[np.ndarray, np.ndarray]:
+    """``(n,)`` best bid and ask of a venue, ticks, read from its book and the makers' orders."""
+    book, orders = sim.book, sim.orders
+    base = book.base_tick.astype(np.float64)
+    bid_i, ask_i = book.background_best_bid_index, book.background_best_ask_index
+    bid = np.where(bid_i >= 0, base + bid_i, -np.inf)
+    ask = np.where(ask_i < book.n_levels, base + ask_i, np.inf)
+    for k in range(2):  # mm1 and mm2
+        bid = np.where(orders.size[:, k, 0] > 0, np.maximum(bid, orders.tick[:, k, 0]), bid)
+        ask = np.where(orders.size[:, k, 1] > 0, np.minimum(ask, orders.tick[:, k, 1]), ask)
+    return bid, ask
+
+
+def _taker_costs_now(core: PortfolioCore) -> np.ndarray:
+    """``(n, A, V, 2)`` taker cost of buying / selling one asset on one venue now, bps.
+
+    The venue's taker fee plus the distance from the consolidated mid (best bid and best ask
+    over the venues) to the venue's best ask (a buy) or best bid (a sell), in bps of that mid.
+    """
+    fee_bps = np.array([v.taker_fee_bps for v in core.venues])
+    out = []
+    for asset in core.assets:
+        tops = [_venue_tops(sim) for sim in asset.sims]
+        bid = np.stack([b for b, _ in tops], axis=1)
+        ask = np.stack([a for _, a in tops], axis=1)
+        mid = (0.5 * (bid.max(axis=1) + ask.min(axis=1)))[:, None]
+        out.append(np.stack([fee_bps + (ask - mid) / mid * 1e4,
+                             fee_bps + (mid - bid) / mid * 1e4], axis=-1))  # fmt: skip
+    return np.stack(out, axis=1)
 
 
 def _hedging_run(hedge: bool, steps: int = 300):
-    # the legacy formation these hedging tests were built on: with the default's revisions the
-    # spread term of the taker cost sometimes makes C cheaper than B (not re-derived yet)
-    core = _core(PortfolioConfig(hedge=hedge, var_limit=8.0), 6, venues=_FEES,
-                 price_formation="legacy")  # fmt: skip
+    # The default venues, whose taker fees (0.20 / 0.25 / 0.18 bps) are within a tick's bps of
+    # one another: which venue is cheapest for a taker changes from step to step with the books.
+    core = _core(PortfolioConfig(hedge=hedge, var_limit=8.0), 6)
+    seen = []  # what the overlay saw: the step's costs, exposures and covariance, then its orders
+    overlay = core._hedge
+
+    def watched(over: np.ndarray, maker: int = 0) -> None:
+        costs, exposure = _taker_costs_now(core), core.exposures().copy()
+        cov = core.cov.covariance.copy()
+        overlay(over, maker)
+        seen.append((costs, exposure, cov, core.hedge_lots.copy(), core.hedge_venue.copy()))
+
+    core._hedge = watched  # the instance's overlay, observed
     rng = np.random.default_rng(5)
     rows = []
     for _ in range(steps):
@@ -211,32 +244,47 @@ def _hedging_run(hedge: bool, steps: int = 300):
         core.act(a)
         core.settle()
         rows.append((core.var_pre_hedge.copy(), core.var.copy(), core.hedge_lots.copy(),
-                     core.hedge_venue.copy(), core.hedge_cost.copy()))  # fmt: skip
-    return core, rows
+                     core.hedge_cost.copy()))  # fmt: skip
+    return core, rows, seen
 
 
-def test_a_hedge_lowers_the_measured_var_on_the_cheapest_venue() -> None:
-    core, rows = _hedging_run(hedge=True)
+def test_a_hedge_lowers_the_measured_var() -> None:
+    core, rows, _ = _hedging_run(hedge=True)
     hedged = 0
-    for pre, post, lots, venue, cost in rows:
+    for pre, post, lots, cost in rows:
         traded = (lots != 0).any(axis=1)
         hedged += int(traded.sum())
         assert (post[traded] < pre[traded]).all()
-        assert (venue[lots != 0] == 1).all()  # B: the lowest taker fee by far
         assert (cost[traded] > 0).all() and (cost[~traded] == 0).all()
     assert hedged > 20
     assert (core.hedge_cost_total > 0).all()
 
 
+def test_a_hedge_is_sent_on_the_cheapest_venue_in_the_direction_that_lowers_the_exposure() -> None:
+    _, _, seen = _hedging_run(hedge=True)
+    chosen = np.zeros(3, np.int64)
+    for costs, exposure, cov, lots, venue in seen:
+        m, a = np.nonzero(lots)
+        side = np.where(lots[m, a] > 0, 0, 1)  # a buy pays the ask, a sell the bid
+        cost = costs[m, a, :, side]  # (hedges, V)
+        assert (cost[np.arange(len(m)), venue[m, a]] <= cost.min(axis=1) + 1e-9).all()
+        # each asset's trade lowers e' Sigma e at the margin: against (Sigma e)_a
+        grad = np.einsum("nab,nb->na", cov, exposure)[m, a]
+        assert (lots[m, a] * grad < 0).all()
+        chosen += np.bincount(venue[m, a], minlength=3)
+    # every venue is the cheapest at some step: the choice follows the books, not the fees alone
+    assert (chosen > 20).all(), chosen
+
+
 def test_the_overlay_cuts_the_breaches() -> None:
-    off, _ = _hedging_run(hedge=False)
-    on, _ = _hedging_run(hedge=True)
+    off, *_ = _hedging_run(hedge=False)
+    on, *_ = _hedging_run(hedge=True)
     assert off.breaches.sum() > 100
     assert on.breaches.sum() < 0.2 * off.breaches.sum()
 
 
 def test_cash_and_inventory_are_conserved_with_hedges() -> None:
-    core, rows = _hedging_run(hedge=True, steps=200)
+    core, rows, _ = _hedging_run(hedge=True, steps=200)
     assert sum(int((r[2] != 0).sum()) for r in rows) > 0
     for asset in core.assets:
         for s in asset.sims:
