@@ -18,6 +18,7 @@ import mm_gym
 from mm_gym.config import ConfigError
 from mm_gym.envs.config import EnvConfig
 from mm_gym.market import MarketSimulator
+from mm_gym.market.book import NONE_HIGH, NONE_LOW, best_tick
 from mm_gym.market.rng import STREAM_CORR, STREAM_EXO, STREAM_NOISE
 from mm_gym.metrics import var_es
 from mm_gym.multivenue import DEFAULT_VENUES, MultiVenueEnv
@@ -189,34 +190,35 @@ def test_var_is_the_delta_normal_var_of_the_exposures() -> None:
     )
 
 
-def _venue_tops(sim) -> tuple[np.ndarray, np.ndarray]:
-    """``(n,)`` best bid and ask of a venue, ticks, read from its book and the makers' orders."""
-    book, orders = sim.book, sim.orders
-    base = book.base_tick.astype(np.float64)
-    bid_i, ask_i = book.background_best_bid_index, book.background_best_ask_index
-    bid = np.where(bid_i >= 0, base + bid_i, -np.inf)
-    ask = np.where(ask_i < book.n_levels, base + ask_i, np.inf)
-    for k in range(2):  # mm1 and mm2
-        bid = np.where(orders.size[:, k, 0] > 0, np.maximum(bid, orders.tick[:, k, 0]), bid)
-        ask = np.where(orders.size[:, k, 1] > 0, np.minimum(ask, orders.tick[:, k, 1]), ask)
-    return bid, ask
+def _touch(sim, exclude: int) -> np.ndarray:
+    """``(n, 2)`` best bid and best ask of a venue, ticks, but maker ``exclude``'s (-1: none).
+
+    Read with the book's own scan (the one a hedge order walks from); -inf / +inf where the
+    side is empty.
+    """
+    out = np.empty((sim.n_markets, 2))
+    for m in range(sim.n_markets):
+        for side, none, empty in ((0, NONE_LOW, -np.inf), (1, NONE_HIGH, np.inf)):
+            tick = best_tick(sim.state, m, side, exclude)
+            out[m, side] = empty if tick == none else tick
+    return out
 
 
 def _taker_costs_now(core: PortfolioCore) -> np.ndarray:
-    """``(n, A, V, 2)`` taker cost of buying / selling one asset on one venue now, bps.
+    """``(n, A, V, 2)`` taker cost of buying / selling an asset on a venue now, bps.
 
-    The venue's taker fee plus the distance from the consolidated mid (best bid and best ask
-    over the venues) to the venue's best ask (a buy) or best bid (a sell), in bps of that mid.
+    The venue's taker fee plus the distance from the consolidated mid (of the best bid and ask
+    over the venues) to the venue's best ask (a buy) or best bid (a sell), every quote included
+    as the overlay prices it: mm1's own too, although its order cancels that quote before it
+    takes (the overlay's cost misses this on a few percent of its hedges).
     """
     fee_bps = np.array([v.taker_fee_bps for v in core.venues])
     out = []
     for asset in core.assets:
-        tops = [_venue_tops(sim) for sim in asset.sims]
-        bid = np.stack([b for b, _ in tops], axis=1)
-        ask = np.stack([a for _, a in tops], axis=1)
-        mid = (0.5 * (bid.max(axis=1) + ask.min(axis=1)))[:, None]
-        out.append(np.stack([fee_bps + (ask - mid) / mid * 1e4,
-                             fee_bps + (mid - bid) / mid * 1e4], axis=-1))  # fmt: skip
+        top = np.stack([_touch(sim, -1) for sim in asset.sims], axis=1)  # (n, V, 2)
+        mid = (0.5 * (top[:, :, 0].max(axis=1) + top[:, :, 1].min(axis=1)))[:, None]
+        out.append(np.stack([fee_bps + (top[:, :, 1] - mid) / mid * 1e4,
+                             fee_bps + (mid - top[:, :, 0]) / mid * 1e4], axis=-1))  # fmt: skip
     return np.stack(out, axis=1)
 
 
@@ -224,14 +226,16 @@ def _hedging_run(hedge: bool, steps: int = 300):
     # The default venues, whose taker fees (0.20 / 0.25 / 0.18 bps) are within a tick's bps of
     # one another: which venue is cheapest for a taker changes from step to step with the books.
     core = _core(PortfolioConfig(hedge=hedge, var_limit=8.0), 6)
-    seen = []  # what the overlay saw: the step's costs, exposures and covariance, then its orders
+    seen = []  # what the overlay saw (costs, exposures, lot values, covariance), its orders
     overlay = core._hedge
 
     def watched(over: np.ndarray, maker: int = 0) -> None:
         costs, exposure = _taker_costs_now(core), core.exposures().copy()
+        lot_value = core.lot_size * core.mids() * core.tick  # a lot's exposure, at the step's mid
         cov = core.cov.covariance.copy()
         overlay(over, maker)
-        seen.append((costs, exposure, cov, core.hedge_lots.copy(), core.hedge_venue.copy()))
+        seen.append((costs, exposure, lot_value, cov, core.hedge_lots.copy(),
+                     core.hedge_venue.copy()))  # fmt: skip
 
     core._hedge = watched  # the instance's overlay, observed
     rng = np.random.default_rng(5)
@@ -263,14 +267,17 @@ def test_a_hedge_lowers_the_measured_var() -> None:
 def test_a_hedge_is_sent_on_the_cheapest_venue_in_the_direction_that_lowers_the_exposure() -> None:
     _, _, seen = _hedging_run(hedge=True)
     chosen = np.zeros(3, np.int64)
-    for costs, exposure, cov, lots, venue in seen:
+    for costs, exposure, lot_value, cov, lots, venue in seen:
         m, a = np.nonzero(lots)
         side = np.where(lots[m, a] > 0, 0, 1)  # a buy pays the ask, a sell the bid
         cost = costs[m, a, :, side]  # (hedges, V)
         assert (cost[np.arange(len(m)), venue[m, a]] <= cost.min(axis=1) + 1e-9).all()
-        # each asset's trade lowers e' Sigma e at the margin: against (Sigma e)_a
-        grad = np.einsum("nab,nb->na", cov, exposure)[m, a]
-        assert (lots[m, a] * grad < 0).all()
+        # each asset's trade, with the other assets' trades, lowers the PnL variance e' Sigma e
+        hedged = exposure + lots * lot_value
+        for i, k in zip(m, a, strict=True):
+            without = hedged[i].copy()
+            without[k] = exposure[i, k]
+            assert hedged[i] @ cov[i] @ hedged[i] < without @ cov[i] @ without
         chosen += np.bincount(venue[m, a], minlength=3)
     # every venue is the cheapest at some step: the choice follows the books, not the fees alone
     assert (chosen > 20).all(), chosen
