@@ -252,8 +252,14 @@ def _hedging_run(hedge: bool, steps: int = 300):
     return core, rows, seen
 
 
-def test_a_hedge_lowers_the_measured_var() -> None:
-    core, rows, _ = _hedging_run(hedge=True)
+@pytest.fixture(scope="module")
+def hedged_run():
+    """One 300-step run with the overlay on, which the tests below read (none changes it)."""
+    return _hedging_run(hedge=True)
+
+
+def test_a_hedge_lowers_the_measured_var(hedged_run) -> None:
+    core, rows, _ = hedged_run
     hedged = 0
     for pre, post, lots, cost in rows:
         traded = (lots != 0).any(axis=1)
@@ -264,8 +270,10 @@ def test_a_hedge_lowers_the_measured_var() -> None:
     assert (core.hedge_cost_total > 0).all()
 
 
-def test_a_hedge_is_sent_on_the_cheapest_venue_in_the_direction_that_lowers_the_exposure() -> None:
-    _, _, seen = _hedging_run(hedge=True)
+def test_a_hedge_is_sent_on_the_cheapest_venue_in_the_direction_that_lowers_the_exposure(
+    hedged_run,
+) -> None:
+    _, _, seen = hedged_run
     chosen = np.zeros(3, np.int64)
     for costs, exposure, lot_value, cov, lots, venue in seen:
         m, a = np.nonzero(lots)
@@ -283,15 +291,15 @@ def test_a_hedge_is_sent_on_the_cheapest_venue_in_the_direction_that_lowers_the_
     assert (chosen > 20).all(), chosen
 
 
-def test_the_overlay_cuts_the_breaches() -> None:
+def test_the_overlay_cuts_the_breaches(hedged_run) -> None:
     off, *_ = _hedging_run(hedge=False)
-    on, *_ = _hedging_run(hedge=True)
+    on, *_ = hedged_run
     assert off.breaches.sum() > 100
     assert on.breaches.sum() < 0.2 * off.breaches.sum()
 
 
-def test_cash_and_inventory_are_conserved_with_hedges() -> None:
-    core, rows, _ = _hedging_run(hedge=True, steps=200)
+def test_cash_and_inventory_are_conserved_with_hedges(hedged_run) -> None:
+    core, rows, _ = hedged_run
     assert sum(int((r[2] != 0).sum()) for r in rows) > 0
     for asset in core.assets:
         for s in asset.sims:
