@@ -4,6 +4,9 @@ import csv
 import subprocess
 import sys
 
+import pytest
+
+from mm_gym.market.views import KIND_NAMES
 from mm_gym.realism.report import MARKER, main
 
 SMALL = ["--preset", "default", "--markets", "16", "--steps", "600", "--burn-in", "50"]
@@ -25,6 +28,11 @@ def test_cli_writes_table_csv_markdown_and_plots(tmp_path, capsys):
     assert {"kurtosis_1", "max_abs_acf_r_2_20", "sign_hurst", "impact_exponent"} <= keys
     assert {"empty_side_steps", "predictor_oos_r2", "vr_250", "noise_response_50"} <= keys
     assert all(r["status"] in {"pass", "FAIL", "n/a", "info"} for r in rows)
+    # the flow composition names the market's kinds of market orders (a pick-off is a fill of a
+    # revision, no market order), and every executed order has one of them
+    shares = {r["fact"]: float(r["value"]) for r in rows if r["fact"].startswith("share_")}
+    assert set(shares) == {f"share_{name}" for name in KIND_NAMES if name != "pickoff"}
+    assert sum(shares.values()) == pytest.approx(1.0)
     for r in rows:  # plain numbers a spreadsheet reads ("nan" where there is no CI)
         float(r["value"]), float(r["ci_lo"]), float(r["ci_hi"])
     assert "| fact |" in (out / "realism.md").read_text()

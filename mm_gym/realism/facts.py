@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from mm_gym.market.views import KIND_NAMES, KIND_NOISE, KIND_PICKOFF
 from mm_gym.realism import estimators as est
 from mm_gym.realism.measure import Measurement
 
@@ -33,9 +34,9 @@ __all__ = [
 
 MIN_MARKET_STEPS_EMPTY = 1_000_000
 """Sample the empty-side target asks for (market-steps per preset)."""
-KIND_NAMES = ("noise", "informed", "shock", "background", "arbitrage", "routed")
-"""Aggressor kinds in the simulator's records (``mm_gym.market.views.KIND_NAMES``)."""
-KIND_NOISE = 0
+ORDER_KINDS = tuple(k for k in range(len(KIND_NAMES)) if k != KIND_PICKOFF)
+"""The aggressor kinds of market orders (indices into ``mm_gym.market.views.KIND_NAMES``): every
+kind but a pick-off, a revision's fill of a stale quote, which records no market order."""
 
 ACF_LAGS = np.arange(1, 101)
 SIGN_ACF_MAX_LAG = 1000
@@ -483,10 +484,10 @@ def _flow_facts(sheet: _Sheet, orders: _Orders) -> None:
     rate = orders.n_executed / max(meas.market_steps, 1)
     label = "market orders per step (executed)"
     sheet.facts.append(_no_ci("orders_per_step", label, rate, "info", orders.sample))
-    for kname, kc in zip(KIND_NAMES, kinds, strict=False):
-        share = kc / max(orders.n_executed, 1)
-        label = f"share of {kname} orders"
-        sheet.facts.append(_no_ci(f"share_{kname}", label, share, "info", orders.sample))
+    for k in ORDER_KINDS:
+        share = kinds[k] / max(orders.n_executed, 1)
+        label = f"share of {KIND_NAMES[k]} orders"
+        sheet.facts.append(_no_ci(f"share_{KIND_NAMES[k]}", label, share, "info", orders.sample))
     if meas.orders_lost:
         label = "market orders beyond the record capacity (not analysed)"
         sheet.facts.append(_no_ci("orders_lost", label, float(meas.orders_lost), "info", ""))
