@@ -1,0 +1,62 @@
+"""Record Portfolio-v0's rollouts at b6dc43c, before the revisions' news intensity clustered.
+
+Run on a checkout of b6dc43c (``git worktree add /tmp/pb6 b6dc43c``), from this folder::
+
+    PYTHONPATH=/tmp/pb6 python make_portfolio_unclustered_b6dc43c.py
+
+It writes ``portfolio_unclustered_b6dc43c.npz``: a 2-env Portfolio-v0 vector env (one maker, the
+revisions on and unpegged, the hedging overlay on at a low VaR limit so that it trades) and a
+2-market two-maker vector env, each stepped 150 steps with seeded random actions: the
+observations, rewards and PnL. ``tests/test_portfolio_revisions.py`` plays them again with
+``portfolio.revision_clustering=0`` and compares bit for bit. (On a checkout with the field,
+this script records clustering 0.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+
+from mm_gym.portfolio import PortfolioConfig, PortfolioTwoMakerVectorEnv, PortfolioVectorEnv
+
+HERE = Path(__file__).parent
+STEPS = 150
+UNCLUSTERED = (
+    {"revision_clustering": 0.0}
+    if "revision_clustering" in {f.name for f in fields(PortfolioConfig)}
+    else {}
+)
+PORTFOLIO = {"hedge": True, "var_limit": 10.0, "revision_pegging": False, **UNCLUSTERED}
+
+
+def rollouts() -> dict[str, np.ndarray]:
+    """Both envs' rollouts, keyed ``<env>.<name>``."""
+    out: dict[str, list[np.ndarray]] = {}
+    envs = (
+        ("one", PortfolioVectorEnv(2, portfolio=PORTFOLIO)),
+        ("two", PortfolioTwoMakerVectorEnv(2, portfolio=PORTFOLIO)),
+    )
+    for name, env in envs:
+        rng = np.random.default_rng(5)
+        obs, _ = env.reset(seed=21)
+        rows: dict[str, list[np.ndarray]] = {"obs": [obs], "reward": [], "pnl": []}
+        for _ in range(STEPS):
+            action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
+            obs, reward, _, _, info = env.step(action)
+            rows["obs"].append(obs)
+            rows["reward"].append(np.asarray(reward))
+            rows["pnl"].append(np.asarray(info["pnl"]))
+        env.close()
+        out |= {f"{name}.{k}": np.stack(v) for k, v in rows.items()}
+    return out
+
+
+def main() -> None:
+    """Record and write the file."""
+    np.savez_compressed(HERE / "portfolio_unclustered_b6dc43c.npz", **rollouts())
+
+
+if __name__ == "__main__":
+    main()
