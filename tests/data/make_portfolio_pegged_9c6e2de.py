@@ -28,7 +28,13 @@ PEGGED = (
     if "revision_pegging" in {f.name for f in fields(PortfolioConfig)}
     else {}
 )
-PORTFOLIO = {"hedge": True, "var_limit": 10.0, **PEGGED}
+# the news intensity's clustering came later (make_portfolio_unclustered_b6dc43c.py): off here
+UNCLUSTERED = (
+    {"revision_clustering": 0.0}
+    if "revision_clustering" in {f.name for f in fields(PortfolioConfig)}
+    else {}
+)
+PORTFOLIO = {"hedge": True, "var_limit": 10.0, **PEGGED, **UNCLUSTERED}
 
 
 def rollouts() -> dict[str, np.ndarray]:
