@@ -4,25 +4,24 @@ Run on a checkout of b6dc43c (``git worktree add /tmp/pb6 b6dc43c``), from this 
 
     PYTHONPATH=/tmp/pb6 python make_portfolio_unclustered_b6dc43c.py
 
-It writes ``portfolio_unclustered_b6dc43c.npz``: a 2-env Portfolio-v0 vector env (one maker, the
-revisions on and unpegged, the hedging overlay on at a low VaR limit so that it trades) and a
-2-market two-maker vector env, each stepped 150 steps with seeded random actions: the
-observations, rewards and PnL. ``tests/test_portfolio_revisions.py`` plays them again with
-``portfolio.revision_clustering=0`` and compares bit for bit. (On a checkout with the field,
-this script records clustering 0.)
+It writes ``portfolio_unclustered_b6dc43c.npz``: the rollouts of
+``make_portfolio_pegged_9c6e2de.py`` (two vector envs, 150 steps of seeded random actions, the
+hedging overlay on) with the revisions unpegged. ``tests/test_portfolio_news.py`` plays them
+again with ``portfolio.revision_clustering=0`` and compares bit for bit. (On a checkout with
+the field, this script records clustering 0.)
 """
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
-from mm_gym.portfolio import PortfolioConfig, PortfolioTwoMakerVectorEnv, PortfolioVectorEnv
+from mm_gym.portfolio import PortfolioConfig
 
 HERE = Path(__file__).parent
-STEPS = 150
 UNCLUSTERED = (
     {"revision_clustering": 0.0}
     if "revision_clustering" in {f.name for f in fields(PortfolioConfig)}
@@ -32,25 +31,14 @@ PORTFOLIO = {"hedge": True, "var_limit": 10.0, "revision_pegging": False, **UNCL
 
 
 def rollouts() -> dict[str, np.ndarray]:
-    """Both envs' rollouts, keyed ``<env>.<name>``."""
-    out: dict[str, list[np.ndarray]] = {}
-    envs = (
-        ("one", PortfolioVectorEnv(2, portfolio=PORTFOLIO)),
-        ("two", PortfolioTwoMakerVectorEnv(2, portfolio=PORTFOLIO)),
+    """Both envs' rollouts, keyed ``<env>.<name>``: the pegged script's, under PORTFOLIO."""
+    spec = importlib.util.spec_from_file_location(
+        "pegged", HERE / "make_portfolio_pegged_9c6e2de.py"
     )
-    for name, env in envs:
-        rng = np.random.default_rng(5)
-        obs, _ = env.reset(seed=21)
-        rows: dict[str, list[np.ndarray]] = {"obs": [obs], "reward": [], "pnl": []}
-        for _ in range(STEPS):
-            action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
-            obs, reward, _, _, info = env.step(action)
-            rows["obs"].append(obs)
-            rows["reward"].append(np.asarray(reward))
-            rows["pnl"].append(np.asarray(info["pnl"]))
-        env.close()
-        out |= {f"{name}.{k}": np.stack(v) for k, v in rows.items()}
-    return out
+    assert spec is not None and spec.loader is not None
+    pegged = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pegged)
+    return pegged.rollouts(PORTFOLIO)
 
 
 def main() -> None:
