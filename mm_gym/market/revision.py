@@ -5,20 +5,22 @@ flow, which carries too little of the mid's variance for a correlation of the fu
 show in the prices (README, "Several assets"). A revision is the market-wide repricing that
 news common to the assets causes: every participant moves its quotes at once.
 
-Each step, after the exogenous state (step 2), an asset of a portfolio with
-``revision_ticks > 0`` draws, in this order: a uniform ``u`` and ``corr_n`` standard normals
-``z_b`` from the shared ``STREAM_CORR`` (after the fundamental's; every asset and venue draws the
-same ones), and a uniform dither ``d`` from its own ``STREAM_EXO`` (shared by its venues, not by
-the other assets). With probability ``revision_prob`` (``u < revision_prob``: the same steps for
-every asset, common news) the book moves by ``k = floor(revision_ticks / sqrt(revision_prob) *
-x + d)`` ticks, ``x = sum_b rev_b * z_b``, where ``rev_0 .. rev_7`` is the asset's row of the
+Each step, after the exogenous state (step 2), an asset of a portfolio with ``revision_ticks >
+0`` draws, in this order (after the news intensity's, when it clusters, below): a uniform ``u``
+and ``corr_n`` standard normals ``z_b`` from the shared ``STREAM_CORR`` (after the
+fundamental's; every asset and venue draws the same ones), and a uniform dither ``d`` from its
+own ``STREAM_EXO`` (shared by its venues, not by the other assets). With probability
+``revision_prob`` (``u < revision_prob``, or the clustered probability: the same steps for every
+asset, common news) the book moves by ``k = floor(revision_ticks / sqrt(revision_prob) * x +
+d)`` ticks, ``x = sum_b rev_b * z_b``, where ``rev_0 .. rev_7`` is the asset's row of the
 Cholesky factor of the revisions' correlation matrix; otherwise ``k = 0``. So the revisions have
 mean 0, variance ``revision_ticks**2`` per step plus the dither's rounding (at most 1/4 per
 revision, about 1/6 on average: ``revision_prob / 6`` per step, independent across assets), and
-are independent across steps: nothing before a step predicts its revision, and an asset's
-revision says nothing about the next step of any asset. Rare, larger revisions cost less
-rounding per step than a small one every step (whose rounding would either add 1/6 per step or,
-tracked by a residual, make the next revision predictable).
+their sizes and signs are independent across steps: nothing before a step predicts its
+revision's direction, and an asset's revision says nothing about the direction of the next step
+of any asset (without clustering, below, whether a revision comes is independent too). Rare,
+larger revisions cost less rounding per step than a small one every step (whose rounding would
+either add 1/6 per step or, tracked by a residual, make the next revision predictable).
 
 The move is a translation of everything priced: the window (``I_BASE``), so every resting
 background lot keeps its level and queue; the mid, the fundamental (the informed traders' signal
