@@ -1,6 +1,8 @@
 """The figures of the README's "Several assets (Portfolio-v0)": correlation achieved, VaR breaches.
 
-``python benchmarks/portfolio_figures.py [--markets N] [--steps T] [--seed S]``
+``python benchmarks/portfolio_figures.py [--markets N] [--steps T] [--seed S] [--clustering X]``
+
+``--clustering X`` sets ``portfolio.revision_clustering`` of every case (default: its default).
 
 1. **Realised correlation.** ``N`` portfolios of the default preset and venues, mm1 parking its
    quotes at the farthest offset (action +1: it barely trades, so the books are the market's
@@ -61,15 +63,16 @@ def _prices(
     return record_prices(core, steps)
 
 
-def correlation_table(markets: int, steps: int, seed: int) -> None:
+def correlation_table(markets: int, steps: int, seed: int, clustering: float | None) -> None:
     """Print the realised correlation of each case (module docstring, 1)."""
     matrix = ((1.0, 0.6, -0.3), (0.6, 1.0, 0.2), (-0.3, 0.2, 1.0))
     default = DEFAULT_PRICE_FORMATION
-    two = PortfolioConfig(n_assets=2, correlation=0.6)
+    extra = {} if clustering is None else {"revision_clustering": clustering}
+    two = PortfolioConfig(n_assets=2, correlation=0.6, **extra)
     cases = [
         ("2 assets, rho 0.6", two, default),
-        ("2 assets, rho -0.4", PortfolioConfig(n_assets=2, correlation=-0.4), default),
-        ("3 assets, matrix", PortfolioConfig(n_assets=3, correlation=matrix), default),
+        ("2 assets, rho -0.4", PortfolioConfig(n_assets=2, correlation=-0.4, **extra), default),
+        ("3 assets, matrix", PortfolioConfig(n_assets=3, correlation=matrix, **extra), default),
         ("2, 0.6, no revision", PortfolioConfig(correlation=0.6, revision_ticks=0.0), "book"),
         ("2, 0.6, legacy", two, "legacy"),
     ]
@@ -186,13 +189,14 @@ def main() -> None:
     parser.add_argument("--markets", type=int, default=64)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--clustering", type=float, default=None)
     parser.add_argument("--skip-correlation", action="store_true")
     parser.add_argument("--skip-breaches", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args()
     t0 = time.perf_counter()
     if not args.skip_correlation:
-        correlation_table(args.markets, args.steps, args.seed)
+        correlation_table(args.markets, args.steps, args.seed, args.clustering)
     if not args.skip_breaches:
         lot_var()
         breach_table(args.markets, args.seed)

@@ -48,7 +48,7 @@ from mm_gym.market.flow import background_liquidity, market_orders, update_mid
 from mm_gym.market.formation import book_liquidity, book_market_orders, step_activity
 from mm_gym.market.params import FORMATION_BOOK, REGIME_SWITCHING, MarketParams
 from mm_gym.market.processes import step_exogenous
-from mm_gym.market.revision import revise_quotes
+from mm_gym.market.revision import revise_quotes, start_news
 from mm_gym.market.rng import (
     STREAM_ACTIVITY,
     STREAM_EXO,
@@ -394,6 +394,7 @@ def reset_one(
         sd = math.sqrt(-2.0 * p.act_log_norm / 3.0)
         for j in range(3):
             fs[m, F_ACT_0 + j] = sd * normal(rng, m, STREAM_ACTIVITY)
+    start_news(s, p, m)  # a portfolio's clustered news intensity (nothing without)
     fs[m, F_VAR] = p.sigma_ticks * p.sigma_ticks
     is_[m, I_BASE] = int(price0) - n // 2
     is_[m, I_BEST_BID] = -1

@@ -134,9 +134,20 @@ class MarketParams(NamedTuple):
     rev_6: float = 0.0
     rev_7: float = 0.0
     # the makers' resting orders move with a revision (True) or keep their prices and are
-    # picked off when the revised book crosses them (False); last, so that a pickled
-    # MarketParams of an older release unpickles with the pegged orders it ran with
+    # picked off when the revised book crosses them (False); after the older fields, so that a
+    # pickled MarketParams of an older release unpickles with the pegged orders it ran with
+    # (the clustering fields after it are newer and take their defaults: no clustering)
     revision_pegged: bool = True
+    # clustered news (mm_gym.market.revision): a step's revision probability is
+    # min(1, revision_prob * exp(y_0 + y_1 + clust_log_norm)), y_j AR(1) with coefficient
+    # clust_a<j> and innovation std clust_b<j> over further STREAM_CORR normals; clust_log_norm
+    # makes its mean revision_prob. clust_on False (revision_clustering 0): no draws.
+    clust_on: bool = False
+    clust_a0: float = 0.0
+    clust_a1: float = 0.0
+    clust_b0: float = 0.0
+    clust_b1: float = 0.0
+    clust_log_norm: float = 0.0
 
 
 def pack_params(config: MarketConfig) -> MarketParams:

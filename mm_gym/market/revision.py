@@ -5,20 +5,22 @@ flow, which carries too little of the mid's variance for a correlation of the fu
 show in the prices (README, "Several assets"). A revision is the market-wide repricing that
 news common to the assets causes: every participant moves its quotes at once.
 
-Each step, after the exogenous state (step 2), an asset of a portfolio with
-``revision_ticks > 0`` draws, in this order: a uniform ``u`` and ``corr_n`` standard normals
-``z_b`` from the shared ``STREAM_CORR`` (after the fundamental's; every asset and venue draws the
-same ones), and a uniform dither ``d`` from its own ``STREAM_EXO`` (shared by its venues, not by
-the other assets). With probability ``revision_prob`` (``u < revision_prob``: the same steps for
-every asset, common news) the book moves by ``k = floor(revision_ticks / sqrt(revision_prob) *
-x + d)`` ticks, ``x = sum_b rev_b * z_b``, where ``rev_0 .. rev_7`` is the asset's row of the
+Each step, after the exogenous state (step 2), an asset of a portfolio with ``revision_ticks >
+0`` draws, in this order (after the news intensity's, when it clusters, below): a uniform ``u``
+and ``corr_n`` standard normals ``z_b`` from the shared ``STREAM_CORR`` (after the
+fundamental's; every asset and venue draws the same ones), and a uniform dither ``d`` from its
+own ``STREAM_EXO`` (shared by its venues, not by the other assets). With probability
+``revision_prob`` (``u < revision_prob``, or the clustered probability: the same steps for every
+asset, common news) the book moves by ``k = floor(revision_ticks / sqrt(revision_prob) * x +
+d)`` ticks, ``x = sum_b rev_b * z_b``, where ``rev_0 .. rev_7`` is the asset's row of the
 Cholesky factor of the revisions' correlation matrix; otherwise ``k = 0``. So the revisions have
 mean 0, variance ``revision_ticks**2`` per step plus the dither's rounding (at most 1/4 per
 revision, about 1/6 on average: ``revision_prob / 6`` per step, independent across assets), and
-are independent across steps: nothing before a step predicts its revision, and an asset's
-revision says nothing about the next step of any asset. Rare, larger revisions cost less
-rounding per step than a small one every step (whose rounding would either add 1/6 per step or,
-tracked by a residual, make the next revision predictable).
+their sizes and signs are independent across steps: nothing before a step predicts its
+revision's direction, and an asset's revision says nothing about the direction of the next step
+of any asset (without clustering, below, whether a revision comes is independent too). Rare,
+larger revisions cost less rounding per step than a small one every step (whose rounding would
+either add 1/6 per step or, tracked by a residual, make the next revision predictable).
 
 The move is a translation of everything priced: the window (``I_BASE``), so every resting
 background lot keeps its level and queue; the mid, the fundamental (the informed traders' signal
@@ -49,6 +51,22 @@ The makers' resting orders (``revision_pegged``, ``PortfolioConfig.revision_pegg
   makers the earlier join first, ``O_SEQ``). Pick-off needs a background level on the other
   side: with that side empty nothing is filled.
 
+Clustered news (``PortfolioConfig.revision_clustering`` = ``sigma > 0``): real common news
+comes in bursts, so the revision probability is ``q_t = min(1, revision_prob * exp(y_0 + y_1 +
+c))``, a news intensity common to the portfolio. ``y_0, y_1`` are log-OU components (AR(1)
+coefficients ``exp(-1 / tau_j)``, each of stationary variance ``sigma**2 / 2``, time scales
+``tau_j`` from ``clustering_steps``), advanced each step, before ``u``, by two further normals
+of the shared ``STREAM_CORR``, and kept in ``F_CLUST_0 ..`` of each market's row: every asset
+and venue draws the same normals and so holds the same intensity without shared memory. A reset
+draws them from their stationary law (two more ``STREAM_CORR`` normals) and the warm-up runs
+them on. ``c`` makes the capped mean ``E[q_t] = revision_prob`` (:func:`_log_norm`), so the
+expected revision variance per step, ``revision_ticks**2``, and the rounding's, and so the
+correlation's calibration, are unchanged; a revision's size, ``revision_ticks /
+sqrt(revision_prob)`` times the normals, is too. The intensity predicts how many revisions come,
+so the mids' absolute moves cluster, never their sign: a revision's sign and size stay
+independent of everything before it. ``sigma = 0``: none of these draws, the revisions of
+before bit for bit.
+
 ``revision_ticks = 0`` (every single-asset market, MultiVenue-v0): no draw, nothing moves.
 """
 
@@ -68,6 +86,7 @@ from mm_gym.market.rng import STREAM_CORR, STREAM_EXO, normal, uniform
 from mm_gym.market.state import (
     A_STEP_PICKED,
     F_ANCHOR,
+    F_CLUST_0,
     F_FUND,
     F_MID,
     F_PROTECT_ASK,
@@ -83,7 +102,9 @@ from mm_gym.market.state import (
     MarketState,
 )
 
-__all__ = ["pick_off", "revise_quotes", "revision_params"]
+MAX_CLUSTERING = 3.0  # revision_clustering's range: [0, MAX_CLUSTERING]
+
+__all__ = ["news_probability", "pick_off", "revise_quotes", "revision_params", "start_news"]
 
 
 @nb.njit(cache=True, inline="always")
@@ -91,7 +112,8 @@ def revise_quotes(s: MarketState, p: MarketParams, m: int, record: bool) -> None
     """Draw this step's common factor of market ``m`` and move its book (module docstring)."""
     fs, is_, orders, rng = s.fs, s.is_, s.orders, s.rng
     row = (p.rev_0, p.rev_1, p.rev_2, p.rev_3, p.rev_4, p.rev_5, p.rev_6, p.rev_7)
-    news = uniform(rng, m, STREAM_CORR) < p.revision_prob
+    prob = news_probability(s, p, m) if p.clust_on else p.revision_prob
+    news = uniform(rng, m, STREAM_CORR) < prob
     x = 0.0
     for b in range(p.corr_n):  # drawn every step: the shared stream's pattern is fixed
         x += row[b] * normal(rng, m, STREAM_CORR)
@@ -113,6 +135,33 @@ def revise_quotes(s: MarketState, p: MarketParams, m: int, record: bool) -> None
     fs[m, F_ANCHOR] += k
     fs[m, F_PROTECT_BID] += k  # -inf (no other venue) stays -inf
     fs[m, F_PROTECT_ASK] += k
+
+
+@nb.njit(cache=True, inline="always")
+def news_probability(s: MarketState, p: MarketParams, m: int) -> float:
+    """Advance market ``m``'s news intensity; return this step's revision probability.
+
+    Two log-OU components ``y_0, y_1`` (``F_CLUST_0 ..``) over two shared ``STREAM_CORR``
+    normals: every asset and venue of the portfolio computes the same intensity.
+    """
+    fs, rng = s.fs, s.rng
+    y0 = p.clust_a0 * fs[m, F_CLUST_0] + p.clust_b0 * normal(rng, m, STREAM_CORR)
+    y1 = p.clust_a1 * fs[m, F_CLUST_0 + 1] + p.clust_b1 * normal(rng, m, STREAM_CORR)
+    fs[m, F_CLUST_0] = y0
+    fs[m, F_CLUST_0 + 1] = y1
+    return min(1.0, p.revision_prob * math.exp(y0 + y1 + p.clust_log_norm))
+
+
+@nb.njit(cache=True, inline="always")
+def start_news(s: MarketState, p: MarketParams, m: int) -> None:
+    """Draw market ``m``'s news intensity components from their stationary law (at a reset)."""
+    if not p.clust_on:
+        return
+    fs, rng = s.fs, s.rng
+    sd0 = p.clust_b0 / math.sqrt(1.0 - p.clust_a0 * p.clust_a0)
+    sd1 = p.clust_b1 / math.sqrt(1.0 - p.clust_a1 * p.clust_a1)
+    fs[m, F_CLUST_0] = sd0 * normal(rng, m, STREAM_CORR)
+    fs[m, F_CLUST_0 + 1] = sd1 * normal(rng, m, STREAM_CORR)
 
 
 @nb.njit(cache=True, inline="always")
@@ -151,7 +200,12 @@ def pick_off(s: MarketState, p: MarketParams, m: int, k: int, record: bool) -> N
 
 
 def revision_params(
-    row: Any, revision_ticks: float, revision_prob: float, pegged: bool = True
+    row: Any,
+    revision_ticks: float,
+    revision_prob: float,
+    pegged: bool = True,
+    clustering: float = 0.0,
+    clustering_steps: tuple[float, float] = (1.0, 1.0),
 ) -> dict[str, Any]:
     """The :class:`MarketParams` fields of an asset's revisions.
 
@@ -159,13 +213,20 @@ def revision_params(
         row: The asset's row of the lower-triangular Cholesky factor of the revisions'
             correlation matrix, one entry per asset (as many as the ``correlation`` row).
         revision_ticks: Standard deviation of the revisions per step, ticks (0: none).
-        revision_prob: Probability of a revision each step, in (0, 1].
+        revision_prob: Probability of a revision each step, in (0, 1]; with ``clustering``
+            its mean over the news intensity's stationary law.
         pegged: Whether the makers' resting orders move with a revision (True) or keep their
             prices and are picked off when the revised book crosses them (module docstring).
+        clustering: Stationary standard deviation of the log news intensity that scales the
+            revision probability (0: none, no draws; module docstring).
+        clustering_steps: Time scales (steps) of its two log-OU components, which share its
+            variance equally.
 
     Raises:
         ConfigError: For a row that is not 1 to ``MAX_ASSETS`` finite numbers, a negative or
-            non-finite ``revision_ticks``, or ``revision_prob`` outside (0, 1].
+            non-finite ``revision_ticks``, ``revision_prob`` outside (0, 1], ``clustering``
+            outside [0, 3], with ``clustering > 0`` a ``revision_prob`` of 1 (no room to
+            cluster) or a time scale below 1 step.
     """
     r = np.asarray(row, np.float64)
     if r.ndim != 1 or not 1 <= r.size <= MAX_ASSETS or not np.isfinite(r).all():
@@ -182,4 +243,63 @@ def revision_params(
         "revision_prob": float(revision_prob),
         "revision_pegged": bool(pegged),
         **dict(zip(REV_FIELDS, padded, strict=True)),
+        **_clustering_params(clustering, clustering_steps, revision_prob, revision_ticks > 0.0),
     }
+
+
+def _clustering_params(
+    sigma: float, steps: tuple[float, float], prob: float, on: bool
+) -> dict[str, Any]:
+    """The news intensity's :class:`MarketParams` fields (``clust_*``; see revision_params)."""
+    if not 0.0 <= sigma <= MAX_CLUSTERING:  # also NaN
+        raise ConfigError(
+            f"revision_clustering={sigma!r} must be in [0, {MAX_CLUSTERING:g}] "
+            "(the log news intensity's standard deviation)"
+        )
+    if sigma == 0.0 or not on:
+        return {"clust_on": False}
+    if prob >= 1.0:
+        raise ConfigError(
+            f"revision_clustering={sigma!r} needs revision_prob < 1 (it is {prob!r}): "
+            "a revision every step leaves no room to cluster"
+        )
+    if len(steps) != 2 or not all(math.isfinite(t) and t >= 1.0 for t in steps):
+        raise ConfigError(f"revision clustering steps={steps!r} must be two time scales >= 1")
+    a = [math.exp(-1.0 / t) for t in steps]
+    b = [sigma * math.sqrt(0.5 * (1.0 - x * x)) for x in a]
+    return {
+        "clust_on": True,
+        "clust_a0": a[0],
+        "clust_a1": a[1],
+        "clust_b0": b[0],
+        "clust_b1": b[1],
+        "clust_log_norm": _log_norm(sigma, 1.0 / prob),
+    }
+
+
+def _log_norm(sigma: float, cap: float) -> float:
+    """The ``c`` with ``E[min(cap, exp(Y + c))] = 1`` for ``Y ~ N(0, sigma^2)``, ``cap > 1``.
+
+    The capped lognormal's mean is ``e^(c + s2/2) Phi((ln cap - c - s2) / sigma) + cap (1 -
+    Phi((ln cap - c) / sigma))``, increasing in ``c``; bisection between ``-s2/2`` (the
+    uncapped mean-one shift, mean at most 1) and a bound whose mean reaches 1.
+    """
+    s2 = sigma * sigma
+    log_cap = math.log(cap)
+
+    def mean(c: float) -> float:
+        head = math.exp(c + 0.5 * s2) * _phi((log_cap - c - s2) / sigma)
+        return head + cap * (1.0 - _phi((log_cap - c) / sigma))
+
+    lo, hi = -0.5 * s2, log_cap + 1.0
+    while mean(hi) < 1.0:
+        hi += 1.0 + hi - lo
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if mean(mid) < 1.0 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def _phi(x: float) -> float:
+    """The standard normal distribution function."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))

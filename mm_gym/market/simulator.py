@@ -38,6 +38,7 @@ from mm_gym.market.state import (
     F_PROTECT_ASK,
     F_PROTECT_BID,
     N_A,
+    N_FS,
     MarketState,
     allocate,
 )
@@ -335,14 +336,20 @@ class MarketSimulator:
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore the arrays and re-make the views; kernels are bound again on first use.
 
-        The makers' accounts of a simulator pickled before a column was added are widened
-        with zeros to the current layout (the compiled step writes every ``A_STEP_*`` column).
+        The makers' accounts and the float scalars of a simulator pickled before a column was
+        added are widened with zeros to the current layout (the compiled step writes every
+        ``A_STEP_*`` column; clustered revisions, ``F_CLUST_0 ..``).
         """
         st = state["state"]
         if st.acct.shape[2] < N_A:
             wide = np.zeros((*st.acct.shape[:2], N_A), st.acct.dtype)
             wide[:, :, : st.acct.shape[2]] = st.acct
-            state["state"] = st._replace(acct=wide)
+            st = st._replace(acct=wide)
+        if st.fs.shape[1] < N_FS:
+            wide = np.zeros((st.fs.shape[0], N_FS), st.fs.dtype)
+            wide[:, : st.fs.shape[1]] = st.fs
+            st = st._replace(fs=wide)
+        state["state"] = st
         self.__dict__.update(state)
         self._bind_views()
 
@@ -534,6 +541,8 @@ class MarketSimulator:
         revision_prob: float = 1.0,
         *,
         pegged: bool = True,
+        clustering: float = 0.0,
+        clustering_steps: tuple[float, float] = (1.0, 1.0),
     ) -> None:
         """Turn on a portfolio asset's common quote revisions (:mod:`mm_gym.market.revision`).
 
@@ -544,11 +553,14 @@ class MarketSimulator:
             revision_prob: Probability of a revision each step, in (0, 1].
             pegged: Whether the makers' resting orders move with a revision (True) or keep
                 their prices and are picked off when the revised book crosses them.
+            clustering: Standard deviation of the log news intensity that scales the
+                revision probability (0: none; :mod:`mm_gym.market.revision`).
+            clustering_steps: Time scales of its two components, steps.
 
         Raises:
             ConfigError: For a market that is not a portfolio's asset (no ``correlation``
-                row), a row of another length, or an invalid ``revision_ticks`` or
-                ``revision_prob``.
+                row), a row of another length, or an invalid ``revision_ticks``,
+                ``revision_prob`` or clustering.
 
         Call it before the first :meth:`reset` and :meth:`stepper` (they bind the parameters).
         """
@@ -559,7 +571,9 @@ class MarketSimulator:
                 f"the same length (it has {n} entries)"
             )
         self.params = self.params._replace(
-            **revision_params(row, revision_ticks, revision_prob, pegged)
+            **revision_params(
+                row, revision_ticks, revision_prob, pegged, clustering, clustering_steps
+            )
         )
 
     def _kernel_lock(self) -> contextlib.AbstractContextManager[Any]:

@@ -38,7 +38,10 @@ F_PROTECT_BID = 18  # the other venues' best bid, ticks (-inf: none, a single ve
 F_PROTECT_ASK = 19  # the other venues' best ask, ticks (+inf: none)
 F_ROUTE_BUY_LIMIT = 20  # highest limit of this step's buy lots routed away, ticks
 F_ROUTE_SELL_LIMIT = 21  # lowest limit of this step's sell lots routed away, ticks
-N_FS = 22
+# a portfolio's clustered common news (mm_gym.market.revision): two log-OU components of the
+# log news intensity that scales the revision probability (F_CLUST_0 .. F_CLUST_0 + 1)
+F_CLUST_0 = 22
+N_FS = 24
 
 # --- int scalars per market (is_[m, I_*])
 I_T = 0  # steps since the episode started

@@ -10,6 +10,7 @@ import numpy as np
 
 from mm_gym.config import ConfigError, _check_range, _flag, _ranged, _Validated, excerpt
 from mm_gym.market.params import MAX_ASSETS
+from mm_gym.market.revision import MAX_CLUSTERING
 
 __all__ = ["MAX_ASSETS", "PortfolioConfig", "check_portfolio", "correlation_matrix"]
 
@@ -20,6 +21,8 @@ REVISION_TICKS = 0.75  # revisions' std per step, ticks
 REVISION_PROB = 0.1  # probability of a revision each step
 BOOK_VARIANCE_TICKS2 = 0.15  # an asset's own mid variance per step at 50 steps, ticks^2
 ROUNDING_VARIANCE_TICKS2 = 1.0 / 6.0  # a dithered revision's rounding, mean of f (1 - f)
+REVISION_CLUSTER_STEPS = (30.0, 300.0)  # time scales of the news intensity's two components
+REVISION_CLUSTERING = 1.0  # the log news intensity's std (README, "Several assets": 10/10 facts)
 
 
 def correlation_matrix(value: Any, n_assets: int) -> np.ndarray:
@@ -114,6 +117,14 @@ class PortfolioConfig(_Validated, prefix="portfolio."):
             False (the default): they keep their prices, and one the revised book's opposite
             side reaches is picked off, filled whole at its own price
             (:mod:`mm_gym.market.revision`; README, "Several assets", for the measured cost).
+        revision_clustering: The standard deviation of the log news intensity, common to
+            the portfolio, that scales the revision probability step by step (two log-OU
+            components of time scales :data:`REVISION_CLUSTER_STEPS`, mean probability
+            ``revision_prob``), so that news, and the mids' volatility, cluster in time; in
+            [0, 3], and above 0 it needs ``revision_prob < 1``; default 1. 0: revisions
+            independent across steps (the rule before, bit for bit). The expected revision
+            variance per step and the correlation's calibration do not depend on it
+            (:mod:`mm_gym.market.revision`).
         book_variance_ticks2: The variance per step of an asset's mid without revisions
             (the book's own, idiosyncratic moves) over the 50-step horizon the correlation
             is calibrated at, ticks squared (default: measured at the default preset and
@@ -135,10 +146,17 @@ class PortfolioConfig(_Validated, prefix="portfolio."):
     revision_ticks: float = _ranged(REVISION_TICKS, 0.0, 100.0)
     revision_prob: float = _ranged(REVISION_PROB, 0.0, 1.0, lo_open=True)
     revision_pegging: bool = _flag(False)
+    revision_clustering: float = _ranged(REVISION_CLUSTERING, 0.0, MAX_CLUSTERING)
     book_variance_ticks2: float = _ranged(BOOK_VARIANCE_TICKS2, 0.0, 1e4)
 
     def _check_together(self) -> None:
         correlation_matrix(self.correlation, self.n_assets)
+        if self.revision_clustering > 0.0 and self.revision_prob >= 1.0:
+            raise ConfigError(
+                f"portfolio.revision_clustering={self.revision_clustering!r} needs "
+                f"portfolio.revision_prob < 1 (it is {self.revision_prob!r}): a revision "
+                "every step leaves no room to cluster"
+            )
 
     @property
     def matrix(self) -> np.ndarray:

@@ -56,7 +56,7 @@ from mm_gym.envs.seeding import RootSeeds
 from mm_gym.multivenue.config import VenueConfig
 from mm_gym.multivenue.core import MultiVenueCore
 from mm_gym.policy import PolicyContext
-from mm_gym.portfolio.config import PortfolioConfig
+from mm_gym.portfolio.config import REVISION_CLUSTER_STEPS, PortfolioConfig
 from mm_gym.portfolio.hedge import take
 from mm_gym.portfolio.risk import EWMACovariance, delta_normal_var, hedge_orders
 from mm_gym.rewards import COMPONENT_NAMES, RewardParams, step_reward
@@ -238,6 +238,8 @@ class PortfolioCore(RootSeeds):
                         portfolio.revision_ticks,
                         portfolio.revision_prob,
                         pegged=portfolio.revision_pegging,
+                        clustering=portfolio.revision_clustering,
+                        clustering_steps=REVISION_CLUSTER_STEPS,
                     )
         first = self.assets[0]
         self.market_config = market_config

@@ -142,8 +142,9 @@ class PortfolioEnv(_Assets, MultiVenueEnv):
         v0: first version; during 0.2 development its default price formation became
         ``"book"`` with common quote revisions (was ``"legacy"``) and its VaR limit 33
         (was 15), and then the revisions picked off the makers' stale quotes
-        (``portfolio.revision_pegging=False``; they were pegged to the book). The id was not
-        bumped: v0 was never released.
+        (``portfolio.revision_pegging=False``; they were pegged to the book), and then the
+        news clustered in time (``portfolio.revision_clustering=1.0``; they arrived at a
+        constant rate). The id was not bumped: v0 was never released.
     """
 
 

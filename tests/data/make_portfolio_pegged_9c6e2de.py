@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,15 +29,22 @@ PEGGED = (
     if "revision_pegging" in {f.name for f in fields(PortfolioConfig)}
     else {}
 )
-PORTFOLIO = {"hedge": True, "var_limit": 10.0, **PEGGED}
+# the news intensity's clustering came later (make_portfolio_unclustered_b6dc43c.py): off here
+UNCLUSTERED = (
+    {"revision_clustering": 0.0}
+    if "revision_clustering" in {f.name for f in fields(PortfolioConfig)}
+    else {}
+)
+PORTFOLIO = {"hedge": True, "var_limit": 10.0, **PEGGED, **UNCLUSTERED}
 
 
-def rollouts() -> dict[str, np.ndarray]:
-    """Both envs' rollouts, keyed ``<env>.<name>``."""
+def rollouts(portfolio: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+    """Both envs' rollouts, keyed ``<env>.<name>``, under ``portfolio`` (None: PORTFOLIO)."""
+    portfolio = PORTFOLIO if portfolio is None else portfolio
     out: dict[str, list[np.ndarray]] = {}
     envs = (
-        ("one", PortfolioVectorEnv(2, portfolio=PORTFOLIO)),
-        ("two", PortfolioTwoMakerVectorEnv(2, portfolio=PORTFOLIO)),
+        ("one", PortfolioVectorEnv(2, portfolio=portfolio)),
+        ("two", PortfolioTwoMakerVectorEnv(2, portfolio=portfolio)),
     )
     for name, env in envs:
         rng = np.random.default_rng(5)
