@@ -95,16 +95,20 @@ def test_realised_correlation_of_50_step_returns_matches_the_configured_one(
             assert abs(math.atanh(r) - math.atanh(want[a, b])) < 3.5 / math.sqrt(m - 3), (a, b, r)
 
 
-@pytest.mark.slow  # 5-14 s: make test-full
+@pytest.mark.slow  # 10-30 s: make test-full
 def test_uncorrelated_assets_show_no_correlation_and_one_step_returns_are_attenuated() -> None:
     mids = record_mids(_core(PortfolioConfig(n_assets=2, correlation=0.0), 24), 1000)
     r, m = window_correlation(mids, 0, 1, 50)
     assert abs(math.atanh(r)) < 3.5 / math.sqrt(m - 3)
-    mids = record_mids(_core(PortfolioConfig(n_assets=2, correlation=0.6), 24), 1000)
-    r1, _ = window_correlation(mids, 0, 1, 1)
-    r50, _ = window_correlation(mids, 0, 1, 50)
-    # the books' own noise and the revisions' rounding dilute the one-step returns'
-    assert 0.0 < r1 < r50 - 0.1
+    mids = record_mids(_core(PortfolioConfig(n_assets=2, correlation=0.6), 64), 1000)
+    r1, m1 = window_correlation(mids, 0, 1, 1)
+    r50, m50 = window_correlation(mids, 0, 1, 50)
+    # The books' own noise and the revisions' rounding dilute the one-step returns': r1 below
+    # r50 by more than 3 standard errors of the Fisher-z difference (at 08fa14f 0.532 against
+    # 0.601, 3.6 se; the fixed margin 0.1 this asserted before held while r50 overshot the
+    # configured 0.6: 0.529 against 0.651 without clustered news)
+    se = math.sqrt(1.0 / (m1 - 3) + 1.0 / (m50 - 3))
+    assert r1 > 0.0 and math.atanh(r50) - math.atanh(r1) > 3.0 * se, (r1, r50, se)
 
 
 @pytest.mark.slow  # 5-14 s: make test-full
